@@ -1,0 +1,280 @@
+//! The syntax tree of a `.tib` file: what was written, where, and nothing decided.
+//!
+//! Sections may repeat, settings may be unknown, operands may have the wrong
+//! kind: the AST keeps all of it with spans so the checker can say precisely
+//! what is wrong. Only the checker gives the text a meaning (see `ir`).
+
+use crate::span::Span;
+
+/// A whole spec file: its sections in source order.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub sections: Vec<Section>,
+}
+
+/// One top-level statement, e.g. `auth bearer "{api_token}"`.
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// The leading keyword (`auth`), or the unknown word that stood there.
+    pub keyword: Word,
+    pub span: Span,
+    pub kind: SectionKind,
+}
+
+#[derive(Clone, Debug)]
+pub enum SectionKind {
+    App(Str),
+    BaseUrl(Str),
+    Credentials(Vec<CredentialDecl>),
+    Auth { kind: Word, arg: Option<AuthArg> },
+    Request { method: Word, path: Str, settings: Option<Block> },
+    Paginate { style: Word, body: Option<Pagination> },
+    ApiError { when: RuleGroup, message: Option<Path> },
+    Users(Path),
+    Fields(Block),
+    Active(RuleGroup),
+    Status(Status),
+    Licenses(Licenses),
+    CustomFields(Block),
+    /// A statement starting with a word no section starts with.
+    Unknown,
+}
+
+/// `name kind "description"` inside `credentials { ... }`.
+#[derive(Clone, Debug)]
+pub struct CredentialDecl {
+    pub name: Word,
+    pub kind: Word,
+    pub description: Option<Str>,
+    pub span: Span,
+}
+
+/// What follows `auth <kind>`: a single string or a settings block.
+#[derive(Clone, Debug)]
+pub enum AuthArg {
+    Str(Str),
+    Block(Block),
+}
+
+/// The body of `paginate <style> { ... }`, in source order.
+#[derive(Clone, Debug)]
+pub struct Pagination {
+    pub items: Vec<PaginationItem>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum PaginationItem {
+    /// `stop when <condition> [path]`
+    Stop { condition: Word, path: Option<Path>, span: Span },
+    /// `from <source> [string | path]`
+    From { source: Word, arg: Option<Value>, span: Span },
+    Setting(Entry),
+}
+
+#[derive(Clone, Debug)]
+pub enum Status {
+    Auto(Span),
+    Field(Path),
+    Branches(Branches),
+}
+
+#[derive(Clone, Debug)]
+pub enum Licenses {
+    Auto { name: Option<Str>, span: Span },
+    List { entries: Vec<License>, span: Span },
+}
+
+/// `"Name" when { rules }` or `"Name" otherwise`.
+#[derive(Clone, Debug)]
+pub struct License {
+    pub name: Str,
+    /// `None` for `otherwise`, the catch-all.
+    pub when: Option<RuleGroup>,
+    pub span: Span,
+}
+
+/// A bare word: keyword, setting name, auth kind, method, ...
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Word {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A string literal, split into text and `{placeholder}` parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Str {
+    pub parts: Vec<StrPart>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StrPart {
+    Text(String),
+    /// `{name}`; the word's span covers the name inside the braces.
+    Placeholder(Word),
+}
+
+impl Str {
+    /// The string's text when it has no placeholders.
+    pub fn plain(&self) -> Option<String> {
+        let mut text = String::new();
+        for part in &self.parts {
+            match part {
+                StrPart::Text(t) => text.push_str(t),
+                StrPart::Placeholder(_) => return None,
+            }
+        }
+        Some(text)
+    }
+
+    /// The first placeholder, if any.
+    pub fn first_placeholder(&self) -> Option<&Word> {
+        self.parts.iter().find_map(|part| match part {
+            StrPart::Placeholder(word) => Some(word),
+            StrPart::Text(_) => None,
+        })
+    }
+}
+
+/// A numeric literal, kept as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Number {
+    pub text: String,
+    pub span: Span,
+}
+
+/// A dot path into JSON: `data.users`, `profile."first.name"`, `emails[0].value`, `.`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Path {
+    /// Empty for `.`, the whole document (or array item).
+    pub segments: Vec<Segment>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Segment {
+    /// A key; `quoted` when written as a string.
+    Key { name: String, quoted: bool, span: Span },
+    Index { index: usize, span: Span },
+}
+
+/// `{ key = value ... }`
+#[derive(Clone, Debug)]
+pub struct Block {
+    pub entries: Vec<Entry>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub key: Key,
+    pub value: Value,
+    pub span: Span,
+}
+
+/// A setting name or a quoted map key.
+#[derive(Clone, Debug)]
+pub struct Key {
+    pub text: String,
+    pub quoted: bool,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum Value {
+    Str(Str),
+    Number(Number),
+    Bool(bool, Span),
+    List(Vec<Value>, Span),
+    Block(Block),
+    Branches(Branches),
+    Path(Path),
+}
+
+impl Value {
+    pub fn span(&self) -> Span {
+        match self {
+            Value::Str(s) => s.span,
+            Value::Number(n) => n.span,
+            Value::Bool(_, span) | Value::List(_, span) => *span,
+            Value::Block(b) => b.span,
+            Value::Branches(b) => b.span,
+            Value::Path(p) => p.span,
+        }
+    }
+
+    /// What kind of value this is, in the words of the language reference.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "a string",
+            Value::Number(_) => "a number",
+            Value::Bool(..) => "true or false",
+            Value::List(..) => "a list",
+            Value::Block(_) => "a block",
+            Value::Branches(_) => "if/else branches",
+            Value::Path(_) => "a path",
+        }
+    }
+}
+
+/// `{ rule rule ... }`: rules that must all hold.
+#[derive(Clone, Debug)]
+pub struct RuleGroup {
+    pub rules: Vec<Rule>,
+    pub span: Span,
+}
+
+/// `path operator [operand]`
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub path: Path,
+    pub op: Op,
+    pub op_span: Span,
+    pub operand: Option<Operand>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    Is,
+    IsNot,
+    AnyOf,
+    Contains,
+    NotContains,
+    AtLeast,
+    HasValue,
+    Some,
+    /// A word or symbol where an operator belongs.
+    Unknown(String),
+}
+
+#[derive(Clone, Debug)]
+pub enum Operand {
+    Value(Value),
+    Rules(RuleGroup),
+}
+
+impl Operand {
+    pub fn span(&self) -> Span {
+        match self {
+            Operand::Value(v) => v.span(),
+            Operand::Rules(g) => g.span,
+        }
+    }
+}
+
+/// `if { ... } then "A" else if { ... } then "B" else "C"`
+#[derive(Clone, Debug)]
+pub struct Branches {
+    pub branches: Vec<Branch>,
+    pub otherwise: Option<Str>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct Branch {
+    pub when: RuleGroup,
+    pub label: Str,
+    pub span: Span,
+}

@@ -1,0 +1,222 @@
+//! The base URL, the users request and the 200-with-error rule: where users are
+//! asked for and how a failed answer is recognised.
+
+use crate::ast::{self, Str};
+use crate::diag::Diagnostic;
+use crate::ir::{self, Template, TemplatePart};
+use crate::span::Span;
+use crate::suggest;
+
+use super::auth::{Credentials, Use, header_name};
+use super::sections::Request;
+use super::settings::Settings;
+
+/// A URL the spec fixes: absolute, https unless it is loopback, placeholders only for `text` credentials.
+pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>) -> Option<Template> {
+    let template = creds.template(s, Use::Shown, what, d)?;
+    // Placeholders stand for host or path parts; any letters will do to test the shape.
+    let sample: String = template
+        .parts
+        .iter()
+        .map(|part| match part {
+            TemplatePart::Text(t) => t.as_str(),
+            TemplatePart::Credential(_) => "tenant",
+        })
+        .collect();
+    let parsed = match url::Url::parse(&sample) {
+        Ok(parsed) => parsed,
+        Err(url::ParseError::RelativeUrlWithoutBase) => {
+            d.push(
+                Diagnostic::error("tib::relative-url", format!("{what} must be an absolute URL"), s.span, "no scheme or host")
+                    .with_help("write the full URL, e.g. \"https://api.example.com/v1\""),
+            );
+            return None;
+        }
+        Err(error) => {
+            d.push(Diagnostic::error("tib::bad-url", format!("{what} is not a valid URL"), s.span, error.to_string()));
+            return None;
+        }
+    };
+    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        scheme => {
+            d.push(
+                Diagnostic::error(
+                    "tib::insecure-url",
+                    format!("{what} uses {scheme}://, which would send credentials in the clear"),
+                    s.span,
+                    "not https",
+                )
+                .with_help("use https://; plain http is allowed only for localhost and 127.0.0.1"),
+            );
+            return None;
+        }
+    }
+    if parsed.fragment().is_some() {
+        d.push(Diagnostic::error("tib::bad-url", format!("{what} has a #fragment"), s.span, "servers never see fragments"));
+        return None;
+    }
+    Some(template)
+}
+
+pub fn base_url(s: &Str, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<Template> {
+    let mut template = url(s, creds, "base_url", d)?;
+    let has_query = template.parts.iter().any(|p| matches!(p, TemplatePart::Text(t) if t.contains('?')));
+    if has_query {
+        d.push(
+            Diagnostic::error("tib::base-url-query", "base_url has a query string", s.span, "query here")
+                .with_help("put fixed query parameters in the request: request GET \"/users\" { query = { \"a\" = \"b\" } }"),
+        );
+        return None;
+    }
+    // Request paths start with `/`; one trailing slash here would double it.
+    if let Some(TemplatePart::Text(last)) = template.parts.last_mut() {
+        while last.ends_with('/') && !last.ends_with("://") {
+            last.pop();
+        }
+    }
+    Some(template)
+}
+
+/// The request settings, checked against what auth and pagination also put in the request.
+pub fn endpoint(
+    request: Request<'_>,
+    pagination: Option<&ir::Pagination>,
+    auth: Option<&ir::Auth>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<ir::Endpoint> {
+    let method = match request.method.text.as_str() {
+        "GET" => Some(ir::Method::Get),
+        "POST" => Some(ir::Method::Post),
+        other => {
+            let help = match other.to_ascii_uppercase().as_str() {
+                upper @ ("GET" | "POST") => format!("methods are upper case: `{upper}`"),
+                _ => suggest::help(other, &["GET", "POST"], "users are listed with"),
+            };
+            d.push(
+                Diagnostic::error("tib::method", format!("`{other}` is not a method for listing users"), request.method.span, "unknown method")
+                    .with_help(help),
+            );
+            None
+        }
+    };
+    let path = request_path(request.path, d);
+    let (query, headers) = match request.settings {
+        Some(block) => {
+            let s = Settings::block(block, &["query", "headers"], "`request`", d);
+            (fixed_params(&s, "query", d), fixed_params(&s, "headers", d))
+        }
+        None => (Some(Vec::new()), Some(Vec::new())),
+    };
+    let (query, headers) = (query?, headers?);
+    let mut ok = true;
+    for (param, span) in &query {
+        if let Some(owner) = pagination.and_then(|p| paginated_param(p, &param.name)) {
+            d.push(
+                Diagnostic::error("tib::param-conflict", format!("query parameter `{}` is set by pagination", param.name), *span, "set here too")
+                    .with_help(format!("remove it; {owner} sets it on every page")),
+            );
+            ok = false;
+        }
+        if let Some(ir::Auth::QueryKey { param: key, .. }) = auth {
+            if key == &param.name {
+                d.push(
+                    Diagnostic::error("tib::param-conflict", format!("query parameter `{key}` is the API key"), *span, "set here too")
+                        .with_help("remove it; auth query adds it to every request"),
+                );
+                ok = false;
+            }
+        }
+    }
+    for (header, span) in &headers {
+        let by_auth = match auth {
+            Some(ir::Auth::Headers { headers }) => headers.iter().any(|h| h.name.eq_ignore_ascii_case(&header.name)),
+            Some(ir::Auth::QueryKey { .. }) | None => false,
+            Some(_) => header.name.eq_ignore_ascii_case("authorization"),
+        };
+        if by_auth {
+            d.push(
+                Diagnostic::error("tib::header-conflict", format!("header `{}` is set by auth", header.name), *span, "set here too")
+                    .with_help("remove it from the request; auth sets it with the connection's credentials"),
+            );
+            ok = false;
+        }
+    }
+    if !ok {
+        return None;
+    }
+    Some(ir::Endpoint {
+        method: method?,
+        path: path?,
+        query: query.into_iter().map(|(p, _)| p).collect(),
+        headers: headers.into_iter().map(|(p, _)| p).collect(),
+    })
+}
+
+/// The request path is relative to base_url and starts with `/`.
+fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
+    let path = super::values::plain(s, "the request path", d)?;
+    if path.starts_with("http://") || path.starts_with("https://") {
+        d.push(
+            Diagnostic::error("tib::absolute-request-path", "the request path is a full URL", s.span, "absolute URL")
+                .with_help("put scheme and host in base_url and write only the path here, e.g. \"/users\""),
+        );
+        return None;
+    }
+    if !path.starts_with('/') {
+        d.push(
+            Diagnostic::error("tib::relative-request-path", "the request path must start with `/`", s.span, "no leading /")
+                .with_help(format!("write \"/{path}\"; it is appended to base_url's path")),
+        );
+        return None;
+    }
+    if path.contains('?') {
+        d.push(
+            Diagnostic::error("tib::query-in-path", "the request path has a query string", s.span, "query here")
+                .with_help("move the parameters to: request GET \"/users\" { query = { \"name\" = \"value\" } }"),
+        );
+        return None;
+    }
+    Some(path)
+}
+
+fn fixed_params(s: &Settings<'_>, name: &str, d: &mut Vec<Diagnostic>) -> Option<Vec<(ir::Param, Span)>> {
+    if s.get(name).is_none() {
+        return Some(Vec::new());
+    }
+    let mut out = Vec::new();
+    for (entry, value) in s.map(name, d)? {
+        let text = super::values::plain(value, &format!("a request {name} value"), d)?;
+        let param_name = if name == "headers" { header_name(&entry.key, d)? } else { entry.key.text.clone() };
+        out.push((ir::Param { name: param_name, value: Template::text(text) }, entry.key.span));
+    }
+    Some(out)
+}
+
+/// Which pagination style sets this query parameter, if any.
+fn paginated_param(pagination: &ir::Pagination, name: &str) -> Option<&'static str> {
+    let set = match pagination {
+        ir::Pagination::Offset(o) => name == o.offset_param || name == o.limit_param,
+        ir::Pagination::PageNumber(p) => name == p.page_param || name == p.size_param,
+        ir::Pagination::Token(t) => name == t.param,
+        ir::Pagination::None | ir::Pagination::NextUrl(_) => false,
+    };
+    set.then_some("pagination")
+}
+
+pub fn api_error(when: &ast::RuleGroup, message: Option<&ast::Path>, d: &mut Vec<Diagnostic>) -> Option<ir::ApiError> {
+    let rules = super::rules::group(when, "`api_error when`", d);
+    let message = match message {
+        Some(path) => super::values::path(path, d),
+        None => {
+            d.push(
+                Diagnostic::error("tib::api-error-message", "`api_error` does not say where the error message is", when.span, "after these rules")
+                    .with_help("add `message <path>`, e.g. api_error when { ok is false } message error"),
+            );
+            None
+        }
+    };
+    Some(ir::ApiError { when: rules?, message: message? })
+}

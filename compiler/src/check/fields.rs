@@ -1,0 +1,147 @@
+//! Field mappings: id and email required, a full name or first and last name,
+//! the role as a field or by conditions; custom fields from the catalog.
+
+use crate::ast::{self, Value};
+use crate::catalog::Catalog;
+use crate::diag::Diagnostic;
+use crate::ident::Namespace;
+use crate::ir;
+use crate::suggest;
+
+use super::settings::Settings;
+use super::values;
+
+const FIELDS: &[&str] = &["id", "email", "username", "name", "first_name", "last_name", "role", "created_at", "last_seen_at"];
+
+pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields> {
+    let s = Settings::block(block, FIELDS, "`fields`", d);
+    let path = |name: &str, d: &mut Vec<Diagnostic>| optional(s.get(name).map(|value| values::path_value(name, value, d)));
+    let id = required(&s, "id", "id = id", d);
+    let email = required(&s, "email", "email = profile.email", d);
+    let username = path("username", d);
+    let created_at = path("created_at", d);
+    let last_seen_at = path("last_seen_at", d);
+    let name = name(&s, d);
+    let role = optional(s.get("role").map(|value| match value {
+        Value::Branches(branches) => super::rules::branches(branches, "`role`", d).map(ir::Role::Conditions),
+        other => values::path_value("role", other, d).map(ir::Role::Field),
+    }));
+    Some(ir::Fields {
+        id: id?,
+        email: email?,
+        username: username?,
+        name: name?,
+        role: role?,
+        created_at: created_at?,
+        last_seen_at: last_seen_at?,
+    })
+}
+
+/// An optional mapping: absent is `Some(None)`, a mistake is `None`.
+fn optional<T>(mapped: Option<Option<T>>) -> Option<Option<T>> {
+    match mapped {
+        None => Some(None),
+        Some(checked) => checked.map(Some),
+    }
+}
+
+fn required(s: &Settings<'_>, name: &str, example: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
+    let value = s.required(name, example, d)?;
+    values::path_value(name, value, d)
+}
+
+/// `None` on error, `Some(None)` when no name is mapped.
+fn name(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Option<ir::Name>> {
+    let full = s.get("name");
+    let first = s.get("first_name");
+    let last = s.get("last_name");
+    if let (Some(full), Some(split)) = (full, first.or(last)) {
+        d.push(
+            Diagnostic::error("tib::name-twice", "the name is mapped both whole and split", full.span(), "full name")
+                .with_label(split.span(), "first/last name")
+                .with_help("map either `name`, or `first_name` and `last_name`"),
+        );
+        return None;
+    }
+    match (full, first, last) {
+        (Some(full), None, None) => values::path_value("name", full, d).map(|p| Some(ir::Name::Full(p))),
+        (None, Some(first), Some(last)) => {
+            let first = values::path_value("first_name", first, d);
+            let last = values::path_value("last_name", last, d);
+            Some(Some(ir::Name::Split { first: first?, last: last? }))
+        }
+        (None, Some(one), None) | (None, None, Some(one)) => {
+            let (given, other) = if first.is_some() { ("first_name", "last_name") } else { ("last_name", "first_name") };
+            d.push(
+                Diagnostic::error("tib::name-half", format!("`{given}` is mapped without `{other}`"), one.span(), "only half a name")
+                    .with_help(format!("map `{other}` too, or map the whole name with `name`")),
+            );
+            None
+        }
+        _ => Some(None),
+    }
+}
+
+/// `custom_fields { "Attribute" = path }`, each attribute defined for this app
+/// in the catalog and mapped once.
+pub fn custom_fields(
+    block: Option<&ast::Block>,
+    app: Option<&ir::App>,
+    catalog: &Catalog,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Vec<ir::CustomField>> {
+    let Some(block) = block else { return Some(Vec::new()) };
+    let app = app?;
+    let Some(defined) = catalog.app(&app.name) else {
+        let known: Vec<&str> = catalog.app_names().collect();
+        let help = match suggest::closest(&app.name, known.iter().copied()) {
+            Some(best) => format!("the catalog has `{best}`; is the app name spelt the same in both?"),
+            None => format!("define the app's attributes in {} under [{}]", crate::catalog::FILE_NAME, app.name),
+        };
+        d.push(
+            Diagnostic::error(
+                "tib::catalog-app",
+                format!("the custom-field catalog defines nothing for `{}`", app.name),
+                block.span,
+                "custom fields mapped here",
+            )
+            .with_help(help),
+        );
+        return None;
+    };
+    let names: Vec<&str> = defined.keys().map(String::as_str).collect();
+    let mut seen: Vec<&ast::Entry> = Vec::new();
+    let mut idents = Namespace::default();
+    let mut out = Vec::new();
+    let mut ok = true;
+    for entry in &block.entries {
+        let name = &entry.key.text;
+        if let Some(first) = seen.iter().find(|e| &e.key.text == name) {
+            d.push(
+                Diagnostic::error("tib::duplicate-custom-field", format!("custom field `{name}` is mapped twice"), entry.key.span, "mapped again here")
+                    .with_label(first.key.span, "first mapped here"),
+            );
+            ok = false;
+            continue;
+        }
+        seen.push(entry);
+        let Some(kind) = defined.get(name) else {
+            d.push(
+                Diagnostic::error(
+                    "tib::unknown-custom-field",
+                    format!("the catalog defines no custom field `{name}` for {}", app.name),
+                    entry.key.span,
+                    "not in the catalog",
+                )
+                .with_help(suggest::help(name, &names, &format!("{}'s custom fields are", app.name))),
+            );
+            ok = false;
+            continue;
+        };
+        match values::path_value(name, &entry.value, d) {
+            Some(path) => out.push(ir::CustomField { name: name.clone(), ident: idents.unique(name), kind: *kind, path }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
+}

@@ -1,0 +1,89 @@
+//! Check: the AST to the IR. Owns every semantic rule of the language.
+//!
+//! Each pass reads one concern of the spec, pushes every problem it sees and
+//! returns its part of the IR when that part is sound; the spec is built only
+//! when no pass reported an error.
+
+mod auth;
+mod endpoint;
+mod fields;
+mod paginate;
+mod rules;
+mod sections;
+mod settings;
+mod status;
+mod values;
+
+use crate::ast;
+use crate::catalog::Catalog;
+use crate::diag::Diagnostic;
+use crate::ident;
+use crate::ir;
+
+/// Checks one parsed spec. `source` is its workspace-relative path.
+/// Returns the IR when no error was found; diagnostics go to `diagnostics`.
+pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mut Vec<Diagnostic>) -> Option<ir::Spec> {
+    let errors_before = diagnostics.iter().filter(|d| d.is_error()).count();
+    let d = diagnostics;
+    let sections = sections::Sections::collect(file, d);
+
+    let app = sections.app.and_then(|name| app(name, d));
+    let mut credentials = auth::Credentials::declare(sections.credentials, d);
+    let base_url = sections.base_url.and_then(|url| endpoint::base_url(url, &mut credentials, d));
+    let auth = sections.auth.and_then(|(kind, arg)| auth::auth(kind, arg, &mut credentials, d));
+    let pagination = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));
+    let endpoint = sections.request.and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), d));
+    let api_error = sections.api_error.map(|(when, message)| endpoint::api_error(when, message, d));
+    let users_path = sections.users.map(|path| values::path(path, d));
+    let fields = sections.fields.and_then(|block| fields::fields(block, d));
+    let active = status::active(sections.active, d);
+    let status = sections.status.and_then(|status| status::status(status, d));
+    let licenses = sections.licenses.map(|licenses| status::licenses(licenses, app.as_ref(), d));
+    let custom_fields = fields::custom_fields(sections.custom_fields, app.as_ref(), catalog, d);
+    credentials.warn_unused(d);
+    if let (
+        Some(ir::Active::When(active_rules)),
+        Some(active_group),
+        Some(ir::StatusInApp::Conditions(checked)),
+        Some(ast::Status::Branches(written)),
+    ) = (&active, sections.active, &status, sections.status)
+    {
+        status::warn_active_label_of_inactive(written, checked, active_group, active_rules, d);
+    }
+
+    if d.iter().filter(|d| d.is_error()).count() > errors_before {
+        return None;
+    }
+    Some(ir::Spec {
+        source: source.to_owned(),
+        app: app?,
+        credentials: credentials.into_ir(),
+        auth: auth?,
+        base_url: base_url?,
+        endpoint: endpoint?,
+        pagination: pagination?,
+        api_error: api_error.flatten(),
+        users_path: users_path??,
+        fields: fields?,
+        active: active?,
+        status: status.unwrap_or(ir::StatusInApp::Auto),
+        licenses: licenses.flatten().unwrap_or_else(|| ir::Licenses::Auto { name: app_name(sections.app) }),
+        custom_fields: custom_fields?,
+    })
+}
+
+fn app_name(app: Option<&ast::Str>) -> String {
+    app.and_then(ast::Str::plain).unwrap_or_default()
+}
+
+fn app(name: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<ir::App> {
+    let Some(text) = values::plain(name, "the app name", d) else { return None };
+    if text.trim().is_empty() || !text.chars().any(|c| c.is_ascii_alphanumeric()) {
+        d.push(
+            Diagnostic::error("tib::app-name", "the app name has no letters or digits", name.span, "empty name")
+                .with_help("name the app as people know it, e.g. app \"Okta\""),
+        );
+        return None;
+    }
+    Some(ir::App { id: ident::snake_case(&text), name: text })
+}

@@ -1,0 +1,304 @@
+//! Pagination: one style, its settings complete, its stop conditions explicit
+//! and meaningful for that style.
+
+use crate::ast::{self, PaginationItem, Value};
+use crate::diag::Diagnostic;
+use crate::ir;
+use crate::span::Span;
+use crate::suggest;
+
+use super::settings::Settings;
+use super::values;
+
+pub const STYLES: &[&str] = &["none", "offset", "page", "next_url", "token"];
+const COUNT_STOPS: &[&str] = &["empty_page", "short_page", "no_more", "total"];
+const TOKEN_STOPS: &[&str] = &["missing_token", "empty_page", "no_more"];
+
+/// The parts of a pagination block, split by kind.
+struct Body<'a> {
+    settings: Settings<'a>,
+    stops: Vec<(&'a ast::Word, Option<&'a ast::Path>, Span)>,
+    from: Option<(&'a ast::Word, Option<&'a Value>, Span)>,
+}
+
+pub fn pagination(style: &ast::Word, body: Option<&ast::Pagination>, d: &mut Vec<Diagnostic>) -> Option<ir::Pagination> {
+    let style_name = style.text.as_str();
+    if !STYLES.contains(&style_name) {
+        d.push(
+            Diagnostic::error("tib::unknown-pagination", format!("`{style_name}` is not a pagination style"), style.span, "unknown style")
+                .with_help(suggest::help(style_name, STYLES, "styles are")),
+        );
+        return None;
+    }
+    let owner = format!("`paginate {style_name}`");
+    let Some(body) = body else {
+        if style_name == "none" {
+            return Some(ir::Pagination::None);
+        }
+        d.push(
+            Diagnostic::error("tib::incomplete-pagination", format!("{owner} needs its settings"), style.span, "no settings")
+                .with_help(format!("write paginate {style_name} {{ ... }}; the language reference lists the settings of each style")),
+        );
+        return None;
+    };
+    if style_name == "none" {
+        d.push(
+            Diagnostic::error("tib::incomplete-pagination", "`paginate none` takes no settings", body.span, "remove this block")
+                .with_help("with `none`, one request returns every user"),
+        );
+        return None;
+    }
+    let allowed: &[&str] = match style_name {
+        "offset" => &["offset_param", "limit_param", "page_size", "start", "concurrency"],
+        "page" => &["page_param", "size_param", "page_size", "first_page", "concurrency"],
+        "token" => &["param"],
+        _ => &[],
+    };
+    let body = split(body, allowed, &owner, d);
+    match style_name {
+        "offset" => counted(&body, &owner, CountedKind::Offset, d),
+        "page" => counted(&body, &owner, CountedKind::Page, d),
+        "next_url" => next_url(&body, &owner, d),
+        _ => token(&body, &owner, d),
+    }
+}
+
+fn split<'a>(pagination: &'a ast::Pagination, allowed: &[&str], owner: &str, d: &mut Vec<Diagnostic>) -> Body<'a> {
+    let mut entries: Vec<&ast::Entry> = Vec::new();
+    let mut stops = Vec::new();
+    let mut from: Option<(&ast::Word, Option<&Value>, Span)> = None;
+    for item in &pagination.items {
+        match item {
+            PaginationItem::Setting(entry) => entries.push(entry),
+            PaginationItem::Stop { condition, path, span } => stops.push((condition, path.as_ref(), *span)),
+            PaginationItem::From { source, arg, span } => match from {
+                Some((_, _, first)) => d.push(
+                    Diagnostic::error("tib::duplicate-setting", format!("{owner} reads the next page from two places"), *span, "second `from`")
+                        .with_label(first, "first `from`"),
+                ),
+                None => from = Some((source, arg.as_ref(), *span)),
+            },
+        }
+    }
+    let settings = Settings::read(entries, pagination.span, allowed, owner, d);
+    Body { settings, stops, from }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CountedKind {
+    Offset,
+    Page,
+}
+
+fn counted(body: &Body<'_>, owner: &str, kind: CountedKind, d: &mut Vec<Diagnostic>) -> Option<ir::Pagination> {
+    let s = &body.settings;
+    if let Some((_, _, span)) = body.from {
+        d.push(
+            Diagnostic::error("tib::pagination-from", format!("{owner} computes the next page; it reads no `from`"), span, "not used by this style")
+                .with_help("use `paginate next_url` or `paginate token` when the API hands out the next page"),
+        );
+    }
+    let (position_param, size_param, first) = match kind {
+        CountedKind::Offset => ("offset_param", "limit_param", "start"),
+        CountedKind::Page => ("page_param", "size_param", "first_page"),
+    };
+    let position = param(s, position_param, d);
+    let size = param(s, size_param, d);
+    let page_size = s.required_integer("page_size", 1..=10_000, "page_size = 100", d);
+    let first = s.integer(first, 0..=u64::from(u32::MAX), d).unwrap_or(match kind {
+        CountedKind::Offset => 0,
+        CountedKind::Page => 1,
+    });
+    let concurrency = s.integer("concurrency", 1..=16, d).unwrap_or(1);
+    let stop = stops(body, owner, COUNT_STOPS, d, |word, path, d| match word {
+        "empty_page" => Some(ir::CountStop::EmptyPage),
+        "short_page" => Some(ir::CountStop::ShortPage),
+        "no_more" => path.and_then(|p| values::path(p, d)).map(ir::CountStop::NoMore),
+        _ => path.and_then(|p| values::path(p, d)).map(ir::CountStop::Total),
+    });
+    let (position, size, page_size, stop) = (position?, size?, u32::try_from(page_size?).ok()?, stop?);
+    if position == size {
+        d.push(Diagnostic::error(
+            "tib::param-conflict",
+            format!("`{position_param}` and `{size_param}` are the same parameter `{position}`"),
+            s.span(),
+            "in these settings",
+        ));
+        return None;
+    }
+    let concurrency = u32::try_from(concurrency).ok()?;
+    Some(match kind {
+        CountedKind::Offset => ir::Pagination::Offset(ir::Offset {
+            offset_param: position,
+            limit_param: size,
+            page_size,
+            start: first,
+            concurrency,
+            stop,
+        }),
+        CountedKind::Page => ir::Pagination::PageNumber(ir::PageNumber {
+            page_param: position,
+            size_param: size,
+            page_size,
+            first_page: first,
+            concurrency,
+            stop,
+        }),
+    })
+}
+
+fn next_url(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Pagination> {
+    let source = match from(body, owner, "from body links.next  (or: from link_header)", d)? {
+        ("body", arg, span) => ir::NextUrlSource::Body(from_path(arg, span, d)?),
+        ("link_header", None, _) => ir::NextUrlSource::LinkHeader,
+        ("link_header", Some(arg), _) => {
+            d.push(
+                Diagnostic::error("tib::pagination-from", "`from link_header` takes nothing after it", arg.span(), "remove this")
+                    .with_help("the next URL is the Link header's rel=\"next\" entry"),
+            );
+            return None;
+        }
+        (other, _, span) => {
+            d.push(bad_source(other, span, &["body", "link_header"]));
+            return None;
+        }
+    };
+    let stop = stops(body, owner, TOKEN_STOPS, d, token_stop)?;
+    Some(ir::Pagination::NextUrl(ir::NextUrl { source, stop }))
+}
+
+fn token(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Pagination> {
+    let param = param(&body.settings, "param", d);
+    let source = match from(body, owner, "from body meta.next_cursor  (or: from header \"X-Next-Token\")", d) {
+        Some(("body", arg, span)) => from_path(arg, span, d).map(ir::TokenSource::Body),
+        Some(("header", Some(Value::Str(name)), _)) => {
+            values::plain(name, "a header name", d).map(ir::TokenSource::Header)
+        }
+        Some(("header", _, span)) => {
+            d.push(
+                Diagnostic::error("tib::pagination-from", "`from header` needs the header's name", span, "which header?")
+                    .with_help("write from header \"X-Next-Token\""),
+            );
+            None
+        }
+        Some((other, _, span)) => {
+            d.push(bad_source(other, span, &["body", "header"]));
+            None
+        }
+        None => None,
+    };
+    let stop = stops(body, owner, TOKEN_STOPS, d, token_stop);
+    Some(ir::Pagination::Token(ir::Token { param: param?, source: source?, stop: stop? }))
+}
+
+fn token_stop(word: &str, path: Option<&ast::Path>, d: &mut Vec<Diagnostic>) -> Option<ir::TokenStop> {
+    match word {
+        "missing_token" => Some(ir::TokenStop::MissingToken),
+        "empty_page" => Some(ir::TokenStop::EmptyPage),
+        _ => path.and_then(|p| values::path(p, d)).map(ir::TokenStop::NoMore),
+    }
+}
+
+/// A required query parameter name.
+fn param(s: &Settings<'_>, name: &str, d: &mut Vec<Diagnostic>) -> Option<String> {
+    let value = s.required_string(name, &format!("{name} = \"...\""), d)?;
+    let text = values::plain(value, "a query parameter name", d)?;
+    if text.is_empty() {
+        d.push(Diagnostic::error("tib::empty-param", format!("`{name}` is empty"), value.span, "empty name"));
+        return None;
+    }
+    Some(text)
+}
+
+fn from<'a>(body: &Body<'a>, owner: &str, example: &str, d: &mut Vec<Diagnostic>) -> Option<(&'a str, Option<&'a Value>, Span)> {
+    match body.from {
+        Some((source, arg, span)) => Some((source.text.as_str(), arg, span)),
+        None => {
+            d.push(
+                Diagnostic::error("tib::incomplete-pagination", format!("{owner} does not say where the next page comes from"), body.settings.span(), "no `from` line")
+                    .with_help(format!("add `{example}`")),
+            );
+            None
+        }
+    }
+}
+
+fn from_path(arg: Option<&Value>, span: Span, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
+    match arg {
+        Some(value) => values::path_value("from body", value, d),
+        None => {
+            d.push(
+                Diagnostic::error("tib::pagination-from", "`from body` needs the path of the value", span, "which path?")
+                    .with_help("e.g. from body links.next"),
+            );
+            None
+        }
+    }
+}
+
+fn bad_source(other: &str, span: Span, sources: &[&str]) -> Diagnostic {
+    Diagnostic::error("tib::pagination-from", format!("cannot read the next page from `{other}`"), span, "unknown source")
+        .with_help(suggest::help(other, sources, "this style reads from"))
+}
+
+/// Reads the `stop when` lines: at least one, each allowed for the style, a
+/// path exactly where the condition needs one.
+fn stops<T>(
+    body: &Body<'_>,
+    owner: &str,
+    allowed: &[&str],
+    d: &mut Vec<Diagnostic>,
+    mut make: impl FnMut(&str, Option<&ast::Path>, &mut Vec<Diagnostic>) -> Option<T>,
+) -> Option<Vec<T>> {
+    if body.stops.is_empty() {
+        d.push(
+            Diagnostic::error("tib::missing-stop", format!("{owner} has no stop condition"), body.settings.span(), "add `stop when ...`")
+                .with_help(format!(
+                    "say when the last page is reached: {}; a short page ends pagination only with `short_page`",
+                    allowed.join(", ")
+                )),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    let mut ok = true;
+    for (word, path, span) in &body.stops {
+        let name = word.text.as_str();
+        if !allowed.contains(&name) {
+            let all: Vec<&str> = COUNT_STOPS.iter().chain(TOKEN_STOPS).copied().collect();
+            let help = if all.contains(&name) {
+                format!("{owner} stops on: {}", allowed.join(", "))
+            } else {
+                suggest::help(name, allowed, "stop conditions are")
+            };
+            d.push(
+                Diagnostic::error("tib::stop-condition", format!("`{name}` is not a stop condition of {owner}"), word.span, "not for this style")
+                    .with_help(help),
+            );
+            ok = false;
+            continue;
+        }
+        let needs_path = matches!(name, "no_more" | "total");
+        match (needs_path, path) {
+            (true, None) => {
+                d.push(
+                    Diagnostic::error("tib::stop-condition", format!("`stop when {name}` needs the path of the value"), *span, "which path?")
+                        .with_help(format!("e.g. stop when {name} {}", if name == "total" { "meta.total" } else { "meta.has_more" })),
+                );
+                ok = false;
+            }
+            (false, Some(path)) => {
+                d.push(
+                    Diagnostic::error("tib::stop-condition", format!("`stop when {name}` takes no path"), path.span, "remove this")
+                        .with_help(format!("`{name}` looks at the page itself")),
+                );
+                ok = false;
+            }
+            _ => match make(name, *path, d) {
+                Some(stop) => out.push(stop),
+                None => ok = false,
+            },
+        }
+    }
+    ok.then_some(out)
+}

@@ -1,0 +1,134 @@
+//! Sections: each top-level section at most once, the required ones present,
+//! unknown keywords named with the section that was probably meant.
+
+use crate::ast::{self, SectionKind};
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::suggest;
+
+/// Every section keyword, in the order the reference presents them.
+pub const KEYWORDS: &[&str] = &[
+    "app",
+    "base_url",
+    "credentials",
+    "auth",
+    "request",
+    "paginate",
+    "api_error",
+    "users",
+    "fields",
+    "active",
+    "status",
+    "licenses",
+    "custom_fields",
+];
+
+/// The first occurrence of each section, by kind.
+#[derive(Default)]
+pub struct Sections<'a> {
+    pub app: Option<&'a ast::Str>,
+    pub base_url: Option<&'a ast::Str>,
+    pub credentials: &'a [ast::CredentialDecl],
+    pub auth: Option<(&'a ast::Word, Option<&'a ast::AuthArg>)>,
+    pub request: Option<Request<'a>>,
+    pub paginate: Option<(&'a ast::Word, Option<&'a ast::Pagination>)>,
+    pub api_error: Option<(&'a ast::RuleGroup, Option<&'a ast::Path>)>,
+    pub users: Option<&'a ast::Path>,
+    pub fields: Option<&'a ast::Block>,
+    pub active: Option<&'a ast::RuleGroup>,
+    pub status: Option<&'a ast::Status>,
+    pub licenses: Option<&'a ast::Licenses>,
+    pub custom_fields: Option<&'a ast::Block>,
+}
+
+/// `request METHOD "/path" { settings }`.
+#[derive(Clone, Copy)]
+pub struct Request<'a> {
+    pub method: &'a ast::Word,
+    pub path: &'a ast::Str,
+    pub settings: Option<&'a ast::Block>,
+}
+
+/// Sections a spec cannot do without, with an example for the help line.
+const REQUIRED: &[(&str, &str)] = &[
+    ("app", "app \"Acme\""),
+    ("base_url", "base_url \"https://api.acme.example/v1\""),
+    ("auth", "auth bearer \"{api_token}\""),
+    ("request", "request GET \"/users\""),
+    ("paginate", "paginate none"),
+    ("users", "users at data.users"),
+    ("fields", "fields { id = id  email = email }"),
+];
+
+impl<'a> Sections<'a> {
+    pub fn collect(file: &'a ast::File, d: &mut Vec<Diagnostic>) -> Self {
+        let mut found = Sections::default();
+        let mut first_seen: Vec<(&str, Span)> = Vec::new();
+        for section in &file.sections {
+            let keyword = section.keyword.text.as_str();
+            if matches!(section.kind, SectionKind::Unknown) {
+                d.push(
+                    Diagnostic::error(
+                        "tib::unknown-section",
+                        format!("`{keyword}` does not start a section"),
+                        section.keyword.span,
+                        "unknown keyword",
+                    )
+                    .with_help(suggest::help(keyword, KEYWORDS, "sections are")),
+                );
+                continue;
+            }
+            if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == keyword) {
+                d.push(
+                    Diagnostic::error(
+                        "tib::duplicate-section",
+                        format!("`{keyword}` is given twice"),
+                        section.keyword.span,
+                        "given again here",
+                    )
+                    .with_label(*first, "first given here")
+                    .with_help("a spec has at most one of each section; merge them or delete one"),
+                );
+                continue;
+            }
+            first_seen.push((keyword, section.keyword.span));
+            found.take(section);
+        }
+        let anchor = file.sections.first().map(|s| s.keyword.span).unwrap_or_default();
+        for (keyword, example) in REQUIRED {
+            if !first_seen.iter().any(|(k, _)| k == keyword) {
+                d.push(
+                    Diagnostic::error(
+                        "tib::missing-section",
+                        format!("the spec has no `{keyword}` section"),
+                        anchor,
+                        "in this spec",
+                    )
+                    .with_help(format!("add one, e.g. {example}")),
+                );
+            }
+        }
+        found
+    }
+
+    fn take(&mut self, section: &'a ast::Section) {
+        match &section.kind {
+            SectionKind::App(name) => self.app = Some(name),
+            SectionKind::BaseUrl(url) => self.base_url = Some(url),
+            SectionKind::Credentials(list) => self.credentials = list,
+            SectionKind::Auth { kind, arg } => self.auth = Some((kind, arg.as_ref())),
+            SectionKind::Request { method, path, settings } => {
+                self.request = Some(Request { method, path, settings: settings.as_ref() })
+            }
+            SectionKind::Paginate { style, body } => self.paginate = Some((style, body.as_ref())),
+            SectionKind::ApiError { when, message } => self.api_error = Some((when, message.as_ref())),
+            SectionKind::Users(path) => self.users = Some(path),
+            SectionKind::Fields(block) => self.fields = Some(block),
+            SectionKind::Active(group) => self.active = Some(group),
+            SectionKind::Status(status) => self.status = Some(status),
+            SectionKind::Licenses(licenses) => self.licenses = Some(licenses),
+            SectionKind::CustomFields(block) => self.custom_fields = Some(block),
+            SectionKind::Unknown => {}
+        }
+    }
+}

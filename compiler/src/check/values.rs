@@ -1,0 +1,89 @@
+//! Values every pass reads: JSON paths, plain strings and literals.
+
+use crate::ast;
+use crate::diag::Diagnostic;
+use crate::ir;
+
+/// A path as the IR holds it. A leading `$` (a JSONPath habit) is an error:
+/// paths start where they are used (the body, the user, the array item).
+pub fn path(path: &ast::Path, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
+    if let Some(ast::Segment::Key { name, quoted: false, span }) = path.segments.first() {
+        if name == "$" {
+            d.push(
+                Diagnostic::error("tib::absolute-path", "paths do not start with `$`", *span, "JSONPath root")
+                    .with_help("paths are relative to where they are used: write `data.users`, not `$.data.users`; `.` alone is the value itself"),
+            );
+            return None;
+        }
+    }
+    let segments = path
+        .segments
+        .iter()
+        .map(|segment| match segment {
+            ast::Segment::Key { name, .. } => ir::Segment::Key(name.clone()),
+            ast::Segment::Index { index, .. } => ir::Segment::Index(*index),
+        })
+        .collect();
+    Some(ir::Path { segments })
+}
+
+/// A path given as a setting value: a path, or a string naming one key
+/// (`"@odata.nextLink"`).
+pub fn path_value(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
+    match value {
+        ast::Value::Path(p) => path(p, d),
+        ast::Value::Str(s) => {
+            let key = plain(s, &format!("`{name}`"), d)?;
+            Some(ir::Path { segments: vec![ir::Segment::Key(key)] })
+        }
+        other => {
+            d.push(super::settings::wrong_kind(name, "a path such as `profile.email`", other));
+            None
+        }
+    }
+}
+
+/// The text of a string that must not contain `{placeholders}`.
+pub fn plain(s: &ast::Str, what: &str, d: &mut Vec<Diagnostic>) -> Option<String> {
+    if let Some(placeholder) = s.first_placeholder() {
+        d.push(
+            Diagnostic::error(
+                "tib::placeholder-not-allowed",
+                format!("{what} cannot hold a credential placeholder"),
+                placeholder.span,
+                "placeholder",
+            )
+            .with_help("placeholders are for base_url, auth values and OAuth URLs; write \\{ for a literal brace"),
+        );
+        return None;
+    }
+    s.plain()
+}
+
+/// A rule's constant.
+pub fn literal(value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option<ir::Literal> {
+    match value {
+        ast::Value::Str(s) => plain(s, "a rule value", d).map(ir::Literal::Text),
+        ast::Value::Bool(b, _) => Some(ir::Literal::Bool(*b)),
+        ast::Value::Number(n) => number(n, d).map(|value| ir::Literal::Number { value, text: n.text.clone() }),
+        other => {
+            d.push(Diagnostic::error(
+                "tib::wrong-operand",
+                format!("a rule compares with a string, number or true/false, not {}", other.kind_name()),
+                other.span(),
+                "not a single value",
+            ));
+            None
+        }
+    }
+}
+
+pub fn number(n: &ast::Number, d: &mut Vec<Diagnostic>) -> Option<f64> {
+    match n.text.parse::<f64>() {
+        Ok(value) if value.is_finite() => Some(value),
+        _ => {
+            d.push(Diagnostic::error("tib::bad-number", "this number is out of range", n.span, "too large"));
+            None
+        }
+    }
+}

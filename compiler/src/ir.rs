@@ -1,0 +1,485 @@
+//! The checked model of one app's users integration: the only input of code
+//! generation and of preview.
+//!
+//! Everything here has passed the checker: required parts are present, "one
+//! of" is an enum, names are valid Rust identifiers, URLs are well formed.
+//! Lists keep spec order, so output built from the IR is deterministic.
+
+use std::fmt;
+
+/// One checked `.tib` spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Spec {
+    /// The spec's path relative to the workspace root, e.g. `specs/okta.tib`.
+    pub source: String,
+    /// The app's display name and the names derived from it.
+    pub app: App,
+    /// Values a connection supplies when it is connected, in declaration order.
+    pub credentials: Vec<Credential>,
+    /// How each request proves who is asking.
+    pub auth: Auth,
+    /// The base URL every request path is appended to; placeholders are non-secret credentials.
+    pub base_url: Template,
+    /// The request that lists users.
+    pub endpoint: Endpoint,
+    /// How to get from one page of users to the next and when to stop.
+    pub pagination: Pagination,
+    /// A rule that turns an HTTP 200 into an API error (`"ok": false`).
+    pub api_error: Option<ApiError>,
+    /// Where the users array is in each response body (empty: the body is the array).
+    pub users_path: Path,
+    /// Where each user's attributes are.
+    pub fields: Fields,
+    /// Which users count as active (Calculated Status).
+    pub active: Active,
+    /// The status label shown for a user (Status in App).
+    pub status: StatusInApp,
+    /// Which licenses a user holds (License Status).
+    pub licenses: Licenses,
+    /// Organization-defined attributes mapped from the user, in spec order.
+    pub custom_fields: Vec<CustomField>,
+}
+
+/// The app's names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct App {
+    /// The name as written in the spec, e.g. `Microsoft Entra ID`.
+    pub name: String,
+    /// A snake_case identifier unique among specs, e.g. `microsoft_entra_id`;
+    /// the connector crate is `connectors/<id>` and the registry key is this.
+    pub id: String,
+}
+
+/// A value asked for at connect time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Credential {
+    /// The name placeholders use, e.g. `api_token`; a valid Rust identifier.
+    pub name: String,
+    /// Secrets are never logged, printed or put in a URL that is shown.
+    pub secret: bool,
+    /// The prompt shown when connecting.
+    pub description: Option<String>,
+}
+
+/// Index of a credential in [`Spec::credentials`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CredentialId(pub usize);
+
+/// Text with credential values substituted at request time, e.g. `SSWS {api_token}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    /// The parts in order; adjacent text parts are merged.
+    pub parts: Vec<TemplatePart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TemplatePart {
+    /// Fixed text.
+    Text(String),
+    /// The value of a credential.
+    Credential(CredentialId),
+}
+
+impl Template {
+    /// A template that is only fixed text.
+    pub fn text(text: impl Into<String>) -> Self {
+        Template { parts: vec![TemplatePart::Text(text.into())] }
+    }
+
+    /// The credentials this template reads, in order of appearance.
+    pub fn credentials(&self) -> impl Iterator<Item = CredentialId> + '_ {
+        self.parts.iter().filter_map(|part| match part {
+            TemplatePart::Credential(id) => Some(*id),
+            TemplatePart::Text(_) => None,
+        })
+    }
+}
+
+/// Authentication: exactly one kind per spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: Bearer <token>`.
+    Bearer { token: Template },
+    /// HTTP basic auth.
+    Basic { username: Template, password: Template },
+    /// Custom headers, fixed or built from credentials, in spec order.
+    Headers { headers: Vec<Param> },
+    /// An API key sent as a query-string parameter on every request.
+    QueryKey { param: String, value: Template },
+    /// OAuth 2.0 client credentials grant; client id and secret are supplied at connect.
+    OAuthClientCredentials(OAuthClientCredentials),
+    /// OAuth 2.0 authorization code grant; client id and secret are supplied at connect.
+    OAuthAuthorizationCode(OAuthAuthorizationCode),
+}
+
+/// Settings of the OAuth 2.0 client credentials grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthClientCredentials {
+    /// Where tokens are fetched; https (or loopback), may hold non-secret credentials.
+    pub token_url: Template,
+    /// Scopes requested, in spec order.
+    pub scopes: Vec<String>,
+    /// Extra form parameters of the token request.
+    pub token_params: Vec<Param>,
+}
+
+/// Settings of the OAuth 2.0 authorization code grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OAuthAuthorizationCode {
+    /// Where the user is sent to grant access.
+    pub authorize_url: Template,
+    /// Where codes and refresh tokens are exchanged for access tokens.
+    pub token_url: Template,
+    /// Scopes requested, in spec order (some providers care about the order).
+    pub scopes: Vec<String>,
+    /// Whether the provider issues refresh tokens.
+    pub refresh_tokens: bool,
+    /// Extra query parameters of the authorize URL.
+    pub authorize_params: Vec<Param>,
+    /// Extra form parameters of the code exchange.
+    pub token_params: Vec<Param>,
+    /// Extra form parameters of a refresh.
+    pub refresh_params: Vec<Param>,
+}
+
+/// A name and a value: a header, a query or form parameter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Param {
+    pub name: String,
+    pub value: Template,
+}
+
+/// The users request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub method: Method,
+    /// Appended to the base URL's path; starts with `/`.
+    pub path: String,
+    /// Fixed query parameters, in spec order.
+    pub query: Vec<Param>,
+    /// Fixed headers, in spec order.
+    pub headers: Vec<Param>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// How pages follow each other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pagination {
+    /// One request returns every user.
+    None,
+    /// `?offset=N&limit=M`, with N advancing by the number of users received.
+    Offset(Offset),
+    /// `?page=N&per_page=M`, with N advancing by one.
+    PageNumber(PageNumber),
+    /// The next page's full URL, from the body or the `Link` header.
+    NextUrl(NextUrl),
+    /// An opaque token sent back as a query parameter.
+    Token(Token),
+}
+
+/// Offset/limit pagination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Offset {
+    /// The query parameter that carries the offset.
+    pub offset_param: String,
+    /// The query parameter that carries the page size.
+    pub limit_param: String,
+    /// Users asked for per page.
+    pub page_size: u32,
+    /// The first offset (usually 0).
+    pub start: u64,
+    /// Pages fetched at once (1: strictly one after another).
+    pub concurrency: u32,
+    /// When to stop; never empty, any one of them stops.
+    pub stop: Vec<CountStop>,
+}
+
+/// Page-number pagination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageNumber {
+    /// The query parameter that carries the page number.
+    pub page_param: String,
+    /// The query parameter that carries the page size.
+    pub size_param: String,
+    /// Users asked for per page.
+    pub page_size: u32,
+    /// The number of the first page (0 or 1).
+    pub first_page: u64,
+    /// Pages fetched at once (1: strictly one after another).
+    pub concurrency: u32,
+    /// When to stop; never empty, any one of them stops.
+    pub stop: Vec<CountStop>,
+}
+
+/// Stop conditions of counted pagination (offset, page number).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CountStop {
+    /// A page with no users.
+    EmptyPage,
+    /// A page with fewer users than the page size.
+    ShortPage,
+    /// The flag at this path is false or missing.
+    NoMore(Path),
+    /// As many users as the number at this path have been received.
+    Total(Path),
+}
+
+/// Next-URL pagination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NextUrl {
+    /// Where the next URL is read.
+    pub source: NextUrlSource,
+    /// When to stop; never empty, any one of them stops.
+    pub stop: Vec<TokenStop>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NextUrlSource {
+    /// A string at this body path.
+    Body(Path),
+    /// The `Link` response header's `rel="next"` entry (RFC 8288).
+    LinkHeader,
+}
+
+/// Query-string token pagination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The query parameter the token is sent back in.
+    pub param: String,
+    /// Where the next token is read.
+    pub source: TokenSource,
+    /// When to stop; never empty, any one of them stops.
+    pub stop: Vec<TokenStop>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    /// A string at this body path.
+    Body(Path),
+    /// A response header (compared case-insensitively).
+    Header(String),
+}
+
+/// Stop conditions of token and next-URL pagination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenStop {
+    /// The token or URL is missing, null or empty.
+    MissingToken,
+    /// A page with no users.
+    EmptyPage,
+    /// The flag at this path is false or missing.
+    NoMore(Path),
+}
+
+/// A rule that marks a 200 response as an API error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiError {
+    /// When these rules all hold on the response body, the response is an error.
+    pub when: Vec<Rule>,
+    /// Where the API's error message is in the body.
+    pub message: Path,
+}
+
+/// A path into JSON, from the response body, a user object or an array item.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Path {
+    /// The steps; empty means the value itself.
+    pub segments: Vec<Segment>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Segment {
+    /// An object key, exactly as the API spells it.
+    Key(String),
+    /// An array position.
+    Index(usize),
+}
+
+impl fmt::Display for Path {
+    /// Writes the path the way a spec spells it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.segments.is_empty() {
+            return f.write_str(".");
+        }
+        for (i, segment) in self.segments.iter().enumerate() {
+            match segment {
+                Segment::Key(key) => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    let plain = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || "_$@".contains(c))
+                        && key.chars().all(|c| c.is_ascii_alphanumeric() || "_-$@".contains(c));
+                    if plain { f.write_str(key)? } else { write!(f, "{key:?}")? }
+                }
+                Segment::Index(index) => write!(f, "[{index}]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where each user attribute is read from a user object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fields {
+    /// The user's id in the app; required.
+    pub id: Path,
+    /// The user's email; required.
+    pub email: Path,
+    pub username: Option<Path>,
+    pub name: Option<Name>,
+    pub role: Option<Role>,
+    /// When the account was created.
+    pub created_at: Option<Path>,
+    /// When the user was last seen.
+    pub last_seen_at: Option<Path>,
+}
+
+/// A full name, or first and last name; never both.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Name {
+    Full(Path),
+    Split { first: Path, last: Path },
+}
+
+/// The role: a field, or labels chosen by conditions (for APIs with flags such as `is_admin`).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Role {
+    Field(Path),
+    Conditions(Branches),
+}
+
+/// Calculated Status.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Active {
+    /// Every user the API returns is active.
+    Everyone,
+    /// A user is active when all these rules hold; never empty.
+    When(Vec<Rule>),
+}
+
+/// Status in App: the label shown for a user.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StatusInApp {
+    /// "Active" for active users, "Deleted" for the rest.
+    Auto,
+    /// The text of this field.
+    Field(Path),
+    /// The label of the first branch whose rules hold.
+    Conditions(Branches),
+}
+
+/// `if / else if / else` labels.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branches {
+    /// Tried in order; the first whose rules all hold gives the label.
+    pub branches: Vec<Branch>,
+    /// The label when no branch holds.
+    pub otherwise: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Branch {
+    /// All must hold; never empty.
+    pub when: Vec<Rule>,
+    pub label: String,
+}
+
+/// License Status.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Licenses {
+    /// Every active user holds one license of this name (the app's name unless given).
+    Auto { name: String },
+    /// Named licenses with rules; a user holds every license whose rules hold.
+    Conditions {
+        /// In spec order, names unique.
+        licenses: Vec<License>,
+        /// Held by users who match no license above, if given.
+        catch_all: Option<String>,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct License {
+    pub name: String,
+    /// All must hold; never empty.
+    pub when: Vec<Rule>,
+}
+
+/// One condition on a JSON value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rule {
+    /// Where the tested value is, relative to the user (or array item, inside `some`).
+    pub path: Path,
+    pub test: Test,
+}
+
+/// What a rule tests. Operands were checked to be of the right kind.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Test {
+    /// Equal to the literal (strings compare exactly; `"true"` matches `true`).
+    Is(Literal),
+    /// Not equal to the literal; a missing value is "not equal".
+    IsNot(Literal),
+    /// Equal to one of the literals; never empty.
+    AnyOf(Vec<Literal>),
+    /// A string containing the text, or an array containing the element.
+    Contains(Literal),
+    /// The negation of [`Test::Contains`]; a missing value does not contain anything.
+    NotContains(Literal),
+    /// A number (or numeric string) greater than or equal to this.
+    AtLeast(f64),
+    /// Present, not null, not an empty string or array.
+    HasValue,
+    /// An array with at least one item for which all these rules hold; never empty.
+    Some(Vec<Rule>),
+}
+
+/// A constant in a rule.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Literal {
+    Text(String),
+    /// A number, with the text it was written as.
+    Number { value: f64, text: String },
+    Bool(bool),
+}
+
+/// An organization-defined attribute mapped from the user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomField {
+    /// The attribute's name in the catalog, e.g. `Cost center`.
+    pub name: String,
+    /// A Rust identifier for it, unique in this spec, e.g. `cost_center`.
+    pub ident: String,
+    /// The type the catalog gives it.
+    pub kind: FieldType,
+    /// Where its value is in the user object.
+    pub path: Path,
+}
+
+/// The types a custom attribute can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FieldType {
+    Text,
+    Number,
+    Email,
+    Date,
+    MultiValue,
+    User,
+}
+
+impl FieldType {
+    /// Every type with its name in the catalog.
+    pub const ALL: [(FieldType, &'static str); 6] = [
+        (FieldType::Text, "Text"),
+        (FieldType::Number, "Number"),
+        (FieldType::Email, "Email"),
+        (FieldType::Date, "Date"),
+        (FieldType::MultiValue, "Multi-value string"),
+        (FieldType::User, "User"),
+    ];
+}

@@ -1,0 +1,49 @@
+//! The tib compiler: reads `.tib` specs and checks them into the IR that code
+//! generation and preview consume.
+//!
+//! ```text
+//! .tib ─parse─► AST (spans) ─check─► IR
+//! ```
+//!
+//! [`compile`] is that whole pipeline for one spec; [`workspace`] runs it over
+//! a folder of specs with the organization's custom-field catalog.
+
+pub mod ast;
+pub mod catalog;
+pub mod check;
+pub mod diag;
+pub mod ident;
+pub mod ir;
+pub mod parse;
+pub mod span;
+mod suggest;
+pub mod workspace;
+
+use catalog::Catalog;
+use diag::Diagnostic;
+
+/// The result of compiling one spec: its IR when it has no errors, and every finding.
+#[derive(Debug)]
+pub struct Compiled {
+    /// The syntax tree, when the text parsed.
+    pub ast: Option<ast::File>,
+    /// The checked spec, when there were no errors.
+    pub spec: Option<ir::Spec>,
+    /// Errors and warnings, in the order the passes found them.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Parses and checks one spec. `path` is the spec's workspace-relative path.
+pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
+    let mut diagnostics = Vec::new();
+    match parse::parse(text, &mut diagnostics) {
+        Ok(file) => {
+            let spec = check::check(&file, path, catalog, &mut diagnostics);
+            Compiled { ast: Some(file), spec, diagnostics }
+        }
+        Err(syntax) => {
+            diagnostics.push(syntax);
+            Compiled { ast: None, spec: None, diagnostics }
+        }
+    }
+}
