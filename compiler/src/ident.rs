@@ -22,7 +22,7 @@ pub fn snake_case(name: &str) -> String {
             if c.is_ascii_uppercase() && prev_lower && !out.ends_with('_') {
                 out.push('_');
             }
-            prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+            prev_lower = c.is_ascii_lowercase();
             out.push(c.to_ascii_lowercase());
         } else {
             prev_lower = false;

@@ -39,6 +39,8 @@ pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
     match parse::parse(text, &mut diagnostics) {
         Ok(file) => {
             let spec = check::check(&file, path, catalog, &mut diagnostics);
+            // A mistake inside a string (found while parsing) also withholds the IR.
+            let spec = spec.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
             Compiled { ast: Some(file), spec, diagnostics }
         }
         Err(syntax) => {

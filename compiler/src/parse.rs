@@ -16,6 +16,7 @@ use crate::suggest;
 /// Parses a spec. `Err` holds the syntax error; string-level mistakes (an
 /// unclosed `{` in a string) are pushed to `diagnostics` and parsing goes on.
 pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Result<File, Diagnostic> {
+    check_nesting(source)?;
     let mut pairs = TibParser::parse(Rule::file, source).map_err(|e| syntax_error(source, e))?;
     let file = pairs.next().expect("the grammar's `file` rule always yields one pair");
     let mut lower = Lower { diagnostics };
@@ -25,6 +26,40 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Result<File, Di
         .map(|pair| lower.section(pair))
         .collect();
     Ok(File { sections })
+}
+
+/// How deep blocks, lists and rule groups may nest. Real specs stay under
+/// ten; the bound keeps the recursive parser and checker off the stack's end.
+const MAX_NESTING: usize = 64;
+
+fn check_nesting(source: &str) -> Result<(), Diagnostic> {
+    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
+    for (i, c) in source.char_indices() {
+        match c {
+            _ if in_comment => in_comment = c != '\n',
+            _ if in_string => {
+                in_string = escaped || c != '"';
+                escaped = !escaped && c == '\\';
+            }
+            '"' => in_string = true,
+            '#' => in_comment = true,
+            '{' | '[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(Diagnostic::error(
+                        "tib::too-deep",
+                        format!("blocks are nested more than {MAX_NESTING} levels deep"),
+                        Span::new(i, i + 1),
+                        "too deep",
+                    )
+                    .with_help("flatten the rules; a spec never needs this depth"));
+                }
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 struct Lower<'d> {
@@ -321,7 +356,17 @@ impl Lower<'_> {
                                 )
                                 .with_help("close it as in \"{api_token}\", or write \\{ for a literal brace"),
                             );
-                            text.push('{');
+                            // Read the rest as the placeholder it was meant to be, so the
+                            // checker does not add warnings that follow from this mistake.
+                            let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                            if !text.is_empty() {
+                                parts.push(StrPart::Text(std::mem::take(&mut text)));
+                            }
+                            let name_span = Span::new(base + i + 1, base + i + 1 + name_len);
+                            parts.push(StrPart::Placeholder(Word { text: rest[..name_len].to_owned(), span: name_span }));
+                            for _ in 0..rest[..name_len].chars().count() {
+                                chars.next();
+                            }
                         }
                     }
                 }
@@ -401,9 +446,16 @@ fn syntax_error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
     let mut expected: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
     expected.sort_unstable();
     expected.dedup();
-    let span = Span::new(pos, pos + found.len());
+    // At the end of the file, point at the last thing written instead of at nothing.
+    let span = if pos >= source.trim_end().len() {
+        let end = source.trim_end().len();
+        let start = source[..end].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        Span::new(start, end)
+    } else {
+        Span::new(pos, pos + found.len())
+    };
     let found_text = if found.is_empty() {
-        if pos >= source.len() { "the end of the file".to_owned() } else { "this".to_owned() }
+        if pos >= source.trim_end().len() { "the end of the file".to_owned() } else { "this".to_owned() }
     } else {
         format!("`{found}`")
     };
@@ -415,7 +467,11 @@ fn syntax_error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
             format!("expected {} or {last}, found {found_text}", rest.join(", "))
         }
     };
-    let mut diagnostic = Diagnostic::error("tib::syntax", message, span, "here");
+    let at_end = pos >= source.trim_end().len();
+    let mut diagnostic = Diagnostic::error("tib::syntax", message, span, if at_end { "the file ends after this" } else { "here" });
+    if at_end {
+        return diagnostic.with_help("a block is still open: check that every `{` has its `}`");
+    }
     let candidates: Vec<&str> = positives.iter().flat_map(|r| keywords_of(*r)).copied().collect();
     if let Some(suggestion) = suggest::closest(&found, candidates.iter().copied()) {
         diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));

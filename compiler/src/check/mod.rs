@@ -40,7 +40,10 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let status = sections.status.and_then(|status| status::status(status, d));
     let licenses = sections.licenses.map(|licenses| status::licenses(licenses, app.as_ref(), d));
     let custom_fields = fields::custom_fields(sections.custom_fields, app.as_ref(), catalog, d);
-    credentials.warn_unused(d);
+    // A failed auth or base_url may not have marked its credentials used.
+    if auth.is_some() && base_url.is_some() {
+        credentials.warn_unused(d);
+    }
     if let (
         Some(ir::Active::When(active_rules)),
         Some(active_group),
