@@ -26,10 +26,23 @@ pub enum SectionKind {
     App(Str),
     BaseUrl(Str),
     Credentials(Vec<CredentialDecl>),
-    Auth { kind: Word, arg: Option<AuthArg> },
-    Request { method: Word, path: Str, settings: Option<Block> },
-    Paginate { style: Word, body: Option<Pagination> },
-    ApiError { when: RuleGroup, message: Option<Path> },
+    Auth {
+        kind: Word,
+        arg: Option<AuthArg>,
+    },
+    Request {
+        method: Word,
+        path: Str,
+        settings: Option<Block>,
+    },
+    Paginate {
+        style: Word,
+        body: Option<Pagination>,
+    },
+    ApiError {
+        when: RuleGroup,
+        message: Option<Path>,
+    },
     Users(Path),
     Fields(Block),
     Active(RuleGroup),
@@ -66,9 +79,17 @@ pub struct Pagination {
 #[derive(Clone, Debug)]
 pub enum PaginationItem {
     /// `stop when <condition> [path]`
-    Stop { condition: Word, path: Option<Path>, span: Span },
+    Stop {
+        condition: Word,
+        path: Option<Path>,
+        span: Span,
+    },
     /// `from <source> [string | path]`
-    From { source: Word, arg: Option<Value>, span: Span },
+    From {
+        source: Word,
+        arg: Option<Value>,
+        span: Span,
+    },
     Setting(Entry),
 }
 
@@ -155,8 +176,15 @@ pub struct Path {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
     /// A key; `quoted` when written as a string.
-    Key { name: String, quoted: bool, span: Span },
-    Index { index: usize, span: Span },
+    Key {
+        name: String,
+        quoted: bool,
+        span: Span,
+    },
+    Index {
+        index: usize,
+        span: Span,
+    },
 }
 
 /// `{ key = value ... }`

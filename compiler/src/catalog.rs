@@ -31,8 +31,13 @@ impl Catalog {
         let raw: Raw = toml::from_str(source).map_err(|error| {
             let span = error.span().map(|r| Span::new(r.start, r.end)).unwrap_or_default();
             vec![
-                Diagnostic::error("tib::catalog", "the custom-field catalog is not valid", span, error.message().to_owned())
-                    .with_help("each app is a table of `\"Attribute name\" = \"Type\"`, e.g. [Okta] Department = \"Text\""),
+                Diagnostic::error(
+                    "tib::catalog",
+                    "the custom-field catalog is not valid",
+                    span,
+                    error.message().to_owned(),
+                )
+                .with_help("each app is a table of `\"Attribute name\" = \"Type\"`, e.g. [Okta] Department = \"Text\""),
             ]
         })?;
         let names: Vec<&str> = FieldType::ALL.iter().map(|(_, name)| *name).collect();
@@ -54,7 +59,11 @@ impl Catalog {
                                 span,
                                 "not a custom-field type",
                             )
-                            .with_help(suggest::help(kind.get_ref(), &names, "the types are")),
+                            .with_help(suggest::help(
+                                kind.get_ref(),
+                                &names,
+                                "the types are",
+                            )),
                         );
                     }
                 }

@@ -69,10 +69,8 @@ impl Diagnostic {
 
     fn to_miette(&self) -> MietteDiagnostic {
         let primary = LabeledSpan::new_primary_with_span(Some(self.primary.text.clone()), self.primary.span);
-        let secondary = self
-            .secondary
-            .iter()
-            .map(|label| LabeledSpan::new_with_span(Some(label.text.clone()), label.span));
+        let secondary =
+            self.secondary.iter().map(|label| LabeledSpan::new_with_span(Some(label.text.clone()), label.span));
         let mut diagnostic = MietteDiagnostic::new(self.message.clone())
             .with_code(self.code)
             .with_severity(match self.severity {

@@ -6,20 +6,30 @@ use std::collections::BTreeSet;
 /// Rust's reserved words (strict and reserved, 2024 edition), which a generated
 /// field or module must not be named.
 const KEYWORDS: &[&str] = &[
-    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn",
-    "else", "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro",
-    "match", "mod", "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct",
-    "super", "trait", "true", "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while",
-    "yield",
+    "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn", "else",
+    "enum", "extern", "false", "final", "fn", "for", "gen", "if", "impl", "in", "let", "loop", "macro", "match", "mod",
+    "move", "mut", "override", "priv", "pub", "ref", "return", "self", "static", "struct", "super", "trait", "true",
+    "try", "type", "typeof", "unsafe", "unsized", "use", "virtual", "where", "while", "yield",
 ];
 
-/// `Cost center` -> `cost_center`, `2FA enabled` -> `f_2fa_enabled`, `type` -> `type_`.
+/// `Cost center` -> `cost_center`, `firstName` -> `first_name`, `2FA enabled` -> `f_2fa_enabled`,
+/// `type` -> `type_`.
 pub fn snake_case(name: &str) -> String {
+    identifier(name, true)
+}
+
+/// An app's id: its name in lower case with words joined by `_`, keeping brand
+/// names whole: `PagerDuty` -> `pagerduty`, `Microsoft Entra ID` -> `microsoft_entra_id`.
+pub fn app_id(name: &str) -> String {
+    identifier(name, false)
+}
+
+fn identifier(name: &str, split_camel_case: bool) -> String {
     let mut out = String::new();
     let mut prev_lower = false;
     for c in name.chars() {
         if c.is_ascii_alphanumeric() {
-            if c.is_ascii_uppercase() && prev_lower && !out.ends_with('_') {
+            if split_camel_case && c.is_ascii_uppercase() && prev_lower && !out.ends_with('_') {
                 out.push('_');
             }
             prev_lower = c.is_ascii_lowercase();
@@ -88,6 +98,18 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(snake_case(input), expected, "for {input:?}");
+        }
+    }
+
+    #[test]
+    fn app_ids_keep_brand_names_whole() {
+        let cases = [
+            ("PagerDuty", "pagerduty"),
+            ("Microsoft Entra ID", "microsoft_entra_id"),
+            ("Azure DevOps", "azure_devops"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(app_id(input), expected, "for {input:?}");
         }
     }
 

@@ -45,7 +45,7 @@ pub struct Spec {
 pub struct App {
     /// The name as written in the spec, e.g. `Microsoft Entra ID`.
     pub name: String,
-    /// A snake_case identifier unique among specs, e.g. `microsoft_entra_id`;
+    /// A lower-case identifier unique among specs, e.g. `microsoft_entra_id`, `pagerduty`;
     /// the connector crate is `connectors/<id>` and the registry key is this.
     pub id: String,
 }
@@ -444,7 +444,10 @@ pub enum Test {
 pub enum Literal {
     Text(String),
     /// A number, with the text it was written as.
-    Number { value: f64, text: String },
+    Number {
+        value: f64,
+        text: String,
+    },
     Bool(bool),
 }
 

@@ -36,16 +36,11 @@ pub struct Compiled {
 /// Parses and checks one spec. `path` is the spec's workspace-relative path.
 pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
     let mut diagnostics = Vec::new();
-    match parse::parse(text, &mut diagnostics) {
-        Ok(file) => {
-            let spec = check::check(&file, path, catalog, &mut diagnostics);
-            // A mistake inside a string (found while parsing) also withholds the IR.
-            let spec = spec.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
-            Compiled { ast: Some(file), spec, diagnostics }
-        }
-        Err(syntax) => {
-            diagnostics.push(syntax);
-            Compiled { ast: None, spec: None, diagnostics }
-        }
-    }
+    let Some(file) = parse::parse(text, &mut diagnostics) else {
+        return Compiled { ast: None, spec: None, diagnostics };
+    };
+    let spec = check::check(&file, path, catalog, &mut diagnostics);
+    // A mistake inside a string (found while parsing) also withholds the IR.
+    let spec = spec.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
+    Compiled { ast: Some(file), spec, diagnostics }
 }

@@ -13,26 +13,32 @@ use crate::diag::Diagnostic;
 use crate::span::Span;
 use crate::suggest;
 
-/// Parses a spec. `Err` holds the syntax error; string-level mistakes (an
-/// unclosed `{` in a string) are pushed to `diagnostics` and parsing goes on.
-pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Result<File, Diagnostic> {
-    check_nesting(source)?;
-    let mut pairs = TibParser::parse(Rule::file, source).map_err(|e| syntax_error(source, e))?;
+/// Parses a spec. A syntax error ends the parse (`None`) as one diagnostic;
+/// mistakes inside strings (an unclosed `{`) are reported and parsing goes on.
+pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<File> {
+    if let Some(too_deep) = check_nesting(source) {
+        diagnostics.push(too_deep);
+        return None;
+    }
+    let mut pairs = match TibParser::parse(Rule::file, source) {
+        Ok(pairs) => pairs,
+        Err(error) => {
+            diagnostics.push(syntax_error(source, error));
+            return None;
+        }
+    };
     let file = pairs.next().expect("the grammar's `file` rule always yields one pair");
     let mut lower = Lower { diagnostics };
-    let sections = file
-        .into_inner()
-        .filter(|pair| pair.as_rule() != Rule::EOI)
-        .map(|pair| lower.section(pair))
-        .collect();
-    Ok(File { sections })
+    let sections =
+        file.into_inner().filter(|pair| pair.as_rule() != Rule::EOI).map(|pair| lower.section(pair)).collect();
+    Some(File { sections })
 }
 
 /// How deep blocks, lists and rule groups may nest. Real specs stay under
 /// ten; the bound keeps the recursive parser and checker off the stack's end.
 const MAX_NESTING: usize = 64;
 
-fn check_nesting(source: &str) -> Result<(), Diagnostic> {
+fn check_nesting(source: &str) -> Option<Diagnostic> {
     let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
     for (i, c) in source.char_indices() {
         match c {
@@ -46,20 +52,22 @@ fn check_nesting(source: &str) -> Result<(), Diagnostic> {
             '{' | '[' => {
                 depth += 1;
                 if depth > MAX_NESTING {
-                    return Err(Diagnostic::error(
-                        "tib::too-deep",
-                        format!("blocks are nested more than {MAX_NESTING} levels deep"),
-                        Span::new(i, i + 1),
-                        "too deep",
-                    )
-                    .with_help("flatten the rules; a spec never needs this depth"));
+                    return Some(
+                        Diagnostic::error(
+                            "tib::too-deep",
+                            format!("blocks are nested more than {MAX_NESTING} levels deep"),
+                            Span::new(i, i + 1),
+                            "too deep",
+                        )
+                        .with_help("flatten the rules; a spec never needs this depth"),
+                    );
                 }
             }
             '}' | ']' => depth = depth.saturating_sub(1),
             _ => {}
         }
     }
-    Ok(())
+    None
 }
 
 struct Lower<'d> {
@@ -293,7 +301,9 @@ impl Lower<'_> {
             let part_span: Span = part.as_span().into();
             match part.as_rule() {
                 Rule::root => {}
-                Rule::name => segments.push(Segment::Key { name: part.as_str().to_owned(), quoted: false, span: part_span }),
+                Rule::name => {
+                    segments.push(Segment::Key { name: part.as_str().to_owned(), quoted: false, span: part_span })
+                }
                 Rule::string => {
                     let s = self.string(part);
                     segments.push(Segment::Key { name: string_text(&s), quoted: true, span: part_span });
@@ -341,7 +351,10 @@ impl Lower<'_> {
                                 parts.push(StrPart::Text(std::mem::take(&mut text)));
                             }
                             let name_span = Span::new(base + i + 1, base + i + 1 + close);
-                            parts.push(StrPart::Placeholder(Word { text: rest[..close].trim().to_owned(), span: name_span }));
+                            parts.push(StrPart::Placeholder(Word {
+                                text: rest[..close].trim().to_owned(),
+                                span: name_span,
+                            }));
                             for _ in 0..=close {
                                 chars.next();
                             }
@@ -358,12 +371,16 @@ impl Lower<'_> {
                             );
                             // Read the rest as the placeholder it was meant to be, so the
                             // checker does not add warnings that follow from this mistake.
-                            let name_len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
+                            let name_len =
+                                rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(rest.len());
                             if !text.is_empty() {
                                 parts.push(StrPart::Text(std::mem::take(&mut text)));
                             }
                             let name_span = Span::new(base + i + 1, base + i + 1 + name_len);
-                            parts.push(StrPart::Placeholder(Word { text: rest[..name_len].to_owned(), span: name_span }));
+                            parts.push(StrPart::Placeholder(Word {
+                                text: rest[..name_len].to_owned(),
+                                span: name_span,
+                            }));
                             for _ in 0..rest[..name_len].chars().count() {
                                 chars.next();
                             }
@@ -468,7 +485,8 @@ fn syntax_error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
         }
     };
     let at_end = pos >= source.trim_end().len();
-    let mut diagnostic = Diagnostic::error("tib::syntax", message, span, if at_end { "the file ends after this" } else { "here" });
+    let mut diagnostic =
+        Diagnostic::error("tib::syntax", message, span, if at_end { "the file ends after this" } else { "here" });
     if at_end {
         return diagnostic.with_help("a block is still open: check that every `{` has its `}`");
     }
@@ -487,7 +505,11 @@ fn syntax_error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
 fn found_at(source: &str, pos: usize) -> String {
     let rest = source.get(pos..).unwrap_or("");
     let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
-    if word.is_empty() { rest.chars().next().filter(|c| !c.is_whitespace()).map(String::from).unwrap_or_default() } else { word }
+    if word.is_empty() {
+        rest.chars().next().filter(|c| !c.is_whitespace()).map(String::from).unwrap_or_default()
+    } else {
+        word
+    }
 }
 
 /// What a grammar rule is called in the language reference.

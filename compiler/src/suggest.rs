@@ -17,7 +17,7 @@ pub fn closest<'a>(typed: &str, candidates: impl IntoIterator<Item = &'a str>) -
 }
 
 /// Formats a "did you mean" help line, or lists what is allowed when nothing is close.
-pub fn help<'a>(typed: &str, candidates: &[&'a str], what: &str) -> String {
+pub fn help(typed: &str, candidates: &[&str], what: &str) -> String {
     match closest(typed, candidates.iter().copied()) {
         Some(best) => format!("did you mean `{best}`?"),
         None => format!("{what}: {}", candidates.join(", ")),

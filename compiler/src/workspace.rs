@@ -41,7 +41,11 @@ pub enum CatalogFile {
     Absent,
     Loaded(Catalog),
     /// The catalog has errors; they are reported against its text.
-    Invalid { display: String, text: String, diagnostics: Vec<Diagnostic> },
+    Invalid {
+        display: String,
+        text: String,
+        diagnostics: Vec<Diagnostic>,
+    },
 }
 
 impl CatalogFile {
@@ -51,7 +55,9 @@ impl CatalogFile {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CatalogFile::Absent),
-            Err(source) => return Err(IoError { action: "read the custom-field catalog", path, source }),
+            Err(source) => {
+                return Err(IoError { action: "read the custom-field catalog", path, source });
+            }
         };
         Ok(match Catalog::parse(&text) {
             Ok(catalog) => CatalogFile::Loaded(catalog),
@@ -72,7 +78,8 @@ impl CatalogFile {
 /// Every `*.tib` file in `root/specs`, sorted by name.
 pub fn spec_paths(root: &Path) -> Result<Vec<PathBuf>, IoError> {
     let dir = root.join("specs");
-    let entries = std::fs::read_dir(&dir).map_err(|source| IoError { action: "list the specs in", path: dir.clone(), source })?;
+    let entries =
+        std::fs::read_dir(&dir).map_err(|source| IoError { action: "list the specs in", path: dir.clone(), source })?;
     let mut paths = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| IoError { action: "list the specs in", path: dir.clone(), source })?;
@@ -90,7 +97,11 @@ pub fn spec_paths(root: &Path) -> Result<Vec<PathBuf>, IoError> {
 pub fn compile_files(root: &Path, paths: &[PathBuf], catalog: &Catalog) -> Result<Vec<SpecFile>, IoError> {
     let mut files = Vec::new();
     for path in paths {
-        let text = std::fs::read_to_string(path).map_err(|source| IoError { action: "read the spec", path: path.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| IoError {
+            action: "read the spec",
+            path: path.clone(),
+            source,
+        })?;
         let display = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
         let compiled = compile(&display, &text, catalog);
         files.push(SpecFile { display, text, compiled });
@@ -114,8 +125,13 @@ fn report_shared_ids(files: &mut [SpecFile]) {
                     .find_map(|s| matches!(s.kind, SectionKind::App(_)).then_some(s.span))
                     .unwrap_or_default();
                 file.compiled.diagnostics.push(
-                    Diagnostic::error("tib::duplicate-app", format!("app id `{id}` is already used by {other}"), span, "same app id")
-                        .with_help("each spec generates connectors/<app id>; give the apps different names"),
+                    Diagnostic::error(
+                        "tib::duplicate-app",
+                        format!("app id `{id}` is already used by {other}"),
+                        span,
+                        "same app id",
+                    )
+                    .with_help("each spec generates connectors/<app id>; give the apps different names"),
                 );
                 file.compiled.spec = None;
             }

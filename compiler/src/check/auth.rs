@@ -12,7 +12,8 @@ use super::endpoint;
 use super::settings::Settings;
 
 /// The auth kinds, as written after `auth`.
-pub const KINDS: &[&str] = &["bearer", "basic", "headers", "query", "oauth_client_credentials", "oauth_authorization_code"];
+pub const KINDS: &[&str] =
+    &["bearer", "basic", "headers", "query", "oauth_client_credentials", "oauth_authorization_code"];
 
 /// The declared credentials, and which of them a template has used.
 pub struct Credentials {
@@ -75,7 +76,11 @@ impl Credentials {
                             decl.kind.span,
                             "expected secret or text",
                         )
-                        .with_help(suggest::help(other, &["secret", "text"], "a credential is")),
+                        .with_help(suggest::help(
+                            other,
+                            &["secret", "text"],
+                            "a credential is",
+                        )),
                     );
                     true
                 }
@@ -147,7 +152,10 @@ impl Credentials {
                         let names: Vec<&str> = self.declared.iter().map(|c| c.credential.name.as_str()).collect();
                         let help = match suggest::closest(&word.text, names.iter().copied()) {
                             Some(best) => format!("did you mean `{best}`?"),
-                            None => format!("declare it: credentials {{ {} secret \"...\" }}", ident::snake_case(&word.text)),
+                            None => format!(
+                                "declare it: credentials {{ {} secret \"...\" }}",
+                                ident::snake_case(&word.text)
+                            ),
                         };
                         d.push(
                             Diagnostic::error(
@@ -186,7 +194,12 @@ impl Credentials {
     }
 }
 
-pub fn auth(kind: &ast::Word, arg: Option<&AuthArg>, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Auth> {
+pub fn auth(
+    kind: &ast::Word,
+    arg: Option<&AuthArg>,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) -> Option<ir::Auth> {
     let owner = format!("`auth {}`", kind.text);
     let block = |d: &mut Vec<Diagnostic>, example: &str| -> Option<&ast::Block> {
         match arg {
@@ -217,8 +230,13 @@ pub fn auth(kind: &ast::Word, arg: Option<&AuthArg>, creds: &mut Credentials, d:
             }
             _ => {
                 d.push(
-                    Diagnostic::error("tib::incomplete-auth", "`auth bearer` needs the token", kind.span, "which token?")
-                        .with_help("write auth bearer \"{api_token}\" and declare api_token in credentials"),
+                    Diagnostic::error(
+                        "tib::incomplete-auth",
+                        "`auth bearer` needs the token",
+                        kind.span,
+                        "which token?",
+                    )
+                    .with_help("write auth bearer \"{api_token}\" and declare api_token in credentials"),
                 );
                 None
             }
@@ -282,13 +300,22 @@ pub fn auth(kind: &ast::Word, arg: Option<&AuthArg>, creds: &mut Credentials, d:
             }))
         }
         "oauth_authorization_code" => {
-            let block = block(d, "{ authorize_url = \"https://...\"  token_url = \"https://...\"  refresh_tokens = true }")?;
-            let allowed =
-                ["authorize_url", "token_url", "scopes", "refresh_tokens", "authorize_params", "token_params", "refresh_params"];
+            let block =
+                block(d, "{ authorize_url = \"https://...\"  token_url = \"https://...\"  refresh_tokens = true }")?;
+            let allowed = [
+                "authorize_url",
+                "token_url",
+                "scopes",
+                "refresh_tokens",
+                "authorize_params",
+                "token_params",
+                "refresh_params",
+            ];
             let s = Settings::block(block, &allowed, &owner, d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
-            let authorize_url = s.required_string("authorize_url", "authorize_url = \"https://app.example.com/oauth/authorize\"", d);
+            let authorize_url =
+                s.required_string("authorize_url", "authorize_url = \"https://app.example.com/oauth/authorize\"", d);
             let authorize_url = authorize_url.and_then(|url| endpoint::url(url, creds, "authorize_url", d));
             let token_url = s.required_string("token_url", "token_url = \"https://app.example.com/oauth/token\"", d);
             let token_url = token_url.and_then(|url| endpoint::url(url, creds, "token_url", d));
@@ -312,8 +339,13 @@ pub fn auth(kind: &ast::Word, arg: Option<&AuthArg>, creds: &mut Credentials, d:
         }
         other => {
             d.push(
-                Diagnostic::error("tib::unknown-auth", format!("`{other}` is not an auth kind"), kind.span, "unknown auth kind")
-                    .with_help(suggest::help(other, KINDS, "auth kinds are")),
+                Diagnostic::error(
+                    "tib::unknown-auth",
+                    format!("`{other}` is not an auth kind"),
+                    kind.span,
+                    "unknown auth kind",
+                )
+                .with_help(suggest::help(other, KINDS, "auth kinds are")),
             );
             None
         }
@@ -321,7 +353,13 @@ pub fn auth(kind: &ast::Word, arg: Option<&AuthArg>, creds: &mut Credentials, d:
 }
 
 /// Extra OAuth parameters: `{ "audience" = "https://api.example.com" }`.
-fn params(s: &Settings<'_>, name: &str, usage: Use, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::Param>> {
+fn params(
+    s: &Settings<'_>,
+    name: &str,
+    usage: Use,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Vec<ir::Param>> {
     if s.get(name).is_none() {
         return Some(Vec::new());
     }
@@ -336,11 +374,17 @@ fn params(s: &Settings<'_>, name: &str, usage: Use, creds: &mut Credentials, d: 
 
 /// A header name must be a valid HTTP token (RFC 9110 section 5.1).
 pub fn header_name(key: &ast::Key, d: &mut Vec<Diagnostic>) -> Option<String> {
-    let valid = !key.text.is_empty() && key.text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    let valid =
+        !key.text.is_empty() && key.text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
     if !valid {
         d.push(
-            Diagnostic::error("tib::header-name", format!("`{}` is not a valid header name", key.text), key.span, "invalid")
-                .with_help("header names are letters, digits and - (e.g. \"X-Api-Key\")"),
+            Diagnostic::error(
+                "tib::header-name",
+                format!("`{}` is not a valid header name", key.text),
+                key.span,
+                "invalid",
+            )
+            .with_help("header names are letters, digits and - (e.g. \"X-Api-Key\")"),
         );
         return None;
     }

@@ -27,8 +27,13 @@ pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>
         Ok(parsed) => parsed,
         Err(url::ParseError::RelativeUrlWithoutBase) => {
             d.push(
-                Diagnostic::error("tib::relative-url", format!("{what} must be an absolute URL"), s.span, "no scheme or host")
-                    .with_help("write the full URL, e.g. \"https://api.example.com/v1\""),
+                Diagnostic::error(
+                    "tib::relative-url",
+                    format!("{what} must be an absolute URL"),
+                    s.span,
+                    "no scheme or host",
+                )
+                .with_help("write the full URL, e.g. \"https://api.example.com/v1\""),
             );
             return None;
         }
@@ -55,7 +60,12 @@ pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>
         }
     }
     if parsed.fragment().is_some() {
-        d.push(Diagnostic::error("tib::bad-url", format!("{what} has a #fragment"), s.span, "servers never see fragments"));
+        d.push(Diagnostic::error(
+            "tib::bad-url",
+            format!("{what} has a #fragment"),
+            s.span,
+            "servers never see fragments",
+        ));
         return None;
     }
     Some(template)
@@ -66,8 +76,9 @@ pub fn base_url(s: &Str, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Op
     let has_query = template.parts.iter().any(|p| matches!(p, TemplatePart::Text(t) if t.contains('?')));
     if has_query {
         d.push(
-            Diagnostic::error("tib::base-url-query", "base_url has a query string", s.span, "query here")
-                .with_help("put fixed query parameters in the request: request GET \"/users\" { query = { \"a\" = \"b\" } }"),
+            Diagnostic::error("tib::base-url-query", "base_url has a query string", s.span, "query here").with_help(
+                "put fixed query parameters in the request: request GET \"/users\" { query = { \"a\" = \"b\" } }",
+            ),
         );
         return None;
     }
@@ -96,8 +107,13 @@ pub fn endpoint(
                 _ => suggest::help(other, &["GET", "POST"], "users are listed with"),
             };
             d.push(
-                Diagnostic::error("tib::method", format!("`{other}` is not a method for listing users"), request.method.span, "unknown method")
-                    .with_help(help),
+                Diagnostic::error(
+                    "tib::method",
+                    format!("`{other}` is not a method for listing users"),
+                    request.method.span,
+                    "unknown method",
+                )
+                .with_help(help),
             );
             None
         }
@@ -115,19 +131,29 @@ pub fn endpoint(
     for (param, span) in &query {
         if let Some(owner) = pagination.and_then(|p| paginated_param(p, &param.name)) {
             d.push(
-                Diagnostic::error("tib::param-conflict", format!("query parameter `{}` is set by pagination", param.name), *span, "set here too")
-                    .with_help(format!("remove it; {owner} sets it on every page")),
+                Diagnostic::error(
+                    "tib::param-conflict",
+                    format!("query parameter `{}` is set by pagination", param.name),
+                    *span,
+                    "set here too",
+                )
+                .with_help(format!("remove it; {owner} sets it on every page")),
             );
             ok = false;
         }
-        if let Some(ir::Auth::QueryKey { param: key, .. }) = auth {
-            if key == &param.name {
-                d.push(
-                    Diagnostic::error("tib::param-conflict", format!("query parameter `{key}` is the API key"), *span, "set here too")
-                        .with_help("remove it; auth query adds it to every request"),
-                );
-                ok = false;
-            }
+        if let Some(ir::Auth::QueryKey { param: key, .. }) = auth
+            && key == &param.name
+        {
+            d.push(
+                Diagnostic::error(
+                    "tib::param-conflict",
+                    format!("query parameter `{key}` is the API key"),
+                    *span,
+                    "set here too",
+                )
+                .with_help("remove it; auth query adds it to every request"),
+            );
+            ok = false;
         }
     }
     for (header, span) in &headers {
@@ -138,8 +164,13 @@ pub fn endpoint(
         };
         if by_auth {
             d.push(
-                Diagnostic::error("tib::header-conflict", format!("header `{}` is set by auth", header.name), *span, "set here too")
-                    .with_help("remove it from the request; auth sets it with the connection's credentials"),
+                Diagnostic::error(
+                    "tib::header-conflict",
+                    format!("header `{}` is set by auth", header.name),
+                    *span,
+                    "set here too",
+                )
+                .with_help("remove it from the request; auth sets it with the connection's credentials"),
             );
             ok = false;
         }
@@ -167,8 +198,13 @@ fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     }
     if !path.starts_with('/') {
         d.push(
-            Diagnostic::error("tib::relative-request-path", "the request path must start with `/`", s.span, "no leading /")
-                .with_help(format!("write \"/{path}\"; it is appended to base_url's path")),
+            Diagnostic::error(
+                "tib::relative-request-path",
+                "the request path must start with `/`",
+                s.span,
+                "no leading /",
+            )
+            .with_help(format!("write \"/{path}\"; it is appended to base_url's path")),
         );
         return None;
     }
@@ -212,8 +248,13 @@ pub fn api_error(when: &ast::RuleGroup, message: Option<&ast::Path>, d: &mut Vec
         Some(path) => super::values::path(path, d),
         None => {
             d.push(
-                Diagnostic::error("tib::api-error-message", "`api_error` does not say where the error message is", when.span, "after these rules")
-                    .with_help("add `message <path>`, e.g. api_error when { ok is false } message error"),
+                Diagnostic::error(
+                    "tib::api-error-message",
+                    "`api_error` does not say where the error message is",
+                    when.span,
+                    "after these rules",
+                )
+                .with_help("add `message <path>`, e.g. api_error when { ok is false } message error"),
             );
             None
         }

@@ -11,11 +11,13 @@ use crate::suggest;
 use super::settings::Settings;
 use super::values;
 
-const FIELDS: &[&str] = &["id", "email", "username", "name", "first_name", "last_name", "role", "created_at", "last_seen_at"];
+const FIELDS: &[&str] =
+    &["id", "email", "username", "name", "first_name", "last_name", "role", "created_at", "last_seen_at"];
 
 pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields> {
     let s = Settings::block(block, FIELDS, "`fields`", d);
-    let path = |name: &str, d: &mut Vec<Diagnostic>| optional(s.get(name).map(|value| values::path_value(name, value, d)));
+    let path =
+        |name: &str, d: &mut Vec<Diagnostic>| optional(s.get(name).map(|value| values::path_value(name, value, d)));
     let id = required(&s, "id", "id = id", d);
     let email = required(&s, "email", "email = profile.email", d);
     let username = path("username", d);
@@ -71,10 +73,16 @@ fn name(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Option<ir::Name>> {
             Some(Some(ir::Name::Split { first: first?, last: last? }))
         }
         (None, Some(one), None) | (None, None, Some(one)) => {
-            let (given, other) = if first.is_some() { ("first_name", "last_name") } else { ("last_name", "first_name") };
+            let (given, other) =
+                if first.is_some() { ("first_name", "last_name") } else { ("last_name", "first_name") };
             d.push(
-                Diagnostic::error("tib::name-half", format!("`{given}` is mapped without `{other}`"), one.span(), "only half a name")
-                    .with_help(format!("map `{other}` too, or map the whole name with `name`")),
+                Diagnostic::error(
+                    "tib::name-half",
+                    format!("`{given}` is mapped without `{other}`"),
+                    one.span(),
+                    "only half a name",
+                )
+                .with_help(format!("map `{other}` too, or map the whole name with `name`")),
             );
             None
         }
@@ -118,8 +126,13 @@ pub fn custom_fields(
         let name = &entry.key.text;
         if let Some(first) = seen.iter().find(|e| &e.key.text == name) {
             d.push(
-                Diagnostic::error("tib::duplicate-custom-field", format!("custom field `{name}` is mapped twice"), entry.key.span, "mapped again here")
-                    .with_label(first.key.span, "first mapped here"),
+                Diagnostic::error(
+                    "tib::duplicate-custom-field",
+                    format!("custom field `{name}` is mapped twice"),
+                    entry.key.span,
+                    "mapped again here",
+                )
+                .with_label(first.key.span, "first mapped here"),
             );
             ok = false;
             continue;
@@ -139,7 +152,9 @@ pub fn custom_fields(
             continue;
         };
         match values::path_value(name, &entry.value, d) {
-            Some(path) => out.push(ir::CustomField { name: name.clone(), ident: idents.unique(name), kind: *kind, path }),
+            Some(path) => {
+                out.push(ir::CustomField { name: name.clone(), ident: idents.unique(name), kind: *kind, path })
+            }
             None => ok = false,
         }
     }

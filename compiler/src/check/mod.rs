@@ -32,7 +32,8 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let base_url = sections.base_url.and_then(|url| endpoint::base_url(url, &mut credentials, d));
     let auth = sections.auth.and_then(|(kind, arg)| auth::auth(kind, arg, &mut credentials, d));
     let pagination = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));
-    let endpoint = sections.request.and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), d));
+    let endpoint =
+        sections.request.and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), d));
     let api_error = sections.api_error.map(|(when, message)| endpoint::api_error(when, message, d));
     let users_path = sections.users.map(|path| values::path(path, d));
     let fields = sections.fields.and_then(|block| fields::fields(block, d));
@@ -80,7 +81,7 @@ fn app_name(app: Option<&ast::Str>) -> String {
 }
 
 fn app(name: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<ir::App> {
-    let Some(text) = values::plain(name, "the app name", d) else { return None };
+    let text = values::plain(name, "the app name", d)?;
     if text.trim().is_empty() || !text.chars().any(|c| c.is_ascii_alphanumeric()) {
         d.push(
             Diagnostic::error("tib::app-name", "the app name has no letters or digits", name.span, "empty name")
@@ -88,5 +89,5 @@ fn app(name: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<ir::App> {
         );
         return None;
     }
-    Some(ir::App { id: ident::snake_case(&text), name: text })
+    Some(ir::App { id: ident::app_id(&text), name: text })
 }

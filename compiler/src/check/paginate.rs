@@ -21,12 +21,21 @@ struct Body<'a> {
     from: Option<(&'a ast::Word, Option<&'a Value>, Span)>,
 }
 
-pub fn pagination(style: &ast::Word, body: Option<&ast::Pagination>, d: &mut Vec<Diagnostic>) -> Option<ir::Pagination> {
+pub fn pagination(
+    style: &ast::Word,
+    body: Option<&ast::Pagination>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<ir::Pagination> {
     let style_name = style.text.as_str();
     if !STYLES.contains(&style_name) {
         d.push(
-            Diagnostic::error("tib::unknown-pagination", format!("`{style_name}` is not a pagination style"), style.span, "unknown style")
-                .with_help(suggest::help(style_name, STYLES, "styles are")),
+            Diagnostic::error(
+                "tib::unknown-pagination",
+                format!("`{style_name}` is not a pagination style"),
+                style.span,
+                "unknown style",
+            )
+            .with_help(suggest::help(style_name, STYLES, "styles are")),
         );
         return None;
     }
@@ -36,15 +45,27 @@ pub fn pagination(style: &ast::Word, body: Option<&ast::Pagination>, d: &mut Vec
             return Some(ir::Pagination::None);
         }
         d.push(
-            Diagnostic::error("tib::incomplete-pagination", format!("{owner} needs its settings"), style.span, "no settings")
-                .with_help(format!("write paginate {style_name} {{ ... }}; the language reference lists the settings of each style")),
+            Diagnostic::error(
+                "tib::incomplete-pagination",
+                format!("{owner} needs its settings"),
+                style.span,
+                "no settings",
+            )
+            .with_help(format!(
+                "write paginate {style_name} {{ ... }}; the language reference lists the settings of each style"
+            )),
         );
         return None;
     };
     if style_name == "none" {
         d.push(
-            Diagnostic::error("tib::incomplete-pagination", "`paginate none` takes no settings", body.span, "remove this block")
-                .with_help("with `none`, one request returns every user"),
+            Diagnostic::error(
+                "tib::incomplete-pagination",
+                "`paginate none` takes no settings",
+                body.span,
+                "remove this block",
+            )
+            .with_help("with `none`, one request returns every user"),
         );
         return None;
     }
@@ -73,8 +94,13 @@ fn split<'a>(pagination: &'a ast::Pagination, allowed: &[&str], owner: &str, d: 
             PaginationItem::Stop { condition, path, span } => stops.push((condition, path.as_ref(), *span)),
             PaginationItem::From { source, arg, span } => match from {
                 Some((_, _, first)) => d.push(
-                    Diagnostic::error("tib::duplicate-setting", format!("{owner} reads the next page from two places"), *span, "second `from`")
-                        .with_label(first, "first `from`"),
+                    Diagnostic::error(
+                        "tib::duplicate-setting",
+                        format!("{owner} reads the next page from two places"),
+                        *span,
+                        "second `from`",
+                    )
+                    .with_label(first, "first `from`"),
                 ),
                 None => from = Some((source, arg.as_ref(), *span)),
             },
@@ -94,8 +120,13 @@ fn counted(body: &Body<'_>, owner: &str, kind: CountedKind, d: &mut Vec<Diagnost
     let s = &body.settings;
     if let Some((_, _, span)) = body.from {
         d.push(
-            Diagnostic::error("tib::pagination-from", format!("{owner} computes the next page; it reads no `from`"), span, "not used by this style")
-                .with_help("use `paginate next_url` or `paginate token` when the API hands out the next page"),
+            Diagnostic::error(
+                "tib::pagination-from",
+                format!("{owner} computes the next page; it reads no `from`"),
+                span,
+                "not used by this style",
+            )
+            .with_help("use `paginate next_url` or `paginate token` when the API hands out the next page"),
         );
     }
     let (position_param, size_param, first) = match kind {
@@ -153,8 +184,13 @@ fn next_url(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir:
         ("link_header", None, _) => ir::NextUrlSource::LinkHeader,
         ("link_header", Some(arg), _) => {
             d.push(
-                Diagnostic::error("tib::pagination-from", "`from link_header` takes nothing after it", arg.span(), "remove this")
-                    .with_help("the next URL is the Link header's rel=\"next\" entry"),
+                Diagnostic::error(
+                    "tib::pagination-from",
+                    "`from link_header` takes nothing after it",
+                    arg.span(),
+                    "remove this",
+                )
+                .with_help("the next URL is the Link header's rel=\"next\" entry"),
             );
             return None;
         }
@@ -176,8 +212,13 @@ fn token(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Pa
         }
         Some(("header", _, span)) => {
             d.push(
-                Diagnostic::error("tib::pagination-from", "`from header` needs the header's name", span, "which header?")
-                    .with_help("write from header \"X-Next-Token\""),
+                Diagnostic::error(
+                    "tib::pagination-from",
+                    "`from header` needs the header's name",
+                    span,
+                    "which header?",
+                )
+                .with_help("write from header \"X-Next-Token\""),
             );
             None
         }
@@ -210,13 +251,23 @@ fn param(s: &Settings<'_>, name: &str, d: &mut Vec<Diagnostic>) -> Option<String
     Some(text)
 }
 
-fn from<'a>(body: &Body<'a>, owner: &str, example: &str, d: &mut Vec<Diagnostic>) -> Option<(&'a str, Option<&'a Value>, Span)> {
+fn from<'a>(
+    body: &Body<'a>,
+    owner: &str,
+    example: &str,
+    d: &mut Vec<Diagnostic>,
+) -> Option<(&'a str, Option<&'a Value>, Span)> {
     match body.from {
         Some((source, arg, span)) => Some((source.text.as_str(), arg, span)),
         None => {
             d.push(
-                Diagnostic::error("tib::incomplete-pagination", format!("{owner} does not say where the next page comes from"), body.settings.span(), "no `from` line")
-                    .with_help(format!("add `{example}`")),
+                Diagnostic::error(
+                    "tib::incomplete-pagination",
+                    format!("{owner} does not say where the next page comes from"),
+                    body.settings.span(),
+                    "no `from` line",
+                )
+                .with_help(format!("add `{example}`")),
             );
             None
         }
@@ -228,8 +279,13 @@ fn from_path(arg: Option<&Value>, span: Span, d: &mut Vec<Diagnostic>) -> Option
         Some(value) => values::path_value("from body", value, d),
         None => {
             d.push(
-                Diagnostic::error("tib::pagination-from", "`from body` needs the path of the value", span, "which path?")
-                    .with_help("e.g. from body links.next"),
+                Diagnostic::error(
+                    "tib::pagination-from",
+                    "`from body` needs the path of the value",
+                    span,
+                    "which path?",
+                )
+                .with_help("e.g. from body links.next"),
             );
             None
         }
@@ -237,8 +293,13 @@ fn from_path(arg: Option<&Value>, span: Span, d: &mut Vec<Diagnostic>) -> Option
 }
 
 fn bad_source(other: &str, span: Span, sources: &[&str]) -> Diagnostic {
-    Diagnostic::error("tib::pagination-from", format!("cannot read the next page from `{other}`"), span, "unknown source")
-        .with_help(suggest::help(other, sources, "this style reads from"))
+    Diagnostic::error(
+        "tib::pagination-from",
+        format!("cannot read the next page from `{other}`"),
+        span,
+        "unknown source",
+    )
+    .with_help(suggest::help(other, sources, "this style reads from"))
 }
 
 /// Reads the `stop when` lines: at least one, each allowed for the style, a
@@ -252,11 +313,16 @@ fn stops<T>(
 ) -> Option<Vec<T>> {
     if body.stops.is_empty() {
         d.push(
-            Diagnostic::error("tib::missing-stop", format!("{owner} has no stop condition"), body.settings.span(), "add `stop when ...`")
-                .with_help(format!(
-                    "say when the last page is reached: {}; a short page ends pagination only with `short_page`",
-                    allowed.join(", ")
-                )),
+            Diagnostic::error(
+                "tib::missing-stop",
+                format!("{owner} has no stop condition"),
+                body.settings.span(),
+                "add `stop when ...`",
+            )
+            .with_help(format!(
+                "say when the last page is reached: {}; a short page ends pagination only with `short_page`",
+                allowed.join(", ")
+            )),
         );
         return None;
     }
@@ -272,8 +338,13 @@ fn stops<T>(
                 suggest::help(name, allowed, "stop conditions are")
             };
             d.push(
-                Diagnostic::error("tib::stop-condition", format!("`{name}` is not a stop condition of {owner}"), word.span, "not for this style")
-                    .with_help(help),
+                Diagnostic::error(
+                    "tib::stop-condition",
+                    format!("`{name}` is not a stop condition of {owner}"),
+                    word.span,
+                    "not for this style",
+                )
+                .with_help(help),
             );
             ok = false;
             continue;
@@ -282,15 +353,28 @@ fn stops<T>(
         match (needs_path, path) {
             (true, None) => {
                 d.push(
-                    Diagnostic::error("tib::stop-condition", format!("`stop when {name}` needs the path of the value"), *span, "which path?")
-                        .with_help(format!("e.g. stop when {name} {}", if name == "total" { "meta.total" } else { "meta.has_more" })),
+                    Diagnostic::error(
+                        "tib::stop-condition",
+                        format!("`stop when {name}` needs the path of the value"),
+                        *span,
+                        "which path?",
+                    )
+                    .with_help(format!(
+                        "e.g. stop when {name} {}",
+                        if name == "total" { "meta.total" } else { "meta.has_more" }
+                    )),
                 );
                 ok = false;
             }
             (false, Some(path)) => {
                 d.push(
-                    Diagnostic::error("tib::stop-condition", format!("`stop when {name}` takes no path"), path.span, "remove this")
-                        .with_help(format!("`{name}` looks at the page itself")),
+                    Diagnostic::error(
+                        "tib::stop-condition",
+                        format!("`stop when {name}` takes no path"),
+                        path.span,
+                        "remove this",
+                    )
+                    .with_help(format!("`{name}` looks at the page itself")),
                 );
                 ok = false;
             }

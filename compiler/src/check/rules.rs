@@ -40,7 +40,12 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
         Op::AnyOf => match operand {
             Some(Operand::Value(Value::List(items, span))) => {
                 if items.is_empty() {
-                    d.push(Diagnostic::error("tib::wrong-operand", "`any of` needs at least one value", *span, "empty list"));
+                    d.push(Diagnostic::error(
+                        "tib::wrong-operand",
+                        "`any of` needs at least one value",
+                        *span,
+                        "empty list",
+                    ));
                     return None;
                 }
                 let literals: Vec<Option<ir::Literal>> = items.iter().map(|item| values::literal(item, d)).collect();
@@ -61,7 +66,8 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
                 let mut diagnostic =
                     Diagnostic::error("tib::wrong-operand", "`>=` compares numbers, not text", s.span, "this is text");
                 diagnostic = match s.plain().filter(|t| t.trim().parse::<f64>().is_ok()) {
-                    Some(t) => diagnostic.with_help(format!("write {} without quotes; numbers sent as strings still compare", t.trim())),
+                    Some(t) => diagnostic
+                        .with_help(format!("write {} without quotes; numbers sent as strings still compare", t.trim())),
                     None => diagnostic.with_help("use `is` or `contains` to compare text"),
                 };
                 d.push(diagnostic);
@@ -78,7 +84,9 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
             Some(other) => {
                 d.push(
                     Diagnostic::error("tib::wrong-operand", "`has value` takes no value", other.span(), "remove this")
-                        .with_help("`has value` holds when the field is present, not null and not empty; to compare, use `is`"),
+                        .with_help(
+                            "`has value` holds when the field is present, not null and not empty; to compare, use `is`",
+                        ),
                 );
                 None
             }
@@ -87,8 +95,13 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
             Some(Operand::Rules(rules)) => group(rules, "`some`", d).map(ir::Test::Some),
             Some(other) => {
                 d.push(
-                    Diagnostic::error("tib::wrong-operand", "`some` takes rules for the array's items", other.span(), "not rules")
-                        .with_help("e.g. roles some { name is \"admin\" }; to test a plain array, use `contains`"),
+                    Diagnostic::error(
+                        "tib::wrong-operand",
+                        "`some` takes rules for the array's items",
+                        other.span(),
+                        "not rules",
+                    )
+                    .with_help("e.g. roles some { name is \"admin\" }; to test a plain array, use `contains`"),
                 );
                 None
             }
@@ -105,8 +118,13 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
                 other => suggest::help(other, OPERATORS, "operators are"),
             };
             d.push(
-                Diagnostic::error("tib::unknown-operator", format!("`{word}` is not an operator"), rule.op_span, "unknown operator")
-                    .with_help(help),
+                Diagnostic::error(
+                    "tib::unknown-operator",
+                    format!("`{word}` is not an operator"),
+                    rule.op_span,
+                    "unknown operator",
+                )
+                .with_help(help),
             );
             None
         }
@@ -121,13 +139,21 @@ fn single(rule: &ast::Rule, op: &str, operand: Option<&Operand>, d: &mut Vec<Dia
                 "is" => "to match any of several values, use `any of`",
                 _ => "write one value; combine several rules to test more",
             };
-            d.push(Diagnostic::error("tib::wrong-operand", format!("`{op}` takes one value, not a list"), *span, "a list").with_help(help));
+            d.push(
+                Diagnostic::error("tib::wrong-operand", format!("`{op}` takes one value, not a list"), *span, "a list")
+                    .with_help(help),
+            );
             None
         }
         Some(Operand::Rules(group)) => {
             d.push(
-                Diagnostic::error("tib::wrong-operand", format!("`{op}` takes a value, not rules"), group.span, "rules")
-                    .with_help("rules in braces go with `some`"),
+                Diagnostic::error(
+                    "tib::wrong-operand",
+                    format!("`{op}` takes a value, not rules"),
+                    group.span,
+                    "rules",
+                )
+                .with_help("rules in braces go with `some`"),
             );
             None
         }
@@ -175,8 +201,13 @@ pub fn branches(branches: &ast::Branches, owner: &str, d: &mut Vec<Diagnostic>) 
         Some(s) => label(s, d),
         None => {
             d.push(
-                Diagnostic::error("tib::missing-else", format!("{owner} has no `else` label"), branches.span, "what if no branch holds?")
-                    .with_help("end the branches with else \"Label\""),
+                Diagnostic::error(
+                    "tib::missing-else",
+                    format!("{owner} has no `else` label"),
+                    branches.span,
+                    "what if no branch holds?",
+                )
+                .with_help("end the branches with else \"Label\""),
             );
             None
         }

@@ -196,7 +196,12 @@ fn expect_string<'a>(name: &str, value: &'a Value, d: &mut Vec<Diagnostic>) -> O
     }
 }
 
-fn expect_integer(name: &str, value: &Value, range: std::ops::RangeInclusive<u64>, d: &mut Vec<Diagnostic>) -> Option<u64> {
+fn expect_integer(
+    name: &str,
+    value: &Value,
+    range: std::ops::RangeInclusive<u64>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<u64> {
     let Value::Number(number) = value else {
         d.push(wrong_kind(name, "a whole number", value));
         return None;
@@ -226,10 +231,10 @@ pub fn wrong_kind(name: &str, expected: &str, found: &Value) -> Diagnostic {
         found.span(),
         format!("this is {}", found.kind_name()),
     );
-    if let (Value::Str(s), true) = (found, expected.contains("number")) {
-        if s.plain().is_some_and(|t| t.parse::<f64>().is_ok()) {
-            diagnostic = diagnostic.with_help("write the number without quotes");
-        }
+    if let (Value::Str(s), true) = (found, expected.contains("number"))
+        && s.plain().is_some_and(|t| t.parse::<f64>().is_ok())
+    {
+        diagnostic = diagnostic.with_help("write the number without quotes");
     }
     if let (Value::Path(_), true) = (found, expected.contains("string")) {
         diagnostic = diagnostic.with_help("put the text in double quotes");

@@ -51,9 +51,14 @@ pub fn licenses(licenses: &ast::Licenses, app: Option<&ir::App>, d: &mut Vec<Dia
                 };
                 if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
                     d.push(
-                        Diagnostic::error("tib::duplicate-license", format!("license `{name}` is listed twice"), entry.name.span, "listed again here")
-                            .with_label(first.name.span, "first listed here")
-                            .with_help("give each license one entry; put alternatives in one rule with `any of`"),
+                        Diagnostic::error(
+                            "tib::duplicate-license",
+                            format!("license `{name}` is listed twice"),
+                            entry.name.span,
+                            "listed again here",
+                        )
+                        .with_label(first.name.span, "first listed here")
+                        .with_help("give each license one entry; put alternatives in one rule with `any of`"),
                     );
                     ok = false;
                     continue;
@@ -61,9 +66,14 @@ pub fn licenses(licenses: &ast::Licenses, app: Option<&ir::App>, d: &mut Vec<Dia
                 seen.push((name.clone(), entry));
                 if let Some((_, all)) = &catch_all {
                     d.push(
-                        Diagnostic::error("tib::unreachable-license", format!("license `{name}` comes after the catch-all"), entry.span, "never reached")
-                            .with_label(all.span, "this `otherwise` catches every user left")
-                            .with_help("move the catch-all to the end of the list"),
+                        Diagnostic::error(
+                            "tib::unreachable-license",
+                            format!("license `{name}` comes after the catch-all"),
+                            entry.span,
+                            "never reached",
+                        )
+                        .with_label(all.span, "this `otherwise` catches every user left")
+                        .with_help("move the catch-all to the end of the list"),
                     );
                     ok = false;
                     continue;
@@ -97,10 +107,10 @@ pub fn warn_active_label_of_inactive(
 ) {
     // The checked branches correspond one to one with the written ones.
     for (branch, label) in checked.branches.iter().zip(written.branches.iter().map(|b| &b.label)) {
-        if is_active_label(label) {
-            if let Some(i) = active_rules.iter().position(|a| !branch.when.iter().any(|b| implies(b, a))) {
-                d.push(warning(label, &active_group.rules[i]));
-            }
+        if is_active_label(label)
+            && let Some(i) = active_rules.iter().position(|a| !branch.when.iter().any(|b| implies(b, a)))
+        {
+            d.push(warning(label, &active_group.rules[i]));
         }
     }
     if let Some(otherwise) = written.otherwise.as_ref().filter(|label| is_active_label(label)) {

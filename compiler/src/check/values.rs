@@ -7,14 +7,14 @@ use crate::ir;
 /// A path as the IR holds it. A leading `$` (a JSONPath habit) is an error:
 /// paths start where they are used (the body, the user, the array item).
 pub fn path(path: &ast::Path, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
-    if let Some(ast::Segment::Key { name, quoted: false, span }) = path.segments.first() {
-        if name == "$" {
-            d.push(
+    if let Some(ast::Segment::Key { name, quoted: false, span }) = path.segments.first()
+        && name == "$"
+    {
+        d.push(
                 Diagnostic::error("tib::absolute-path", "paths do not start with `$`", *span, "JSONPath root")
                     .with_help("paths are relative to where they are used: write `data.users`, not `$.data.users`; `.` alone is the value itself"),
             );
-            return None;
-        }
+        return None;
     }
     let segments = path
         .segments

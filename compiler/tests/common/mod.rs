@@ -26,7 +26,8 @@ pub fn tib_files(dir: &Path) -> Vec<(String, String, String)> {
         .into_iter()
         .map(|path| {
             let stem = path.file_stem().expect("named").to_string_lossy().into_owned();
-            let relative = path.strip_prefix(root()).expect("inside the workspace").to_string_lossy().replace('\\', "/");
+            let relative =
+                path.strip_prefix(root()).expect("inside the workspace").to_string_lossy().replace('\\', "/");
             let text = std::fs::read_to_string(&path).expect("readable");
             (stem, relative, text)
         })
