@@ -20,6 +20,8 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<File> {
         diagnostics.push(too_deep);
         return None;
     }
+    // Track what the parser was waiting for, so a syntax error can say so.
+    pest::set_error_detail(true);
     let mut pairs = match TibParser::parse(Rule::file, source) {
         Ok(pairs) => pairs,
         Err(error) => {
@@ -451,22 +453,47 @@ fn is_keyword(kind: Rule) -> bool {
 /// Turns pest's error into a diagnostic that names what was expected in the
 /// language's words, with a "did you mean" when a misspelt keyword stands there.
 fn syntax_error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
-    let pos = match error.location {
+    let mut pos = match error.location {
         pest::error::InputLocation::Pos(pos) => pos,
         pest::error::InputLocation::Span((start, _)) => start,
     };
-    let positives = match &error.variant {
+    let mut positives = match &error.variant {
         pest::error::ErrorVariant::ParsingError { positives, .. } => positives.clone(),
         pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
     };
+    // pest's positives name rules only; the attempts also know the punctuation
+    // it was waiting for (`=`, `}`), which is often further along and more useful.
+    let mut punctuation: Vec<String> = Vec::new();
+    if let Some(attempts) = error.parse_attempts().filter(|a| a.max_position >= pos) {
+        if attempts.max_position > pos {
+            pos = attempts.max_position;
+            positives.clear();
+        }
+        positives.extend(attempts.call_stacks().iter().filter_map(|stack| stack.deepest.get_rule().copied()));
+        for token in attempts.expected_tokens().iter().map(ToString::to_string) {
+            if !token.is_empty() && token.chars().all(|c| "=}],".contains(c)) {
+                punctuation.push(format!("`{token}`"));
+            }
+        }
+    }
     let found = found_at(source, pos);
     let mut expected: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
+    expected.extend(punctuation.iter().map(String::as_str));
     expected.sort_unstable();
     expected.dedup();
+    // Inside a setting only its `=` is missing; where an operator belongs, `=`
+    // only stands for the operator symbols it could start.
+    if expected.contains(&"an operator") {
+        expected.retain(|e| *e != "`=`");
+    } else if expected.contains(&"`=`") {
+        expected.retain(|e| !e.starts_with("a setting"));
+    }
     // At the end of the file, point at the last thing written instead of at nothing.
     let span = if pos >= source.trim_end().len() {
         let end = source.trim_end().len();
-        let start = source[..end].rfind(char::is_whitespace).map_or(0, |i| i + 1);
+        let last_word =
+            source[..end].chars().rev().take_while(|c| !c.is_whitespace()).map(char::len_utf8).sum::<usize>();
+        let start = end - last_word;
         Span::new(start, end)
     } else {
         Span::new(pos, pos + found.len())
@@ -491,14 +518,35 @@ fn syntax_error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
         return diagnostic.with_help("a block is still open: check that every `{` has its `}`");
     }
     let candidates: Vec<&str> = positives.iter().flat_map(|r| keywords_of(*r)).copied().collect();
+    // A misspelt `stop`/`from` reads as a setting name waiting for its `=`.
+    let (previous_start, previous) = previous_word(source, pos);
+    let misspelt_line = if expected.contains(&"`=`") { suggest::closest(previous, ["stop", "from"]) } else { None };
     if let Some(suggestion) = suggest::closest(&found, candidates.iter().copied()) {
         diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
+    } else if let Some(keyword) = misspelt_line {
+        diagnostic = diagnostic.with_help(format!("did you mean `{keyword}` instead of `{previous}`?"));
+    } else if expected.contains(&"an operator") && is_operator_word(previous_word(source, previous_start).1) {
+        // `role is admin`: the bare word was read as the next rule's path.
+        diagnostic = diagnostic.with_help(format!("text values are quoted: write \"{previous}\""));
     } else if positives.contains(&Rule::operator) || positives.contains(&Rule::op_is) {
         diagnostic = diagnostic.with_help(
             "a rule is `path operator value`, e.g. `role is \"admin\"`; operators: is, is not, any of, contains, not contains, >=, has value, some",
         );
     }
     diagnostic
+}
+
+fn is_operator_word(word: &str) -> bool {
+    matches!(word, "is" | "not" | "of" | "contains")
+}
+
+/// The word that ends before `pos`, skipping white space, and where it starts.
+fn previous_word(source: &str, pos: usize) -> (usize, &str) {
+    let before = source.get(..pos).unwrap_or("").trim_end();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    // Word characters are ASCII, so the word's length in bytes is its length in chars.
+    let start = before.len() - before.chars().rev().take_while(|c| is_word(*c)).count();
+    (start, &before[start..])
 }
 
 /// The token at `pos`: a word, or one character.
