@@ -58,9 +58,14 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     if d.iter().filter(|d| d.is_error()).count() > errors_before {
         return None;
     }
+    let app = app?;
+    let licenses = match licenses {
+        Some(checked) => checked?,
+        None => ir::Licenses::Auto { name: app.name.clone() },
+    };
     Some(ir::Spec {
         source: source.to_owned(),
-        app: app?,
+        app,
         credentials: credentials.into_ir(),
         auth: auth?,
         base_url: base_url?,
@@ -71,13 +76,9 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         fields: fields?,
         active: active?,
         status: status.unwrap_or(ir::StatusInApp::Auto),
-        licenses: licenses.flatten().unwrap_or_else(|| ir::Licenses::Auto { name: app_name(sections.app) }),
+        licenses,
         custom_fields: custom_fields?,
     })
-}
-
-fn app_name(app: Option<&ast::Str>) -> String {
-    app.and_then(ast::Str::plain).unwrap_or_default()
 }
 
 fn app(name: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<ir::App> {

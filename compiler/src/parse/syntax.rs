@@ -1,0 +1,218 @@
+//! Syntax errors in the user's words: pest's error, translated from grammar
+//! rules into what the language reference calls things, with "did you mean".
+
+use tib_grammar::Rule;
+
+use crate::diag::Diagnostic;
+use crate::span::Span;
+use crate::suggest;
+
+/// How deep blocks, lists and rule groups may nest. Real specs stay under
+/// ten; the bound keeps the recursive parser and checker off the stack's end.
+const MAX_NESTING: usize = 64;
+
+pub fn check_nesting(source: &str) -> Option<Diagnostic> {
+    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
+    for (i, c) in source.char_indices() {
+        match c {
+            _ if in_comment => in_comment = c != '\n',
+            _ if in_string => {
+                in_string = escaped || c != '"';
+                escaped = !escaped && c == '\\';
+            }
+            '"' => in_string = true,
+            '#' => in_comment = true,
+            '{' | '[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(
+                        Diagnostic::error(
+                            "tib::too-deep",
+                            format!("blocks are nested more than {MAX_NESTING} levels deep"),
+                            Span::new(i, i + 1),
+                            "too deep",
+                        )
+                        .with_help("flatten the rules; a spec never needs this depth"),
+                    );
+                }
+            }
+            '}' | ']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Turns pest's error into a diagnostic that names what was expected in the
+/// language's words, with a "did you mean" when a misspelt keyword stands there.
+pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
+    let mut pos = match error.location {
+        pest::error::InputLocation::Pos(pos) => pos,
+        pest::error::InputLocation::Span((start, _)) => start,
+    };
+    let mut positives = match &error.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => positives.clone(),
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    // pest's positives name rules only; the attempts also know the punctuation
+    // it was waiting for (`=`, `}`), which is often further along and more useful.
+    let mut punctuation: Vec<String> = Vec::new();
+    if let Some(attempts) = error.parse_attempts().filter(|a| a.max_position >= pos) {
+        if attempts.max_position > pos {
+            pos = attempts.max_position;
+            positives.clear();
+        }
+        positives.extend(attempts.call_stacks().iter().filter_map(|stack| stack.deepest.get_rule().copied()));
+        for token in attempts.expected_tokens().iter().map(ToString::to_string) {
+            if !token.is_empty() && token.chars().all(|c| "=}],".contains(c)) {
+                punctuation.push(format!("`{token}`"));
+            }
+        }
+    }
+    let found = found_at(source, pos);
+    let mut expected: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
+    expected.extend(punctuation.iter().map(String::as_str));
+    expected.sort_unstable();
+    expected.dedup();
+    // Inside a setting only its `=` is missing; where an operator belongs, `=`
+    // only stands for the operator symbols it could start.
+    if expected.contains(&"an operator") {
+        expected.retain(|e| *e != "`=`");
+    } else if expected.contains(&"`=`") {
+        expected.retain(|e| !e.starts_with("a setting"));
+    }
+    // At the end of the file, point at the last thing written instead of at nothing.
+    let span = if pos >= source.trim_end().len() {
+        let end = source.trim_end().len();
+        let last_word =
+            source[..end].chars().rev().take_while(|c| !c.is_whitespace()).map(char::len_utf8).sum::<usize>();
+        let start = end - last_word;
+        Span::new(start, end)
+    } else {
+        Span::new(pos, pos + found.len())
+    };
+    let found_text = if found.is_empty() {
+        if pos >= source.trim_end().len() { "the end of the file".to_owned() } else { "this".to_owned() }
+    } else {
+        format!("`{found}`")
+    };
+    let message = match expected.as_slice() {
+        [] => format!("unexpected {found_text}"),
+        [one] => format!("expected {one}, found {found_text}"),
+        many => {
+            let (last, rest) = many.split_last().expect("many has at least two items");
+            format!("expected {} or {last}, found {found_text}", rest.join(", "))
+        }
+    };
+    let at_end = pos >= source.trim_end().len();
+    let mut diagnostic =
+        Diagnostic::error("tib::syntax", message, span, if at_end { "the file ends after this" } else { "here" });
+    if at_end {
+        return diagnostic.with_help("a block is still open: check that every `{` has its `}`");
+    }
+    let candidates: Vec<&str> = positives.iter().flat_map(|r| keywords_of(*r)).copied().collect();
+    // A misspelt `stop`/`from` reads as a setting name waiting for its `=`.
+    let (previous_start, previous) = previous_word(source, pos);
+    let misspelt_line = if expected.contains(&"`=`") { suggest::closest(previous, ["stop", "from"]) } else { None };
+    if let Some(suggestion) = suggest::closest(&found, candidates.iter().copied()) {
+        diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
+    } else if let Some(keyword) = misspelt_line {
+        diagnostic = diagnostic.with_help(format!("did you mean `{keyword}` instead of `{previous}`?"));
+    } else if expected.contains(&"an operator") && is_operator_word(previous_word(source, previous_start).1) {
+        // `role is admin`: the bare word was read as the next rule's path.
+        diagnostic = diagnostic.with_help(format!("text values are quoted: write \"{previous}\""));
+    } else if positives.contains(&Rule::operator) || positives.contains(&Rule::op_is) {
+        diagnostic = diagnostic.with_help(
+            "a rule is `path operator value`, e.g. `role is \"admin\"`; operators: is, is not, any of, contains, not contains, >=, has value, some",
+        );
+    }
+    diagnostic
+}
+
+fn is_operator_word(word: &str) -> bool {
+    matches!(word, "is" | "not" | "of" | "contains")
+}
+
+/// The word that ends before `pos`, skipping white space, and where it starts.
+fn previous_word(source: &str, pos: usize) -> (usize, &str) {
+    let before = source.get(..pos).unwrap_or("").trim_end();
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    // Word characters are ASCII, so the word's length in bytes is its length in chars.
+    let start = before.len() - before.chars().rev().take_while(|c| is_word(*c)).count();
+    (start, &before[start..])
+}
+
+/// The token at `pos`: a word, or one character.
+fn found_at(source: &str, pos: usize) -> String {
+    let rest = source.get(pos..).unwrap_or("");
+    let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+    if word.is_empty() {
+        rest.chars().next().filter(|c| !c.is_whitespace()).map(String::from).unwrap_or_default()
+    } else {
+        word
+    }
+}
+
+/// What a grammar rule is called in the language reference.
+fn describe(kind: Rule) -> Option<&'static str> {
+    Some(match kind {
+        Rule::string => "a string",
+        Rule::number => "a number",
+        Rule::boolean => "true or false",
+        Rule::word => "a word",
+        Rule::path | Rule::name | Rule::root | Rule::arg_path => "a path",
+        Rule::list => "a list",
+        Rule::block | Rule::pagination | Rule::license_list => "`{`",
+        Rule::rule_group => "`{` and rules",
+        Rule::rule => "a rule",
+        Rule::operator | Rule::op_is | Rule::op_is_not | Rule::op_unknown => "an operator",
+        Rule::operand => "a value",
+        Rule::value => "a value",
+        Rule::entry => "a setting `name = value`",
+        Rule::license => "a license `\"Name\" when { ... }`",
+        Rule::credential => "a credential `name secret|text \"description\"`",
+        Rule::branch | Rule::branches | Rule::kw_if => "`if`",
+        Rule::status_auto | Rule::kw_auto => "`auto`",
+        Rule::status_field | Rule::kw_field => "`field`",
+        Rule::kw_when => "`when`",
+        Rule::kw_then => "`then`",
+        Rule::kw_else => "`else`",
+        Rule::kw_at => "`at`",
+        Rule::kw_otherwise => "`otherwise`",
+        Rule::kw_message => "`message`",
+        Rule::stop | Rule::kw_stop => "`stop when ...`",
+        Rule::from | Rule::kw_from => "`from ...`",
+        Rule::EOI => "the end of the file",
+        Rule::app
+        | Rule::base_url
+        | Rule::credentials
+        | Rule::auth
+        | Rule::request
+        | Rule::paginate
+        | Rule::api_error
+        | Rule::users
+        | Rule::fields
+        | Rule::active
+        | Rule::status
+        | Rule::licenses
+        | Rule::custom_fields
+        | Rule::unknown => "a section",
+        _ => return None,
+    })
+}
+
+/// Keywords a misspelt word at this position could have meant.
+fn keywords_of(kind: Rule) -> &'static [&'static str] {
+    match kind {
+        Rule::kw_when => &["when"],
+        Rule::kw_then => &["then"],
+        Rule::kw_else => &["else"],
+        Rule::kw_at => &["at"],
+        Rule::kw_otherwise => &["otherwise"],
+        Rule::kw_message => &["message"],
+        Rule::kw_if | Rule::branch | Rule::branches => &["if"],
+        Rule::status_auto | Rule::kw_auto => &["auto"],
+        Rule::status_field | Rule::kw_field => &["field"],
+        _ => &[],
+    }
+}
