@@ -165,23 +165,9 @@ fn single(rule: &ast::Rule, op: &str, operand: Option<&Operand>, d: &mut Vec<Dia
 fn missing_operand<T>(rule: &ast::Rule, op: &str, example: &str, d: &mut Vec<Diagnostic>) -> Option<T> {
     d.push(
         Diagnostic::error("tib::missing-operand", format!("`{op}` needs a value"), rule.op_span, "compared with what?")
-            .with_help(format!("e.g. {} {op} {example}", path_text(&rule.path))),
+            .with_help(format!("e.g. {} {op} {example}", values::as_written(&rule.path))),
     );
     None
-}
-
-fn path_text(path: &ast::Path) -> String {
-    let ir_path = ir::Path {
-        segments: path
-            .segments
-            .iter()
-            .map(|s| match s {
-                ast::Segment::Key { name, .. } => ir::Segment::Key(name.clone()),
-                ast::Segment::Index { index, .. } => ir::Segment::Index(*index),
-            })
-            .collect(),
-    };
-    ir_path.to_string()
 }
 
 /// `if { ... } then "A" else if ... else "C"`: rules in every branch, labels

@@ -16,6 +16,11 @@ pub fn path(path: &ast::Path, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
             );
         return None;
     }
+    Some(as_written(path))
+}
+
+/// The path as written, without checks: for messages that quote it.
+pub fn as_written(path: &ast::Path) -> ir::Path {
     let segments = path
         .segments
         .iter()
@@ -24,7 +29,7 @@ pub fn path(path: &ast::Path, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
             ast::Segment::Index { index, .. } => ir::Segment::Index(*index),
         })
         .collect();
-    Some(ir::Path { segments })
+    ir::Path { segments }
 }
 
 /// A path given as a setting value: a path, or a string naming one key
