@@ -21,6 +21,16 @@ fn example_specs_check_clean_and_their_ir_is_pinned() {
     }
 }
 
+/// Small specs in tests/pass/ that exercise corners of the language the examples do not.
+#[test]
+fn pass_corpus_checks_clean_and_its_ir_is_pinned() {
+    for (stem, path, text) in common::tib_files(&common::root().join("compiler/tests/pass")) {
+        let compiled = compiler::compile(&path, &text, &common::catalog());
+        assert!(compiled.diagnostics.is_empty(), "{}", render(&compiled.diagnostics, &path, &text, Style::Plain));
+        insta::assert_debug_snapshot!(format!("pass_{stem}"), compiled.spec.expect("clean"));
+    }
+}
+
 /// The complete example in grammar/README.md is a real, clean spec.
 #[test]
 fn the_reference_acme_spec_checks_clean() {
