@@ -3,8 +3,6 @@
 //! Every stage pushes [`Diagnostic`]s into a list instead of returning on the
 //! first problem, so one run reports every mistake in a file.
 
-use std::fmt;
-
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
 
 use crate::span::Span;
@@ -107,10 +105,4 @@ pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str, style: 
         let _ = handler.render_report(&mut out, report.as_ref());
     }
     out
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code, self.message)
-    }
 }

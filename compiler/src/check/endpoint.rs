@@ -129,7 +129,7 @@ pub fn endpoint(
     let (query, headers) = (query?, headers?);
     let mut ok = true;
     for (param, span) in &query {
-        if let Some(owner) = pagination.and_then(|p| paginated_param(p, &param.name)) {
+        if pagination.is_some_and(|p| set_by_pagination(p, &param.name)) {
             d.push(
                 Diagnostic::error(
                     "tib::param-conflict",
@@ -137,7 +137,7 @@ pub fn endpoint(
                     *span,
                     "set here too",
                 )
-                .with_help(format!("remove it; {owner} sets it on every page")),
+                .with_help("remove it; pagination sets it on every page"),
             );
             ok = false;
         }
@@ -231,15 +231,14 @@ fn fixed_params(s: &Settings<'_>, name: &str, d: &mut Vec<Diagnostic>) -> Option
     Some(out)
 }
 
-/// Which pagination style sets this query parameter, if any.
-fn paginated_param(pagination: &ir::Pagination, name: &str) -> Option<&'static str> {
-    let set = match pagination {
+/// Whether pagination sets this query parameter on every page.
+fn set_by_pagination(pagination: &ir::Pagination, name: &str) -> bool {
+    match pagination {
         ir::Pagination::Offset(o) => name == o.offset_param || name == o.limit_param,
         ir::Pagination::PageNumber(p) => name == p.page_param || name == p.size_param,
         ir::Pagination::Token(t) => name == t.param,
         ir::Pagination::None | ir::Pagination::NextUrl(_) => false,
-    };
-    set.then_some("pagination")
+    }
 }
 
 pub fn api_error(when: &ast::RuleGroup, message: Option<&ast::Path>, d: &mut Vec<Diagnostic>) -> Option<ir::ApiError> {
