@@ -38,6 +38,33 @@ pub struct Spec {
     pub licenses: Licenses,
     /// Organization-defined attributes mapped from the user, in spec order.
     pub custom_fields: Vec<CustomField>,
+    /// The parts of each response the spec reads, as a tree: what code generation
+    /// declares types for. Everything else in a response is skipped unread.
+    pub shapes: Shapes,
+}
+
+/// What the spec reads of a response body and of a user object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shapes {
+    /// The response body, down to the users array and the pagination and error values.
+    pub body: Shape,
+    /// One user object.
+    pub user: Shape,
+}
+
+/// How a JSON value is read. Paths that share a prefix share the node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// Only tested for presence (`has value`): any JSON value.
+    Any,
+    /// A scalar or an array of scalars, compared or mapped.
+    Leaf,
+    /// An object; its keys in order of first use.
+    Object(Vec<(String, Shape)>),
+    /// An array whose items are read (by `some` or `[n]`).
+    Array(Box<Shape>),
+    /// The users array; each item is a user object ([`Shapes::user`]).
+    Users,
 }
 
 /// The app's names.

@@ -11,6 +11,7 @@ mod paginate;
 mod rules;
 mod sections;
 mod settings;
+mod shape;
 mod status;
 mod values;
 
@@ -58,6 +59,8 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     if d.iter().filter(|d| d.is_error()).count() > errors_before {
         return None;
     }
+    // Shapes compare paths across sections, so they are built once all sections are sound.
+    let shapes = shape::shapes(file, d)?;
     let app = app?;
     let licenses = match licenses {
         Some(checked) => checked?,
@@ -78,6 +81,7 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         status: status.unwrap_or(ir::StatusInApp::Auto),
         licenses,
         custom_fields: custom_fields?,
+        shapes,
     })
 }
 
