@@ -115,10 +115,10 @@ impl Node {
         for rule in &group.rules {
             match (&rule.op, &rule.operand) {
                 (ast::Op::Some, Some(ast::Operand::Rules(inner))) => {
-                    if let Some(node) = self.walk(&rule.path, &rule.path.segments, d) {
-                        if node.set(Kind::Array, &rule.path, rule.path.segments.len(), d) {
-                            node.item.get_or_insert_with(Box::default).group(inner, d);
-                        }
+                    if let Some(node) = self.walk(&rule.path, &rule.path.segments, d)
+                        && node.set(Kind::Array, &rule.path, rule.path.segments.len(), d)
+                    {
+                        node.item.get_or_insert_with(Box::default).group(inner, d);
                     }
                 }
                 (ast::Op::HasValue, _) => self.add(&rule.path, &rule.path.segments, Use::Any, d),
