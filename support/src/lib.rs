@@ -1,0 +1,41 @@
+//! What every generated tib connector shares, written once: tolerant JSON
+//! values, the rule operators, coercions and validation into the common user
+//! record, HTTP with retries, every auth kind, and the pagination drivers.
+//!
+//! A generated connector holds only what is specific to its spec: a [`Spec`]
+//! constant, serde types for the parts of a response it reads, and the
+//! mapping with its rules compiled to Rust. It implements [`Connector`].
+
+mod error;
+mod http;
+pub mod map;
+pub mod page;
+mod paginate;
+pub mod record;
+mod request;
+pub mod rules;
+mod secret;
+pub mod spec;
+pub mod time;
+pub mod value;
+
+pub use error::SyncError;
+pub use http::{Client, RetryPolicy};
+pub use page::{PageError, PageInfo};
+pub use paginate::{Connection, PageUsers, SyncOptions, SyncSummary, sync};
+pub use record::{Dropped, User};
+pub use secret::{CredentialValues, Secret};
+/// Generated code derives its types through this, so connectors need no serde dependency of their own.
+pub use serde;
+pub use serde_json;
+pub use spec::Spec;
+
+/// A compiled connector: one app's spec, and the typed reading of its pages.
+pub trait Connector: Send + Sync {
+    /// The request side: URLs, auth, pagination.
+    fn spec(&self) -> &'static Spec;
+
+    /// Reads one response body: hands each user (or why it was dropped) to
+    /// `users`, in order, and returns what pagination needs.
+    fn parse_page(&self, body: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError>;
+}

@@ -1,0 +1,263 @@
+//! Building the user record from the values generated code picked out:
+//! validation of id and email, timestamps, typed custom fields.
+
+use crate::record::{CustomValue, DropReason, Dropped, FieldIssue, FieldType, FieldValue, Name, User};
+use crate::time::timestamp;
+use crate::value::Leaf;
+
+/// Longest external id kept; longer ones are not ids.
+const MAX_ID_LEN: usize = 512;
+
+/// A label: read from a field, or fixed by the spec's conditions.
+#[derive(Clone, Copy, Debug)]
+pub enum Label<'r, 'a> {
+    Leaf(Option<&'r Leaf<'a>>),
+    Fixed(&'static str),
+}
+
+/// The name as mapped.
+#[derive(Clone, Copy, Debug)]
+pub enum NameParts<'r, 'a> {
+    None,
+    Full(Option<&'r Leaf<'a>>),
+    Split { first: Option<&'r Leaf<'a>>, last: Option<&'r Leaf<'a>> },
+}
+
+/// Everything a generated connector read and decided about one user.
+pub struct Draft<'r, 'a> {
+    pub id: Option<&'r Leaf<'a>>,
+    pub email: Option<&'r Leaf<'a>>,
+    pub username: Option<&'r Leaf<'a>>,
+    pub name: NameParts<'r, 'a>,
+    pub role: Option<Label<'r, 'a>>,
+    pub created_at: Option<&'r Leaf<'a>>,
+    pub last_seen_at: Option<&'r Leaf<'a>>,
+    pub active: bool,
+    pub status: Label<'r, 'a>,
+    pub licenses: Vec<&'static str>,
+    pub custom_fields: &'r [(&'static str, FieldType, Option<&'r Leaf<'a>>)],
+}
+
+impl Draft<'_, '_> {
+    /// The record, or why the user cannot be stored.
+    pub fn finish(self) -> Result<User, Dropped> {
+        let external_id = external_id(self.id)?;
+        let email = match email(self.email) {
+            Ok(email) => email,
+            Err(reason) => return Err(Dropped { external_id: Some(external_id), reason }),
+        };
+        let mut issues = Vec::new();
+        let mut time = |field: &'static str, value: Option<&Leaf<'_>>| match value.filter(|v| !matches!(v, Leaf::Null))
+        {
+            None => None,
+            Some(v) => timestamp(v).map_err(|reason| issues.push(FieldIssue { field, reason })).ok(),
+        };
+        let created_at = time("created_at", self.created_at);
+        let last_seen_at = time("last_seen_at", self.last_seen_at);
+        let mut custom_fields = Vec::with_capacity(self.custom_fields.len());
+        for (name, kind, value) in self.custom_fields {
+            match value.filter(|v| !matches!(v, Leaf::Null)).map(|v| custom(*kind, v)) {
+                None => {}
+                Some(Ok(value)) => custom_fields.push(CustomValue { name, value }),
+                Some(Err(reason)) => issues.push(FieldIssue { field: name, reason }),
+            }
+        }
+        Ok(User {
+            external_id,
+            email,
+            username: text(self.username),
+            name: match self.name {
+                NameParts::None => None,
+                NameParts::Full(full) => text(full).map(Name::Full),
+                NameParts::Split { first, last } => match (text(first), text(last)) {
+                    (None, None) => None,
+                    (first, last) => Some(Name::Split { first, last }),
+                },
+            },
+            role: self.role.and_then(label),
+            created_at,
+            last_seen_at,
+            active: self.active,
+            status: label(self.status).unwrap_or_default(),
+            licenses: self.licenses,
+            custom_fields,
+            issues,
+        })
+    }
+}
+
+/// The label's text, if it has one.
+pub fn label(label: Label<'_, '_>) -> Option<String> {
+    match label {
+        Label::Fixed(text) => Some(text.to_owned()),
+        Label::Leaf(leaf) => text(leaf),
+    }
+}
+
+fn text(leaf: Option<&Leaf<'_>>) -> Option<String> {
+    leaf.and_then(Leaf::text).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn external_id(leaf: Option<&Leaf<'_>>) -> Result<String, Dropped> {
+    let drop = |reason| Dropped { external_id: None, reason };
+    let Some(leaf) = leaf.filter(|l| !matches!(l, Leaf::Null)) else { return Err(drop(DropReason::MissingId)) };
+    let Some(id) = leaf.text().filter(|_| !matches!(leaf, Leaf::Bool(_))) else {
+        return Err(drop(DropReason::InvalidId(format!("{} is not an id", leaf.kind()))));
+    };
+    let id = id.trim();
+    if id.is_empty() {
+        return Err(drop(DropReason::MissingId));
+    }
+    if id.len() > MAX_ID_LEN || id.chars().any(char::is_control) {
+        return Err(drop(DropReason::InvalidId("too long or holds control characters".to_owned())));
+    }
+    Ok(id.to_owned())
+}
+
+fn email(leaf: Option<&Leaf<'_>>) -> Result<String, DropReason> {
+    let text = text(leaf).ok_or(DropReason::MissingEmail)?;
+    validate_email(&text).map_err(|why| DropReason::InvalidEmail(format!("`{text}` {why}")))?;
+    Ok(text)
+}
+
+/// A pragmatic address check: one `@`, a local part, a dotted domain, no spaces.
+pub fn validate_email(email: &str) -> Result<(), &'static str> {
+    let Some((local, domain)) = email.rsplit_once('@') else { return Err("has no @") };
+    if local.is_empty() || local.contains('@') {
+        return Err("has no single local part before @");
+    }
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("is too long or holds spaces");
+    }
+    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if !domain.contains('.') || !labels_ok {
+        return Err("has no valid domain");
+    }
+    Ok(())
+}
+
+fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
+    let mismatch = |expected: &str| format!("expected {expected}, found {}", value.kind());
+    match kind {
+        FieldType::Text => value.text().map(|t| FieldValue::Text(t.into_owned())).ok_or_else(|| mismatch("text")),
+        FieldType::Number => value.number().map(FieldValue::Number).ok_or_else(|| match value {
+            Leaf::Text(t) => format!("`{t}` is not a number"),
+            _ => mismatch("a number"),
+        }),
+        FieldType::Email => {
+            let text = value.text().ok_or_else(|| mismatch("an email"))?;
+            validate_email(text.trim()).map_err(|why| format!("`{text}` {why}"))?;
+            Ok(FieldValue::Email(text.trim().to_owned()))
+        }
+        FieldType::Date => timestamp(value).map(FieldValue::Date),
+        FieldType::MultiValue => match value {
+            Leaf::List(items) => items
+                .iter()
+                .map(|item| item.text().map(|t| t.into_owned()).ok_or_else(|| format!("an item is {}", item.kind())))
+                .collect::<Result<Vec<_>, _>>()
+                .map(FieldValue::MultiValue),
+            // One value where several may stand is a list of one.
+            other => {
+                other.text().map(|t| FieldValue::MultiValue(vec![t.into_owned()])).ok_or_else(|| mismatch("strings"))
+            }
+        },
+        FieldType::User => match value.text() {
+            Some(t) if !t.trim().is_empty() && !matches!(value, Leaf::Bool(_)) => {
+                Ok(FieldValue::User(t.trim().to_owned()))
+            }
+            _ => Err(mismatch("a user id or email")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft<'r, 'a>(id: Option<&'r Leaf<'a>>, email: Option<&'r Leaf<'a>>) -> Draft<'r, 'a> {
+        Draft {
+            id,
+            email,
+            username: None,
+            name: NameParts::None,
+            role: None,
+            created_at: None,
+            last_seen_at: None,
+            active: true,
+            status: Label::Fixed("Active"),
+            licenses: vec![],
+            custom_fields: &[],
+        }
+    }
+
+    #[test]
+    fn id_and_email_decide_whether_a_user_is_kept() {
+        let email = Leaf::Text("ann@example.com".into());
+        type Case<'a> = (Option<Leaf<'a>>, Option<Leaf<'a>>, Result<&'a str, DropReason>);
+        let cases: Vec<Case<'_>> = vec![
+            (Some(Leaf::Number("9007199254740993".into())), Some(email.clone()), Ok("9007199254740993")),
+            (Some(Leaf::Text(" u1 ".into())), Some(email.clone()), Ok("u1")),
+            (None, Some(email.clone()), Err(DropReason::MissingId)),
+            (Some(Leaf::Text("".into())), Some(email.clone()), Err(DropReason::MissingId)),
+            (Some(Leaf::Bool(true)), Some(email.clone()), Err(DropReason::InvalidId("a boolean is not an id".into()))),
+            (Some(Leaf::Text("u1".into())), None, Err(DropReason::MissingEmail)),
+            (
+                Some(Leaf::Text("u1".into())),
+                Some(Leaf::Text("ann".into())),
+                Err(DropReason::InvalidEmail("`ann` has no @".into())),
+            ),
+        ];
+        for (id, email, expected) in cases {
+            let result = draft(id.as_ref(), email.as_ref()).finish();
+            match (result, expected) {
+                (Ok(user), Ok(expected_id)) => assert_eq!(user.external_id, expected_id),
+                (Err(dropped), Err(reason)) => assert_eq!(dropped.reason, reason),
+                (result, expected) => panic!("{result:?} vs {expected:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn email_check_table() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.org"] {
+            assert_eq!(validate_email(ok), Ok(()), "{ok}");
+        }
+        for bad in ["a@b", "@b.co", "a b@c.io", "a@.io", "a@b..io", "a@@b.io"] {
+            assert!(validate_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn custom_fields_that_do_not_fit_are_left_out_with_a_reason() {
+        let id = Leaf::Text("u1".into());
+        let email = Leaf::Text("a@b.co".into());
+        let number = Leaf::Text("12.5".into());
+        let not_number = Leaf::Text("lots".into());
+        let teams = Leaf::List(vec![Leaf::Text("a".into()), Leaf::Number("2".into())]);
+        let bad_date = Leaf::Text("someday".into());
+        let fields = [
+            ("Cost", FieldType::Number, Some(&number)),
+            ("Seats", FieldType::Number, Some(&not_number)),
+            ("Teams", FieldType::MultiValue, Some(&teams)),
+            ("Start", FieldType::Date, Some(&bad_date)),
+            ("Manager", FieldType::User, None),
+        ];
+        let mut d = draft(Some(&id), Some(&email));
+        d.custom_fields = &fields;
+        let user = d.finish().expect("kept");
+        assert_eq!(
+            user.custom_fields,
+            vec![
+                CustomValue { name: "Cost", value: FieldValue::Number(12.5) },
+                CustomValue { name: "Teams", value: FieldValue::MultiValue(vec!["a".into(), "2".into()]) },
+            ]
+        );
+        assert_eq!(
+            user.issues,
+            vec![
+                FieldIssue { field: "Seats", reason: "`lots` is not a number".into() },
+                FieldIssue { field: "Start", reason: "`someday` is not a timestamp".into() },
+            ]
+        );
+    }
+}

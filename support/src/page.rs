@@ -1,0 +1,88 @@
+//! One page as generated code reads it: the users it held and what
+//! pagination needs from its body.
+
+use std::fmt;
+
+use crate::value::Leaf;
+
+/// What the body of one page says about the next.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageInfo {
+    /// Users in the page's array, kept or dropped: what counted pagination counts.
+    pub count: usize,
+    /// The next URL or token, when the spec reads it from the body.
+    pub next: Option<String>,
+    /// The has-more flag, when the spec reads one.
+    pub more: Option<bool>,
+    /// The total number of users, when the spec reads one.
+    pub total: Option<u64>,
+}
+
+/// Why a page could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PageError {
+    /// The body is not JSON (or not JSON tib can read).
+    Json(String),
+    /// The spec's `api_error` rule matched; the API's message.
+    Api(String),
+    /// Nothing at the users path.
+    MissingUsers { path: &'static str },
+    /// Something other than an array at the users path.
+    NotAnArray { path: &'static str, found: &'static str },
+}
+
+impl fmt::Display for PageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PageError::Json(e) => write!(f, "the response is not valid JSON: {e}"),
+            PageError::Api(message) => write!(f, "the API reported an error: {message}"),
+            PageError::MissingUsers { path } => write!(f, "the response has nothing at the users path `{path}`"),
+            PageError::NotAnArray { path, found } => {
+                write!(f, "the users path `{path}` holds {found}, not an array")
+            }
+        }
+    }
+}
+
+/// A next token or URL: text that is not empty.
+pub fn token(leaf: Option<&Leaf<'_>>) -> Option<String> {
+    leaf.and_then(Leaf::text).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+/// A has-more flag: `true`, `"true"` or a non-zero number mean more.
+pub fn flag(leaf: Option<&Leaf<'_>>) -> Option<bool> {
+    match leaf? {
+        Leaf::Bool(b) => Some(*b),
+        Leaf::Text(t) => Some(t.trim().eq_ignore_ascii_case("true")),
+        Leaf::Number(_) => leaf?.number().map(|n| n != 0.0),
+        Leaf::Null => Some(false),
+        Leaf::List(_) | Leaf::Object => None,
+    }
+}
+
+/// A total count: a non-negative whole number, or a string holding one.
+pub fn count(leaf: Option<&Leaf<'_>>) -> Option<u64> {
+    leaf.and_then(Leaf::number).filter(|n| *n >= 0.0 && n.fract() == 0.0).map(|n| n as u64)
+}
+
+/// The API's error message for a matched `api_error` rule.
+pub fn api_error(message: Option<&Leaf<'_>>) -> PageError {
+    PageError::Api(token(message).unwrap_or_else(|| "(no message)".to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pagination_values_table() {
+        assert_eq!(token(Some(&Leaf::Text(" abc ".into()))), Some("abc".into()));
+        assert_eq!(token(Some(&Leaf::Text("".into()))), None);
+        assert_eq!(token(Some(&Leaf::Null)), None);
+        assert_eq!(flag(Some(&Leaf::Text("TRUE".into()))), Some(true));
+        assert_eq!(flag(Some(&Leaf::Number("0".into()))), Some(false));
+        assert_eq!(flag(None), None);
+        assert_eq!(count(Some(&Leaf::Text("120".into()))), Some(120));
+        assert_eq!(count(Some(&Leaf::Number("-1".into()))), None);
+    }
+}

@@ -1,0 +1,256 @@
+//! The sync loop: fetch a page, let the connector read it, hand its users on,
+//! and decide the next page by the spec's pagination style and stop conditions.
+//!
+//! Users stream out page by page: memory holds one page (or one batch of
+//! concurrent pages), whatever the number of users.
+
+use std::collections::HashSet;
+
+use futures_util::future::join_all;
+use reqwest::header::{HeaderMap, LINK};
+use url::Url;
+
+use crate::Connector;
+use crate::error::SyncError;
+use crate::http::{self, Client, RetryPolicy};
+use crate::page::PageInfo;
+use crate::record::{Dropped, User};
+use crate::request::{Requests, link_next};
+use crate::secret::{CredentialValues, Secret};
+use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop};
+
+/// Bounds of one sync.
+#[derive(Clone, Debug)]
+pub struct SyncOptions {
+    /// The most pages one sync fetches; more is an error, not a silent cut.
+    pub max_pages: u32,
+    pub retry: RetryPolicy,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { max_pages: 100_000, retry: RetryPolicy::default() }
+    }
+}
+
+/// What a connection brings to a sync.
+pub struct Connection<'a> {
+    pub credentials: &'a CredentialValues,
+    /// For OAuth specs: the current access token.
+    pub access_token: Option<&'a Secret>,
+}
+
+/// The users of one page, handed to the sink in page order.
+#[derive(Debug, Default)]
+pub struct PageUsers {
+    /// 1 for the first page.
+    pub number: u32,
+    pub users: Vec<User>,
+    pub dropped: Vec<Dropped>,
+}
+
+/// What a complete sync saw.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SyncSummary {
+    pub pages: u32,
+    pub users: u64,
+    pub dropped: u64,
+}
+
+/// Syncs every user of one connection, handing each page's users to `sink`.
+/// An error means the sync is incomplete: whatever was handed on must not
+/// replace stored users.
+pub async fn sync(
+    client: &Client,
+    connector: &dyn Connector,
+    connection: &Connection<'_>,
+    options: &SyncOptions,
+    sink: &mut (dyn FnMut(PageUsers) + Send),
+) -> Result<SyncSummary, SyncError> {
+    let spec = connector.spec();
+    let requests = Requests::new(spec, connection.credentials, connection.access_token)?;
+    let mut run = Run {
+        client,
+        connector,
+        requests,
+        creds: connection.credentials,
+        options,
+        sink,
+        summary: SyncSummary::default(),
+    };
+    match &spec.pagination {
+        Pagination::None => {
+            let url = run.requests.first();
+            run.fetch(url).await?;
+        }
+        Pagination::Offset(counted) => run.counted(counted, true).await?,
+        Pagination::PageNumber(counted) => run.counted(counted, false).await?,
+        Pagination::NextUrl { source, stop } => run.linked(Link::NextUrl(*source), stop).await?,
+        Pagination::Token { param, source, stop } => run.linked(Link::Token { param, source: *source }, stop).await?,
+    }
+    Ok(run.summary)
+}
+
+struct Run<'r> {
+    client: &'r Client,
+    connector: &'r dyn Connector,
+    requests: Requests<'r>,
+    creds: &'r CredentialValues,
+    options: &'r SyncOptions,
+    sink: &'r mut (dyn FnMut(PageUsers) + Send),
+    summary: SyncSummary,
+}
+
+/// A fetched page, read but not yet handed on.
+struct Fetched {
+    info: PageInfo,
+    headers: HeaderMap,
+    users: PageUsers,
+}
+
+enum Link {
+    NextUrl(NextUrlSource),
+    Token { param: &'static str, source: TokenSource },
+}
+
+impl Run<'_> {
+    fn next_page_number(&mut self) -> Result<u32, SyncError> {
+        if self.summary.pages >= self.options.max_pages {
+            return Err(SyncError::PageCap { max_pages: self.options.max_pages });
+        }
+        self.summary.pages += 1;
+        Ok(self.summary.pages)
+    }
+
+    /// Fetches and hands on one page.
+    async fn fetch(&mut self, url: Url) -> Result<Fetched, SyncError> {
+        let number = self.next_page_number()?;
+        let fetched =
+            get(self.client, self.connector, &self.requests, self.creds, &self.options.retry, url, number).await?;
+        Ok(self.deliver(fetched))
+    }
+
+    fn deliver(&mut self, mut fetched: Fetched) -> Fetched {
+        self.summary.users += fetched.users.users.len() as u64;
+        self.summary.dropped += fetched.users.dropped.len() as u64;
+        (self.sink)(std::mem::take(&mut fetched.users));
+        fetched
+    }
+
+    /// Offset/limit and page-number pagination, `concurrency` pages at a time.
+    async fn counted(&mut self, counted: &Counted, offsets: bool) -> Result<(), SyncError> {
+        let page_size = u64::from(counted.page_size);
+        let mut position = counted.first;
+        let mut received = 0u64;
+        let mut seen = HashSet::new();
+        loop {
+            let batch = u64::from(counted.concurrency.max(1));
+            let positions: Vec<u64> = (0..batch).map(|k| position + k * if offsets { page_size } else { 1 }).collect();
+            let mut urls = Vec::new();
+            for p in &positions {
+                let mut url = self.requests.first();
+                url.query_pairs_mut()
+                    .append_pair(counted.position_param, &p.to_string())
+                    .append_pair(counted.size_param, &counted.page_size.to_string());
+                let number = self.next_page_number()?;
+                urls.push((url, number));
+            }
+            let (client, connector, requests, creds, retry) =
+                (self.client, self.connector, &self.requests, self.creds, &self.options.retry);
+            let pages = join_all(
+                urls.into_iter().map(|(url, number)| get(client, connector, requests, creds, retry, url, number)),
+            )
+            .await;
+            for (page, this_position) in pages.into_iter().zip(positions) {
+                let fetched = self.deliver(page?);
+                let count = fetched.info.count as u64;
+                received += count;
+                let stop = counted.stop.iter().any(|stop| match stop {
+                    CountStop::EmptyPage => count == 0,
+                    CountStop::ShortPage => count < page_size,
+                    CountStop::NoMore => fetched.info.more != Some(true),
+                    CountStop::Total => fetched.info.total.is_none_or(|total| received >= total),
+                });
+                if stop {
+                    return Ok(());
+                }
+                position = if offsets { this_position + count } else { this_position + 1 };
+                if !seen.insert(position) {
+                    return Err(SyncError::Repeated { page: fetched.users.number, what: "offset" });
+                }
+                // Pages after a short one were asked at offsets that assumed a full
+                // page; ask again from where this one really ended.
+                if offsets && count < page_size {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Next-URL and token pagination: each page says where the next one is.
+    async fn linked(&mut self, link: Link, stop: &[TokenStop]) -> Result<(), SyncError> {
+        let mut url = self.requests.first();
+        let mut seen = HashSet::new();
+        loop {
+            let fetched = self.fetch(url).await?;
+            let next = match &link {
+                Link::NextUrl(NextUrlSource::Body) | Link::Token { source: TokenSource::Body, .. } => {
+                    fetched.info.next.clone()
+                }
+                Link::NextUrl(NextUrlSource::LinkHeader) => {
+                    fetched.headers.get_all(LINK).iter().filter_map(|v| v.to_str().ok()).find_map(link_next)
+                }
+                Link::Token { source: TokenSource::Header(name), .. } => fetched
+                    .headers
+                    .get(*name)
+                    .and_then(|v| v.to_str().ok())
+                    .map(|v| v.trim().to_owned())
+                    .filter(|v| !v.is_empty()),
+            };
+            let stopped = stop.iter().any(|stop| match stop {
+                TokenStop::MissingToken => next.is_none(),
+                TokenStop::EmptyPage => fetched.info.count == 0,
+                TokenStop::NoMore => fetched.info.more != Some(true),
+            });
+            if stopped {
+                return Ok(());
+            }
+            let Some(next) = next else { return Err(SyncError::NoNextPage { page: fetched.users.number }) };
+            if !seen.insert(next.clone()) {
+                let what = if matches!(link, Link::NextUrl(_)) { "next URL" } else { "token" };
+                return Err(SyncError::Repeated { page: fetched.users.number, what });
+            }
+            url = match &link {
+                Link::NextUrl(_) => self.requests.next(&next)?,
+                Link::Token { param, .. } => {
+                    let mut url = self.requests.first();
+                    url.query_pairs_mut().append_pair(param, &next);
+                    url
+                }
+            };
+        }
+    }
+}
+
+/// Sends one page's request and reads the page; the users are not handed on yet.
+async fn get(
+    client: &Client,
+    connector: &dyn Connector,
+    requests: &Requests<'_>,
+    creds: &CredentialValues,
+    retry: &RetryPolicy,
+    url: Url,
+    number: u32,
+) -> Result<Fetched, SyncError> {
+    let shown = creds.redact(url.as_str());
+    let request = requests.build(client.http(), url)?;
+    let answer = http::send(client, request, retry, creds).await?;
+    let mut users = PageUsers { number, ..PageUsers::default() };
+    let info = connector
+        .parse_page(&answer.body, &mut |user| match user {
+            Ok(user) => users.users.push(user),
+            Err(dropped) => users.dropped.push(dropped),
+        })
+        .map_err(|error| SyncError::Page { page: number, url: shown, error })?;
+    Ok(Fetched { info, headers: answer.headers, users })
+}

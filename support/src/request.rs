@@ -1,0 +1,183 @@
+//! Requests: the base URL with the connection's values put in, the users
+//! endpoint, every auth kind applied, and next pages kept on the base origin.
+
+use reqwest::header::{HeaderName, HeaderValue};
+use url::{Origin, Url};
+
+use crate::error::SyncError;
+use crate::secret::{CredentialValues, Secret};
+use crate::spec::{Auth, Method, Param, Part, Spec, Template};
+
+/// Builds every request of one sync.
+pub(crate) struct Requests<'s> {
+    spec: &'static Spec,
+    creds: &'s CredentialValues,
+    /// OAuth's access token, obtained by whoever runs the sync.
+    access_token: Option<&'s Secret>,
+    /// The base URL with a trailing `/`, so relative next URLs land under it.
+    base: Url,
+}
+
+impl<'s> Requests<'s> {
+    pub fn new(
+        spec: &'static Spec,
+        creds: &'s CredentialValues,
+        access_token: Option<&'s Secret>,
+    ) -> Result<Self, SyncError> {
+        let oauth = matches!(spec.auth, Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_));
+        if oauth && access_token.is_none() {
+            return Err(SyncError::Config(format!(
+                "{} authenticates with OAuth 2.0 and no access token was given",
+                spec.app
+            )));
+        }
+        let base = render_url(&spec.base_url, creds)?;
+        let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
+            .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
+        Ok(Requests { spec, creds, access_token, base })
+    }
+
+    /// The first page's URL: base URL, endpoint path, fixed query parameters.
+    pub fn first(&self) -> Url {
+        let mut url = self.base.clone();
+        let path = format!("{}{}", self.base.path().trim_end_matches('/'), self.spec.endpoint.path);
+        url.set_path(&path);
+        {
+            let mut query = url.query_pairs_mut();
+            for param in self.spec.endpoint.query {
+                query.append_pair(param.name, &render(&param.value, self.creds));
+            }
+        }
+        if url.query() == Some("") {
+            url.set_query(None);
+        }
+        url
+    }
+
+    /// A next URL from the API, resolved against the base URL; it must stay on the base origin.
+    pub fn next(&self, next: &str) -> Result<Url, SyncError> {
+        let url =
+            self.base.join(next).map_err(|e| SyncError::Config(format!("the next URL `{next}` is not valid: {e}")))?;
+        if url.origin() != self.origin() {
+            return Err(SyncError::ForeignOrigin {
+                url: self.creds.redact(url.as_str()),
+                expected: self.origin().ascii_serialization(),
+            });
+        }
+        Ok(url)
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.base.origin()
+    }
+
+    /// The request for `url`, with the endpoint's headers and the auth applied.
+    pub fn build(&self, client: &reqwest::Client, mut url: Url) -> Result<reqwest::Request, SyncError> {
+        if let Auth::QueryKey { param, value } = &self.spec.auth {
+            // Next URLs of the same origin may lack the key; they never hold it twice.
+            if !url.query_pairs().any(|(name, _)| name == *param) {
+                url.query_pairs_mut().append_pair(param, &render(value, self.creds));
+            }
+        }
+        let method = match self.spec.endpoint.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        let mut builder = client.request(method, url).header(reqwest::header::ACCEPT, "application/json");
+        for header in self.spec.endpoint.headers {
+            builder = builder.header(header_name(header)?, header_value(header, self.creds)?);
+        }
+        builder = match &self.spec.auth {
+            Auth::Bearer { token } => builder.bearer_auth(render(token, self.creds)),
+            Auth::Basic { username, password } => {
+                builder.basic_auth(render(username, self.creds), Some(render(password, self.creds)))
+            }
+            Auth::Headers(headers) => {
+                for header in *headers {
+                    let mut value = header_value(header, self.creds)?;
+                    value.set_sensitive(true);
+                    builder = builder.header(header_name(header)?, value);
+                }
+                builder
+            }
+            Auth::QueryKey { .. } => builder,
+            Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_) => {
+                builder.bearer_auth(self.access_token.map_or("", Secret::expose))
+            }
+        };
+        builder.build().map_err(|e| SyncError::Config(format!("cannot build the request: {}", e.without_url())))
+    }
+}
+
+/// A template's text with the credential values put in.
+pub(crate) fn render(template: &Template, creds: &CredentialValues) -> String {
+    template
+        .0
+        .iter()
+        .map(|part| match part {
+            Part::Text(text) => *text,
+            Part::Credential(index) => creds.get(*index),
+        })
+        .collect()
+}
+
+/// A URL template's text. Values put into a URL may only be URL-safe text, so
+/// a tenant name cannot move the request to another host or path.
+fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, SyncError> {
+    for part in template.0 {
+        if let Part::Credential(index) = part {
+            let value = creds.get(*index);
+            let safe = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
+            if !safe {
+                return Err(SyncError::Config(format!(
+                    "the credential put into the base URL must be letters, digits, `-`, `.`, `_` or `~`, got `{value}`"
+                )));
+            }
+        }
+    }
+    Ok(render(template, creds))
+}
+
+fn header_name(param: &Param) -> Result<HeaderName, SyncError> {
+    HeaderName::from_bytes(param.name.as_bytes())
+        .map_err(|_| SyncError::Config(format!("`{}` is not a header name", param.name)))
+}
+
+fn header_value(param: &Param, creds: &CredentialValues) -> Result<HeaderValue, SyncError> {
+    HeaderValue::from_str(&render(&param.value, creds)).map_err(|_| {
+        SyncError::Config(format!("the value of header `{}` holds characters a header cannot", param.name))
+    })
+}
+
+/// The `rel="next"` target of a Link header (RFC 8288).
+pub(crate) fn link_next(value: &str) -> Option<String> {
+    value.split(',').find_map(|link| {
+        let (target, params) = link.split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params.split(';').any(|p| {
+            let (name, value) = p.split_once('=').unwrap_or((p, ""));
+            name.trim().eq_ignore_ascii_case("rel")
+                && value.trim().trim_matches('"').split_whitespace().any(|rel| rel.eq_ignore_ascii_case("next"))
+        });
+        is_next.then(|| target.to_owned())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_header_table() {
+        let cases = [
+            (r#"<https://a.io/u?after=2>; rel="next", <https://a.io/u>; rel="self""#, Some("https://a.io/u?after=2")),
+            (r#"<https://a.io/u>; rel="self", <https://a.io/u?p=3>; rel=next"#, Some("https://a.io/u?p=3")),
+            (r#"</u?p=3>; rel="prev next""#, Some("/u?p=3")),
+            (r#"<https://a.io/u>; rel="self""#, None),
+            ("garbage", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(link_next(header).as_deref(), expected, "{header}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The static description of a connector, written by generated code as
+//! constants: where the API is, how to authenticate, how pages follow.
+//! Paths into responses are not here: generated code reads them typed.
+
+/// One connector's request side.
+#[derive(Debug)]
+pub struct Spec {
+    /// The app's display name.
+    pub app: &'static str,
+    /// The connector's id (`connectors/<id>`).
+    pub id: &'static str,
+    /// The spec file it was generated from, workspace-relative.
+    pub source: &'static str,
+    /// Values asked for at connect time, in index order.
+    pub credentials: &'static [CredentialSpec],
+    pub base_url: Template,
+    pub auth: Auth,
+    pub endpoint: Endpoint,
+    pub pagination: Pagination,
+}
+
+#[derive(Debug)]
+pub struct CredentialSpec {
+    pub name: &'static str,
+    pub secret: bool,
+    pub description: &'static str,
+}
+
+/// Text with credential values put in at request time.
+#[derive(Debug)]
+pub struct Template(pub &'static [Part]);
+
+#[derive(Debug)]
+pub enum Part {
+    Text(&'static str),
+    /// The credential at this index.
+    Credential(usize),
+}
+
+#[derive(Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub value: Template,
+}
+
+#[derive(Debug)]
+pub enum Auth {
+    Bearer { token: Template },
+    Basic { username: Template, password: Template },
+    Headers(&'static [Param]),
+    QueryKey { param: &'static str, value: Template },
+    OAuthClientCredentials(OAuthClientCredentials),
+    OAuthAuthorizationCode(OAuthAuthorizationCode),
+}
+
+#[derive(Debug)]
+pub struct OAuthClientCredentials {
+    pub token_url: Template,
+    pub scopes: &'static [&'static str],
+    pub token_params: &'static [Param],
+}
+
+#[derive(Debug)]
+pub struct OAuthAuthorizationCode {
+    pub authorize_url: Template,
+    pub token_url: Template,
+    pub scopes: &'static [&'static str],
+    pub refresh_tokens: bool,
+    pub authorize_params: &'static [Param],
+    pub token_params: &'static [Param],
+    pub refresh_params: &'static [Param],
+}
+
+#[derive(Debug)]
+pub struct Endpoint {
+    pub method: Method,
+    /// Appended to the base URL's path.
+    pub path: &'static str,
+    pub query: &'static [Param],
+    pub headers: &'static [Param],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+#[derive(Debug)]
+pub enum Pagination {
+    None,
+    Offset(Counted),
+    PageNumber(Counted),
+    NextUrl { source: NextUrlSource, stop: &'static [TokenStop] },
+    Token { param: &'static str, source: TokenSource, stop: &'static [TokenStop] },
+}
+
+/// Offset/limit or page-number pagination.
+#[derive(Debug)]
+pub struct Counted {
+    /// The offset or page-number parameter.
+    pub position_param: &'static str,
+    /// The page-size parameter.
+    pub size_param: &'static str,
+    pub page_size: u32,
+    /// The first offset or page number.
+    pub first: u64,
+    /// Pages fetched at once.
+    pub concurrency: u32,
+    pub stop: &'static [CountStop],
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CountStop {
+    EmptyPage,
+    ShortPage,
+    /// The page's has-more flag ([`crate::PageInfo::more`]) is not true.
+    NoMore,
+    /// As many users as [`crate::PageInfo::total`] have been received.
+    Total,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextUrlSource {
+    /// [`crate::PageInfo::next`], read from the body by generated code.
+    Body,
+    LinkHeader,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenSource {
+    Body,
+    Header(&'static str),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenStop {
+    MissingToken,
+    EmptyPage,
+    NoMore,
+}
