@@ -67,7 +67,31 @@ pub struct Namespace {
     taken: BTreeSet<String>,
 }
 
+/// `user_profile_roles_item` -> `UserProfileRolesItem`.
+pub fn camel_case(name: &str) -> String {
+    snake_case(name)
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
 impl Namespace {
+    /// A unique CamelCase type name.
+    pub fn unique_type(&mut self, name: &str) -> String {
+        let base = camel_case(name);
+        let mut candidate = base.clone();
+        let mut n = 2;
+        while !self.taken.insert(candidate.clone()) {
+            candidate = format!("{base}{n}");
+            n += 1;
+        }
+        candidate
+    }
+
     pub fn unique(&mut self, name: &str) -> String {
         let base = snake_case(name);
         let mut candidate = base.clone();
@@ -98,6 +122,15 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(snake_case(input), expected, "for {input:?}");
+        }
+    }
+
+    #[test]
+    fn camel_case_table() {
+        for (input, expected) in
+            [("user_profile", "UserProfile"), ("Body_data_users", "BodyDataUsers"), ("user_2fa", "User2fa")]
+        {
+            assert_eq!(camel_case(input), expected);
         }
     }
 

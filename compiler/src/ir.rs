@@ -59,12 +59,31 @@ pub enum Shape {
     Any,
     /// A scalar or an array of scalars, compared or mapped.
     Leaf,
-    /// An object; its keys in order of first use.
-    Object(Vec<(String, Shape)>),
+    /// An object with the keys that are read.
+    Object(Object),
     /// An array whose items are read (by `some` or `[n]`).
     Array(Box<Shape>),
     /// The users array; each item is a user object ([`Shapes::user`]).
     Users,
+}
+
+/// An object the spec reads keys of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Object {
+    /// The generated type's name, unique in the spec, e.g. `UserProfile`.
+    pub type_name: String,
+    /// The keys read, in order of first use.
+    pub fields: Vec<ObjectField>,
+}
+
+/// One key of an [`Object`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectField {
+    /// The key exactly as the API spells it.
+    pub key: String,
+    /// A Rust field name for it, unique in its object.
+    pub ident: String,
+    pub shape: Shape,
 }
 
 /// The app's names.

@@ -4,7 +4,8 @@
 
 use crate::ast::{self, PaginationItem, SectionKind, Value};
 use crate::diag::Diagnostic;
-use crate::ir::Shape;
+use crate::ident::Namespace;
+use crate::ir::{Object, ObjectField, Shape};
 use crate::span::Span;
 
 use super::values::as_written;
@@ -85,7 +86,13 @@ pub fn shapes(file: &ast::File, d: &mut Vec<Diagnostic>) -> Option<crate::ir::Sh
             _ => {}
         }
     }
-    (d.len() == before).then(|| crate::ir::Shapes { body: body.finish(), user: user.finish() })
+    if d.len() != before {
+        return None;
+    }
+    let mut types = Namespace::default();
+    let user = user.finish("User", &mut types);
+    let body = body.finish("Body", &mut types);
+    Some(crate::ir::Shapes { body, user })
 }
 
 impl Node {
@@ -199,13 +206,29 @@ impl Node {
         }
     }
 
-    fn finish(self) -> Shape {
+    /// The finished shape; objects get type names starting with `name`.
+    fn finish(self, name: &str, types: &mut Namespace) -> Shape {
         match self.kind.map(|(kind, _)| kind) {
             None => Shape::Any,
             Some(Kind::Leaf) => Shape::Leaf,
             Some(Kind::Users) => Shape::Users,
-            Some(Kind::Object) => Shape::Object(self.children.into_iter().map(|(k, n)| (k, n.finish())).collect()),
-            Some(Kind::Array) => Shape::Array(Box::new(self.item.map_or(Shape::Any, |item| item.finish()))),
+            Some(Kind::Object) => {
+                let type_name = types.unique_type(name);
+                let mut idents = Namespace::default();
+                let fields = self
+                    .children
+                    .into_iter()
+                    .map(|(key, node)| {
+                        let ident = idents.unique(&key);
+                        let shape = node.finish(&format!("{type_name}_{ident}"), types);
+                        ObjectField { key, ident, shape }
+                    })
+                    .collect();
+                Shape::Object(Object { type_name, fields })
+            }
+            Some(Kind::Array) => {
+                Shape::Array(Box::new(self.item.map_or(Shape::Any, |item| item.finish(&format!("{name}_item"), types))))
+            }
         }
     }
 }
