@@ -2,16 +2,19 @@
 //! generation and preview consume.
 //!
 //! ```text
-//! .tib ─parse─► AST (spans) ─check─► IR
+//! .tib ─parse─► AST (spans) ─check─► IR ─emit─► tokens ─prettyplease─► connectors/<app>/
 //! ```
 //!
-//! [`compile`] is that whole pipeline for one spec; [`workspace`] runs it over
-//! a folder of specs with the organization's custom-field catalog.
+//! [`compile`] takes one spec to its IR; [`workspace`] runs it over a folder of
+//! specs with the organization's custom-field catalog; [`emit`] turns the IR
+//! into connector crates and [`generate`] writes them.
 
 pub mod ast;
 pub mod catalog;
 pub mod check;
 pub mod diag;
+pub mod emit;
+pub mod generate;
 pub mod ident;
 pub mod ir;
 pub mod parse;

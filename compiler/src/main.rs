@@ -14,8 +14,9 @@ struct Cli {
     /// The workspace root: it holds specs/ and custom-fields.toml.
     #[arg(long, global = true, default_value = ".")]
     root: PathBuf,
+    /// What to do; without one, generate every connector.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -25,16 +26,49 @@ enum Command {
         /// Spec files to check.
         files: Vec<PathBuf>,
     },
+    /// Check every spec in specs/ and write its connector crate into connectors/ (the default).
+    Generate,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { files } => check(&cli.root, files),
+        Some(Command::Check { files }) => check(&cli.root, files).0,
+        None | Some(Command::Generate) => generate(&cli.root),
     }
 }
 
-fn check(root: &std::path::Path, files: Vec<PathBuf>) -> ExitCode {
+fn generate(root: &std::path::Path) -> ExitCode {
+    let (code, specs) = check(root, Vec::new());
+    let Some(specs) = specs else { return code };
+    let specs: Vec<&compiler::ir::Spec> = specs.iter().filter_map(|s| s.compiled.spec.as_ref()).collect();
+    let files = compiler::generate::files(&specs);
+    match compiler::generate::write(root, &files) {
+        Ok(changes) => {
+            for path in &changes.written {
+                eprintln!("wrote {path}");
+            }
+            for path in &changes.removed {
+                eprintln!("removed {path} (its spec is gone)");
+            }
+            eprintln!(
+                "generated {} connectors: {} files written, {} unchanged, {} crates removed",
+                specs.len(),
+                changes.written.len(),
+                changes.unchanged,
+                changes.removed.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Checks and reports; the checked files come back when there were no errors.
+fn check(root: &std::path::Path, files: Vec<PathBuf>) -> (ExitCode, Option<Vec<workspace::SpecFile>>) {
     let style = if std::io::stderr().is_terminal() { Style::Color } else { Style::Plain };
     let loaded = CatalogFile::load(root).and_then(|catalog| {
         let paths = if files.is_empty() { workspace::spec_paths(root)? } else { files };
@@ -44,7 +78,7 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>) -> ExitCode {
         Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return (ExitCode::from(2), None);
         }
     };
     let (mut errors, mut warnings) = (0, 0);
@@ -64,7 +98,7 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>) -> ExitCode {
         Ok(specs) => specs,
         Err(error) => {
             eprintln!("error: {error}");
-            return ExitCode::from(2);
+            return (ExitCode::from(2), None);
         }
     };
     for spec in &specs {
@@ -73,5 +107,5 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>) -> ExitCode {
     }
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     eprintln!("checked {}: {}, {}", plural(specs.len(), "spec"), plural(errors, "error"), plural(warnings, "warning"));
-    if errors > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if errors > 0 { (ExitCode::FAILURE, None) } else { (ExitCode::SUCCESS, Some(specs)) }
 }

@@ -178,8 +178,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Many<T> {
 }
 
 /// The users array of a response, or what stood at its path instead.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum UsersAt<T> {
+    /// Nothing at the path.
+    #[default]
+    Missing,
     Array(Vec<Tolerant<T>>),
     /// Not an array: what was found (`a string`, `null`, ...).
     Found(&'static str),

@@ -1,0 +1,259 @@
+//! The typed reading of a page: the user mapping with its rules compiled to
+//! Rust, the page's pagination values, and the `Connector` impl.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::access::{all, leaf};
+use crate::ir::{self, Shape};
+
+pub fn connector(spec: &ir::Spec) -> TokenStream {
+    let map_user = map_user(spec);
+    let parse_page = parse_page(spec);
+    quote! {
+        #map_user
+        #parse_page
+
+        /// This app's connector.
+        pub struct Connector;
+
+        impl ::tib_support::Connector for Connector {
+            fn spec(&self) -> &'static ::tib_support::Spec {
+                &SPEC
+            }
+
+            fn parse_page(
+                &self,
+                body: &[u8],
+                users: &mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>),
+            ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
+                parse_page(body, users)
+            }
+        }
+    }
+}
+
+fn map_user(spec: &ir::Spec) -> TokenStream {
+    let shape = &spec.shapes.user;
+    let user = quote!(Some(user));
+    let field = |path: &Option<ir::Path>| match path {
+        Some(path) => {
+            let value = leaf(user.clone(), shape, path);
+            quote!(#value)
+        }
+        None => quote!(None),
+    };
+    let fields = &spec.fields;
+    let id = leaf(user.clone(), shape, &fields.id);
+    let email = leaf(user.clone(), shape, &fields.email);
+    let username = field(&fields.username);
+    let created_at = field(&fields.created_at);
+    let last_seen_at = field(&fields.last_seen_at);
+    let map = quote!(::tib_support::map);
+    let name = match &fields.name {
+        None => quote!(#map::NameParts::None),
+        Some(ir::Name::Full(path)) => {
+            let full = leaf(user.clone(), shape, path);
+            quote!(#map::NameParts::Full(#full))
+        }
+        Some(ir::Name::Split { first, last }) => {
+            let (first, last) = (leaf(user.clone(), shape, first), leaf(user.clone(), shape, last));
+            quote!(#map::NameParts::Split { first: #first, last: #last })
+        }
+    };
+    let role = match &fields.role {
+        None => quote!(None),
+        Some(ir::Role::Field(path)) => {
+            let value = leaf(user.clone(), shape, path);
+            quote!(Some(#map::Label::Leaf(#value)))
+        }
+        Some(ir::Role::Conditions(branches)) => {
+            let label = branches_label(&user, shape, branches);
+            quote!(Some(#map::Label::Fixed(#label)))
+        }
+    };
+    let active = match &spec.active {
+        ir::Active::Everyone => quote!(true),
+        ir::Active::When(rules) => all(&user, shape, rules),
+    };
+    let status = match &spec.status {
+        ir::StatusInApp::Auto => quote!(#map::Label::Fixed(if active { "Active" } else { "Deleted" })),
+        ir::StatusInApp::Field(path) => {
+            let value = leaf(user.clone(), shape, path);
+            quote!(#map::Label::Leaf(#value))
+        }
+        ir::StatusInApp::Conditions(branches) => {
+            let label = branches_label(&user, shape, branches);
+            quote!(#map::Label::Fixed(#label))
+        }
+    };
+    let licenses = licenses(&user, shape, &spec.licenses);
+    let custom = spec.custom_fields.iter().map(|f| {
+        let name = &f.name;
+        let kind = super::access::ident(match f.kind {
+            ir::FieldType::Text => "Text",
+            ir::FieldType::Number => "Number",
+            ir::FieldType::Email => "Email",
+            ir::FieldType::Date => "Date",
+            ir::FieldType::MultiValue => "MultiValue",
+            ir::FieldType::User => "User",
+        });
+        let value = leaf(user.clone(), shape, &f.path);
+        quote!((#name, ::tib_support::record::FieldType::#kind, #value))
+    });
+    quote! {
+        /// One user object as the common record, or why it cannot be stored.
+        fn map_user(user: &User<'_>) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
+            let active: bool = #active;
+            let custom_fields = [#(#custom),*];
+            #map::Draft {
+                id: #id,
+                email: #email,
+                username: #username,
+                name: #name,
+                role: #role,
+                created_at: #created_at,
+                last_seen_at: #last_seen_at,
+                active,
+                status: #status,
+                licenses: #licenses,
+                custom_fields: &custom_fields,
+            }
+            .finish()
+        }
+    }
+}
+
+/// `if a { "A" } else if b { "B" } else { "C" }`. Adjacent branches with one
+/// label become one condition (`a || b`), the same logic without repeated arms.
+fn branches_label(base: &TokenStream, shape: &Shape, branches: &ir::Branches) -> TokenStream {
+    let mut arms: Vec<(&str, Vec<TokenStream>)> = Vec::new();
+    for branch in &branches.branches {
+        let when = all(base, shape, &branch.when);
+        match arms.last_mut() {
+            Some((label, whens)) if *label == branch.label => whens.push(when),
+            _ => arms.push((&branch.label, vec![when])),
+        }
+    }
+    let labels = arms.iter().map(|(label, _)| label);
+    let whens = arms.iter().map(|(_, whens)| match whens.as_slice() {
+        [one] => one.clone(),
+        many => quote!(#((#many))||*),
+    });
+    let otherwise = &branches.otherwise;
+    quote!(#(if #whens { #labels } else)* { #otherwise })
+}
+
+fn licenses(base: &TokenStream, shape: &Shape, licenses: &ir::Licenses) -> TokenStream {
+    match licenses {
+        ir::Licenses::Auto { name } => quote!(if active { ::std::vec![#name] } else { ::std::vec::Vec::new() }),
+        ir::Licenses::Conditions { licenses, catch_all } => {
+            let checks = licenses.iter().map(|license| {
+                let when = all(base, shape, &license.when);
+                let name = &license.name;
+                quote!(if #when { held.push(#name); })
+            });
+            let catch_all = catch_all.as_ref().map(|name| quote!(if held.is_empty() { held.push(#name); }));
+            quote!({
+                let mut held = ::std::vec::Vec::new();
+                #(#checks)*
+                #catch_all
+                held
+            })
+        }
+    }
+}
+
+fn parse_page(spec: &ir::Spec) -> TokenStream {
+    let body_shape = &spec.shapes.body;
+    let body = quote!(Some(&body));
+    let body_type = match body_shape {
+        Shape::Users => quote!(::tib_support::value::UsersAt<User<'_>>),
+        _ => quote!(Body<'_>),
+    };
+    let users_path = spec.users_path.to_string();
+    let users = leaf(body.clone(), body_shape, &spec.users_path);
+    let api_error = spec.api_error.as_ref().map(|e| {
+        let when = all(&body, body_shape, &e.when);
+        let message = leaf(body.clone(), body_shape, &e.message);
+        quote! {
+            if #when {
+                return Err(::tib_support::page::api_error(#message));
+            }
+        }
+    });
+    let page = quote!(::tib_support::page);
+    let body_leaf = |path: &ir::Path| leaf(body.clone(), body_shape, path);
+    let next = match &spec.pagination {
+        ir::Pagination::NextUrl(ir::NextUrl { source: ir::NextUrlSource::Body(path), .. })
+        | ir::Pagination::Token(ir::Token { source: ir::TokenSource::Body(path), .. }) => {
+            let value = body_leaf(path);
+            quote!(#page::token(#value))
+        }
+        _ => quote!(None),
+    };
+    let (more, total) = pagination_values(&spec.pagination);
+    let more = more.map_or(quote!(None), |path| {
+        let value = body_leaf(path);
+        quote!(#page::flag(#value))
+    });
+    let total = total.map_or(quote!(None), |path| {
+        let value = body_leaf(path);
+        quote!(#page::count(#value))
+    });
+    quote! {
+        fn parse_page(
+            bytes: &[u8],
+            users: &mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>),
+        ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
+            let body: #body_type = ::tib_support::serde_json::from_slice(bytes)
+                .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
+            #api_error
+            let items = match #users {
+                None | Some(::tib_support::value::UsersAt::Missing) => {
+                    return Err(::tib_support::PageError::MissingUsers { path: #users_path });
+                }
+                Some(::tib_support::value::UsersAt::Found(found)) => {
+                    return Err(::tib_support::PageError::NotAnArray { path: #users_path, found });
+                }
+                Some(::tib_support::value::UsersAt::Array(items)) => items,
+            };
+            for item in items {
+                users(match item.get() {
+                    Some(user) => map_user(user),
+                    None => Err(::tib_support::Dropped {
+                        external_id: None,
+                        reason: ::tib_support::record::DropReason::NotAnObject,
+                    }),
+                });
+            }
+            Ok(::tib_support::PageInfo { count: items.len(), next: #next, more: #more, total: #total })
+        }
+    }
+}
+
+/// The body paths of the has-more flag and the total count, if the stop conditions read them.
+fn pagination_values(pagination: &ir::Pagination) -> (Option<&ir::Path>, Option<&ir::Path>) {
+    match pagination {
+        ir::Pagination::None => (None, None),
+        ir::Pagination::Offset(ir::Offset { stop, .. }) | ir::Pagination::PageNumber(ir::PageNumber { stop, .. }) => (
+            count_stop(stop, |s| matches!(s, ir::CountStop::NoMore(_))),
+            count_stop(stop, |s| matches!(s, ir::CountStop::Total(_))),
+        ),
+        ir::Pagination::NextUrl(ir::NextUrl { stop, .. }) | ir::Pagination::Token(ir::Token { stop, .. }) => {
+            let more = stop.iter().find_map(|s| match s {
+                ir::TokenStop::NoMore(path) => Some(path),
+                _ => None,
+            });
+            (more, None)
+        }
+    }
+}
+
+/// The path of the first counted stop condition `wanted` picks.
+fn count_stop(stops: &[ir::CountStop], wanted: impl Fn(&ir::CountStop) -> bool) -> Option<&ir::Path> {
+    stops.iter().filter(|s| wanted(s)).find_map(|s| match s {
+        ir::CountStop::NoMore(path) | ir::CountStop::Total(path) => Some(path),
+        ir::CountStop::EmptyPage | ir::CountStop::ShortPage => None,
+    })
+}

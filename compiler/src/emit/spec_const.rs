@@ -1,0 +1,166 @@
+//! The `SPEC` constant: the request side of a connector as data for the
+//! support crate's drivers (URLs, auth, endpoint, pagination).
+
+use proc_macro2::{Literal, TokenStream};
+use quote::quote;
+
+use crate::ir;
+
+pub fn spec(spec: &ir::Spec) -> TokenStream {
+    let (app, id, source) = (&spec.app.name, &spec.app.id, &spec.source);
+    let credentials = spec.credentials.iter().map(|c| {
+        let (name, secret) = (&c.name, c.secret);
+        let description = c.description.clone().unwrap_or_default();
+        quote!(::tib_support::spec::CredentialSpec { name: #name, secret: #secret, description: #description })
+    });
+    let base_url = template(&spec.base_url);
+    let auth = auth(&spec.auth);
+    let endpoint = endpoint(&spec.endpoint);
+    let pagination = pagination(&spec.pagination);
+    quote! {
+        /// The request side of this connector: where the API is, how to authenticate, how pages follow.
+        pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
+            app: #app,
+            id: #id,
+            source: #source,
+            credentials: &[#(#credentials),*],
+            base_url: #base_url,
+            auth: #auth,
+            endpoint: #endpoint,
+            pagination: #pagination,
+        };
+    }
+}
+
+fn template(template: &ir::Template) -> TokenStream {
+    let parts = template.parts.iter().map(|part| match part {
+        ir::TemplatePart::Text(text) => quote!(::tib_support::spec::Part::Text(#text)),
+        ir::TemplatePart::Credential(id) => {
+            let index = Literal::usize_unsuffixed(id.0);
+            quote!(::tib_support::spec::Part::Credential(#index))
+        }
+    });
+    quote!(::tib_support::spec::Template(&[#(#parts),*]))
+}
+
+fn params(params: &[ir::Param]) -> TokenStream {
+    let params = params.iter().map(|p| {
+        let name = &p.name;
+        let value = template(&p.value);
+        quote!(::tib_support::spec::Param { name: #name, value: #value })
+    });
+    quote!(&[#(#params),*])
+}
+
+fn auth(auth: &ir::Auth) -> TokenStream {
+    let a = quote!(::tib_support::spec::Auth);
+    match auth {
+        ir::Auth::Bearer { token } => {
+            let token = template(token);
+            quote!(#a::Bearer { token: #token })
+        }
+        ir::Auth::Basic { username, password } => {
+            let (username, password) = (template(username), template(password));
+            quote!(#a::Basic { username: #username, password: #password })
+        }
+        ir::Auth::Headers { headers } => {
+            let headers = params(headers);
+            quote!(#a::Headers(#headers))
+        }
+        ir::Auth::QueryKey { param, value } => {
+            let value = template(value);
+            quote!(#a::QueryKey { param: #param, value: #value })
+        }
+        ir::Auth::OAuthClientCredentials(o) => {
+            let (token_url, scopes, token_params) = (template(&o.token_url), &o.scopes, params(&o.token_params));
+            quote!(#a::OAuthClientCredentials(::tib_support::spec::OAuthClientCredentials {
+                token_url: #token_url,
+                scopes: &[#(#scopes),*],
+                token_params: #token_params,
+            }))
+        }
+        ir::Auth::OAuthAuthorizationCode(o) => {
+            let (authorize_url, token_url) = (template(&o.authorize_url), template(&o.token_url));
+            let (scopes, refresh_tokens) = (&o.scopes, o.refresh_tokens);
+            let (authorize_params, token_params, refresh_params) =
+                (params(&o.authorize_params), params(&o.token_params), params(&o.refresh_params));
+            quote!(#a::OAuthAuthorizationCode(::tib_support::spec::OAuthAuthorizationCode {
+                authorize_url: #authorize_url,
+                token_url: #token_url,
+                scopes: &[#(#scopes),*],
+                refresh_tokens: #refresh_tokens,
+                authorize_params: #authorize_params,
+                token_params: #token_params,
+                refresh_params: #refresh_params,
+            }))
+        }
+    }
+}
+
+fn endpoint(endpoint: &ir::Endpoint) -> TokenStream {
+    let method = match endpoint.method {
+        ir::Method::Get => quote!(::tib_support::spec::Method::Get),
+        ir::Method::Post => quote!(::tib_support::spec::Method::Post),
+    };
+    let (path, query, headers) = (&endpoint.path, params(&endpoint.query), params(&endpoint.headers));
+    quote!(::tib_support::spec::Endpoint { method: #method, path: #path, query: #query, headers: #headers })
+}
+
+fn pagination(pagination: &ir::Pagination) -> TokenStream {
+    let p = quote!(::tib_support::spec::Pagination);
+    let count_stops = |stops: &[ir::CountStop]| {
+        let stops = stops.iter().map(|s| match s {
+            ir::CountStop::EmptyPage => quote!(::tib_support::spec::CountStop::EmptyPage),
+            ir::CountStop::ShortPage => quote!(::tib_support::spec::CountStop::ShortPage),
+            ir::CountStop::NoMore(_) => quote!(::tib_support::spec::CountStop::NoMore),
+            ir::CountStop::Total(_) => quote!(::tib_support::spec::CountStop::Total),
+        });
+        quote!(&[#(#stops),*])
+    };
+    let token_stops = |stops: &[ir::TokenStop]| {
+        let stops = stops.iter().map(|s| match s {
+            ir::TokenStop::MissingToken => quote!(::tib_support::spec::TokenStop::MissingToken),
+            ir::TokenStop::EmptyPage => quote!(::tib_support::spec::TokenStop::EmptyPage),
+            ir::TokenStop::NoMore(_) => quote!(::tib_support::spec::TokenStop::NoMore),
+        });
+        quote!(&[#(#stops),*])
+    };
+    let counted = |position: &str, size: &str, page_size: u32, first: u64, concurrency: u32, stop: &[ir::CountStop]| {
+        let stop = count_stops(stop);
+        quote!(::tib_support::spec::Counted {
+            position_param: #position,
+            size_param: #size,
+            page_size: #page_size,
+            first: #first,
+            concurrency: #concurrency,
+            stop: #stop,
+        })
+    };
+    match pagination {
+        ir::Pagination::None => quote!(#p::None),
+        ir::Pagination::Offset(o) => {
+            let c = counted(&o.offset_param, &o.limit_param, o.page_size, o.start, o.concurrency, &o.stop);
+            quote!(#p::Offset(#c))
+        }
+        ir::Pagination::PageNumber(n) => {
+            let c = counted(&n.page_param, &n.size_param, n.page_size, n.first_page, n.concurrency, &n.stop);
+            quote!(#p::PageNumber(#c))
+        }
+        ir::Pagination::NextUrl(n) => {
+            let source = match n.source {
+                ir::NextUrlSource::Body(_) => quote!(::tib_support::spec::NextUrlSource::Body),
+                ir::NextUrlSource::LinkHeader => quote!(::tib_support::spec::NextUrlSource::LinkHeader),
+            };
+            let stop = token_stops(&n.stop);
+            quote!(#p::NextUrl { source: #source, stop: #stop })
+        }
+        ir::Pagination::Token(t) => {
+            let source = match &t.source {
+                ir::TokenSource::Body(_) => quote!(::tib_support::spec::TokenSource::Body),
+                ir::TokenSource::Header(name) => quote!(::tib_support::spec::TokenSource::Header(#name)),
+            };
+            let (param, stop) = (&t.param, token_stops(&t.stop));
+            quote!(#p::Token { param: #param, source: #source, stop: #stop })
+        }
+    }
+}
