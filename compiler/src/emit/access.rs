@@ -186,9 +186,9 @@ mod tests {
                 }]),
             },
         );
-        let expected = quote!(Some(u).map(|v| &v.tags).is_some_and(|items| {
-            items.iter().any(|item| ::tib_support::rules::is(Some(item), &::tib_support::rules::Lit::Text("vip")))
-        }));
+        let expected = quote! {
+            Some(u).map(|v| &v.tags).is_some_and(|items| items.iter().any(|item| ::tib_support::rules::is(Some(item), &::tib_support::rules::Lit::Text("vip"))))
+        };
         assert_eq!(some.to_string(), expected.to_string());
         assert_eq!(all(&quote!(Some(u)), &shape, &[]).to_string(), "true");
     }
