@@ -38,6 +38,9 @@ pub struct Connection<'a> {
     pub credentials: &'a CredentialValues,
     /// For OAuth specs: the current access token.
     pub access_token: Option<&'a Secret>,
+    /// Replaces the spec's base URL, e.g. with a sandbox or a local test
+    /// server. Next pages must then stay on this URL's origin.
+    pub base_url: Option<&'a Url>,
 }
 
 /// The users of one page, handed to the sink in page order.
@@ -68,7 +71,7 @@ pub async fn sync(
     sink: &mut (dyn FnMut(PageUsers) + Send),
 ) -> Result<SyncSummary, SyncError> {
     let spec = connector.spec();
-    let requests = Requests::new(spec, connection.credentials, connection.access_token)?;
+    let requests = Requests::new(spec, connection)?;
     let mut run = Run {
         client,
         connector,

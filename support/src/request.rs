@@ -5,6 +5,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use url::{Origin, Url};
 
 use crate::error::SyncError;
+use crate::paginate::Connection;
 use crate::secret::{CredentialValues, Secret};
 use crate::spec::{Auth, Method, Param, Part, Spec, Template};
 
@@ -19,11 +20,8 @@ pub(crate) struct Requests<'s> {
 }
 
 impl<'s> Requests<'s> {
-    pub fn new(
-        spec: &'static Spec,
-        creds: &'s CredentialValues,
-        access_token: Option<&'s Secret>,
-    ) -> Result<Self, SyncError> {
+    pub fn new(spec: &'static Spec, connection: &Connection<'s>) -> Result<Self, SyncError> {
+        let (creds, access_token) = (connection.credentials, connection.access_token);
         let oauth = matches!(spec.auth, Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_));
         if oauth && access_token.is_none() {
             return Err(SyncError::Config(format!(
@@ -31,7 +29,10 @@ impl<'s> Requests<'s> {
                 spec.app
             )));
         }
-        let base = render_url(&spec.base_url, creds)?;
+        let base = match connection.base_url {
+            Some(url) => url.as_str().to_owned(),
+            None => render_url(&spec.base_url, creds)?,
+        };
         let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
             .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
         Ok(Requests { spec, creds, access_token, base })

@@ -2,6 +2,7 @@
 #![cfg_attr(rustfmt, rustfmt_skip)]
 /// Every connector, sorted by app id.
 pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
+    ("acme", &tib_connector_acme::Connector as &dyn ::tib_support::Connector),
     (
         "azure_devops",
         &tib_connector_azure_devops::Connector as &dyn ::tib_support::Connector,
