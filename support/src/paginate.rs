@@ -106,6 +106,8 @@ struct Run<'r> {
 
 /// A fetched page, read but not yet handed on.
 struct Fetched {
+    /// 1 for the first page.
+    number: u32,
     info: PageInfo,
     headers: HeaderMap,
     users: PageUsers,
@@ -179,7 +181,7 @@ impl Run<'_> {
                 }
                 position = if offsets { this_position + count } else { this_position + 1 };
                 if !seen.insert(position) {
-                    return Err(SyncError::Repeated { page: fetched.users.number, what: "offset" });
+                    return Err(SyncError::Repeated { page: fetched.number, what: "offset" });
                 }
                 // Pages after a short one were asked at offsets that assumed a full
                 // page; ask again from where this one really ended.
@@ -218,10 +220,10 @@ impl Run<'_> {
             if stopped {
                 return Ok(());
             }
-            let Some(next) = next else { return Err(SyncError::NoNextPage { page: fetched.users.number }) };
+            let Some(next) = next else { return Err(SyncError::NoNextPage { page: fetched.number }) };
             if !seen.insert(next.clone()) {
                 let what = if matches!(link, Link::NextUrl(_)) { "next URL" } else { "token" };
-                return Err(SyncError::Repeated { page: fetched.users.number, what });
+                return Err(SyncError::Repeated { page: fetched.number, what });
             }
             url = match &link {
                 Link::NextUrl(_) => self.requests.next(&next)?,
@@ -255,5 +257,5 @@ async fn get(
             Err(dropped) => users.dropped.push(dropped),
         })
         .map_err(|error| SyncError::Page { page: number, url: shown, error })?;
-    Ok(Fetched { info, headers: answer.headers, users })
+    Ok(Fetched { number, info, headers: answer.headers, users })
 }

@@ -84,29 +84,33 @@ impl<'s> Requests<'s> {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
         };
-        let mut builder = client.request(method, url).header(reqwest::header::ACCEPT, "application/json");
-        for header in self.spec.endpoint.headers {
-            builder = builder.header(header_name(header)?, header_value(header, self.creds)?);
-        }
-        builder = match &self.spec.auth {
+        let builder = client.request(method, url);
+        let builder = match &self.spec.auth {
             Auth::Bearer { token } => builder.bearer_auth(render(token, self.creds)),
             Auth::Basic { username, password } => {
                 builder.basic_auth(render(username, self.creds), Some(render(password, self.creds)))
             }
-            Auth::Headers(headers) => {
-                for header in *headers {
-                    let mut value = header_value(header, self.creds)?;
-                    value.set_sensitive(true);
-                    builder = builder.header(header_name(header)?, value);
-                }
-                builder
-            }
-            Auth::QueryKey { .. } => builder,
             Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_) => {
                 builder.bearer_auth(self.access_token.map_or("", Secret::expose))
             }
+            Auth::Headers(_) | Auth::QueryKey { .. } => builder,
         };
-        builder.build().map_err(|e| SyncError::Config(format!("cannot build the request: {}", e.without_url())))
+        let mut request =
+            builder.build().map_err(|e| SyncError::Config(format!("cannot build the request: {}", e.without_url())))?;
+        // Later headers replace earlier ones: a spec's Accept replaces the default.
+        let headers = request.headers_mut();
+        headers.insert(reqwest::header::ACCEPT, HeaderValue::from_static("application/json"));
+        for header in self.spec.endpoint.headers {
+            headers.insert(header_name(header)?, header_value(header, self.creds)?);
+        }
+        if let Auth::Headers(auth_headers) = &self.spec.auth {
+            for header in *auth_headers {
+                let mut value = header_value(header, self.creds)?;
+                value.set_sensitive(true);
+                headers.insert(header_name(header)?, value);
+            }
+        }
+        Ok(request)
     }
 }
 
@@ -167,6 +171,61 @@ pub(crate) fn link_next(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::{Endpoint, Pagination};
+
+    static KEYED: Spec = Spec {
+        app: "Keyed",
+        id: "keyed",
+        source: "test",
+        credentials: &[],
+        base_url: Template(&[Part::Text("https://api.example.com/v1")]),
+        auth: Auth::QueryKey { param: "api_key", value: Template(&[Part::Credential(0)]) },
+        endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
+        pagination: Pagination::None,
+    };
+
+    #[test]
+    fn the_query_key_goes_on_every_same_origin_url_once() {
+        let creds = CredentialValues::new(vec![(Secret::new("k-123"), true)]);
+        let connection = Connection { credentials: &creds, access_token: None, base_url: None };
+        let requests = Requests::new(&KEYED, &connection).expect("valid");
+        let client = reqwest::Client::new();
+        let first = requests.build(&client, requests.first()).expect("built");
+        assert_eq!(first.url().as_str(), "https://api.example.com/v1/users?api_key=k-123");
+        let next = requests.next("users?page=2").expect("same origin");
+        let next = requests.build(&client, next).expect("built");
+        assert_eq!(next.url().as_str(), "https://api.example.com/v1/users?page=2&api_key=k-123");
+        let keyed = requests.next("/v1/users?api_key=k-123&page=3").expect("same origin");
+        assert_eq!(requests.build(&client, keyed).expect("built").url().query(), Some("api_key=k-123&page=3"));
+        let foreign = requests.next("https://api.example.com.evil.io/v1/users").expect_err("another origin");
+        assert!(matches!(foreign, SyncError::ForeignOrigin { .. }));
+        let other_scheme = requests.next("http://api.example.com/v1/users").expect_err("another origin");
+        assert!(matches!(other_scheme, SyncError::ForeignOrigin { .. }));
+    }
+
+    #[test]
+    fn values_put_into_the_base_url_cannot_move_it() {
+        static TENANT: Spec = Spec {
+            base_url: Template(&[Part::Text("https://"), Part::Credential(0), Part::Text(".example.com")]),
+            auth: Auth::Bearer { token: Template(&[Part::Credential(1)]) },
+            ..TENANT_BASE
+        };
+        const TENANT_BASE: Spec = Spec {
+            app: "Tenant",
+            id: "tenant",
+            source: "test",
+            credentials: &[],
+            base_url: Template(&[]),
+            auth: Auth::Headers(&[]),
+            endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
+            pagination: Pagination::None,
+        };
+        for (tenant, ok) in [("acme", true), ("evil.io/x?", false), ("a@b", false), ("", false)] {
+            let creds = CredentialValues::new(vec![(Secret::new(tenant), false), (Secret::new("t"), true)]);
+            let connection = Connection { credentials: &creds, access_token: None, base_url: None };
+            assert_eq!(Requests::new(&TENANT, &connection).is_ok(), ok, "{tenant}");
+        }
+    }
 
     #[test]
     fn link_header_table() {

@@ -1,4 +1,6 @@
 //! Helpers shared by the compiler's integration tests: the workspace root and its catalog.
+// Each test binary compiles this module and uses only some of its helpers.
+#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 

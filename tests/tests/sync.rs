@@ -1,0 +1,725 @@
+//! The generated example connectors syncing from mock APIs on 127.0.0.1
+//! (wiremock, real sockets): every auth kind but the OAuth grants themselves,
+//! every pagination style and stop condition, every operator and mode, and
+//! the failures a real API throws at a sync.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tib_support::record::{DropReason, FieldValue, Name};
+use tib_support::{
+    Client, Connection, CredentialValues, PageError, RetryPolicy, Secret, SyncError, SyncOptions, SyncSummary, User,
+};
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// What a sync handed on.
+#[derive(Debug, Default)]
+struct Synced {
+    users: Vec<User>,
+    dropped: Vec<tib_support::Dropped>,
+    pages: Vec<u32>,
+}
+
+/// Syncs the example connector `app` against `server`, with the connection's
+/// values in the spec's credential order.
+async fn sync(
+    app: &str,
+    server: &MockServer,
+    base_path: &str,
+    values: &[&str],
+) -> Result<(Synced, SyncSummary), SyncError> {
+    sync_with(app, server, base_path, values, None, SyncOptions { max_pages: 50, retry: fast_retries() }).await
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(2) }
+}
+
+async fn sync_with(
+    app: &str,
+    server: &MockServer,
+    base_path: &str,
+    values: &[&str],
+    access_token: Option<&Secret>,
+    options: SyncOptions,
+) -> Result<(Synced, SyncSummary), SyncError> {
+    let connector = tib_connectors::connector(app).expect("an example connector");
+    let spec = connector.spec();
+    assert_eq!(values.len(), spec.credentials.len(), "{app} asks for {:?}", spec.credentials);
+    let credentials =
+        CredentialValues::new(values.iter().zip(spec.credentials).map(|(v, c)| (Secret::new(*v), c.secret)).collect());
+    let base = url::Url::parse(&format!("{}{base_path}", server.uri())).expect("a URL");
+    let connection = Connection { credentials: &credentials, access_token, base_url: Some(&base) };
+    let client = Client::new(Duration::from_secs(5)).expect("a client");
+    let mut synced = Synced::default();
+    let summary = tib_support::sync(&client, connector, &connection, &options, &mut |page| {
+        synced.pages.push(page.number);
+        synced.users.extend(page.users);
+        synced.dropped.extend(page.dropped);
+    })
+    .await?;
+    Ok((synced, summary))
+}
+
+fn json(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn user<'a>(users: &'a [User], id: &str) -> &'a User {
+    users.iter().find(|u| u.external_id == id).unwrap_or_else(|| panic!("no user {id} in {users:#?}"))
+}
+
+// ---------------------------------------------------------------- Slack ---
+
+fn slack_member(id: &str, extra: Value) -> Value {
+    let mut member = json!({
+        "id": id, "name": id.to_lowercase(), "deleted": false, "is_bot": false, "updated": 1709640000,
+        "profile": {"email": format!("{}@example.com", id.to_lowercase()), "real_name": format!("User {id}"), "title": "Engineer"}
+    });
+    if let (Some(m), Some(e)) = (member.as_object_mut(), extra.as_object()) {
+        m.extend(e.clone());
+    }
+    member
+}
+
+#[tokio::test]
+async fn slack_bearer_token_cursor_pages_and_branch_labels() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/users.list"))
+        .and(header("authorization", "Bearer xoxb-test-token"))
+        .and(query_param("limit", "200"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(json(json!({
+            "ok": true,
+            "members": [
+                slack_member("U1", json!({"is_primary_owner": true, "is_owner": true, "is_admin": true})),
+                slack_member("U2", json!({"is_restricted": true, "is_ultra_restricted": true})),
+                slack_member("B1", json!({"is_bot": true})),
+            ],
+            "response_metadata": {"next_cursor": "dXNlcjpVMg=="}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/users.list"))
+        .and(query_param("cursor", "dXNlcjpVMg=="))
+        .respond_with(json(json!({
+            "ok": true,
+            "members": [
+                slack_member("U3", json!({"deleted": true})),
+                slack_member("USLACKBOT", json!({})),
+                slack_member("U4", json!({"is_restricted": "true"})),
+            ],
+            "response_metadata": {"next_cursor": ""}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let (synced, summary) = sync("slack", &server, "/api", &["xoxb-test-token"]).await.expect("sync");
+    assert_eq!(summary, SyncSummary { pages: 2, users: 6, dropped: 0 });
+    let users = &synced.users;
+    let owner = user(users, "U1");
+    assert_eq!((owner.role.as_deref(), owner.status.as_str(), owner.active), (Some("Primary Owner"), "Active", true));
+    assert_eq!(owner.licenses, ["Full Member"], "the catch-all");
+    assert_eq!(owner.name, Some(Name::Full("User U1".into())));
+    assert_eq!(owner.last_seen_at.map(|t| t.to_rfc3339()), Some("2024-03-05T12:00:00+00:00".into()));
+    let guest = user(users, "U2");
+    assert_eq!((guest.role.as_deref(), guest.licenses.as_slice()), (Some("Guest"), &["Single-Channel Guest"][..]));
+    let bot = user(users, "B1");
+    assert_eq!((bot.status.as_str(), bot.active), ("Bot", false));
+    let deactivated = user(users, "U3");
+    assert_eq!((deactivated.status.as_str(), deactivated.active), ("Deactivated", false));
+    let slackbot = user(users, "USLACKBOT");
+    assert_eq!((slackbot.status.as_str(), slackbot.active), ("Bot", false));
+    // A boolean sent as the string "true" still counts.
+    assert_eq!(user(users, "U4").licenses, ["Multi-Channel Guest"]);
+    assert_eq!(owner.custom_fields[0].value, FieldValue::Text("Engineer".into()));
+}
+
+#[tokio::test]
+async fn slack_ok_false_is_the_apis_own_error() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(json(json!({"ok": false, "error": "invalid_auth"})))
+        .mount(&server)
+        .await;
+    let error = sync("slack", &server, "/api", &["xoxb-bad"]).await.expect_err("an API error");
+    assert!(
+        matches!(&error, SyncError::Page { page: 1, error: PageError::Api(m), .. } if m == "invalid_auth"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_repeating_cursor_stops_the_sync() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(json(json!({"ok": true, "members": [slack_member("U1", json!({}))], "response_metadata": {"next_cursor": "same"}})))
+        .mount(&server)
+        .await;
+    let error = sync("slack", &server, "/api", &["xoxb-t"]).await.expect_err("a loop");
+    assert_eq!(error, SyncError::Repeated { page: 2, what: "token" });
+}
+
+#[tokio::test]
+async fn a_wrong_response_path_names_the_path_and_what_was_found() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list")).respond_with(json(json!({"ok": true, "users": []}))).mount(&server).await;
+    let error = sync("slack", &server, "/api", &["xoxb-t"]).await.expect_err("no members");
+    assert!(matches!(&error, SyncError::Page { error: PageError::MissingUsers { path: "members" }, .. }), "{error:?}");
+    assert!(error.to_string().contains("nothing at the users path `members`"), "{error}");
+
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(json(json!({"ok": true, "members": "none"})))
+        .mount(&server)
+        .await;
+    let error = sync("slack", &server, "/api", &["xoxb-t"]).await.expect_err("not an array");
+    assert!(
+        matches!(&error, SyncError::Page { error: PageError::NotAnArray { path: "members", found: "a string" }, .. }),
+        "{error:?}"
+    );
+}
+
+// ----------------------------------------------------------------- Okta ---
+
+fn okta_user(id: &str, status: &str) -> Value {
+    json!({
+        "id": id, "status": status, "created": "2023-01-02T03:04:05.000Z", "lastLogin": null,
+        "profile": {"email": format!("{id}@example.com"), "login": id, "firstName": "Ann", "lastName": id,
+                    "department": "R&D", "costCenter": "1234", "managerId": "00u1", "hireDate": "2023-01-02"}
+    })
+}
+
+#[tokio::test]
+async fn okta_custom_headers_link_header_pages_and_a_bare_array() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    Mock::given(path("/api/v1/users"))
+        .and(header("authorization", "SSWS okta-token"))
+        .and(query_param_is_missing("after"))
+        .respond_with(json(json!([okta_user("a1", "ACTIVE"), okta_user("a2", "STAGED")])).insert_header(
+            "link",
+            format!(r#"<{base}/api/v1/users?limit=200>; rel="self", <{base}/api/v1/users?after=a2&limit=200>; rel="next""#).as_str(),
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // A relative next link, resolved against the base URL.
+    Mock::given(path("/api/v1/users"))
+        .and(query_param("after", "a2"))
+        .respond_with(
+            json(json!([okta_user("a3", "SUSPENDED")]))
+                .insert_header("link", r#"</api/v1/users?after=a3>; rel="next""#),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v1/users"))
+        .and(query_param("after", "a3"))
+        .and(header("authorization", "SSWS okta-token"))
+        .respond_with(json(json!([])))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let (synced, summary) = sync("okta", &server, "/api/v1", &["acme.okta.com", "okta-token"]).await.expect("sync");
+    assert_eq!(summary.pages, 3);
+    let users = &synced.users;
+    let a1 = user(users, "a1");
+    assert_eq!((a1.status.as_str(), a1.active), ("ACTIVE", true), "status in app from a field");
+    assert_eq!(a1.licenses, ["Okta Workforce Identity"], "licenses auto with a name");
+    assert_eq!(a1.name, Some(Name::Split { first: Some("Ann".into()), last: Some("a1".into()) }));
+    assert_eq!(a1.last_seen_at, None, "null is no value, not an error");
+    assert!(a1.issues.is_empty(), "{:?}", a1.issues);
+    let custom: Vec<_> = a1.custom_fields.iter().map(|c| (c.name, c.value.clone())).collect();
+    assert_eq!(custom[1], ("Cost center", FieldValue::Number(1234.0)), "a number sent as a string");
+    assert_eq!(custom[2], ("Manager", FieldValue::User("00u1".into())));
+    assert!(matches!(custom[3], ("Hire date", FieldValue::Date(_))));
+    let staged = user(users, "a2");
+    assert_eq!((staged.active, staged.licenses.len()), (false, 0), "an inactive user holds no auto license");
+}
+
+#[tokio::test]
+async fn a_next_link_to_another_host_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v1/users"))
+        .respond_with(
+            json(json!([okta_user("a1", "ACTIVE")]))
+                .insert_header("link", r#"<https://evil.example/api/v1/users?after=a1>; rel="next""#),
+        )
+        .mount(&server)
+        .await;
+    let error = sync("okta", &server, "/api/v1", &["acme.okta.com", "okta-token"]).await.expect_err("foreign");
+    assert!(
+        matches!(&error, SyncError::ForeignOrigin { url, .. } if url.starts_with("https://evil.example/")),
+        "{error:?}"
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1, "nothing was sent to the other host, and nothing more here");
+}
+
+// -------------------------------------------------------------- Zendesk ---
+
+#[tokio::test]
+async fn zendesk_basic_auth_next_url_in_the_body_and_a_has_more_flag() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let agent = |id: u64, extra: Value| {
+        let mut u = json!({"id": id, "email": format!("agent{id}@example.com"), "name": format!("Agent {id}"),
+                           "role": "agent", "active": true, "suspended": false, "tags": ["support", "tier2"],
+                           "user_fields": {"department": "Support", "backup_email": "not-an-email"}});
+        if let (Some(m), Some(e)) = (u.as_object_mut(), extra.as_object()) {
+            m.extend(e.clone());
+        }
+        u
+    };
+    // "admin@acme.io/token:zd-token" in base64.
+    let basic = "Basic YWRtaW5AYWNtZS5pby90b2tlbjp6ZC10b2tlbg==";
+    Mock::given(path("/api/v2/users"))
+        .and(header("authorization", basic))
+        .and(query_param_is_missing("page[after]"))
+        .respond_with(json(json!({
+            "users": [agent(9007199254740993, json!({})), agent(2, json!({"suspended": true, "role_type": 1}))],
+            "meta": {"has_more": true},
+            "links": {"next": format!("{base}/api/v2/users?page[size]=100&page[after]=xyz")}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/v2/users"))
+        .and(query_param("page[after]", "xyz"))
+        .and(header("authorization", basic))
+        .respond_with(json(json!({
+            "users": [agent(3, json!({"active": false, "role": "admin"}))],
+            "meta": {"has_more": false},
+            "links": {"next": format!("{base}/api/v2/users?page[after]=abc")}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let (synced, _) = sync("zendesk", &server, "/api/v2", &["acme", "admin@acme.io", "zd-token"]).await.expect("sync");
+    assert_eq!(synced.pages, [1, 2], "has_more false stops although a next link is present");
+    let users = &synced.users;
+    let big = user(users, "9007199254740993");
+    assert_eq!(big.status, "Active", "an id beyond 2^53 keeps its digits");
+    assert_eq!(big.issues[0].field, "Backup email", "an email custom field that is not an email is left out");
+    assert!(
+        big.custom_fields.iter().any(|c| c.value == FieldValue::MultiValue(vec!["support".into(), "tier2".into()]))
+    );
+    let suspended = user(users, "2");
+    assert_eq!((suspended.status.as_str(), suspended.active), ("Suspended", false));
+    assert_eq!(suspended.licenses, ["Agent", "Light Agent"], "several licenses per user");
+    let deleted = user(users, "3");
+    assert_eq!((deleted.status.as_str(), deleted.licenses.as_slice()), ("Deleted", &["Admin"][..]));
+}
+
+// ------------------------------------------------------------ PagerDuty ---
+
+/// Answers offset/limit requests from a list of `total` users, with `more`.
+struct OffsetPages {
+    total: usize,
+}
+
+impl Respond for OffsetPages {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let param = |name: &str| {
+            request.url.query_pairs().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0)
+        };
+        let (offset, limit) = (param("offset"), param("limit"));
+        let users: Vec<Value> = (offset..(offset + limit).min(self.total))
+            .map(|i| {
+                json!({"id": format!("P{i}"), "email": format!("p{i}@example.com"), "name": format!("P {i}"),
+                       "role": if i % 10 == 0 { "read_only_limited_user" } else { "user" },
+                       "teams": [{"id": "T1"}], "time_zone": "Europe/Paris"})
+            })
+            .collect();
+        json(json!({"users": users, "offset": offset, "limit": limit, "more": offset + limit < self.total}))
+    }
+}
+
+#[tokio::test]
+async fn pagerduty_offset_pages_fetched_concurrently_stop_on_more() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users"))
+        .and(header("authorization", "Token token=pd-key"))
+        .and(header("accept", "application/vnd.pagerduty+json;version=2"))
+        .and(query_param("include[]", "teams"))
+        .respond_with(OffsetPages { total: 250 })
+        .mount(&server)
+        .await;
+    let (synced, summary) = sync("pagerduty", &server, "", &["pd-key"]).await.expect("sync");
+    assert_eq!(synced.users.len(), 250);
+    let mut ids: Vec<_> = synced.users.iter().map(|u| u.external_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 250, "no user twice");
+    assert_eq!(summary.users, 250);
+    let stakeholder = user(&synced.users, "P10");
+    assert_eq!((stakeholder.active, stakeholder.status.as_str()), (false, "Deleted"), "status auto");
+    let member = user(&synced.users, "P11");
+    assert_eq!((member.status.as_str(), member.licenses.as_slice()), ("Active", &["PagerDuty"][..]), "license auto");
+    assert!(
+        member.issues.iter().any(|i| i.field == "Teams"),
+        "an array of objects is no multi-value string: left out with a reason: {:?}",
+        member.issues
+    );
+}
+
+#[tokio::test]
+async fn an_empty_first_page_is_a_complete_sync_of_nobody() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users")).respond_with(OffsetPages { total: 0 }).mount(&server).await;
+    let (synced, summary) = sync("pagerduty", &server, "", &["pd-key"]).await.expect("sync");
+    assert!(synced.users.is_empty());
+    assert_eq!(summary.users, 0);
+}
+
+// -------------------------------------------------------------- Harvest ---
+
+/// Page-number pages of `per_page` users out of `total`, some pages short
+/// although more remain (as real APIs do).
+struct NumberedPages {
+    total: usize,
+    short_first: bool,
+}
+
+impl Respond for NumberedPages {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let param = |name: &str| {
+            request.url.query_pairs().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0)
+        };
+        let (page, per_page) = (param("page"), param("per_page"));
+        let start = (page - 1) * per_page;
+        let end = (start + per_page).min(self.total);
+        let users: Vec<Value> = (start..end)
+            .filter(|i| !(self.short_first && *i == 3))
+            .map(|i| {
+                json!({"id": i, "email": format!("h{i}@example.com"), "first_name": "H", "last_name": format!("{i}"),
+                       "is_active": i % 2 == 0, "is_contractor": i == 5, "weekly_capacity": if i == 4 { "126000" } else { "72000" },
+                       "access_roles": if i == 0 { vec!["administrator"] } else { vec!["member"] },
+                       "roles": ["Design"], "created_at": "2024-03-05T12:00:00+0000"})
+            })
+            .collect();
+        json(json!({"users": users, "page": page, "per_page": per_page, "total_entries": self.total}))
+    }
+}
+
+#[tokio::test]
+async fn harvest_page_numbers_stop_at_the_total() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v2/users"))
+        .and(header("authorization", "Bearer hv-token"))
+        .and(header("harvest-account-id", "42"))
+        .respond_with(NumberedPages { total: 230, short_first: false })
+        .mount(&server)
+        .await;
+    let (synced, _) = sync("harvest", &server, "/v2", &["42", "hv-token"]).await.expect("sync");
+    assert_eq!(synced.users.len(), 230);
+    let admin = user(&synced.users, "0");
+    assert_eq!(
+        (admin.role.as_deref(), admin.status.as_str()),
+        (Some("Administrator"), "Active"),
+        "contains on an array"
+    );
+    assert_eq!(user(&synced.users, "4").licenses, ["Full-time seat", "Part-time seat"], ">= on a numeric string");
+    assert_eq!(user(&synced.users, "5").licenses, ["Contractor seat"]);
+    assert_eq!(user(&synced.users, "1").status, "Archived");
+    assert_eq!(admin.created_at.map(|t| t.to_rfc3339()), Some("2024-03-05T12:00:00+00:00".into()), "a +0000 offset");
+}
+
+#[tokio::test]
+async fn a_short_page_ends_harvest_only_because_its_spec_says_short_page() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v2/users")).respond_with(NumberedPages { total: 230, short_first: true }).mount(&server).await;
+    let (synced, _) = sync("harvest", &server, "/v2", &["42", "hv-token"]).await.expect("sync");
+    assert_eq!(synced.users.len(), 99, "the first page is short, and the spec stops on a short page");
+}
+
+// ----------------------------------------------------------- Pipedrive ---
+
+#[tokio::test]
+async fn pipedrive_api_key_in_the_query_one_request_and_nested_array_rules() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/v1/users"))
+        .and(query_param("api_token", "pd-api-token"))
+        .respond_with(json(json!({
+            "success": true,
+            "data": [
+                {"id": 1, "email": "a@example.com", "name": "A", "active_flag": true, "is_admin": 1,
+                 "access": [{"app": "sales", "permission_set_id": "p1"}, {"app": "campaigns"}],
+                 "created": "2024-03-05 12:00:00", "last_login": "2024-03-05 12:00:00", "default_currency": "EUR"},
+                {"id": 2, "email": "b@example.com", "name": "B", "active_flag": false, "is_admin": 0,
+                 "access": [{"app": "sales", "permission_set_id": null}]},
+                {"id": 3, "name": "No email", "active_flag": true},
+                {"id": 4, "email": "not an email", "active_flag": true},
+                {"email": "noid@example.com"},
+                "not an object"
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (synced, summary) = sync("pipedrive", &server, "/v1", &["pd-api-token"]).await.expect("sync");
+    assert_eq!(summary, SyncSummary { pages: 1, users: 2, dropped: 4 });
+    let a = user(&synced.users, "1");
+    assert_eq!(a.role.as_deref(), Some("Admin"), ">= on a number");
+    assert_eq!(a.licenses, ["Sales seat", "Campaigns seat"], "some with nested rules");
+    assert_eq!(user(&synced.users, "2").licenses, Vec::<&str>::new(), "has value on a null item field");
+    let reasons: Vec<_> = synced.dropped.iter().map(|d| (d.external_id.clone(), d.reason.clone())).collect();
+    assert_eq!(reasons[0], (Some("3".into()), DropReason::MissingEmail));
+    assert!(matches!(&reasons[1], (Some(id), DropReason::InvalidEmail(_)) if id == "4"));
+    assert_eq!(reasons[2], (None, DropReason::MissingId));
+    assert_eq!(reasons[3], (None, DropReason::NotAnObject));
+}
+
+// -------------------------------------------------------- Azure DevOps ---
+
+#[tokio::test]
+async fn azure_devops_token_in_a_response_header_and_basic_auth_with_an_empty_user() {
+    let server = MockServer::start().await;
+    let member = |d: &str, domain: &str| {
+        json!({"descriptor": d, "mailAddress": format!("{d}@example.com"), "principalName": format!("{d}@example.com"),
+               "displayName": d, "subjectKind": "user", "domain": domain})
+    };
+    // ":ado-pat" in base64.
+    let basic = "Basic OmFkby1wYXQ=";
+    Mock::given(path("/acme/_apis/graph/users"))
+        .and(header("authorization", basic))
+        .and(query_param_is_missing("continuationToken"))
+        .respond_with(
+            json(json!({"count": 2, "value": [member("aad.1", "AAD"), member("svc.1", "Build")]}))
+                .insert_header("x-ms-continuationtoken", "tok2"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/acme/_apis/graph/users"))
+        .and(query_param("continuationToken", "tok2"))
+        .and(query_param("api-version", "7.1-preview.1"))
+        .respond_with(json(json!({"count": 1, "value": [member("aad.2", "AAD")]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (synced, _) = sync("azure_devops", &server, "/acme/_apis", &["acme", "ado-pat"]).await.expect("sync");
+    assert_eq!(synced.users.len(), 3);
+    assert!(user(&synced.users, "aad.1").active);
+    assert!(!user(&synced.users, "svc.1").active, "not contains");
+    assert_eq!(user(&synced.users, "aad.1").licenses, ["Azure DevOps Basic"]);
+}
+
+// ------------------------------------------------ Entra ID and HubSpot ---
+
+#[tokio::test]
+async fn entra_oauth_specs_send_the_access_token_and_read_quoted_keys() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let e5 = "06ebc4ee-1bb5-47dd-8120-11324bc54e06";
+    Mock::given(path("/v1.0/users"))
+        .and(header("authorization", "Bearer graph-access-token"))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json(json!({
+            "value": [
+                {"id": "e1", "mail": "e1@example.com", "givenName": "E", "surname": "One", "accountEnabled": true,
+                 "assignedLicenses": [{"skuId": e5}], "department": "Sales",
+                 "onPremisesExtensionAttributes": {"extensionAttribute1": "CC-7"}},
+                {"id": "e2", "mail": "e2@example.com", "accountEnabled": true, "assignedLicenses": [], "userType": "Guest"}
+            ],
+            "@odata.nextLink": format!("{base}/v1.0/users?$skiptoken=X1")
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v1.0/users"))
+        .and(query_param("$skiptoken", "X1"))
+        .respond_with(json(json!({"value": []})))
+        .mount(&server)
+        .await;
+    let token = Secret::new("graph-access-token");
+    let options = SyncOptions { max_pages: 10, retry: fast_retries() };
+    let (synced, _) = sync_with(
+        "microsoft_entra_id",
+        &server,
+        "/v1.0",
+        &["tenant-1", "cid", "csecret"],
+        Some(&token),
+        options.clone(),
+    )
+    .await
+    .expect("sync");
+    let e1 = user(&synced.users, "e1");
+    assert_eq!((e1.status.as_str(), e1.licenses.as_slice()), ("Active", &["Microsoft 365 E5"][..]));
+    assert!(e1.custom_fields.iter().any(|c| c.name == "Cost center" && c.value == FieldValue::Text("CC-7".into())));
+    let e2 = user(&synced.users, "e2");
+    assert_eq!((e2.status.as_str(), e2.active, e2.role.as_deref()), ("Unlicensed", false, Some("Guest")));
+
+    let error = sync_with("microsoft_entra_id", &server, "/v1.0", &["tenant-1", "cid", "csecret"], None, options)
+        .await
+        .expect_err("no token");
+    assert!(matches!(error, SyncError::Config(_)), "{error:?}");
+}
+
+#[tokio::test]
+async fn hubspot_token_from_a_nested_body_path() {
+    let server = MockServer::start().await;
+    Mock::given(path("/settings/v3/users/"))
+        .and(query_param_is_missing("after"))
+        .respond_with(json(json!({
+            "results": [{"id": "1", "email": "h1@example.com", "superAdmin": true, "firstName": "H", "lastName": "One"}],
+            "paging": {"next": {"after": "2"}}
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(path("/settings/v3/users/"))
+        .and(query_param("after", "2"))
+        .respond_with(json(json!({"results": [{"id": "2", "email": "h2@example.com", "roleIds": ["sales"]}]})))
+        .mount(&server)
+        .await;
+    let token = Secret::new("hubspot-access");
+    let options = SyncOptions { max_pages: 10, retry: fast_retries() };
+    let (synced, _) =
+        sync_with("hubspot", &server, "", &["cid", "csecret"], Some(&token), options).await.expect("sync");
+    assert_eq!(user(&synced.users, "1").licenses, ["Super Admin"]);
+    assert_eq!(user(&synced.users, "2").licenses, ["Sales seat"]);
+}
+
+// ---------------------------------------------------------------- Acme ---
+
+#[tokio::test]
+async fn acme_nested_users_path_every_custom_field_type_and_bad_values() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v2/members"))
+        .and(header("authorization", "Token token=acme-token"))
+        .and(header("acme-version", "2024-06-01"))
+        .respond_with(json(json!({
+            "ok": true,
+            "data": {"members": [
+                {"id": 7, "contact": {"e-mail": "m7@example.com"}, "handle": "m7", "name": {"first": "M", "last": "Seven"},
+                 "roles": [{"name": "admin"}], "state": "active", "seats": "2", "plan": "team", "addons": ["ai"],
+                 "activity": {"last_seen": 1709640000000_u64},
+                 "org": {"department": "Ops", "cost_center": "12x", "manager_id": 3, "start_date": "2020-02-30"},
+                 "teams": ["blue", "green"], "billing": {"email": "billing@example.com"}},
+                {"id": 8, "contact": {"e-mail": "m8@example.com"}, "state": "suspended", "seats": 0, "plan": "free"}
+            ]},
+            "has_more": false
+        })))
+        .mount(&server)
+        .await;
+    let (synced, _) = sync("acme", &server, "/api/v2", &["acme", "acme-token"]).await.expect("sync");
+    let m7 = user(&synced.users, "7");
+    assert_eq!(m7.role.as_deref(), Some("Admin"));
+    assert_eq!(m7.status, "Active");
+    assert_eq!(m7.licenses, ["Acme Pro", "Acme AI add-on"]);
+    assert_eq!(m7.last_seen_at.map(|t| t.timestamp()), Some(1709640000), "Unix milliseconds");
+    let fields: Vec<&str> = m7.custom_fields.iter().map(|c| c.name).collect();
+    assert_eq!(fields, ["Department", "Manager", "Teams", "Billing email"]);
+    let issues: Vec<&str> = m7.issues.iter().map(|i| i.field).collect();
+    assert_eq!(issues, ["Cost center", "Start date"], "bad values are left out, the user kept");
+    let m8 = user(&synced.users, "8");
+    assert_eq!((m8.status.as_str(), m8.active, m8.licenses.as_slice()), ("Suspended", false, &["Acme Free"][..]));
+}
+
+// ------------------------------------------------------------- failures ---
+
+#[tokio::test]
+async fn http_401_and_404_are_auth_or_config_failures_with_the_apis_body_redacted() {
+    for status in [401, 404] {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/users.list"))
+            .respond_with(ResponseTemplate::new(status).set_body_string("token xoxb-secret-value is not valid"))
+            .mount(&server)
+            .await;
+        let error = sync("slack", &server, "/api", &["xoxb-secret-value"]).await.expect_err("auth");
+        assert!(error.is_auth_or_config_failure(), "{error:?}");
+        let shown = error.to_string();
+        assert!(
+            shown.contains(&format!("HTTP {status}")) && shown.contains("token [redacted] is not valid"),
+            "{shown}"
+        );
+        assert!(!shown.contains("xoxb-secret-value"));
+    }
+}
+
+#[tokio::test]
+async fn server_errors_and_rate_limits_are_retried_within_a_sync() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "0"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(json(json!({"ok": true, "members": [slack_member("U1", json!({}))]})))
+        .mount(&server)
+        .await;
+    let (synced, _) = sync("slack", &server, "/api", &["xoxb-t"]).await.expect("retried");
+    assert_eq!(synced.users.len(), 1);
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(3));
+}
+
+#[tokio::test]
+async fn persistent_5xx_and_long_retry_after_fail_without_auth_blame() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    let error = sync("slack", &server, "/api", &["xoxb-t"]).await.expect_err("500");
+    assert!(matches!(error, SyncError::Status { status: 500, .. }) && !error.is_auth_or_config_failure());
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(3), "1 try and 2 retries");
+
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .mount(&server)
+        .await;
+    let error = sync("slack", &server, "/api", &["xoxb-t"]).await.expect_err("429");
+    assert!(matches!(error, SyncError::RateLimited { .. }), "{error:?}");
+}
+
+#[tokio::test]
+async fn malformed_json_and_a_dead_server_are_clear_errors() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("{\"ok\": tru"))
+        .mount(&server)
+        .await;
+    let error = sync("slack", &server, "/api", &["xoxb-t"]).await.expect_err("bad json");
+    assert!(matches!(&error, SyncError::Page { error: PageError::Json(_), .. }), "{error:?}");
+
+    // A port that was just listening and is now closed: connections are refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let base = url::Url::parse(&format!("http://127.0.0.1:{port}/api")).expect("url");
+    let connector = tib_connectors::connector("slack").expect("slack");
+    let creds = CredentialValues::new(vec![(Secret::new("xoxb-t"), true)]);
+    let connection = Connection { credentials: &creds, access_token: None, base_url: Some(&base) };
+    let client = Client::new(Duration::from_secs(2)).expect("client");
+    let error = tib_support::sync(&client, connector, &connection, &SyncOptions::default(), &mut |_| {})
+        .await
+        .expect_err("refused");
+    assert!(matches!(&error, SyncError::Transport { .. }) && !error.is_auth_or_config_failure(), "{error:?}");
+}
+
+#[tokio::test]
+async fn the_page_cap_bounds_a_sync() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users")).respond_with(OffsetPages { total: 100_000 }).mount(&server).await;
+    let options = SyncOptions { max_pages: 3, retry: fast_retries() };
+    let error = sync_with("pagerduty", &server, "", &["pd-key"], None, options).await.expect_err("capped");
+    assert_eq!(error, SyncError::PageCap { max_pages: 3 });
+}
+
+#[tokio::test]
+async fn an_empty_page_ends_token_pagination_even_with_a_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/acme/_apis/graph/users"))
+        .respond_with(json(json!({"count": 0, "value": []})).insert_header("x-ms-continuationtoken", "more?"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (synced, summary) = sync("azure_devops", &server, "/acme/_apis", &["acme", "ado-pat"]).await.expect("sync");
+    assert_eq!((synced.users.len(), summary.pages), (0, 1));
+}
