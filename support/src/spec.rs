@@ -3,7 +3,7 @@
 //! Paths into responses are not here: generated code reads them typed.
 
 /// One connector's request side.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Spec {
     /// The app's display name.
     pub app: &'static str,
@@ -19,7 +19,7 @@ pub struct Spec {
     pub pagination: Pagination,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct CredentialSpec {
     pub name: &'static str,
     pub secret: bool,
@@ -27,23 +27,23 @@ pub struct CredentialSpec {
 }
 
 /// Text with credential values put in at request time.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Template(pub &'static [Part]);
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Part {
     Text(&'static str),
     /// The credential at this index.
     Credential(usize),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Param {
     pub name: &'static str,
     pub value: Template,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Auth {
     Bearer { token: Template },
     Basic { username: Template, password: Template },
@@ -53,14 +53,14 @@ pub enum Auth {
     OAuthAuthorizationCode(OAuthAuthorizationCode),
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct OAuthClientCredentials {
     pub token_url: Template,
     pub scopes: &'static [&'static str],
     pub token_params: &'static [Param],
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct OAuthAuthorizationCode {
     pub authorize_url: Template,
     pub token_url: Template,
@@ -71,7 +71,7 @@ pub struct OAuthAuthorizationCode {
     pub refresh_params: &'static [Param],
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Endpoint {
     pub method: Method,
     /// Appended to the base URL's path.
@@ -86,7 +86,7 @@ pub enum Method {
     Post,
 }
 
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub enum Pagination {
     None,
     Offset(Counted),
@@ -96,7 +96,7 @@ pub enum Pagination {
 }
 
 /// Offset/limit or page-number pagination.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Counted {
     /// The offset or page-number parameter.
     pub position_param: &'static str,

@@ -88,8 +88,8 @@ struct User<'a> {
     role: ::core::option::Option<::tib_support::value::Leaf<'a>>,
     #[serde(rename = "invitation_sent", default, borrow)]
     invitation_sent: ::core::option::Option<::tib_support::value::Leaf<'a>>,
-    #[serde(rename = "teams", default, borrow)]
-    teams: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    #[serde(rename = "job_title", default, borrow)]
+    job_title: ::core::option::Option<::tib_support::value::Leaf<'a>>,
     #[serde(rename = "time_zone", default, borrow)]
     time_zone: ::core::option::Option<::tib_support::value::Leaf<'a>>,
 }
@@ -115,9 +115,9 @@ fn map_user(
         );
     let custom_fields = [
         (
-            "Teams",
-            ::tib_support::record::FieldType::MultiValue,
-            Some(user).and_then(|v| v.teams.as_ref()),
+            "Job title",
+            ::tib_support::record::FieldType::Text,
+            Some(user).and_then(|v| v.job_title.as_ref()),
         ),
         (
             "Time zone",

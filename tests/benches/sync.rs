@@ -1,0 +1,322 @@
+//! Benchmark: sync 1,000,000 users in pages of 100 through the generated
+//! PagerDuty connector from a fast local server on 127.0.0.1, beside two
+//! references over the same bytes in the same run: serde_json into
+//! `IgnoredAny` (the floor any Rust connector pays) and the same spec
+//! evaluated over `serde_json::Value`. Then the gain of concurrent pages with
+//! 20 ms of added latency per request.
+//!
+//! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tib_support::map::{Draft, Label, NameParts};
+use tib_support::record::FieldType;
+use tib_support::rules::{self, Lit};
+use tib_support::spec::{Counted, Pagination, Spec};
+use tib_support::value::Leaf;
+use tib_support::{Client, Connection, Connector, CredentialValues, RetryPolicy, Secret, SyncOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const USERS: usize = 1_000_000;
+const PAGE: usize = 100;
+/// Distinct page bodies the server cycles through (ids differ per body).
+const BODIES: usize = 100;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let bodies = Arc::new(page_bodies());
+    let connector = tib_connectors::connector("pagerduty").expect("the PagerDuty example connector");
+
+    // 1. End to end, through sockets, with the generated connector.
+    let server = runtime.block_on(serve(bodies.clone(), Duration::ZERO));
+    let cpu_before = cpu_seconds();
+    let start = Instant::now();
+    let users = runtime.block_on(sync(connector, &server.url));
+    let wall = start.elapsed();
+    let cpu = cpu_seconds() - cpu_before;
+    let peak = peak_rss_mib();
+    assert_eq!(users, USERS as u64, "every user synced");
+    println!(
+        "end to end: {USERS} users in {:.2} s = {:.0} users/s; {:.2} µs CPU per user (client and server); peak RSS {peak:.1} MiB; {} requests",
+        wall.as_secs_f64(),
+        USERS as f64 / wall.as_secs_f64(),
+        cpu * 1e6 / USERS as f64,
+        server.requests.load(Ordering::Relaxed),
+    );
+
+    // 2. The parse floor: the same bytes into IgnoredAny.
+    let pages = USERS / PAGE;
+    let start = Instant::now();
+    for i in 0..pages {
+        let body = &bodies[i % BODIES];
+        let _: serde::de::IgnoredAny = serde_json::from_slice(body).expect("valid JSON");
+    }
+    let floor = start.elapsed();
+    println!("parse floor (IgnoredAny): {:.0} users/s", USERS as f64 / floor.as_secs_f64());
+
+    // 3. The typed connector alone, without HTTP.
+    let start = Instant::now();
+    let mut kept = 0usize;
+    for i in 0..pages {
+        connector.parse_page(&bodies[i % BODIES], &mut |u| kept += usize::from(u.is_ok())).expect("parses");
+    }
+    let typed = start.elapsed();
+    assert_eq!(kept, USERS);
+    println!("generated connector, parse and map only: {:.0} users/s", USERS as f64 / typed.as_secs_f64());
+
+    // 4. The same spec over serde_json::Value.
+    let start = Instant::now();
+    let mut kept = 0usize;
+    for i in 0..pages {
+        kept += evaluate_over_value(&bodies[i % BODIES]);
+    }
+    let value = start.elapsed();
+    assert_eq!(kept, USERS);
+    println!("same spec over serde_json::Value: {:.0} users/s", USERS as f64 / value.as_secs_f64());
+    println!(
+        "ratios: end to end / parse floor = {:.2}; parse and map / parse floor = {:.2}; typed / Value = {:.2}x",
+        floor.as_secs_f64() / wall.as_secs_f64(),
+        floor.as_secs_f64() / typed.as_secs_f64(),
+        value.as_secs_f64() / typed.as_secs_f64(),
+    );
+
+    // 5. Concurrent pages against a slow API: 20 ms added to every answer.
+    let slow = runtime.block_on(serve(bodies.clone(), Duration::from_millis(20)));
+    let limited = 20_000;
+    for concurrency in [1, 4] {
+        let start = Instant::now();
+        let users = runtime.block_on(sync_limited(connector, &slow.url, concurrency, limited));
+        println!(
+            "20 ms latency, {limited} users, concurrency {concurrency}: {:.2} s ({users} users)",
+            start.elapsed().as_secs_f64()
+        );
+    }
+}
+
+/// Page bodies shaped like PagerDuty's `GET /users`, `more` left for the server to set.
+fn page_bodies() -> Vec<Vec<u8>> {
+    (0..BODIES)
+        .map(|b| {
+            let users: Vec<Value> = (0..PAGE)
+                .map(|i| {
+                    let n = b * PAGE + i;
+                    serde_json::json!({
+                        "id": format!("P{n:06}"), "type": "user", "summary": format!("User {n}"),
+                        "name": format!("User {n}"), "email": format!("user{n}@example.com"),
+                        "time_zone": "Europe/Paris", "color": "green",
+                        "role": if n % 10 == 0 { "read_only_limited_user" } else { "user" },
+                        "avatar_url": "https://secure.gravatar.com/avatar/1.png", "description": null,
+                        "invitation_sent": false, "job_title": "Engineer",
+                        "teams": [{"id": "PT1", "type": "team_reference", "summary": "Ops"}],
+                        "contact_methods": [{"id": "PC1", "type": "email_contact_method_reference"}],
+                        "html_url": format!("https://acme.pagerduty.com/users/P{n:06}")
+                    })
+                })
+                .collect();
+            serde_json::to_vec(&serde_json::json!({"users": users, "limit": PAGE, "more": true})).expect("serialisable")
+        })
+        .collect()
+}
+
+struct Server {
+    url: url::Url,
+    requests: Arc<AtomicU64>,
+}
+
+/// A minimal HTTP/1.1 server: keep-alive, answers every request with the
+/// pre-rendered body for its offset, `"more": false` on the last page.
+async fn serve(bodies: Arc<Vec<Vec<u8>>>, latency: Duration) -> Server {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = url::Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
+    let requests = Arc::new(AtomicU64::new(0));
+    let counter = requests.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            // Without it, Nagle's algorithm and delayed ACKs hold every answer ~40 ms.
+            let _ = socket.set_nodelay(true);
+            let (bodies, counter) = (bodies.clone(), counter.clone());
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 8192];
+                let mut filled = 0;
+                loop {
+                    let Ok(n) = socket.read(&mut buffer[filled..]).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    filled += n;
+                    let Some(end) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+                    buffer.copy_within(end + 4..filled, 0);
+                    filled -= end + 4;
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    let offset = query_number(&head, "offset");
+                    let body = &bodies[(offset / PAGE) % BODIES];
+                    let last = offset + PAGE >= USERS;
+                    let body: Cow<'_, [u8]> = if last {
+                        let text = String::from_utf8_lossy(body).replace("\"more\":true", "\"more\":false");
+                        Cow::Owned(text.into_bytes())
+                    } else {
+                        Cow::Borrowed(body)
+                    };
+                    if !latency.is_zero() {
+                        tokio::time::sleep(latency).await;
+                    }
+                    let mut answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    answer.extend_from_slice(&body);
+                    if socket.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Server { url, requests }
+}
+
+fn query_number(head: &str, name: &str) -> usize {
+    let target = head.split_whitespace().nth(1).unwrap_or("");
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Syncs with the spec as written (PagerDuty fetches 4 pages at once).
+async fn sync(connector: &'static dyn Connector, url: &url::Url) -> u64 {
+    let concurrency = match &connector.spec().pagination {
+        Pagination::Offset(counted) => counted.concurrency,
+        _ => 1,
+    };
+    sync_limited(connector, url, concurrency, USERS).await
+}
+
+/// Syncs with the spec's concurrency replaced, stopping after `limit` users.
+async fn sync_limited(connector: &'static dyn Connector, url: &url::Url, concurrency: u32, limit: usize) -> u64 {
+    let spec = with_concurrency(connector.spec(), concurrency);
+    let bench = Bench { inner: connector, spec };
+    let creds = CredentialValues::new(vec![(Secret::new("bench-key"), true)]);
+    let connection = Connection { credentials: &creds, access_token: None, base_url: Some(url) };
+    let client = Client::new(Duration::from_secs(30)).expect("client");
+    let options = SyncOptions { max_pages: u32::try_from(limit / PAGE).expect("fits"), retry: RetryPolicy::default() };
+    let mut users = 0u64;
+    let result =
+        tib_support::sync(&client, &bench, &connection, &options, &mut |page| users += page.users.len() as u64).await;
+    match result {
+        Ok(summary) => summary.users + summary.dropped,
+        // A limited run ends at its page cap, by design.
+        Err(tib_support::SyncError::PageCap { .. }) if limit < USERS => users,
+        Err(error) => panic!("sync failed: {error}"),
+    }
+}
+
+fn with_concurrency(spec: &Spec, concurrency: u32) -> &'static Spec {
+    let mut spec = spec.clone();
+    if let Pagination::Offset(Counted { concurrency: c, .. }) = &mut spec.pagination {
+        *c = concurrency;
+    }
+    Box::leak(Box::new(spec))
+}
+
+/// The PagerDuty connector with another request side.
+struct Bench {
+    inner: &'static dyn Connector,
+    spec: &'static Spec,
+}
+
+impl Connector for Bench {
+    fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
+    fn parse_page(
+        &self,
+        body: &[u8],
+        users: &mut dyn FnMut(Result<tib_support::User, tib_support::Dropped>),
+    ) -> Result<tib_support::PageInfo, tib_support::PageError> {
+        self.inner.parse_page(body, users)
+    }
+}
+
+/// specs/pagerduty.tib evaluated over `serde_json::Value`: what an
+/// interpreter of the spec does, with the same record building.
+fn evaluate_over_value(body: &[u8]) -> usize {
+    let body: Value = serde_json::from_slice(body).expect("valid JSON");
+    let mut kept = 0;
+    for user in body.get("users").and_then(Value::as_array).expect("users") {
+        let (id, email, name, role) =
+            (leaf(user.get("id")), leaf(user.get("email")), leaf(user.get("name")), leaf(user.get("role")));
+        let (invited, title, tz) =
+            (leaf(user.get("invitation_sent")), leaf(user.get("job_title")), leaf(user.get("time_zone")));
+        let active = rules::is_not(role.as_ref(), &Lit::Text("read_only_limited_user"))
+            && rules::is_not(invited.as_ref(), &Lit::Bool(true));
+        let custom = [("Job title", FieldType::Text, title.as_ref()), ("Time zone", FieldType::Text, tz.as_ref())];
+        let record = Draft {
+            id: id.as_ref(),
+            email: email.as_ref(),
+            username: None,
+            name: NameParts::Full(name.as_ref()),
+            role: Some(Label::Leaf(role.as_ref())),
+            created_at: None,
+            last_seen_at: None,
+            active,
+            status: Label::Fixed(if active { "Active" } else { "Deleted" }),
+            licenses: if active { vec!["PagerDuty"] } else { Vec::new() },
+            custom_fields: &custom,
+        }
+        .finish();
+        kept += usize::from(record.is_ok());
+    }
+    kept
+}
+
+/// A JSON value as the leaf a generated connector would have read.
+fn leaf(v: Option<&Value>) -> Option<Leaf<'_>> {
+    match v? {
+        Value::Null => None,
+        Value::Bool(b) => Some(Leaf::Bool(*b)),
+        Value::Number(n) => Some(Leaf::Number(Cow::Owned(n.to_string()))),
+        Value::String(s) => Some(Leaf::Text(Cow::Borrowed(s))),
+        Value::Array(items) => Some(Leaf::List(
+            items
+                .iter()
+                .map(|i| match i {
+                    Value::String(s) => Leaf::Text(Cow::Borrowed(s)),
+                    _ => Leaf::Object,
+                })
+                .collect(),
+        )),
+        Value::Object(_) => Some(Leaf::Object),
+    }
+}
+
+/// User plus system CPU time of this process, in seconds.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields.get(11..13).map_or(0.0, |f| f.iter().filter_map(|v| v.parse::<f64>().ok()).sum());
+    ticks / 100.0
+}
+
+/// The peak resident set size of this process so far, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
