@@ -1,6 +1,8 @@
 //! Building the user record from the values generated code picked out:
 //! validation of id and email, timestamps, typed custom fields.
 
+use std::borrow::Cow;
+
 use crate::record::{CustomValue, DropReason, Dropped, FieldIssue, FieldType, FieldValue, Name, User};
 use crate::time::timestamp;
 use crate::value::Leaf;
@@ -86,11 +88,11 @@ impl Draft<'_, '_> {
     }
 }
 
-/// The label's text, if it has one.
-pub fn label(label: Label<'_, '_>) -> Option<String> {
+/// The label's text, if it has one. Fixed labels are not copied.
+pub fn label(label: Label<'_, '_>) -> Option<Cow<'static, str>> {
     match label {
-        Label::Fixed(text) => Some(text.to_owned()),
-        Label::Leaf(leaf) => text(leaf),
+        Label::Fixed(text) => Some(Cow::Borrowed(text)),
+        Label::Leaf(leaf) => text(leaf).map(Cow::Owned),
     }
 }
 

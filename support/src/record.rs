@@ -1,5 +1,7 @@
 //! The common user record every connector produces, and why a user was dropped.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 
 /// One user as tib stores it, whatever the app.
@@ -11,13 +13,14 @@ pub struct User {
     pub email: String,
     pub username: Option<String>,
     pub name: Option<Name>,
-    pub role: Option<String>,
+    /// A fixed label of the spec borrows it; a role read from a field owns its text.
+    pub role: Option<Cow<'static, str>>,
     pub created_at: Option<DateTime<Utc>>,
     pub last_seen_at: Option<DateTime<Utc>>,
     /// Calculated Status.
     pub active: bool,
     /// Status in App.
-    pub status: String,
+    pub status: Cow<'static, str>,
     /// License names, in spec order.
     pub licenses: Vec<&'static str>,
     /// Custom fields whose values fit their types, in spec order.

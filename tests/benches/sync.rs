@@ -22,6 +22,11 @@ use tib_support::{Client, Connection, Connector, CredentialValues, RetryPolicy, 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
+/// The allocator the runtime binary deploys with: glibc's malloc spends more on
+/// a record's few small strings than the mapping itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USERS: usize = 1_000_000;
 const PAGE: usize = 100;
 /// Distinct page bodies the server cycles through (ids differ per body).
