@@ -114,7 +114,7 @@ fn page_bodies() -> Vec<Vec<u8>> {
                         "id": format!("P{n:06}"), "type": "user", "summary": format!("User {n}"),
                         "name": format!("User {n}"), "email": format!("user{n}@example.com"),
                         "time_zone": "Europe/Paris", "color": "green",
-                        "role": if n % 10 == 0 { "read_only_limited_user" } else { "user" },
+                        "role": if n.is_multiple_of(10) { "read_only_limited_user" } else { "user" },
                         "avatar_url": "https://secure.gravatar.com/avatar/1.png", "description": null,
                         "invitation_sent": false, "job_title": "Engineer",
                         "teams": [{"id": "PT1", "type": "team_reference", "summary": "Ops"}],
