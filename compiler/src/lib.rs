@@ -18,6 +18,7 @@ pub mod generate;
 pub mod ident;
 pub mod ir;
 pub mod parse;
+pub mod preview;
 pub mod span;
 mod suggest;
 pub mod workspace;

@@ -5,16 +5,16 @@
 
 use crate::value::Leaf;
 
-/// A constant of a rule, as generated code writes it.
+/// A constant of a rule (`'static` in generated code).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Lit {
-    Text(&'static str),
+pub enum Lit<'l> {
+    Text(&'l str),
     Number(f64),
     Bool(bool),
 }
 
 /// `is`: equal to the literal.
-pub fn is(value: Option<&Leaf<'_>>, lit: &Lit) -> bool {
+pub fn is(value: Option<&Leaf<'_>>, lit: &Lit<'_>) -> bool {
     let Some(value) = value else { return false };
     match (value, lit) {
         (Leaf::Text(t), Lit::Text(l)) => t == l,
@@ -30,17 +30,17 @@ pub fn is(value: Option<&Leaf<'_>>, lit: &Lit) -> bool {
 }
 
 /// `is not`: missing, or not equal.
-pub fn is_not(value: Option<&Leaf<'_>>, lit: &Lit) -> bool {
+pub fn is_not(value: Option<&Leaf<'_>>, lit: &Lit<'_>) -> bool {
     !is(value, lit)
 }
 
 /// `any of`: equal to one of the literals.
-pub fn any_of(value: Option<&Leaf<'_>>, lits: &[Lit]) -> bool {
+pub fn any_of(value: Option<&Leaf<'_>>, lits: &[Lit<'_>]) -> bool {
     lits.iter().any(|lit| is(value, lit))
 }
 
 /// `contains`: a string containing the text, or an array with an equal item.
-pub fn contains(value: Option<&Leaf<'_>>, lit: &Lit) -> bool {
+pub fn contains(value: Option<&Leaf<'_>>, lit: &Lit<'_>) -> bool {
     match value {
         Some(Leaf::List(items)) => items.iter().any(|item| is(Some(item), lit)),
         Some(Leaf::Text(t)) => match lit {
@@ -52,7 +52,7 @@ pub fn contains(value: Option<&Leaf<'_>>, lit: &Lit) -> bool {
 }
 
 /// `not contains`: missing, or not containing it.
-pub fn not_contains(value: Option<&Leaf<'_>>, lit: &Lit) -> bool {
+pub fn not_contains(value: Option<&Leaf<'_>>, lit: &Lit<'_>) -> bool {
     !contains(value, lit)
 }
 

@@ -166,10 +166,11 @@ fn licenses(base: &TokenStream, shape: &Shape, licenses: &ir::Licenses) -> Token
 
 fn parse_page(spec: &ir::Spec) -> TokenStream {
     let body_shape = &spec.shapes.body;
-    let body = quote!(Some(&body));
-    let body_type = match body_shape {
-        Shape::Users => quote!(::tib_support::value::UsersAt<User<'_>>),
-        _ => quote!(Body<'_>),
+    // A body of another kind than the spec reads (an object, or the users
+    // array) is read as empty, and reported as such, not as a JSON error.
+    let (body_type, body) = match body_shape {
+        Shape::Users => (quote!(::tib_support::value::UsersAt<User<'_>>), quote!(Some(&body))),
+        _ => (quote!(::tib_support::value::Tolerant<Body<'_>>), quote!(body.get())),
     };
     let users_path = spec.users_path.to_string();
     let users = leaf(body.clone(), body_shape, &spec.users_path);

@@ -361,19 +361,21 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
     if ::tib_support::rules::is(
-        Some(&body).and_then(|v| v.ok.as_ref()),
+        body.get().and_then(|v| v.ok.as_ref()),
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
             ::tib_support::page::api_error(
-                Some(&body).and_then(|v| v.error.get()).and_then(|v| v.message.as_ref()),
+                body.get().and_then(|v| v.error.get()).and_then(|v| v.message.as_ref()),
             ),
         );
     }
-    let items = match Some(&body).and_then(|v| v.data.get()).map(|v| &v.members) {
+    let items = match body.get().and_then(|v| v.data.get()).map(|v| &v.members) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "data.members",
@@ -403,7 +405,7 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: None,
-        more: ::tib_support::page::flag(Some(&body).and_then(|v| v.has_more.as_ref())),
+        more: ::tib_support::page::flag(body.get().and_then(|v| v.has_more.as_ref())),
         total: None,
     })
 }

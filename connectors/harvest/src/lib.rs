@@ -209,9 +209,11 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
-    let items = match Some(&body).map(|v| &v.users) {
+    let items = match body.get().map(|v| &v.users) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "users",
@@ -243,7 +245,7 @@ fn parse_page(
         next: None,
         more: None,
         total: ::tib_support::page::count(
-            Some(&body).and_then(|v| v.total_entries.as_ref()),
+            body.get().and_then(|v| v.total_entries.as_ref()),
         ),
     })
 }

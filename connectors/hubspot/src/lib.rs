@@ -176,9 +176,11 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
-    let items = match Some(&body).map(|v| &v.results) {
+    let items = match body.get().map(|v| &v.results) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "results",
@@ -208,7 +210,8 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: ::tib_support::page::token(
-            Some(&body)
+            body
+                .get()
                 .and_then(|v| v.paging.get())
                 .and_then(|v| v.next.get())
                 .and_then(|v| v.after.as_ref()),

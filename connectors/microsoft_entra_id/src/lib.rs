@@ -300,9 +300,11 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
-    let items = match Some(&body).map(|v| &v.value) {
+    let items = match body.get().map(|v| &v.value) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "value",
@@ -332,7 +334,7 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: ::tib_support::page::token(
-            Some(&body).and_then(|v| v.odata_next_link.as_ref()),
+            body.get().and_then(|v| v.odata_next_link.as_ref()),
         ),
         more: None,
         total: None,

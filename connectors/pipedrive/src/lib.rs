@@ -195,17 +195,19 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
     if ::tib_support::rules::is(
-        Some(&body).and_then(|v| v.success.as_ref()),
+        body.get().and_then(|v| v.success.as_ref()),
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
-            ::tib_support::page::api_error(Some(&body).and_then(|v| v.error.as_ref())),
+            ::tib_support::page::api_error(body.get().and_then(|v| v.error.as_ref())),
         );
     }
-    let items = match Some(&body).map(|v| &v.data) {
+    let items = match body.get().map(|v| &v.data) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "data",

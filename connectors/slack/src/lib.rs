@@ -231,17 +231,19 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
     if ::tib_support::rules::is(
-        Some(&body).and_then(|v| v.ok.as_ref()),
+        body.get().and_then(|v| v.ok.as_ref()),
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
-            ::tib_support::page::api_error(Some(&body).and_then(|v| v.error.as_ref())),
+            ::tib_support::page::api_error(body.get().and_then(|v| v.error.as_ref())),
         );
     }
-    let items = match Some(&body).map(|v| &v.members) {
+    let items = match body.get().map(|v| &v.members) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "members",
@@ -271,7 +273,8 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: ::tib_support::page::token(
-            Some(&body)
+            body
+                .get()
                 .and_then(|v| v.response_metadata.get())
                 .and_then(|v| v.next_cursor.as_ref()),
         ),

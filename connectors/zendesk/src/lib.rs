@@ -248,9 +248,11 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: Body<'_> = ::tib_support::serde_json::from_slice(bytes)
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_slice(
+            bytes,
+        )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
-    let items = match Some(&body).map(|v| &v.users) {
+    let items = match body.get().map(|v| &v.users) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
                 path: "users",
@@ -280,10 +282,10 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: ::tib_support::page::token(
-            Some(&body).and_then(|v| v.links.get()).and_then(|v| v.next.as_ref()),
+            body.get().and_then(|v| v.links.get()).and_then(|v| v.next.as_ref()),
         ),
         more: ::tib_support::page::flag(
-            Some(&body).and_then(|v| v.meta.get()).and_then(|v| v.has_more.as_ref()),
+            body.get().and_then(|v| v.meta.get()).and_then(|v| v.has_more.as_ref()),
         ),
         total: None,
     })

@@ -1,0 +1,376 @@
+//! The IR evaluated over `serde_json::Value`: a connector without a cargo
+//! build, for `test` and `preview`.
+//!
+//! It walks each path with the spec's shapes exactly as the generated types
+//! read it (an object that is not an object is absent, an array that is not
+//! an array is empty, null is no value) and hands the same values to the same
+//! support functions, so it maps users as the generated connector does; a
+//! differential test holds the two to that.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde_json::Value;
+use tib_support::map::{Draft, Label, NameParts};
+use tib_support::record::{DropReason, FieldType};
+use tib_support::rules::{self, Lit};
+use tib_support::value::Leaf;
+use tib_support::{Connector, Dropped, PageError, PageInfo, Spec, User, page};
+
+use crate::ir::{self, Shape, Test};
+
+/// A connector that interprets one checked spec.
+pub struct Interpreted {
+    ir: ir::Spec,
+    spec: &'static Spec,
+    /// Labels, license and custom-field names as the `'static` text the record holds.
+    names: BTreeMap<String, &'static str>,
+    /// The users path as errors name it.
+    users_path: &'static str,
+    /// For each mapped user path, how many users had a value there.
+    presence: Mutex<BTreeMap<String, usize>>,
+}
+
+impl Interpreted {
+    pub fn new(ir: ir::Spec) -> Self {
+        let spec = super::spec::spec(&ir);
+        let mut labels: Vec<&str> = vec!["Active", "Deleted"];
+        for branches in [
+            if let ir::StatusInApp::Conditions(b) = &ir.status { Some(b) } else { None },
+            if let Some(ir::Role::Conditions(b)) = &ir.fields.role { Some(b) } else { None },
+        ]
+        .into_iter()
+        .flatten()
+        {
+            labels.extend(branches.branches.iter().map(|b| b.label.as_str()));
+            labels.push(&branches.otherwise);
+        }
+        match &ir.licenses {
+            ir::Licenses::Auto { name } => labels.push(name),
+            ir::Licenses::Conditions { licenses, catch_all } => {
+                labels.extend(licenses.iter().map(|l| l.name.as_str()));
+                labels.extend(catch_all.as_deref());
+            }
+        }
+        labels.extend(ir.custom_fields.iter().map(|f| f.name.as_str()));
+        // Leaked once per interpreted spec: a preview process interprets one.
+        let names = labels.into_iter().map(|l| (l.to_owned(), &*Box::leak(l.to_owned().into_boxed_str()))).collect();
+        let users_path = Box::leak(ir.users_path.to_string().into_boxed_str());
+        Interpreted { ir, spec, names, users_path, presence: Mutex::new(BTreeMap::new()) }
+    }
+
+    pub fn ir(&self) -> &ir::Spec {
+        &self.ir
+    }
+
+    /// Mapped user paths and how many users so far had a value there.
+    pub fn presence(&self) -> BTreeMap<String, usize> {
+        self.presence.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    fn name(&self, text: &str) -> &'static str {
+        self.names.get(text).copied().unwrap_or("")
+    }
+
+    fn map_user(&self, user: &Value) -> Result<User, Dropped> {
+        let shape = &self.ir.shapes.user;
+        let fields = &self.ir.fields;
+        let get = |path: &ir::Path| leaf(at(Some(user), shape, path).0);
+        let opt = |path: &Option<ir::Path>| path.as_ref().and_then(get);
+        let (id, email) = (get(&fields.id), get(&fields.email));
+        let (username, created_at, last_seen_at) =
+            (opt(&fields.username), opt(&fields.created_at), opt(&fields.last_seen_at));
+        let name_leaves = match &fields.name {
+            None => (None, None),
+            Some(ir::Name::Full(path)) => (get(path), None),
+            Some(ir::Name::Split { first, last }) => (get(first), get(last)),
+        };
+        let role_leaf = match &fields.role {
+            Some(ir::Role::Field(path)) => get(path),
+            _ => None,
+        };
+        let status_leaf = match &self.ir.status {
+            ir::StatusInApp::Field(path) => get(path),
+            _ => None,
+        };
+        let custom_leaves: Vec<Option<Leaf<'_>>> = self.ir.custom_fields.iter().map(|f| get(&f.path)).collect();
+        self.tally(user);
+
+        let active = match &self.ir.active {
+            ir::Active::Everyone => true,
+            ir::Active::When(rules) => all(Some(user), shape, rules),
+        };
+        let branch_label = |b: &ir::Branches| {
+            let label = b.branches.iter().find(|b| all(Some(user), shape, &b.when)).map_or(&b.otherwise, |b| &b.label);
+            Label::Fixed(self.name(label))
+        };
+        let role = match &fields.role {
+            None => None,
+            Some(ir::Role::Field(_)) => Some(Label::Leaf(role_leaf.as_ref())),
+            Some(ir::Role::Conditions(b)) => Some(branch_label(b)),
+        };
+        let status = match &self.ir.status {
+            ir::StatusInApp::Auto => Label::Fixed(if active { "Active" } else { "Deleted" }),
+            ir::StatusInApp::Field(_) => Label::Leaf(status_leaf.as_ref()),
+            ir::StatusInApp::Conditions(b) => branch_label(b),
+        };
+        let licenses = match &self.ir.licenses {
+            ir::Licenses::Auto { name } => {
+                if active {
+                    vec![self.name(name)]
+                } else {
+                    Vec::new()
+                }
+            }
+            ir::Licenses::Conditions { licenses, catch_all } => {
+                let mut held: Vec<&'static str> =
+                    licenses.iter().filter(|l| all(Some(user), shape, &l.when)).map(|l| self.name(&l.name)).collect();
+                if let (true, Some(all_others)) = (held.is_empty(), catch_all) {
+                    held.push(self.name(all_others));
+                }
+                held
+            }
+        };
+        let custom: Vec<(&'static str, FieldType, Option<&Leaf<'_>>)> = self
+            .ir
+            .custom_fields
+            .iter()
+            .zip(&custom_leaves)
+            .map(|(f, value)| (self.name(&f.name), field_type(f.kind), value.as_ref()))
+            .collect();
+        let name = match &fields.name {
+            None => NameParts::None,
+            Some(ir::Name::Full(_)) => NameParts::Full(name_leaves.0.as_ref()),
+            Some(ir::Name::Split { .. }) => {
+                NameParts::Split { first: name_leaves.0.as_ref(), last: name_leaves.1.as_ref() }
+            }
+        };
+        Draft {
+            id: id.as_ref(),
+            email: email.as_ref(),
+            username: username.as_ref(),
+            name,
+            role,
+            created_at: created_at.as_ref(),
+            last_seen_at: last_seen_at.as_ref(),
+            active,
+            status,
+            licenses,
+            custom_fields: &custom,
+        }
+        .finish()
+    }
+
+    /// Counts, for each mapped path, whether this user has a value there.
+    fn tally(&self, user: &Value) {
+        let shape = &self.ir.shapes.user;
+        let fields = &self.ir.fields;
+        let mut paths: Vec<&ir::Path> = vec![&fields.id, &fields.email];
+        paths.extend([&fields.username, &fields.created_at, &fields.last_seen_at].into_iter().flatten());
+        match &fields.name {
+            Some(ir::Name::Full(p)) => paths.push(p),
+            Some(ir::Name::Split { first, last }) => paths.extend([first, last]),
+            None => {}
+        }
+        if let Some(ir::Role::Field(p)) = &fields.role {
+            paths.push(p);
+        }
+        if let ir::StatusInApp::Field(p) = &self.ir.status {
+            paths.push(p);
+        }
+        paths.extend(self.ir.custom_fields.iter().map(|f| &f.path));
+        if let Ok(mut presence) = self.presence.lock() {
+            for path in paths {
+                let present = rules::has_value(leaf(at(Some(user), shape, path).0).as_ref());
+                *presence.entry(path.to_string()).or_default() += usize::from(present);
+            }
+        }
+    }
+}
+
+impl Connector for Interpreted {
+    fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+
+    fn parse_page(&self, bytes: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
+        let body: Value = serde_json::from_slice(bytes).map_err(|e| PageError::Json(e.to_string()))?;
+        let shape = &self.ir.shapes.body;
+        if let Some(api_error) = &self.ir.api_error
+            && all(Some(&body), shape, &api_error.when)
+        {
+            return Err(page::api_error(leaf(at(Some(&body), shape, &api_error.message).0).as_ref()));
+        }
+        let path = self.users_path;
+        let items = match users_at(&body, shape, &self.ir.users_path) {
+            UsersAt::Missing => return Err(PageError::MissingUsers { path }),
+            UsersAt::Found(found) => return Err(PageError::NotAnArray { path, found }),
+            UsersAt::Array(items) => items,
+        };
+        for item in items {
+            users(if item.is_object() {
+                self.map_user(item)
+            } else {
+                Err(Dropped { external_id: None, reason: DropReason::NotAnObject })
+            });
+        }
+        let body_leaf = |path: &ir::Path| leaf(at(Some(&body), shape, path).0);
+        let next = match &self.ir.pagination {
+            ir::Pagination::NextUrl(ir::NextUrl { source: ir::NextUrlSource::Body(p), .. })
+            | ir::Pagination::Token(ir::Token { source: ir::TokenSource::Body(p), .. }) => {
+                page::token(body_leaf(p).as_ref())
+            }
+            _ => None,
+        };
+        let (more, total) = match &self.ir.pagination {
+            ir::Pagination::Offset(ir::Offset { stop, .. })
+            | ir::Pagination::PageNumber(ir::PageNumber { stop, .. }) => {
+                let more = stop.iter().find_map(|s| if let ir::CountStop::NoMore(p) = s { Some(p) } else { None });
+                let total = stop.iter().find_map(|s| if let ir::CountStop::Total(p) = s { Some(p) } else { None });
+                (more, total)
+            }
+            ir::Pagination::NextUrl(ir::NextUrl { stop, .. }) | ir::Pagination::Token(ir::Token { stop, .. }) => {
+                (stop.iter().find_map(|s| if let ir::TokenStop::NoMore(p) = s { Some(p) } else { None }), None)
+            }
+            ir::Pagination::None => (None, None),
+        };
+        Ok(PageInfo {
+            count: items.len(),
+            next,
+            more: more.and_then(|p| page::flag(body_leaf(p).as_ref())),
+            total: total.and_then(|p| page::count(body_leaf(p).as_ref())),
+        })
+    }
+}
+
+enum UsersAt<'v> {
+    Missing,
+    Found(&'static str),
+    Array(&'v [Value]),
+}
+
+/// The users array, read as `UsersAt` reads it.
+fn users_at<'v>(body: &'v Value, shape: &Shape, path: &ir::Path) -> UsersAt<'v> {
+    match at(Some(body), shape, path).0 {
+        None => UsersAt::Missing,
+        Some(Value::Array(items)) => UsersAt::Array(items),
+        Some(other) => UsersAt::Found(kind(other)),
+    }
+}
+
+/// The value at `path` from `base`, read through `shape` as the generated
+/// types read it, and the shape it ends at.
+fn at<'v, 's>(base: Option<&'v Value>, shape: &'s Shape, path: &ir::Path) -> (Option<&'v Value>, &'s Shape) {
+    let mut value = base;
+    let mut shape = shape;
+    for segment in &path.segments {
+        let (next, next_shape) = match (segment, shape) {
+            (ir::Segment::Key(key), Shape::Object(object)) => {
+                let field = object.fields.iter().find(|f| &f.key == key).expect("shapes hold every path");
+                (value.and_then(Value::as_object).and_then(|o| o.get(key)), &field.shape)
+            }
+            (ir::Segment::Index(index), Shape::Array(item)) => {
+                (value.and_then(Value::as_array).and_then(|items| items.get(*index)), item.as_ref())
+            }
+            _ => unreachable!("the checker rejects paths that read a value two ways"),
+        };
+        // A value of the wrong kind for its shape reads as absent (Tolerant, Many).
+        value = next.filter(|v| match next_shape {
+            Shape::Object(_) => v.is_object(),
+            Shape::Array(_) => v.is_array(),
+            Shape::Any | Shape::Leaf | Shape::Users => !v.is_null() || matches!(next_shape, Shape::Users),
+        });
+        shape = next_shape;
+    }
+    (value, shape)
+}
+
+/// A JSON value as the `Leaf` the generated types would hold.
+fn leaf(value: Option<&Value>) -> Option<Leaf<'_>> {
+    match value? {
+        Value::Null => None,
+        other => Some(item_leaf(other)),
+    }
+}
+
+fn item_leaf(value: &Value) -> Leaf<'_> {
+    match value {
+        Value::Null => Leaf::Null,
+        Value::Bool(b) => Leaf::Bool(*b),
+        Value::Number(n) => Leaf::Number(Cow::Owned(number_text(n))),
+        Value::String(s) => Leaf::Text(Cow::Borrowed(s)),
+        Value::Array(items) => Leaf::List(items.iter().map(item_leaf).collect()),
+        Value::Object(_) => Leaf::Object,
+    }
+}
+
+/// The text the Leaf visitor makes of a number: integers exactly, floats as Rust prints them.
+fn number_text(n: &serde_json::Number) -> String {
+    match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => u.to_string(),
+        (None, Some(i), _) => i.to_string(),
+        (None, None, Some(f)) => f.to_string(),
+        (None, None, None) => n.to_string(),
+    }
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn all(base: Option<&Value>, shape: &Shape, rules: &[ir::Rule]) -> bool {
+    rules.iter().all(|r| rule(base, shape, r))
+}
+
+fn rule(base: Option<&Value>, shape: &Shape, rule: &ir::Rule) -> bool {
+    let (value, end) = at(base, shape, &rule.path);
+    fn lit(l: &ir::Literal) -> Lit<'_> {
+        match l {
+            ir::Literal::Text(t) => Lit::Text(t),
+            ir::Literal::Number { value, .. } => Lit::Number(*value),
+            ir::Literal::Bool(b) => Lit::Bool(*b),
+        }
+    }
+    let leaf_value = || leaf(value);
+    match &rule.test {
+        Test::Is(l) => rules::is(leaf_value().as_ref(), &lit(l)),
+        Test::IsNot(l) => rules::is_not(leaf_value().as_ref(), &lit(l)),
+        Test::Contains(l) => rules::contains(leaf_value().as_ref(), &lit(l)),
+        Test::NotContains(l) => rules::not_contains(leaf_value().as_ref(), &lit(l)),
+        Test::AnyOf(ls) => rules::any_of(leaf_value().as_ref(), &ls.iter().map(lit).collect::<Vec<_>>()),
+        Test::AtLeast(min) => rules::at_least(leaf_value().as_ref(), *min),
+        Test::HasValue => match end {
+            Shape::Object(_) => value.is_some(),
+            Shape::Array(_) | Shape::Users => value.and_then(Value::as_array).is_some_and(|items| !items.is_empty()),
+            Shape::Any | Shape::Leaf => rules::has_value(leaf_value().as_ref()),
+        },
+        Test::Some(inner) => {
+            let Shape::Array(item) = end else { unreachable!("the checker makes the target of `some` an array") };
+            value.and_then(Value::as_array).is_some_and(|items| {
+                items.iter().any(|i| match item.as_ref() {
+                    Shape::Object(_) => i.is_object() && all(Some(i), item, inner),
+                    _ => all(Some(i), item, inner),
+                })
+            })
+        }
+    }
+}
+
+fn field_type(kind: ir::FieldType) -> FieldType {
+    match kind {
+        ir::FieldType::Text => FieldType::Text,
+        ir::FieldType::Number => FieldType::Number,
+        ir::FieldType::Email => FieldType::Email,
+        ir::FieldType::Date => FieldType::Date,
+        ir::FieldType::MultiValue => FieldType::MultiValue,
+        ir::FieldType::User => FieldType::User,
+    }
+}

@@ -1,0 +1,153 @@
+//! The IR's request side as the support crate's `Spec`, built at run time
+//! for preview (the generated `SPEC` constant is the same data, emitted).
+
+use tib_support::spec as s;
+
+use crate::ir;
+
+/// Leaks: a preview builds one spec per process.
+fn leak<T>(items: Vec<T>) -> &'static [T] {
+    Box::leak(items.into_boxed_slice())
+}
+
+fn text(text: &str) -> &'static str {
+    Box::leak(text.to_owned().into_boxed_str())
+}
+
+pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
+    let credentials = spec
+        .credentials
+        .iter()
+        .map(|c| s::CredentialSpec {
+            name: text(&c.name),
+            secret: c.secret,
+            description: text(c.description.as_deref().unwrap_or_default()),
+        })
+        .collect();
+    Box::leak(Box::new(s::Spec {
+        app: text(&spec.app.name),
+        id: text(&spec.app.id),
+        source: text(&spec.source),
+        credentials: leak(credentials),
+        base_url: template(&spec.base_url),
+        auth: auth(&spec.auth),
+        endpoint: s::Endpoint {
+            method: match spec.endpoint.method {
+                ir::Method::Get => s::Method::Get,
+                ir::Method::Post => s::Method::Post,
+            },
+            path: text(&spec.endpoint.path),
+            query: params(&spec.endpoint.query),
+            headers: params(&spec.endpoint.headers),
+        },
+        pagination: pagination(&spec.pagination),
+    }))
+}
+
+fn template(template: &ir::Template) -> s::Template {
+    s::Template(leak(
+        template
+            .parts
+            .iter()
+            .map(|part| match part {
+                ir::TemplatePart::Text(t) => s::Part::Text(text(t)),
+                ir::TemplatePart::Credential(id) => s::Part::Credential(id.0),
+            })
+            .collect(),
+    ))
+}
+
+fn params(params: &[ir::Param]) -> &'static [s::Param] {
+    leak(params.iter().map(|p| s::Param { name: text(&p.name), value: template(&p.value) }).collect())
+}
+
+fn scopes(scopes: &[String]) -> &'static [&'static str] {
+    leak(scopes.iter().map(|scope| text(scope)).collect())
+}
+
+fn auth(auth: &ir::Auth) -> s::Auth {
+    match auth {
+        ir::Auth::Bearer { token } => s::Auth::Bearer { token: template(token) },
+        ir::Auth::Basic { username, password } => {
+            s::Auth::Basic { username: template(username), password: template(password) }
+        }
+        ir::Auth::Headers { headers } => s::Auth::Headers(params(headers)),
+        ir::Auth::QueryKey { param, value } => s::Auth::QueryKey { param: text(param), value: template(value) },
+        ir::Auth::OAuthClientCredentials(o) => s::Auth::OAuthClientCredentials(s::OAuthClientCredentials {
+            token_url: template(&o.token_url),
+            scopes: scopes(&o.scopes),
+            token_params: params(&o.token_params),
+        }),
+        ir::Auth::OAuthAuthorizationCode(o) => s::Auth::OAuthAuthorizationCode(s::OAuthAuthorizationCode {
+            authorize_url: template(&o.authorize_url),
+            token_url: template(&o.token_url),
+            scopes: scopes(&o.scopes),
+            refresh_tokens: o.refresh_tokens,
+            authorize_params: params(&o.authorize_params),
+            token_params: params(&o.token_params),
+            refresh_params: params(&o.refresh_params),
+        }),
+    }
+}
+
+fn pagination(pagination: &ir::Pagination) -> s::Pagination {
+    let count_stops = |stops: &[ir::CountStop]| {
+        leak(
+            stops
+                .iter()
+                .map(|stop| match stop {
+                    ir::CountStop::EmptyPage => s::CountStop::EmptyPage,
+                    ir::CountStop::ShortPage => s::CountStop::ShortPage,
+                    ir::CountStop::NoMore(_) => s::CountStop::NoMore,
+                    ir::CountStop::Total(_) => s::CountStop::Total,
+                })
+                .collect(),
+        )
+    };
+    let token_stops = |stops: &[ir::TokenStop]| {
+        leak(
+            stops
+                .iter()
+                .map(|stop| match stop {
+                    ir::TokenStop::MissingToken => s::TokenStop::MissingToken,
+                    ir::TokenStop::EmptyPage => s::TokenStop::EmptyPage,
+                    ir::TokenStop::NoMore(_) => s::TokenStop::NoMore,
+                })
+                .collect(),
+        )
+    };
+    match pagination {
+        ir::Pagination::None => s::Pagination::None,
+        ir::Pagination::Offset(o) => s::Pagination::Offset(s::Counted {
+            position_param: text(&o.offset_param),
+            size_param: text(&o.limit_param),
+            page_size: o.page_size,
+            first: o.start,
+            concurrency: o.concurrency,
+            stop: count_stops(&o.stop),
+        }),
+        ir::Pagination::PageNumber(p) => s::Pagination::PageNumber(s::Counted {
+            position_param: text(&p.page_param),
+            size_param: text(&p.size_param),
+            page_size: p.page_size,
+            first: p.first_page,
+            concurrency: p.concurrency,
+            stop: count_stops(&p.stop),
+        }),
+        ir::Pagination::NextUrl(n) => s::Pagination::NextUrl {
+            source: match n.source {
+                ir::NextUrlSource::Body(_) => s::NextUrlSource::Body,
+                ir::NextUrlSource::LinkHeader => s::NextUrlSource::LinkHeader,
+            },
+            stop: token_stops(&n.stop),
+        },
+        ir::Pagination::Token(t) => s::Pagination::Token {
+            param: text(&t.param),
+            source: match &t.source {
+                ir::TokenSource::Body(_) => s::TokenSource::Body,
+                ir::TokenSource::Header(name) => s::TokenSource::Header(text(name)),
+            },
+            stop: token_stops(&t.stop),
+        },
+    }
+}
