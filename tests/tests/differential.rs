@@ -103,7 +103,7 @@ fn pool(spec: &ir::Spec) -> Vec<Value> {
     pool
 }
 
-fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng, depth: usize) -> Value {
+fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng) -> Value {
     // Sometimes the wrong kind of value altogether.
     if rng.chance(6) {
         return pool[rng.below(pool.len())].clone();
@@ -114,7 +114,7 @@ fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng, depth: u
             let mut map = serde_json::Map::new();
             for field in &object.fields {
                 if !rng.chance(12) {
-                    map.insert(field.key.clone(), generate(&field.shape, user, pool, rng, depth + 1));
+                    map.insert(field.key.clone(), generate(&field.shape, user, pool, rng));
                 }
             }
             map.insert("ignored".into(), json!({"deep": [1, 2, {"x": "y"}]}));
@@ -122,7 +122,7 @@ fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng, depth: u
         }
         Shape::Array(item) => {
             let n = rng.below(4);
-            Value::Array((0..n).map(|_| generate(item, user, pool, rng, depth + 1)).collect())
+            Value::Array((0..n).map(|_| generate(item, user, pool, rng)).collect())
         }
         Shape::Users => {
             let n = rng.below(6);
@@ -130,7 +130,7 @@ fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng, depth: u
                 (0..n)
                     .map(
                         |_| {
-                            if rng.chance(5) { json!("not a user") } else { generate(user, user, pool, rng, depth + 1) }
+                            if rng.chance(5) { json!("not a user") } else { generate(user, user, pool, rng) }
                         },
                     )
                     .collect(),
@@ -163,7 +163,7 @@ fn generated_connectors_and_the_interpreter_agree_on_every_example_spec() {
         let interpreted = Interpreted::new(spec);
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ paths.len() as u64);
         for round in 0..300 {
-            let body = generate(&body_shape, &user_shape, &pool, &mut rng, 0);
+            let body = generate(&body_shape, &user_shape, &pool, &mut rng);
             let bytes = serde_json::to_vec(&body).expect("serialisable");
             let (typed, interp) = (read(generated, &bytes), read(&interpreted, &bytes));
             assert_eq!(
