@@ -2,7 +2,7 @@
 //! PagerDuty connector from a fast local server on 127.0.0.1, beside two
 //! references over the same bytes in the same run: serde_json into
 //! `IgnoredAny` (the floor any Rust connector pays) and the same spec
-//! evaluated over `serde_json::Value`. Then the gain of concurrent pages with
+//! evaluated over `serde_json::Value` by preview's interpreter. Then the gain of concurrent pages with
 //! 20 ms of added latency per request.
 //!
 //! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes.
@@ -13,11 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tib_support::map::{Draft, Label, NameParts};
-use tib_support::record::FieldType;
-use tib_support::rules::{self, Lit};
 use tib_support::spec::{Counted, Pagination, Spec};
-use tib_support::value::Leaf;
 use tib_support::{Client, Connection, Connector, CredentialValues, RetryPolicy, Secret, SyncOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -74,11 +70,12 @@ fn main() {
     assert_eq!(kept, USERS);
     println!("generated connector, parse and map only: {:.0} users/s", USERS as f64 / typed.as_secs_f64());
 
-    // 4. The same spec over serde_json::Value.
+    // 4. The same spec over serde_json::Value: preview's interpreter of the IR.
+    let interpreted = interpreter("pagerduty");
     let start = Instant::now();
     let mut kept = 0usize;
     for i in 0..pages {
-        kept += evaluate_over_value(&bodies[i % BODIES]);
+        interpreted.parse_page(&bodies[i % BODIES], &mut |u| kept += usize::from(u.is_ok())).expect("parses");
     }
     let value = start.elapsed();
     assert_eq!(kept, USERS);
@@ -254,56 +251,14 @@ impl Connector for Bench {
     }
 }
 
-/// specs/pagerduty.tib evaluated over `serde_json::Value`: what an
-/// interpreter of the spec does, with the same record building.
-fn evaluate_over_value(body: &[u8]) -> usize {
-    let body: Value = serde_json::from_slice(body).expect("valid JSON");
-    let mut kept = 0;
-    for user in body.get("users").and_then(Value::as_array).expect("users") {
-        let (id, email, name, role) =
-            (leaf(user.get("id")), leaf(user.get("email")), leaf(user.get("name")), leaf(user.get("role")));
-        let (invited, title, tz) =
-            (leaf(user.get("invitation_sent")), leaf(user.get("job_title")), leaf(user.get("time_zone")));
-        let active = rules::is_not(role.as_ref(), &Lit::Text("read_only_limited_user"))
-            && rules::is_not(invited.as_ref(), &Lit::Bool(true));
-        let custom = [("Job title", FieldType::Text, title.as_ref()), ("Time zone", FieldType::Text, tz.as_ref())];
-        let record = Draft {
-            id: id.as_ref(),
-            email: email.as_ref(),
-            username: None,
-            name: NameParts::Full(name.as_ref()),
-            role: Some(Label::Leaf(role.as_ref())),
-            created_at: None,
-            last_seen_at: None,
-            active,
-            status: Label::Fixed(if active { "Active" } else { "Deleted" }),
-            licenses: if active { vec!["PagerDuty"] } else { Vec::new() },
-            custom_fields: &custom,
-        }
-        .finish();
-        kept += usize::from(record.is_ok());
-    }
-    kept
-}
-
-/// A JSON value as the leaf a generated connector would have read.
-fn leaf(v: Option<&Value>) -> Option<Leaf<'_>> {
-    match v? {
-        Value::Null => None,
-        Value::Bool(b) => Some(Leaf::Bool(*b)),
-        Value::Number(n) => Some(Leaf::Number(Cow::Owned(n.to_string()))),
-        Value::String(s) => Some(Leaf::Text(Cow::Borrowed(s))),
-        Value::Array(items) => Some(Leaf::List(
-            items
-                .iter()
-                .map(|i| match i {
-                    Value::String(s) => Leaf::Text(Cow::Borrowed(s)),
-                    _ => Leaf::Object,
-                })
-                .collect(),
-        )),
-        Value::Object(_) => Some(Leaf::Object),
-    }
+/// The interpreter `compiler preview` runs, for the example spec of `id`.
+fn interpreter(id: &str) -> compiler::preview::interpret::Interpreted {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
+    let paths = compiler::workspace::spec_paths(&root).expect("specs");
+    let files = compiler::workspace::compile_files(&root, &paths, &catalog).expect("readable");
+    let spec = files.into_iter().filter_map(|f| f.compiled.spec).find(|s| s.app.id == id).expect("the example spec");
+    compiler::preview::interpret::Interpreted::new(spec)
 }
 
 /// User plus system CPU time of this process, in seconds.

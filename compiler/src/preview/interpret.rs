@@ -28,8 +28,9 @@ pub struct Interpreted {
     names: BTreeMap<String, &'static str>,
     /// The users path as errors name it.
     users_path: &'static str,
-    /// For each mapped user path, how many users had a value there.
-    presence: Mutex<BTreeMap<String, usize>>,
+    /// For each mapped user path, how many users had a value there; counted
+    /// only when asked for ([`Interpreted::count_presence`]), as preview does.
+    presence: Option<Mutex<BTreeMap<String, usize>>>,
 }
 
 impl Interpreted {
@@ -57,7 +58,13 @@ impl Interpreted {
         // Leaked once per interpreted spec: a preview process interprets one.
         let names = labels.into_iter().map(|l| (l.to_owned(), &*Box::leak(l.to_owned().into_boxed_str()))).collect();
         let users_path = Box::leak(ir.users_path.to_string().into_boxed_str());
-        Interpreted { ir, spec, names, users_path, presence: Mutex::new(BTreeMap::new()) }
+        Interpreted { ir, spec, names, users_path, presence: None }
+    }
+
+    /// Also counts, for each mapped path, how many users have a value there.
+    pub fn count_presence(mut self) -> Self {
+        self.presence = Some(Mutex::new(BTreeMap::new()));
+        self
     }
 
     pub fn ir(&self) -> &ir::Spec {
@@ -66,7 +73,7 @@ impl Interpreted {
 
     /// Mapped user paths and how many users so far had a value there.
     pub fn presence(&self) -> BTreeMap<String, usize> {
-        self.presence.lock().map(|p| p.clone()).unwrap_or_default()
+        self.presence.as_ref().and_then(|p| p.lock().ok()).map(|p| p.clone()).unwrap_or_default()
     }
 
     fn name(&self, text: &str) -> &'static str {
@@ -164,6 +171,7 @@ impl Interpreted {
 
     /// Counts, for each mapped path, whether this user has a value there.
     fn tally(&self, user: &Value) {
+        let Some(presence) = &self.presence else { return };
         let shape = &self.ir.shapes.user;
         let fields = &self.ir.fields;
         let mut paths: Vec<&ir::Path> = vec![&fields.id, &fields.email];
@@ -180,7 +188,7 @@ impl Interpreted {
             paths.push(p);
         }
         paths.extend(self.ir.custom_fields.iter().map(|f| &f.path));
-        if let Ok(mut presence) = self.presence.lock() {
+        if let Ok(mut presence) = presence.lock() {
             for path in paths {
                 let present = rules::has_value(leaf(at(Some(user), shape, path).0).as_ref());
                 *presence.entry(path.to_string()).or_default() += usize::from(present);
