@@ -128,11 +128,7 @@ fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng) -> Value
             let n = rng.below(6);
             Value::Array(
                 (0..n)
-                    .map(
-                        |_| {
-                            if rng.chance(5) { json!("not a user") } else { generate(user, user, pool, rng) }
-                        },
-                    )
+                    .map(|_| if rng.chance(5) { json!("not a user") } else { generate(user, user, pool, rng) })
                     .collect(),
             )
         }
