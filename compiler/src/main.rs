@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use compiler::diag::{self, Severity, Style};
 use compiler::workspace::{self, CatalogFile};
 
@@ -28,6 +28,48 @@ enum Command {
     },
     /// Check every spec in specs/ and write its connector crate into connectors/ (the default).
     Generate,
+    /// Call a spec's users endpoint once: show the request, the answer, and where the users are in it.
+    Test {
+        /// The spec to try.
+        spec: PathBuf,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Follow a spec's pages and show every user as its connector would store it, with the problems.
+    Preview {
+        /// The spec to try.
+        spec: PathBuf,
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The most pages to fetch.
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+        pages: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `test` and `preview` connect with.
+#[derive(Args)]
+struct ConnectArgs {
+    /// A credential the spec declares, as NAME=VALUE; repeat for each. A credential not given here is
+    /// read from the environment variable TIB_<NAME> (which keeps secrets out of the shell history).
+    #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = name_value)]
+    credentials: Vec<(String, String)>,
+    /// For OAuth 2.0 specs: an access token (otherwise read from TIB_ACCESS_TOKEN).
+    #[arg(long, value_name = "TOKEN")]
+    access_token: Option<String>,
+    /// Send the requests here instead of the spec's base_url: a sandbox, or a local server.
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+}
+
+fn name_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{arg}` is not NAME=VALUE")),
+    }
 }
 
 fn main() -> ExitCode {
@@ -35,7 +77,51 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { files }) => check(&cli.root, files).0,
         None | Some(Command::Generate) => generate(&cli.root),
+        Some(Command::Test { spec, connect }) => live(&cli.root, spec, connect, Live::Test),
+        Some(Command::Preview { spec, connect, pages, json }) => {
+            live(&cli.root, spec, connect, Live::Preview { pages, json })
+        }
     }
+}
+
+enum Live {
+    Test,
+    Preview { pages: u32, json: bool },
+}
+
+/// `test` and `preview`: check the spec, then try it against the API.
+fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Live) -> ExitCode {
+    let (code, specs) = check(root, vec![spec]);
+    let Some(spec) = specs.and_then(|specs| specs.into_iter().next()).and_then(|s| s.compiled.spec) else {
+        return code;
+    };
+    let given = compiler::preview::connect::Given {
+        credentials: connect.credentials,
+        access_token: connect.access_token,
+        base_url: connect.base_url,
+    };
+    let session = match compiler::preview::Session::new(spec, given, |name| std::env::var(name).ok()) {
+        Ok(session) => session,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match command {
+            Live::Test => session.test().await,
+            Live::Preview { pages, json } => session.preview(pages, json).await,
+        }
+    });
+    print!("{}", outcome.text);
+    if outcome.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 fn generate(root: &std::path::Path) -> ExitCode {

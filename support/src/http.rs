@@ -60,6 +60,7 @@ impl Client {
 
 /// A successful answer.
 pub(crate) struct Answer {
+    pub status: u16,
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
 }
@@ -89,7 +90,7 @@ pub(crate) async fn send(
                 .bytes()
                 .await
                 .map_err(|e| SyncError::Transport { url: shown_url.clone(), message: creds.redact(&describe(e)) })?;
-            return Ok(Answer { headers, body });
+            return Ok(Answer { status: status.as_u16(), headers, body });
         }
         let retryable = status.as_u16() == 429 || status.is_server_error();
         if retryable && attempt < retry.max_retries {

@@ -22,7 +22,7 @@ pub mod value;
 pub use error::SyncError;
 pub use http::{Client, RetryPolicy};
 pub use page::{PageError, PageInfo};
-pub use paginate::{Connection, PageUsers, SyncOptions, SyncSummary, sync};
+pub use paginate::{Connection, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync};
 pub use record::{Dropped, User};
 pub use secret::{CredentialValues, Secret};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.

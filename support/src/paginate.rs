@@ -153,12 +153,8 @@ impl Run<'_> {
             let positions: Vec<u64> = (0..batch).map(|k| position + k * if offsets { page_size } else { 1 }).collect();
             let mut urls = Vec::new();
             for p in &positions {
-                let mut url = self.requests.first();
-                url.query_pairs_mut()
-                    .append_pair(counted.position_param, &p.to_string())
-                    .append_pair(counted.size_param, &counted.page_size.to_string());
                 let number = self.next_page_number()?;
-                urls.push((url, number));
+                urls.push((self.requests.counted(counted, *p), number));
             }
             let (client, connector, requests, creds, retry) =
                 (self.client, self.connector, &self.requests, self.creds, &self.options.retry);
@@ -258,4 +254,60 @@ async fn get(
         })
         .map_err(|error| SyncError::Page { page: number, url: shown, error })?;
     Ok(Fetched { number, info, headers: answer.headers, users })
+}
+
+/// The first page's request, as sent, and its answer, unread: what
+/// `compiler test` shows a spec author.
+#[derive(Debug)]
+pub struct Probe {
+    pub method: &'static str,
+    /// The URL as sent, secrets redacted.
+    pub url: String,
+    /// The headers as sent: sensitive values (auth) shown as `[redacted]`,
+    /// secrets redacted from the others.
+    pub headers: Vec<(String, String)>,
+    pub answer: Result<ProbeAnswer, SyncError>,
+}
+
+/// A successful answer to a probe.
+#[derive(Debug)]
+pub struct ProbeAnswer {
+    pub status: u16,
+    pub elapsed: std::time::Duration,
+    pub body: bytes::Bytes,
+}
+
+/// Sends the first page's request (with retries) and returns the answer as
+/// it came; an error before anything was sent (a request that cannot be
+/// built) is the outer one.
+pub async fn probe(
+    client: &Client,
+    connector: &dyn Connector,
+    connection: &Connection<'_>,
+    retry: &RetryPolicy,
+) -> Result<Probe, SyncError> {
+    let requests = Requests::new(connector.spec(), connection)?;
+    let request = requests.build(client.http(), requests.first_page())?;
+    let creds = connection.credentials;
+    let url = creds.redact(request.url().as_str());
+    let method = if request.method() == reqwest::Method::POST { "POST" } else { "GET" };
+    let headers = request
+        .headers()
+        .iter()
+        .map(|(name, value)| {
+            let shown = if value.is_sensitive() {
+                "[redacted]".to_owned()
+            } else {
+                creds.redact(&String::from_utf8_lossy(value.as_bytes()))
+            };
+            (name.to_string(), shown)
+        })
+        .collect();
+    let start = std::time::Instant::now();
+    let answer = http::send(client, request, retry, creds).await.map(|answer| ProbeAnswer {
+        status: answer.status,
+        elapsed: start.elapsed(),
+        body: answer.body,
+    });
+    Ok(Probe { method, url, headers, answer })
 }

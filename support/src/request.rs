@@ -7,7 +7,7 @@ use url::{Origin, Url};
 use crate::error::SyncError;
 use crate::paginate::Connection;
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Method, Param, Part, Spec, Template};
+use crate::spec::{Auth, Counted, Method, Pagination, Param, Part, Spec, Template};
 
 /// Builds every request of one sync.
 pub(crate) struct Requests<'s> {
@@ -53,6 +53,23 @@ impl<'s> Requests<'s> {
             url.set_query(None);
         }
         url
+    }
+
+    /// A counted page's URL: the first URL with the offset or page number and the page size.
+    pub fn counted(&self, counted: &Counted, position: u64) -> Url {
+        let mut url = self.first();
+        url.query_pairs_mut()
+            .append_pair(counted.position_param, &position.to_string())
+            .append_pair(counted.size_param, &counted.page_size.to_string());
+        url
+    }
+
+    /// The first page's URL, whatever the pagination style.
+    pub fn first_page(&self) -> Url {
+        match &self.spec.pagination {
+            Pagination::Offset(counted) | Pagination::PageNumber(counted) => self.counted(counted, counted.first),
+            Pagination::None | Pagination::NextUrl { .. } | Pagination::Token { .. } => self.first(),
+        }
     }
 
     /// A next URL from the API, resolved against the base URL; it must stay on the base origin.

@@ -76,6 +76,14 @@ impl Interpreted {
         self.presence.as_ref().and_then(|p| p.lock().ok()).map(|p| p.clone()).unwrap_or_default()
     }
 
+    /// The items at the users path of a body, when they are an array.
+    pub fn users<'v>(&self, body: &'v Value) -> Option<&'v [Value]> {
+        match users_at(body, &self.ir.shapes.body, &self.ir.users_path) {
+            UsersAt::Array(items) => Some(items),
+            UsersAt::Missing | UsersAt::Found(_) => None,
+        }
+    }
+
     fn name(&self, text: &str) -> &'static str {
         self.names.get(text).copied().unwrap_or("")
     }

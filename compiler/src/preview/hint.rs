@@ -1,0 +1,104 @@
+//! What to check when a request fails: the API's own message pulled out of
+//! its error body, and a hint that points at the part of the spec (or the
+//! credentials) most likely wrong.
+
+use serde_json::Value;
+use tib_support::{PageError, SyncError};
+
+use crate::ir;
+
+/// The message an error body carries under one of the keys APIs commonly
+/// use, searched breadth first; `None` when the body is not JSON or has none.
+pub fn api_message(body: &str) -> Option<String> {
+    const KEYS: [&str; 7] = ["message", "error_description", "errorSummary", "detail", "error", "title", "errors"];
+    let body: Value = serde_json::from_str(body).ok()?;
+    let mut level: Vec<&Value> = vec![&body];
+    for _ in 0..4 {
+        for value in &level {
+            if let Value::Object(map) = value {
+                for key in KEYS {
+                    if let Some(Value::String(text)) = map.get(key)
+                        && !text.trim().is_empty()
+                    {
+                        return Some(text.trim().to_owned());
+                    }
+                }
+            }
+        }
+        level = level
+            .iter()
+            .flat_map(|v| match v {
+                Value::Object(map) => map.values().collect::<Vec<_>>(),
+                Value::Array(items) => items.iter().collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+    }
+    None
+}
+
+/// What the spec author should check, given how the request failed.
+pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
+    let names: Vec<&str> = spec.credentials.iter().map(|c| c.name.as_str()).collect();
+    let credentials = if names.is_empty() { "the credentials".to_owned() } else { names.join(", ") };
+    let location = format!("base_url and the request path `{}`", spec.endpoint.path);
+    match error {
+        SyncError::Status { status: 401, .. } => format!(
+            "the API did not accept the credentials: check {credentials}, and that the auth kind ({}) is the one the API documents",
+            super::connect::auth_kind(&spec.auth)
+        ),
+        SyncError::Status { status: 403, .. } => {
+            format!("the credentials were accepted but may not list users: check the rights or scopes of {credentials}")
+        }
+        SyncError::Status { status: 404, .. } => format!("nothing at that URL: check {location}"),
+        SyncError::Status { status: 400, .. } => {
+            "the API rejected the request: check the request's query parameters and the pagination's parameter names and page size".to_owned()
+        }
+        SyncError::Status { status: 405, .. } => "check the request's method (GET or POST)".to_owned(),
+        SyncError::Status { status: 429, .. } | SyncError::RateLimited { .. } => {
+            "the API is rate limiting: wait, then try again with fewer pages".to_owned()
+        }
+        SyncError::Status { status, .. } if *status >= 500 => {
+            "the API failed on its side (after retries): try again later".to_owned()
+        }
+        SyncError::Status { .. } => format!("check {location}"),
+        SyncError::Transport { .. } => {
+            "no answer: check the host in base_url (or --base-url), and that the server is up".to_owned()
+        }
+        SyncError::Config(_) => format!("check the credential values put into base_url and the request ({credentials})"),
+        SyncError::Page { error: PageError::Json(_), .. } => format!(
+            "the answer is not JSON; an HTML page often means a login page or a wrong URL: check {location}"
+        ),
+        SyncError::Page { error: PageError::Api(_), .. } => {
+            format!("the API answered with an error in the body: check {credentials} and the request's parameters")
+        }
+        SyncError::Page { error: PageError::MissingUsers { .. } | PageError::NotAnArray { .. }, .. } => {
+            "check `users at`; `compiler test` lists the arrays the body holds".to_owned()
+        }
+        SyncError::ForeignOrigin { .. } => {
+            "the API's next page is on another host; if that host is the API's own, make it the base_url".to_owned()
+        }
+        SyncError::Repeated { .. } | SyncError::NoNextPage { .. } => {
+            "check the pagination: the path of the next token or URL, and the stop conditions".to_owned()
+        }
+        SyncError::PageCap { .. } => "more pages remain".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_message_apis_send() {
+        assert_eq!(
+            api_message(r#"{"errorCode":"E0000011","errorSummary":"Invalid token provided"}"#).as_deref(),
+            Some("Invalid token provided")
+        );
+        assert_eq!(api_message(r#"{"error":{"code":401,"message":"Bad key"}}"#).as_deref(), Some("Bad key"));
+        assert_eq!(api_message(r#"{"errors":[{"detail":"No such path"}]}"#).as_deref(), Some("No such path"));
+        assert_eq!(api_message(r#"{"ok":false,"error":"invalid_auth"}"#).as_deref(), Some("invalid_auth"));
+        assert_eq!(api_message("<html>Not found</html>"), None);
+        assert_eq!(api_message(r#"{"status": 500}"#), None);
+    }
+}

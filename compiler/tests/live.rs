@@ -1,0 +1,347 @@
+//! `compiler test` and `compiler preview` end to end: the binary as an author
+//! runs it, against an API served by wiremock on 127.0.0.1.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "sekret-token-4711";
+
+/// A workspace with one spec, `specs/demo.tib`, whose base URL is `base_url`.
+fn workspace(base_url: &str, users_at: &str, username: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(root.path().join("specs")).expect("specs/");
+    std::fs::write(root.path().join("custom-fields.toml"), "[Demo]\nDepartment = \"Text\"\nSeats = \"Number\"\n")
+        .expect("catalog");
+    let spec = format!(
+        r#"app "Demo"
+base_url "{base_url}/api"
+credentials {{
+  token secret "An API token"
+}}
+auth bearer "{{token}}"
+request GET "/members"
+paginate offset {{
+  offset_param = "offset"
+  limit_param  = "limit"
+  page_size    = 2
+  stop when short_page
+}}
+users at {users_at}
+fields {{
+  id         = id
+  email      = email
+  username   = {username}
+  name       = name
+  created_at = created
+}}
+active when {{ state is "active" }}
+status field label
+custom_fields {{
+  "Department" = org.department
+  "Seats"      = seats
+}}
+"#
+    );
+    std::fs::write(root.path().join("specs/demo.tib"), spec).expect("spec");
+    root
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs the compiler in `root`, off the async runtime that serves the mock API.
+async fn compiler(root: &Path, args: &[&str]) -> Run {
+    let root = root.to_owned();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let output = Command::new(env!("CARGO_BIN_EXE_compiler"))
+            .args(&args)
+            .current_dir(&root)
+            .env_remove("TIB_TOKEN")
+            .env_remove("TIB_ACCESS_TOKEN")
+            .output()
+            .expect("runs");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    })
+    .await
+    .expect("joined")
+}
+
+fn member(id: u64, email: &str, state: &str, label: &str) -> Value {
+    json!({
+        "id": id, "email": email, "handle": format!("user{id}"), "name": format!("User {id}"),
+        "created": "2024-03-01T10:00:00Z", "state": state, "label": label,
+        "org": {"department": "Sales"}, "seats": 1,
+    })
+}
+
+fn page(members: Vec<Value>) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(json!({"data": {"members": members}, "ok": true}))
+}
+
+async fn mount_page(server: &MockServer, offset: &str, members: Vec<Value>) {
+    Mock::given(method("GET"))
+        .and(path("/api/members"))
+        .and(query_param("offset", offset))
+        .and(query_param("limit", "2"))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(page(members))
+        .mount(server)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_shows_the_request_redacted_the_answer_and_the_users() {
+    let server = MockServer::start().await;
+    mount_page(
+        &server,
+        "0",
+        vec![member(1, "ann@demo.example", "active", "Active"), member(2, "bo@demo.example", "active", "Active")],
+    )
+    .await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains(&format!("GET {}/api/members?offset=0&limit=2", server.uri())), "{out}");
+    assert!(out.contains("auth: bearer token"), "{out}");
+    assert!(out.contains("authorization: [redacted]"), "{out}");
+    assert!(!out.contains(TOKEN) && !run.stderr.contains(TOKEN), "the token leaked:\n{out}");
+    assert!(out.contains("HTTP 200 in "), "{out}");
+    assert!(out.contains("\"email\": \"ann@demo.example\""), "the body sample is shown:\n{out}");
+    assert!(out.contains("users at `data.members`: 2 items"), "{out}");
+    assert!(out.contains("fields on the items: created, email, handle, id, label, name, org, seats, state"), "{out}");
+    assert!(out.contains("2 users map, 0 would be dropped"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_with_a_wrong_users_path_lists_the_arrays_and_suggests_one() {
+    let server = MockServer::start().await;
+    let body = json!({"data": {"members": [{"id": 1}, {"id": 2}], "groups": [{"id": "g"}]}, "links": ["x"]});
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(&server).await;
+    let root = workspace(&server.uri(), "data.users", "handle");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", "token=t"]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("error: the response has nothing at the users path `data.users`"), "{out}");
+    assert!(out.contains("  data.groups (1 items)\n  data.members (2 items)"), "{out}");
+    assert!(out.contains("hint: write `users at data.members`"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_shows_the_apis_error_and_a_hint_with_secrets_redacted() {
+    let server = MockServer::start().await;
+    // Some APIs echo the credential back; it must not reach the terminal.
+    let body = json!({"error": {"message": format!("Invalid token {TOKEN}")}});
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(401).set_body_json(body)).mount(&server).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("answered HTTP 401"), "{out}");
+    assert!(out.contains("the API says: Invalid token [redacted]"), "{out}");
+    assert!(out.contains("hint: the API did not accept the credentials: check token"), "{out}");
+    assert!(!out.contains(TOKEN), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn test_hints_at_the_url_on_404_and_at_the_host_when_nothing_answers() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(404)).mount(&server).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", "token=t"]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("hint: nothing at that URL: check base_url and the request path `/members`"),
+        "{}",
+        run.stdout
+    );
+
+    // A port that was just free: nothing listens there.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let base = format!("http://{dead}/v2");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", "token=t", "--base-url", &base]).await;
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.starts_with(&format!("GET {base}/members?offset=0&limit=2\n")), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("no answer from {base}/members?offset=0&limit=2")), "{}", run.stdout);
+    assert!(run.stdout.contains("hint: no answer: check the host in base_url"), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_come_from_flags_or_the_environment_and_missing_ones_are_named() {
+    let server = MockServer::start().await;
+    mount_page(&server, "0", vec![member(1, "ann@demo.example", "active", "Active")]).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let run = compiler(root.path(), &["test", "specs/demo.tib"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--cred token=… (or TIB_TOKEN): An API token"), "{}", run.stderr);
+
+    let output = Command::new(env!("CARGO_BIN_EXE_compiler"))
+        .args(["test", "specs/demo.tib"])
+        .current_dir(root.path())
+        .env("TIB_TOKEN", TOKEN)
+        .output()
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("1 users map"), "{stdout}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_spec_gets_the_diagnostics_that_say_what_to_write() {
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(root.path().join("specs")).expect("specs/");
+    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
+    std::fs::write(root.path().join("specs/new.tib"), "").expect("spec");
+    let run = compiler(root.path(), &["test", "specs/new.tib"]).await;
+    assert_eq!(run.code, 1);
+    for section in ["app", "base_url", "request", "users", "fields"] {
+        assert!(run.stderr.contains(&format!("the spec has no `{section}` section")), "{}", run.stderr);
+    }
+}
+
+/// Three pages of users with one of every problem preview reports.
+async fn three_pages(server: &MockServer) {
+    let mut bad_seats = member(2, "bo@demo.example", "active", "Active");
+    bad_seats["seats"] = json!("many");
+    mount_page(server, "0", vec![member(1, "ann@demo.example", "active", "Active"), bad_seats]).await;
+    mount_page(
+        server,
+        "2",
+        vec![member(3, "not-an-email", "active", "Active"), member(4, "di@demo.example", "suspended", "Active")],
+    )
+    .await;
+    mount_page(server, "4", vec![member(5, "ed@demo.example", "inactive", "Deactivated")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_shows_the_users_and_every_problem_inline() {
+    let server = MockServer::start().await;
+    three_pages(&server).await;
+    // `handel`: a typo no user has.
+    let root = workspace(&server.uri(), "data.members", "handel");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--pages", "5"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    let header = out.lines().next().expect("a table");
+    for column in
+        ["id", "email", "name", "role", "created", "last seen", "active", "status", "licenses", "Department", "Seats"]
+    {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(out.contains("3 pages, 4 users, 1 dropped"), "{out}");
+    assert!(out.contains("page 2, user 3: invalid email"), "{out}");
+    assert!(out.contains("user 2, Seats: "), "the Number mismatch is named:\n{out}");
+    assert!(out.contains("mapped paths no user in the sample has (typos?):\n  handel"), "{out}");
+    assert!(
+        out.contains("Status in App says \"Active\" for users the Calculated Status rules mark inactive: 4"),
+        "{out}"
+    );
+    let ann = out.lines().find(|l| l.starts_with("1 ")).expect("user 1's row");
+    assert!(ann.contains("ann@demo.example") && ann.contains("User 1") && ann.contains("2024-03-01 10:00"), "{ann}");
+    assert!(ann.contains("yes") && ann.contains("Active") && ann.contains("Demo") && ann.contains("Sales"), "{ann}");
+    assert!(!out.contains(TOKEN));
+    assert!(!out.contains("came back more than once"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_warns_when_pages_overlap() {
+    let server = MockServer::start().await;
+    // An API that ignores the offset: every page is the first.
+    Mock::given(method("GET"))
+        .respond_with(page(vec![
+            member(1, "ann@demo.example", "active", "Active"),
+            member(2, "bo@demo.example", "active", "Active"),
+        ]))
+        .mount(&server)
+        .await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", "token=t", "--pages", "2"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("came back more than once (the pages overlap; check the pagination): 1, 2"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_stops_at_the_page_bound_and_says_more_remain() {
+    let server = MockServer::start().await;
+    three_pages(&server).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--pages", "1"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("1 pages, 2 users, 0 dropped\nstopped after 1 pages (--pages); more remain"),
+        "{}",
+        run.stdout
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1, "one page fetched");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_as_json_holds_what_the_connector_would_store() {
+    let server = MockServer::start().await;
+    three_pages(&server).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--json"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let value: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(value["pages"], 3);
+    assert_eq!(value["stopped"], Value::Null);
+    let users = value["users"].as_array().expect("users");
+    assert_eq!(users.iter().map(|u| u["external_id"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["1", "2", "4", "5"]);
+    assert_eq!(users[0]["username"], "user1");
+    assert_eq!(users[0]["created_at"], "2024-03-01T10:00:00+00:00");
+    assert_eq!(users[0]["custom_fields"], json!({"Department": "Sales", "Seats": "1"}));
+    assert_eq!(users[1]["left_out"][0]["field"], "Seats");
+    assert_eq!(users[3]["active"], false);
+    assert_eq!(users[3]["status"], "Deactivated");
+    assert_eq!(users[3]["licenses"], json!([]));
+    assert_eq!(value["dropped"][0]["page"], 2);
+    assert_eq!(value["dropped"][0]["external_id"], "3");
+    assert_eq!(value["active_but_inactive"], json!(["4"]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_keeps_what_it_read_when_a_later_page_fails() {
+    let server = MockServer::start().await;
+    mount_page(
+        &server,
+        "0",
+        vec![member(1, "ann@demo.example", "active", "Active"), member(2, "bo@demo.example", "active", "Active")],
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(query_param("offset", "2"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"detail": "offset too large"})))
+        .mount(&server)
+        .await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("ann@demo.example") && out.contains("bo@demo.example"), "{out}");
+    assert!(out.contains("answered HTTP 400"), "{out}");
+    assert!(out.contains("the API says: offset too large"), "{out}");
+    assert!(out.contains("hint: the API rejected the request"), "{out}");
+}
