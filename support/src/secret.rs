@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::spec::CredentialSpec;
+
 /// A secret string. Read it with [`Secret::expose`], only where it is sent.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -61,9 +63,110 @@ impl CredentialValues {
     }
 }
 
+/// Why the values given for a connection do not fit its spec.
+#[derive(Debug)]
+pub enum CredentialsError {
+    /// A value for a credential the spec does not declare.
+    Unknown { name: String, declared: Vec<&'static str> },
+    /// Credentials given nowhere.
+    Missing(Vec<&'static CredentialSpec>),
+}
+
+impl fmt::Display for CredentialsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialsError::Unknown { name, declared } if declared.is_empty() => {
+                write!(f, "the spec declares no credentials, but `{name}` was given")
+            }
+            CredentialsError::Unknown { name, declared } => {
+                write!(f, "the spec has no credential `{name}`; it declares {}", declared.join(", "))
+            }
+            CredentialsError::Missing(missing) => {
+                f.write_str("the spec needs credentials that were not given:")?;
+                for c in missing {
+                    write!(f, "\n  --cred {}=… (or {})", c.name, env_name(c.name))?;
+                    if !c.description.is_empty() {
+                        write!(f, ": {}", c.description)?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for CredentialsError {}
+
+/// The environment variable that supplies credential `name`: `TIB_` and the name in upper case.
+pub fn env_name(name: &str) -> String {
+    format!("TIB_{}", name.to_ascii_uppercase())
+}
+
+impl CredentialValues {
+    /// The values of `declared` (a spec's credentials): from `flags`
+    /// (`NAME=VALUE` pairs; the last one of a name wins), else from
+    /// `otherwise` (the environment, a prompt...). A flag the spec does not
+    /// declare, or a value found nowhere, is an error that says what to give.
+    pub fn collect(
+        declared: &'static [CredentialSpec],
+        flags: &[(String, String)],
+        mut otherwise: impl FnMut(&CredentialSpec) -> Option<String>,
+    ) -> Result<CredentialValues, CredentialsError> {
+        if let Some((name, _)) = flags.iter().find(|(name, _)| !declared.iter().any(|c| c.name == name)) {
+            return Err(CredentialsError::Unknown {
+                name: name.clone(),
+                declared: declared.iter().map(|c| c.name).collect(),
+            });
+        }
+        let mut values = Vec::new();
+        let mut missing = Vec::new();
+        for credential in declared {
+            let flag = flags.iter().rev().find(|(name, _)| name == credential.name).map(|(_, v)| v.clone());
+            match flag.or_else(|| otherwise(credential)) {
+                Some(value) => values.push((Secret::new(value), credential.secret)),
+                None => missing.push(credential),
+            }
+        }
+        if missing.is_empty() { Ok(CredentialValues::new(values)) } else { Err(CredentialsError::Missing(missing)) }
+    }
+
+    /// The values in spec order, for sealing.
+    pub fn values(&self) -> &[Secret] {
+        &self.values
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    static DECLARED: [CredentialSpec; 2] = [
+        CredentialSpec { name: "user", secret: false, description: "Your login" },
+        CredentialSpec { name: "token", secret: true, description: "" },
+    ];
+
+    #[test]
+    fn collects_from_flags_then_elsewhere_and_says_what_is_missing() {
+        let flags = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect()
+        };
+        let env = |c: &CredentialSpec| (c.name == "token").then(|| "from-env-secret".to_owned());
+        let values = CredentialValues::collect(&DECLARED, &flags(&[("user", "ann")]), env).expect("collected");
+        assert_eq!((values.get(0), values.get(1)), ("ann", "from-env-secret"));
+        assert_eq!(values.redact("ann from-env-secret"), "ann [redacted]");
+        let values =
+            CredentialValues::collect(&DECLARED, &flags(&[("user", "a"), ("token", "1"), ("token", "2")]), env)
+                .expect("collected");
+        assert_eq!(values.get(1), "2", "the last flag wins");
+
+        let missing = CredentialValues::collect(&DECLARED, &[], |_| None).expect_err("missing");
+        assert_eq!(
+            missing.to_string(),
+            "the spec needs credentials that were not given:\n  --cred user=… (or TIB_USER): Your login\n  --cred token=… (or TIB_TOKEN)"
+        );
+        let unknown = CredentialValues::collect(&DECLARED, &flags(&[("tokn", "x")]), |_| None).expect_err("unknown");
+        assert_eq!(unknown.to_string(), "the spec has no credential `tokn`; it declares user, token");
+    }
 
     #[test]
     fn secrets_never_show() {

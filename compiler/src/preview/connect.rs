@@ -2,7 +2,8 @@
 //! (from `--cred NAME=VALUE` or the environment), an OAuth access token, and
 //! optionally another base URL.
 
-use tib_support::{CredentialValues, Secret};
+use tib_support::spec::CredentialSpec;
+use tib_support::{CredentialValues, Secret, env_name};
 use url::Url;
 
 use crate::ir;
@@ -24,45 +25,23 @@ pub struct Prepared {
     pub base_url: Option<Url>,
 }
 
-/// The environment variable that supplies credential `name`: `TIB_` and the name in upper case.
-pub fn env_name(name: &str) -> String {
-    format!("TIB_{}", name.to_ascii_uppercase())
-}
-
-/// Matches what was given to the spec's credentials; a value missing from
-/// both the flags and the environment, or a flag the spec does not declare,
-/// is an error that says what to give.
-pub fn prepare(spec: &ir::Spec, given: Given, env: impl Fn(&str) -> Option<String>) -> Result<Prepared, String> {
-    let declared: Vec<&str> = spec.credentials.iter().map(|c| c.name.as_str()).collect();
-    if let Some((unknown, _)) = given.credentials.iter().find(|(name, _)| !declared.contains(&name.as_str())) {
-        return Err(if declared.is_empty() {
-            format!("the spec declares no credentials, but --cred {unknown}=… was given")
-        } else {
-            format!("the spec has no credential `{unknown}`; it declares {}", declared.join(", "))
-        });
-    }
+/// Matches what was given to the spec's credentials (`declared` is the
+/// spec's request side); a value missing from both the flags and the
+/// environment, or a flag the spec does not declare, is an error that says
+/// what to give.
+pub fn prepare(
+    spec: &ir::Spec,
+    declared: &'static [CredentialSpec],
+    given: Given,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Prepared, String> {
     let needed = sent_with_requests(spec);
-    let mut values = Vec::new();
-    let mut missing = Vec::new();
-    for (index, credential) in spec.credentials.iter().enumerate() {
-        // The last flag for a name wins, as with most command lines.
-        let flag = given.credentials.iter().rev().find(|(name, _)| *name == credential.name).map(|(_, v)| v.clone());
-        match flag.or_else(|| env(&env_name(&credential.name))) {
-            Some(value) => values.push((Secret::new(value), credential.secret)),
-            None if !needed.contains(&ir::CredentialId(index)) => values.push((Secret::new(""), credential.secret)),
-            None => missing.push(credential),
-        }
-    }
-    if !missing.is_empty() {
-        let lines: Vec<String> = missing
-            .iter()
-            .map(|c| {
-                let about = c.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default();
-                format!("  --cred {}=… (or {}){about}", c.name, env_name(&c.name))
-            })
-            .collect();
-        return Err(format!("the spec needs credentials that were not given:\n{}", lines.join("\n")));
-    }
+    let credentials = CredentialValues::collect(declared, &given.credentials, |credential| {
+        let index = declared.iter().position(|c| std::ptr::eq(c, credential)).unwrap_or_default();
+        // A credential the users requests do not carry may be left out.
+        env(&env_name(credential.name)).or_else(|| (!needed.contains(&ir::CredentialId(index))).then(String::new))
+    })
+    .map_err(|e| e.to_string())?;
     let oauth = matches!(spec.auth, ir::Auth::OAuthClientCredentials(_) | ir::Auth::OAuthAuthorizationCode(_));
     let access_token = given.access_token.or_else(|| env("TIB_ACCESS_TOKEN"));
     let access_token = match (oauth, access_token) {
@@ -81,7 +60,7 @@ pub fn prepare(spec: &ir::Spec, given: Given, env: impl Fn(&str) -> Option<Strin
         .base_url
         .map(|url| Url::parse(&url).map_err(|e| format!("--base-url `{url}` is not a URL: {e}")))
         .transpose()?;
-    Ok(Prepared { credentials: CredentialValues::new(values), access_token, base_url })
+    Ok(Prepared { credentials, access_token, base_url })
 }
 
 /// The credentials the users requests carry. An OAuth spec's token request
@@ -120,13 +99,15 @@ mod tests {
     use super::*;
     use crate::catalog::Catalog;
 
-    fn spec(credentials: &str, auth: &str) -> ir::Spec {
+    fn spec(credentials: &str, auth: &str) -> (ir::Spec, &'static [CredentialSpec]) {
         let source = format!(
             "app \"T\"\nbase_url \"https://t.example\"\ncredentials {{ {credentials} }}\n{auth}\n\
              request GET \"/u\"\npaginate none\nusers at .\nfields {{ id = id  email = email }}\n"
         );
         let compiled = crate::compile("t.tib", &source, &Catalog::default());
-        compiled.spec.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics))
+        let spec = compiled.spec.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
+        let declared = crate::preview::spec::spec(&spec).credentials;
+        (spec, declared)
     }
 
     fn given(credentials: &[(&str, &str)]) -> Given {
@@ -137,42 +118,17 @@ mod tests {
     }
 
     #[test]
-    fn flags_win_over_the_environment_and_secrets_stay_redacted() {
-        let spec = spec("user text\n token secret", "auth basic { username = \"{user}\" password = \"{token}\" }");
-        let env = |name: &str| (name == "TIB_TOKEN").then(|| "from-env-secret".to_owned());
-        let prepared = prepare(&spec, given(&[("user", "ann")]), env).expect("prepared");
-        assert_eq!(prepared.credentials.get(0), "ann");
-        assert_eq!(prepared.credentials.get(1), "from-env-secret");
-        assert_eq!(prepared.credentials.redact("x from-env-secret ann"), "x [redacted] ann");
-        let prepared = prepare(&spec, given(&[("user", "a"), ("token", "t1"), ("token", "t2")]), env).expect("ok");
-        assert_eq!(prepared.credentials.get(1), "t2");
-    }
-
-    #[test]
-    fn missing_and_unknown_credentials_say_what_to_give() {
-        let spec = spec(
-            "user text \"Your login\"\n token secret",
-            "auth basic { username = \"{user}\" password = \"{token}\" }",
-        );
-        let error = prepare(&spec, given(&[]), |_| None).expect_err("missing");
-        assert!(error.contains("--cred user=… (or TIB_USER): Your login"), "{error}");
-        assert!(error.contains("--cred token=… (or TIB_TOKEN)"), "{error}");
-        let error = prepare(&spec, given(&[("tokn", "x")]), |_| None).expect_err("unknown");
-        assert_eq!(error, "the spec has no credential `tokn`; it declares user, token");
-    }
-
-    #[test]
     fn oauth_specs_need_an_access_token_and_others_refuse_one() {
         // The client id and secret are for the token request, which the access token stands in for.
         let oauth =
             spec("tenant text", "auth oauth_client_credentials { token_url = \"https://t.example/{tenant}/token\" }");
         let creds = [("tenant", "t")];
-        let error = prepare(&oauth, given(&creds), |_| None).expect_err("no token");
+        let error = prepare(&oauth.0, oauth.1, given(&creds), |_| None).expect_err("no token");
         assert!(error.contains("--access-token"), "{error}");
         let env = |name: &str| (name == "TIB_ACCESS_TOKEN").then(|| "at".to_owned());
-        assert!(prepare(&oauth, given(&creds), env).expect("token").access_token.is_some());
+        assert!(prepare(&oauth.0, oauth.1, given(&creds), env).expect("token").access_token.is_some());
         let bearer = spec("token secret", "auth bearer \"{token}\"");
         let with_token = Given { access_token: Some("x".into()), ..given(&[("token", "t")]) };
-        assert!(prepare(&bearer, with_token, |_| None).is_err());
+        assert!(prepare(&bearer.0, bearer.1, with_token, |_| None).is_err());
     }
 }

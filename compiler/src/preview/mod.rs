@@ -11,7 +11,7 @@ pub mod interpret;
 mod listing;
 mod probe;
 pub mod report;
-mod spec;
+pub(crate) mod spec;
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -39,12 +39,14 @@ pub struct Outcome {
 impl Session {
     /// Fails with a message when the credentials do not fit the spec.
     pub fn new(spec: ir::Spec, given: Given, env: impl Fn(&str) -> Option<String>) -> Result<Session, String> {
-        let prepared = connect::prepare(&spec, given, env)?;
+        let interpreted = Interpreted::new(spec).count_presence();
+        let prepared =
+            connect::prepare(interpreted.ir(), tib_support::Connector::spec(&interpreted).credentials, given, env)?;
         let client = Client::new(Duration::from_secs(30)).map_err(|e| e.to_string())?;
         // An author waits at the terminal: retry less and sooner than a scheduled sync.
         let retry =
             RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(10) };
-        Ok(Session { interpreted: Interpreted::new(spec).count_presence(), prepared, client, retry })
+        Ok(Session { interpreted, prepared, client, retry })
     }
 
     fn connection(&self) -> Connection<'_> {

@@ -1,0 +1,618 @@
+//! The `tib` command line: connect accounts, sync them, look at their users,
+//! and serve the schedule.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tib_support::spec::CredentialSpec;
+use tib_support::{CredentialValues, SyncOptions, env_name};
+
+use crate::notify::Notifier;
+use crate::schedule::{self, Clock, Scheduler, SystemClock};
+use crate::store::sqlite::Sqlite;
+use crate::store::{Connection, HoldPolicy, NewConnection, Store, StoredUser, Time, Upserted};
+use crate::sync::{Ended, Engine};
+use crate::vault::Vault;
+
+#[derive(Parser)]
+#[command(name = "tib", about = "Keeps the users of every connected app account up to date", version)]
+pub struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the runtime keeps its data, and how it behaves.
+#[derive(Args)]
+struct Settings {
+    /// The SQLite store [default: $XDG_DATA_HOME/tib/tib.db, or ~/.local/share/tib/tib.db].
+    #[arg(long, global = true, env = "TIB_STORE", value_name = "PATH")]
+    store: Option<PathBuf>,
+    /// The key file that seals credentials, created owner-only on first use [default: tib.key beside the
+    /// store]. TIB_KEY (64 hex digits), when set, is used instead.
+    #[arg(long, global = true, env = "TIB_KEY_FILE", value_name = "PATH")]
+    key_file: Option<PathBuf>,
+    /// Where admin notifications are POSTed as JSON.
+    #[arg(long, global = true, env = "TIB_WEBHOOK_URL", value_name = "URL")]
+    webhook: Option<url::Url>,
+    /// A sync that would mark more than this share of an account's users deleted (and more than 10) is held.
+    #[arg(long, global = true, env = "TIB_HOLD_SHARE", default_value_t = 0.5)]
+    hold_share: f64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Connect an account of an integration, or replace the credentials of one already connected.
+    Connect {
+        integration: String,
+        /// The account's name, e.g. Prod or Dev.
+        account: String,
+        /// A credential the spec asks for, NAME=VALUE; repeat for each. Otherwise read from TIB_<NAME>, or
+        /// asked for (secrets without echo).
+        #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = name_value)]
+        credentials: Vec<(String, String)>,
+        /// Sync against this URL instead of the spec's base URL (a sandbox, a self-hosted instance).
+        #[arg(long, value_name = "URL")]
+        base_url: Option<url::Url>,
+        /// How often it syncs: 1d, 12h, 30m or seconds.
+        #[arg(long, default_value = "1d", value_parser = interval)]
+        every: i64,
+    },
+    /// Remove a connection with its stored users and runs.
+    Disconnect { integration: String, account: String },
+    /// Re-enable a connection disabled by an API error; it syncs at the next tick of `serve`.
+    Enable { integration: String, account: String },
+    /// Apply a sync that was held because it would delete too many users.
+    Approve { integration: String, account: String },
+    /// Every connection: state, last and next sync, user counts, last error.
+    List,
+    /// Sync now: one connection, or every enabled one.
+    Sync {
+        integration: Option<String>,
+        account: Option<String>,
+        /// Every enabled connection.
+        #[arg(long, conflicts_with_all = ["integration", "account"])]
+        all: bool,
+    },
+    /// The stored users of a connection.
+    Users {
+        integration: String,
+        account: String,
+        /// Also inactive and deleted users.
+        #[arg(long)]
+        all: bool,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Run the schedule until SIGTERM or SIGINT.
+    Serve {
+        /// Syncs that run at once.
+        #[arg(long, default_value_t = 4)]
+        max_concurrent: usize,
+        /// How often due connections are looked for, in seconds.
+        #[arg(long, default_value_t = 30)]
+        poll: u64,
+    },
+    /// Health of the store and of every connection, and recent notifications.
+    Status,
+    /// The integrations compiled into this runtime and the credentials each asks for.
+    Integrations,
+    /// Serve a demo Acme API on 127.0.0.1, connect it and sync it: the whole path, offline.
+    Demo,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn name_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{arg}` is not NAME=VALUE")),
+    }
+}
+
+fn interval(arg: &str) -> Result<i64, String> {
+    let (number, unit) = arg.split_at(arg.find(|c: char| !c.is_ascii_digit()).unwrap_or(arg.len()));
+    let n: i64 = number.parse().map_err(|_| format!("`{arg}` is not an interval like 1d, 12h, 30m or 3600"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * schedule::DAY,
+        _ => return Err(format!("`{arg}`: the unit must be d, h, m or s")),
+    };
+    if seconds < 60 { Err(format!("`{arg}` is shorter than a minute")) } else { Ok(seconds) }
+}
+
+/// What the commands share: the store, the key, the engine.
+struct Context {
+    store: Arc<dyn Store>,
+    store_path: PathBuf,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+/// A failed command: its message, and the exit code (1: it failed, 2: bad usage or setup).
+struct Failure(String, u8);
+
+impl From<crate::store::StoreError> for Failure {
+    fn from(e: crate::store::StoreError) -> Self {
+        Failure(e.to_string(), 2)
+    }
+}
+
+fn fail<T>(message: impl Into<String>) -> Result<T, Failure> {
+    Err(Failure(message.into(), 1))
+}
+
+pub fn main(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message, code)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn default_store() -> PathBuf {
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".local/share")));
+    data.map_or_else(|| PathBuf::from("tib-data"), |d| d.join("tib")).join("tib.db")
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Integrations = cli.command {
+        return integrations();
+    }
+    let store_path = match (&cli.command, &cli.settings.store) {
+        (_, Some(path)) => path.clone(),
+        // The demo keeps to its own store: its API lives only while it runs.
+        (Command::Demo, None) => PathBuf::from("tib-demo/tib.db"),
+        (_, None) => default_store(),
+    };
+    let store: Arc<dyn Store> = Arc::new(Sqlite::open(&store_path)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let recovered = store.recover_interrupted(&crate::sync::owner_alive, clock.now())?;
+    if recovered > 0 {
+        tracing::warn!(recovered, "syncs interrupted by a stopped process were recorded as interrupted");
+    }
+    let context = Context { store, store_path, settings: cli.settings, clock };
+    match cli.command {
+        Command::Connect { integration, account, credentials, base_url, every } => {
+            context.connect(&integration, &account, &credentials, base_url.as_ref(), every)
+        }
+        Command::Disconnect { integration, account } => {
+            let connection = context.find(&integration, &account)?;
+            context.store.remove_connection(connection.id)?;
+            println!("disconnected {}; its stored users and runs are removed", connection.name());
+            Ok(())
+        }
+        Command::Enable { integration, account } => {
+            let connection = context.find(&integration, &account)?;
+            context.store.set_enabled(connection.id, true, None)?;
+            context.store.set_next_sync(connection.id, context.clock.now())?;
+            println!("enabled {}; it syncs at the next tick of `tib serve` (or run `tib sync`)", connection.name());
+            Ok(())
+        }
+        Command::Approve { integration, account } => {
+            let connection = context.find(&integration, &account)?;
+            match context.store.approve_held(connection.id, context.clock.now())? {
+                Some(applied) => {
+                    println!("applied the held sync of {}: {applied:?}", connection.name());
+                    Ok(())
+                }
+                None => fail(format!("{} has no held sync", connection.name())),
+            }
+        }
+        Command::List => context.list(),
+        Command::Sync { integration, account, all } => context.sync(integration, account, all).await,
+        Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
+        Command::Serve { max_concurrent, poll } => context.serve(max_concurrent, poll).await,
+        Command::Status => context.status(),
+        Command::Demo => context.demo().await,
+        Command::Integrations => integrations(),
+    }
+}
+
+fn integrations() -> Result<(), Failure> {
+    for (id, connector) in tib_connectors::CONNECTORS {
+        let spec = connector.spec();
+        let credentials: Vec<String> =
+            spec.credentials.iter().map(|c| format!("{}{}", c.name, if c.secret { " (secret)" } else { "" })).collect();
+        println!("{id:<20} {:<24} credentials: {}", spec.app, credentials.join(", "));
+    }
+    Ok(())
+}
+
+fn when(at: Option<Time>) -> String {
+    at.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+/// Columns padded to their widest cell.
+fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
+        .collect();
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out += &line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+impl Context {
+    fn vault(&self) -> Result<Vault, Failure> {
+        let key_file = self.settings.key_file.clone().unwrap_or_else(|| self.store_path.with_file_name("tib.key"));
+        let env_key = std::env::var("TIB_KEY").ok();
+        Vault::open(env_key.as_deref(), &key_file).map_err(|e| Failure(e, 2))
+    }
+
+    fn engine(&self) -> Result<Engine, Failure> {
+        Ok(Engine {
+            store: self.store.clone(),
+            vault: self.vault()?,
+            client: tib_support::Client::new(Duration::from_secs(30)).map_err(|e| Failure(e.to_string(), 2))?,
+            notifier: Notifier::new(self.settings.webhook.clone()).map_err(|e| Failure(e, 2))?,
+            hold: HoldPolicy { max_share: self.settings.hold_share, ..HoldPolicy::default() },
+            options: SyncOptions::default(),
+            clock: self.clock.clone(),
+            owner: crate::sync::process_owner(),
+        })
+    }
+
+    fn find(&self, integration: &str, account: &str) -> Result<Connection, Failure> {
+        match self.store.connection(integration, account)? {
+            Some(connection) => Ok(connection),
+            None => fail(format!("no connection {integration}/{account}; `tib list` shows the connections")),
+        }
+    }
+
+    fn connect(
+        &self,
+        integration: &str,
+        account: &str,
+        flags: &[(String, String)],
+        base_url: Option<&url::Url>,
+        every: i64,
+    ) -> Result<(), Failure> {
+        let Some(connector) = tib_connectors::connector(integration) else {
+            let known: Vec<&str> = tib_connectors::CONNECTORS.iter().map(|(id, _)| *id).collect();
+            return Err(Failure(format!("no integration `{integration}`; this runtime has {}", known.join(", ")), 2));
+        };
+        if account.trim().is_empty() {
+            return Err(Failure("the account name is empty".to_owned(), 2));
+        }
+        let declared = connector.spec().credentials;
+        let interactive = std::io::stdin().is_terminal();
+        let values = CredentialValues::collect(declared, flags, |c| {
+            std::env::var(env_name(c.name)).ok().or_else(|| if interactive { prompt(c) } else { None })
+        })
+        .map_err(|e| Failure(e.to_string(), 2))?;
+        let name = format!("{integration}/{account}");
+        let sealed = self.vault()?.seal(values.values(), &name).map_err(|e| Failure(e, 2))?;
+        let upserted = self.store.upsert_connection(&NewConnection {
+            integration,
+            account,
+            sealed_credentials: &sealed,
+            base_url: base_url.map(url::Url::as_str),
+            interval_secs: every,
+            next_sync_at: schedule::first_sync(self.clock.now(), &name),
+        })?;
+        match upserted {
+            Upserted::Created => println!("connected {name}"),
+            Upserted::Replaced => println!(
+                "{name} was already connected: its credentials are replaced, and its next sync replaces its stored users"
+            ),
+        }
+        Ok(())
+    }
+
+    fn list(&self) -> Result<(), Failure> {
+        let mut rows = Vec::new();
+        for c in self.store.connections()? {
+            let last = self.store.last_run(c.id)?;
+            let (active, all) = self.store.user_counts(c.id)?;
+            let state = if c.enabled { "enabled" } else { "disabled" };
+            let last_sync = last
+                .as_ref()
+                .map_or_else(|| "never".to_owned(), |r| format!("{} {}", when(Some(r.started_at)), r.outcome.as_str()));
+            let error = last.and_then(|r| r.error).or(c.disabled_reason.clone()).unwrap_or_default();
+            let error: String = error.chars().take(100).collect();
+            let next = if c.enabled { when(Some(c.next_sync_at)) } else { "-".to_owned() };
+            rows.push(vec![c.name(), state.to_owned(), last_sync, next, format!("{active}/{all}"), error]);
+        }
+        if rows.is_empty() {
+            println!("no connections; add one with `tib connect INTEGRATION ACCOUNT`");
+        } else {
+            print!(
+                "{}",
+                table(&["CONNECTION", "STATE", "LAST SYNC", "NEXT SYNC", "USERS (ACTIVE/ALL)", "LAST ERROR"], &rows)
+            );
+        }
+        Ok(())
+    }
+
+    async fn sync(&self, integration: Option<String>, account: Option<String>, all: bool) -> Result<(), Failure> {
+        let connections = match (integration, account, all) {
+            (Some(integration), Some(account), false) => vec![self.find(&integration, &account)?],
+            (None, None, true) => self.store.connections()?.into_iter().filter(|c| c.enabled).collect(),
+            _ => return Err(Failure("name a connection (INTEGRATION ACCOUNT) or give --all".to_owned(), 2)),
+        };
+        let engine = self.engine()?;
+        let mut failed = 0;
+        for connection in connections {
+            let name = connection.name();
+            if connection.replace_users {
+                println!("{name} was connected again: this sync replaces its stored users");
+            }
+            // A sync now moves the scheduled one a full interval on.
+            let now = self.clock.now();
+            self.store.set_next_sync(connection.id, schedule::next_sync(now, connection.interval_secs, &name))?;
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_message(format!("{name}: starting"));
+            bar.enable_steady_tick(Duration::from_millis(120));
+            let ended = engine
+                .sync(&connection, &mut |pages, users| bar.set_message(format!("{name}: {pages} pages, {users} users")))
+                .await;
+            bar.finish_and_clear();
+            match ended.map_err(|e| Failure(e, 2))? {
+                Ended::Applied { pages, users, dropped, added, updated, deleted, .. } => println!(
+                    "{name}: synced {users} users from {pages} pages ({added} new, {updated} updated, {deleted} marked deleted, {dropped} dropped)"
+                ),
+                Ended::Held { would_delete, of } => {
+                    failed += 1;
+                    println!(
+                        "{name}: held: it would mark {would_delete} of {of} users deleted; `tib approve` applies it"
+                    );
+                }
+                Ended::Failed { error } => {
+                    failed += 1;
+                    println!("{name}: failed: {error} (retried at the next scheduled sync)");
+                }
+                Ended::Disabled { error } => {
+                    failed += 1;
+                    println!(
+                        "{name}: disabled: {error} (check the credentials, then `tib connect` again or `tib enable`)"
+                    );
+                }
+                Ended::Busy => {
+                    failed += 1;
+                    println!("{name}: another sync of it is under way");
+                }
+            }
+        }
+        if failed > 0 { fail(format!("{failed} syncs did not apply")) } else { Ok(()) }
+    }
+
+    fn users(&self, integration: &str, account: &str, all: bool, format: Format) -> Result<(), Failure> {
+        let connection = self.find(integration, account)?;
+        let users = self.store.users(connection.id, all)?;
+        let mut out = std::io::stdout().lock();
+        let written = match format {
+            Format::Json => serde_json::to_writer_pretty(&mut out, &users)
+                .map_err(std::io::Error::other)
+                .and_then(|()| writeln!(out)),
+            Format::Csv => write!(out, "{}", csv(&users)),
+            Format::Table => {
+                let rows: Vec<Vec<String>> = users.iter().map(user_cells).collect();
+                write!(out, "{}", table(&USER_HEADER, &rows))
+            }
+        };
+        written.map_err(|e| Failure(format!("cannot write the users: {e}"), 2))
+    }
+
+    async fn serve(&self, max_concurrent: usize, poll: u64) -> Result<(), Failure> {
+        let engine = Arc::new(self.engine()?);
+        let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, max_concurrent);
+        tracing::info!(store = %self.store_path.display(), max_concurrent, "serving the schedule");
+        scheduler.serve(Duration::from_secs(poll.max(1)), Duration::from_secs(60), shutdown_signal()).await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    fn status(&self) -> Result<(), Failure> {
+        println!("store: {}", self.store.health()?);
+        let now = self.clock.now();
+        for c in self.store.connections()? {
+            let last = self.store.last_run(c.id)?;
+            let health = match (&last, c.enabled) {
+                (_, false) => format!("disabled: {}", c.disabled_reason.clone().unwrap_or_default()),
+                (None, true) => "not synced yet".to_owned(),
+                (Some(run), true) => match run.outcome {
+                    crate::store::Outcome::Applied | crate::store::Outcome::Approved => {
+                        format!("ok, last synced {}", when(run.ended_at))
+                    }
+                    crate::store::Outcome::Held => "held: waiting for `tib approve`".to_owned(),
+                    outcome => format!("{}: {}", outcome.as_str(), run.error.clone().unwrap_or_default()),
+                },
+            };
+            let overdue = if c.enabled && c.next_sync_at < now - 3600 { " (overdue)" } else { "" };
+            println!("{}: {health}{overdue}", c.name());
+        }
+        let notifications = self.store.notifications(5)?;
+        if !notifications.is_empty() {
+            println!("recent notifications:");
+            for n in notifications {
+                println!("  {} {} {}", when(Some(n.created_at)), n.kind, n.message);
+            }
+        }
+        Ok(())
+    }
+
+    async fn demo(&self) -> Result<(), Failure> {
+        let api = crate::demo::start().await.map_err(|e| Failure(format!("cannot start the demo API: {e}"), 2))?;
+        println!("demo Acme API on {}", api.base_url);
+        let flags = [("tenant".to_owned(), "demo".to_owned()), ("api_token".to_owned(), crate::demo::TOKEN.to_owned())];
+        let base_url = url::Url::parse(&api.base_url).map_err(|e| Failure(e.to_string(), 2))?;
+        self.connect("acme", "Demo", &flags, Some(&base_url), schedule::DAY)?;
+        self.sync(Some("acme".to_owned()), Some("Demo".to_owned()), false).await?;
+        let connection = self.find("acme", "Demo")?;
+        let users = self.store.users(connection.id, false)?;
+        let rows: Vec<Vec<String>> = users.iter().take(8).map(user_cells).collect();
+        print!("{}", table(&USER_HEADER, &rows));
+        let store = self.store_path.display();
+        println!("… {} active users stored in {store}", users.len());
+        println!("look further: tib --store {store} users acme Demo --all --format json");
+        println!("              tib --store {store} list");
+        Ok(())
+    }
+}
+
+const USER_HEADER: [&str; 9] =
+    ["ID", "EMAIL", "NAME", "ROLE", "ACTIVE", "STATUS", "LICENSES", "CUSTOM FIELDS", "DELETED"];
+
+fn user_name(user: &crate::store::UserRow) -> String {
+    match (&user.full_name, &user.first_name, &user.last_name) {
+        (Some(full), _, _) => full.clone(),
+        (None, first, last) => [first.as_deref(), last.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
+    }
+}
+
+fn custom_text(user: &crate::store::UserRow) -> String {
+    let fields: Vec<String> = user
+        .custom_fields
+        .iter()
+        .map(|(name, value)| match value {
+            serde_json::Value::String(s) => format!("{name}={s}"),
+            serde_json::Value::Array(items) => {
+                let items: Vec<&str> = items.iter().filter_map(serde_json::Value::as_str).collect();
+                format!("{name}={}", items.join(", "))
+            }
+            other => format!("{name}={other}"),
+        })
+        .collect();
+    fields.join("; ")
+}
+
+fn user_cells(stored: &StoredUser) -> Vec<String> {
+    let u = &stored.user;
+    vec![
+        u.external_id.clone(),
+        u.email.clone(),
+        user_name(u),
+        u.role.clone().unwrap_or_default(),
+        if u.active { "yes" } else { "no" }.to_owned(),
+        u.status.clone(),
+        u.licenses.join(", "),
+        custom_text(u),
+        if stored.deleted { "yes" } else { "" }.to_owned(),
+    ]
+}
+
+/// RFC 4180: every field quoted, quotes doubled.
+fn csv(users: &[StoredUser]) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let header = [
+        "external_id",
+        "email",
+        "username",
+        "name",
+        "role",
+        "created_at",
+        "last_seen_at",
+        "active",
+        "status",
+        "licenses",
+        "custom_fields",
+        "deleted",
+        "first_seen",
+        "last_seen",
+    ];
+    let mut out = header.join(",") + "\r\n";
+    for stored in users {
+        let u = &stored.user;
+        let cells = [
+            u.external_id.clone(),
+            u.email.clone(),
+            u.username.clone().unwrap_or_default(),
+            user_name(u),
+            u.role.clone().unwrap_or_default(),
+            u.created_at.clone().unwrap_or_default(),
+            u.last_seen_at.clone().unwrap_or_default(),
+            u.active.to_string(),
+            u.status.clone(),
+            u.licenses.join("; "),
+            serde_json::to_string(&u.custom_fields).unwrap_or_default(),
+            stored.deleted.to_string(),
+            when(Some(stored.first_seen)),
+            when(Some(stored.last_seen)),
+        ];
+        out += &cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
+        out += "\r\n";
+    }
+    out
+}
+
+/// Asks for a credential at the terminal; secrets are not echoed.
+fn prompt(credential: &CredentialSpec) -> Option<String> {
+    let label = if credential.description.is_empty() {
+        format!("{}: ", credential.name)
+    } else {
+        format!("{} ({}): ", credential.name, credential.description)
+    };
+    if credential.secret {
+        return rpassword::prompt_password(label).ok();
+    }
+    eprint!("{label}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).ok()?;
+    Some(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Completes on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+            let _ = interrupt.await;
+            return;
+        };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_read_as_people_write_them() {
+        assert_eq!(interval("1d"), Ok(86_400));
+        assert_eq!(interval("12h"), Ok(43_200));
+        assert_eq!(interval("30m"), Ok(1_800));
+        assert_eq!(interval("3600"), Ok(3_600));
+        assert!(interval("10s").is_err());
+        assert!(interval("1w").is_err());
+        assert!(interval("d").is_err());
+    }
+}

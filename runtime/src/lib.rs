@@ -1,0 +1,11 @@
+//! The tib runtime: the one binary an operator deploys. It links every
+//! generated connector through the registry, holds the connected accounts,
+//! syncs each on a schedule into the store, and applies the error policy.
+
+pub mod cli;
+pub mod demo;
+pub mod notify;
+pub mod schedule;
+pub mod store;
+pub mod sync;
+pub mod vault;

@@ -1,0 +1,179 @@
+//! When connections sync: once per interval (a day by default), offset by a
+//! per-connection jitter so that many connections do not fire together; at
+//! most N at once; never one connection twice at the same time; after
+//! downtime, an overdue connection runs once.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::store::{Connection, Store, Time};
+
+pub const DAY: i64 = 24 * 60 * 60;
+
+/// The time the scheduler sees; tests drive it by hand.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Time;
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Time {
+        chrono::Utc::now().timestamp()
+    }
+}
+
+/// A clock that moves only when told.
+#[derive(Default)]
+pub struct ManualClock(AtomicI64);
+
+impl ManualClock {
+    pub fn at(now: Time) -> Self {
+        ManualClock(AtomicI64::new(now))
+    }
+
+    pub fn advance(&self, seconds: i64) {
+        self.0.fetch_add(seconds, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Time {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A connection's fixed offset within its interval: a tenth of the
+/// interval, at most an hour. Fixed per connection, so connections stay
+/// spread out day after day instead of drifting together.
+pub fn jitter(name: &str, interval: i64) -> i64 {
+    let window = (interval / 10).min(3600);
+    if window <= 0 {
+        return 0;
+    }
+    // FNV-1a: stable across builds, unlike std's hasher.
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (hash % window as u64) as i64
+}
+
+/// When a connection whose sync starts at `now` syncs next.
+pub fn next_sync(now: Time, interval: i64, name: &str) -> Time {
+    now + interval + jitter(name, interval)
+}
+
+/// When a new connection first syncs: soon, spread over a minute.
+pub fn first_sync(now: Time, name: &str) -> Time {
+    now + jitter(name, 600)
+}
+
+/// Syncs one connection; the runtime's engine, or a test's stand-in.
+pub trait Runner: Send + Sync + 'static {
+    fn run(&self, connection: Connection) -> impl Future<Output = ()> + Send;
+}
+
+pub struct Scheduler<R: Runner> {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    runner: Arc<R>,
+    permits: Arc<Semaphore>,
+    /// Connections with a sync under way in this process.
+    running: Arc<Mutex<HashSet<i64>>>,
+    tasks: JoinSet<()>,
+}
+
+impl<R: Runner> Scheduler<R> {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, runner: Arc<R>, max_concurrent: usize) -> Self {
+        Scheduler {
+            store,
+            clock,
+            runner,
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            running: Arc::default(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Starts a sync of every enabled connection that is due and not already
+    /// running; each waits for one of the N permits. A started connection's
+    /// next sync is set now, one interval on: an overdue one runs once.
+    /// Returns the connections started.
+    pub fn tick(&mut self) -> Result<Vec<String>, crate::store::StoreError> {
+        let now = self.clock.now();
+        let mut started = Vec::new();
+        for connection in self.store.connections()? {
+            if !connection.enabled || connection.next_sync_at > now {
+                continue;
+            }
+            {
+                let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !running.insert(connection.id) {
+                    continue;
+                }
+            }
+            let name = connection.name();
+            self.store.set_next_sync(connection.id, next_sync(now, connection.interval_secs, &name))?;
+            let (runner, permits, running) = (self.runner.clone(), self.permits.clone(), self.running.clone());
+            self.tasks.spawn(async move {
+                let id = connection.id;
+                if let Ok(_permit) = permits.acquire_owned().await {
+                    runner.run(connection).await;
+                }
+                running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+            });
+            started.push(name);
+        }
+        // Reap finished tasks so the set does not grow over months.
+        while self.tasks.try_join_next().is_some() {}
+        Ok(started)
+    }
+
+    /// Ticks every `poll` until `shutdown` completes, then waits up to
+    /// `grace` for the syncs under way (a sync cut short is recovered as
+    /// interrupted at the next start, its users untouched).
+    pub async fn serve(mut self, poll: Duration, grace: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            match self.tick() {
+                Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
+                Ok(_) => {}
+                Err(error) => tracing::error!(%error, "cannot read the connections to schedule"),
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(poll) => {}
+            }
+        }
+        tracing::info!(running = self.tasks.len(), "shutting down: waiting for the syncs under way");
+        let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("syncs still running after the grace period were stopped; they resume at the next start");
+        }
+    }
+
+    /// Waits for every started sync (tests).
+    pub async fn wait(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_a_tenth_of_the_interval_and_at_most_an_hour() {
+        let offsets: Vec<i64> = (0..1000).map(|i| jitter(&format!("okta/account-{i}"), DAY)).collect();
+        assert!(offsets.iter().all(|o| (0..3600).contains(o)));
+        let distinct: HashSet<i64> = offsets.iter().copied().collect();
+        assert!(distinct.len() > 800, "1000 connections land on {} distinct seconds", distinct.len());
+        assert!((0..100).all(|i| (0..360).contains(&jitter(&format!("c{i}"), 3600))));
+        assert_eq!(jitter("x", 5), 0);
+        assert_eq!(jitter("okta/Prod", DAY), jitter("okta/Prod", DAY), "fixed per connection");
+    }
+}

@@ -1,0 +1,285 @@
+//! What the runtime keeps: connections, sync runs, users and admin
+//! notifications, behind [`Store`]. SQLite ([`sqlite`]) is the embedded
+//! default; another database implements the same trait.
+//!
+//! A sync writes its users to a staging area page by page; only a complete
+//! sync applies them to the stored users, in one transaction. A sync that
+//! fails, or a process that dies, leaves the stored users as they were.
+
+pub mod sqlite;
+
+use std::fmt;
+
+use tib_support::User;
+
+/// Unix seconds, UTC.
+pub type Time = i64;
+
+/// A connected account as stored; its credentials stay sealed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    pub id: i64,
+    pub integration: String,
+    pub account: String,
+    /// Sealed by the vault; never shown.
+    pub sealed_credentials: Vec<u8>,
+    /// Replaces the spec's base URL (a sandbox, a self-hosted instance).
+    pub base_url: Option<String>,
+    pub enabled: bool,
+    /// Why it was disabled.
+    pub disabled_reason: Option<String>,
+    pub interval_secs: i64,
+    pub next_sync_at: Time,
+    /// Connected again under this account name: the next sync replaces its users outright.
+    pub replace_users: bool,
+}
+
+impl Connection {
+    /// `integration/account`, as the runtime names a connection.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.integration, self.account)
+    }
+}
+
+/// A connection to create, or to replace under the same integration and account name.
+pub struct NewConnection<'a> {
+    pub integration: &'a str,
+    pub account: &'a str,
+    pub sealed_credentials: &'a [u8],
+    pub base_url: Option<&'a str>,
+    pub interval_secs: i64,
+    pub next_sync_at: Time,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Upserted {
+    Created,
+    /// The account existed: its credentials were replaced, and its users will be at the next sync.
+    Replaced,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Running,
+    Applied,
+    /// Complete, but it would delete too many users: waiting for an operator.
+    Held,
+    Failed,
+    /// The process died during the run.
+    Interrupted,
+    /// A held run an operator approved.
+    Approved,
+    /// A held run that a later sync made moot.
+    Superseded,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Running => "running",
+            Outcome::Applied => "applied",
+            Outcome::Held => "held",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Approved => "approved",
+            Outcome::Superseded => "superseded",
+        }
+    }
+
+    fn parse(text: &str) -> Outcome {
+        match text {
+            "applied" => Outcome::Applied,
+            "held" => Outcome::Held,
+            "failed" => Outcome::Failed,
+            "interrupted" => Outcome::Interrupted,
+            "approved" => Outcome::Approved,
+            "superseded" => Outcome::Superseded,
+            _ => Outcome::Running,
+        }
+    }
+}
+
+/// One sync run, as `list` and `status` show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Run {
+    pub id: i64,
+    pub connection_id: i64,
+    pub started_at: Time,
+    pub ended_at: Option<Time>,
+    pub outcome: Outcome,
+    pub pages: i64,
+    pub users_seen: i64,
+    pub users_dropped: i64,
+    /// Each distinct reason with how many users it dropped.
+    pub dropped_reasons: Vec<(String, i64)>,
+    pub error: Option<String>,
+}
+
+/// What a complete sync saw, besides its users.
+#[derive(Clone, Debug, Default)]
+pub struct RunTotals {
+    pub pages: i64,
+    pub users_seen: i64,
+    pub dropped_reasons: Vec<(String, i64)>,
+}
+
+/// When a complete sync is held instead of applied.
+#[derive(Clone, Copy, Debug)]
+pub struct HoldPolicy {
+    /// Held when it would delete more than this share of the account's users...
+    pub max_share: f64,
+    /// ...and more than this many.
+    pub min_users: i64,
+}
+
+impl Default for HoldPolicy {
+    fn default() -> Self {
+        HoldPolicy { max_share: 0.5, min_users: 10 }
+    }
+}
+
+/// What applying a complete sync did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applied {
+    Applied { added: i64, updated: i64, deleted: i64 },
+    Held { would_delete: i64, of: i64 },
+}
+
+/// A user as the store holds it: the record a connector produced, in owned,
+/// storable form.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct UserRow {
+    pub external_id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub full_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    pub active: bool,
+    pub status: String,
+    pub licenses: Vec<String>,
+    /// Name → typed value (text, number, a list of text).
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl From<&User> for UserRow {
+    fn from(user: &User) -> Self {
+        use tib_support::record::{FieldValue, Name};
+        let (full_name, first_name, last_name) = match &user.name {
+            None => (None, None, None),
+            Some(Name::Full(full)) => (Some(full.clone()), None, None),
+            Some(Name::Split { first, last }) => (None, first.clone(), last.clone()),
+        };
+        let custom_fields = user
+            .custom_fields
+            .iter()
+            .map(|c| {
+                let value = match &c.value {
+                    FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => serde_json::json!(t),
+                    // Whole numbers stay whole: 4001, not 4001.0.
+                    FieldValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => serde_json::json!(*n as i64),
+                    FieldValue::Number(n) => serde_json::json!(n),
+                    FieldValue::Date(d) => serde_json::json!(d.to_rfc3339()),
+                    FieldValue::MultiValue(items) => serde_json::json!(items),
+                };
+                (c.name.to_owned(), value)
+            })
+            .collect();
+        UserRow {
+            external_id: user.external_id.clone(),
+            email: user.email.clone(),
+            username: user.username.clone(),
+            full_name,
+            first_name,
+            last_name,
+            role: user.role.as_deref().map(str::to_owned),
+            created_at: user.created_at.map(|t| t.to_rfc3339()),
+            last_seen_at: user.last_seen_at.map(|t| t.to_rfc3339()),
+            active: user.active,
+            status: user.status.to_string(),
+            licenses: user.licenses.iter().map(|l| l.to_string()).collect(),
+            custom_fields,
+        }
+    }
+}
+
+/// A stored user of a connection.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct StoredUser {
+    #[serde(flatten)]
+    pub user: UserRow,
+    /// No longer returned by the API: kept, without access.
+    pub deleted: bool,
+    pub first_seen: Time,
+    pub last_seen: Time,
+}
+
+/// A message for the admins.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notification {
+    pub id: i64,
+    pub connection: Option<String>,
+    pub created_at: Time,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Debug)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The runtime's storage. Every method is one transaction.
+pub trait Store: Send + Sync {
+    fn upsert_connection(&self, new: &NewConnection<'_>) -> Result<Upserted>;
+    fn connection(&self, integration: &str, account: &str) -> Result<Option<Connection>>;
+    fn connections(&self) -> Result<Vec<Connection>>;
+    /// Removes a connection with its runs and users; false when there was none.
+    fn remove_connection(&self, id: i64) -> Result<bool>;
+    fn set_enabled(&self, id: i64, enabled: bool, reason: Option<&str>) -> Result<()>;
+    fn set_next_sync(&self, id: i64, at: Time) -> Result<()>;
+
+    /// Takes the connection for one sync: false when a live sync holds it.
+    /// `owner` names the process (`host:pid`); a lease whose owner died, or
+    /// that has expired, is taken over.
+    fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool>;
+    fn release(&self, id: i64, owner: &str) -> Result<()>;
+
+    fn start_run(&self, connection_id: i64, now: Time) -> Result<i64>;
+    /// Stages one page's users for a running sync.
+    fn stage(&self, run_id: i64, users: &[UserRow]) -> Result<()>;
+    /// Applies a complete run's staged users, or holds them under `policy`.
+    fn complete_run(&self, run_id: i64, totals: &RunTotals, policy: HoldPolicy, now: Time) -> Result<Applied>;
+    /// Records a failed run and drops what it staged.
+    fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()>;
+    /// Applies the connection's held run regardless of the policy.
+    fn approve_held(&self, connection_id: i64, now: Time) -> Result<Option<Applied>>;
+    /// Runs left `running` by processes that are gone become `interrupted`,
+    /// and their staged users are dropped; returns how many.
+    fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize>;
+    fn last_run(&self, connection_id: i64) -> Result<Option<Run>>;
+    fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>>;
+
+    fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>>;
+    /// Active (not deleted, active) and all stored users.
+    fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
+
+    fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64>;
+    fn notifications(&self, limit: i64) -> Result<Vec<Notification>>;
+
+    /// A short health line: reachable, schema version, integrity.
+    fn health(&self) -> Result<String>;
+}

@@ -1,0 +1,246 @@
+//! One sync of one connection, and the error policy: the connector's users
+//! are staged page by page and applied only when the sync is complete; HTTP
+//! 400–404 disables the connection and notifies admins; anything else is
+//! recorded and retried at the next scheduled sync.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use tib_support::record::DropReason;
+use tib_support::{CredentialValues, PageUsers, SyncError, SyncOptions};
+
+use crate::notify::{Kind, Notifier};
+use crate::schedule::Clock;
+use crate::store::{Applied, Connection, HoldPolicy, RunTotals, Store, UserRow};
+use crate::vault::Vault;
+
+/// A lease outlives a page by far; it is renewed at every page.
+const LEASE_SECS: i64 = 15 * 60;
+
+/// Everything a sync needs, shared by every sync of the process.
+pub struct Engine {
+    pub store: Arc<dyn Store>,
+    pub vault: Vault,
+    pub client: tib_support::Client,
+    pub notifier: Notifier,
+    pub hold: HoldPolicy,
+    pub options: SyncOptions,
+    pub clock: Arc<dyn Clock>,
+    /// This process, as leases name it: `host:pid`.
+    pub owner: String,
+}
+
+/// How a sync ended.
+#[derive(Debug, PartialEq)]
+pub enum Ended {
+    Applied {
+        pages: u32,
+        users: u64,
+        dropped: u64,
+        added: i64,
+        updated: i64,
+        deleted: i64,
+        replaced: bool,
+    },
+    Held {
+        would_delete: i64,
+        of: i64,
+    },
+    /// Recorded; retried at the next scheduled sync.
+    Failed {
+        error: String,
+    },
+    /// The API refused the credentials or configuration: disabled, admins notified.
+    Disabled {
+        error: String,
+    },
+    /// Another sync of this connection is under way.
+    Busy,
+}
+
+/// Pages and users so far, for a progress bar.
+pub type Progress<'a> = &'a mut (dyn FnMut(u32, u64) + Send);
+
+/// This process as a lease owner.
+pub fn process_owner() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    format!("{}:{}", host.trim(), std::process::id())
+}
+
+/// Whether the process that owns a lease still runs. Only a process on this
+/// host can be checked; another host's is assumed alive until its lease expires.
+pub fn owner_alive(owner: &str) -> bool {
+    let Some((host, pid)) = owner.rsplit_once(':') else { return false };
+    let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    if host != this_host.trim() {
+        return true;
+    }
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Dropped users grouped by kind of reason, as runs record them.
+fn reason_kind(reason: &DropReason) -> &'static str {
+    match reason {
+        DropReason::NotAnObject => "not a JSON object",
+        DropReason::MissingId => "no external id",
+        DropReason::InvalidId(_) => "invalid external id",
+        DropReason::MissingEmail => "no email",
+        DropReason::InvalidEmail(_) => "invalid email",
+    }
+}
+
+impl Engine {
+    pub async fn sync(&self, connection: &Connection, progress: Progress<'_>) -> Result<Ended, String> {
+        let store = self.store.as_ref();
+        let name = connection.name();
+        let now = self.clock.now();
+        if !store.try_lease(connection.id, &self.owner, now + LEASE_SECS, now).map_err(|e| e.to_string())? {
+            return Ok(Ended::Busy);
+        }
+        let ended = self.leased(connection, &name, progress).await;
+        if let Err(error) = store.release(connection.id, &self.owner) {
+            tracing::error!(%error, connection = name, "cannot release the connection");
+        }
+        ended
+    }
+
+    async fn leased(&self, connection: &Connection, name: &str, progress: Progress<'_>) -> Result<Ended, String> {
+        let store = self.store.as_ref();
+        let run_id = store.start_run(connection.id, self.clock.now()).map_err(|e| e.to_string())?;
+        let mut totals = RunTotals::default();
+        let prepared = self.prepare(connection, name);
+        let (connector, credentials, base_url) = match prepared {
+            Ok(prepared) => prepared,
+            Err(error) => return self.failed(run_id, &totals, error),
+        };
+        let target =
+            tib_support::Connection { credentials: &credentials, access_token: None, base_url: base_url.as_ref() };
+        let mut reasons: BTreeMap<&'static str, i64> = BTreeMap::new();
+        let mut stage_error = None;
+        let (mut pages, mut users) = (0u32, 0u64);
+        let result = {
+            let mut sink = |page: PageUsers| {
+                pages = page.number;
+                users += page.users.len() as u64;
+                for dropped in &page.dropped {
+                    *reasons.entry(reason_kind(&dropped.reason)).or_default() += 1;
+                }
+                let rows: Vec<UserRow> = page.users.iter().map(UserRow::from).collect();
+                if stage_error.is_none()
+                    && let Err(error) = store.stage(run_id, &rows)
+                {
+                    stage_error = Some(error.to_string());
+                }
+                let now = self.clock.now();
+                let _ = store.try_lease(connection.id, &self.owner, now + LEASE_SECS, now);
+                progress(pages, users);
+            };
+            tib_support::sync(&self.client, connector, &target, &self.options, &mut sink).await
+        };
+        totals.pages = i64::from(pages);
+        totals.users_seen = users as i64;
+        totals.dropped_reasons = reasons.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
+        let summary = match (result, stage_error) {
+            (_, Some(error)) => return self.failed(run_id, &totals, format!("cannot stage users: {error}")),
+            (Err(error), None) => return Ok(self.api_failed(connection, name, run_id, &totals, &error).await),
+            (Ok(summary), None) => summary,
+        };
+        let now = self.clock.now();
+        match store.complete_run(run_id, &totals, self.hold, now).map_err(|e| e.to_string())? {
+            Applied::Applied { added, updated, deleted } => Ok(Ended::Applied {
+                pages: summary.pages,
+                users: summary.users,
+                dropped: summary.dropped,
+                added,
+                updated,
+                deleted,
+                replaced: connection.replace_users,
+            }),
+            Applied::Held { would_delete, of } => {
+                let message = format!(
+                    "the sync of {name} would mark {would_delete} of {of} users deleted, more than the policy allows; \
+                     the stored users are unchanged. If that is right, run `tib approve {} {}`",
+                    connection.integration, connection.account
+                );
+                self.notifier.notify(store, name, Kind::Held, &message, now).await;
+                Ok(Ended::Held { would_delete, of })
+            }
+        }
+    }
+
+    /// The connector, credentials and base URL of a connection.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        connection: &Connection,
+        name: &str,
+    ) -> Result<(&'static dyn tib_support::Connector, CredentialValues, Option<url::Url>), String> {
+        let connector = tib_connectors::connector(&connection.integration)
+            .ok_or_else(|| format!("the integration `{}` is not compiled into this runtime", connection.integration))?;
+        let values = self.vault.open_sealed(&connection.sealed_credentials, name)?;
+        let declared = connector.spec().credentials;
+        if values.len() != declared.len() {
+            return Err(format!(
+                "the {} spec now asks for other credentials than were given at connect time; connect {name} again",
+                connection.integration
+            ));
+        }
+        let credentials = CredentialValues::new(values.into_iter().zip(declared.iter().map(|c| c.secret)).collect());
+        let base_url = connection
+            .base_url
+            .as_deref()
+            .map(|u| url::Url::parse(u).map_err(|e| format!("the base URL `{u}` of {name} is not valid: {e}")))
+            .transpose()?;
+        Ok((connector, credentials, base_url))
+    }
+
+    fn failed(&self, run_id: i64, totals: &RunTotals, error: String) -> Result<Ended, String> {
+        self.store.fail_run(run_id, totals, &error, self.clock.now()).map_err(|e| e.to_string())?;
+        Ok(Ended::Failed { error })
+    }
+
+    /// The error policy for a sync the API or the network failed.
+    async fn api_failed(
+        &self,
+        connection: &Connection,
+        name: &str,
+        run_id: i64,
+        totals: &RunTotals,
+        error: &SyncError,
+    ) -> Ended {
+        let store = self.store.as_ref();
+        let now = self.clock.now();
+        let text = error.to_string();
+        if let Err(e) = store.fail_run(run_id, totals, &text, now) {
+            tracing::error!(error = %e, connection = name, "cannot record the failed sync");
+        }
+        if !error.is_auth_or_config_failure() {
+            tracing::warn!(connection = name, error = text, "sync failed; it is retried at the next scheduled sync");
+            return Ended::Failed { error: text };
+        }
+        if let Err(e) = store.set_enabled(connection.id, false, Some(&text)) {
+            tracing::error!(error = %e, connection = name, "cannot disable the connection");
+        }
+        let hint = match error {
+            SyncError::Status { status: 401 | 403, .. } => "check the credentials",
+            _ => "check the configuration (base URL, account)",
+        };
+        let message = format!(
+            "{name} is disabled: {text}. {hint}, then `tib connect {} {}` again or `tib enable {} {}`",
+            connection.integration, connection.account, connection.integration, connection.account
+        );
+        self.notifier.notify(store, name, Kind::Disabled, &message, now).await;
+        Ended::Disabled { error: text }
+    }
+}
+
+impl crate::schedule::Runner for Engine {
+    async fn run(&self, connection: Connection) {
+        let name = connection.name();
+        tracing::info!(connection = name, "sync started");
+        match self.sync(&connection, &mut |_, _| {}).await {
+            Ok(ended) => tracing::info!(connection = name, ?ended, "sync ended"),
+            Err(error) => tracing::error!(connection = name, %error, "sync could not run"),
+        }
+    }
+}
