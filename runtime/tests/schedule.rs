@@ -1,0 +1,143 @@
+//! The scheduler under a clock the test moves: daily cadence with jitter,
+//! catch-up once after downtime, the concurrency limit, one sync per
+//! connection at a time, disabled connections left alone.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tib_runtime::schedule::{Clock, DAY, ManualClock, Runner, Scheduler, jitter};
+use tib_runtime::store::sqlite::Sqlite;
+use tib_runtime::store::{Connection, NewConnection, Store};
+
+/// Records each sync; holds each for `hold` so overlaps can be seen.
+#[derive(Default)]
+struct Recorder {
+    started: Mutex<Vec<String>>,
+    now: AtomicUsize,
+    peak: AtomicUsize,
+    hold: Duration,
+}
+
+impl Runner for Recorder {
+    async fn run(&self, connection: Connection) {
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+        self.started.lock().expect("lock").push(connection.name());
+        tokio::time::sleep(self.hold).await;
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+const START: i64 = 1_800_000_000;
+
+fn store_with(dir: &tempfile::TempDir, accounts: usize, next_sync_at: i64) -> Arc<dyn Store> {
+    let store = Sqlite::open(&dir.path().join("tib.db")).expect("store");
+    for i in 0..accounts {
+        store
+            .upsert_connection(&NewConnection {
+                integration: "okta",
+                account: &format!("account-{i:02}"),
+                sealed_credentials: b"sealed",
+                base_url: None,
+                interval_secs: DAY,
+                next_sync_at,
+            })
+            .expect("connect");
+    }
+    Arc::new(store)
+}
+
+fn scheduler(store: &Arc<dyn Store>, clock: &Arc<ManualClock>, runner: &Arc<Recorder>, n: usize) -> Scheduler<Recorder> {
+    let clock: Arc<dyn Clock> = clock.clone();
+    Scheduler::new(store.clone(), clock, runner.clone(), n)
+}
+
+#[tokio::test]
+async fn each_connection_syncs_once_a_day_at_its_own_offset() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with(&dir, 3, START);
+    let clock = Arc::new(ManualClock::at(START));
+    let runner = Arc::new(Recorder::default());
+    let mut scheduler = scheduler(&store, &clock, &runner, 4);
+
+    assert_eq!(scheduler.tick().expect("tick").len(), 3, "all due at the start");
+    scheduler.wait().await;
+    for c in store.connections().expect("connections") {
+        assert_eq!(c.next_sync_at, START + DAY + jitter(&c.name(), DAY));
+        assert!(c.next_sync_at - START - DAY < 3600, "jitter within the hour");
+    }
+    // Nothing more until a day has passed; then each runs once more.
+    clock.advance(DAY - 1);
+    assert!(scheduler.tick().expect("tick").is_empty());
+    clock.advance(3600 + 1);
+    assert_eq!(scheduler.tick().expect("tick").len(), 3);
+    scheduler.wait().await;
+    assert!(scheduler.tick().expect("tick").is_empty());
+    assert_eq!(runner.started.lock().expect("lock").len(), 6);
+}
+
+#[tokio::test]
+async fn after_downtime_an_overdue_connection_runs_once_not_once_per_missed_day() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with(&dir, 2, START);
+    let clock = Arc::new(ManualClock::at(START + 10 * DAY));
+    let runner = Arc::new(Recorder::default());
+    let mut scheduler = scheduler(&store, &clock, &runner, 4);
+    assert_eq!(scheduler.tick().expect("tick").len(), 2);
+    scheduler.wait().await;
+    for _ in 0..5 {
+        assert!(scheduler.tick().expect("tick").is_empty());
+        scheduler.wait().await;
+    }
+    assert_eq!(runner.started.lock().expect("lock").len(), 2);
+    let next = store.connections().expect("connections")[0].next_sync_at;
+    assert!(next > START + 11 * DAY - 1, "the next one is a day after the catch-up");
+}
+
+#[tokio::test]
+async fn at_most_n_sync_at_once_and_none_twice_at_the_same_time() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with(&dir, 12, START);
+    let clock = Arc::new(ManualClock::at(START));
+    let runner = Arc::new(Recorder { hold: Duration::from_millis(50), ..Recorder::default() });
+    let mut scheduler = scheduler(&store, &clock, &runner, 3);
+    assert_eq!(scheduler.tick().expect("tick").len(), 12);
+    // While they run, even a connection due again is not started twice.
+    for c in store.connections().expect("connections") {
+        store.set_next_sync(c.id, START).expect("due again");
+    }
+    assert!(scheduler.tick().expect("tick").is_empty(), "every one is still running or waiting");
+    scheduler.wait().await;
+    assert_eq!(runner.peak.load(Ordering::SeqCst), 3);
+    let started = runner.started.lock().expect("lock").clone();
+    assert_eq!(started.len(), 12);
+    let distinct: std::collections::HashSet<&String> = started.iter().collect();
+    assert_eq!(distinct.len(), 12);
+}
+
+#[tokio::test]
+async fn disabled_connections_are_not_scheduled() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with(&dir, 2, START);
+    let first = store.connections().expect("connections")[0].id;
+    store.set_enabled(first, false, Some("HTTP 401")).expect("disable");
+    let clock = Arc::new(ManualClock::at(START));
+    let runner = Arc::new(Recorder::default());
+    let mut scheduler = scheduler(&store, &clock, &runner, 4);
+    assert_eq!(scheduler.tick().expect("tick"), ["okta/account-01"]);
+}
+
+#[tokio::test]
+async fn serve_stops_on_shutdown_after_the_syncs_under_way() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with(&dir, 2, START);
+    let clock = Arc::new(ManualClock::at(START));
+    let runner = Arc::new(Recorder { hold: Duration::from_millis(100), ..Recorder::default() });
+    let scheduler = scheduler(&store, &clock, &runner, 4);
+    let shutdown = tokio::time::sleep(Duration::from_millis(20));
+    scheduler.serve(Duration::from_millis(5), Duration::from_secs(5), shutdown).await;
+    assert_eq!(runner.started.lock().expect("lock").len(), 2);
+    assert_eq!(runner.now.load(Ordering::SeqCst), 0, "both finished before serve returned");
+}
