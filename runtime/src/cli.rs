@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tib_support::spec::CredentialSpec;
-use tib_support::{CredentialValues, SyncOptions, env_name};
+use tib_support::{CredentialValues, RetryPolicy, SyncOptions, env_name};
 
 use crate::notify::Notifier;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
@@ -43,6 +43,9 @@ struct Settings {
     /// A sync that would mark more than this share of an account's users deleted (and more than 10) is held.
     #[arg(long, global = true, env = "TIB_HOLD_SHARE", default_value_t = 0.5)]
     hold_share: f64,
+    /// Retries of a request answered 429 or 5xx within one sync (with backoff, honouring Retry-After).
+    #[arg(long, global = true, env = "TIB_MAX_RETRIES", default_value_t = 4)]
+    max_retries: u32,
 }
 
 #[derive(Subcommand)]
@@ -277,7 +280,10 @@ impl Context {
             client: tib_support::Client::new(Duration::from_secs(30)).map_err(|e| Failure(e.to_string(), 2))?,
             notifier: Notifier::new(self.settings.webhook.clone()).map_err(|e| Failure(e, 2))?,
             hold: HoldPolicy { max_share: self.settings.hold_share, ..HoldPolicy::default() },
-            options: SyncOptions::default(),
+            options: SyncOptions {
+                retry: RetryPolicy { max_retries: self.settings.max_retries, ..RetryPolicy::default() },
+                ..SyncOptions::default()
+            },
             clock: self.clock.clone(),
             owner: crate::sync::process_owner(),
         })

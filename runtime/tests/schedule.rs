@@ -49,7 +49,12 @@ fn store_with(dir: &tempfile::TempDir, accounts: usize, next_sync_at: i64) -> Ar
     Arc::new(store)
 }
 
-fn scheduler(store: &Arc<dyn Store>, clock: &Arc<ManualClock>, runner: &Arc<Recorder>, n: usize) -> Scheduler<Recorder> {
+fn scheduler(
+    store: &Arc<dyn Store>,
+    clock: &Arc<ManualClock>,
+    runner: &Arc<Recorder>,
+    n: usize,
+) -> Scheduler<Recorder> {
     let clock: Arc<dyn Clock> = clock.clone();
     Scheduler::new(store.clone(), clock, runner.clone(), n)
 }

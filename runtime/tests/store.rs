@@ -2,7 +2,7 @@
 //! policy, replaced accounts, interrupted runs, separate accounts.
 
 use tib_runtime::store::sqlite::Sqlite;
-use tib_runtime::store::{Applied, HoldPolicy, NewConnection, Outcome, RunTotals, Store, UserRow, Upserted};
+use tib_runtime::store::{Applied, HoldPolicy, NewConnection, Outcome, RunTotals, Store, Upserted, UserRow};
 
 fn user(id: usize) -> UserRow {
     UserRow {
@@ -46,7 +46,8 @@ fn sync(store: &Sqlite, id: i64, rows: &[UserRow], now: i64) -> Applied {
     for page in rows.chunks(3) {
         store.stage(run, page).expect("stage");
     }
-    let totals = RunTotals { pages: rows.len().div_ceil(3) as i64, users_seen: rows.len() as i64, ..RunTotals::default() };
+    let totals =
+        RunTotals { pages: rows.len().div_ceil(3) as i64, users_seen: rows.len() as i64, ..RunTotals::default() };
     store.complete_run(run, &totals, HoldPolicy::default(), now).expect("complete")
 }
 

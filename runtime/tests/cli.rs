@@ -1,0 +1,446 @@
+//! The `tib` binary as an operator runs it, against an Acme API served on
+//! 127.0.0.1 by the test (the example spec `specs/acme.tib`): connecting,
+//! syncing, looking at users, the error policy with its webhook, an API that
+//! dies mid-sync, a process killed mid-sync, and secrets kept out of sight.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tib_runtime::demo::member;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use wiremock::matchers::{body_partial_json, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const SECRET: &str = "acme-secret-token-8842";
+
+/// How many of the first `n` demo members have a valid email (every 97th, from 13, has not).
+fn valid(n: usize) -> usize {
+    (0..n).filter(|i| i % 97 != 13).count()
+}
+
+/// How the test API answers, switchable while it runs.
+const FINE: usize = 0;
+const UNAUTHORIZED: usize = 1;
+const NOT_FOUND: usize = 2;
+const SERVER_ERROR: usize = 3;
+/// Answers offsets below 100, then closes the connection without an answer.
+const DIES_AFTER_FIRST_PAGE: usize = 4;
+/// Answers offsets below 400 at once, later ones after a minute.
+const STALLS_AT_400: usize = 5;
+
+struct Api {
+    base_url: String,
+    mode: Arc<AtomicUsize>,
+    /// How many users it lists.
+    users: Arc<AtomicUsize>,
+}
+
+impl Api {
+    fn set(&self, mode: usize) {
+        self.mode.store(mode, Ordering::SeqCst);
+    }
+}
+
+/// An Acme API on 127.0.0.1: pages of 100 members by offset, `has_more`,
+/// and the token checked.
+async fn api(users: usize) -> Api {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let address = listener.local_addr().expect("address");
+    let mode = Arc::new(AtomicUsize::new(FINE));
+    let count = Arc::new(AtomicUsize::new(users));
+    let (m, c) = (mode.clone(), count.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (mode, count) = (m.load(Ordering::SeqCst), c.load(Ordering::SeqCst));
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut chunk = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&head).to_lowercase();
+                let offset: usize = head
+                    .split(['?', '&', ' '])
+                    .find_map(|p| p.strip_prefix("offset="))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let authorized = head.contains(&format!("authorization: token token={SECRET}"));
+                let (status, body) = match mode {
+                    _ if !authorized || mode == UNAUTHORIZED => {
+                        ("401 Unauthorized", json!({"ok": false, "error": {"message": "invalid API token"}}))
+                    }
+                    NOT_FOUND => ("404 Not Found", json!({"ok": false, "error": {"message": "no such workspace"}})),
+                    SERVER_ERROR => ("500 Internal Server Error", json!({"ok": false})),
+                    DIES_AFTER_FIRST_PAGE if offset >= 100 => return,
+                    _ => {
+                        if mode == STALLS_AT_400 && offset >= 400 {
+                            tokio::time::sleep(Duration::from_secs(60)).await;
+                        }
+                        let end = (offset + 100).min(count);
+                        let members: Vec<Value> = (offset.min(end)..end).map(member).collect();
+                        ("200 OK", json!({"ok": true, "data": {"members": members}, "has_more": end < count}))
+                    }
+                };
+                let body = body.to_string();
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    Api { base_url: format!("http://{address}/api/v2"), mode, users: count }
+}
+
+struct Tib {
+    dir: tempfile::TempDir,
+}
+
+impl Tib {
+    fn new() -> Tib {
+        Tib { dir: tempfile::tempdir().expect("dir") }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("data/tib.db")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_tib"));
+        command
+            .args(args)
+            .env("TIB_STORE", self.store())
+            .env("TIB_MAX_RETRIES", "0")
+            .env("RUST_LOG", "info")
+            .env_remove("TIB_KEY")
+            .env_remove("TIB_KEY_FILE")
+            .env_remove("TIB_WEBHOOK_URL")
+            .env_remove("TIB_API_TOKEN")
+            .env_remove("TIB_TENANT")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// Runs `tib` to its end, off the async runtime serving the API.
+    async fn run(&self, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        let output = tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined");
+        Run::from(output)
+    }
+
+    async fn connect(&self, api: &Api, account: &str) -> Run {
+        let token = format!("api_token={SECRET}");
+        self.run(&["connect", "acme", account, "--cred", "tenant=demo", "--cred", &token, "--base-url", &api.base_url])
+            .await
+    }
+
+    async fn users(&self, account: &str) -> Vec<Value> {
+        let run = self.run(&["users", "acme", account, "--all", "--format", "json"]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        serde_json::from_str::<Value>(&run.stdout).expect("JSON").as_array().expect("an array").clone()
+    }
+
+    fn sql(&self, query: &str) -> Vec<String> {
+        let db = rusqlite::Connection::open(self.store()).expect("open");
+        let mut statement = db.prepare(query).expect("prepare");
+        let rows = statement.query_map([], |r| r.get::<_, rusqlite::types::Value>(0)).expect("query");
+        rows.map(|v| format!("{:?}", v.expect("row"))).collect()
+    }
+}
+
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Run {
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Every byte of the store's files, for a secret to be looked for in.
+fn store_bytes(store: &Path) -> Vec<u8> {
+    let dir = store.parent().expect("dir");
+    let mut bytes = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read dir") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "key") {
+            bytes.extend(std::fs::read(path).expect("read"));
+        }
+    }
+    bytes
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connect_sync_and_read_the_users_in_every_format_without_a_secret_in_sight() {
+    let api = api(250).await;
+    let tib = Tib::new();
+    let connected = tib.connect(&api, "Prod").await;
+    assert_eq!(connected.code, 0, "{connected:?}");
+    assert!(connected.stdout.contains("connected acme/Prod"), "{connected:?}");
+
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    // Members 13, 110 and 207 have invalid emails (the demo's data). Four pages are asked for at once.
+    assert!(
+        synced
+            .stdout
+            .contains("acme/Prod: synced 247 users from 4 pages (247 new, 0 updated, 0 marked deleted, 3 dropped)"),
+        "{synced:?}"
+    );
+
+    let users = tib.users("Prod").await;
+    assert_eq!(users.len(), 247);
+    let first = &users[0];
+    assert_eq!(first["external_id"], "100000");
+    assert_eq!(first["email"], "user0@acme.example");
+    assert_eq!(first["role"], "Owner");
+    assert_eq!(first["custom_fields"]["Department"], "Sales");
+    assert_eq!(first["custom_fields"]["Teams"], json!(["core"]));
+    assert_eq!(first["deleted"], false);
+
+    let active = tib.run(&["users", "acme", "Prod"]).await;
+    let active_rows = active.stdout.lines().count() - 1;
+    assert!(active_rows > 100 && active_rows < 247, "{active_rows} active users");
+    let csv = tib.run(&["users", "acme", "Prod", "--all", "--format", "csv"]).await;
+    assert!(csv.stdout.starts_with("external_id,email,username,name,role,"), "{}", csv.stdout);
+    assert_eq!(csv.stdout.lines().count(), 248);
+
+    let list = tib.run(&["list"]).await;
+    assert!(list.stdout.contains("acme/Prod") && list.stdout.contains("applied"), "{list:?}");
+    assert!(list.stdout.contains(&format!("{active_rows}/247")), "{list:?}");
+    let runs = tib.sql("SELECT users_dropped || ' ' || dropped_reasons FROM runs");
+    assert_eq!(runs, [r#"Text("3 [[\"invalid email\",3]]")"#]);
+
+    for run in [&connected, &synced, &active, &csv, &list, &tib.run(&["status"]).await] {
+        assert!(!run.stdout.contains(SECRET) && !run.stderr.contains(SECRET), "a secret leaked: {run:?}");
+    }
+    let bytes = store_bytes(&tib.store());
+    assert!(!bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()), "the secret is in the store in plain text");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unauthorized_disables_the_connection_and_notifies_the_webhook() {
+    let api = api(50).await;
+    let webhook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"kind": "connection_disabled", "connection": "acme/Prod"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&webhook)
+        .await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    api.set(UNAUTHORIZED);
+    let hook = webhook.uri();
+    let synced = tib.run(&["--webhook", &hook, "sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 1, "{synced:?}");
+    assert!(synced.stdout.contains("acme/Prod: disabled:") && synced.stdout.contains("HTTP 401"), "{synced:?}");
+    assert!(synced.stderr.contains("acme/Prod is disabled"), "logged: {synced:?}");
+    webhook.verify().await;
+    let received = &webhook.received_requests().await.expect("recorded")[0];
+    let body: Value = serde_json::from_slice(&received.body).expect("JSON");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid API token") && m.contains("check the credentials"))
+    );
+
+    let list = tib.run(&["list"]).await;
+    assert!(list.stdout.contains("disabled"), "{list:?}");
+    let status = tib.run(&["status"]).await;
+    assert!(
+        status.stdout.contains("acme/Prod: disabled:") && status.stdout.contains("connection_disabled"),
+        "{status:?}"
+    );
+
+    // Fixed at the API: enable, and it syncs again.
+    api.set(FINE);
+    assert_eq!(tib.run(&["enable", "acme", "Prod"]).await.code, 0);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    assert!(tib.run(&["list"]).await.stdout.contains("enabled"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn not_found_disables_with_a_configuration_hint_and_connecting_again_enables() {
+    let api = api(50).await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    api.set(NOT_FOUND);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 1);
+    let status = tib.run(&["status"]).await;
+    assert!(status.stdout.contains("HTTP 404") && status.stdout.contains("check the configuration"), "{status:?}");
+    api.set(FINE);
+    tib.connect(&api, "Prod").await;
+    assert!(tib.run(&["list"]).await.stdout.contains("enabled"));
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_error_is_recorded_and_the_connection_stays_scheduled() {
+    let api = api(50).await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    let before = tib.users("Prod").await;
+    api.set(SERVER_ERROR);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 1);
+    assert!(synced.stdout.contains("failed:") && synced.stdout.contains("HTTP 500"), "{synced:?}");
+    assert!(synced.stdout.contains("retried at the next scheduled sync"), "{synced:?}");
+    let list = tib.run(&["list"]).await;
+    assert!(
+        list.stdout.contains("enabled") && list.stdout.contains("failed") && list.stdout.contains("HTTP 500"),
+        "{list:?}"
+    );
+    assert_eq!(tib.users("Prod").await, before);
+    assert_eq!(tib.sql("SELECT enabled FROM connections"), ["Integer(1)"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_that_dies_mid_pagination_leaves_the_stored_users_unchanged() {
+    let api = api(250).await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    let before = tib.users("Prod").await;
+    api.users.store(120, Ordering::SeqCst);
+    api.set(DIES_AFTER_FIRST_PAGE);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 1, "{synced:?}");
+    assert!(synced.stdout.contains("failed:"), "{synced:?}");
+    assert_eq!(tib.users("Prod").await, before, "nothing of the broken sync was applied");
+    assert_eq!(tib.sql("SELECT COUNT(*) FROM staged_users"), ["Integer(0)"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_process_killed_mid_sync_leaves_the_store_consistent_and_the_next_run_succeeds() {
+    let api = api(500).await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    let before = tib.users("Prod").await;
+    api.users.store(450, Ordering::SeqCst);
+    api.set(STALLS_AT_400);
+
+    let mut child =
+        tib.command(&["sync", "acme", "Prod"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    // The first four pages (fetched together) are staged; the fifth stalls.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let staged = format!("Integer({})", valid(400));
+    while tib.sql("SELECT COUNT(*) FROM staged_users") != [staged.as_str()] {
+        assert!(Instant::now() < deadline, "the sync never staged its first pages");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().expect("SIGKILL");
+    child.wait().expect("reaped");
+
+    assert_eq!(tib.users("Prod").await, before, "the stored users are as they were");
+    api.set(FINE);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    let expected = format!("0 new, {} updated, {} marked deleted", valid(450), valid(500) - valid(450));
+    assert!(synced.stdout.contains(&expected), "{synced:?}");
+    let outcomes = tib.sql("SELECT outcome FROM runs ORDER BY id");
+    assert_eq!(outcomes, [r#"Text("applied")"#, r#"Text("interrupted")"#, r#"Text("applied")"#]);
+    assert_eq!(tib.sql("SELECT COUNT(*) FROM staged_users"), ["Integer(0)"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connecting_again_overwrites_the_account_and_other_accounts_are_kept_apart() {
+    let api = api(30).await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    tib.connect(&api, "Dev").await;
+    assert_eq!(tib.run(&["sync", "--all"]).await.code, 0);
+    assert_eq!(tib.users("Prod").await.len(), valid(30));
+
+    api.users.store(5, Ordering::SeqCst);
+    let again = tib.connect(&api, "Prod").await;
+    assert!(again.stdout.contains("acme/Prod was already connected: its credentials are replaced"), "{again:?}");
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert!(synced.stdout.contains("this sync replaces its stored users"), "{synced:?}");
+    assert_eq!(synced.code, 0, "a replaced account is not held for deletions: {synced:?}");
+    assert_eq!(tib.users("Prod").await.len(), 5);
+    assert_eq!(tib.users("Dev").await.len(), valid(30), "the other account is untouched");
+    assert_eq!(tib.sql("SELECT COUNT(*) FROM connections"), ["Integer(2)"]);
+
+    // The same drop on Dev, not reconnected, is held for an operator.
+    let held = tib.run(&["sync", "acme", "Dev"]).await;
+    let expected = format!("held: it would mark {} of {} users deleted", valid(30) - 5, valid(30));
+    assert!(held.stdout.contains(&expected), "{held:?}");
+    assert_eq!(tib.users("Dev").await.iter().filter(|u| u["deleted"] == false).count(), valid(30));
+    let status = tib.run(&["status"]).await;
+    assert!(
+        status.stdout.contains("acme/Dev: held") && status.stdout.contains("sync_held"),
+        "admins are told: {status:?}"
+    );
+    assert_eq!(tib.run(&["approve", "acme", "Dev"]).await.code, 0);
+    assert_eq!(tib.users("Dev").await.iter().filter(|u| u["deleted"] == false).count(), 5);
+
+    assert_eq!(tib.run(&["disconnect", "acme", "Dev"]).await.code, 0);
+    assert!(!tib.run(&["list"]).await.stdout.contains("acme/Dev"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn missing_credentials_and_a_wrong_key_are_clear_errors() {
+    let api = api(5).await;
+    let tib = Tib::new();
+    let run = tib.run(&["connect", "acme", "Prod", "--cred", "tenant=demo"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--cred api_token=… (or TIB_API_TOKEN)"), "{run:?}");
+    let run = tib.run(&["connect", "nope", "Prod"]).await;
+    assert!(run.stderr.contains("no integration `nope`; this runtime has acme,"), "{run:?}");
+
+    tib.connect(&api, "Prod").await;
+    let mut command = tib.command(&["sync", "acme", "Prod"]);
+    command.env("TIB_KEY", "ab".repeat(32));
+    let run = Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"));
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("TIB_KEY is not the key they were encrypted with"), "{run:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_syncs_due_connections_and_stops_gracefully_on_sigterm() {
+    let api = api(20).await;
+    let tib = Tib::new();
+    tib.connect(&api, "Prod").await;
+    // A new connection is due within a minute; make it due now.
+    let db = rusqlite::Connection::open(tib.store()).expect("open");
+    db.execute("UPDATE connections SET next_sync_at = 0", []).expect("due");
+    let child =
+        tib.command(&["serve", "--poll", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tib.sql("SELECT COUNT(*) FROM runs WHERE outcome = 'applied'") != ["Integer(1)"] {
+        assert!(Instant::now() < deadline, "serve never synced");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let run = Run::from(
+        tokio::task::spawn_blocking(move || child.wait_with_output().expect("waited")).await.expect("joined"),
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("shutting down") && run.stderr.contains("stopped"), "{run:?}");
+    assert!(!run.stderr.contains(SECRET));
+    let next: i64 = db.query_row("SELECT next_sync_at FROM connections", [], |r| r.get(0)).expect("next");
+    assert!(next > chrono::Utc::now().timestamp() + 86_000, "the next sync is a day on");
+}
