@@ -101,15 +101,17 @@ async fn mount_page(server: &MockServer, offset: &str, members: Vec<Value>) {
         .await;
 }
 
+/// A full first page of two active members.
+async fn mount_two_members(server: &MockServer) {
+    let members =
+        vec![member(1, "ann@demo.example", "active", "Active"), member(2, "bo@demo.example", "active", "Active")];
+    mount_page(server, "0", members).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn test_shows_the_request_redacted_the_answer_and_the_users() {
     let server = MockServer::start().await;
-    mount_page(
-        &server,
-        "0",
-        vec![member(1, "ann@demo.example", "active", "Active"), member(2, "bo@demo.example", "active", "Active")],
-    )
-    .await;
+    mount_two_members(&server).await;
     let root = workspace(&server.uri(), "data.members", "handle");
     let cred = format!("token={TOKEN}");
     let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred]).await;
@@ -227,15 +229,23 @@ async fn three_pages(server: &MockServer) {
     mount_page(server, "4", vec![member(5, "ed@demo.example", "inactive", "Deactivated")]).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn preview_shows_the_users_and_every_problem_inline() {
+/// `preview` with the token over [`three_pages`], the spec reading the username at `username`.
+async fn preview_three_pages(username: &str, args: &[&str]) -> (MockServer, Run) {
     let server = MockServer::start().await;
     three_pages(&server).await;
-    // `handel`: a typo no user has.
-    let root = workspace(&server.uri(), "data.members", "handel");
+    let root = workspace(&server.uri(), "data.members", username);
     let cred = format!("token={TOKEN}");
-    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--pages", "5"]).await;
+    let mut all = vec!["preview", "specs/demo.tib", "--cred", &cred];
+    all.extend(args);
+    let run = compiler(root.path(), &all).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    (server, run)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_shows_the_users_and_every_problem_inline() {
+    // `handel`: a typo no user has.
+    let (_server, run) = preview_three_pages("handel", &["--pages", "5"]).await;
     let out = &run.stdout;
     let header = out.lines().next().expect("a table");
     for column in
@@ -281,12 +291,7 @@ async fn preview_warns_when_pages_overlap() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_stops_at_the_page_bound_and_says_more_remain() {
-    let server = MockServer::start().await;
-    three_pages(&server).await;
-    let root = workspace(&server.uri(), "data.members", "handle");
-    let cred = format!("token={TOKEN}");
-    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--pages", "1"]).await;
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let (server, run) = preview_three_pages("handle", &["--pages", "1"]).await;
     assert!(
         run.stdout.contains("1 pages, 2 users, 0 dropped\nstopped after 1 pages (--pages); more remain"),
         "{}",
@@ -298,12 +303,7 @@ async fn preview_stops_at_the_page_bound_and_says_more_remain() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_as_json_holds_what_the_connector_would_store() {
-    let server = MockServer::start().await;
-    three_pages(&server).await;
-    let root = workspace(&server.uri(), "data.members", "handle");
-    let cred = format!("token={TOKEN}");
-    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--json"]).await;
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let (_server, run) = preview_three_pages("handle", &["--json"]).await;
     let value: Value = serde_json::from_str(&run.stdout).expect("JSON");
     assert_eq!(value["pages"], 3);
     assert_eq!(value["stopped"], Value::Null);
@@ -324,12 +324,7 @@ async fn preview_as_json_holds_what_the_connector_would_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_keeps_what_it_read_when_a_later_page_fails() {
     let server = MockServer::start().await;
-    mount_page(
-        &server,
-        "0",
-        vec![member(1, "ann@demo.example", "active", "Active"), member(2, "bo@demo.example", "active", "Active")],
-    )
-    .await;
+    mount_two_members(&server).await;
     Mock::given(method("GET"))
         .and(query_param("offset", "2"))
         .respond_with(ResponseTemplate::new(400).set_body_json(json!({"detail": "offset too large"})))

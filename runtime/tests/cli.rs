@@ -110,6 +110,15 @@ impl Tib {
         Tib { dir: tempfile::tempdir().expect("dir") }
     }
 
+    /// A store with `acme/Prod` connected to `api` and synced once, and its users.
+    async fn synced(api: &Api) -> (Tib, Vec<Value>) {
+        let tib = Tib::new();
+        tib.connect(api, "Prod").await;
+        assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+        let users = tib.users("Prod").await;
+        (tib, users)
+    }
+
     fn store(&self) -> PathBuf {
         self.dir.path().join("data/tib.db")
     }
@@ -147,6 +156,15 @@ impl Tib {
         let run = self.run(&["users", "acme", account, "--all", "--format", "json"]).await;
         assert_eq!(run.code, 0, "{}", run.stderr);
         serde_json::from_str::<Value>(&run.stdout).expect("JSON").as_array().expect("an array").clone()
+    }
+
+    /// Waits (up to 30 s) until `query` gives the one value `expected`.
+    async fn wait_for(&self, query: &str, expected: &str, otherwise: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.sql(query) != [expected] {
+            assert!(Instant::now() < deadline, "{otherwise}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     fn sql(&self, query: &str) -> Vec<String> {
@@ -297,10 +315,7 @@ async fn not_found_disables_with_a_configuration_hint_and_connecting_again_enabl
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_error_is_recorded_and_the_connection_stays_scheduled() {
     let api = api(50).await;
-    let tib = Tib::new();
-    tib.connect(&api, "Prod").await;
-    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
-    let before = tib.users("Prod").await;
+    let (tib, before) = Tib::synced(&api).await;
     api.set(SERVER_ERROR);
     let synced = tib.run(&["sync", "acme", "Prod"]).await;
     assert_eq!(synced.code, 1);
@@ -318,10 +333,7 @@ async fn a_server_error_is_recorded_and_the_connection_stays_scheduled() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_api_that_dies_mid_pagination_leaves_the_stored_users_unchanged() {
     let api = api(250).await;
-    let tib = Tib::new();
-    tib.connect(&api, "Prod").await;
-    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
-    let before = tib.users("Prod").await;
+    let (tib, before) = Tib::synced(&api).await;
     api.users.store(120, Ordering::SeqCst);
     api.set(DIES_AFTER_FIRST_PAGE);
     let synced = tib.run(&["sync", "acme", "Prod"]).await;
@@ -334,22 +346,15 @@ async fn an_api_that_dies_mid_pagination_leaves_the_stored_users_unchanged() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_process_killed_mid_sync_leaves_the_store_consistent_and_the_next_run_succeeds() {
     let api = api(500).await;
-    let tib = Tib::new();
-    tib.connect(&api, "Prod").await;
-    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
-    let before = tib.users("Prod").await;
+    let (tib, before) = Tib::synced(&api).await;
     api.users.store(450, Ordering::SeqCst);
     api.set(STALLS_AT_400);
 
     let mut child =
         tib.command(&["sync", "acme", "Prod"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
     // The first four pages (fetched together) are staged; the fifth stalls.
-    let deadline = Instant::now() + Duration::from_secs(30);
     let staged = format!("Integer({})", valid(400));
-    while tib.sql("SELECT COUNT(*) FROM staged_users") != [staged.as_str()] {
-        assert!(Instant::now() < deadline, "the sync never staged its first pages");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    tib.wait_for("SELECT COUNT(*) FROM staged_users", &staged, "the sync never staged its first pages").await;
     child.kill().expect("SIGKILL");
     child.wait().expect("reaped");
 
@@ -428,11 +433,7 @@ async fn serve_syncs_due_connections_and_stops_gracefully_on_sigterm() {
     db.execute("UPDATE connections SET next_sync_at = 0", []).expect("due");
     let child =
         tib.command(&["serve", "--poll", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tib.sql("SELECT COUNT(*) FROM runs WHERE outcome = 'applied'") != ["Integer(1)"] {
-        assert!(Instant::now() < deadline, "serve never synced");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    tib.wait_for("SELECT COUNT(*) FROM runs WHERE outcome = 'applied'", "Integer(1)", "serve never synced").await;
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
     let run = Run::from(
