@@ -113,8 +113,7 @@ impl Engine {
             Ok(prepared) => prepared,
             Err(error) => return self.failed(run_id, &totals, error),
         };
-        let target =
-            tib_support::Connection { credentials: &credentials, access_token: None, base_url: base_url.as_ref() };
+        let target = tib_support::Connection { credentials: &credentials, tokens: None, base_url: base_url.as_ref() };
         let mut reasons: BTreeMap<&'static str, i64> = BTreeMap::new();
         let mut stage_error = None;
         let (mut pages, mut users) = (0u32, 0u64);

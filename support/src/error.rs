@@ -27,13 +27,17 @@ pub enum SyncError {
     PageCap { max_pages: u32 },
     /// The stop conditions say more pages remain, but the page gives no way to them.
     NoNextPage { page: u32 },
+    /// OAuth could not give a token. Permanent when the provider refused the
+    /// client, the grant or the refresh token (the connection must be
+    /// authorized or configured again); otherwise retried at the next sync.
+    Auth { message: String, permanent: bool },
 }
 
 impl SyncError {
     /// HTTP 400, 401, 403 or 404: the credentials or the configuration are
     /// wrong, and retrying will not help (the runtime disables the connection).
     pub fn is_auth_or_config_failure(&self) -> bool {
-        matches!(self, SyncError::Status { status: 400..=404, .. })
+        matches!(self, SyncError::Status { status: 400..=404, .. } | SyncError::Auth { permanent: true, .. })
     }
 }
 
@@ -66,6 +70,7 @@ impl fmt::Display for SyncError {
             SyncError::NoNextPage { page } => {
                 write!(f, "page {page} says more users remain but gives no next page")
             }
+            SyncError::Auth { message, .. } => write!(f, "OAuth 2.0: {message}"),
         }
     }
 }

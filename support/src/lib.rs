@@ -9,6 +9,7 @@
 mod error;
 mod http;
 pub mod map;
+pub mod oauth;
 pub mod page;
 mod paginate;
 pub mod record;

@@ -13,10 +13,11 @@ use url::Url;
 use crate::Connector;
 use crate::error::SyncError;
 use crate::http::{self, Client, RetryPolicy};
+use crate::oauth::TokenProvider;
 use crate::page::PageInfo;
 use crate::record::{Dropped, User};
 use crate::request::{Requests, link_next};
-use crate::secret::{CredentialValues, Secret};
+use crate::secret::CredentialValues;
 use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop};
 
 /// Bounds of one sync.
@@ -36,8 +37,8 @@ impl Default for SyncOptions {
 /// What a connection brings to a sync.
 pub struct Connection<'a> {
     pub credentials: &'a CredentialValues,
-    /// For OAuth specs: the current access token.
-    pub access_token: Option<&'a Secret>,
+    /// For OAuth specs: where the bearer token comes from.
+    pub tokens: Option<&'a dyn TokenProvider>,
     /// Replaces the spec's base URL, e.g. with a sandbox or a local test
     /// server. Next pages must then stay on this URL's origin.
     pub base_url: Option<&'a Url>,
@@ -233,6 +234,31 @@ impl Run<'_> {
     }
 }
 
+/// Sends one page's request, with OAuth's bearer token when the spec uses
+/// OAuth: a 401 renews the token once and sends the request once more.
+async fn send(
+    client: &Client,
+    requests: &Requests<'_>,
+    url: Url,
+    retry: &RetryPolicy,
+    creds: &CredentialValues,
+) -> Result<http::Answer, SyncError> {
+    let Some(tokens) = requests.tokens() else {
+        return http::send(client, requests.build(client.http(), url, None)?, retry, creds).await;
+    };
+    let token = tokens.token().await?;
+    let first = http::send(client, requests.build(client.http(), url.clone(), Some(&token))?, retry, creds).await;
+    match first {
+        Err(SyncError::Status { status: 401, .. }) => match tokens.renew(&token).await? {
+            Some(renewed) => {
+                http::send(client, requests.build(client.http(), url, Some(&renewed))?, retry, creds).await
+            }
+            None => first,
+        },
+        other => other,
+    }
+}
+
 /// Sends one page's request and reads the page; the users are not handed on yet.
 async fn get(
     client: &Client,
@@ -244,8 +270,7 @@ async fn get(
     number: u32,
 ) -> Result<Fetched, SyncError> {
     let shown = creds.redact(url.as_str());
-    let request = requests.build(client.http(), url)?;
-    let answer = http::send(client, request, retry, creds).await?;
+    let answer = send(client, requests, url, retry, creds).await?;
     let mut users = PageUsers { number, ..PageUsers::default() };
     let info = connector
         .parse_page(&answer.body, &mut |user| match user {
@@ -287,7 +312,12 @@ pub async fn probe(
     retry: &RetryPolicy,
 ) -> Result<Probe, SyncError> {
     let requests = Requests::new(connector.spec(), connection)?;
-    let request = requests.build(client.http(), requests.first_page())?;
+    // The probe shows the request as sent: with the token it will carry.
+    let token = match requests.tokens() {
+        Some(tokens) => Some(tokens.token().await?),
+        None => None,
+    };
+    let request = requests.build(client.http(), requests.first_page(), token.as_ref())?;
     let creds = connection.credentials;
     let url = creds.redact(request.url().as_str());
     let method = if request.method() == reqwest::Method::POST { "POST" } else { "GET" };

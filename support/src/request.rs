@@ -5,6 +5,7 @@ use reqwest::header::{HeaderName, HeaderValue};
 use url::{Origin, Url};
 
 use crate::error::SyncError;
+use crate::oauth::TokenProvider;
 use crate::paginate::Connection;
 use crate::secret::{CredentialValues, Secret};
 use crate::spec::{Auth, Counted, Method, Pagination, Param, Part, Spec, Template};
@@ -13,17 +14,17 @@ use crate::spec::{Auth, Counted, Method, Pagination, Param, Part, Spec, Template
 pub(crate) struct Requests<'s> {
     spec: &'static Spec,
     creds: &'s CredentialValues,
-    /// OAuth's access token, obtained by whoever runs the sync.
-    access_token: Option<&'s Secret>,
+    /// Where OAuth's bearer token comes from.
+    tokens: Option<&'s dyn TokenProvider>,
     /// The base URL with a trailing `/`, so relative next URLs land under it.
     base: Url,
 }
 
 impl<'s> Requests<'s> {
     pub fn new(spec: &'static Spec, connection: &Connection<'s>) -> Result<Self, SyncError> {
-        let (creds, access_token) = (connection.credentials, connection.access_token);
+        let (creds, tokens) = (connection.credentials, connection.tokens);
         let oauth = matches!(spec.auth, Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_));
-        if oauth && access_token.is_none() {
+        if oauth && tokens.is_none() {
             return Err(SyncError::Config(format!(
                 "{} authenticates with OAuth 2.0 and no access token was given",
                 spec.app
@@ -35,7 +36,7 @@ impl<'s> Requests<'s> {
         };
         let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
             .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
-        Ok(Requests { spec, creds, access_token, base })
+        Ok(Requests { spec, creds, tokens, base })
     }
 
     /// The first page's URL: base URL, endpoint path, fixed query parameters.
@@ -89,8 +90,19 @@ impl<'s> Requests<'s> {
         self.base.origin()
     }
 
-    /// The request for `url`, with the endpoint's headers and the auth applied.
-    pub fn build(&self, client: &reqwest::Client, mut url: Url) -> Result<reqwest::Request, SyncError> {
+    /// Where OAuth's bearer token comes from, for OAuth specs.
+    pub fn tokens(&self) -> Option<&'s dyn TokenProvider> {
+        self.tokens
+    }
+
+    /// The request for `url`, with the endpoint's headers and the auth
+    /// applied; `bearer` is OAuth's access token, for OAuth specs.
+    pub fn build(
+        &self,
+        client: &reqwest::Client,
+        mut url: Url,
+        bearer: Option<&Secret>,
+    ) -> Result<reqwest::Request, SyncError> {
         if let Auth::QueryKey { param, value } = &self.spec.auth {
             // Next URLs of the same origin may lack the key; they never hold it twice.
             if !url.query_pairs().any(|(name, _)| name == *param) {
@@ -108,7 +120,7 @@ impl<'s> Requests<'s> {
                 builder.basic_auth(render(username, self.creds), Some(render(password, self.creds)))
             }
             Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_) => {
-                builder.bearer_auth(self.access_token.map_or("", Secret::expose))
+                builder.bearer_auth(bearer.map_or("", Secret::expose))
             }
             Auth::Headers(_) | Auth::QueryKey { .. } => builder,
         };
@@ -204,16 +216,16 @@ mod tests {
     #[test]
     fn the_query_key_goes_on_every_same_origin_url_once() {
         let creds = CredentialValues::new(vec![(Secret::new("k-123"), true)]);
-        let connection = Connection { credentials: &creds, access_token: None, base_url: None };
+        let connection = Connection { credentials: &creds, tokens: None, base_url: None };
         let requests = Requests::new(&KEYED, &connection).expect("valid");
         let client = reqwest::Client::new();
-        let first = requests.build(&client, requests.first()).expect("built");
+        let first = requests.build(&client, requests.first(), None).expect("built");
         assert_eq!(first.url().as_str(), "https://api.example.com/v1/users?api_key=k-123");
         let next = requests.next("users?page=2").expect("same origin");
-        let next = requests.build(&client, next).expect("built");
+        let next = requests.build(&client, next, None).expect("built");
         assert_eq!(next.url().as_str(), "https://api.example.com/v1/users?page=2&api_key=k-123");
         let keyed = requests.next("/v1/users?api_key=k-123&page=3").expect("same origin");
-        assert_eq!(requests.build(&client, keyed).expect("built").url().query(), Some("api_key=k-123&page=3"));
+        assert_eq!(requests.build(&client, keyed, None).expect("built").url().query(), Some("api_key=k-123&page=3"));
         let foreign = requests.next("https://api.example.com.evil.io/v1/users").expect_err("another origin");
         assert!(matches!(foreign, SyncError::ForeignOrigin { .. }));
         let other_scheme = requests.next("http://api.example.com/v1/users").expect_err("another origin");
@@ -239,7 +251,7 @@ mod tests {
         };
         for (tenant, ok) in [("acme", true), ("evil.io/x?", false), ("a@b", false), ("", false)] {
             let creds = CredentialValues::new(vec![(Secret::new(tenant), false), (Secret::new("t"), true)]);
-            let connection = Connection { credentials: &creds, access_token: None, base_url: None };
+            let connection = Connection { credentials: &creds, tokens: None, base_url: None };
             assert_eq!(Requests::new(&TENANT, &connection).is_ok(), ok, "{tenant}");
         }
     }

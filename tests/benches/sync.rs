@@ -209,7 +209,7 @@ async fn sync_limited(connector: &'static dyn Connector, url: &url::Url, concurr
     let spec = with_concurrency(connector.spec(), concurrency);
     let bench = Bench { inner: connector, spec };
     let creds = CredentialValues::new(vec![(Secret::new("bench-key"), true)]);
-    let connection = Connection { credentials: &creds, access_token: None, base_url: Some(url) };
+    let connection = Connection { credentials: &creds, tokens: None, base_url: Some(url) };
     let client = Client::new(Duration::from_secs(30)).expect("client");
     let options = SyncOptions { max_pages: u32::try_from(limit / PAGE).expect("fits"), retry: RetryPolicy::default() };
     let mut users = 0u64;

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tib_support::oauth::{StaticToken, TokenProvider};
 use tib_support::record::{DropReason, FieldValue, Name};
 use tib_support::{
     Client, Connection, CredentialValues, PageError, RetryPolicy, Secret, SyncError, SyncOptions, SyncSummary, User,
@@ -41,7 +42,7 @@ async fn sync_with(
     server: &MockServer,
     base_path: &str,
     values: &[&str],
-    access_token: Option<&Secret>,
+    tokens: Option<&dyn TokenProvider>,
     options: SyncOptions,
 ) -> Result<(Synced, SyncSummary), SyncError> {
     let connector = tib_connectors::connector(app).expect("an example connector");
@@ -50,7 +51,7 @@ async fn sync_with(
     let credentials =
         CredentialValues::new(values.iter().zip(spec.credentials).map(|(v, c)| (Secret::new(*v), c.secret)).collect());
     let base = url::Url::parse(&format!("{}{base_path}", server.uri())).expect("a URL");
-    let connection = Connection { credentials: &credentials, access_token, base_url: Some(&base) };
+    let connection = Connection { credentials: &credentials, tokens, base_url: Some(&base) };
     let client = Client::new(Duration::from_secs(5)).expect("a client");
     let mut synced = Synced::default();
     let summary = tib_support::sync(&client, connector, &connection, &options, &mut |page| {
@@ -540,7 +541,7 @@ async fn entra_oauth_specs_send_the_access_token_and_read_quoted_keys() {
         .respond_with(json(json!({"value": []})))
         .mount(&server)
         .await;
-    let token = Secret::new("graph-access-token");
+    let token = StaticToken(Secret::new("graph-access-token"));
     let options = SyncOptions { max_pages: 10, retry: fast_retries() };
     let (synced, _) = sync_with(
         "microsoft_entra_id",
@@ -580,7 +581,7 @@ async fn hubspot_token_from_a_nested_body_path() {
         .respond_with(json(json!({"results": [{"id": "2", "email": "h2@example.com", "roleIds": ["sales"]}]})))
         .mount(&server)
         .await;
-    let token = Secret::new("hubspot-access");
+    let token = StaticToken(Secret::new("hubspot-access"));
     let options = SyncOptions { max_pages: 10, retry: fast_retries() };
     let (synced, _) =
         sync_with("hubspot", &server, "", &["cid", "csecret"], Some(&token), options).await.expect("sync");
@@ -695,7 +696,7 @@ async fn malformed_json_and_a_dead_server_are_clear_errors() {
     let base = url::Url::parse(&format!("http://127.0.0.1:{port}/api")).expect("url");
     let connector = tib_connectors::connector("slack").expect("slack");
     let creds = CredentialValues::new(vec![(Secret::new("xoxb-t"), true)]);
-    let connection = Connection { credentials: &creds, access_token: None, base_url: Some(&base) };
+    let connection = Connection { credentials: &creds, tokens: None, base_url: Some(&base) };
     let client = Client::new(Duration::from_secs(2)).expect("client");
     let error = tib_support::sync(&client, connector, &connection, &SyncOptions::default(), &mut |_| {})
         .await

@@ -2,6 +2,7 @@
 //! (from `--cred NAME=VALUE` or the environment), an OAuth access token, and
 //! optionally another base URL.
 
+use tib_support::oauth::StaticToken;
 use tib_support::spec::CredentialSpec;
 use tib_support::{CredentialValues, Secret, env_name};
 use url::Url;
@@ -21,7 +22,7 @@ pub struct Given {
 #[derive(Debug)]
 pub struct Prepared {
     pub credentials: CredentialValues,
-    pub access_token: Option<Secret>,
+    pub access_token: Option<StaticToken>,
     pub base_url: Option<Url>,
 }
 
@@ -45,7 +46,7 @@ pub fn prepare(
     let oauth = matches!(spec.auth, ir::Auth::OAuthClientCredentials(_) | ir::Auth::OAuthAuthorizationCode(_));
     let access_token = given.access_token.or_else(|| env("TIB_ACCESS_TOKEN"));
     let access_token = match (oauth, access_token) {
-        (true, Some(token)) => Some(Secret::new(token)),
+        (true, Some(token)) => Some(StaticToken(Secret::new(token))),
         (true, None) => {
             return Err(
                 "the spec uses OAuth 2.0: give an access token with --access-token (or TIB_ACCESS_TOKEN)".to_owned()

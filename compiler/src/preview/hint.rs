@@ -82,6 +82,10 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
             "check the pagination: the path of the next token or URL, and the stop conditions".to_owned()
         }
         SyncError::PageCap { .. } => "more pages remain".to_owned(),
+        SyncError::Auth { permanent: true, .. } => {
+            format!("the provider refused the OAuth client or grant: check {credentials} and the token URL")
+        }
+        SyncError::Auth { .. } => "the token endpoint failed on its side: try again later".to_owned(),
     }
 }
 

@@ -52,7 +52,7 @@ impl Session {
     fn connection(&self) -> Connection<'_> {
         Connection {
             credentials: &self.prepared.credentials,
-            access_token: self.prepared.access_token.as_ref(),
+            tokens: self.prepared.access_token.as_ref().map(|t| t as &dyn tib_support::oauth::TokenProvider),
             base_url: self.prepared.base_url.as_ref(),
         }
     }

@@ -1,0 +1,399 @@
+//! OAuth 2.0 for connectors whose spec says so: where a sync gets its bearer
+//! token ([`TokenProvider`]), the client credentials grant with a cached token,
+//! and the authorization code grant (authorize URL with state and PKCE S256,
+//! code exchange, refresh with rotation), over the oauth2 crate.
+//!
+//! Following RFC 9700: PKCE S256 and a fresh `state` on every authorization,
+//! an exact redirect URI, a token endpoint client that follows no redirects,
+//! and a rotated refresh token kept before the access token it came with is
+//! used. The access token goes only into the API's Authorization header.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
+    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
+};
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::error::SyncError;
+use crate::request::render;
+use crate::secret::{CredentialValues, Secret};
+use crate::spec::{Auth, Param, Spec};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A token is renewed this long before it expires, so no request carries one
+/// that expires on the way.
+const MARGIN_SECS: i64 = 60;
+
+/// Where a sync gets the bearer token of an OAuth spec.
+pub trait TokenProvider: Send + Sync {
+    /// A token that is valid now.
+    fn token(&self) -> BoxFuture<'_, Result<Secret, SyncError>>;
+    /// The API answered 401 to `rejected`: a new token, or `None` when no
+    /// other can be had (the 401 then stands).
+    fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Option<Secret>, SyncError>>;
+}
+
+/// A token given as is, e.g. to `compiler test`.
+#[derive(Debug)]
+pub struct StaticToken(pub Secret);
+
+impl TokenProvider for StaticToken {
+    fn token(&self) -> BoxFuture<'_, Result<Secret, SyncError>> {
+        Box::pin(async { Ok(self.0.clone()) })
+    }
+
+    fn renew<'a>(&'a self, _: &'a Secret) -> BoxFuture<'a, Result<Option<Secret>, SyncError>> {
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// The tokens of an authorization, as stored between syncs.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TokenSet {
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    /// Unix seconds; `None` when the provider did not say.
+    pub expires_at: Option<i64>,
+}
+
+impl std::fmt::Debug for TokenSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSet")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl TokenSet {
+    fn fresh(&self, now: i64) -> bool {
+        self.expires_at.is_none_or(|at| at - MARGIN_SECS > now)
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Where a connection's OAuth endpoints are: the spec's, unless overridden
+/// (a provider's sandbox or regional endpoint, or a local test server).
+#[derive(Clone, Debug, Default)]
+pub struct Endpoints {
+    pub token_url: Option<Url>,
+    pub authorize_url: Option<Url>,
+}
+
+/// The token endpoint client of one connection.
+pub struct OAuthClient {
+    client_id: String,
+    client_secret: Secret,
+    token_url: Url,
+    authorize_url: Option<Url>,
+    http: reqwest::Client,
+    scopes: &'static [&'static str],
+    /// Extra parameters of the client credentials or code exchange request.
+    token_params: Vec<(String, String)>,
+    /// Extra parameters of a refresh request.
+    refresh_params: Vec<(String, String)>,
+    authorize_params: Vec<(String, String)>,
+    pub refresh_tokens: bool,
+}
+
+fn params(params: &[Param], creds: &CredentialValues) -> Vec<(String, String)> {
+    params.iter().map(|p| (p.name.to_owned(), render(&p.value, creds))).collect()
+}
+
+fn url(text: &str, what: &str) -> Result<Url, SyncError> {
+    Url::parse(text).map_err(|e| SyncError::Config(format!("the {what} `{text}` is not valid: {e}")))
+}
+
+impl OAuthClient {
+    /// The client of an OAuth spec, with the connection's credentials
+    /// (`client_id` and `client_secret` among them).
+    pub fn new(spec: &'static Spec, creds: &CredentialValues, endpoints: &Endpoints) -> Result<OAuthClient, SyncError> {
+        let credential = |name: &str| {
+            spec.credentials.iter().position(|c| c.name == name).map(|i| creds.get(i).to_owned()).unwrap_or_default()
+        };
+        let (token_url, authorize_url, scopes, token_params, refresh_params, authorize_params, refresh_tokens) =
+            match &spec.auth {
+                Auth::OAuthClientCredentials(cc) => {
+                    (&cc.token_url, None, cc.scopes, params(cc.token_params, creds), Vec::new(), Vec::new(), false)
+                }
+                Auth::OAuthAuthorizationCode(ac) => (
+                    &ac.token_url,
+                    Some(&ac.authorize_url),
+                    ac.scopes,
+                    params(ac.token_params, creds),
+                    params(ac.refresh_params, creds),
+                    params(ac.authorize_params, creds),
+                    ac.refresh_tokens,
+                ),
+                _ => return Err(SyncError::Config(format!("{} does not authenticate with OAuth 2.0", spec.app))),
+            };
+        let token_url = match &endpoints.token_url {
+            Some(u) => u.clone(),
+            None => url(&render(token_url, creds), "token URL")?,
+        };
+        let authorize_url = match (&endpoints.authorize_url, authorize_url) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(template)) => Some(url(&render(template, creds), "authorize URL")?),
+            (None, None) => None,
+        };
+        // RFC 9700 section 4.11: the token endpoint client follows no redirects.
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| SyncError::Config(format!("cannot start the OAuth client: {e}")))?;
+        Ok(OAuthClient {
+            client_id: credential("client_id"),
+            client_secret: Secret::new(credential("client_secret")),
+            token_url,
+            authorize_url,
+            http,
+            scopes,
+            token_params,
+            refresh_params,
+            authorize_params,
+            refresh_tokens,
+        })
+    }
+
+    fn basic(&self) -> BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet> {
+        BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_client_secret(ClientSecret::new(self.client_secret.expose().to_owned()))
+            .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
+    }
+
+    /// The token endpoint's answer as a token set, or the error classified:
+    /// the provider refusing the client or grant is an auth failure (the
+    /// connection is disabled); anything else is retried at the next sync.
+    fn token_set<R: TokenResponse>(
+        &self,
+        answer: Result<
+            R,
+            RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>,
+        >,
+        refresh_token: Option<&str>,
+    ) -> Result<TokenSet, SyncError> {
+        let shown = self.token_url.as_str();
+        match answer {
+            Ok(answer) => Ok(TokenSet {
+                access_token: answer.access_token().secret().clone(),
+                // No new refresh token: the old one stays valid.
+                refresh_token: answer.refresh_token().map(|t| t.secret().clone()).or(refresh_token.map(str::to_owned)),
+                expires_at: answer.expires_in().map(|d| now() + d.as_secs() as i64),
+            }),
+            Err(RequestTokenError::ServerResponse(error)) => {
+                let description = error.error_description().map(|d| format!(": {d}")).unwrap_or_default();
+                let message = format!("the token endpoint {shown} answered `{}`{description}", error.error());
+                let permanent = !matches!(error.error(), BasicErrorResponseType::Extension(_));
+                Err(SyncError::Auth { message, permanent })
+            }
+            Err(RequestTokenError::Request(error)) => Err(SyncError::Auth {
+                message: format!("no answer from the token endpoint {shown}: {error}"),
+                permanent: false,
+            }),
+            Err(RequestTokenError::Parse(_, body)) => Err(SyncError::Auth {
+                message: format!(
+                    "the token endpoint {shown} answered something else than a token: {}",
+                    String::from_utf8_lossy(&body).chars().take(200).collect::<String>()
+                ),
+                permanent: false,
+            }),
+            Err(RequestTokenError::Other(message)) => {
+                Err(SyncError::Auth { message: format!("the token endpoint {shown}: {message}"), permanent: false })
+            }
+        }
+    }
+
+    async fn client_credentials(&self) -> Result<TokenSet, SyncError> {
+        let basic = self.basic();
+        let mut request =
+            basic.exchange_client_credentials().add_scopes(self.scopes.iter().map(|s| Scope::new((*s).to_owned())));
+        for (name, value) in &self.token_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
+        let answer = request.request_async(&self.http).await;
+        self.token_set(answer, None)
+    }
+
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, SyncError> {
+        let basic = self.basic();
+        let token = RefreshToken::new(refresh_token.to_owned());
+        let mut request = basic.exchange_refresh_token(&token);
+        for (name, value) in &self.refresh_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
+        let answer = request.request_async(&self.http).await;
+        self.token_set(answer, Some(refresh_token))
+    }
+
+    /// The URL that asks the user to grant access, with a fresh state and
+    /// PKCE challenge; scopes in the spec's order.
+    pub fn authorize(&self, redirect: &Url) -> Result<Authorization, SyncError> {
+        let Some(authorize_url) = &self.authorize_url else {
+            return Err(SyncError::Config("this spec has no authorize URL".to_owned()));
+        };
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let basic = BasicClient::new(ClientId::new(self.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(authorize_url.clone()))
+            .set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
+        let mut request = basic
+            .authorize_url(CsrfToken::new_random)
+            .add_scopes(self.scopes.iter().map(|s| Scope::new((*s).to_owned())))
+            .set_pkce_challenge(challenge);
+        for (name, value) in &self.authorize_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
+        let (url, state) = request.url();
+        Ok(Authorization { url, state: state.secret().clone(), verifier: verifier.secret().clone() })
+    }
+
+    /// Exchanges an authorization code (with its PKCE verifier and the exact
+    /// redirect URI of the authorization) for tokens.
+    pub async fn exchange(&self, code: &str, verifier: &str, redirect: &Url) -> Result<TokenSet, SyncError> {
+        let basic = self.basic().set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
+        let mut request = basic
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
+        for (name, value) in &self.token_params {
+            request = request.add_extra_param(name.as_str(), value.as_str());
+        }
+        let answer = request.request_async(&self.http).await;
+        self.token_set(answer, None)
+    }
+}
+
+/// An authorization under way: the URL to open, and what checks its answer.
+pub struct Authorization {
+    pub url: Url,
+    /// Single use: the redirect must bring it back.
+    pub state: String,
+    pub verifier: String,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization").field("url", &self.url.as_str()).finish_non_exhaustive()
+    }
+}
+
+/// Client credentials: a token fetched with the client id and secret, and
+/// kept until shortly before it expires.
+pub struct ClientCredentials {
+    client: OAuthClient,
+    cached: Mutex<Option<TokenSet>>,
+}
+
+impl ClientCredentials {
+    pub fn new(client: OAuthClient) -> Self {
+        ClientCredentials { client, cached: Mutex::new(None) }
+    }
+}
+
+impl TokenProvider for ClientCredentials {
+    fn token(&self) -> BoxFuture<'_, Result<Secret, SyncError>> {
+        Box::pin(async move {
+            let mut cached = self.cached.lock().await;
+            if let Some(set) = cached.as_ref().filter(|set| set.fresh(now())) {
+                return Ok(Secret::new(set.access_token.clone()));
+            }
+            let set = self.client.client_credentials().await?;
+            let token = Secret::new(set.access_token.clone());
+            *cached = Some(set);
+            Ok(token)
+        })
+    }
+
+    fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Option<Secret>, SyncError>> {
+        Box::pin(async move {
+            let mut cached = self.cached.lock().await;
+            // Another request may have renewed it already.
+            if let Some(set) = cached.as_ref().filter(|set| set.access_token != rejected.expose()) {
+                return Ok(Some(Secret::new(set.access_token.clone())));
+            }
+            let set = self.client.client_credentials().await?;
+            let token = Secret::new(set.access_token.clone());
+            *cached = Some(set);
+            Ok(Some(token))
+        })
+    }
+}
+
+/// Keeps a connection's tokens where they are stored; called with every new
+/// token set before its access token is used.
+pub type Persist = Box<dyn Fn(&TokenSet) -> Result<(), String> + Send + Sync>;
+
+/// Authorization code: the stored tokens, refreshed when about to expire or
+/// refused, each new set persisted before it is used.
+pub struct Refreshing {
+    client: OAuthClient,
+    tokens: Mutex<TokenSet>,
+    persist: Persist,
+}
+
+impl Refreshing {
+    pub fn new(client: OAuthClient, tokens: TokenSet, persist: Persist) -> Self {
+        Refreshing { client, tokens: Mutex::new(tokens), persist }
+    }
+
+    async fn refresh(&self, tokens: &mut TokenSet) -> Result<Secret, SyncError> {
+        let refresh_token = match (&tokens.refresh_token, self.client.refresh_tokens) {
+            (Some(token), true) => token.clone(),
+            _ => {
+                return Err(SyncError::Auth {
+                    message: "the access token has expired and the provider gives no refresh token: authorize the \
+                              connection again"
+                        .to_owned(),
+                    permanent: true,
+                });
+            }
+        };
+        let new = self.client.refresh(&refresh_token).await.map_err(|error| match error {
+            SyncError::Auth { message, permanent: true } => SyncError::Auth {
+                message: format!("{message}; the refresh token is no longer valid: authorize the connection again"),
+                permanent: true,
+            },
+            other => other,
+        })?;
+        // Rotation: the new refresh token must be kept before anything uses the new access token.
+        (self.persist)(&new).map_err(|e| SyncError::Auth {
+            message: format!("cannot store the refreshed tokens: {e}"),
+            permanent: false,
+        })?;
+        let token = Secret::new(new.access_token.clone());
+        *tokens = new;
+        Ok(token)
+    }
+}
+
+impl TokenProvider for Refreshing {
+    fn token(&self) -> BoxFuture<'_, Result<Secret, SyncError>> {
+        Box::pin(async move {
+            let mut tokens = self.tokens.lock().await;
+            if tokens.fresh(now()) {
+                return Ok(Secret::new(tokens.access_token.clone()));
+            }
+            self.refresh(&mut tokens).await
+        })
+    }
+
+    fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Option<Secret>, SyncError>> {
+        Box::pin(async move {
+            let mut tokens = self.tokens.lock().await;
+            if tokens.access_token != rejected.expose() {
+                return Ok(Some(Secret::new(tokens.access_token.clone())));
+            }
+            self.refresh(&mut tokens).await.map(Some)
+        })
+    }
+}

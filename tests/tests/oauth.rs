@@ -1,0 +1,305 @@
+//! OAuth 2.0 in the support crate, against wiremock token endpoints and APIs
+//! on 127.0.0.1: client credentials with a cached token and one renewal on
+//! 401; authorization code with PKCE, refresh on expiry or 401, rotation,
+//! and the failures (invalid_grant, a token endpoint 500, no refresh token).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tib_support::oauth::{ClientCredentials, Endpoints, OAuthClient, Refreshing, TokenProvider, TokenSet};
+use tib_support::spec::{Auth, Endpoint, Method, OAuthAuthorizationCode, Pagination, Param, Part, Spec, Template};
+use tib_support::{Client, Connection, CredentialValues, RetryPolicy, Secret, SyncError, SyncOptions};
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn creds(spec: &Spec, values: &[&str]) -> CredentialValues {
+    CredentialValues::new(values.iter().zip(spec.credentials).map(|(v, c)| (Secret::new(*v), c.secret)).collect())
+}
+
+fn endpoints(server: &MockServer) -> Endpoints {
+    Endpoints {
+        token_url: Some(url::Url::parse(&format!("{}/oauth/token", server.uri())).expect("url")),
+        authorize_url: Some(url::Url::parse(&format!("{}/oauth/authorize", server.uri())).expect("url")),
+    }
+}
+
+fn token(access: &str, refresh: Option<&str>, expires_in: u64) -> ResponseTemplate {
+    let mut body = json!({"access_token": access, "token_type": "Bearer", "expires_in": expires_in});
+    if let Some(refresh) = refresh {
+        body["refresh_token"] = json!(refresh);
+    }
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+/// Syncs the example connector `app` from `server` with `tokens`.
+async fn sync(app: &str, server: &MockServer, values: &[&str], tokens: &dyn TokenProvider) -> Result<u64, SyncError> {
+    let connector = tib_connectors::connector(app).expect("connector");
+    let credentials = creds(connector.spec(), values);
+    let base = url::Url::parse(&format!("{}/api", server.uri())).expect("url");
+    let connection = Connection { credentials: &credentials, tokens: Some(tokens), base_url: Some(&base) };
+    let client = Client::new(Duration::from_secs(5)).expect("client");
+    let retry = RetryPolicy { max_retries: 0, ..RetryPolicy::default() };
+    let options = SyncOptions { max_pages: 10, retry };
+    tib_support::sync(&client, connector, &connection, &options, &mut |_| {}).await.map(|s| s.users)
+}
+
+/// The Entra example's users endpoint, answering `token` and refusing others.
+async fn entra_api(server: &MockServer, token: &str) {
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .and(header("authorization", format!("Bearer {token}").as_str()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"value": [{"id": "1", "mail": "a@example.com"}]})),
+        )
+        .with_priority(1)
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"message": "expired token"}})))
+        .with_priority(2)
+        .mount(server)
+        .await;
+}
+
+fn entra_client(server: &MockServer) -> OAuthClient {
+    let spec = tib_connectors::connector("microsoft_entra_id").expect("connector").spec();
+    OAuthClient::new(spec, &creds(spec, &["tenant-1", "cid", "csecret"]), &endpoints(server)).expect("client")
+}
+
+#[tokio::test]
+async fn client_credentials_fetch_once_send_only_as_bearer_and_cache_across_syncs() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .and(body_string_contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"))
+        // The client authenticates with HTTP Basic: cid:csecret.
+        .and(header("authorization", "Basic Y2lkOmNzZWNyZXQ="))
+        .respond_with(token("cc-1", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    entra_api(&server, "cc-1").await;
+    let tokens = ClientCredentials::new(entra_client(&server));
+    assert_eq!(sync("microsoft_entra_id", &server, &["tenant-1", "cid", "csecret"], &tokens).await.expect("sync"), 1);
+    assert_eq!(sync("microsoft_entra_id", &server, &["tenant-1", "cid", "csecret"], &tokens).await.expect("sync"), 1);
+    server.verify().await;
+    let api_requests: Vec<_> = server
+        .received_requests()
+        .await
+        .expect("recorded")
+        .into_iter()
+        .filter(|r| r.url.path() == "/api/users")
+        .collect();
+    assert!(api_requests.iter().all(|r| !r.url.as_str().contains("cc-1")), "the token is never in a URL");
+}
+
+#[tokio::test]
+async fn a_401_renews_the_client_credentials_token_once_and_retries_once() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("stale", None, 3600)).up_to_n_times(1).mount(&server).await;
+    Mock::given(path("/oauth/token")).respond_with(token("fresh", None, 3600)).mount(&server).await;
+    entra_api(&server, "fresh").await;
+    let tokens = ClientCredentials::new(entra_client(&server));
+    assert_eq!(sync("microsoft_entra_id", &server, &["t", "cid", "csecret"], &tokens).await.expect("renewed"), 1);
+
+    // An API that refuses every token: renewed once, then the 401 stands.
+    let refusing = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("any", None, 3600)).expect(2).mount(&refusing).await;
+    entra_api(&refusing, "never").await;
+    let tokens = ClientCredentials::new(entra_client(&refusing));
+    let error = sync("microsoft_entra_id", &refusing, &["t", "cid", "csecret"], &tokens).await.expect_err("refused");
+    assert!(matches!(error, SyncError::Status { status: 401, .. }), "{error:?}");
+    assert!(error.is_auth_or_config_failure());
+    refusing.verify().await;
+}
+
+#[tokio::test]
+async fn token_endpoint_refusals_are_auth_failures_and_its_outages_are_retried_later() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!({"error": "invalid_client", "error_description": "bad secret"})),
+        )
+        .mount(&server)
+        .await;
+    let tokens = ClientCredentials::new(entra_client(&server));
+    let error = sync("microsoft_entra_id", &server, &["t", "cid", "wrong"], &tokens).await.expect_err("refused");
+    assert!(error.is_auth_or_config_failure(), "{error:?}");
+    assert!(error.to_string().contains("invalid_client") && error.to_string().contains("bad secret"), "{error}");
+
+    let down = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("oops"))
+        .mount(&down)
+        .await;
+    let tokens = ClientCredentials::new(entra_client(&down));
+    let error = sync("microsoft_entra_id", &down, &["t", "cid", "csecret"], &tokens).await.expect_err("down");
+    assert!(matches!(error, SyncError::Auth { permanent: false, .. }), "{error:?}");
+    assert!(!error.is_auth_or_config_failure());
+}
+
+/// An authorization-code spec with extra parameters for each request.
+static CODE: Spec = Spec {
+    app: "Coded",
+    id: "coded",
+    source: "test",
+    credentials: &[
+        tib_support::spec::CredentialSpec { name: "client_id", secret: false, description: "" },
+        tib_support::spec::CredentialSpec { name: "client_secret", secret: true, description: "" },
+    ],
+    base_url: Template(&[Part::Text("https://api.example.com")]),
+    auth: Auth::OAuthAuthorizationCode(OAuthAuthorizationCode {
+        authorize_url: Template(&[Part::Text("https://example.com/authorize")]),
+        token_url: Template(&[Part::Text("https://example.com/token")]),
+        scopes: &["users:read", "offline_access", "admin"],
+        refresh_tokens: true,
+        authorize_params: &[Param { name: "prompt", value: Template(&[Part::Text("consent")]) }],
+        token_params: &[Param { name: "resource", value: Template(&[Part::Text("https://api.example.com")]) }],
+        refresh_params: &[Param { name: "audience", value: Template(&[Part::Text("refresh-aud")]) }],
+    }),
+    endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
+    pagination: Pagination::None,
+};
+
+fn code_client(server: &MockServer) -> OAuthClient {
+    OAuthClient::new(&CODE, &creds(&CODE, &["cid", "csecret"]), &endpoints(server)).expect("client")
+}
+
+#[tokio::test]
+async fn the_authorize_url_has_scopes_in_order_state_pkce_and_extra_params_and_the_code_exchange_matches_it() {
+    let server = MockServer::start().await;
+    let client = code_client(&server);
+    let redirect = url::Url::parse("http://127.0.0.1:8765/callback").expect("url");
+    let first = client.authorize(&redirect).expect("url");
+    let second = client.authorize(&redirect).expect("url");
+    assert_ne!(first.state, second.state, "a fresh state each time");
+    let query: std::collections::HashMap<String, String> = first.url.query_pairs().into_owned().collect();
+    assert_eq!(first.url.path(), "/oauth/authorize");
+    assert_eq!(query["response_type"], "code");
+    assert_eq!(query["client_id"], "cid");
+    assert_eq!(query["scope"], "users:read offline_access admin");
+    assert_eq!(query["state"], first.state);
+    assert_eq!(query["code_challenge_method"], "S256");
+    assert_eq!(query["redirect_uri"], "http://127.0.0.1:8765/callback");
+    assert_eq!(query["prompt"], "consent");
+    assert!(!first.url.as_str().contains("csecret"));
+
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code=the-code"))
+        .and(body_string_contains(format!("code_verifier={}", first.verifier)))
+        .and(body_string_contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback"))
+        .and(body_string_contains("resource=https%3A%2F%2Fapi.example.com"))
+        .respond_with(token("a-1", Some("r-1"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = client.exchange("the-code", &first.verifier, &redirect).await.expect("exchanged");
+    assert_eq!((tokens.access_token.as_str(), tokens.refresh_token.as_deref()), ("a-1", Some("r-1")));
+    assert!(tokens.expires_at.is_some_and(|at| at > chrono_now() + 3500));
+    assert!(!format!("{tokens:?}").contains("a-1"), "Debug is redacted");
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_secs() as i64
+}
+
+/// A refreshing provider over `tokens`, recording what it persists.
+fn refreshing(server: &MockServer, tokens: TokenSet) -> (Refreshing, Arc<Mutex<Vec<TokenSet>>>) {
+    let saved = Arc::new(Mutex::new(Vec::new()));
+    let sink = saved.clone();
+    let persist = Box::new(move |set: &TokenSet| {
+        sink.lock().expect("lock").push(set.clone());
+        Ok(())
+    });
+    (Refreshing::new(code_client(server), tokens, persist), saved)
+}
+
+fn expired(refresh: Option<&str>) -> TokenSet {
+    TokenSet {
+        access_token: "old".into(),
+        refresh_token: refresh.map(str::to_owned),
+        expires_at: Some(chrono_now() - 5),
+    }
+}
+
+#[tokio::test]
+async fn an_expiring_token_is_refreshed_and_a_rotated_refresh_token_is_kept_before_use() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=r-1"))
+        .and(body_string_contains("audience=refresh-aud"))
+        .respond_with(token("a-2", Some("r-2"), 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (tokens, saved) = refreshing(&server, expired(Some("r-1")));
+    assert_eq!(tokens.token().await.expect("refreshed").expose(), "a-2");
+    assert_eq!(tokens.token().await.expect("cached").expose(), "a-2");
+    let saved = saved.lock().expect("lock").clone();
+    assert_eq!(saved.len(), 1);
+    assert_eq!((saved[0].access_token.as_str(), saved[0].refresh_token.as_deref()), ("a-2", Some("r-2")));
+}
+
+#[tokio::test]
+async fn a_refresh_without_a_new_refresh_token_keeps_the_old_one() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("a-2", None, 3600)).mount(&server).await;
+    let (tokens, saved) = refreshing(&server, expired(Some("r-1")));
+    tokens.token().await.expect("refreshed");
+    assert_eq!(saved.lock().expect("lock")[0].refresh_token.as_deref(), Some("r-1"));
+}
+
+#[tokio::test]
+async fn a_401_on_a_fresh_token_refreshes_it() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("a-2", Some("r-2"), 3600)).expect(1).mount(&server).await;
+    let fresh = TokenSet {
+        access_token: "a-1".into(),
+        refresh_token: Some("r-1".into()),
+        expires_at: Some(chrono_now() + 3600),
+    };
+    let (tokens, _) = refreshing(&server, fresh);
+    let renewed = tokens.renew(&Secret::new("a-1")).await.expect("renewed").expect("a token");
+    assert_eq!(renewed.expose(), "a-2");
+    // A 401 for a token already replaced does not refresh again.
+    assert_eq!(tokens.renew(&Secret::new("a-1")).await.expect("current").expect("a token").expose(), "a-2");
+}
+
+#[tokio::test]
+async fn invalid_grant_on_refresh_and_an_expired_token_without_refresh_are_auth_failures() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .mount(&server)
+        .await;
+    let (tokens, saved) = refreshing(&server, expired(Some("revoked")));
+    let error = tokens.token().await.expect_err("invalid_grant");
+    assert!(error.is_auth_or_config_failure(), "{error:?}");
+    assert!(
+        error.to_string().contains("invalid_grant") && error.to_string().contains("authorize the connection again")
+    );
+    assert!(saved.lock().expect("lock").is_empty());
+
+    let (tokens, _) = refreshing(&server, expired(None));
+    let error = tokens.token().await.expect_err("no refresh token");
+    assert!(error.is_auth_or_config_failure() && error.to_string().contains("gives no refresh token"), "{error}");
+}
+
+#[tokio::test]
+async fn a_token_endpoint_500_on_refresh_is_retried_at_the_next_sync() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error": "server_error"})))
+        .mount(&server)
+        .await;
+    let (tokens, _) = refreshing(&server, expired(Some("r-1")));
+    let error = tokens.token().await.expect_err("down");
+    assert!(!error.is_auth_or_config_failure(), "{error:?}");
+}
