@@ -46,26 +46,15 @@ struct Settings {
     /// Retries of a request answered 429 or 5xx within one sync (with backoff, honouring Retry-After).
     #[arg(long, global = true, env = "TIB_MAX_RETRIES", default_value_t = 4)]
     max_retries: u32,
+    /// Where providers reach `tib serve`: OAuth redirect URLs are this plus /oauth/callback/<integration>.
+    #[arg(long, global = true, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
+    public_url: url::Url,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Connect an account of an integration, or replace the credentials of one already connected.
-    Connect {
-        integration: String,
-        /// The account's name, e.g. Prod or Dev.
-        account: String,
-        /// A credential the spec asks for, NAME=VALUE; repeat for each. Otherwise read from TIB_<NAME>, or
-        /// asked for (secrets without echo).
-        #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = name_value)]
-        credentials: Vec<(String, String)>,
-        /// Sync against this URL instead of the spec's base URL (a sandbox, a self-hosted instance).
-        #[arg(long, value_name = "URL")]
-        base_url: Option<url::Url>,
-        /// How often it syncs: 1d, 12h, 30m or seconds.
-        #[arg(long, default_value = "1d", value_parser = interval)]
-        every: i64,
-    },
+    Connect(Box<ConnectArgs>),
     /// Remove a connection with its stored users and runs.
     Disconnect { integration: String, account: String },
     /// Re-enable a connection disabled by an API error; it syncs at the next tick of `serve`.
@@ -92,7 +81,7 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
-    /// Run the schedule until SIGTERM or SIGINT.
+    /// Run the schedule, and answer OAuth redirects, until SIGTERM or SIGINT.
     Serve {
         /// Syncs that run at once.
         #[arg(long, default_value_t = 4)]
@@ -100,6 +89,9 @@ enum Command {
         /// How often due connections are looked for, in seconds.
         #[arg(long, default_value_t = 30)]
         poll: u64,
+        /// The address the OAuth callback listens on (behind the public URL).
+        #[arg(long, env = "TIB_LISTEN", default_value = "127.0.0.1:8421")]
+        listen: std::net::SocketAddr,
     },
     /// Health of the store and of every connection, and recent notifications.
     Status,
@@ -107,6 +99,29 @@ enum Command {
     Integrations,
     /// Serve a demo Acme API on 127.0.0.1, connect it and sync it: the whole path, offline.
     Demo,
+}
+
+#[derive(Args)]
+struct ConnectArgs {
+    integration: String,
+    /// The account's name, e.g. Prod or Dev.
+    account: String,
+    /// A credential the spec asks for, NAME=VALUE; repeat for each. Otherwise read from TIB_<NAME>, or
+    /// asked for (secrets without echo).
+    #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = name_value)]
+    credentials: Vec<(String, String)>,
+    /// Sync against this URL instead of the spec's base URL (a sandbox, a self-hosted instance).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<url::Url>,
+    /// How often it syncs: 1d, 12h, 30m or seconds.
+    #[arg(long, default_value = "1d", value_parser = interval)]
+    every: i64,
+    /// OAuth: use this token endpoint instead of the spec's.
+    #[arg(long, value_name = "URL")]
+    token_url: Option<url::Url>,
+    /// OAuth authorization code: use this authorize endpoint instead of the spec's.
+    #[arg(long, value_name = "URL")]
+    authorize_url: Option<url::Url>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -183,7 +198,7 @@ fn default_store() -> PathBuf {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     if let Command::Integrations = cli.command {
-        return integrations();
+        return integrations(&cli.settings.public_url);
     }
     let store_path = match (&cli.command, &cli.settings.store) {
         (_, Some(path)) => path.clone(),
@@ -199,8 +214,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
     let context = Context { store, store_path, settings: cli.settings, clock };
     match cli.command {
-        Command::Connect { integration, account, credentials, base_url, every } => {
-            context.connect(&integration, &account, &credentials, base_url.as_ref(), every)
+        Command::Connect(args) => {
+            let ConnectArgs { integration, account, credentials, base_url, every, token_url, authorize_url } = *args;
+            let endpoints = Overrides { base_url, token_url, authorize_url };
+            context.connect(&integration, &account, &credentials, &endpoints, every)
         }
         Command::Disconnect { integration, account } => {
             let connection = context.find(&integration, &account)?;
@@ -228,21 +245,40 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::List => context.list(),
         Command::Sync { integration, account, all } => context.sync(integration, account, all).await,
         Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
-        Command::Serve { max_concurrent, poll } => context.serve(max_concurrent, poll).await,
+        Command::Serve { max_concurrent, poll, listen } => context.serve(max_concurrent, poll, listen).await,
         Command::Status => context.status(),
         Command::Demo => context.demo().await,
-        Command::Integrations => integrations(),
+        Command::Integrations => integrations(&context.settings.public_url),
     }
 }
 
-fn integrations() -> Result<(), Failure> {
+/// Where a connection's requests go, when not where its spec says.
+#[derive(Default)]
+struct Overrides {
+    base_url: Option<url::Url>,
+    token_url: Option<url::Url>,
+    authorize_url: Option<url::Url>,
+}
+
+fn integrations(public_url: &url::Url) -> Result<(), Failure> {
     for (id, connector) in tib_connectors::CONNECTORS {
         let spec = connector.spec();
         let credentials: Vec<String> =
             spec.credentials.iter().map(|c| format!("{}{}", c.name, if c.secret { " (secret)" } else { "" })).collect();
         println!("{id:<20} {:<24} credentials: {}", spec.app, credentials.join(", "));
+        if let tib_support::spec::Auth::OAuthAuthorizationCode(_) = spec.auth {
+            println!("{:<20} redirect URLs the provider must allow:", "");
+            println!("{:<20}   {}", "", redirect_urls(public_url, id).join(&format!("\n{:<20}   ", "")));
+        }
     }
     Ok(())
+}
+
+/// The production redirect URL of an integration, and the loopback one spec authors test with.
+fn redirect_urls(public_url: &url::Url, integration: &str) -> [String; 2] {
+    let production = tib_support::oauth::production_redirect_url(public_url, integration);
+    let test = tib_support::oauth::test_redirect_url(tib_support::oauth::TEST_REDIRECT_PORT);
+    [format!("{production} (production: tib serve)"), format!("{test} (test: compiler test --authorize)")]
 }
 
 fn when(at: Option<Time>) -> String {
@@ -276,7 +312,7 @@ impl Context {
     fn engine(&self) -> Result<Engine, Failure> {
         Ok(Engine {
             store: self.store.clone(),
-            vault: self.vault()?,
+            vault: Arc::new(self.vault()?),
             client: tib_support::Client::new(Duration::from_secs(30)).map_err(|e| Failure(e.to_string(), 2))?,
             notifier: Notifier::new(self.settings.webhook.clone()).map_err(|e| Failure(e, 2))?,
             hold: HoldPolicy { max_share: self.settings.hold_share, ..HoldPolicy::default() },
@@ -286,6 +322,7 @@ impl Context {
             },
             clock: self.clock.clone(),
             owner: crate::sync::process_owner(),
+            client_tokens: std::sync::Mutex::default(),
         })
     }
 
@@ -301,7 +338,7 @@ impl Context {
         integration: &str,
         account: &str,
         flags: &[(String, String)],
-        base_url: Option<&url::Url>,
+        overrides: &Overrides,
         every: i64,
     ) -> Result<(), Failure> {
         let Some(connector) = tib_connectors::connector(integration) else {
@@ -318,20 +355,74 @@ impl Context {
         })
         .map_err(|e| Failure(e.to_string(), 2))?;
         let name = format!("{integration}/{account}");
-        let sealed = self.vault()?.seal(values.values(), &name).map_err(|e| Failure(e, 2))?;
+        let vault = self.vault()?;
+        let sealed = vault.seal(values.values(), &name).map_err(|e| Failure(e, 2))?;
+        let authorization_code = matches!(connector.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_));
         let upserted = self.store.upsert_connection(&NewConnection {
             integration,
             account,
             sealed_credentials: &sealed,
-            base_url: base_url.map(url::Url::as_str),
+            base_url: overrides.base_url.as_ref().map(url::Url::as_str),
             interval_secs: every,
             next_sync_at: schedule::first_sync(self.clock.now(), &name),
+            token_url: overrides.token_url.as_ref().map(url::Url::as_str),
+            authorize_url: overrides.authorize_url.as_ref().map(url::Url::as_str),
+            waiting_reason: authorization_code.then_some(crate::oauth::WAITING),
         })?;
         match upserted {
             Upserted::Created => println!("connected {name}"),
             Upserted::Replaced => println!(
                 "{name} was already connected: its credentials are replaced, and its next sync replaces its stored users"
             ),
+        }
+        if authorization_code {
+            self.authorize(&vault, integration, account, connector.spec(), &values)?;
+        }
+        Ok(())
+    }
+
+    /// Starts an authorization-code connection's authorization: prints the
+    /// link (and opens it where it can) and the redirect URLs.
+    fn authorize(
+        &self,
+        vault: &Vault,
+        integration: &str,
+        account: &str,
+        spec: &'static tib_support::Spec,
+        values: &CredentialValues,
+    ) -> Result<(), Failure> {
+        let connection = self.find(integration, account)?;
+        let endpoints = crate::oauth::endpoints(&connection).map_err(|e| Failure(e, 2))?;
+        let client =
+            tib_support::oauth::OAuthClient::new(spec, values, &endpoints).map_err(|e| Failure(e.to_string(), 2))?;
+        if !client.refresh_tokens {
+            println!(
+                "warning: {} gives no refresh tokens; when the access token expires, the connection is disabled until it is authorized again",
+                spec.app
+            );
+        }
+        let url = crate::oauth::start(
+            self.store.as_ref(),
+            vault,
+            &connection,
+            &client,
+            &self.settings.public_url,
+            self.clock.now(),
+        )
+        .map_err(|e| Failure(e, 2))?;
+        println!("authorize tib at {} (the link works once, for 10 minutes):\n  {url}", spec.app);
+        println!("the provider must allow the redirect URLs:");
+        for line in redirect_urls(&self.settings.public_url, integration) {
+            println!("  {line}");
+        }
+        println!("`tib serve` must be running at {} to receive the redirect", self.settings.public_url);
+        if std::io::stdout().is_terminal() && std::env::var_os("TIB_NO_BROWSER").is_none() {
+            // Best effort: where no browser can be opened, the printed link is enough.
+            let _ = std::process::Command::new("xdg-open")
+                .arg(url.as_str())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
         }
         Ok(())
     }
@@ -430,11 +521,41 @@ impl Context {
         written.map_err(|e| Failure(format!("cannot write the users: {e}"), 2))
     }
 
-    async fn serve(&self, max_concurrent: usize, poll: u64) -> Result<(), Failure> {
+    async fn serve(&self, max_concurrent: usize, poll: u64, listen: std::net::SocketAddr) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
+        let callback = Arc::new(crate::oauth::Callback {
+            store: self.store.clone(),
+            vault: engine.vault.clone(),
+            clock: self.clock.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| Failure(format!("cannot listen on {listen} for OAuth redirects: {e}"), 2))?;
         let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, max_concurrent);
-        tracing::info!(store = %self.store_path.display(), max_concurrent, "serving the schedule");
-        scheduler.serve(Duration::from_secs(poll.max(1)), Duration::from_secs(60), shutdown_signal()).await;
+        tracing::info!(store = %self.store_path.display(), max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
+        // One signal stops both the scheduler and the callback server.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
+        let mut server_stopped = stopped.clone();
+        let server = tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = server_stopped.wait_for(|s| *s).await;
+            };
+            axum::serve(listener, crate::oauth::router(callback)).with_graceful_shutdown(shutdown).await
+        });
+        let mut scheduler_stopped = stopped;
+        let shutdown = async move {
+            let _ = scheduler_stopped.wait_for(|s| *s).await;
+        };
+        scheduler.serve(Duration::from_secs(poll.max(1)), Duration::from_secs(60), shutdown).await;
+        match server.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the OAuth callback server failed"),
+            Err(e) => tracing::error!(error = %e, "the OAuth callback server stopped"),
+        }
         tracing::info!("stopped");
         Ok(())
     }
@@ -473,7 +594,8 @@ impl Context {
         println!("demo Acme API on {}", api.base_url);
         let flags = [("tenant".to_owned(), "demo".to_owned()), ("api_token".to_owned(), crate::demo::TOKEN.to_owned())];
         let base_url = url::Url::parse(&api.base_url).map_err(|e| Failure(e.to_string(), 2))?;
-        self.connect("acme", "Demo", &flags, Some(&base_url), schedule::DAY)?;
+        let overrides = Overrides { base_url: Some(base_url), ..Overrides::default() };
+        self.connect("acme", "Demo", &flags, &overrides, schedule::DAY)?;
         self.sync(Some("acme".to_owned()), Some("Demo".to_owned()), false).await?;
         let connection = self.find("acme", "Demo")?;
         let users = self.store.users(connection.id, false)?;

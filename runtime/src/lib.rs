@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod demo;
 pub mod notify;
+pub mod oauth;
 pub mod schedule;
 pub mod store;
 pub mod sync;

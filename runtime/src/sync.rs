@@ -3,10 +3,12 @@
 //! 400–404 disables the connection and notifies admins; anything else is
 //! recorded and retried at the next scheduled sync.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
+use tib_support::oauth::{ClientCredentials, OAuthClient, Refreshing, TokenProvider};
 use tib_support::record::DropReason;
+use tib_support::spec::Auth;
 use tib_support::{CredentialValues, PageUsers, SyncError, SyncOptions};
 
 use crate::notify::{Kind, Notifier};
@@ -20,7 +22,7 @@ const LEASE_SECS: i64 = 15 * 60;
 /// Everything a sync needs, shared by every sync of the process.
 pub struct Engine {
     pub store: Arc<dyn Store>,
-    pub vault: Vault,
+    pub vault: Arc<Vault>,
     pub client: tib_support::Client,
     pub notifier: Notifier,
     pub hold: HoldPolicy,
@@ -28,7 +30,14 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     /// This process, as leases name it: `host:pid`.
     pub owner: String,
+    /// Client credentials tokens, kept across syncs until shortly before they
+    /// expire; keyed by connection and its sealed credentials, so connecting
+    /// again starts afresh.
+    pub client_tokens: Mutex<ClientTokens>,
 }
+
+/// Client credentials providers by connection id and sealed credentials.
+pub type ClientTokens = HashMap<(i64, Vec<u8>), Arc<ClientCredentials>>;
 
 /// How a sync ended.
 #[derive(Debug, PartialEq)]
@@ -113,7 +122,15 @@ impl Engine {
             Ok(prepared) => prepared,
             Err(error) => return self.failed(run_id, &totals, error),
         };
-        let target = tib_support::Connection { credentials: &credentials, tokens: None, base_url: base_url.as_ref() };
+        let tokens = match self.tokens(connection, name, connector.spec(), &credentials) {
+            Ok(tokens) => tokens,
+            Err(error) => return self.failed(run_id, &totals, error),
+        };
+        let target = tib_support::Connection {
+            credentials: &credentials,
+            tokens: tokens.as_deref(),
+            base_url: base_url.as_ref(),
+        };
         let mut reasons: BTreeMap<&'static str, i64> = BTreeMap::new();
         let mut stage_error = None;
         let (mut pages, mut users) = (0u32, 0u64);
@@ -193,6 +210,50 @@ impl Engine {
         Ok((connector, credentials, base_url))
     }
 
+    /// Where an OAuth connection's bearer token comes from.
+    fn tokens(
+        &self,
+        connection: &Connection,
+        name: &str,
+        spec: &'static tib_support::Spec,
+        credentials: &CredentialValues,
+    ) -> Result<Option<Arc<dyn TokenProvider>>, String> {
+        let client = || {
+            let endpoints = crate::oauth::endpoints(connection)?;
+            OAuthClient::new(spec, credentials, &endpoints).map_err(|e| e.to_string())
+        };
+        match &spec.auth {
+            Auth::OAuthClientCredentials(_) => {
+                let key = (connection.id, connection.sealed_credentials.clone());
+                let mut cache = self.client_tokens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let provider = match cache.get(&key) {
+                    Some(provider) => provider.clone(),
+                    None => {
+                        let provider = Arc::new(ClientCredentials::new(client()?));
+                        cache.retain(|(id, _), _| *id != connection.id);
+                        cache.insert(key, provider.clone());
+                        provider
+                    }
+                };
+                Ok(Some(provider))
+            }
+            Auth::OAuthAuthorizationCode(_) => {
+                let Some(sealed) = &connection.sealed_tokens else {
+                    return Err(format!("{name} is not authorized yet: complete the link `tib connect` printed"));
+                };
+                let tokens = crate::oauth::open_tokens(&self.vault, sealed, name)?;
+                let (store, vault, id, owner) =
+                    (self.store.clone(), self.vault.clone(), connection.id, name.to_owned());
+                let persist = Box::new(move |set: &tib_support::oauth::TokenSet| {
+                    let sealed = crate::oauth::seal_tokens(&vault, set, &owner)?;
+                    store.save_tokens(id, &sealed).map_err(|e| e.to_string())
+                });
+                Ok(Some(Arc::new(Refreshing::new(client()?, tokens, persist))))
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn failed(&self, run_id: i64, totals: &RunTotals, error: String) -> Result<Ended, String> {
         self.store.fail_run(run_id, totals, &error, self.clock.now()).map_err(|e| e.to_string())?;
         Ok(Ended::Failed { error })
@@ -222,6 +283,7 @@ impl Engine {
         }
         let hint = match error {
             SyncError::Status { status: 401 | 403, .. } => "check the credentials",
+            SyncError::Auth { .. } => "check the OAuth client id and secret, and authorize the connection again",
             _ => "check the configuration (base URL, account)",
         };
         let message = format!(

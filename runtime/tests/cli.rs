@@ -431,8 +431,12 @@ async fn serve_syncs_due_connections_and_stops_gracefully_on_sigterm() {
     // A new connection is due within a minute; make it due now.
     let db = rusqlite::Connection::open(tib.store()).expect("open");
     db.execute("UPDATE connections SET next_sync_at = 0", []).expect("due");
-    let child =
-        tib.command(&["serve", "--poll", "1"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("serve");
+    let child = tib
+        .command(&["serve", "--poll", "1", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
     tib.wait_for("SELECT COUNT(*) FROM runs WHERE outcome = 'applied'", "Integer(1)", "serve never synced").await;
     let pid = child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());

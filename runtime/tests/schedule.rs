@@ -43,6 +43,9 @@ fn store_with(dir: &tempfile::TempDir, accounts: usize, next_sync_at: i64) -> Ar
                 base_url: None,
                 interval_secs: DAY,
                 next_sync_at,
+                token_url: None,
+                authorize_url: None,
+                waiting_reason: None,
             })
             .expect("connect");
     }

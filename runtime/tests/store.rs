@@ -35,6 +35,9 @@ fn connect(store: &Sqlite, integration: &str, account: &str) -> (i64, Upserted) 
             base_url: None,
             interval_secs: 86_400,
             next_sync_at: 0,
+            token_url: None,
+            authorize_url: None,
+            waiting_reason: None,
         })
         .expect("connect");
     (store.connection(integration, account).expect("read").expect("exists").id, upserted)
@@ -189,5 +192,5 @@ fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped
     drop(store);
     let store = open(&dir);
     assert_eq!(ids(&store, id, true), ["0", "1", "2"]);
-    assert!(store.health().expect("health").contains("schema 1, integrity ok"));
+    assert!(store.health().expect("health").contains("schema 2, integrity ok"));
 }

@@ -27,9 +27,14 @@ use crate::spec::{Auth, Param, Spec};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A token is renewed this long before it expires, so no request carries one
-/// that expires on the way.
+/// A token is renewed this long before it expires (a quarter of its life
+/// for short-lived ones), so no request carries one that expires on the way.
 const MARGIN_SECS: i64 = 60;
+
+/// When a token that lives `seconds` from `now` is to be renewed.
+fn renew_at(now: i64, seconds: i64) -> i64 {
+    now + seconds - MARGIN_SECS.min(seconds / 4)
+}
 
 /// Where a sync gets the bearer token of an OAuth spec.
 pub trait TokenProvider: Send + Sync {
@@ -59,7 +64,8 @@ impl TokenProvider for StaticToken {
 pub struct TokenSet {
     pub access_token: String,
     pub refresh_token: Option<String>,
-    /// Unix seconds; `None` when the provider did not say.
+    /// When the access token is to be renewed, in Unix seconds: a little
+    /// before it expires. `None` when the provider did not say.
     pub expires_at: Option<i64>,
 }
 
@@ -75,7 +81,7 @@ impl std::fmt::Debug for TokenSet {
 
 impl TokenSet {
     fn fresh(&self, now: i64) -> bool {
-        self.expires_at.is_none_or(|at| at - MARGIN_SECS > now)
+        self.expires_at.is_none_or(|at| at > now)
     }
 }
 
@@ -190,7 +196,7 @@ impl OAuthClient {
                 access_token: answer.access_token().secret().clone(),
                 // No new refresh token: the old one stays valid.
                 refresh_token: answer.refresh_token().map(|t| t.secret().clone()).or(refresh_token.map(str::to_owned)),
-                expires_at: answer.expires_in().map(|d| now() + d.as_secs() as i64),
+                expires_at: answer.expires_in().map(|d| renew_at(now(), d.as_secs() as i64)),
             }),
             Err(RequestTokenError::ServerResponse(error)) => {
                 let description = error.error_description().map(|d| format!(": {d}")).unwrap_or_default();
@@ -395,5 +401,34 @@ impl TokenProvider for Refreshing {
             }
             self.refresh(&mut tokens).await.map(Some)
         })
+    }
+}
+
+/// The port of the loopback redirect that spec authors test with (RFC 8252
+/// section 7.3); providers must allow `http://127.0.0.1:8765/callback`.
+pub const TEST_REDIRECT_PORT: u16 = 8765;
+
+/// The loopback redirect URL on `port`.
+pub fn test_redirect_url(port: u16) -> Url {
+    Url::parse(&format!("http://127.0.0.1:{port}/callback")).expect("a loopback URL is valid")
+}
+
+/// The runtime's redirect URL for an integration: each has its own path, so
+/// a code from one provider is never sent to another.
+pub fn production_redirect_url(public_url: &Url, integration: &str) -> Url {
+    let mut url = public_url.clone();
+    let path = format!("{}/oauth/callback/{integration}", public_url.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url.set_query(None);
+    url
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_are_renewed_a_minute_early_or_a_quarter_of_their_life() {
+        assert_eq!(super::renew_at(1000, 3600), 1000 + 3600 - 60);
+        assert_eq!(super::renew_at(1000, 40), 1000 + 30);
+        assert_eq!(super::renew_at(1000, 2), 1002);
     }
 }

@@ -32,6 +32,11 @@ pub struct Connection {
     pub next_sync_at: Time,
     /// Connected again under this account name: the next sync replaces its users outright.
     pub replace_users: bool,
+    /// Replace the spec's OAuth endpoints (a provider's sandbox, a local test server).
+    pub token_url: Option<String>,
+    pub authorize_url: Option<String>,
+    /// OAuth authorization code: the sealed access and refresh tokens.
+    pub sealed_tokens: Option<Vec<u8>>,
 }
 
 impl Connection {
@@ -49,6 +54,23 @@ pub struct NewConnection<'a> {
     pub base_url: Option<&'a str>,
     pub interval_secs: i64,
     pub next_sync_at: Time,
+    pub token_url: Option<&'a str>,
+    pub authorize_url: Option<&'a str>,
+    /// Set when the connection cannot sync yet (an OAuth authorization to
+    /// complete): it is stored disabled with this reason.
+    pub waiting_reason: Option<&'a str>,
+}
+
+/// An OAuth authorization under way: what the provider's redirect must
+/// match, and the PKCE verifier (sealed) that completes it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PendingAuthorization {
+    pub state: String,
+    pub integration: String,
+    pub account: String,
+    pub sealed_verifier: Vec<u8>,
+    pub redirect_uri: String,
+    pub expires_at: Time,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -279,6 +301,12 @@ pub trait Store: Send + Sync {
 
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64>;
     fn notifications(&self, limit: i64) -> Result<Vec<Notification>>;
+
+    fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()>;
+    fn add_authorization(&self, pending: &PendingAuthorization) -> Result<()>;
+    /// The authorization with this state, removed: a state is single use.
+    /// Expired ones are swept on the way.
+    fn take_authorization(&self, state: &str, now: Time) -> Result<Option<PendingAuthorization>>;
 
     /// A short health line: reachable, schema version, integrity.
     fn health(&self) -> Result<String>;

@@ -6,12 +6,13 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{
-    Applied, Connection, HoldPolicy, NewConnection, Notification, Outcome, Result, Run, RunTotals, Store, StoreError,
-    StoredUser, Time, Upserted, UserRow,
+    Applied, Connection, HoldPolicy, NewConnection, Notification, Outcome, PendingAuthorization, Result, Run,
+    RunTotals, Store, StoreError, StoredUser, Time, Upserted, UserRow,
 };
 
 /// Each entry moves the schema one version on; `PRAGMA user_version` says how far a file is.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE connections (
     id              INTEGER PRIMARY KEY,
     integration     TEXT NOT NULL,
@@ -85,7 +86,21 @@ CREATE TABLE notifications (
     kind            TEXT NOT NULL,
     message         TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+ALTER TABLE connections ADD COLUMN token_url TEXT;
+ALTER TABLE connections ADD COLUMN authorize_url TEXT;
+ALTER TABLE connections ADD COLUMN tokens BLOB;
+CREATE TABLE authorizations (
+    state           TEXT PRIMARY KEY,
+    integration     TEXT NOT NULL,
+    account         TEXT NOT NULL,
+    verifier        BLOB NOT NULL,
+    redirect_uri    TEXT NOT NULL,
+    expires_at      INTEGER NOT NULL
+);
+"#,
+];
 
 /// The columns a user row and a staged row share, in this order.
 const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, created_at, \
@@ -117,10 +132,10 @@ impl Sqlite {
         }
         let db =
             rusqlite::Connection::open(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
+        // Another process may be opening the same store: wait for its locks rather than fail.
+        db.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("busy timeout"))?;
         db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
             .map_err(|e| StoreError(format!("the store {shown} is not a usable SQLite database: {e}")))?;
-        db.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("busy timeout"))?;
-
         let store = Sqlite { db: Mutex::new(db) };
         store.migrate(&shown)?;
         Ok(store)
@@ -136,7 +151,14 @@ impl Sqlite {
             )));
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
-            let tx = db.transaction().map_err(err("migration"))?;
+            // The write lock first, then the version again: a process that
+            // opened the store at the same time may have migrated it meanwhile.
+            let tx =
+                db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err("migration"))?;
+            let now: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("schema version"))?;
+            if now > index {
+                continue;
+            }
             tx.execute_batch(migration).map_err(err("migration"))?;
             tx.pragma_update(None, "user_version", index + 1).map_err(err("migration"))?;
             tx.commit().map_err(err("migration"))?;
@@ -170,11 +192,14 @@ fn connection_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Connection> {
         interval_secs: row.get(7)?,
         next_sync_at: row.get(8)?,
         replace_users: row.get(9)?,
+        token_url: row.get(10)?,
+        authorize_url: row.get(11)?,
+        sealed_tokens: row.get(12)?,
     })
 }
 
 const CONNECTION_COLUMNS: &str = "id, integration, account, credentials, base_url, enabled, disabled_reason, \
-                                  interval_secs, next_sync_at, replace_users";
+                                  interval_secs, next_sync_at, replace_users, token_url, authorize_url, tokens";
 
 fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
     let reasons: String = row.get(8)?;
@@ -275,9 +300,20 @@ impl Store for Sqlite {
             match existing {
                 Some(id) => {
                     tx.execute(
-                        "UPDATE connections SET credentials = ?2, base_url = ?3, enabled = 1, disabled_reason = NULL, \
-                         interval_secs = ?4, next_sync_at = ?5, replace_users = 1 WHERE id = ?1",
-                        params![id, new.sealed_credentials, new.base_url, new.interval_secs, new.next_sync_at],
+                        "UPDATE connections SET credentials = ?2, base_url = ?3, enabled = ?6, disabled_reason = ?7, \
+                         interval_secs = ?4, next_sync_at = ?5, replace_users = 1, token_url = ?8, \
+                         authorize_url = ?9, tokens = NULL WHERE id = ?1",
+                        params![
+                            id,
+                            new.sealed_credentials,
+                            new.base_url,
+                            new.interval_secs,
+                            new.next_sync_at,
+                            new.waiting_reason.is_none(),
+                            new.waiting_reason,
+                            new.token_url,
+                            new.authorize_url
+                        ],
                     )
                     .map_err(err("saving the connection"))?;
                     Ok(Upserted::Replaced)
@@ -285,14 +321,19 @@ impl Store for Sqlite {
                 None => {
                     tx.execute(
                         "INSERT INTO connections (integration, account, credentials, base_url, interval_secs, \
-                         next_sync_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                         next_sync_at, created_at, enabled, disabled_reason, token_url, authorize_url) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, ?7, ?8, ?9, ?10)",
                         params![
                             new.integration,
                             new.account,
                             new.sealed_credentials,
                             new.base_url,
                             new.interval_secs,
-                            new.next_sync_at
+                            new.next_sync_at,
+                            new.waiting_reason.is_none(),
+                            new.waiting_reason,
+                            new.token_url,
+                            new.authorize_url
                         ],
                     )
                     .map_err(err("saving the connection"))?;
@@ -608,6 +649,60 @@ impl Store for Sqlite {
             })
             .map_err(err("reading notifications"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("reading notifications"))
+    }
+
+    fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()> {
+        self.lock()
+            .execute("UPDATE connections SET tokens = ?2 WHERE id = ?1", params![id, sealed])
+            .map_err(err("storing the tokens"))?;
+        Ok(())
+    }
+
+    fn add_authorization(&self, pending: &PendingAuthorization) -> Result<()> {
+        self.lock()
+            .execute(
+                "INSERT INTO authorizations (state, integration, account, verifier, redirect_uri, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    pending.state,
+                    pending.integration,
+                    pending.account,
+                    pending.sealed_verifier,
+                    pending.redirect_uri,
+                    pending.expires_at
+                ],
+            )
+            .map_err(err("storing the authorization"))?;
+        Ok(())
+    }
+
+    fn take_authorization(&self, state: &str, now: Time) -> Result<Option<PendingAuthorization>> {
+        self.in_transaction("reading the authorization", |tx| {
+            let e = err("reading the authorization");
+            tx.execute("DELETE FROM authorizations WHERE expires_at < ?1 AND state <> ?2", params![now, state])
+                .map_err(&e)?;
+            let pending = tx
+                .query_row(
+                    "SELECT state, integration, account, verifier, redirect_uri, expires_at FROM authorizations \
+                     WHERE state = ?1",
+                    [state],
+                    |r| {
+                        Ok(PendingAuthorization {
+                            state: r.get(0)?,
+                            integration: r.get(1)?,
+                            account: r.get(2)?,
+                            sealed_verifier: r.get(3)?,
+                            redirect_uri: r.get(4)?,
+                            expires_at: r.get(5)?,
+                        })
+                    },
+                )
+                .optional()
+                .map_err(&e)?;
+            // Single use: whatever comes of it, a state is never accepted twice.
+            tx.execute("DELETE FROM authorizations WHERE state = ?1", [state]).map_err(&e)?;
+            Ok(pending)
+        })
     }
 
     fn health(&self) -> Result<String> {

@@ -1,0 +1,178 @@
+//! OAuth 2.0 in the runtime: starting an authorization at `connect`, the
+//! callback that `serve` answers at the production redirect URL, and the
+//! token provider each sync of an OAuth connection uses.
+//!
+//! A `state` is single use, expires after ten minutes, and is bound to one
+//! integration and account; each integration has its own callback path, and
+//! a state presented on another integration's path is refused without
+//! exchanging the code.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Html;
+use tib_support::oauth::{Endpoints, OAuthClient, TokenSet, production_redirect_url};
+use tib_support::{CredentialValues, Secret};
+use url::Url;
+
+use crate::schedule::Clock;
+use crate::store::{Connection, PendingAuthorization, Store};
+use crate::vault::Vault;
+
+/// How long an authorization link stays valid.
+pub const AUTHORIZATION_SECS: i64 = 10 * 60;
+
+/// The reason an authorization-code connection waits before its first sync.
+pub const WAITING: &str = "waiting for the OAuth authorization: open the link `tib connect` printed";
+
+/// What a connection's OAuth endpoints are: the spec's, or the connection's overrides.
+pub fn endpoints(connection: &Connection) -> Result<Endpoints, String> {
+    let parse = |url: &Option<String>, what: &str| {
+        url.as_deref().map(|u| Url::parse(u).map_err(|e| format!("the {what} `{u}` is not valid: {e}"))).transpose()
+    };
+    Ok(Endpoints {
+        token_url: parse(&connection.token_url, "token URL")?,
+        authorize_url: parse(&connection.authorize_url, "authorize URL")?,
+    })
+}
+
+/// What seals a connection's tokens: bound to the connection, apart from its credentials.
+pub fn tokens_binding(connection: &str) -> String {
+    format!("{connection}#tokens")
+}
+
+pub fn seal_tokens(vault: &Vault, tokens: &TokenSet, connection: &str) -> Result<Vec<u8>, String> {
+    let json = serde_json::to_string(tokens).map_err(|e| format!("cannot encode the tokens: {e}"))?;
+    vault.seal(&[Secret::new(json)], &tokens_binding(connection))
+}
+
+pub fn open_tokens(vault: &Vault, sealed: &[u8], connection: &str) -> Result<TokenSet, String> {
+    let values = vault.open_sealed(sealed, &tokens_binding(connection))?;
+    let json = values.first().map(Secret::expose).unwrap_or_default();
+    serde_json::from_str(json).map_err(|e| format!("the stored tokens of {connection} cannot be read: {e}"))
+}
+
+/// Starts an authorization for a connection: the URL to open, with its
+/// state and PKCE verifier kept (sealed) until the provider redirects back.
+pub fn start(
+    store: &dyn Store,
+    vault: &Vault,
+    connection: &Connection,
+    client: &OAuthClient,
+    public_url: &Url,
+    now: i64,
+) -> Result<Url, String> {
+    let redirect = production_redirect_url(public_url, &connection.integration);
+    let authorization = client.authorize(&redirect).map_err(|e| e.to_string())?;
+    let sealed_verifier =
+        vault.seal(&[Secret::new(authorization.verifier)], &format!("authorization:{}", authorization.state))?;
+    store
+        .add_authorization(&PendingAuthorization {
+            state: authorization.state,
+            integration: connection.integration.clone(),
+            account: connection.account.clone(),
+            sealed_verifier,
+            redirect_uri: redirect.to_string(),
+            expires_at: now + AUTHORIZATION_SECS,
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(authorization.url)
+}
+
+/// What the callback needs.
+pub struct Callback {
+    pub store: Arc<dyn Store>,
+    pub vault: Arc<Vault>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// The routes `serve` answers.
+pub fn router(callback: Arc<Callback>) -> axum::Router {
+    axum::Router::new().route("/oauth/callback/{integration}", axum::routing::get(redirected)).with_state(callback)
+}
+
+fn page(status: StatusCode, message: &str) -> (StatusCode, Html<String>) {
+    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    (status, Html(format!("<!doctype html><title>tib</title><p>{escaped}</p>\n")))
+}
+
+async fn redirected(
+    State(callback): State<Arc<Callback>>,
+    Path(integration): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> (StatusCode, Html<String>) {
+    match complete(&callback, &integration, &query).await {
+        Ok(name) => {
+            tracing::info!(connection = name, "OAuth authorization completed");
+            page(StatusCode::OK, &format!("{name} is connected. You can close this page."))
+        }
+        Err((status, message)) => {
+            tracing::warn!(integration, status = status.as_u16(), "OAuth callback refused: {message}");
+            page(status, &message)
+        }
+    }
+}
+
+/// Checks the redirect against its pending authorization, exchanges the
+/// code and stores the tokens; the connection's name, or why not.
+async fn complete(
+    callback: &Callback,
+    integration: &str,
+    query: &HashMap<String, String>,
+) -> Result<String, (StatusCode, String)> {
+    let bad = |message: String| (StatusCode::BAD_REQUEST, message);
+    let internal = |message: String| (StatusCode::INTERNAL_SERVER_ERROR, message);
+    let state = query.get("state").ok_or_else(|| bad("the redirect has no state".to_owned()))?;
+    let now = callback.clock.now();
+    let pending = callback
+        .store
+        .take_authorization(state, now)
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| bad("unknown or already used state: start again with `tib connect`".to_owned()))?;
+    if pending.integration != integration {
+        return Err(bad(format!("this authorization belongs to another integration than {integration}")));
+    }
+    if pending.expires_at < now {
+        return Err(bad("the authorization link has expired: start again with `tib connect`".to_owned()));
+    }
+    if let Some(error) = query.get("error") {
+        let description = query.get("error_description").map(|d| format!(": {d}")).unwrap_or_default();
+        return Err(bad(format!("the provider refused the authorization: {error}{description}")));
+    }
+    let code = query.get("code").ok_or_else(|| bad("the redirect has no code".to_owned()))?;
+    let connection = callback
+        .store
+        .connection(&pending.integration, &pending.account)
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| bad("the connection was removed meanwhile".to_owned()))?;
+    let name = connection.name();
+    let connector =
+        tib_connectors::connector(integration).ok_or_else(|| bad(format!("no integration `{integration}`")))?;
+    let spec = connector.spec();
+    let values = callback.vault.open_sealed(&connection.sealed_credentials, &name).map_err(internal)?;
+    let credentials =
+        CredentialValues::new(values.into_iter().zip(spec.credentials.iter().map(|c| c.secret)).collect());
+    let client = OAuthClient::new(spec, &credentials, &endpoints(&connection).map_err(internal)?)
+        .map_err(|e| internal(e.to_string()))?;
+    let verifier = callback
+        .vault
+        .open_sealed(&pending.sealed_verifier, &format!("authorization:{}", pending.state))
+        .map_err(internal)?;
+    let redirect = Url::parse(&pending.redirect_uri).map_err(|e| internal(e.to_string()))?;
+    let verifier = verifier.first().map(Secret::expose).unwrap_or_default();
+    let tokens = client.exchange(code, verifier, &redirect).await.map_err(|e| bad(e.to_string()))?;
+    let sealed = seal_tokens(&callback.vault, &tokens, &name).map_err(internal)?;
+    let store = callback.store.as_ref();
+    store.save_tokens(connection.id, &sealed).map_err(|e| internal(e.to_string()))?;
+    store.set_enabled(connection.id, true, None).map_err(|e| internal(e.to_string()))?;
+    store.set_next_sync(connection.id, now).map_err(|e| internal(e.to_string()))?;
+    if tokens.refresh_token.is_none() {
+        tracing::warn!(
+            connection = name,
+            "the provider gave no refresh token: when the access token expires, authorize again"
+        );
+    }
+    Ok(name)
+}
