@@ -48,6 +48,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Try a spec at a prompt: for OAuth authorization code specs, authorize in the browser first (the
+    /// tokens stay in memory), then test, preview, see the token's lifetime, authorize again or clear.
+    Session {
+        /// The spec to try.
+        spec: PathBuf,
+        #[command(flatten)]
+        connect: ConnectArgs,
+        /// The port of the loopback redirect URL the provider must allow: http://127.0.0.1:PORT/callback.
+        #[arg(long, default_value_t = tib_support::oauth::TEST_REDIRECT_PORT)]
+        port: u16,
+        /// The runtime's public URL, to show the production redirect URL the provider must also allow.
+        #[arg(long, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
+        public_url: url::Url,
+    },
 }
 
 /// What `test` and `preview` connect with.
@@ -81,12 +95,16 @@ fn main() -> ExitCode {
         Some(Command::Preview { spec, connect, pages, json }) => {
             live(&cli.root, spec, connect, Live::Preview { pages, json })
         }
+        Some(Command::Session { spec, connect, port, public_url }) => {
+            live(&cli.root, spec, connect, Live::Session { port, public_url })
+        }
     }
 }
 
 enum Live {
     Test,
     Preview { pages: u32, json: bool },
+    Session { port: u16, public_url: url::Url },
 }
 
 /// `test` and `preview`: check the spec, then try it against the API.
@@ -100,7 +118,9 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
         access_token: connect.access_token,
         base_url: connect.base_url,
     };
-    let session = match compiler::preview::Session::new(spec, given, |name| std::env::var(name).ok()) {
+    let app_id = spec.app.id.clone();
+    let authorization_code = matches!(spec.auth, compiler::ir::Auth::OAuthAuthorizationCode(_));
+    let mut session = match compiler::preview::Session::new(spec, given, |name| std::env::var(name).ok()) {
         Ok(session) => session,
         Err(message) => {
             eprintln!("error: {message}");
@@ -118,10 +138,72 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
         match command {
             Live::Test => session.test().await,
             Live::Preview { pages, json } => session.preview(pages, json).await,
+            Live::Session { port, public_url } => {
+                let production = tib_support::oauth::production_redirect_url(&public_url, &app_id);
+                prompt(&mut session, port, authorization_code, &production).await
+            }
         }
     });
     print!("{}", outcome.text);
     if outcome.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// `session`: commands read from standard input until `quit` or its end.
+async fn prompt(
+    session: &mut compiler::preview::Session,
+    port: u16,
+    authorization_code: bool,
+    production: &url::Url,
+) -> compiler::preview::Outcome {
+    use tokio::io::AsyncBufReadExt;
+    let say = |text: &str| {
+        use std::io::Write;
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+    };
+    let authorize = async |session: &mut compiler::preview::Session| {
+        let result = session
+            .authorize(port, |url| {
+                say(&format!(
+                    "open this link to authorize (it redirects to http://127.0.0.1:{port}/callback):\n  {url}\n"
+                ));
+            })
+            .await;
+        match result {
+            Ok(()) => say(&format!("authorized: {}\n", session.token_status(chrono::Utc::now().timestamp()))),
+            Err(error) => say(&format!("error: {error}\n")),
+        }
+    };
+    if authorization_code {
+        say(&format!(
+            "the provider must allow these redirect URLs:\n  {production} (production: tib serve)\n  {} (test: this session)\n",
+            tib_support::oauth::test_redirect_url(port)
+        ));
+        authorize(session).await;
+    }
+    say("commands: test | preview [PAGES] [json] | token | authorize | clear | quit\n> ");
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            ["quit" | "exit"] => break,
+            ["test"] => say(&session.test().await.text),
+            ["preview", rest @ ..] => {
+                let pages = rest.iter().find_map(|w| w.parse().ok()).unwrap_or(3);
+                say(&session.preview(pages, rest.contains(&"json")).await.text);
+            }
+            ["token"] => say(&format!("{}\n", session.token_status(chrono::Utc::now().timestamp()))),
+            ["authorize"] => authorize(session).await,
+            ["clear"] => {
+                session.clear();
+                say("cleared: the session holds no token\n");
+            }
+            other => say(&format!("unknown command `{}`\n", other.join(" "))),
+        }
+        say("> ");
+    }
+    compiler::preview::Outcome { text: String::new(), ok: true }
 }
 
 fn generate(root: &std::path::Path) -> ExitCode {

@@ -278,7 +278,7 @@ fn integrations(public_url: &url::Url) -> Result<(), Failure> {
 fn redirect_urls(public_url: &url::Url, integration: &str) -> [String; 2] {
     let production = tib_support::oauth::production_redirect_url(public_url, integration);
     let test = tib_support::oauth::test_redirect_url(tib_support::oauth::TEST_REDIRECT_PORT);
-    [format!("{production} (production: tib serve)"), format!("{test} (test: compiler test --authorize)")]
+    [format!("{production} (production: tib serve)"), format!("{test} (test: compiler session)")]
 }
 
 fn when(at: Option<Time>) -> String {

@@ -103,14 +103,21 @@ fn read_or_create(path: &Path) -> Result<String, String> {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
             }
+            // Written aside, then linked into place: a process starting at the
+            // same moment either wins the link or reads the key that did.
+            let aside = path.with_extension(format!("new-{}", std::process::id()));
             let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
+            options.write(true).create(true).truncate(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file =
-                options.open(path).map_err(|e| format!("cannot create the key file {}: {e}", path.display()))?;
-            file.write_all(text.as_bytes())
-                .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))?;
+            let written = options.open(&aside).and_then(|mut file| file.write_all(text.as_bytes()));
+            let linked = written.and_then(|()| std::fs::hard_link(&aside, path));
+            let _ = std::fs::remove_file(&aside);
+            match linked {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return read_or_create(path),
+                Err(e) => return Err(format!("cannot create the key file {}: {e}", path.display())),
+            }
             tracing::info!(path = %path.display(), "created a new credentials key file (keep it: without it, stored credentials cannot be read)");
             Ok(text)
         }

@@ -53,7 +53,12 @@ impl Tib {
     }
 
     fn serve(&self) -> Child {
-        self.command(&["serve", "--poll", "1"]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("serve")
+        let log = std::fs::File::create(self.dir.path().join("serve.log")).expect("log");
+        self.command(&["serve", "--poll", "1"]).stdout(Stdio::null()).stderr(log).spawn().expect("serve")
+    }
+
+    fn serve_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 
     fn sql(&self, query: &str) -> String {
@@ -149,7 +154,7 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
     assert!(connected.status.success(), "{out}");
     let production = format!("{}/oauth/callback/hubspot (production: tib serve)", tib.public_url);
     assert!(out.contains(&production), "{out}");
-    assert!(out.contains("http://127.0.0.1:8765/callback (test: compiler test --authorize)"), "{out}");
+    assert!(out.contains("http://127.0.0.1:8765/callback (test: compiler session)"), "{out}");
     assert!(!out.contains("tib-secret"));
     assert_eq!(tib.sql("SELECT enabled FROM connections"), "Integer(0)", "waits for the authorization");
 
@@ -171,7 +176,7 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
         match browser.get(&location).send().await {
             Ok(page) => break page,
             Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("serve never answered: {e}"),
+            Err(e) => panic!("serve never answered: {e}\n{}", tib.serve_log()),
         }
     };
     assert_eq!(page.status(), 200);
@@ -247,7 +252,7 @@ async fn a_code_for_one_integration_is_refused_on_another_integrations_path() {
         match browser.get(&location).send().await {
             Ok(page) => break page,
             Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("serve never answered: {e}"),
+            Err(e) => panic!("serve never answered: {e}\n{}", tib.serve_log()),
         }
     };
     assert_eq!(page.status(), 400);
@@ -326,8 +331,10 @@ async fn connected_with(provider: &MockServer, api: &MockServer, granted: Value)
         ])
         .await;
     let out = text(&connected);
-    let link =
-        out.lines().find_map(|l| l.trim().starts_with(&authorize_url).then(|| l.trim().to_owned())).expect("link");
+    let link = out
+        .lines()
+        .find_map(|l| l.trim().starts_with(&authorize_url).then(|| l.trim().to_owned()))
+        .unwrap_or_else(|| panic!("no link in:\n{out}\nserve:\n{}", tib.serve_log()));
     let state =
         url::Url::parse(&link).expect("url").query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
     let callback = format!("{}/oauth/callback/hubspot?code=the-code&state={state}", tib.public_url);
@@ -336,7 +343,7 @@ async fn connected_with(provider: &MockServer, api: &MockServer, granted: Value)
         match reqwest::get(&callback).await {
             Ok(page) => break page,
             Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("serve never answered: {e}"),
+            Err(e) => panic!("serve never answered: {e}\n{}", tib.serve_log()),
         }
     };
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap_or_default());

@@ -2,7 +2,6 @@
 //! (from `--cred NAME=VALUE` or the environment), an OAuth access token, and
 //! optionally another base URL.
 
-use tib_support::oauth::StaticToken;
 use tib_support::spec::CredentialSpec;
 use tib_support::{CredentialValues, Secret, env_name};
 use url::Url;
@@ -22,7 +21,8 @@ pub struct Given {
 #[derive(Debug)]
 pub struct Prepared {
     pub credentials: CredentialValues,
-    pub access_token: Option<StaticToken>,
+    /// OAuth: a token given as is.
+    pub access_token: Option<Secret>,
     pub base_url: Option<Url>,
 }
 
@@ -36,27 +36,19 @@ pub fn prepare(
     given: Given,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Prepared, String> {
-    let needed = sent_with_requests(spec);
+    let oauth = matches!(spec.auth, ir::Auth::OAuthClientCredentials(_) | ir::Auth::OAuthAuthorizationCode(_));
+    let access_token = given.access_token.or_else(|| env("TIB_ACCESS_TOKEN")).map(Secret::new);
+    if !oauth && access_token.is_some() {
+        return Err("--access-token is for OAuth 2.0 specs; this spec's auth takes its credentials".to_owned());
+    }
+    // With an access token given, the OAuth client's own credentials are not needed.
+    let needed = if access_token.is_some() { sent_with_requests(spec) } else { every_credential(spec) };
     let credentials = CredentialValues::collect(declared, &given.credentials, |credential| {
         let index = declared.iter().position(|c| std::ptr::eq(c, credential)).unwrap_or_default();
-        // A credential the users requests do not carry may be left out.
+        // A credential the requests do not carry may be left out.
         env(&env_name(credential.name)).or_else(|| (!needed.contains(&ir::CredentialId(index))).then(String::new))
     })
     .map_err(|e| e.to_string())?;
-    let oauth = matches!(spec.auth, ir::Auth::OAuthClientCredentials(_) | ir::Auth::OAuthAuthorizationCode(_));
-    let access_token = given.access_token.or_else(|| env("TIB_ACCESS_TOKEN"));
-    let access_token = match (oauth, access_token) {
-        (true, Some(token)) => Some(StaticToken(Secret::new(token))),
-        (true, None) => {
-            return Err(
-                "the spec uses OAuth 2.0: give an access token with --access-token (or TIB_ACCESS_TOKEN)".to_owned()
-            );
-        }
-        (false, Some(_)) => {
-            return Err("--access-token is for OAuth 2.0 specs; this spec's auth takes its credentials".to_owned());
-        }
-        (false, None) => None,
-    };
     let base_url = given
         .base_url
         .map(|url| Url::parse(&url).map_err(|e| format!("--base-url `{url}` is not a URL: {e}")))
@@ -64,9 +56,12 @@ pub fn prepare(
     Ok(Prepared { credentials, access_token, base_url })
 }
 
+fn every_credential(spec: &ir::Spec) -> Vec<ir::CredentialId> {
+    (0..spec.credentials.len()).map(ir::CredentialId).collect()
+}
+
 /// The credentials the users requests carry. An OAuth spec's token request
-/// needs more (the client id and secret), but test and preview are given
-/// the access token instead.
+/// needs more (the client id and secret), unless an access token is given.
 fn sent_with_requests(spec: &ir::Spec) -> Vec<ir::CredentialId> {
     let mut templates: Vec<&ir::Template> = vec![&spec.base_url];
     templates.extend(spec.endpoint.query.iter().chain(&spec.endpoint.headers).map(|p| &p.value));
@@ -119,15 +114,14 @@ mod tests {
     }
 
     #[test]
-    fn oauth_specs_need_an_access_token_and_others_refuse_one() {
-        // The client id and secret are for the token request, which the access token stands in for.
+    fn oauth_client_credentials_are_needed_unless_an_access_token_is_given() {
         let oauth =
             spec("tenant text", "auth oauth_client_credentials { token_url = \"https://t.example/{tenant}/token\" }");
-        let creds = [("tenant", "t")];
-        let error = prepare(&oauth.0, oauth.1, given(&creds), |_| None).expect_err("no token");
-        assert!(error.contains("--access-token"), "{error}");
+        let error = prepare(&oauth.0, oauth.1, given(&[("tenant", "t")]), |_| None).expect_err("no client");
+        assert!(error.contains("--cred client_id=") && error.contains("--cred client_secret="), "{error}");
+        // The client id and secret are for the token request, which a given access token stands in for.
         let env = |name: &str| (name == "TIB_ACCESS_TOKEN").then(|| "at".to_owned());
-        assert!(prepare(&oauth.0, oauth.1, given(&creds), env).expect("token").access_token.is_some());
+        assert!(prepare(&oauth.0, oauth.1, given(&[("tenant", "t")]), env).expect("token").access_token.is_some());
         let bearer = spec("token secret", "auth bearer \"{token}\"");
         let with_token = Given { access_token: Some("x".into()), ..given(&[("token", "t")]) };
         assert!(prepare(&bearer.0, bearer.1, with_token, |_| None).is_err());

@@ -9,13 +9,16 @@ pub mod connect;
 mod hint;
 pub mod interpret;
 mod listing;
+mod loopback;
 mod probe;
 pub mod report;
 pub(crate) mod spec;
 
 use std::fmt::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tib_support::oauth::{ClientCredentials, Endpoints, OAuthClient, Refreshing, StaticToken, TokenProvider, TokenSet};
 use tib_support::{Client, Connection, RetryPolicy, SyncError};
 
 use crate::ir;
@@ -28,6 +31,10 @@ pub struct Session {
     prepared: Prepared,
     client: Client,
     retry: RetryPolicy,
+    /// OAuth: where the bearer token comes from.
+    tokens: Option<Arc<dyn TokenProvider>>,
+    /// Authorization code: the tokens of this session, in memory only.
+    held: Option<Arc<Mutex<TokenSet>>>,
 }
 
 /// What a command prints, and whether it worked.
@@ -46,25 +53,99 @@ impl Session {
         // An author waits at the terminal: retry less and sooner than a scheduled sync.
         let retry =
             RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(10) };
-        Ok(Session { interpreted, prepared, client, retry })
+        let mut session = Session { interpreted, prepared, client, retry, tokens: None, held: None };
+        session.tokens = match (&session.prepared.access_token, &session.interpreted.ir().auth) {
+            (Some(token), _) => Some(Arc::new(StaticToken(token.clone()))),
+            (None, ir::Auth::OAuthClientCredentials(_)) => Some(Arc::new(ClientCredentials::new(session.oauth()?))),
+            _ => None,
+        };
+        Ok(session)
+    }
+
+    fn oauth(&self) -> Result<OAuthClient, String> {
+        let spec = tib_support::Connector::spec(&self.interpreted);
+        OAuthClient::new(spec, &self.prepared.credentials, &Endpoints::default()).map_err(|e| e.to_string())
     }
 
     fn connection(&self) -> Connection<'_> {
         Connection {
             credentials: &self.prepared.credentials,
-            tokens: self.prepared.access_token.as_ref().map(|t| t as &dyn tib_support::oauth::TokenProvider),
+            tokens: self.tokens.as_deref(),
             base_url: self.prepared.base_url.as_ref(),
         }
     }
 
+    /// An authorization-code spec with no token yet: `session` authorizes it.
+    fn unauthorized(&self) -> Option<Outcome> {
+        let code = matches!(self.interpreted.ir().auth, ir::Auth::OAuthAuthorizationCode(_));
+        (code && self.tokens.is_none()).then(|| Outcome {
+            text: "this spec uses the OAuth authorization code grant: authorize first (`authorize` in \
+                   `compiler session`), or give --access-token\n"
+                .to_owned(),
+            ok: false,
+        })
+    }
+
     /// `compiler test`.
     pub async fn test(&self) -> Outcome {
-        probe::run(self).await
+        match self.unauthorized() {
+            Some(outcome) => outcome,
+            None => probe::run(self).await,
+        }
     }
 
     /// `compiler preview`: at most `max_pages` pages, as a table or JSON.
     pub async fn preview(&self, max_pages: u32, json: bool) -> Outcome {
-        listing::run(self, max_pages, json).await
+        match self.unauthorized() {
+            Some(outcome) => outcome,
+            None => listing::run(self, max_pages, json).await,
+        }
+    }
+
+    /// Authorizes the spec's test client in the browser through the loopback
+    /// redirect on `port`; `show` gets the link. The tokens stay in memory.
+    pub async fn authorize(&mut self, port: u16, show: impl FnOnce(&url::Url)) -> Result<(), String> {
+        let client = self.oauth()?;
+        let tokens = loopback::authorize(&client, port, show).await?;
+        let held = Arc::new(Mutex::new(tokens.clone()));
+        let kept = held.clone();
+        // A refreshed set replaces the one in memory; it is written nowhere.
+        let persist = Box::new(move |set: &TokenSet| {
+            *kept.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = set.clone();
+            Ok(())
+        });
+        self.tokens = Some(Arc::new(Refreshing::new(client, tokens, persist)));
+        self.held = Some(held);
+        Ok(())
+    }
+
+    /// Forgets the session's tokens.
+    pub fn clear(&mut self) {
+        self.held = None;
+        if matches!(self.interpreted.ir().auth, ir::Auth::OAuthAuthorizationCode(_)) {
+            self.tokens = None;
+        }
+    }
+
+    /// What the session holds, for the author: the token's remaining lifetime.
+    pub fn token_status(&self, now: i64) -> String {
+        let Some(held) = &self.held else {
+            return match (&self.tokens, &self.interpreted.ir().auth) {
+                (_, ir::Auth::OAuthClientCredentials(_)) if self.prepared.access_token.is_none() => {
+                    "client credentials: a token is fetched when needed and kept until shortly before it expires"
+                        .to_owned()
+                }
+                (Some(_), _) => "a token given with --access-token".to_owned(),
+                (None, _) => "no token: `authorize` to get one".to_owned(),
+            };
+        };
+        let tokens = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let refresh = if tokens.refresh_token.is_some() { "with a refresh token" } else { "without a refresh token" };
+        match tokens.expires_at {
+            Some(at) if at > now => format!("an access token, valid for about {}s more, {refresh}", at - now),
+            Some(_) => format!("an expired access token, {refresh}"),
+            None => format!("an access token with no stated expiry, {refresh}"),
+        }
     }
 }
 

@@ -128,7 +128,12 @@ impl Sqlite {
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            options.open(path).map_err(|e| StoreError(format!("cannot create the store {shown}: {e}")))?;
+            match options.open(path) {
+                // Another process created it meanwhile.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(StoreError(format!("cannot create the store {shown}: {e}"))),
+                Ok(_) => {}
+            }
         }
         let db =
             rusqlite::Connection::open(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
