@@ -194,3 +194,23 @@ fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped
     assert_eq!(ids(&store, id, true), ["0", "1", "2"]);
     assert!(store.health().expect("health").contains("schema 2, integrity ok"));
 }
+
+#[test]
+fn an_authorization_state_is_taken_once_and_expired_ones_are_swept() {
+    use tib_runtime::store::PendingAuthorization;
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let pending = |state: &str, expires_at| PendingAuthorization {
+        state: state.into(),
+        integration: "hubspot".into(),
+        account: "Prod".into(),
+        sealed_verifier: b"sealed".to_vec(),
+        redirect_uri: "http://127.0.0.1:8421/oauth/callback/hubspot".into(),
+        expires_at,
+    };
+    store.add_authorization(&pending("s1", 1000)).expect("add");
+    store.add_authorization(&pending("old", 100)).expect("add");
+    assert_eq!(store.take_authorization("s1", 500).expect("take"), Some(pending("s1", 1000)));
+    assert_eq!(store.take_authorization("s1", 500).expect("take"), None, "single use");
+    assert_eq!(store.take_authorization("old", 500).expect("take"), None, "swept when it expired");
+}
