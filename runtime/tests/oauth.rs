@@ -57,6 +57,49 @@ impl Tib {
         self.command(&["serve", "--poll", "1"]).stdout(Stdio::null()).stderr(log).spawn().expect("serve")
     }
 
+    /// Brings the provider's redirect to serve's callback, once serve listens.
+    async fn callback(&self, browser: &reqwest::Client, location: &str) -> reqwest::Response {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match browser.get(location).send().await {
+                Ok(page) => return page,
+                Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(e) => panic!("serve never answered: {e}\n{}", self.serve_log()),
+            }
+        }
+    }
+
+    /// `tib connect hubspot Prod` against `api`, with the provider's endpoints
+    /// at `provider`; the output and the authorize link it printed.
+    async fn connect_hubspot(&self, provider: &str, api: &str, client: &str) -> (String, String) {
+        let (token_url, authorize_url) = (format!("{provider}/token"), format!("{provider}/authorize"));
+        let client_id = format!("client_id={client}");
+        let connected = self
+            .run(&[
+                "connect",
+                "hubspot",
+                "Prod",
+                "--cred",
+                &client_id,
+                "--cred",
+                "client_secret=tib-secret",
+                "--base-url",
+                api,
+                "--token-url",
+                &token_url,
+                "--authorize-url",
+                &authorize_url,
+            ])
+            .await;
+        let out = text(&connected);
+        assert!(connected.status.success(), "{out}");
+        let link = out
+            .lines()
+            .find_map(|l| l.trim().starts_with(&authorize_url).then(|| l.trim().to_owned()))
+            .unwrap_or_else(|| panic!("no link in:\n{out}\nserve:\n{}", self.serve_log()));
+        (out, link)
+    }
+
     fn serve_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
@@ -132,34 +175,13 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
     let api = hubspot_api().await;
     let tib = Tib::new();
     let mut serve = tib.serve();
-    let (token_url, authorize_url) = (format!("{oauth}/token"), format!("{oauth}/authorize"));
-    let connected = tib
-        .run(&[
-            "connect",
-            "hubspot",
-            "Prod",
-            "--cred",
-            "client_id=tib-client",
-            "--cred",
-            "client_secret=tib-secret",
-            "--base-url",
-            &api.uri(),
-            "--token-url",
-            &token_url,
-            "--authorize-url",
-            &authorize_url,
-        ])
-        .await;
-    let out = text(&connected);
-    assert!(connected.status.success(), "{out}");
+    let (out, link) = tib.connect_hubspot(&oauth, &api.uri(), "tib-client").await;
     let production = format!("{}/oauth/callback/hubspot (production: tib serve)", tib.public_url);
     assert!(out.contains(&production), "{out}");
     assert!(out.contains("http://127.0.0.1:8765/callback (test: compiler session)"), "{out}");
     assert!(!out.contains("tib-secret"));
     assert_eq!(tib.sql("SELECT enabled FROM connections"), "Integer(0)", "waits for the authorization");
 
-    let link = out.lines().find_map(|l| l.trim().strip_prefix(&authorize_url)).expect("the authorize link");
-    let link = format!("{authorize_url}{link}");
     let query: std::collections::HashMap<String, String> =
         url::Url::parse(&link).expect("url").query_pairs().into_owned().collect();
     assert_eq!(query["scope"], "oauth settings.users.read settings.users.teams.read");
@@ -170,15 +192,7 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
     let granted = browser.get(&link).send().await.expect("authorize");
     let location = granted.headers()["location"].to_str().expect("location").to_owned();
     assert!(location.starts_with(&format!("{}/oauth/callback/hubspot?code=", tib.public_url)), "{location}");
-    // serve may still be starting.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        match browser.get(&location).send().await {
-            Ok(page) => break page,
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("serve never answered: {e}\n{}", tib.serve_log()),
-        }
-    };
+    let page = tib.callback(&browser, &location).await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("page").contains("hubspot/Prod is connected"));
     // The state was single use.
@@ -221,40 +235,13 @@ async fn a_code_for_one_integration_is_refused_on_another_integrations_path() {
     let api = hubspot_api().await;
     let tib = Tib::new();
     let mut serve = tib.serve();
-    let (token_url, authorize_url) = (format!("{oauth}/token"), format!("{oauth}/authorize"));
-    let connected = tib
-        .run(&[
-            "connect",
-            "hubspot",
-            "Prod",
-            "--cred",
-            "client_id=c",
-            "--cred",
-            "client_secret=s",
-            "--base-url",
-            &api.uri(),
-            "--token-url",
-            &token_url,
-            "--authorize-url",
-            &authorize_url,
-        ])
-        .await;
-    let out = text(&connected);
-    let link =
-        out.lines().find_map(|l| l.trim().starts_with(&authorize_url).then(|| l.trim().to_owned())).expect("link");
+    let (_, link) = tib.connect_hubspot(&oauth, &api.uri(), "c").await;
     let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let location = browser.get(&link).send().await.expect("authorize").headers()["location"]
         .to_str()
         .expect("location")
         .replace("/oauth/callback/hubspot", "/oauth/callback/acme");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        match browser.get(&location).send().await {
-            Ok(page) => break page,
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("serve never answered: {e}\n{}", tib.serve_log()),
-        }
-    };
+    let page = tib.callback(&browser, &location).await;
     assert_eq!(page.status(), 400);
     assert!(page.text().await.expect("page").contains("belongs to another integration"));
     assert_eq!(tib.sql("SELECT tokens IS NULL FROM connections"), "Integer(1)");
@@ -312,40 +299,11 @@ async fn connected_with(provider: &MockServer, api: &MockServer, granted: Value)
         .await;
     let tib = Tib::new();
     let mut serve = tib.serve();
-    let (token_url, authorize_url) = (format!("{}/token", provider.uri()), format!("{}/authorize", provider.uri()));
-    let connected = tib
-        .run(&[
-            "connect",
-            "hubspot",
-            "Prod",
-            "--cred",
-            "client_id=c",
-            "--cred",
-            "client_secret=s",
-            "--base-url",
-            &api.uri(),
-            "--token-url",
-            &token_url,
-            "--authorize-url",
-            &authorize_url,
-        ])
-        .await;
-    let out = text(&connected);
-    let link = out
-        .lines()
-        .find_map(|l| l.trim().starts_with(&authorize_url).then(|| l.trim().to_owned()))
-        .unwrap_or_else(|| panic!("no link in:\n{out}\nserve:\n{}", tib.serve_log()));
+    let (_, link) = tib.connect_hubspot(&provider.uri(), &api.uri(), "c").await;
     let state =
         url::Url::parse(&link).expect("url").query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
     let callback = format!("{}/oauth/callback/hubspot?code=the-code&state={state}", tib.public_url);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let page = loop {
-        match reqwest::get(&callback).await {
-            Ok(page) => break page,
-            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(100)).await,
-            Err(e) => panic!("serve never answered: {e}\n{}", tib.serve_log()),
-        }
-    };
+    let page = tib.callback(&reqwest::Client::new(), &callback).await;
     assert_eq!(page.status(), 200, "{}", page.text().await.unwrap_or_default());
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
     let _ = serve.wait();
