@@ -99,12 +99,18 @@ impl<R: Runner> Scheduler<R> {
         }
     }
 
-    /// Starts a sync of every enabled connection that is due and not already
-    /// running; each waits for one of the N permits. A started connection's
+    /// Records the runs of stopped processes as interrupted, then starts a
+    /// sync of every enabled connection that is due and not already running;
+    /// each waits for one of the N permits. A started connection's
     /// next sync is set now, one interval on: an overdue one runs once.
     /// Returns the connections started.
     pub fn tick(&mut self) -> Result<Vec<String>, crate::store::StoreError> {
         let now = self.clock.now();
+        // A `tib sync` killed while serve runs leaves a run behind: record it as interrupted.
+        let recovered = self.store.recover_interrupted(&crate::sync::owner_alive, now)?;
+        if recovered > 0 {
+            tracing::warn!(recovered, "syncs of stopped processes were recorded as interrupted");
+        }
         let mut started = Vec::new();
         for connection in self.store.connections()? {
             if !connection.enabled || connection.next_sync_at > now {

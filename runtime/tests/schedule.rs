@@ -149,3 +149,19 @@ async fn serve_stops_on_shutdown_after_the_syncs_under_way() {
     assert_eq!(runner.started.lock().expect("lock").len(), 2);
     assert_eq!(runner.now.load(Ordering::SeqCst), 0, "both finished before serve returned");
 }
+
+#[tokio::test]
+async fn a_tick_records_runs_left_by_stopped_processes_as_interrupted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = store_with(&dir, 1, START + DAY);
+    let id = store.connections().expect("connections")[0].id;
+    // Another process took the connection and stopped; its lease ran out.
+    assert!(store.try_lease(id, "elsewhere:4242", START - 1, START - 100).expect("lease"));
+    store.start_run(id, START - 100).expect("run");
+    let clock = Arc::new(ManualClock::at(START));
+    let runner = Arc::new(Recorder::default());
+    let mut scheduler = scheduler(&store, &clock, &runner, 4);
+    assert!(scheduler.tick().expect("tick").is_empty(), "not due");
+    let run = store.last_run(id).expect("runs").expect("a run");
+    assert_eq!(run.outcome, tib_runtime::store::Outcome::Interrupted);
+}
