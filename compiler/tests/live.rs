@@ -311,7 +311,12 @@ async fn preview_as_json_holds_what_the_connector_would_store() {
     assert_eq!(users.iter().map(|u| u["external_id"].as_str().unwrap_or("")).collect::<Vec<_>>(), ["1", "2", "4", "5"]);
     assert_eq!(users[0]["username"], "user1");
     assert_eq!(users[0]["created_at"], "2024-03-01T10:00:00+00:00");
-    assert_eq!(users[0]["custom_fields"], json!({"Department": "Sales", "Seats": "1"}));
+    assert_eq!(
+        users[0]["custom_fields"],
+        json!({"Department": "Sales", "Seats": 1}),
+        "typed, as the runtime stores them"
+    );
+    assert_eq!(users[0]["full_name"], "User 1");
     assert_eq!(users[1]["left_out"][0]["field"], "Seats");
     assert_eq!(users[3]["active"], false);
     assert_eq!(users[3]["status"], "Deactivated");

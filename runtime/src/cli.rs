@@ -14,7 +14,7 @@ use tib_support::{CredentialValues, RetryPolicy, SyncOptions, env_name};
 use crate::notify::Notifier;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::sqlite::Sqlite;
-use crate::store::{Connection, HoldPolicy, NewConnection, Store, StoredUser, Time, Upserted};
+use crate::store::{Connection, HoldPolicy, NewConnection, Store, StoredUser, Time, Upserted, UserRow};
 use crate::sync::{Ended, Engine};
 use crate::vault::Vault;
 
@@ -612,26 +612,10 @@ impl Context {
 const USER_HEADER: [&str; 9] =
     ["ID", "EMAIL", "NAME", "ROLE", "ACTIVE", "STATUS", "LICENSES", "CUSTOM FIELDS", "DELETED"];
 
-fn user_name(user: &crate::store::UserRow) -> String {
-    match (&user.full_name, &user.first_name, &user.last_name) {
-        (Some(full), _, _) => full.clone(),
-        (None, first, last) => [first.as_deref(), last.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" "),
-    }
-}
-
-fn custom_text(user: &crate::store::UserRow) -> String {
-    let fields: Vec<String> = user
-        .custom_fields
-        .iter()
-        .map(|(name, value)| match value {
-            serde_json::Value::String(s) => format!("{name}={s}"),
-            serde_json::Value::Array(items) => {
-                let items: Vec<&str> = items.iter().filter_map(serde_json::Value::as_str).collect();
-                format!("{name}={}", items.join(", "))
-            }
-            other => format!("{name}={other}"),
-        })
-        .collect();
+/// Every custom field as `name=value`, for one table cell.
+fn custom_cell(user: &UserRow) -> String {
+    let fields: Vec<String> =
+        user.custom_fields.keys().map(|name| format!("{name}={}", user.custom_text(name))).collect();
     fields.join("; ")
 }
 
@@ -640,12 +624,12 @@ fn user_cells(stored: &StoredUser) -> Vec<String> {
     vec![
         u.external_id.clone(),
         u.email.clone(),
-        user_name(u),
+        u.name(),
         u.role.clone().unwrap_or_default(),
         if u.active { "yes" } else { "no" }.to_owned(),
         u.status.clone(),
         u.licenses.join(", "),
-        custom_text(u),
+        custom_cell(u),
         if stored.deleted { "yes" } else { "" }.to_owned(),
     ]
 }
@@ -676,7 +660,7 @@ fn csv(users: &[StoredUser]) -> String {
             u.external_id.clone(),
             u.email.clone(),
             u.username.clone().unwrap_or_default(),
-            user_name(u),
+            u.name(),
             u.role.clone().unwrap_or_default(),
             u.created_at.clone().unwrap_or_default(),
             u.last_seen_at.clone().unwrap_or_default(),

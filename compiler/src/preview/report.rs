@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use tib_support::User;
-use tib_support::record::{FieldValue, Name};
+use tib_support::record::UserRow;
 
 use crate::ir;
 
@@ -72,25 +72,6 @@ pub fn field_names(items: &[Value]) -> Vec<String> {
     names
 }
 
-fn name(user: &User) -> String {
-    match &user.name {
-        None => String::new(),
-        Some(Name::Full(full)) => full.clone(),
-        Some(Name::Split { first, last }) => {
-            [first.as_deref(), last.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ")
-        }
-    }
-}
-
-fn value_text(value: &FieldValue) -> String {
-    match value {
-        FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => t.clone(),
-        FieldValue::Number(n) => n.to_string(),
-        FieldValue::Date(d) => d.to_rfc3339(),
-        FieldValue::MultiValue(items) => items.join(", "),
-    }
-}
-
 /// Users as an aligned table, one column per custom field.
 pub fn table(users: &[User], custom_fields: &[ir::CustomField]) -> String {
     let mut header: Vec<String> =
@@ -104,10 +85,11 @@ pub fn table(users: &[User], custom_fields: &[ir::CustomField]) -> String {
     let rows: Vec<Vec<String>> = users
         .iter()
         .map(|u| {
+            let stored = UserRow::from(u);
             let mut row = vec![
                 u.external_id.clone(),
                 u.email.clone(),
-                name(u),
+                stored.name(),
                 u.role.as_deref().unwrap_or_default().to_owned(),
                 time(&u.created_at),
                 time(&u.last_seen_at),
@@ -115,9 +97,7 @@ pub fn table(users: &[User], custom_fields: &[ir::CustomField]) -> String {
                 u.status.to_string(),
                 u.licenses.join(", "),
             ];
-            row.extend(custom_fields.iter().map(|f| {
-                u.custom_fields.iter().find(|c| c.name == f.name).map(|c| value_text(&c.value)).unwrap_or_default()
-            }));
+            row.extend(custom_fields.iter().map(|f| stored.custom_text(&f.name)));
             row.into_iter().map(|cell| truncate(&cell, 40)).collect()
         })
         .collect();
@@ -133,21 +113,16 @@ pub fn table(users: &[User], custom_fields: &[ir::CustomField]) -> String {
     out.join("\n")
 }
 
-/// Users as JSON, as the connector would store them.
+/// Users as JSON, each as the runtime stores it, with what was left out of it.
 pub fn json(users: &[User]) -> Value {
     Value::Array(
         users
             .iter()
             .map(|u| {
-                let custom: serde_json::Map<String, Value> =
-                    u.custom_fields.iter().map(|c| (c.name.to_owned(), json!(value_text(&c.value)))).collect();
-                json!({
-                    "external_id": u.external_id, "email": u.email, "username": u.username, "name": name(u),
-                    "role": u.role, "created_at": u.created_at.map(|t| t.to_rfc3339()),
-                    "last_seen_at": u.last_seen_at.map(|t| t.to_rfc3339()), "active": u.active,
-                    "status": u.status, "licenses": u.licenses, "custom_fields": custom,
-                    "left_out": u.issues.iter().map(|i| json!({"field": i.field, "reason": i.reason})).collect::<Vec<_>>(),
-                })
+                let mut value = serde_json::to_value(UserRow::from(u)).unwrap_or_default();
+                value["left_out"] =
+                    u.issues.iter().map(|i| json!({"field": i.field, "reason": i.reason})).collect::<Vec<_>>().into();
+                value
             })
             .collect(),
     )

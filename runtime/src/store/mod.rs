@@ -10,7 +10,7 @@ pub mod sqlite;
 
 use std::fmt;
 
-use tib_support::User;
+pub use tib_support::record::UserRow;
 
 /// Unix seconds, UTC.
 pub type Time = i64;
@@ -166,68 +166,6 @@ impl Default for HoldPolicy {
 pub enum Applied {
     Applied { added: i64, updated: i64, deleted: i64 },
     Held { would_delete: i64, of: i64 },
-}
-
-/// A user as the store holds it: the record a connector produced, in owned,
-/// storable form.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct UserRow {
-    pub external_id: String,
-    pub email: String,
-    pub username: Option<String>,
-    pub full_name: Option<String>,
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub role: Option<String>,
-    /// RFC 3339, UTC.
-    pub created_at: Option<String>,
-    pub last_seen_at: Option<String>,
-    pub active: bool,
-    pub status: String,
-    pub licenses: Vec<String>,
-    /// Name → typed value (text, number, a list of text).
-    pub custom_fields: serde_json::Map<String, serde_json::Value>,
-}
-
-impl From<&User> for UserRow {
-    fn from(user: &User) -> Self {
-        use tib_support::record::{FieldValue, Name};
-        let (full_name, first_name, last_name) = match &user.name {
-            None => (None, None, None),
-            Some(Name::Full(full)) => (Some(full.clone()), None, None),
-            Some(Name::Split { first, last }) => (None, first.clone(), last.clone()),
-        };
-        let custom_fields = user
-            .custom_fields
-            .iter()
-            .map(|c| {
-                let value = match &c.value {
-                    FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => serde_json::json!(t),
-                    // Whole numbers stay whole: 4001, not 4001.0.
-                    FieldValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => serde_json::json!(*n as i64),
-                    FieldValue::Number(n) => serde_json::json!(n),
-                    FieldValue::Date(d) => serde_json::json!(d.to_rfc3339()),
-                    FieldValue::MultiValue(items) => serde_json::json!(items),
-                };
-                (c.name.to_owned(), value)
-            })
-            .collect();
-        UserRow {
-            external_id: user.external_id.clone(),
-            email: user.email.clone(),
-            username: user.username.clone(),
-            full_name,
-            first_name,
-            last_name,
-            role: user.role.as_deref().map(str::to_owned),
-            created_at: user.created_at.map(|t| t.to_rfc3339()),
-            last_seen_at: user.last_seen_at.map(|t| t.to_rfc3339()),
-            active: user.active,
-            status: user.status.to_string(),
-            licenses: user.licenses.iter().map(|l| l.to_string()).collect(),
-            custom_fields,
-        }
-    }
 }
 
 /// A stored user of a connection.
