@@ -44,6 +44,13 @@ impl fmt::Display for PageError {
     }
 }
 
+/// A response body as text. Checked as UTF-8 once, whole, so that the JSON
+/// parser reading it with `from_str` need not check every string again
+/// (which `from_slice` does): parsing a page this way is markedly faster.
+pub fn text(body: &[u8]) -> Result<&str, PageError> {
+    std::str::from_utf8(body).map_err(|e| PageError::Json(format!("the body is not UTF-8: {e}")))
+}
+
 /// A next token or URL: text that is not empty.
 pub fn token(leaf: Option<&Leaf<'_>>) -> Option<String> {
     leaf.and_then(Leaf::text).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())

@@ -207,7 +207,7 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
             bytes: &[u8],
             users: &mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>),
         ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-            let body: #body_type = ::tib_support::serde_json::from_slice(bytes)
+            let body: #body_type = ::tib_support::serde_json::from_str(::tib_support::page::text(bytes)?)
                 .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
             #api_error
             let items = match #users {
