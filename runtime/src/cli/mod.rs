@@ -11,12 +11,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tib_support::spec::CredentialSpec;
 use tib_support::{CredentialValues, RetryPolicy, SyncOptions, env_name};
 
+mod show;
+
 use crate::notify::Notifier;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::sqlite::Sqlite;
-use crate::store::{Connection, HoldPolicy, NewConnection, Store, StoredUser, Time, Upserted, UserRow};
+use crate::store::{Connection, HoldPolicy, NewConnection, Store, Upserted};
 use crate::sync::{Ended, Engine};
 use crate::vault::Vault;
+use show::{USER_HEADER, csv, table, user_cells, when};
 
 #[derive(Parser)]
 #[command(name = "tib", about = "Keeps the users of every connected app account up to date", version)]
@@ -279,27 +282,6 @@ fn redirect_urls(public_url: &url::Url, integration: &str) -> [String; 2] {
     let production = tib_support::oauth::production_redirect_url(public_url, integration);
     let test = tib_support::oauth::test_redirect_url(tib_support::oauth::TEST_REDIRECT_PORT);
     [format!("{production} (production: tib serve)"), format!("{test} (test: compiler session)")]
-}
-
-fn when(at: Option<Time>) -> String {
-    at.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-}
-
-/// Columns padded to their widest cell.
-fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
-        .collect();
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for row in rows {
-        out += &line(row.iter().map(String::as_str).collect());
-    }
-    out
 }
 
 impl Context {
@@ -607,75 +589,6 @@ impl Context {
         println!("              tib --store {store} list");
         Ok(())
     }
-}
-
-const USER_HEADER: [&str; 9] =
-    ["ID", "EMAIL", "NAME", "ROLE", "ACTIVE", "STATUS", "LICENSES", "CUSTOM FIELDS", "DELETED"];
-
-/// Every custom field as `name=value`, for one table cell.
-fn custom_cell(user: &UserRow) -> String {
-    let fields: Vec<String> =
-        user.custom_fields.keys().map(|name| format!("{name}={}", user.custom_text(name))).collect();
-    fields.join("; ")
-}
-
-fn user_cells(stored: &StoredUser) -> Vec<String> {
-    let u = &stored.user;
-    vec![
-        u.external_id.clone(),
-        u.email.clone(),
-        u.name(),
-        u.role.clone().unwrap_or_default(),
-        if u.active { "yes" } else { "no" }.to_owned(),
-        u.status.clone(),
-        u.licenses.join(", "),
-        custom_cell(u),
-        if stored.deleted { "yes" } else { "" }.to_owned(),
-    ]
-}
-
-/// RFC 4180: every field quoted, quotes doubled.
-fn csv(users: &[StoredUser]) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let header = [
-        "external_id",
-        "email",
-        "username",
-        "name",
-        "role",
-        "created_at",
-        "last_seen_at",
-        "active",
-        "status",
-        "licenses",
-        "custom_fields",
-        "deleted",
-        "first_seen",
-        "last_seen",
-    ];
-    let mut out = header.join(",") + "\r\n";
-    for stored in users {
-        let u = &stored.user;
-        let cells = [
-            u.external_id.clone(),
-            u.email.clone(),
-            u.username.clone().unwrap_or_default(),
-            u.name(),
-            u.role.clone().unwrap_or_default(),
-            u.created_at.clone().unwrap_or_default(),
-            u.last_seen_at.clone().unwrap_or_default(),
-            u.active.to_string(),
-            u.status.clone(),
-            u.licenses.join("; "),
-            serde_json::to_string(&u.custom_fields).unwrap_or_default(),
-            stored.deleted.to_string(),
-            when(Some(stored.first_seen)),
-            when(Some(stored.last_seen)),
-        ];
-        out += &cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
-        out += "\r\n";
-    }
-    out
 }
 
 /// Asks for a credential at the terminal; secrets are not echoed.
