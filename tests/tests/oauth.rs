@@ -143,7 +143,7 @@ async fn token_endpoint_refusals_are_auth_failures_and_its_outages_are_retried_l
 }
 
 /// An authorization-code spec with extra parameters for each request.
-static CODE: Spec = Spec {
+const CODE: Spec = Spec {
     app: "Coded",
     id: "coded",
     source: "test",
@@ -302,4 +302,29 @@ async fn a_token_endpoint_500_on_refresh_is_retried_at_the_next_sync() {
     let (tokens, _) = refreshing(&server, expired(Some("r-1")));
     let error = tokens.token().await.expect_err("down");
     assert!(!error.is_auth_or_config_failure(), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_spec_without_refresh_tokens_never_refreshes_and_expiry_is_an_auth_failure() {
+    static NO_REFRESH: Spec = Spec {
+        auth: Auth::OAuthAuthorizationCode(OAuthAuthorizationCode {
+            authorize_url: Template(&[Part::Text("https://example.com/authorize")]),
+            token_url: Template(&[Part::Text("https://example.com/token")]),
+            scopes: &[],
+            refresh_tokens: false,
+            authorize_params: &[],
+            token_params: &[],
+            refresh_params: &[],
+        }),
+        ..CODE
+    };
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("never", Some("r"), 3600)).expect(0).mount(&server).await;
+    let client =
+        OAuthClient::new(&NO_REFRESH, &creds(&NO_REFRESH, &["cid", "csecret"]), &endpoints(&server)).expect("client");
+    assert!(!client.refresh_tokens);
+    let tokens = Refreshing::new(client, expired(Some("a-refresh-token-anyway")), Box::new(|_| Ok(())));
+    let error = tokens.token().await.expect_err("expired");
+    assert!(error.is_auth_or_config_failure() && error.to_string().contains("gives no refresh token"), "{error}");
+    server.verify().await;
 }
