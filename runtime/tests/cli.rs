@@ -449,3 +449,28 @@ async fn serve_syncs_due_connections_and_stops_gracefully_on_sigterm() {
     let next: i64 = db.query_row("SELECT next_sync_at FROM connections", [], |r| r.get(0)).expect("next");
     assert!(next > chrono::Utc::now().timestamp() + 86_000, "the next sync is a day on");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn processes_opening_a_new_store_together_all_succeed() {
+    let tib = Tib::new();
+    // Each connects its own account: every process migrates and writes the new store at once.
+    let commands: Vec<Command> = (0..24)
+        .map(|i| {
+            let account = format!("A{i}");
+            tib.command(&["connect", "acme", &account, "--cred", "tenant=t", "--cred", "api_token=secret-token"])
+        })
+        .collect();
+    let outputs = tokio::task::spawn_blocking(move || {
+        let children: Vec<_> = commands
+            .into_iter()
+            .map(|mut c| c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn"))
+            .collect();
+        children.into_iter().map(|c| Run::from(c.wait_with_output().expect("waited"))).collect::<Vec<_>>()
+    })
+    .await
+    .expect("joined");
+    for run in outputs {
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    assert_eq!(tib.sql("SELECT COUNT(*) FROM connections"), ["Integer(24)"]);
+}

@@ -139,8 +139,22 @@ impl Sqlite {
             rusqlite::Connection::open(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
         // Another process may be opening the same store: wait for its locks rather than fail.
         db.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("busy timeout"))?;
-        db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
-            .map_err(|e| StoreError(format!("the store {shown} is not a usable SQLite database: {e}")))?;
+        // Turning WAL on takes an exclusive lock and does not wait for a busy
+        // handler: when two processes open a new store together, the second retries.
+        let mut attempts = 0;
+        loop {
+            match db.execute_batch("PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+            {
+                Ok(()) => break,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(StoreError(format!("the store {shown} is not a usable SQLite database: {e}"))),
+            }
+        }
         let store = Sqlite { db: Mutex::new(db) };
         store.migrate(&shown)?;
         Ok(store)
@@ -178,7 +192,10 @@ impl Sqlite {
 
     fn in_transaction<T>(&self, context: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         let mut db = self.lock();
-        let tx = db.transaction().map_err(err(context))?;
+        // Immediate: the write lock is taken (waiting for it) before the first
+        // read, so a transaction that reads then writes cannot fail to upgrade
+        // when another process writes the store.
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(err(context))?;
         let value = f(&tx)?;
         tx.commit().map_err(err(context))?;
         Ok(value)
