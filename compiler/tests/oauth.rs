@@ -33,6 +33,8 @@ impl Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_session_authorizes_through_the_loopback_holds_the_token_in_memory_and_clears_it() {
     let Ok(oauth) = std::env::var("TIB_OAUTH_SERVER") else {
+        // CI sets both: there, a missing server is a failure, not a skip.
+        assert!(std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(), "TIB_OAUTH_SERVER is required but not set");
         eprintln!("TIB_OAUTH_SERVER is not set: skipped (.ci/run starts the OAuth server and sets it)");
         return;
     };

@@ -15,6 +15,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 fn oauth_server() -> Option<String> {
     let url = std::env::var("TIB_OAUTH_SERVER").ok();
     if url.is_none() {
+        // CI sets both: there, a missing server is a failure, not a skip.
+        assert!(std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(), "TIB_OAUTH_SERVER is required but not set");
         eprintln!("TIB_OAUTH_SERVER is not set: skipped (.ci/run starts the OAuth server and sets it)");
     }
     url
