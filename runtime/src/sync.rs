@@ -134,6 +134,7 @@ impl Engine {
         let mut reasons: BTreeMap<&'static str, i64> = BTreeMap::new();
         let mut stage_error = None;
         let (mut pages, mut users) = (0u32, 0u64);
+        let mut leased_at = self.clock.now();
         let result = {
             let mut sink = |page: PageUsers| {
                 pages = page.number;
@@ -147,8 +148,12 @@ impl Engine {
                 {
                     stage_error = Some(error.to_string());
                 }
+                // The lease is renewed once a minute, not at every page: it lasts fifteen.
                 let now = self.clock.now();
-                let _ = store.try_lease(connection.id, &self.owner, now + LEASE_SECS, now);
+                if now - leased_at >= 60 {
+                    let _ = store.try_lease(connection.id, &self.owner, now + LEASE_SECS, now);
+                    leased_at = now;
+                }
                 progress(pages, users);
             };
             tib_support::sync(&self.client, connector, &target, &self.options, &mut sink).await
