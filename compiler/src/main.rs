@@ -69,7 +69,7 @@ enum Command {
 struct ConnectArgs {
     /// A credential the spec declares, as NAME=VALUE; repeat for each. A credential not given here is
     /// read from the environment variable TIB_<NAME> (which keeps secrets out of the shell history).
-    #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = name_value)]
+    #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = tib_support::name_value)]
     credentials: Vec<(String, String)>,
     /// For OAuth 2.0 specs: an access token (otherwise read from TIB_ACCESS_TOKEN).
     #[arg(long, value_name = "TOKEN")]
@@ -77,13 +77,6 @@ struct ConnectArgs {
     /// Send the requests here instead of the spec's base_url: a sandbox, or a local server.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
-}
-
-fn name_value(arg: &str) -> Result<(String, String), String> {
-    match arg.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("`{arg}` is not NAME=VALUE")),
-    }
 }
 
 fn main() -> ExitCode {

@@ -14,7 +14,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Html;
 use tib_support::oauth::{Endpoints, OAuthClient, TokenSet, production_redirect_url};
-use tib_support::{CredentialValues, Secret};
 use url::Url;
 
 use crate::schedule::Clock;
@@ -43,15 +42,19 @@ pub fn tokens_binding(connection: &str) -> String {
     format!("{connection}#tokens")
 }
 
+/// What seals an authorization's PKCE verifier: its state.
+fn verifier_binding(state: &str) -> String {
+    format!("authorization:{state}")
+}
+
 pub fn seal_tokens(vault: &Vault, tokens: &TokenSet, connection: &str) -> Result<Vec<u8>, String> {
     let json = serde_json::to_string(tokens).map_err(|e| format!("cannot encode the tokens: {e}"))?;
-    vault.seal(&[Secret::new(json)], &tokens_binding(connection))
+    vault.seal_text(&json, &tokens_binding(connection))
 }
 
 pub fn open_tokens(vault: &Vault, sealed: &[u8], connection: &str) -> Result<TokenSet, String> {
-    let values = vault.open_sealed(sealed, &tokens_binding(connection))?;
-    let json = values.first().map(Secret::expose).unwrap_or_default();
-    serde_json::from_str(json).map_err(|e| format!("the stored tokens of {connection} cannot be read: {e}"))
+    let json = vault.open_text(sealed, &tokens_binding(connection))?;
+    serde_json::from_str(&json).map_err(|e| format!("the stored tokens of {connection} cannot be read: {e}"))
 }
 
 /// Starts an authorization for a connection: the URL to open, with its
@@ -66,8 +69,7 @@ pub fn start(
 ) -> Result<Url, String> {
     let redirect = production_redirect_url(public_url, &connection.integration);
     let authorization = client.authorize(&redirect).map_err(|e| e.to_string())?;
-    let sealed_verifier =
-        vault.seal(&[Secret::new(authorization.verifier)], &format!("authorization:{}", authorization.state))?;
+    let sealed_verifier = vault.seal_text(&authorization.verifier, &verifier_binding(&authorization.state))?;
     store
         .add_authorization(&PendingAuthorization {
             state: authorization.state,
@@ -151,18 +153,13 @@ async fn complete(
     let connector =
         tib_connectors::connector(integration).ok_or_else(|| bad(format!("no integration `{integration}`")))?;
     let spec = connector.spec();
-    let values = callback.vault.open_sealed(&connection.sealed_credentials, &name).map_err(internal)?;
-    let credentials =
-        CredentialValues::new(values.into_iter().zip(spec.credentials.iter().map(|c| c.secret)).collect());
+    let credentials = crate::sync::credentials(&callback.vault, &connection, spec).map_err(internal)?;
     let client = OAuthClient::new(spec, &credentials, &endpoints(&connection).map_err(internal)?)
         .map_err(|e| internal(e.to_string()))?;
-    let verifier = callback
-        .vault
-        .open_sealed(&pending.sealed_verifier, &format!("authorization:{}", pending.state))
-        .map_err(internal)?;
+    let verifier =
+        callback.vault.open_text(&pending.sealed_verifier, &verifier_binding(&pending.state)).map_err(internal)?;
     let redirect = Url::parse(&pending.redirect_uri).map_err(|e| internal(e.to_string()))?;
-    let verifier = verifier.first().map(Secret::expose).unwrap_or_default();
-    let tokens = client.exchange(code, verifier, &redirect).await.map_err(|e| bad(e.to_string()))?;
+    let tokens = client.exchange(code, &verifier, &redirect).await.map_err(|e| bad(e.to_string()))?;
     let sealed = seal_tokens(&callback.vault, &tokens, &name).map_err(internal)?;
     let store = callback.store.as_ref();
     store.save_tokens(connection.id, &sealed).map_err(|e| internal(e.to_string()))?;

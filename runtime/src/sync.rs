@@ -70,21 +70,40 @@ pub enum Ended {
 /// Pages and users so far, for a progress bar.
 pub type Progress<'a> = &'a mut (dyn FnMut(u32, u64) + Send);
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
+}
+
 /// This process as a lease owner.
 pub fn process_owner() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}:{}", host.trim(), std::process::id())
+    format!("{}:{}", hostname(), std::process::id())
 }
 
 /// Whether the process that owns a lease still runs. Only a process on this
 /// host can be checked; another host's is assumed alive until its lease expires.
 pub fn owner_alive(owner: &str) -> bool {
     let Some((host, pid)) = owner.rsplit_once(':') else { return false };
-    let this_host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    if host != this_host.trim() {
+    if host != hostname() {
         return true;
     }
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A connection's credentials, opened, with whether each is secret as its spec says.
+pub fn credentials(
+    vault: &Vault,
+    connection: &Connection,
+    spec: &tib_support::Spec,
+) -> Result<CredentialValues, String> {
+    let name = connection.name();
+    let values = vault.open_sealed(&connection.sealed_credentials, &name)?;
+    if values.len() != spec.credentials.len() {
+        return Err(format!(
+            "the {} spec now asks for other credentials than were given at connect time; connect {name} again",
+            connection.integration
+        ));
+    }
+    Ok(CredentialValues::new(values.into_iter().zip(spec.credentials.iter().map(|c| c.secret)).collect()))
 }
 
 /// Dropped users grouped by kind of reason, as runs record them.
@@ -198,15 +217,7 @@ impl Engine {
     ) -> Result<(&'static dyn tib_support::Connector, CredentialValues, Option<url::Url>), String> {
         let connector = tib_connectors::connector(&connection.integration)
             .ok_or_else(|| format!("the integration `{}` is not compiled into this runtime", connection.integration))?;
-        let values = self.vault.open_sealed(&connection.sealed_credentials, name)?;
-        let declared = connector.spec().credentials;
-        if values.len() != declared.len() {
-            return Err(format!(
-                "the {} spec now asks for other credentials than were given at connect time; connect {name} again",
-                connection.integration
-            ));
-        }
-        let credentials = CredentialValues::new(values.into_iter().zip(declared.iter().map(|c| c.secret)).collect());
+        let credentials = credentials(&self.vault, connection, connector.spec())?;
         let base_url = connection
             .base_url
             .as_deref()

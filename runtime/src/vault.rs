@@ -88,6 +88,17 @@ impl Vault {
         let values: Vec<String> = serde_json::from_slice(&plain).map_err(|_| wrong())?;
         Ok(values.into_iter().map(Secret::new).collect())
     }
+
+    /// Seals one text (tokens, a PKCE verifier) for `bound_to`.
+    pub fn seal_text(&self, text: &str, bound_to: &str) -> Result<Vec<u8>, String> {
+        self.seal(&[Secret::new(text)], bound_to)
+    }
+
+    /// Opens what [`Vault::seal_text`] sealed for the same binding.
+    pub fn open_text(&self, sealed: &[u8], bound_to: &str) -> Result<String, String> {
+        let values = self.open_sealed(sealed, bound_to)?;
+        Ok(values.first().map(|v| v.expose().to_owned()).unwrap_or_default())
+    }
 }
 
 fn read_or_create(path: &Path) -> Result<String, String> {

@@ -25,7 +25,7 @@ pub use http::{Client, RetryPolicy};
 pub use page::{PageError, PageInfo};
 pub use paginate::{Connection, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync};
 pub use record::{Dropped, User};
-pub use secret::{CredentialValues, CredentialsError, Secret, env_name};
+pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.
 pub use serde;
 pub use serde_json;

@@ -304,6 +304,14 @@ impl ClientCredentials {
     pub fn new(client: OAuthClient) -> Self {
         ClientCredentials { client, cached: Mutex::new(None) }
     }
+
+    /// A new token from the token endpoint, kept in `cached`.
+    async fn fetch(&self, cached: &mut Option<TokenSet>) -> Result<Secret, SyncError> {
+        let set = self.client.client_credentials().await?;
+        let token = Secret::new(set.access_token.clone());
+        *cached = Some(set);
+        Ok(token)
+    }
 }
 
 impl TokenProvider for ClientCredentials {
@@ -313,10 +321,7 @@ impl TokenProvider for ClientCredentials {
             if let Some(set) = cached.as_ref().filter(|set| set.fresh(now())) {
                 return Ok(Secret::new(set.access_token.clone()));
             }
-            let set = self.client.client_credentials().await?;
-            let token = Secret::new(set.access_token.clone());
-            *cached = Some(set);
-            Ok(token)
+            self.fetch(&mut cached).await
         })
     }
 
@@ -327,10 +332,7 @@ impl TokenProvider for ClientCredentials {
             if let Some(set) = cached.as_ref().filter(|set| set.access_token != rejected.expose()) {
                 return Ok(Some(Secret::new(set.access_token.clone())));
             }
-            let set = self.client.client_credentials().await?;
-            let token = Secret::new(set.access_token.clone());
-            *cached = Some(set);
-            Ok(Some(token))
+            self.fetch(&mut cached).await.map(Some)
         })
     }
 }

@@ -97,6 +97,14 @@ impl fmt::Display for CredentialsError {
 
 impl std::error::Error for CredentialsError {}
 
+/// A `--cred NAME=VALUE` argument as its name and value.
+pub fn name_value(arg: &str) -> Result<(String, String), String> {
+    match arg.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
+        _ => Err(format!("`{arg}` is not NAME=VALUE")),
+    }
+}
+
 /// The environment variable that supplies credential `name`: `TIB_` and the name in upper case.
 pub fn env_name(name: &str) -> String {
     format!("TIB_{}", name.to_ascii_uppercase())
@@ -165,6 +173,8 @@ mod tests {
             "the spec needs credentials that were not given:\n  --cred user=… (or TIB_USER): Your login\n  --cred token=… (or TIB_TOKEN)"
         );
         let unknown = CredentialValues::collect(&DECLARED, &flags(&[("tokn", "x")]), |_| None).expect_err("unknown");
+        assert_eq!(name_value("token=a=b"), Ok(("token".to_owned(), "a=b".to_owned())));
+        assert!(name_value("=x").is_err() && name_value("token").is_err());
         assert_eq!(unknown.to_string(), "the spec has no credential `tokn`; it declares user, token");
     }
 

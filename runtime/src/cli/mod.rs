@@ -111,7 +111,7 @@ struct ConnectArgs {
     account: String,
     /// A credential the spec asks for, NAME=VALUE; repeat for each. Otherwise read from TIB_<NAME>, or
     /// asked for (secrets without echo).
-    #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = name_value)]
+    #[arg(long = "cred", value_name = "NAME=VALUE", value_parser = tib_support::name_value)]
     credentials: Vec<(String, String)>,
     /// Sync against this URL instead of the spec's base URL (a sandbox, a self-hosted instance).
     #[arg(long, value_name = "URL")]
@@ -132,13 +132,6 @@ enum Format {
     Table,
     Json,
     Csv,
-}
-
-fn name_value(arg: &str) -> Result<(String, String), String> {
-    match arg.split_once('=') {
-        Some((name, value)) if !name.is_empty() => Ok((name.to_owned(), value.to_owned())),
-        _ => Err(format!("`{arg}` is not NAME=VALUE")),
-    }
 }
 
 fn interval(arg: &str) -> Result<i64, String> {
