@@ -175,7 +175,7 @@ impl Engine {
                 }
                 progress(pages, users);
             };
-            tib_support::sync(&self.client, connector, &target, &self.options, &mut sink).await
+            tib_support::sync(&self.client, Arc::new(connector), &target, &self.options, &mut sink).await
         };
         totals.pages = i64::from(pages);
         totals.users_seen = users as i64;

@@ -40,3 +40,14 @@ pub trait Connector: Send + Sync {
     /// `users`, in order, and returns what pagination needs.
     fn parse_page(&self, body: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError>;
 }
+
+/// The registry's connectors are `'static`; shared as they are.
+impl<C: Connector + ?Sized> Connector for &'static C {
+    fn spec(&self) -> &'static Spec {
+        (**self).spec()
+    }
+
+    fn parse_page(&self, body: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
+        (**self).parse_page(body, users)
+    }
+}

@@ -1,12 +1,14 @@
 //! The sync loop: fetch a page, let the connector read it, hand its users on,
 //! and decide the next page by the spec's pagination style and stop conditions.
 //!
-//! Users stream out page by page: memory holds one page (or one batch of
+//! Users stream out page by page: memory holds one page (or the window of
 //! concurrent pages), whatever the number of users.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use reqwest::header::{HeaderMap, LINK};
 use url::Url;
 
@@ -56,6 +58,7 @@ pub struct PageUsers {
 /// What a complete sync saw.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SyncSummary {
+    /// Pages handed on; pages asked for ahead and dropped unread do not count.
     pub pages: u32,
     pub users: u64,
     pub dropped: u64,
@@ -63,28 +66,29 @@ pub struct SyncSummary {
 
 /// Syncs every user of one connection, handing each page's users to `sink`.
 /// An error means the sync is incomplete: whatever was handed on must not
-/// replace stored users.
+/// replace stored users. The connector is shared because concurrent pages
+/// are read on the runtime's worker threads, in parallel.
 pub async fn sync(
     client: &Client,
-    connector: &dyn Connector,
+    connector: Arc<dyn Connector>,
     connection: &Connection<'_>,
     options: &SyncOptions,
     sink: &mut (dyn FnMut(PageUsers) + Send),
 ) -> Result<SyncSummary, SyncError> {
     let spec = connector.spec();
-    let requests = Requests::new(spec, connection)?;
-    let mut run = Run {
+    let pages = Pages {
         client,
         connector,
-        requests,
+        requests: Requests::new(spec, connection)?,
         creds: connection.credentials,
-        options,
-        sink,
-        summary: SyncSummary::default(),
+        retry: &options.retry,
     };
+    let handed =
+        Handed { max_pages: options.max_pages, requested: 0, numbered: 0, sink, summary: SyncSummary::default() };
+    let mut run = Run { pages, handed };
     match &spec.pagination {
         Pagination::None => {
-            let url = run.requests.first();
+            let url = run.pages.requests.first();
             run.fetch(url).await?;
         }
         Pagination::Offset(counted) => run.counted(counted, true).await?,
@@ -92,15 +96,31 @@ pub async fn sync(
         Pagination::NextUrl { source, stop } => run.linked(Link::NextUrl(*source), stop).await?,
         Pagination::Token { param, source, stop } => run.linked(Link::Token { param, source: *source }, stop).await?,
     }
-    Ok(run.summary)
+    Ok(run.handed.summary)
 }
 
+/// One sync: how pages are fetched and read, and where they go.
 struct Run<'r> {
+    pages: Pages<'r>,
+    handed: Handed<'r>,
+}
+
+/// How one page is fetched and read; shared by the requests in flight.
+struct Pages<'r> {
     client: &'r Client,
-    connector: &'r dyn Connector,
+    connector: Arc<dyn Connector>,
     requests: Requests<'r>,
     creds: &'r CredentialValues,
-    options: &'r SyncOptions,
+    retry: &'r RetryPolicy,
+}
+
+/// The pages asked for and handed on so far, and the sink that receives them in order.
+struct Handed<'r> {
+    max_pages: u32,
+    /// Requests sent, those dropped unread included: what the page cap bounds.
+    requested: u32,
+    /// The number of the last page asked for, counting only pages that may be handed on.
+    numbered: u32,
     sink: &'r mut (dyn FnMut(PageUsers) + Send),
     summary: SyncSummary,
 }
@@ -119,79 +139,112 @@ enum Link {
     Token { param: &'static str, source: TokenSource },
 }
 
-impl Run<'_> {
-    fn next_page_number(&mut self) -> Result<u32, SyncError> {
-        if self.summary.pages >= self.options.max_pages {
-            return Err(SyncError::PageCap { max_pages: self.options.max_pages });
-        }
-        self.summary.pages += 1;
-        Ok(self.summary.pages)
+impl Pages<'_> {
+    /// Sends one page's request and reads the page.
+    async fn get(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
+        let shown = self.creds.redact(url.as_str());
+        let answer = send(self.client, &self.requests, url, self.retry, self.creds).await?;
+        read(self.connector.as_ref(), answer, number, shown)
     }
 
-    /// Fetches and hands on one page.
-    async fn fetch(&mut self, url: Url) -> Result<Fetched, SyncError> {
-        let number = self.next_page_number()?;
-        let fetched =
-            get(self.client, self.connector, &self.requests, self.creds, &self.options.retry, url, number).await?;
-        Ok(self.deliver(fetched))
+    /// As [`Pages::get`], but the page is read on a worker thread, so the
+    /// pages of a window are read in parallel.
+    async fn get_in_parallel(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
+        let shown = self.creds.redact(url.as_str());
+        let answer = send(self.client, &self.requests, url, self.retry, self.creds).await?;
+        let connector = self.connector.clone();
+        tokio::spawn(async move { read(connector.as_ref(), answer, number, shown) })
+            .await
+            .unwrap_or_else(|e| Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))))
+    }
+}
+
+impl Handed<'_> {
+    fn next_page_number(&mut self) -> Result<u32, SyncError> {
+        if self.requested >= self.max_pages {
+            return Err(SyncError::PageCap { max_pages: self.max_pages });
+        }
+        self.requested += 1;
+        self.numbered += 1;
+        Ok(self.numbered)
+    }
+
+    /// Forgets the pages asked for beyond those handed on: they are dropped unread.
+    fn drop_unread(&mut self) {
+        self.numbered = self.summary.pages;
     }
 
     fn deliver(&mut self, mut fetched: Fetched) -> Fetched {
+        self.summary.pages += 1;
         self.summary.users += fetched.users.users.len() as u64;
         self.summary.dropped += fetched.users.dropped.len() as u64;
         (self.sink)(std::mem::take(&mut fetched.users));
         fetched
     }
+}
 
-    /// Offset/limit and page-number pagination, `concurrency` pages at a time.
+impl Run<'_> {
+    /// Fetches and hands on one page.
+    async fn fetch(&mut self, url: Url) -> Result<Fetched, SyncError> {
+        let number = self.handed.next_page_number()?;
+        let fetched = self.pages.get(url, number).await?;
+        Ok(self.handed.deliver(fetched))
+    }
+
+    /// Offset/limit and page-number pagination: a window of `concurrency`
+    /// requests stays in flight, each page is read on a worker thread as soon
+    /// as it arrives, and pages are handed on in order.
     async fn counted(&mut self, counted: &Counted, offsets: bool) -> Result<(), SyncError> {
+        let (pages, handed) = (&self.pages, &mut self.handed);
         let page_size = u64::from(counted.page_size);
-        let mut position = counted.first;
+        let step = if offsets { page_size } else { 1 };
+        let window = counted.concurrency.max(1) as usize;
+        // Where the next request asks from, assuming every page before it is full.
+        let mut ahead = counted.first;
+        let mut in_flight = FuturesOrdered::new();
         let mut received = 0u64;
         let mut seen = HashSet::new();
         loop {
-            let batch = u64::from(counted.concurrency.max(1));
-            let positions: Vec<u64> = (0..batch).map(|k| position + k * if offsets { page_size } else { 1 }).collect();
-            let mut urls = Vec::new();
-            for p in &positions {
-                let number = self.next_page_number()?;
-                urls.push((self.requests.counted(counted, *p), number));
+            // No request beyond the page cap is sent: the pages in flight may end the sync first.
+            while in_flight.len() < window && handed.requested < handed.max_pages {
+                let number = handed.next_page_number()?;
+                let url = pages.requests.counted(counted, ahead);
+                let position = ahead;
+                in_flight.push_back(async move { (pages.get_in_parallel(url, number).await, position) });
+                ahead += step;
             }
-            let (client, connector, requests, creds, retry) =
-                (self.client, self.connector, &self.requests, self.creds, &self.options.retry);
-            let pages = join_all(
-                urls.into_iter().map(|(url, number)| get(client, connector, requests, creds, retry, url, number)),
-            )
-            .await;
-            for (page, this_position) in pages.into_iter().zip(positions) {
-                let fetched = self.deliver(page?);
-                let count = fetched.info.count as u64;
-                received += count;
-                let stop = counted.stop.iter().any(|stop| match stop {
-                    CountStop::EmptyPage => count == 0,
-                    CountStop::ShortPage => count < page_size,
-                    CountStop::NoMore => fetched.info.more != Some(true),
-                    CountStop::Total => fetched.info.total.is_none_or(|total| received >= total),
-                });
-                if stop {
-                    return Ok(());
-                }
-                position = if offsets { this_position + count } else { this_position + 1 };
-                if !seen.insert(position) {
-                    return Err(SyncError::Repeated { page: fetched.number, what: "offset" });
-                }
-                // Pages after a short one were asked at offsets that assumed a full
-                // page; ask again from where this one really ended.
-                if offsets && count < page_size {
-                    break;
-                }
+            let Some((page, this_position)) = in_flight.next().await else {
+                return Err(SyncError::PageCap { max_pages: handed.max_pages });
+            };
+            let fetched = handed.deliver(page?);
+            let count = fetched.info.count as u64;
+            received += count;
+            let stop = counted.stop.iter().any(|stop| match stop {
+                CountStop::EmptyPage => count == 0,
+                CountStop::ShortPage => count < page_size,
+                CountStop::NoMore => fetched.info.more != Some(true),
+                CountStop::Total => fetched.info.total.is_none_or(|total| received >= total),
+            });
+            if stop {
+                return Ok(());
+            }
+            let position = if offsets { this_position + count } else { this_position + 1 };
+            if !seen.insert(position) {
+                return Err(SyncError::Repeated { page: fetched.number, what: "offset" });
+            }
+            // Pages after a short one were asked at offsets that assumed a full
+            // page; they are dropped unread and asked again from where it ended.
+            if offsets && count < page_size {
+                in_flight.clear();
+                handed.drop_unread();
+                ahead = position;
             }
         }
     }
 
     /// Next-URL and token pagination: each page says where the next one is.
     async fn linked(&mut self, link: Link, stop: &[TokenStop]) -> Result<(), SyncError> {
-        let mut url = self.requests.first();
+        let mut url = self.pages.requests.first();
         let mut seen = HashSet::new();
         loop {
             let fetched = self.fetch(url).await?;
@@ -223,9 +276,9 @@ impl Run<'_> {
                 return Err(SyncError::Repeated { page: fetched.number, what });
             }
             url = match &link {
-                Link::NextUrl(_) => self.requests.next(&next)?,
+                Link::NextUrl(_) => self.pages.requests.next(&next)?,
                 Link::Token { param, .. } => {
-                    let mut url = self.requests.first();
+                    let mut url = self.pages.requests.first();
                     url.query_pairs_mut().append_pair(param, &next);
                     url
                 }
@@ -259,19 +312,14 @@ async fn send(
     }
 }
 
-/// Sends one page's request and reads the page; the users are not handed on yet.
-async fn get(
-    client: &Client,
-    connector: &dyn Connector,
-    requests: &Requests<'_>,
-    creds: &CredentialValues,
-    retry: &RetryPolicy,
-    url: Url,
-    number: u32,
-) -> Result<Fetched, SyncError> {
-    let shown = creds.redact(url.as_str());
-    let answer = send(client, requests, url, retry, creds).await?;
-    let mut users = PageUsers { number, ..PageUsers::default() };
+/// Reads one page's answer; the users are not handed on yet.
+fn read(connector: &dyn Connector, answer: http::Answer, number: u32, shown: String) -> Result<Fetched, SyncError> {
+    // Room for a full page from the start, so records are not copied as the vector grows.
+    let expected = match &connector.spec().pagination {
+        Pagination::Offset(counted) | Pagination::PageNumber(counted) => counted.page_size as usize,
+        _ => 0,
+    };
+    let mut users = PageUsers { number, users: Vec::with_capacity(expected.min(1024)), dropped: Vec::new() };
     let info = connector
         .parse_page(&answer.body, &mut |user| match user {
             Ok(user) => users.users.push(user),

@@ -10,8 +10,11 @@ use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAcces
 
 /// A scalar, or an array of scalars, as the API sent it. Strings borrow from
 /// the response where they have no escapes; numbers keep their exact digits.
-#[derive(Clone, Debug, PartialEq)]
+/// A missing key reads as null: generated structs hold a `Leaf`, not an
+/// `Option<Leaf>`, since serde's `Option` costs a second look at every value.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Leaf<'a> {
+    #[default]
     Null,
     Bool(bool),
     /// The number's decimal text, exact for every integer up to 64 bits.
@@ -23,6 +26,11 @@ pub enum Leaf<'a> {
 }
 
 impl<'a> Leaf<'a> {
+    /// The value, unless it is null or missing: what rules and mappings read.
+    pub fn present(&self) -> Option<&Self> {
+        if matches!(self, Leaf::Null) { None } else { Some(self) }
+    }
+
     /// The value as text: strings, numbers and booleans; `None` for the rest.
     pub fn text(&self) -> Option<Cow<'_, str>> {
         match self {
@@ -220,7 +228,7 @@ impl<'de, T: Deserialize<'de>> Skippable<'de> for Tolerant<T> {
 
 impl<'de, T: Deserialize<'de>> Skippable<'de> for Many<T> {
     fn from_seq<A: SeqAccess<'de>>(seq: A) -> Result<Option<Self>, A::Error> {
-        collect(seq).map(|items| Some(Many(items)))
+        collect(seq, 0).map(|items| Some(Many(items)))
     }
     fn otherwise(_: &'static str) -> Self {
         Many(Vec::new())
@@ -229,15 +237,21 @@ impl<'de, T: Deserialize<'de>> Skippable<'de> for Many<T> {
 
 impl<'de, T: Deserialize<'de>> Skippable<'de> for UsersAt<T> {
     fn from_seq<A: SeqAccess<'de>>(seq: A) -> Result<Option<Self>, A::Error> {
-        collect(seq).map(|items| Some(UsersAt::Array(items)))
+        collect(seq, USERS_CAPACITY).map(|items| Some(UsersAt::Array(items)))
     }
     fn otherwise(found: &'static str) -> Self {
         UsersAt::Found(found)
     }
 }
 
-fn collect<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(mut seq: A) -> Result<Vec<T>, A::Error> {
-    let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
+/// Room for a typical page of users from the start: serde_json cannot say how
+/// long an array is, and growing a vector of user objects one doubling at a
+/// time copies each of them again.
+const USERS_CAPACITY: usize = 128;
+
+/// The items of an array, with room for `expected` of them at first.
+fn collect<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(mut seq: A, expected: usize) -> Result<Vec<T>, A::Error> {
+    let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(expected).min(1024));
     while let Some(item) = seq.next_element()? {
         items.push(item);
     }

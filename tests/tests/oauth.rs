@@ -41,7 +41,7 @@ async fn sync(app: &str, server: &MockServer, values: &[&str], tokens: &dyn Toke
     let client = Client::new(Duration::from_secs(5)).expect("client");
     let retry = RetryPolicy { max_retries: 0, ..RetryPolicy::default() };
     let options = SyncOptions { max_pages: 10, retry };
-    tib_support::sync(&client, connector, &connection, &options, &mut |_| {}).await.map(|s| s.users)
+    tib_support::sync(&client, Arc::new(connector), &connection, &options, &mut |_| {}).await.map(|s| s.users)
 }
 
 /// The Entra example's users endpoint, answering `token` and refusing others.

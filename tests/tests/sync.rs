@@ -3,6 +3,7 @@
 //! every pagination style and stop condition, every operator and mode, and
 //! the failures a real API throws at a sync.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -54,7 +55,7 @@ async fn sync_with(
     let connection = Connection { credentials: &credentials, tokens, base_url: Some(&base) };
     let client = Client::new(Duration::from_secs(5)).expect("a client");
     let mut synced = Synced::default();
-    let summary = tib_support::sync(&client, connector, &connection, &options, &mut |page| {
+    let summary = tib_support::sync(&client, Arc::new(connector), &connection, &options, &mut |page| {
         synced.pages.push(page.number);
         synced.users.extend(page.users);
         synced.dropped.extend(page.dropped);
@@ -325,6 +326,16 @@ async fn zendesk_basic_auth_next_url_in_the_body_and_a_has_more_flag() {
 /// Answers offset/limit requests from a list of `total` users, with `more`.
 struct OffsetPages {
     total: usize,
+    /// The most users one answer holds, whatever the limit asked (as some APIs cap it).
+    most: usize,
+    /// The first page answers last: each page waits this much less than the one before.
+    stagger: Duration,
+}
+
+impl OffsetPages {
+    fn of(total: usize) -> Self {
+        OffsetPages { total, most: usize::MAX, stagger: Duration::ZERO }
+    }
 }
 
 impl Respond for OffsetPages {
@@ -332,7 +343,8 @@ impl Respond for OffsetPages {
         let param = |name: &str| {
             request.url.query_pairs().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0)
         };
-        let (offset, limit) = (param("offset"), param("limit"));
+        let (offset, limit) = (param("offset"), param("limit").min(self.most));
+        let pages_after = u32::try_from(self.total.saturating_sub(offset) / limit.max(1)).unwrap_or(0);
         let users: Vec<Value> = (offset..(offset + limit).min(self.total))
             .map(|i| {
                 json!({"id": format!("P{i}"), "email": format!("p{i}@example.com"), "name": format!("P {i}"),
@@ -341,6 +353,7 @@ impl Respond for OffsetPages {
             })
             .collect();
         json(json!({"users": users, "offset": offset, "limit": limit, "more": offset + limit < self.total}))
+            .set_delay(self.stagger * pages_after)
     }
 }
 
@@ -351,7 +364,7 @@ async fn pagerduty_offset_pages_fetched_concurrently_stop_on_more() {
         .and(header("authorization", "Token token=pd-key"))
         .and(header("accept", "application/vnd.pagerduty+json;version=2"))
         .and(query_param("include[]", "teams"))
-        .respond_with(OffsetPages { total: 250 })
+        .respond_with(OffsetPages::of(250))
         .mount(&server)
         .await;
     let (synced, summary) = sync("pagerduty", &server, "", &["pd-key"]).await.expect("sync");
@@ -372,10 +385,35 @@ async fn pagerduty_offset_pages_fetched_concurrently_stop_on_more() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_pages_that_answer_out_of_order_are_handed_on_in_order() {
+    let server = MockServer::start().await;
+    let pages = OffsetPages { stagger: Duration::from_millis(40), ..OffsetPages::of(450) };
+    Mock::given(path("/users")).respond_with(pages).mount(&server).await;
+    let (synced, summary) = sync("pagerduty", &server, "", &["pd-key"]).await.expect("sync");
+    assert_eq!(synced.pages, [1, 2, 3, 4, 5]);
+    let ids: Vec<&str> = synced.users.iter().map(|u| u.external_id.as_str()).collect();
+    let expected: Vec<String> = (0..450).map(|i| format!("P{i}")).collect();
+    assert_eq!(ids, expected, "every user once, in the API's order");
+    assert_eq!(summary.pages, 5, "the pages asked for ahead of the end do not count");
+}
+
+#[tokio::test]
+async fn an_api_that_answers_fewer_users_than_asked_is_read_on_from_where_each_page_ended() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users")).respond_with(OffsetPages { most: 40, ..OffsetPages::of(230) }).mount(&server).await;
+    let (synced, summary) = sync("pagerduty", &server, "", &["pd-key"]).await.expect("sync");
+    let ids: Vec<&str> = synced.users.iter().map(|u| u.external_id.as_str()).collect();
+    let expected: Vec<String> = (0..230).map(|i| format!("P{i}")).collect();
+    assert_eq!(ids, expected, "no user skipped or twice, although pages were asked for at offsets 100 apart");
+    assert_eq!(synced.pages, [1, 2, 3, 4, 5, 6], "pages dropped unread leave no gap in the numbers");
+    assert_eq!(summary.pages, 6);
+}
+
 #[tokio::test]
 async fn an_empty_first_page_is_a_complete_sync_of_nobody() {
     let server = MockServer::start().await;
-    Mock::given(path("/users")).respond_with(OffsetPages { total: 0 }).mount(&server).await;
+    Mock::given(path("/users")).respond_with(OffsetPages::of(0)).mount(&server).await;
     let (synced, summary) = sync("pagerduty", &server, "", &["pd-key"]).await.expect("sync");
     assert!(synced.users.is_empty());
     assert_eq!(summary.users, 0);
@@ -698,7 +736,7 @@ async fn malformed_json_and_a_dead_server_are_clear_errors() {
     let creds = CredentialValues::new(vec![(Secret::new("xoxb-t"), true)]);
     let connection = Connection { credentials: &creds, tokens: None, base_url: Some(&base) };
     let client = Client::new(Duration::from_secs(2)).expect("client");
-    let error = tib_support::sync(&client, connector, &connection, &SyncOptions::default(), &mut |_| {})
+    let error = tib_support::sync(&client, Arc::new(connector), &connection, &SyncOptions::default(), &mut |_| {})
         .await
         .expect_err("refused");
     assert!(matches!(&error, SyncError::Transport { .. }) && !error.is_auth_or_config_failure(), "{error:?}");
@@ -707,10 +745,21 @@ async fn malformed_json_and_a_dead_server_are_clear_errors() {
 #[tokio::test]
 async fn the_page_cap_bounds_a_sync() {
     let server = MockServer::start().await;
-    Mock::given(path("/users")).respond_with(OffsetPages { total: 100_000 }).mount(&server).await;
+    Mock::given(path("/users")).respond_with(OffsetPages::of(100_000)).mount(&server).await;
     let options = SyncOptions { max_pages: 3, retry: fast_retries() };
     let error = sync_with("pagerduty", &server, "", &["pd-key"], None, options).await.expect_err("capped");
     assert_eq!(error, SyncError::PageCap { max_pages: 3 });
+}
+
+#[tokio::test]
+async fn a_page_cap_the_sync_fits_in_is_no_error_though_pages_are_asked_for_ahead() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users")).respond_with(OffsetPages::of(300)).mount(&server).await;
+    let options = SyncOptions { max_pages: 3, retry: fast_retries() };
+    let (synced, summary) = sync_with("pagerduty", &server, "", &["pd-key"], None, options).await.expect("fits");
+    assert_eq!((synced.users.len(), summary.pages), (300, 3));
+    let asked = server.received_requests().await.expect("recorded").len();
+    assert_eq!(asked, 3, "no request beyond the cap");
 }
 
 #[tokio::test]

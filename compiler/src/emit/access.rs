@@ -35,7 +35,7 @@ pub fn walk<'s>(base: TokenStream, shape: &'s Shape, path: &ir::Path) -> Access<
                 let name = ident(&field.ident);
                 let expr = match &field.shape {
                     Shape::Object(_) => quote!(#expr.and_then(|v| v.#name.get())),
-                    Shape::Any | Shape::Leaf => quote!(#expr.and_then(|v| v.#name.as_ref())),
+                    Shape::Any | Shape::Leaf => quote!(#expr.and_then(|v| v.#name.present())),
                     Shape::Array(_) | Shape::Users => quote!(#expr.map(|v| &v.#name)),
                 };
                 Access { expr, shape: &field.shape }
@@ -162,7 +162,7 @@ mod tests {
         let email = leaf(quote!(Some(u)), &shape, &path(&["profile", "email"]));
         assert_eq!(
             email.to_string(),
-            quote!(Some(u).and_then(|v| v.profile.get()).and_then(|v| v.email.as_ref())).to_string()
+            quote!(Some(u).and_then(|v| v.profile.get()).and_then(|v| v.email.present())).to_string()
         );
         let mut first_tag = path(&["tags"]);
         first_tag.segments.push(Segment::Index(0));

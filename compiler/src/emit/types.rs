@@ -34,7 +34,7 @@ fn object_struct(object: &Object) -> TokenStream {
     let fields = object.fields.iter().map(|field| {
         let key = &field.key;
         let field_name = ident(&field.ident);
-        let ty = field_type(&field.shape);
+        let ty = value_type(&field.shape);
         quote! {
             #[serde(rename = #key, default, borrow)]
             #field_name: #ty,
@@ -49,15 +49,8 @@ fn object_struct(object: &Object) -> TokenStream {
     }
 }
 
-/// The Rust type of a value of this shape, as a struct field.
-fn field_type(shape: &Shape) -> TokenStream {
-    match shape {
-        Shape::Any | Shape::Leaf => quote!(::core::option::Option<::tib_support::value::Leaf<'a>>),
-        Shape::Object(_) | Shape::Array(_) | Shape::Users => value_type(shape),
-    }
-}
-
-/// The Rust type of a value of this shape where absence is its own default.
+/// The Rust type of a value of this shape, where absence is its own default:
+/// a missing leaf is null, as a missing object or array is empty.
 pub fn value_type(shape: &Shape) -> TokenStream {
     match shape {
         Shape::Any | Shape::Leaf => quote!(::tib_support::value::Leaf<'a>),

@@ -30,7 +30,7 @@ pub async fn run(session: &Session, max_pages: u32, as_json: bool) -> Outcome {
     let mut pages = 0;
     let options = SyncOptions { max_pages, retry: session.retry.clone() };
     let result =
-        tib_support::sync(&session.client, &session.interpreted, &session.connection(), &options, &mut |page| {
+        tib_support::sync(&session.client, session.interpreted.clone(), &session.connection(), &options, &mut |page| {
             pages = page.number;
             users.extend(page.users);
             dropped.extend(page.dropped.into_iter().map(|d| (page.number, d)));

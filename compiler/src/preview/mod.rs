@@ -27,7 +27,8 @@ use interpret::Interpreted;
 
 /// A spec and what it connects with, for one command.
 pub struct Session {
-    interpreted: Interpreted,
+    /// Shared with the sync, which reads concurrent pages on worker threads.
+    interpreted: Arc<Interpreted>,
     prepared: Prepared,
     client: Client,
     retry: RetryPolicy,
@@ -46,9 +47,13 @@ pub struct Outcome {
 impl Session {
     /// Fails with a message when the credentials do not fit the spec.
     pub fn new(spec: ir::Spec, given: Given, env: impl Fn(&str) -> Option<String>) -> Result<Session, String> {
-        let interpreted = Interpreted::new(spec).count_presence();
-        let prepared =
-            connect::prepare(interpreted.ir(), tib_support::Connector::spec(&interpreted).credentials, given, env)?;
+        let interpreted = Arc::new(Interpreted::new(spec).count_presence());
+        let prepared = connect::prepare(
+            interpreted.ir(),
+            tib_support::Connector::spec(interpreted.as_ref()).credentials,
+            given,
+            env,
+        )?;
         let client = Client::new(Duration::from_secs(30)).map_err(|e| e.to_string())?;
         // An author waits at the terminal: retry less and sooner than a scheduled sync.
         let retry =
@@ -63,7 +68,7 @@ impl Session {
     }
 
     fn oauth(&self) -> Result<OAuthClient, String> {
-        let spec = tib_support::Connector::spec(&self.interpreted);
+        let spec = tib_support::Connector::spec(self.interpreted.as_ref());
         OAuthClient::new(spec, &self.prepared.credentials, &Endpoints::default()).map_err(|e| e.to_string())
     }
 

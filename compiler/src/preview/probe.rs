@@ -15,7 +15,9 @@ pub async fn run(session: &Session) -> Outcome {
     let spec = session.interpreted.ir();
     let mut out = String::new();
     let probe =
-        match tib_support::probe(&session.client, &session.interpreted, &session.connection(), &session.retry).await {
+        match tib_support::probe(&session.client, session.interpreted.as_ref(), &session.connection(), &session.retry)
+            .await
+        {
             Ok(probe) => probe,
             Err(error) => {
                 super::failure(&mut out, &error, spec);
@@ -46,7 +48,7 @@ pub async fn run(session: &Session) -> Outcome {
 
     // The page read exactly as preview and the connector read it.
     let (mut kept, mut dropped) = (0, 0);
-    let read = tib_support::Connector::parse_page(&session.interpreted, &answer.body, &mut |user| match user {
+    let read = tib_support::Connector::parse_page(session.interpreted.as_ref(), &answer.body, &mut |user| match user {
         Ok(_) => kept += 1,
         Err(_) => dropped += 1,
     });

@@ -97,31 +97,31 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "contact", default, borrow)]
     contact: ::tib_support::value::Tolerant<UserContact<'a>>,
     #[serde(rename = "handle", default, borrow)]
-    handle: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    handle: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "name", default, borrow)]
     name: ::tib_support::value::Tolerant<UserName<'a>>,
     #[serde(rename = "roles", default, borrow)]
     roles: ::tib_support::value::Many<::tib_support::value::Tolerant<UserRolesItem<'a>>>,
     #[serde(rename = "created_at", default, borrow)]
-    created_at: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    created_at: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "activity", default, borrow)]
     activity: ::tib_support::value::Tolerant<UserActivity<'a>>,
     #[serde(rename = "state", default, borrow)]
-    state: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    state: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "seats", default, borrow)]
-    seats: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    seats: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "plan", default, borrow)]
-    plan: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    plan: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "addons", default, borrow)]
-    addons: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    addons: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "org", default, borrow)]
     org: ::tib_support::value::Tolerant<UserOrg<'a>>,
     #[serde(rename = "teams", default, borrow)]
-    teams: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    teams: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "billing", default, borrow)]
     billing: ::tib_support::value::Tolerant<UserBilling<'a>>,
 }
@@ -129,53 +129,53 @@ struct User<'a> {
 #[serde(crate = "::tib_support::serde")]
 struct UserContact<'a> {
     #[serde(rename = "e-mail", default, borrow)]
-    e_mail: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    e_mail: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserName<'a> {
     #[serde(rename = "first", default, borrow)]
-    first: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    first: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "last", default, borrow)]
-    last: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserRolesItem<'a> {
     #[serde(rename = "name", default, borrow)]
-    name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    name: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserActivity<'a> {
     #[serde(rename = "last_seen", default, borrow)]
-    last_seen: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_seen: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserOrg<'a> {
     #[serde(rename = "department", default, borrow)]
-    department: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    department: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "cost_center", default, borrow)]
-    cost_center: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    cost_center: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "manager_id", default, borrow)]
-    manager_id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    manager_id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "start_date", default, borrow)]
-    start_date: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    start_date: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserBilling<'a> {
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct Body<'a> {
     #[serde(rename = "has_more", default, borrow)]
-    has_more: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    has_more: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "ok", default, borrow)]
-    ok: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    ok: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "error", default, borrow)]
     error: ::tib_support::value::Tolerant<BodyError<'a>>,
     #[serde(rename = "data", default, borrow)]
@@ -185,7 +185,7 @@ struct Body<'a> {
 #[serde(crate = "::tib_support::serde")]
 struct BodyError<'a> {
     #[serde(rename = "message", default, borrow)]
-    message: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    message: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -198,51 +198,51 @@ fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::any_of(
-        Some(user).and_then(|v| v.state.as_ref()),
+        Some(user).and_then(|v| v.state.present()),
         &[
             ::tib_support::rules::Lit::Text("active"),
             ::tib_support::rules::Lit::Text("invited"),
         ],
-    ) && ::tib_support::rules::at_least(Some(user).and_then(|v| v.seats.as_ref()), 1.0);
+    ) && ::tib_support::rules::at_least(Some(user).and_then(|v| v.seats.present()), 1.0);
     let custom_fields = [
         (
             "Department",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.org.get()).and_then(|v| v.department.as_ref()),
+            Some(user).and_then(|v| v.org.get()).and_then(|v| v.department.present()),
         ),
         (
             "Cost center",
             ::tib_support::record::FieldType::Number,
-            Some(user).and_then(|v| v.org.get()).and_then(|v| v.cost_center.as_ref()),
+            Some(user).and_then(|v| v.org.get()).and_then(|v| v.cost_center.present()),
         ),
         (
             "Manager",
             ::tib_support::record::FieldType::User,
-            Some(user).and_then(|v| v.org.get()).and_then(|v| v.manager_id.as_ref()),
+            Some(user).and_then(|v| v.org.get()).and_then(|v| v.manager_id.present()),
         ),
         (
             "Start date",
             ::tib_support::record::FieldType::Date,
-            Some(user).and_then(|v| v.org.get()).and_then(|v| v.start_date.as_ref()),
+            Some(user).and_then(|v| v.org.get()).and_then(|v| v.start_date.present()),
         ),
         (
             "Teams",
             ::tib_support::record::FieldType::MultiValue,
-            Some(user).and_then(|v| v.teams.as_ref()),
+            Some(user).and_then(|v| v.teams.present()),
         ),
         (
             "Billing email",
             ::tib_support::record::FieldType::Email,
-            Some(user).and_then(|v| v.billing.get()).and_then(|v| v.email.as_ref()),
+            Some(user).and_then(|v| v.billing.get()).and_then(|v| v.email.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.contact.get()).and_then(|v| v.e_mail.as_ref()),
-        username: Some(user).and_then(|v| v.handle.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.contact.get()).and_then(|v| v.e_mail.present()),
+        username: Some(user).and_then(|v| v.handle.present()),
         name: ::tib_support::map::NameParts::Split {
-            first: Some(user).and_then(|v| v.name.get()).and_then(|v| v.first.as_ref()),
-            last: Some(user).and_then(|v| v.name.get()).and_then(|v| v.last.as_ref()),
+            first: Some(user).and_then(|v| v.name.get()).and_then(|v| v.first.present()),
+            last: Some(user).and_then(|v| v.name.get()).and_then(|v| v.last.present()),
         },
         role: Some(
             ::tib_support::map::Label::Fixed(
@@ -255,7 +255,7 @@ fn map_user(
                                 item
                                     .get()
                                     .is_some_and(|item| ::tib_support::rules::is(
-                                        Some(item).and_then(|v| v.name.as_ref()),
+                                        Some(item).and_then(|v| v.name.present()),
                                         &::tib_support::rules::Lit::Text("owner"),
                                     ))
                             })
@@ -271,7 +271,7 @@ fn map_user(
                                 item
                                     .get()
                                     .is_some_and(|item| ::tib_support::rules::is(
-                                        Some(item).and_then(|v| v.name.as_ref()),
+                                        Some(item).and_then(|v| v.name.present()),
                                         &::tib_support::rules::Lit::Text("admin"),
                                     ))
                             })
@@ -283,33 +283,33 @@ fn map_user(
                 },
             ),
         ),
-        created_at: Some(user).and_then(|v| v.created_at.as_ref()),
+        created_at: Some(user).and_then(|v| v.created_at.present()),
         last_seen_at: Some(user)
             .and_then(|v| v.activity.get())
-            .and_then(|v| v.last_seen.as_ref()),
+            .and_then(|v| v.last_seen.present()),
         active,
         status: ::tib_support::map::Label::Fixed(
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.state.as_ref()),
+                Some(user).and_then(|v| v.state.present()),
                 &::tib_support::rules::Lit::Text("suspended"),
             ) {
                 "Suspended"
             } else if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.state.as_ref()),
+                Some(user).and_then(|v| v.state.present()),
                 &::tib_support::rules::Lit::Text("invited"),
             )
                 && ::tib_support::rules::at_least(
-                    Some(user).and_then(|v| v.seats.as_ref()),
+                    Some(user).and_then(|v| v.seats.present()),
                     1.0,
                 )
             {
                 "Invited"
             } else if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.state.as_ref()),
+                Some(user).and_then(|v| v.state.present()),
                 &::tib_support::rules::Lit::Text("active"),
             )
                 && ::tib_support::rules::at_least(
-                    Some(user).and_then(|v| v.seats.as_ref()),
+                    Some(user).and_then(|v| v.seats.present()),
                     1.0,
                 )
             {
@@ -321,27 +321,27 @@ fn map_user(
         licenses: {
             let mut held = ::std::vec::Vec::new();
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.plan.as_ref()),
+                Some(user).and_then(|v| v.plan.present()),
                 &::tib_support::rules::Lit::Text("enterprise"),
             ) {
                 held.push("Acme Enterprise");
             }
             if ::tib_support::rules::any_of(
-                Some(user).and_then(|v| v.plan.as_ref()),
+                Some(user).and_then(|v| v.plan.present()),
                 &[
                     ::tib_support::rules::Lit::Text("pro"),
                     ::tib_support::rules::Lit::Text("team"),
                 ],
             )
                 && ::tib_support::rules::not_contains(
-                    Some(user).and_then(|v| v.addons.as_ref()),
+                    Some(user).and_then(|v| v.addons.present()),
                     &::tib_support::rules::Lit::Text("legacy"),
                 )
             {
                 held.push("Acme Pro");
             }
             if ::tib_support::rules::contains(
-                Some(user).and_then(|v| v.addons.as_ref()),
+                Some(user).and_then(|v| v.addons.present()),
                 &::tib_support::rules::Lit::Text("ai"),
             ) {
                 held.push("Acme AI add-on");
@@ -366,12 +366,12 @@ fn parse_page(
         )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
     if ::tib_support::rules::is(
-        body.get().and_then(|v| v.ok.as_ref()),
+        body.get().and_then(|v| v.ok.present()),
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
             ::tib_support::page::api_error(
-                body.get().and_then(|v| v.error.get()).and_then(|v| v.message.as_ref()),
+                body.get().and_then(|v| v.error.get()).and_then(|v| v.message.present()),
             ),
         );
     }
@@ -405,7 +405,7 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: None,
-        more: ::tib_support::page::flag(body.get().and_then(|v| v.has_more.as_ref())),
+        more: ::tib_support::page::flag(body.get().and_then(|v| v.has_more.present())),
         total: None,
     })
 }

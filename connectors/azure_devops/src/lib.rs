@@ -80,17 +80,17 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "descriptor", default, borrow)]
-    descriptor: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    descriptor: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "mailAddress", default, borrow)]
-    mail_address: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    mail_address: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "principalName", default, borrow)]
-    principal_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    principal_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "displayName", default, borrow)]
-    display_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    display_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "subjectKind", default, borrow)]
-    subject_kind: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    subject_kind: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "domain", default, borrow)]
-    domain: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    domain: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -103,34 +103,34 @@ fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is(
-        Some(user).and_then(|v| v.subject_kind.as_ref()),
+        Some(user).and_then(|v| v.subject_kind.present()),
         &::tib_support::rules::Lit::Text("user"),
     )
         && ::tib_support::rules::not_contains(
-            Some(user).and_then(|v| v.domain.as_ref()),
+            Some(user).and_then(|v| v.domain.present()),
             &::tib_support::rules::Lit::Text("Build"),
         )
         && ::tib_support::rules::has_value(
-            Some(user).and_then(|v| v.mail_address.as_ref()),
+            Some(user).and_then(|v| v.mail_address.present()),
         );
     let custom_fields = [
         (
             "Domain",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.domain.as_ref()),
+            Some(user).and_then(|v| v.domain.present()),
         ),
         (
             "Principal name",
             ::tib_support::record::FieldType::Email,
-            Some(user).and_then(|v| v.principal_name.as_ref()),
+            Some(user).and_then(|v| v.principal_name.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.descriptor.as_ref()),
-        email: Some(user).and_then(|v| v.mail_address.as_ref()),
-        username: Some(user).and_then(|v| v.principal_name.as_ref()),
+        id: Some(user).and_then(|v| v.descriptor.present()),
+        email: Some(user).and_then(|v| v.mail_address.present()),
+        username: Some(user).and_then(|v| v.principal_name.present()),
         name: ::tib_support::map::NameParts::Full(
-            Some(user).and_then(|v| v.display_name.as_ref()),
+            Some(user).and_then(|v| v.display_name.present()),
         ),
         role: None,
         created_at: None,

@@ -87,31 +87,31 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "first_name", default, borrow)]
-    first_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    first_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "last_name", default, borrow)]
-    last_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "access_roles", default, borrow)]
-    access_roles: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    access_roles: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "created_at", default, borrow)]
-    created_at: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    created_at: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_active", default, borrow)]
-    is_active: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_active: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "weekly_capacity", default, borrow)]
-    weekly_capacity: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    weekly_capacity: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_contractor", default, borrow)]
-    is_contractor: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_contractor: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "roles", default, borrow)]
-    roles: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    roles: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct Body<'a> {
     #[serde(rename = "total_entries", default, borrow)]
-    total_entries: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    total_entries: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "users", default, borrow)]
     users: ::tib_support::value::UsersAt<User<'a>>,
 }
@@ -120,38 +120,38 @@ fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is(
-        Some(user).and_then(|v| v.is_active.as_ref()),
+        Some(user).and_then(|v| v.is_active.present()),
         &::tib_support::rules::Lit::Bool(true),
     );
     let custom_fields = [
         (
             "Weekly capacity",
             ::tib_support::record::FieldType::Number,
-            Some(user).and_then(|v| v.weekly_capacity.as_ref()),
+            Some(user).and_then(|v| v.weekly_capacity.present()),
         ),
         (
             "Roles",
             ::tib_support::record::FieldType::MultiValue,
-            Some(user).and_then(|v| v.roles.as_ref()),
+            Some(user).and_then(|v| v.roles.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.email.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.email.present()),
         username: None,
         name: ::tib_support::map::NameParts::Split {
-            first: Some(user).and_then(|v| v.first_name.as_ref()),
-            last: Some(user).and_then(|v| v.last_name.as_ref()),
+            first: Some(user).and_then(|v| v.first_name.present()),
+            last: Some(user).and_then(|v| v.last_name.present()),
         },
         role: Some(
             ::tib_support::map::Label::Fixed(
                 if ::tib_support::rules::contains(
-                    Some(user).and_then(|v| v.access_roles.as_ref()),
+                    Some(user).and_then(|v| v.access_roles.present()),
                     &::tib_support::rules::Lit::Text("administrator"),
                 ) {
                     "Administrator"
                 } else if ::tib_support::rules::contains(
-                    Some(user).and_then(|v| v.access_roles.as_ref()),
+                    Some(user).and_then(|v| v.access_roles.present()),
                     &::tib_support::rules::Lit::Text("manager"),
                 ) {
                     "Manager"
@@ -160,12 +160,12 @@ fn map_user(
                 },
             ),
         ),
-        created_at: Some(user).and_then(|v| v.created_at.as_ref()),
+        created_at: Some(user).and_then(|v| v.created_at.present()),
         last_seen_at: None,
         active,
         status: ::tib_support::map::Label::Fixed(
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.is_active.as_ref()),
+                Some(user).and_then(|v| v.is_active.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 "Active"
@@ -176,23 +176,23 @@ fn map_user(
         licenses: {
             let mut held = ::std::vec::Vec::new();
             if ::tib_support::rules::at_least(
-                Some(user).and_then(|v| v.weekly_capacity.as_ref()),
+                Some(user).and_then(|v| v.weekly_capacity.present()),
                 126000.0,
             ) {
                 held.push("Full-time seat");
             }
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.is_contractor.as_ref()),
+                Some(user).and_then(|v| v.is_contractor.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 held.push("Contractor seat");
             }
             if ::tib_support::rules::is_not(
-                Some(user).and_then(|v| v.is_contractor.as_ref()),
+                Some(user).and_then(|v| v.is_contractor.present()),
                 &::tib_support::rules::Lit::Bool(true),
             )
                 && ::tib_support::rules::has_value(
-                    Some(user).and_then(|v| v.weekly_capacity.as_ref()),
+                    Some(user).and_then(|v| v.weekly_capacity.present()),
                 )
             {
                 held.push("Part-time seat");
@@ -245,7 +245,7 @@ fn parse_page(
         next: None,
         more: None,
         total: ::tib_support::page::count(
-            body.get().and_then(|v| v.total_entries.as_ref()),
+            body.get().and_then(|v| v.total_entries.present()),
         ),
     })
 }

@@ -75,19 +75,19 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "firstName", default, borrow)]
-    first_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    first_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "lastName", default, borrow)]
-    last_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "superAdmin", default, borrow)]
-    super_admin: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    super_admin: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "roleIds", default, borrow)]
-    role_ids: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    role_ids: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "secondaryTeamIds", default, borrow)]
-    secondary_team_ids: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    secondary_team_ids: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -107,7 +107,7 @@ struct BodyPaging<'a> {
 #[serde(crate = "::tib_support::serde")]
 struct BodyPagingNext<'a> {
     #[serde(rename = "after", default, borrow)]
-    after: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    after: ::tib_support::value::Leaf<'a>,
 }
 /// One user object as the common record, or why it cannot be stored.
 fn map_user(
@@ -118,21 +118,21 @@ fn map_user(
         (
             "Teams",
             ::tib_support::record::FieldType::MultiValue,
-            Some(user).and_then(|v| v.secondary_team_ids.as_ref()),
+            Some(user).and_then(|v| v.secondary_team_ids.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.email.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.email.present()),
         username: None,
         name: ::tib_support::map::NameParts::Split {
-            first: Some(user).and_then(|v| v.first_name.as_ref()),
-            last: Some(user).and_then(|v| v.last_name.as_ref()),
+            first: Some(user).and_then(|v| v.first_name.present()),
+            last: Some(user).and_then(|v| v.last_name.present()),
         },
         role: Some(
             ::tib_support::map::Label::Fixed(
                 if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.super_admin.as_ref()),
+                    Some(user).and_then(|v| v.super_admin.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 ) {
                     "Super Admin"
@@ -150,13 +150,13 @@ fn map_user(
         licenses: {
             let mut held = ::std::vec::Vec::new();
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.super_admin.as_ref()),
+                Some(user).and_then(|v| v.super_admin.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 held.push("Super Admin");
             }
             if ::tib_support::rules::contains(
-                Some(user).and_then(|v| v.role_ids.as_ref()),
+                Some(user).and_then(|v| v.role_ids.present()),
                 &::tib_support::rules::Lit::Text("sales"),
             ) {
                 held.push("Sales seat");
@@ -214,7 +214,7 @@ fn parse_page(
                 .get()
                 .and_then(|v| v.paging.get())
                 .and_then(|v| v.next.get())
-                .and_then(|v| v.after.as_ref()),
+                .and_then(|v| v.after.present()),
         ),
         more: None,
         total: None,

@@ -90,33 +90,33 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "mail", default, borrow)]
-    mail: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    mail: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "userPrincipalName", default, borrow)]
-    user_principal_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    user_principal_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "givenName", default, borrow)]
-    given_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    given_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "surname", default, borrow)]
-    surname: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    surname: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "userType", default, borrow)]
-    user_type: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    user_type: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "createdDateTime", default, borrow)]
-    created_date_time: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    created_date_time: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "signInActivity", default, borrow)]
     sign_in_activity: ::tib_support::value::Tolerant<UserSignInActivity<'a>>,
     #[serde(rename = "accountEnabled", default, borrow)]
-    account_enabled: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    account_enabled: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "assignedLicenses", default, borrow)]
     assigned_licenses: ::tib_support::value::Many<
         ::tib_support::value::Tolerant<UserAssignedLicensesItem<'a>>,
     >,
     #[serde(rename = "department", default, borrow)]
-    department: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    department: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "jobTitle", default, borrow)]
-    job_title: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    job_title: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "employeeId", default, borrow)]
-    employee_id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    employee_id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "onPremisesExtensionAttributes", default, borrow)]
     on_premises_extension_attributes: ::tib_support::value::Tolerant<
         UserOnPremisesExtensionAttributes<'a>,
@@ -126,25 +126,25 @@ struct User<'a> {
 #[serde(crate = "::tib_support::serde")]
 struct UserSignInActivity<'a> {
     #[serde(rename = "lastSignInDateTime", default, borrow)]
-    last_sign_in_date_time: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_sign_in_date_time: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserAssignedLicensesItem<'a> {
     #[serde(rename = "skuId", default, borrow)]
-    sku_id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    sku_id: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserOnPremisesExtensionAttributes<'a> {
     #[serde(rename = "extensionAttribute1", default, borrow)]
-    extension_attribute1: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    extension_attribute1: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct Body<'a> {
     #[serde(rename = "@odata.nextLink", default, borrow)]
-    odata_next_link: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    odata_next_link: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "value", default, borrow)]
     value: ::tib_support::value::UsersAt<User<'a>>,
 }
@@ -153,45 +153,45 @@ fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is(
-        Some(user).and_then(|v| v.account_enabled.as_ref()),
+        Some(user).and_then(|v| v.account_enabled.present()),
         &::tib_support::rules::Lit::Bool(true),
     ) && Some(user).map(|v| &v.assigned_licenses).is_some_and(|v| !v.is_empty());
     let custom_fields = [
         (
             "Department",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.department.as_ref()),
+            Some(user).and_then(|v| v.department.present()),
         ),
         (
             "Job title",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.job_title.as_ref()),
+            Some(user).and_then(|v| v.job_title.present()),
         ),
         (
             "Employee id",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.employee_id.as_ref()),
+            Some(user).and_then(|v| v.employee_id.present()),
         ),
         (
             "Cost center",
             ::tib_support::record::FieldType::Text,
             Some(user)
                 .and_then(|v| v.on_premises_extension_attributes.get())
-                .and_then(|v| v.extension_attribute1.as_ref()),
+                .and_then(|v| v.extension_attribute1.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.mail.as_ref()),
-        username: Some(user).and_then(|v| v.user_principal_name.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.mail.present()),
+        username: Some(user).and_then(|v| v.user_principal_name.present()),
         name: ::tib_support::map::NameParts::Split {
-            first: Some(user).and_then(|v| v.given_name.as_ref()),
-            last: Some(user).and_then(|v| v.surname.as_ref()),
+            first: Some(user).and_then(|v| v.given_name.present()),
+            last: Some(user).and_then(|v| v.surname.present()),
         },
         role: Some(
             ::tib_support::map::Label::Fixed(
                 if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.user_type.as_ref()),
+                    Some(user).and_then(|v| v.user_type.present()),
                     &::tib_support::rules::Lit::Text("Guest"),
                 ) {
                     "Guest"
@@ -200,14 +200,14 @@ fn map_user(
                 },
             ),
         ),
-        created_at: Some(user).and_then(|v| v.created_date_time.as_ref()),
+        created_at: Some(user).and_then(|v| v.created_date_time.present()),
         last_seen_at: Some(user)
             .and_then(|v| v.sign_in_activity.get())
-            .and_then(|v| v.last_sign_in_date_time.as_ref()),
+            .and_then(|v| v.last_sign_in_date_time.present()),
         active,
         status: ::tib_support::map::Label::Fixed(
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.account_enabled.as_ref()),
+                Some(user).and_then(|v| v.account_enabled.present()),
                 &::tib_support::rules::Lit::Bool(false),
             ) {
                 "Disabled"
@@ -215,7 +215,7 @@ fn map_user(
                 .map(|v| &v.assigned_licenses)
                 .is_some_and(|v| !v.is_empty())
                 && ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.account_enabled.as_ref()),
+                    Some(user).and_then(|v| v.account_enabled.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 )
             {
@@ -235,7 +235,7 @@ fn map_user(
                             item
                                 .get()
                                 .is_some_and(|item| ::tib_support::rules::is(
-                                    Some(item).and_then(|v| v.sku_id.as_ref()),
+                                    Some(item).and_then(|v| v.sku_id.present()),
                                     &::tib_support::rules::Lit::Text(
                                         "06ebc4ee-1bb5-47dd-8120-11324bc54e06",
                                     ),
@@ -254,7 +254,7 @@ fn map_user(
                             item
                                 .get()
                                 .is_some_and(|item| ::tib_support::rules::is(
-                                    Some(item).and_then(|v| v.sku_id.as_ref()),
+                                    Some(item).and_then(|v| v.sku_id.present()),
                                     &::tib_support::rules::Lit::Text(
                                         "05e9a617-0261-4cee-bb44-138d3ef5d965",
                                     ),
@@ -273,7 +273,7 @@ fn map_user(
                             item
                                 .get()
                                 .is_some_and(|item| ::tib_support::rules::any_of(
-                                    Some(item).and_then(|v| v.sku_id.as_ref()),
+                                    Some(item).and_then(|v| v.sku_id.present()),
                                     &[
                                         ::tib_support::rules::Lit::Text(
                                             "cbdc14ab-d96c-4c30-b9f4-6ada7cdc1d46",
@@ -334,7 +334,7 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: ::tib_support::page::token(
-            body.get().and_then(|v| v.odata_next_link.as_ref()),
+            body.get().and_then(|v| v.odata_next_link.present()),
         ),
         more: None,
         total: None,

@@ -85,44 +85,44 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "profile", default, borrow)]
     profile: ::tib_support::value::Tolerant<UserProfile<'a>>,
     #[serde(rename = "created", default, borrow)]
-    created: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    created: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "lastLogin", default, borrow)]
-    last_login: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_login: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "status", default, borrow)]
-    status: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    status: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserProfile<'a> {
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "login", default, borrow)]
-    login: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    login: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "firstName", default, borrow)]
-    first_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    first_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "lastName", default, borrow)]
-    last_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "title", default, borrow)]
-    title: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    title: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "department", default, borrow)]
-    department: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    department: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "costCenter", default, borrow)]
-    cost_center: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    cost_center: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "managerId", default, borrow)]
-    manager_id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    manager_id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "hireDate", default, borrow)]
-    hire_date: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    hire_date: ::tib_support::value::Leaf<'a>,
 }
 /// One user object as the common record, or why it cannot be stored.
 fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::any_of(
-        Some(user).and_then(|v| v.status.as_ref()),
+        Some(user).and_then(|v| v.status.present()),
         &[
             ::tib_support::rules::Lit::Text("ACTIVE"),
             ::tib_support::rules::Lit::Text("PASSWORD_EXPIRED"),
@@ -134,48 +134,50 @@ fn map_user(
         (
             "Department",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.department.as_ref()),
+            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.department.present()),
         ),
         (
             "Cost center",
             ::tib_support::record::FieldType::Number,
-            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.cost_center.as_ref()),
+            Some(user)
+                .and_then(|v| v.profile.get())
+                .and_then(|v| v.cost_center.present()),
         ),
         (
             "Manager",
             ::tib_support::record::FieldType::User,
-            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.manager_id.as_ref()),
+            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.manager_id.present()),
         ),
         (
             "Hire date",
             ::tib_support::record::FieldType::Date,
-            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.hire_date.as_ref()),
+            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.hire_date.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.profile.get()).and_then(|v| v.email.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.profile.get()).and_then(|v| v.email.present()),
         username: Some(user)
             .and_then(|v| v.profile.get())
-            .and_then(|v| v.login.as_ref()),
+            .and_then(|v| v.login.present()),
         name: ::tib_support::map::NameParts::Split {
             first: Some(user)
                 .and_then(|v| v.profile.get())
-                .and_then(|v| v.first_name.as_ref()),
+                .and_then(|v| v.first_name.present()),
             last: Some(user)
                 .and_then(|v| v.profile.get())
-                .and_then(|v| v.last_name.as_ref()),
+                .and_then(|v| v.last_name.present()),
         },
         role: Some(
             ::tib_support::map::Label::Leaf(
-                Some(user).and_then(|v| v.profile.get()).and_then(|v| v.title.as_ref()),
+                Some(user).and_then(|v| v.profile.get()).and_then(|v| v.title.present()),
             ),
         ),
-        created_at: Some(user).and_then(|v| v.created.as_ref()),
-        last_seen_at: Some(user).and_then(|v| v.last_login.as_ref()),
+        created_at: Some(user).and_then(|v| v.created.present()),
+        last_seen_at: Some(user).and_then(|v| v.last_login.present()),
         active,
         status: ::tib_support::map::Label::Leaf(
-            Some(user).and_then(|v| v.status.as_ref()),
+            Some(user).and_then(|v| v.status.present()),
         ),
         licenses: if active {
             ::std::vec!["Okta Workforce Identity"]

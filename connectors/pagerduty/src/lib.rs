@@ -79,25 +79,25 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "name", default, borrow)]
-    name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "role", default, borrow)]
-    role: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    role: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "invitation_sent", default, borrow)]
-    invitation_sent: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    invitation_sent: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "job_title", default, borrow)]
-    job_title: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    job_title: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "time_zone", default, borrow)]
-    time_zone: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    time_zone: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct Body<'a> {
     #[serde(rename = "more", default, borrow)]
-    more: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    more: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "users", default, borrow)]
     users: ::tib_support::value::UsersAt<User<'a>>,
 }
@@ -106,34 +106,34 @@ fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is_not(
-        Some(user).and_then(|v| v.role.as_ref()),
+        Some(user).and_then(|v| v.role.present()),
         &::tib_support::rules::Lit::Text("read_only_limited_user"),
     )
         && ::tib_support::rules::is_not(
-            Some(user).and_then(|v| v.invitation_sent.as_ref()),
+            Some(user).and_then(|v| v.invitation_sent.present()),
             &::tib_support::rules::Lit::Bool(true),
         );
     let custom_fields = [
         (
             "Job title",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.job_title.as_ref()),
+            Some(user).and_then(|v| v.job_title.present()),
         ),
         (
             "Time zone",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.time_zone.as_ref()),
+            Some(user).and_then(|v| v.time_zone.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.email.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.email.present()),
         username: None,
         name: ::tib_support::map::NameParts::Full(
-            Some(user).and_then(|v| v.name.as_ref()),
+            Some(user).and_then(|v| v.name.present()),
         ),
         role: Some(
-            ::tib_support::map::Label::Leaf(Some(user).and_then(|v| v.role.as_ref())),
+            ::tib_support::map::Label::Leaf(Some(user).and_then(|v| v.role.present())),
         ),
         created_at: None,
         last_seen_at: None,
@@ -186,7 +186,7 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: None,
-        more: ::tib_support::page::flag(body.get().and_then(|v| v.more.as_ref())),
+        more: ::tib_support::page::flag(body.get().and_then(|v| v.more.present())),
         total: None,
     })
 }

@@ -43,41 +43,41 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "name", default, borrow)]
-    name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_admin", default, borrow)]
-    is_admin: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_admin: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "created", default, borrow)]
-    created: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    created: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "last_login", default, borrow)]
-    last_login: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_login: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "active_flag", default, borrow)]
-    active_flag: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    active_flag: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "access", default, borrow)]
     access: ::tib_support::value::Many<
         ::tib_support::value::Tolerant<UserAccessItem<'a>>,
     >,
     #[serde(rename = "default_currency", default, borrow)]
-    default_currency: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    default_currency: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserAccessItem<'a> {
     #[serde(rename = "app", default, borrow)]
-    app: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    app: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "permission_set_id", default, borrow)]
-    permission_set_id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    permission_set_id: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct Body<'a> {
     #[serde(rename = "success", default, borrow)]
-    success: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    success: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "error", default, borrow)]
-    error: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    error: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "data", default, borrow)]
     data: ::tib_support::value::UsersAt<User<'a>>,
 }
@@ -86,32 +86,32 @@ fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is(
-        Some(user).and_then(|v| v.active_flag.as_ref()),
+        Some(user).and_then(|v| v.active_flag.present()),
         &::tib_support::rules::Lit::Bool(true),
-    ) && ::tib_support::rules::has_value(Some(user).and_then(|v| v.email.as_ref()));
+    ) && ::tib_support::rules::has_value(Some(user).and_then(|v| v.email.present()));
     let custom_fields = [
         (
             "Default currency",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.default_currency.as_ref()),
+            Some(user).and_then(|v| v.default_currency.present()),
         ),
         (
             "Last login",
             ::tib_support::record::FieldType::Date,
-            Some(user).and_then(|v| v.last_login.as_ref()),
+            Some(user).and_then(|v| v.last_login.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.email.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.email.present()),
         username: None,
         name: ::tib_support::map::NameParts::Full(
-            Some(user).and_then(|v| v.name.as_ref()),
+            Some(user).and_then(|v| v.name.present()),
         ),
         role: Some(
             ::tib_support::map::Label::Fixed(
                 if ::tib_support::rules::at_least(
-                    Some(user).and_then(|v| v.is_admin.as_ref()),
+                    Some(user).and_then(|v| v.is_admin.present()),
                     1.0,
                 ) {
                     "Admin"
@@ -120,21 +120,21 @@ fn map_user(
                 },
             ),
         ),
-        created_at: Some(user).and_then(|v| v.created.as_ref()),
-        last_seen_at: Some(user).and_then(|v| v.last_login.as_ref()),
+        created_at: Some(user).and_then(|v| v.created.present()),
+        last_seen_at: Some(user).and_then(|v| v.last_login.present()),
         active,
         status: ::tib_support::map::Label::Fixed(
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.active_flag.as_ref()),
+                Some(user).and_then(|v| v.active_flag.present()),
                 &::tib_support::rules::Lit::Bool(true),
             )
                 && ::tib_support::rules::has_value(
-                    Some(user).and_then(|v| v.email.as_ref()),
+                    Some(user).and_then(|v| v.email.present()),
                 )
             {
                 "Active"
             } else if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.active_flag.as_ref()),
+                Some(user).and_then(|v| v.active_flag.present()),
                 &::tib_support::rules::Lit::Bool(false),
             ) {
                 "Deactivated"
@@ -154,11 +154,11 @@ fn map_user(
                                 .get()
                                 .is_some_and(|item| {
                                     ::tib_support::rules::is(
-                                        Some(item).and_then(|v| v.app.as_ref()),
+                                        Some(item).and_then(|v| v.app.present()),
                                         &::tib_support::rules::Lit::Text("sales"),
                                     )
                                         && ::tib_support::rules::has_value(
-                                            Some(item).and_then(|v| v.permission_set_id.as_ref()),
+                                            Some(item).and_then(|v| v.permission_set_id.present()),
                                         )
                                 })
                         })
@@ -175,7 +175,7 @@ fn map_user(
                             item
                                 .get()
                                 .is_some_and(|item| ::tib_support::rules::is(
-                                    Some(item).and_then(|v| v.app.as_ref()),
+                                    Some(item).and_then(|v| v.app.present()),
                                     &::tib_support::rules::Lit::Text("campaigns"),
                                 ))
                         })
@@ -200,11 +200,11 @@ fn parse_page(
         )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
     if ::tib_support::rules::is(
-        body.get().and_then(|v| v.success.as_ref()),
+        body.get().and_then(|v| v.success.present()),
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
-            ::tib_support::page::api_error(body.get().and_then(|v| v.error.as_ref())),
+            ::tib_support::page::api_error(body.get().and_then(|v| v.error.present())),
         );
     }
     let items = match body.get().map(|v| &v.data) {

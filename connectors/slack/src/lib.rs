@@ -53,41 +53,41 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "profile", default, borrow)]
     profile: ::tib_support::value::Tolerant<UserProfile<'a>>,
     #[serde(rename = "name", default, borrow)]
-    name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_primary_owner", default, borrow)]
-    is_primary_owner: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_primary_owner: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_owner", default, borrow)]
-    is_owner: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_owner: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_admin", default, borrow)]
-    is_admin: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_admin: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_restricted", default, borrow)]
-    is_restricted: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_restricted: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "updated", default, borrow)]
-    updated: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    updated: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "deleted", default, borrow)]
-    deleted: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    deleted: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_bot", default, borrow)]
-    is_bot: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_bot: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_invited_user", default, borrow)]
-    is_invited_user: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_invited_user: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_ultra_restricted", default, borrow)]
-    is_ultra_restricted: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    is_ultra_restricted: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "tz", default, borrow)]
-    tz: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    tz: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserProfile<'a> {
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "real_name", default, borrow)]
-    real_name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    real_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "title", default, borrow)]
-    title: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    title: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -95,9 +95,9 @@ struct Body<'a> {
     #[serde(rename = "response_metadata", default, borrow)]
     response_metadata: ::tib_support::value::Tolerant<BodyResponseMetadata<'a>>,
     #[serde(rename = "ok", default, borrow)]
-    ok: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    ok: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "error", default, borrow)]
-    error: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    error: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "members", default, borrow)]
     members: ::tib_support::value::UsersAt<User<'a>>,
 }
@@ -105,62 +105,62 @@ struct Body<'a> {
 #[serde(crate = "::tib_support::serde")]
 struct BodyResponseMetadata<'a> {
     #[serde(rename = "next_cursor", default, borrow)]
-    next_cursor: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    next_cursor: ::tib_support::value::Leaf<'a>,
 }
 /// One user object as the common record, or why it cannot be stored.
 fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is_not(
-        Some(user).and_then(|v| v.deleted.as_ref()),
+        Some(user).and_then(|v| v.deleted.present()),
         &::tib_support::rules::Lit::Bool(true),
     )
         && ::tib_support::rules::is_not(
-            Some(user).and_then(|v| v.is_bot.as_ref()),
+            Some(user).and_then(|v| v.is_bot.present()),
             &::tib_support::rules::Lit::Bool(true),
         )
         && ::tib_support::rules::is_not(
-            Some(user).and_then(|v| v.id.as_ref()),
+            Some(user).and_then(|v| v.id.present()),
             &::tib_support::rules::Lit::Text("USLACKBOT"),
         );
     let custom_fields = [
         (
             "Title",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.title.as_ref()),
+            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.title.present()),
         ),
         (
             "Time zone",
             ::tib_support::record::FieldType::Text,
-            Some(user).and_then(|v| v.tz.as_ref()),
+            Some(user).and_then(|v| v.tz.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.profile.get()).and_then(|v| v.email.as_ref()),
-        username: Some(user).and_then(|v| v.name.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.profile.get()).and_then(|v| v.email.present()),
+        username: Some(user).and_then(|v| v.name.present()),
         name: ::tib_support::map::NameParts::Full(
-            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.real_name.as_ref()),
+            Some(user).and_then(|v| v.profile.get()).and_then(|v| v.real_name.present()),
         ),
         role: Some(
             ::tib_support::map::Label::Fixed(
                 if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.is_primary_owner.as_ref()),
+                    Some(user).and_then(|v| v.is_primary_owner.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 ) {
                     "Primary Owner"
                 } else if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.is_owner.as_ref()),
+                    Some(user).and_then(|v| v.is_owner.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 ) {
                     "Owner"
                 } else if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.is_admin.as_ref()),
+                    Some(user).and_then(|v| v.is_admin.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 ) {
                     "Admin"
                 } else if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.is_restricted.as_ref()),
+                    Some(user).and_then(|v| v.is_restricted.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 ) {
                     "Guest"
@@ -170,26 +170,26 @@ fn map_user(
             ),
         ),
         created_at: None,
-        last_seen_at: Some(user).and_then(|v| v.updated.as_ref()),
+        last_seen_at: Some(user).and_then(|v| v.updated.present()),
         active,
         status: ::tib_support::map::Label::Fixed(
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.deleted.as_ref()),
+                Some(user).and_then(|v| v.deleted.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 "Deactivated"
             } else if (::tib_support::rules::is(
-                Some(user).and_then(|v| v.is_bot.as_ref()),
+                Some(user).and_then(|v| v.is_bot.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ))
                 || (::tib_support::rules::is(
-                    Some(user).and_then(|v| v.id.as_ref()),
+                    Some(user).and_then(|v| v.id.present()),
                     &::tib_support::rules::Lit::Text("USLACKBOT"),
                 ))
             {
                 "Bot"
             } else if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.is_invited_user.as_ref()),
+                Some(user).and_then(|v| v.is_invited_user.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 "Invited"
@@ -200,17 +200,17 @@ fn map_user(
         licenses: {
             let mut held = ::std::vec::Vec::new();
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.is_ultra_restricted.as_ref()),
+                Some(user).and_then(|v| v.is_ultra_restricted.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 held.push("Single-Channel Guest");
             }
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.is_restricted.as_ref()),
+                Some(user).and_then(|v| v.is_restricted.present()),
                 &::tib_support::rules::Lit::Bool(true),
             )
                 && ::tib_support::rules::is_not(
-                    Some(user).and_then(|v| v.is_ultra_restricted.as_ref()),
+                    Some(user).and_then(|v| v.is_ultra_restricted.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 )
             {
@@ -236,11 +236,11 @@ fn parse_page(
         )
         .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
     if ::tib_support::rules::is(
-        body.get().and_then(|v| v.ok.as_ref()),
+        body.get().and_then(|v| v.ok.present()),
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
-            ::tib_support::page::api_error(body.get().and_then(|v| v.error.as_ref())),
+            ::tib_support::page::api_error(body.get().and_then(|v| v.error.present())),
         );
     }
     let items = match body.get().map(|v| &v.members) {
@@ -276,7 +276,7 @@ fn parse_page(
             body
                 .get()
                 .and_then(|v| v.response_metadata.get())
-                .and_then(|v| v.next_cursor.as_ref()),
+                .and_then(|v| v.next_cursor.present()),
         ),
         more: None,
         total: None,

@@ -93,35 +93,35 @@ impl Credentials {
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
     #[serde(rename = "id", default, borrow)]
-    id: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "email", default, borrow)]
-    email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    email: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "name", default, borrow)]
-    name: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "role", default, borrow)]
-    role: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    role: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "created_at", default, borrow)]
-    created_at: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    created_at: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "last_login_at", default, borrow)]
-    last_login_at: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    last_login_at: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "active", default, borrow)]
-    active: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    active: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "suspended", default, borrow)]
-    suspended: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    suspended: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "role_type", default, borrow)]
-    role_type: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    role_type: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "user_fields", default, borrow)]
     user_fields: ::tib_support::value::Tolerant<UserUserFields<'a>>,
     #[serde(rename = "tags", default, borrow)]
-    tags: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    tags: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct UserUserFields<'a> {
     #[serde(rename = "department", default, borrow)]
-    department: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    department: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "backup_email", default, borrow)]
-    backup_email: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    backup_email: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -137,24 +137,24 @@ struct Body<'a> {
 #[serde(crate = "::tib_support::serde")]
 struct BodyLinks<'a> {
     #[serde(rename = "next", default, borrow)]
-    next: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    next: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct BodyMeta<'a> {
     #[serde(rename = "has_more", default, borrow)]
-    has_more: ::core::option::Option<::tib_support::value::Leaf<'a>>,
+    has_more: ::tib_support::value::Leaf<'a>,
 }
 /// One user object as the common record, or why it cannot be stored.
 fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
     let active: bool = ::tib_support::rules::is(
-        Some(user).and_then(|v| v.active.as_ref()),
+        Some(user).and_then(|v| v.active.present()),
         &::tib_support::rules::Lit::Bool(true),
     )
         && ::tib_support::rules::is_not(
-            Some(user).and_then(|v| v.suspended.as_ref()),
+            Some(user).and_then(|v| v.suspended.present()),
             &::tib_support::rules::Lit::Bool(true),
         );
     let custom_fields = [
@@ -163,51 +163,51 @@ fn map_user(
             ::tib_support::record::FieldType::Text,
             Some(user)
                 .and_then(|v| v.user_fields.get())
-                .and_then(|v| v.department.as_ref()),
+                .and_then(|v| v.department.present()),
         ),
         (
             "Groups",
             ::tib_support::record::FieldType::MultiValue,
-            Some(user).and_then(|v| v.tags.as_ref()),
+            Some(user).and_then(|v| v.tags.present()),
         ),
         (
             "Backup email",
             ::tib_support::record::FieldType::Email,
             Some(user)
                 .and_then(|v| v.user_fields.get())
-                .and_then(|v| v.backup_email.as_ref()),
+                .and_then(|v| v.backup_email.present()),
         ),
     ];
     ::tib_support::map::Draft {
-        id: Some(user).and_then(|v| v.id.as_ref()),
-        email: Some(user).and_then(|v| v.email.as_ref()),
+        id: Some(user).and_then(|v| v.id.present()),
+        email: Some(user).and_then(|v| v.email.present()),
         username: None,
         name: ::tib_support::map::NameParts::Full(
-            Some(user).and_then(|v| v.name.as_ref()),
+            Some(user).and_then(|v| v.name.present()),
         ),
         role: Some(
-            ::tib_support::map::Label::Leaf(Some(user).and_then(|v| v.role.as_ref())),
+            ::tib_support::map::Label::Leaf(Some(user).and_then(|v| v.role.present())),
         ),
-        created_at: Some(user).and_then(|v| v.created_at.as_ref()),
-        last_seen_at: Some(user).and_then(|v| v.last_login_at.as_ref()),
+        created_at: Some(user).and_then(|v| v.created_at.present()),
+        last_seen_at: Some(user).and_then(|v| v.last_login_at.present()),
         active,
         status: ::tib_support::map::Label::Fixed(
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.active.as_ref()),
+                Some(user).and_then(|v| v.active.present()),
                 &::tib_support::rules::Lit::Bool(false),
             ) {
                 "Deleted"
             } else if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.suspended.as_ref()),
+                Some(user).and_then(|v| v.suspended.present()),
                 &::tib_support::rules::Lit::Bool(true),
             ) {
                 "Suspended"
             } else if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.active.as_ref()),
+                Some(user).and_then(|v| v.active.present()),
                 &::tib_support::rules::Lit::Bool(true),
             )
                 && ::tib_support::rules::is_not(
-                    Some(user).and_then(|v| v.suspended.as_ref()),
+                    Some(user).and_then(|v| v.suspended.present()),
                     &::tib_support::rules::Lit::Bool(true),
                 )
             {
@@ -219,19 +219,19 @@ fn map_user(
         licenses: {
             let mut held = ::std::vec::Vec::new();
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.role.as_ref()),
+                Some(user).and_then(|v| v.role.present()),
                 &::tib_support::rules::Lit::Text("agent"),
             ) {
                 held.push("Agent");
             }
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.role.as_ref()),
+                Some(user).and_then(|v| v.role.present()),
                 &::tib_support::rules::Lit::Text("admin"),
             ) {
                 held.push("Admin");
             }
             if ::tib_support::rules::is(
-                Some(user).and_then(|v| v.role_type.as_ref()),
+                Some(user).and_then(|v| v.role_type.present()),
                 &::tib_support::rules::Lit::Number(1.0),
             ) {
                 held.push("Light Agent");
@@ -282,10 +282,10 @@ fn parse_page(
     Ok(::tib_support::PageInfo {
         count: items.len(),
         next: ::tib_support::page::token(
-            body.get().and_then(|v| v.links.get()).and_then(|v| v.next.as_ref()),
+            body.get().and_then(|v| v.links.get()).and_then(|v| v.next.present()),
         ),
         more: ::tib_support::page::flag(
-            body.get().and_then(|v| v.meta.get()).and_then(|v| v.has_more.as_ref()),
+            body.get().and_then(|v| v.meta.get()).and_then(|v| v.has_more.present()),
         ),
         total: None,
     })
