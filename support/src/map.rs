@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use compact_str::CompactString;
+
 use crate::record::{CustomValue, DropReason, Dropped, FieldIssue, FieldType, FieldValue, Name, User};
 use crate::time::timestamp;
 use crate::value::Leaf;
@@ -36,7 +38,7 @@ pub struct Draft<'r, 'a> {
     pub last_seen_at: Option<&'r Leaf<'a>>,
     pub active: bool,
     pub status: Label<'r, 'a>,
-    pub licenses: Vec<&'static str>,
+    pub licenses: Cow<'static, [&'static str]>,
     pub custom_fields: &'r [(&'static str, FieldType, Option<&'r Leaf<'a>>)],
 }
 
@@ -46,7 +48,7 @@ impl Draft<'_, '_> {
         let external_id = external_id(self.id)?;
         let email = match email(self.email) {
             Ok(email) => email,
-            Err(reason) => return Err(Dropped { external_id: Some(external_id), reason }),
+            Err(reason) => return Err(Dropped { external_id: Some(external_id.into()), reason }),
         };
         let mut issues = Vec::new();
         let mut time = |field: &'static str, value: Option<&Leaf<'_>>| match value.filter(|v| !matches!(v, Leaf::Null))
@@ -89,18 +91,18 @@ impl Draft<'_, '_> {
 }
 
 /// The label's text, if it has one. Fixed labels are not copied.
-pub fn label(label: Label<'_, '_>) -> Option<Cow<'static, str>> {
+pub fn label(label: Label<'_, '_>) -> Option<CompactString> {
     match label {
-        Label::Fixed(text) => Some(Cow::Borrowed(text)),
-        Label::Leaf(leaf) => text(leaf).map(Cow::Owned),
+        Label::Fixed(text) => Some(CompactString::const_new(text)),
+        Label::Leaf(leaf) => text(leaf),
     }
 }
 
-fn text(leaf: Option<&Leaf<'_>>) -> Option<String> {
-    leaf.and_then(Leaf::text).map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+fn text(leaf: Option<&Leaf<'_>>) -> Option<CompactString> {
+    leaf.and_then(Leaf::text).map(|t| CompactString::from(t.trim())).filter(|t| !t.is_empty())
 }
 
-fn external_id(leaf: Option<&Leaf<'_>>) -> Result<String, Dropped> {
+fn external_id(leaf: Option<&Leaf<'_>>) -> Result<CompactString, Dropped> {
     let drop = |reason| Dropped { external_id: None, reason };
     let Some(leaf) = leaf.filter(|l| !matches!(l, Leaf::Null)) else { return Err(drop(DropReason::MissingId)) };
     let Some(id) = leaf.text().filter(|_| !matches!(leaf, Leaf::Bool(_))) else {
@@ -113,10 +115,10 @@ fn external_id(leaf: Option<&Leaf<'_>>) -> Result<String, Dropped> {
     if id.len() > MAX_ID_LEN || has_control(id) {
         return Err(drop(DropReason::InvalidId("too long or holds control characters".to_owned())));
     }
-    Ok(id.to_owned())
+    Ok(CompactString::from(id))
 }
 
-fn email(leaf: Option<&Leaf<'_>>) -> Result<String, DropReason> {
+fn email(leaf: Option<&Leaf<'_>>) -> Result<CompactString, DropReason> {
     let text = text(leaf).ok_or(DropReason::MissingEmail)?;
     validate_email(&text).map_err(|why| DropReason::InvalidEmail(format!("`{text}` {why}")))?;
     Ok(text)
@@ -156,7 +158,7 @@ pub fn validate_email(email: &str) -> Result<(), &'static str> {
 fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
     let mismatch = |expected: &str| format!("expected {expected}, found {}", value.kind());
     match kind {
-        FieldType::Text => value.text().map(|t| FieldValue::Text(t.into_owned())).ok_or_else(|| mismatch("text")),
+        FieldType::Text => value.text().map(|t| FieldValue::Text(t.as_ref().into())).ok_or_else(|| mismatch("text")),
         FieldType::Number => value.number().map(FieldValue::Number).ok_or_else(|| match value {
             Leaf::Text(t) => format!("`{t}` is not a number"),
             _ => mismatch("a number"),
@@ -164,24 +166,22 @@ fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
         FieldType::Email => {
             let text = value.text().ok_or_else(|| mismatch("an email"))?;
             validate_email(text.trim()).map_err(|why| format!("`{text}` {why}"))?;
-            Ok(FieldValue::Email(text.trim().to_owned()))
+            Ok(FieldValue::Email(text.trim().into()))
         }
         FieldType::Date => timestamp(value).map(FieldValue::Date),
         FieldType::MultiValue => match value {
             Leaf::List(items) => items
                 .iter()
-                .map(|item| item.text().map(|t| t.into_owned()).ok_or_else(|| format!("an item is {}", item.kind())))
+                .map(|item| item.text().map(|t| t.as_ref().into()).ok_or_else(|| format!("an item is {}", item.kind())))
                 .collect::<Result<Vec<_>, _>>()
                 .map(FieldValue::MultiValue),
             // One value where several may stand is a list of one.
             other => {
-                other.text().map(|t| FieldValue::MultiValue(vec![t.into_owned()])).ok_or_else(|| mismatch("strings"))
+                other.text().map(|t| FieldValue::MultiValue(vec![t.as_ref().into()])).ok_or_else(|| mismatch("strings"))
             }
         },
         FieldType::User => match value.text() {
-            Some(t) if !t.trim().is_empty() && !matches!(value, Leaf::Bool(_)) => {
-                Ok(FieldValue::User(t.trim().to_owned()))
-            }
+            Some(t) if !t.trim().is_empty() && !matches!(value, Leaf::Bool(_)) => Ok(FieldValue::User(t.trim().into())),
             _ => Err(mismatch("a user id or email")),
         },
     }
@@ -202,7 +202,7 @@ mod tests {
             last_seen_at: None,
             active: true,
             status: Label::Fixed("Active"),
-            licenses: vec![],
+            licenses: Cow::Borrowed(&[]),
             custom_fields: &[],
         }
     }

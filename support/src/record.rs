@@ -3,26 +3,30 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 
 /// One user as tib stores it, whatever the app.
+///
+/// Text is held as [`CompactString`]: up to 24 bytes inline, so the ids,
+/// emails, names and roles of most users cost no allocation of their own, and
+/// a label fixed in the spec is borrowed, not copied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct User {
     /// The user's id in the app: non-empty, as sent (numbers keep their digits).
-    pub external_id: String,
+    pub external_id: CompactString,
     /// A valid email address, as sent.
-    pub email: String,
-    pub username: Option<String>,
+    pub email: CompactString,
+    pub username: Option<CompactString>,
     pub name: Option<Name>,
-    /// A fixed label of the spec borrows it; a role read from a field owns its text.
-    pub role: Option<Cow<'static, str>>,
+    pub role: Option<CompactString>,
     pub created_at: Option<DateTime<Utc>>,
     pub last_seen_at: Option<DateTime<Utc>>,
     /// Calculated Status.
     pub active: bool,
     /// Status in App.
-    pub status: Cow<'static, str>,
-    /// License names, in spec order.
-    pub licenses: Vec<&'static str>,
+    pub status: CompactString,
+    /// License names, in spec order; one license fixed by the spec is borrowed.
+    pub licenses: Cow<'static, [&'static str]>,
     /// Custom fields whose values fit their types, in spec order.
     pub custom_fields: Vec<CustomValue>,
     /// Values left out of this record, and why.
@@ -31,8 +35,8 @@ pub struct User {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Name {
-    Full(String),
-    Split { first: Option<String>, last: Option<String> },
+    Full(CompactString),
+    Split { first: Option<CompactString>, last: Option<CompactString> },
 }
 
 /// A custom field's value, typed as the catalog says.
@@ -45,13 +49,13 @@ pub struct CustomValue {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum FieldValue {
-    Text(String),
+    Text(CompactString),
     Number(f64),
-    Email(String),
+    Email(CompactString),
     Date(DateTime<Utc>),
-    MultiValue(Vec<String>),
+    MultiValue(Vec<CompactString>),
     /// A reference to another user of the app (an id or an email).
-    User(String),
+    User(CompactString),
 }
 
 /// The types of custom fields, as generated code names them.
@@ -98,32 +102,32 @@ impl From<&User> for UserRow {
     fn from(user: &User) -> Self {
         let (full_name, first_name, last_name) = match &user.name {
             None => (None, None, None),
-            Some(Name::Full(full)) => (Some(full.clone()), None, None),
-            Some(Name::Split { first, last }) => (None, first.clone(), last.clone()),
+            Some(Name::Full(full)) => (Some(full.to_string()), None, None),
+            Some(Name::Split { first, last }) => (None, owned(first), owned(last)),
         };
         let custom_fields = user
             .custom_fields
             .iter()
             .map(|c| {
                 let value = match &c.value {
-                    FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => serde_json::json!(t),
+                    FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => serde_json::json!(t.as_str()),
                     // Whole numbers stay whole: 4001, not 4001.0.
                     FieldValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => serde_json::json!(*n as i64),
                     FieldValue::Number(n) => serde_json::json!(n),
                     FieldValue::Date(d) => serde_json::json!(d.to_rfc3339()),
-                    FieldValue::MultiValue(items) => serde_json::json!(items),
+                    FieldValue::MultiValue(items) => items.iter().map(|i| i.as_str()).collect(),
                 };
                 (c.name.to_owned(), value)
             })
             .collect();
         UserRow {
-            external_id: user.external_id.clone(),
-            email: user.email.clone(),
-            username: user.username.clone(),
+            external_id: user.external_id.to_string(),
+            email: user.email.to_string(),
+            username: owned(&user.username),
             full_name,
             first_name,
             last_name,
-            role: user.role.as_deref().map(str::to_owned),
+            role: owned(&user.role),
             created_at: user.created_at.map(|t| t.to_rfc3339()),
             last_seen_at: user.last_seen_at.map(|t| t.to_rfc3339()),
             active: user.active,
@@ -132,6 +136,10 @@ impl From<&User> for UserRow {
             custom_fields,
         }
     }
+}
+
+fn owned(text: &Option<CompactString>) -> Option<String> {
+    text.as_deref().map(str::to_owned)
 }
 
 impl UserRow {

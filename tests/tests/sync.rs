@@ -126,11 +126,11 @@ async fn slack_bearer_token_cursor_pages_and_branch_labels() {
     let users = &synced.users;
     let owner = user(users, "U1");
     assert_eq!((owner.role.as_deref(), owner.status.as_ref(), owner.active), (Some("Primary Owner"), "Active", true));
-    assert_eq!(owner.licenses, ["Full Member"], "the catch-all");
+    assert_eq!(*owner.licenses, ["Full Member"], "the catch-all");
     assert_eq!(owner.name, Some(Name::Full("User U1".into())));
     assert_eq!(owner.last_seen_at.map(|t| t.to_rfc3339()), Some("2024-03-05T12:00:00+00:00".into()));
     let guest = user(users, "U2");
-    assert_eq!((guest.role.as_deref(), guest.licenses.as_slice()), (Some("Guest"), &["Single-Channel Guest"][..]));
+    assert_eq!((guest.role.as_deref(), &guest.licenses[..]), (Some("Guest"), &["Single-Channel Guest"][..]));
     let bot = user(users, "B1");
     assert_eq!((bot.status.as_ref(), bot.active), ("Bot", false));
     let deactivated = user(users, "U3");
@@ -138,7 +138,7 @@ async fn slack_bearer_token_cursor_pages_and_branch_labels() {
     let slackbot = user(users, "USLACKBOT");
     assert_eq!((slackbot.status.as_ref(), slackbot.active), ("Bot", false));
     // A boolean sent as the string "true" still counts.
-    assert_eq!(user(users, "U4").licenses, ["Multi-Channel Guest"]);
+    assert_eq!(*user(users, "U4").licenses, ["Multi-Channel Guest"]);
     assert_eq!(owner.custom_fields[0].value, FieldValue::Text("Engineer".into()));
 }
 
@@ -234,7 +234,7 @@ async fn okta_custom_headers_link_header_pages_and_a_bare_array() {
     let users = &synced.users;
     let a1 = user(users, "a1");
     assert_eq!((a1.status.as_ref(), a1.active), ("ACTIVE", true), "status in app from a field");
-    assert_eq!(a1.licenses, ["Okta Workforce Identity"], "licenses auto with a name");
+    assert_eq!(*a1.licenses, ["Okta Workforce Identity"], "licenses auto with a name");
     assert_eq!(a1.name, Some(Name::Split { first: Some("Ann".into()), last: Some("a1".into()) }));
     assert_eq!(a1.last_seen_at, None, "null is no value, not an error");
     assert!(a1.issues.is_empty(), "{:?}", a1.issues);
@@ -316,9 +316,9 @@ async fn zendesk_basic_auth_next_url_in_the_body_and_a_has_more_flag() {
     );
     let suspended = user(users, "2");
     assert_eq!((suspended.status.as_ref(), suspended.active), ("Suspended", false));
-    assert_eq!(suspended.licenses, ["Agent", "Light Agent"], "several licenses per user");
+    assert_eq!(*suspended.licenses, ["Agent", "Light Agent"], "several licenses per user");
     let deleted = user(users, "3");
-    assert_eq!((deleted.status.as_ref(), deleted.licenses.as_slice()), ("Deleted", &["Admin"][..]));
+    assert_eq!((deleted.status.as_ref(), &deleted.licenses[..]), ("Deleted", &["Admin"][..]));
 }
 
 // ------------------------------------------------------------ PagerDuty ---
@@ -377,7 +377,7 @@ async fn pagerduty_offset_pages_fetched_concurrently_stop_on_more() {
     let stakeholder = user(&synced.users, "P10");
     assert_eq!((stakeholder.active, stakeholder.status.as_ref()), (false, "Deleted"), "status auto");
     let member = user(&synced.users, "P11");
-    assert_eq!((member.status.as_ref(), member.licenses.as_slice()), ("Active", &["PagerDuty"][..]), "license auto");
+    assert_eq!((member.status.as_ref(), &member.licenses[..]), ("Active", &["PagerDuty"][..]), "license auto");
     assert!(
         member.issues.iter().any(|i| i.field == "Job title" && i.reason == "expected text, found an array"),
         "an array is no text: left out with a reason: {:?}",
@@ -466,8 +466,8 @@ async fn harvest_page_numbers_stop_at_the_total() {
         (Some("Administrator"), "Active"),
         "contains on an array"
     );
-    assert_eq!(user(&synced.users, "4").licenses, ["Full-time seat", "Part-time seat"], ">= on a numeric string");
-    assert_eq!(user(&synced.users, "5").licenses, ["Contractor seat"]);
+    assert_eq!(*user(&synced.users, "4").licenses, ["Full-time seat", "Part-time seat"], ">= on a numeric string");
+    assert_eq!(*user(&synced.users, "5").licenses, ["Contractor seat"]);
     assert_eq!(user(&synced.users, "1").status, "Archived");
     assert_eq!(admin.created_at.map(|t| t.to_rfc3339()), Some("2024-03-05T12:00:00+00:00".into()), "a +0000 offset");
 }
@@ -509,7 +509,7 @@ async fn pipedrive_api_key_in_the_query_one_request_and_nested_array_rules() {
     assert_eq!(summary, SyncSummary { pages: 1, users: 2, dropped: 4 });
     let a = user(&synced.users, "1");
     assert_eq!(a.role.as_deref(), Some("Admin"), ">= on a number");
-    assert_eq!(a.licenses, ["Sales seat", "Campaigns seat"], "some with nested rules");
+    assert_eq!(*a.licenses, ["Sales seat", "Campaigns seat"], "some with nested rules");
     assert_eq!(user(&synced.users, "2").licenses, Vec::<&str>::new(), "has value on a null item field");
     let reasons: Vec<_> = synced.dropped.iter().map(|d| (d.external_id.clone(), d.reason.clone())).collect();
     assert_eq!(reasons[0], (Some("3".into()), DropReason::MissingEmail));
@@ -550,7 +550,7 @@ async fn azure_devops_token_in_a_response_header_and_basic_auth_with_an_empty_us
     assert_eq!(synced.users.len(), 3);
     assert!(user(&synced.users, "aad.1").active);
     assert!(!user(&synced.users, "svc.1").active, "not contains");
-    assert_eq!(user(&synced.users, "aad.1").licenses, ["Azure DevOps Basic"]);
+    assert_eq!(*user(&synced.users, "aad.1").licenses, ["Azure DevOps Basic"]);
 }
 
 // ------------------------------------------------ Entra ID and HubSpot ---
@@ -592,7 +592,7 @@ async fn entra_oauth_specs_send_the_access_token_and_read_quoted_keys() {
     .await
     .expect("sync");
     let e1 = user(&synced.users, "e1");
-    assert_eq!((e1.status.as_ref(), e1.licenses.as_slice()), ("Active", &["Microsoft 365 E5"][..]));
+    assert_eq!((e1.status.as_ref(), &e1.licenses[..]), ("Active", &["Microsoft 365 E5"][..]));
     assert!(e1.custom_fields.iter().any(|c| c.name == "Cost center" && c.value == FieldValue::Text("CC-7".into())));
     let e2 = user(&synced.users, "e2");
     assert_eq!((e2.status.as_ref(), e2.active, e2.role.as_deref()), ("Unlicensed", false, Some("Guest")));
@@ -623,8 +623,8 @@ async fn hubspot_token_from_a_nested_body_path() {
     let options = SyncOptions { max_pages: 10, retry: fast_retries() };
     let (synced, _) =
         sync_with("hubspot", &server, "", &["cid", "csecret"], Some(&token), options).await.expect("sync");
-    assert_eq!(user(&synced.users, "1").licenses, ["Super Admin"]);
-    assert_eq!(user(&synced.users, "2").licenses, ["Sales seat"]);
+    assert_eq!(*user(&synced.users, "1").licenses, ["Super Admin"]);
+    assert_eq!(*user(&synced.users, "2").licenses, ["Sales seat"]);
 }
 
 // ---------------------------------------------------------------- Acme ---
@@ -653,14 +653,14 @@ async fn acme_nested_users_path_every_custom_field_type_and_bad_values() {
     let m7 = user(&synced.users, "7");
     assert_eq!(m7.role.as_deref(), Some("Admin"));
     assert_eq!(m7.status, "Active");
-    assert_eq!(m7.licenses, ["Acme Pro", "Acme AI add-on"]);
+    assert_eq!(*m7.licenses, ["Acme Pro", "Acme AI add-on"]);
     assert_eq!(m7.last_seen_at.map(|t| t.timestamp()), Some(1709640000), "Unix milliseconds");
     let fields: Vec<&str> = m7.custom_fields.iter().map(|c| c.name).collect();
     assert_eq!(fields, ["Department", "Manager", "Teams", "Billing email"]);
     let issues: Vec<&str> = m7.issues.iter().map(|i| i.field).collect();
     assert_eq!(issues, ["Cost center", "Start date"], "bad values are left out, the user kept");
     let m8 = user(&synced.users, "8");
-    assert_eq!((m8.status.as_ref(), m8.active, m8.licenses.as_slice()), ("Suspended", false, &["Acme Free"][..]));
+    assert_eq!((m8.status.as_ref(), m8.active, &m8.licenses[..]), ("Suspended", false, &["Acme Free"][..]));
 }
 
 // ------------------------------------------------------------- failures ---

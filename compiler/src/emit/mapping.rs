@@ -146,7 +146,9 @@ fn branches_label(base: &TokenStream, shape: &Shape, branches: &ir::Branches) ->
 
 fn licenses(base: &TokenStream, shape: &Shape, licenses: &ir::Licenses) -> TokenStream {
     match licenses {
-        ir::Licenses::Auto { name } => quote!(if active { ::std::vec![#name] } else { ::std::vec::Vec::new() }),
+        ir::Licenses::Auto { name } => {
+            quote!(::std::borrow::Cow::Borrowed(if active { &[#name] } else { &[] }))
+        }
         ir::Licenses::Conditions { licenses, catch_all } => {
             let checks = licenses.iter().map(|license| {
                 let when = all(base, shape, &license.when);
@@ -158,7 +160,7 @@ fn licenses(base: &TokenStream, shape: &Shape, licenses: &ir::Licenses) -> Token
                 let mut held = ::std::vec::Vec::new();
                 #(#checks)*
                 #catch_all
-                held
+                ::std::borrow::Cow::Owned(held)
             })
         }
     }

@@ -171,7 +171,7 @@ impl Interpreted {
             last_seen_at: last_seen_at.as_ref(),
             active,
             status,
-            licenses,
+            licenses: Cow::Owned(licenses),
             custom_fields: &custom,
         }
         .finish()

@@ -48,7 +48,7 @@ pub async fn run(session: &Session, max_pages: u32, as_json: bool) -> Outcome {
         active_but_inactive: users
             .iter()
             .filter(|u| u.status == "Active" && !u.active)
-            .map(|u| u.external_id.clone())
+            .map(|u| u.external_id.to_string())
             .collect(),
         users,
         dropped,
@@ -144,8 +144,8 @@ fn duplicates(users: &[User]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     let mut repeated: Vec<String> = Vec::new();
     for user in users {
-        if !seen.insert(user.external_id.as_str()) && !repeated.contains(&user.external_id) {
-            repeated.push(user.external_id.clone());
+        if !seen.insert(user.external_id.as_str()) && !repeated.iter().any(|r| *r == user.external_id) {
+            repeated.push(user.external_id.to_string());
         }
     }
     repeated

@@ -87,8 +87,8 @@ pub fn table(users: &[User], custom_fields: &[ir::CustomField]) -> String {
         .map(|u| {
             let stored = UserRow::from(u);
             let mut row = vec![
-                u.external_id.clone(),
-                u.email.clone(),
+                u.external_id.to_string(),
+                u.email.to_string(),
                 stored.name(),
                 u.role.as_deref().unwrap_or_default().to_owned(),
                 time(&u.created_at),

@@ -349,7 +349,7 @@ fn map_user(
             if held.is_empty() {
                 held.push("Acme Free");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }

@@ -139,11 +139,9 @@ fn map_user(
         status: ::tib_support::map::Label::Fixed(
             if active { "Active" } else { "Deleted" },
         ),
-        licenses: if active {
-            ::std::vec!["Azure DevOps Basic"]
-        } else {
-            ::std::vec::Vec::new()
-        },
+        licenses: ::std::borrow::Cow::Borrowed(
+            if active { &["Azure DevOps Basic"] } else { &[] },
+        ),
         custom_fields: &custom_fields,
     }
         .finish()

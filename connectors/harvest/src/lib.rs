@@ -197,7 +197,7 @@ fn map_user(
             {
                 held.push("Part-time seat");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }

@@ -164,7 +164,7 @@ fn map_user(
             if held.is_empty() {
                 held.push("Core seat");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }

@@ -288,7 +288,7 @@ fn map_user(
             {
                 held.push("Microsoft 365 Business Premium");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }

@@ -179,11 +179,9 @@ fn map_user(
         status: ::tib_support::map::Label::Leaf(
             Some(user).and_then(|v| v.status.present()),
         ),
-        licenses: if active {
-            ::std::vec!["Okta Workforce Identity"]
-        } else {
-            ::std::vec::Vec::new()
-        },
+        licenses: ::std::borrow::Cow::Borrowed(
+            if active { &["Okta Workforce Identity"] } else { &[] },
+        ),
         custom_fields: &custom_fields,
     }
         .finish()

@@ -141,7 +141,9 @@ fn map_user(
         status: ::tib_support::map::Label::Fixed(
             if active { "Active" } else { "Deleted" },
         ),
-        licenses: if active { ::std::vec!["PagerDuty"] } else { ::std::vec::Vec::new() },
+        licenses: ::std::borrow::Cow::Borrowed(
+            if active { &["PagerDuty"] } else { &[] },
+        ),
         custom_fields: &custom_fields,
     }
         .finish()

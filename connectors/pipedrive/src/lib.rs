@@ -183,7 +183,7 @@ fn map_user(
             {
                 held.push("Campaigns seat");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }

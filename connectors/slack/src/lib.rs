@@ -219,7 +219,7 @@ fn map_user(
             if held.is_empty() {
                 held.push("Full Member");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }

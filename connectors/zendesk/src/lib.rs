@@ -236,7 +236,7 @@ fn map_user(
             ) {
                 held.push("Light Agent");
             }
-            held
+            ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
     }
