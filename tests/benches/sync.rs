@@ -2,10 +2,15 @@
 //! PagerDuty connector from a fast local server on 127.0.0.1, beside two
 //! references over the same bytes in the same run: serde_json into
 //! `IgnoredAny` (the floor any Rust connector pays) and the same spec
-//! evaluated over `serde_json::Value` by preview's interpreter. Then the gain of concurrent pages with
-//! 20 ms of added latency per request.
+//! evaluated over `serde_json::Value` by preview's interpreter. Then the gain
+//! of concurrent pages with 20 ms of added latency per request.
 //!
-//! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes.
+//! The server runs on a thread of its own, so the client's CPU time is
+//! reported apart from the server's.
+//!
+//! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes;
+//! `cargo bench -p tib-e2e --bench sync -- e2e` (or `floor`, `typed`, `value`,
+//! `latency`) runs one section, to profile it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -29,66 +34,98 @@ const PAGE: usize = 100;
 const BODIES: usize = 100;
 
 fn main() {
+    // `cargo bench -p tib-e2e --bench sync -- typed` runs one section, to profile it.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let run = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let bodies = Arc::new(page_bodies());
     let connector = tib_connectors::connector("pagerduty").expect("the PagerDuty example connector");
 
-    // 1. End to end, through sockets, with the generated connector.
-    let server = runtime.block_on(serve(bodies.clone(), Duration::ZERO));
-    let cpu_before = cpu_seconds();
+    let wall = run("e2e").then(|| end_to_end(&runtime, &bodies, connector));
+    let floor = run("floor").then(|| {
+        let floor = pages_through(&bodies, |body| {
+            let _: serde::de::IgnoredAny = serde_json::from_slice(body).expect("valid JSON");
+        });
+        println!("parse floor (IgnoredAny): {:.0} users/s", per_second(floor));
+        floor
+    });
+    let typed = run("typed").then(|| {
+        let typed = parse_and_map(connector, &bodies);
+        println!("generated connector, parse and map only: {:.0} users/s", per_second(typed));
+        typed
+    });
+    let value = run("value").then(|| {
+        let value = parse_and_map(&interpreter("pagerduty"), &bodies);
+        println!("same spec over serde_json::Value: {:.0} users/s", per_second(value));
+        value
+    });
+    if let (Some(wall), Some(floor), Some(typed), Some(value)) = (wall, floor, typed, value) {
+        println!(
+            "ratios: end to end / parse floor = {:.2}; parse and map / parse floor = {:.2}; typed / Value = {:.2}x",
+            floor.as_secs_f64() / wall.as_secs_f64(),
+            floor.as_secs_f64() / typed.as_secs_f64(),
+            value.as_secs_f64() / typed.as_secs_f64(),
+        );
+    }
+    if run("latency") {
+        concurrent_pages(&runtime, &bodies, connector);
+    }
+}
+
+/// Syncs every user through sockets with the generated connector; the wall time.
+fn end_to_end(
+    runtime: &tokio::runtime::Runtime,
+    bodies: &Arc<Vec<Vec<u8>>>,
+    connector: &'static dyn Connector,
+) -> Duration {
+    let server = serve(bodies.clone(), Duration::ZERO);
+    let (cpu_before, server_before) = (cpu_seconds(), server.cpu_seconds());
     let start = Instant::now();
-    let users = runtime.block_on(sync(connector, &server.url));
+    // As the runtime's scheduler does: the sync is a task on the worker threads.
+    let url = server.url.clone();
+    let users = runtime.block_on(runtime.spawn(async move { sync(connector, &url).await })).expect("the sync task");
     let wall = start.elapsed();
-    let cpu = cpu_seconds() - cpu_before;
+    let server_cpu = server.cpu_seconds() - server_before;
+    let client_cpu = cpu_seconds() - cpu_before - server_cpu;
     let peak = peak_rss_mib();
     assert_eq!(users, USERS as u64, "every user synced");
     println!(
-        "end to end: {USERS} users in {:.2} s = {:.0} users/s; {:.2} µs CPU per user (client and server); peak RSS {peak:.1} MiB; {} requests",
+        "end to end: {USERS} users in {:.2} s = {:.0} users/s; CPU per user {:.2} µs in the client, {:.2} µs in the server; peak RSS {peak:.1} MiB; {} requests",
         wall.as_secs_f64(),
-        USERS as f64 / wall.as_secs_f64(),
-        cpu * 1e6 / USERS as f64,
+        per_second(wall),
+        client_cpu * 1e6 / USERS as f64,
+        server_cpu * 1e6 / USERS as f64,
         server.requests.load(Ordering::Relaxed),
     );
+    wall
+}
 
-    // 2. The parse floor: the same bytes into IgnoredAny.
-    let pages = USERS / PAGE;
+/// The time to run `read` over every page's bytes.
+fn pages_through(bodies: &[Vec<u8>], mut read: impl FnMut(&[u8])) -> Duration {
     let start = Instant::now();
-    for i in 0..pages {
-        let body = &bodies[i % BODIES];
-        let _: serde::de::IgnoredAny = serde_json::from_slice(body).expect("valid JSON");
+    for i in 0..USERS / PAGE {
+        read(&bodies[i % BODIES]);
     }
-    let floor = start.elapsed();
-    println!("parse floor (IgnoredAny): {:.0} users/s", USERS as f64 / floor.as_secs_f64());
+    start.elapsed()
+}
 
-    // 3. The typed connector alone, without HTTP.
-    let start = Instant::now();
+/// The time `connector` takes to parse and map every page, without HTTP.
+fn parse_and_map(connector: &dyn Connector, bodies: &[Vec<u8>]) -> Duration {
     let mut kept = 0usize;
-    for i in 0..pages {
-        connector.parse_page(&bodies[i % BODIES], &mut |u| kept += usize::from(u.is_ok())).expect("parses");
-    }
-    let typed = start.elapsed();
+    let time = pages_through(bodies, |body| {
+        connector.parse_page(body, &mut |u| kept += usize::from(u.is_ok())).expect("parses");
+    });
     assert_eq!(kept, USERS);
-    println!("generated connector, parse and map only: {:.0} users/s", USERS as f64 / typed.as_secs_f64());
+    time
+}
 
-    // 4. The same spec over serde_json::Value: preview's interpreter of the IR.
-    let interpreted = interpreter("pagerduty");
-    let start = Instant::now();
-    let mut kept = 0usize;
-    for i in 0..pages {
-        interpreted.parse_page(&bodies[i % BODIES], &mut |u| kept += usize::from(u.is_ok())).expect("parses");
-    }
-    let value = start.elapsed();
-    assert_eq!(kept, USERS);
-    println!("same spec over serde_json::Value: {:.0} users/s", USERS as f64 / value.as_secs_f64());
-    println!(
-        "ratios: end to end / parse floor = {:.2}; parse and map / parse floor = {:.2}; typed / Value = {:.2}x",
-        floor.as_secs_f64() / wall.as_secs_f64(),
-        floor.as_secs_f64() / typed.as_secs_f64(),
-        value.as_secs_f64() / typed.as_secs_f64(),
-    );
+fn per_second(time: Duration) -> f64 {
+    USERS as f64 / time.as_secs_f64()
+}
 
-    // 5. Concurrent pages against a slow API: 20 ms added to every answer.
-    let slow = runtime.block_on(serve(bodies.clone(), Duration::from_millis(20)));
+/// Concurrent pages against a slow API: 20 ms added to every answer.
+fn concurrent_pages(runtime: &tokio::runtime::Runtime, bodies: &Arc<Vec<Vec<u8>>>, connector: &'static dyn Connector) {
+    let slow = serve(bodies.clone(), Duration::from_millis(20));
     let limited = 20_000;
     for concurrency in [1, 4] {
         let start = Instant::now();
@@ -128,61 +165,87 @@ fn page_bodies() -> Vec<Vec<u8>> {
 struct Server {
     url: url::Url,
     requests: Arc<AtomicU64>,
+    /// The server thread's id, to read its CPU time apart from the client's.
+    thread: u32,
 }
 
-/// A minimal HTTP/1.1 server: keep-alive, answers every request with the
-/// pre-rendered body for its offset, `"more": false` on the last page.
-async fn serve(bodies: Arc<Vec<Vec<u8>>>, latency: Duration) -> Server {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = url::Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
-    let requests = Arc::new(AtomicU64::new(0));
-    let counter = requests.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else { return };
-            // Without it, Nagle's algorithm and delayed ACKs hold every answer ~40 ms.
-            let _ = socket.set_nodelay(true);
-            let (bodies, counter) = (bodies.clone(), counter.clone());
-            tokio::spawn(async move {
-                let mut buffer = vec![0u8; 8192];
-                let mut filled = 0;
-                loop {
-                    let Ok(n) = socket.read(&mut buffer[filled..]).await else { return };
-                    if n == 0 {
-                        return;
-                    }
-                    filled += n;
-                    let Some(end) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
-                    let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
-                    buffer.copy_within(end + 4..filled, 0);
-                    filled -= end + 4;
-                    counter.fetch_add(1, Ordering::Relaxed);
-                    let offset = query_number(&head, "offset");
-                    let body = &bodies[(offset / PAGE) % BODIES];
-                    let last = offset + PAGE >= USERS;
-                    let body: Cow<'_, [u8]> = if last {
-                        let text = String::from_utf8_lossy(body).replace("\"more\":true", "\"more\":false");
-                        Cow::Owned(text.into_bytes())
-                    } else {
-                        Cow::Borrowed(body)
-                    };
-                    if !latency.is_zero() {
-                        tokio::time::sleep(latency).await;
-                    }
-                    let mut answer = format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                        body.len()
-                    )
-                    .into_bytes();
-                    answer.extend_from_slice(&body);
-                    if socket.write_all(&answer).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
+impl Server {
+    /// User plus system CPU time of the server's thread so far, in seconds.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds_of(&format!("/proc/self/task/{}/stat", self.thread))
+    }
+}
+
+/// A minimal HTTP/1.1 server on a thread of its own: keep-alive, answers every
+/// request with the pre-rendered body for its offset, `"more": false` on the
+/// last page. Its own thread keeps its CPU time apart from the client's.
+fn serve(bodies: Arc<Vec<Vec<u8>>>, latency: Duration) -> Server {
+    let (ready, started) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let url = url::Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
+            let requests = Arc::new(AtomicU64::new(0));
+            let thread = this_thread_id();
+            ready.send(Server { url, requests: requests.clone(), thread }).expect("the bench waits");
+            loop {
+                let Ok((socket, _)) = listener.accept().await else { return };
+                tokio::spawn(answer(socket, bodies.clone(), requests.clone(), latency));
+            }
+        });
     });
-    Server { url, requests }
+    started.recv().expect("the server starts")
+}
+
+/// Answers the requests of one connection.
+async fn answer(
+    mut socket: tokio::net::TcpStream,
+    bodies: Arc<Vec<Vec<u8>>>,
+    counter: Arc<AtomicU64>,
+    latency: Duration,
+) {
+    // Without it, Nagle's algorithm and delayed ACKs hold every answer ~40 ms.
+    let _ = socket.set_nodelay(true);
+    let mut buffer = vec![0u8; 8192];
+    let mut filled = 0;
+    loop {
+        let Ok(n) = socket.read(&mut buffer[filled..]).await else { return };
+        if n == 0 {
+            return;
+        }
+        filled += n;
+        let Some(end) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+        let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
+        buffer.copy_within(end + 4..filled, 0);
+        filled -= end + 4;
+        counter.fetch_add(1, Ordering::Relaxed);
+        let offset = query_number(&head, "offset");
+        let body = &bodies[(offset / PAGE) % BODIES];
+        let last = offset + PAGE >= USERS;
+        let body: Cow<'_, [u8]> = if last {
+            let text = String::from_utf8_lossy(body).replace("\"more\":true", "\"more\":false");
+            Cow::Owned(text.into_bytes())
+        } else {
+            Cow::Borrowed(body)
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let mut answer =
+            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len())
+                .into_bytes();
+        answer.extend_from_slice(&body);
+        if socket.write_all(&answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// The kernel's id of the calling thread.
+fn this_thread_id() -> u32 {
+    let link = std::fs::read_link("/proc/thread-self").expect("Linux /proc");
+    link.file_name().and_then(|n| n.to_str()).and_then(|n| n.parse().ok()).expect("a thread id")
 }
 
 fn query_number(head: &str, name: &str) -> usize {
@@ -207,14 +270,14 @@ async fn sync(connector: &'static dyn Connector, url: &url::Url) -> u64 {
 /// Syncs with the spec's concurrency replaced, stopping after `limit` users.
 async fn sync_limited(connector: &'static dyn Connector, url: &url::Url, concurrency: u32, limit: usize) -> u64 {
     let spec = with_concurrency(connector.spec(), concurrency);
-    let bench = Bench { inner: connector, spec };
+    let bench = Arc::new(Bench { inner: connector, spec });
     let creds = CredentialValues::new(vec![(Secret::new("bench-key"), true)]);
     let connection = Connection { credentials: &creds, tokens: None, base_url: Some(url) };
     let client = Client::new(Duration::from_secs(30)).expect("client");
     let options = SyncOptions { max_pages: u32::try_from(limit / PAGE).expect("fits"), retry: RetryPolicy::default() };
     let mut users = 0u64;
     let result =
-        tib_support::sync(&client, &bench, &connection, &options, &mut |page| users += page.users.len() as u64).await;
+        tib_support::sync(&client, bench, &connection, &options, &mut |page| users += page.users.len() as u64).await;
     match result {
         Ok(summary) => summary.users + summary.dropped,
         // A limited run ends at its page cap, by design.
@@ -263,7 +326,12 @@ fn interpreter(id: &str) -> compiler::preview::interpret::Interpreted {
 
 /// User plus system CPU time of this process, in seconds.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_of("/proc/self/stat")
+}
+
+/// User plus system CPU time from a `/proc` stat file, in seconds.
+fn cpu_seconds_of(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name, which is in parentheses and may hold spaces.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = after.split_whitespace().collect();
