@@ -72,7 +72,8 @@ pub(crate) async fn send(
     retry: &RetryPolicy,
     creds: &CredentialValues,
 ) -> Result<Answer, SyncError> {
-    let shown_url = creds.redact(request.url().as_str());
+    // Redacted only when an error shows it: most requests succeed.
+    let shown_url = || creds.redact(request.url().as_str());
     let mut attempt = 0;
     loop {
         let this_try = request.try_clone().ok_or_else(|| SyncError::Config("the request cannot be repeated".into()))?;
@@ -80,7 +81,7 @@ pub(crate) async fn send(
         let response = match response {
             Ok(response) => response,
             Err(e) => {
-                return Err(SyncError::Transport { url: shown_url, message: creds.redact(&describe(e)) });
+                return Err(SyncError::Transport { url: shown_url(), message: creds.redact(&describe(e)) });
             }
         };
         let status = response.status();
@@ -89,7 +90,7 @@ pub(crate) async fn send(
             let body = response
                 .bytes()
                 .await
-                .map_err(|e| SyncError::Transport { url: shown_url.clone(), message: creds.redact(&describe(e)) })?;
+                .map_err(|e| SyncError::Transport { url: shown_url(), message: creds.redact(&describe(e)) })?;
             return Ok(Answer { status: status.as_u16(), headers, body });
         }
         let retryable = status.as_u16() == 429 || status.is_server_error();
@@ -97,7 +98,7 @@ pub(crate) async fn send(
             let backoff = retry.base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(retry.max_delay);
             let wait = match retry_after(response.headers()) {
                 Some(asked) if asked > retry.max_delay => {
-                    return Err(SyncError::RateLimited { url: shown_url, retry_after: asked });
+                    return Err(SyncError::RateLimited { url: shown_url(), retry_after: asked });
                 }
                 Some(asked) => asked,
                 None => backoff,
@@ -107,7 +108,7 @@ pub(crate) async fn send(
             continue;
         }
         let body = response.bytes().await.unwrap_or_default();
-        return Err(SyncError::Status { status: status.as_u16(), url: shown_url, body: error_body(&body, creds) });
+        return Err(SyncError::Status { status: status.as_u16(), url: shown_url(), body: error_body(&body, creds) });
     }
 }
 

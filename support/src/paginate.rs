@@ -16,7 +16,7 @@ use crate::Connector;
 use crate::error::SyncError;
 use crate::http::{self, Client, RetryPolicy};
 use crate::oauth::TokenProvider;
-use crate::page::PageInfo;
+use crate::page::{PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::{Requests, link_next};
 use crate::secret::CredentialValues;
@@ -142,20 +142,24 @@ enum Link {
 impl Pages<'_> {
     /// Sends one page's request and reads the page.
     async fn get(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        let shown = self.creds.redact(url.as_str());
-        let answer = send(self.client, &self.requests, url, self.retry, self.creds).await?;
-        read(self.connector.as_ref(), answer, number, shown)
+        let answer = send(self.client, &self.requests, url.clone(), self.retry, self.creds).await?;
+        read(self.connector.as_ref(), answer, number).map_err(|error| self.unreadable(error, number, &url))
     }
 
     /// As [`Pages::get`], but the page is read on a worker thread, so the
     /// pages of a window are read in parallel.
     async fn get_in_parallel(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        let shown = self.creds.redact(url.as_str());
-        let answer = send(self.client, &self.requests, url, self.retry, self.creds).await?;
+        let answer = send(self.client, &self.requests, url.clone(), self.retry, self.creds).await?;
         let connector = self.connector.clone();
-        tokio::spawn(async move { read(connector.as_ref(), answer, number, shown) })
-            .await
-            .unwrap_or_else(|e| Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))))
+        match tokio::spawn(async move { read(connector.as_ref(), answer, number) }).await {
+            Ok(read) => read.map_err(|error| self.unreadable(error, number, &url)),
+            Err(e) => Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))),
+        }
+    }
+
+    /// A page that could not be read, named by its URL with the secrets redacted.
+    fn unreadable(&self, error: PageError, page: u32, url: &Url) -> SyncError {
+        SyncError::Page { page, url: self.creds.redact(url.as_str()), error }
     }
 }
 
@@ -313,19 +317,17 @@ async fn send(
 }
 
 /// Reads one page's answer; the users are not handed on yet.
-fn read(connector: &dyn Connector, answer: http::Answer, number: u32, shown: String) -> Result<Fetched, SyncError> {
+fn read(connector: &dyn Connector, answer: http::Answer, number: u32) -> Result<Fetched, PageError> {
     // Room for a full page from the start, so records are not copied as the vector grows.
     let expected = match &connector.spec().pagination {
         Pagination::Offset(counted) | Pagination::PageNumber(counted) => counted.page_size as usize,
         _ => 0,
     };
     let mut users = PageUsers { number, users: Vec::with_capacity(expected.min(1024)), dropped: Vec::new() };
-    let info = connector
-        .parse_page(&answer.body, &mut |user| match user {
-            Ok(user) => users.users.push(user),
-            Err(dropped) => users.dropped.push(dropped),
-        })
-        .map_err(|error| SyncError::Page { page: number, url: shown, error })?;
+    let info = connector.parse_page(&answer.body, &mut |user| match user {
+        Ok(user) => users.users.push(user),
+        Err(dropped) => users.dropped.push(dropped),
+    })?;
     Ok(Fetched { number, info, headers: answer.headers, users })
 }
 

@@ -18,6 +18,8 @@ pub(crate) struct Requests<'s> {
     tokens: Option<&'s dyn TokenProvider>,
     /// The base URL with a trailing `/`, so relative next URLs land under it.
     base: Url,
+    /// The first page's URL, built once: every counted page starts from it.
+    first: Url,
 }
 
 impl<'s> Requests<'s> {
@@ -36,24 +38,13 @@ impl<'s> Requests<'s> {
         };
         let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
             .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
-        Ok(Requests { spec, creds, tokens, base })
+        let first = first_url(spec, &base, creds);
+        Ok(Requests { spec, creds, tokens, base, first })
     }
 
     /// The first page's URL: base URL, endpoint path, fixed query parameters.
     pub fn first(&self) -> Url {
-        let mut url = self.base.clone();
-        let path = format!("{}{}", self.base.path().trim_end_matches('/'), self.spec.endpoint.path);
-        url.set_path(&path);
-        {
-            let mut query = url.query_pairs_mut();
-            for param in self.spec.endpoint.query {
-                query.append_pair(param.name, &render(&param.value, self.creds));
-            }
-        }
-        if url.query() == Some("") {
-            url.set_query(None);
-        }
-        url
+        self.first.clone()
     }
 
     /// A counted page's URL: the first URL with the offset or page number and the page size.
@@ -157,6 +148,22 @@ pub(crate) fn render(template: &Template, creds: &CredentialValues) -> String {
 
 /// A URL template's text. Values put into a URL may only be URL-safe text, so
 /// a tenant name cannot move the request to another host or path.
+fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues) -> Url {
+    let mut url = base.clone();
+    let path = format!("{}{}", base.path().trim_end_matches('/'), spec.endpoint.path);
+    url.set_path(&path);
+    {
+        let mut query = url.query_pairs_mut();
+        for param in spec.endpoint.query {
+            query.append_pair(param.name, &render(&param.value, creds));
+        }
+    }
+    if url.query() == Some("") {
+        url.set_query(None);
+    }
+    url
+}
+
 fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, SyncError> {
     for part in template.0 {
         if let Part::Credential(index) = part {
