@@ -4,7 +4,7 @@
 //! Users stream out page by page: memory holds one page (or the window of
 //! concurrent pages), whatever the number of users.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 
 use futures_util::StreamExt;
@@ -125,6 +125,21 @@ struct Handed<'r> {
     summary: SyncSummary,
 }
 
+/// A counted page whose request is answered: its answer being read, or the
+/// error that stands in its place in page order.
+enum Arrived {
+    Reading { task: tokio::task::JoinHandle<Result<Fetched, PageError>>, number: u32, url: Url },
+    Failed(SyncError),
+}
+
+/// What a counted sync waits for next.
+enum Next {
+    /// The oldest page, read.
+    Read(Result<Fetched, SyncError>, u64),
+    /// The next answer in page order.
+    Arrived(Arrived, u64),
+}
+
 /// A fetched page, read but not yet handed on.
 struct Fetched {
     /// 1 for the first page.
@@ -146,14 +161,30 @@ impl Pages<'_> {
         read(self.connector.as_ref(), answer, number).map_err(|error| self.unreadable(error, number, &url))
     }
 
-    /// As [`Pages::get`], but the page is read on a worker thread, so the
-    /// pages of a window are read in parallel.
-    async fn get_in_parallel(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        let answer = send(self.client, &self.requests, url.clone(), self.retry, self.creds).await?;
-        let connector = self.connector.clone();
-        match tokio::spawn(async move { read(connector.as_ref(), answer, number) }).await {
-            Ok(read) => read.map_err(|error| self.unreadable(error, number, &url)),
-            Err(e) => Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))),
+    /// Sends one page's request; its answer is read on a worker thread, so
+    /// the pages of a window are read in parallel, and while more are sent.
+    async fn send_for_reading(&self, url: Url, number: u32) -> Arrived {
+        match send(self.client, &self.requests, url.clone(), self.retry, self.creds).await {
+            Ok(answer) => {
+                let connector = self.connector.clone();
+                Arrived::Reading {
+                    task: tokio::spawn(async move { read(connector.as_ref(), answer, number) }),
+                    number,
+                    url,
+                }
+            }
+            Err(error) => Arrived::Failed(error),
+        }
+    }
+
+    /// The page, once read.
+    async fn finish(&self, arrived: &mut Arrived) -> Result<Fetched, SyncError> {
+        match arrived {
+            Arrived::Reading { task, number, url } => match task.await {
+                Ok(read) => read.map_err(|error| self.unreadable(error, *number, url)),
+                Err(e) => Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))),
+            },
+            Arrived::Failed(error) => Err(error.clone()),
         }
     }
 
@@ -195,9 +226,9 @@ impl Run<'_> {
         Ok(self.handed.deliver(fetched))
     }
 
-    /// Offset/limit and page-number pagination: a window of `concurrency`
-    /// requests stays in flight, each page is read on a worker thread as soon
-    /// as it arrives, and pages are handed on in order.
+    /// Offset/limit and page-number pagination. `concurrency` requests stay in
+    /// flight; each answer is read on a worker thread as soon as it arrives,
+    /// without holding a request slot; pages are handed on in order.
     async fn counted(&mut self, counted: &Counted, offsets: bool) -> Result<(), SyncError> {
         let (pages, handed) = (&self.pages, &mut self.handed);
         let page_size = u64::from(counted.page_size);
@@ -205,20 +236,33 @@ impl Run<'_> {
         let window = counted.concurrency.max(1) as usize;
         // Where the next request asks from, assuming every page before it is full.
         let mut ahead = counted.first;
+        // Requests on the wire, then answers being read: both in page order,
+        // and every page being read is older than every page on the wire.
         let mut in_flight = FuturesOrdered::new();
+        let mut reading: VecDeque<(Arrived, u64)> = VecDeque::new();
         let mut received = 0u64;
         let mut seen = HashSet::new();
         loop {
             // No request beyond the page cap is sent: the pages in flight may end the sync first.
-            while in_flight.len() < window && handed.requested < handed.max_pages {
+            while in_flight.len() < window && reading.len() < window && handed.requested < handed.max_pages {
                 let number = handed.next_page_number()?;
                 let url = pages.requests.counted(counted, ahead);
                 let position = ahead;
-                in_flight.push_back(async move { (pages.get_in_parallel(url, number).await, position) });
+                in_flight.push_back(async move { (pages.send_for_reading(url, number).await, position) });
                 ahead += step;
             }
-            let Some((page, this_position)) = in_flight.next().await else {
-                return Err(SyncError::PageCap { max_pages: handed.max_pages });
+            let next = tokio::select! {
+                biased;
+                (page, position) = oldest(pages, &mut reading), if !reading.is_empty() => Next::Read(page, position),
+                Some((arrived, position)) = in_flight.next(), if !in_flight.is_empty() => Next::Arrived(arrived, position),
+                else => return Err(SyncError::PageCap { max_pages: handed.max_pages }),
+            };
+            let (page, this_position) = match next {
+                Next::Arrived(arrived, position) => {
+                    reading.push_back((arrived, position));
+                    continue;
+                }
+                Next::Read(page, position) => (page, position),
             };
             let fetched = handed.deliver(page?);
             let count = fetched.info.count as u64;
@@ -240,6 +284,7 @@ impl Run<'_> {
             // page; they are dropped unread and asked again from where it ended.
             if offsets && count < page_size {
                 in_flight.clear();
+                reading.clear();
                 handed.drop_unread();
                 ahead = position;
             }
@@ -289,6 +334,15 @@ impl Run<'_> {
             };
         }
     }
+}
+
+/// The oldest page being read, once read; it stays queued if this is cancelled.
+async fn oldest(pages: &Pages<'_>, reading: &mut VecDeque<(Arrived, u64)>) -> (Result<Fetched, SyncError>, u64) {
+    let (arrived, position) = reading.front_mut().expect("called only with pages being read");
+    let position = *position;
+    let page = pages.finish(arrived).await;
+    reading.pop_front();
+    (page, position)
 }
 
 /// Sends one page's request, with OAuth's bearer token when the spec uses

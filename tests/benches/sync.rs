@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use bytes::Buf;
 use serde_json::Value;
 use tib_support::spec::{Counted, Pagination, Spec};
 use tib_support::{Client, Connection, Connector, CredentialValues, RetryPolicy, Secret, SyncOptions};
@@ -232,11 +233,11 @@ async fn answer(
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        let mut answer =
-            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len())
-                .into_bytes();
-        answer.extend_from_slice(&body);
-        if socket.write_all(&answer).await.is_err() {
+        let head =
+            format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
+        // Head and body in one write, without copying the body.
+        let mut answer = Buf::chain(head.as_bytes(), &body[..]);
+        if socket.write_all_buf(&mut answer).await.is_err() {
             return;
         }
     }

@@ -4,6 +4,7 @@
 //! the failures a real API throws at a sync.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -396,6 +397,71 @@ async fn concurrent_pages_that_answer_out_of_order_are_handed_on_in_order() {
     let expected: Vec<String> = (0..450).map(|i| format!("P{i}")).collect();
     assert_eq!(ids, expected, "every user once, in the API's order");
     assert_eq!(summary.pages, 5, "the pages asked for ahead of the end do not count");
+}
+
+/// A connector that reads the page holding `slow_id` slowly, and counts the
+/// requests the server had received when it finished.
+struct SlowReader {
+    inner: &'static dyn tib_support::Connector,
+    slow_id: &'static str,
+    requests: Arc<AtomicUsize>,
+    requests_when_read: Arc<AtomicUsize>,
+}
+
+impl tib_support::Connector for SlowReader {
+    fn spec(&self) -> &'static tib_support::Spec {
+        self.inner.spec()
+    }
+
+    fn parse_page(
+        &self,
+        body: &[u8],
+        users: &mut dyn FnMut(Result<User, tib_support::Dropped>),
+    ) -> Result<tib_support::PageInfo, PageError> {
+        let marker = format!("\"id\":\"{}\"", self.slow_id);
+        if body.windows(marker.len()).any(|w| w == marker.as_bytes()) {
+            std::thread::sleep(Duration::from_millis(300));
+            self.requests_when_read.store(self.requests.load(Ordering::SeqCst), Ordering::SeqCst);
+        }
+        self.inner.parse_page(body, users)
+    }
+}
+
+/// Counts the requests it answers.
+struct Counting<R>(R, Arc<AtomicUsize>);
+
+impl<R: Respond> Respond for Counting<R> {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        self.1.fetch_add(1, Ordering::SeqCst);
+        self.0.respond(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_being_read_holds_no_request_slot_and_pages_still_arrive_in_order() {
+    let server = MockServer::start().await;
+    let requests = Arc::new(AtomicUsize::new(0));
+    Mock::given(path("/users")).respond_with(Counting(OffsetPages::of(450), requests.clone())).mount(&server).await;
+    let inner = tib_connectors::connector("pagerduty").expect("pagerduty");
+    let requests_when_read = Arc::new(AtomicUsize::new(0));
+    let slow = SlowReader { inner, slow_id: "P0", requests, requests_when_read: requests_when_read.clone() };
+    let credentials = CredentialValues::new(vec![(Secret::new("pd-key"), true)]);
+    let base = url::Url::parse(&server.uri()).expect("a URL");
+    let connection = Connection { credentials: &credentials, tokens: None, base_url: Some(&base) };
+    let client = Client::new(Duration::from_secs(5)).expect("a client");
+    let options = SyncOptions { max_pages: 50, retry: fast_retries() };
+    let mut pages = Vec::new();
+    let mut ids = Vec::new();
+    tib_support::sync(&client, Arc::new(slow), &connection, &options, &mut |page| {
+        pages.push(page.number);
+        ids.extend(page.users.into_iter().map(|u| u.external_id.to_string()));
+    })
+    .await
+    .expect("sync");
+    assert_eq!(pages, [1, 2, 3, 4, 5], "handed on in order although page 1 was read last");
+    assert_eq!(ids, (0..450).map(|i| format!("P{i}")).collect::<Vec<_>>());
+    let sent = requests_when_read.load(Ordering::SeqCst);
+    assert!(sent >= 5, "4 requests in flight while page 1 was read; only {sent} were sent by then");
 }
 
 #[tokio::test]
