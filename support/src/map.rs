@@ -51,8 +51,7 @@ impl Draft<'_, '_> {
             Err(reason) => return Err(Dropped { external_id: Some(external_id.into()), reason }),
         };
         let mut issues = Vec::new();
-        let mut time = |field: &'static str, value: Option<&Leaf<'_>>| match value.filter(|v| !matches!(v, Leaf::Null))
-        {
+        let mut time = |field: &'static str, value: Option<&Leaf<'_>>| match value.and_then(Leaf::present) {
             None => None,
             Some(v) => timestamp(v).map_err(|reason| issues.push(FieldIssue { field, reason })).ok(),
         };
@@ -60,7 +59,7 @@ impl Draft<'_, '_> {
         let last_seen_at = time("last_seen_at", self.last_seen_at);
         let mut custom_fields = Vec::with_capacity(self.custom_fields.len());
         for (name, kind, value) in self.custom_fields {
-            match value.filter(|v| !matches!(v, Leaf::Null)).map(|v| custom(*kind, v)) {
+            match value.and_then(Leaf::present).map(|v| custom(*kind, v)) {
                 None => {}
                 Some(Ok(value)) => custom_fields.push(CustomValue { name, value }),
                 Some(Err(reason)) => issues.push(FieldIssue { field: name, reason }),
@@ -104,7 +103,7 @@ fn text(leaf: Option<&Leaf<'_>>) -> Option<CompactString> {
 
 fn external_id(leaf: Option<&Leaf<'_>>) -> Result<CompactString, Dropped> {
     let drop = |reason| Dropped { external_id: None, reason };
-    let Some(leaf) = leaf.filter(|l| !matches!(l, Leaf::Null)) else { return Err(drop(DropReason::MissingId)) };
+    let Some(leaf) = leaf.and_then(Leaf::present) else { return Err(drop(DropReason::MissingId)) };
     let Some(id) = leaf.text().filter(|_| !matches!(leaf, Leaf::Bool(_))) else {
         return Err(drop(DropReason::InvalidId(format!("{} is not an id", leaf.kind()))));
     };
@@ -124,8 +123,8 @@ fn email(leaf: Option<&Leaf<'_>>) -> Result<CompactString, DropReason> {
     Ok(text)
 }
 
-/// Whether `text` holds a control character. Every user's id and email pass
-/// here, so ASCII text, nearly all of it, is checked byte by byte.
+/// Whether `text` holds a control character. Every user's id passes here, so
+/// ASCII text, nearly all of it, is checked byte by byte.
 fn has_control(text: &str) -> bool {
     if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(char::is_control) }
 }
