@@ -10,7 +10,7 @@
 //!
 //! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes;
 //! `cargo bench -p tib-e2e --bench sync -- e2e` (or `floor`, `typed`, `value`,
-//! `latency`) runs one section, to profile it.
+//! `transport`, `latency`) runs one section, to profile it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -42,7 +42,11 @@ fn main() {
     let bodies = Arc::new(page_bodies());
     let connector = tib_connectors::connector("pagerduty").expect("the PagerDuty example connector");
 
-    let wall = run("e2e").then(|| end_to_end(&runtime, &bodies, connector));
+    let wall = run("e2e").then(|| end_to_end(&runtime, &bodies, connector, "end to end", USERS as u64));
+    if run("transport") {
+        let transport = Box::leak(Box::new(TransportOnly(connector.spec())));
+        end_to_end(&runtime, &bodies, transport, "transport alone (no user read)", 0);
+    }
     let floor = run("floor").then(|| {
         let floor = pages_through(&bodies, |body| {
             let _: serde::de::IgnoredAny = serde_json::from_slice(body).expect("valid JSON");
@@ -78,6 +82,8 @@ fn end_to_end(
     runtime: &tokio::runtime::Runtime,
     bodies: &Arc<Vec<Vec<u8>>>,
     connector: &'static dyn Connector,
+    what: &str,
+    users_read: u64,
 ) -> Duration {
     let server = serve(bodies.clone(), Duration::ZERO);
     let (cpu_before, server_before) = (cpu_seconds(), server.cpu_seconds());
@@ -89,9 +95,9 @@ fn end_to_end(
     let server_cpu = server.cpu_seconds() - server_before;
     let client_cpu = cpu_seconds() - cpu_before - server_cpu;
     let peak = peak_rss_mib();
-    assert_eq!(users, USERS as u64, "every user synced");
+    assert_eq!(users, users_read, "{what}: every user synced");
     println!(
-        "end to end: {USERS} users in {:.2} s = {:.0} users/s; CPU per user {:.2} µs in the client, {:.2} µs in the server; peak RSS {peak:.1} MiB; {} requests",
+        "{what}: {USERS} users in {:.2} s = {:.0} users/s; CPU per user {:.2} µs in the client, {:.2} µs in the server; peak RSS {peak:.1} MiB; {} requests",
         wall.as_secs_f64(),
         per_second(wall),
         client_cpu * 1e6 / USERS as f64,
@@ -312,6 +318,29 @@ impl Connector for Bench {
         users: &mut dyn FnMut(Result<tib_support::User, tib_support::Dropped>),
     ) -> Result<tib_support::PageInfo, tib_support::PageError> {
         self.inner.parse_page(body, users)
+    }
+}
+
+/// The transport alone: a reader that takes only the has-more flag from the
+/// head of each body (the bench's bodies put it first) and reads no user, so
+/// the sync costs what HTTP and pagination cost the client.
+struct TransportOnly(&'static Spec);
+
+impl Connector for TransportOnly {
+    fn spec(&self) -> &'static Spec {
+        self.0
+    }
+
+    fn parse_page(
+        &self,
+        body: &[u8],
+        _users: &mut dyn FnMut(Result<tib_support::User, tib_support::Dropped>),
+    ) -> Result<tib_support::PageInfo, tib_support::PageError> {
+        let head = &body[..body.len().min(64)];
+        let flag = |text: &[u8]| head.windows(text.len()).any(|w| w == text);
+        let more = flag(b"\"more\":true");
+        assert!(more || flag(b"\"more\":false"), "the bench's bodies hold the has-more flag in their head");
+        Ok(tib_support::PageInfo { count: PAGE, next: None, more: Some(more), total: None })
     }
 }
 
