@@ -12,6 +12,11 @@ const TOKEN: &str = "sekret-token-4711";
 
 /// A workspace with one spec, `specs/demo.tib`, whose base URL is `base_url`.
 fn workspace(base_url: &str, users_at: &str, username: &str) -> tempfile::TempDir {
+    workspace_paging(base_url, users_at, username, "")
+}
+
+/// [`workspace`], with more settings in the spec's `paginate` block.
+fn workspace_paging(base_url: &str, users_at: &str, username: &str, paging: &str) -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("temp dir");
     std::fs::create_dir(root.path().join("specs")).expect("specs/");
     std::fs::write(root.path().join("custom-fields.toml"), "[Demo]\nDepartment = \"Text\"\nSeats = \"Number\"\n")
@@ -28,6 +33,7 @@ paginate offset {{
   offset_param = "offset"
   limit_param  = "limit"
   page_size    = 2
+  {paging}
   stop when short_page
 }}
 users at {users_at}
@@ -299,6 +305,23 @@ async fn preview_stops_at_the_page_bound_and_says_more_remain() {
     );
     let requests = server.received_requests().await.expect("recorded");
     assert_eq!(requests.len(), 1, "one page fetched");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_of_concurrent_pages_asks_for_no_page_beyond_its_bound() {
+    let server = MockServer::start().await;
+    three_pages(&server).await;
+    let root = workspace_paging(&server.uri(), "data.members", "handle", "concurrency = 4");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--pages", "2"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("2 pages, 3 users, 1 dropped\nstopped after 2 pages (--pages); more remain"),
+        "{}",
+        run.stdout
+    );
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 2, "4 may be on the wire at once, but the bound is 2 pages");
 }
 
 #[tokio::test(flavor = "multi_thread")]
