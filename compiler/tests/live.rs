@@ -295,16 +295,19 @@ async fn preview_warns_when_pages_overlap() {
     );
 }
 
+/// The preview read `pages` pages (its listing ends with `summary`), said more
+/// remain, and asked the server for no page beyond them.
+async fn assert_stopped_at_the_bound(server: &MockServer, run: &Run, pages: usize, summary: &str) {
+    let expected = format!("{summary}\nstopped after {pages} pages (--pages); more remain");
+    assert!(run.stdout.contains(&expected), "{}", run.stdout);
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), pages, "no page asked for beyond the bound");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_stops_at_the_page_bound_and_says_more_remain() {
     let (server, run) = preview_three_pages("handle", &["--pages", "1"]).await;
-    assert!(
-        run.stdout.contains("1 pages, 2 users, 0 dropped\nstopped after 1 pages (--pages); more remain"),
-        "{}",
-        run.stdout
-    );
-    let requests = server.received_requests().await.expect("recorded");
-    assert_eq!(requests.len(), 1, "one page fetched");
+    assert_stopped_at_the_bound(&server, &run, 1, "1 pages, 2 users, 0 dropped").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -315,13 +318,8 @@ async fn preview_of_concurrent_pages_asks_for_no_page_beyond_its_bound() {
     let cred = format!("token={TOKEN}");
     let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--pages", "2"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("2 pages, 3 users, 1 dropped\nstopped after 2 pages (--pages); more remain"),
-        "{}",
-        run.stdout
-    );
-    let requests = server.received_requests().await.expect("recorded");
-    assert_eq!(requests.len(), 2, "4 may be on the wire at once, but the bound is 2 pages");
+    // 4 requests may be on the wire at once, but the bound is 2 pages.
+    assert_stopped_at_the_bound(&server, &run, 2, "2 pages, 3 users, 1 dropped").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
