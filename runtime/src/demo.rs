@@ -60,32 +60,43 @@ pub struct DemoApi {
 pub async fn start() -> std::io::Result<DemoApi> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
+    serve(listener, |head| std::future::ready(Some(answer(&head))));
+    Ok(DemoApi { base_url: format!("http://{address}/api/v2") })
+}
+
+/// Serves one request per connection on `listener`: reads the request head,
+/// asks `respond` for the status line and JSON body, answers and closes.
+/// `None` closes the connection without an answer, as a dying API does.
+pub fn serve<F, A>(listener: TcpListener, respond: F)
+where
+    F: Fn(String) -> A + Clone + Send + 'static,
+    A: Future<Output = Option<(&'static str, String)>> + Send,
+{
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
+            let respond = respond.clone();
             tokio::spawn(async move {
                 let mut buffer = Vec::new();
                 let mut chunk = [0u8; 4096];
-                // One request per connection: read the head, answer, close.
                 while !buffer.windows(4).any(|w| w == b"\r\n\r\n") {
                     match socket.read(&mut chunk).await {
                         Ok(0) | Err(_) => return,
                         Ok(n) => buffer.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let head = String::from_utf8_lossy(&buffer).into_owned();
-                let (status, body) = answer(&head);
+                let Some((status, body)) = respond(String::from_utf8_lossy(&buffer).into_owned()).await else {
+                    return;
+                };
                 let mut response = String::new();
                 let _ = write!(
                     response,
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                     body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
-                let _ = socket.write_all(body.as_bytes()).await;
             });
         }
     });
-    Ok(DemoApi { base_url: format!("http://{address}/api/v2") })
 }
 
 /// The answer to one request head.

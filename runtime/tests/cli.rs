@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tib_runtime::demo::member;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tib_runtime::demo::{member, serve};
 use tokio::net::TcpListener;
 use wiremock::matchers::{body_partial_json, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -54,48 +53,33 @@ async fn api(users: usize) -> Api {
     let mode = Arc::new(AtomicUsize::new(FINE));
     let count = Arc::new(AtomicUsize::new(users));
     let (m, c) = (mode.clone(), count.clone());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let (mode, count) = (m.load(Ordering::SeqCst), c.load(Ordering::SeqCst));
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut chunk = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&chunk[..n]),
-                    }
+    serve(listener, move |head| {
+        let (mode, count) = (m.load(Ordering::SeqCst), c.load(Ordering::SeqCst));
+        async move {
+            let head = head.to_lowercase();
+            let offset: usize = head
+                .split(['?', '&', ' '])
+                .find_map(|p| p.strip_prefix("offset="))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let authorized = head.contains(&format!("authorization: token token={SECRET}"));
+            let (status, body) = match mode {
+                _ if !authorized || mode == UNAUTHORIZED => {
+                    ("401 Unauthorized", json!({"ok": false, "error": {"message": "invalid API token"}}))
                 }
-                let head = String::from_utf8_lossy(&head).to_lowercase();
-                let offset: usize = head
-                    .split(['?', '&', ' '])
-                    .find_map(|p| p.strip_prefix("offset="))
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                let authorized = head.contains(&format!("authorization: token token={SECRET}"));
-                let (status, body) = match mode {
-                    _ if !authorized || mode == UNAUTHORIZED => {
-                        ("401 Unauthorized", json!({"ok": false, "error": {"message": "invalid API token"}}))
+                NOT_FOUND => ("404 Not Found", json!({"ok": false, "error": {"message": "no such workspace"}})),
+                SERVER_ERROR => ("500 Internal Server Error", json!({"ok": false})),
+                DIES_AFTER_FIRST_PAGE if offset >= 100 => return None,
+                _ => {
+                    if mode == STALLS_AT_400 && offset >= 400 {
+                        tokio::time::sleep(Duration::from_secs(60)).await;
                     }
-                    NOT_FOUND => ("404 Not Found", json!({"ok": false, "error": {"message": "no such workspace"}})),
-                    SERVER_ERROR => ("500 Internal Server Error", json!({"ok": false})),
-                    DIES_AFTER_FIRST_PAGE if offset >= 100 => return,
-                    _ => {
-                        if mode == STALLS_AT_400 && offset >= 400 {
-                            tokio::time::sleep(Duration::from_secs(60)).await;
-                        }
-                        let end = (offset + 100).min(count);
-                        let members: Vec<Value> = (offset.min(end)..end).map(member).collect();
-                        ("200 OK", json!({"ok": true, "data": {"members": members}, "has_more": end < count}))
-                    }
-                };
-                let body = body.to_string();
-                let response = format!(
-                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
+                    let end = (offset + 100).min(count);
+                    let members: Vec<Value> = (offset.min(end)..end).map(member).collect();
+                    ("200 OK", json!({"ok": true, "data": {"members": members}, "has_more": end < count}))
+                }
+            };
+            Some((status, body.to_string()))
         }
     });
     Api { base_url: format!("http://{address}/api/v2"), mode, users: count }
