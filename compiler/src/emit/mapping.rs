@@ -209,8 +209,7 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
             bytes: &[u8],
             users: &mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>),
         ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-            let body: #body_type = ::tib_support::serde_json::from_str(::tib_support::page::text(bytes)?)
-                .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
+            let body: #body_type = ::tib_support::page::read(bytes)?;
             #api_error
             let items = match #users {
                 None | Some(::tib_support::value::UsersAt::Missing) => {

@@ -211,7 +211,7 @@ impl Connector for Interpreted {
     }
 
     fn parse_page(&self, bytes: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
-        let body: Value = serde_json::from_str(page::text(bytes)?).map_err(|e| PageError::Json(e.to_string()))?;
+        let body: Value = page::read(bytes)?;
         let shape = &self.ir.shapes.body;
         if let Some(api_error) = &self.ir.api_error
             && all(Some(&body), shape, &api_error.when)

@@ -361,10 +361,9 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_str(
-            ::tib_support::page::text(bytes)?,
-        )
-        .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
+        bytes,
+    )?;
     if ::tib_support::rules::is(
         body.get().and_then(|v| v.ok.present()),
         &::tib_support::rules::Lit::Bool(false),

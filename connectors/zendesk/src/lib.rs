@@ -248,10 +248,9 @@ fn parse_page(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::serde_json::from_str(
-            ::tib_support::page::text(bytes)?,
-        )
-        .map_err(|e| ::tib_support::PageError::Json(e.to_string()))?;
+    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
+        bytes,
+    )?;
     let items = match body.get().map(|v| &v.users) {
         None | Some(::tib_support::value::UsersAt::Missing) => {
             return Err(::tib_support::PageError::MissingUsers {
