@@ -130,22 +130,32 @@ fn has_control(text: &str) -> bool {
 }
 
 /// A pragmatic address check: one `@`, a local part, a dotted domain, no spaces.
-/// Every kept user's email passes here, so ASCII addresses, nearly all of
-/// them, are checked in one pass over their bytes.
+/// Every kept user's email passes here, so the address is looked at in one
+/// pass over its bytes; only one that is not ASCII is looked at again, char by char.
 pub fn validate_email(email: &str) -> Result<(), &'static str> {
-    let Some((local, domain)) = email.rsplit_once('@') else { return Err("has no @") };
-    if local.is_empty() || local.contains('@') {
+    let bytes = email.as_bytes();
+    let (mut ats, mut last_at, mut spaced, mut high) = (0, 0, false, 0u8);
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'@' {
+            ats += 1;
+            last_at = i;
+        }
+        spaced |= b <= b' ' || b == 0x7f;
+        high |= b;
+    }
+    if ats == 0 {
+        return Err("has no @");
+    }
+    if last_at == 0 || ats > 1 {
         return Err("has no single local part before @");
     }
-    let spaced = if email.is_ascii() {
-        email.bytes().any(|b| b <= b' ' || b == 0x7f)
-    } else {
-        email.chars().any(|c| c.is_whitespace() || c.is_control())
-    };
+    // UTF-8 never encodes an ASCII byte inside another character, so the
+    // byte pass is right for every ASCII character; the others are checked here.
+    spaced |= high >= 0x80 && email.chars().any(|c| c.is_whitespace() || c.is_control());
     if email.len() > 254 || spaced {
         return Err("is too long or holds spaces");
     }
-    if !valid_domain(domain.as_bytes()) {
+    if !valid_domain(&bytes[last_at + 1..]) {
         return Err("has no valid domain");
     }
     Ok(())
@@ -268,9 +278,19 @@ mod tests {
             "a@-b.io",
             "a@b-.io",
             "a@b.io.",
+            "a@b@c.io",
+            "a\u{2003}@c.io",
+            "ann",
         ] {
             assert!(validate_email(bad).is_err(), "{bad}");
         }
+        assert_eq!(validate_email("ann.example.com"), Err("has no @"));
+        assert_eq!(validate_email("a@b@c.io"), Err("has no single local part before @"));
+        assert_eq!(validate_email("@c.io"), Err("has no single local part before @"));
+        assert_eq!(validate_email("jos\u{e9}\u{2003}@c.io"), Err("is too long or holds spaces"));
+        assert_eq!(validate_email(&format!("{}@c.io", "a".repeat(250))), Err("is too long or holds spaces"));
+        assert_eq!(validate_email("a@c..io"), Err("has no valid domain"));
+        assert_eq!(validate_email("jos\u{e9}@exampl\u{e9}.fr"), Ok(()));
     }
 
     #[test]
