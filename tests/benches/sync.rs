@@ -6,7 +6,8 @@
 //! of concurrent pages with 20 ms of added latency per request.
 //!
 //! The server runs on a thread of its own, so the client's CPU time is
-//! reported apart from the server's.
+//! reported apart from the server's. The sections run in turn for
+//! [`ROUNDS`] rounds, and the goals are read off their medians.
 //!
 //! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes;
 //! `cargo bench -p tib-e2e --bench sync -- e2e` (or `floor`, `typed`, `value`,
@@ -34,6 +35,11 @@ const PAGE: usize = 100;
 /// Distinct page bodies the server cycles through (ids differ per body).
 const BODIES: usize = 100;
 
+/// Rounds of each measured section. The machine is shared and its speed
+/// drifts by a quarter from one minute to the next, so the sections run in
+/// turn, round after round, and their medians are compared.
+const ROUNDS: usize = 5;
+
 fn main() {
     // `cargo bench -p tib-e2e --bench sync -- typed` runs one section, to profile it.
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
@@ -41,52 +47,108 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let bodies = Arc::new(page_bodies());
     let connector = tib_connectors::connector("pagerduty").expect("the PagerDuty example connector");
+    let value_interpreter = interpreter("pagerduty");
+    let server = serve(bodies.clone(), Duration::ZERO);
 
-    let wall = run("e2e").then(|| end_to_end(&runtime, &bodies, connector, "end to end", USERS as u64));
-    if run("transport") {
-        let transport = Box::leak(Box::new(TransportOnly(connector.spec())));
-        end_to_end(&runtime, &bodies, transport, "transport alone (no user read)", 0);
-    }
-    let floor = run("floor").then(|| {
-        let floor = pages_through(&bodies, |body| {
-            let _: serde::de::IgnoredAny = serde_json::from_slice(body).expect("valid JSON");
+    let mut rounds = Vec::new();
+    for _ in 0..ROUNDS {
+        let e2e = run("e2e").then(|| end_to_end(&runtime, &server, connector, "end to end", USERS as u64));
+        if run("transport") {
+            let transport = Box::leak(Box::new(TransportOnly(connector.spec())));
+            end_to_end(&runtime, &server, transport, "transport alone (no user read)", 0);
+        }
+        let floor = run("floor").then(|| {
+            let floor = pages_through(&bodies, |body| {
+                let _: serde::de::IgnoredAny = serde_json::from_slice(body).expect("valid JSON");
+            });
+            println!("parse floor (IgnoredAny): {:.0} users/s", per_second(floor));
+            floor
         });
-        println!("parse floor (IgnoredAny): {:.0} users/s", per_second(floor));
-        floor
-    });
-    let typed = run("typed").then(|| {
-        let typed = parse_and_map(connector, &bodies);
-        println!("generated connector, parse and map only: {:.0} users/s", per_second(typed));
-        typed
-    });
-    let value = run("value").then(|| {
-        let value = parse_and_map(&interpreter("pagerduty"), &bodies);
-        println!("same spec over serde_json::Value: {:.0} users/s", per_second(value));
-        value
-    });
-    if let (Some(wall), Some(floor), Some(typed), Some(value)) = (wall, floor, typed, value) {
-        println!(
-            "ratios: end to end / parse floor = {:.2}; parse and map / parse floor = {:.2}; typed / Value = {:.2}x",
-            floor.as_secs_f64() / wall.as_secs_f64(),
-            floor.as_secs_f64() / typed.as_secs_f64(),
-            value.as_secs_f64() / typed.as_secs_f64(),
-        );
+        let typed = run("typed").then(|| {
+            let typed = parse_and_map(connector, &bodies);
+            println!("generated connector, parse and map only: {:.0} users/s", per_second(typed));
+            typed
+        });
+        let value = run("value").then(|| {
+            let value = parse_and_map(&value_interpreter, &bodies);
+            println!("same spec over serde_json::Value: {:.0} users/s", per_second(value));
+            value
+        });
+        if let (Some(e2e), Some(floor), Some(typed), Some(value)) = (e2e, floor, typed, value) {
+            rounds.push(Round { e2e, floor, typed, value });
+        }
+    }
+    if !rounds.is_empty() {
+        summarise(&rounds);
     }
     if run("latency") {
         concurrent_pages(&runtime, &bodies, connector);
     }
 }
 
-/// Syncs every user through sockets with the generated connector; the wall time.
+/// One round's measures of the sections the goals compare.
+struct Round {
+    e2e: Synced,
+    floor: Duration,
+    typed: Duration,
+    value: Duration,
+}
+
+/// Prints the medians of the rounds, and the ratios within each round.
+fn summarise(rounds: &[Round]) {
+    let users_per_second = |time: fn(&Round) -> Duration| {
+        let rates: Vec<f64> = rounds.iter().map(|r| per_second(time(r))).collect();
+        format!("{:.0} users/s ({})", median(&rates), spread(&rates, 0))
+    };
+    println!("medians of {} rounds:", rounds.len());
+    println!("  end to end: {}", users_per_second(|r| r.e2e.wall));
+    let cpu: Vec<f64> = rounds.iter().map(|r| r.e2e.client_cpu_per_user).collect();
+    println!("  CPU per user in the client: {:.2} µs ({})", median(&cpu), spread(&cpu, 2));
+    // VmHWM only grows: after the last round it covers every section, the references' included.
+    println!("  peak RSS of the process: {:.1} MiB", rounds.iter().map(|r| r.e2e.peak_rss_mib).fold(0.0, f64::max));
+    println!("  parse floor (IgnoredAny): {}", users_per_second(|r| r.floor));
+    println!("  generated connector, parse and map only: {}", users_per_second(|r| r.typed));
+    println!("  same spec over serde_json::Value: {}", users_per_second(|r| r.value));
+    let ratio = |name: &str, ratio: fn(&Round) -> f64| {
+        let ratios: Vec<f64> = rounds.iter().map(ratio).collect();
+        println!("  {name}: {:.2} (rounds: {})", median(&ratios), spread(&ratios, 2));
+    };
+    println!("ratios, median over the rounds:");
+    ratio("end to end / parse floor", |r| r.floor.as_secs_f64() / r.e2e.wall.as_secs_f64());
+    ratio("parse and map / parse floor", |r| r.floor.as_secs_f64() / r.typed.as_secs_f64());
+    ratio("typed / Value", |r| r.value.as_secs_f64() / r.typed.as_secs_f64());
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// The lowest and highest of `values`, to `decimals` places.
+fn spread(values: &[f64], decimals: usize) -> String {
+    let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("{low:.decimals$}–{high:.decimals$}")
+}
+
+/// What one end-to-end sync measured.
+struct Synced {
+    wall: Duration,
+    client_cpu_per_user: f64,
+    peak_rss_mib: f64,
+}
+
+/// Syncs every user through sockets with the generated connector.
 fn end_to_end(
     runtime: &tokio::runtime::Runtime,
-    bodies: &Arc<Vec<Vec<u8>>>,
+    server: &Server,
     connector: &'static dyn Connector,
     what: &str,
     users_read: u64,
-) -> Duration {
-    let server = serve(bodies.clone(), Duration::ZERO);
+) -> Synced {
     let (cpu_before, server_before) = (cpu_seconds(), server.cpu_seconds());
+    let requests_before = server.requests.load(Ordering::Relaxed);
     let start = Instant::now();
     // As the runtime's scheduler does: the sync is a task on the worker threads.
     let url = server.url.clone();
@@ -102,9 +164,9 @@ fn end_to_end(
         per_second(wall),
         client_cpu * 1e6 / USERS as f64,
         server_cpu * 1e6 / USERS as f64,
-        server.requests.load(Ordering::Relaxed),
+        server.requests.load(Ordering::Relaxed) - requests_before,
     );
-    wall
+    Synced { wall, client_cpu_per_user: client_cpu * 1e6 / USERS as f64, peak_rss_mib: peak }
 }
 
 /// The time to run `read` over every page's bytes.
