@@ -98,7 +98,16 @@ pub fn label(label: Label<'_, '_>) -> Option<CompactString> {
 }
 
 fn text(leaf: Option<&Leaf<'_>>) -> Option<CompactString> {
-    leaf.and_then(Leaf::text).map(|t| CompactString::from(t.trim())).filter(|t| !t.is_empty())
+    let text = leaf?.text()?;
+    let text = trim(&text);
+    (!text.is_empty()).then(|| CompactString::from(text))
+}
+
+/// `str::trim`, with a shortcut for what nearly every value is: text that
+/// starts and ends with a visible ASCII character, which has nothing to trim.
+fn trim(text: &str) -> &str {
+    let visible = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if visible(text.as_bytes().first()) && visible(text.as_bytes().last()) { text } else { text.trim() }
 }
 
 fn external_id(leaf: Option<&Leaf<'_>>) -> Result<CompactString, Dropped> {
@@ -107,7 +116,7 @@ fn external_id(leaf: Option<&Leaf<'_>>) -> Result<CompactString, Dropped> {
     let Some(id) = leaf.text().filter(|_| !matches!(leaf, Leaf::Bool(_))) else {
         return Err(drop(DropReason::InvalidId(format!("{} is not an id", leaf.kind()))));
     };
-    let id = id.trim();
+    let id = trim(&id);
     if id.is_empty() {
         return Err(drop(DropReason::MissingId));
     }
@@ -257,6 +266,13 @@ mod tests {
                 (Err(dropped), Err(reason)) => assert_eq!(dropped.reason, reason),
                 (result, expected) => panic!("{result:?} vs {expected:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn trim_is_str_trim() {
+        for text in ["", " ", "a", " a ", "a\t", "\u{a0}a", "a\u{2003}", "\u{e9}", "x\u{7f}", "\u{7f}"] {
+            assert_eq!(trim(text), text.trim(), "{text:?}");
         }
     }
 
