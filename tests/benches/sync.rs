@@ -49,12 +49,12 @@ fn main() {
     let connector = tib_connectors::connector("pagerduty").expect("the PagerDuty example connector");
     let value_interpreter = interpreter("pagerduty");
     let server = serve(bodies.clone(), Duration::ZERO);
+    let transport: &'static TransportOnly = Box::leak(Box::new(TransportOnly(connector.spec())));
 
     let mut rounds = Vec::new();
     for _ in 0..ROUNDS {
         let e2e = run("e2e").then(|| end_to_end(&runtime, &server, connector, "end to end", USERS as u64));
         if run("transport") {
-            let transport = Box::leak(Box::new(TransportOnly(connector.spec())));
             end_to_end(&runtime, &server, transport, "transport alone (no user read)", 0);
         }
         let floor = run("floor").then(|| {
