@@ -200,8 +200,9 @@ fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
         }),
         FieldType::Email => {
             let text = value.text().ok_or_else(|| mismatch("an email"))?;
-            validate_email(text.trim()).map_err(|why| format!("`{text}` {why}"))?;
-            Ok(FieldValue::Email(text.trim().into()))
+            let email = trim(&text);
+            validate_email(email).map_err(|why| format!("`{text}` {why}"))?;
+            Ok(FieldValue::Email(email.into()))
         }
         FieldType::Date => timestamp(value).map(FieldValue::Date),
         FieldType::MultiValue => match value {
@@ -215,10 +216,13 @@ fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
                 other.text().map(|t| FieldValue::MultiValue(vec![t.as_ref().into()])).ok_or_else(|| mismatch("strings"))
             }
         },
-        FieldType::User => match value.text() {
-            Some(t) if !t.trim().is_empty() && !matches!(value, Leaf::Bool(_)) => Ok(FieldValue::User(t.trim().into())),
-            _ => Err(mismatch("a user id or email")),
-        },
+        FieldType::User => {
+            let text = value.text().filter(|_| !matches!(value, Leaf::Bool(_)));
+            match text.as_deref().map(trim) {
+                Some(user) if !user.is_empty() => Ok(FieldValue::User(user.into())),
+                _ => Err(mismatch("a user id or email")),
+            }
+        }
     }
 }
 
@@ -267,6 +271,40 @@ mod tests {
                 (result, expected) => panic!("{result:?} vs {expected:?}"),
             }
         }
+    }
+
+    #[test]
+    fn email_and_user_fields_are_trimmed_and_checked() {
+        let id = Leaf::Text("u1".into());
+        let email = Leaf::Text("a@b.co".into());
+        let (spaced_email, bad_email) = (Leaf::Text(" ann@b.co ".into()), Leaf::Text("nope".into()));
+        let (spaced_user, blank_user, bool_user) =
+            (Leaf::Text(" u7 ".into()), Leaf::Text("  ".into()), Leaf::Bool(true));
+        let fields = [
+            ("Backup", FieldType::Email, Some(&spaced_email)),
+            ("Alias", FieldType::Email, Some(&bad_email)),
+            ("Manager", FieldType::User, Some(&spaced_user)),
+            ("Deputy", FieldType::User, Some(&blank_user)),
+            ("Owner", FieldType::User, Some(&bool_user)),
+        ];
+        let mut d = draft(Some(&id), Some(&email));
+        d.custom_fields = &fields;
+        let user = d.finish().expect("kept");
+        assert_eq!(
+            user.custom_fields,
+            vec![
+                CustomValue { name: "Backup", value: FieldValue::Email("ann@b.co".into()) },
+                CustomValue { name: "Manager", value: FieldValue::User("u7".into()) },
+            ]
+        );
+        assert_eq!(
+            user.issues,
+            vec![
+                FieldIssue { field: "Alias", reason: "`nope` has no @".into() },
+                FieldIssue { field: "Deputy", reason: "expected a user id or email, found a string".into() },
+                FieldIssue { field: "Owner", reason: "expected a user id or email, found a boolean".into() },
+            ]
+        );
     }
 
     #[test]
