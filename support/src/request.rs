@@ -42,7 +42,7 @@ impl<'s> Requests<'s> {
         Ok(Requests { spec, creds, tokens, base, first })
     }
 
-    /// The first page's URL: base URL, endpoint path, fixed query parameters.
+    /// The first page's URL, built when the sync began.
     pub fn first(&self) -> Url {
         self.first.clone()
     }
@@ -146,8 +146,7 @@ pub(crate) fn render(template: &Template, creds: &CredentialValues) -> String {
         .collect()
 }
 
-/// A URL template's text. Values put into a URL may only be URL-safe text, so
-/// a tenant name cannot move the request to another host or path.
+/// The first page's URL: base URL, endpoint path, fixed query parameters.
 fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues) -> Url {
     let mut url = base.clone();
     let path = format!("{}{}", base.path().trim_end_matches('/'), spec.endpoint.path);
@@ -164,6 +163,8 @@ fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues) -> Url {
     url
 }
 
+/// A URL template's text. Values put into a URL may only be URL-safe text, so
+/// a tenant name cannot move the request to another host or path.
 fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, SyncError> {
     for part in template.0 {
         if let Part::Credential(index) = part {
