@@ -1,7 +1,8 @@
 //! The generated example connectors syncing from mock APIs on 127.0.0.1
 //! (wiremock, real sockets): every auth kind but the OAuth grants themselves,
-//! every pagination style and stop condition, every operator and mode, and
-//! the failures a real API throws at a sync.
+//! every pagination style and stop condition, every operator and mode, the
+//! failures a real API throws at a sync, and the HTTP client itself: gzip,
+//! timeouts, connection reuse and TLS.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,16 +48,28 @@ async fn sync_with(
     tokens: Option<&dyn TokenProvider>,
     options: SyncOptions,
 ) -> Result<(Synced, SyncSummary), SyncError> {
+    let base = url::Url::parse(&format!("{}{base_path}", server.uri())).expect("a URL");
+    let client = Client::new(Duration::from_secs(5)).expect("a client");
+    sync_at(&client, app, &base, values, tokens, options).await
+}
+
+/// Syncs the example connector `app` from `base` through `client`.
+async fn sync_at(
+    client: &Client,
+    app: &str,
+    base: &url::Url,
+    values: &[&str],
+    tokens: Option<&dyn TokenProvider>,
+    options: SyncOptions,
+) -> Result<(Synced, SyncSummary), SyncError> {
     let connector = tib_connectors::connector(app).expect("an example connector");
     let spec = connector.spec();
     assert_eq!(values.len(), spec.credentials.len(), "{app} asks for {:?}", spec.credentials);
     let credentials =
         CredentialValues::new(values.iter().zip(spec.credentials).map(|(v, c)| (Secret::new(*v), c.secret)).collect());
-    let base = url::Url::parse(&format!("{}{base_path}", server.uri())).expect("a URL");
-    let connection = Connection { credentials: &credentials, tokens, base_url: Some(&base) };
-    let client = Client::new(Duration::from_secs(5)).expect("a client");
+    let connection = Connection { credentials: &credentials, tokens, base_url: Some(base) };
     let mut synced = Synced::default();
-    let summary = tib_support::sync(&client, Arc::new(connector), &connection, &options, &mut |page| {
+    let summary = tib_support::sync(client, Arc::new(connector), &connection, &options, &mut |page| {
         synced.pages.push(page.number);
         synced.users.extend(page.users);
         synced.dropped.extend(page.dropped);
@@ -798,13 +811,8 @@ async fn malformed_json_and_a_dead_server_are_clear_errors() {
     // A port that was just listening and is now closed: connections are refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let base = url::Url::parse(&format!("http://127.0.0.1:{port}/api")).expect("url");
-    let connector = tib_connectors::connector("slack").expect("slack");
-    let creds = CredentialValues::new(vec![(Secret::new("xoxb-t"), true)]);
-    let connection = Connection { credentials: &creds, tokens: None, base_url: Some(&base) };
     let client = Client::new(Duration::from_secs(2)).expect("client");
-    let error = tib_support::sync(&client, Arc::new(connector), &connection, &SyncOptions::default(), &mut |_| {})
-        .await
-        .expect_err("refused");
+    let error = sync_at(&client, "slack", &base, &["xoxb-t"], None, SyncOptions::default()).await.expect_err("refused");
     assert!(matches!(&error, SyncError::Transport { .. }) && !error.is_auth_or_config_failure(), "{error:?}");
 }
 
@@ -838,4 +846,119 @@ async fn an_empty_page_ends_token_pagination_even_with_a_token() {
         .await;
     let (synced, summary) = sync("azure_devops", &server, "/acme/_apis", &["acme", "ado-pat"]).await.expect("sync");
     assert_eq!((synced.users.len(), summary.pages), (0, 1));
+}
+
+// ---------------------------------------------------- The HTTP client ---
+
+/// One Slack page of `members`, the last.
+fn last_slack_page(members: Vec<Value>) -> Value {
+    json!({"ok": true, "members": members, "response_metadata": {"next_cursor": ""}})
+}
+
+#[tokio::test]
+async fn a_gzip_answer_is_asked_for_and_read() {
+    use std::io::Write;
+    let server = MockServer::start().await;
+    let body = serde_json::to_vec(&last_slack_page(vec![slack_member("U1", json!({}))])).expect("JSON");
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gzip.write_all(&body).expect("compressed");
+    let compressed = gzip.finish().expect("compressed");
+    Mock::given(path("/api/users.list"))
+        .and(header("accept-encoding", "gzip"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .insert_header("content-type", "application/json")
+                .set_body_bytes(compressed),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (synced, _) = sync("slack", &server, "/api", &["xoxb-t"]).await.expect("sync");
+    assert_eq!(user(&synced.users, "U1").email, "u1@example.com");
+}
+
+#[tokio::test]
+async fn an_api_slower_than_the_timeout_is_a_transport_error_for_the_next_sync_to_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(json(last_slack_page(vec![])).set_delay(Duration::from_secs(3)))
+        .mount(&server)
+        .await;
+    let base = url::Url::parse(&format!("{}/api", server.uri())).expect("url");
+    let client = Client::new(Duration::from_millis(200)).expect("client");
+    let started = std::time::Instant::now();
+    let error = sync_at(&client, "slack", &base, &["xoxb-t"], None, SyncOptions::default()).await.expect_err("slow");
+    assert!(started.elapsed() < Duration::from_secs(2), "the timeout ended the wait: {:?}", started.elapsed());
+    let SyncError::Transport { message, .. } = &error else { panic!("a transport error: {error:?}") };
+    assert!(message.contains("timed out"), "the error says why: {message}");
+    assert!(!error.is_auth_or_config_failure(), "a slow API does not disable the connection");
+}
+
+/// A TCP relay to `target` on 127.0.0.1 that counts the connections made through it.
+async fn counting_relay(target: std::net::SocketAddr) -> (url::Url, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = url::Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    (url, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_reused_from_page_to_page() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users")).respond_with(OffsetPages::of(5_000)).mount(&server).await;
+    let (base, connections) = counting_relay(*server.address()).await;
+    let client = Client::new(Duration::from_secs(5)).expect("client");
+    let options = SyncOptions { max_pages: 100, retry: fast_retries() };
+    let (synced, _) = sync_at(&client, "pagerduty", &base, &["pd-key"], None, options).await.expect("sync");
+    assert_eq!(synced.users.len(), 5_000);
+    let requests = server.received_requests().await.expect("recorded").len();
+    let connections = connections.load(Ordering::SeqCst);
+    assert!(requests >= 50, "50 pages asked for: {requests}");
+    // Each of PagerDuty's 4 request slots keeps a connection. A request sent in
+    // the moment between an answer being read and its connection going back
+    // to the pool opens one more, so a few more than 4 is no fault.
+    assert!(connections <= 8, "{requests} requests over {connections} connections: they are not reused");
+}
+
+#[tokio::test]
+async fn a_tls_server_no_trusted_authority_vouches_for_gets_no_request() {
+    use tokio_rustls::rustls::{ServerConfig, pki_types::PrivatePkcs8KeyDer};
+    let signed = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).expect("a certificate");
+    let key = PrivatePkcs8KeyDer::from(signed.key_pair.serialize_der());
+    let config = ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![signed.cert.der().clone()], key.into())
+        .expect("a TLS configuration");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    // What the server read after the handshake: the request, had the client trusted it.
+    let server = tokio::spawn(async move {
+        let (socket, _) = listener.accept().await.expect("the client connects");
+        let mut stream = acceptor.accept(socket).await.map_err(|e| e.to_string())?;
+        let mut request = Vec::new();
+        let _ = tokio::io::AsyncReadExt::read_buf(&mut stream, &mut request).await;
+        Ok::<_, String>(request)
+    });
+
+    let base = url::Url::parse(&format!("https://127.0.0.1:{port}/api")).expect("url");
+    let client = Client::new(Duration::from_secs(5)).expect("client");
+    let error =
+        sync_at(&client, "slack", &base, &["xoxb-secret"], None, SyncOptions::default()).await.expect_err("untrusted");
+    let SyncError::Transport { message, .. } = &error else { panic!("a transport error: {error:?}") };
+    assert!(message.contains("certificate"), "the error says why: {message}");
+    let handshake = server.await.expect("the server task");
+    assert!(handshake.is_err(), "the client ended the handshake, so no request was sent: {handshake:?}");
 }
