@@ -136,13 +136,46 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     Some(wait.to_std().unwrap_or(Duration::ZERO))
 }
 
-/// The API's error body as text: truncated, secrets redacted.
+/// The API's error body as text: secrets redacted, then truncated (the other
+/// way round, a secret across the cut would keep its first part).
 fn error_body(body: &[u8], creds: &CredentialValues) -> String {
-    let text = String::from_utf8_lossy(body);
-    let text = text.trim();
-    let cut = match text.char_indices().nth(MAX_ERROR_BODY) {
+    let text = creds.redact(String::from_utf8_lossy(body).trim());
+    match text.char_indices().nth(MAX_ERROR_BODY) {
         Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.to_owned(),
-    };
-    creds.redact(&cut)
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+
+    #[test]
+    fn error_bodies_are_redacted_before_they_are_cut() {
+        let creds = CredentialValues::new(vec![(Secret::new("s3cret-token-value"), true)]);
+        // The secret starts 5 characters before the cut.
+        let body = format!("{} s3cret-token-value is not valid", "x".repeat(MAX_ERROR_BODY - 6));
+        let shown = error_body(body.as_bytes(), &creds);
+        assert!(!shown.contains("s3cre"), "no part of the secret is left: {shown}");
+        assert_eq!(shown.chars().count(), MAX_ERROR_BODY + 1, "cut, with an ellipsis");
+        assert!(shown.ends_with(" [reda…"), "{shown}");
+        assert_eq!(error_body(b"  \xff not UTF-8 s3cret-token-value \n", &creds), "\u{FFFD} not UTF-8 [redacted]");
+    }
+
+    #[test]
+    fn retry_after_in_seconds_or_as_an_http_date() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(RETRY_AFTER, value.parse().expect("a header value"));
+            headers
+        };
+        assert_eq!(retry_after(&headers("120")), Some(Duration::from_secs(120)));
+        let in_a_minute = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc2822();
+        let wait = retry_after(&headers(&in_a_minute)).expect("a date");
+        assert!((Duration::from_secs(58)..=Duration::from_secs(60)).contains(&wait), "{wait:?}");
+        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO), "a past date");
+        assert_eq!(retry_after(&headers("soon")), None);
+        assert_eq!(retry_after(&HeaderMap::new()), None);
+    }
 }

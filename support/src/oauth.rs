@@ -101,6 +101,9 @@ pub struct Endpoints {
 pub struct OAuthClient {
     client_id: String,
     client_secret: Secret,
+    /// The connection's secrets and the client secret, redacted from what
+    /// the token endpoint says.
+    secrets: CredentialValues,
     token_url: Url,
     authorize_url: Option<Url>,
     http: reqwest::Client,
@@ -159,9 +162,11 @@ impl OAuthClient {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| SyncError::Config(format!("cannot start the OAuth client: {e}")))?;
+        let client_secret = credential("client_secret");
         Ok(OAuthClient {
             client_id: credential("client_id"),
-            client_secret: Secret::new(credential("client_secret")),
+            secrets: creds.with_secret(&client_secret),
+            client_secret: Secret::new(client_secret),
             token_url,
             authorize_url,
             http,
@@ -182,6 +187,8 @@ impl OAuthClient {
     /// The token endpoint's answer as a token set, or the error classified:
     /// the provider refusing the client or grant is an auth failure (the
     /// connection is disabled); anything else is retried at the next sync.
+    /// `sent` is the refresh token or code the request carried: a provider
+    /// may echo it in its error, so it is redacted with the secrets.
     fn token_set<R: TokenResponse>(
         &self,
         answer: Result<
@@ -189,36 +196,41 @@ impl OAuthClient {
             RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>,
         >,
         refresh_token: Option<&str>,
+        sent: Option<&str>,
     ) -> Result<TokenSet, SyncError> {
         let shown = self.token_url.as_str();
-        match answer {
-            Ok(answer) => Ok(TokenSet {
-                access_token: answer.access_token().secret().clone(),
-                // No new refresh token: the old one stays valid.
-                refresh_token: answer.refresh_token().map(|t| t.secret().clone()).or(refresh_token.map(str::to_owned)),
-                expires_at: answer.expires_in().map(|d| renew_at(now(), d.as_secs() as i64)),
-            }),
+        let (message, permanent) = match answer {
+            Ok(answer) => {
+                return Ok(TokenSet {
+                    access_token: answer.access_token().secret().clone(),
+                    // No new refresh token: the old one stays valid.
+                    refresh_token: answer
+                        .refresh_token()
+                        .map(|t| t.secret().clone())
+                        .or(refresh_token.map(str::to_owned)),
+                    expires_at: answer.expires_in().map(|d| renew_at(now(), d.as_secs() as i64)),
+                });
+            }
             Err(RequestTokenError::ServerResponse(error)) => {
                 let description = error.error_description().map(|d| format!(": {d}")).unwrap_or_default();
-                let message = format!("the token endpoint {shown} answered `{}`{description}", error.error());
                 let permanent = !matches!(error.error(), BasicErrorResponseType::Extension(_));
-                Err(SyncError::Auth { message, permanent })
+                (format!("the token endpoint {shown} answered `{}`{description}", error.error()), permanent)
             }
-            Err(RequestTokenError::Request(error)) => Err(SyncError::Auth {
-                message: format!("no answer from the token endpoint {shown}: {error}"),
-                permanent: false,
-            }),
-            Err(RequestTokenError::Parse(_, body)) => Err(SyncError::Auth {
-                message: format!(
-                    "the token endpoint {shown} answered something else than a token: {}",
-                    String::from_utf8_lossy(&body).chars().take(200).collect::<String>()
-                ),
-                permanent: false,
-            }),
-            Err(RequestTokenError::Other(message)) => {
-                Err(SyncError::Auth { message: format!("the token endpoint {shown}: {message}"), permanent: false })
+            Err(RequestTokenError::Request(error)) => {
+                (format!("no answer from the token endpoint {shown}: {error}"), false)
             }
-        }
+            // The error names the field and what is wrong with it; the body,
+            // which may hold a token in a shape not understood, is not shown.
+            Err(RequestTokenError::Parse(error, _)) => {
+                (format!("the token endpoint {shown} answered something else than a token: {error}"), false)
+            }
+            Err(RequestTokenError::Other(message)) => (format!("the token endpoint {shown}: {message}"), false),
+        };
+        let secrets = match sent {
+            Some(sent) => &self.secrets.with_secret(sent),
+            None => &self.secrets,
+        };
+        Err(SyncError::Auth { message: secrets.redact(&message), permanent })
     }
 
     async fn client_credentials(&self) -> Result<TokenSet, SyncError> {
@@ -229,7 +241,7 @@ impl OAuthClient {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
         let answer = request.request_async(&self.http).await;
-        self.token_set(answer, None)
+        self.token_set(answer, None, None)
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, SyncError> {
@@ -240,7 +252,7 @@ impl OAuthClient {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
         let answer = request.request_async(&self.http).await;
-        self.token_set(answer, Some(refresh_token))
+        self.token_set(answer, Some(refresh_token), Some(refresh_token))
     }
 
     /// The URL that asks the user to grant access, with a fresh state and
@@ -275,7 +287,7 @@ impl OAuthClient {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
         let answer = request.request_async(&self.http).await;
-        self.token_set(answer, None)
+        self.token_set(answer, None, Some(code))
     }
 }
 

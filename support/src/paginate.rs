@@ -357,12 +357,15 @@ async fn send(
     let Some(tokens) = requests.tokens() else {
         return http::send(client, requests.build(client.http(), url, None)?, retry, creds).await;
     };
+    // An API may echo the token it was sent in an error body: it is redacted too.
     let token = tokens.token().await?;
-    let first = http::send(client, requests.build(client.http(), url.clone(), Some(&token))?, retry, creds).await;
+    let shown = creds.with_secret(token.expose());
+    let first = http::send(client, requests.build(client.http(), url.clone(), Some(&token))?, retry, &shown).await;
     match first {
         Err(SyncError::Status { status: 401, .. }) => match tokens.renew(&token).await? {
             Some(renewed) => {
-                http::send(client, requests.build(client.http(), url, Some(&renewed))?, retry, creds).await
+                let shown = creds.with_secret(renewed.expose());
+                http::send(client, requests.build(client.http(), url, Some(&renewed))?, retry, &shown).await
             }
             None => first,
         },

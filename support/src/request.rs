@@ -171,9 +171,9 @@ fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, S
             let value = creds.get(*index);
             let safe = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
             if !safe {
-                return Err(SyncError::Config(format!(
+                return Err(SyncError::Config(creds.redact(&format!(
                     "the credential put into the base URL must be letters, digits, `-`, `.`, `_` or `~`, got `{value}`"
-                )));
+                ))));
             }
         }
     }
@@ -262,6 +262,10 @@ mod tests {
             let connection = Connection { credentials: &creds, tokens: None, base_url: None };
             assert_eq!(Requests::new(&TENANT, &connection).is_ok(), ok, "{tenant}");
         }
+        let creds = CredentialValues::new(vec![(Secret::new("s3cret/slug"), true), (Secret::new("t"), true)]);
+        let connection = Connection { credentials: &creds, tokens: None, base_url: None };
+        let refused = Requests::new(&TENANT, &connection).err().expect("refused").to_string();
+        assert!(refused.ends_with("got `[redacted]`"), "a secret value is not shown: {refused}");
     }
 
     #[test]

@@ -50,16 +50,28 @@ impl CredentialValues {
         self.values.get(index).map_or("", Secret::expose)
     }
 
-    /// Replaces every secret value in `text` with `[redacted]`.
+    /// Replaces every secret value in `text` with `[redacted]`: as written,
+    /// and as a query string writes it (`a/b+c` is `a%2Fb%2Bc` there), so
+    /// a key sent in the query does not show in the URL of an error.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_owned();
         for (value, secret) in self.values.iter().zip(&self.secret) {
             // Very short values would redact ordinary words; they are not secrets anyone relies on.
             if *secret && value.expose().len() >= 4 {
-                out = out.replace(value.expose(), "[redacted]");
+                let in_query: String = url::form_urlencoded::byte_serialize(value.expose().as_bytes()).collect();
+                out = out.replace(value.expose(), "[redacted]").replace(&in_query, "[redacted]");
             }
         }
         out
+    }
+
+    /// These values and one more secret that is no credential (an OAuth
+    /// token a request carries), for redacting what the request brings back.
+    pub fn with_secret(&self, extra: &str) -> CredentialValues {
+        let mut all = self.clone();
+        all.values.push(Secret::new(extra));
+        all.secret.push(true);
+        all
     }
 }
 
@@ -152,6 +164,23 @@ mod tests {
         CredentialSpec { name: "user", secret: false, description: "Your login" },
         CredentialSpec { name: "token", secret: true, description: "" },
     ];
+
+    #[test]
+    fn secrets_are_redacted_as_written_and_as_a_query_string_writes_them() {
+        let values = CredentialValues::new(vec![
+            (Secret::new("ann"), false),
+            (Secret::new("k3y/with+a space="), true),
+            (Secret::new("abc"), true),
+        ]);
+        assert_eq!(
+            values.redact("https://x.io/u?api_key=k3y%2Fwith%2Ba+space%3D&by=ann said k3y/with+a space= abc"),
+            "https://x.io/u?api_key=[redacted]&by=ann said [redacted] abc",
+            "too short a secret is left: it would redact ordinary words"
+        );
+        let with_token = values.with_secret("access-token-1");
+        assert_eq!(with_token.redact("access-token-1 k3y/with+a space="), "[redacted] [redacted]");
+        assert_eq!(values.redact("access-token-1"), "access-token-1", "the values themselves are unchanged");
+    }
 
     #[test]
     fn collects_from_flags_then_elsewhere_and_says_what_is_missing() {

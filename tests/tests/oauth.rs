@@ -122,14 +122,17 @@ async fn token_endpoint_refusals_are_auth_failures_and_its_outages_are_retried_l
     Mock::given(path("/oauth/token"))
         .respond_with(
             ResponseTemplate::new(401)
-                .set_body_json(json!({"error": "invalid_client", "error_description": "bad secret"})),
+                .set_body_json(json!({"error": "invalid_client", "error_description": "bad secret csecret"})),
         )
         .mount(&server)
         .await;
     let tokens = ClientCredentials::new(entra_client(&server));
     let error = sync("microsoft_entra_id", &server, &["t", "cid", "wrong"], &tokens).await.expect_err("refused");
     assert!(error.is_auth_or_config_failure(), "{error:?}");
-    assert!(error.to_string().contains("invalid_client") && error.to_string().contains("bad secret"), "{error}");
+    assert!(
+        error.to_string().contains("`invalid_client`: bad secret [redacted]"),
+        "the secret echoed is redacted: {error}"
+    );
 
     let down = MockServer::start().await;
     Mock::given(path("/oauth/token"))
@@ -276,20 +279,53 @@ async fn a_401_on_a_fresh_token_refreshes_it() {
 async fn invalid_grant_on_refresh_and_an_expired_token_without_refresh_are_auth_failures() {
     let server = MockServer::start().await;
     Mock::given(path("/oauth/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"})))
+        .respond_with(ResponseTemplate::new(400).set_body_json(
+            json!({"error": "invalid_grant", "error_description": "refresh token revoked-r-1 was revoked"}),
+        ))
         .mount(&server)
         .await;
-    let (tokens, saved) = refreshing(&server, expired(Some("revoked")));
+    let (tokens, saved) = refreshing(&server, expired(Some("revoked-r-1")));
     let error = tokens.token().await.expect_err("invalid_grant");
     assert!(error.is_auth_or_config_failure(), "{error:?}");
-    assert!(
-        error.to_string().contains("invalid_grant") && error.to_string().contains("authorize the connection again")
-    );
+    let shown = error.to_string();
+    assert!(shown.contains("invalid_grant") && shown.contains("authorize the connection again"), "{shown}");
+    assert!(shown.contains("refresh token [redacted] was revoked"), "the refresh token echoed is redacted: {shown}");
     assert!(saved.lock().expect("lock").is_empty());
 
     let (tokens, _) = refreshing(&server, expired(None));
     let error = tokens.token().await.expect_err("no refresh token");
     assert!(error.is_auth_or_config_failure() && error.to_string().contains("gives no refresh token"), "{error}");
+}
+
+#[tokio::test]
+async fn a_token_answer_not_understood_names_the_field_but_shows_no_token() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "leaky-access-token", "token_type": "Bearer", "expires_in": "an hour"}),
+        ))
+        .mount(&server)
+        .await;
+    let tokens = ClientCredentials::new(entra_client(&server));
+    let error = tokens.token().await.expect_err("not a token");
+    let shown = error.to_string();
+    assert!(matches!(error, SyncError::Auth { permanent: false, .. }), "retried at the next sync: {error:?}");
+    assert!(shown.contains("expires_in"), "the field at fault is named: {shown}");
+    assert!(!shown.contains("leaky-access-token"), "{shown}");
+}
+
+#[tokio::test]
+async fn an_api_echoing_the_access_token_in_an_error_shows_it_redacted() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("echoed-access-token", None, 3600)).mount(&server).await;
+    Mock::given(path("/api/users"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("token echoed-access-token lacks User.Read.All"))
+        .mount(&server)
+        .await;
+    let tokens = ClientCredentials::new(entra_client(&server));
+    let error = sync("microsoft_entra_id", &server, &["t", "cid", "csecret"], &tokens).await.expect_err("403");
+    assert!(error.is_auth_or_config_failure(), "{error:?}");
+    assert!(error.to_string().contains("token [redacted] lacks User.Read.All"), "{error}");
 }
 
 #[tokio::test]

@@ -764,6 +764,21 @@ async fn http_401_and_404_are_auth_or_config_failures_with_the_apis_body_redacte
 }
 
 #[tokio::test]
+async fn a_query_key_with_characters_a_url_escapes_is_redacted_from_the_url_shown() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/users"))
+        .and(query_param("api_token", "pd/key+with=chars"))
+        .respond_with(ResponseTemplate::new(403).set_body_string("api_token pd/key+with=chars lacks admin rights"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let error = sync("pipedrive", &server, "/v1", &["pd/key+with=chars"]).await.expect_err("403");
+    let shown = error.to_string();
+    assert!(shown.contains("api_token=[redacted]") && shown.contains("api_token [redacted] lacks"), "{shown}");
+    assert!(!shown.contains("pd%2Fkey") && !shown.contains("pd/key"), "{shown}");
+}
+
+#[tokio::test]
 async fn server_errors_and_rate_limits_are_retried_within_a_sync() {
     let server = MockServer::start().await;
     Mock::given(path("/api/users.list")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
