@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 
 use crate::error::SyncError;
 use crate::secret::CredentialValues;
@@ -106,6 +106,12 @@ pub(crate) async fn send(
             attempt += 1;
             tokio::time::sleep(wait).await;
             continue;
+        }
+        if status.is_redirection() {
+            // The client's policy stopped here: another origin, or too many hops.
+            let to = response.headers().get(LOCATION).and_then(|l| l.to_str().ok()).unwrap_or("nowhere");
+            let why = format!("a redirect to {to}, not followed: redirects are followed within the origin, 5 at most");
+            return Err(SyncError::Status { status: status.as_u16(), url: shown_url(), body: creds.redact(&why) });
         }
         let body = response.bytes().await.unwrap_or_default();
         return Err(SyncError::Status { status: status.as_u16(), url: shown_url(), body: error_body(&body, creds) });

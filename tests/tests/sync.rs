@@ -977,3 +977,33 @@ async fn a_tls_server_no_trusted_authority_vouches_for_gets_no_request() {
     let handshake = server.await.expect("the server task");
     assert!(handshake.is_err(), "the client ended the handshake, so no request was sent: {handshake:?}");
 }
+
+#[tokio::test]
+async fn redirects_are_followed_within_the_origin_and_never_to_another() {
+    let server = MockServer::start().await;
+    let elsewhere = MockServer::start().await;
+    Mock::given(path("/v1/users"))
+        .respond_with(ResponseTemplate::new(301).insert_header("location", "/v2/users?api_token=pd-api-token"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/v2/users"))
+        .and(query_param("api_token", "pd-api-token"))
+        .respond_with(json(json!({"success": true, "data": [{"id": 1, "email": "a@example.com", "name": "A"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let (synced, _) = sync("pipedrive", &server, "/v1", &["pd-api-token"]).await.expect("followed");
+    assert_eq!(synced.users.len(), 1);
+
+    let server = MockServer::start().await;
+    let location = format!("{}/v1/users?api_token=pd-api-token", elsewhere.uri());
+    Mock::given(path("/v1/users"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", location.as_str()))
+        .mount(&server)
+        .await;
+    let error = sync("pipedrive", &server, "/v1", &["pd-api-token"]).await.expect_err("not followed");
+    assert!(matches!(error, SyncError::Status { status: 302, .. }), "{error:?}");
+    let shown = error.to_string();
+    assert!(shown.contains("not followed") && !shown.contains("pd-api-token"), "says why, redacted: {shown}");
+    assert_eq!(elsewhere.received_requests().await.map(|r| r.len()), Some(0), "nothing sent to the other origin");
+}
