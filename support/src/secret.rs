@@ -65,8 +65,8 @@ impl CredentialValues {
         out
     }
 
-    /// These values and one more secret that is no credential (an OAuth
-    /// token a request carries), for redacting what the request brings back.
+    /// These values and one more secret (an OAuth token a request carries,
+    /// say), for redacting what comes back.
     pub fn with_secret(&self, extra: &str) -> CredentialValues {
         let mut all = self.clone();
         all.values.push(Secret::new(extra));
