@@ -2,7 +2,7 @@
 //! (wiremock, real sockets): every auth kind but the OAuth grants themselves,
 //! every pagination style and stop condition, every operator and mode, the
 //! failures a real API throws at a sync, and the HTTP client itself: gzip,
-//! timeouts, connection reuse and TLS.
+//! timeouts, connection reuse, redirects and TLS.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -941,10 +941,10 @@ async fn connections_are_reused_from_page_to_page() {
     let requests = server.received_requests().await.expect("recorded").len();
     let connections = connections.load(Ordering::SeqCst);
     assert!(requests >= 50, "50 pages asked for: {requests}");
-    // Each of PagerDuty's 4 request slots keeps a connection. A request sent in
-    // the moment between an answer being read and its connection going back
-    // to the pool opens one more, so a few more than 4 is no fault.
-    assert!(connections <= 8, "{requests} requests over {connections} connections: they are not reused");
+    // Each of PagerDuty's 4 request slots keeps a connection, but a request
+    // sent in the moment between an answer being read and its connection
+    // going back to the pool opens one more (4 to 7 were seen for 100 pages).
+    assert!(connections * 4 <= requests, "{requests} requests over {connections} connections: they are not reused");
 }
 
 #[tokio::test]
