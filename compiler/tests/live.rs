@@ -166,6 +166,21 @@ async fn test_shows_the_apis_error_and_a_hint_with_secrets_redacted() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn test_shows_an_answer_that_echoes_the_credential_redacted() {
+    let server = MockServer::start().await;
+    let echo = format!("{{\"ok\": false, \"error\": \"token {TOKEN} is not allowed here\"");
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(200).set_body_string(echo)).mount(&server).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred]).await;
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("\"token [redacted] is not allowed here\""), "the body sample, redacted:\n{out}");
+    assert!(out.contains("error: the response is not valid JSON"), "{out}");
+    assert!(!out.contains(TOKEN), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn test_hints_at_the_url_on_404_and_at_the_host_when_nothing_answers() {
     let server = MockServer::start().await;
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(404)).mount(&server).await;

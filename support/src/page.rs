@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::secret::CredentialValues;
 use crate::value::Leaf;
 
 /// What the body of one page says about the next.
@@ -40,6 +41,18 @@ impl fmt::Display for PageError {
             PageError::NotAnArray { path, found } => {
                 write!(f, "the users path `{path}` holds {found}, not an array")
             }
+        }
+    }
+}
+
+impl PageError {
+    /// The error with the connection's secrets taken out of what the API
+    /// sent: its own error message, or the text a JSON error quotes.
+    pub fn redacted(self, creds: &CredentialValues) -> PageError {
+        match self {
+            PageError::Json(error) => PageError::Json(creds.redact(&error)),
+            PageError::Api(message) => PageError::Api(creds.redact(&message)),
+            other => other,
         }
     }
 }

@@ -190,7 +190,7 @@ impl Pages<'_> {
 
     /// A page that could not be read, named by its URL with the secrets redacted.
     fn unreadable(&self, error: PageError, page: u32, url: &Url) -> SyncError {
-        SyncError::Page { page, url: self.creds.redact(url.as_str()), error }
+        SyncError::Page { page, url: self.creds.redact(url.as_str()), error: error.redacted(self.creds) }
     }
 }
 

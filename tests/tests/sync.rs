@@ -160,13 +160,14 @@ async fn slack_bearer_token_cursor_pages_and_branch_labels() {
 async fn slack_ok_false_is_the_apis_own_error() {
     let server = MockServer::start().await;
     Mock::given(path("/api/users.list"))
-        .respond_with(json(json!({"ok": false, "error": "invalid_auth"})))
+        .respond_with(json(json!({"ok": false, "error": "invalid_auth: xoxb-bad was revoked"})))
         .mount(&server)
         .await;
     let error = sync("slack", &server, "/api", &["xoxb-bad"]).await.expect_err("an API error");
     assert!(
-        matches!(&error, SyncError::Page { page: 1, error: PageError::Api(m), .. } if m == "invalid_auth"),
-        "{error:?}"
+        matches!(&error, SyncError::Page { page: 1, error: PageError::Api(m), .. }
+            if m == "invalid_auth: [redacted] was revoked"),
+        "the API's message, with the token it echoes redacted: {error:?}"
     );
 }
 
