@@ -798,6 +798,21 @@ async fn server_errors_and_rate_limits_are_retried_within_a_sync() {
 }
 
 #[tokio::test]
+async fn a_retry_after_within_the_bound_is_waited_before_the_retry() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/api/users.list")).respond_with(json(last_slack_page(vec![]))).mount(&server).await;
+    let started = std::time::Instant::now();
+    sync("slack", &server, "/api", &["xoxb-t"]).await.expect("retried");
+    // The policy's own backoff is 5 ms: only Retry-After makes it wait a second.
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+}
+
+#[tokio::test]
 async fn persistent_5xx_and_long_retry_after_fail_without_auth_blame() {
     let server = MockServer::start().await;
     Mock::given(path("/api/users.list")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
