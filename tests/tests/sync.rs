@@ -183,6 +183,19 @@ async fn a_repeating_cursor_stops_the_sync() {
 }
 
 #[tokio::test]
+async fn a_repeating_next_url_stops_the_sync() {
+    let server = MockServer::start().await;
+    let again = format!("{}/api/v2/users?page[after]=same", server.uri());
+    Mock::given(path("/api/v2/users"))
+        .respond_with(json(json!({"users": [], "meta": {"has_more": true}, "links": {"next": again}})))
+        .mount(&server)
+        .await;
+    let error = sync("zendesk", &server, "/api/v2", &["acme", "admin@acme.io", "zd-token"]).await.expect_err("a loop");
+    assert_eq!(error, SyncError::Repeated { page: 2, what: "next URL" });
+    assert_eq!(server.received_requests().await.map(|r| r.len()), Some(2), "no page asked for a third time");
+}
+
+#[tokio::test]
 async fn a_wrong_response_path_names_the_path_and_what_was_found() {
     let server = MockServer::start().await;
     Mock::given(path("/api/users.list")).respond_with(json(json!({"ok": true, "users": []}))).mount(&server).await;
