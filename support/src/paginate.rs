@@ -76,13 +76,7 @@ pub async fn sync(
     sink: &mut (dyn FnMut(PageUsers) + Send),
 ) -> Result<SyncSummary, SyncError> {
     let spec = connector.spec();
-    let pages = Pages {
-        client,
-        connector,
-        requests: Requests::new(spec, connection)?,
-        creds: connection.credentials,
-        retry: &options.retry,
-    };
+    let pages = Pages { client, connector, requests: Requests::new(spec, connection)?, retry: &options.retry };
     let handed =
         Handed { max_pages: options.max_pages, requested: 0, numbered: 0, sink, summary: SyncSummary::default() };
     let mut run = Run { pages, handed };
@@ -110,7 +104,6 @@ struct Pages<'r> {
     client: &'r Client,
     connector: Arc<dyn Connector>,
     requests: Requests<'r>,
-    creds: &'r CredentialValues,
     retry: &'r RetryPolicy,
 }
 
@@ -157,14 +150,14 @@ enum Link {
 impl Pages<'_> {
     /// Sends one page's request and reads the page.
     async fn get(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        let answer = send(self.client, &self.requests, url.clone(), self.retry, self.creds).await?;
+        let answer = send(self.client, &self.requests, url.clone(), self.retry).await?;
         read(self.connector.as_ref(), answer, number).map_err(|error| self.unreadable(error, number, &url))
     }
 
     /// Sends one page's request; its answer is read on a worker thread, so
     /// the pages of a window are read in parallel, and while more are sent.
     async fn send_for_reading(&self, url: Url, number: u32) -> Arrived {
-        match send(self.client, &self.requests, url.clone(), self.retry, self.creds).await {
+        match send(self.client, &self.requests, url.clone(), self.retry).await {
             Ok(answer) => {
                 let connector = self.connector.clone();
                 Arrived::Reading {
@@ -190,7 +183,8 @@ impl Pages<'_> {
 
     /// A page that could not be read, named by its URL with the secrets redacted.
     fn unreadable(&self, error: PageError, page: u32, url: &Url) -> SyncError {
-        SyncError::Page { page, url: self.creds.redact(url.as_str()), error: error.redacted(self.creds) }
+        let secrets = self.requests.secrets();
+        SyncError::Page { page, url: secrets.redact(url.as_str()), error: error.redacted(secrets) }
     }
 }
 
@@ -352,19 +346,19 @@ async fn send(
     requests: &Requests<'_>,
     url: Url,
     retry: &RetryPolicy,
-    creds: &CredentialValues,
 ) -> Result<http::Answer, SyncError> {
+    let secrets = requests.secrets();
     let Some(tokens) = requests.tokens() else {
-        return http::send(client, requests.build(client.http(), url, None)?, retry, creds).await;
+        return http::send(client, requests.build(client.http(), url, None)?, retry, secrets).await;
     };
     // An API may echo the token it was sent in an error body: it is redacted too.
     let token = tokens.token().await?;
-    let shown = creds.with_secret(token.expose());
+    let shown = secrets.with_secret(token.expose());
     let first = http::send(client, requests.build(client.http(), url.clone(), Some(&token))?, retry, &shown).await;
     match first {
         Err(SyncError::Status { status: 401, .. }) => match tokens.renew(&token).await? {
             Some(renewed) => {
-                let shown = creds.with_secret(renewed.expose());
+                let shown = secrets.with_secret(renewed.expose());
                 http::send(client, requests.build(client.http(), url, Some(&renewed))?, retry, &shown).await
             }
             None => first,
@@ -425,8 +419,11 @@ pub async fn probe(
         None => None,
     };
     let request = requests.build(client.http(), requests.first_page(), token.as_ref())?;
-    let creds = connection.credentials;
-    let url = creds.redact(request.url().as_str());
+    let secrets = match &token {
+        Some(token) => &requests.secrets().with_secret(token.expose()),
+        None => requests.secrets(),
+    };
+    let url = secrets.redact(request.url().as_str());
     let method = if request.method() == reqwest::Method::POST { "POST" } else { "GET" };
     let headers = request
         .headers()
@@ -435,13 +432,13 @@ pub async fn probe(
             let shown = if value.is_sensitive() {
                 "[redacted]".to_owned()
             } else {
-                creds.redact(&String::from_utf8_lossy(value.as_bytes()))
+                secrets.redact(&String::from_utf8_lossy(value.as_bytes()))
             };
             (name.to_string(), shown)
         })
         .collect();
     let start = std::time::Instant::now();
-    let answer = http::send(client, request, retry, creds).await.map(|answer| ProbeAnswer {
+    let answer = http::send(client, request, retry, secrets).await.map(|answer| ProbeAnswer {
         status: answer.status,
         elapsed: start.elapsed(),
         body: answer.body,

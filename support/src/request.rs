@@ -14,6 +14,8 @@ use crate::spec::{Auth, Counted, Method, Pagination, Param, Part, Spec, Template
 pub(crate) struct Requests<'s> {
     spec: &'static Spec,
     creds: &'s CredentialValues,
+    /// What is redacted from anything shown about these requests.
+    secrets: CredentialValues,
     /// Where OAuth's bearer token comes from.
     tokens: Option<&'s dyn TokenProvider>,
     /// The base URL with a trailing `/`, so relative next URLs land under it.
@@ -39,7 +41,13 @@ impl<'s> Requests<'s> {
         let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
             .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
         let first = first_url(spec, &base, creds);
-        Ok(Requests { spec, creds, tokens, base, first })
+        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first })
+    }
+
+    /// The secret credentials, as they are and as the requests carry them:
+    /// what is redacted from anything shown about these requests.
+    pub fn secrets(&self) -> &CredentialValues {
+        &self.secrets
     }
 
     /// The first page's URL, built when the sync began.
@@ -70,7 +78,7 @@ impl<'s> Requests<'s> {
             self.base.join(next).map_err(|e| SyncError::Config(format!("the next URL `{next}` is not valid: {e}")))?;
         if url.origin() != self.origin() {
             return Err(SyncError::ForeignOrigin {
-                url: self.creds.redact(url.as_str()),
+                url: self.secrets.redact(url.as_str()),
                 expected: self.origin().ascii_serialization(),
             });
         }
@@ -131,6 +139,18 @@ impl<'s> Requests<'s> {
             }
         }
         Ok(request)
+    }
+}
+
+/// The connection's secrets, and Basic auth's base64 pair, which an API that
+/// echoes the Authorization header shows in its error.
+fn secrets(spec: &Spec, creds: &CredentialValues) -> CredentialValues {
+    match &spec.auth {
+        Auth::Basic { username, password } => {
+            let pair = format!("{}:{}", render(username, creds), render(password, creds));
+            creds.with_secret(&base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair))
+        }
+        _ => creds.clone(),
     }
 }
 

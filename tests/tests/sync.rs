@@ -793,6 +793,20 @@ async fn a_query_key_with_characters_a_url_escapes_is_redacted_from_the_url_show
 }
 
 #[tokio::test]
+async fn an_api_echoing_the_basic_auth_header_shows_it_redacted() {
+    let server = MockServer::start().await;
+    // "admin@acme.io/token:zd-token" in base64, as the Authorization header carries it.
+    let echoed = "Authorization: Basic YWRtaW5AYWNtZS5pby90b2tlbjp6ZC10b2tlbg== was refused";
+    Mock::given(path("/api/v2/users"))
+        .respond_with(ResponseTemplate::new(401).set_body_string(echoed))
+        .mount(&server)
+        .await;
+    let error = sync("zendesk", &server, "/api/v2", &["acme", "admin@acme.io", "zd-token"]).await.expect_err("401");
+    let shown = error.to_string();
+    assert!(shown.contains("Authorization: Basic [redacted] was refused"), "{shown}");
+}
+
+#[tokio::test]
 async fn server_errors_and_rate_limits_are_retried_within_a_sync() {
     let server = MockServer::start().await;
     Mock::given(path("/api/users.list")).respond_with(ResponseTemplate::new(503)).up_to_n_times(1).mount(&server).await;
