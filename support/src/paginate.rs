@@ -393,6 +393,9 @@ pub struct Probe {
     /// secrets redacted from the others.
     pub headers: Vec<(String, String)>,
     pub answer: Result<ProbeAnswer, SyncError>,
+    /// What to redact from anything shown of the answer: the secret
+    /// credentials as the request carried them, and its token.
+    pub secrets: CredentialValues,
 }
 
 /// A successful answer to a probe.
@@ -420,8 +423,8 @@ pub async fn probe(
     };
     let request = requests.build(client.http(), requests.first_page(), token.as_ref())?;
     let secrets = match &token {
-        Some(token) => &requests.secrets().with_secret(token.expose()),
-        None => requests.secrets(),
+        Some(token) => requests.secrets().with_secret(token.expose()),
+        None => requests.secrets().clone(),
     };
     let url = secrets.redact(request.url().as_str());
     let method = if request.method() == reqwest::Method::POST { "POST" } else { "GET" };
@@ -438,10 +441,10 @@ pub async fn probe(
         })
         .collect();
     let start = std::time::Instant::now();
-    let answer = http::send(client, request, retry, secrets).await.map(|answer| ProbeAnswer {
+    let answer = http::send(client, request, retry, &secrets).await.map(|answer| ProbeAnswer {
         status: answer.status,
         elapsed: start.elapsed(),
         body: answer.body,
     });
-    Ok(Probe { method, url, headers, answer })
+    Ok(Probe { method, url, headers, answer, secrets })
 }

@@ -45,8 +45,8 @@ pub async fn run(session: &Session) -> Outcome {
         report::size(answer.body.len())
     );
     // Some APIs echo the credential back; it must not reach the terminal.
-    let credentials = &session.prepared.credentials;
-    let _ = writeln!(out, "{}\n", credentials.redact(&report::sample(&answer.body, SAMPLE_LINES)));
+    let secrets = &probe.secrets;
+    let _ = writeln!(out, "{}\n", secrets.redact(&report::sample(&answer.body, SAMPLE_LINES)));
 
     // The page read exactly as preview and the connector read it.
     let (mut kept, mut dropped) = (0, 0);
@@ -72,7 +72,7 @@ pub async fn run(session: &Session) -> Outcome {
             Outcome { text: out, ok: true }
         }
         Err(error) => {
-            let error = error.redacted(credentials);
+            let error = error.redacted(secrets);
             let _ = writeln!(out, "error: {error}");
             match (&error, &body) {
                 (PageError::MissingUsers { .. } | PageError::NotAnArray { .. }, Some(body)) => {
