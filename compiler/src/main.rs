@@ -77,6 +77,11 @@ struct ConnectArgs {
     /// Send the requests here instead of the spec's base_url: a sandbox, or a local server.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// Requests go to public addresses only; this allows a network besides (a local server, an
+    /// on-premise API): a CIDR or one address, repeatable, or comma-separated in TIB_ALLOW_NETWORKS.
+    #[arg(long = "allow-network", env = "TIB_ALLOW_NETWORKS", value_name = "CIDR", value_delimiter = ',',
+          value_parser = tib_support::network::parse_network)]
+    allow_networks: Vec<ipnet::IpNet>,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +115,7 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
         credentials: connect.credentials,
         access_token: connect.access_token,
         base_url: connect.base_url,
+        allow_networks: connect.allow_networks,
     };
     let app_id = spec.app.id.clone();
     let authorization_code = matches!(spec.auth, compiler::ir::Auth::OAuthAuthorizationCode(_));

@@ -75,6 +75,7 @@ fields {{
     let mut child = Command::new(env!("CARGO_BIN_EXE_compiler"))
         .args(["session", "specs/granted.tib", "--cred", "client_id=test-client", "--port", &port.to_string()])
         .env("TIB_CLIENT_SECRET", secret)
+        .env("TIB_ALLOW_NETWORKS", "127.0.0.0/8")
         .current_dir(root.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

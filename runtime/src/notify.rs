@@ -19,6 +19,8 @@ pub enum Kind {
     Disabled,
     /// A complete sync would delete too many users; it waits for approval.
     Held,
+    /// The connection's syncs have failed many times in a row.
+    Failing,
 }
 
 impl Kind {
@@ -26,6 +28,7 @@ impl Kind {
         match self {
             Kind::Disabled => "connection_disabled",
             Kind::Held => "sync_held",
+            Kind::Failing => "sync_failing",
         }
     }
 }

@@ -88,6 +88,8 @@ pub struct Callback {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
+    /// The HTTP client the code exchange goes through (the network policy, the answer bound).
+    pub client: tib_support::Client,
 }
 
 /// The routes `serve` answers.
@@ -154,7 +156,7 @@ async fn complete(
         tib_connectors::connector(integration).ok_or_else(|| bad(format!("no integration `{integration}`")))?;
     let spec = connector.spec();
     let credentials = crate::sync::credentials(&callback.vault, &connection, spec).map_err(internal)?;
-    let client = OAuthClient::new(spec, &credentials, &endpoints(&connection).map_err(internal)?)
+    let client = OAuthClient::new(spec, &credentials, &endpoints(&connection).map_err(internal)?, &callback.client)
         .map_err(|e| internal(e.to_string()))?;
     let verifier =
         callback.vault.open_text(&pending.sealed_verifier, &verifier_binding(&pending.state)).map_err(internal)?;

@@ -13,7 +13,7 @@ use tib_support::{CredentialValues, PageUsers, SyncError, SyncOptions};
 
 use crate::notify::{Kind, Notifier};
 use crate::schedule::Clock;
-use crate::store::{Applied, Connection, HoldPolicy, RunTotals, Store, UserRow};
+use crate::store::{Applied, Connection, HoldPolicy, Outcome, RunTotals, Store, UserRow};
 use crate::vault::Vault;
 
 /// A lease outlives a page by far; it is renewed at every page.
@@ -27,6 +27,8 @@ pub struct Engine {
     pub notifier: Notifier,
     pub hold: HoldPolicy,
     pub options: SyncOptions,
+    /// Admins are told when a connection's syncs fail this many times in a row.
+    pub notify_after_failures: u32,
     pub clock: Arc<dyn Clock>,
     /// This process, as leases name it: `host:pid`.
     pub owner: String,
@@ -139,11 +141,11 @@ impl Engine {
         let prepared = self.prepare(connection, name);
         let (connector, credentials, base_url) = match prepared {
             Ok(prepared) => prepared,
-            Err(error) => return self.failed(run_id, &totals, error),
+            Err(error) => return self.failed(connection, run_id, &totals, error).await,
         };
         let tokens = match self.tokens(connection, name, connector.spec(), &credentials) {
             Ok(tokens) => tokens,
-            Err(error) => return self.failed(run_id, &totals, error),
+            Err(error) => return self.failed(connection, run_id, &totals, error).await,
         };
         let target = tib_support::Connection {
             credentials: &credentials,
@@ -181,7 +183,9 @@ impl Engine {
         totals.users_seen = users as i64;
         totals.dropped_reasons = reasons.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
         let summary = match (result, stage_error) {
-            (_, Some(error)) => return self.failed(run_id, &totals, format!("cannot stage users: {error}")),
+            (_, Some(error)) => {
+                return self.failed(connection, run_id, &totals, format!("cannot stage users: {error}")).await;
+            }
             (Err(error), None) => return Ok(self.api_failed(connection, name, run_id, &totals, &error).await),
             (Ok(summary), None) => summary,
         };
@@ -236,7 +240,7 @@ impl Engine {
     ) -> Result<Option<Arc<dyn TokenProvider>>, String> {
         let client = || {
             let endpoints = crate::oauth::endpoints(connection)?;
-            OAuthClient::new(spec, credentials, &endpoints).map_err(|e| e.to_string())
+            OAuthClient::new(spec, credentials, &endpoints, &self.client).map_err(|e| e.to_string())
         };
         match &spec.auth {
             Auth::OAuthClientCredentials(_) => {
@@ -270,9 +274,46 @@ impl Engine {
         }
     }
 
-    fn failed(&self, run_id: i64, totals: &RunTotals, error: String) -> Result<Ended, String> {
-        self.store.fail_run(run_id, totals, &error, self.clock.now()).map_err(|e| e.to_string())?;
+    /// A sync that failed before or after the API: recorded (when the store
+    /// can still write), and retried at the next scheduled sync.
+    async fn failed(
+        &self,
+        connection: &Connection,
+        run_id: i64,
+        totals: &RunTotals,
+        error: String,
+    ) -> Result<Ended, String> {
+        if let Err(e) = self.store.fail_run(run_id, totals, &error, self.clock.now()) {
+            // A full disk, say: the run stays `running` and is recovered as interrupted later.
+            tracing::error!(error = %e, connection = connection.name(), "cannot record the failed sync");
+        }
+        self.failing(connection, &error).await;
         Ok(Ended::Failed { error })
+    }
+
+    /// Tells the admins once a connection's syncs have failed
+    /// `notify_after_failures` times in a row: once per streak, not at every failure.
+    async fn failing(&self, connection: &Connection, error: &str) {
+        let store = self.store.as_ref();
+        let streak_to_tell = self.notify_after_failures as usize;
+        let runs = match store.runs(connection.id, streak_to_tell as i64 + 1) {
+            Ok(runs) => runs,
+            Err(e) => {
+                tracing::error!(error = %e, connection = connection.name(), "cannot read the runs");
+                return;
+            }
+        };
+        let streak =
+            runs.iter().take_while(|run| matches!(run.outcome, Outcome::Failed | Outcome::Interrupted)).count();
+        if streak != streak_to_tell {
+            return;
+        }
+        let name = connection.name();
+        let message = format!(
+            "the last {streak} syncs of {name} failed; the last with: {error}. It is still retried at every \
+             scheduled sync; `tib status` shows it"
+        );
+        self.notifier.notify(store, &name, Kind::Failing, &message, self.clock.now()).await;
     }
 
     /// The error policy for a sync the API or the network failed.
@@ -292,6 +333,7 @@ impl Engine {
         }
         if !error.is_auth_or_config_failure() {
             tracing::warn!(connection = name, error = text, "sync failed; it is retried at the next scheduled sync");
+            self.failing(connection, &text).await;
             return Ended::Failed { error: text };
         }
         if let Err(e) = store.set_enabled(connection.id, false, Some(&text)) {

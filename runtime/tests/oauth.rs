@@ -43,6 +43,8 @@ impl Tib {
             .env("TIB_PUBLIC_URL", &self.public_url)
             .env("TIB_LISTEN", &self.listen)
             .env("TIB_MAX_RETRIES", "0")
+            // The OAuth server and the mock APIs are on this machine, which syncs refuse unless allowed.
+            .env("TIB_ALLOW_NETWORKS", "127.0.0.0/8")
             .env("TIB_NO_BROWSER", "1")
             .env_remove("TIB_KEY")
             .stdin(Stdio::null());

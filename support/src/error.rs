@@ -17,6 +17,10 @@ pub enum SyncError {
     Transport { url: String, message: String },
     /// 429 with a Retry-After beyond the bound this sync waits.
     RateLimited { url: String, retry_after: Duration },
+    /// An answer larger than the bound the sync reads (after decompression).
+    TooLarge { url: String, limit: u64 },
+    /// The whole sync took longer than its deadline.
+    Deadline { after: Duration },
     /// A page that could not be read.
     Page { page: u32, url: String, error: PageError },
     /// A next URL on another origin: credentials are never sent there.
@@ -25,6 +29,9 @@ pub enum SyncError {
     Repeated { page: u32, what: &'static str },
     /// More pages than the sync may fetch.
     PageCap { max_pages: u32 },
+    /// The pages disagree with the total they give: the sync stops rather
+    /// than mark the users it never saw deleted.
+    Total { page: u32, detail: String },
     /// The stop conditions say more pages remain, but the page gives no way to them.
     NoNextPage { page: u32 },
     /// OAuth could not give a token. Permanent when the provider refused the
@@ -56,6 +63,17 @@ impl fmt::Display for SyncError {
             SyncError::RateLimited { url, retry_after } => {
                 write!(f, "{url} is rate limited and asks to wait {}s, longer than a sync waits", retry_after.as_secs())
             }
+            SyncError::TooLarge { url, limit } => write!(
+                f,
+                "{url} answered more than {limit} bytes, the most a sync reads of one answer (--max-answer-bytes); \
+                 the sync stops rather than hold it"
+            ),
+            SyncError::Deadline { after } => write!(
+                f,
+                "the sync did not end within its deadline of {}s (--sync-deadline); it stopped there, and the \
+                 stored users are unchanged",
+                after.as_secs()
+            ),
             SyncError::Page { page, url, error } => write!(f, "page {page} ({url}): {error}"),
             SyncError::ForeignOrigin { url, expected } => write!(
                 f,
@@ -66,6 +84,9 @@ impl fmt::Display for SyncError {
             }
             SyncError::PageCap { max_pages } => {
                 write!(f, "more than {max_pages} pages; the sync stops at the page cap")
+            }
+            SyncError::Total { page, detail } => {
+                write!(f, "page {page}: {detail}; the sync stops rather than mark the users it did not see deleted")
             }
             SyncError::NoNextPage { page } => {
                 write!(f, "page {page} says more users remain but gives no next page")

@@ -1,11 +1,15 @@
-//! HTTP: one reqwest client (rustls, gzip, connection reuse, timeouts), and
-//! sending a request with retries on 429 and 5xx that honour Retry-After.
+//! HTTP: one reqwest client (rustls, gzip, connection reuse, timeouts, only
+//! the addresses the network policy permits), and sending a request with
+//! retries on 429 and 5xx that honour Retry-After, its answer read within a
+//! size bound.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 
 use crate::error::SyncError;
+use crate::network::{self, NetworkPolicy};
 use crate::secret::CredentialValues;
 
 /// How often and how long a request is retried within a sync.
@@ -25,36 +29,99 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How the client behaves: what an operator sets.
+#[derive(Clone, Debug)]
+pub struct ClientSettings {
+    /// Each request's bound, from connecting to the last byte of the answer.
+    pub timeout: Duration,
+    /// The most bytes one sync holds of the answers it reads at once (after
+    /// decompression): a single page, or all the pages in flight together.
+    /// Token endpoint answers are read within it too.
+    pub max_answer_bytes: u64,
+    /// Where requests may go.
+    pub network: NetworkPolicy,
+}
+
+/// 32 MiB: a page of thousands of users, far below what would hurt the other syncs of a process.
+pub const DEFAULT_MAX_ANSWER_BYTES: u64 = 32 << 20;
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        ClientSettings {
+            timeout: Duration::from_secs(30),
+            max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
+            network: NetworkPolicy::default(),
+        }
+    }
+}
+
 /// The HTTP client every sync of a process shares.
 #[derive(Clone, Debug)]
 pub struct Client {
     http: reqwest::Client,
+    /// For OAuth token endpoints: it follows no redirects (RFC 9700 section 4.11).
+    token_http: reqwest::Client,
+    max_answer_bytes: u64,
+    network: NetworkPolicy,
 }
 
 /// Longest API error body kept in an error.
 const MAX_ERROR_BODY: usize = 512;
+/// Most of an error answer read: enough for its message, never the whole of a hostile one.
+const MAX_ERROR_READ: u64 = 64 << 10;
 
 impl Client {
-    /// A client with a per-request timeout. Redirects are followed only within
-    /// one origin, so credentials never travel to another host.
-    pub fn new(timeout: Duration) -> Result<Client, SyncError> {
-        let policy = reqwest::redirect::Policy::custom(|attempt| {
+    /// A client that resolves names with the system's resolver.
+    pub fn new(settings: ClientSettings) -> Result<Client, SyncError> {
+        Client::with_resolver(settings, Arc::new(network::System))
+    }
+
+    /// A client that resolves names with `resolver` (a test's), the policy
+    /// still judging every address it gives.
+    pub fn with_resolver(
+        settings: ClientSettings,
+        resolver: Arc<dyn reqwest::dns::Resolve>,
+    ) -> Result<Client, SyncError> {
+        let guarded = Arc::new(network::Guarded { policy: settings.network.clone(), inner: resolver });
+        let same_origin = reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
             if same_origin && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
         });
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .gzip(true)
-            .redirect(policy)
-            .user_agent(concat!("tib/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SyncError::Config(format!("cannot start the HTTP client: {e}")))?;
-        Ok(Client { http })
+        let build = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .timeout(settings.timeout)
+                .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
+                .gzip(true)
+                .redirect(redirects)
+                .dns_resolver(guarded.clone())
+                .user_agent(concat!("tib/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .map_err(|e| SyncError::Config(format!("cannot start the HTTP client: {e}")))
+        };
+        Ok(Client {
+            http: build(same_origin)?,
+            token_http: build(reqwest::redirect::Policy::none())?,
+            max_answer_bytes: settings.max_answer_bytes,
+            network: settings.network,
+        })
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.http
+    }
+
+    pub(crate) fn token_http(&self) -> &reqwest::Client {
+        &self.token_http
+    }
+
+    pub(crate) fn max_answer_bytes(&self) -> u64 {
+        self.max_answer_bytes
+    }
+
+    /// Whether a request may go to `url`'s host when it is an address
+    /// written out (names are checked as they resolve).
+    pub(crate) fn check_address(&self, url: &url::Url) -> Result<(), network::Refused> {
+        self.network.check_url(url)
     }
 }
 
@@ -65,15 +132,20 @@ pub(crate) struct Answer {
     pub body: bytes::Bytes,
 }
 
-/// Sends `request`, retrying 429 and 5xx answers with backoff.
+/// Sends `request`, retrying 429 and 5xx answers with backoff; a successful
+/// answer's body is read up to `max_bytes`, an error's up to what its message needs.
 pub(crate) async fn send(
     client: &Client,
     request: reqwest::Request,
     retry: &RetryPolicy,
     creds: &CredentialValues,
+    max_bytes: u64,
 ) -> Result<Answer, SyncError> {
     // Redacted only when an error shows it: most requests succeed.
     let shown_url = || creds.redact(request.url().as_str());
+    if let Err(refused) = client.check_address(request.url()) {
+        return Err(SyncError::Transport { url: shown_url(), message: refused.to_string() });
+    }
     let mut attempt = 0;
     loop {
         let this_try = request.try_clone().ok_or_else(|| SyncError::Config("the request cannot be repeated".into()))?;
@@ -87,10 +159,13 @@ pub(crate) async fn send(
         let status = response.status();
         if status.is_success() {
             let headers = response.headers().clone();
-            let body = response
-                .bytes()
-                .await
-                .map_err(|e| SyncError::Transport { url: shown_url(), message: creds.redact(&describe(e)) })?;
+            let body = match read_body(response, max_bytes).await {
+                Ok(body) => body,
+                Err(Unread::TooLarge) => return Err(SyncError::TooLarge { url: shown_url(), limit: max_bytes }),
+                Err(Unread::Failed(e)) => {
+                    return Err(SyncError::Transport { url: shown_url(), message: creds.redact(&describe(e)) });
+                }
+            };
             return Ok(Answer { status: status.as_u16(), headers, body });
         }
         let retryable = status.as_u16() == 429 || status.is_server_error();
@@ -113,13 +188,53 @@ pub(crate) async fn send(
             let why = format!("a redirect to {to}, not followed: redirects are followed within the origin, 5 at most");
             return Err(SyncError::Status { status: status.as_u16(), url: shown_url(), body: creds.redact(&why) });
         }
-        let body = response.bytes().await.unwrap_or_default();
-        return Err(SyncError::Status { status: status.as_u16(), url: shown_url(), body: error_body(&body, creds) });
+        let body = match read_body(response, MAX_ERROR_READ).await {
+            Ok(body) => error_body(&body, creds),
+            Err(Unread::TooLarge) => format!("(an error body of more than {MAX_ERROR_READ} bytes, not shown)"),
+            Err(Unread::Failed(_)) => String::new(),
+        };
+        return Err(SyncError::Status { status: status.as_u16(), url: shown_url(), body });
     }
 }
 
+/// Why an answer's body was not read whole.
+pub(crate) enum Unread {
+    /// More than the bound: reading stopped there.
+    TooLarge,
+    Failed(reqwest::Error),
+}
+
+/// Reads an answer's body, decompressed, stopping as soon as it passes
+/// `max_bytes`: a body that never ends, or a small gzip that inflates to
+/// gigabytes, costs no more than the bound.
+pub(crate) async fn read_body(mut response: reqwest::Response, max_bytes: u64) -> Result<bytes::Bytes, Unread> {
+    if response.content_length().is_some_and(|length| length > max_bytes) {
+        return Err(Unread::TooLarge);
+    }
+    // Most answers arrive as one chunk: it is kept as it is, without a copy.
+    let mut first: Option<bytes::Bytes> = None;
+    let mut more = bytes::BytesMut::new();
+    while let Some(chunk) = response.chunk().await.map_err(Unread::Failed)? {
+        // Once a second chunk came, `more` holds the first one too.
+        let held = if more.is_empty() { first.as_ref().map_or(0, bytes::Bytes::len) } else { more.len() };
+        if (held + chunk.len()) as u64 > max_bytes {
+            return Err(Unread::TooLarge);
+        }
+        match &first {
+            None => first = Some(chunk),
+            Some(kept) => {
+                if more.is_empty() {
+                    more.extend_from_slice(kept);
+                }
+                more.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Ok(if more.is_empty() { first.unwrap_or_default() } else { more.freeze() })
+}
+
 /// What went wrong, with its causes, without the URL (which can hold a key).
-fn describe(error: reqwest::Error) -> String {
+pub(crate) fn describe(error: reqwest::Error) -> String {
     let error = error.without_url();
     let mut message = error.to_string();
     let mut source = std::error::Error::source(&error);

@@ -9,6 +9,7 @@
 mod error;
 mod http;
 pub mod map;
+pub mod network;
 pub mod oauth;
 pub mod page;
 mod paginate;
@@ -21,9 +22,12 @@ pub mod time;
 pub mod value;
 
 pub use error::SyncError;
-pub use http::{Client, RetryPolicy};
+pub use http::{Client, ClientSettings, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
+pub use network::NetworkPolicy;
 pub use page::{PageError, PageInfo};
-pub use paginate::{Connection, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync};
+pub use paginate::{
+    Connection, DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync,
+};
 pub use record::{Dropped, User};
 pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.

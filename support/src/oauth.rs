@@ -10,7 +10,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Duration;
 
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
@@ -21,7 +20,8 @@ use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::SyncError;
-use crate::request::render;
+use crate::http::{Client, Unread, read_body};
+use crate::request::{render, render_url};
 use crate::secret::{CredentialValues, Secret};
 use crate::spec::{Auth, Param, Spec};
 
@@ -106,7 +106,7 @@ pub struct OAuthClient {
     secrets: CredentialValues,
     token_url: Url,
     authorize_url: Option<Url>,
-    http: reqwest::Client,
+    http: Client,
     scopes: &'static [&'static str],
     /// Extra parameters of the client credentials or code exchange request.
     token_params: Vec<(String, String)>,
@@ -120,14 +120,71 @@ fn params(params: &[Param], creds: &CredentialValues) -> Vec<(String, String)> {
     params.iter().map(|p| (p.name.to_owned(), render(&p.value, creds))).collect()
 }
 
-fn url(text: &str, what: &str) -> Result<Url, SyncError> {
-    Url::parse(text).map_err(|e| SyncError::Config(format!("the {what} `{text}` is not valid: {e}")))
+/// A URL of the spec with the connection's values put in, under the rules
+/// the base URL follows: a value cannot move it to another host or path.
+fn url(template: &crate::spec::Template, creds: &CredentialValues, what: &str) -> Result<Url, SyncError> {
+    let text = render_url(template, creds)?;
+    Url::parse(&text).map_err(|e| SyncError::Config(creds.redact(&format!("the {what} `{text}` is not valid: {e}"))))
 }
+
+/// Why the token endpoint's answer was not had.
+#[derive(Debug)]
+pub struct TokenHttpError(String);
+
+impl std::fmt::Display for TokenHttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TokenHttpError {}
+
+/// The token endpoint as the oauth2 crate calls it: requests through the
+/// token client, answers read within the size bound, since a token endpoint
+/// is as untrusted as an API.
+struct TokenEndpoint<'a>(&'a Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'_> {
+    type Error = TokenHttpError;
+    type Future = BoxFuture<'c, Result<oauth2::HttpResponse, TokenHttpError>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(post(self.0, request))
+    }
+}
+
+async fn post(http: &Client, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, TokenHttpError> {
+    let request = reqwest::Request::try_from(request)
+        .map_err(|e| TokenHttpError(format!("cannot build the request: {}", e.without_url())))?;
+    if let Err(refused) = http.check_address(request.url()) {
+        return Err(TokenHttpError(refused.to_string()));
+    }
+    let response = http.token_http().execute(request).await.map_err(|e| TokenHttpError(crate::http::describe(e)))?;
+    let mut builder = oauth2::http::Response::builder().status(response.status());
+    for (name, value) in response.headers() {
+        builder = builder.header(name, value);
+    }
+    let limit = http.max_answer_bytes();
+    let body = read_body(response, limit).await.map_err(|unread| match unread {
+        Unread::TooLarge => TokenHttpError(format!("the answer is larger than {limit} bytes")),
+        Unread::Failed(e) => TokenHttpError(crate::http::describe(e)),
+    })?;
+    builder.body(body.to_vec()).map_err(|e| TokenHttpError(e.to_string()))
+}
+
+type TokenAnswer<R> = Result<R, RequestTokenError<TokenHttpError, oauth2::basic::BasicErrorResponse>>;
 
 impl OAuthClient {
     /// The client of an OAuth spec, with the connection's credentials
-    /// (`client_id` and `client_secret` among them).
-    pub fn new(spec: &'static Spec, creds: &CredentialValues, endpoints: &Endpoints) -> Result<OAuthClient, SyncError> {
+    /// (`client_id` and `client_secret` among them); token requests go
+    /// through `http`'s token client (no redirects, the network policy, the
+    /// answer size bound).
+    pub fn new(
+        spec: &'static Spec,
+        creds: &CredentialValues,
+        endpoints: &Endpoints,
+        http: &Client,
+    ) -> Result<OAuthClient, SyncError> {
         let credential = |name: &str| {
             spec.credentials.iter().position(|c| c.name == name).map(|i| creds.get(i).to_owned()).unwrap_or_default()
         };
@@ -149,27 +206,21 @@ impl OAuthClient {
             };
         let token_url = match &endpoints.token_url {
             Some(u) => u.clone(),
-            None => url(&render(token_url, creds), "token URL")?,
+            None => url(token_url, creds, "token URL")?,
         };
         let authorize_url = match (&endpoints.authorize_url, authorize_url) {
             (Some(u), _) => Some(u.clone()),
-            (None, Some(template)) => Some(url(&render(template, creds), "authorize URL")?),
+            (None, Some(template)) => Some(url(template, creds, "authorize URL")?),
             (None, None) => None,
         };
-        // RFC 9700 section 4.11: the token endpoint client follows no redirects.
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| SyncError::Config(format!("cannot start the OAuth client: {e}")))?;
-        let client_secret = credential("client_secret");
+        let (client_id, client_secret) = (credential("client_id"), credential("client_secret"));
         Ok(OAuthClient {
-            client_id: credential("client_id"),
-            secrets: creds.with_secret(&client_secret),
+            secrets: creds.with_secret(&client_secret).with_secret(&basic_pair(&client_id, &client_secret)),
+            client_id,
             client_secret: Secret::new(client_secret),
             token_url,
             authorize_url,
-            http,
+            http: http.clone(),
             scopes,
             token_params,
             refresh_params,
@@ -189,17 +240,22 @@ impl OAuthClient {
     /// connection is disabled); anything else is retried at the next sync.
     /// `sent` is the refresh token or code the request carried: a provider
     /// may echo it in its error, so it is redacted with the secrets.
-    fn token_set<R: TokenResponse>(
+    fn token_set(
         &self,
-        answer: Result<
-            R,
-            RequestTokenError<oauth2::HttpClientError<reqwest::Error>, oauth2::basic::BasicErrorResponse>,
-        >,
+        answer: TokenAnswer<oauth2::basic::BasicTokenResponse>,
         refresh_token: Option<&str>,
         sent: Option<&str>,
     ) -> Result<TokenSet, SyncError> {
         let shown = self.token_url.as_str();
         let (message, permanent) = match answer {
+            // RFC 6749 section 7.1: a client must not use a token whose type it does not understand.
+            Ok(answer) if *answer.token_type() != oauth2::basic::BasicTokenType::Bearer => (
+                format!(
+                    "the token endpoint {shown} gave a token of type `{}`; tib sends bearer tokens only",
+                    answer.token_type().as_ref()
+                ),
+                true,
+            ),
             Ok(answer) => {
                 return Ok(TokenSet {
                     access_token: answer.access_token().secret().clone(),
@@ -240,7 +296,7 @@ impl OAuthClient {
         for (name, value) in &self.token_params {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
-        let answer = request.request_async(&self.http).await;
+        let answer = request.request_async(&TokenEndpoint(&self.http)).await;
         self.token_set(answer, None, None)
     }
 
@@ -251,7 +307,7 @@ impl OAuthClient {
         for (name, value) in &self.refresh_params {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
-        let answer = request.request_async(&self.http).await;
+        let answer = request.request_async(&TokenEndpoint(&self.http)).await;
         self.token_set(answer, Some(refresh_token), Some(refresh_token))
     }
 
@@ -286,9 +342,20 @@ impl OAuthClient {
         for (name, value) in &self.token_params {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
-        let answer = request.request_async(&self.http).await;
+        let answer = request.request_async(&TokenEndpoint(&self.http)).await;
         self.token_set(answer, None, Some(code))
     }
+}
+
+/// The Authorization header's pair as the OAuth client sends it (RFC 6749
+/// section 2.3.1: id and secret form-encoded, then base64): a token endpoint
+/// that echoes the header must not show it.
+fn basic_pair(client_id: &str, client_secret: &str) -> String {
+    let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", encode(client_id), encode(client_secret)),
+    )
 }
 
 /// An authorization under way: the URL to open, and what checks its answer.

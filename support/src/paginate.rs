@@ -6,6 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -28,11 +29,17 @@ pub struct SyncOptions {
     /// The most pages one sync fetches; more is an error, not a silent cut.
     pub max_pages: u32,
     pub retry: RetryPolicy,
+    /// How long the whole sync may take: an API that answers every page
+    /// slowly, or asks to wait before each, cannot hold a sync slot for days.
+    pub deadline: Duration,
 }
+
+/// Six hours: a sync of a million users takes minutes; one that lasts this long is stuck.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(6 * 3600);
 
 impl Default for SyncOptions {
     fn default() -> Self {
-        SyncOptions { max_pages: 100_000, retry: RetryPolicy::default() }
+        SyncOptions { max_pages: 100_000, retry: RetryPolicy::default(), deadline: DEFAULT_DEADLINE }
     }
 }
 
@@ -76,19 +83,36 @@ pub async fn sync(
     sink: &mut (dyn FnMut(PageUsers) + Send),
 ) -> Result<SyncSummary, SyncError> {
     let spec = connector.spec();
-    let pages = Pages { client, connector, requests: Requests::new(spec, connection)?, retry: &options.retry };
+    // The bound on what a sync holds of its answers is shared by the requests it keeps in flight.
+    let window = match &spec.pagination {
+        Pagination::Offset(counted) | Pagination::PageNumber(counted) => u64::from(counted.concurrency.max(1)),
+        Pagination::None | Pagination::NextUrl { .. } | Pagination::Token { .. } => 1,
+    };
+    let pages = Pages {
+        client,
+        connector,
+        requests: Requests::new(spec, connection)?,
+        retry: &options.retry,
+        answer_bytes: client.max_answer_bytes() / window,
+    };
     let handed =
         Handed { max_pages: options.max_pages, requested: 0, numbered: 0, sink, summary: SyncSummary::default() };
     let mut run = Run { pages, handed };
-    match &spec.pagination {
-        Pagination::None => {
-            let url = run.pages.requests.first();
-            run.fetch(url).await?;
+    let paged = async {
+        match &spec.pagination {
+            Pagination::None => {
+                let url = run.pages.requests.first();
+                run.fetch(url).await.map(drop)
+            }
+            Pagination::Offset(counted) => run.counted(counted, true).await,
+            Pagination::PageNumber(counted) => run.counted(counted, false).await,
+            Pagination::NextUrl { source, stop } => run.linked(Link::NextUrl(*source), stop).await,
+            Pagination::Token { param, source, stop } => run.linked(Link::Token { param, source: *source }, stop).await,
         }
-        Pagination::Offset(counted) => run.counted(counted, true).await?,
-        Pagination::PageNumber(counted) => run.counted(counted, false).await?,
-        Pagination::NextUrl { source, stop } => run.linked(Link::NextUrl(*source), stop).await?,
-        Pagination::Token { param, source, stop } => run.linked(Link::Token { param, source: *source }, stop).await?,
+    };
+    match tokio::time::timeout(options.deadline, paged).await {
+        Ok(paged) => paged?,
+        Err(_) => return Err(SyncError::Deadline { after: options.deadline }),
     }
     Ok(run.handed.summary)
 }
@@ -105,6 +129,8 @@ struct Pages<'r> {
     connector: Arc<dyn Connector>,
     requests: Requests<'r>,
     retry: &'r RetryPolicy,
+    /// The most bytes of one answer read: the sync's bound over its window.
+    answer_bytes: u64,
 }
 
 /// The pages asked for and handed on so far, and the sink that receives them in order.
@@ -150,14 +176,14 @@ enum Link {
 impl Pages<'_> {
     /// Sends one page's request and reads the page.
     async fn get(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        let answer = send(self.client, &self.requests, url.clone(), self.retry).await?;
+        let answer = send(self.client, &self.requests, url.clone(), self.retry, self.answer_bytes).await?;
         read(self.connector.as_ref(), answer, number).map_err(|error| self.unreadable(error, number, &url))
     }
 
     /// Sends one page's request; its answer is read on a worker thread, so
     /// the pages of a window are read in parallel, and while more are sent.
     async fn send_for_reading(&self, url: Url, number: u32) -> Arrived {
-        match send(self.client, &self.requests, url.clone(), self.retry).await {
+        match send(self.client, &self.requests, url.clone(), self.retry, self.answer_bytes).await {
             Ok(answer) => {
                 let connector = self.connector.clone();
                 Arrived::Reading {
@@ -261,12 +287,30 @@ impl Run<'_> {
             let fetched = handed.deliver(page?);
             let count = fetched.info.count as u64;
             received += count;
+            // A total the pages disagree with must not end the sync early, or the users never
+            // listed would be marked deleted: every page must give one, and the pages must reach it.
+            let total = if counted.stop.contains(&CountStop::Total) {
+                Some(fetched.info.total.ok_or_else(|| SyncError::Total {
+                    page: fetched.number,
+                    detail: "the page gives no total, or one that is not a whole number of users".to_owned(),
+                })?)
+            } else {
+                None
+            };
             let stop = counted.stop.iter().any(|stop| match stop {
                 CountStop::EmptyPage => count == 0,
                 CountStop::ShortPage => count < page_size,
                 CountStop::NoMore => fetched.info.more != Some(true),
-                CountStop::Total => fetched.info.total.is_none_or(|total| received >= total),
+                CountStop::Total => total.is_some_and(|total| received >= total),
             });
+            if let Some(total) = total.filter(|total| received < *total)
+                && (stop || count == 0)
+            {
+                return Err(SyncError::Total {
+                    page: fetched.number,
+                    detail: format!("the total says {total} users, but the pages ended after {received}"),
+                });
+            }
             if stop {
                 return Ok(());
             }
@@ -346,20 +390,23 @@ async fn send(
     requests: &Requests<'_>,
     url: Url,
     retry: &RetryPolicy,
+    max_bytes: u64,
 ) -> Result<http::Answer, SyncError> {
     let secrets = requests.secrets();
     let Some(tokens) = requests.tokens() else {
-        return http::send(client, requests.build(client.http(), url, None)?, retry, secrets).await;
+        return http::send(client, requests.build(client.http(), url, None)?, retry, secrets, max_bytes).await;
     };
     // An API may echo the token it was sent in an error body: it is redacted too.
     let token = tokens.token().await?;
     let shown = secrets.with_secret(token.expose());
-    let first = http::send(client, requests.build(client.http(), url.clone(), Some(&token))?, retry, &shown).await;
+    let request = requests.build(client.http(), url.clone(), Some(&token))?;
+    let first = http::send(client, request, retry, &shown, max_bytes).await;
     match first {
         Err(SyncError::Status { status: 401, .. }) => match tokens.renew(&token).await? {
             Some(renewed) => {
                 let shown = secrets.with_secret(renewed.expose());
-                http::send(client, requests.build(client.http(), url, Some(&renewed))?, retry, &shown).await
+                let request = requests.build(client.http(), url, Some(&renewed))?;
+                http::send(client, request, retry, &shown, max_bytes).await
             }
             None => first,
         },
@@ -441,10 +488,8 @@ pub async fn probe(
         })
         .collect();
     let start = std::time::Instant::now();
-    let answer = http::send(client, request, retry, &secrets).await.map(|answer| ProbeAnswer {
-        status: answer.status,
-        elapsed: start.elapsed(),
-        body: answer.body,
-    });
+    let answer = http::send(client, request, retry, &secrets, client.max_answer_bytes())
+        .await
+        .map(|answer| ProbeAnswer { status: answer.status, elapsed: start.elapsed(), body: answer.body });
     Ok(Probe { method, url, headers, answer, secrets })
 }

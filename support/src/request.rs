@@ -185,7 +185,7 @@ fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues) -> Url {
 
 /// A URL template's text. Values put into a URL may only be URL-safe text, so
 /// a tenant name cannot move the request to another host or path.
-fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, SyncError> {
+pub(crate) fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, SyncError> {
     for part in template.0 {
         if let Part::Credential(index) = part {
             let value = creds.get(*index);

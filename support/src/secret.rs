@@ -50,16 +50,26 @@ impl CredentialValues {
         self.values.get(index).map_or("", Secret::expose)
     }
 
-    /// Replaces every secret value in `text` with `[redacted]`: as written,
-    /// and as a query string writes it (`a/b+c` is `a%2Fb%2Bc` there), so
-    /// a key sent in the query does not show in the URL of an error.
+    /// Replaces every secret value in `text` with `[redacted]`, in every form
+    /// an API or a token endpoint may quote it: as written, as a URL writes
+    /// it (`a/b+c` is `a%2Fb%2Bc` in a query), as JSON escapes it (`\/`,
+    /// `\u0026`) and as HTML does (`&amp;`).
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for (value, secret) in self.values.iter().zip(&self.secret) {
+        let mut forms: Vec<String> = self
+            .values
+            .iter()
+            .zip(&self.secret)
             // Very short values would redact ordinary words; they are not secrets anyone relies on.
-            if *secret && value.expose().len() >= 4 {
-                let in_query: String = url::form_urlencoded::byte_serialize(value.expose().as_bytes()).collect();
-                out = out.replace(value.expose(), "[redacted]").replace(&in_query, "[redacted]");
+            .filter(|(value, secret)| **secret && value.expose().len() >= 4)
+            .flat_map(|(value, _)| quoted_forms(value.expose()))
+            .collect();
+        // Longest first, so that no form is cut by a shorter one inside it.
+        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        forms.dedup();
+        let mut out = text.to_owned();
+        for form in &forms {
+            if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), "[redacted]");
             }
         }
         out
@@ -73,6 +83,44 @@ impl CredentialValues {
         all.secret.push(true);
         all
     }
+}
+
+/// The ways a value is written where tib may show it back.
+fn quoted_forms(value: &str) -> Vec<String> {
+    let form_encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    let percent_encoded = form_encoded.replace('+', "%20");
+    // serde_json's own escaping, then the escapes other encoders choose: PHP's `\/`, and every
+    // character that is not a letter or digit as `\u00XX` (Go escapes `<`, `>` and `&` that way).
+    let json = serde_json::to_string(value).map(|q| q[1..q.len() - 1].to_owned()).unwrap_or_default();
+    let json_slashes = json.replace('/', "\\/");
+    let unicode_escaped = |upper: bool| -> String {
+        value
+            .chars()
+            .map(|c| match c {
+                c if c.is_ascii_alphanumeric() || !c.is_ascii() => c.to_string(),
+                c if upper => format!("\\u{:04X}", c as u32),
+                c => format!("\\u{:04x}", c as u32),
+            })
+            .collect()
+    };
+    let html = value
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    let html_hex = html.replace("&#39;", "&#x27;");
+    vec![
+        value.to_owned(),
+        form_encoded,
+        percent_encoded,
+        json,
+        json_slashes,
+        unicode_escaped(false),
+        unicode_escaped(true),
+        html,
+        html_hex,
+    ]
 }
 
 /// Why the values given for a connection do not fit its spec.
@@ -178,6 +226,19 @@ mod tests {
             "too short a secret is left: it would redact ordinary words"
         );
         let with_token = values.with_secret("access-token-1");
+        let tricky = CredentialValues::new(vec![(Secret::new("s3c/r\"e<t>&'k"), true)]);
+        for quoted in [
+            r#"s3c/r"e<t>&'k"#,
+            r#"s3c\/r\"e<t>&'k"#,
+            r#"s3c/r\"e<t>&'k"#,
+            r"s3c\u002fr\u0022e\u003ct\u003e\u0026\u0027k",
+            r"s3c\u002Fr\u0022e\u003Ct\u003E\u0026\u0027k",
+            "s3c/r&quot;e&lt;t&gt;&amp;&#39;k",
+            "s3c/r&quot;e&lt;t&gt;&amp;&#x27;k",
+            "s3c%2Fr%22e%3Ct%3E%26%27k",
+        ] {
+            assert_eq!(tricky.redact(&format!("<{quoted}>")), "<[redacted]>", "{quoted}");
+        }
         assert_eq!(with_token.redact("access-token-1 k3y/with+a space="), "[redacted] [redacted]");
         assert_eq!(values.redact("access-token-1"), "access-token-1", "the values themselves are unchanged");
     }

@@ -342,8 +342,13 @@ async fn sync_limited(connector: &'static dyn Connector, url: &url::Url, concurr
     let bench = Arc::new(Bench { inner: connector, spec });
     let creds = CredentialValues::new(vec![(Secret::new("bench-key"), true)]);
     let connection = Connection { credentials: &creds, tokens: None, base_url: Some(url) };
-    let client = Client::new(Duration::from_secs(30)).expect("client");
-    let options = SyncOptions { max_pages: u32::try_from(limit / PAGE).expect("fits"), retry: RetryPolicy::default() };
+    let network = tib_support::NetworkPolicy::with_loopback();
+    let client = Client::new(tib_support::ClientSettings { network, ..Default::default() }).expect("client");
+    let options = SyncOptions {
+        max_pages: u32::try_from(limit / PAGE).expect("fits"),
+        retry: RetryPolicy::default(),
+        ..SyncOptions::default()
+    };
     let mut users = 0u64;
     let result =
         tib_support::sync(&client, bench, &connection, &options, &mut |page| users += page.users.len() as u64).await;

@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 use tib_support::oauth::{ClientCredentials, Endpoints, OAuthClient, Refreshing, TokenProvider, TokenSet};
 use tib_support::spec::{Auth, Endpoint, Method, OAuthAuthorizationCode, Pagination, Param, Part, Spec, Template};
-use tib_support::{Client, Connection, CredentialValues, RetryPolicy, Secret, SyncError, SyncOptions};
+use tib_support::{
+    Client, ClientSettings, Connection, CredentialValues, NetworkPolicy, RetryPolicy, Secret, SyncError, SyncOptions,
+};
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -32,16 +34,25 @@ fn token(access: &str, refresh: Option<&str>, expires_in: u64) -> ResponseTempla
     ResponseTemplate::new(200).set_body_json(body)
 }
 
+/// A client for servers on 127.0.0.1, which it refuses by default.
+fn local_client() -> Client {
+    let settings = ClientSettings {
+        timeout: Duration::from_secs(5),
+        network: NetworkPolicy::with_loopback(),
+        ..ClientSettings::default()
+    };
+    Client::new(settings).expect("client")
+}
+
 /// Syncs the example connector `app` from `server` with `tokens`.
 async fn sync(app: &str, server: &MockServer, values: &[&str], tokens: &dyn TokenProvider) -> Result<u64, SyncError> {
     let connector = tib_connectors::connector(app).expect("connector");
     let credentials = creds(connector.spec(), values);
     let base = url::Url::parse(&format!("{}/api", server.uri())).expect("url");
     let connection = Connection { credentials: &credentials, tokens: Some(tokens), base_url: Some(&base) };
-    let client = Client::new(Duration::from_secs(5)).expect("client");
     let retry = RetryPolicy { max_retries: 0, ..RetryPolicy::default() };
-    let options = SyncOptions { max_pages: 10, retry };
-    tib_support::sync(&client, Arc::new(connector), &connection, &options, &mut |_| {}).await.map(|s| s.users)
+    let options = SyncOptions { max_pages: 10, retry, ..SyncOptions::default() };
+    tib_support::sync(&local_client(), Arc::new(connector), &connection, &options, &mut |_| {}).await.map(|s| s.users)
 }
 
 /// The Entra example's users endpoint, answering `token` and refusing others.
@@ -65,7 +76,8 @@ async fn entra_api(server: &MockServer, token: &str) {
 
 fn entra_client(server: &MockServer) -> OAuthClient {
     let spec = tib_connectors::connector("microsoft_entra_id").expect("connector").spec();
-    OAuthClient::new(spec, &creds(spec, &["tenant-1", "cid", "csecret"]), &endpoints(server)).expect("client")
+    OAuthClient::new(spec, &creds(spec, &["tenant-1", "cid", "csecret"]), &endpoints(server), &local_client())
+        .expect("client")
 }
 
 #[tokio::test]
@@ -169,7 +181,7 @@ const CODE: Spec = Spec {
 };
 
 fn code_client(server: &MockServer) -> OAuthClient {
-    OAuthClient::new(&CODE, &creds(&CODE, &["cid", "csecret"]), &endpoints(server)).expect("client")
+    OAuthClient::new(&CODE, &creds(&CODE, &["cid", "csecret"]), &endpoints(server), &local_client()).expect("client")
 }
 
 #[tokio::test]
@@ -357,7 +369,8 @@ async fn a_spec_without_refresh_tokens_never_refreshes_and_expiry_is_an_auth_fai
     let server = MockServer::start().await;
     Mock::given(path("/oauth/token")).respond_with(token("never", Some("r"), 3600)).expect(0).mount(&server).await;
     let client =
-        OAuthClient::new(&NO_REFRESH, &creds(&NO_REFRESH, &["cid", "csecret"]), &endpoints(&server)).expect("client");
+        OAuthClient::new(&NO_REFRESH, &creds(&NO_REFRESH, &["cid", "csecret"]), &endpoints(&server), &local_client())
+            .expect("client");
     assert!(!client.refresh_tokens);
     let tokens = Refreshing::new(client, expired(Some("a-refresh-token-anyway")), Box::new(|_| Ok(())));
     let error = tokens.token().await.expect_err("expired");

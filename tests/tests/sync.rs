@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 use tib_support::oauth::{StaticToken, TokenProvider};
 use tib_support::record::{DropReason, FieldValue, Name};
 use tib_support::{
-    Client, Connection, CredentialValues, PageError, RetryPolicy, Secret, SyncError, SyncOptions, SyncSummary, User,
+    Client, ClientSettings, Connection, CredentialValues, NetworkPolicy, PageError, RetryPolicy, Secret, SyncError,
+    SyncOptions, SyncSummary, User,
 };
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -33,7 +34,20 @@ async fn sync(
     base_path: &str,
     values: &[&str],
 ) -> Result<(Synced, SyncSummary), SyncError> {
-    sync_with(app, server, base_path, values, None, SyncOptions { max_pages: 50, retry: fast_retries() }).await
+    sync_with(
+        app,
+        server,
+        base_path,
+        values,
+        None,
+        SyncOptions { max_pages: 50, retry: fast_retries(), ..SyncOptions::default() },
+    )
+    .await
+}
+
+/// A client for servers on 127.0.0.1, which it refuses by default.
+fn local_client(timeout: Duration) -> Result<Client, SyncError> {
+    Client::new(ClientSettings { timeout, network: NetworkPolicy::with_loopback(), ..ClientSettings::default() })
 }
 
 fn fast_retries() -> RetryPolicy {
@@ -49,7 +63,7 @@ async fn sync_with(
     options: SyncOptions,
 ) -> Result<(Synced, SyncSummary), SyncError> {
     let base = url::Url::parse(&format!("{}{base_path}", server.uri())).expect("a URL");
-    let client = Client::new(Duration::from_secs(5)).expect("a client");
+    let client = local_client(Duration::from_secs(5)).expect("a client");
     sync_at(&client, app, &base, values, tokens, options).await
 }
 
@@ -475,8 +489,8 @@ async fn a_page_being_read_holds_no_request_slot_and_pages_still_arrive_in_order
     let credentials = CredentialValues::new(vec![(Secret::new("pd-key"), true)]);
     let base = url::Url::parse(&server.uri()).expect("a URL");
     let connection = Connection { credentials: &credentials, tokens: None, base_url: Some(&base) };
-    let client = Client::new(Duration::from_secs(5)).expect("a client");
-    let options = SyncOptions { max_pages: 50, retry: fast_retries() };
+    let client = local_client(Duration::from_secs(5)).expect("a client");
+    let options = SyncOptions { max_pages: 50, retry: fast_retries(), ..SyncOptions::default() };
     let mut pages = Vec::new();
     let mut ids = Vec::new();
     tib_support::sync(&client, Arc::new(slow), &connection, &options, &mut |page| {
@@ -566,11 +580,58 @@ async fn harvest_page_numbers_stop_at_the_total() {
 }
 
 #[tokio::test]
-async fn a_short_page_ends_harvest_only_because_its_spec_says_short_page() {
+async fn a_short_page_short_of_the_total_fails_the_sync_instead_of_ending_it() {
     let server = MockServer::start().await;
     Mock::given(path("/v2/users")).respond_with(NumberedPages { total: 230, short_first: true }).mount(&server).await;
-    let (synced, _) = sync("harvest", &server, "/v2", &["42", "hv-token"]).await.expect("sync");
-    assert_eq!(synced.users.len(), 99, "the first page is short, and the spec stops on a short page");
+    let error = sync("harvest", &server, "/v2", &["42", "hv-token"]).await.expect_err("the pages disagree");
+    assert_eq!(
+        error,
+        SyncError::Total { page: 1, detail: "the total says 230 users, but the pages ended after 99".to_owned() },
+        "the spec stops on a short page, but the 131 users the total promises must not be marked deleted"
+    );
+    assert!(!error.is_auth_or_config_failure(), "recorded and retried, not disabled");
+}
+
+/// Harvest pages of 100 whose `total_entries` is what `total` says on each page.
+struct TotalSays(fn(u32) -> Value);
+
+impl Respond for TotalSays {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let page: u32 =
+            request.url.query_pairs().find(|(k, _)| k == "page").and_then(|(_, v)| v.parse().ok()).unwrap_or(1);
+        let users: Vec<Value> = (0..100)
+            .map(|i| {
+                json!({"id": page * 1000 + i, "email": format!("u{page}-{i}@example.com"),
+                                                         "first_name": "U", "last_name": "V", "is_active": true})
+            })
+            .collect();
+        json(json!({"users": users, "total_entries": (self.0)(page)}))
+    }
+}
+
+#[tokio::test]
+async fn a_total_missing_negative_or_vanishing_on_a_later_page_fails_the_sync() {
+    for (total, detail) in [
+        (
+            TotalSays(|page| if page == 1 { json!(1000) } else { Value::Null }),
+            "the page gives no total, or one that is not a whole number of users",
+        ),
+        (
+            TotalSays(|page| if page == 1 { json!(1000) } else { json!(-1) }),
+            "the page gives no total, or one that is not a whole number of users",
+        ),
+        (TotalSays(|_| json!("lots")), "the page gives no total, or one that is not a whole number of users"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(path("/v2/users")).respond_with(total).mount(&server).await;
+        let error = sync("harvest", &server, "/v2", &["42", "hv-token"]).await.expect_err("no total to trust");
+        assert!(matches!(&error, SyncError::Total { detail: d, .. } if d == detail), "{error}");
+    }
+    // A total that grows while the pages are read (users added meanwhile) is followed, not an error.
+    let server = MockServer::start().await;
+    Mock::given(path("/v2/users")).respond_with(TotalSays(|page| json!(200 + page * 50))).mount(&server).await;
+    let synced = sync("harvest", &server, "/v2", &["42", "hv-token"]).await.map(|(synced, _)| synced.users.len());
+    assert_eq!(synced, Ok(400), "page 4 says 400 and brings the 400th user");
 }
 
 // ----------------------------------------------------------- Pipedrive ---
@@ -673,7 +734,7 @@ async fn entra_oauth_specs_send_the_access_token_and_read_quoted_keys() {
         .mount(&server)
         .await;
     let token = StaticToken(Secret::new("graph-access-token"));
-    let options = SyncOptions { max_pages: 10, retry: fast_retries() };
+    let options = SyncOptions { max_pages: 10, retry: fast_retries(), ..SyncOptions::default() };
     let (synced, _) = sync_with(
         "microsoft_entra_id",
         &server,
@@ -713,7 +774,7 @@ async fn hubspot_token_from_a_nested_body_path() {
         .mount(&server)
         .await;
     let token = StaticToken(Secret::new("hubspot-access"));
-    let options = SyncOptions { max_pages: 10, retry: fast_retries() };
+    let options = SyncOptions { max_pages: 10, retry: fast_retries(), ..SyncOptions::default() };
     let (synced, _) =
         sync_with("hubspot", &server, "", &["cid", "csecret"], Some(&token), options).await.expect("sync");
     assert_eq!(*user(&synced.users, "1").licenses, ["Super Admin"]);
@@ -869,7 +930,7 @@ async fn malformed_json_and_a_dead_server_are_clear_errors() {
     // A port that was just listening and is now closed: connections are refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     let base = url::Url::parse(&format!("http://127.0.0.1:{port}/api")).expect("url");
-    let client = Client::new(Duration::from_secs(2)).expect("client");
+    let client = local_client(Duration::from_secs(2)).expect("client");
     let error = sync_at(&client, "slack", &base, &["xoxb-t"], None, SyncOptions::default()).await.expect_err("refused");
     assert!(matches!(&error, SyncError::Transport { .. }) && !error.is_auth_or_config_failure(), "{error:?}");
 }
@@ -878,7 +939,7 @@ async fn malformed_json_and_a_dead_server_are_clear_errors() {
 async fn the_page_cap_bounds_a_sync() {
     let server = MockServer::start().await;
     Mock::given(path("/users")).respond_with(OffsetPages::of(100_000)).mount(&server).await;
-    let options = SyncOptions { max_pages: 3, retry: fast_retries() };
+    let options = SyncOptions { max_pages: 3, retry: fast_retries(), ..SyncOptions::default() };
     let error = sync_with("pagerduty", &server, "", &["pd-key"], None, options).await.expect_err("capped");
     assert_eq!(error, SyncError::PageCap { max_pages: 3 });
 }
@@ -887,7 +948,7 @@ async fn the_page_cap_bounds_a_sync() {
 async fn a_page_cap_the_sync_fits_in_is_no_error_though_pages_are_asked_for_ahead() {
     let server = MockServer::start().await;
     Mock::given(path("/users")).respond_with(OffsetPages::of(300)).mount(&server).await;
-    let options = SyncOptions { max_pages: 3, retry: fast_retries() };
+    let options = SyncOptions { max_pages: 3, retry: fast_retries(), ..SyncOptions::default() };
     let (synced, summary) = sync_with("pagerduty", &server, "", &["pd-key"], None, options).await.expect("fits");
     assert_eq!((synced.users.len(), summary.pages), (300, 3));
     let asked = server.received_requests().await.expect("recorded").len();
@@ -944,7 +1005,7 @@ async fn an_api_slower_than_the_timeout_is_a_transport_error_for_the_next_sync_t
         .mount(&server)
         .await;
     let base = url::Url::parse(&format!("{}/api", server.uri())).expect("url");
-    let client = Client::new(Duration::from_millis(200)).expect("client");
+    let client = local_client(Duration::from_millis(200)).expect("client");
     let started = std::time::Instant::now();
     let error = sync_at(&client, "slack", &base, &["xoxb-t"], None, SyncOptions::default()).await.expect_err("slow");
     assert!(started.elapsed() < Duration::from_secs(2), "the timeout ended the wait: {:?}", started.elapsed());
@@ -977,8 +1038,8 @@ async fn connections_are_reused_from_page_to_page() {
     let server = MockServer::start().await;
     Mock::given(path("/users")).respond_with(OffsetPages::of(5_000)).mount(&server).await;
     let (base, connections) = counting_relay(*server.address()).await;
-    let client = Client::new(Duration::from_secs(5)).expect("client");
-    let options = SyncOptions { max_pages: 100, retry: fast_retries() };
+    let client = local_client(Duration::from_secs(5)).expect("client");
+    let options = SyncOptions { max_pages: 100, retry: fast_retries(), ..SyncOptions::default() };
     let (synced, _) = sync_at(&client, "pagerduty", &base, &["pd-key"], None, options).await.expect("sync");
     assert_eq!(synced.users.len(), 5_000);
     let requests = server.received_requests().await.expect("recorded").len();
@@ -1012,7 +1073,7 @@ async fn a_tls_server_no_trusted_authority_vouches_for_gets_no_request() {
     });
 
     let base = url::Url::parse(&format!("https://127.0.0.1:{port}/api")).expect("url");
-    let client = Client::new(Duration::from_secs(5)).expect("client");
+    let client = local_client(Duration::from_secs(5)).expect("client");
     let error =
         sync_at(&client, "slack", &base, &["xoxb-secret"], None, SyncOptions::default()).await.expect_err("untrusted");
     let SyncError::Transport { message, .. } = &error else { panic!("a transport error: {error:?}") };

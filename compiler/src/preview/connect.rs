@@ -3,7 +3,7 @@
 //! optionally another base URL.
 
 use tib_support::spec::CredentialSpec;
-use tib_support::{CredentialValues, Secret, env_name};
+use tib_support::{CredentialValues, NetworkPolicy, Secret, env_name};
 use url::Url;
 
 use crate::ir;
@@ -15,6 +15,8 @@ pub struct Given {
     pub credentials: Vec<(String, String)>,
     pub access_token: Option<String>,
     pub base_url: Option<String>,
+    /// Networks requests may reach besides public addresses.
+    pub allow_networks: Vec<ipnet::IpNet>,
 }
 
 /// The values matched to one spec, ready for a request.
@@ -24,6 +26,7 @@ pub struct Prepared {
     /// OAuth: a token given as is.
     pub access_token: Option<Secret>,
     pub base_url: Option<Url>,
+    pub network: NetworkPolicy,
 }
 
 /// Matches what was given to the spec's credentials (`declared` is the
@@ -53,7 +56,12 @@ pub fn prepare(
         .base_url
         .map(|url| Url::parse(&url).map_err(|e| format!("--base-url `{url}` is not a URL: {e}")))
         .transpose()?;
-    Ok(Prepared { credentials, access_token, base_url })
+    if let Some(url) = base_url.as_ref().filter(|url| !tib_support::network::secure_or_loopback(url)) {
+        return Err(format!(
+            "--base-url {url} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"
+        ));
+    }
+    Ok(Prepared { credentials, access_token, base_url, network: NetworkPolicy::allowing(given.allow_networks) })
 }
 
 fn every_credential(spec: &ir::Spec) -> Vec<ir::CredentialId> {

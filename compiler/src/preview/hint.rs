@@ -82,6 +82,14 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
             "check the pagination: the path of the next token or URL, and the stop conditions".to_owned()
         }
         SyncError::PageCap { .. } => "more pages remain".to_owned(),
+        SyncError::TooLarge { .. } => {
+            "the answer is larger than a sync reads: ask for smaller pages (the page size), or check the URL".to_owned()
+        }
+        SyncError::Deadline { .. } => "the API is too slow to list every user in time: try again later".to_owned(),
+        SyncError::Total { .. } => {
+            "the API's total disagrees with its pages: check the path of the total, or stop on a short page instead"
+                .to_owned()
+        }
         SyncError::Auth { permanent: true, .. } => {
             format!("the provider refused the OAuth client or grant: check {credentials} and the token URL")
         }

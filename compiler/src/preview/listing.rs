@@ -28,7 +28,7 @@ pub async fn run(session: &Session, max_pages: u32, as_json: bool) -> Outcome {
     let mut users = Vec::new();
     let mut dropped = Vec::new();
     let mut pages = 0;
-    let options = SyncOptions { max_pages, retry: session.retry.clone() };
+    let options = SyncOptions { max_pages, retry: session.retry.clone(), ..SyncOptions::default() };
     let result =
         tib_support::sync(&session.client, session.interpreted.clone(), &session.connection(), &options, &mut |page| {
             pages = page.number;

@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tib_support::oauth::{ClientCredentials, Endpoints, OAuthClient, Refreshing, StaticToken, TokenProvider, TokenSet};
-use tib_support::{Client, Connection, RetryPolicy, SyncError};
+use tib_support::{Client, ClientSettings, Connection, RetryPolicy, SyncError};
 
 use crate::ir;
 use connect::{Given, Prepared};
@@ -54,7 +54,8 @@ impl Session {
             given,
             env,
         )?;
-        let client = Client::new(Duration::from_secs(30)).map_err(|e| e.to_string())?;
+        let settings = ClientSettings { network: prepared.network.clone(), ..ClientSettings::default() };
+        let client = Client::new(settings).map_err(|e| e.to_string())?;
         // An author waits at the terminal: retry less and sooner than a scheduled sync.
         let retry =
             RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(10) };
@@ -69,7 +70,8 @@ impl Session {
 
     fn oauth(&self) -> Result<OAuthClient, String> {
         let spec = tib_support::Connector::spec(self.interpreted.as_ref());
-        OAuthClient::new(spec, &self.prepared.credentials, &Endpoints::default()).map_err(|e| e.to_string())
+        OAuthClient::new(spec, &self.prepared.credentials, &Endpoints::default(), &self.client)
+            .map_err(|e| e.to_string())
     }
 
     fn connection(&self) -> Connection<'_> {

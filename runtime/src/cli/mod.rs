@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tib_support::spec::CredentialSpec;
-use tib_support::{CredentialValues, RetryPolicy, SyncOptions, env_name};
+use tib_support::{ClientSettings, CredentialValues, NetworkPolicy, RetryPolicy, SyncOptions, env_name};
 
+mod settings;
 mod show;
 
 use crate::notify::Notifier;
@@ -43,12 +44,30 @@ struct Settings {
     /// Where admin notifications are POSTed as JSON.
     #[arg(long, global = true, env = "TIB_WEBHOOK_URL", value_name = "URL")]
     webhook: Option<url::Url>,
-    /// A sync that would mark more than this share of an account's users deleted (and more than 10) is held.
-    #[arg(long, global = true, env = "TIB_HOLD_SHARE", default_value_t = 0.5)]
+    /// A sync that would mark more than this share of an account's users deleted (and more than 10) is
+    /// held: a number above 0, at most 1.
+    #[arg(long, global = true, env = "TIB_HOLD_SHARE", default_value = "0.5", value_parser = settings::share)]
     hold_share: f64,
-    /// Retries of a request answered 429 or 5xx within one sync (with backoff, honouring Retry-After).
-    #[arg(long, global = true, env = "TIB_MAX_RETRIES", default_value_t = 4)]
+    /// Retries of a request answered 429 or 5xx within one sync (with backoff, honouring Retry-After), 0 to 10.
+    #[arg(long, global = true, env = "TIB_MAX_RETRIES", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(0..=10))]
     max_retries: u32,
+    /// The most one sync reads of the API's answers at once, after decompression (a page, or every page
+    /// in flight together), and of a token endpoint's: 32MiB, 512KiB or bytes.
+    #[arg(long, global = true, env = "TIB_MAX_ANSWER_BYTES", default_value = "32MiB", value_parser = settings::size)]
+    max_answer_bytes: u64,
+    /// How long one sync may take before it is stopped (and retried at the next): 6h, 30m, 90s.
+    #[arg(long, global = true, env = "TIB_SYNC_DEADLINE", default_value = "6h", value_parser = settings::deadline)]
+    sync_deadline: Duration,
+    /// Requests go to public addresses only; this allows a network besides (an on-premise API): a CIDR or
+    /// one address, repeatable, or comma-separated in TIB_ALLOW_NETWORKS.
+    #[arg(long = "allow-network", global = true, env = "TIB_ALLOW_NETWORKS", value_name = "CIDR",
+          value_delimiter = ',', value_parser = tib_support::network::parse_network)]
+    allow_networks: Vec<ipnet::IpNet>,
+    /// Admins are notified when a connection's syncs have failed this many times in a row (1 to 1000).
+    #[arg(long, global = true, env = "TIB_NOTIFY_AFTER_FAILURES", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    notify_after_failures: u32,
     /// Where providers reach `tib serve`: OAuth redirect URLs are this plus /oauth/callback/<integration>.
     #[arg(long, global = true, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
     public_url: url::Url,
@@ -86,11 +105,11 @@ enum Command {
     },
     /// Run the schedule, and answer OAuth redirects, until SIGTERM or SIGINT.
     Serve {
-        /// Syncs that run at once.
-        #[arg(long, default_value_t = 4)]
-        max_concurrent: usize,
-        /// How often due connections are looked for, in seconds.
-        #[arg(long, default_value_t = 30)]
+        /// Syncs that run at once (1 to 1024).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        max_concurrent: u16,
+        /// How often due connections are looked for, in seconds (1 to 86400).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         poll: u64,
         /// The address the OAuth callback listens on (behind the public URL).
         #[arg(long, env = "TIB_LISTEN", default_value = "127.0.0.1:8421")]
@@ -116,8 +135,8 @@ struct ConnectArgs {
     /// Sync against this URL instead of the spec's base URL (a sandbox, a self-hosted instance).
     #[arg(long, value_name = "URL")]
     base_url: Option<url::Url>,
-    /// How often it syncs: 1d, 12h, 30m or seconds.
-    #[arg(long, default_value = "1d", value_parser = interval)]
+    /// How often it syncs: 1d, 12h, 30m or seconds; a minute to a year.
+    #[arg(long, default_value = "1d", value_parser = settings::interval)]
     every: i64,
     /// OAuth: use this token endpoint instead of the spec's.
     #[arg(long, value_name = "URL")]
@@ -132,19 +151,6 @@ enum Format {
     Table,
     Json,
     Csv,
-}
-
-fn interval(arg: &str) -> Result<i64, String> {
-    let (number, unit) = arg.split_at(arg.find(|c: char| !c.is_ascii_digit()).unwrap_or(arg.len()));
-    let n: i64 = number.parse().map_err(|_| format!("`{arg}` is not an interval like 1d, 12h, 30m or 3600"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * schedule::DAY,
-        _ => return Err(format!("`{arg}`: the unit must be d, h, m or s")),
-    };
-    if seconds < 60 { Err(format!("`{arg}` is shorter than a minute")) } else { Ok(seconds) }
 }
 
 /// What the commands share: the store, the key, the engine.
@@ -192,9 +198,13 @@ fn default_store() -> PathBuf {
     data.map_or_else(|| PathBuf::from("tib-data"), |d| d.join("tib")).join("tib.db")
 }
 
-async fn run(cli: Cli) -> Result<(), Failure> {
+async fn run(mut cli: Cli) -> Result<(), Failure> {
     if let Command::Integrations = cli.command {
         return integrations(&cli.settings.public_url);
+    }
+    if let Command::Demo = cli.command {
+        // The demo's API runs on this machine, which syncs refuse otherwise.
+        cli.settings.allow_networks.extend(tib_support::network::loopback_networks());
     }
     let store_path = match (&cli.command, &cli.settings.store) {
         (_, Some(path)) => path.clone(),
@@ -284,17 +294,29 @@ impl Context {
         Vault::open(env_key.as_deref(), &key_file).map_err(|e| Failure(e, 2))
     }
 
+    /// The HTTP client of every sync and token request of this process.
+    fn client(&self) -> Result<tib_support::Client, Failure> {
+        tib_support::Client::new(ClientSettings {
+            timeout: Duration::from_secs(30),
+            max_answer_bytes: self.settings.max_answer_bytes,
+            network: NetworkPolicy::allowing(self.settings.allow_networks.clone()),
+        })
+        .map_err(|e| Failure(e.to_string(), 2))
+    }
+
     fn engine(&self) -> Result<Engine, Failure> {
         Ok(Engine {
             store: self.store.clone(),
             vault: Arc::new(self.vault()?),
-            client: tib_support::Client::new(Duration::from_secs(30)).map_err(|e| Failure(e.to_string(), 2))?,
+            client: self.client()?,
             notifier: Notifier::new(self.settings.webhook.clone()).map_err(|e| Failure(e, 2))?,
             hold: HoldPolicy { max_share: self.settings.hold_share, ..HoldPolicy::default() },
             options: SyncOptions {
                 retry: RetryPolicy { max_retries: self.settings.max_retries, ..RetryPolicy::default() },
+                deadline: self.settings.sync_deadline,
                 ..SyncOptions::default()
             },
+            notify_after_failures: self.settings.notify_after_failures,
             clock: self.clock.clone(),
             owner: crate::sync::process_owner(),
             client_tokens: std::sync::Mutex::default(),
@@ -322,6 +344,20 @@ impl Context {
         };
         if account.trim().is_empty() {
             return Err(Failure("the account name is empty".to_owned(), 2));
+        }
+        for (flag, url) in [
+            ("--base-url", &overrides.base_url),
+            ("--token-url", &overrides.token_url),
+            ("--authorize-url", &overrides.authorize_url),
+        ] {
+            if let Some(url) = url.as_ref().filter(|url| !tib_support::network::secure_or_loopback(url)) {
+                return Err(Failure(
+                    format!(
+                        "{flag} {url} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"
+                    ),
+                    2,
+                ));
+            }
         }
         let declared = connector.spec().credentials;
         let interactive = std::io::stdin().is_terminal();
@@ -368,8 +404,8 @@ impl Context {
     ) -> Result<(), Failure> {
         let connection = self.find(integration, account)?;
         let endpoints = crate::oauth::endpoints(&connection).map_err(|e| Failure(e, 2))?;
-        let client =
-            tib_support::oauth::OAuthClient::new(spec, values, &endpoints).map_err(|e| Failure(e.to_string(), 2))?;
+        let client = tib_support::oauth::OAuthClient::new(spec, values, &endpoints, &self.client()?)
+            .map_err(|e| Failure(e.to_string(), 2))?;
         if !client.refresh_tokens {
             println!(
                 "warning: {} gives no refresh tokens; when the access token expires, the connection is disabled until it is authorized again",
@@ -496,17 +532,18 @@ impl Context {
         written.map_err(|e| Failure(format!("cannot write the users: {e}"), 2))
     }
 
-    async fn serve(&self, max_concurrent: usize, poll: u64, listen: std::net::SocketAddr) -> Result<(), Failure> {
+    async fn serve(&self, max_concurrent: u16, poll: u64, listen: std::net::SocketAddr) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
         let callback = Arc::new(crate::oauth::Callback {
             store: self.store.clone(),
             vault: engine.vault.clone(),
             clock: self.clock.clone(),
+            client: engine.client.clone(),
         });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Failure(format!("cannot listen on {listen} for OAuth redirects: {e}"), 2))?;
-        let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, max_concurrent);
+        let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent));
         tracing::info!(store = %self.store_path.display(), max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -617,20 +654,4 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = interrupt.await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn intervals_read_as_people_write_them() {
-        assert_eq!(interval("1d"), Ok(86_400));
-        assert_eq!(interval("12h"), Ok(43_200));
-        assert_eq!(interval("30m"), Ok(1_800));
-        assert_eq!(interval("3600"), Ok(3_600));
-        assert!(interval("10s").is_err());
-        assert!(interval("1w").is_err());
-        assert!(interval("d").is_err());
-    }
 }
