@@ -1,7 +1,8 @@
 //! When connections sync: once per interval (a day by default), offset by a
 //! per-connection jitter so that many connections do not fire together; at
-//! most N at once; never one connection twice at the same time; after
-//! downtime, an overdue connection runs once.
+//! most N at once, of which slow connections hold at most half; never one
+//! connection twice at the same time, nor twice for one slot when several
+//! processes serve one store; after downtime, an overdue connection runs once.
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -62,15 +63,19 @@ pub fn jitter(name: &str, interval: i64) -> i64 {
     (hash % window as u64) as i64
 }
 
-/// When a connection whose sync starts at `now` syncs next.
+/// When a connection whose sync starts at `now` syncs next. Saturating: an
+/// interval stored before intervals were bounded cannot overflow the time.
 pub fn next_sync(now: Time, interval: i64, name: &str) -> Time {
-    now + interval + jitter(name, interval)
+    now.saturating_add(interval).saturating_add(jitter(name, interval))
 }
 
-/// When a new connection first syncs: soon, spread over a minute.
+/// When a new connection first syncs: soon, spread over ten minutes.
 pub fn first_sync(now: Time, name: &str) -> Time {
-    now + jitter(name, 600)
+    now.saturating_add(jitter(name, 600))
 }
+
+/// A connection whose last sync took this long is slow: a quarter of an hour.
+pub const SLOW_SECS: i64 = 15 * 60;
 
 /// Syncs one connection; the runtime's engine, or a test's stand-in.
 pub trait Runner: Send + Sync + 'static {
@@ -82,6 +87,12 @@ pub struct Scheduler<R: Runner> {
     clock: Arc<dyn Clock>,
     runner: Arc<R>,
     permits: Arc<Semaphore>,
+    /// What a slow connection takes before a permit: at most half the
+    /// permits go to connections whose last sync was slow, so a few slow
+    /// tenants cannot keep the others waiting.
+    slow_permits: Arc<Semaphore>,
+    /// How long a sync lasts before its connection counts as slow.
+    slow_after: i64,
     /// Connections with a sync under way in this process.
     running: Arc<Mutex<HashSet<i64>>>,
     tasks: JoinSet<()>,
@@ -89,14 +100,29 @@ pub struct Scheduler<R: Runner> {
 
 impl<R: Runner> Scheduler<R> {
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, runner: Arc<R>, max_concurrent: usize) -> Self {
+        let max_concurrent = max_concurrent.max(1);
         Scheduler {
             store,
             clock,
             runner,
-            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            permits: Arc::new(Semaphore::new(max_concurrent)),
+            slow_permits: Arc::new(Semaphore::new((max_concurrent / 2).max(1))),
+            slow_after: SLOW_SECS,
             running: Arc::default(),
             tasks: JoinSet::new(),
         }
+    }
+
+    /// Connections whose last sync lasted `seconds` or longer count as slow.
+    pub fn with_slow_after(mut self, seconds: i64) -> Self {
+        self.slow_after = seconds;
+        self
+    }
+
+    /// Whether the connection's last sync was slow (or is still running since long).
+    fn slow(&self, connection: &Connection, now: Time) -> Result<bool, crate::store::StoreError> {
+        let last = self.store.last_run(connection.id)?;
+        Ok(last.is_some_and(|run| run.ended_at.unwrap_or(now).saturating_sub(run.started_at) >= self.slow_after))
     }
 
     /// Records the runs of stopped processes as interrupted, then starts a
@@ -112,24 +138,38 @@ impl<R: Runner> Scheduler<R> {
             tracing::warn!(recovered, "syncs of stopped processes were recorded as interrupted");
         }
         let mut started = Vec::new();
-        for connection in self.store.connections()? {
-            if !connection.enabled || connection.next_sync_at > now {
+        // The longest waiting first: the order permits are handed out in.
+        let mut due: Vec<Connection> =
+            self.store.connections()?.into_iter().filter(|c| c.enabled && c.next_sync_at <= now).collect();
+        due.sort_by_key(|c| c.next_sync_at);
+        for connection in due {
+            let lock = || self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if lock().contains(&connection.id) {
                 continue;
             }
-            {
-                let mut running = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                if !running.insert(connection.id) {
-                    continue;
-                }
-            }
             let name = connection.name();
-            self.store.set_next_sync(connection.id, next_sync(now, connection.interval_secs, &name))?;
+            let next = next_sync(now, connection.interval_secs, &name);
+            // Claimed only if no other process serving this store took the slot meanwhile.
+            if !self.store.claim_slot(connection.id, connection.next_sync_at, next)? {
+                continue;
+            }
+            let slow = self.slow(&connection, now).unwrap_or_else(|error| {
+                tracing::error!(%error, connection = name, "cannot read the last run; counted as not slow");
+                false
+            });
+            lock().insert(connection.id);
             let (runner, permits, running) = (self.runner.clone(), self.permits.clone(), self.running.clone());
+            let slow_permits = slow.then(|| self.slow_permits.clone());
             self.tasks.spawn(async move {
                 let id = connection.id;
+                let slow_permit = match slow_permits {
+                    Some(slow_permits) => slow_permits.acquire_owned().await.ok(),
+                    None => None,
+                };
                 if let Ok(_permit) = permits.acquire_owned().await {
                     runner.run(connection).await;
                 }
+                drop(slow_permit);
                 running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
             });
             started.push(name);

@@ -165,3 +165,104 @@ async fn a_tick_records_runs_left_by_stopped_processes_as_interrupted() {
     let run = store.last_run(id).expect("runs").expect("a run");
     assert_eq!(run.outcome, tib_runtime::store::Outcome::Interrupted);
 }
+
+#[test]
+fn two_processes_serving_one_store_sync_each_due_connection_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    store_with(&dir, 300, START);
+    let runner = Arc::new(Recorder::default());
+    // Two schedulers, each with its own handle on the store file and its own runtime, as two
+    // `tib serve` processes are; they tick at the same moment, again and again.
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            let (dir, runner) = (&dir, runner.clone());
+            scope.spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+                runtime.block_on(async {
+                    let store: Arc<dyn Store> = Arc::new(Sqlite::open(&dir.path().join("tib.db")).expect("store"));
+                    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(START));
+                    let mut scheduler = Scheduler::new(store, clock, runner, 8);
+                    for _ in 0..3 {
+                        scheduler.tick().expect("tick");
+                        scheduler.wait().await;
+                    }
+                });
+            });
+        }
+    });
+    let started = runner.started.lock().expect("lock").clone();
+    let distinct: std::collections::HashSet<&String> = started.iter().collect();
+    assert_eq!((started.len(), distinct.len()), (300, 300), "each of the 300 due connections ran once, by one process");
+}
+
+/// Records when each sync started and how many slow ones ran at once;
+/// connections named `slow-…` take `hold`, the others return at once.
+struct Lanes {
+    began: std::time::Instant,
+    started: Mutex<Vec<(String, Duration)>>,
+    slow_now: AtomicUsize,
+    slow_peak: AtomicUsize,
+    hold: Duration,
+}
+
+impl Runner for Lanes {
+    async fn run(&self, connection: Connection) {
+        let name = connection.name();
+        self.started.lock().expect("lock").push((name.clone(), self.began.elapsed()));
+        if name.contains("slow-") {
+            let now = self.slow_now.fetch_add(1, Ordering::SeqCst) + 1;
+            self.slow_peak.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(self.hold).await;
+            self.slow_now.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_connections_hold_at_most_half_the_slots_so_the_others_are_not_starved() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = Sqlite::open(&dir.path().join("tib.db")).expect("store");
+    let connect = |account: &str, next_sync_at: i64| {
+        store
+            .upsert_connection(&NewConnection {
+                integration: "okta",
+                account,
+                sealed_credentials: b"sealed",
+                base_url: None,
+                interval_secs: DAY,
+                next_sync_at,
+                token_url: None,
+                authorize_url: None,
+                waiting_reason: None,
+            })
+            .expect("connect");
+        store.connection("okta", account).expect("read").expect("exists").id
+    };
+    // Three tenants whose last sync took an hour, due before a fast one.
+    for (i, account) in ["slow-a", "slow-b", "slow-c"].into_iter().enumerate() {
+        let id = connect(account, START - 100 + i as i64);
+        let run = store.start_run(id, START - 2 * 3600).expect("run");
+        store
+            .fail_run(run, &Default::default(), "the sync did not end within its deadline", START - 3600)
+            .expect("failed");
+    }
+    connect("fast", START - 10);
+    let store: Arc<dyn Store> = Arc::new(store);
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(START));
+    let hold = Duration::from_millis(600);
+    let lanes = Arc::new(Lanes {
+        began: std::time::Instant::now(),
+        started: Mutex::default(),
+        slow_now: AtomicUsize::new(0),
+        slow_peak: AtomicUsize::new(0),
+        hold,
+    });
+    let mut scheduler = Scheduler::new(store, clock, lanes.clone(), 2).with_slow_after(15 * 60);
+    assert_eq!(scheduler.tick().expect("tick").len(), 4);
+    scheduler.wait().await;
+    let started = lanes.started.lock().expect("lock").clone();
+    let fast = started.iter().find(|(name, _)| name == "okta/fast").map(|(_, at)| *at).expect("the fast one ran");
+    assert!(fast < hold / 2, "the fast tenant started at once ({fast:?}), not after the slow ones: {started:?}");
+    assert_eq!(lanes.slow_peak.load(Ordering::SeqCst), 1, "of 2 slots, slow tenants held at most 1");
+    assert_eq!(started.len(), 4, "the slow ones all ran, one after another");
+}

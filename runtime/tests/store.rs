@@ -139,7 +139,7 @@ fn a_newer_sync_supersedes_a_held_one() {
 }
 
 #[test]
-fn connecting_again_replaces_the_accounts_users_at_its_next_sync() {
+fn connecting_again_replaces_the_accounts_users_at_its_next_sync_under_the_hold() {
     let dir = tempfile::tempdir().expect("dir");
     let store = open(&dir);
     let (id, created) = connect(&store, "okta", "Prod");
@@ -148,10 +148,33 @@ fn connecting_again_replaces_the_accounts_users_at_its_next_sync() {
     let (again, replaced) = connect(&store, "okta", "Prod");
     assert_eq!((again, replaced), (id, Upserted::Replaced));
     assert!(store.connection("okta", "Prod").expect("read").expect("exists").replace_users);
-    // Another account's users are not deletions of this one's: no hold, no deleted rows kept.
-    assert_eq!(sync(&store, id, &users(100..103), 200), Applied::Applied { added: 3, updated: 0, deleted: 0 });
-    assert_eq!(ids(&store, id, true), ["100", "101", "102"]);
+    // Connecting again is how a token is rotated: an API that then answers with nobody is held,
+    // the stored users and their history untouched.
+    assert_eq!(sync(&store, id, &[], 200), Applied::Held { would_delete: 30, of: 30 });
+    assert_eq!(ids(&store, id, false).len(), 30);
+    // Another listing altogether is held too; approved, it replaces the users outright.
+    assert_eq!(sync(&store, id, &users(100..103), 300), Applied::Held { would_delete: 30, of: 30 });
+    assert_eq!(
+        store.approve_held(id, 400).expect("approve"),
+        Some(Applied::Applied { added: 3, updated: 0, deleted: 0 })
+    );
+    assert_eq!(ids(&store, id, true), ["100", "101", "102"], "replaced: no deleted rows of the old listing kept");
     assert!(!store.connection("okta", "Prod").expect("read").expect("exists").replace_users);
+}
+
+#[test]
+fn connecting_again_keeps_the_history_of_the_users_the_api_still_lists() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    sync(&store, id, &users(0..30), 100);
+    connect(&store, "okta", "Prod");
+    assert_eq!(sync(&store, id, &users(1..31), 200), Applied::Applied { added: 1, updated: 29, deleted: 0 });
+    let stored = store.users(id, true).expect("users");
+    assert_eq!(stored.len(), 30, "user 0 is gone outright: connecting again replaces");
+    let first_seen: Vec<i64> = stored.iter().map(|u| u.first_seen).collect();
+    assert_eq!(first_seen.iter().filter(|t| **t == 100).count(), 29, "first seen at the first sync, not reset");
+    assert_eq!(stored.iter().find(|u| u.user.external_id == "30").map(|u| u.first_seen), Some(200));
 }
 
 #[test]

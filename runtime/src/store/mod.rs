@@ -211,6 +211,10 @@ pub trait Store: Send + Sync {
     fn remove_connection(&self, id: i64) -> Result<bool>;
     fn set_enabled(&self, id: i64, enabled: bool, reason: Option<&str>) -> Result<()>;
     fn set_next_sync(&self, id: i64, at: Time) -> Result<()>;
+    /// Moves an enabled connection's next sync from `due` to `next`, only if
+    /// it is still `due`: of several processes serving one store, one claims
+    /// each slot. False when another did.
+    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool>;
 
     /// Takes the connection for one sync: false when a live sync holds it.
     /// `owner` names the process (`host:pid`); a lease whose owner died, or

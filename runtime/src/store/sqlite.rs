@@ -269,7 +269,14 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
 fn apply(tx: &Transaction<'_>, connection_id: i64, run_id: i64, replace: bool, now: Time) -> Result<Applied> {
     let e = err("applying the sync");
     if replace {
-        tx.execute("DELETE FROM users WHERE connection_id = ?1", [connection_id]).map_err(&e)?;
+        // Users the new listing does not hold are removed, not kept as deleted; those it holds
+        // keep their history (first seen).
+        tx.execute(
+            "DELETE FROM users WHERE connection_id = ?1 AND external_id NOT IN \
+             (SELECT external_id FROM staged_users WHERE run_id = ?2)",
+            [connection_id, run_id],
+        )
+        .map_err(&e)?;
     }
     let added: i64 = tx
         .query_row(
@@ -410,6 +417,17 @@ impl Store for Sqlite {
         Ok(())
     }
 
+    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool> {
+        let claimed = self
+            .lock()
+            .execute(
+                "UPDATE connections SET next_sync_at = ?3 WHERE id = ?1 AND next_sync_at = ?2 AND enabled = 1",
+                params![id, due, next],
+            )
+            .map_err(err("claiming the sync"))?;
+        Ok(claimed == 1)
+    }
+
     fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool> {
         // The owner's liveness is checked by recover_interrupted before; here an
         // unexpired lease of another owner is respected.
@@ -481,7 +499,8 @@ impl Store for Sqlite {
             let e = err("completing the sync");
             let (connection_id, replace): (i64, bool) = tx
                 .query_row(
-                    "SELECT c.id, c.replace_users FROM runs r JOIN connections c ON c.id = r.connection_id WHERE r.id = ?1",
+                    "SELECT c.id, c.replace_users FROM runs r JOIN connections c ON c.id = r.connection_id \
+                     WHERE r.id = ?1",
                     [run_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
@@ -497,19 +516,19 @@ impl Store for Sqlite {
                 [connection_id],
             )
             .map_err(&e)?;
-            if !replace {
-                let (present, would_delete): (i64, i64) = tx
-                    .query_row(
-                        "SELECT COUNT(*), COALESCE(SUM(external_id NOT IN (SELECT external_id FROM staged_users WHERE run_id = ?2)), 0) \
-                         FROM users WHERE connection_id = ?1 AND deleted = 0",
-                        [connection_id, run_id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .map_err(&e)?;
-                if would_delete > policy.min_users && would_delete as f64 > policy.max_share * present as f64 {
-                    record_totals(tx, run_id, totals, Outcome::Held, now)?;
-                    return Ok(Applied::Held { would_delete, of: present });
-                }
+            // Connecting again (to rotate a token) replaces the users, but under the same hold:
+            // an API that then answers with nobody must not wipe the account.
+            let (present, would_delete): (i64, i64) = tx
+                .query_row(
+                    "SELECT COUNT(*), COALESCE(SUM(external_id NOT IN (SELECT external_id FROM staged_users WHERE run_id = ?2)), 0) \
+                     FROM users WHERE connection_id = ?1 AND deleted = 0",
+                    [connection_id, run_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(&e)?;
+            if would_delete > policy.min_users && would_delete as f64 > policy.max_share * present as f64 {
+                record_totals(tx, run_id, totals, Outcome::Held, now)?;
+                return Ok(Applied::Held { would_delete, of: present });
             }
             let applied = apply(tx, connection_id, run_id, replace, now)?;
             record_totals(tx, run_id, totals, Outcome::Applied, now)?;
