@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod listen;
 pub mod notify;
 pub mod oauth;
 pub mod schedule;

@@ -370,8 +370,11 @@ async fn connecting_again_overwrites_the_account_and_other_accounts_are_kept_apa
     assert!(again.stdout.contains("acme/Prod was already connected: its credentials are replaced"), "{again:?}");
     let synced = tib.run(&["sync", "acme", "Prod"]).await;
     assert!(synced.stdout.contains("this sync replaces its stored users"), "{synced:?}");
-    assert_eq!(synced.code, 0, "a replaced account is not held for deletions: {synced:?}");
-    assert_eq!(tib.users("Prod").await.len(), 5);
+    let expected = format!("held: it would mark {} of {} users deleted", valid(30) - 5, valid(30));
+    assert!(synced.stdout.contains(&expected), "connecting again does not skip the hold: {synced:?}");
+    assert_eq!(tib.users("Prod").await.len(), valid(30), "held: nothing lost");
+    assert_eq!(tib.run(&["approve", "acme", "Prod"]).await.code, 0);
+    assert_eq!(tib.users("Prod").await.len(), 5, "approved: replaced outright, no deleted rows kept");
     assert_eq!(tib.users("Dev").await.len(), valid(30), "the other account is untouched");
     assert_eq!(tib.sql("SELECT COUNT(*) FROM connections"), ["Integer(2)"]);
 

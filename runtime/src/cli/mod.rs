@@ -114,6 +114,10 @@ enum Command {
         /// The address the OAuth callback listens on (behind the public URL).
         #[arg(long, env = "TIB_LISTEN", default_value = "127.0.0.1:8421")]
         listen: std::net::SocketAddr,
+        /// Connections the listener serves at once; more wait (1 to 65535). Each is closed after a
+        /// minute idle or five minutes in all.
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
+        max_connections: u16,
     },
     /// Health of the store and of every connection, and recent notifications.
     Status,
@@ -251,7 +255,10 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::List => context.list(),
         Command::Sync { integration, account, all } => context.sync(integration, account, all).await,
         Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
-        Command::Serve { max_concurrent, poll, listen } => context.serve(max_concurrent, poll, listen).await,
+        Command::Serve { max_concurrent, poll, listen, max_connections } => {
+            let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
+            context.serve(max_concurrent, poll, listen, limits).await
+        }
         Command::Status => context.status(),
         Command::Demo => context.demo().await,
         Command::Integrations => integrations(&context.settings.public_url),
@@ -532,7 +539,13 @@ impl Context {
         written.map_err(|e| Failure(format!("cannot write the users: {e}"), 2))
     }
 
-    async fn serve(&self, max_concurrent: u16, poll: u64, listen: std::net::SocketAddr) -> Result<(), Failure> {
+    async fn serve(
+        &self,
+        max_concurrent: u16,
+        poll: u64,
+        listen: std::net::SocketAddr,
+        limits: crate::listen::Limits,
+    ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
         let callback = Arc::new(crate::oauth::Callback {
             store: self.store.clone(),
@@ -543,7 +556,10 @@ impl Context {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Failure(format!("cannot listen on {listen} for OAuth redirects: {e}"), 2))?;
-        let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent));
+        // Slow: a quarter of an hour, or less when the deadline is shorter.
+        let slow_after = schedule::SLOW_SECS.min(self.settings.sync_deadline.as_secs() as i64 / 2);
+        let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent))
+            .with_slow_after(slow_after);
         tracing::info!(store = %self.store_path.display(), max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -556,6 +572,7 @@ impl Context {
             let shutdown = async move {
                 let _ = server_stopped.wait_for(|s| *s).await;
             };
+            let listener = crate::listen::Guarded::new(listener, limits);
             axum::serve(listener, crate::oauth::router(callback)).with_graceful_shutdown(shutdown).await
         });
         let mut scheduler_stopped = stopped;
