@@ -143,7 +143,8 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
             }
         }
     });
-    print!("{}", outcome.text);
+    // What the API sent is in there: its control characters are shown, not obeyed.
+    print!("{}", tib_support::printable(&outcome.text));
     if outcome.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
@@ -157,7 +158,7 @@ async fn prompt(
     use tokio::io::AsyncBufReadExt;
     let say = |text: &str| {
         use std::io::Write;
-        print!("{text}");
+        print!("{}", tib_support::printable(text));
         let _ = std::io::stdout().flush();
     };
     let authorize = async |session: &mut compiler::preview::Session| {

@@ -31,6 +31,8 @@ const SERVER_ERROR: usize = 3;
 const DIES_AFTER_FIRST_PAGE: usize = 4;
 /// Answers offsets below 400 at once, later ones after a minute.
 const STALLS_AT_400: usize = 5;
+/// Lists members whose names and handles carry terminal escapes, a spreadsheet formula and 10,000 characters.
+const HOSTILE: usize = 6;
 
 struct Api {
     base_url: String,
@@ -75,7 +77,14 @@ async fn api(users: usize) -> Api {
                         tokio::time::sleep(Duration::from_secs(60)).await;
                     }
                     let end = (offset + 100).min(count);
-                    let members: Vec<Value> = (offset.min(end)..end).map(member).collect();
+                    let mut members: Vec<Value> = (offset.min(end)..end).map(member).collect();
+                    if mode == HOSTILE {
+                        for m in &mut members {
+                            m["name"]["first"] = json!("\u{1b}]0;owned\u{7}\u{1b}[2JEve\u{9b}31m\u{202e}");
+                            m["handle"] = json!("=HYPERLINK(\"http://evil.example\",\"x\")");
+                            m["name"]["last"] = json!("L".repeat(10_000));
+                        }
+                    }
                     ("200 OK", json!({"ok": true, "data": {"members": members}, "has_more": end < count}))
                 }
             };
@@ -463,4 +472,139 @@ async fn processes_opening_a_new_store_together_all_succeed() {
         assert_eq!(run.code, 0, "{run:?}");
     }
     assert_eq!(tib.sql("SELECT COUNT(*) FROM connections"), ["Integer(24)"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn what_an_api_sends_is_printed_escaped_csv_formulas_neutralised_and_texts_bounded() {
+    let api = api(3).await;
+    api.set(HOSTILE);
+    let (tib, users) = Tib::synced(&api).await;
+    assert_eq!(users[0]["last_name"].as_str().map(str::len), Some(4096), "a text value is kept to 4096 bytes");
+    let table = tib.run(&["users", "acme", "Prod", "--all"]).await;
+    let csv = tib.run(&["users", "acme", "Prod", "--all", "--format", "csv"]).await;
+    let json = tib.run(&["users", "acme", "Prod", "--all", "--format", "json"]).await;
+    for run in [&table, &csv, &json] {
+        assert_eq!(run.code, 0, "{run:?}");
+        for control in ['\u{1b}', '\u{7}', '\u{9b}', '\u{202e}'] {
+            assert!(!run.stdout.contains(control), "{control:?} reached the terminal: {}", run.stdout);
+        }
+    }
+    assert!(
+        table.stdout.contains(r"\u001b]0;owned\u0007\u001b[2JEve\u009b31m\u202e"),
+        "shown escaped: {}",
+        table.stdout
+    );
+    assert!(
+        csv.stdout.contains(r#""'=HYPERLINK(""http://evil.example"",""x"")""#),
+        "a formula is text: {}",
+        csv.stdout
+    );
+    let parsed: Value = serde_json::from_str(&json.stdout).expect("the JSON output is still JSON");
+    assert_eq!(parsed[0]["username"], "=HYPERLINK(\"http://evil.example\",\"x\")", "JSON keeps the value as it is");
+    assert_eq!(parsed[0]["first_name"], "\u{1b}]0;owned\u{7}\u{1b}[2JEve\u{9b}31m\u{202e}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_key_file_is_an_error_not_a_new_key() {
+    let api = api(20).await;
+    let (tib, _) = Tib::synced(&api).await;
+    let key_file = tib.store().with_file_name("tib.key");
+    std::fs::remove_file(&key_file).expect("the key file is lost");
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 2, "{synced:?}");
+    assert!(
+        synced.stderr.contains("is missing, but the store") && synced.stderr.contains("holds 1 connections sealed"),
+        "{synced:?}"
+    );
+    assert!(!key_file.exists(), "no new key was made in its place");
+    assert_eq!(tib.run(&["list"]).await.code, 0, "what needs no key still works");
+    assert_eq!(tib.users("Prod").await.len(), valid(20));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn settings_out_of_range_are_refused_at_start_with_what_they_take() {
+    let tib = Tib::new();
+    for (args, says) in [
+        (&["--hold-share", "0", "list"][..], "is not above 0 and at most 1"),
+        (&["--hold-share", "2", "list"], "is not above 0 and at most 1"),
+        (&["--hold-share", "NaN", "list"], "is not above 0 and at most 1"),
+        (&["--max-retries", "1000", "list"], "1000 is not in 0..=10"),
+        (&["--max-answer-bytes", "10TiB", "list"], "the unit must be KiB, MiB or GiB"),
+        (&["--sync-deadline", "0", "list"], "shorter than a second"),
+        (&["--allow-network", "intranet", "list"], "is not a network"),
+        (&["connect", "acme", "X", "--every", "9999999999999999d"], "far too long"),
+        (&["connect", "acme", "X", "--every", "400d"], "longer than a year"),
+        (&["serve", "--max-concurrent", "0"], "0 is not in 1..=1024"),
+    ] {
+        let run = tib.run(args).await;
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains("panicked"), "{run:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plain_http_and_addresses_of_this_machine_are_refused_unless_allowed() {
+    let api = api(20).await;
+    let tib = Tib::new();
+    let token = format!("api_token={SECRET}");
+    let args = ["connect", "acme", "Prod", "--cred", "tenant=demo", "--cred", &token, "--base-url"];
+    let refused = tib.run(&[&args[..], &["http://api.acme.example/v2"]].concat()).await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("is not https: plain http is allowed only to this machine"), "{refused:?}");
+    assert_eq!(tib.connect(&api, "Prod").await.code, 0);
+    // Without the allowlist the test sets, the API on 127.0.0.1 is not reached.
+    let mut command = tib.command(&["sync", "acme", "Prod"]);
+    command.env_remove("TIB_ALLOW_NETWORKS");
+    let run = Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"));
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("127.0.0.1 is a loopback address; tib sends requests to public addresses only"),
+        "{run:?}"
+    );
+    assert!(tib.run(&["list"]).await.stdout.contains("enabled"), "recorded and retried, not disabled");
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0, "allowed: synced");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_over_the_size_bound_fails_the_sync_and_keeps_the_stored_users() {
+    let api = api(300).await;
+    let (tib, before) = Tib::synced(&api).await;
+    // Four pages in flight share 4 KiB: each is read up to 1 KiB, and a page of 100 members is more.
+    let synced = tib.run(&["--max-answer-bytes", "4KiB", "sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 1, "{synced:?}");
+    assert!(synced.stdout.contains("answered more than 1024 bytes, the most a sync reads of one answer"), "{synced:?}");
+    assert_eq!(tib.users("Prod").await, before, "the stored users are as they were");
+    assert!(tib.run(&["list"]).await.stdout.contains("enabled"), "retried at the next sync, not disabled");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_past_its_deadline_is_stopped_and_failures_in_a_row_notify_the_admins() {
+    let api = api(500).await;
+    let (tib, before) = Tib::synced(&api).await;
+    api.set(STALLS_AT_400);
+    let webhook = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(body_partial_json(json!({"kind": "sync_failing", "connection": "acme/Prod"})))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&webhook)
+        .await;
+    let hook = webhook.uri();
+    let started = Instant::now();
+    for attempt in 1..=3 {
+        let args =
+            ["--webhook", &hook, "--sync-deadline", "2s", "--notify-after-failures", "2", "sync", "acme", "Prod"];
+        let synced = tib.run(&args).await;
+        assert_eq!(synced.code, 1, "attempt {attempt}: {synced:?}");
+        assert!(synced.stdout.contains("did not end within its deadline of 2s"), "{synced:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(30), "each stopped at its deadline, not the API's minute");
+    webhook.verify().await;
+    let status = tib.run(&["status"]).await;
+    assert!(
+        status.stdout.contains("sync_failing") && status.stdout.contains("the last 2 syncs of acme/Prod failed"),
+        "{status:?}"
+    );
+    assert_eq!(tib.users("Prod").await, before);
 }

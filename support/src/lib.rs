@@ -13,6 +13,7 @@ pub mod network;
 pub mod oauth;
 pub mod page;
 mod paginate;
+mod printable;
 pub mod record;
 mod request;
 pub mod rules;
@@ -28,6 +29,7 @@ pub use page::{PageError, PageInfo};
 pub use paginate::{
     Connection, DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync,
 };
+pub use printable::{one_line, printable};
 pub use record::{Dropped, User};
 pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.

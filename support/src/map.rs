@@ -11,6 +11,18 @@ use crate::value::Leaf;
 
 /// Longest external id kept; longer ones are not ids.
 const MAX_ID_LEN: usize = 512;
+/// Longest text kept of any other value, in bytes: names, roles, labels and
+/// custom fields are short, and a hostile API must not fill the store.
+pub const MAX_TEXT_LEN: usize = 4096;
+
+/// `text` cut to at most [`MAX_TEXT_LEN`] bytes, at a character boundary.
+fn bounded(text: &str) -> &str {
+    if text.len() <= MAX_TEXT_LEN {
+        return text;
+    }
+    let end = (0..=MAX_TEXT_LEN).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+    &text[..end]
+}
 
 /// A label: read from a field, or fixed by the spec's conditions.
 #[derive(Clone, Copy, Debug)]
@@ -99,7 +111,7 @@ pub fn label(label: Label<'_, '_>) -> Option<CompactString> {
 
 fn text(leaf: Option<&Leaf<'_>>) -> Option<CompactString> {
     let text = leaf?.text()?;
-    let text = trim(&text);
+    let text = bounded(trim(&text));
     (!text.is_empty()).then(|| CompactString::from(text))
 }
 
@@ -193,7 +205,7 @@ fn valid_label(label: &[u8]) -> bool {
 fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
     let mismatch = |expected: &str| format!("expected {expected}, found {}", value.kind());
     match kind {
-        FieldType::Text => value.text().map(|t| FieldValue::Text(t.as_ref().into())).ok_or_else(|| mismatch("text")),
+        FieldType::Text => value.text().map(|t| FieldValue::Text(bounded(&t).into())).ok_or_else(|| mismatch("text")),
         FieldType::Number => value.number().map(FieldValue::Number).ok_or_else(|| match value {
             Leaf::Text(t) => format!("`{t}` is not a number"),
             _ => mismatch("a number"),
@@ -208,18 +220,21 @@ fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
         FieldType::MultiValue => match value {
             Leaf::List(items) => items
                 .iter()
-                .map(|item| item.text().map(|t| t.as_ref().into()).ok_or_else(|| format!("an item is {}", item.kind())))
+                .map(|item| {
+                    item.text().map(|t| bounded(&t).into()).ok_or_else(|| format!("an item is {}", item.kind()))
+                })
                 .collect::<Result<Vec<_>, _>>()
                 .map(FieldValue::MultiValue),
             // One value where several may stand is a list of one.
-            other => {
-                other.text().map(|t| FieldValue::MultiValue(vec![t.as_ref().into()])).ok_or_else(|| mismatch("strings"))
-            }
+            other => other
+                .text()
+                .map(|t| FieldValue::MultiValue(vec![bounded(&t).into()]))
+                .ok_or_else(|| mismatch("strings")),
         },
         FieldType::User => {
             let text = value.text().filter(|_| !matches!(value, Leaf::Bool(_)));
             match text.as_deref().map(trim) {
-                Some(user) if !user.is_empty() => Ok(FieldValue::User(user.into())),
+                Some(user) if !user.is_empty() => Ok(FieldValue::User(bounded(user).into())),
                 _ => Err(mismatch("a user id or email")),
             }
         }
@@ -305,6 +320,18 @@ mod tests {
                 FieldIssue { field: "Owner", reason: "expected a user id or email, found a boolean".into() },
             ]
         );
+    }
+
+    #[test]
+    fn text_from_an_api_is_kept_to_a_bounded_length_on_a_character_boundary() {
+        let long = format!("{}é{}", "a".repeat(MAX_TEXT_LEN - 1), "b".repeat(10_000));
+        let cut = bounded(&long);
+        assert_eq!(cut.len(), MAX_TEXT_LEN - 1, "the two-byte é would cross the bound: cut before it");
+        assert_eq!(bounded("short"), "short");
+        let leaf = Leaf::Text(long.as_str().into());
+        assert_eq!(text(Some(&leaf)).map(|t| t.len()), Some(MAX_TEXT_LEN - 1));
+        let kept = custom(FieldType::Text, &leaf);
+        assert!(matches!(&kept, Ok(FieldValue::Text(t)) if t.len() == MAX_TEXT_LEN - 1), "{kept:?}");
     }
 
     #[test]

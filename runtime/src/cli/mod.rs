@@ -189,7 +189,7 @@ pub fn main(cli: Cli) -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message, code)) => {
-            eprintln!("error: {message}");
+            eprintln!("error: {}", tib_support::printable(&message));
             ExitCode::from(code)
         }
     }
@@ -218,9 +218,13 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
     };
     let store: Arc<dyn Store> = Arc::new(Sqlite::open(&store_path)?);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let recovered = store.recover_interrupted(&crate::sync::owner_alive, clock.now())?;
-    if recovered > 0 {
-        tracing::warn!(recovered, "syncs interrupted by a stopped process were recorded as interrupted");
+    // Not fatal: on a full disk the commands that only read must still work.
+    match store.recover_interrupted(&crate::sync::owner_alive, clock.now()) {
+        Ok(0) => {}
+        Ok(recovered) => {
+            tracing::warn!(recovered, "syncs interrupted by a stopped process were recorded as interrupted")
+        }
+        Err(error) => tracing::warn!(%error, "cannot record interrupted syncs now; they are recorded later"),
     }
     let context = Context { store, store_path, settings: cli.settings, clock };
     match cli.command {
@@ -298,6 +302,22 @@ impl Context {
     fn vault(&self) -> Result<Vault, Failure> {
         let key_file = self.settings.key_file.clone().unwrap_or_else(|| self.store_path.with_file_name("tib.key"));
         let env_key = std::env::var("TIB_KEY").ok();
+        // A new key is made only for a store that holds nothing sealed: made in silence for one
+        // that does, every connection would fail to open its credentials, sync after sync.
+        if env_key.is_none() && !key_file.exists() {
+            let sealed = self.store.connections()?.len();
+            if sealed > 0 {
+                return Err(Failure(
+                    format!(
+                        "the key file {} is missing, but the store {} holds {sealed} connections sealed with a key: \
+                         restore the key file (or set TIB_KEY to the key), or connect the accounts again",
+                        key_file.display(),
+                        self.store_path.display()
+                    ),
+                    2,
+                ));
+            }
+        }
         Vault::open(env_key.as_deref(), &key_file).map_err(|e| Failure(e, 2))
     }
 
@@ -505,10 +525,12 @@ impl Context {
                 }
                 Ended::Failed { error } => {
                     failed += 1;
+                    let error = tib_support::printable(&error);
                     println!("{name}: failed: {error} (retried at the next scheduled sync)");
                 }
                 Ended::Disabled { error } => {
                     failed += 1;
+                    let error = tib_support::printable(&error);
                     println!(
                         "{name}: disabled: {error} (check the credentials, then `tib connect` again or `tib enable`)"
                     );
@@ -527,9 +549,9 @@ impl Context {
         let users = self.store.users(connection.id, all)?;
         let mut out = std::io::stdout().lock();
         let written = match format {
-            Format::Json => serde_json::to_writer_pretty(&mut out, &users)
+            Format::Json => serde_json::to_string_pretty(&users)
                 .map_err(std::io::Error::other)
-                .and_then(|()| writeln!(out)),
+                .and_then(|json| writeln!(out, "{}", tib_support::printable(&json))),
             Format::Csv => write!(out, "{}", csv(&users)),
             Format::Table => {
                 let rows: Vec<Vec<String>> = users.iter().map(user_cells).collect();
@@ -606,13 +628,13 @@ impl Context {
                 },
             };
             let overdue = if c.enabled && c.next_sync_at < now - 3600 { " (overdue)" } else { "" };
-            println!("{}: {health}{overdue}", c.name());
+            println!("{}: {}{overdue}", c.name(), tib_support::one_line(&health));
         }
         let notifications = self.store.notifications(5)?;
         if !notifications.is_empty() {
             println!("recent notifications:");
             for n in notifications {
-                println!("  {} {} {}", when(Some(n.created_at)), n.kind, n.message);
+                println!("  {} {} {}", when(Some(n.created_at)), n.kind, tib_support::one_line(&n.message));
             }
         }
         Ok(())

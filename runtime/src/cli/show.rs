@@ -8,8 +8,11 @@ pub fn when(at: Option<Time>) -> String {
         .map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
 }
 
-/// Columns padded to their widest cell.
+/// Columns padded to their widest cell; each cell on one line, control
+/// characters escaped (cells hold what APIs sent).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> =
+        rows.iter().map(|row| row.iter().map(|cell| tib_support::one_line(cell).into_owned()).collect()).collect();
     let widths: Vec<usize> = (0..header.len())
         .map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0))
         .collect();
@@ -18,7 +21,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         padded.join("  ").trim_end().to_owned() + "\n"
     };
     let mut out = line(header.to_vec());
-    for row in rows {
+    for row in &rows {
         out += &line(row.iter().map(String::as_str).collect());
     }
     out
@@ -50,9 +53,16 @@ pub fn user_cells(stored: &StoredUser) -> Vec<String> {
     ]
 }
 
-/// RFC 4180: every field quoted, quotes doubled.
+/// RFC 4180: every field quoted, quotes doubled. A cell that a spreadsheet
+/// would read as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
+/// carriage return: OWASP's CSV injection rule) starts with `'`, so it is
+/// read as text; control characters are escaped.
 pub fn csv(users: &[StoredUser]) -> String {
-    let quote = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let quote = |s: &str| {
+        let s = tib_support::printable(s);
+        let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+        format!("\"{}{}\"", if formula { "'" } else { "" }, s.replace('"', "\"\""))
+    };
     let header = [
         "external_id",
         "email",
