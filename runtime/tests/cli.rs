@@ -608,3 +608,126 @@ async fn a_sync_past_its_deadline_is_stopped_and_failures_in_a_row_notify_the_ad
     );
     assert_eq!(tib.users("Prod").await, before);
 }
+
+/// Answers with an error that quotes what the request carried (its
+/// Authorization header) in every way a server may write it: in JSON as
+/// serde writes it, with `\/` and `\u00XX` escapes, and HTML-escaped.
+struct Echo {
+    status: u16,
+    /// The OAuth error code, for a token endpoint; an API's own error otherwise.
+    oauth_error: Option<&'static str>,
+}
+
+/// What an echoing server writes of `text`.
+fn echoed_forms(text: &str) -> Vec<String> {
+    let json = serde_json::to_string(text).expect("JSON");
+    let json = json[1..json.len() - 1].to_owned();
+    let unicode: String = text
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\u{:04x}", c as u32) })
+        .collect();
+    let html = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    vec![text.to_owned(), json.replace('/', "\\/"), unicode, html]
+}
+
+impl wiremock::Respond for Echo {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        let received = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        // The credential itself, then the header around it.
+        let credential = received.split_once(' ').map_or(received, |(_, value)| value);
+        let quoted = echoed_forms(credential).join(" | ");
+        let body = match self.oauth_error {
+            Some(error) => json!({"error": error, "error_description": format!("bad client {quoted} in <{received}>")}),
+            None => json!({"error": {"message": format!("bad token {quoted} in <{received}>")}}),
+        };
+        ResponseTemplate::new(self.status).set_body_raw(body.to_string(), "application/json")
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn secrets_a_token_endpoint_or_an_api_echo_in_any_form_reach_no_output_log_store_or_webhook() {
+    let client_secret = "cl/ent+sec&<ret>\"x";
+    let access_token = "acc/ess+tok&<en>\"y";
+    let pair = base64_pair("client-1", client_secret);
+    let mut secrets = vec![client_secret.to_owned(), pair.clone()];
+    secrets.extend(echoed_forms(client_secret));
+    secrets.extend(echoed_forms(&pair));
+    secrets.extend(echoed_forms(access_token));
+    for (name, token_answer, api_answer) in [
+        ("token endpoint", Echo { status: 401, oauth_error: Some("invalid_client") }, None),
+        ("API", Echo { status: 200, oauth_error: None }, Some(Echo { status: 401, oauth_error: None })),
+    ] {
+        let server = MockServer::start().await;
+        match api_answer {
+            // The token endpoint hands out the access token the API then echoes.
+            Some(api) => {
+                Mock::given(method("POST"))
+                    .respond_with(ResponseTemplate::new(200).set_body_raw(
+                        json!({"access_token": access_token, "token_type": "Bearer", "expires_in": 3600}).to_string(),
+                        "application/json",
+                    ))
+                    .mount(&server)
+                    .await;
+                Mock::given(method("GET")).respond_with(api).mount(&server).await;
+            }
+            None => Mock::given(method("POST")).respond_with(token_answer).mount(&server).await,
+        }
+        let webhook = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&webhook).await;
+        let tib = Tib::new();
+        let (base, token_url, hook) =
+            (format!("{}/v1.0", server.uri()), format!("{}/token", server.uri()), webhook.uri());
+        let secret_flag = format!("client_secret={client_secret}");
+        let connect = [
+            "connect",
+            "microsoft_entra_id",
+            "Prod",
+            "--cred",
+            "tenant_id=t-1",
+            "--cred",
+            "client_id=client-1",
+            "--cred",
+            &secret_flag,
+            "--base-url",
+            &base,
+            "--token-url",
+            &token_url,
+        ];
+        let connected = tib.run(&connect).await;
+        assert_eq!(connected.code, 0, "{connected:?}");
+        let mut command = tib.command(&["--webhook", &hook, "sync", "microsoft_entra_id", "Prod"]);
+        command.env("RUST_LOG", "trace");
+        let synced =
+            Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"));
+        assert_eq!(synced.code, 1, "{name}: {synced:?}");
+        assert!(synced.stdout.contains("disabled") && synced.stdout.contains("[redacted]"), "{name}: {synced:?}");
+        let status = tib.run(&["status"]).await;
+        assert!(status.stdout.contains("connection_disabled"), "{name}: notified: {status:?}");
+        let hooked: Vec<String> = webhook
+            .received_requests()
+            .await
+            .expect("recorded")
+            .iter()
+            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+            .collect();
+        assert_eq!(hooked.len(), 1, "{name}: the webhook was told");
+        let store = String::from_utf8_lossy(&store_bytes(&tib.store())).into_owned();
+        for secret in &secrets {
+            for (place, text) in [
+                ("stdout", &synced.stdout),
+                ("the trace log", &synced.stderr),
+                ("status", &status.stdout),
+                ("the webhook", &hooked[0]),
+                ("the store", &store),
+            ] {
+                assert!(!text.contains(secret.as_str()), "{name}: {secret} is in {place}: {text}");
+            }
+        }
+    }
+}
+
+/// The Basic pair as an OAuth client sends it: id and secret form-encoded, then base64.
+fn base64_pair(id: &str, secret: &str) -> String {
+    let encode = |t: &str| url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{}", encode(id), encode(secret)))
+}
