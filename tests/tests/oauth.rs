@@ -377,3 +377,76 @@ async fn a_spec_without_refresh_tokens_never_refreshes_and_expiry_is_an_auth_fai
     assert!(error.is_auth_or_config_failure() && error.to_string().contains("gives no refresh token"), "{error}");
     server.verify().await;
 }
+
+#[tokio::test]
+async fn a_token_of_another_type_than_bearer_is_refused_and_bearer_in_any_case_is_taken() {
+    for (token_type, taken) in [("mac", false), ("DPoP", false), ("bearer", true), ("BEARER", true)] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": "t-1", "token_type": token_type, "expires_in": 3600})),
+            )
+            .mount(&server)
+            .await;
+        let got = ClientCredentials::new(entra_client(&server)).token().await;
+        match got {
+            Ok(token) => assert!(taken && token.expose() == "t-1", "{token_type}"),
+            Err(error) => {
+                assert!(!taken, "{token_type}: {error}");
+                let shown = error.to_string();
+                assert!(shown.contains("tib sends bearer tokens only"), "{shown}");
+                assert!(error.is_auth_or_config_failure(), "permanent: the connection is disabled, admins told");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_token_answer_over_the_size_bound_is_an_error_not_an_allocation() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"access_token": "x".repeat(2 << 20), "token_type": "Bearer", "expires_in": 3600}),
+            ),
+        )
+        .mount(&server)
+        .await;
+    let settings = ClientSettings {
+        max_answer_bytes: 1 << 20,
+        network: NetworkPolicy::with_loopback(),
+        ..ClientSettings::default()
+    };
+    let client = Client::new(settings).expect("client");
+    let spec = tib_connectors::connector("microsoft_entra_id").expect("connector").spec();
+    let oauth = OAuthClient::new(spec, &creds(spec, &["tenant-1", "cid", "csecret"]), &endpoints(&server), &client)
+        .expect("client");
+    let error = ClientCredentials::new(oauth).token().await.expect_err("too large");
+    assert!(error.to_string().contains("the answer is larger than 1048576 bytes"), "{error}");
+    assert!(!error.is_auth_or_config_failure(), "retried at the next sync");
+}
+
+#[test]
+fn values_put_into_a_token_url_cannot_move_it_and_its_address_is_checked() {
+    let spec = tib_connectors::connector("microsoft_entra_id").expect("connector").spec();
+    for (tenant, ok) in [("contoso-1", true), ("evil.example/x?", false), ("a@b", false), ("../../other", false)] {
+        let made =
+            OAuthClient::new(spec, &creds(spec, &[tenant, "cid", "csecret"]), &Endpoints::default(), &local_client());
+        assert_eq!(made.is_ok(), ok, "{tenant}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_endpoint_on_a_refused_address_gets_no_request() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(token("t", None, 60)).expect(0).mount(&server).await;
+    let spec = tib_connectors::connector("microsoft_entra_id").expect("connector").spec();
+    let strict = Client::new(ClientSettings::default()).expect("client");
+    let oauth = OAuthClient::new(spec, &creds(spec, &["tenant-1", "cid", "csecret"]), &endpoints(&server), &strict)
+        .expect("client");
+    let error = ClientCredentials::new(oauth).token().await.expect_err("refused");
+    assert!(error.to_string().contains("127.0.0.1 is a loopback address"), "{error}");
+}

@@ -1111,3 +1111,145 @@ async fn redirects_are_followed_within_the_origin_and_never_to_another() {
     assert!(shown.contains("not followed") && !shown.contains("pd-api-token"), "says why, redacted: {shown}");
     assert_eq!(elsewhere.received_requests().await.map(|r| r.len()), Some(0), "nothing sent to the other origin");
 }
+
+// ------------------------------------------------------ Hostile answers ---
+
+/// A client that reads at most `max_answer_bytes` of the answers of a sync.
+fn bounded_client(max_answer_bytes: u64) -> Client {
+    let network = NetworkPolicy::with_loopback();
+    Client::new(ClientSettings { timeout: Duration::from_secs(10), max_answer_bytes, network }).expect("client")
+}
+
+async fn slack_through(client: &Client, base: &str) -> Result<(Synced, SyncSummary), SyncError> {
+    let base = url::Url::parse(base).expect("a URL");
+    sync_at(
+        client,
+        "slack",
+        &base,
+        &["xoxb-t"],
+        None,
+        SyncOptions { max_pages: 5, retry: fast_retries(), ..SyncOptions::default() },
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_gzip_bomb_is_inflated_no_further_than_the_bound() {
+    use std::io::Write;
+    // 256 MiB of spaces, about 250 KiB compressed: within the bound on the wire, far beyond it inflated.
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    for _ in 0..256 {
+        gzip.write_all(&[b' '; 1 << 20]).expect("compressed");
+    }
+    let bomb = gzip.finish().expect("compressed");
+    assert!(bomb.len() < 1 << 20, "{} bytes compressed", bomb.len());
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list"))
+        .respond_with(
+            ResponseTemplate::new(200).insert_header("content-encoding", "gzip").set_body_raw(bomb, "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let error = slack_through(&bounded_client(4 << 20), &format!("{}/api", server.uri())).await.err();
+    assert!(matches!(&error, Some(SyncError::TooLarge { limit, .. }) if *limit == 4 << 20), "{error:?}");
+    assert!(!error.is_some_and(|e| e.is_auth_or_config_failure()), "recorded and retried, not disabled");
+}
+
+#[tokio::test]
+async fn an_answer_that_never_ends_is_read_no_further_than_the_bound() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}/api", listener.local_addr().expect("address"));
+    let sent = Arc::new(AtomicUsize::new(0));
+    let counter = sent.clone();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.expect("accept");
+        let mut head = [0u8; 4096];
+        let _ = socket.read(&mut head).await;
+        let _ = socket
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+            .await;
+        let chunk = format!("10000\r\n{}\r\n", " ".repeat(0x10000));
+        // Bounded, as every test server here: 1 GiB at most, or until the client hangs up.
+        for _ in 0..16_384 {
+            if socket.write_all(chunk.as_bytes()).await.is_err() {
+                break;
+            }
+            counter.fetch_add(0x10000, Ordering::SeqCst);
+        }
+    });
+    let error = slack_through(&bounded_client(8 << 20), &base).await.err();
+    assert!(matches!(error, Some(SyncError::TooLarge { .. })), "{error:?}");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = sent.load(Ordering::SeqCst);
+    assert!(sent < 64 << 20, "the client stopped reading near the bound: the server got {sent} bytes out");
+}
+
+#[tokio::test]
+async fn a_name_is_checked_each_time_it_resolves_so_rebinding_it_to_loopback_is_refused() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    // The API on 127.0.0.2, the one address the operator allows; each answer closes its
+    // connection, so the next page resolves the name again.
+    let listener = tokio::net::TcpListener::bind("127.0.0.2:0").await.expect("bind 127.0.0.2");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(async move {
+        for page in 0..2 {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let mut head = [0u8; 4096];
+            let _ = socket.read(&mut head).await;
+            let cursor = if page == 0 { "c2" } else { "" };
+            let body = json!({"ok": true, "members": [slack_member(&format!("U{page}"), json!({}))],
+                              "response_metadata": {"next_cursor": cursor}})
+            .to_string();
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+    });
+    let client = |answers: Vec<&'static str>| {
+        let network = NetworkPolicy::allowing(vec!["127.0.0.2/32".parse().expect("a network")]);
+        let settings = ClientSettings { timeout: Duration::from_secs(5), network, ..ClientSettings::default() };
+        Client::with_resolver(settings, Arc::new(Rebinding { answers: std::sync::Mutex::new(answers) }))
+            .expect("client")
+    };
+    let base = format!("http://api.tenant.test:{port}/api");
+    // First 127.0.0.2, then 127.0.0.1: the second connection is refused before it is made.
+    let error = slack_through(&client(vec!["127.0.0.2", "127.0.0.1"]), &base).await.err();
+    let shown = error.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(matches!(error, Some(SyncError::Transport { .. })), "{error:?}");
+    assert!(shown.contains("127.0.0.1 is a loopback address"), "{shown}");
+}
+
+/// A resolver the test controls: each lookup takes the next address.
+struct Rebinding {
+    answers: std::sync::Mutex<Vec<&'static str>>,
+}
+
+impl reqwest::dns::Resolve for Rebinding {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let next = {
+            let mut answers = self.answers.lock().expect("lock");
+            if answers.is_empty() { None } else { Some(answers.remove(0)) }
+        };
+        Box::pin(async move {
+            let address: std::net::IpAddr = next.ok_or("no more answers")?.parse()?;
+            let addrs: reqwest::dns::Addrs = Box::new(std::iter::once(std::net::SocketAddr::new(address, 0)));
+            Ok(addrs)
+        })
+    }
+}
+
+#[tokio::test]
+async fn addresses_written_out_are_refused_in_every_spelling_without_a_request() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/users.list")).respond_with(json(last_slack_page(vec![]))).expect(0).mount(&server).await;
+    let port = server.address().port();
+    let strict = Client::new(ClientSettings::default()).expect("client");
+    for host in ["127.0.0.1", "2130706433", "0x7f.1", "[::ffff:127.0.0.1]", "localhost"] {
+        let error = slack_through(&strict, &format!("http://{host}:{port}/api")).await.err();
+        let shown = error.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert!(shown.contains("is a loopback address"), "{host}: {shown}");
+    }
+}
