@@ -103,6 +103,11 @@ impl Tib {
         Tib { dir: tempfile::tempdir().expect("dir") }
     }
 
+    /// A Tib whose store lives under `parent` (a small file system, say).
+    fn in_dir(parent: &Path) -> Tib {
+        Tib { dir: tempfile::tempdir_in(parent).expect("dir") }
+    }
+
     /// A store with `acme/Prod` connected to `api` and synced once, and its users.
     async fn synced(api: &Api) -> (Tib, Vec<Value>) {
         let tib = Tib::new();
@@ -730,4 +735,72 @@ async fn secrets_a_token_endpoint_or_an_api_echo_in_any_form_reach_no_output_log
 fn base64_pair(id: &str, secret: &str) -> String {
     let encode = |t: &str| url::form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
     base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{}:{}", encode(id), encode(secret)))
+}
+
+/// Writes into `dir` until the file system is full; the file is the filler.
+fn fill(dir: &Path) -> PathBuf {
+    use std::io::Write;
+    let filler = dir.join("filler");
+    let mut file = std::fs::File::create(&filler).expect("filler");
+    let chunk = vec![0u8; 64 << 10];
+    // Bounded: a small file system fills long before 16 GiB.
+    for _ in 0..262_144 {
+        if file.write_all(&chunk).and_then(|()| file.sync_data()).is_err() {
+            break;
+        }
+    }
+    filler
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_fails_the_sync_keeps_reads_working_and_recovers_once_space_is_freed() {
+    // A small file system of its own (tmpfs), which this test fills: `.ci/run` mounts one.
+    let Some(small) = std::env::var_os("TIB_SMALL_FS").map(PathBuf::from) else {
+        assert!(std::env::var_os("TIB_REQUIRE_SMALL_FS").is_none(), "TIB_SMALL_FS must point at a small file system");
+        eprintln!("skipped: set TIB_SMALL_FS to a directory on a small file system (a tmpfs of a few MiB)");
+        return;
+    };
+    let api = api(300).await;
+    let tib = Tib::in_dir(&small);
+    tib.connect(&api, "Prod").await;
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    let before = tib.users("Prod").await;
+    // Inside the test's own directory, so that a failing run leaves no full disk behind.
+    let filler = fill(tib.dir.path());
+
+    api.users.store(5_000, Ordering::SeqCst);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_ne!(synced.code, 0, "{synced:?}");
+    let said = format!("{}{}", synced.stdout, synced.stderr);
+    assert!(said.contains("is full"), "the error says why: {synced:?}");
+    assert!(!said.contains("panicked"), "{synced:?}");
+    // Reading needs no space.
+    assert_eq!(tib.users("Prod").await, before, "the stored users are as they were, and readable");
+    for command in [&["list"][..], &["status"]] {
+        let run = tib.run(command).await;
+        assert_eq!(run.code, 0, "{command:?} works on a full disk: {run:?}");
+    }
+
+    // A little space: the sync starts, its staging runs out of room, and the failure is recorded.
+    let size = std::fs::metadata(&filler).expect("filler").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&filler)
+        .and_then(|f| f.set_len(size - (1 << 20)))
+        .expect("1 MiB freed");
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 1, "{synced:?}");
+    assert!(synced.stdout.contains("database or disk is full"), "{synced:?}");
+    assert_eq!(tib.users("Prod").await, before);
+    let failed = tib.sql("SELECT outcome || ': ' || COALESCE(error, '') FROM runs ORDER BY id DESC LIMIT 1");
+    assert!(failed[0].contains("failed: cannot stage users") && failed[0].contains("full"), "{failed:?} {synced:?}");
+
+    std::fs::remove_file(&filler).expect("space freed");
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    assert_eq!(synced.code, 0, "the store recovers with no repair: {synced:?}");
+    assert_eq!(tib.users("Prod").await.len(), valid(5_000));
+    let status = tib.run(&["status"]).await;
+    assert!(status.stdout.contains("integrity ok"), "{status:?}");
+    let outcomes = tib.sql("SELECT outcome FROM runs ORDER BY id");
+    assert_eq!(outcomes, [r#"Text("applied")"#, r#"Text("failed")"#, r#"Text("applied")"#]);
 }

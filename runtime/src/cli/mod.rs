@@ -216,7 +216,16 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         (Command::Demo, None) => PathBuf::from("tib-demo/tib.db"),
         (_, None) => default_store(),
     };
-    let store: Arc<dyn Store> = Arc::new(Sqlite::open(&store_path)?);
+    let store = match Sqlite::open(&store_path) {
+        Ok(store) => store,
+        // A full disk, say: what only reads can still be answered from the file as it is.
+        Err(error) if matches!(cli.command, Command::List | Command::Users { .. } | Command::Status) => {
+            tracing::warn!(%error, "the store cannot be opened to write; reading it as it is on disk");
+            Sqlite::open_read_only(&store_path).map_err(|_| error)?
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Not fatal: on a full disk the commands that only read must still work.
     match store.recover_interrupted(&crate::sync::owner_alive, clock.now()) {

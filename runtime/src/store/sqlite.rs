@@ -152,12 +152,41 @@ impl Sqlite {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(e) => return Err(StoreError(format!("the store {shown} is not a usable SQLite database: {e}"))),
+                Err(e) => {
+                    return Err(StoreError(match no_space(path) {
+                        Some(why) => format!("cannot open the store {shown}: {why} ({e})"),
+                        None => format!("the store {shown} is not a usable SQLite database: {e}"),
+                    }));
+                }
             }
         }
         let store = Sqlite { db: Mutex::new(db) };
         store.migrate(&shown)?;
         Ok(store)
+    }
+
+    /// Opens the store at `path` to read only, as it is on disk, for the
+    /// commands that only read when [`Sqlite::open`] cannot (a full disk, on
+    /// which SQLite cannot make the shared-memory file a WAL store needs).
+    /// Immutable: what a running process has not yet written back is not seen.
+    pub fn open_read_only(path: &Path) -> Result<Sqlite> {
+        let shown = path.display().to_string();
+        let absolute =
+            std::fs::canonicalize(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
+        let mut uri = url::Url::from_file_path(&absolute)
+            .map_err(|()| StoreError(format!("the store {shown} has no file URL")))?;
+        uri.set_query(Some("immutable=1"));
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let db = rusqlite::Connection::open_with_flags(uri.as_str(), flags)
+            .map_err(|e| StoreError(format!("cannot open the store {shown} to read: {e}")))?;
+        let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("schema version"))?;
+        if version != MIGRATIONS.len() {
+            return Err(StoreError(format!(
+                "the store {shown} has schema version {version}, not this runtime's {}",
+                MIGRATIONS.len()
+            )));
+        }
+        Ok(Sqlite { db: Mutex::new(db) })
     }
 
     fn migrate(&self, shown: &str) -> Result<()> {
@@ -199,6 +228,25 @@ impl Sqlite {
         let value = f(&tx)?;
         tx.commit().map_err(err(context))?;
         Ok(value)
+    }
+}
+
+/// Why SQLite may have failed with an I/O error: the file system holding the
+/// store is full, found by writing a little beside it (and removing it).
+fn no_space(store: &Path) -> Option<String> {
+    use std::io::Write;
+    let dir = store.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".tib-space-{}", std::process::id()));
+    let written = std::fs::File::create(&probe).and_then(|mut file| {
+        file.write_all(&[0u8; 64 << 10])?;
+        file.sync_data()
+    });
+    let _ = std::fs::remove_file(&probe);
+    match written {
+        Err(e) if e.raw_os_error() == Some(28) || e.kind() == std::io::ErrorKind::StorageFull => {
+            Some(format!("the disk holding it is full; free space in {}", dir.display()))
+        }
+        _ => None,
     }
 }
 
@@ -453,13 +501,21 @@ impl Store for Sqlite {
     }
 
     fn start_run(&self, connection_id: i64, now: Time) -> Result<i64> {
-        let db = self.lock();
-        db.execute(
-            "INSERT INTO runs (connection_id, started_at, outcome) VALUES (?1, ?2, 'running')",
-            params![connection_id, now],
-        )
-        .map_err(err("starting the run"))?;
-        Ok(db.last_insert_rowid())
+        self.in_transaction("starting the run", |tx| {
+            // What an earlier failed run could not drop (the disk was full) goes now.
+            tx.execute(
+                "DELETE FROM staged_users WHERE run_id IN \
+                 (SELECT id FROM runs WHERE connection_id = ?1 AND outcome IN ('failed', 'interrupted'))",
+                [connection_id],
+            )
+            .map_err(err("starting the run"))?;
+            tx.execute(
+                "INSERT INTO runs (connection_id, started_at, outcome) VALUES (?1, ?2, 'running')",
+                params![connection_id, now],
+            )
+            .map_err(err("starting the run"))?;
+            Ok(tx.last_insert_rowid())
+        })
     }
 
     fn stage(&self, run_id: i64, users: &[UserRow]) -> Result<()> {
@@ -537,14 +593,21 @@ impl Store for Sqlite {
     }
 
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()> {
+        // The failure first, in a write of its own that a nearly full disk still takes (a
+        // sync that failed for want of space leaves the room its last write was refused).
         self.in_transaction("recording the failed sync", |tx| {
             record_totals(tx, run_id, totals, Outcome::Failed, now)?;
             tx.execute("UPDATE runs SET error = ?2 WHERE id = ?1", params![run_id, error])
                 .map_err(err("recording the failed sync"))?;
-            tx.execute("DELETE FROM staged_users WHERE run_id = ?1", [run_id])
-                .map_err(err("recording the failed sync"))?;
             Ok(())
-        })
+        })?;
+        // Its staging is dropped next; if that cannot be written now, the next run sweeps it.
+        if let Err(error) = self.in_transaction("dropping the failed sync's users", |tx| {
+            tx.execute("DELETE FROM staged_users WHERE run_id = ?1", [run_id]).map_err(err("dropping staged users"))
+        }) {
+            tracing::warn!(%error, "the failed sync's staged users are dropped at the next sync");
+        }
+        Ok(())
     }
 
     fn approve_held(&self, connection_id: i64, now: Time) -> Result<Option<Applied>> {
