@@ -9,6 +9,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, LOCATION, RETRY_AFTER};
 
 use crate::error::SyncError;
+use crate::headers::retry_after;
 use crate::network::{self, NetworkPolicy};
 use crate::secret::CredentialValues;
 
@@ -171,7 +172,8 @@ pub(crate) async fn send(
         let retryable = status.as_u16() == 429 || status.is_server_error();
         if retryable && attempt < retry.max_retries {
             let backoff = retry.base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(retry.max_delay);
-            let wait = match retry_after(response.headers()) {
+            let asked = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
+            let wait = match asked {
                 Some(asked) if asked > retry.max_delay => {
                     return Err(SyncError::RateLimited { url: shown_url(), retry_after: asked });
                 }
@@ -246,17 +248,6 @@ pub(crate) fn describe(error: reqwest::Error) -> String {
     message
 }
 
-/// Retry-After in seconds or as an HTTP date (RFC 9110 section 10.2.3).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
-
 /// The API's error body as text: secrets redacted, then truncated (the other
 /// way round, a secret across the cut would keep its first part).
 fn error_body(body: &[u8], creds: &CredentialValues) -> String {
@@ -282,21 +273,5 @@ mod tests {
         assert_eq!(shown.chars().count(), MAX_ERROR_BODY + 1, "cut, with an ellipsis");
         assert!(shown.ends_with(" [reda…"), "{shown}");
         assert_eq!(error_body(b"  \xff not UTF-8 s3cret-token-value \n", &creds), "\u{FFFD} not UTF-8 [redacted]");
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_as_an_http_date() {
-        let headers = |value: &str| {
-            let mut headers = HeaderMap::new();
-            headers.insert(RETRY_AFTER, value.parse().expect("a header value"));
-            headers
-        };
-        assert_eq!(retry_after(&headers("120")), Some(Duration::from_secs(120)));
-        let in_a_minute = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc2822();
-        let wait = retry_after(&headers(&in_a_minute)).expect("a date");
-        assert!((Duration::from_secs(58)..=Duration::from_secs(60)).contains(&wait), "{wait:?}");
-        assert_eq!(retry_after(&headers("Wed, 21 Oct 2015 07:28:00 GMT")), Some(Duration::ZERO), "a past date");
-        assert_eq!(retry_after(&headers("soon")), None);
-        assert_eq!(retry_after(&HeaderMap::new()), None);
     }
 }

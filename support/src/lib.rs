@@ -7,6 +7,7 @@
 //! mapping with its rules compiled to Rust. It implements [`Connector`].
 
 mod error;
+pub mod headers;
 mod http;
 pub mod map;
 pub mod network;

@@ -15,11 +15,12 @@ use url::Url;
 
 use crate::Connector;
 use crate::error::SyncError;
+use crate::headers::link_next;
 use crate::http::{self, Client, RetryPolicy};
 use crate::oauth::TokenProvider;
 use crate::page::{PageError, PageInfo};
 use crate::record::{Dropped, User};
-use crate::request::{Requests, link_next};
+use crate::request::Requests;
 use crate::secret::CredentialValues;
 use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop};
 

@@ -211,20 +211,6 @@ fn header_value(param: &Param, creds: &CredentialValues) -> Result<HeaderValue, 
     })
 }
 
-/// The `rel="next"` target of a Link header (RFC 8288).
-pub(crate) fn link_next(value: &str) -> Option<String> {
-    value.split(',').find_map(|link| {
-        let (target, params) = link.split_once(';')?;
-        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
-        let is_next = params.split(';').any(|p| {
-            let (name, value) = p.split_once('=').unwrap_or((p, ""));
-            name.trim().eq_ignore_ascii_case("rel")
-                && value.trim().trim_matches('"').split_whitespace().any(|rel| rel.eq_ignore_ascii_case("next"))
-        });
-        is_next.then(|| target.to_owned())
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,19 +272,5 @@ mod tests {
         let connection = Connection { credentials: &creds, tokens: None, base_url: None };
         let refused = Requests::new(&TENANT, &connection).err().expect("refused").to_string();
         assert!(refused.ends_with("got `[redacted]`"), "a secret value is not shown: {refused}");
-    }
-
-    #[test]
-    fn link_header_table() {
-        let cases = [
-            (r#"<https://a.io/u?after=2>; rel="next", <https://a.io/u>; rel="self""#, Some("https://a.io/u?after=2")),
-            (r#"<https://a.io/u>; rel="self", <https://a.io/u?p=3>; rel=next"#, Some("https://a.io/u?p=3")),
-            (r#"</u?p=3>; rel="prev next""#, Some("/u?p=3")),
-            (r#"<https://a.io/u>; rel="self""#, None),
-            ("garbage", None),
-        ];
-        for (header, expected) in cases {
-            assert_eq!(link_next(header).as_deref(), expected, "{header}");
-        }
     }
 }

@@ -143,34 +143,79 @@ fn read(connector: &dyn Connector, body: &[u8]) -> Read {
     (users, info)
 }
 
-#[test]
-fn generated_connectors_and_the_interpreter_agree_on_every_example_spec() {
+/// Every example spec, compiled, with its generated connector.
+fn examples() -> Vec<(ir::Spec, &'static dyn Connector)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
     let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
     let paths = compiler::workspace::spec_paths(&root).expect("specs");
     let files = compiler::workspace::compile_files(&root, &paths, &catalog).expect("readable");
     assert!(files.len() >= 5);
+    files
+        .into_iter()
+        .map(|file| {
+            let spec = file.compiled.spec.expect("every example checks clean");
+            let generated = tib_connectors::connector(&spec.app.id).expect("a generated connector per spec");
+            (spec, generated)
+        })
+        .collect()
+}
+
+/// Reads `rounds` pages generated for each example through both, asserting
+/// they agree; `hostile` makes a page worse before it is read. The users compared.
+fn compare(rounds: usize, extra_pool: &[Value], mut hostile: impl FnMut(Vec<u8>, &mut Rng) -> Vec<u8>) -> usize {
+    let examples = examples();
     let mut compared = 0;
-    for file in files {
-        let spec = file.compiled.spec.expect("every example checks clean");
-        let generated = tib_connectors::connector(&spec.app.id).expect("a generated connector per spec");
-        let pool = pool(&spec);
+    let seed = 0x9E37_79B9_7F4A_7C15 ^ examples.len() as u64;
+    for (spec, generated) in examples {
+        let mut pool = pool(&spec);
+        pool.extend_from_slice(extra_pool);
         let (body_shape, user_shape) = (spec.shapes.body.clone(), spec.shapes.user.clone());
         let interpreted = Interpreted::new(spec);
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ paths.len() as u64);
-        for round in 0..300 {
+        let mut rng = Rng(seed);
+        for round in 0..rounds {
             let body = generate(&body_shape, &user_shape, &pool, &mut rng);
-            let bytes = serde_json::to_vec(&body).expect("serialisable");
+            let bytes = hostile(serde_json::to_vec(&body).expect("serialisable"), &mut rng);
             let (typed, interp) = (read(generated, &bytes), read(&interpreted, &bytes));
             assert_eq!(
                 typed,
                 interp,
                 "{} disagrees on round {round}:\n{}",
                 interpreted.ir().app.name,
-                serde_json::to_string_pretty(&body).unwrap_or_default()
+                String::from_utf8_lossy(&bytes).chars().take(2000).collect::<String>()
             );
             compared += typed.0.len();
         }
     }
+    compared
+}
+
+#[test]
+fn generated_connectors_and_the_interpreter_agree_on_every_example_spec() {
+    let compared = compare(300, &[], |bytes, _| bytes);
     assert!(compared > 1000, "the generated pages hold users to compare ({compared})");
+}
+
+/// An array nested `depth` deep: deeper than serde_json reads (128).
+fn nested(depth: usize) -> Value {
+    (0..depth).fold(json!("bottom"), |inner, _| json!([inner]))
+}
+
+#[test]
+fn hostile_pages_are_read_alike_deep_nesting_invalid_utf8_and_huge_strings() {
+    let huge = json!("h".repeat(64 << 10));
+    let huge_email = json!(format!("{}@example.com", "e".repeat(20_000)));
+    let extra = [huge, huge_email, nested(40), nested(300)];
+    let mut broken = 0;
+    let compared = compare(80, &extra, |mut bytes, rng| {
+        // Now and then one user's string holds bytes that are not UTF-8.
+        if rng.chance(15)
+            && let Some(at) = bytes.windows(12).position(|w| w == b"@example.com")
+        {
+            bytes.splice(at..at + 1, [0xff, 0xfe]);
+            broken += 1;
+        }
+        bytes
+    });
+    assert!(compared > 300, "the hostile pages still hold users to compare ({compared})");
+    assert!(broken > 10, "pages with bytes that are not UTF-8 were read ({broken})");
 }

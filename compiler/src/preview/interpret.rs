@@ -211,8 +211,8 @@ impl Connector for Interpreted {
     }
 
     fn parse_page(&self, bytes: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
-        let body: Value = page::read(bytes)?;
         let shape = &self.ir.shapes.body;
+        let body = super::shaped::read(bytes, shape, &self.ir.shapes.user)?;
         if let Some(api_error) = &self.ir.api_error
             && all(Some(&body), shape, &api_error.when)
         {

@@ -12,6 +12,7 @@ mod listing;
 mod loopback;
 mod probe;
 pub mod report;
+mod shaped;
 pub(crate) mod spec;
 
 use std::fmt::Write;
