@@ -384,3 +384,40 @@ async fn preview_keeps_what_it_read_when_a_later_page_fails() {
     assert!(out.contains("the API says: offset too large"), "{out}");
     assert!(out.contains("hint: the API rejected the request"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_reach_this_machine_only_when_allowed_and_plain_http_goes_nowhere_else() {
+    let server = MockServer::start().await;
+    mount_two_members(&server).await;
+    let root = workspace(&server.uri(), "data.members", "handle");
+    let cred = format!("token={TOKEN}");
+    let refused =
+        compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred, "--base-url", "http://api.example.com/v2"])
+            .await;
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert!(refused.stderr.contains("is not https: plain http is allowed only to this machine"), "{}", refused.stderr);
+
+    let dir = root.path().to_owned();
+    let run = move |extra: &'static [&'static str]| {
+        let (dir, cred) = (dir.clone(), cred.clone());
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_compiler"))
+                .args(["test", "specs/demo.tib", "--cred", &cred])
+                .args(extra)
+                .current_dir(&dir)
+                .env_remove("TIB_ALLOW_NETWORKS")
+                .output()
+                .expect("runs")
+        })
+    };
+    let strict = run(&[]).await.expect("joined");
+    let stdout = String::from_utf8_lossy(&strict.stdout);
+    assert_eq!(strict.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("127.0.0.1 is a loopback address; tib sends requests to public addresses only"),
+        "{stdout}"
+    );
+    assert!(server.received_requests().await.expect("recorded").is_empty(), "no request was sent");
+    let allowed = run(&["--allow-network", "127.0.0.1"]).await.expect("joined");
+    assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stdout));
+}

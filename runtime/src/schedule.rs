@@ -222,4 +222,11 @@ mod tests {
         assert_eq!(jitter("x", 5), 0);
         assert_eq!(jitter("okta/Prod", DAY), jitter("okta/Prod", DAY), "fixed per connection");
     }
+
+    #[test]
+    fn an_interval_stored_before_intervals_were_bounded_cannot_overflow_the_schedule() {
+        assert_eq!(next_sync(1_800_000_000, i64::MAX, "okta/Prod"), i64::MAX);
+        assert_eq!(first_sync(i64::MAX - 1, "okta/Prod"), i64::MAX);
+        assert_eq!(next_sync(100, 3600, "x"), 100 + 3600 + jitter("x", 3600));
+    }
 }
