@@ -32,22 +32,28 @@ impl Runner for Recorder {
 
 const START: i64 = 1_800_000_000;
 
+/// Connects `okta/<account>`, daily, first due at `next_sync_at`; its id.
+fn connect(store: &Sqlite, account: &str, next_sync_at: i64) -> i64 {
+    store
+        .upsert_connection(&NewConnection {
+            integration: "okta",
+            account,
+            sealed_credentials: b"sealed",
+            base_url: None,
+            interval_secs: DAY,
+            next_sync_at,
+            token_url: None,
+            authorize_url: None,
+            waiting_reason: None,
+        })
+        .expect("connect");
+    store.connection("okta", account).expect("read").expect("exists").id
+}
+
 fn store_with(dir: &tempfile::TempDir, accounts: usize, next_sync_at: i64) -> Arc<dyn Store> {
     let store = Sqlite::open(&dir.path().join("tib.db")).expect("store");
     for i in 0..accounts {
-        store
-            .upsert_connection(&NewConnection {
-                integration: "okta",
-                account: &format!("account-{i:02}"),
-                sealed_credentials: b"sealed",
-                base_url: None,
-                interval_secs: DAY,
-                next_sync_at,
-                token_url: None,
-                authorize_url: None,
-                waiting_reason: None,
-            })
-            .expect("connect");
+        connect(&store, &format!("account-{i:02}"), next_sync_at);
     }
     Arc::new(store)
 }
@@ -222,31 +228,15 @@ impl Runner for Lanes {
 async fn slow_connections_hold_at_most_half_the_slots_so_the_others_are_not_starved() {
     let dir = tempfile::tempdir().expect("dir");
     let store = Sqlite::open(&dir.path().join("tib.db")).expect("store");
-    let connect = |account: &str, next_sync_at: i64| {
-        store
-            .upsert_connection(&NewConnection {
-                integration: "okta",
-                account,
-                sealed_credentials: b"sealed",
-                base_url: None,
-                interval_secs: DAY,
-                next_sync_at,
-                token_url: None,
-                authorize_url: None,
-                waiting_reason: None,
-            })
-            .expect("connect");
-        store.connection("okta", account).expect("read").expect("exists").id
-    };
     // Three tenants whose last sync took an hour, due before a fast one.
     for (i, account) in ["slow-a", "slow-b", "slow-c"].into_iter().enumerate() {
-        let id = connect(account, START - 100 + i as i64);
+        let id = connect(&store, account, START - 100 + i as i64);
         let run = store.start_run(id, START - 2 * 3600).expect("run");
         store
             .fail_run(run, &Default::default(), "the sync did not end within its deadline", START - 3600)
             .expect("failed");
     }
-    connect("fast", START - 10);
+    connect(&store, "fast", START - 10);
     let store: Arc<dyn Store> = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(START));
     let hold = Duration::from_millis(600);
