@@ -85,6 +85,16 @@ pub fn secure_or_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// An operator's override of a spec's URL (`flag` names it), under the rule of
+/// [`secure_or_loopback`], with the message that says what is allowed.
+pub fn check_override(flag: &str, url: &url::Url) -> Result<(), String> {
+    if secure_or_loopback(url) {
+        Ok(())
+    } else {
+        Err(format!("{flag} {url} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"))
+    }
+}
+
 /// 127.0.0.0/8 and ::1: this machine.
 pub fn loopback_networks() -> Vec<IpNet> {
     let v4 = ipnet::Ipv4Net::new(Ipv4Addr::LOCALHOST, 8).expect("8 is a valid prefix");

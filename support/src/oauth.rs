@@ -172,7 +172,9 @@ async fn post(http: &Client, request: oauth2::HttpRequest) -> Result<oauth2::Htt
     builder.body(body.to_vec()).map_err(|e| TokenHttpError(e.to_string()))
 }
 
-type TokenAnswer<R> = Result<R, RequestTokenError<TokenHttpError, oauth2::basic::BasicErrorResponse>>;
+/// What the oauth2 crate makes of a token endpoint's answer.
+type TokenAnswer =
+    Result<oauth2::basic::BasicTokenResponse, RequestTokenError<TokenHttpError, oauth2::basic::BasicErrorResponse>>;
 
 impl OAuthClient {
     /// The client of an OAuth spec, with the connection's credentials
@@ -242,7 +244,7 @@ impl OAuthClient {
     /// may echo it in its error, so it is redacted with the secrets.
     fn token_set(
         &self,
-        answer: TokenAnswer<oauth2::basic::BasicTokenResponse>,
+        answer: TokenAnswer,
         refresh_token: Option<&str>,
         sent: Option<&str>,
     ) -> Result<TokenSet, SyncError> {

@@ -56,10 +56,8 @@ pub fn prepare(
         .base_url
         .map(|url| Url::parse(&url).map_err(|e| format!("--base-url `{url}` is not a URL: {e}")))
         .transpose()?;
-    if let Some(url) = base_url.as_ref().filter(|url| !tib_support::network::secure_or_loopback(url)) {
-        return Err(format!(
-            "--base-url {url} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"
-        ));
+    if let Some(url) = &base_url {
+        tib_support::network::check_override("--base-url", url)?;
     }
     Ok(Prepared { credentials, access_token, base_url, network: NetworkPolicy::allowing(given.allow_networks) })
 }

@@ -386,13 +386,8 @@ impl Context {
             ("--token-url", &overrides.token_url),
             ("--authorize-url", &overrides.authorize_url),
         ] {
-            if let Some(url) = url.as_ref().filter(|url| !tib_support::network::secure_or_loopback(url)) {
-                return Err(Failure(
-                    format!(
-                        "{flag} {url} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"
-                    ),
-                    2,
-                ));
+            if let Some(url) = url {
+                tib_support::network::check_override(flag, url).map_err(|e| Failure(e, 2))?;
             }
         }
         let declared = connector.spec().credentials;
