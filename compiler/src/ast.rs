@@ -42,8 +42,14 @@ pub enum SectionKind {
     ApiError {
         when: RuleGroup,
         message: Option<Path>,
+        /// `refused when { ... }`, `rate_limited when { ... }`, in source order.
+        classes: Vec<ApiClass>,
     },
-    Users(Path),
+    Users {
+        path: Path,
+        /// `or none`: a page may lack the users key; where it was written.
+        or_none: Option<Span>,
+    },
     Fields(Block),
     Active(RuleGroup),
     Status(Status),
@@ -93,8 +99,19 @@ pub enum PaginationItem {
     Setting(Entry),
 }
 
+/// `refused when { rules }` or `rate_limited when { rules }` after `api_error`.
+#[derive(Clone, Debug)]
+pub struct ApiClass {
+    /// `refused` or `rate_limited`.
+    pub kind: Word,
+    pub when: RuleGroup,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug)]
 pub enum Status {
+    /// `status "Active"`: one label for every user.
+    Fixed(Str),
     Auto(Span),
     Field(Path),
     Branches(Branches),
@@ -218,6 +235,25 @@ pub enum Value {
     Block(Block),
     Branches(Branches),
     Path(Path),
+    /// Paths tried in turn, with values that mean none, and a literal at the end.
+    Mapped(Mapped),
+}
+
+/// `a except "x" or b else "member"`: more than a lone path.
+#[derive(Clone, Debug)]
+pub struct Mapped {
+    /// Never empty.
+    pub sources: Vec<Source>,
+    /// The literal after `else`.
+    pub fallback: Option<Box<Value>>,
+    pub span: Span,
+}
+
+/// One path of a [`Mapped`] value, with what after `except` means no value.
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub path: Path,
+    pub except: Option<Box<Value>>,
 }
 
 impl Value {
@@ -229,6 +265,7 @@ impl Value {
             Value::Block(b) => b.span,
             Value::Branches(b) => b.span,
             Value::Path(p) => p.span,
+            Value::Mapped(m) => m.span,
         }
     }
 
@@ -242,6 +279,7 @@ impl Value {
             Value::Block(_) => "a block",
             Value::Branches(_) => "if/else branches",
             Value::Path(_) => "a path",
+            Value::Mapped(_) => "a mapped value",
         }
     }
 }
@@ -273,6 +311,8 @@ pub enum Op {
     AtLeast,
     HasValue,
     Some,
+    /// `any { ... }`: one of the alternatives holds (its path is `.`).
+    Any,
     /// A word or symbol where an operator belongs.
     Unknown(String),
 }
@@ -281,6 +321,8 @@ pub enum Op {
 pub enum Operand {
     Value(Value),
     Rules(RuleGroup),
+    /// The alternatives of `any`, each a group (a lone rule is a group of one).
+    Alternatives(Vec<RuleGroup>, Span),
 }
 
 impl Operand {
@@ -288,6 +330,7 @@ impl Operand {
         match self {
             Operand::Value(v) => v.span(),
             Operand::Rules(g) => g.span,
+            Operand::Alternatives(_, span) => *span,
         }
     }
 }

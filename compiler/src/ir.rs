@@ -28,6 +28,9 @@ pub struct Spec {
     pub api_error: Option<ApiError>,
     /// Where the users array is in each response body (empty: the body is the array).
     pub users_path: Path,
+    /// `or none`: a page without the users key (or with null there) holds no
+    /// users. Otherwise that is an error, so a wrong path never looks like an empty account.
+    pub users_optional: bool,
     /// Where each user's attributes are.
     pub fields: Fields,
     /// Which users count as active (Calculated Status).
@@ -329,6 +332,12 @@ pub struct ApiError {
     pub when: Vec<Rule>,
     /// Where the API's error message is in the body.
     pub message: Path,
+    /// An error these rules also match is the credentials or configuration
+    /// refused: the connection is disabled, as on HTTP 400–404.
+    pub refused: Option<Vec<Rule>>,
+    /// An error these rules match (and `refused` does not) is rate limiting:
+    /// the page is asked again with backoff within the sync.
+    pub rate_limited: Option<Vec<Rule>>,
 }
 
 /// A path into JSON, from the response body, a user object or an array item.
@@ -372,30 +381,68 @@ impl fmt::Display for Path {
 /// Where each user attribute is read from a user object.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fields {
-    /// The user's id in the app; required.
-    pub id: Path,
-    /// The user's email; required.
-    pub email: Path,
-    pub username: Option<Path>,
+    /// The user's id in the app; required, never with a fallback literal.
+    pub id: Mapped,
+    /// The user's email; required, never with a fallback literal.
+    pub email: Mapped,
+    pub username: Option<Mapped>,
     pub name: Option<Name>,
     pub role: Option<Role>,
     /// When the account was created.
-    pub created_at: Option<Path>,
+    pub created_at: Option<Mapped>,
     /// When the user was last seen.
-    pub last_seen_at: Option<Path>,
+    pub last_seen_at: Option<Mapped>,
+}
+
+/// A mapped user value: the first source that has a value, else the fallback.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Mapped {
+    /// Tried in order; never empty.
+    pub sources: Vec<Source>,
+    /// The value when no source has one (`else "member"`).
+    pub fallback: Option<Literal>,
+}
+
+/// One path of a [`Mapped`] value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    pub path: Path,
+    /// Values that mean "no value" here (`except "1970-01-01T00:00:00.000Z"`),
+    /// compared as `any of` compares.
+    pub except: Vec<Literal>,
+}
+
+impl Mapped {
+    /// A lone path.
+    pub fn path(path: Path) -> Self {
+        Mapped { sources: vec![Source { path, except: Vec::new() }], fallback: None }
+    }
+
+    /// The lone path, when the value is nothing more.
+    pub fn lone_path(&self) -> Option<&Path> {
+        match (self.sources.as_slice(), &self.fallback) {
+            ([source], None) if source.except.is_empty() => Some(&source.path),
+            _ => None,
+        }
+    }
+
+    /// Every path it reads, in order.
+    pub fn paths(&self) -> impl Iterator<Item = &Path> {
+        self.sources.iter().map(|s| &s.path)
+    }
 }
 
 /// A full name, or first and last name; never both.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Name {
-    Full(Path),
-    Split { first: Path, last: Path },
+    Full(Mapped),
+    Split { first: Mapped, last: Mapped },
 }
 
 /// The role: a field, or labels chosen by conditions (for APIs with flags such as `is_admin`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Role {
-    Field(Path),
+    Field(Mapped),
     Conditions(Branches),
 }
 
@@ -413,8 +460,10 @@ pub enum Active {
 pub enum StatusInApp {
     /// "Active" for active users, "Deleted" for the rest.
     Auto,
+    /// One label for every user: for APIs that list only active users.
+    Fixed(String),
     /// The text of this field.
-    Field(Path),
+    Field(Mapped),
     /// The label of the first branch whose rules hold.
     Conditions(Branches),
 }
@@ -483,6 +532,9 @@ pub enum Test {
     HasValue,
     /// An array with at least one item for which all these rules hold; never empty.
     Some(Vec<Rule>),
+    /// One of these groups holds on the value (the rule's path is `.`, the
+    /// user or array item); never empty, nor is any group.
+    Any(Vec<Vec<Rule>>),
 }
 
 /// A constant in a rule.
@@ -498,7 +550,7 @@ pub enum Literal {
 }
 
 /// An organization-defined attribute mapped from the user.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CustomField {
     /// The attribute's name in the catalog, e.g. `Cost center`.
     pub name: String,
@@ -507,7 +559,7 @@ pub struct CustomField {
     /// The type the catalog gives it.
     pub kind: FieldType,
     /// Where its value is in the user object.
-    pub path: Path,
+    pub value: Mapped,
 }
 
 /// The types a custom attribute can have.

@@ -79,7 +79,15 @@ fn examples_cover_the_language() {
         ">=",
         "has value",
         "some",
+        "any",
         "status auto",
+        "status fixed",
+        "except",
+        "or",
+        "else",
+        "users or none",
+        "api_error refused",
+        "api_error rate_limited",
         "status field",
         "status conditions",
         "licenses auto",
@@ -157,6 +165,40 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     if let Some(e) = &spec.api_error {
         add("api_error");
         rules.extend(&e.when);
+        if let Some(refused) = &e.refused {
+            add("api_error refused");
+            rules.extend(refused);
+        }
+        if let Some(limited) = &e.rate_limited {
+            add("api_error rate_limited");
+            rules.extend(limited);
+        }
+    }
+    if spec.users_optional {
+        add("users or none");
+    }
+    let fields = &spec.fields;
+    let mut mapped: Vec<&ir::Mapped> = vec![&fields.id, &fields.email];
+    mapped.extend([&fields.username, &fields.created_at, &fields.last_seen_at].into_iter().flatten());
+    mapped.extend(spec.custom_fields.iter().map(|f| &f.value));
+    match &fields.name {
+        Some(ir::Name::Full(full)) => mapped.push(full),
+        Some(ir::Name::Split { first, last }) => mapped.extend([first, last]),
+        None => {}
+    }
+    if let Some(ir::Role::Field(role)) = &fields.role {
+        mapped.push(role);
+    }
+    for value in mapped {
+        if value.sources.len() > 1 {
+            add("or");
+        }
+        if value.sources.iter().any(|s| !s.except.is_empty()) {
+            add("except");
+        }
+        if value.fallback.is_some() {
+            add("else");
+        }
     }
     match &spec.active {
         ir::Active::Everyone => add("active everyone"),
@@ -167,6 +209,7 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     }
     match &spec.status {
         ir::StatusInApp::Auto => add("status auto"),
+        ir::StatusInApp::Fixed(_) => add("status fixed"),
         ir::StatusInApp::Field(_) => add("status field"),
         ir::StatusInApp::Conditions(b) => {
             add("status conditions");
@@ -211,6 +254,10 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
             ir::Test::Some(inner) => {
                 rules.extend(inner);
                 "some"
+            }
+            ir::Test::Any(groups) => {
+                rules.extend(groups.iter().flatten());
+                "any"
             }
         });
     }

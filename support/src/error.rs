@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::page::PageError;
+use crate::page::{ApiErrorKind, PageError};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SyncError {
@@ -41,10 +41,16 @@ pub enum SyncError {
 }
 
 impl SyncError {
-    /// HTTP 400, 401, 403 or 404: the credentials or the configuration are
-    /// wrong, and retrying will not help (the runtime disables the connection).
+    /// HTTP 400, 401, 403 or 404, or an API error the spec classes as
+    /// `refused`: the credentials or the configuration are wrong, and retrying
+    /// will not help (the runtime disables the connection).
     pub fn is_auth_or_config_failure(&self) -> bool {
-        matches!(self, SyncError::Status { status: 400..=404, .. } | SyncError::Auth { permanent: true, .. })
+        matches!(
+            self,
+            SyncError::Status { status: 400..=404, .. }
+                | SyncError::Auth { permanent: true, .. }
+                | SyncError::Page { error: PageError::Api { kind: ApiErrorKind::Refused, .. }, .. }
+        )
     }
 }
 

@@ -24,6 +24,13 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
 }
 
+impl RetryPolicy {
+    /// The wait before retry number `attempt` (0 for the first).
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        self.base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(self.max_delay)
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy { max_retries: 4, base_delay: Duration::from_millis(500), max_delay: Duration::from_secs(60) }
@@ -171,7 +178,7 @@ pub(crate) async fn send(
         }
         let retryable = status.as_u16() == 429 || status.is_server_error();
         if retryable && attempt < retry.max_retries {
-            let backoff = retry.base_delay.saturating_mul(2u32.saturating_pow(attempt)).min(retry.max_delay);
+            let backoff = retry.backoff(attempt);
             let asked = response.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(retry_after);
             let wait = match asked {
                 Some(asked) if asked > retry.max_delay => {

@@ -26,7 +26,7 @@ pub mod value;
 pub use error::SyncError;
 pub use http::{Client, ClientSettings, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
 pub use network::NetworkPolicy;
-pub use page::{PageError, PageInfo};
+pub use page::{ApiErrorKind, PageError, PageInfo};
 pub use paginate::{
     Connection, DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync,
 };

@@ -24,6 +24,12 @@ fn bounded(text: &str) -> &str {
     &text[..end]
 }
 
+/// A mapped source's value: present, and none of the values the spec says
+/// mean "none" (`except`), compared as `any of` compares.
+pub fn unless<'r, 'a>(value: Option<&'r Leaf<'a>>, except: &[crate::rules::Lit<'_>]) -> Option<&'r Leaf<'a>> {
+    value.and_then(Leaf::present).filter(|v| !crate::rules::any_of(Some(v), except))
+}
+
 /// A label: read from a field, or fixed by the spec's conditions.
 #[derive(Clone, Copy, Debug)]
 pub enum Label<'r, 'a> {

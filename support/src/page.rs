@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::secret::CredentialValues;
-use crate::value::Leaf;
+use crate::value::{Leaf, Tolerant, UsersAt};
 
 /// What the body of one page says about the next.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -19,13 +19,26 @@ pub struct PageInfo {
     pub total: Option<u64>,
 }
 
+/// What an error reported in a 200 answer means for the sync.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// The credentials or configuration were refused: the connection is
+    /// disabled and admins notified, as on HTTP 400–404.
+    Refused,
+    /// Rate limiting: the page is asked again with backoff within the sync.
+    RateLimited,
+    /// Anything else: recorded, and retried at the next sync.
+    Other,
+}
+
 /// Why a page could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PageError {
     /// The body is not JSON (or not JSON tib can read).
     Json(String),
-    /// The spec's `api_error` rule matched; the API's message.
-    Api(String),
+    /// The spec's `api_error` rule matched: the API's message, and what kind
+    /// of error the spec's `refused` and `rate_limited` rules make of it.
+    Api { message: String, kind: ApiErrorKind },
     /// Nothing at the users path.
     MissingUsers { path: &'static str },
     /// Something other than an array at the users path.
@@ -36,7 +49,13 @@ impl fmt::Display for PageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             PageError::Json(e) => write!(f, "the response is not valid JSON: {e}"),
-            PageError::Api(message) => write!(f, "the API reported an error: {message}"),
+            PageError::Api { message, kind: ApiErrorKind::Refused } => {
+                write!(f, "the API refused the credentials or configuration: {message}")
+            }
+            PageError::Api { message, kind: ApiErrorKind::RateLimited } => {
+                write!(f, "the API reported rate limiting: {message}")
+            }
+            PageError::Api { message, kind: ApiErrorKind::Other } => write!(f, "the API reported an error: {message}"),
             PageError::MissingUsers { path } => write!(f, "the response has nothing at the users path `{path}`"),
             PageError::NotAnArray { path, found } => {
                 write!(f, "the users path `{path}` holds {found}, not an array")
@@ -51,7 +70,7 @@ impl PageError {
     pub fn redacted(self, creds: &CredentialValues) -> PageError {
         match self {
             PageError::Json(error) => PageError::Json(creds.redact(&error)),
-            PageError::Api(message) => PageError::Api(creds.redact(&message)),
+            PageError::Api { message, kind } => PageError::Api { message: creds.redact(&message), kind },
             other => other,
         }
     }
@@ -66,6 +85,23 @@ impl PageError {
 pub fn read<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, PageError> {
     let text = std::str::from_utf8(body).map_err(|e| PageError::Json(format!("the body is not UTF-8: {e}")))?;
     serde_json::from_str(text).map_err(|e| PageError::Json(e.to_string()))
+}
+
+/// The users of a page, from what stood at the users path (`None`: the body
+/// is not an object). With `optional` (`or none`), a missing or null users
+/// key is a page without users; otherwise it is an error, so that a wrong
+/// path never reads as an empty account.
+pub fn users<'u, T>(
+    at: Option<&'u UsersAt<T>>,
+    path: &'static str,
+    optional: bool,
+) -> Result<&'u [Tolerant<T>], PageError> {
+    match at {
+        Some(UsersAt::Array(items)) => Ok(items),
+        Some(UsersAt::Missing | UsersAt::Found("null")) if optional => Ok(&[]),
+        None | Some(UsersAt::Missing) => Err(PageError::MissingUsers { path }),
+        Some(UsersAt::Found(found)) => Err(PageError::NotAnArray { path, found }),
+    }
 }
 
 /// A next token or URL: text that is not empty.
@@ -89,9 +125,10 @@ pub fn count(leaf: Option<&Leaf<'_>>) -> Option<u64> {
     leaf.and_then(Leaf::number).filter(|n| *n >= 0.0 && n.fract() == 0.0).map(|n| n as u64)
 }
 
-/// The API's error message for a matched `api_error` rule.
-pub fn api_error(message: Option<&Leaf<'_>>) -> PageError {
-    PageError::Api(token(message).unwrap_or_else(|| "(no message)".to_owned()))
+/// The API's error message for a matched `api_error` rule, of the kind the
+/// spec's rules gave it.
+pub fn api_error(message: Option<&Leaf<'_>>, kind: ApiErrorKind) -> PageError {
+    PageError::Api { message: token(message).unwrap_or_else(|| "(no message)".to_owned()), kind }
 }
 
 #[cfg(test)]

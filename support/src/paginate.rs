@@ -18,7 +18,7 @@ use crate::error::SyncError;
 use crate::headers::link_next;
 use crate::http::{self, Client, RetryPolicy};
 use crate::oauth::TokenProvider;
-use crate::page::{PageError, PageInfo};
+use crate::page::{ApiErrorKind, PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::Requests;
 use crate::secret::CredentialValues;
@@ -177,8 +177,23 @@ enum Link {
 impl Pages<'_> {
     /// Sends one page's request and reads the page.
     async fn get(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        let answer = send(self.client, &self.requests, url.clone(), self.retry, self.answer_bytes).await?;
-        read(self.connector.as_ref(), answer, number).map_err(|error| self.unreadable(error, number, &url))
+        self.get_after(url, number, 0).await
+    }
+
+    /// Sends one page's request and reads the page, `retries` times already
+    /// asked again: an API error the spec classes as rate limiting (in a 200,
+    /// which the HTTP retries do not see) is asked again with the same backoff.
+    async fn get_after(&self, url: Url, number: u32, mut retries: u32) -> Result<Fetched, SyncError> {
+        loop {
+            let answer = send(self.client, &self.requests, url.clone(), self.retry, self.answer_bytes).await?;
+            match read(self.connector.as_ref(), answer, number) {
+                Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. }) if retries < self.retry.max_retries => {
+                    tokio::time::sleep(self.retry.backoff(retries)).await;
+                    retries += 1;
+                }
+                read => return read.map_err(|error| self.unreadable(error, number, &url)),
+            }
+        }
     }
 
     /// Sends one page's request; its answer is read on a worker thread, so
@@ -201,6 +216,10 @@ impl Pages<'_> {
     async fn finish(&self, arrived: &mut Arrived) -> Result<Fetched, SyncError> {
         match arrived {
             Arrived::Reading { task, number, url } => match task.await {
+                Ok(Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. })) if self.retry.max_retries > 0 => {
+                    tokio::time::sleep(self.retry.backoff(0)).await;
+                    self.get_after(url.clone(), *number, 1).await
+                }
                 Ok(read) => read.map_err(|error| self.unreadable(error, *number, url)),
                 Err(e) => Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))),
             },

@@ -65,7 +65,17 @@ fn pool(spec: &ir::Spec) -> Vec<Value> {
     }
     if let Some(e) = &spec.api_error {
         rules.extend(&e.when);
+        rules.extend(e.refused.iter().chain(&e.rate_limited).flatten());
     }
+    // What `except` names as none, and fallbacks: values the mapping must tell apart.
+    let mut mapped: Vec<&ir::Mapped> = vec![&spec.fields.id, &spec.fields.email];
+    mapped.extend([&spec.fields.username, &spec.fields.created_at, &spec.fields.last_seen_at].into_iter().flatten());
+    mapped.extend(spec.custom_fields.iter().map(|f| &f.value));
+    if let Some(ir::Role::Field(role)) = &spec.fields.role {
+        mapped.push(role);
+    }
+    let mut literals: Vec<&ir::Literal> =
+        mapped.iter().flat_map(|m| m.sources.iter().flat_map(|s| &s.except).chain(&m.fallback)).collect();
     for b in [
         if let ir::StatusInApp::Conditions(b) = &spec.status { Some(b) } else { None },
         if let Some(ir::Role::Conditions(b)) = &spec.fields.role { Some(b) } else { None },
@@ -79,25 +89,20 @@ fn pool(spec: &ir::Spec) -> Vec<Value> {
         rules.extend(licenses.iter().flat_map(|l| &l.when));
     }
     while let Some(rule) = rules.pop() {
-        let literals: Vec<&ir::Literal> = match &rule.test {
-            ir::Test::Is(l) | ir::Test::IsNot(l) | ir::Test::Contains(l) | ir::Test::NotContains(l) => vec![l],
-            ir::Test::AnyOf(ls) => ls.iter().collect(),
-            ir::Test::AtLeast(n) => {
-                pool.extend([json!(n), json!(n.to_string()), json!(n - 1.0)]);
-                vec![]
-            }
-            ir::Test::HasValue => vec![],
-            ir::Test::Some(inner) => {
-                rules.extend(inner);
-                vec![]
-            }
-        };
-        for literal in literals {
-            match literal {
-                ir::Literal::Text(t) => pool.extend([json!(t), json!([t, "other"])]),
-                ir::Literal::Number { value, text } => pool.extend([json!(value), json!(text)]),
-                ir::Literal::Bool(b) => pool.extend([json!(b), json!(b.to_string())]),
-            }
+        match &rule.test {
+            ir::Test::Is(l) | ir::Test::IsNot(l) | ir::Test::Contains(l) | ir::Test::NotContains(l) => literals.push(l),
+            ir::Test::AnyOf(ls) => literals.extend(ls),
+            ir::Test::AtLeast(n) => pool.extend([json!(n), json!(n.to_string()), json!(n - 1.0)]),
+            ir::Test::HasValue => {}
+            ir::Test::Some(inner) => rules.extend(inner),
+            ir::Test::Any(groups) => rules.extend(groups.iter().flatten()),
+        }
+    }
+    for literal in literals {
+        match literal {
+            ir::Literal::Text(t) => pool.extend([json!(t), json!([t, "other"])]),
+            ir::Literal::Number { value, text } => pool.extend([json!(value), json!(text)]),
+            ir::Literal::Bool(b) => pool.extend([json!(b), json!(b.to_string())]),
         }
     }
     pool

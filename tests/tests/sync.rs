@@ -179,7 +179,7 @@ async fn slack_ok_false_is_the_apis_own_error() {
         .await;
     let error = sync("slack", &server, "/api", &["xoxb-bad"]).await.expect_err("an API error");
     assert!(
-        matches!(&error, SyncError::Page { page: 1, error: PageError::Api(m), .. }
+        matches!(&error, SyncError::Page { page: 1, error: PageError::Api { message: m, .. }, .. }
             if m == "invalid_auth: [redacted] was revoked"),
         "the API's message, with the token it echoes redacted: {error:?}"
     );

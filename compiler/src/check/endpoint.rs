@@ -241,8 +241,34 @@ fn set_by_pagination(pagination: &ir::Pagination, name: &str) -> bool {
     }
 }
 
-pub fn api_error(when: &ast::RuleGroup, message: Option<&ast::Path>, d: &mut Vec<Diagnostic>) -> Option<ir::ApiError> {
+pub fn api_error(
+    when: &ast::RuleGroup,
+    message: Option<&ast::Path>,
+    classes: &[ast::ApiClass],
+    d: &mut Vec<Diagnostic>,
+) -> Option<ir::ApiError> {
     let rules = super::rules::group(when, "`api_error when`", d);
+    let (mut refused, mut rate_limited): (Option<Option<Vec<ir::Rule>>>, Option<Option<Vec<ir::Rule>>>) = (None, None);
+    let mut first: Vec<&ast::ApiClass> = Vec::new();
+    for class in classes {
+        let kind = class.kind.text.as_str();
+        if let Some(earlier) = first.iter().find(|c| c.kind.text == kind) {
+            d.push(
+                Diagnostic::error(
+                    "tib::duplicate-setting",
+                    format!("`{kind} when` is given twice"),
+                    class.kind.span,
+                    "given again here",
+                )
+                .with_label(earlier.kind.span, "first given here")
+                .with_help("put the alternatives in one rule with `any of`, or in an `any` group"),
+            );
+            continue;
+        }
+        first.push(class);
+        let checked = Some(super::rules::group(&class.when, &format!("`{kind} when`"), d));
+        if kind == "refused" { refused = checked } else { rate_limited = checked }
+    }
     let message = match message {
         Some(path) => super::values::path(path, d),
         None => {
@@ -258,5 +284,10 @@ pub fn api_error(when: &ast::RuleGroup, message: Option<&ast::Path>, d: &mut Vec
             None
         }
     };
-    Some(ir::ApiError { when: rules?, message: message? })
+    Some(ir::ApiError {
+        when: rules?,
+        message: message?,
+        refused: refused.map_or(Some(None), |checked| checked.map(Some))?,
+        rate_limited: rate_limited.map_or(Some(None), |checked| checked.map(Some))?,
+    })
 }

@@ -16,8 +16,7 @@ const FIELDS: &[&str] =
 
 pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields> {
     let s = Settings::block(block, FIELDS, "`fields`", d);
-    let path =
-        |name: &str, d: &mut Vec<Diagnostic>| optional(s.get(name).map(|value| values::path_value(name, value, d)));
+    let path = |name: &str, d: &mut Vec<Diagnostic>| optional(s.get(name).map(|value| values::mapped(name, value, d)));
     let id = required(&s, "id", "id = id", d);
     let email = required(&s, "email", "email = profile.email", d);
     let username = path("username", d);
@@ -26,7 +25,7 @@ pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields>
     let name = name(&s, d);
     let role = optional(s.get("role").map(|value| match value {
         Value::Branches(branches) => super::rules::branches(branches, "`role`", d).map(ir::Role::Conditions),
-        other => values::path_value("role", other, d).map(ir::Role::Field),
+        other => values::mapped("role", other, d).map(ir::Role::Field),
     }));
     Some(ir::Fields {
         id: id?,
@@ -47,9 +46,24 @@ fn optional<T>(mapped: Option<Option<T>>) -> Option<Option<T>> {
     }
 }
 
-fn required(s: &Settings<'_>, name: &str, example: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Path> {
+/// The id or the email: a value of each user's own, so never a fallback literal.
+fn required(s: &Settings<'_>, name: &str, example: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Mapped> {
     let value = s.required(name, example, d)?;
-    values::path_value(name, value, d)
+    let mapped = values::mapped(name, value, d)?;
+    if let (Some(_), ast::Value::Mapped(written)) = (&mapped.fallback, value) {
+        let at = written.fallback.as_deref().map_or(written.span, Value::span);
+        d.push(
+            Diagnostic::error(
+                "tib::fallback-not-allowed",
+                format!("`{name}` cannot end with a literal"),
+                at,
+                "every user without one would get this same value",
+            )
+            .with_help(format!("a user without {name} is dropped, which is right: remove the `else` literal")),
+        );
+        return None;
+    }
+    Some(mapped)
 }
 
 /// `None` on error, `Some(None)` when no name is mapped.
@@ -66,10 +80,10 @@ fn name(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Option<ir::Name>> {
         return None;
     }
     match (full, first, last) {
-        (Some(full), None, None) => values::path_value("name", full, d).map(|p| Some(ir::Name::Full(p))),
+        (Some(full), None, None) => values::mapped("name", full, d).map(|p| Some(ir::Name::Full(p))),
         (None, Some(first), Some(last)) => {
-            let first = values::path_value("first_name", first, d);
-            let last = values::path_value("last_name", last, d);
+            let first = values::mapped("first_name", first, d);
+            let last = values::mapped("last_name", last, d);
             Some(Some(ir::Name::Split { first: first?, last: last? }))
         }
         (None, Some(one), None) | (None, None, Some(one)) => {
@@ -151,9 +165,9 @@ pub fn custom_fields(
             ok = false;
             continue;
         };
-        match values::path_value(name, &entry.value, d) {
-            Some(path) => {
-                out.push(ir::CustomField { name: name.clone(), ident: idents.unique(name), kind: *kind, path })
+        match values::mapped(name, &entry.value, d) {
+            Some(value) => {
+                out.push(ir::CustomField { name: name.clone(), ident: idents.unique(name), kind: *kind, value })
             }
             None => ok = false,
         }

@@ -35,8 +35,8 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let pagination = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));
     let endpoint =
         sections.request.and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), d));
-    let api_error = sections.api_error.map(|(when, message)| endpoint::api_error(when, message, d));
-    let users_path = sections.users.map(|path| values::path(path, d));
+    let api_error = sections.api_error.map(|(when, message, classes)| endpoint::api_error(when, message, classes, d));
+    let users_path = sections.users.map(|(path, _)| values::path(path, d));
     let fields = sections.fields.and_then(|block| fields::fields(block, d));
     let active = status::active(sections.active, d);
     let status = sections.status.and_then(|status| status::status(status, d));
@@ -76,6 +76,7 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         pagination: pagination?,
         api_error: api_error.flatten(),
         users_path: users_path??,
+        users_optional: sections.users.is_some_and(|(_, optional)| optional),
         fields: fields?,
         active: active?,
         status: status.unwrap_or(ir::StatusInApp::Auto),

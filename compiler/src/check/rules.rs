@@ -107,6 +107,22 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
             }
             None => missing_operand(rule, "some", "{ name is \"admin\" }", d),
         },
+        Op::Any => match operand {
+            Some(Operand::Alternatives(alternatives, span)) => {
+                if alternatives.is_empty() {
+                    d.push(
+                        Diagnostic::error("tib::empty-rules", "`any` has no alternatives", *span, "empty").with_help(
+                            "list the alternatives, e.g. any { is_restricted is true  is_ultra_restricted is true }",
+                        ),
+                    );
+                    return None;
+                }
+                let groups: Vec<Option<Vec<ir::Rule>>> =
+                    alternatives.iter().map(|g| group(g, "an alternative of `any`", d)).collect();
+                groups.into_iter().collect::<Option<Vec<_>>>().map(ir::Test::Any)
+            }
+            _ => unreachable!("the parser gives `any` its alternatives"),
+        },
         Op::Unknown(word) => {
             let help = match word.as_str() {
                 "==" | "=" | "equals" | "eq" => "did you mean `is`?".to_owned(),
@@ -143,6 +159,10 @@ fn single(rule: &ast::Rule, op: &str, operand: Option<&Operand>, d: &mut Vec<Dia
                 Diagnostic::error("tib::wrong-operand", format!("`{op}` takes one value, not a list"), *span, "a list")
                     .with_help(help),
             );
+            None
+        }
+        Some(Operand::Alternatives(_, span)) => {
+            d.push(Diagnostic::error("tib::wrong-operand", format!("`{op}` takes a value"), *span, "alternatives"));
             None
         }
         Some(Operand::Rules(group)) => {
@@ -204,7 +224,7 @@ pub fn branches(branches: &ast::Branches, owner: &str, d: &mut Vec<Diagnostic>) 
     Some(ir::Branches { branches: out, otherwise: otherwise? })
 }
 
-fn label(s: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<String> {
+pub fn label(s: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     let text = values::plain(s, "a label", d)?;
     if text.trim().is_empty() {
         d.push(Diagnostic::error("tib::empty-label", "a label cannot be empty", s.span, "empty"));

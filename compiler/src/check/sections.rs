@@ -32,8 +32,9 @@ pub struct Sections<'a> {
     pub auth: Option<(&'a ast::Word, Option<&'a ast::AuthArg>)>,
     pub request: Option<Request<'a>>,
     pub paginate: Option<(&'a ast::Word, Option<&'a ast::Pagination>)>,
-    pub api_error: Option<(&'a ast::RuleGroup, Option<&'a ast::Path>)>,
-    pub users: Option<&'a ast::Path>,
+    pub api_error: Option<(&'a ast::RuleGroup, Option<&'a ast::Path>, &'a [ast::ApiClass])>,
+    /// The users path, and whether `or none` follows it.
+    pub users: Option<(&'a ast::Path, bool)>,
     pub fields: Option<&'a ast::Block>,
     pub active: Option<&'a ast::RuleGroup>,
     pub status: Option<&'a ast::Status>,
@@ -121,8 +122,10 @@ impl<'a> Sections<'a> {
                 self.request = Some(Request { method, path, settings: settings.as_ref() })
             }
             SectionKind::Paginate { style, body } => self.paginate = Some((style, body.as_ref())),
-            SectionKind::ApiError { when, message } => self.api_error = Some((when, message.as_ref())),
-            SectionKind::Users(path) => self.users = Some(path),
+            SectionKind::ApiError { when, message, classes } => {
+                self.api_error = Some((when, message.as_ref(), classes))
+            }
+            SectionKind::Users { path, or_none } => self.users = Some((path, or_none.is_some())),
             SectionKind::Fields(block) => self.fields = Some(block),
             SectionKind::Active(group) => self.active = Some(group),
             SectionKind::Status(status) => self.status = Some(status),

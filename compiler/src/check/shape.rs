@@ -52,9 +52,12 @@ pub fn shapes(file: &ast::File, d: &mut Vec<Diagnostic>) -> Option<crate::ir::Sh
     let before = d.len();
     for section in &file.sections {
         match &section.kind {
-            SectionKind::Users(path) => body.add(path, &path.segments, Use::Users, d),
-            SectionKind::ApiError { when, message } => {
+            SectionKind::Users { path, .. } => body.add(path, &path.segments, Use::Users, d),
+            SectionKind::ApiError { when, message, classes } => {
                 body.group(when, d);
+                for class in classes {
+                    body.group(&class.when, d);
+                }
                 if let Some(message) = message {
                     body.add(message, &message.segments, Use::Leaf, d);
                 }
@@ -108,6 +111,11 @@ impl Node {
                 }
             }
             Value::Branches(branches) => self.branches(branches, d),
+            Value::Mapped(mapped) => {
+                for source in &mapped.sources {
+                    self.add(&source.path, &source.path.segments, Use::Leaf, d);
+                }
+            }
             _ => {}
         }
     }
@@ -126,6 +134,12 @@ impl Node {
                         && node.set(Kind::Array, &rule.path, rule.path.segments.len(), d)
                     {
                         node.item.get_or_insert_with(Box::default).group(inner, d);
+                    }
+                }
+                // The alternatives of `any` test the value itself, as the group around them does.
+                (ast::Op::Any, Some(ast::Operand::Alternatives(groups, _))) => {
+                    for group in groups {
+                        self.group(group, d);
                     }
                 }
                 (ast::Op::HasValue, _) => self.add(&rule.path, &rule.path.segments, Use::Any, d),

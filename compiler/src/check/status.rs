@@ -17,7 +17,8 @@ pub fn active(group: Option<&ast::RuleGroup>, d: &mut Vec<Diagnostic>) -> Option
 pub fn status(status: &ast::Status, d: &mut Vec<Diagnostic>) -> Option<ir::StatusInApp> {
     match status {
         ast::Status::Auto(_) => Some(ir::StatusInApp::Auto),
-        ast::Status::Field(path) => super::values::path(path, d).map(ir::StatusInApp::Field),
+        ast::Status::Fixed(label) => rules::label(label, d).map(ir::StatusInApp::Fixed),
+        ast::Status::Field(path) => super::values::path(path, d).map(|p| ir::StatusInApp::Field(ir::Mapped::path(p))),
         ast::Status::Branches(branches) => rules::branches(branches, "`status`", d).map(ir::StatusInApp::Conditions),
     }
 }
@@ -136,8 +137,23 @@ fn warning(label: &ast::Str, active_rule: &ast::Rule) -> Diagnostic {
     .with_help("repeat the active rules in this branch, or label it differently")
 }
 
-/// Whether every value passing `b` passes `a` (same path, comparable operators).
+/// Whether every value passing `b` passes `a` (same path, comparable
+/// operators). An `any` group implies what each of its alternatives implies;
+/// a rule implies an `any` group when it implies one of its alternatives whole.
 fn implies(b: &ir::Rule, a: &ir::Rule) -> bool {
+    let on_the_value = |rule: &ir::Rule| rule.path.segments.is_empty();
+    if let Test::Any(alternatives) = &b.test
+        && on_the_value(b)
+        && b.test != a.test
+    {
+        return alternatives.iter().all(|group| group.iter().any(|rule| implies(rule, a)));
+    }
+    if let Test::Any(alternatives) = &a.test
+        && on_the_value(a)
+        && b.test != a.test
+    {
+        return alternatives.iter().any(|group| group.iter().all(|rule| implies(b, rule)));
+    }
     if b.path != a.path {
         return false;
     }

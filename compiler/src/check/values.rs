@@ -48,6 +48,39 @@ pub fn path_value(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Op
     }
 }
 
+/// A mapped user value: a path, a string naming one key, or paths tried in
+/// turn with the values that mean none (`except`) and a literal (`else`).
+pub fn mapped(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option<ir::Mapped> {
+    let ast::Value::Mapped(m) = value else { return path_value(name, value, d).map(ir::Mapped::path) };
+    let sources: Vec<Option<ir::Source>> = m
+        .sources
+        .iter()
+        .map(|source| {
+            let path = path(&source.path, d);
+            let except = match source.except.as_deref() {
+                None => Some(Vec::new()),
+                Some(ast::Value::List(items, span)) if items.is_empty() => {
+                    d.push(Diagnostic::error(
+                        "tib::wrong-operand",
+                        "`except` needs at least one value",
+                        *span,
+                        "empty list",
+                    ));
+                    None
+                }
+                Some(ast::Value::List(items, _)) => items.iter().map(|item| literal(item, d)).collect(),
+                Some(one) => literal(one, d).map(|l| vec![l]),
+            };
+            Some(ir::Source { path: path?, except: except? })
+        })
+        .collect();
+    let fallback = match m.fallback.as_deref() {
+        None => Some(None),
+        Some(value) => literal(value, d).map(Some),
+    };
+    Some(ir::Mapped { sources: sources.into_iter().collect::<Option<_>>()?, fallback: fallback? })
+}
+
 /// The text of a string that must not contain `{placeholders}`.
 pub fn plain(s: &ast::Str, what: &str, d: &mut Vec<Diagnostic>) -> Option<String> {
     if let Some(placeholder) = s.first_placeholder() {

@@ -59,6 +59,42 @@ pub fn leaf(base: TokenStream, shape: &Shape, path: &ir::Path) -> TokenStream {
     walk(base, shape, path).expr
 }
 
+/// A mapped value: `Option<&Leaf>`, the first source with a value (one that
+/// is present and not an `except` value), else the fallback literal.
+pub fn mapped(base: &TokenStream, shape: &Shape, value: &ir::Mapped) -> TokenStream {
+    if let Some(path) = value.lone_path() {
+        return leaf(base.clone(), shape, path);
+    }
+    let sources = value.sources.iter().map(|source| {
+        let leaf = leaf(base.clone(), shape, &source.path);
+        let except = source.except.iter().map(literal);
+        quote!(::tib_support::map::unless(#leaf, &[#(#except),*]))
+    });
+    let mut sources = sources.collect::<Vec<_>>().into_iter();
+    let first = sources.next().expect("the checker gives a mapped value a source");
+    let rest = sources.map(|source| quote!(.or_else(|| #source)));
+    match &value.fallback {
+        None => quote!(#first #(#rest)*),
+        Some(fallback) => {
+            let fallback = leaf_literal(fallback);
+            quote!({
+                static FALLBACK: ::tib_support::value::Leaf<'static> = #fallback;
+                #first #(#rest)* .or(Some(&FALLBACK))
+            })
+        }
+    }
+}
+
+/// A literal as the JSON value it stands for.
+fn leaf_literal(lit: &ir::Literal) -> TokenStream {
+    let leaf = quote!(::tib_support::value::Leaf);
+    match lit {
+        ir::Literal::Text(text) => quote!(#leaf::Text(::std::borrow::Cow::Borrowed(#text))),
+        ir::Literal::Number { text, .. } => quote!(#leaf::Number(::std::borrow::Cow::Borrowed(#text))),
+        ir::Literal::Bool(b) => quote!(#leaf::Bool(#b)),
+    }
+}
+
 /// All rules hold (`&&`); `true` for none.
 pub fn all(base: &TokenStream, shape: &Shape, rules: &[ir::Rule]) -> TokenStream {
     if rules.is_empty() {
@@ -103,6 +139,10 @@ pub fn rule(base: &TokenStream, shape: &Shape, rule: &ir::Rule) -> TokenStream {
             Shape::Array(_) | Shape::Users => quote!(#value.is_some_and(|v| !v.is_empty())),
             Shape::Any | Shape::Leaf => quote!(#ops::has_value(#value)),
         },
+        Test::Any(alternatives) => {
+            let groups = alternatives.iter().map(|group| all(&access.expr, access.shape, group));
+            quote!((#((#groups))||*))
+        }
         Test::Some(inner) => {
             let Shape::Array(item) = access.shape else {
                 unreachable!("the checker makes the target of `some` an array")

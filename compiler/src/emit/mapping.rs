@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::access::{all, leaf};
+use super::access::{all, leaf, mapped};
 use crate::ir::{self, Shape};
 
 pub fn connector(spec: &ir::Spec) -> TokenStream {
@@ -36,35 +36,32 @@ pub fn connector(spec: &ir::Spec) -> TokenStream {
 fn map_user(spec: &ir::Spec) -> TokenStream {
     let shape = &spec.shapes.user;
     let user = quote!(Some(user));
-    let field = |path: &Option<ir::Path>| match path {
-        Some(path) => {
-            let value = leaf(user.clone(), shape, path);
-            quote!(#value)
-        }
+    let field = |value: &Option<ir::Mapped>| match value {
+        Some(value) => mapped(&user, shape, value),
         None => quote!(None),
     };
     let fields = &spec.fields;
-    let id = leaf(user.clone(), shape, &fields.id);
-    let email = leaf(user.clone(), shape, &fields.email);
+    let id = mapped(&user, shape, &fields.id);
+    let email = mapped(&user, shape, &fields.email);
     let username = field(&fields.username);
     let created_at = field(&fields.created_at);
     let last_seen_at = field(&fields.last_seen_at);
     let map = quote!(::tib_support::map);
     let name = match &fields.name {
         None => quote!(#map::NameParts::None),
-        Some(ir::Name::Full(path)) => {
-            let full = leaf(user.clone(), shape, path);
+        Some(ir::Name::Full(full)) => {
+            let full = mapped(&user, shape, full);
             quote!(#map::NameParts::Full(#full))
         }
         Some(ir::Name::Split { first, last }) => {
-            let (first, last) = (leaf(user.clone(), shape, first), leaf(user.clone(), shape, last));
+            let (first, last) = (mapped(&user, shape, first), mapped(&user, shape, last));
             quote!(#map::NameParts::Split { first: #first, last: #last })
         }
     };
     let role = match &fields.role {
         None => quote!(None),
-        Some(ir::Role::Field(path)) => {
-            let value = leaf(user.clone(), shape, path);
+        Some(ir::Role::Field(value)) => {
+            let value = mapped(&user, shape, value);
             quote!(Some(#map::Label::Leaf(#value)))
         }
         Some(ir::Role::Conditions(branches)) => {
@@ -78,8 +75,9 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
     };
     let status = match &spec.status {
         ir::StatusInApp::Auto => quote!(#map::Label::Fixed(if active { "Active" } else { "Deleted" })),
-        ir::StatusInApp::Field(path) => {
-            let value = leaf(user.clone(), shape, path);
+        ir::StatusInApp::Fixed(label) => quote!(#map::Label::Fixed(#label)),
+        ir::StatusInApp::Field(value) => {
+            let value = mapped(&user, shape, value);
             quote!(#map::Label::Leaf(#value))
         }
         ir::StatusInApp::Conditions(branches) => {
@@ -98,7 +96,7 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
             ir::FieldType::MultiValue => "MultiValue",
             ir::FieldType::User => "User",
         });
-        let value = leaf(user.clone(), shape, &f.path);
+        let value = mapped(&user, shape, &f.value);
         quote!((#name, ::tib_support::record::FieldType::#kind, #value))
     });
     quote! {
@@ -176,12 +174,23 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
     };
     let users_path = spec.users_path.to_string();
     let users = leaf(body.clone(), body_shape, &spec.users_path);
+    let users_optional = spec.users_optional;
     let api_error = spec.api_error.as_ref().map(|e| {
         let when = all(&body, body_shape, &e.when);
         let message = leaf(body.clone(), body_shape, &e.message);
+        let kind = quote!(::tib_support::ApiErrorKind);
+        let class = |rules: &Option<Vec<ir::Rule>>| rules.as_ref().map(|rules| all(&body, body_shape, rules));
+        let kind = match (class(&e.refused), class(&e.rate_limited)) {
+            (None, None) => quote!(#kind::Other),
+            (Some(refused), None) => quote!(if #refused { #kind::Refused } else { #kind::Other }),
+            (None, Some(limited)) => quote!(if #limited { #kind::RateLimited } else { #kind::Other }),
+            (Some(refused), Some(limited)) => quote! {
+                if #refused { #kind::Refused } else if #limited { #kind::RateLimited } else { #kind::Other }
+            },
+        };
         quote! {
             if #when {
-                return Err(::tib_support::page::api_error(#message));
+                return Err(::tib_support::page::api_error(#message, #kind));
             }
         }
     });
@@ -211,15 +220,7 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
         ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
             let body: #body_type = ::tib_support::page::read(bytes)?;
             #api_error
-            let items = match #users {
-                None | Some(::tib_support::value::UsersAt::Missing) => {
-                    return Err(::tib_support::PageError::MissingUsers { path: #users_path });
-                }
-                Some(::tib_support::value::UsersAt::Found(found)) => {
-                    return Err(::tib_support::PageError::NotAnArray { path: #users_path, found });
-                }
-                Some(::tib_support::value::UsersAt::Array(items)) => items,
-            };
+            let items = ::tib_support::page::users(#users, #users_path, #users_optional)?;
             for item in items {
                 users(match item.get() {
                     Some(user) => map_user(user),

@@ -83,10 +83,22 @@ impl Lower<'_> {
             }
             Rule::api_error => {
                 let when = self.rule_group(skip_keyword(&mut inner));
-                let message = inner.find(|p| p.as_rule() == Rule::path).map(|p| self.path(p));
-                SectionKind::ApiError { when, message }
+                let mut message = None;
+                let mut classes = Vec::new();
+                for p in inner {
+                    match p.as_rule() {
+                        Rule::path => message = Some(self.path(p)),
+                        Rule::api_class => classes.push(self.api_class(p)),
+                        _ => {}
+                    }
+                }
+                SectionKind::ApiError { when, message, classes }
             }
-            Rule::users => SectionKind::Users(self.path(skip_keyword(&mut inner))),
+            Rule::users => {
+                let path = self.path(skip_keyword(&mut inner));
+                let or_none = inner.find(|p| p.as_rule() == Rule::or_none).map(|p| p.as_span().into());
+                SectionKind::Users { path, or_none }
+            }
             Rule::fields => SectionKind::Fields(self.block(next(&mut inner))),
             Rule::active => SectionKind::Active(self.rule_group(skip_keyword(&mut inner))),
             Rule::status => SectionKind::Status(self.status(next(&mut inner))),
@@ -139,6 +151,7 @@ impl Lower<'_> {
         match pair.as_rule() {
             Rule::status_auto => Status::Auto(pair.as_span().into()),
             Rule::status_field => Status::Field(self.path(skip_keyword(&mut pair.into_inner()))),
+            Rule::string => Status::Fixed(self.string(pair)),
             _ => Status::Branches(self.branches(pair)),
         }
     }
@@ -167,6 +180,14 @@ impl Lower<'_> {
                 Licenses::List { entries, span }
             }
         }
+    }
+
+    fn api_class(&mut self, pair: Pair<'_, Rule>) -> ApiClass {
+        let span = pair.as_span().into();
+        let mut inner = pair.into_inner();
+        let kind = word(next(&mut inner));
+        let when = self.rule_group(skip_keyword(&mut inner));
+        ApiClass { kind, when, span }
     }
 
     fn block(&mut self, pair: Pair<'_, Rule>) -> Block {
@@ -205,7 +226,34 @@ impl Lower<'_> {
             Rule::block => Value::Block(self.block(pair)),
             Rule::branches => Value::Branches(self.branches(pair)),
             Rule::path => Value::Path(self.path(pair)),
+            Rule::mapped => self.mapped(pair),
             other => unreachable!("the grammar has no value {other:?}"),
+        }
+    }
+
+    /// A mapped value; a lone path stays a path.
+    fn mapped(&mut self, pair: Pair<'_, Rule>) -> Value {
+        let span = pair.as_span().into();
+        let mut sources = Vec::new();
+        let mut fallback = None;
+        for item in pair.into_inner() {
+            match item.as_rule() {
+                Rule::source => {
+                    let mut inner = item.into_inner();
+                    let path = self.path(next(&mut inner));
+                    let except = inner.find(|p| !is_keyword(p.as_rule())).map(|p| Box::new(self.value_inner(p)));
+                    sources.push(Source { path, except });
+                }
+                Rule::fallback => {
+                    let literal = item.into_inner().next().expect("a fallback is one literal");
+                    fallback = Some(Box::new(self.value_inner(literal)));
+                }
+                _ => {} // `or`, `else`
+            }
+        }
+        match (sources.len(), &fallback) {
+            (1, None) if sources[0].except.is_none() => Value::Path(sources.remove(0).path),
+            _ => Value::Mapped(Mapped { sources, fallback, span }),
         }
     }
 
@@ -231,8 +279,35 @@ impl Lower<'_> {
 
     fn rule_group(&mut self, pair: Pair<'_, Rule>) -> RuleGroup {
         let span = pair.as_span().into();
-        let rules = pair.into_inner().filter(|p| p.as_rule() == Rule::rule).map(|p| self.rule(p)).collect();
+        let rules = pair
+            .into_inner()
+            .filter_map(|p| match p.as_rule() {
+                Rule::rule => Some(self.rule(p)),
+                Rule::any_group => Some(self.any_group(p)),
+                _ => None,
+            })
+            .collect();
         RuleGroup { rules, span }
+    }
+
+    /// `any { alternatives }` as a rule on the value itself.
+    fn any_group(&mut self, pair: Pair<'_, Rule>) -> ast::Rule {
+        let span: Span = pair.as_span().into();
+        let mut inner = pair.into_inner();
+        let keyword = next(&mut inner);
+        let op_span: Span = keyword.as_span().into();
+        let alternatives = inner
+            .filter_map(|p| match p.as_rule() {
+                Rule::rule_group => Some(self.rule_group(p)),
+                Rule::rule => {
+                    let rule = self.rule(p);
+                    Some(RuleGroup { span: rule.span, rules: vec![rule] })
+                }
+                _ => None,
+            })
+            .collect();
+        let path = Path { segments: Vec::new(), span: op_span };
+        ast::Rule { path, op: Op::Any, op_span, operand: Some(Operand::Alternatives(alternatives, span)), span }
     }
 
     fn rule(&mut self, pair: Pair<'_, Rule>) -> ast::Rule {
@@ -401,6 +476,12 @@ fn is_keyword(kind: Rule) -> bool {
     matches!(
         kind,
         Rule::kw_when
+            | Rule::kw_or
+            | Rule::kw_none
+            | Rule::kw_any
+            | Rule::kw_except
+            | Rule::kw_refused
+            | Rule::kw_rate_limited
             | Rule::kw_at
             | Rule::kw_message
             | Rule::kw_stop

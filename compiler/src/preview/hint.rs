@@ -3,7 +3,7 @@
 //! credentials) most likely wrong.
 
 use serde_json::Value;
-use tib_support::{PageError, SyncError};
+use tib_support::{ApiErrorKind, PageError, SyncError};
 
 use crate::ir;
 
@@ -69,11 +69,22 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
         SyncError::Page { error: PageError::Json(_), .. } => format!(
             "the answer is not JSON; an HTML page often means a login page or a wrong URL: check {location}"
         ),
-        SyncError::Page { error: PageError::Api(_), .. } => {
+        SyncError::Page { error: PageError::Api { kind: ApiErrorKind::Refused, .. }, .. } => {
+            format!("the API refused the credentials (the spec's `refused when`): check {credentials}")
+        }
+        SyncError::Page { error: PageError::Api { kind: ApiErrorKind::RateLimited, .. }, .. } => {
+            "the API kept answering that it is rate limited; wait and try again, or ask for fewer pages".to_owned()
+        }
+        SyncError::Page { error: PageError::Api { kind: ApiErrorKind::Other, .. }, .. } => {
             format!("the API answered with an error in the body: check {credentials} and the request's parameters")
         }
+        SyncError::Page { error: PageError::MissingUsers { .. }, .. } if spec.users_optional => {
+            "the body is not an object; check the URL".to_owned()
+        }
         SyncError::Page { error: PageError::MissingUsers { .. } | PageError::NotAnArray { .. }, .. } => {
-            "check `users at`; `compiler test` lists the arrays the body holds".to_owned()
+            "check `users at` (add `or none` if the API leaves the key out when there are no users); \
+             `compiler test` lists the arrays the body holds"
+                .to_owned()
         }
         SyncError::ForeignOrigin { .. } => {
             "the API's next page is on another host; if that host is the API's own, make it the base_url".to_owned()

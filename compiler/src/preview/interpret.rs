@@ -16,7 +16,7 @@ use tib_support::map::{Draft, Label, NameParts};
 use tib_support::record::{DropReason, FieldType};
 use tib_support::rules::{self, Lit};
 use tib_support::value::Leaf;
-use tib_support::{Connector, Dropped, PageError, PageInfo, Spec, User, page};
+use tib_support::{ApiErrorKind, Connector, Dropped, PageError, PageInfo, Spec, User, page};
 
 use crate::ir::{self, Shape, Test};
 
@@ -46,6 +46,9 @@ impl Interpreted {
         {
             labels.extend(branches.branches.iter().map(|b| b.label.as_str()));
             labels.push(&branches.otherwise);
+        }
+        if let ir::StatusInApp::Fixed(label) = &ir.status {
+            labels.push(label);
         }
         match &ir.licenses {
             ir::Licenses::Auto { name } => labels.push(name),
@@ -88,28 +91,28 @@ impl Interpreted {
         self.names.get(text).copied().unwrap_or("")
     }
 
-    fn map_user(&self, user: &Value) -> Result<User, Dropped> {
+    fn map_user<'v>(&'v self, user: &'v Value) -> Result<User, Dropped> {
         let shape = &self.ir.shapes.user;
         let fields = &self.ir.fields;
-        let get = |path: &ir::Path| leaf(at(Some(user), shape, path).0);
-        let opt = |path: &Option<ir::Path>| path.as_ref().and_then(get);
+        let get = |value: &'v ir::Mapped| mapped(Some(user), shape, value);
+        let opt = |value: &'v Option<ir::Mapped>| value.as_ref().and_then(get);
         let (id, email) = (get(&fields.id), get(&fields.email));
         let (username, created_at, last_seen_at) =
             (opt(&fields.username), opt(&fields.created_at), opt(&fields.last_seen_at));
         let name_leaves = match &fields.name {
             None => (None, None),
-            Some(ir::Name::Full(path)) => (get(path), None),
+            Some(ir::Name::Full(full)) => (get(full), None),
             Some(ir::Name::Split { first, last }) => (get(first), get(last)),
         };
         let role_leaf = match &fields.role {
-            Some(ir::Role::Field(path)) => get(path),
+            Some(ir::Role::Field(value)) => get(value),
             _ => None,
         };
         let status_leaf = match &self.ir.status {
-            ir::StatusInApp::Field(path) => get(path),
+            ir::StatusInApp::Field(value) => get(value),
             _ => None,
         };
-        let custom_leaves: Vec<Option<Leaf<'_>>> = self.ir.custom_fields.iter().map(|f| get(&f.path)).collect();
+        let custom_leaves: Vec<Option<Leaf<'_>>> = self.ir.custom_fields.iter().map(|f| get(&f.value)).collect();
         self.tally(user);
 
         let active = match &self.ir.active {
@@ -127,6 +130,7 @@ impl Interpreted {
         };
         let status = match &self.ir.status {
             ir::StatusInApp::Auto => Label::Fixed(if active { "Active" } else { "Deleted" }),
+            ir::StatusInApp::Fixed(label) => Label::Fixed(self.name(label)),
             ir::StatusInApp::Field(_) => Label::Leaf(status_leaf.as_ref()),
             ir::StatusInApp::Conditions(b) => branch_label(b),
         };
@@ -182,20 +186,21 @@ impl Interpreted {
         let Some(presence) = &self.presence else { return };
         let shape = &self.ir.shapes.user;
         let fields = &self.ir.fields;
-        let mut paths: Vec<&ir::Path> = vec![&fields.id, &fields.email];
-        paths.extend([&fields.username, &fields.created_at, &fields.last_seen_at].into_iter().flatten());
+        let mut values: Vec<&ir::Mapped> = vec![&fields.id, &fields.email];
+        values.extend([&fields.username, &fields.created_at, &fields.last_seen_at].into_iter().flatten());
         match &fields.name {
-            Some(ir::Name::Full(p)) => paths.push(p),
-            Some(ir::Name::Split { first, last }) => paths.extend([first, last]),
+            Some(ir::Name::Full(v)) => values.push(v),
+            Some(ir::Name::Split { first, last }) => values.extend([first, last]),
             None => {}
         }
-        if let Some(ir::Role::Field(p)) = &fields.role {
-            paths.push(p);
+        if let Some(ir::Role::Field(v)) = &fields.role {
+            values.push(v);
         }
-        if let ir::StatusInApp::Field(p) = &self.ir.status {
-            paths.push(p);
+        if let ir::StatusInApp::Field(v) = &self.ir.status {
+            values.push(v);
         }
-        paths.extend(self.ir.custom_fields.iter().map(|f| &f.path));
+        values.extend(self.ir.custom_fields.iter().map(|f| &f.value));
+        let paths = values.into_iter().flat_map(ir::Mapped::paths);
         if let Ok(mut presence) = presence.lock() {
             for path in paths {
                 let present = rules::has_value(leaf(at(Some(user), shape, path).0).as_ref());
@@ -216,13 +221,23 @@ impl Connector for Interpreted {
         if let Some(api_error) = &self.ir.api_error
             && all(Some(&body), shape, &api_error.when)
         {
-            return Err(page::api_error(leaf(at(Some(&body), shape, &api_error.message).0).as_ref()));
+            let holds = |rules: &Option<Vec<ir::Rule>>| rules.as_ref().is_some_and(|r| all(Some(&body), shape, r));
+            let kind = if holds(&api_error.refused) {
+                ApiErrorKind::Refused
+            } else if holds(&api_error.rate_limited) {
+                ApiErrorKind::RateLimited
+            } else {
+                ApiErrorKind::Other
+            };
+            return Err(page::api_error(leaf(at(Some(&body), shape, &api_error.message).0).as_ref(), kind));
         }
         let path = self.users_path;
+        let optional = self.ir.users_optional;
         let items = match users_at(&body, shape, &self.ir.users_path) {
+            UsersAt::Array(items) => items,
+            UsersAt::Missing | UsersAt::Found("null") if optional => &[],
             UsersAt::Missing => return Err(PageError::MissingUsers { path }),
             UsersAt::Found(found) => return Err(PageError::NotAnArray { path, found }),
-            UsersAt::Array(items) => items,
         };
         for item in items {
             users(if item.is_object() {
@@ -302,6 +317,30 @@ fn at<'v, 's>(base: Option<&'v Value>, shape: &'s Shape, path: &ir::Path) -> (Op
     (value, shape)
 }
 
+/// A mapped value as `tib_support::map::unless` and the fallback read it.
+fn mapped<'v>(base: Option<&'v Value>, shape: &Shape, value: &'v ir::Mapped) -> Option<Leaf<'v>> {
+    let found = value.sources.iter().find_map(|source| {
+        let found = leaf(at(base, shape, &source.path).0)?;
+        let except: Vec<Lit<'_>> = source.except.iter().map(lit).collect();
+        (!rules::any_of(Some(&found), &except)).then_some(found)
+    });
+    found.or_else(|| {
+        value.fallback.as_ref().map(|fallback| match fallback {
+            ir::Literal::Text(t) => Leaf::Text(Cow::Borrowed(t)),
+            ir::Literal::Number { text, .. } => Leaf::Number(Cow::Borrowed(text)),
+            ir::Literal::Bool(b) => Leaf::Bool(*b),
+        })
+    })
+}
+
+fn lit(l: &ir::Literal) -> Lit<'_> {
+    match l {
+        ir::Literal::Text(t) => Lit::Text(t),
+        ir::Literal::Number { value, .. } => Lit::Number(*value),
+        ir::Literal::Bool(b) => Lit::Bool(*b),
+    }
+}
+
 /// A JSON value as the `Leaf` the generated types would hold.
 fn leaf(value: Option<&Value>) -> Option<Leaf<'_>> {
     match value? {
@@ -348,13 +387,6 @@ fn all(base: Option<&Value>, shape: &Shape, rules: &[ir::Rule]) -> bool {
 
 fn rule(base: Option<&Value>, shape: &Shape, rule: &ir::Rule) -> bool {
     let (value, end) = at(base, shape, &rule.path);
-    fn lit(l: &ir::Literal) -> Lit<'_> {
-        match l {
-            ir::Literal::Text(t) => Lit::Text(t),
-            ir::Literal::Number { value, .. } => Lit::Number(*value),
-            ir::Literal::Bool(b) => Lit::Bool(*b),
-        }
-    }
     let leaf_value = || leaf(value);
     match &rule.test {
         Test::Is(l) => rules::is(leaf_value().as_ref(), &lit(l)),
@@ -368,6 +400,7 @@ fn rule(base: Option<&Value>, shape: &Shape, rule: &ir::Rule) -> bool {
             Shape::Array(_) | Shape::Users => value.and_then(Value::as_array).is_some_and(|items| !items.is_empty()),
             Shape::Any | Shape::Leaf => rules::has_value(leaf_value().as_ref()),
         },
+        Test::Any(alternatives) => alternatives.iter().any(|group| all(value, end, group)),
         Test::Some(inner) => {
             let Shape::Array(item) = end else { unreachable!("the checker makes the target of `some` an array") };
             value.and_then(Value::as_array).is_some_and(|items| {

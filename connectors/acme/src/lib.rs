@@ -371,23 +371,15 @@ fn parse_page(
         return Err(
             ::tib_support::page::api_error(
                 body.get().and_then(|v| v.error.get()).and_then(|v| v.message.present()),
+                ::tib_support::ApiErrorKind::Other,
             ),
         );
     }
-    let items = match body.get().and_then(|v| v.data.get()).map(|v| &v.members) {
-        None | Some(::tib_support::value::UsersAt::Missing) => {
-            return Err(::tib_support::PageError::MissingUsers {
-                path: "data.members",
-            });
-        }
-        Some(::tib_support::value::UsersAt::Found(found)) => {
-            return Err(::tib_support::PageError::NotAnArray {
-                path: "data.members",
-                found,
-            });
-        }
-        Some(::tib_support::value::UsersAt::Array(items)) => items,
-    };
+    let items = ::tib_support::page::users(
+        body.get().and_then(|v| v.data.get()).map(|v| &v.members),
+        "data.members",
+        false,
+    )?;
     for item in items {
         users(
             match item.get() {

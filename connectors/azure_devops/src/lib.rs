@@ -155,20 +155,11 @@ fn parse_page(
     let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = match body.get().map(|v| &v.value) {
-        None | Some(::tib_support::value::UsersAt::Missing) => {
-            return Err(::tib_support::PageError::MissingUsers {
-                path: "value",
-            });
-        }
-        Some(::tib_support::value::UsersAt::Found(found)) => {
-            return Err(::tib_support::PageError::NotAnArray {
-                path: "value",
-                found,
-            });
-        }
-        Some(::tib_support::value::UsersAt::Array(items)) => items,
-    };
+    let items = ::tib_support::page::users(
+        body.get().map(|v| &v.value),
+        "value",
+        false,
+    )?;
     for item in items {
         users(
             match item.get() {

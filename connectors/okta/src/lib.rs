@@ -195,20 +195,7 @@ fn parse_page(
     let body: ::tib_support::value::UsersAt<User<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = match Some(&body) {
-        None | Some(::tib_support::value::UsersAt::Missing) => {
-            return Err(::tib_support::PageError::MissingUsers {
-                path: ".",
-            });
-        }
-        Some(::tib_support::value::UsersAt::Found(found)) => {
-            return Err(::tib_support::PageError::NotAnArray {
-                path: ".",
-                found,
-            });
-        }
-        Some(::tib_support::value::UsersAt::Array(items)) => items,
-    };
+    let items = ::tib_support::page::users(Some(&body), ".", false)?;
     for item in items {
         users(
             match item.get() {

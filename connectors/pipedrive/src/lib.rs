@@ -203,23 +203,13 @@ fn parse_page(
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
-            ::tib_support::page::api_error(body.get().and_then(|v| v.error.present())),
+            ::tib_support::page::api_error(
+                body.get().and_then(|v| v.error.present()),
+                ::tib_support::ApiErrorKind::Other,
+            ),
         );
     }
-    let items = match body.get().map(|v| &v.data) {
-        None | Some(::tib_support::value::UsersAt::Missing) => {
-            return Err(::tib_support::PageError::MissingUsers {
-                path: "data",
-            });
-        }
-        Some(::tib_support::value::UsersAt::Found(found)) => {
-            return Err(::tib_support::PageError::NotAnArray {
-                path: "data",
-                found,
-            });
-        }
-        Some(::tib_support::value::UsersAt::Array(items)) => items,
-    };
+    let items = ::tib_support::page::users(body.get().map(|v| &v.data), "data", false)?;
     for item in items {
         users(
             match item.get() {

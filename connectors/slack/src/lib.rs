@@ -239,23 +239,17 @@ fn parse_page(
         &::tib_support::rules::Lit::Bool(false),
     ) {
         return Err(
-            ::tib_support::page::api_error(body.get().and_then(|v| v.error.present())),
+            ::tib_support::page::api_error(
+                body.get().and_then(|v| v.error.present()),
+                ::tib_support::ApiErrorKind::Other,
+            ),
         );
     }
-    let items = match body.get().map(|v| &v.members) {
-        None | Some(::tib_support::value::UsersAt::Missing) => {
-            return Err(::tib_support::PageError::MissingUsers {
-                path: "members",
-            });
-        }
-        Some(::tib_support::value::UsersAt::Found(found)) => {
-            return Err(::tib_support::PageError::NotAnArray {
-                path: "members",
-                found,
-            });
-        }
-        Some(::tib_support::value::UsersAt::Array(items)) => items,
-    };
+    let items = ::tib_support::page::users(
+        body.get().map(|v| &v.members),
+        "members",
+        false,
+    )?;
     for item in items {
         users(
             match item.get() {

@@ -251,20 +251,11 @@ fn parse_page(
     let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = match body.get().map(|v| &v.users) {
-        None | Some(::tib_support::value::UsersAt::Missing) => {
-            return Err(::tib_support::PageError::MissingUsers {
-                path: "users",
-            });
-        }
-        Some(::tib_support::value::UsersAt::Found(found)) => {
-            return Err(::tib_support::PageError::NotAnArray {
-                path: "users",
-                found,
-            });
-        }
-        Some(::tib_support::value::UsersAt::Array(items)) => items,
-    };
+    let items = ::tib_support::page::users(
+        body.get().map(|v| &v.users),
+        "users",
+        false,
+    )?;
     for item in items {
         users(
             match item.get() {
