@@ -168,8 +168,24 @@ pub struct OAuthClientCredentials {
     pub token_url: Template,
     /// Scopes requested, in spec order.
     pub scopes: Vec<String>,
-    /// Extra form parameters of the token request.
+    /// Extra form parameters of the token request; may hold credentials.
     pub token_params: Vec<Param>,
+    /// How the client authenticates to the token endpoint.
+    pub client_auth: ClientAuth,
+    /// The grant type sent: `client_credentials`, or a provider's variant
+    /// such as Zoom's `account_credentials`.
+    pub grant_type: String,
+    /// The token answer's field whose URL (or host) the API is at.
+    pub base_url_from: Option<String>,
+}
+
+/// How the OAuth client authenticates to the token endpoint (RFC 6749 section 2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: an HTTP Basic header.
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
 }
 
 /// Settings of the OAuth 2.0 authorization code grant.
@@ -189,6 +205,10 @@ pub struct OAuthAuthorizationCode {
     pub token_params: Vec<Param>,
     /// Extra form parameters of a refresh.
     pub refresh_params: Vec<Param>,
+    /// How the client authenticates to the token endpoint.
+    pub client_auth: ClientAuth,
+    /// The token answer's field whose URL (or host) the API is at.
+    pub base_url_from: Option<String>,
 }
 
 /// A name and a value: a header, a query or form parameter.

@@ -92,7 +92,7 @@ pub async fn sync(
     let pages = Pages {
         client,
         connector,
-        requests: Requests::new(spec, connection)?,
+        requests: requests(spec, connection).await?,
         retry: &options.retry,
         answer_bytes: client.max_answer_bytes() / window,
     };
@@ -116,6 +116,23 @@ pub async fn sync(
         Err(_) => return Err(SyncError::Deadline { after: options.deadline }),
     }
     Ok(run.handed.summary)
+}
+
+/// The requests of one sync. A spec that takes its base URL from the token
+/// answer gets its token first, and goes where that answer says.
+async fn requests<'c>(spec: &'static crate::Spec, connection: &Connection<'c>) -> Result<Requests<'c>, SyncError> {
+    let origin = match (spec.auth.base_url_from(), connection.tokens, connection.base_url) {
+        (Some(field), Some(tokens), None) => {
+            tokens.token().await?;
+            let origin = tokens.base_url().await.ok_or_else(|| SyncError::Auth {
+                message: format!("the token answer gave no `{field}`, which the spec says holds the API's base URL"),
+                permanent: false,
+            })?;
+            Some(origin)
+        }
+        _ => None,
+    };
+    Requests::new(spec, connection, origin.as_deref())
 }
 
 /// One sync: how pages are fetched and read, and where they go.
@@ -482,7 +499,7 @@ pub async fn probe(
     connection: &Connection<'_>,
     retry: &RetryPolicy,
 ) -> Result<Probe, SyncError> {
-    let requests = Requests::new(connector.spec(), connection)?;
+    let requests = requests(connector.spec(), connection).await?;
     // The probe shows the request as sent: with the token it will carry.
     let token = match requests.tokens() {
         Some(tokens) => Some(tokens.token().await?),

@@ -25,7 +25,14 @@ pub(crate) struct Requests<'s> {
 }
 
 impl<'s> Requests<'s> {
-    pub fn new(spec: &'static Spec, connection: &Connection<'s>) -> Result<Self, SyncError> {
+    /// The requests of one sync. `token_origin` is the API's origin from the
+    /// token answer, for specs that take it from there; an operator's base URL
+    /// (`connection.base_url`) still comes first.
+    pub fn new(
+        spec: &'static Spec,
+        connection: &Connection<'s>,
+        token_origin: Option<&str>,
+    ) -> Result<Self, SyncError> {
         let (creds, tokens) = (connection.credentials, connection.tokens);
         let oauth = matches!(spec.auth, Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_));
         if oauth && tokens.is_none() {
@@ -34,9 +41,15 @@ impl<'s> Requests<'s> {
                 spec.app
             )));
         }
-        let base = match connection.base_url {
-            Some(url) => url.as_str().to_owned(),
-            None => render_url(&spec.base_url, creds)?,
+        let base = match (connection.base_url, token_origin) {
+            (Some(url), _) => url.as_str().to_owned(),
+            (None, Some(origin)) => {
+                // The spec's path stays; the token answer gives the scheme, host and port.
+                let spec_base = Url::parse(&render_url(&spec.base_url, creds)?)
+                    .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
+                format!("{}{}", origin.trim_end_matches('/'), spec_base.path())
+            }
+            (None, None) => render_url(&spec.base_url, creds)?,
         };
         let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
             .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
@@ -231,7 +244,7 @@ mod tests {
     fn the_query_key_goes_on_every_same_origin_url_once() {
         let creds = CredentialValues::new(vec![(Secret::new("k-123"), true)]);
         let connection = Connection { credentials: &creds, tokens: None, base_url: None };
-        let requests = Requests::new(&KEYED, &connection).expect("valid");
+        let requests = Requests::new(&KEYED, &connection, None).expect("valid");
         let client = reqwest::Client::new();
         let first = requests.build(&client, requests.first(), None).expect("built");
         assert_eq!(first.url().as_str(), "https://api.example.com/v1/users?api_key=k-123");
@@ -266,11 +279,11 @@ mod tests {
         for (tenant, ok) in [("acme", true), ("evil.io/x?", false), ("a@b", false), ("", false)] {
             let creds = CredentialValues::new(vec![(Secret::new(tenant), false), (Secret::new("t"), true)]);
             let connection = Connection { credentials: &creds, tokens: None, base_url: None };
-            assert_eq!(Requests::new(&TENANT, &connection).is_ok(), ok, "{tenant}");
+            assert_eq!(Requests::new(&TENANT, &connection, None).is_ok(), ok, "{tenant}");
         }
         let creds = CredentialValues::new(vec![(Secret::new("s3cret/slug"), true), (Secret::new("t"), true)]);
         let connection = Connection { credentials: &creds, tokens: None, base_url: None };
-        let refused = Requests::new(&TENANT, &connection).err().expect("refused").to_string();
+        let refused = Requests::new(&TENANT, &connection, None).err().expect("refused").to_string();
         assert!(refused.ends_with("got `[redacted]`"), "a secret value is not shown: {refused}");
     }
 }

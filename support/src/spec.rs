@@ -58,6 +58,11 @@ pub struct OAuthClientCredentials {
     pub token_url: Template,
     pub scopes: &'static [&'static str],
     pub token_params: &'static [Param],
+    pub client_auth: ClientAuth,
+    /// `client_credentials`, or a provider's variant (`account_credentials`).
+    pub grant_type: &'static str,
+    /// The token answer's field that gives the API's base URL.
+    pub base_url_from: Option<&'static str>,
 }
 
 #[derive(Clone, Debug)]
@@ -69,6 +74,29 @@ pub struct OAuthAuthorizationCode {
     pub authorize_params: &'static [Param],
     pub token_params: &'static [Param],
     pub refresh_params: &'static [Param],
+    pub client_auth: ClientAuth,
+    /// The token answer's field that gives the API's base URL.
+    pub base_url_from: Option<&'static str>,
+}
+
+impl Auth {
+    /// The token answer's field that gives the API's base URL, for OAuth specs that say so.
+    pub fn base_url_from(&self) -> Option<&'static str> {
+        match self {
+            Auth::OAuthClientCredentials(cc) => cc.base_url_from,
+            Auth::OAuthAuthorizationCode(ac) => ac.base_url_from,
+            _ => None,
+        }
+    }
+}
+
+/// How the OAuth client authenticates to the token endpoint (RFC 6749 section 2.3.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// `client_secret_basic`: an HTTP Basic header.
+    Basic,
+    /// `client_secret_post`: `client_id` and `client_secret` in the form body.
+    Post,
 }
 
 #[derive(Clone, Debug)]

@@ -175,6 +175,8 @@ const CODE: Spec = Spec {
         authorize_params: &[Param { name: "prompt", value: Template(&[Part::Text("consent")]) }],
         token_params: &[Param { name: "resource", value: Template(&[Part::Text("https://api.example.com")]) }],
         refresh_params: &[Param { name: "audience", value: Template(&[Part::Text("refresh-aud")]) }],
+        client_auth: tib_support::spec::ClientAuth::Basic,
+        base_url_from: None,
     }),
     endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
     pagination: Pagination::None,
@@ -240,6 +242,7 @@ fn expired(refresh: Option<&str>) -> TokenSet {
         access_token: "old".into(),
         refresh_token: refresh.map(str::to_owned),
         expires_at: Some(chrono_now() - 5),
+        base_url: None,
     }
 }
 
@@ -279,6 +282,7 @@ async fn a_401_on_a_fresh_token_refreshes_it() {
         access_token: "a-1".into(),
         refresh_token: Some("r-1".into()),
         expires_at: Some(chrono_now() + 3600),
+        base_url: None,
     };
     let (tokens, _) = refreshing(&server, fresh);
     let renewed = tokens.renew(&Secret::new("a-1")).await.expect("renewed").expect("a token");
@@ -363,6 +367,8 @@ async fn a_spec_without_refresh_tokens_never_refreshes_and_expiry_is_an_auth_fai
             authorize_params: &[],
             token_params: &[],
             refresh_params: &[],
+            client_auth: tib_support::spec::ClientAuth::Basic,
+            base_url_from: None,
         }),
         ..CODE
     };
@@ -371,7 +377,7 @@ async fn a_spec_without_refresh_tokens_never_refreshes_and_expiry_is_an_auth_fai
     let client =
         OAuthClient::new(&NO_REFRESH, &creds(&NO_REFRESH, &["cid", "csecret"]), &endpoints(&server), &local_client())
             .expect("client");
-    assert!(!client.refresh_tokens);
+    assert!(!client.refresh_tokens());
     let tokens = Refreshing::new(client, expired(Some("a-refresh-token-anyway")), Box::new(|_| Ok(())));
     let error = tokens.token().await.expect_err("expired");
     assert!(error.is_auth_or_config_failure() && error.to_string().contains("gives no refresh token"), "{error}");

@@ -286,17 +286,27 @@ pub fn auth(
         }
         "oauth_client_credentials" => {
             let block = block(d, "{ token_url = \"https://...\"  scopes = [\"users.read\"] }")?;
-            let s = Settings::block(block, &["token_url", "scopes", "token_params"], &owner, d);
+            let allowed = ["token_url", "scopes", "token_params", "client_auth", "grant_type", "base_url_from"];
+            let s = Settings::block(block, &allowed, &owner, d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let token_url = s.required_string("token_url", "token_url = \"https://login.example.com/oauth/token\"", d);
             let token_url = token_url.and_then(|url| endpoint::url(url, creds, "token_url", d));
             let scopes = s.strings("scopes", d);
             let token_params = params(&s, "token_params", Use::Secret, creds, d);
+            let client_auth = client_auth(&s, d);
+            let base_url_from = base_url_from(&s, d);
+            let grant_type = match s.get("grant_type") {
+                None => Some("client_credentials".to_owned()),
+                Some(_) => s.string("grant_type", d).and_then(|g| grant_type(g, d)),
+            };
             Some(ir::Auth::OAuthClientCredentials(ir::OAuthClientCredentials {
                 token_url: token_url?,
                 scopes: scopes.unwrap_or_default(),
                 token_params: token_params?,
+                client_auth: client_auth?,
+                grant_type: grant_type?,
+                base_url_from: base_url_from?,
             }))
         }
         "oauth_authorization_code" => {
@@ -310,6 +320,8 @@ pub fn auth(
                 "authorize_params",
                 "token_params",
                 "refresh_params",
+                "client_auth",
+                "base_url_from",
             ];
             let s = Settings::block(block, &allowed, &owner, d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
@@ -327,7 +339,11 @@ pub fn auth(
             let authorize_params = params(&s, "authorize_params", Use::Shown, creds, d);
             let token_params = params(&s, "token_params", Use::Secret, creds, d);
             let refresh_params = params(&s, "refresh_params", Use::Secret, creds, d);
+            let client_auth = client_auth(&s, d);
+            let base_url_from = base_url_from(&s, d);
             Some(ir::Auth::OAuthAuthorizationCode(ir::OAuthAuthorizationCode {
+                client_auth: client_auth?,
+                base_url_from: base_url_from?,
                 authorize_url: authorize_url?,
                 token_url: token_url?,
                 scopes: scopes.unwrap_or_default(),
@@ -346,6 +362,72 @@ pub fn auth(
                     "unknown auth kind",
                 )
                 .with_help(suggest::help(other, KINDS, "auth kinds are")),
+            );
+            None
+        }
+    }
+}
+
+/// `client_auth = "basic" | "post"`; Basic unless said, as RFC 6749 has every server accept it.
+fn client_auth(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::ClientAuth> {
+    let Some(value) = s.get("client_auth") else { return Some(ir::ClientAuth::Basic) };
+    let text = s.string("client_auth", d)?;
+    let written = text.plain();
+    match written.as_deref() {
+        Some("basic") => Some(ir::ClientAuth::Basic),
+        Some("post") => Some(ir::ClientAuth::Post),
+        other => {
+            let other = other.unwrap_or_default();
+            let help = match other {
+                "client_secret_basic" | "header" => "did you mean \"basic\"?".to_owned(),
+                "client_secret_post" | "body" | "form" => "did you mean \"post\"?".to_owned(),
+                _ => suggest::help(other, &["basic", "post"], "the ways are"),
+            };
+            d.push(
+                Diagnostic::error(
+                    "tib::client-auth",
+                    format!("`{other}` is not a way for the client to authenticate"),
+                    value.span(),
+                    "expected \"basic\" or \"post\"",
+                )
+                .with_help(help),
+            );
+            None
+        }
+    }
+}
+
+/// A grant type is a word of RFC 6749's grammar, e.g. `account_credentials`.
+fn grant_type(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
+    let text = super::values::plain(s, "the grant type", d)?;
+    let valid = !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic());
+    if !valid {
+        d.push(Diagnostic::error(
+            "tib::grant-type",
+            "the grant type is empty or holds spaces",
+            s.span,
+            "not a grant type",
+        ));
+        return None;
+    }
+    Some(text)
+}
+
+/// `base_url_from = instance_url`: one key of the token answer.
+fn base_url_from(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Option<String>> {
+    let Some(value) = s.get("base_url_from") else { return Some(None) };
+    let path = super::values::path_value("base_url_from", value, d)?;
+    match path.segments.as_slice() {
+        [ir::Segment::Key(key)] => Some(Some(key.clone())),
+        _ => {
+            d.push(
+                Diagnostic::error(
+                    "tib::base-url-from",
+                    "`base_url_from` names one field of the token answer",
+                    value.span(),
+                    "not one key",
+                )
+                .with_help("e.g. base_url_from = instance_url"),
             );
             None
         }

@@ -95,6 +95,11 @@ impl<'a> Settings<'a> {
     }
 
     /// A whole number in `range`, if present and valid.
+    /// An optional setting that must be a string when given.
+    pub fn string(&self, name: &str, d: &mut Vec<Diagnostic>) -> Option<&'a Str> {
+        self.get(name).and_then(|value| expect_string(name, value, d))
+    }
+
     pub fn integer(&self, name: &str, range: std::ops::RangeInclusive<u64>, d: &mut Vec<Diagnostic>) -> Option<u64> {
         self.get(name).and_then(|value| expect_integer(name, value, range, d))
     }

@@ -73,10 +73,15 @@ fn auth(auth: &ir::Auth) -> TokenStream {
         }
         ir::Auth::OAuthClientCredentials(o) => {
             let (token_url, scopes, token_params) = (template(&o.token_url), &o.scopes, params(&o.token_params));
+            let (client_auth, grant_type) = (client_auth(o.client_auth), &o.grant_type);
+            let base_url_from = base_url_from(&o.base_url_from);
             quote!(#a::OAuthClientCredentials(::tib_support::spec::OAuthClientCredentials {
                 token_url: #token_url,
                 scopes: &[#(#scopes),*],
                 token_params: #token_params,
+                client_auth: #client_auth,
+                grant_type: #grant_type,
+                base_url_from: #base_url_from,
             }))
         }
         ir::Auth::OAuthAuthorizationCode(o) => {
@@ -84,6 +89,7 @@ fn auth(auth: &ir::Auth) -> TokenStream {
             let (scopes, refresh_tokens) = (&o.scopes, o.refresh_tokens);
             let (authorize_params, token_params, refresh_params) =
                 (params(&o.authorize_params), params(&o.token_params), params(&o.refresh_params));
+            let (client_auth, base_url_from) = (client_auth(o.client_auth), base_url_from(&o.base_url_from));
             quote!(#a::OAuthAuthorizationCode(::tib_support::spec::OAuthAuthorizationCode {
                 authorize_url: #authorize_url,
                 token_url: #token_url,
@@ -92,8 +98,24 @@ fn auth(auth: &ir::Auth) -> TokenStream {
                 authorize_params: #authorize_params,
                 token_params: #token_params,
                 refresh_params: #refresh_params,
+                client_auth: #client_auth,
+                base_url_from: #base_url_from,
             }))
         }
+    }
+}
+
+fn client_auth(client_auth: ir::ClientAuth) -> TokenStream {
+    match client_auth {
+        ir::ClientAuth::Basic => quote!(::tib_support::spec::ClientAuth::Basic),
+        ir::ClientAuth::Post => quote!(::tib_support::spec::ClientAuth::Post),
+    }
+}
+
+fn base_url_from(field: &Option<String>) -> TokenStream {
+    match field {
+        Some(field) => quote!(Some(#field)),
+        None => quote!(None),
     }
 }
 

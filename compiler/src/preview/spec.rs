@@ -77,6 +77,9 @@ fn auth(auth: &ir::Auth) -> s::Auth {
             token_url: template(&o.token_url),
             scopes: scopes(&o.scopes),
             token_params: params(&o.token_params),
+            client_auth: client_auth(o.client_auth),
+            grant_type: text(&o.grant_type),
+            base_url_from: o.base_url_from.as_deref().map(text),
         }),
         ir::Auth::OAuthAuthorizationCode(o) => s::Auth::OAuthAuthorizationCode(s::OAuthAuthorizationCode {
             authorize_url: template(&o.authorize_url),
@@ -86,7 +89,16 @@ fn auth(auth: &ir::Auth) -> s::Auth {
             authorize_params: params(&o.authorize_params),
             token_params: params(&o.token_params),
             refresh_params: params(&o.refresh_params),
+            client_auth: client_auth(o.client_auth),
+            base_url_from: o.base_url_from.as_deref().map(text),
         }),
+    }
+}
+
+fn client_auth(client_auth: ir::ClientAuth) -> s::ClientAuth {
+    match client_auth {
+        ir::ClientAuth::Basic => s::ClientAuth::Basic,
+        ir::ClientAuth::Post => s::ClientAuth::Post,
     }
 }
 

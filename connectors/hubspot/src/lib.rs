@@ -32,6 +32,8 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         authorize_params: &[],
         token_params: &[],
         refresh_params: &[],
+        client_auth: ::tib_support::spec::ClientAuth::Basic,
+        base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {
         method: ::tib_support::spec::Method::Get,

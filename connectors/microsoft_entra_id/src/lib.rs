@@ -35,6 +35,9 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         ),
         scopes: &["https://graph.microsoft.com/.default"],
         token_params: &[],
+        client_auth: ::tib_support::spec::ClientAuth::Basic,
+        grant_type: "client_credentials",
+        base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {
         method: ::tib_support::spec::Method::Get,

@@ -437,7 +437,7 @@ impl Context {
         let endpoints = crate::oauth::endpoints(&connection).map_err(|e| Failure(e, 2))?;
         let client = tib_support::oauth::OAuthClient::new(spec, values, &endpoints, &self.client()?)
             .map_err(|e| Failure(e.to_string(), 2))?;
-        if !client.refresh_tokens {
+        if !client.refresh_tokens() {
             println!(
                 "warning: {} gives no refresh tokens; when the access token expires, the connection is disabled until it is authorized again",
                 spec.app

@@ -11,19 +11,18 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
-use oauth2::{
-    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError, Scope, TokenResponse, TokenUrl,
-};
+mod token;
+
+use oauth2::basic::BasicClient;
+use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
 use tokio::sync::Mutex;
 use url::Url;
 
 use crate::error::SyncError;
-use crate::http::{Client, Unread, read_body};
+use crate::http::Client;
 use crate::request::{render, render_url};
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Param, Spec};
+use crate::spec::{Auth, ClientAuth, Param, Spec};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -43,6 +42,11 @@ pub trait TokenProvider: Send + Sync {
     /// The API answered 401 to `rejected`: a new token, or `None` when no
     /// other can be had (the 401 then stands).
     fn renew<'a>(&'a self, rejected: &'a Secret) -> BoxFuture<'a, Result<Option<Secret>, SyncError>>;
+    /// The API's origin the last token answer gave, for specs that take the
+    /// base URL from it (`base_url_from`).
+    fn base_url(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async { None })
+    }
 }
 
 /// A token given as is, e.g. to `compiler test`.
@@ -67,6 +71,10 @@ pub struct TokenSet {
     /// When the access token is to be renewed, in Unix seconds: a little
     /// before it expires. `None` when the provider did not say.
     pub expires_at: Option<i64>,
+    /// The origin of the API, for specs that take it from the token answer
+    /// (`base_url_from`); kept with the tokens, moved by a refresh that brings a new one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
 }
 
 impl std::fmt::Debug for TokenSet {
@@ -75,6 +83,7 @@ impl std::fmt::Debug for TokenSet {
             .field("access_token", &"[redacted]")
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "[redacted]"))
             .field("expires_at", &self.expires_at)
+            .field("base_url", &self.base_url)
             .finish()
     }
 }
@@ -107,13 +116,66 @@ pub struct OAuthClient {
     token_url: Url,
     authorize_url: Option<Url>,
     http: Client,
+    grant: Grant,
+}
+
+/// What the spec says of its grant, with the connection's values put in.
+struct Grant {
     scopes: &'static [&'static str],
+    client_auth: ClientAuth,
+    /// The client credentials grant's type (`client_credentials` or a variant).
+    grant_type: &'static str,
+    /// The token answer's field that gives the API's base URL.
+    base_url_from: Option<&'static str>,
     /// Extra parameters of the client credentials or code exchange request.
     token_params: Vec<(String, String)>,
     /// Extra parameters of a refresh request.
     refresh_params: Vec<(String, String)>,
     authorize_params: Vec<(String, String)>,
-    pub refresh_tokens: bool,
+    refresh_tokens: bool,
+}
+
+impl Grant {
+    fn from_client_credentials(cc: &crate::spec::OAuthClientCredentials, creds: &CredentialValues) -> Grant {
+        Grant {
+            scopes: cc.scopes,
+            client_auth: cc.client_auth,
+            grant_type: cc.grant_type,
+            base_url_from: cc.base_url_from,
+            token_params: params(cc.token_params, creds),
+            refresh_params: Vec::new(),
+            authorize_params: Vec::new(),
+            refresh_tokens: false,
+        }
+    }
+
+    fn from_authorization_code(ac: &crate::spec::OAuthAuthorizationCode, creds: &CredentialValues) -> Grant {
+        Grant {
+            scopes: ac.scopes,
+            client_auth: ac.client_auth,
+            grant_type: "authorization_code",
+            base_url_from: ac.base_url_from,
+            token_params: params(ac.token_params, creds),
+            refresh_params: params(ac.refresh_params, creds),
+            authorize_params: params(ac.authorize_params, creds),
+            refresh_tokens: ac.refresh_tokens,
+        }
+    }
+}
+
+/// The origin a token answer's base URL field gives (`https://na1.salesforce.com`,
+/// or a bare host name): https, or plain http to this machine only.
+fn base_origin(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let with_scheme = if text.contains("://") { text.to_owned() } else { format!("https://{text}") };
+    let url = Url::parse(&with_scheme).map_err(|e| format!("`{text}` is not a URL: {e}"))?;
+    if !crate::network::secure_or_loopback(&url) {
+        return Err(format!("`{text}` is not https (plain http goes to this machine only)"));
+    }
+    if url.host_str().is_none() || !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("`{text}` is not a host to send requests to"));
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 fn params(params: &[Param], creds: &CredentialValues) -> Vec<(String, String)> {
@@ -126,55 +188,6 @@ fn url(template: &crate::spec::Template, creds: &CredentialValues, what: &str) -
     let text = render_url(template, creds)?;
     Url::parse(&text).map_err(|e| SyncError::Config(creds.redact(&format!("the {what} `{text}` is not valid: {e}"))))
 }
-
-/// Why the token endpoint's answer was not had.
-#[derive(Debug)]
-pub struct TokenHttpError(String);
-
-impl std::fmt::Display for TokenHttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for TokenHttpError {}
-
-/// The token endpoint as the oauth2 crate calls it: requests through the
-/// token client, answers read within the size bound, since a token endpoint
-/// is as untrusted as an API.
-struct TokenEndpoint<'a>(&'a Client);
-
-impl<'c> oauth2::AsyncHttpClient<'c> for TokenEndpoint<'_> {
-    type Error = TokenHttpError;
-    type Future = BoxFuture<'c, Result<oauth2::HttpResponse, TokenHttpError>>;
-
-    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
-        Box::pin(post(self.0, request))
-    }
-}
-
-async fn post(http: &Client, request: oauth2::HttpRequest) -> Result<oauth2::HttpResponse, TokenHttpError> {
-    let request = reqwest::Request::try_from(request)
-        .map_err(|e| TokenHttpError(format!("cannot build the request: {}", e.without_url())))?;
-    if let Err(refused) = http.check_address(request.url()) {
-        return Err(TokenHttpError(refused.to_string()));
-    }
-    let response = http.token_http().execute(request).await.map_err(|e| TokenHttpError(crate::http::describe(e)))?;
-    let mut builder = oauth2::http::Response::builder().status(response.status());
-    for (name, value) in response.headers() {
-        builder = builder.header(name, value);
-    }
-    let limit = http.max_answer_bytes();
-    let body = read_body(response, limit).await.map_err(|unread| match unread {
-        Unread::TooLarge => TokenHttpError(format!("the answer is larger than {limit} bytes")),
-        Unread::Failed(e) => TokenHttpError(crate::http::describe(e)),
-    })?;
-    builder.body(body.to_vec()).map_err(|e| TokenHttpError(e.to_string()))
-}
-
-/// What the oauth2 crate makes of a token endpoint's answer.
-type TokenAnswer =
-    Result<oauth2::basic::BasicTokenResponse, RequestTokenError<TokenHttpError, oauth2::basic::BasicErrorResponse>>;
 
 impl OAuthClient {
     /// The client of an OAuth spec, with the connection's credentials
@@ -190,22 +203,13 @@ impl OAuthClient {
         let credential = |name: &str| {
             spec.credentials.iter().position(|c| c.name == name).map(|i| creds.get(i).to_owned()).unwrap_or_default()
         };
-        let (token_url, authorize_url, scopes, token_params, refresh_params, authorize_params, refresh_tokens) =
-            match &spec.auth {
-                Auth::OAuthClientCredentials(cc) => {
-                    (&cc.token_url, None, cc.scopes, params(cc.token_params, creds), Vec::new(), Vec::new(), false)
-                }
-                Auth::OAuthAuthorizationCode(ac) => (
-                    &ac.token_url,
-                    Some(&ac.authorize_url),
-                    ac.scopes,
-                    params(ac.token_params, creds),
-                    params(ac.refresh_params, creds),
-                    params(ac.authorize_params, creds),
-                    ac.refresh_tokens,
-                ),
-                _ => return Err(SyncError::Config(format!("{} does not authenticate with OAuth 2.0", spec.app))),
-            };
+        let (token_url, authorize_url, grant) = match &spec.auth {
+            Auth::OAuthClientCredentials(cc) => (&cc.token_url, None, Grant::from_client_credentials(cc, creds)),
+            Auth::OAuthAuthorizationCode(ac) => {
+                (&ac.token_url, Some(&ac.authorize_url), Grant::from_authorization_code(ac, creds))
+            }
+            _ => return Err(SyncError::Config(format!("{} does not authenticate with OAuth 2.0", spec.app))),
+        };
         let token_url = match &endpoints.token_url {
             Some(u) => u.clone(),
             None => url(token_url, creds, "token URL")?,
@@ -217,100 +221,97 @@ impl OAuthClient {
         };
         let (client_id, client_secret) = (credential("client_id"), credential("client_secret"));
         Ok(OAuthClient {
-            secrets: creds.with_secret(&client_secret).with_secret(&basic_pair(&client_id, &client_secret)),
+            secrets: creds.with_secret(&client_secret).with_secret(&token::basic_pair(&client_id, &client_secret)),
             client_id,
             client_secret: Secret::new(client_secret),
             token_url,
             authorize_url,
             http: http.clone(),
-            scopes,
-            token_params,
-            refresh_params,
-            authorize_params,
-            refresh_tokens,
+            grant,
         })
     }
 
-    fn basic(&self) -> BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet> {
-        BasicClient::new(ClientId::new(self.client_id.clone()))
-            .set_client_secret(ClientSecret::new(self.client_secret.expose().to_owned()))
-            .set_token_uri(TokenUrl::from_url(self.token_url.clone()))
+    /// Whether the provider issues refresh tokens.
+    pub fn refresh_tokens(&self) -> bool {
+        self.grant.refresh_tokens
     }
 
-    /// The token endpoint's answer as a token set, or the error classified:
-    /// the provider refusing the client or grant is an auth failure (the
-    /// connection is disabled); anything else is retried at the next sync.
-    /// `sent` is the refresh token or code the request carried: a provider
-    /// may echo it in its error, so it is redacted with the secrets.
-    fn token_set(
+    /// Sends one token request and reads its answer as a token set, or
+    /// classifies the error: the provider refusing the client or grant is an
+    /// auth failure (the connection is disabled); anything else is retried at
+    /// the next sync. `refresh_token` is the one being refreshed, kept when
+    /// the answer brings none; `sent` is the refresh token or code the request
+    /// carried, redacted with the secrets since a provider may echo it.
+    async fn token_set(
         &self,
-        answer: TokenAnswer,
+        form: Vec<(String, String)>,
         refresh_token: Option<&str>,
+        previous_base: Option<&str>,
         sent: Option<&str>,
     ) -> Result<TokenSet, SyncError> {
-        let shown = self.token_url.as_str();
-        let (message, permanent) = match answer {
-            // RFC 6749 section 7.1: a client must not use a token whose type it does not understand.
-            Ok(answer) if *answer.token_type() != oauth2::basic::BasicTokenType::Bearer => (
-                format!(
-                    "the token endpoint {shown} gave a token of type `{}`; tib sends bearer tokens only",
-                    answer.token_type().as_ref()
-                ),
-                true,
-            ),
-            Ok(answer) => {
-                return Ok(TokenSet {
-                    access_token: answer.access_token().secret().clone(),
-                    // No new refresh token: the old one stays valid.
-                    refresh_token: answer
-                        .refresh_token()
-                        .map(|t| t.secret().clone())
-                        .or(refresh_token.map(str::to_owned)),
-                    expires_at: answer.expires_in().map(|d| renew_at(now(), d.as_secs() as i64)),
-                });
-            }
-            Err(RequestTokenError::ServerResponse(error)) => {
-                let description = error.error_description().map(|d| format!(": {d}")).unwrap_or_default();
-                let permanent = !matches!(error.error(), BasicErrorResponseType::Extension(_));
-                (format!("the token endpoint {shown} answered `{}`{description}", error.error()), permanent)
-            }
-            Err(RequestTokenError::Request(error)) => {
-                (format!("no answer from the token endpoint {shown}: {error}"), false)
-            }
-            // The error names the field and what is wrong with it; the body,
-            // which may hold a token in a shape not understood, is not shown.
-            Err(RequestTokenError::Parse(error, _)) => {
-                (format!("the token endpoint {shown} answered something else than a token: {error}"), false)
-            }
-            Err(RequestTokenError::Other(message)) => (format!("the token endpoint {shown}: {message}"), false),
+        let endpoint = token::Endpoint {
+            url: &self.token_url,
+            client_id: &self.client_id,
+            client_secret: self.client_secret.expose(),
+            client_auth: self.grant.client_auth,
+            http: &self.http,
         };
         let secrets = match sent {
             Some(sent) => &self.secrets.with_secret(sent),
             None => &self.secrets,
         };
-        Err(SyncError::Auth { message: secrets.redact(&message), permanent })
+        let refused =
+            |message: String, permanent: bool| SyncError::Auth { message: secrets.redact(&message), permanent };
+        let granted =
+            token::request(&endpoint, form).await.map_err(|refused_| refused(refused_.message, refused_.permanent))?;
+        let base_url = match self.grant.base_url_from {
+            None => None,
+            Some(field) => match granted.fields.get(field) {
+                Some(serde_json::Value::String(text)) => Some(
+                    base_origin(text).map_err(|why| refused(format!("the token answer's `{field}` {why}"), false))?,
+                ),
+                // No new one: the connection stays where it is.
+                _ => match previous_base {
+                    Some(previous) => Some(previous.to_owned()),
+                    None => {
+                        let message = format!(
+                            "the token endpoint {} gave no `{field}`, which the spec says holds the API's base URL",
+                            self.token_url
+                        );
+                        return Err(refused(message, false));
+                    }
+                },
+            },
+        };
+        Ok(TokenSet {
+            access_token: granted.access_token,
+            // No new refresh token: the old one stays valid.
+            refresh_token: granted.refresh_token.or(refresh_token.map(str::to_owned)),
+            expires_at: granted.expires_in.map(|seconds| renew_at(now(), seconds)),
+            base_url,
+        })
     }
 
     async fn client_credentials(&self) -> Result<TokenSet, SyncError> {
-        let basic = self.basic();
-        let mut request =
-            basic.exchange_client_credentials().add_scopes(self.scopes.iter().map(|s| Scope::new((*s).to_owned())));
-        for (name, value) in &self.token_params {
-            request = request.add_extra_param(name.as_str(), value.as_str());
-        }
-        let answer = request.request_async(&TokenEndpoint(&self.http)).await;
-        self.token_set(answer, None, None)
+        let mut form = vec![("grant_type".to_owned(), self.grant.grant_type.to_owned())];
+        form.extend(self.scope());
+        form.extend(self.grant.token_params.iter().cloned());
+        self.token_set(form, None, None, None).await
     }
 
-    async fn refresh(&self, refresh_token: &str) -> Result<TokenSet, SyncError> {
-        let basic = self.basic();
-        let token = RefreshToken::new(refresh_token.to_owned());
-        let mut request = basic.exchange_refresh_token(&token);
-        for (name, value) in &self.refresh_params {
-            request = request.add_extra_param(name.as_str(), value.as_str());
-        }
-        let answer = request.request_async(&TokenEndpoint(&self.http)).await;
-        self.token_set(answer, Some(refresh_token), Some(refresh_token))
+    /// A refresh sends the refresh parameters, not the code exchange's.
+    async fn refresh(&self, tokens: &TokenSet, refresh_token: &str) -> Result<TokenSet, SyncError> {
+        let mut form = vec![
+            ("grant_type".to_owned(), "refresh_token".to_owned()),
+            ("refresh_token".to_owned(), refresh_token.to_owned()),
+        ];
+        form.extend(self.grant.refresh_params.iter().cloned());
+        self.token_set(form, Some(refresh_token), tokens.base_url.as_deref(), Some(refresh_token)).await
+    }
+
+    /// The `scope` parameter: the spec's scopes in its order, space-separated.
+    fn scope(&self) -> Option<(String, String)> {
+        (!self.grant.scopes.is_empty()).then(|| ("scope".to_owned(), self.grant.scopes.join(" ")))
     }
 
     /// The URL that asks the user to grant access, with a fresh state and
@@ -325,9 +326,9 @@ impl OAuthClient {
             .set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
         let mut request = basic
             .authorize_url(CsrfToken::new_random)
-            .add_scopes(self.scopes.iter().map(|s| Scope::new((*s).to_owned())))
+            .add_scopes(self.grant.scopes.iter().map(|s| Scope::new((*s).to_owned())))
             .set_pkce_challenge(challenge);
-        for (name, value) in &self.authorize_params {
+        for (name, value) in &self.grant.authorize_params {
             request = request.add_extra_param(name.as_str(), value.as_str());
         }
         let (url, state) = request.url();
@@ -337,27 +338,19 @@ impl OAuthClient {
     /// Exchanges an authorization code (with its PKCE verifier and the exact
     /// redirect URI of the authorization) for tokens.
     pub async fn exchange(&self, code: &str, verifier: &str, redirect: &Url) -> Result<TokenSet, SyncError> {
-        let basic = self.basic().set_redirect_uri(RedirectUrl::from_url(redirect.clone()));
-        let mut request = basic
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(verifier.to_owned()));
-        for (name, value) in &self.token_params {
-            request = request.add_extra_param(name.as_str(), value.as_str());
+        let mut form = vec![
+            ("grant_type".to_owned(), "authorization_code".to_owned()),
+            ("code".to_owned(), code.to_owned()),
+            ("redirect_uri".to_owned(), redirect.as_str().to_owned()),
+            ("code_verifier".to_owned(), verifier.to_owned()),
+        ];
+        // RFC 6749 section 4.1.3: a client that does not authenticate sends its id.
+        if self.grant.client_auth == ClientAuth::Basic {
+            form.push(("client_id".to_owned(), self.client_id.clone()));
         }
-        let answer = request.request_async(&TokenEndpoint(&self.http)).await;
-        self.token_set(answer, None, Some(code))
+        form.extend(self.grant.token_params.iter().cloned());
+        self.token_set(form, None, None, Some(code)).await
     }
-}
-
-/// The Authorization header's pair as the OAuth client sends it (RFC 6749
-/// section 2.3.1: id and secret form-encoded, then base64): a token endpoint
-/// that echoes the header must not show it.
-fn basic_pair(client_id: &str, client_secret: &str) -> String {
-    let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
-    base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        format!("{}:{}", encode(client_id), encode(client_secret)),
-    )
 }
 
 /// An authorization under way: the URL to open, and what checks its answer.
@@ -416,6 +409,10 @@ impl TokenProvider for ClientCredentials {
             self.fetch(&mut cached).await.map(Some)
         })
     }
+
+    fn base_url(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move { self.cached.lock().await.as_ref().and_then(|set| set.base_url.clone()) })
+    }
 }
 
 /// Keeps a connection's tokens where they are stored; called with every new
@@ -436,7 +433,7 @@ impl Refreshing {
     }
 
     async fn refresh(&self, tokens: &mut TokenSet) -> Result<Secret, SyncError> {
-        let refresh_token = match (&tokens.refresh_token, self.client.refresh_tokens) {
+        let refresh_token = match (&tokens.refresh_token, self.client.refresh_tokens()) {
             (Some(token), true) => token.clone(),
             _ => {
                 return Err(SyncError::Auth {
@@ -447,7 +444,7 @@ impl Refreshing {
                 });
             }
         };
-        let new = self.client.refresh(&refresh_token).await.map_err(|error| match error {
+        let new = self.client.refresh(tokens, &refresh_token).await.map_err(|error| match error {
             SyncError::Auth { message, permanent: true } => SyncError::Auth {
                 message: format!("{message}; the refresh token is no longer valid: authorize the connection again"),
                 permanent: true,
@@ -484,6 +481,10 @@ impl TokenProvider for Refreshing {
             }
             self.refresh(&mut tokens).await.map(Some)
         })
+    }
+
+    fn base_url(&self) -> BoxFuture<'_, Option<String>> {
+        Box::pin(async move { self.tokens.lock().await.base_url.clone() })
     }
 }
 
