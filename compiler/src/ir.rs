@@ -228,6 +228,35 @@ pub struct Endpoint {
     pub query: Vec<Param>,
     /// Fixed headers, in spec order.
     pub headers: Vec<Param>,
+    /// The JSON body of a POST, sent as `application/json`; GET has none.
+    pub body: Option<Json>,
+    /// Query variants listed one after another in one sync (Zoom's
+    /// `status=inactive`); empty: the request is listed once as it is.
+    pub listings: Vec<Vec<Param>>,
+}
+
+/// A JSON body template: fixed values, and text with credential values put in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Json {
+    Bool(bool),
+    /// A number, as written.
+    Number(String),
+    Text(Template),
+    Array(Vec<Json>),
+    /// Keys in spec order.
+    Object(Vec<(String, Json)>),
+}
+
+impl Json {
+    /// Every text template in it, in order.
+    pub fn templates(&self) -> Vec<&Template> {
+        match self {
+            Json::Bool(_) | Json::Number(_) => Vec::new(),
+            Json::Text(text) => vec![text],
+            Json::Array(items) => items.iter().flat_map(Json::templates).collect(),
+            Json::Object(entries) => entries.iter().flat_map(|(_, value)| value.templates()).collect(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -315,15 +344,29 @@ pub enum NextUrlSource {
     LinkHeader,
 }
 
-/// Query-string token pagination.
+/// Token pagination: the next page's request carries the token the last gave.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
-    /// The query parameter the token is sent back in.
-    pub param: String,
+    /// Where the token is sent back.
+    pub param: TokenTarget,
+    /// For APIs with a separate continuation request (Dropbox's
+    /// `/list/continue_v2`): the path every page after the first is asked at,
+    /// with a body that holds only the token.
+    pub continue_path: Option<String>,
     /// Where the next token is read.
     pub source: TokenSource,
     /// When to stop; never empty, any one of them stops.
     pub stop: Vec<TokenStop>,
+}
+
+/// Where a token is sent back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenTarget {
+    /// This query parameter.
+    Query(String),
+    /// This key path of the JSON body (`cursor`, `variables.after`); objects
+    /// on the way are made when missing.
+    Body(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,6 +11,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use reqwest::header::{HeaderMap, LINK};
+use serde_json::Value;
 use url::Url;
 
 use crate::Connector;
@@ -22,7 +23,7 @@ use crate::page::{ApiErrorKind, PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::Requests;
 use crate::secret::CredentialValues;
-use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop};
+use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
 
 /// Bounds of one sync.
 #[derive(Clone, Debug)]
@@ -96,20 +97,33 @@ pub async fn sync(
         retry: &options.retry,
         answer_bytes: client.max_answer_bytes() / window,
     };
-    let handed =
-        Handed { max_pages: options.max_pages, requested: 0, numbered: 0, sink, summary: SyncSummary::default() };
+    let listings = spec.endpoint.listings;
+    // Several listings: a user listed by more than one is kept as the first listed it.
+    let mut seen = (!listings.is_empty()).then(HashSet::new);
+    let mut deduplicated = |mut page: PageUsers| {
+        if let Some(seen) = &mut seen {
+            page.users.retain(|user| seen.insert(user.external_id.clone()));
+        }
+        sink(page)
+    };
+    let handed = Handed {
+        max_pages: options.max_pages,
+        requested: 0,
+        numbered: 0,
+        sink: &mut deduplicated,
+        summary: SyncSummary::default(),
+    };
     let mut run = Run { pages, handed };
     let paged = async {
-        match &spec.pagination {
-            Pagination::None => {
-                let url = run.pages.requests.first();
-                run.fetch(url).await.map(drop)
-            }
-            Pagination::Offset(counted) => run.counted(counted, true).await,
-            Pagination::PageNumber(counted) => run.counted(counted, false).await,
-            Pagination::NextUrl { source, stop } => run.linked(Link::NextUrl(*source), stop).await,
-            Pagination::Token { param, source, stop } => run.linked(Link::Token { param, source: *source }, stop).await,
+        if listings.is_empty() {
+            return run.listing(&spec.pagination).await;
         }
+        let all = run.pages.requests.clone();
+        for listing in listings {
+            run.pages.requests = all.listing(listing);
+            run.listing(&spec.pagination).await?;
+        }
+        Ok(())
     };
     match tokio::time::timeout(options.deadline, paged).await {
         Ok(paged) => paged?,
@@ -133,6 +147,25 @@ async fn requests<'c>(spec: &'static crate::Spec, connection: &Connection<'c>) -
         _ => None,
     };
     Requests::new(spec, connection, origin.as_deref())
+}
+
+impl Run<'_> {
+    /// Every page of one listing, by the spec's pagination style.
+    async fn listing(&mut self, pagination: &Pagination) -> Result<(), SyncError> {
+        match pagination {
+            Pagination::None => {
+                let url = self.pages.requests.first();
+                let body = self.pages.requests.body().cloned();
+                self.fetch(url, body).await.map(drop)
+            }
+            Pagination::Offset(counted) => self.counted(counted, true).await,
+            Pagination::PageNumber(counted) => self.counted(counted, false).await,
+            Pagination::NextUrl { source, stop } => self.linked(Link::NextUrl(*source), stop).await,
+            Pagination::Token { param, continue_path, source, stop } => {
+                self.linked(Link::Token { param: *param, continue_path: *continue_path, source: *source }, stop).await
+            }
+        }
+    }
 }
 
 /// One sync: how pages are fetched and read, and where they go.
@@ -188,21 +221,27 @@ struct Fetched {
 
 enum Link {
     NextUrl(NextUrlSource),
-    Token { param: &'static str, source: TokenSource },
+    Token { param: TokenTarget, continue_path: Option<&'static str>, source: TokenSource },
 }
 
 impl Pages<'_> {
     /// Sends one page's request and reads the page.
-    async fn get(&self, url: Url, number: u32) -> Result<Fetched, SyncError> {
-        self.get_after(url, number, 0).await
+    async fn get(&self, url: Url, body: Option<&Value>, number: u32) -> Result<Fetched, SyncError> {
+        self.get_after(url, body, number, 0).await
     }
 
     /// Sends one page's request and reads the page, `retries` times already
     /// asked again: an API error the spec classes as rate limiting (in a 200,
     /// which the HTTP retries do not see) is asked again with the same backoff.
-    async fn get_after(&self, url: Url, number: u32, mut retries: u32) -> Result<Fetched, SyncError> {
+    async fn get_after(
+        &self,
+        url: Url,
+        body: Option<&Value>,
+        number: u32,
+        mut retries: u32,
+    ) -> Result<Fetched, SyncError> {
         loop {
-            let answer = send(self.client, &self.requests, url.clone(), self.retry, self.answer_bytes).await?;
+            let answer = send(self.client, &self.requests, url.clone(), body, self.retry, self.answer_bytes).await?;
             match read(self.connector.as_ref(), answer, number) {
                 Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. }) if retries < self.retry.max_retries => {
                     tokio::time::sleep(self.retry.backoff(retries)).await;
@@ -216,7 +255,8 @@ impl Pages<'_> {
     /// Sends one page's request; its answer is read on a worker thread, so
     /// the pages of a window are read in parallel, and while more are sent.
     async fn send_for_reading(&self, url: Url, number: u32) -> Arrived {
-        match send(self.client, &self.requests, url.clone(), self.retry, self.answer_bytes).await {
+        match send(self.client, &self.requests, url.clone(), self.requests.body(), self.retry, self.answer_bytes).await
+        {
             Ok(answer) => {
                 let connector = self.connector.clone();
                 Arrived::Reading {
@@ -235,7 +275,7 @@ impl Pages<'_> {
             Arrived::Reading { task, number, url } => match task.await {
                 Ok(Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. })) if self.retry.max_retries > 0 => {
                     tokio::time::sleep(self.retry.backoff(0)).await;
-                    self.get_after(url.clone(), *number, 1).await
+                    self.get_after(url.clone(), self.requests.body(), *number, 1).await
                 }
                 Ok(read) => read.map_err(|error| self.unreadable(error, *number, url)),
                 Err(e) => Err(SyncError::Config(format!("the connector failed reading page {number}: {e}"))),
@@ -277,9 +317,9 @@ impl Handed<'_> {
 
 impl Run<'_> {
     /// Fetches and hands on one page.
-    async fn fetch(&mut self, url: Url) -> Result<Fetched, SyncError> {
+    async fn fetch(&mut self, url: Url, body: Option<Value>) -> Result<Fetched, SyncError> {
         let number = self.handed.next_page_number()?;
-        let fetched = self.pages.get(url, number).await?;
+        let fetched = self.pages.get(url, body.as_ref(), number).await?;
         Ok(self.handed.deliver(fetched))
     }
 
@@ -369,9 +409,10 @@ impl Run<'_> {
     /// Next-URL and token pagination: each page says where the next one is.
     async fn linked(&mut self, link: Link, stop: &[TokenStop]) -> Result<(), SyncError> {
         let mut url = self.pages.requests.first();
+        let mut body = self.pages.requests.body().cloned();
         let mut seen = HashSet::new();
         loop {
-            let fetched = self.fetch(url).await?;
+            let fetched = self.fetch(url, body.take()).await?;
             let next = match &link {
                 Link::NextUrl(NextUrlSource::Body) | Link::Token { source: TokenSource::Body, .. } => {
                     fetched.info.next.clone()
@@ -399,13 +440,18 @@ impl Run<'_> {
                 let what = if matches!(link, Link::NextUrl(_)) { "next URL" } else { "token" };
                 return Err(SyncError::Repeated { page: fetched.number, what });
             }
-            url = match &link {
-                Link::NextUrl(_) => self.pages.requests.next(&next)?,
-                Link::Token { param, .. } => {
-                    let mut url = self.pages.requests.first();
+            let requests = &self.pages.requests;
+            (url, body) = match &link {
+                Link::NextUrl(_) => (requests.next(&next)?, requests.body().cloned()),
+                Link::Token { param: TokenTarget::Query(param), .. } => {
+                    let mut url = requests.first();
                     url.query_pairs_mut().append_pair(param, &next);
-                    url
+                    (url, requests.body().cloned())
                 }
+                Link::Token { param: TokenTarget::Body(keys), continue_path, .. } => match continue_path {
+                    Some(path) => (requests.continued(path), Some(requests.token_body(keys, &next, true))),
+                    None => (requests.first(), Some(requests.token_body(keys, &next, false))),
+                },
             };
         }
     }
@@ -426,23 +472,24 @@ async fn send(
     client: &Client,
     requests: &Requests<'_>,
     url: Url,
+    body: Option<&Value>,
     retry: &RetryPolicy,
     max_bytes: u64,
 ) -> Result<http::Answer, SyncError> {
     let secrets = requests.secrets();
     let Some(tokens) = requests.tokens() else {
-        return http::send(client, requests.build(client.http(), url, None)?, retry, secrets, max_bytes).await;
+        return http::send(client, requests.build(client.http(), url, body, None)?, retry, secrets, max_bytes).await;
     };
     // An API may echo the token it was sent in an error body: it is redacted too.
     let token = tokens.token().await?;
     let shown = secrets.with_secret(token.expose());
-    let request = requests.build(client.http(), url.clone(), Some(&token))?;
+    let request = requests.build(client.http(), url.clone(), body, Some(&token))?;
     let first = http::send(client, request, retry, &shown, max_bytes).await;
     match first {
         Err(SyncError::Status { status: 401, .. }) => match tokens.renew(&token).await? {
             Some(renewed) => {
                 let shown = secrets.with_secret(renewed.expose());
-                let request = requests.build(client.http(), url, Some(&renewed))?;
+                let request = requests.build(client.http(), url, body, Some(&renewed))?;
                 http::send(client, request, retry, &shown, max_bytes).await
             }
             None => first,
@@ -505,7 +552,7 @@ pub async fn probe(
         Some(tokens) => Some(tokens.token().await?),
         None => None,
     };
-    let request = requests.build(client.http(), requests.first_page(), token.as_ref())?;
+    let request = requests.build(client.http(), requests.first_page(), requests.body(), token.as_ref())?;
     let secrets = match &token {
         Some(token) => requests.secrets().with_secret(token.expose()),
         None => requests.secrets().clone(),

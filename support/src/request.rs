@@ -8,9 +8,10 @@ use crate::error::SyncError;
 use crate::oauth::TokenProvider;
 use crate::paginate::Connection;
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Counted, Method, Pagination, Param, Part, Spec, Template};
+use crate::spec::{Auth, Counted, Json, Method, Pagination, Param, Part, Spec, Template};
 
 /// Builds every request of one sync.
+#[derive(Clone)]
 pub(crate) struct Requests<'s> {
     spec: &'static Spec,
     creds: &'s CredentialValues,
@@ -22,6 +23,8 @@ pub(crate) struct Requests<'s> {
     base: Url,
     /// The first page's URL, built once: every counted page starts from it.
     first: Url,
+    /// A POST's JSON body with the connection's values put in.
+    body: Option<serde_json::Value>,
 }
 
 impl<'s> Requests<'s> {
@@ -54,7 +57,56 @@ impl<'s> Requests<'s> {
         let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
             .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
         let first = first_url(spec, &base, creds);
-        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first })
+        let body = spec.endpoint.body.as_ref().map(|body| json(body, creds));
+        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first, body })
+    }
+
+    /// The requests of one listing: the first URL with its query parameters too.
+    pub fn listing(&self, listing: &[Param]) -> Requests<'s> {
+        let mut requests = self.clone();
+        let mut query = requests.first.query_pairs_mut();
+        for param in listing {
+            query.append_pair(param.name, &render(&param.value, self.creds));
+        }
+        drop(query);
+        requests
+    }
+
+    /// The body every page of a POST carries, unless pagination puts a token in it.
+    pub fn body(&self) -> Option<&serde_json::Value> {
+        self.body.as_ref()
+    }
+
+    /// The body of a page after the first for pagination that sends the token
+    /// in the body: the first body with the token at `keys`, or, for a
+    /// continuation request, a body of the token alone.
+    pub fn token_body(&self, keys: &[&str], token: &str, continued: bool) -> serde_json::Value {
+        let mut body = match (&self.body, continued) {
+            (Some(body), false) => body.clone(),
+            _ => serde_json::Value::Object(serde_json::Map::new()),
+        };
+        let mut at = &mut body;
+        for (i, key) in keys.iter().enumerate() {
+            if !at.is_object() {
+                *at = serde_json::Value::Object(serde_json::Map::new());
+            }
+            let serde_json::Value::Object(object) = at else { unreachable!("made an object just above") };
+            let last = i + 1 == keys.len();
+            let slot = object.entry(*key).or_insert(serde_json::Value::Null);
+            if last {
+                *slot = serde_json::Value::String(token.to_owned());
+            }
+            at = slot;
+        }
+        body
+    }
+
+    /// The URL of every page after the first of a continuation request.
+    pub fn continued(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}{}", self.base.path().trim_end_matches('/'), path));
+        url.set_query(None);
+        url
     }
 
     /// The secret credentials, as they are and as the requests carry them:
@@ -113,6 +165,7 @@ impl<'s> Requests<'s> {
         &self,
         client: &reqwest::Client,
         mut url: Url,
+        body: Option<&serde_json::Value>,
         bearer: Option<&Secret>,
     ) -> Result<reqwest::Request, SyncError> {
         if let Auth::QueryKey { param, value } = &self.spec.auth {
@@ -126,6 +179,12 @@ impl<'s> Requests<'s> {
             Method::Post => reqwest::Method::POST,
         };
         let builder = client.request(method, url);
+        let builder = match body {
+            Some(body) => builder
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(serde_json::to_vec(body).map_err(|e| SyncError::Config(format!("the body is not JSON: {e}")))?),
+            None => builder,
+        };
         let builder = match &self.spec.auth {
             Auth::Bearer { token } => builder.bearer_auth(render(token, self.creds)),
             Auth::Basic { username, password } => {
@@ -177,6 +236,21 @@ pub(crate) fn render(template: &Template, creds: &CredentialValues) -> String {
             Part::Credential(index) => creds.get(*index),
         })
         .collect()
+}
+
+/// A body template with the connection's values put in.
+fn json(template: &Json, creds: &CredentialValues) -> serde_json::Value {
+    use serde_json::Value;
+    match template {
+        Json::Bool(b) => Value::Bool(*b),
+        // The checker made sure it is a number; serde_json keeps its digits.
+        Json::Number(n) => serde_json::from_str(n).unwrap_or(Value::Null),
+        Json::Text(text) => Value::String(render(text, creds)),
+        Json::Array(items) => Value::Array(items.iter().map(|item| json(item, creds)).collect()),
+        Json::Object(entries) => {
+            Value::Object(entries.iter().map(|(key, value)| ((*key).to_owned(), json(value, creds))).collect())
+        }
+    }
 }
 
 /// The first page's URL: base URL, endpoint path, fixed query parameters.
@@ -236,7 +310,7 @@ mod tests {
         credentials: &[],
         base_url: Template(&[Part::Text("https://api.example.com/v1")]),
         auth: Auth::QueryKey { param: "api_key", value: Template(&[Part::Credential(0)]) },
-        endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
+        endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
         pagination: Pagination::None,
     };
 
@@ -246,13 +320,16 @@ mod tests {
         let connection = Connection { credentials: &creds, tokens: None, base_url: None };
         let requests = Requests::new(&KEYED, &connection, None).expect("valid");
         let client = reqwest::Client::new();
-        let first = requests.build(&client, requests.first(), None).expect("built");
+        let first = requests.build(&client, requests.first(), None, None).expect("built");
         assert_eq!(first.url().as_str(), "https://api.example.com/v1/users?api_key=k-123");
         let next = requests.next("users?page=2").expect("same origin");
-        let next = requests.build(&client, next, None).expect("built");
+        let next = requests.build(&client, next, None, None).expect("built");
         assert_eq!(next.url().as_str(), "https://api.example.com/v1/users?page=2&api_key=k-123");
         let keyed = requests.next("/v1/users?api_key=k-123&page=3").expect("same origin");
-        assert_eq!(requests.build(&client, keyed, None).expect("built").url().query(), Some("api_key=k-123&page=3"));
+        assert_eq!(
+            requests.build(&client, keyed, None, None).expect("built").url().query(),
+            Some("api_key=k-123&page=3")
+        );
         let foreign = requests.next("https://api.example.com.evil.io/v1/users").expect_err("another origin");
         assert!(matches!(foreign, SyncError::ForeignOrigin { .. }));
         let other_scheme = requests.next("http://api.example.com/v1/users").expect_err("another origin");
@@ -273,7 +350,14 @@ mod tests {
             credentials: &[],
             base_url: Template(&[]),
             auth: Auth::Headers(&[]),
-            endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
+            endpoint: Endpoint {
+                method: Method::Get,
+                path: "/users",
+                query: &[],
+                headers: &[],
+                body: None,
+                listings: &[],
+            },
             pagination: Pagination::None,
         };
         for (tenant, ok) in [("acme", true), ("evil.io/x?", false), ("a@b", false), ("", false)] {

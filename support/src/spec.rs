@@ -106,6 +106,29 @@ pub struct Endpoint {
     pub path: &'static str,
     pub query: &'static [Param],
     pub headers: &'static [Param],
+    /// A POST's JSON body.
+    pub body: Option<Json>,
+    /// Query variants listed one after another in one sync; empty: one listing.
+    pub listings: &'static [&'static [Param]],
+}
+
+/// A JSON body template.
+#[derive(Clone, Debug)]
+pub enum Json {
+    Bool(bool),
+    /// A number as written.
+    Number(&'static str),
+    Text(Template),
+    Array(&'static [Json]),
+    Object(&'static [(&'static str, Json)]),
+}
+
+/// Where a token is sent back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenTarget {
+    Query(&'static str),
+    /// Keys into the JSON body.
+    Body(&'static [&'static str]),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,8 +142,17 @@ pub enum Pagination {
     None,
     Offset(Counted),
     PageNumber(Counted),
-    NextUrl { source: NextUrlSource, stop: &'static [TokenStop] },
-    Token { param: &'static str, source: TokenSource, stop: &'static [TokenStop] },
+    NextUrl {
+        source: NextUrlSource,
+        stop: &'static [TokenStop],
+    },
+    Token {
+        param: TokenTarget,
+        /// The path of every request after the first, whose body holds only the token.
+        continue_path: Option<&'static str>,
+        source: TokenSource,
+        stop: &'static [TokenStop],
+    },
 }
 
 /// Offset/limit or page-number pagination.

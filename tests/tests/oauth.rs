@@ -178,7 +178,7 @@ const CODE: Spec = Spec {
         client_auth: tib_support::spec::ClientAuth::Basic,
         base_url_from: None,
     }),
-    endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[] },
+    endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
     pagination: Pagination::None,
 };
 

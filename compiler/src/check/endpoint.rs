@@ -96,6 +96,7 @@ pub fn endpoint(
     request: Request<'_>,
     pagination: Option<&ir::Pagination>,
     auth: Option<&ir::Auth>,
+    creds: &mut Credentials,
     d: &mut Vec<Diagnostic>,
 ) -> Option<ir::Endpoint> {
     let method = match request.method.text.as_str() {
@@ -119,16 +120,40 @@ pub fn endpoint(
         }
     };
     let path = request_path(request.path, d);
-    let (query, headers) = match request.settings {
+    let (query, headers, body, listings) = match request.settings {
         Some(block) => {
-            let s = Settings::block(block, &["query", "headers"], "`request`", d);
-            (fixed_params(&s, "query", d), fixed_params(&s, "headers", d))
+            let s = Settings::block(block, &["query", "headers", "body", "listings"], "`request`", d);
+            let body = match s.get("body") {
+                None => Some(None),
+                Some(ast::Value::Block(block)) => json_object(block, creds, d).map(Some),
+                Some(other) => {
+                    d.push(super::settings::wrong_kind("body", "a block of JSON keys and values", other));
+                    None
+                }
+            };
+            (fixed_params(&s, "query", d), fixed_params(&s, "headers", d), body, listings(&s, d))
         }
-        None => (Some(Vec::new()), Some(Vec::new())),
+        None => (Some(Vec::new()), Some(Vec::new()), Some(None), Some(Vec::new())),
     };
-    let (query, headers) = (query?, headers?);
-    let mut ok = true;
-    for (param, span) in &query {
+    let (query, headers, body, listings) = (query?, headers?, body?, listings?);
+    let mut ok = body_fits(request, method, &body, pagination, d);
+    for listing in &listings {
+        for (param, span) in listing {
+            if query.iter().any(|(q, _)| q.name == param.name) {
+                d.push(
+                    Diagnostic::error(
+                        "tib::param-conflict",
+                        format!("query parameter `{}` is set by the request and by a listing", param.name),
+                        *span,
+                        "set by this listing",
+                    )
+                    .with_help("set it in each listing only"),
+                );
+                ok = false;
+            }
+        }
+    }
+    for (param, span) in query.iter().chain(listings.iter().flatten()) {
         if pagination.is_some_and(|p| set_by_pagination(p, &param.name)) {
             d.push(
                 Diagnostic::error(
@@ -178,16 +203,142 @@ pub fn endpoint(
     if !ok {
         return None;
     }
+    let listings = listings.into_iter().map(|listing| listing.into_iter().map(|(p, _)| p).collect()).collect();
     Some(ir::Endpoint {
         method: method?,
         path: path?,
         query: query.into_iter().map(|(p, _)| p).collect(),
         headers: headers.into_iter().map(|(p, _)| p).collect(),
+        body,
+        listings,
     })
 }
 
+/// `listings = [ { "status" = "inactive" }, ... ]`: two at least, each with its parameters.
+fn listings(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Vec<Vec<(ir::Param, Span)>>> {
+    let Some(value) = s.get("listings") else { return Some(Vec::new()) };
+    let ast::Value::List(items, span) = value else {
+        d.push(super::settings::wrong_kind("listings", "a list of query blocks", value));
+        return None;
+    };
+    if items.len() < 2 {
+        d.push(
+            Diagnostic::error("tib::listings", "`listings` needs two listings at least", *span, "one listing or none")
+                .with_help("one listing is the request itself: put its parameters in `query`"),
+        );
+        return None;
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let ast::Value::Block(block) = item else {
+            d.push(super::settings::wrong_kind("a listing", "a block of query parameters", item));
+            return None;
+        };
+        let mut listing = Vec::new();
+        for (entry, value) in super::settings::string_map(block, "a listing", d)? {
+            let text = super::values::plain(value, "a listing's value", d)?;
+            listing.push((ir::Param { name: entry.key.text.clone(), value: Template::text(text) }, entry.key.span));
+        }
+        out.push(listing);
+    }
+    Some(out)
+}
+
+/// A POST carries a JSON body and a GET none; the token goes into a body only where there is one.
+fn body_fits(
+    request: Request<'_>,
+    method: Option<ir::Method>,
+    body: &Option<ir::Json>,
+    pagination: Option<&ir::Pagination>,
+    d: &mut Vec<Diagnostic>,
+) -> bool {
+    match (method, body) {
+        (Some(ir::Method::Post), None) => {
+            d.push(
+                Diagnostic::error("tib::post-without-body", "a POST request needs a `body`", request.method.span, "POST")
+                    .with_help("APIs that list users by POST read a JSON body: give it, e.g. body = { \"limit\" = 100 }; an empty one is body = {}"),
+            );
+            return false;
+        }
+        (Some(ir::Method::Get), Some(_)) => {
+            d.push(
+                Diagnostic::error("tib::get-with-body", "a GET request carries no body", request.method.span, "GET")
+                    .with_help("use POST for an API that reads a JSON body, or move the values to `query`"),
+            );
+            return false;
+        }
+        _ => {}
+    }
+    if let (Some(ir::Pagination::Token(ir::Token { param: ir::TokenTarget::Body(_), .. })), None) = (pagination, body) {
+        d.push(
+            Diagnostic::error(
+                "tib::token-target",
+                "the token goes into the body, and the request has none",
+                request.method.span,
+                "no body",
+            )
+            .with_help("list with POST and a JSON body, or send the token in the query with `param`"),
+        );
+        return false;
+    }
+    true
+}
+
+/// A JSON object template: strings may hold credential placeholders.
+fn json_object(block: &ast::Block, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Json> {
+    let mut seen: Vec<&ast::Entry> = Vec::new();
+    let mut entries = Vec::new();
+    let mut ok = true;
+    for entry in &block.entries {
+        if let Some(first) = seen.iter().find(|e| e.key.text == entry.key.text) {
+            d.push(
+                Diagnostic::error(
+                    "tib::duplicate-setting",
+                    format!("key `{}` is given twice in the body", entry.key.text),
+                    entry.key.span,
+                    "given again here",
+                )
+                .with_label(first.key.span, "first given here"),
+            );
+            ok = false;
+            continue;
+        }
+        seen.push(entry);
+        match json(&entry.value, creds, d) {
+            Some(value) => entries.push((entry.key.text.clone(), value)),
+            None => ok = false,
+        }
+    }
+    ok.then_some(ir::Json::Object(entries))
+}
+
+fn json(value: &ast::Value, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Json> {
+    match value {
+        ast::Value::Bool(b, _) => Some(ir::Json::Bool(*b)),
+        ast::Value::Number(n) => super::values::number(n, d).map(|_| ir::Json::Number(n.text.clone())),
+        ast::Value::Str(s) => creds.template(s, Use::Secret, "the request body", d).map(ir::Json::Text),
+        ast::Value::List(items, _) => {
+            let items: Vec<Option<ir::Json>> = items.iter().map(|item| json(item, creds, d)).collect();
+            items.into_iter().collect::<Option<_>>().map(ir::Json::Array)
+        }
+        ast::Value::Block(block) => json_object(block, creds, d),
+        other => {
+            d.push(
+                Diagnostic::error(
+                    "tib::body-value",
+                    format!("a body value is a string, number, true/false, list or block, not {}", other.kind_name()),
+                    other.span(),
+                    "not JSON",
+                )
+                .with_help("write text in quotes, e.g. \"query\" = \"{ users { nodes { id } } }\""),
+            );
+            None
+        }
+    }
+}
+
 /// The request path is relative to base_url and starts with `/`.
-fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
+pub fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     let path = super::values::plain(s, "the request path", d)?;
     if path.starts_with("http://") || path.starts_with("https://") {
         d.push(
@@ -236,7 +387,8 @@ fn set_by_pagination(pagination: &ir::Pagination, name: &str) -> bool {
     match pagination {
         ir::Pagination::Offset(o) => name == o.offset_param || name == o.limit_param,
         ir::Pagination::PageNumber(p) => name == p.page_param || name == p.size_param,
-        ir::Pagination::Token(t) => name == t.param,
+        ir::Pagination::Token(ir::Token { param: ir::TokenTarget::Query(param), .. }) => name == param,
+        ir::Pagination::Token(_) => false,
         ir::Pagination::None | ir::Pagination::NextUrl(_) => false,
     }
 }
@@ -248,7 +400,7 @@ pub fn api_error(
     d: &mut Vec<Diagnostic>,
 ) -> Option<ir::ApiError> {
     let rules = super::rules::group(when, "`api_error when`", d);
-    let (mut refused, mut rate_limited): (Option<Option<Vec<ir::Rule>>>, Option<Option<Vec<ir::Rule>>>) = (None, None);
+    let (mut refused, mut rate_limited, mut classes_ok) = (None, None, true);
     let mut first: Vec<&ast::ApiClass> = Vec::new();
     for class in classes {
         let kind = class.kind.text.as_str();
@@ -266,8 +418,11 @@ pub fn api_error(
             continue;
         }
         first.push(class);
-        let checked = Some(super::rules::group(&class.when, &format!("`{kind} when`"), d));
-        if kind == "refused" { refused = checked } else { rate_limited = checked }
+        let Some(checked) = super::rules::group(&class.when, &format!("`{kind} when`"), d) else {
+            classes_ok = false;
+            continue;
+        };
+        if kind == "refused" { refused = Some(checked) } else { rate_limited = Some(checked) }
     }
     let message = match message {
         Some(path) => super::values::path(path, d),
@@ -284,10 +439,8 @@ pub fn api_error(
             None
         }
     };
-    Some(ir::ApiError {
-        when: rules?,
-        message: message?,
-        refused: refused.map_or(Some(None), |checked| checked.map(Some))?,
-        rate_limited: rate_limited.map_or(Some(None), |checked| checked.map(Some))?,
-    })
+    if !classes_ok {
+        return None;
+    }
+    Some(ir::ApiError { when: rules?, message: message?, refused, rate_limited })
 }

@@ -33,8 +33,9 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let base_url = sections.base_url.and_then(|url| endpoint::base_url(url, &mut credentials, d));
     let auth = sections.auth.and_then(|(kind, arg)| auth::auth(kind, arg, &mut credentials, d));
     let pagination = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));
-    let endpoint =
-        sections.request.and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), d));
+    let endpoint = sections
+        .request
+        .and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), &mut credentials, d));
     let api_error = sections.api_error.map(|(when, message, classes)| endpoint::api_error(when, message, classes, d));
     let users_path = sections.users.map(|(path, _)| values::path(path, d));
     let fields = sections.fields.and_then(|block| fields::fields(block, d));

@@ -72,7 +72,7 @@ pub fn pagination(
     let allowed: &[&str] = match style_name {
         "offset" => &["offset_param", "limit_param", "page_size", "start", "concurrency"],
         "page" => &["page_param", "size_param", "page_size", "first_page", "concurrency"],
-        "token" => &["param"],
+        "token" => &["param", "body_field", "continue_path"],
         _ => &[],
     };
     let body = split(body, allowed, &owner, d);
@@ -204,7 +204,43 @@ fn next_url(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir:
 }
 
 fn token(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Pagination> {
-    let param = param(&body.settings, "param", d);
+    let s = &body.settings;
+    let param = match (s.get("param"), s.get("body_field")) {
+        (Some(query), Some(field)) => {
+            d.push(
+                Diagnostic::error(
+                    "tib::token-target",
+                    "the token is sent back both in the query and in the body",
+                    field.span(),
+                    "in the body",
+                )
+                .with_label(query.span(), "in the query")
+                .with_help("keep `param` for a query parameter, or `body_field` for a key of the JSON body"),
+            );
+            None
+        }
+        (_, Some(field)) => body_field(field, d).map(ir::TokenTarget::Body),
+        _ => param(s, "param", d).map(ir::TokenTarget::Query),
+    };
+    let continue_path = match s.get("continue_path") {
+        None => Some(None),
+        Some(value) => match (s.string("continue_path", d), s.get("body_field")) {
+            (Some(path), Some(_)) => super::endpoint::request_path(path, d).map(Some),
+            (Some(_), None) => {
+                d.push(
+                    Diagnostic::error(
+                        "tib::continue-path",
+                        "`continue_path` needs `body_field`",
+                        value.span(),
+                        "a continuation request",
+                    )
+                    .with_help("a continuation request carries the token in its body: add body_field = cursor"),
+                );
+                None
+            }
+            (None, _) => None,
+        },
+    };
     let source = match from(body, owner, "from body meta.next_cursor  (or: from header \"X-Next-Token\")", d) {
         Some(("body", arg, span)) => from_path(arg, span, d).map(ir::TokenSource::Body),
         Some(("header", Some(Value::Str(name)), _)) => {
@@ -229,7 +265,40 @@ fn token(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Pa
         None => None,
     };
     let stop = stops(body, owner, TOKEN_STOPS, d, token_stop);
-    Some(ir::Pagination::Token(ir::Token { param: param?, source: source?, stop: stop? }))
+    Some(ir::Pagination::Token(ir::Token {
+        param: param?,
+        continue_path: continue_path?,
+        source: source?,
+        stop: stop?,
+    }))
+}
+
+/// `body_field = variables.after`: keys only, since the token is written there.
+fn body_field(value: &Value, d: &mut Vec<Diagnostic>) -> Option<Vec<String>> {
+    let path = values::path_value("body_field", value, d)?;
+    let keys: Option<Vec<String>> = path
+        .segments
+        .iter()
+        .map(|segment| match segment {
+            ir::Segment::Key(key) => Some(key.clone()),
+            ir::Segment::Index(_) => None,
+        })
+        .collect();
+    match keys.filter(|keys| !keys.is_empty()) {
+        Some(keys) => Some(keys),
+        None => {
+            d.push(
+                Diagnostic::error(
+                    "tib::token-target",
+                    "`body_field` is a key path of the JSON body",
+                    value.span(),
+                    "not keys",
+                )
+                .with_help("e.g. body_field = cursor, or body_field = variables.after"),
+            );
+            None
+        }
+    }
 }
 
 fn token_stop(word: &str, path: Option<&ast::Path>, d: &mut Vec<Diagnostic>) -> Option<ir::TokenStop> {

@@ -125,7 +125,45 @@ fn endpoint(endpoint: &ir::Endpoint) -> TokenStream {
         ir::Method::Post => quote!(::tib_support::spec::Method::Post),
     };
     let (path, query, headers) = (&endpoint.path, params(&endpoint.query), params(&endpoint.headers));
-    quote!(::tib_support::spec::Endpoint { method: #method, path: #path, query: #query, headers: #headers })
+    let body = match &endpoint.body {
+        Some(body) => {
+            let body = json(body);
+            quote!(Some(#body))
+        }
+        None => quote!(None),
+    };
+    let listings = endpoint.listings.iter().map(|listing| params(listing));
+    quote!(::tib_support::spec::Endpoint {
+        method: #method,
+        path: #path,
+        query: #query,
+        headers: #headers,
+        body: #body,
+        listings: &[#(#listings),*],
+    })
+}
+
+fn json(value: &ir::Json) -> TokenStream {
+    let j = quote!(::tib_support::spec::Json);
+    match value {
+        ir::Json::Bool(b) => quote!(#j::Bool(#b)),
+        ir::Json::Number(n) => quote!(#j::Number(#n)),
+        ir::Json::Text(text) => {
+            let text = template(text);
+            quote!(#j::Text(#text))
+        }
+        ir::Json::Array(items) => {
+            let items = items.iter().map(json);
+            quote!(#j::Array(&[#(#items),*]))
+        }
+        ir::Json::Object(entries) => {
+            let entries = entries.iter().map(|(key, value)| {
+                let value = json(value);
+                quote!((#key, #value))
+            });
+            quote!(#j::Object(&[#(#entries),*]))
+        }
+    }
 }
 
 fn pagination(pagination: &ir::Pagination) -> TokenStream {
@@ -181,8 +219,16 @@ fn pagination(pagination: &ir::Pagination) -> TokenStream {
                 ir::TokenSource::Body(_) => quote!(::tib_support::spec::TokenSource::Body),
                 ir::TokenSource::Header(name) => quote!(::tib_support::spec::TokenSource::Header(#name)),
             };
-            let (param, stop) = (&t.param, token_stops(&t.stop));
-            quote!(#p::Token { param: #param, source: #source, stop: #stop })
+            let param = match &t.param {
+                ir::TokenTarget::Query(name) => quote!(::tib_support::spec::TokenTarget::Query(#name)),
+                ir::TokenTarget::Body(keys) => quote!(::tib_support::spec::TokenTarget::Body(&[#(#keys),*])),
+            };
+            let continue_path = match &t.continue_path {
+                Some(path) => quote!(Some(#path)),
+                None => quote!(None),
+            };
+            let stop = token_stops(&t.stop);
+            quote!(#p::Token { param: #param, continue_path: #continue_path, source: #source, stop: #stop })
         }
     }
 }

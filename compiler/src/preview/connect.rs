@@ -71,6 +71,7 @@ fn every_credential(spec: &ir::Spec) -> Vec<ir::CredentialId> {
 fn sent_with_requests(spec: &ir::Spec) -> Vec<ir::CredentialId> {
     let mut templates: Vec<&ir::Template> = vec![&spec.base_url];
     templates.extend(spec.endpoint.query.iter().chain(&spec.endpoint.headers).map(|p| &p.value));
+    templates.extend(spec.endpoint.body.iter().flat_map(ir::Json::templates));
     match &spec.auth {
         ir::Auth::Bearer { token } => templates.push(token),
         ir::Auth::Basic { username, password } => templates.extend([username, password]),

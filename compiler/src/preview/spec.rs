@@ -39,9 +39,23 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             path: text(&spec.endpoint.path),
             query: params(&spec.endpoint.query),
             headers: params(&spec.endpoint.headers),
+            body: spec.endpoint.body.as_ref().map(json),
+            listings: leak(spec.endpoint.listings.iter().map(|listing| params(listing)).collect()),
         },
         pagination: pagination(&spec.pagination),
     }))
+}
+
+fn json(json_: &ir::Json) -> s::Json {
+    match json_ {
+        ir::Json::Bool(b) => s::Json::Bool(*b),
+        ir::Json::Number(n) => s::Json::Number(text(n)),
+        ir::Json::Text(t) => s::Json::Text(template(t)),
+        ir::Json::Array(items) => s::Json::Array(leak(items.iter().map(json).collect())),
+        ir::Json::Object(entries) => {
+            s::Json::Object(leak(entries.iter().map(|(key, value)| (text(key), json(value))).collect()))
+        }
+    }
 }
 
 fn template(template: &ir::Template) -> s::Template {
@@ -154,7 +168,11 @@ fn pagination(pagination: &ir::Pagination) -> s::Pagination {
             stop: token_stops(&n.stop),
         },
         ir::Pagination::Token(t) => s::Pagination::Token {
-            param: text(&t.param),
+            param: match &t.param {
+                ir::TokenTarget::Query(name) => s::TokenTarget::Query(text(name)),
+                ir::TokenTarget::Body(keys) => s::TokenTarget::Body(leak(keys.iter().map(|k| text(k)).collect())),
+            },
+            continue_path: t.continue_path.as_deref().map(text),
             source: match &t.source {
                 ir::TokenSource::Body(_) => s::TokenSource::Body,
                 ir::TokenSource::Header(name) => s::TokenSource::Header(text(name)),

@@ -62,6 +62,8 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
                 ),
             },
         ],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::Offset(::tib_support::spec::Counted {
         position_param: "offset",

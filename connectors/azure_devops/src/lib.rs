@@ -48,9 +48,12 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             },
         ],
         headers: &[],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::Token {
-        param: "continuationToken",
+        param: ::tib_support::spec::TokenTarget::Query("continuationToken"),
+        continue_path: None,
         source: ::tib_support::spec::TokenSource::Header("x-ms-continuationtoken"),
         stop: &[
             ::tib_support::spec::TokenStop::MissingToken,

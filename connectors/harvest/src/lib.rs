@@ -51,6 +51,8 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
                 ),
             },
         ],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {
         position_param: "page",

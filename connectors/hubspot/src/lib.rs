@@ -47,9 +47,12 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             },
         ],
         headers: &[],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::Token {
-        param: "after",
+        param: ::tib_support::spec::TokenTarget::Query("after"),
+        continue_path: None,
         source: ::tib_support::spec::TokenSource::Body,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
     },

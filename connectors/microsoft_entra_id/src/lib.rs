@@ -61,6 +61,8 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             },
         ],
         headers: &[],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::Body,

@@ -56,6 +56,8 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
                 ),
             },
         ],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::LinkHeader,

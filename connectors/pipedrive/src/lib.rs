@@ -24,6 +24,8 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         path: "/users",
         query: &[],
         headers: &[],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::None,
 };

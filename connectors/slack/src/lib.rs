@@ -30,9 +30,12 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             },
         ],
         headers: &[],
+        body: None,
+        listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::Token {
-        param: "cursor",
+        param: ::tib_support::spec::TokenTarget::Query("cursor"),
+        continue_path: None,
         source: ::tib_support::spec::TokenSource::Body,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
     },

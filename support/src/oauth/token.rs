@@ -187,14 +187,13 @@ mod tests {
     fn answers_are_read_as_tokens_or_refused_with_a_reason() {
         let read = |body: &str| granted(body.as_bytes(), "https://t.example/token");
         let ok = read(r#"{"access_token":"a","token_type":"Bearer","expires_in":"3600","instance_url":"https://x"}"#)
-            .ok()
-            .expect("a token");
+            .unwrap_or_else(|refused| panic!("a token: {}", refused.message));
         assert_eq!((ok.access_token.as_str(), ok.expires_in), ("a", Some(3600)));
         assert_eq!(ok.fields.get("instance_url").and_then(|v| v.as_str()), Some("https://x"));
         assert!(read(r#"{"access_token":"a"}"#).is_ok(), "no type is a bearer token");
-        let mac = read(r#"{"access_token":"a","token_type":"mac"}"#).err().expect("refused");
+        let mac = read(r#"{"access_token":"a","token_type":"mac"}"#).expect_err("refused");
         assert!(mac.permanent && mac.message.contains("`mac`"), "{}", mac.message);
-        let none = read(r#"{"token_type":"bearer"}"#).err().expect("refused");
+        let none = read(r#"{"token_type":"bearer"}"#).expect_err("refused");
         assert!(!none.permanent && none.message.contains("no `access_token`"), "{}", none.message);
         assert!(read("[1]").is_err());
     }
