@@ -77,6 +77,13 @@ struct ConnectArgs {
     /// Send the requests here instead of the spec's base_url: a sandbox, or a local server.
     #[arg(long, value_name = "URL")]
     base_url: Option<String>,
+    /// For OAuth 2.0 specs: fetch tokens here instead of the spec's token_url (a sandbox, a
+    /// regional endpoint, or a local server), as `tib connect --token-url` does.
+    #[arg(long, value_name = "URL")]
+    token_url: Option<String>,
+    /// For OAuth 2.0 authorization code specs: send the user here instead of the spec's authorize_url.
+    #[arg(long, value_name = "URL")]
+    authorize_url: Option<String>,
     /// Requests go to public addresses only; this allows a network besides (a local server, an
     /// on-premise API): a CIDR or one address, repeatable, or comma-separated in TIB_ALLOW_NETWORKS.
     #[arg(long = "allow-network", env = "TIB_ALLOW_NETWORKS", value_name = "CIDR", value_delimiter = ',',
@@ -115,6 +122,8 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
         credentials: connect.credentials,
         access_token: connect.access_token,
         base_url: connect.base_url,
+        token_url: connect.token_url,
+        authorize_url: connect.authorize_url,
         allow_networks: connect.allow_networks,
     };
     let app_id = spec.app.id.clone();
@@ -136,16 +145,24 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
     let outcome = runtime.block_on(async {
         match command {
             Live::Test => session.test().await,
-            Live::Preview { pages, json } => session.preview(pages, json).await,
+            Live::Preview { pages, json } => session.preview(pages, json, &mut |part| print(part)).await,
             Live::Session { port, public_url } => {
                 let production = tib_support::oauth::production_redirect_url(&public_url, &app_id);
                 prompt(&mut session, port, authorization_code, &production).await
             }
         }
     });
-    // What the API sent is in there: its control characters are shown, not obeyed.
-    print!("{}", tib_support::printable(&outcome.text));
+    print(&outcome.text);
     if outcome.ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
+/// Writes what a command shows. What the API sent is in there: its control
+/// characters are shown, not obeyed.
+fn print(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(tib_support::printable(text).as_bytes());
+    let _ = stdout.flush();
 }
 
 /// `session`: commands read from standard input until `quit` or its end.
@@ -156,11 +173,7 @@ async fn prompt(
     production: &url::Url,
 ) -> compiler::preview::Outcome {
     use tokio::io::AsyncBufReadExt;
-    let say = |text: &str| {
-        use std::io::Write;
-        print!("{}", tib_support::printable(text));
-        let _ = std::io::stdout().flush();
-    };
+    let say = print;
     let authorize = async |session: &mut compiler::preview::Session| {
         let result = session
             .authorize(port, |url| {
@@ -191,7 +204,7 @@ async fn prompt(
             ["test"] => say(&session.test().await.text),
             ["preview", rest @ ..] => {
                 let pages = rest.iter().find_map(|w| w.parse().ok()).unwrap_or(3);
-                say(&session.preview(pages, rest.contains(&"json")).await.text);
+                say(&session.preview(pages, rest.contains(&"json"), &mut |part| say(part)).await.text);
             }
             ["token"] => say(&format!("{}\n", session.token_status(chrono::Utc::now().timestamp()))),
             ["authorize"] => authorize(session).await,

@@ -2,6 +2,7 @@
 //! (from `--cred NAME=VALUE` or the environment), an OAuth access token, and
 //! optionally another base URL.
 
+use tib_support::oauth::Endpoints;
 use tib_support::spec::CredentialSpec;
 use tib_support::{CredentialValues, NetworkPolicy, Secret, env_name};
 use url::Url;
@@ -15,6 +16,9 @@ pub struct Given {
     pub credentials: Vec<(String, String)>,
     pub access_token: Option<String>,
     pub base_url: Option<String>,
+    /// OAuth endpoint overrides, as `tib connect` takes them.
+    pub token_url: Option<String>,
+    pub authorize_url: Option<String>,
     /// Networks requests may reach besides public addresses.
     pub allow_networks: Vec<ipnet::IpNet>,
 }
@@ -26,6 +30,8 @@ pub struct Prepared {
     /// OAuth: a token given as is.
     pub access_token: Option<Secret>,
     pub base_url: Option<Url>,
+    /// Where the OAuth client fetches tokens and sends the user, when not the spec's.
+    pub endpoints: Endpoints,
     pub network: NetworkPolicy,
 }
 
@@ -52,14 +58,27 @@ pub fn prepare(
         env(&env_name(credential.name)).or_else(|| (!needed.contains(&ir::CredentialId(index))).then(String::new))
     })
     .map_err(|e| e.to_string())?;
-    let base_url = given
-        .base_url
-        .map(|url| Url::parse(&url).map_err(|e| format!("--base-url `{url}` is not a URL: {e}")))
-        .transpose()?;
-    if let Some(url) = &base_url {
-        tib_support::network::check_override("--base-url", url)?;
+    let base_url = override_url("--base-url", given.base_url)?;
+    let (token_url, authorize_url) =
+        (override_url("--token-url", given.token_url)?, override_url("--authorize-url", given.authorize_url)?);
+    if !oauth && (token_url.is_some() || authorize_url.is_some()) {
+        return Err("--token-url and --authorize-url are for OAuth 2.0 specs".to_owned());
     }
-    Ok(Prepared { credentials, access_token, base_url, network: NetworkPolicy::allowing(given.allow_networks) })
+    Ok(Prepared {
+        credentials,
+        access_token,
+        base_url,
+        endpoints: Endpoints { token_url, authorize_url },
+        network: NetworkPolicy::allowing(given.allow_networks),
+    })
+}
+
+/// A URL given on the command line in place of the spec's, under the one rule for overrides.
+fn override_url(flag: &str, given: Option<String>) -> Result<Option<Url>, String> {
+    let Some(text) = given else { return Ok(None) };
+    let url = Url::parse(&text).map_err(|e| format!("{flag} `{text}` is not a URL: {e}"))?;
+    tib_support::network::check_override(flag, &url)?;
+    Ok(Some(url))
 }
 
 fn every_credential(spec: &ir::Spec) -> Vec<ir::CredentialId> {

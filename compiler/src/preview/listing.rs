@@ -1,124 +1,215 @@
 //! `compiler preview`: follow the pages (up to a bound) and show every user
 //! as the connector would store it, with what would be lost and why.
+//!
+//! Users are written out page by page as they arrive, never all held: a
+//! preview of an account of 100,000 users takes no more memory than a page.
+//! What is reported at the end (dropped users, values left out, warnings)
+//! keeps the first few of each and counts the rest.
 
+use std::collections::HashSet;
 use std::fmt::Write;
 
 use serde_json::{Value, json};
-use tib_support::{Dropped, SyncError, SyncOptions, User};
+use tib_support::{SyncError, SyncOptions, User};
 
 use super::{Outcome, Session, hint, report};
 
-/// What the sample of pages held, and what in it deserves the author's eye.
-struct Listing {
-    pages: u32,
-    users: Vec<User>,
-    /// With the page each came from.
-    dropped: Vec<(u32, Dropped)>,
-    /// Mapped paths no user in the sample has a value at.
-    absent_paths: Vec<String>,
-    /// Ids of users whose Status in App is "Active" while Calculated Status says inactive.
-    active_but_inactive: Vec<String>,
-    /// Ids returned more than once: pagination that overlaps or repeats.
-    duplicate_ids: Vec<String>,
-    /// How the sync ended: `None` when it reached the last page.
-    stop: Option<SyncError>,
+/// The most of each kind of finding listed; more are counted.
+const SHOWN: usize = 100;
+/// Users per table block: each block is aligned on its own, so rows stream out.
+const TABLE_ROWS: usize = 100;
+
+/// Findings, the first [`SHOWN`] kept, all counted.
+struct Kept<T> {
+    items: Vec<T>,
+    count: usize,
 }
 
-pub async fn run(session: &Session, max_pages: u32, as_json: bool) -> Outcome {
-    let mut users = Vec::new();
-    let mut dropped = Vec::new();
-    let mut pages = 0;
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept { items: Vec::new(), count: 0 }
+    }
+}
+
+impl<T> Kept<T> {
+    fn push(&mut self, item: T) {
+        self.count += 1;
+        if self.items.len() < SHOWN {
+            self.items.push(item);
+        }
+    }
+
+    /// `… and N more` when some were not kept.
+    fn more(&self) -> String {
+        match self.count - self.items.len() {
+            0 => String::new(),
+            n => format!(" … and {n} more"),
+        }
+    }
+}
+
+/// What the pages held, and what in it deserves the author's eye.
+#[derive(Default)]
+struct Listing {
+    pages: u32,
+    users: usize,
+    /// With the page each came from, and why.
+    dropped: Kept<(u32, Option<String>, String)>,
+    /// User id, field, why.
+    left_out: Kept<(String, &'static str, String)>,
+    /// Ids of users whose Status in App is "Active" while Calculated Status says inactive.
+    active_but_inactive: Kept<String>,
+    /// Every id seen, to find the ones returned more than once.
+    ids: HashSet<String>,
+    /// Ids returned more than once: pagination that overlaps or repeats.
+    duplicate_ids: Kept<String>,
+}
+
+impl Listing {
+    fn note(&mut self, page: u32, users: &[User]) {
+        self.pages = page;
+        self.users += users.len();
+        for user in users {
+            let id = user.external_id.to_string();
+            if !self.ids.insert(id.clone()) && !self.duplicate_ids.items.contains(&id) {
+                self.duplicate_ids.push(id.clone());
+            }
+            if user.status == "Active" && !user.active {
+                self.active_but_inactive.push(id.clone());
+            }
+            for issue in &user.issues {
+                self.left_out.push((id.clone(), issue.field, issue.reason.to_string()));
+            }
+        }
+    }
+}
+
+/// Runs the preview; users go to `out` as they arrive, and the outcome's text is what follows them.
+pub async fn run(session: &Session, max_pages: u32, as_json: bool, out: &mut (dyn FnMut(&str) + Send)) -> Outcome {
+    let spec = session.interpreted.ir();
+    let mut listing = Listing::default();
+    // The rows of a table block not yet written.
+    let mut block: Vec<User> = Vec::new();
+    let mut first = true;
+    if as_json {
+        out("{\n  \"users\": [");
+    }
     let options = SyncOptions { max_pages, retry: session.retry.clone(), ..SyncOptions::default() };
     let result =
         tib_support::sync(&session.client, session.interpreted.clone(), &session.connection(), &options, &mut |page| {
-            pages = page.number;
-            users.extend(page.users);
-            dropped.extend(page.dropped.into_iter().map(|d| (page.number, d)));
+            listing.note(page.number, &page.users);
+            for dropped in page.dropped {
+                listing.dropped.push((
+                    page.number,
+                    dropped.external_id.map(|id| id.to_string()),
+                    dropped.reason.to_string(),
+                ));
+            }
+            if as_json {
+                for user in report::json(&page.users).as_array().into_iter().flatten() {
+                    let text = serde_json::to_string_pretty(user).unwrap_or_default().replace('\n', "\n    ");
+                    out(&format!("{}\n    {text}", if first { "" } else { "," }));
+                    first = false;
+                }
+            } else {
+                block.extend(page.users);
+                while block.len() >= TABLE_ROWS {
+                    let rest = block.split_off(TABLE_ROWS);
+                    out(&format!("{}\n\n", report::table(&block, &spec.custom_fields)));
+                    block = rest;
+                }
+            }
         })
         .await;
-    let seen = users.len() + dropped.len();
-    let listing = Listing {
-        pages,
-        absent_paths: if seen == 0 {
-            Vec::new()
-        } else {
-            session.interpreted.presence().into_iter().filter(|(_, n)| *n == 0).map(|(p, _)| p).collect()
-        },
-        duplicate_ids: duplicates(&users),
-        active_but_inactive: users
-            .iter()
-            .filter(|u| u.status == "Active" && !u.active)
-            .map(|u| u.external_id.to_string())
-            .collect(),
-        users,
-        dropped,
-        stop: result.err(),
+    if !as_json && !block.is_empty() {
+        out(&format!("{}\n\n", report::table(&block, &spec.custom_fields)));
+    }
+    let absent_paths: Vec<String> = if listing.users + listing.dropped.count == 0 {
+        Vec::new()
+    } else {
+        session.interpreted.presence().into_iter().filter(|(_, n)| *n == 0).map(|(p, _)| p).collect()
     };
-    let ok = matches!(listing.stop, None | Some(SyncError::PageCap { .. }));
-    let text = if as_json { json(&listing, session) } else { text(&listing, session, max_pages) };
+    let stop = result.err();
+    let ok = matches!(stop, None | Some(SyncError::PageCap { .. }));
+    let text = if as_json {
+        json(&listing, &absent_paths, stop.as_ref(), session)
+    } else {
+        text(&listing, &absent_paths, stop.as_ref(), session, max_pages)
+    };
     Outcome { text, ok }
 }
 
-fn text(listing: &Listing, session: &Session, max_pages: u32) -> String {
+fn text(
+    listing: &Listing,
+    absent_paths: &[String],
+    stop: Option<&SyncError>,
+    session: &Session,
+    max_pages: u32,
+) -> String {
     let spec = session.interpreted.ir();
     let mut out = String::new();
-    if !listing.users.is_empty() {
-        let _ = writeln!(out, "{}\n", report::table(&listing.users, &spec.custom_fields));
-    }
-    let _ = writeln!(out, "{} pages, {} users, {} dropped", listing.pages, listing.users.len(), listing.dropped.len());
-    match &listing.stop {
+    let _ = writeln!(out, "{} pages, {} users, {} dropped", listing.pages, listing.users, listing.dropped.count);
+    match stop {
         None => {}
         Some(SyncError::PageCap { .. }) => {
             let _ = writeln!(out, "stopped after {max_pages} pages (--pages); more remain");
         }
         Some(error) => super::failure(&mut out, error, spec),
     }
-    if !listing.dropped.is_empty() {
+    if listing.dropped.count > 0 {
         let _ = writeln!(out, "\ndropped (not stored):");
-        for (page, d) in &listing.dropped {
-            let id = d.external_id.as_deref().map_or_else(|| "an item".to_owned(), |id| format!("user {id}"));
-            let _ = writeln!(out, "  page {page}, {id}: {}", d.reason);
+        for (page, id, reason) in &listing.dropped.items {
+            let id = id.as_deref().map_or_else(|| "an item".to_owned(), |id| format!("user {id}"));
+            let _ = writeln!(out, "  page {page}, {id}: {reason}");
+        }
+        if !listing.dropped.more().is_empty() {
+            let _ = writeln!(out, " {}", listing.dropped.more());
         }
     }
-    let left_out: Vec<(&User, &tib_support::record::FieldIssue)> =
-        listing.users.iter().flat_map(|u| u.issues.iter().map(move |i| (u, i))).collect();
-    if !left_out.is_empty() {
+    if listing.left_out.count > 0 {
         let _ = writeln!(out, "\nvalues left out (the user is kept without them):");
-        for (user, issue) in left_out {
-            let _ = writeln!(out, "  user {}, {}: {}", user.external_id, issue.field, issue.reason);
+        for (id, field, reason) in &listing.left_out.items {
+            let _ = writeln!(out, "  user {id}, {field}: {reason}");
+        }
+        if !listing.left_out.more().is_empty() {
+            let _ = writeln!(out, " {}", listing.left_out.more());
         }
     }
-    if !listing.absent_paths.is_empty() {
+    if !absent_paths.is_empty() {
         let _ = writeln!(out, "\nmapped paths no user in the sample has (typos?):");
-        for path in &listing.absent_paths {
+        for path in absent_paths {
             let _ = writeln!(out, "  {path}");
         }
     }
-    if !listing.duplicate_ids.is_empty() {
+    if listing.duplicate_ids.count > 0 {
         let _ = writeln!(
             out,
-            "\nwarning: the same users came back more than once (the pages overlap; check the pagination): {}",
-            listing.duplicate_ids.join(", ")
+            "\nwarning: the same users came back more than once (the pages overlap; check the pagination): {}{}",
+            listing.duplicate_ids.items.join(", "),
+            listing.duplicate_ids.more()
         );
     }
-    if !listing.active_but_inactive.is_empty() {
+    if listing.active_but_inactive.count > 0 {
         let _ = writeln!(
             out,
-            "\nwarning: Status in App says \"Active\" for users the Calculated Status rules mark inactive: {}",
-            listing.active_but_inactive.join(", ")
+            "\nwarning: Status in App says \"Active\" for users the Calculated Status rules mark inactive: {}{}",
+            listing.active_but_inactive.items.join(", "),
+            listing.active_but_inactive.more()
         );
     }
     out
 }
 
-fn json(listing: &Listing, session: &Session) -> String {
+/// The rest of the JSON document whose `users` were written as they came.
+fn json(listing: &Listing, absent_paths: &[String], stop: Option<&SyncError>, session: &Session) -> String {
     let spec = session.interpreted.ir();
     let dropped: Vec<Value> = listing
         .dropped
+        .items
         .iter()
-        .map(|(page, d)| json!({"page": page, "external_id": d.external_id, "reason": d.reason.to_string()}))
+        .map(|(page, id, reason)| json!({"page": page, "external_id": id, "reason": reason}))
         .collect();
-    let stop = match &listing.stop {
+    let stop = match stop {
         None => Value::Null,
         Some(error @ SyncError::PageCap { .. }) => json!({"complete": false, "message": error.to_string()}),
         Some(error) => json!({
@@ -127,26 +218,19 @@ fn json(listing: &Listing, session: &Session) -> String {
             "hint": hint::hint(error, spec),
         }),
     };
-    let value = json!({
+    let rest = json!({
         "pages": listing.pages,
-        "users": report::json(&listing.users),
+        "user_count": listing.users,
         "dropped": dropped,
-        "absent_paths": listing.absent_paths,
-        "active_but_inactive": listing.active_but_inactive,
-        "duplicate_ids": listing.duplicate_ids,
+        "dropped_count": listing.dropped.count,
+        "absent_paths": absent_paths,
+        "active_but_inactive": listing.active_but_inactive.items,
+        "duplicate_ids": listing.duplicate_ids.items,
         "stopped": stop,
     });
-    serde_json::to_string_pretty(&value).unwrap_or_default()
-}
-
-/// External ids seen more than once, in first-seen order.
-fn duplicates(users: &[User]) -> Vec<String> {
-    let mut seen = std::collections::HashSet::new();
-    let mut repeated: Vec<String> = Vec::new();
-    for user in users {
-        if !seen.insert(user.external_id.as_str()) && !repeated.iter().any(|r| *r == user.external_id) {
-            repeated.push(user.external_id.to_string());
-        }
-    }
-    repeated
+    // The object's members after `users`, as a pretty-printed object's would be.
+    let text = serde_json::to_string_pretty(&rest).unwrap_or_default();
+    let members = text.trim_start_matches('{').trim_end_matches('}').trim_end();
+    let close = if listing.users == 0 { "]" } else { "\n  ]" };
+    format!("{close},{members}\n}}\n")
 }

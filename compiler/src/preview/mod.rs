@@ -19,7 +19,7 @@ use std::fmt::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tib_support::oauth::{ClientCredentials, Endpoints, OAuthClient, Refreshing, StaticToken, TokenProvider, TokenSet};
+use tib_support::oauth::{ClientCredentials, OAuthClient, Refreshing, StaticToken, TokenProvider, TokenSet};
 use tib_support::{Client, ClientSettings, Connection, RetryPolicy, SyncError};
 
 use crate::ir;
@@ -71,7 +71,7 @@ impl Session {
 
     fn oauth(&self) -> Result<OAuthClient, String> {
         let spec = tib_support::Connector::spec(self.interpreted.as_ref());
-        OAuthClient::new(spec, &self.prepared.credentials, &Endpoints::default(), &self.client)
+        OAuthClient::new(spec, &self.prepared.credentials, &self.prepared.endpoints, &self.client)
             .map_err(|e| e.to_string())
     }
 
@@ -103,10 +103,12 @@ impl Session {
     }
 
     /// `compiler preview`: at most `max_pages` pages, as a table or JSON.
-    pub async fn preview(&self, max_pages: u32, json: bool) -> Outcome {
+    /// The users are handed to `out` page by page as they arrive; the
+    /// outcome's text is what follows them.
+    pub async fn preview(&self, max_pages: u32, json: bool, out: &mut (dyn FnMut(&str) + Send)) -> Outcome {
         match self.unauthorized() {
             Some(outcome) => outcome,
-            None => listing::run(self, max_pages, json).await,
+            None => listing::run(self, max_pages, json, out).await,
         }
     }
 
