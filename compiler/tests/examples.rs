@@ -88,6 +88,14 @@ fn examples_cover_the_language() {
         "users or none",
         "api_error refused",
         "api_error rate_limited",
+        "request body",
+        "listings",
+        "token into the body",
+        "continuation request",
+        "client_auth basic",
+        "client_auth post",
+        "grant_type variant",
+        "base_url_from",
         "status field",
         "status conditions",
         "licenses auto",
@@ -176,6 +184,38 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     }
     if spec.users_optional {
         add("users or none");
+    }
+    if spec.endpoint.body.is_some() {
+        add("request body");
+    }
+    if !spec.endpoint.listings.is_empty() {
+        add("listings");
+    }
+    if let ir::Pagination::Token(token) = &spec.pagination {
+        if matches!(token.param, ir::TokenTarget::Body(_)) {
+            add("token into the body");
+        }
+        if token.continue_path.is_some() {
+            add("continuation request");
+        }
+    }
+    let (client_auth, base_url_from) = match &spec.auth {
+        ir::Auth::OAuthClientCredentials(o) => {
+            if o.grant_type != "client_credentials" {
+                add("grant_type variant");
+            }
+            (Some(o.client_auth), o.base_url_from.is_some())
+        }
+        ir::Auth::OAuthAuthorizationCode(o) => (Some(o.client_auth), o.base_url_from.is_some()),
+        _ => (None, false),
+    };
+    match client_auth {
+        Some(ir::ClientAuth::Basic) => add("client_auth basic"),
+        Some(ir::ClientAuth::Post) => add("client_auth post"),
+        None => {}
+    }
+    if base_url_from {
+        add("base_url_from");
     }
     let fields = &spec.fields;
     let mut mapped: Vec<&ir::Mapped> = vec![&fields.id, &fields.email];

@@ -100,7 +100,15 @@ pub fn all(base: &TokenStream, shape: &Shape, rules: &[ir::Rule]) -> TokenStream
     if rules.is_empty() {
         return quote!(true);
     }
-    let rules = rules.iter().map(|r| rule(base, shape, r));
+    let alone = rules.len() == 1;
+    // An `any` group's `||` binds looser than `&&`: it is parenthesised among other rules.
+    let rules = rules.iter().map(|r| match (&r.test, alone) {
+        (Test::Any(_), false) => {
+            let any = rule(base, shape, r);
+            quote!((#any))
+        }
+        _ => rule(base, shape, r),
+    });
     quote!(#(#rules)&&*)
 }
 
@@ -140,8 +148,11 @@ pub fn rule(base: &TokenStream, shape: &Shape, rule: &ir::Rule) -> TokenStream {
             Shape::Any | Shape::Leaf => quote!(#ops::has_value(#value)),
         },
         Test::Any(alternatives) => {
-            let groups = alternatives.iter().map(|group| all(&access.expr, access.shape, group));
-            quote!((#((#groups))||*))
+            let groups = alternatives.iter().map(|group| {
+                let holds = all(&access.expr, access.shape, group);
+                if group.len() == 1 { holds } else { quote!((#holds)) }
+            });
+            quote!(#(#groups)||*)
         }
         Test::Some(inner) => {
             let Shape::Array(item) = access.shape else {

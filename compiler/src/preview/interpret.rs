@@ -232,7 +232,8 @@ impl Connector for Interpreted {
             return Err(page::api_error(leaf(at(Some(&body), shape, &api_error.message).0).as_ref(), kind));
         }
         let path = self.users_path;
-        let optional = self.ir.users_optional;
+        // `or none` is about the users key: a body that is not an object is still an error.
+        let optional = self.ir.users_optional && (body.is_object() || !matches!(shape, Shape::Object(_)));
         let items = match users_at(&body, shape, &self.ir.users_path) {
             UsersAt::Array(items) => items,
             UsersAt::Missing | UsersAt::Found("null") if optional => &[],

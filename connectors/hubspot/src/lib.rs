@@ -32,7 +32,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         authorize_params: &[],
         token_params: &[],
         refresh_params: &[],
-        client_auth: ::tib_support::spec::ClientAuth::Basic,
+        client_auth: ::tib_support::spec::ClientAuth::Post,
         base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {

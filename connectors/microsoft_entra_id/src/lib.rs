@@ -35,7 +35,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         ),
         scopes: &["https://graph.microsoft.com/.default"],
         token_params: &[],
-        client_auth: ::tib_support::spec::ClientAuth::Basic,
+        client_auth: ::tib_support::spec::ClientAuth::Post,
         grant_type: "client_credentials",
         base_url_from: None,
     }),

@@ -69,6 +69,8 @@ struct User<'a> {
     is_admin: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_restricted", default, borrow)]
     is_restricted: ::tib_support::value::Leaf<'a>,
+    #[serde(rename = "is_ultra_restricted", default, borrow)]
+    is_ultra_restricted: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "updated", default, borrow)]
     updated: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "deleted", default, borrow)]
@@ -77,8 +79,6 @@ struct User<'a> {
     is_bot: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "is_invited_user", default, borrow)]
     is_invited_user: ::tib_support::value::Leaf<'a>,
-    #[serde(rename = "is_ultra_restricted", default, borrow)]
-    is_ultra_restricted: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "tz", default, borrow)]
     tz: ::tib_support::value::Leaf<'a>,
 }
@@ -165,7 +165,12 @@ fn map_user(
                 } else if ::tib_support::rules::is(
                     Some(user).and_then(|v| v.is_restricted.present()),
                     &::tib_support::rules::Lit::Bool(true),
-                ) {
+                )
+                    || ::tib_support::rules::is(
+                        Some(user).and_then(|v| v.is_ultra_restricted.present()),
+                        &::tib_support::rules::Lit::Bool(true),
+                    )
+                {
                     "Guest"
                 } else {
                     "Member"
@@ -244,7 +249,25 @@ fn parse_page(
         return Err(
             ::tib_support::page::api_error(
                 body.get().and_then(|v| v.error.present()),
-                ::tib_support::ApiErrorKind::Other,
+                if ::tib_support::rules::any_of(
+                    body.get().and_then(|v| v.error.present()),
+                    &[
+                        ::tib_support::rules::Lit::Text("invalid_auth"),
+                        ::tib_support::rules::Lit::Text("not_authed"),
+                        ::tib_support::rules::Lit::Text("account_inactive"),
+                        ::tib_support::rules::Lit::Text("token_revoked"),
+                        ::tib_support::rules::Lit::Text("missing_scope"),
+                    ],
+                ) {
+                    ::tib_support::ApiErrorKind::Refused
+                } else if ::tib_support::rules::is(
+                    body.get().and_then(|v| v.error.present()),
+                    &::tib_support::rules::Lit::Text("ratelimited"),
+                ) {
+                    ::tib_support::ApiErrorKind::RateLimited
+                } else {
+                    ::tib_support::ApiErrorKind::Other
+                },
             ),
         );
     }

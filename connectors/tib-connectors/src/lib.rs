@@ -7,17 +7,32 @@ pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
         "azure_devops",
         &tib_connector_azure_devops::Connector as &dyn ::tib_support::Connector,
     ),
+    (
+        "dropbox_business",
+        &tib_connector_dropbox_business::Connector as &dyn ::tib_support::Connector,
+    ),
+    (
+        "google_workspace",
+        &tib_connector_google_workspace::Connector as &dyn ::tib_support::Connector,
+    ),
     ("harvest", &tib_connector_harvest::Connector as &dyn ::tib_support::Connector),
     ("hubspot", &tib_connector_hubspot::Connector as &dyn ::tib_support::Connector),
+    ("linear", &tib_connector_linear::Connector as &dyn ::tib_support::Connector),
     (
         "microsoft_entra_id",
         &tib_connector_microsoft_entra_id::Connector as &dyn ::tib_support::Connector,
     ),
+    ("notion", &tib_connector_notion::Connector as &dyn ::tib_support::Connector),
     ("okta", &tib_connector_okta::Connector as &dyn ::tib_support::Connector),
     ("pagerduty", &tib_connector_pagerduty::Connector as &dyn ::tib_support::Connector),
     ("pipedrive", &tib_connector_pipedrive::Connector as &dyn ::tib_support::Connector),
+    (
+        "salesforce",
+        &tib_connector_salesforce::Connector as &dyn ::tib_support::Connector,
+    ),
     ("slack", &tib_connector_slack::Connector as &dyn ::tib_support::Connector),
     ("zendesk", &tib_connector_zendesk::Connector as &dyn ::tib_support::Connector),
+    ("zoom", &tib_connector_zoom::Connector as &dyn ::tib_support::Connector),
 ];
 /// The connector of an app, by its id.
 pub fn connector(
