@@ -421,3 +421,64 @@ async fn requests_reach_this_machine_only_when_allowed_and_plain_http_goes_nowhe
     let allowed = run(&["--allow-network", "127.0.0.1"]).await.expect("joined");
     assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stdout));
 }
+
+/// A workspace holding the repository's Zoom spec.
+fn zoom_workspace() -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(root.path().join("specs")).expect("specs/");
+    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
+    let spec = Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/zoom.tib");
+    std::fs::copy(spec, root.path().join("specs/zoom.tib")).expect("spec");
+    root
+}
+
+#[tokio::test]
+async fn preview_fetches_its_own_client_credentials_token_from_the_token_url_given_and_lists_every_listing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(wiremock::matchers::body_string_contains("grant_type=account_credentials"))
+        .and(wiremock::matchers::body_string_contains("account_id=acct-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "zt", "expires_in": 3600})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    for status in ["active", "inactive", "pending"] {
+        Mock::given(path("/v2/users"))
+            .and(query_param("status", status))
+            .and(header("authorization", "Bearer zt"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"users": [
+                {"id": status, "email": format!("{status}@example.com"), "status": status, "type": 1}
+            ]})))
+            .mount(&server)
+            .await;
+    }
+    let root = zoom_workspace();
+    let (token_url, base_url) = (format!("{}/oauth/token", server.uri()), format!("{}/v2", server.uri()));
+    let args = [
+        "preview",
+        "specs/zoom.tib",
+        "--cred",
+        "account_id=acct-1",
+        "--cred",
+        "client_id=id",
+        "--cred",
+        "client_secret=secret",
+        "--token-url",
+        &token_url,
+        "--base-url",
+        &base_url,
+    ];
+    let run = compiler(root.path(), &args).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("3 pages, 3 users, 0 dropped"), "{}", run.stdout);
+    for status in ["active@example.com", "inactive@example.com", "pending@example.com"] {
+        assert!(run.stdout.contains(status), "{}", run.stdout);
+    }
+    let mut plain_http = args;
+    plain_http[8] = "--token-url";
+    plain_http[9] = "http://example.com/token";
+    let refused = compiler(root.path(), &plain_http).await;
+    assert_ne!(refused.code, 0);
+    assert!(refused.stderr.contains("--token-url"), "{}", refused.stderr);
+}

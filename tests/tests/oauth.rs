@@ -87,8 +87,8 @@ async fn client_credentials_fetch_once_send_only_as_bearer_and_cache_across_sync
         .and(path("/oauth/token"))
         .and(body_string_contains("grant_type=client_credentials"))
         .and(body_string_contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"))
-        // The client authenticates with HTTP Basic: cid:csecret.
-        .and(header("authorization", "Basic Y2lkOmNzZWNyZXQ="))
+        // The spec says `client_auth = "post"`, as Microsoft documents it.
+        .and(body_string_contains("client_id=cid&client_secret=csecret"))
         .respond_with(token("cc-1", None, 3600))
         .expect(1)
         .mount(&server)
@@ -455,4 +455,217 @@ async fn a_token_endpoint_on_a_refused_address_gets_no_request() {
         .expect("client");
     let error = ClientCredentials::new(oauth).token().await.expect_err("refused");
     assert!(error.to_string().contains("127.0.0.1 is a loopback address"), "{error}");
+}
+
+// ------------------------------------------------- as providers do it ---
+
+/// The Basic header of `id:secret` exactly as written, as a server that does
+/// not URL-decode it compares it.
+fn raw_basic(id: &str, secret: &str) -> String {
+    format!("Basic {}", base64_encode(&format!("{id}:{secret}")))
+}
+
+fn base64_encode(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn zoom_sends_its_grant_the_account_id_and_the_client_as_basic_which_a_basic_only_server_takes() {
+    let server = MockServer::start().await;
+    // A server that compares the Basic pair as sent, without URL-decoding it:
+    // a secret of letters, digits and -._~ is sent exactly as written.
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(header("authorization", raw_basic("zoom-id", "Se~cr.et_-9").as_str()))
+        .and(body_string_contains("grant_type=account_credentials"))
+        .and(body_string_contains("account_id=acct-7"))
+        .respond_with(token("zoom-token", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": "invalid_client"})))
+        .with_priority(10)
+        .mount(&server)
+        .await;
+    let spec = tib_connectors::connector("zoom").expect("zoom").spec();
+    let client = OAuthClient::new(
+        spec,
+        &creds(spec, &["acct-7", "zoom-id", "Se~cr.et_-9"]),
+        &endpoints(&server),
+        &local_client(),
+    )
+    .expect("client");
+    let token = ClientCredentials::new(client).token().await.expect("a token");
+    assert_eq!(token.expose(), "zoom-token");
+    let requests = server.received_requests().await.expect("recorded");
+    let body = String::from_utf8_lossy(&requests[0].body);
+    assert!(!body.contains("client_secret"), "Basic only: the secret is not in the body: {body}");
+}
+
+#[tokio::test]
+async fn client_secret_post_sends_the_client_in_the_body_and_a_post_only_server_takes_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("client_id=cid"))
+        .and(body_string_contains("client_secret=p%2Bq%2Fr%3D"))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .and(body_string_contains("scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"))
+        .respond_with(token("post-token", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let spec = tib_connectors::connector("microsoft_entra_id").expect("entra").spec();
+    let client = OAuthClient::new(spec, &creds(spec, &["t", "cid", "p+q/r="]), &endpoints(&server), &local_client())
+        .expect("client");
+    assert_eq!(ClientCredentials::new(client).token().await.expect("a token").expose(), "post-token");
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(requests[0].headers.get("authorization").is_none(), "post only: no Basic header");
+
+    // The same client as Basic against a server that takes the body form only is refused, and says so.
+    let zoom = tib_connectors::connector("zoom").expect("zoom").spec();
+    let basic = OAuthClient::new(zoom, &creds(zoom, &["a", "cid", "p+q/r="]), &endpoints(&server), &local_client())
+        .expect("client");
+    let refused = ClientCredentials::new(basic).token().await.expect_err("not the body form");
+    assert!(refused.to_string().contains("answered HTTP 404"), "{refused}");
+}
+
+#[tokio::test]
+async fn salesforce_goes_to_the_instance_the_token_answer_names_and_next_pages_stay_there() {
+    let (login, instance) = (MockServer::start().await, MockServer::start().await);
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("client_secret=sf-secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "sf-token", "token_type": "Bearer", "instance_url": instance.uri()
+        })))
+        .mount(&login)
+        .await;
+    let record =
+        |id: &str| json!({"Id": id, "Email": format!("{id}@example.com"), "IsActive": true, "UserType": "Standard"});
+    Mock::given(path("/services/data/v61.0/query"))
+        .and(header("authorization", "Bearer sf-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "records": [record("005A")], "nextRecordsUrl": "/services/data/v61.0/query/01g-2000", "done": false
+        })))
+        .expect(1)
+        .mount(&instance)
+        .await;
+    Mock::given(path("/services/data/v61.0/query/01g-2000"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"records": [record("005B")], "done": true})))
+        .expect(1)
+        .mount(&instance)
+        .await;
+    let spec = tib_connectors::connector("salesforce").expect("salesforce").spec();
+    let values = creds(spec, &["acme", "sf-id", "sf-secret"]);
+    let tokens =
+        ClientCredentials::new(OAuthClient::new(spec, &values, &endpoints(&login), &local_client()).expect("client"));
+    // No base URL given: the spec's own (acme.my.salesforce.com) would be used but for instance_url.
+    let connection = Connection { credentials: &values, tokens: Some(&tokens), base_url: None };
+    let options = SyncOptions { max_pages: 5, ..SyncOptions::default() };
+    let connector = Arc::new(tib_connectors::connector("salesforce").expect("salesforce"));
+    let mut ids = Vec::new();
+    tib_support::sync(&local_client(), connector.clone(), &connection, &options, &mut |page| {
+        ids.extend(page.users.into_iter().map(|u| u.external_id.to_string()))
+    })
+    .await
+    .expect("synced at the instance");
+    assert_eq!(ids, ["005A", "005B"]);
+
+    // A next URL off the instance is refused: pinning follows the base URL used.
+    let elsewhere = MockServer::start().await;
+    instance.reset().await;
+    Mock::given(path("/services/data/v61.0/query"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "records": [record("005A")], "nextRecordsUrl": format!("{}/services/data/v61.0/query/x", elsewhere.uri())
+        })))
+        .mount(&instance)
+        .await;
+    let error = tib_support::sync(&local_client(), connector, &connection, &options, &mut |_| {})
+        .await
+        .expect_err("another origin");
+    assert!(matches!(error, SyncError::ForeignOrigin { .. }), "{error:?}");
+}
+
+/// An authorization-code spec whose token answers name the API's origin.
+static INSTANCED: Spec = Spec {
+    auth: Auth::OAuthAuthorizationCode(OAuthAuthorizationCode {
+        authorize_url: Template(&[Part::Text("https://example.com/authorize")]),
+        token_url: Template(&[Part::Text("https://example.com/token")]),
+        scopes: &[],
+        refresh_tokens: true,
+        authorize_params: &[],
+        token_params: &[],
+        refresh_params: &[],
+        client_auth: tib_support::spec::ClientAuth::Post,
+        base_url_from: Some("instance_url"),
+    }),
+    ..CODE
+};
+
+#[tokio::test]
+async fn a_refresh_that_names_another_instance_moves_the_connection_and_one_that_names_none_keeps_it() {
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .and(body_string_contains("refresh_token=r-1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "a-2", "token_type": "bearer", "expires_in": 3600, "instance_url": "https://eu9.example.com"
+        })))
+        .mount(&server)
+        .await;
+    let client = OAuthClient::new(&INSTANCED, &creds(&INSTANCED, &["cid", "cs"]), &endpoints(&server), &local_client())
+        .expect("client");
+    let saved = Arc::new(Mutex::new(Vec::new()));
+    let sink = saved.clone();
+    let persist = Box::new(move |set: &TokenSet| {
+        sink.lock().expect("lock").push(set.clone());
+        Ok(())
+    });
+    let old = TokenSet { base_url: Some("https://na1.example.com".into()), ..expired(Some("r-1")) };
+    let tokens = Refreshing::new(client, old, persist);
+    assert_eq!(tokens.token().await.expect("refreshed").expose(), "a-2");
+    assert_eq!(tokens.base_url().await.as_deref(), Some("https://eu9.example.com"));
+    assert_eq!(
+        saved.lock().expect("lock")[0].base_url.as_deref(),
+        Some("https://eu9.example.com"),
+        "stored with the tokens"
+    );
+
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token")).respond_with(token("a-3", None, 3600)).mount(&server).await;
+    let client = OAuthClient::new(&INSTANCED, &creds(&INSTANCED, &["cid", "cs"]), &endpoints(&server), &local_client())
+        .expect("client");
+    let old = TokenSet { base_url: Some("https://na1.example.com".into()), ..expired(Some("r-1")) };
+    let tokens = Refreshing::new(client, old, Box::new(|_: &TokenSet| Ok(())));
+    tokens.token().await.expect("refreshed");
+    assert_eq!(tokens.base_url().await.as_deref(), Some("https://na1.example.com"), "no new one: it stays");
+
+    let server = MockServer::start().await;
+    Mock::given(path("/oauth/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"access_token": "a", "instance_url": "http://evil.example.com"})),
+        )
+        .mount(&server)
+        .await;
+    let client = OAuthClient::new(&INSTANCED, &creds(&INSTANCED, &["cid", "cs"]), &endpoints(&server), &local_client())
+        .expect("client");
+    let tokens = Refreshing::new(client, expired(Some("r-1")), Box::new(|_: &TokenSet| Ok(())));
+    let refused = tokens.token().await.expect_err("plain http elsewhere");
+    assert!(refused.to_string().contains("instance_url"), "{refused}");
 }

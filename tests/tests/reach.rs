@@ -1,0 +1,362 @@
+//! The constructs that reach real APIs, end to end over real sockets: request
+//! bodies and GraphQL, tokens into the body and continuation requests,
+//! several listings, values as APIs send them (`except`, `or`, `else`, a
+//! missing users key), `any` groups, a fixed status, and API errors in a 200
+//! classed as refused or rate limited. Each runs through the generated
+//! connector and through preview's interpreter, which must agree.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use compiler::preview::interpret::Interpreted;
+use serde_json::{Value, json};
+use tib_support::oauth::{StaticToken, TokenProvider};
+use tib_support::{
+    ApiErrorKind, Client, ClientSettings, Connection, Connector, CredentialValues, NetworkPolicy, PageError,
+    RetryPolicy, Secret, SyncError, SyncOptions, User,
+};
+use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+/// The example spec of `app`, as its generated connector and as interpreted.
+fn both(app: &str) -> [(&'static str, Arc<dyn Connector>); 2] {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
+    let paths = compiler::workspace::spec_paths(&root).expect("specs");
+    let files = compiler::workspace::compile_files(&root, &paths, &catalog).expect("readable");
+    let spec = files
+        .into_iter()
+        .filter_map(|file| file.compiled.spec)
+        .find(|spec| spec.app.id == app)
+        .unwrap_or_else(|| panic!("no example spec {app}"));
+    let generated = tib_connectors::connector(app).expect("a generated connector");
+    [("generated", Arc::new(generated)), ("interpreted", Arc::new(Interpreted::new(spec)))]
+}
+
+fn client() -> Client {
+    Client::new(ClientSettings { network: NetworkPolicy::with_loopback(), ..ClientSettings::default() })
+        .expect("a client")
+}
+
+/// Syncs `connector` from `server` with the connection's `values`; the users, or why not.
+async fn sync(
+    connector: Arc<dyn Connector>,
+    server: &MockServer,
+    values: &[&str],
+    tokens: Option<&dyn TokenProvider>,
+) -> Result<Vec<User>, SyncError> {
+    let spec = connector.spec();
+    let credentials =
+        CredentialValues::new(values.iter().zip(spec.credentials).map(|(v, c)| (Secret::new(*v), c.secret)).collect());
+    let base = url::Url::parse(&server.uri()).expect("a URL");
+    let connection = Connection { credentials: &credentials, tokens, base_url: Some(&base) };
+    let retry = RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(1) };
+    let options = SyncOptions { max_pages: 20, retry, ..SyncOptions::default() };
+    let mut users = Vec::new();
+    tib_support::sync(&client(), connector, &connection, &options, &mut |page| users.extend(page.users)).await?;
+    Ok(users)
+}
+
+fn ok(body: Value) -> ResponseTemplate {
+    ResponseTemplate::new(200).set_body_json(body)
+}
+
+fn ids(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.external_id.as_str()).collect()
+}
+
+fn find<'u>(users: &'u [User], id: &str) -> &'u User {
+    users.iter().find(|u| u.external_id == id).unwrap_or_else(|| panic!("no user {id}"))
+}
+
+// ------------------------------------------------------ bodies, Dropbox ---
+
+fn dropbox_member(id: &str, status: &str, roles: Value) -> Value {
+    json!({
+        "profile": {
+            "team_member_id": id, "email": format!("{id}@example.com"),
+            "name": {"display_name": format!("Member {id}")},
+            "status": {".tag": status}, "joined_on": "2024-03-05T12:00:00Z"
+        },
+        "roles": roles
+    })
+}
+
+#[tokio::test]
+async fn dropbox_posts_a_json_body_then_continues_with_the_cursor_alone() {
+    for (kind, connector) in both("dropbox_business") {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/2/team/members/list_v2"))
+            .and(header("content-type", "application/json"))
+            .and(header("authorization", "Bearer team-token"))
+            .and(body_json(json!({"limit": 200, "include_removed": true})))
+            .respond_with(ok(json!({
+                "members": [dropbox_member("dbmid:a", "active", json!([{"role_id": "pid_dbtmr:1", "name": "Team admin"}]))],
+                "cursor": "c-1", "has_more": true
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/2/team/members/list/continue_v2"))
+            .and(body_json(json!({"cursor": "c-1"})))
+            .respond_with(ok(json!({
+                "members": [dropbox_member("dbmid:b", "suspended", json!([]))], "cursor": "c-2", "has_more": false
+            })))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let users = sync(connector, &server, &["team-token"], None).await.expect(kind);
+        assert_eq!(ids(&users), ["dbmid:a", "dbmid:b"], "{kind}");
+        let (admin, suspended) = (find(&users, "dbmid:a"), find(&users, "dbmid:b"));
+        assert_eq!(admin.role.as_deref(), Some("Team admin"), "{kind}: the first path that has a value");
+        assert_eq!(suspended.role.as_deref(), Some("Member"), "{kind}: no role, so the fallback");
+        assert!(admin.active && !suspended.active, "{kind}");
+        assert_eq!(suspended.status, "suspended", "{kind}: a key with a dot, quoted");
+    }
+}
+
+// ------------------------------------------------------ GraphQL, Linear ---
+
+fn linear_page(nodes: Value, next: Option<&str>) -> Value {
+    json!({"data": {"users": {"nodes": nodes, "pageInfo": {"hasNextPage": next.is_some(), "endCursor": next}}}})
+}
+
+fn linear_user(id: &str, guest: bool) -> Value {
+    json!({"id": id, "email": format!("{id}@example.com"), "name": id, "displayName": id,
+           "admin": false, "guest": guest, "active": true, "createdAt": "2024-01-01T00:00:00Z"})
+}
+
+#[tokio::test]
+async fn linear_sends_the_cursor_in_the_querys_variables() {
+    for (kind, connector) in both("linear") {
+        let server = MockServer::start().await;
+        let query = tib_connectors::connector("linear").expect("linear").spec().endpoint.body.clone();
+        assert!(query.is_some(), "Linear's spec posts a query");
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(header("authorization", "lin_api_key"))
+            .and(wiremock::matchers::body_partial_json(json!({"variables": {"first": 100, "after": "cur-1"}})))
+            .respond_with(ok(linear_page(json!([linear_user("u2", true)]), None)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/graphql"))
+            .and(body_json_has_no_after())
+            .respond_with(ok(linear_page(json!([linear_user("u1", false)]), Some("cur-1"))))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let users = sync(connector, &server, &["lin_api_key"], None).await.expect(kind);
+        assert_eq!(ids(&users), ["u1", "u2"], "{kind}");
+        assert_eq!(find(&users, "u2").licenses.as_ref(), ["Guest"], "{kind}");
+        assert_eq!(find(&users, "u1").licenses.as_ref(), ["Member"], "{kind}");
+        let requests = server.received_requests().await.expect("recorded");
+        let first: Value = serde_json::from_slice(&requests[0].body).expect("JSON");
+        assert!(first["query"].as_str().is_some_and(|q| q.starts_with("query Users(") && q.contains("{ nodes {")));
+    }
+}
+
+/// Matches the first page's body: `variables` without `after`.
+fn body_json_has_no_after() -> impl wiremock::Match {
+    struct NoAfter;
+    impl wiremock::Match for NoAfter {
+        fn matches(&self, request: &wiremock::Request) -> bool {
+            serde_json::from_slice::<Value>(&request.body)
+                .is_ok_and(|body| body["variables"]["first"] == 100 && body["variables"].get("after").is_none())
+        }
+    }
+    NoAfter
+}
+
+fn graphql_error(code: &str) -> Value {
+    json!({"errors": [{"message": format!("failed: {code}"), "extensions": {"code": code}}]})
+}
+
+#[tokio::test]
+async fn api_errors_in_a_200_are_classed_refused_rate_limited_or_other() {
+    for (kind, connector) in both("linear") {
+        let server = MockServer::start().await;
+        Mock::given(path("/graphql")).respond_with(ok(graphql_error("AUTHENTICATION_ERROR"))).mount(&server).await;
+        let refused = sync(connector.clone(), &server, &["k"], None).await.expect_err("refused");
+        assert!(
+            matches!(&refused, SyncError::Page { error: PageError::Api { kind: ApiErrorKind::Refused, .. }, .. }),
+            "{kind}: {refused:?}"
+        );
+        assert!(refused.is_auth_or_config_failure(), "{kind}: the 400-404 policy: disable and notify");
+
+        let server = MockServer::start().await;
+        Mock::given(path("/graphql"))
+            .respond_with(ok(graphql_error("RATELIMITED")))
+            .up_to_n_times(2)
+            .expect(2)
+            .mount(&server)
+            .await;
+        Mock::given(path("/graphql"))
+            .respond_with(ok(linear_page(json!([linear_user("u1", false)]), None)))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let users = sync(connector.clone(), &server, &["k"], None).await.expect("asked again with backoff");
+        assert_eq!(ids(&users), ["u1"], "{kind}");
+
+        let server = MockServer::start().await;
+        Mock::given(path("/graphql")).respond_with(ok(graphql_error("RATELIMITED"))).expect(3).mount(&server).await;
+        let limited = sync(connector.clone(), &server, &["k"], None).await.expect_err("still limited");
+        assert!(limited.to_string().contains("rate limiting"), "{kind}: {limited}");
+        assert!(!limited.is_auth_or_config_failure(), "{kind}: retried at the next sync");
+
+        let server = MockServer::start().await;
+        Mock::given(path("/graphql")).respond_with(ok(graphql_error("INTERNAL"))).expect(1).mount(&server).await;
+        let other = sync(connector, &server, &["k"], None).await.expect_err("an error");
+        assert!(
+            matches!(&other, SyncError::Page { error: PageError::Api { kind: ApiErrorKind::Other, .. }, .. }),
+            "{kind}: {other:?}"
+        );
+        assert!(!other.is_auth_or_config_failure(), "{kind}");
+    }
+}
+
+// ---------------------------------------------------- listings, Zoom ---
+
+fn zoom_user(id: &str, status: &str) -> Value {
+    json!({"id": id, "email": format!("{id}@example.com"), "first_name": "Z", "last_name": id,
+           "status": status, "type": 2, "created_at": "2024-01-01T00:00:00Z"})
+}
+
+async fn zoom_listing(server: &MockServer, status: &str, users: Value) {
+    Mock::given(path("/users"))
+        .and(query_param("status", status))
+        .and(query_param("page_size", "300"))
+        .respond_with(ok(json!({"users": users, "next_page_token": ""})))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+#[tokio::test]
+async fn zoom_lists_each_status_in_one_sync_and_a_user_listed_twice_is_kept_once() {
+    for (kind, connector) in both("zoom") {
+        let server = MockServer::start().await;
+        zoom_listing(&server, "active", json!([zoom_user("a", "active"), zoom_user("moved", "active")])).await;
+        zoom_listing(&server, "inactive", json!([zoom_user("i", "inactive"), zoom_user("moved", "inactive")])).await;
+        zoom_listing(&server, "pending", json!([zoom_user("p", "pending")])).await;
+        let token = StaticToken(Secret::new("zoom-token"));
+        let users = sync(connector.clone(), &server, &["acct", "cid", "cs"], Some(&token)).await.expect(kind);
+        assert_eq!(ids(&users), ["a", "moved", "i", "p"], "{kind}: listings in order, each user once");
+        assert_eq!(find(&users, "moved").status, "active", "{kind}: the first listing that lists a user wins");
+        assert_eq!(find(&users, "a").created_at.map(|t| t.to_rfc3339()).as_deref(), Some("2024-01-01T00:00:00+00:00"));
+
+        let server = MockServer::start().await;
+        zoom_listing(&server, "active", json!([zoom_user("a", "active")])).await;
+        zoom_listing(&server, "inactive", json!([])).await;
+        Mock::given(path("/users"))
+            .and(query_param("status", "pending"))
+            .respond_with(ResponseTemplate::new(404))
+            .mount(&server)
+            .await;
+        let failed = sync(connector, &server, &["acct", "cid", "cs"], Some(&token)).await.expect_err("one failed");
+        assert!(matches!(failed, SyncError::Status { status: 404, .. }), "{kind}: the whole sync fails: {failed:?}");
+    }
+}
+
+// ------------------------------------------- values, Google and others ---
+
+#[tokio::test]
+async fn google_pages_without_users_hold_none_and_the_1970_login_is_no_login() {
+    for (kind, connector) in both("google_workspace") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users"))
+            .and(query_param("customer", "my_customer"))
+            .and(wiremock::matchers::query_param_is_missing("pageToken"))
+            .respond_with(ok(json!({"users": [
+                {"id": "1", "primaryEmail": "a@example.com", "name": {"fullName": "A"}, "isAdmin": true,
+                 "lastLoginTime": "1970-01-01T00:00:00.000Z", "suspended": false},
+                {"id": "2", "primaryEmail": "b@example.com", "name": {"fullName": "B"},
+                 "lastLoginTime": "2024-05-01T10:00:00.000Z", "suspended": true}
+            ], "nextPageToken": "t2"})))
+            .mount(&server)
+            .await;
+        Mock::given(path("/users"))
+            .and(query_param("pageToken", "t2"))
+            .respond_with(ok(json!({"kind": "admin#directory#users", "etag": "x"})))
+            .mount(&server)
+            .await;
+        let token = StaticToken(Secret::new("g"));
+        let users = sync(connector.clone(), &server, &["cid", "cs"], Some(&token)).await.expect(kind);
+        assert_eq!(ids(&users), ["1", "2"], "{kind}");
+        assert_eq!(find(&users, "1").last_seen_at, None, "{kind}: the sentinel means never");
+        assert!(find(&users, "2").last_seen_at.is_some(), "{kind}");
+        assert_eq!(find(&users, "1").role.as_deref(), Some("Super Admin"), "{kind}");
+        assert_eq!(find(&users, "2").status, "Suspended", "{kind}");
+
+        // A users key of the wrong kind is still an error, not an empty page.
+        let server = MockServer::start().await;
+        Mock::given(path("/users")).respond_with(ok(json!({"users": "none"}))).mount(&server).await;
+        let wrong = sync(connector, &server, &["cid", "cs"], Some(&token)).await.expect_err("not an array");
+        assert!(matches!(wrong, SyncError::Page { error: PageError::NotAnArray { .. }, .. }), "{kind}: {wrong:?}");
+    }
+}
+
+#[tokio::test]
+async fn without_or_none_a_missing_users_key_is_an_error_not_an_empty_account() {
+    for (kind, connector) in both("slack") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users.list")).respond_with(ok(json!({"ok": true}))).mount(&server).await;
+        let missing = sync(connector, &server, &["xoxb"], None).await.expect_err("no users key");
+        assert!(matches!(missing, SyncError::Page { error: PageError::MissingUsers { .. }, .. }), "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn slack_guests_by_an_any_group_and_its_error_codes_classed() {
+    let member = |id: &str, extra: Value| {
+        let mut m = json!({"id": id, "name": id, "profile": {"email": format!("{id}@example.com")}});
+        m.as_object_mut().expect("object").extend(extra.as_object().expect("object").clone());
+        m
+    };
+    for (kind, connector) in both("slack") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users.list"))
+            .respond_with(ok(json!({"ok": true, "members": [
+                member("U1", json!({"is_restricted": true})),
+                member("U2", json!({"is_ultra_restricted": true})),
+                member("U3", json!({}))
+            ], "response_metadata": {"next_cursor": ""}})))
+            .mount(&server)
+            .await;
+        let users = sync(connector.clone(), &server, &["xoxb"], None).await.expect(kind);
+        let roles: Vec<_> = users.iter().map(|u| u.role.as_deref().unwrap_or_default()).collect();
+        assert_eq!(roles, ["Guest", "Guest", "Member"], "{kind}: either flag makes a guest");
+
+        let server = MockServer::start().await;
+        Mock::given(path("/users.list"))
+            .respond_with(ok(json!({"ok": false, "error": "token_revoked"})))
+            .mount(&server)
+            .await;
+        let revoked = sync(connector, &server, &["xoxb"], None).await.expect_err("revoked");
+        assert!(revoked.is_auth_or_config_failure(), "{kind}: {revoked}");
+        assert!(revoked.to_string().contains("refused the credentials"), "{kind}: {revoked}");
+    }
+}
+
+#[tokio::test]
+async fn notion_labels_every_user_with_its_one_status() {
+    for (kind, connector) in both("notion") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users"))
+            .and(header("notion-version", "2022-06-28"))
+            .respond_with(ok(json!({"results": [
+                {"id": "n1", "type": "person", "name": "N", "person": {"email": "n@example.com"}},
+                {"id": "b1", "type": "bot", "name": "Bot", "bot": {}}
+            ], "has_more": false, "next_cursor": null})))
+            .mount(&server)
+            .await;
+        let token = StaticToken(Secret::new("n"));
+        let users = sync(connector, &server, &["cid", "cs"], Some(&token)).await.expect(kind);
+        assert_eq!(ids(&users), ["n1"], "{kind}: the bot has no email and is not stored");
+        assert_eq!(users[0].status, "Member", "{kind}");
+    }
+}
