@@ -637,9 +637,18 @@ fn echoed_forms(text: &str) -> Vec<String> {
 
 impl wiremock::Respond for Echo {
     fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let received = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
-        // The credential itself, then the header around it.
-        let credential = received.split_once(' ').map_or(received, |(_, value)| value);
+        let header = request.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        // A client that sends its secret in the form body has it echoed from there, raw form included.
+        let form: Option<String> = url::form_urlencoded::parse(&request.body)
+            .find(|(name, _)| name == "client_secret")
+            .map(|(_, value)| value.into_owned());
+        let raw_body = String::from_utf8_lossy(&request.body).into_owned();
+        let received = if header.is_empty() && form.is_some() { raw_body.as_str() } else { header };
+        // The credential itself, then the header (or body) around it.
+        let credential = match &form {
+            Some(secret) if header.is_empty() => secret.as_str(),
+            _ => received.split_once(' ').map_or(received, |(_, value)| value),
+        };
         let quoted = echoed_forms(credential).join(" | ");
         let body = match self.oauth_error {
             Some(error) => json!({"error": error, "error_description": format!("bad client {quoted} in <{received}>")}),
