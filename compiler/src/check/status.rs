@@ -216,6 +216,21 @@ mod tests {
     }
 
     #[test]
+    fn any_groups_imply_what_each_alternative_implies() {
+        let any = |groups: Vec<Vec<ir::Rule>>| ir::Rule { path: ir::Path::default(), test: Test::Any(groups) };
+        let (a, b) = (rule("s", Test::Is(text("a"))), rule("s", Test::Is(text("b"))));
+        let a_or_b = any(vec![vec![a.clone()], vec![b.clone()]]);
+        let has = rule("s", Test::HasValue);
+        assert!(implies(&a_or_b, &has), "either alternative gives s a value");
+        assert!(!implies(&a_or_b, &a), "b need not be a");
+        assert!(implies(&a, &a_or_b), "a is one of the alternatives");
+        assert!(!implies(&rule("s", Test::Is(text("c"))), &a_or_b));
+        assert!(implies(&a_or_b, &a_or_b));
+        let both = any(vec![vec![a.clone(), rule("t", Test::Is(text("x")))]]);
+        assert!(!implies(&a, &both), "a alone does not make the whole alternative hold");
+    }
+
+    #[test]
     fn negation_table() {
         assert!(negates(&rule("s", Test::IsNot(text("a"))), &rule("s", Test::Is(text("a")))));
         assert!(negates(&rule("s", Test::Contains(text("a"))), &rule("s", Test::NotContains(text("a")))));
