@@ -98,20 +98,13 @@ pub async fn sync(
         answer_bytes: client.max_answer_bytes() / window,
     };
     let listings = spec.endpoint.listings;
-    // Several listings: a user listed by more than one is kept as the first listed it.
-    let mut seen = (!listings.is_empty()).then(HashSet::new);
-    let mut deduplicated = |mut page: PageUsers| {
-        if let Some(seen) = &mut seen {
-            page.users.retain(|user| seen.insert(user.external_id.clone()));
-        }
-        sink(page)
-    };
     let handed = Handed {
         max_pages: options.max_pages,
         requested: 0,
         numbered: 0,
-        sink: &mut deduplicated,
+        sink,
         summary: SyncSummary::default(),
+        listed: (!listings.is_empty()).then(HashSet::new),
     };
     let mut run = Run { pages, handed };
     let paged = async {
@@ -193,6 +186,9 @@ struct Handed<'r> {
     numbered: u32,
     sink: &'r mut (dyn FnMut(PageUsers) + Send),
     summary: SyncSummary,
+    /// With several listings, the ids handed on so far: a user listed by more
+    /// than one is kept as the first listing gave it.
+    listed: Option<HashSet<compact_str::CompactString>>,
 }
 
 /// A counted page whose request is answered: its answer being read, or the
@@ -307,6 +303,9 @@ impl Handed<'_> {
     }
 
     fn deliver(&mut self, mut fetched: Fetched) -> Fetched {
+        if let Some(listed) = &mut self.listed {
+            fetched.users.users.retain(|user| listed.insert(user.external_id.clone()));
+        }
         self.summary.pages += 1;
         self.summary.users += fetched.users.users.len() as u64;
         self.summary.dropped += fetched.users.dropped.len() as u64;

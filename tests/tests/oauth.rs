@@ -212,6 +212,8 @@ async fn the_authorize_url_has_scopes_in_order_state_pkce_and_extra_params_and_t
         .and(body_string_contains(format!("code_verifier={}", first.verifier)))
         .and(body_string_contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A8765%2Fcallback"))
         .and(body_string_contains("resource=https%3A%2F%2Fapi.example.com"))
+        // The spec's client authentication is Basic (the default): the pair in the header.
+        .and(header("authorization", raw_basic("cid", "csecret").as_str()))
         .respond_with(token("a-1", Some("r-1"), 3600))
         .expect(1)
         .mount(&server)
@@ -623,6 +625,8 @@ async fn a_refresh_that_names_another_instance_moves_the_connection_and_one_that
     let server = MockServer::start().await;
     Mock::given(path("/oauth/token"))
         .and(body_string_contains("refresh_token=r-1"))
+        // `client_auth = "post"` in the authorization code kind too: the client in the body.
+        .and(body_string_contains("client_id=cid&client_secret=cs"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": "a-2", "token_type": "bearer", "expires_in": 3600, "instance_url": "https://eu9.example.com"
         })))

@@ -53,7 +53,9 @@ async fn sync(
     let retry = RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(1) };
     let options = SyncOptions { max_pages: 20, retry, ..SyncOptions::default() };
     let mut users = Vec::new();
-    tib_support::sync(&client(), connector, &connection, &options, &mut |page| users.extend(page.users)).await?;
+    let summary =
+        tib_support::sync(&client(), connector, &connection, &options, &mut |page| users.extend(page.users)).await?;
+    assert_eq!(summary.users, users.len() as u64, "the summary counts the users handed on");
     Ok(users)
 }
 
