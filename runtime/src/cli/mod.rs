@@ -315,7 +315,10 @@ impl Context {
         // that does, every connection would fail to open its credentials, sync after sync.
         if env_key.is_none() && !key_file.exists() {
             let sealed = self.store.connections()?.len();
-            if sealed > 0 {
+            // Looked at again after counting: a `tib connect` running beside this process makes
+            // its key before it seals a connection, so a connection seen here with no key file
+            // after it means the key really is gone, not that it was being made.
+            if sealed > 0 && !key_file.exists() {
                 return Err(Failure(
                     format!(
                         "the key file {} is missing, but the store {} holds {sealed} connections sealed with a key: \
