@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::store::{Store, Time};
+use std::sync::Arc;
+
+use crate::store::{Store, Time, off_workers};
 
 pub struct Notifier {
     webhook: Option<url::Url>,
@@ -44,8 +46,10 @@ impl Notifier {
     }
 
     /// Stores the notification, logs it and delivers it to the webhook.
-    pub async fn notify(&self, store: &dyn Store, connection: &str, kind: Kind, message: &str, now: Time) {
-        if let Err(error) = store.add_notification(Some(connection), kind.as_str(), message, now) {
+    pub async fn notify(&self, store: &Arc<dyn Store>, connection: &str, kind: Kind, message: &str, now: Time) {
+        let (name, text) = (connection.to_owned(), message.to_owned());
+        let stored = off_workers(store, move |s| s.add_notification(Some(&name), kind.as_str(), &text, now)).await;
+        if let Err(error) = stored {
             tracing::error!(%error, connection, "cannot store the notification");
         }
         tracing::warn!(connection, kind = kind.as_str(), "{message}");

@@ -119,45 +119,56 @@ impl<R: Runner> Scheduler<R> {
         self
     }
 
-    /// Whether the connection's last sync was slow (or is still running since long).
-    fn slow(&self, connection: &Connection, now: Time) -> Result<bool, crate::store::StoreError> {
-        let last = self.store.last_run(connection.id)?;
-        Ok(last.is_some_and(|run| run.ended_at.unwrap_or(now).saturating_sub(run.started_at) >= self.slow_after))
-    }
-
     /// Records the runs of stopped processes as interrupted, then starts a
     /// sync of every enabled connection that is due and not already running;
     /// each waits for one of the N permits. A started connection's
     /// next sync is set now, one interval on: an overdue one runs once.
-    /// Returns the connections started.
-    pub fn tick(&mut self) -> Result<Vec<String>, crate::store::StoreError> {
+    /// Returns the connections started. The store is read and written off
+    /// the async workers: a long apply elsewhere delays the tick, never the
+    /// syncs under way.
+    pub async fn tick(&mut self) -> Result<Vec<String>, crate::store::StoreError> {
         let now = self.clock.now();
-        // A `tib sync` killed while serve runs leaves a run behind: record it as interrupted.
-        let recovered = self.store.recover_interrupted(&crate::sync::owner_alive, now)?;
-        if recovered > 0 {
-            tracing::warn!(recovered, "syncs of stopped processes were recorded as interrupted");
-        }
+        let running: HashSet<i64> = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let slow_after = self.slow_after;
+        let claimed = crate::store::off_workers(&self.store, move |store| {
+            // A `tib sync` killed while serve runs leaves a run behind: record it as interrupted.
+            let recovered = store.recover_interrupted(&crate::sync::owner_alive, now)?;
+            if recovered > 0 {
+                tracing::warn!(recovered, "syncs of stopped processes were recorded as interrupted");
+            }
+            // The longest waiting first: the order permits are handed out in.
+            let mut due: Vec<Connection> = store
+                .connections()?
+                .into_iter()
+                .filter(|c| c.enabled && c.next_sync_at <= now && !running.contains(&c.id))
+                .collect();
+            due.sort_by_key(|c| c.next_sync_at);
+            let mut claimed = Vec::new();
+            for connection in due {
+                let next = next_sync(now, connection.interval_secs, &connection.name());
+                // Claimed only if no other process serving this store took the slot meanwhile.
+                if !store.claim_slot(connection.id, connection.next_sync_at, next)? {
+                    continue;
+                }
+                // Slow: its last sync lasted `slow_after` or longer (or is still running since long).
+                let slow = match store.last_run(connection.id) {
+                    Ok(last) => last.is_some_and(|run| {
+                        run.ended_at.unwrap_or(now).saturating_sub(run.started_at) >= slow_after
+                    }),
+                    Err(error) => {
+                        tracing::error!(%error, connection = connection.name(), "cannot read the last run; counted as not slow");
+                        false
+                    }
+                };
+                claimed.push((connection, slow));
+            }
+            Ok(claimed)
+        })
+        .await?;
         let mut started = Vec::new();
-        // The longest waiting first: the order permits are handed out in.
-        let mut due: Vec<Connection> =
-            self.store.connections()?.into_iter().filter(|c| c.enabled && c.next_sync_at <= now).collect();
-        due.sort_by_key(|c| c.next_sync_at);
-        for connection in due {
-            let lock = || self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if lock().contains(&connection.id) {
-                continue;
-            }
+        for (connection, slow) in claimed {
             let name = connection.name();
-            let next = next_sync(now, connection.interval_secs, &name);
-            // Claimed only if no other process serving this store took the slot meanwhile.
-            if !self.store.claim_slot(connection.id, connection.next_sync_at, next)? {
-                continue;
-            }
-            let slow = self.slow(&connection, now).unwrap_or_else(|error| {
-                tracing::error!(%error, connection = name, "cannot read the last run; counted as not slow");
-                false
-            });
-            lock().insert(connection.id);
+            self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(connection.id);
             let (runner, permits, running) = (self.runner.clone(), self.permits.clone(), self.running.clone());
             let slow_permits = slow.then(|| self.slow_permits.clone());
             self.tasks.spawn(async move {
@@ -185,7 +196,7 @@ impl<R: Runner> Scheduler<R> {
     pub async fn serve(mut self, poll: Duration, grace: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            match self.tick() {
+            match self.tick().await {
                 Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
                 Ok(_) => {}
                 Err(error) => tracing::error!(%error, "cannot read the connections to schedule"),

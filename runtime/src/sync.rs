@@ -1,7 +1,9 @@
 //! One sync of one connection, and the error policy: the connector's users
-//! are staged page by page and applied only when the sync is complete; HTTP
-//! 400–404 disables the connection and notifies admins; anything else is
-//! recorded and retried at the next scheduled sync.
+//! are compared with the stored ones as pages arrive, the new and changed
+//! ones staged, and all applied only when the sync is complete; HTTP 400–404
+//! disables the connection and notifies admins; anything else is recorded and
+//! retried at the next scheduled sync. Store work runs on blocking threads,
+//! never on the async workers that fetch every connection's pages.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,7 @@ use tib_support::{CredentialValues, PageUsers, SyncError, SyncOptions};
 
 use crate::notify::{Kind, Notifier};
 use crate::schedule::Clock;
-use crate::store::{Applied, Connection, HoldPolicy, Outcome, RunTotals, Store, UserRow};
+use crate::store::{Applied, ApplyPolicy, Connection, Outcome, RunTotals, Started, Store, StoreError, off_workers};
 use crate::vault::Vault;
 
 /// A lease outlives a page by far; it is renewed at every page.
@@ -25,7 +27,8 @@ pub struct Engine {
     pub vault: Arc<Vault>,
     pub client: tib_support::Client,
     pub notifier: Notifier,
-    pub hold: HoldPolicy,
+    /// The hold, and how long users' history is kept.
+    pub apply: ApplyPolicy,
     pub options: SyncOptions,
     /// Admins are told when a connection's syncs fail this many times in a row.
     pub notify_after_failures: u32,
@@ -68,6 +71,10 @@ pub enum Ended {
     /// Another sync of this connection is under way.
     Busy,
 }
+
+/// Staged records are handed to the store in batches of about this many
+/// bytes (a thousand users of ~250 bytes): one file write per batch, not per page.
+const STAGE_BATCH_BYTES: usize = 256 << 10;
 
 /// Pages and users so far, for a progress bar.
 pub type Progress<'a> = &'a mut (dyn FnMut(u32, u64) + Send);
@@ -121,22 +128,31 @@ fn reason_kind(reason: &DropReason) -> &'static str {
 
 impl Engine {
     pub async fn sync(&self, connection: &Connection, progress: Progress<'_>) -> Result<Ended, String> {
-        let store = self.store.as_ref();
         let name = connection.name();
-        let now = self.clock.now();
-        if !store.try_lease(connection.id, &self.owner, now + LEASE_SECS, now).map_err(|e| e.to_string())? {
+        let (now, id, owner) = (self.clock.now(), connection.id, self.owner.clone());
+        let leased = self.store(move |s| s.try_lease(id, &owner, now + LEASE_SECS, now)).await?;
+        if !leased {
             return Ok(Ended::Busy);
         }
         let ended = self.leased(connection, &name, progress).await;
-        if let Err(error) = store.release(connection.id, &self.owner) {
+        let owner = self.owner.clone();
+        if let Err(error) = self.store(move |s| s.release(id, &owner)).await {
             tracing::error!(%error, connection = name, "cannot release the connection");
         }
         ended
     }
 
+    /// Store work, off the async workers; its error as text.
+    async fn store<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, String> {
+        off_workers(&self.store, work).await.map_err(|e| e.to_string())
+    }
+
     async fn leased(&self, connection: &Connection, name: &str, progress: Progress<'_>) -> Result<Ended, String> {
-        let store = self.store.as_ref();
-        let run_id = store.start_run(connection.id, self.clock.now()).map_err(|e| e.to_string())?;
+        let (id, now) = (connection.id, self.clock.now());
+        let Started { run_id, mut baseline } = self.store(move |s| s.start_run(id, now)).await?;
         let mut totals = RunTotals::default();
         let prepared = self.prepare(connection, name);
         let (connector, credentials, base_url) = match prepared {
@@ -153,9 +169,11 @@ impl Engine {
             base_url: base_url.as_ref(),
         };
         let mut reasons: BTreeMap<&'static str, i64> = BTreeMap::new();
-        let mut stage_error = None;
         let (mut pages, mut users) = (0u32, 0u64);
         let mut leased_at = self.clock.now();
+        let lease = Lease { id: connection.id, owner: self.owner.clone() };
+        let writer = Writer::start(self.store.clone(), run_id, lease);
+        let mut batch = Vec::with_capacity(STAGE_BATCH_BYTES + (64 << 10));
         let result = {
             let mut sink = |page: PageUsers| {
                 pages = page.number;
@@ -163,35 +181,42 @@ impl Engine {
                 for dropped in &page.dropped {
                     *reasons.entry(reason_kind(&dropped.reason)).or_default() += 1;
                 }
-                let rows: Vec<UserRow> = page.users.iter().map(UserRow::from).collect();
-                if stage_error.is_none()
-                    && let Err(error) = store.stage(run_id, &rows)
-                {
-                    stage_error = Some(error.to_string());
+                // Unchanged users are only looked up in the baseline: nothing is written for them.
+                for user in &page.users {
+                    crate::store::staging::stage(user, &mut baseline, &mut batch);
+                }
+                if batch.len() >= STAGE_BATCH_BYTES {
+                    writer.send(Spooled::Records(std::mem::take(&mut batch)));
                 }
                 // The lease is renewed once a minute, not at every page: it lasts fifteen.
                 let now = self.clock.now();
                 if now - leased_at >= 60 {
-                    let _ = store.try_lease(connection.id, &self.owner, now + LEASE_SECS, now);
+                    writer.send(Spooled::Renew(now));
                     leased_at = now;
                 }
                 progress(pages, users);
             };
             tib_support::sync(&self.client, Arc::new(connector), &target, &self.options, &mut sink).await
         };
+        if !batch.is_empty() {
+            writer.send(Spooled::Records(batch));
+        }
+        let staged = writer.finish().await;
         totals.pages = i64::from(pages);
         totals.users_seen = users as i64;
         totals.dropped_reasons = reasons.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
-        let summary = match (result, stage_error) {
-            (_, Some(error)) => {
-                return self.failed(connection, run_id, &totals, format!("cannot stage users: {error}")).await;
-            }
-            (Err(error), None) => return Ok(self.api_failed(connection, name, run_id, &totals, &error).await),
-            (Ok(summary), None) => summary,
+        let summary = match (result, staged) {
+            (_, Err(error)) => return self.failed(connection, run_id, &totals, error).await,
+            (Err(error), Ok(())) => return Ok(self.api_failed(connection, name, run_id, &totals, &error).await),
+            (Ok(summary), Ok(())) => summary,
         };
-        let now = self.clock.now();
-        match store.complete_run(run_id, &totals, self.hold, now).map_err(|e| e.to_string())? {
-            Applied::Applied { added, updated, deleted } => Ok(Ended::Applied {
+        let (now, policy) = (self.clock.now(), self.apply);
+        let applied = {
+            let totals = totals.clone();
+            self.store(move |s| s.complete_run(run_id, baseline, &totals, policy, now)).await
+        };
+        match applied {
+            Ok(Applied::Applied { added, updated, deleted }) => Ok(Ended::Applied {
                 pages: summary.pages,
                 users: summary.users,
                 dropped: summary.dropped,
@@ -200,15 +225,17 @@ impl Engine {
                 deleted,
                 replaced: connection.replace_users,
             }),
-            Applied::Held { would_delete, of } => {
+            Ok(Applied::Held { would_delete, of }) => {
                 let message = format!(
                     "the sync of {name} would mark {would_delete} of {of} users deleted, more than the policy allows; \
                      the stored users are unchanged. If that is right, run `tib approve {} {}`",
                     connection.integration, connection.account
                 );
-                self.notifier.notify(store, name, Kind::Held, &message, now).await;
+                self.notifier.notify(&self.store, name, Kind::Held, &message, now).await;
                 Ok(Ended::Held { would_delete, of })
             }
+            // Recorded as failed, and retried at the next sync: the users stay as they were.
+            Err(error) => self.failed(connection, run_id, &totals, error).await,
         }
     }
 
@@ -266,7 +293,7 @@ impl Engine {
                     (self.store.clone(), self.vault.clone(), connection.id, name.to_owned());
                 let persist = Box::new(move |set: &tib_support::oauth::TokenSet| {
                     let sealed = crate::oauth::seal_tokens(&vault, set, &owner)?;
-                    store.save_tokens(id, &sealed).map_err(|e| e.to_string())
+                    crate::store::blocking(|| store.save_tokens(id, &sealed)).map_err(|e| e.to_string())
                 });
                 Ok(Some(Arc::new(Refreshing::new(client()?, tokens, persist))))
             }
@@ -283,7 +310,8 @@ impl Engine {
         totals: &RunTotals,
         error: String,
     ) -> Result<Ended, String> {
-        if let Err(e) = self.store.fail_run(run_id, totals, &error, self.clock.now()) {
+        let (now, recorded, failure) = (self.clock.now(), totals.clone(), error.clone());
+        if let Err(e) = self.store(move |s| s.fail_run(run_id, &recorded, &failure, now)).await {
             // A full disk, say: the run stays `running` and is recovered as interrupted later.
             tracing::error!(error = %e, connection = connection.name(), "cannot record the failed sync");
         }
@@ -294,9 +322,9 @@ impl Engine {
     /// Tells the admins once a connection's syncs have failed
     /// `notify_after_failures` times in a row: once per streak, not at every failure.
     async fn failing(&self, connection: &Connection, error: &str) {
-        let store = self.store.as_ref();
         let streak_to_tell = self.notify_after_failures as usize;
-        let runs = match store.runs(connection.id, streak_to_tell as i64 + 1) {
+        let id = connection.id;
+        let runs = match self.store(move |s| s.runs(id, streak_to_tell as i64 + 1)).await {
             Ok(runs) => runs,
             Err(e) => {
                 tracing::error!(error = %e, connection = connection.name(), "cannot read the runs");
@@ -313,7 +341,7 @@ impl Engine {
             "the last {streak} syncs of {name} failed; the last with: {error}. It is still retried at every \
              scheduled sync; `tib status` shows it"
         );
-        self.notifier.notify(store, &name, Kind::Failing, &message, self.clock.now()).await;
+        self.notifier.notify(&self.store, &name, Kind::Failing, &message, self.clock.now()).await;
     }
 
     /// The error policy for a sync the API or the network failed.
@@ -325,10 +353,10 @@ impl Engine {
         totals: &RunTotals,
         error: &SyncError,
     ) -> Ended {
-        let store = self.store.as_ref();
         let now = self.clock.now();
         let text = error.to_string();
-        if let Err(e) = store.fail_run(run_id, totals, &text, now) {
+        let (recorded, failure) = (totals.clone(), text.clone());
+        if let Err(e) = self.store(move |s| s.fail_run(run_id, &recorded, &failure, now)).await {
             tracing::error!(error = %e, connection = name, "cannot record the failed sync");
         }
         if !error.is_auth_or_config_failure() {
@@ -336,7 +364,8 @@ impl Engine {
             self.failing(connection, &text).await;
             return Ended::Failed { error: text };
         }
-        if let Err(e) = store.set_enabled(connection.id, false, Some(&text)) {
+        let (id, reason) = (connection.id, text.clone());
+        if let Err(e) = self.store(move |s| s.set_enabled(id, false, Some(&reason))).await {
             tracing::error!(error = %e, connection = name, "cannot disable the connection");
         }
         let hint = match error {
@@ -348,7 +377,7 @@ impl Engine {
             "{name} is disabled: {text}. {hint}, then `tib connect {} {}` again or `tib enable {} {}`",
             connection.integration, connection.account, connection.integration, connection.account
         );
-        self.notifier.notify(store, name, Kind::Disabled, &message, now).await;
+        self.notifier.notify(&self.store, name, Kind::Disabled, &message, now).await;
         Ended::Disabled { error: text }
     }
 }
@@ -361,5 +390,66 @@ impl crate::schedule::Runner for Engine {
             Ok(ended) => tracing::info!(connection = name, ?ended, "sync ended"),
             Err(error) => tracing::error!(connection = name, %error, "sync could not run"),
         }
+    }
+}
+
+/// The connection a sync holds, to renew its lease.
+struct Lease {
+    id: i64,
+    owner: String,
+}
+
+/// What the sync hands its writer.
+enum Spooled {
+    Records(Vec<u8>),
+    /// Renew the lease: the sync is alive at this time.
+    Renew(crate::store::Time),
+}
+
+/// Stages a run's records and renews its lease on a blocking thread, so
+/// that pages never wait for the disk or the store's lock. At most
+/// [`Writer::QUEUE`] batches wait for it: memory stays bounded when the disk
+/// is slower than the API.
+struct Writer {
+    sender: std::sync::mpsc::SyncSender<Spooled>,
+    done: tokio::task::JoinHandle<Result<(), String>>,
+}
+
+impl Writer {
+    const QUEUE: usize = 4;
+
+    fn start(store: Arc<dyn Store>, run_id: i64, lease: Lease) -> Writer {
+        let (sender, received) = std::sync::mpsc::sync_channel(Self::QUEUE);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut failed = None;
+            for spooled in received {
+                match spooled {
+                    // After a failure the rest is drained unwritten: the run fails as a whole.
+                    Spooled::Records(_) if failed.is_some() => {}
+                    Spooled::Records(records) => {
+                        if let Err(error) = store.stage(run_id, &records) {
+                            failed = Some(format!("cannot stage users: {error}"));
+                        }
+                    }
+                    Spooled::Renew(now) => {
+                        let _ = store.try_lease(lease.id, &lease.owner, now + LEASE_SECS, now);
+                    }
+                }
+            }
+            failed.map_or(Ok(()), Err)
+        });
+        Writer { sender, done }
+    }
+
+    fn send(&self, spooled: Spooled) {
+        // A writer gone has failed: its error is what `finish` returns.
+        if let Err(std::sync::mpsc::TrySendError::Full(spooled)) = self.sender.try_send(spooled) {
+            let _ = crate::store::blocking(|| self.sender.send(spooled));
+        }
+    }
+
+    async fn finish(self) -> Result<(), String> {
+        drop(self.sender);
+        self.done.await.unwrap_or_else(|e| Err(format!("the staging of users stopped: {e}")))
     }
 }

@@ -76,7 +76,7 @@ async fn each_connection_syncs_once_a_day_at_its_own_offset() {
     let runner = Arc::new(Recorder::default());
     let mut scheduler = scheduler(&store, &clock, &runner, 4);
 
-    assert_eq!(scheduler.tick().expect("tick").len(), 3, "all due at the start");
+    assert_eq!(scheduler.tick().await.expect("tick").len(), 3, "all due at the start");
     scheduler.wait().await;
     for c in store.connections().expect("connections") {
         assert_eq!(c.next_sync_at, START + DAY + jitter(&c.name(), DAY));
@@ -84,11 +84,11 @@ async fn each_connection_syncs_once_a_day_at_its_own_offset() {
     }
     // Nothing more until a day has passed; then each runs once more.
     clock.advance(DAY - 1);
-    assert!(scheduler.tick().expect("tick").is_empty());
+    assert!(scheduler.tick().await.expect("tick").is_empty());
     clock.advance(3600 + 1);
-    assert_eq!(scheduler.tick().expect("tick").len(), 3);
+    assert_eq!(scheduler.tick().await.expect("tick").len(), 3);
     scheduler.wait().await;
-    assert!(scheduler.tick().expect("tick").is_empty());
+    assert!(scheduler.tick().await.expect("tick").is_empty());
     assert_eq!(runner.started.lock().expect("lock").len(), 6);
 }
 
@@ -99,10 +99,10 @@ async fn after_downtime_an_overdue_connection_runs_once_not_once_per_missed_day(
     let clock = Arc::new(ManualClock::at(START + 10 * DAY));
     let runner = Arc::new(Recorder::default());
     let mut scheduler = scheduler(&store, &clock, &runner, 4);
-    assert_eq!(scheduler.tick().expect("tick").len(), 2);
+    assert_eq!(scheduler.tick().await.expect("tick").len(), 2);
     scheduler.wait().await;
     for _ in 0..5 {
-        assert!(scheduler.tick().expect("tick").is_empty());
+        assert!(scheduler.tick().await.expect("tick").is_empty());
         scheduler.wait().await;
     }
     assert_eq!(runner.started.lock().expect("lock").len(), 2);
@@ -117,12 +117,12 @@ async fn at_most_n_sync_at_once_and_none_twice_at_the_same_time() {
     let clock = Arc::new(ManualClock::at(START));
     let runner = Arc::new(Recorder { hold: Duration::from_millis(50), ..Recorder::default() });
     let mut scheduler = scheduler(&store, &clock, &runner, 3);
-    assert_eq!(scheduler.tick().expect("tick").len(), 12);
+    assert_eq!(scheduler.tick().await.expect("tick").len(), 12);
     // While they run, even a connection due again is not started twice.
     for c in store.connections().expect("connections") {
         store.set_next_sync(c.id, START).expect("due again");
     }
-    assert!(scheduler.tick().expect("tick").is_empty(), "every one is still running or waiting");
+    assert!(scheduler.tick().await.expect("tick").is_empty(), "every one is still running or waiting");
     scheduler.wait().await;
     assert_eq!(runner.peak.load(Ordering::SeqCst), 3);
     let started = runner.started.lock().expect("lock").clone();
@@ -140,7 +140,7 @@ async fn disabled_connections_are_not_scheduled() {
     let clock = Arc::new(ManualClock::at(START));
     let runner = Arc::new(Recorder::default());
     let mut scheduler = scheduler(&store, &clock, &runner, 4);
-    assert_eq!(scheduler.tick().expect("tick"), ["okta/account-01"]);
+    assert_eq!(scheduler.tick().await.expect("tick"), ["okta/account-01"]);
 }
 
 #[tokio::test]
@@ -167,7 +167,7 @@ async fn a_tick_records_runs_left_by_stopped_processes_as_interrupted() {
     let clock = Arc::new(ManualClock::at(START));
     let runner = Arc::new(Recorder::default());
     let mut scheduler = scheduler(&store, &clock, &runner, 4);
-    assert!(scheduler.tick().expect("tick").is_empty(), "not due");
+    assert!(scheduler.tick().await.expect("tick").is_empty(), "not due");
     let run = store.last_run(id).expect("runs").expect("a run");
     assert_eq!(run.outcome, tib_runtime::store::Outcome::Interrupted);
 }
@@ -189,7 +189,7 @@ fn two_processes_serving_one_store_sync_each_due_connection_once() {
                     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(START));
                     let mut scheduler = Scheduler::new(store, clock, runner, 8);
                     for _ in 0..3 {
-                        scheduler.tick().expect("tick");
+                        scheduler.tick().await.expect("tick");
                         scheduler.wait().await;
                     }
                 });
@@ -231,7 +231,7 @@ async fn slow_connections_hold_at_most_half_the_slots_so_the_others_are_not_star
     // Three tenants whose last sync took an hour, due before a fast one.
     for (i, account) in ["slow-a", "slow-b", "slow-c"].into_iter().enumerate() {
         let id = connect(&store, account, START - 100 + i as i64);
-        let run = store.start_run(id, START - 2 * 3600).expect("run");
+        let run = store.start_run(id, START - 2 * 3600).expect("run").run_id;
         store
             .fail_run(run, &Default::default(), "the sync did not end within its deadline", START - 3600)
             .expect("failed");
@@ -248,7 +248,7 @@ async fn slow_connections_hold_at_most_half_the_slots_so_the_others_are_not_star
         hold,
     });
     let mut scheduler = Scheduler::new(store, clock, lanes.clone(), 2).with_slow_after(15 * 60);
-    assert_eq!(scheduler.tick().expect("tick").len(), 4);
+    assert_eq!(scheduler.tick().await.expect("tick").len(), 4);
     scheduler.wait().await;
     let started = lanes.started.lock().expect("lock").clone();
     let fast = started.iter().find(|(name, _)| name == "okta/fast").map(|(_, at)| *at).expect("the fast one ran");

@@ -2,27 +2,31 @@
 //! policy, replaced accounts, interrupted runs, separate accounts.
 
 use tib_runtime::store::sqlite::Sqlite;
-use tib_runtime::store::{Applied, HoldPolicy, NewConnection, Outcome, RunTotals, Store, Upserted, UserRow};
+use tib_runtime::store::staging;
+use tib_runtime::store::{
+    Applied, ApplyPolicy, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store, Upserted,
+};
+use tib_support::User;
+use tib_support::record::Name;
 
-fn user(id: usize) -> UserRow {
-    UserRow {
-        external_id: id.to_string(),
-        email: format!("u{id}@example.com"),
+fn user(id: usize) -> User {
+    User {
+        external_id: id.to_string().into(),
+        email: format!("u{id}@example.com").into(),
         username: None,
-        full_name: Some(format!("User {id}")),
-        first_name: None,
-        last_name: None,
+        name: Some(Name::Full(format!("User {id}").into())),
         role: Some("Member".into()),
         created_at: None,
         last_seen_at: None,
         active: true,
         status: "Active".into(),
-        licenses: vec!["Pro".into()],
-        custom_fields: serde_json::Map::new(),
+        licenses: std::borrow::Cow::Borrowed(&["Pro"]),
+        custom_fields: vec![],
+        issues: vec![],
     }
 }
 
-fn users(ids: std::ops::Range<usize>) -> Vec<UserRow> {
+fn users(ids: std::ops::Range<usize>) -> Vec<User> {
     ids.map(user).collect()
 }
 
@@ -43,15 +47,25 @@ fn connect(store: &Sqlite, integration: &str, account: &str) -> (i64, Upserted) 
     (store.connection(integration, account).expect("read").expect("exists").id, upserted)
 }
 
-/// A complete sync returning `rows`, staged over pages of 3.
-fn sync(store: &Sqlite, id: i64, rows: &[UserRow], now: i64) -> Applied {
-    let run = store.start_run(id, now).expect("run");
+/// Starts a run and stages `rows` over pages of 3, as a sync does.
+fn staged(store: &Sqlite, id: i64, rows: &[User], now: i64) -> Started {
+    let Started { run_id, mut baseline } = store.start_run(id, now).expect("run");
     for page in rows.chunks(3) {
-        store.stage(run, page).expect("stage");
+        let mut records = Vec::new();
+        for user in page {
+            staging::stage(user, &mut baseline, &mut records);
+        }
+        store.stage(run_id, &records).expect("stage");
     }
+    Started { run_id, baseline }
+}
+
+/// A complete sync returning `rows`.
+fn sync(store: &Sqlite, id: i64, rows: &[User], now: i64) -> Applied {
+    let Started { run_id, baseline } = staged(store, id, rows, now);
     let totals =
         RunTotals { pages: rows.len().div_ceil(3) as i64, users_seen: rows.len() as i64, ..RunTotals::default() };
-    store.complete_run(run, &totals, HoldPolicy::default(), now).expect("complete")
+    store.complete_run(run_id, baseline, &totals, ApplyPolicy::default(), now).expect("complete")
 }
 
 fn ids(store: &Sqlite, id: i64, all: bool) -> Vec<String> {
@@ -62,6 +76,168 @@ fn open(dir: &tempfile::TempDir) -> Sqlite {
     Sqlite::open(&dir.path().join("data/tib.db")).expect("open")
 }
 
+/// The store's file, read beside the store as another process would.
+fn sql(dir: &tempfile::TempDir, query: &str) -> Vec<String> {
+    let db = rusqlite::Connection::open(dir.path().join("data/tib.db")).expect("open");
+    let mut statement = db.prepare(query).expect("query");
+    let rows = statement
+        .query_map([], |r| {
+            let value: rusqlite::types::Value = r.get(0)?;
+            Ok(match value {
+                rusqlite::types::Value::Integer(n) => n.to_string(),
+                rusqlite::types::Value::Text(t) => t,
+                rusqlite::types::Value::Null => "NULL".to_owned(),
+                other => format!("{other:?}"),
+            })
+        })
+        .expect("rows");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+fn staging_files(dir: &tempfile::TempDir) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir.path().join("data/tib.db-staging")) else { return Vec::new() };
+    let mut names: Vec<String> =
+        entries.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+fn history(store: &Sqlite, id: i64, user: Option<&str>) -> Vec<(String, Event, String)> {
+    let query = HistoryQuery { user: user.map(str::to_owned), limit: 100, ..HistoryQuery::default() };
+    let mut entries: Vec<(String, Event, String)> = store
+        .history(id, &query)
+        .expect("history")
+        .into_iter()
+        .map(|c| {
+            let what = c.license.clone().unwrap_or_else(|| {
+                c.fields.iter().map(|f| format!("{}={:?}->{:?}", f.field, f.old, f.new)).collect::<Vec<_>>().join(",")
+            });
+            (c.external_id, c.event, what)
+        })
+        .collect();
+    entries.reverse();
+    entries
+}
+
+#[test]
+fn an_unchanged_resync_writes_no_user_and_stages_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    sync(&store, id, &users(0..50), 100);
+    let written_by = sql(&dir, "SELECT DISTINCT run_id FROM users");
+
+    let Started { run_id, baseline } = staged(&store, id, &users(0..50), 200);
+    assert_eq!((baseline.kept_count(), baseline.present()), (50, 50), "every user found unchanged in the baseline");
+    assert!(staging_files(&dir).is_empty(), "nothing staged for unchanged users");
+    let applied = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
+    assert_eq!(applied.expect("applied"), Applied::Applied { added: 0, updated: 0, deleted: 0 });
+    assert_eq!(sql(&dir, "SELECT DISTINCT run_id FROM users"), written_by, "no user row rewritten");
+    let stored = store.users(id, false).expect("users");
+    assert!(stored.iter().all(|u| (u.first_seen, u.last_seen) == (100, 200)), "last seen at the sync that listed them");
+    let last = store.last_run(id).expect("runs").expect("run");
+    assert_eq!((last.outcome, last.added, last.updated, last.deleted), (Outcome::Applied, 0, 0, 0));
+}
+
+#[test]
+fn each_change_is_kept_in_the_users_history() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    sync(&store, id, &users(0..4), 100);
+    assert!(history(&store, id, None).is_empty(), "an account's first sync records no appearances");
+
+    let mut next = users(0..4);
+    next[1].role = Some("Admin".into());
+    next[2].licenses = std::borrow::Cow::Borrowed(&["Pro", "Audit"]);
+    next.remove(3);
+    next.push(user(9));
+    assert_eq!(sync(&store, id, &next, 200), Applied::Applied { added: 1, updated: 2, deleted: 1 });
+    next.push(user(3));
+    next[0].licenses = std::borrow::Cow::Borrowed(&[]);
+    assert_eq!(sync(&store, id, &next, 300), Applied::Applied { added: 1, updated: 1, deleted: 0 });
+
+    let entries = history(&store, id, None);
+    let entry = |user: &str, event, what: &str| (user.to_owned(), event, what.to_owned());
+    assert_eq!(
+        entries,
+        [
+            entry("1", Event::Changed, r#"role=Some("Member")->Some("Admin")"#),
+            entry("2", Event::LicenseGained, "Audit"),
+            entry("9", Event::Appeared, ""),
+            entry("9", Event::LicenseGained, "Pro"),
+            entry("3", Event::Deleted, ""),
+            entry("3", Event::LicenseLost, "Pro"),
+            entry("0", Event::LicenseLost, "Pro"),
+            entry("3", Event::Returned, ""),
+            entry("3", Event::LicenseGained, "Pro"),
+        ]
+    );
+    assert_eq!(history(&store, id, Some("u3@example.com")).len(), 4, "by email");
+    assert_eq!(history(&store, id, Some("2")), [entry("2", Event::LicenseGained, "Audit")], "by id");
+
+    // Kept for the policy's time: a sync a year on drops what is older.
+    let policy = ApplyPolicy { keep_history_secs: 150, ..ApplyPolicy::default() };
+    let Started { run_id, baseline } = staged(&store, id, &next, 400);
+    store.complete_run(run_id, baseline, &RunTotals::default(), policy, 400).expect("applied");
+    let kept = history(&store, id, None);
+    assert_eq!(kept.len(), 3, "only the changes of the sync at 300 are within 150 s of 400: {kept:?}");
+}
+
+#[test]
+fn users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    sync(&store, id, &users(0..5), 100);
+    drop(store);
+    // As an older tib left them: no digest.
+    rusqlite::Connection::open(dir.path().join("data/tib.db"))
+        .and_then(|db| db.execute("UPDATE users SET digest = NULL", []))
+        .expect("forget the digests");
+    let store = open(&dir);
+    assert_eq!(sync(&store, id, &users(0..5), 200), Applied::Applied { added: 0, updated: 0, deleted: 0 });
+    assert!(history(&store, id, None).is_empty());
+    assert_eq!(sql(&dir, "SELECT COUNT(*) FROM users WHERE digest IS NULL"), ["0"]);
+    let Started { baseline, .. } = staged(&store, id, &users(0..5), 300);
+    assert_eq!(baseline.kept_count(), 5, "unchanged from now on");
+}
+
+#[test]
+fn a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    sync(&store, id, &users(0..30), 100);
+    assert!(matches!(sync(&store, id, &users(0..5), 200), Applied::Held { .. }));
+    assert_eq!(staging_files(&dir), ["run-2", "run-2.kept"], "a held sync keeps its staging until approved");
+    // A sync starts, then an operator approves the held one before it ends.
+    let Started { run_id, baseline } = staged(&store, id, &users(0..30), 300);
+    store.approve_held(id, ApplyPolicy::default(), 301).expect("approve");
+    let late = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 302);
+    assert!(late.expect_err("refused").0.contains("the stored users changed while this sync ran"));
+    store.fail_run(run_id, &RunTotals::default(), "refused", 302).expect("recorded");
+    assert_eq!(store.user_counts(id).expect("counts"), (5, 30), "the approved sync stands");
+    assert!(staging_files(&dir).is_empty(), "{:?}", staging_files(&dir));
+}
+
+#[test]
+fn damaged_staging_fails_the_sync_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    sync(&store, id, &users(0..5), 100);
+    let before = store.users(id, true).expect("users");
+    let Started { run_id, baseline } = staged(&store, id, &users(5..9), 200);
+    let spool = dir.path().join(format!("data/tib.db-staging/run-{run_id}"));
+    let mut bytes = std::fs::read(&spool).expect("staged");
+    bytes.truncate(bytes.len() - 5);
+    std::fs::write(&spool, bytes).expect("torn");
+    let error = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
+    assert!(error.expect_err("damaged").0.contains("are damaged at byte"));
+    assert_eq!(store.users(id, true).expect("users"), before);
+}
+
 #[test]
 fn a_complete_sync_replaces_users_and_keeps_the_missing_ones_as_deleted() {
     let dir = tempfile::tempdir().expect("dir");
@@ -70,7 +246,11 @@ fn a_complete_sync_replaces_users_and_keeps_the_missing_ones_as_deleted() {
     assert_eq!(sync(&store, id, &users(0..5), 100), Applied::Applied { added: 5, updated: 0, deleted: 0 });
     let mut changed = users(1..6);
     changed[0].email = "new@example.com".into();
-    assert_eq!(sync(&store, id, &changed, 200), Applied::Applied { added: 1, updated: 4, deleted: 1 });
+    assert_eq!(
+        sync(&store, id, &changed, 200),
+        Applied::Applied { added: 1, updated: 1, deleted: 1 },
+        "updated counts the users that changed"
+    );
 
     let all = store.users(id, true).expect("users");
     let gone = all.iter().find(|u| u.user.external_id == "0").expect("kept");
@@ -93,8 +273,7 @@ fn a_failed_sync_leaves_the_stored_users_exactly_as_they_were() {
     sync(&store, id, &users(0..5), 100);
     let before = store.users(id, true).expect("users");
 
-    let run = store.start_run(id, 200).expect("run");
-    store.stage(run, &users(10..13)).expect("stage");
+    let run = staged(&store, id, &users(10..13), 200).run_id;
     store.fail_run(run, &RunTotals::default(), "page 2: HTTP 500", 201).expect("fail");
     assert_eq!(store.users(id, true).expect("users"), before);
     let last = store.last_run(id).expect("runs").expect("a run");
@@ -113,11 +292,11 @@ fn a_sync_that_would_delete_most_users_is_held_until_approved() {
     assert_eq!(store.last_run(id).expect("runs").expect("run").outcome, Outcome::Held);
 
     assert_eq!(
-        store.approve_held(id, 300).expect("approve"),
-        Some(Applied::Applied { added: 0, updated: 11, deleted: 19 })
+        store.approve_held(id, ApplyPolicy::default(), 300).expect("approve"),
+        Some(Applied::Applied { added: 0, updated: 0, deleted: 19 })
     );
     assert_eq!(store.user_counts(id).expect("counts"), (11, 30));
-    assert_eq!(store.approve_held(id, 301).expect("nothing held"), None);
+    assert_eq!(store.approve_held(id, ApplyPolicy::default(), 301).expect("nothing held"), None);
 
     // Under the bounds (10 or fewer, or half or less), syncs apply.
     let (small, _) = connect(&store, "okta", "Small");
@@ -133,7 +312,7 @@ fn a_newer_sync_supersedes_a_held_one() {
     sync(&store, id, &users(0..30), 100);
     assert!(matches!(sync(&store, id, &users(0..5), 200), Applied::Held { .. }));
     assert!(matches!(sync(&store, id, &users(0..29), 300), Applied::Applied { deleted: 1, .. }));
-    assert_eq!(store.approve_held(id, 301).expect("approve"), None, "the held run is moot");
+    assert_eq!(store.approve_held(id, ApplyPolicy::default(), 301).expect("approve"), None, "the held run is moot");
     let outcomes: Vec<Outcome> = store.runs(id, 10).expect("runs").into_iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, [Outcome::Applied, Outcome::Superseded, Outcome::Applied]);
 }
@@ -155,7 +334,7 @@ fn connecting_again_replaces_the_accounts_users_at_its_next_sync_under_the_hold(
     // Another listing altogether is held too; approved, it replaces the users outright.
     assert_eq!(sync(&store, id, &users(100..103), 300), Applied::Held { would_delete: 30, of: 30 });
     assert_eq!(
-        store.approve_held(id, 400).expect("approve"),
+        store.approve_held(id, ApplyPolicy::default(), 400).expect("approve"),
         Some(Applied::Applied { added: 3, updated: 0, deleted: 0 })
     );
     assert_eq!(ids(&store, id, true), ["100", "101", "102"], "replaced: no deleted rows of the old listing kept");
@@ -169,7 +348,11 @@ fn connecting_again_keeps_the_history_of_the_users_the_api_still_lists() {
     let (id, _) = connect(&store, "okta", "Prod");
     sync(&store, id, &users(0..30), 100);
     connect(&store, "okta", "Prod");
-    assert_eq!(sync(&store, id, &users(1..31), 200), Applied::Applied { added: 1, updated: 29, deleted: 0 });
+    assert_eq!(
+        sync(&store, id, &users(1..31), 200),
+        Applied::Applied { added: 1, updated: 0, deleted: 0 },
+        "the 29 listed again are unchanged: nothing is written for them"
+    );
     let stored = store.users(id, true).expect("users");
     assert_eq!(stored.len(), 30, "user 0 is gone outright: connecting again replaces");
     let first_seen: Vec<i64> = stored.iter().map(|u| u.first_seen).collect();
@@ -201,11 +384,12 @@ fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped
     sync(&store, id, &users(0..3), 100);
     assert!(store.try_lease(id, "host:1", 1000, 200).expect("lease"));
     assert!(!store.try_lease(id, "host:2", 1000, 200).expect("lease"), "a live lease is respected");
-    let run = store.start_run(id, 200).expect("run");
-    store.stage(run, &users(50..60)).expect("stage");
+    staged(&store, id, &users(50..60), 200);
 
     assert_eq!(store.recover_interrupted(&|_| true, 300).expect("recover"), 0, "its owner still runs");
+    assert_eq!(staging_files(&dir), ["run-2"]);
     assert_eq!(store.recover_interrupted(&|owner| owner != "host:1", 300).expect("recover"), 1);
+    assert!(staging_files(&dir).is_empty(), "its staging is dropped");
     let last = store.last_run(id).expect("runs").expect("run");
     assert_eq!(last.outcome, Outcome::Interrupted);
     assert_eq!(ids(&store, id, true), ["0", "1", "2"]);
@@ -215,7 +399,7 @@ fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped
     drop(store);
     let store = open(&dir);
     assert_eq!(ids(&store, id, true), ["0", "1", "2"]);
-    assert!(store.health().expect("health").contains("schema 2, integrity ok"));
+    assert!(store.health().expect("health").contains("schema 3, integrity ok"));
 }
 
 #[test]

@@ -58,6 +58,20 @@ pub enum FieldValue {
     User(CompactString),
 }
 
+/// A value as tib stores and shows it: text as text, a whole number without
+/// a fraction (4001, not 4001.0), a date in RFC 3339, a list as a list.
+impl serde::Serialize for FieldValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => serializer.serialize_str(t),
+            FieldValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => serializer.serialize_i64(*n as i64),
+            FieldValue::Number(n) => serializer.serialize_f64(*n),
+            FieldValue::Date(d) => serializer.collect_str(&d.to_rfc3339()),
+            FieldValue::MultiValue(items) => serializer.collect_seq(items.iter().map(CompactString::as_str)),
+        }
+    }
+}
+
 /// The types of custom fields, as generated code names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldType {
@@ -108,17 +122,7 @@ impl From<&User> for UserRow {
         let custom_fields = user
             .custom_fields
             .iter()
-            .map(|c| {
-                let value = match &c.value {
-                    FieldValue::Text(t) | FieldValue::Email(t) | FieldValue::User(t) => serde_json::json!(t.as_str()),
-                    // Whole numbers stay whole: 4001, not 4001.0.
-                    FieldValue::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => serde_json::json!(*n as i64),
-                    FieldValue::Number(n) => serde_json::json!(n),
-                    FieldValue::Date(d) => serde_json::json!(d.to_rfc3339()),
-                    FieldValue::MultiValue(items) => items.iter().map(|i| i.as_str()).collect(),
-                };
-                (c.name.to_owned(), value)
-            })
+            .map(|c| (c.name.to_owned(), serde_json::to_value(&c.value).unwrap_or(serde_json::Value::Null)))
             .collect();
         UserRow {
             external_id: user.external_id.to_string(),

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use futures_util::StreamExt;
 use tib_support::spec::CredentialSpec;
 use tib_support::{ClientSettings, CredentialValues, NetworkPolicy, RetryPolicy, SyncOptions, env_name};
 
@@ -17,7 +18,7 @@ mod show;
 use crate::notify::Notifier;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::sqlite::Sqlite;
-use crate::store::{Connection, HoldPolicy, NewConnection, Store, Upserted};
+use crate::store::{ApplyPolicy, Connection, HoldPolicy, NewConnection, Store, Upserted};
 use crate::sync::{Ended, Engine};
 use crate::vault::Vault;
 use show::{USER_HEADER, csv, table, user_cells, when};
@@ -68,6 +69,9 @@ struct Settings {
     #[arg(long, global = true, env = "TIB_NOTIFY_AFTER_FAILURES", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     notify_after_failures: u32,
+    /// How long the history of users' changes is kept: 365d, 90d, 2000d.
+    #[arg(long, global = true, env = "TIB_KEEP_HISTORY", default_value = "365d", value_parser = settings::retention)]
+    keep_history: i64,
     /// Where providers reach `tib serve`: OAuth redirect URLs are this plus /oauth/callback/<integration>.
     #[arg(long, global = true, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
     public_url: url::Url,
@@ -92,6 +96,26 @@ enum Command {
         /// Every enabled connection.
         #[arg(long, conflicts_with_all = ["integration", "account"])]
         all: bool,
+        /// With --all: syncs that run at once (1 to 1024).
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        max_concurrent: u16,
+    },
+    /// What changed for the users of a connection, sync by sync, newest first: users that appeared,
+    /// changed (with the fields), gained or lost a license, were marked deleted or came back.
+    History {
+        integration: String,
+        account: String,
+        /// One user, by external id or email.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only changes this recent: 30d, 12h.
+        #[arg(long, value_parser = settings::retention_window)]
+        since: Option<i64>,
+        /// The newest this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
     },
     /// The stored users of a connection.
     Users {
@@ -257,7 +281,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         }
         Command::Approve { integration, account } => {
             let connection = context.find(&integration, &account)?;
-            match context.store.approve_held(connection.id, context.clock.now())? {
+            match context.store.approve_held(connection.id, context.apply_policy(), context.clock.now())? {
                 Some(applied) => {
                     println!("applied the held sync of {}: {applied:?}", connection.name());
                     Ok(())
@@ -266,7 +290,13 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             }
         }
         Command::List => context.list(),
-        Command::Sync { integration, account, all } => context.sync(integration, account, all).await,
+        Command::Sync { integration, account, all, max_concurrent } => {
+            context.sync(integration, account, all, usize::from(max_concurrent)).await
+        }
+        Command::History { integration, account, user, since, limit, format } => {
+            let since = since.map(|window| context.clock.now().saturating_sub(window));
+            context.history(&integration, &account, crate::store::HistoryQuery { user, since, limit }, format)
+        }
         Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
         Command::Serve { max_concurrent, poll, listen, max_connections } => {
             let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
@@ -349,7 +379,7 @@ impl Context {
             vault: Arc::new(self.vault()?),
             client: self.client()?,
             notifier: Notifier::new(self.settings.webhook.clone()).map_err(|e| Failure(e, 2))?,
-            hold: HoldPolicy { max_share: self.settings.hold_share, ..HoldPolicy::default() },
+            apply: self.apply_policy(),
             options: SyncOptions {
                 retry: RetryPolicy { max_retries: self.settings.max_retries, ..RetryPolicy::default() },
                 deadline: self.settings.sync_deadline,
@@ -360,6 +390,13 @@ impl Context {
             owner: crate::sync::process_owner(),
             client_tokens: std::sync::Mutex::default(),
         })
+    }
+
+    fn apply_policy(&self) -> ApplyPolicy {
+        ApplyPolicy {
+            hold: HoldPolicy { max_share: self.settings.hold_share, ..HoldPolicy::default() },
+            keep_history_secs: self.settings.keep_history,
+        }
     }
 
     fn find(&self, integration: &str, account: &str) -> Result<Connection, Failure> {
@@ -497,58 +534,108 @@ impl Context {
         Ok(())
     }
 
-    async fn sync(&self, integration: Option<String>, account: Option<String>, all: bool) -> Result<(), Failure> {
+    async fn sync(
+        &self,
+        integration: Option<String>,
+        account: Option<String>,
+        all: bool,
+        max_concurrent: usize,
+    ) -> Result<(), Failure> {
         let connections = match (integration, account, all) {
             (Some(integration), Some(account), false) => vec![self.find(&integration, &account)?],
             (None, None, true) => self.store.connections()?.into_iter().filter(|c| c.enabled).collect(),
             _ => return Err(Failure("name a connection (INTEGRATION ACCOUNT) or give --all".to_owned(), 2)),
         };
         let engine = self.engine()?;
+        let bars = indicatif::MultiProgress::new();
+        // Up to `max_concurrent` at once, as `serve` runs them; each line is printed as its sync ends.
+        let ended: Vec<Result<bool, Failure>> = futures_util::stream::iter(connections)
+            .map(|connection| self.sync_one(&engine, &bars, connection))
+            .buffer_unordered(max_concurrent.max(1))
+            .collect()
+            .await;
         let mut failed = 0;
-        for connection in connections {
-            let name = connection.name();
-            if connection.replace_users {
-                println!("{name} was connected again: this sync replaces its stored users");
-            }
-            // A sync now moves the scheduled one a full interval on.
-            let now = self.clock.now();
-            self.store.set_next_sync(connection.id, schedule::next_sync(now, connection.interval_secs, &name))?;
-            let bar = indicatif::ProgressBar::new_spinner();
-            bar.set_message(format!("{name}: starting"));
-            bar.enable_steady_tick(Duration::from_millis(120));
-            let ended = engine
-                .sync(&connection, &mut |pages, users| bar.set_message(format!("{name}: {pages} pages, {users} users")))
-                .await;
-            bar.finish_and_clear();
-            match ended.map_err(|e| Failure(e, 2))? {
-                Ended::Applied { pages, users, dropped, added, updated, deleted, .. } => println!(
-                    "{name}: synced {users} users from {pages} pages ({added} new, {updated} updated, {deleted} marked deleted, {dropped} dropped)"
-                ),
-                Ended::Held { would_delete, of } => {
-                    failed += 1;
-                    println!(
-                        "{name}: held: it would mark {would_delete} of {of} users deleted; `tib approve` applies it"
-                    );
-                }
-                Ended::Failed { error } => {
-                    failed += 1;
-                    let error = tib_support::printable(&error);
-                    println!("{name}: failed: {error} (retried at the next scheduled sync)");
-                }
-                Ended::Disabled { error } => {
-                    failed += 1;
-                    let error = tib_support::printable(&error);
-                    println!(
-                        "{name}: disabled: {error} (check the credentials, then `tib connect` again or `tib enable`)"
-                    );
-                }
-                Ended::Busy => {
-                    failed += 1;
-                    println!("{name}: another sync of it is under way");
-                }
-            }
+        for ended in ended {
+            failed += usize::from(!ended?);
         }
         if failed > 0 { fail(format!("{failed} syncs did not apply")) } else { Ok(()) }
+    }
+
+    /// Syncs one connection now and prints how it ended: true when it applied.
+    async fn sync_one(
+        &self,
+        engine: &Engine,
+        bars: &indicatif::MultiProgress,
+        connection: Connection,
+    ) -> Result<bool, Failure> {
+        let name = connection.name();
+        if connection.replace_users {
+            bars.suspend(|| println!("{name} was connected again: this sync replaces its stored users"));
+        }
+        // A sync now moves the scheduled one a full interval on.
+        let now = self.clock.now();
+        let (id, next) = (connection.id, schedule::next_sync(now, connection.interval_secs, &name));
+        crate::store::off_workers(&self.store, move |s| s.set_next_sync(id, next)).await?;
+        let bar = bars.add(indicatif::ProgressBar::new_spinner());
+        bar.set_message(format!("{name}: starting"));
+        bar.enable_steady_tick(Duration::from_millis(120));
+        let ended = engine
+            .sync(&connection, &mut |pages, users| bar.set_message(format!("{name}: {pages} pages, {users} users")))
+            .await;
+        bar.finish_and_clear();
+        bars.remove(&bar);
+        let (line, applied) = match ended.map_err(|e| Failure(e, 2))? {
+            Ended::Applied { pages, users, dropped, added, updated, deleted, .. } => (
+                format!(
+                    "{name}: synced {users} users from {pages} pages ({added} new, {updated} updated, {deleted} marked deleted, {dropped} dropped)"
+                ),
+                true,
+            ),
+            Ended::Held { would_delete, of } => (
+                format!("{name}: held: it would mark {would_delete} of {of} users deleted; `tib approve` applies it"),
+                false,
+            ),
+            Ended::Failed { error } => {
+                let error = tib_support::printable(&error);
+                (format!("{name}: failed: {error} (retried at the next scheduled sync)"), false)
+            }
+            Ended::Disabled { error } => {
+                let error = tib_support::printable(&error);
+                (
+                    format!(
+                        "{name}: disabled: {error} (check the credentials, then `tib connect` again or `tib enable`)"
+                    ),
+                    false,
+                )
+            }
+            Ended::Busy => (format!("{name}: another sync of it is under way"), false),
+        };
+        bars.suspend(|| println!("{line}"));
+        Ok(applied)
+    }
+
+    fn history(
+        &self,
+        integration: &str,
+        account: &str,
+        query: crate::store::HistoryQuery,
+        format: Format,
+    ) -> Result<(), Failure> {
+        let connection = self.find(integration, account)?;
+        let changes = self.store.history(connection.id, &query)?;
+        let mut out = std::io::stdout().lock();
+        let written = match format {
+            Format::Json => serde_json::to_string_pretty(&changes)
+                .map_err(std::io::Error::other)
+                .and_then(|json| writeln!(out, "{}", tib_support::printable(&json))),
+            Format::Csv => write!(out, "{}", show::history_csv(&changes)),
+            Format::Table if changes.is_empty() => writeln!(out, "no changes recorded for {}", connection.name()),
+            Format::Table => {
+                let rows: Vec<Vec<String>> = changes.iter().map(show::history_cells).collect();
+                write!(out, "{}", table(&show::HISTORY_HEADER, &rows))
+            }
+        };
+        written.map_err(|e| Failure(format!("cannot write the history: {e}"), 2))
     }
 
     fn users(&self, integration: &str, account: &str, all: bool, format: Format) -> Result<(), Failure> {
@@ -654,7 +741,7 @@ impl Context {
         let base_url = url::Url::parse(&api.base_url).map_err(|e| Failure(e.to_string(), 2))?;
         let overrides = Overrides { base_url: Some(base_url), ..Overrides::default() };
         self.connect("acme", "Demo", &flags, &overrides, schedule::DAY)?;
-        self.sync(Some("acme".to_owned()), Some("Demo".to_owned()), false).await?;
+        self.sync(Some("acme".to_owned()), Some("Demo".to_owned()), false, 1).await?;
         let connection = self.find("acme", "Demo")?;
         let users = self.store.users(connection.id, false)?;
         let rows: Vec<Vec<String>> = users.iter().take(8).map(user_cells).collect();

@@ -38,6 +38,24 @@ pub fn deadline(arg: &str) -> Result<Duration, String> {
     }
 }
 
+/// How long users' history is kept: a day to ten years.
+pub fn retention(arg: &str) -> Result<i64, String> {
+    match seconds(arg)? {
+        s if s < DAY => Err(format!("`{arg}` is shorter than a day")),
+        s if s > 3650 * DAY => Err(format!("`{arg}` is longer than ten years")),
+        s => Ok(s),
+    }
+}
+
+/// How far back to look: a minute to ten years.
+pub fn retention_window(arg: &str) -> Result<i64, String> {
+    match seconds(arg)? {
+        s if s < 60 => Err(format!("`{arg}` is shorter than a minute")),
+        s if s > 3650 * DAY => Err(format!("`{arg}` is longer than ten years")),
+        s => Ok(s),
+    }
+}
+
 /// A share of an account's users: above 0, at most 1.
 pub fn share(arg: &str) -> Result<f64, String> {
     let value: f64 = arg.trim().parse().map_err(|_| format!("`{arg}` is not a number"))?;

@@ -1,6 +1,6 @@
 //! How the commands print: aligned tables, times, users as table cells and CSV.
 
-use crate::store::{StoredUser, Time, UserRow};
+use crate::store::{Change, StoredUser, Time, UserRow};
 
 /// A time as the tables show it (UTC, to the minute); `-` for none.
 pub fn when(at: Option<Time>) -> String {
@@ -57,12 +57,22 @@ pub fn user_cells(stored: &StoredUser) -> Vec<String> {
 /// would read as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
 /// carriage return: OWASP's CSV injection rule) starts with `'`, so it is
 /// read as text; control characters are escaped.
-pub fn csv(users: &[StoredUser]) -> String {
+fn csv_rows<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
     let quote = |s: &str| {
         let s = tib_support::printable(s);
         let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
         format!("\"{}{}\"", if formula { "'" } else { "" }, s.replace('"', "\"\""))
     };
+    let mut out = header.join(",") + "\r\n";
+    for cells in rows {
+        out += &cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
+        out += "\r\n";
+    }
+    out
+}
+
+/// The stored users as CSV (see [`csv_rows`]).
+pub fn csv(users: &[StoredUser]) -> String {
     let header = [
         "external_id",
         "email",
@@ -79,10 +89,9 @@ pub fn csv(users: &[StoredUser]) -> String {
         "first_seen",
         "last_seen",
     ];
-    let mut out = header.join(",") + "\r\n";
-    for stored in users {
+    let rows = users.iter().map(|stored| {
         let u = &stored.user;
-        let cells = [
+        [
             u.external_id.clone(),
             u.email.clone(),
             u.username.clone().unwrap_or_default(),
@@ -97,9 +106,33 @@ pub fn csv(users: &[StoredUser]) -> String {
             stored.deleted.to_string(),
             when(Some(stored.first_seen)),
             when(Some(stored.last_seen)),
-        ];
-        out += &cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
-        out += "\r\n";
+        ]
+    });
+    csv_rows(header, rows)
+}
+
+/// The columns of a history table.
+pub const HISTORY_HEADER: [&str; 4] = ["AT", "USER", "EVENT", "WHAT"];
+
+/// What an entry says beyond its event: the license, or each field as `field: old → new`.
+fn history_what(change: &Change) -> String {
+    if let Some(license) = &change.license {
+        return license.clone();
     }
-    out
+    let shown = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".to_owned());
+    let fields: Vec<String> =
+        change.fields.iter().map(|f| format!("{}: {} → {}", f.field, shown(&f.old), shown(&f.new))).collect();
+    fields.join("; ")
+}
+
+pub fn history_cells(change: &Change) -> Vec<String> {
+    vec![when(Some(change.at)), change.external_id.clone(), change.event.as_str().to_owned(), history_what(change)]
+}
+
+pub fn history_csv(changes: &[Change]) -> String {
+    let rows = changes.iter().map(|c| {
+        let at = chrono::DateTime::from_timestamp(c.at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+        [at, c.external_id.clone(), c.event.as_str().to_owned(), history_what(c), c.run_id.to_string()]
+    });
+    csv_rows(["at", "external_id", "event", "what", "run"], rows)
 }

@@ -2,14 +2,20 @@
 //! notifications, behind [`Store`]. SQLite ([`sqlite`]) is the embedded
 //! default; another database implements the same trait.
 //!
-//! A sync writes its users to a staging area page by page; only a complete
-//! sync applies them to the stored users, in one transaction. A sync that
-//! fails, or a process that dies, leaves the stored users as they were.
+//! A sync compares every user with the digests of the stored ones
+//! ([`staging::Baseline`]) and stages only the new and changed ones; only a
+//! complete sync applies them to the stored users, in one transaction, with
+//! the deletions its listing implies and the history of each change. A sync
+//! that fails, or a process that dies, leaves the stored users as they were.
 
+pub mod history;
 pub mod sqlite;
+pub mod staging;
 
 use std::fmt;
 
+pub use history::{Change, Event, FieldChange, HistoryQuery};
+pub use staging::Baseline;
 pub use tib_support::record::UserRow;
 
 /// Unix seconds, UTC.
@@ -136,6 +142,17 @@ pub struct Run {
     /// Each distinct reason with how many users it dropped.
     pub dropped_reasons: Vec<(String, i64)>,
     pub error: Option<String>,
+    /// What an applied run changed: users new or back, changed, marked deleted.
+    pub added: i64,
+    pub updated: i64,
+    pub deleted: i64,
+}
+
+/// A run started: its id, and the stored users it compares against.
+#[derive(Debug)]
+pub struct Started {
+    pub run_id: i64,
+    pub baseline: Baseline,
 }
 
 /// What a complete sync saw, besides its users.
@@ -161,6 +178,20 @@ impl Default for HoldPolicy {
     }
 }
 
+/// How a complete sync is applied.
+#[derive(Clone, Copy, Debug)]
+pub struct ApplyPolicy {
+    pub hold: HoldPolicy,
+    /// Users' history older than this is dropped as syncs apply.
+    pub keep_history_secs: i64,
+}
+
+impl Default for ApplyPolicy {
+    fn default() -> Self {
+        ApplyPolicy { hold: HoldPolicy::default(), keep_history_secs: 365 * 24 * 60 * 60 }
+    }
+}
+
 /// What applying a complete sync did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Applied {
@@ -176,6 +207,7 @@ pub struct StoredUser {
     /// No longer returned by the API: kept, without access.
     pub deleted: bool,
     pub first_seen: Time,
+    /// The last applied sync that listed it.
     pub last_seen: Time,
 }
 
@@ -202,6 +234,29 @@ impl std::error::Error for StoreError {}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// Runs blocking store work on the blocking threads, so that a long apply
+/// (seconds, for a million users) never holds an async worker: other syncs
+/// go on fetching, and the scheduler keeps ticking.
+pub async fn off_workers<T: Send + 'static>(
+    store: &std::sync::Arc<dyn Store>,
+    work: impl FnOnce(&dyn Store) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || work(store.as_ref()))
+        .await
+        .unwrap_or_else(|e| Err(StoreError(format!("the store's work stopped: {e}"))))
+}
+
+/// Runs `work`, which may wait for the store, from synchronous code called
+/// on an async worker: on a multi-threaded runtime the worker's other tasks
+/// move to another thread meanwhile.
+pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// The runtime's storage. Every method is one transaction.
 pub trait Store: Send + Sync {
     fn upsert_connection(&self, new: &NewConnection<'_>) -> Result<Upserted>;
@@ -222,15 +277,24 @@ pub trait Store: Send + Sync {
     fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool>;
     fn release(&self, id: i64, owner: &str) -> Result<()>;
 
-    fn start_run(&self, connection_id: i64, now: Time) -> Result<i64>;
-    /// Stages one page's users for a running sync.
-    fn stage(&self, run_id: i64, users: &[UserRow]) -> Result<()>;
-    /// Applies a complete run's staged users, or holds them under `policy`.
-    fn complete_run(&self, run_id: i64, totals: &RunTotals, policy: HoldPolicy, now: Time) -> Result<Applied>;
+    /// Starts a run of the connection, with the baseline it compares its users against.
+    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started>;
+    /// Stages [`staging`] records: the users the baseline does not hold unchanged.
+    fn stage(&self, run_id: i64, records: &[u8]) -> Result<()>;
+    /// Applies a complete run, or holds it under the policy: its staged
+    /// users, and as deleted the present users it neither staged nor kept.
+    fn complete_run(
+        &self,
+        run_id: i64,
+        baseline: Baseline,
+        totals: &RunTotals,
+        policy: ApplyPolicy,
+        now: Time,
+    ) -> Result<Applied>;
     /// Records a failed run and drops what it staged.
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()>;
-    /// Applies the connection's held run regardless of the policy.
-    fn approve_held(&self, connection_id: i64, now: Time) -> Result<Option<Applied>>;
+    /// Applies the connection's held run regardless of the hold.
+    fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>>;
     /// Runs left `running` by processes that are gone become `interrupted`,
     /// and their staged users are dropped; returns how many.
     fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize>;
@@ -240,6 +304,8 @@ pub trait Store: Send + Sync {
     fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>>;
     /// Active (not deleted, active) and all stored users.
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
+    /// The connection's users' history, newest first.
+    fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>>;
 
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64>;
     fn notifications(&self, limit: i64) -> Result<Vec<Notification>>;

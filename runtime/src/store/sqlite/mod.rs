@@ -1,106 +1,20 @@
 //! The embedded store: one SQLite file (WAL), migrated on open.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{
-    Applied, Connection, HoldPolicy, NewConnection, Notification, Outcome, PendingAuthorization, Result, Run,
-    RunTotals, Store, StoreError, StoredUser, Time, Upserted, UserRow,
+    Applied, ApplyPolicy, Baseline, Change, Connection, Event, HistoryQuery, NewConnection, Notification, Outcome,
+    PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted, UserRow,
 };
+use apply::{Spool, Target};
 
-/// Each entry moves the schema one version on; `PRAGMA user_version` says how far a file is.
-const MIGRATIONS: &[&str] = &[
-    r#"
-CREATE TABLE connections (
-    id              INTEGER PRIMARY KEY,
-    integration     TEXT NOT NULL,
-    account         TEXT NOT NULL,
-    credentials     BLOB NOT NULL,
-    base_url        TEXT,
-    enabled         INTEGER NOT NULL DEFAULT 1,
-    disabled_reason TEXT,
-    interval_secs   INTEGER NOT NULL,
-    next_sync_at    INTEGER NOT NULL,
-    replace_users   INTEGER NOT NULL DEFAULT 0,
-    lease_owner     TEXT,
-    lease_until     INTEGER,
-    created_at      INTEGER NOT NULL,
-    UNIQUE (integration, account)
-);
-CREATE TABLE runs (
-    id              INTEGER PRIMARY KEY,
-    connection_id   INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
-    started_at      INTEGER NOT NULL,
-    ended_at        INTEGER,
-    outcome         TEXT NOT NULL,
-    pages           INTEGER NOT NULL DEFAULT 0,
-    users_seen      INTEGER NOT NULL DEFAULT 0,
-    users_dropped   INTEGER NOT NULL DEFAULT 0,
-    dropped_reasons TEXT NOT NULL DEFAULT '[]',
-    error           TEXT
-);
-CREATE INDEX runs_by_connection ON runs (connection_id, id);
-CREATE TABLE users (
-    connection_id   INTEGER NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
-    external_id     TEXT NOT NULL,
-    email           TEXT NOT NULL,
-    username        TEXT,
-    full_name       TEXT,
-    first_name      TEXT,
-    last_name       TEXT,
-    role            TEXT,
-    created_at      TEXT,
-    last_seen_at    TEXT,
-    active          INTEGER NOT NULL,
-    status          TEXT NOT NULL,
-    licenses        TEXT NOT NULL,
-    custom_fields   TEXT NOT NULL,
-    deleted         INTEGER NOT NULL DEFAULT 0,
-    first_seen      INTEGER NOT NULL,
-    last_seen       INTEGER NOT NULL,
-    PRIMARY KEY (connection_id, external_id)
-) WITHOUT ROWID;
-CREATE TABLE staged_users (
-    run_id          INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    external_id     TEXT NOT NULL,
-    email           TEXT NOT NULL,
-    username        TEXT,
-    full_name       TEXT,
-    first_name      TEXT,
-    last_name       TEXT,
-    role            TEXT,
-    created_at      TEXT,
-    last_seen_at    TEXT,
-    active          INTEGER NOT NULL,
-    status          TEXT NOT NULL,
-    licenses        TEXT NOT NULL,
-    custom_fields   TEXT NOT NULL,
-    PRIMARY KEY (run_id, external_id)
-) WITHOUT ROWID;
-CREATE TABLE notifications (
-    id              INTEGER PRIMARY KEY,
-    connection      TEXT,
-    created_at      INTEGER NOT NULL,
-    kind            TEXT NOT NULL,
-    message         TEXT NOT NULL
-);
-"#,
-    r#"
-ALTER TABLE connections ADD COLUMN token_url TEXT;
-ALTER TABLE connections ADD COLUMN authorize_url TEXT;
-ALTER TABLE connections ADD COLUMN tokens BLOB;
-CREATE TABLE authorizations (
-    state           TEXT PRIMARY KEY,
-    integration     TEXT NOT NULL,
-    account         TEXT NOT NULL,
-    verifier        BLOB NOT NULL,
-    redirect_uri    TEXT NOT NULL,
-    expires_at      INTEGER NOT NULL
-);
-"#,
-];
+mod apply;
+mod schema;
+
+use schema::MIGRATIONS;
 
 /// The columns a user row and a staged row share, in this order.
 const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, created_at, \
@@ -108,6 +22,8 @@ const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name,
 
 pub struct Sqlite {
     db: Mutex<rusqlite::Connection>,
+    /// Where runs spool their staged users (see [`apply`]).
+    staging: PathBuf,
 }
 
 fn err(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -160,7 +76,7 @@ impl Sqlite {
                 }
             }
         }
-        let store = Sqlite { db: Mutex::new(db) };
+        let store = Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) };
         store.migrate(&shown)?;
         Ok(store)
     }
@@ -186,7 +102,7 @@ impl Sqlite {
                 MIGRATIONS.len()
             )));
         }
-        Ok(Sqlite { db: Mutex::new(db) })
+        Ok(Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) })
     }
 
     fn migrate(&self, shown: &str) -> Result<()> {
@@ -220,7 +136,15 @@ impl Sqlite {
     }
 
     fn in_transaction<T>(&self, context: &str, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut db = self.lock();
+        self.in_transaction_on(&mut self.lock(), context, f)
+    }
+
+    fn in_transaction_on<T>(
+        &self,
+        db: &mut rusqlite::Connection,
+        context: &str,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
         // Immediate: the write lock is taken (waiting for it) before the first
         // read, so a transaction that reads then writes cannot fail to upgrade
         // when another process writes the store.
@@ -229,6 +153,94 @@ impl Sqlite {
         tx.commit().map_err(err(context))?;
         Ok(value)
     }
+
+    /// Removes the spools of runs that will never apply (failed, interrupted,
+    /// superseded, or gone with their connection): what a full disk or a
+    /// killed process left behind.
+    fn sweep_staging(&self) -> Result<()> {
+        let runs = apply::spooled_runs(&self.staging);
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let mut live = Vec::new();
+        {
+            let db = self.lock();
+            let mut statement =
+                db.prepare_cached("SELECT outcome FROM runs WHERE id = ?1").map_err(err("sweeping the staging"))?;
+            for run in &runs {
+                let outcome: Option<String> =
+                    statement.query_row([run], |r| r.get(0)).optional().map_err(err("sweeping the staging"))?;
+                if matches!(outcome.as_deref(), Some("running" | "held")) {
+                    live.push(*run);
+                }
+            }
+        }
+        let gone: Vec<i64> = runs.into_iter().filter(|r| !live.contains(r)).collect();
+        remove_spools(&self.staging, &gone);
+        Ok(())
+    }
+}
+
+fn remove_spools(dir: &Path, runs: &[i64]) {
+    for run in runs {
+        Spool::of(dir, *run).remove();
+    }
+}
+
+/// The run to apply, with its connection.
+fn target(tx: &Transaction<'_>, run_id: i64, now: Time) -> Result<Target> {
+    tx.query_row(
+        "SELECT c.id, c.replace_users, c.users_synced_at FROM runs r JOIN connections c ON c.id = r.connection_id \
+         WHERE r.id = ?1",
+        [run_id],
+        |r| Ok(Target { connection_id: r.get(0)?, run_id, replace: r.get(1)?, synced_before: r.get(2)?, now }),
+    )
+    .map_err(err("completing the sync"))
+}
+
+/// Marks the connection's held runs other than `run_id` superseded; returns them.
+fn supersede_held(tx: &Transaction<'_>, connection_id: i64, run_id: i64) -> Result<Vec<i64>> {
+    let e = err("completing the sync");
+    let mut statement = tx
+        .prepare_cached(
+            "UPDATE runs SET outcome = 'superseded' WHERE connection_id = ?1 AND outcome = 'held' AND id <> ?2 \
+             RETURNING id",
+        )
+        .map_err(&e)?;
+    let rows = statement.query_map([connection_id, run_id], |r| r.get(0)).map_err(&e)?;
+    rows.collect::<rusqlite::Result<_>>().map_err(&e)
+}
+
+/// After the records: the deletions, the history kept, the connection's users version moved on.
+fn finish(
+    tx: &Transaction<'_>,
+    target: &Target,
+    baseline: Baseline,
+    written: apply::Written,
+    policy: ApplyPolicy,
+) -> Result<Applied> {
+    // Nothing unlisted (the daily case): no pass over the account at all.
+    let deleted =
+        if written.unlisted > 0 || target.replace { apply::delete_unlisted(tx, target, baseline)? } else { 0 };
+    apply::prune_history(tx, target.connection_id, target.now.saturating_sub(policy.keep_history_secs))?;
+    tx.execute(
+        "UPDATE connections SET replace_users = 0, users_version = users_version + 1, users_synced_at = ?2 \
+         WHERE id = ?1",
+        [target.connection_id, target.now],
+    )
+    .map_err(err("applying the sync"))?;
+    Ok(Applied::Applied { added: written.added, updated: written.updated, deleted })
+}
+
+fn record_changes(tx: &Transaction<'_>, run_id: i64, applied: Applied) -> Result<()> {
+    if let Applied::Applied { added, updated, deleted } = applied {
+        tx.execute(
+            "UPDATE runs SET added = ?2, updated = ?3, deleted = ?4 WHERE id = ?1",
+            [run_id, added, updated, deleted],
+        )
+        .map_err(err("recording the run"))?;
+    }
+    Ok(())
 }
 
 /// Why SQLite may have failed with an I/O error: the file system holding the
@@ -284,11 +296,14 @@ fn run_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Run> {
         users_dropped: row.get(7)?,
         dropped_reasons: serde_json::from_str(&reasons).unwrap_or_default(),
         error: row.get(9)?,
+        added: row.get(10)?,
+        updated: row.get(11)?,
+        deleted: row.get(12)?,
     })
 }
 
-const RUN_COLUMNS: &str =
-    "id, connection_id, started_at, ended_at, outcome, pages, users_seen, users_dropped, dropped_reasons, error";
+const RUN_COLUMNS: &str = "id, connection_id, started_at, ended_at, outcome, pages, users_seen, users_dropped, dropped_reasons, error, \
+     added, updated, deleted";
 
 fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
@@ -311,56 +326,6 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
     )
     .map_err(err("recording the run"))?;
     Ok(())
-}
-
-/// Applies a run's staged users to its connection's users and drops the staging.
-fn apply(tx: &Transaction<'_>, connection_id: i64, run_id: i64, replace: bool, now: Time) -> Result<Applied> {
-    let e = err("applying the sync");
-    if replace {
-        // Users the new listing does not hold are removed, not kept as deleted; those it holds
-        // keep their history (first seen).
-        tx.execute(
-            "DELETE FROM users WHERE connection_id = ?1 AND external_id NOT IN \
-             (SELECT external_id FROM staged_users WHERE run_id = ?2)",
-            [connection_id, run_id],
-        )
-        .map_err(&e)?;
-    }
-    let added: i64 = tx
-        .query_row(
-            "SELECT COUNT(*) FROM staged_users s WHERE s.run_id = ?1 AND NOT EXISTS \
-             (SELECT 1 FROM users u WHERE u.connection_id = ?2 AND u.external_id = s.external_id)",
-            [run_id, connection_id],
-            |r| r.get(0),
-        )
-        .map_err(&e)?;
-    let staged: i64 =
-        tx.query_row("SELECT COUNT(*) FROM staged_users WHERE run_id = ?1", [run_id], |r| r.get(0)).map_err(&e)?;
-    let deleted = tx
-        .execute(
-            "UPDATE users SET deleted = 1, active = 0, licenses = '[]', status = 'Deleted' \
-             WHERE connection_id = ?1 AND deleted = 0 AND external_id NOT IN \
-             (SELECT external_id FROM staged_users WHERE run_id = ?2)",
-            [connection_id, run_id],
-        )
-        .map_err(&e)?;
-    tx.execute(
-        &format!(
-            "INSERT INTO users (connection_id, {USER_COLUMNS}, deleted, first_seen, last_seen) \
-             SELECT ?1, {USER_COLUMNS}, 0, ?3, ?3 FROM staged_users WHERE run_id = ?2 \
-             ON CONFLICT (connection_id, external_id) DO UPDATE SET \
-             email = excluded.email, username = excluded.username, full_name = excluded.full_name, \
-             first_name = excluded.first_name, last_name = excluded.last_name, role = excluded.role, \
-             created_at = excluded.created_at, last_seen_at = excluded.last_seen_at, active = excluded.active, \
-             status = excluded.status, licenses = excluded.licenses, custom_fields = excluded.custom_fields, \
-             deleted = 0, last_seen = excluded.last_seen"
-        ),
-        params![connection_id, run_id, now],
-    )
-    .map_err(&e)?;
-    tx.execute("DELETE FROM staged_users WHERE run_id = ?1", [run_id]).map_err(&e)?;
-    tx.execute("UPDATE connections SET replace_users = 0 WHERE id = ?1", [connection_id]).map_err(&e)?;
-    Ok(Applied::Applied { added, updated: staged - added, deleted: deleted as i64 })
 }
 
 impl Store for Sqlite {
@@ -500,137 +465,146 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn start_run(&self, connection_id: i64, now: Time) -> Result<i64> {
-        self.in_transaction("starting the run", |tx| {
-            // What an earlier failed run could not drop (the disk was full) goes now.
-            tx.execute(
-                "DELETE FROM staged_users WHERE run_id IN \
-                 (SELECT id FROM runs WHERE connection_id = ?1 AND outcome IN ('failed', 'interrupted'))",
-                [connection_id],
-            )
-            .map_err(err("starting the run"))?;
+    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started> {
+        self.sweep_staging()?;
+        let run_id = self.in_transaction("starting the run", |tx| {
             tx.execute(
                 "INSERT INTO runs (connection_id, started_at, outcome) VALUES (?1, ?2, 'running')",
                 params![connection_id, now],
             )
             .map_err(err("starting the run"))?;
             Ok(tx.last_insert_rowid())
-        })
+        })?;
+        // Read apart from the write lock, in one snapshot: the version says which users the digests are of.
+        let mut db = self.lock();
+        let e = err("reading the stored users' digests");
+        let tx = db.transaction().map_err(&e)?;
+        let version: i64 = tx
+            .query_row("SELECT users_version FROM connections WHERE id = ?1", [connection_id], |r| r.get(0))
+            .map_err(&e)?;
+        let (mut digests, mut present) = (Vec::new(), 0);
+        {
+            let mut statement =
+                tx.prepare_cached("SELECT digest FROM users WHERE connection_id = ?1 AND deleted = 0").map_err(&e)?;
+            let mut rows = statement.query([connection_id]).map_err(&e)?;
+            while let Some(row) = rows.next().map_err(&e)? {
+                present += 1;
+                if let Some(digest) = row.get::<_, Option<i64>>(0).map_err(&e)? {
+                    digests.push(digest as u64);
+                }
+            }
+        }
+        tx.commit().map_err(&e)?;
+        Ok(Started { run_id, baseline: Baseline::new(digests, present, version) })
     }
 
-    fn stage(&self, run_id: i64, users: &[UserRow]) -> Result<()> {
-        self.in_transaction("staging users", |tx| {
-            let mut insert = tx
-                .prepare_cached(&format!(
-                    "INSERT OR REPLACE INTO staged_users (run_id, {USER_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
-                ))
-                .map_err(err("staging users"))?;
-            for u in users {
-                insert
-                    .execute(params![
-                        run_id,
-                        u.external_id,
-                        u.email,
-                        u.username,
-                        u.full_name,
-                        u.first_name,
-                        u.last_name,
-                        u.role,
-                        u.created_at,
-                        u.last_seen_at,
-                        u.active,
-                        u.status,
-                        json_text(&u.licenses),
-                        json_text(&u.custom_fields),
-                    ])
-                    .map_err(err("staging users"))?;
-            }
-            Ok(())
-        })
+    fn stage(&self, run_id: i64, records: &[u8]) -> Result<()> {
+        Spool::of(&self.staging, run_id).append(records)
     }
 
-    fn complete_run(&self, run_id: i64, totals: &RunTotals, policy: HoldPolicy, now: Time) -> Result<Applied> {
-        self.in_transaction("completing the sync", |tx| {
-            let e = err("completing the sync");
-            let (connection_id, replace): (i64, bool) = tx
-                .query_row(
-                    "SELECT c.id, c.replace_users FROM runs r JOIN connections c ON c.id = r.connection_id \
-                     WHERE r.id = ?1",
-                    [run_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(&e)?;
-            // An earlier held run is moot now: this one is newer.
-            tx.execute(
-                "UPDATE runs SET outcome = 'superseded' WHERE connection_id = ?1 AND outcome = 'held' AND id <> ?2",
-                [connection_id, run_id],
-            )
+    fn complete_run(
+        &self,
+        run_id: i64,
+        baseline: Baseline,
+        totals: &RunTotals,
+        policy: ApplyPolicy,
+        now: Time,
+    ) -> Result<Applied> {
+        let spool = Spool::of(&self.staging, run_id);
+        let records = spool.read()?;
+        let mut db = self.lock();
+        let e = err("completing the sync");
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&e)?;
+        let target = target(&tx, run_id, now)?;
+        // An earlier held run is moot now: this one is newer.
+        let superseded = supersede_held(&tx, target.connection_id, run_id)?;
+        let version: i64 = tx
+            .query_row("SELECT users_version FROM connections WHERE id = ?1", [target.connection_id], |r| r.get(0))
             .map_err(&e)?;
-            tx.execute(
-                "DELETE FROM staged_users WHERE run_id IN (SELECT id FROM runs WHERE connection_id = ?1 AND outcome = 'superseded')",
-                [connection_id],
-            )
-            .map_err(&e)?;
-            // Connecting again (to rotate a token) replaces the users, but under the same hold:
-            // an API that then answers with nobody must not wipe the account.
-            let (present, would_delete): (i64, i64) = tx
-                .query_row(
-                    "SELECT COUNT(*), COALESCE(SUM(external_id NOT IN (SELECT external_id FROM staged_users WHERE run_id = ?2)), 0) \
-                     FROM users WHERE connection_id = ?1 AND deleted = 0",
-                    [connection_id, run_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(&e)?;
-            if would_delete > policy.min_users && would_delete as f64 > policy.max_share * present as f64 {
-                record_totals(tx, run_id, totals, Outcome::Held, now)?;
-                return Ok(Applied::Held { would_delete, of: present });
-            }
-            let applied = apply(tx, connection_id, run_id, replace, now)?;
-            record_totals(tx, run_id, totals, Outcome::Applied, now)?;
-            Ok(applied)
-        })
+        if version != baseline.version() {
+            return Err(StoreError(
+                "the stored users changed while this sync ran (a held sync was approved); it is retried at the next"
+                    .to_owned(),
+            ));
+        }
+        let written = apply::write_records(&tx, &target, &baseline, &records)?;
+        let hold = policy.hold;
+        let (would_delete, present) = (written.unlisted, baseline.present() as i64);
+        // Connecting again (to rotate a token) replaces the users, but under the same hold:
+        // an API that then answers with nobody must not wipe the account.
+        if would_delete > hold.min_users && would_delete as f64 > hold.max_share * present as f64 {
+            drop(tx);
+            spool.hold(&baseline)?;
+            self.in_transaction_on(&mut db, "holding the sync", |tx| {
+                supersede_held(tx, target.connection_id, run_id)?;
+                tx.execute("UPDATE runs SET users_version = ?2 WHERE id = ?1", [run_id, version])
+                    .map_err(err("holding the sync"))?;
+                record_totals(tx, run_id, totals, Outcome::Held, now)
+            })?;
+            drop(db);
+            remove_spools(&self.staging, &superseded);
+            return Ok(Applied::Held { would_delete, of: present });
+        }
+        let applied = finish(&tx, &target, baseline, written, policy)?;
+        record_totals(&tx, run_id, totals, Outcome::Applied, now)?;
+        record_changes(&tx, run_id, applied)?;
+        tx.commit().map_err(&e)?;
+        drop(db);
+        spool.remove();
+        remove_spools(&self.staging, &superseded);
+        Ok(applied)
     }
 
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()> {
-        // The failure first, in a write of its own that a nearly full disk still takes (a
-        // sync that failed for want of space leaves the room its last write was refused).
         self.in_transaction("recording the failed sync", |tx| {
             record_totals(tx, run_id, totals, Outcome::Failed, now)?;
             tx.execute("UPDATE runs SET error = ?2 WHERE id = ?1", params![run_id, error])
                 .map_err(err("recording the failed sync"))?;
             Ok(())
         })?;
-        // Its staging is dropped next; if that cannot be written now, the next run sweeps it.
-        if let Err(error) = self.in_transaction("dropping the failed sync's users", |tx| {
-            tx.execute("DELETE FROM staged_users WHERE run_id = ?1", [run_id]).map_err(err("dropping staged users"))
-        }) {
-            tracing::warn!(%error, "the failed sync's staged users are dropped at the next sync");
-        }
+        Spool::of(&self.staging, run_id).remove();
         Ok(())
     }
 
-    fn approve_held(&self, connection_id: i64, now: Time) -> Result<Option<Applied>> {
-        self.in_transaction("approving the held sync", |tx| {
-            let held: Option<(i64, bool)> = tx
+    fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>> {
+        let e = err("approving the held sync");
+        let held: Option<(i64, Option<i64>)> = self
+            .lock()
+            .query_row(
+                "SELECT id, users_version FROM runs WHERE connection_id = ?1 AND outcome = 'held' ORDER BY id DESC LIMIT 1",
+                [connection_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(&e)?;
+        let Some((run_id, held_version)) = held else { return Ok(None) };
+        let spool = Spool::of(&self.staging, run_id);
+        let (records, kept) = (spool.read()?, spool.kept()?);
+        let applied = self.in_transaction("approving the held sync", |tx| {
+            let target = target(tx, run_id, now)?;
+            let (version, present): (i64, i64) = tx
                 .query_row(
-                    "SELECT r.id, c.replace_users FROM runs r JOIN connections c ON c.id = r.connection_id \
-                     WHERE r.connection_id = ?1 AND r.outcome = 'held' ORDER BY r.id DESC LIMIT 1",
+                    "SELECT users_version, (SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND deleted = 0)                      FROM connections WHERE id = ?1",
                     [connection_id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
-                .optional()
-                .map_err(err("approving the held sync"))?;
-            let Some((run_id, replace)) = held else { return Ok(None) };
-            let applied = apply(tx, connection_id, run_id, replace, now)?;
-            tx.execute("UPDATE runs SET outcome = 'approved' WHERE id = ?1", [run_id])
-                .map_err(err("approving the held sync"))?;
-            Ok(Some(applied))
-        })
+                .map_err(&e)?;
+            if Some(version) != held_version {
+                return Err(StoreError("the stored users changed since this sync was held; sync again".to_owned()));
+            }
+            let baseline = Baseline::from_kept(kept, present as usize, version);
+            let written = apply::write_records(tx, &target, &baseline, &records)?;
+            let applied = finish(tx, &target, baseline, written, policy)?;
+            tx.execute("UPDATE runs SET outcome = 'approved' WHERE id = ?1", [run_id]).map_err(&e)?;
+            record_changes(tx, run_id, applied)?;
+            Ok(applied)
+        })?;
+        spool.remove();
+        Ok(Some(applied))
     }
 
     fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize> {
-        self.in_transaction("recovering interrupted syncs", |tx| {
+        let recovered = self.in_transaction("recovering interrupted syncs", |tx| {
             let e = err("recovering interrupted syncs");
             let running: Vec<(i64, i64, Option<String>, Option<Time>)> = {
                 let mut statement = tx
@@ -642,7 +616,7 @@ impl Store for Sqlite {
                 let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(&e)?;
                 rows.collect::<rusqlite::Result<_>>().map_err(&e)?
             };
-            let mut recovered = 0;
+            let mut recovered = Vec::new();
             for (run_id, connection_id, owner, until) in running {
                 let live = owner.as_deref().is_some_and(is_alive) && until.is_some_and(|u| u >= now);
                 if live {
@@ -654,16 +628,17 @@ impl Store for Sqlite {
                     [run_id, now],
                 )
                 .map_err(&e)?;
-                tx.execute("DELETE FROM staged_users WHERE run_id = ?1", [run_id]).map_err(&e)?;
                 tx.execute(
                     "UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = ?1",
                     [connection_id],
                 )
                 .map_err(&e)?;
-                recovered += 1;
+                recovered.push(run_id);
             }
             Ok(recovered)
-        })
+        })?;
+        remove_spools(&self.staging, &recovered);
+        Ok(recovered.len())
     }
 
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
@@ -683,8 +658,10 @@ impl Store for Sqlite {
         let db = self.lock();
         let mut statement = db
             .prepare(&format!(
-                "SELECT {USER_COLUMNS}, deleted, first_seen, last_seen FROM users \
-                 WHERE connection_id = ?1 AND (?2 OR (deleted = 0 AND active = 1)) ORDER BY external_id"
+                "SELECT {USER_COLUMNS}, deleted, first_seen, \
+                 CASE WHEN deleted THEN last_seen \
+                 ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = ?1), last_seen) END \
+                 FROM users WHERE connection_id = ?1 AND (?2 OR (deleted = 0 AND active = 1)) ORDER BY external_id"
             ))
             .map_err(err("reading users"))?;
         let rows = statement
@@ -724,6 +701,40 @@ impl Store for Sqlite {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .map_err(err("counting users"))
+    }
+
+    fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
+        let e = err("reading the history");
+        let db = self.lock();
+        // A user named by email is found among the stored users; an id is taken as it is.
+        let mut statement = db
+            .prepare(
+                "SELECT h.external_id, h.at, h.run_id, h.event, h.detail FROM user_history h \
+                 WHERE h.connection_id = ?1 AND h.at >= ?2 AND (?3 IS NULL OR h.external_id = ?3 OR h.external_id IN \
+                 (SELECT external_id FROM users WHERE connection_id = ?1 AND email = ?3 COLLATE NOCASE)) \
+                 ORDER BY h.id DESC LIMIT ?4",
+            )
+            .map_err(&e)?;
+        let rows = statement
+            .query_map(params![connection_id, query.since.unwrap_or(i64::MIN), query.user, query.limit], |r| {
+                let event: String = r.get(3)?;
+                let detail: Option<String> = r.get(4)?;
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, event, detail))
+            })
+            .map_err(&e)?;
+        let mut changes = Vec::new();
+        for row in rows {
+            let (external_id, at, run_id, event, detail): (String, Time, i64, String, Option<String>) =
+                row.map_err(&e)?;
+            let Some(event) = Event::parse(&event) else { continue };
+            let (fields, license) = match event {
+                Event::Changed => (detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(), None),
+                Event::LicenseGained | Event::LicenseLost => (Vec::new(), detail),
+                _ => (Vec::new(), None),
+            };
+            changes.push(Change { external_id, at, run_id, event, fields, license });
+        }
+        Ok(changes)
     }
 
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64> {
