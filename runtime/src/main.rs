@@ -5,11 +5,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// A sync allocates a record's few small strings per user: mimalloc spends
-/// less on them than glibc's malloc (measured in the README's sync figures).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Logs go to stderr; RUST_LOG overrides the level (info by default).
     tracing_subscriber::fmt()

@@ -33,6 +33,8 @@ const DIES_AFTER_FIRST_PAGE: usize = 4;
 const STALLS_AT_400: usize = 5;
 /// Lists members whose names and handles carry terminal escapes, a spreadsheet formula and 10,000 characters.
 const HOSTILE: usize = 6;
+/// Answers every request after 300 ms, counting the requests in flight.
+const SLOW: usize = 7;
 
 struct Api {
     base_url: String,
@@ -41,6 +43,8 @@ struct Api {
     users: Arc<AtomicUsize>,
     /// Requests held by STALLS_AT_400 so far.
     stalled: Arc<AtomicUsize>,
+    /// The most requests SLOW has had in flight at once.
+    most_in_flight: Arc<AtomicUsize>,
 }
 
 impl Api {
@@ -57,10 +61,17 @@ async fn api(users: usize) -> Api {
     let mode = Arc::new(AtomicUsize::new(FINE));
     let count = Arc::new(AtomicUsize::new(users));
     let stalled = Arc::new(AtomicUsize::new(0));
-    let (m, c, held) = (mode.clone(), count.clone(), stalled.clone());
+    let (in_flight, most_in_flight) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (m, c, held, flying, most) = (mode.clone(), count.clone(), stalled.clone(), in_flight, most_in_flight.clone());
     serve(listener, move |head| {
         let (mode, count, held) = (m.load(Ordering::SeqCst), c.load(Ordering::SeqCst), held.clone());
+        let (flying, most) = (flying.clone(), most.clone());
         async move {
+            if mode == SLOW {
+                most.fetch_max(flying.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                flying.fetch_sub(1, Ordering::SeqCst);
+            }
             let head = head.to_lowercase();
             let offset: usize = head
                 .split(['?', '&', ' '])
@@ -95,7 +106,7 @@ async fn api(users: usize) -> Api {
             Some((status, body.to_string()))
         }
     });
-    Api { base_url: format!("http://{address}/api/v2"), mode, users: count, stalled }
+    Api { base_url: format!("http://{address}/api/v2"), mode, users: count, stalled, most_in_flight }
 }
 
 struct Tib {
@@ -831,4 +842,70 @@ async fn a_full_disk_fails_the_sync_keeps_reads_working_and_recovers_once_space_
     assert!(status.stdout.contains("integrity ok"), "{status:?}");
     let outcomes = tib.sql("SELECT outcome FROM runs ORDER BY id");
     assert_eq!(outcomes, [r#"Text("applied")"#, r#"Text("failed")"#, r#"Text("applied")"#]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_all_runs_the_connections_in_parallel_up_to_its_limit() {
+    // Thirty users: one page each, fetched with the spec's four requests ahead.
+    let api = api(30).await;
+    let tib = Tib::new();
+    for account in ["A", "B", "C", "D"] {
+        tib.connect(&api, account).await;
+    }
+    api.set(SLOW);
+    let one_at_a_time = tib.run(&["sync", "--all", "--max-concurrent", "1"]).await;
+    assert_eq!(one_at_a_time.code, 0, "{one_at_a_time:?}");
+    let alone = api.most_in_flight.swap(0, Ordering::SeqCst);
+    assert!(alone <= 4, "one connection at a time: at most its own {alone} requests");
+    let together = tib.run(&["sync", "--all"]).await;
+    assert_eq!(together.code, 0, "{together:?}");
+    assert_eq!(together.stdout.matches(": synced").count(), 4, "a line for each: {together:?}");
+    let most = api.most_in_flight.load(Ordering::SeqCst);
+    assert!(most > alone, "four connections at once put more requests in flight: {most} against {alone}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn history_tells_which_users_appeared_changed_and_were_deleted() {
+    let api = api(250).await;
+    let (tib, _) = Tib::synced(&api).await;
+    let history = |args: &'static [&'static str]| {
+        let tib = &tib;
+        async move {
+            let mut command = vec!["history", "acme", "Prod"];
+            command.extend_from_slice(args);
+            tib.run(&command).await
+        }
+    };
+    assert!(history(&[]).await.stdout.contains("no changes recorded for acme/Prod"), "the first sync records none");
+
+    api.users.store(200, Ordering::SeqCst);
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    api.users.store(260, Ordering::SeqCst);
+    let synced = tib.run(&["sync", "acme", "Prod"]).await;
+    let back = valid(250) - valid(200);
+    let appeared = valid(260) - valid(250);
+    assert!(synced.stdout.contains(&format!("{} new, 0 updated", back + appeared)), "{synced:?}");
+
+    let json = history(&["--format", "json"]).await;
+    assert_eq!(json.code, 0, "{json:?}");
+    let entries: Vec<Value> = serde_json::from_str(&json.stdout).expect("JSON");
+    let count = |event: &str| entries.iter().filter(|e| e["event"] == event).count();
+    assert_eq!((count("deleted"), count("returned"), count("appeared")), (back, back, appeared));
+    assert!(count("license_lost") > 0 && count("license_gained") > 0, "licenses lost at deletion, gained back");
+    let newest = &entries[0];
+    assert!(newest["at"].as_i64().is_some() && newest["external_id"].is_string(), "{newest}");
+
+    // One user, by email: deleted, then back.
+    let one = history(&["--user", "user210@acme.example", "--format", "json"]).await;
+    let events: Vec<String> = serde_json::from_str::<Vec<Value>>(&one.stdout)
+        .expect("JSON")
+        .iter()
+        .filter(|e| !e["event"].as_str().unwrap_or_default().starts_with("license"))
+        .map(|e| e["event"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(events, ["returned", "deleted"], "{one:?}");
+    let table = history(&["--user", "100210"]).await;
+    assert!(table.stdout.starts_with("AT") && table.stdout.contains("returned"), "{table:?}");
+    let csv = history(&["--format", "csv", "--since", "1d"]).await;
+    assert!(csv.stdout.starts_with("at,external_id,event,what,run"), "{csv:?}");
 }

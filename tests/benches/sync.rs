@@ -9,9 +9,12 @@
 //! reported apart from the server's. The sections run in turn for
 //! [`ROUNDS`] rounds, and the goals are read off their medians.
 //!
+//! Then the whole path through the runtime's store ([`store`]): first sync,
+//! unchanged and 10 %-changed re-syncs, beside a Python loop.
+//!
 //! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes;
 //! `cargo bench -p tib-e2e --bench sync -- e2e` (or `floor`, `typed`, `value`,
-//! `transport`, `latency`) runs one section, to profile it.
+//! `transport`, `latency`, `store`) runs one section, to profile it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -25,10 +28,10 @@ use tib_support::{Client, Connection, Connector, CredentialValues, RetryPolicy, 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// The allocator the runtime binary deploys with: glibc's malloc spends more on
-/// a record's few small strings than the mapping itself.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// The allocator the `tib` binary deploys with: the system's. mimalloc spent
+/// no less CPU on the whole path through the store and raised its peak
+/// memory from 14 to 36 MiB at a million users (README, "Syncing users").
+static ALLOCATOR: std::alloc::System = std::alloc::System;
 
 const USERS: usize = 1_000_000;
 const PAGE: usize = 100;
@@ -40,7 +43,13 @@ const BODIES: usize = 100;
 /// turn, round after round, and their medians are compared.
 const ROUNDS: usize = 5;
 
+#[path = "sync/store.rs"]
+mod store;
+
 fn main() {
+    if store::child_main() {
+        return;
+    }
     // `cargo bench -p tib-e2e --bench sync -- typed` runs one section, to profile it.
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let run = |section: &str| only.is_empty() || only.iter().any(|o| o == section);
@@ -48,7 +57,7 @@ fn main() {
     let bodies = Arc::new(page_bodies());
     let connector = tib_connectors::connector("pagerduty").expect("the PagerDuty example connector");
     let value_interpreter = interpreter("pagerduty");
-    let server = serve(bodies.clone(), Duration::ZERO);
+    let server = serve(Arc::new(Cycled(bodies.to_vec())), Duration::ZERO);
     let transport: &'static TransportOnly = Box::leak(Box::new(TransportOnly(connector.spec())));
 
     let mut rounds = Vec::new();
@@ -80,6 +89,10 @@ fn main() {
     }
     if !rounds.is_empty() {
         summarise(&rounds);
+    }
+    if run("store") {
+        let cpu: Vec<f64> = rounds.iter().map(|r| r.e2e.client_cpu_per_user).collect();
+        store::section((!cpu.is_empty()).then(|| median(&cpu)));
     }
     if run("latency") {
         concurrent_pages(&runtime, &bodies, connector);
@@ -194,7 +207,7 @@ fn per_second(time: Duration) -> f64 {
 
 /// Concurrent pages against a slow API: 20 ms added to every answer.
 fn concurrent_pages(runtime: &tokio::runtime::Runtime, bodies: &Arc<Vec<Vec<u8>>>, connector: &'static dyn Connector) {
-    let slow = serve(bodies.clone(), Duration::from_millis(20));
+    let slow = serve(Arc::new(Cycled(bodies.to_vec())), Duration::from_millis(20));
     let limited = 20_000;
     for concurrency in [1, 4] {
         let start = Instant::now();
@@ -245,10 +258,30 @@ impl Server {
     }
 }
 
+/// What the bench's server answers for an offset.
+trait Pages: Send + Sync + 'static {
+    fn body(&self, offset: usize) -> Cow<'_, [u8]>;
+}
+
+/// The pre-rendered bodies, cycled: ids repeat every [`BODIES`] pages.
+struct Cycled(Vec<Vec<u8>>);
+
+impl Pages for Cycled {
+    fn body(&self, offset: usize) -> Cow<'_, [u8]> {
+        let body = &self.0[(offset / PAGE) % BODIES];
+        if offset + PAGE >= USERS {
+            let text = String::from_utf8_lossy(body).replace("\"more\":true", "\"more\":false");
+            Cow::Owned(text.into_bytes())
+        } else {
+            Cow::Borrowed(body)
+        }
+    }
+}
+
 /// A minimal HTTP/1.1 server on a thread of its own: keep-alive, answers every
-/// request with the pre-rendered body for its offset, `"more": false` on the
-/// last page. Its own thread keeps its CPU time apart from the client's.
-fn serve(bodies: Arc<Vec<Vec<u8>>>, latency: Duration) -> Server {
+/// request with the body for its offset. Its own thread keeps its CPU time
+/// apart from the client's.
+fn serve(bodies: Arc<dyn Pages>, latency: Duration) -> Server {
     let (ready, started) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
@@ -268,12 +301,7 @@ fn serve(bodies: Arc<Vec<Vec<u8>>>, latency: Duration) -> Server {
 }
 
 /// Answers the requests of one connection.
-async fn answer(
-    mut socket: tokio::net::TcpStream,
-    bodies: Arc<Vec<Vec<u8>>>,
-    counter: Arc<AtomicU64>,
-    latency: Duration,
-) {
+async fn answer(mut socket: tokio::net::TcpStream, bodies: Arc<dyn Pages>, counter: Arc<AtomicU64>, latency: Duration) {
     // Without it, Nagle's algorithm and delayed ACKs hold every answer ~40 ms.
     let _ = socket.set_nodelay(true);
     let mut buffer = vec![0u8; 8192];
@@ -289,15 +317,7 @@ async fn answer(
         buffer.copy_within(end + 4..filled, 0);
         filled -= end + 4;
         counter.fetch_add(1, Ordering::Relaxed);
-        let offset = query_number(&head, "offset");
-        let body = &bodies[(offset / PAGE) % BODIES];
-        let last = offset + PAGE >= USERS;
-        let body: Cow<'_, [u8]> = if last {
-            let text = String::from_utf8_lossy(body).replace("\"more\":true", "\"more\":false");
-            Cow::Owned(text.into_bytes())
-        } else {
-            Cow::Borrowed(body)
-        };
+        let body = bodies.body(query_number(&head, "offset"));
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }

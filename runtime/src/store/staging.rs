@@ -147,6 +147,21 @@ impl<'a> Record<'a> {
 #[derive(Debug, PartialEq)]
 pub struct Damaged(pub usize);
 
+/// How many leading bytes of `bytes` are whole records, by their headers
+/// alone: where a chunk of a spool read in pieces can be cut.
+pub fn whole_records(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    while let Some(head) = bytes.get(at..at + HEADER) {
+        let length = u32::from_le_bytes([head[8], head[9], head[10], head[11]]) as usize;
+        let end = at + HEADER + length;
+        if end > bytes.len() {
+            break;
+        }
+        at = end;
+    }
+    at
+}
+
 /// The records of staged bytes, in the order they were staged.
 pub fn records(bytes: &[u8]) -> impl Iterator<Item = Result<Record<'_>, Damaged>> {
     let mut at = 0;

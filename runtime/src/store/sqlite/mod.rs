@@ -482,7 +482,13 @@ impl Store for Sqlite {
         let version: i64 = tx
             .query_row("SELECT users_version FROM connections WHERE id = ?1", [connection_id], |r| r.get(0))
             .map_err(&e)?;
-        let (mut digests, mut present) = (Vec::new(), 0);
+        // Sized first: a vector grown by doubling holds up to three times its digests while it grows.
+        let expected: i64 = tx
+            .query_row("SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND deleted = 0", [connection_id], |r| {
+                r.get(0)
+            })
+            .map_err(&e)?;
+        let (mut digests, mut present) = (Vec::with_capacity(expected.max(0) as usize), 0);
         {
             let mut statement =
                 tx.prepare_cached("SELECT digest FROM users WHERE connection_id = ?1 AND deleted = 0").map_err(&e)?;
@@ -511,7 +517,6 @@ impl Store for Sqlite {
         now: Time,
     ) -> Result<Applied> {
         let spool = Spool::of(&self.staging, run_id);
-        let records = spool.read()?;
         let mut db = self.lock();
         let e = err("completing the sync");
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&e)?;
@@ -527,7 +532,7 @@ impl Store for Sqlite {
                     .to_owned(),
             ));
         }
-        let written = apply::write_records(&tx, &target, &baseline, &records)?;
+        let written = apply::write_records(&tx, &target, &baseline, &spool)?;
         let hold = policy.hold;
         let (would_delete, present) = (written.unlisted, baseline.present() as i64);
         // Connecting again (to rotate a token) replaces the users, but under the same hold:
@@ -579,7 +584,7 @@ impl Store for Sqlite {
             .map_err(&e)?;
         let Some((run_id, held_version)) = held else { return Ok(None) };
         let spool = Spool::of(&self.staging, run_id);
-        let (records, kept) = (spool.read()?, spool.kept()?);
+        let kept = spool.kept()?;
         let applied = self.in_transaction("approving the held sync", |tx| {
             let target = target(tx, run_id, now)?;
             let (version, present): (i64, i64) = tx
@@ -593,7 +598,7 @@ impl Store for Sqlite {
                 return Err(StoreError("the stored users changed since this sync was held; sync again".to_owned()));
             }
             let baseline = Baseline::from_kept(kept, present as usize, version);
-            let written = apply::write_records(tx, &target, &baseline, &records)?;
+            let written = apply::write_records(tx, &target, &baseline, &spool)?;
             let applied = finish(tx, &target, baseline, written, policy)?;
             tx.execute("UPDATE runs SET outcome = 'approved' WHERE id = ?1", [run_id]).map_err(&e)?;
             record_changes(tx, run_id, applied)?;

@@ -1,0 +1,212 @@
+//! The sync engine over a real SQLite file and the demo Acme API on
+//! 127.0.0.1: store work never holds the async workers, so one account's
+//! long apply does not stop another account's sync.
+
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tib_runtime::store::sqlite::Sqlite;
+use tib_runtime::store::*;
+use tib_runtime::sync::{Ended, Engine};
+
+/// The SQLite store, except that completing one connection's run waits until
+/// the test opens the gate: an apply that takes as long as the test likes.
+struct Gated {
+    inner: Sqlite,
+    gated: i64,
+    /// The gated connection's run, once started.
+    run: AtomicI64,
+    entered: AtomicBool,
+    gate: Mutex<std::sync::mpsc::Receiver<()>>,
+    /// The gate was never opened: the test could not go on while the apply was held.
+    timed_out: AtomicBool,
+}
+
+impl Store for Gated {
+    fn upsert_connection(&self, new: &NewConnection<'_>) -> Result<Upserted> {
+        self.inner.upsert_connection(new)
+    }
+    fn connection(&self, integration: &str, account: &str) -> Result<Option<Connection>> {
+        self.inner.connection(integration, account)
+    }
+    fn connections(&self) -> Result<Vec<Connection>> {
+        self.inner.connections()
+    }
+    fn remove_connection(&self, id: i64) -> Result<bool> {
+        self.inner.remove_connection(id)
+    }
+    fn set_enabled(&self, id: i64, enabled: bool, reason: Option<&str>) -> Result<()> {
+        self.inner.set_enabled(id, enabled, reason)
+    }
+    fn set_next_sync(&self, id: i64, at: Time) -> Result<()> {
+        self.inner.set_next_sync(id, at)
+    }
+    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool> {
+        self.inner.claim_slot(id, due, next)
+    }
+    fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool> {
+        self.inner.try_lease(id, owner, until, now)
+    }
+    fn release(&self, id: i64, owner: &str) -> Result<()> {
+        self.inner.release(id, owner)
+    }
+    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started> {
+        let started = self.inner.start_run(connection_id, now)?;
+        if connection_id == self.gated {
+            self.run.store(started.run_id, Ordering::SeqCst);
+        }
+        Ok(started)
+    }
+    fn stage(&self, run_id: i64, records: &[u8]) -> Result<()> {
+        self.inner.stage(run_id, records)
+    }
+    fn complete_run(
+        &self,
+        run_id: i64,
+        baseline: Baseline,
+        totals: &RunTotals,
+        policy: ApplyPolicy,
+        now: Time,
+    ) -> Result<Applied> {
+        if run_id == self.run.load(Ordering::SeqCst) {
+            self.entered.store(true, Ordering::SeqCst);
+            if self.gate.lock().expect("gate").recv_timeout(Duration::from_secs(10)).is_err() {
+                self.timed_out.store(true, Ordering::SeqCst);
+            }
+        }
+        self.inner.complete_run(run_id, baseline, totals, policy, now)
+    }
+    fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()> {
+        self.inner.fail_run(run_id, totals, error, now)
+    }
+    fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>> {
+        self.inner.approve_held(connection_id, policy, now)
+    }
+    fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize> {
+        self.inner.recover_interrupted(is_alive, now)
+    }
+    fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
+        self.inner.last_run(connection_id)
+    }
+    fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
+        self.inner.runs(connection_id, limit)
+    }
+    fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>> {
+        self.inner.users(connection_id, include_deleted)
+    }
+    fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
+        self.inner.user_counts(connection_id)
+    }
+    fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
+        self.inner.history(connection_id, query)
+    }
+    fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64> {
+        self.inner.add_notification(connection, kind, message, now)
+    }
+    fn notifications(&self, limit: i64) -> Result<Vec<Notification>> {
+        self.inner.notifications(limit)
+    }
+    fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()> {
+        self.inner.save_tokens(id, sealed)
+    }
+    fn add_authorization(&self, pending: &PendingAuthorization) -> Result<()> {
+        self.inner.add_authorization(pending)
+    }
+    fn take_authorization(&self, state: &str, now: Time) -> Result<Option<PendingAuthorization>> {
+        self.inner.take_authorization(state, now)
+    }
+    fn health(&self) -> Result<String> {
+        self.inner.health()
+    }
+}
+
+/// Connects `account` of the demo Acme API.
+fn connect(store: &Sqlite, vault: &tib_runtime::vault::Vault, base_url: &str, account: &str) -> Connection {
+    let name = format!("acme/{account}");
+    let secrets = [tib_support::Secret::new("demo"), tib_support::Secret::new(tib_runtime::demo::TOKEN)];
+    let sealed = vault.seal(&secrets, &name).expect("sealed");
+    store
+        .upsert_connection(&NewConnection {
+            integration: "acme",
+            account,
+            sealed_credentials: &sealed,
+            base_url: Some(base_url),
+            interval_secs: 86_400,
+            next_sync_at: 0,
+            token_url: None,
+            authorize_url: None,
+            waiting_reason: None,
+        })
+        .expect("connected");
+    store.connection("acme", account).expect("read").expect("connected")
+}
+
+/// On a runtime of one thread, where a store call made on the worker would
+/// stop everything: account A's apply is held at the gate while account B
+/// syncs from start to end, and a timer keeps ticking.
+#[tokio::test(flavor = "current_thread")]
+async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
+    let dir = tempfile::tempdir().expect("dir");
+    let api = tib_runtime::demo::start().await.expect("the demo API");
+    let sqlite = Sqlite::open(&dir.path().join("tib.db")).expect("store");
+    let vault = Arc::new(tib_runtime::vault::Vault::open(None, &dir.path().join("tib.key")).expect("key"));
+    let (a, b) = (connect(&sqlite, &vault, &api.base_url, "A"), connect(&sqlite, &vault, &api.base_url, "B"));
+    let (open, gate) = std::sync::mpsc::channel();
+    let store = Arc::new(Gated {
+        inner: sqlite,
+        gated: a.id,
+        run: AtomicI64::new(-1),
+        entered: AtomicBool::new(false),
+        gate: Mutex::new(gate),
+        timed_out: AtomicBool::new(false),
+    });
+    let network = tib_support::NetworkPolicy::with_loopback();
+    let engine = Engine {
+        store: store.clone(),
+        vault,
+        client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
+            .expect("client"),
+        notifier: tib_runtime::notify::Notifier::new(None).expect("notifier"),
+        apply: ApplyPolicy::default(),
+        options: tib_support::SyncOptions::default(),
+        notify_after_failures: 3,
+        clock: Arc::new(tib_runtime::schedule::SystemClock),
+        owner: tib_runtime::sync::process_owner(),
+        client_tokens: Mutex::default(),
+    };
+    let synced_a = async {
+        let mut progress = |_, _| {};
+        engine.sync(&a, &mut progress).await.expect("A runs")
+    };
+    let while_held = async {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !store.entered.load(Ordering::SeqCst) {
+            assert!(tokio::time::Instant::now() < deadline, "A never reached its apply");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut ticks = tokio::time::interval(Duration::from_millis(5));
+        let mut progress = |_, _| {};
+        let (b_ended, ()) = tokio::join!(engine.sync(&b, &mut progress), async {
+            for _ in 0..3 {
+                ticks.tick().await;
+            }
+        });
+        assert!(store.entered.load(Ordering::SeqCst));
+        let b_ended = b_ended.expect("B runs");
+        // B ended with A's apply still held: now let A go.
+        open.send(()).expect("A waits at the gate");
+        b_ended
+    };
+    let (a_ended, b_ended) =
+        tokio::time::timeout(Duration::from_secs(60), async { tokio::join!(synced_a, while_held) })
+            .await
+            .expect("neither sync waits for the other's store work");
+    assert!(!store.timed_out.load(Ordering::SeqCst), "B could not sync while A's apply was held");
+    let valid = (0..tib_runtime::demo::USERS).filter(|i| i % 97 != 13).count() as u64;
+    for ended in [a_ended, b_ended] {
+        assert!(matches!(ended, Ended::Applied { users, .. } if users == valid), "{ended:?}");
+    }
+    assert_eq!(store.user_counts(a.id).expect("counts").1, valid as i64);
+    assert_eq!(store.user_counts(b.id).expect("counts").1, valid as i64);
+}
