@@ -28,10 +28,9 @@ use tib_support::{Client, Connection, Connector, CredentialValues, RetryPolicy, 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// The allocator the `tib` binary deploys with: the system's. mimalloc spent
-/// no less CPU on the whole path through the store and raised its peak
-/// memory from 14 to 36 MiB at a million users (README, "Syncing users").
-static ALLOCATOR: std::alloc::System = std::alloc::System;
+// The allocator is the system's, as in the `tib` binary: mimalloc spent no
+// less CPU on the whole path through the store and raised its peak memory
+// from 14 to 36 MiB at a million users (README, "Syncing users").
 
 const USERS: usize = 1_000_000;
 const PAGE: usize = 100;

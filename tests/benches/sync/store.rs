@@ -100,6 +100,9 @@ struct Measured {
     peak_rss_mib: f64,
 }
 
+/// One kind of sync of a round.
+type Pick = fn(&Round) -> Measured;
+
 /// One round of one size.
 struct Round {
     first: Measured,
@@ -148,7 +151,7 @@ pub fn section(fetch_only: Option<f64>) {
 
 fn summarise(size: usize, rounds: &[Round], fetch_only: Option<f64>) {
     println!("store path, {size} users, medians of {} rounds:", rounds.len());
-    let kinds: [(&str, fn(&Round) -> Measured); 4] = [
+    let kinds: [(&str, Pick); 4] = [
         ("first sync", |r| r.first),
         ("unchanged re-sync", |r| r.unchanged),
         ("10 % changed re-sync", |r| r.changed),
