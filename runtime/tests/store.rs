@@ -421,3 +421,21 @@ fn an_authorization_state_is_taken_once_and_expired_ones_are_swept() {
     assert_eq!(store.take_authorization("s1", 500).expect("take"), None, "single use");
     assert_eq!(store.take_authorization("old", 500).expect("take"), None, "swept when it expired");
 }
+
+#[test]
+fn a_first_sync_inserts_every_user_once_the_first_listing_standing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    // 200 users and one listed twice: more than one statement's 64 rows, and a remainder.
+    let mut listed = users(0..200);
+    let mut again = user(7);
+    again.email = "later@example.com".into();
+    listed.insert(150, again);
+    assert_eq!(sync(&store, id, &listed, 100), Applied::Applied { added: 200, updated: 0, deleted: 0 });
+    let stored = store.users(id, true).expect("users");
+    assert_eq!(stored.len(), 200);
+    let seven = stored.iter().find(|u| u.user.external_id == "7").expect("user 7");
+    assert_eq!(seven.user.email, "u7@example.com", "the first listing stands");
+    assert_eq!(stored.iter().find(|u| u.user.external_id == "199").map(|u| u.first_seen), Some(100));
+}
