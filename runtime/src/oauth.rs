@@ -17,7 +17,7 @@ use tib_support::oauth::{Endpoints, OAuthClient, TokenSet, production_redirect_u
 use url::Url;
 
 use crate::schedule::Clock;
-use crate::store::{Connection, PendingAuthorization, Store};
+use crate::store::{Connection, PendingAuthorization, Store, off_workers};
 use crate::vault::Vault;
 
 /// How long an authorization link stays valid.
@@ -130,9 +130,10 @@ async fn complete(
     let internal = |message: String| (StatusCode::INTERNAL_SERVER_ERROR, message);
     let state = query.get("state").ok_or_else(|| bad("the redirect has no state".to_owned()))?;
     let now = callback.clock.now();
-    let pending = callback
-        .store
-        .take_authorization(state, now)
+    // The store's work off the async workers, as everywhere in `serve`.
+    let taken = state.clone();
+    let pending = off_workers(&callback.store, move |s| s.take_authorization(&taken, now))
+        .await
         .map_err(|e| internal(e.to_string()))?
         .ok_or_else(|| bad("unknown or already used state: start again with `tib connect`".to_owned()))?;
     if pending.integration != integration {
@@ -146,9 +147,9 @@ async fn complete(
         return Err(bad(format!("the provider refused the authorization: {error}{description}")));
     }
     let code = query.get("code").ok_or_else(|| bad("the redirect has no code".to_owned()))?;
-    let connection = callback
-        .store
-        .connection(&pending.integration, &pending.account)
+    let (found, account) = (pending.integration.clone(), pending.account.clone());
+    let connection = off_workers(&callback.store, move |s| s.connection(&found, &account))
+        .await
         .map_err(|e| internal(e.to_string()))?
         .ok_or_else(|| bad("the connection was removed meanwhile".to_owned()))?;
     let name = connection.name();
@@ -163,10 +164,14 @@ async fn complete(
     let redirect = Url::parse(&pending.redirect_uri).map_err(|e| internal(e.to_string()))?;
     let tokens = client.exchange(code, &verifier, &redirect).await.map_err(|e| bad(e.to_string()))?;
     let sealed = seal_tokens(&callback.vault, &tokens, &name).map_err(internal)?;
-    let store = callback.store.as_ref();
-    store.save_tokens(connection.id, &sealed).map_err(|e| internal(e.to_string()))?;
-    store.set_enabled(connection.id, true, None).map_err(|e| internal(e.to_string()))?;
-    store.set_next_sync(connection.id, now).map_err(|e| internal(e.to_string()))?;
+    let id = connection.id;
+    off_workers(&callback.store, move |s| {
+        s.save_tokens(id, &sealed)?;
+        s.set_enabled(id, true, None)?;
+        s.set_next_sync(id, now)
+    })
+    .await
+    .map_err(|e| internal(e.to_string()))?;
     if tokens.refresh_token.is_none() {
         tracing::warn!(
             connection = name,

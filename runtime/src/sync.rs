@@ -427,8 +427,9 @@ impl Writer {
                     // After a failure the rest is drained unwritten: the run fails as a whole.
                     Spooled::Records(_) if failed.is_some() => {}
                     Spooled::Records(records) => {
+                        // The store's error says what it could not do ("cannot stage users: ...").
                         if let Err(error) = store.stage(run_id, &records) {
-                            failed = Some(format!("cannot stage users: {error}"));
+                            failed = Some(error.to_string());
                         }
                     }
                     Spooled::Renew(now) => {

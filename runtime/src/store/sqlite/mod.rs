@@ -556,14 +556,14 @@ impl Store for Sqlite {
     }
 
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()> {
+        // The spool goes first: a sync that filled the disk leaves the room its failure needs.
+        Spool::of(&self.staging, run_id).remove();
         self.in_transaction("recording the failed sync", |tx| {
             record_totals(tx, run_id, totals, Outcome::Failed, now)?;
             tx.execute("UPDATE runs SET error = ?2 WHERE id = ?1", params![run_id, error])
                 .map_err(err("recording the failed sync"))?;
             Ok(())
-        })?;
-        Spool::of(&self.staging, run_id).remove();
-        Ok(())
+        })
     }
 
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>> {
