@@ -32,6 +32,9 @@ pub struct Diagnostic {
     pub primary: Label,
     pub secondary: Vec<Label>,
     pub help: Option<String>,
+    /// What to write at the primary label instead, when the mistake is a
+    /// likely typo of a known word: the quick fix an editor offers.
+    pub replacement: Option<String>,
 }
 
 impl Diagnostic {
@@ -43,6 +46,7 @@ impl Diagnostic {
             primary: Label { span, text: label.into() },
             secondary: Vec::new(),
             help: None,
+            replacement: None,
         }
     }
 
@@ -59,6 +63,14 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    /// "Did you mean": help naming the known word closest to `typed` (or
+    /// listing them, as `what`), and that word as the replacement of the
+    /// primary label, which must be `typed` as written.
+    pub fn did_you_mean(mut self, typed: &str, candidates: &[&str], what: &str) -> Self {
+        self.replacement = crate::suggest::closest(typed, candidates.iter().copied()).map(str::to_owned);
+        self.with_help(crate::suggest::help(typed, candidates, what))
     }
 
     pub fn is_error(&self) -> bool {
@@ -105,4 +117,102 @@ pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str, style: 
         let _ = handler.render_report(&mut out, report.as_ref());
     }
     out
+}
+
+/// A place in a file as editors count it: 1-based line, and 1-based column
+/// in characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// A place in a file as `check --format json` gives it.
+#[derive(Debug, serde::Serialize)]
+pub struct JsonLabel {
+    pub primary: bool,
+    pub text: String,
+    /// Byte offsets, half-open.
+    pub start: usize,
+    pub end: usize,
+    pub from: Position,
+    pub to: Position,
+}
+
+/// One diagnostic as `check --format json` gives it.
+#[derive(Debug, serde::Serialize)]
+pub struct JsonDiagnostic {
+    pub code: &'static str,
+    pub severity: &'static str,
+    pub message: String,
+    pub labels: Vec<JsonLabel>,
+    pub help: Option<String>,
+    /// Replacements an editor can apply: the primary label's bytes, and what to write there.
+    pub replacements: Vec<JsonReplacement>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct JsonReplacement {
+    pub start: usize,
+    pub end: usize,
+    pub text: String,
+}
+
+/// The line and column of byte `offset` of `source` (the end of the text when past it).
+pub fn position(source: &str, offset: usize) -> Position {
+    let offset = (0..=offset.min(source.len())).rev().find(|o| source.is_char_boundary(*o)).unwrap_or(0);
+    let before = &source[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Position { line: before.matches('\n').count() + 1, column: before[line_start..].chars().count() + 1 }
+}
+
+/// Diagnostics of one file in the form `check --format json` prints.
+pub fn to_json(diagnostics: &[Diagnostic], source: &str) -> Vec<JsonDiagnostic> {
+    let label = |label: &Label, primary: bool| JsonLabel {
+        primary,
+        text: label.text.clone(),
+        start: label.span.start,
+        end: label.span.end,
+        from: position(source, label.span.start),
+        to: position(source, label.span.end),
+    };
+    diagnostics
+        .iter()
+        .map(|d| JsonDiagnostic {
+            code: d.code,
+            severity: match d.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+            },
+            message: d.message.clone(),
+            labels: std::iter::once(label(&d.primary, true))
+                .chain(d.secondary.iter().map(|l| label(l, false)))
+                .collect(),
+            help: d.help.clone(),
+            replacements: d
+                .replacement
+                .iter()
+                .map(|text| JsonReplacement {
+                    start: d.primary.span.start,
+                    end: d.primary.span.end,
+                    text: text.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_lines_and_characters_from_one() {
+        let source = "app \"Å\"\nbase_url \"x\"\n";
+        assert_eq!(position(source, 0), Position { line: 1, column: 1 });
+        assert_eq!(position(source, 6), Position { line: 1, column: 6 }, "Å is one character of two bytes");
+        assert_eq!(position(source, 9), Position { line: 2, column: 1 });
+        assert_eq!(position(source, 7), Position { line: 1, column: 7 }, "inside Å: its start");
+        assert_eq!(position(source, 1000), Position { line: 3, column: 1 });
+    }
 }

@@ -25,6 +25,9 @@ enum Command {
     Check {
         /// Spec files to check.
         files: Vec<PathBuf>,
+        /// `json`: one JSON document on stdout, for editors and CI annotations.
+        #[arg(long, value_enum, default_value_t = Format::Plain)]
+        format: Format,
     },
     /// Check every spec in specs/ and write its connector crate into connectors/ (the default).
     Generate,
@@ -64,6 +67,16 @@ enum Command {
     },
 }
 
+/// How `check` reports.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Format {
+    /// Rendered reports on stderr, with colour on a terminal.
+    Plain,
+    /// Per file, per diagnostic: code, severity, message, labels (byte offsets, lines and columns),
+    /// help and replacements.
+    Json,
+}
+
 /// What `test` and `preview` connect with.
 #[derive(Args)]
 struct ConnectArgs {
@@ -94,7 +107,7 @@ struct ConnectArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Check { files }) => check(&cli.root, files).0,
+        Some(Command::Check { files, format }) => check(&cli.root, files, format).0,
         None | Some(Command::Generate) => generate(&cli.root),
         Some(Command::Test { spec, connect }) => live(&cli.root, spec, connect, Live::Test),
         Some(Command::Preview { spec, connect, pages, json }) => {
@@ -114,7 +127,7 @@ enum Live {
 
 /// `test` and `preview`: check the spec, then try it against the API.
 fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Live) -> ExitCode {
-    let (code, specs) = check(root, vec![spec]);
+    let (code, specs) = check(root, vec![spec], Format::Plain);
     let Some(spec) = specs.and_then(|specs| specs.into_iter().next()).and_then(|s| s.compiled.spec) else {
         return code;
     };
@@ -220,7 +233,7 @@ async fn prompt(
 }
 
 fn generate(root: &std::path::Path) -> ExitCode {
-    let (code, specs) = check(root, Vec::new());
+    let (code, specs) = check(root, Vec::new(), Format::Plain);
     let Some(specs) = specs else { return code };
     let specs: Vec<&compiler::ir::Spec> = specs.iter().filter_map(|s| s.compiled.spec.as_ref()).collect();
     let files = compiler::generate::files(&specs);
@@ -249,7 +262,7 @@ fn generate(root: &std::path::Path) -> ExitCode {
 }
 
 /// Checks and reports; the checked files come back when there were no errors.
-fn check(root: &std::path::Path, files: Vec<PathBuf>) -> (ExitCode, Option<Vec<workspace::SpecFile>>) {
+fn check(root: &std::path::Path, files: Vec<PathBuf>, format: Format) -> (ExitCode, Option<Vec<workspace::SpecFile>>) {
     let style = if std::io::stderr().is_terminal() { Style::Color } else { Style::Plain };
     let loaded = CatalogFile::load(root).and_then(|catalog| {
         let paths = if files.is_empty() { workspace::spec_paths(root)? } else { files };
@@ -271,8 +284,16 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>) -> (ExitCode, Option<Vec<w
             }
         }
     };
+    let mut json_files = Vec::new();
+    let mut report = |diagnostics: &[diag::Diagnostic], display: &str, text: &str| match format {
+        Format::Plain => eprint!("{}", diag::render(diagnostics, display, text, style)),
+        Format::Json => json_files.push(serde_json::json!({
+            "path": display,
+            "diagnostics": diag::to_json(diagnostics, text),
+        })),
+    };
     if let CatalogFile::Invalid { display, text, diagnostics } = &catalog_file {
-        eprint!("{}", diag::render(diagnostics, display, text, style));
+        report(diagnostics, display, text);
         count(diagnostics);
     }
     let specs = match workspace::compile_files(root, &paths, &catalog_file.catalog()) {
@@ -283,8 +304,12 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>) -> (ExitCode, Option<Vec<w
         }
     };
     for spec in &specs {
-        eprint!("{}", diag::render(&spec.compiled.diagnostics, &spec.display, &spec.text, style));
+        report(&spec.compiled.diagnostics, &spec.display, &spec.text);
         count(&spec.compiled.diagnostics);
+    }
+    if format == Format::Json {
+        let document = serde_json::json!({"files": json_files, "errors": errors, "warnings": warnings});
+        println!("{document:#}");
     }
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     eprintln!("checked {}: {}, {}", plural(specs.len(), "spec"), plural(errors, "error"), plural(warnings, "warning"));

@@ -38,3 +38,42 @@ fn an_unreadable_file_is_named() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("could not read the spec specs/does-not-exist.tib"), "{stderr}");
 }
+
+#[test]
+fn check_in_json_gives_codes_places_and_quick_fixes() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let output = Command::new(env!("CARGO_BIN_EXE_compiler"))
+        .args(["check", "--format", "json", "compiler/tests/fail/several-mistakes.tib"])
+        .current_dir(root)
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document on stdout");
+    assert_eq!((document["errors"].as_u64(), document["warnings"].as_u64()), (Some(4), Some(0)));
+    let file = &document["files"][0];
+    assert_eq!(file["path"], "compiler/tests/fail/several-mistakes.tib");
+    let diagnostics = file["diagnostics"].as_array().expect("diagnostics");
+    assert_eq!(diagnostics.len(), 4);
+    let typo = diagnostics
+        .iter()
+        .find(|d| d["help"].as_str().is_some_and(|h| h.contains("did you mean `email`?")))
+        .expect("the email typo");
+    let label = &typo["labels"][0];
+    assert_eq!(
+        (label["primary"].as_bool(), label["from"]["line"].as_u64(), label["from"]["column"].as_u64()),
+        (Some(true), Some(24), Some(3))
+    );
+    let text = std::fs::read_to_string(root.join("compiler/tests/fail/several-mistakes.tib")).expect("read");
+    let (start, end) = (label["start"].as_u64().expect("start") as usize, label["end"].as_u64().expect("end") as usize);
+    assert_eq!(typo["replacements"][0]["text"], "email");
+    assert_eq!(
+        (typo["replacements"][0]["start"].as_u64(), typo["replacements"][0]["end"].as_u64()),
+        (Some(start as u64), Some(end as u64))
+    );
+    assert_eq!(&text[start..end], "emial", "the replacement covers the typo as written");
+    assert!(
+        diagnostics
+            .iter()
+            .all(|d| d["code"].as_str().is_some_and(|c| c.starts_with("tib::")) && d["severity"] == "error")
+    );
+}

@@ -29,3 +29,30 @@ fn every_broken_spec_gets_its_diagnostic() {
     }
     assert!(codes.len() >= 30, "the corpus shows at least 30 different mistakes, found {}", codes.len());
 }
+
+/// Every replacement a diagnostic offers is a quick fix that works: written
+/// in place of its label, that mistake is gone.
+#[test]
+fn every_suggested_replacement_fixes_its_mistake() {
+    let catalog = common::catalog();
+    let mut fixed = 0;
+    for (_, path, text) in common::tib_files(&common::root().join("compiler/tests/fail")) {
+        let compiled = compiler::compile(&path, &text, &catalog);
+        for d in &compiled.diagnostics {
+            let Some(replacement) = &d.replacement else { continue };
+            let span = d.primary.span;
+            let help = d.help.as_deref().unwrap_or_default();
+            assert!(help.contains(&format!("`{replacement}`")), "{path}: the help names the replacement: {help}");
+            let mended = format!("{}{replacement}{}", &text[..span.start], &text[span.end..]);
+            let again = compiler::compile(&path, &mended, &catalog);
+            assert!(
+                !again.diagnostics.iter().any(|a| a.code == d.code && a.primary.span.start == span.start),
+                "{path}: writing `{replacement}` over `{}` did not fix {}",
+                &text[span.start..span.end],
+                d.code
+            );
+            fixed += 1;
+        }
+    }
+    assert!(fixed >= 5, "the corpus has typos with replacements: {fixed}");
+}

@@ -76,11 +76,7 @@ impl Credentials {
                             decl.kind.span,
                             "expected secret or text",
                         )
-                        .with_help(suggest::help(
-                            other,
-                            &["secret", "text"],
-                            "a credential is",
-                        )),
+                        .did_you_mean(other, &["secret", "text"], "a credential is"),
                     );
                     true
                 }
@@ -361,7 +357,7 @@ pub fn auth(
                     kind.span,
                     "unknown auth kind",
                 )
-                .with_help(suggest::help(other, KINDS, "auth kinds are")),
+                .did_you_mean(other, KINDS, "auth kinds are"),
             );
             None
         }

@@ -160,7 +160,7 @@ pub fn custom_fields(
                     entry.key.span,
                     "not in the catalog",
                 )
-                .with_help(suggest::help(name, &names, &format!("{}'s custom fields are", app.name))),
+                .did_you_mean(name, &names, &format!("{}'s custom fields are", app.name)),
             );
             ok = false;
             continue;

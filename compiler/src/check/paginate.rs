@@ -35,7 +35,7 @@ pub fn pagination(
                 style.span,
                 "unknown style",
             )
-            .with_help(suggest::help(style_name, STYLES, "styles are")),
+            .did_you_mean(style_name, STYLES, "styles are"),
         );
         return None;
     }
@@ -368,7 +368,7 @@ fn bad_source(other: &str, span: Span, sources: &[&str]) -> Diagnostic {
         span,
         "unknown source",
     )
-    .with_help(suggest::help(other, sources, "this style reads from"))
+    .did_you_mean(other, sources, "this style reads from")
 }
 
 /// Reads the `stop when` lines: at least one, each allowed for the style, a

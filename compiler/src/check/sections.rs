@@ -4,7 +4,6 @@
 use crate::ast::{self, SectionKind};
 use crate::diag::Diagnostic;
 use crate::span::Span;
-use crate::suggest;
 
 /// Every section keyword, in the order the reference presents them.
 pub const KEYWORDS: &[&str] = &[
@@ -75,7 +74,7 @@ impl<'a> Sections<'a> {
                         section.keyword.span,
                         "unknown keyword",
                     )
-                    .with_help(suggest::help(keyword, KEYWORDS, "sections are")),
+                    .did_you_mean(keyword, KEYWORDS, "sections are"),
                 );
                 continue;
             }

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use crate::ast::{Block, Entry, Str, Value};
 use crate::diag::Diagnostic;
 use crate::span::Span;
-use crate::suggest;
 
 /// The settings of one block, after unknown and repeated names were reported.
 pub struct Settings<'a> {
@@ -37,7 +36,7 @@ impl<'a> Settings<'a> {
                         entry.key.span,
                         "unknown setting",
                     )
-                    .with_help(suggest::help(name, allowed, "its settings are")),
+                    .did_you_mean(name, allowed, "its settings are"),
                 );
             } else if let Some(first) = map.get(name) {
                 d.push(
