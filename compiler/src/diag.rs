@@ -81,8 +81,14 @@ impl Diagnostic {
         let primary = LabeledSpan::new_primary_with_span(Some(self.primary.text.clone()), self.primary.span);
         let secondary =
             self.secondary.iter().map(|label| LabeledSpan::new_with_span(Some(label.text.clone()), label.span));
+        // The severity in words beside the code (`error[tib::unknown-setting]`), as rustc writes it:
+        // without colour, the × and ⚠ marks alone are easy to miss.
+        let severity = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
         let mut diagnostic = MietteDiagnostic::new(self.message.clone())
-            .with_code(self.code)
+            .with_code(format!("{severity}[{}]", self.code))
             .with_severity(match self.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,

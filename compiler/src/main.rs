@@ -263,7 +263,9 @@ fn generate(root: &std::path::Path) -> ExitCode {
 
 /// Checks and reports; the checked files come back when there were no errors.
 fn check(root: &std::path::Path, files: Vec<PathBuf>, format: Format) -> (ExitCode, Option<Vec<workspace::SpecFile>>) {
-    let style = if std::io::stderr().is_terminal() { Style::Color } else { Style::Plain };
+    // NO_COLOR (no-color.org): set to anything but empty, no colour even on a terminal.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let style = if std::io::stderr().is_terminal() && !no_color { Style::Color } else { Style::Plain };
     let loaded = CatalogFile::load(root).and_then(|catalog| {
         let paths = if files.is_empty() { workspace::spec_paths(root)? } else { files };
         Ok((catalog, paths))

@@ -23,6 +23,7 @@ fn check_of_a_broken_spec_fails_with_the_diagnostic() {
     assert!(stderr.contains("compiler/tests/fail/several-mistakes.tib:24:3"), "{stderr}");
     assert!(stderr.contains("did you mean `email`?"), "{stderr}");
     assert!(stderr.contains("checked 1 spec: 4 errors, 0 warnings"), "{stderr}");
+    assert!(stderr.contains("error[tib::unknown-setting]"), "the severity in words: {stderr}");
 }
 
 #[test]
@@ -76,4 +77,25 @@ fn check_in_json_gives_codes_places_and_quick_fixes() {
             .iter()
             .all(|d| d["code"].as_str().is_some_and(|c| c.starts_with("tib::")) && d["severity"] == "error")
     );
+}
+
+/// On a terminal (a pseudo-terminal from util-linux's `script`), reports are in colour unless
+/// NO_COLOR is set; either way the severity is written in words.
+#[test]
+fn no_color_turns_colour_off_on_a_terminal() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let command = format!("{} check compiler/tests/fail/several-mistakes.tib", env!("CARGO_BIN_EXE_compiler"));
+    let on_terminal = |no_color: Option<&str>| {
+        let mut script = Command::new("script");
+        script.args(["-qec", &command, "/dev/null"]).current_dir(root).env_remove("NO_COLOR");
+        if let Some(value) = no_color {
+            script.env("NO_COLOR", value);
+        }
+        String::from_utf8_lossy(&script.output().expect("script runs").stdout).into_owned()
+    };
+    let coloured = on_terminal(None);
+    assert!(coloured.contains('\u{1b}'), "colour on a terminal: {coloured}");
+    let plain = on_terminal(Some("1"));
+    assert!(!plain.contains('\u{1b}'), "NO_COLOR=1: {plain}");
+    assert!(plain.contains("error[tib::unknown-setting]"), "{plain}");
 }
