@@ -132,13 +132,13 @@ pub fn custom_fields(
         return None;
     };
     let names: Vec<&str> = defined.keys().map(String::as_str).collect();
-    let mut seen: Vec<&ast::Entry> = Vec::new();
+    let mut seen: std::collections::HashMap<&str, &ast::Entry> = std::collections::HashMap::new();
     let mut idents = Namespace::default();
     let mut out = Vec::new();
     let mut ok = true;
     for entry in &block.entries {
         let name = &entry.key.text;
-        if let Some(first) = seen.iter().find(|e| &e.key.text == name) {
+        if let Some(first) = seen.get(name.as_str()) {
             d.push(
                 Diagnostic::error(
                     "tib::duplicate-custom-field",
@@ -151,7 +151,7 @@ pub fn custom_fields(
             ok = false;
             continue;
         }
-        seen.push(entry);
+        seen.insert(name.as_str(), entry);
         let Some(kind) = defined.get(name) else {
             d.push(
                 Diagnostic::error(

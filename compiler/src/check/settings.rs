@@ -163,9 +163,10 @@ impl<'a> Settings<'a> {
 pub fn string_map<'a>(block: &'a Block, name: &str, d: &mut Vec<Diagnostic>) -> Option<Vec<(&'a Entry, &'a Str)>> {
     let mut out = Vec::new();
     let mut ok = true;
-    let mut seen: Vec<&Entry> = Vec::new();
+    // Keys compare without case (header names do); a map keeps a long block linear.
+    let mut seen: std::collections::HashMap<String, &Entry> = std::collections::HashMap::new();
     for entry in &block.entries {
-        if let Some(first) = seen.iter().find(|e| e.key.text.eq_ignore_ascii_case(&entry.key.text)) {
+        if let Some(first) = seen.get(&entry.key.text.to_ascii_lowercase()) {
             d.push(
                 Diagnostic::error(
                     "tib::duplicate-key",
@@ -178,7 +179,7 @@ pub fn string_map<'a>(block: &'a Block, name: &str, d: &mut Vec<Diagnostic>) -> 
             ok = false;
             continue;
         }
-        seen.push(entry);
+        seen.insert(entry.key.text.to_ascii_lowercase(), entry);
         match &entry.value {
             Value::Str(s) => out.push((entry, s)),
             other => {

@@ -43,14 +43,15 @@ pub fn licenses(licenses: &ast::Licenses, app: Option<&ir::App>, d: &mut Vec<Dia
             }
             let mut licenses = Vec::new();
             let mut catch_all: Option<(String, &ast::License)> = None;
-            let mut seen: Vec<(String, &ast::License)> = Vec::new();
+            // A map, not a list: a spec may list tens of thousands of licenses.
+            let mut seen: std::collections::HashMap<String, &ast::License> = std::collections::HashMap::new();
             let mut ok = true;
             for entry in entries {
                 let Some(name) = super::values::plain(&entry.name, "a license name", d) else {
                     ok = false;
                     continue;
                 };
-                if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name) {
+                if let Some(first) = seen.get(&name) {
                     d.push(
                         Diagnostic::error(
                             "tib::duplicate-license",
@@ -64,7 +65,7 @@ pub fn licenses(licenses: &ast::Licenses, app: Option<&ir::App>, d: &mut Vec<Dia
                     ok = false;
                     continue;
                 }
-                seen.push((name.clone(), entry));
+                seen.insert(name.clone(), entry);
                 if let Some((_, all)) = &catch_all {
                     d.push(
                         Diagnostic::error(
