@@ -298,13 +298,7 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>, format: Format) -> (ExitCo
         report(diagnostics, display, text);
         count(diagnostics);
     }
-    let specs = match workspace::compile_files(root, &paths, &catalog_file.catalog()) {
-        Ok(specs) => specs,
-        Err(error) => {
-            eprintln!("error: {error}");
-            return (ExitCode::from(2), None);
-        }
-    };
+    let specs = workspace::compile_files(root, &paths, &catalog_file.catalog());
     for spec in &specs {
         report(&spec.compiled.diagnostics, &spec.display, &spec.text);
         count(&spec.compiled.diagnostics);
@@ -315,5 +309,11 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>, format: Format) -> (ExitCo
     }
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     eprintln!("checked {}: {}, {}", plural(specs.len(), "spec"), plural(errors, "error"), plural(warnings, "warning"));
-    if errors > 0 { (ExitCode::FAILURE, None) } else { (ExitCode::SUCCESS, Some(specs)) }
+    // 2 when a file could not be read (the others were still checked), as for any bad setup.
+    let unreadable = specs.iter().any(|s| s.compiled.diagnostics.iter().any(|d| d.code == workspace::UNREADABLE));
+    match (unreadable, errors) {
+        (true, _) => (ExitCode::from(2), None),
+        (false, 0) => (ExitCode::SUCCESS, Some(specs)),
+        (false, _) => (ExitCode::FAILURE, None),
+    }
 }

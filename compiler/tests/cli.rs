@@ -34,10 +34,31 @@ fn warnings_alone_do_not_fail_the_check() {
 }
 
 #[test]
-fn an_unreadable_file_is_named() {
-    let (code, stderr) = compiler(&["check", "specs/does-not-exist.tib"]);
+fn an_unreadable_file_is_named_and_the_others_are_still_checked() {
+    let (code, stderr) = compiler(&["check", "specs/does-not-exist.tib", "compiler/tests/fail/several-mistakes.tib"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("could not read the spec specs/does-not-exist.tib"), "{stderr}");
+    assert!(stderr.contains("did you mean `email`?"), "the other file is checked: {stderr}");
+    assert!(stderr.contains("checked 2 specs: 5 errors"), "{stderr}");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_gets_its_line_column_and_byte() {
+    let dir = tempfile::tempdir().expect("dir");
+    let text = std::fs::read("compiler/tests/fail/several-mistakes.tib")
+        .or_else(|_| std::fs::read("tests/fail/several-mistakes.tib"))
+        .expect("a spec");
+    let mut bytes = b"# Latin-1: caf\xe9\n".to_vec();
+    bytes.extend(text);
+    let path = dir.path().join("latin1.tib");
+    std::fs::write(&path, bytes).expect("written");
+    let path = path.to_string_lossy().into_owned();
+    let (code, stderr) = compiler(&["check", &path, "specs/acme.tib"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is not UTF-8: byte 14 (line 1, column 15) starts an invalid"), "{stderr}");
+    assert!(stderr.contains("latin1.tib:1:15"), "located: {stderr}");
+    assert!(stderr.contains("save the file as UTF-8"), "{stderr}");
+    assert!(stderr.contains("checked 2 specs: 1 error"), "the other file is checked: {stderr}");
 }
 
 #[test]

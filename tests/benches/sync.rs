@@ -435,7 +435,7 @@ fn interpreter(id: &str) -> compiler::preview::interpret::Interpreted {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
     let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
     let paths = compiler::workspace::spec_paths(&root).expect("specs");
-    let files = compiler::workspace::compile_files(&root, &paths, &catalog).expect("readable");
+    let files = compiler::workspace::compile_files(&root, &paths, &catalog);
     let spec = files.into_iter().filter_map(|f| f.compiled.spec).find(|s| s.app.id == id).expect("the example spec");
     compiler::preview::interpret::Interpreted::new(spec)
 }

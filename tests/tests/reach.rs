@@ -23,7 +23,7 @@ fn both(app: &str) -> [(&'static str, Arc<dyn Connector>); 2] {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
     let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
     let paths = compiler::workspace::spec_paths(&root).expect("specs");
-    let files = compiler::workspace::compile_files(&root, &paths, &catalog).expect("readable");
+    let files = compiler::workspace::compile_files(&root, &paths, &catalog);
     let spec = files
         .into_iter()
         .filter_map(|file| file.compiled.spec)

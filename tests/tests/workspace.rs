@@ -31,7 +31,7 @@ fn specs_are_found_sorted_and_checked_against_the_catalog() {
     write(dir.path(), "specs/notes.txt", "not a spec");
     let catalog = CatalogFile::load(dir.path()).expect("readable");
     let paths = workspace::spec_paths(dir.path()).expect("listable");
-    let files = workspace::compile_files(dir.path(), &paths, &catalog.catalog()).expect("readable");
+    let files = workspace::compile_files(dir.path(), &paths, &catalog.catalog());
     let shown: Vec<&str> = files.iter().map(|f| f.display.as_str()).collect();
     assert_eq!(shown, ["specs/alpha.tib", "specs/beta.tib"]);
     for file in &files {
@@ -43,7 +43,7 @@ fn specs_are_found_sorted_and_checked_against_the_catalog() {
 }
 
 #[test]
-fn two_specs_with_one_app_id_are_an_error_on_the_second() {
+fn two_specs_with_one_app_id_are_an_error_in_both_files() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(
         dir.path(),
@@ -54,12 +54,14 @@ fn two_specs_with_one_app_id_are_an_error_on_the_second() {
     write(dir.path(), "specs/b.tib", &SPEC.replace("NAME", "acme-cloud"));
     let catalog = CatalogFile::load(dir.path()).expect("readable").catalog();
     let paths = workspace::spec_paths(dir.path()).expect("listable");
-    let files = workspace::compile_files(dir.path(), &paths, &catalog).expect("readable");
-    assert!(files[0].compiled.spec.is_some());
-    assert!(files[1].compiled.spec.is_none());
-    let d = &files[1].compiled.diagnostics[0];
-    assert_eq!(d.code, "tib::duplicate-app");
-    assert!(d.message.contains("acme_cloud") && d.message.contains("specs/a.tib"), "{}", d.message);
+    let files = workspace::compile_files(dir.path(), &paths, &catalog);
+    for (file, other) in [(&files[0], "specs/b.tib"), (&files[1], "specs/a.tib")] {
+        assert!(file.compiled.spec.is_none(), "{}: neither generates", file.display);
+        let d = &file.compiled.diagnostics[0];
+        assert_eq!(d.code, "tib::duplicate-app");
+        assert!(d.message.contains("acme_cloud") && d.message.contains(other), "{}", d.message);
+        assert_eq!(&file.text[d.primary.span.start..d.primary.span.start + 3], "app", "each file's own app line");
+    }
 }
 
 #[test]
