@@ -21,11 +21,24 @@ pub const FILE_NAME: &str = "custom-fields.toml";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Catalog {
     apps: BTreeMap<String, BTreeMap<String, FieldType>>,
+    /// No catalog file was found: a spec's custom fields are then blamed on
+    /// where it was checked from, not on the spec.
+    missing: bool,
 }
 
 type Raw = BTreeMap<String, BTreeMap<String, toml::Spanned<String>>>;
 
 impl Catalog {
+    /// The catalog of a workspace that has no catalog file.
+    pub fn missing() -> Catalog {
+        Catalog { missing: true, ..Catalog::default() }
+    }
+
+    /// Whether no catalog file was found.
+    pub fn is_missing(&self) -> bool {
+        self.missing
+    }
+
     /// Reads a catalog, reporting every bad type name in one go.
     pub fn parse(source: &str) -> Result<Catalog, Vec<Diagnostic>> {
         let raw: Raw = toml::from_str(source).map_err(|error| {
@@ -70,7 +83,7 @@ impl Catalog {
             }
             apps.insert(app, typed);
         }
-        if errors.is_empty() { Ok(Catalog { apps }) } else { Err(errors) }
+        if errors.is_empty() { Ok(Catalog { apps, missing: false }) } else { Err(errors) }
     }
 
     /// The attributes defined for an app, if the catalog has the app.

@@ -71,7 +71,8 @@ impl CatalogFile {
     pub fn catalog(&self) -> Catalog {
         match self {
             CatalogFile::Loaded(catalog) => catalog.clone(),
-            CatalogFile::Absent | CatalogFile::Invalid { .. } => Catalog::default(),
+            CatalogFile::Absent => Catalog::missing(),
+            CatalogFile::Invalid { .. } => Catalog::default(),
         }
     }
 }

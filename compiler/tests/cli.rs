@@ -120,3 +120,20 @@ fn no_color_turns_colour_off_on_a_terminal() {
     assert!(!plain.contains('\u{1b}'), "NO_COLOR=1: {plain}");
     assert!(plain.contains("error[tib::unknown-setting]"), "{plain}");
 }
+
+#[test]
+fn outside_a_workspace_the_missing_catalog_is_named_not_the_spec() {
+    let dir = tempfile::tempdir().expect("dir");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root");
+    let spec = dir.path().join("acme.tib");
+    std::fs::copy(root.join("specs/acme.tib"), &spec).expect("copied");
+    let output = Command::new(env!("CARGO_BIN_EXE_compiler"))
+        .args(["--root", &dir.path().to_string_lossy(), "check", &spec.to_string_lossy()])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("error[tib::no-catalog]"), "{stderr}");
+    assert!(stderr.contains("no custom-fields.toml was found, so no app has custom fields"), "{stderr}");
+    assert!(!stderr.contains("defines nothing for"), "the spec is not blamed: {stderr}");
+}

@@ -114,6 +114,22 @@ pub fn custom_fields(
 ) -> Option<Vec<ir::CustomField>> {
     let Some(block) = block else { return Some(Vec::new()) };
     let app = app?;
+    if catalog.is_missing() {
+        d.push(
+            Diagnostic::error(
+                "tib::no-catalog",
+                format!("no {} was found, so no app has custom fields", crate::catalog::FILE_NAME),
+                block.span,
+                "custom fields mapped here",
+            )
+            .with_help(format!(
+                "check from the workspace that holds {} and specs/ (or give --root), or define [{}] in one",
+                crate::catalog::FILE_NAME,
+                app.name
+            )),
+        );
+        return None;
+    }
     let Some(defined) = catalog.app(&app.name) else {
         let known: Vec<&str> = catalog.app_names().collect();
         let help = match suggest::closest(&app.name, known.iter().copied()) {
