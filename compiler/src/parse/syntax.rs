@@ -114,7 +114,13 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
     // A misspelt `stop`/`from` reads as a setting name waiting for its `=`.
     let (previous_start, previous) = previous_word(source, pos);
     let misspelt_line = if expected.contains(&"`=`") { suggest::closest(previous, ["stop", "from"]) } else { None };
-    if let Some(suggestion) = suggest::closest(&found, candidates.iter().copied()) {
+    if let Some(mistake) = named_mistake(&source[pos..], &expected) {
+        diagnostic.replacement = mistake.replacement.map(str::to_owned);
+        if let Some(length) = mistake.length {
+            diagnostic.primary.span = Span::new(pos, pos + length);
+        }
+        diagnostic = diagnostic.with_help(mistake.help);
+    } else if let Some(suggestion) = suggest::closest(&found, candidates.iter().copied()) {
         diagnostic = diagnostic.with_help(format!("did you mean `{suggestion}`?"));
     } else if let Some(keyword) = misspelt_line {
         diagnostic = diagnostic.with_help(format!("did you mean `{keyword}` instead of `{previous}`?"));
@@ -127,6 +133,39 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
         );
     }
     diagnostic
+}
+
+/// A mistake people make from other languages, recognised where the parse stopped.
+struct Mistake {
+    help: &'static str,
+    /// The bytes the mistake covers, when not the word pest found.
+    length: Option<usize>,
+    /// What to write instead, when that is certain.
+    replacement: Option<&'static str>,
+}
+
+fn named_mistake(rest: &str, expected: &[&str]) -> Option<Mistake> {
+    let mistake = |help, length, replacement| Some(Mistake { help, length, replacement });
+    if rest.starts_with("//") {
+        return mistake("comments start with `#` and run to the end of the line", Some(2), Some("#"));
+    }
+    if rest.starts_with("/*") {
+        return mistake("comments start with `#` on each line; there are no `/* */` comments", Some(2), None);
+    }
+    if rest.starts_with('\'') {
+        return mistake("strings are written in double quotes: \"like this\"", Some(1), None);
+    }
+    if rest.starts_with(':') && expected.contains(&"`=`") {
+        return mistake("settings are written `name = value`: write `=` where the `:` is", Some(1), Some("="));
+    }
+    if rest.starts_with(',') {
+        return mistake(
+            "the entries of a block go on lines of their own, with no comma between them",
+            Some(1),
+            Some(""),
+        );
+    }
+    None
 }
 
 fn is_operator_word(word: &str) -> bool {
