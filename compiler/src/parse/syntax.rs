@@ -114,7 +114,7 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
     // A misspelt `stop`/`from` reads as a setting name waiting for its `=`.
     let (previous_start, previous) = previous_word(source, pos);
     let misspelt_line = if expected.contains(&"`=`") { suggest::closest(previous, ["stop", "from"]) } else { None };
-    if let Some(mistake) = named_mistake(&source[pos..], &expected) {
+    if let Some(mistake) = named_mistake(source, pos, &expected) {
         diagnostic.replacement = mistake.replacement.map(str::to_owned);
         if let Some(length) = mistake.length {
             diagnostic.primary.span = Span::new(pos, pos + length);
@@ -144,8 +144,9 @@ struct Mistake {
     replacement: Option<&'static str>,
 }
 
-fn named_mistake(rest: &str, expected: &[&str]) -> Option<Mistake> {
+fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake> {
     let mistake = |help, length, replacement| Some(Mistake { help, length, replacement });
+    let rest = &source[pos..];
     if rest.starts_with("//") {
         return mistake("comments start with `#` and run to the end of the line", Some(2), Some("#"));
     }
@@ -158,6 +159,28 @@ fn named_mistake(rest: &str, expected: &[&str]) -> Option<Mistake> {
     if rest.starts_with(':') && expected.contains(&"`=`") {
         return mistake("settings are written `name = value`: write `=` where the `:` is", Some(1), Some("="));
     }
+    // `or` and `not` from other languages, in the rule group the parse stopped in.
+    let group = source[..pos].rfind('{').map_or("", |open| &source[open + 1..pos]);
+    let words = unquoted_words(group);
+    if words.contains(&"or") {
+        return mistake(
+            "the rules of a `{ }` group must all hold; for alternatives write `any { rule  rule }`",
+            None,
+            None,
+        );
+    }
+    let negated = words
+        .iter()
+        .enumerate()
+        .any(|(i, w)| *w == "not" && (i == 0 || words[i - 1] != "is") && words.get(i + 1) != Some(&"contains"));
+    if negated {
+        return mistake(
+            "there is no `not` before a rule: use the negative operator (`is not`, `not contains`), \
+             or `any of` with the values that are allowed",
+            None,
+            None,
+        );
+    }
     if rest.starts_with(',') {
         return mistake(
             "the entries of a block go on lines of their own, with no comma between them",
@@ -166,6 +189,30 @@ fn named_mistake(rest: &str, expected: &[&str]) -> Option<Mistake> {
         );
     }
     None
+}
+
+/// The words of `text` outside double-quoted strings.
+fn unquoted_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let (mut quoted, mut start) = (false, None);
+    for (i, c) in text.char_indices() {
+        let word_char = c.is_ascii_alphanumeric() || c == '_';
+        match (quoted, start) {
+            (false, None) if word_char => start = Some(i),
+            (false, Some(s)) if !word_char => {
+                words.push(&text[s..i]);
+                start = None;
+            }
+            _ => {}
+        }
+        if c == '"' {
+            quoted = !quoted;
+        }
+    }
+    if let (false, Some(s)) = (quoted, start) {
+        words.push(&text[s..]);
+    }
+    words
 }
 
 fn is_operator_word(word: &str) -> bool {
