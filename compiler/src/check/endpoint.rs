@@ -46,6 +46,26 @@ pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>
     match parsed.scheme() {
         "https" => {}
         "http" if loopback => {}
+        // A typo (`htps`, `hhtps`), told apart from plain http, which is a choice.
+        scheme
+            if scheme != "http"
+                && suggest::closest(scheme, ["https"]).is_some()
+                && matches!(template.parts.first(), Some(TemplatePart::Text(t))
+                    if t.get(..scheme.len()).is_some_and(|w| w.eq_ignore_ascii_case(scheme))) =>
+        {
+            // The scheme as written, just inside the opening quote.
+            let span = Span::new(s.span.start + 1, s.span.start + 1 + scheme.len());
+            d.push(
+                Diagnostic::error(
+                    "tib::url-scheme",
+                    format!("`{scheme}://` in {what} is not a scheme"),
+                    span,
+                    "misspelt scheme",
+                )
+                .did_you_mean(scheme, &["https"], "the scheme is"),
+            );
+            return None;
+        }
         scheme => {
             d.push(
                 Diagnostic::error(
