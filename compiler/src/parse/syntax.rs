@@ -116,8 +116,13 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
     let misspelt_line = if expected.contains(&"`=`") { suggest::closest(previous, ["stop", "from"]) } else { None };
     if let Some(mistake) = named_mistake(source, pos, &expected) {
         diagnostic.replacement = mistake.replacement.map(str::to_owned);
-        if let Some(length) = mistake.length {
-            diagnostic.primary.span = Span::new(pos, pos + length);
+        if let Some(span) = mistake.span {
+            diagnostic.primary.span = span;
+        }
+        if let Some((span, text, primary)) = mistake.labels {
+            diagnostic.message = primary.to_owned();
+            diagnostic.primary.text = primary.to_owned();
+            diagnostic = diagnostic.with_label(span, text);
         }
         diagnostic = diagnostic.with_help(mistake.help);
     } else if let Some(suggestion) = suggest::closest(&found, candidates.iter().copied()) {
@@ -139,14 +144,35 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
 struct Mistake {
     help: &'static str,
     /// The bytes the mistake covers, when not the word pest found.
-    length: Option<usize>,
+    span: Option<Span>,
     /// What to write instead, when that is certain.
     replacement: Option<&'static str>,
+    /// A second place, its label, and what the mistake is (the message and the primary label),
+    /// when the mistake has two places.
+    labels: Option<(Span, &'static str, &'static str)>,
 }
 
 fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake> {
-    let mistake = |help, length, replacement| Some(Mistake { help, length, replacement });
     let rest = &source[pos..];
+    let mistake = |help, length: Option<usize>, replacement| {
+        Some(Mistake { help, span: length.map(|l| Span::new(pos, pos + l)), replacement, labels: None })
+    };
+    if let Some(open) = unclosed_quote(source, pos) {
+        let line_end = pos + rest.find('\n').unwrap_or(rest.len());
+        return Some(Mistake {
+            help: "close the string with `\"` on the same line: strings do not run across lines",
+            span: Some(Span::new(open, open + 1)),
+            replacement: None,
+            labels: Some((Span::new(line_end, line_end), "the line ends here", "a string is never closed")),
+        });
+    }
+    if rest.starts_with('.') && source[..pos].ends_with('.') {
+        return mistake(
+            "a path has a name between each two dots: write `data.users`, not `data..users`",
+            Some(1),
+            Some(""),
+        );
+    }
     if rest.starts_with("//") {
         return mistake("comments start with `#` and run to the end of the line", Some(2), Some("#"));
     }
@@ -189,6 +215,21 @@ fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake>
         );
     }
     None
+}
+
+/// Where a string opened on the line of `pos`, before it, is left unclosed.
+fn unclosed_quote(source: &str, pos: usize) -> Option<usize> {
+    let line_start = source[..pos].rfind('\n').map_or(0, |i| i + 1);
+    let (mut open, mut escaped) = (None, false);
+    for (i, c) in source[line_start..pos].char_indices() {
+        match c {
+            '#' if open.is_none() => return None,
+            '\\' if open.is_some() => escaped = !escaped,
+            '"' if !escaped => open = if open.is_some() { None } else { Some(line_start + i) },
+            _ => escaped = false,
+        }
+    }
+    open
 }
 
 /// The words of `text` outside double-quoted strings.
