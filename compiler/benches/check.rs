@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use compiler::catalog::Catalog;
+use tib_front::catalog::Catalog;
 
 const SPECS: usize = 1_000;
 const ROUNDS: usize = 15;
@@ -30,7 +30,7 @@ fn main() {
         let start = Instant::now();
         let mut clean = 0;
         for (path, text) in &specs {
-            let compiled = compiler::compile(path, text, &catalog);
+            let compiled = tib_front::compile(path, text, &catalog);
             clean += usize::from(compiled.spec.is_some());
         }
         rounds.push(start.elapsed());
@@ -64,7 +64,7 @@ fn large(examples: &[(String, String)], catalog: &Catalog) {
     let mut rounds: Vec<Duration> = (0..3)
         .map(|_| {
             let start = Instant::now();
-            let compiled = compiler::compile(path, &text, catalog);
+            let compiled = tib_front::compile(path, &text, catalog);
             let took = start.elapsed();
             assert!(compiled.spec.is_some(), "{:?}", compiled.diagnostics.first());
             took

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use compiler::diag::{self, Severity, Style};
-use compiler::workspace::{self, CatalogFile};
+use tib_front::diag::{self, Severity, Style};
+use tib_front::workspace::{self, CatalogFile};
 
 #[derive(Parser)]
 #[command(name = "compiler", about = "Checks .tib specs and generates tib connectors")]
@@ -140,7 +140,7 @@ fn live(root: &std::path::Path, spec: PathBuf, connect: ConnectArgs, command: Li
         allow_networks: connect.allow_networks,
     };
     let app_id = spec.app.id.clone();
-    let authorization_code = matches!(spec.auth, compiler::ir::Auth::OAuthAuthorizationCode(_));
+    let authorization_code = matches!(spec.auth, tib_front::ir::Auth::OAuthAuthorizationCode(_));
     let mut session = match compiler::preview::Session::new(spec, given, |name| std::env::var(name).ok()) {
         Ok(session) => session,
         Err(message) => {
@@ -235,9 +235,9 @@ async fn prompt(
 fn generate(root: &std::path::Path) -> ExitCode {
     let (code, specs) = check(root, Vec::new(), Format::Plain);
     let Some(specs) = specs else { return code };
-    let specs: Vec<&compiler::ir::Spec> = specs.iter().filter_map(|s| s.compiled.spec.as_ref()).collect();
-    let files = compiler::generate::files(&specs);
-    match compiler::generate::write(root, &files) {
+    let specs: Vec<&tib_front::ir::Spec> = specs.iter().filter_map(|s| s.compiled.spec.as_ref()).collect();
+    let files = tib_front::generate::files(&specs);
+    match tib_front::generate::write(root, &files) {
         Ok(changes) => {
             for path in &changes.written {
                 eprintln!("wrote {path}");

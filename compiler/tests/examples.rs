@@ -5,8 +5,8 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use compiler::diag::{Style, render};
-use compiler::ir;
+use tib_front::diag::{Style, render};
+use tib_front::ir;
 
 #[test]
 fn example_specs_check_clean_and_their_ir_is_pinned() {
@@ -14,7 +14,7 @@ fn example_specs_check_clean_and_their_ir_is_pinned() {
     let specs = common::tib_files(&common::root().join("specs"));
     assert!(specs.len() >= 5, "ship at least five example specs");
     for (stem, path, text) in specs {
-        let compiled = compiler::compile(&path, &text, &catalog);
+        let compiled = tib_front::compile(&path, &text, &catalog);
         assert!(compiled.diagnostics.is_empty(), "{}", render(&compiled.diagnostics, &path, &text, Style::Plain));
         let spec = compiled.spec.expect("a clean spec has IR");
         insta::assert_debug_snapshot!(format!("ir_{stem}"), spec);
@@ -25,7 +25,7 @@ fn example_specs_check_clean_and_their_ir_is_pinned() {
 #[test]
 fn pass_corpus_checks_clean_and_its_ir_is_pinned() {
     for (stem, path, text) in common::tib_files(&common::root().join("compiler/tests/pass")) {
-        let compiled = compiler::compile(&path, &text, &common::catalog());
+        let compiled = tib_front::compile(&path, &text, &common::catalog());
         assert!(compiled.diagnostics.is_empty(), "{}", render(&compiled.diagnostics, &path, &text, Style::Plain));
         insta::assert_debug_snapshot!(format!("pass_{stem}"), compiled.spec.expect("clean"));
     }
@@ -49,7 +49,7 @@ fn examples_cover_the_language() {
     let catalog = common::catalog();
     let mut seen = BTreeSet::new();
     for (_, path, text) in common::tib_files(&common::root().join("specs")) {
-        let spec = compiler::compile(&path, &text, &catalog).spec.expect("clean");
+        let spec = tib_front::compile(&path, &text, &catalog).spec.expect("clean");
         features(&spec, &mut seen);
     }
     let all = [

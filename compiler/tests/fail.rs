@@ -4,7 +4,7 @@
 
 mod common;
 
-use compiler::diag::{Style, render};
+use tib_front::diag::{Style, render};
 
 #[test]
 fn every_broken_spec_gets_its_diagnostic() {
@@ -14,7 +14,7 @@ fn every_broken_spec_gets_its_diagnostic() {
     let mut codes = std::collections::BTreeSet::new();
     for (stem, path, text) in files {
         assert!(text.starts_with("# "), "{path}: the first line names the mistake");
-        let compiled = compiler::compile(&path, &text, &catalog);
+        let compiled = tib_front::compile(&path, &text, &catalog);
         assert!(!compiled.diagnostics.is_empty(), "{path}: no diagnostic");
         if stem.starts_with("warn-") {
             assert!(compiled.diagnostics.iter().all(|d| !d.is_error()), "{path}: only warnings expected");
@@ -37,7 +37,7 @@ fn every_suggested_replacement_fixes_its_mistake() {
     let catalog = common::catalog();
     let mut fixed = 0;
     for (_, path, text) in common::tib_files(&common::root().join("compiler/tests/fail")) {
-        let compiled = compiler::compile(&path, &text, &catalog);
+        let compiled = tib_front::compile(&path, &text, &catalog);
         for d in &compiled.diagnostics {
             let Some(replacement) = &d.replacement else { continue };
             let span = d.primary.span;
@@ -48,7 +48,7 @@ fn every_suggested_replacement_fixes_its_mistake() {
                 "{path}: the help names the replacement: {help}"
             );
             let mended = format!("{}{replacement}{}", &text[..span.start], &text[span.end..]);
-            let again = compiler::compile(&path, &mended, &catalog);
+            let again = tib_front::compile(&path, &mended, &catalog);
             assert!(
                 !again.diagnostics.iter().any(|a| a.code == d.code && a.primary.span.start == span.start),
                 "{path}: writing `{replacement}` over `{}` did not fix {}",

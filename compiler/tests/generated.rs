@@ -3,20 +3,20 @@
 
 mod common;
 
-use compiler::workspace;
+use tib_front::workspace;
 
-fn generated() -> Vec<compiler::emit::GeneratedFile> {
+fn generated() -> Vec<tib_front::emit::GeneratedFile> {
     let root = common::root();
     let paths = workspace::spec_paths(&root).expect("specs/ is listable");
     let files = workspace::compile_files(&root, &paths, &common::catalog());
-    let specs: Vec<&compiler::ir::Spec> =
+    let specs: Vec<&tib_front::ir::Spec> =
         files.iter().map(|f| f.compiled.spec.as_ref().expect("every example spec checks clean")).collect();
-    compiler::generate::files(&specs)
+    tib_front::generate::files(&specs)
 }
 
 #[test]
 fn checked_in_connectors_are_what_the_compiler_writes() {
-    let stale = compiler::generate::stale(&common::root(), &generated()).expect("connectors/ is readable");
+    let stale = tib_front::generate::stale(&common::root(), &generated()).expect("connectors/ is readable");
     assert!(stale.is_empty(), "connectors/ is stale: {stale:?}\nrun `cargo run -p compiler` and commit the result");
 }
 

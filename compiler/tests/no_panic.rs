@@ -35,7 +35,7 @@ proptest! {
 
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
-        let _ = compiler::compile("fuzz.tib", &text, &common::catalog());
+        let _ = tib_front::compile("fuzz.tib", &text, &common::catalog());
     }
 
     #[test]
@@ -49,7 +49,7 @@ proptest! {
             while !text.is_char_boundary(end) { end += 1; }
             text.replace_range(start..end, &replacement);
         }
-        let compiled = compiler::compile("fuzz.tib", &text, &common::catalog());
+        let compiled = tib_front::compile("fuzz.tib", &text, &common::catalog());
         // Whatever happened, an error-free result has IR and an erroneous one has none.
         let has_errors = compiled.diagnostics.iter().any(|d| d.is_error());
         prop_assert_eq!(compiled.spec.is_some(), !has_errors);
@@ -58,6 +58,6 @@ proptest! {
     #[test]
     fn deep_nesting_never_overflows(depth in 1usize..2000) {
         let text = format!("app \"A\"\nactive when {{ a some {}{} }}", "{ b some ".repeat(depth), "}".repeat(depth));
-        let _ = compiler::compile("deep.tib", &text, &common::catalog());
+        let _ = tib_front::compile("deep.tib", &text, &common::catalog());
     }
 }

@@ -1,14 +1,14 @@
 //! Which URLs a spec may name: https anywhere, plain http only on loopback,
 //! absolute only, placeholders only for text credentials.
 
-use compiler::catalog::Catalog;
+use tib_front::catalog::Catalog;
 
 fn codes_for_base_url(url: &str) -> Vec<&'static str> {
     let spec = format!(
         "app \"A\"\nbase_url \"{url}\"\ncredentials {{ api_token secret \"t\"  tenant text \"t\" }}\n\
          auth bearer \"{{api_token}}\"\nrequest GET \"/users\"\npaginate none\nusers at .\nfields {{ id = id  email = email }}\n"
     );
-    let compiled = compiler::compile("urls.tib", &spec, &Catalog::default());
+    let compiled = tib_front::compile("urls.tib", &spec, &Catalog::default());
     compiled.diagnostics.iter().map(|d| d.code).filter(|c| *c != "tib::unused-credential").collect()
 }
 
@@ -39,6 +39,6 @@ fn base_url_table() {
 fn trailing_slashes_of_base_url_are_dropped() {
     let spec = "app \"A\"\nbase_url \"https://api.example.com/v1//\"\ncredentials { t secret \"t\" }\nauth bearer \"{t}\"\n\
                 request GET \"/users\"\npaginate none\nusers at .\nfields { id = id  email = email }\n";
-    let ir = compiler::compile("urls.tib", spec, &Catalog::default()).spec.expect("clean");
-    assert_eq!(ir.base_url, compiler::ir::Template::text("https://api.example.com/v1"));
+    let ir = tib_front::compile("urls.tib", spec, &Catalog::default()).spec.expect("clean");
+    assert_eq!(ir.base_url, tib_front::ir::Template::text("https://api.example.com/v1"));
 }

@@ -4,16 +4,16 @@
 
 use std::sync::OnceLock;
 
-use compiler::catalog::Catalog;
+use tib_front::catalog::Catalog;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
     static CATALOG: OnceLock<Catalog> = OnceLock::new();
     let catalog =
         CATALOG.get_or_init(|| Catalog::parse(include_str!("../../custom-fields.toml")).expect("the catalog"));
-    let compiled = compiler::compile("fuzz.tib", text, catalog);
-    let _ = compiler::diag::render(&compiled.diagnostics, "fuzz.tib", text, compiler::diag::Style::Plain);
+    let compiled = tib_front::compile("fuzz.tib", text, catalog);
+    let _ = tib_front::diag::render(&compiled.diagnostics, "fuzz.tib", text, tib_front::diag::Style::Plain);
     if let Some(spec) = &compiled.spec {
-        let _ = compiler::emit::connector(spec);
+        let _ = tib_front::emit::connector(spec);
     }
 });

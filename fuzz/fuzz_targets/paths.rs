@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use compiler::catalog::Catalog;
+use tib_front::catalog::Catalog;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|path: &str| {
@@ -15,5 +15,5 @@ fuzz_target!(|path: &str| {
         "app \"Fuzz\"\nbase_url \"https://api.example.com\"\ncredentials {{\n  token secret \"t\"\n}}\n\
          auth bearer \"{{token}}\"\nrequest GET \"/users\"\npaginate none\nusers at {path}\nfields {{\n  id = {path}\n  email = email\n}}\n"
     );
-    let _ = compiler::compile("fuzz.tib", &spec, catalog);
+    let _ = tib_front::compile("fuzz.tib", &spec, catalog);
 });

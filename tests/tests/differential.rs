@@ -6,9 +6,9 @@
 //! mixes in what real APIs send: the rules' own literals, numbers as strings,
 //! nulls, missing keys, values of the wrong kind, non-object users.
 
-use compiler::ir::{self, Shape};
 use compiler::preview::interpret::Interpreted;
 use serde_json::{Value, json};
+use tib_front::ir::{self, Shape};
 use tib_support::{Connector, Dropped, PageError, PageInfo, User};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
@@ -151,9 +151,9 @@ fn read(connector: &dyn Connector, body: &[u8]) -> Read {
 /// Every example spec, compiled, with its generated connector.
 fn examples() -> Vec<(ir::Spec, &'static dyn Connector)> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
-    let paths = compiler::workspace::spec_paths(&root).expect("specs");
-    let files = compiler::workspace::compile_files(&root, &paths, &catalog);
+    let catalog = tib_front::workspace::CatalogFile::load(&root).expect("catalog").catalog();
+    let paths = tib_front::workspace::spec_paths(&root).expect("specs");
+    let files = tib_front::workspace::compile_files(&root, &paths, &catalog);
     assert!(files.len() >= 5);
     files
         .into_iter()

@@ -21,9 +21,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 /// The example spec of `app`, as its generated connector and as interpreted.
 fn both(app: &str) -> [(&'static str, Arc<dyn Connector>); 2] {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
-    let catalog = compiler::workspace::CatalogFile::load(&root).expect("catalog").catalog();
-    let paths = compiler::workspace::spec_paths(&root).expect("specs");
-    let files = compiler::workspace::compile_files(&root, &paths, &catalog);
+    let catalog = tib_front::workspace::CatalogFile::load(&root).expect("catalog").catalog();
+    let paths = tib_front::workspace::spec_paths(&root).expect("specs");
+    let files = tib_front::workspace::compile_files(&root, &paths, &catalog);
     let spec = files
         .into_iter()
         .filter_map(|file| file.compiled.spec)

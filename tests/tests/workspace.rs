@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use compiler::workspace::{self, CatalogFile};
+use tib_front::workspace::{self, CatalogFile};
 
 const SPEC: &str = r#"
 app "NAME"
@@ -38,7 +38,7 @@ fn specs_are_found_sorted_and_checked_against_the_catalog() {
         assert!(file.compiled.diagnostics.is_empty(), "{:?}", file.compiled.diagnostics);
         let spec = file.compiled.spec.as_ref().expect("clean");
         assert_eq!(spec.source, file.display, "the IR names its spec by its workspace-relative path");
-        assert_eq!(spec.custom_fields[0].kind, compiler::ir::FieldType::Text);
+        assert_eq!(spec.custom_fields[0].kind, tib_front::ir::FieldType::Text);
     }
 }
 

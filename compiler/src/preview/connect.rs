@@ -7,7 +7,7 @@ use tib_support::spec::CredentialSpec;
 use tib_support::{CredentialValues, NetworkPolicy, Secret, env_name};
 use url::Url;
 
-use crate::ir;
+use tib_front::ir;
 
 /// The values as given on the command line, not yet matched to a spec.
 #[derive(Debug, Default)]
@@ -119,14 +119,14 @@ pub fn auth_kind(auth: &ir::Auth) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
+    use tib_front::catalog::Catalog;
 
     fn spec(credentials: &str, auth: &str) -> (ir::Spec, &'static [CredentialSpec]) {
         let source = format!(
             "app \"T\"\nbase_url \"https://t.example\"\ncredentials {{ {credentials} }}\n{auth}\n\
              request GET \"/u\"\npaginate none\nusers at .\nfields {{ id = id  email = email }}\n"
         );
-        let compiled = crate::compile("t.tib", &source, &Catalog::default());
+        let compiled = tib_front::compile("t.tib", &source, &Catalog::default());
         let spec = compiled.spec.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
         let declared = crate::preview::spec::spec(&spec).credentials;
         (spec, declared)

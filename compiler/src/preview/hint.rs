@@ -5,7 +5,7 @@
 use serde_json::Value;
 use tib_support::{ApiErrorKind, PageError, SyncError};
 
-use crate::ir;
+use tib_front::ir;
 
 /// The message an error body carries under one of the keys APIs commonly
 /// use, searched breadth first; `None` when the body is not JSON or has none.

@@ -18,7 +18,7 @@ use tib_support::rules::{self, Lit};
 use tib_support::value::Leaf;
 use tib_support::{ApiErrorKind, Connector, Dropped, PageError, PageInfo, Spec, User, page};
 
-use crate::ir::{self, Shape, Test};
+use tib_front::ir::{self, Shape, Test};
 
 /// A connector that interprets one checked spec.
 pub struct Interpreted {

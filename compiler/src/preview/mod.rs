@@ -22,9 +22,9 @@ use std::time::Duration;
 use tib_support::oauth::{ClientCredentials, OAuthClient, Refreshing, StaticToken, TokenProvider, TokenSet};
 use tib_support::{Client, ClientSettings, Connection, RetryPolicy, SyncError};
 
-use crate::ir;
 use connect::{Given, Prepared};
 use interpret::Interpreted;
+use tib_front::ir;
 
 /// A spec and what it connects with, for one command.
 pub struct Session {

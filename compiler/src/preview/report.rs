@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use tib_support::User;
 use tib_support::record::UserRow;
 
-use crate::ir;
+use tib_front::ir;
 
 /// The body pretty-printed when it is JSON, cut to `max_lines` lines.
 pub fn sample(body: &[u8], max_lines: usize) -> String {

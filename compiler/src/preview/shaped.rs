@@ -10,7 +10,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 use tib_support::PageError;
 
-use crate::ir::Shape;
+use tib_front::ir::Shape;
 
 /// The body of a page, read as `body` (the root shape) with users read as `user`.
 pub fn read(bytes: &[u8], body: &Shape, user: &Shape) -> Result<Value, PageError> {

@@ -3,7 +3,7 @@
 
 use tib_support::spec as s;
 
-use crate::ir;
+use tib_front::ir;
 
 /// Leaks: a preview builds one spec per process.
 fn leak<T>(items: Vec<T>) -> &'static [T] {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use compiler::catalog::Catalog;
+use tib_front::catalog::Catalog;
 
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("compiler/ has a parent").to_path_buf()
@@ -12,7 +12,7 @@ pub fn root() -> PathBuf {
 
 /// The workspace's own `custom-fields.toml`.
 pub fn catalog() -> Catalog {
-    let text = std::fs::read_to_string(root().join(compiler::catalog::FILE_NAME)).expect("the catalog is readable");
+    let text = std::fs::read_to_string(root().join(tib_front::catalog::FILE_NAME)).expect("the catalog is readable");
     Catalog::parse(&text).expect("the workspace catalog is valid")
 }
 
