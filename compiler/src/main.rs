@@ -1,6 +1,6 @@
 //! `compiler`: the command line of the tib compiler.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -31,6 +31,14 @@ enum Command {
     },
     /// Check every spec in specs/ and write its connector crate into connectors/ (the default).
     Generate,
+    /// Rewrite specs in the canonical layout (all of specs/ when none are named).
+    Fmt {
+        /// Spec files to format.
+        files: Vec<PathBuf>,
+        /// Change nothing: show how each unformatted spec differs, and exit 1 if one does.
+        #[arg(long)]
+        check: bool,
+    },
     /// Call a spec's users endpoint once: show the request, the answer, and where the users are in it.
     Test {
         /// The spec to try.
@@ -109,6 +117,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { files, format }) => check(&cli.root, files, format).0,
         None | Some(Command::Generate) => generate(&cli.root),
+        Some(Command::Fmt { files, check }) => fmt(&cli.root, files, check),
         Some(Command::Test { spec, connect }) => live(&cli.root, spec, connect, Live::Test),
         Some(Command::Preview { spec, connect, pages, json }) => {
             live(&cli.root, spec, connect, Live::Preview { pages, json })
@@ -261,11 +270,82 @@ fn generate(root: &std::path::Path) -> ExitCode {
     }
 }
 
+/// `fmt`: formats specs in place, or with `check` shows the difference and changes nothing.
+fn fmt(root: &std::path::Path, files: Vec<PathBuf>, check: bool) -> ExitCode {
+    let paths = if files.is_empty() {
+        match workspace::spec_paths(root) {
+            Ok(paths) => paths,
+            Err(error) => {
+                eprintln!("error: {error}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        files
+    };
+    let style = report_style();
+    let (mut unformatted, mut unusable, mut failed) = (0, 0, false);
+    for path in &paths {
+        let display = workspace::display(root, path);
+        let (text, problem) = workspace::read(path, &display);
+        let formatted = match problem {
+            Some(problem) => Err(vec![problem]),
+            None => tib_front::format::format(&text),
+        };
+        let formatted = match formatted {
+            Ok(formatted) if formatted == text => continue,
+            Ok(formatted) => formatted,
+            Err(diagnostics) => {
+                eprint!("{}", diag::render(&diagnostics, &display, &text, style));
+                unusable += 1;
+                continue;
+            }
+        };
+        unformatted += 1;
+        if check {
+            let diff = similar::TextDiff::from_lines(&text, &formatted);
+            // A closed pipe (`| head`) is not an error of the check.
+            let _ = write!(
+                std::io::stdout(),
+                "{}",
+                diff.unified_diff().header(&display, &format!("{display} (formatted)"))
+            );
+        } else if let Err(e) = write_replacing(path, &formatted) {
+            eprintln!("error: could not write {display}: {e}");
+            failed = true;
+        } else {
+            eprintln!("formatted {display}");
+        }
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let verb = if check { "need formatting" } else { "formatted" };
+    eprintln!("{} spec{}: {unformatted} {verb}, {unusable} not formatted for errors", paths.len(), plural(paths.len()));
+    if failed {
+        ExitCode::from(2)
+    } else if unusable > 0 || (check && unformatted > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Writes a file whole or not at all: a crash midway leaves the old text, never half of the new.
+fn write_replacing(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".fmt-tmp");
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Colour on a terminal, unless NO_COLOR (no-color.org) is set to anything but empty.
+fn report_style() -> Style {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    if std::io::stderr().is_terminal() && !no_color { Style::Color } else { Style::Plain }
+}
+
 /// Checks and reports; the checked files come back when there were no errors.
 fn check(root: &std::path::Path, files: Vec<PathBuf>, format: Format) -> (ExitCode, Option<Vec<workspace::SpecFile>>) {
-    // NO_COLOR (no-color.org): set to anything but empty, no colour even on a terminal.
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let style = if std::io::stderr().is_terminal() && !no_color { Style::Color } else { Style::Plain };
+    let style = report_style();
     let loaded = CatalogFile::load(root).and_then(|catalog| {
         let paths = if files.is_empty() { workspace::spec_paths(root)? } else { files };
         Ok((catalog, paths))

@@ -137,3 +137,46 @@ fn outside_a_workspace_the_missing_catalog_is_named_not_the_spec() {
     assert!(stderr.contains("no custom-fields.toml was found, so no app has custom fields"), "{stderr}");
     assert!(!stderr.contains("defines nothing for"), "the spec is not blamed: {stderr}");
 }
+
+#[test]
+fn fmt_check_shows_the_difference_and_fmt_rewrites_only_what_needs_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let messy = dir.path().join("messy.tib");
+    let tidy = dir.path().join("tidy.tib");
+    let broken = dir.path().join("broken.tib");
+    std::fs::write(&messy, "app   \"A\"\nfields {\nid = id\n    email=mail\n}\n").expect("written");
+    std::fs::write(&tidy, "app \"A\"\n").expect("written");
+    std::fs::write(&broken, "app \"A\"\nfields { id = id\n").expect("written");
+    let run = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_compiler"));
+        command.arg("--root").arg(dir.path()).arg("fmt").args(args);
+        let output = command.output().expect("runs");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    let (code, diff, stderr) = run(&["--check", &messy.to_string_lossy(), &tidy.to_string_lossy()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(diff.contains("--- messy.tib\n+++ messy.tib (formatted)"), "{diff}");
+    assert!(diff.contains("-app   \"A\"\n+app \"A\"\n"), "{diff}");
+    assert!(diff.contains("+  email = mail\n"), "{diff}");
+    assert!(!diff.contains("tidy.tib"), "a formatted file has no difference: {diff}");
+    assert!(stderr.contains("2 specs: 1 need formatting"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&messy).expect("read"),
+        "app   \"A\"\nfields {\nid = id\n    email=mail\n}\n",
+        "--check writes nothing"
+    );
+
+    let (code, _, stderr) = run(&[&messy.to_string_lossy()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&messy).expect("read"),
+        "app \"A\"\n\nfields {\n  id    = id\n  email = mail\n}\n"
+    );
+    assert_eq!(run(&["--check", &messy.to_string_lossy()]).0, Some(0), "formatted now");
+
+    let (code, _, stderr) = run(&[&broken.to_string_lossy()]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("broken.tib") && stderr.contains("error["), "the syntax error is shown: {stderr}");
+    assert_eq!(std::fs::read_to_string(&broken).expect("read"), "app \"A\"\nfields { id = id\n", "left as it was");
+}

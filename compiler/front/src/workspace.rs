@@ -100,7 +100,7 @@ pub fn spec_paths(root: &Path) -> Result<Vec<PathBuf>, IoError> {
 pub fn compile_files(root: &Path, paths: &[PathBuf], catalog: &Catalog) -> Vec<SpecFile> {
     let mut files = Vec::new();
     for path in paths {
-        let display = path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/");
+        let display = display(root, path);
         let (text, unusable) = read(path, &display);
         let compiled = match unusable {
             None => compile(&display, &text, catalog),
@@ -115,9 +115,14 @@ pub fn compile_files(root: &Path, paths: &[PathBuf], catalog: &Catalog) -> Vec<S
 /// The code of the diagnostic a spec that cannot be read gets.
 pub const UNREADABLE: &str = "tib::unreadable";
 
+/// How a spec's path is shown: relative to the workspace root, with `/`.
+pub fn display(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}
+
 /// A spec's text; when it cannot be read or is not UTF-8, what can be shown
 /// of it and a diagnostic that says where.
-fn read(path: &Path, display: &str) -> (String, Option<Diagnostic>) {
+pub fn read(path: &Path, display: &str) -> (String, Option<Diagnostic>) {
     let bytes = match std::fs::read(path) {
         Ok(bytes) => bytes,
         Err(e) => {
