@@ -53,6 +53,12 @@ proptest! {
         // Whatever happened, an error-free result has IR and an erroneous one has none.
         let has_errors = compiled.diagnostics.iter().any(|d| d.is_error());
         prop_assert_eq!(compiled.spec.is_some(), !has_errors);
+        // Every syntax error says what to do, and the report reads in source order.
+        for d in &compiled.diagnostics {
+            let syntax = matches!(d.code, "tib::syntax" | "tib::unclosed-bracket" | "tib::unmatched-bracket");
+            prop_assert!(!syntax || d.help.is_some(), "{} has no help: {}", d.code, d.message);
+        }
+        prop_assert!(compiled.diagnostics.is_sorted_by_key(|d| d.primary.span.start));
     }
 
     #[test]

@@ -117,12 +117,99 @@ pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str, style: 
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let report = miette::Report::new(diagnostic.to_miette())
-            .with_source_code(NamedSource::new(file_name, source.to_owned()));
-        // Writing into a String cannot fail.
-        let _ = handler.render_report(&mut out, report.as_ref());
+        let Some(excerpt) = Excerpt::of(source, diagnostic) else {
+            let report = miette::Report::new(diagnostic.to_miette())
+                .with_source_code(NamedSource::new(file_name, source.to_owned()));
+            // Writing into a String cannot fail.
+            let _ = handler.render_report(&mut out, report.as_ref());
+            continue;
+        };
+        let mut shown = diagnostic.clone();
+        for label in std::iter::once(&mut shown.primary).chain(&mut shown.secondary) {
+            label.span = Span::new(excerpt.offset(label.span.start), excerpt.offset(label.span.end));
+        }
+        let report =
+            miette::Report::new(shown.to_miette()).with_source_code(NamedSource::new(file_name, excerpt.text.clone()));
+        let mut rendered = String::new();
+        let _ = handler.render_report(&mut rendered, report.as_ref());
+        // The header counts columns (in bytes) in the cut line; give the column in the file.
+        let column_in_bytes = |text: &str, at: usize| at - text[..at].rfind('\n').map_or(0, |i| i + 1) + 1;
+        let line = position(source, diagnostic.primary.span.start).line;
+        let cut = format!("[{file_name}:{line}:{}]", column_in_bytes(&excerpt.text, shown.primary.span.start));
+        let whole = format!("[{file_name}:{line}:{}]", column_in_bytes(source, diagnostic.primary.span.start));
+        out.push_str(&rendered.replacen(&cut, &whole, 1));
     }
     out
+}
+
+/// A line longer than this (in characters) is cut in a report to the part around its labels.
+const LONG_LINE: usize = 160;
+/// How much of a cut line is kept on each side of its labels, in characters.
+const AROUND: usize = 40;
+
+/// The text a report shows when the file has long lines: each cut to the part
+/// around the diagnostic's labels (or its start, for a line without one),
+/// with `…` where text was left out.
+struct Excerpt {
+    text: String,
+    /// The kept pieces: where each starts and ends in the file, and starts in `text`.
+    pieces: Vec<(usize, usize, usize)>,
+}
+
+impl Excerpt {
+    fn of(source: &str, diagnostic: &Diagnostic) -> Option<Excerpt> {
+        if source.lines().all(|line| line.len() <= LONG_LINE) {
+            return None;
+        }
+        let labels: Vec<Span> =
+            std::iter::once(&diagnostic.primary).chain(&diagnostic.secondary).map(|label| label.span).collect();
+        let (mut text, mut pieces) = (String::with_capacity(source.len()), Vec::new());
+        let mut line_start = 0;
+        for line in source.split_inclusive('\n') {
+            let content = line.trim_end_matches('\n');
+            let line_end = line_start + content.len();
+            if content.chars().count() <= LONG_LINE {
+                pieces.push((line_start, line_start + line.len(), text.len()));
+                text.push_str(line);
+            } else {
+                let here: Vec<&Span> = labels.iter().filter(|s| s.start <= line_end && s.end >= line_start).collect();
+                let from = here.iter().map(|s| s.start.max(line_start)).min().unwrap_or(line_start);
+                let to = here.iter().map(|s| s.end.min(line_end)).max().unwrap_or(line_start);
+                let keep_from = back(content, from - line_start, AROUND) + line_start;
+                let keep_to = forward(content, to - line_start, AROUND) + line_start;
+                if keep_from > line_start {
+                    text.push('…');
+                }
+                pieces.push((keep_from, keep_to, text.len()));
+                text.push_str(&source[keep_from..keep_to]);
+                if keep_to < line_end {
+                    text.push('…');
+                }
+                text.push_str(&line[content.len()..]);
+            }
+            line_start += line.len();
+        }
+        Some(Excerpt { text, pieces })
+    }
+
+    /// Where byte `offset` of the file is in the excerpt (a left-out byte: the next kept one).
+    fn offset(&self, offset: usize) -> usize {
+        let index = self.pieces.partition_point(|&(start, _, _)| start <= offset);
+        match index.checked_sub(1).map(|i| self.pieces[i]) {
+            Some((start, end, at)) if offset <= end => at + offset - start,
+            _ => self.pieces.get(index).map_or(self.text.len(), |&(_, _, at)| at),
+        }
+    }
+}
+
+/// The byte `count` characters before byte `at` of `text` (or its start).
+fn back(text: &str, at: usize, count: usize) -> usize {
+    text[..at].char_indices().rev().nth(count.saturating_sub(1)).map_or(0, |(i, _)| i)
+}
+
+/// The byte `count` characters after byte `at` of `text` (or its end).
+fn forward(text: &str, at: usize, count: usize) -> usize {
+    text[at..].char_indices().nth(count).map_or(text.len(), |(i, _)| at + i)
 }
 
 /// A place in a file as editors count it: 1-based line, and 1-based column
@@ -211,6 +298,21 @@ pub fn to_json(diagnostics: &[Diagnostic], source: &str) -> Vec<JsonDiagnostic> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_line_is_cut_around_its_label() {
+        let line = format!("x = \"{}\" ? \"{}\"", "é".repeat(300), "ü".repeat(300));
+        let source = format!("app \"A\"\n{line}\nnext\n");
+        let at = source.find('?').expect("there");
+        let diagnostic = Diagnostic::error("tib::syntax", "unexpected `?`", Span::new(at, at + 1), "here");
+        let excerpt = Excerpt::of(&source, &diagnostic).expect("the line is long");
+        let shown = excerpt.text.lines().nth(1).expect("the cut line");
+        assert_eq!(shown, format!("…{}\" ? \"{}…", "é".repeat(38), "ü".repeat(38)));
+        assert_eq!(&excerpt.text[excerpt.offset(at)..excerpt.offset(at + 1)], "?");
+        assert_eq!(excerpt.offset(source.find("next").expect("there")), excerpt.text.find("next").expect("kept"));
+        let rendered = render(&[diagnostic], "a.tib", &source, Style::Plain);
+        assert!(rendered.contains(&format!("[a.tib:2:{}]", at - source.find('x').expect("there") + 1)), "{rendered}");
+    }
 
     #[test]
     fn positions_count_lines_and_characters_from_one() {

@@ -26,7 +26,7 @@ use crate::diag::Diagnostic;
 pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
     let mut diagnostics = Vec::new();
     // The parser's own checks first: nesting depth, and a syntax error in the user's words.
-    if crate::parse::parse(source, &mut diagnostics).is_none() {
+    if crate::parse::parse(source, &mut diagnostics).is_none_or(|parsed| parsed.recovered) {
         return Err(diagnostics);
     }
     let file = TibParser::parse(Rule::file, source)

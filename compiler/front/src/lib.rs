@@ -29,22 +29,48 @@ use diag::Diagnostic;
 /// The result of compiling one spec: its IR when it has no errors, and every finding.
 #[derive(Debug)]
 pub struct Compiled {
-    /// The syntax tree, when the text parsed.
+    /// The syntax tree of what parsed (all of the text, unless there were syntax errors).
     pub ast: Option<ast::File>,
     /// The checked spec, when there were no errors.
     pub spec: Option<ir::Spec>,
-    /// Errors and warnings, in the order the passes found them.
+    /// Errors and warnings, in source order.
     pub diagnostics: Vec<Diagnostic>,
 }
+
+/// What the checker says when text is missing: after a syntax error, the text
+/// the parser skipped is missing, so these would only repeat that error.
+const FOLLOWS_FROM_MISSING_TEXT: &[&str] = &[
+    "tib::missing-section",
+    "tib::missing-setting",
+    "tib::missing-stop",
+    "tib::missing-else",
+    "tib::incomplete-auth",
+    "tib::incomplete-pagination",
+    "tib::empty-licenses",
+    "tib::empty-rules",
+    "tib::unknown-credential",
+    "tib::unused-credential",
+    "tib::name-half",
+    "tib::shape-conflict",
+];
 
 /// Parses and checks one spec. `path` is the spec's workspace-relative path.
 pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
     let mut diagnostics = Vec::new();
-    let Some(file) = parse::parse(text, &mut diagnostics) else {
+    let Some(parsed) = parse::parse(text, &mut diagnostics) else {
         return Compiled { ast: None, spec: None, diagnostics };
     };
-    let spec = check::check(&file, path, catalog, &mut diagnostics);
-    // A mistake inside a string (found while parsing) also withholds the IR.
+    let from_parse = diagnostics.len();
+    let spec = check::check(&parsed.file, path, catalog, &mut diagnostics);
+    if parsed.recovered {
+        let mut index = 0;
+        diagnostics.retain(|d| {
+            index += 1;
+            index <= from_parse || !FOLLOWS_FROM_MISSING_TEXT.contains(&d.code)
+        });
+    }
+    diagnostics.sort_by_key(|d| d.primary.span.start);
+    // A syntax error, or a mistake inside a string (found while parsing), also withholds the IR.
     let spec = spec.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
-    Compiled { ast: Some(file), spec, diagnostics }
+    Compiled { ast: Some(parsed.file), spec, diagnostics }
 }

@@ -4,6 +4,7 @@
 //! the user's words; everything the grammar accepts is lowered faithfully,
 //! deciding nothing.
 
+mod recover;
 mod syntax;
 
 use pest::Parser as _;
@@ -15,27 +16,43 @@ use crate::ast::{self, *};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 
-/// Parses a spec. A syntax error ends the parse (`None`) as one diagnostic;
-/// mistakes inside strings (an unclosed `{`) are reported and parsing goes on.
-pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<File> {
+/// Parses a spec. Every syntax error is a diagnostic, and what follows it is
+/// still read (see [`recover`]): the AST then holds what could be read and
+/// [`Parsed::recovered`] says that some was not. `None` only when nothing
+/// could be. Mistakes inside strings (an unclosed `{`) are reported too.
+pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Parsed> {
     if let Some(too_deep) = syntax::check_nesting(source) {
         diagnostics.push(too_deep);
         return None;
     }
     // Track what the parser was waiting for, so a syntax error can say so.
     pest::set_error_detail(true);
-    let mut pairs = match TibParser::parse(Rule::file, source) {
-        Ok(pairs) => pairs,
-        Err(error) => {
-            diagnostics.push(syntax::error(source, error));
-            return None;
+    let mut recovery = recover::Recovery::new(source);
+    recovery.unbalanced_sections(diagnostics);
+    let file = loop {
+        match TibParser::parse(Rule::file, recovery.text()) {
+            Ok(mut pairs) => break pairs.next().expect("the grammar's `file` rule always yields one pair"),
+            Err(error) => {
+                let diagnostic = syntax::error(recovery.text(), error);
+                let at = diagnostic.primary.span.start;
+                diagnostics.push(diagnostic);
+                if !recovery.skip(at) {
+                    return None;
+                }
+            }
         }
     };
-    let file = pairs.next().expect("the grammar's `file` rule always yields one pair");
     let mut lower = Lower { diagnostics };
     let sections =
         file.into_inner().filter(|pair| pair.as_rule() != Rule::EOI).map(|pair| lower.section(pair)).collect();
-    Some(File { sections })
+    Some(Parsed { file: File { sections }, recovered: recovery.recovered() })
+}
+
+/// What [`parse`] read.
+pub struct Parsed {
+    pub file: File,
+    /// Whether some of the text had syntax errors and is missing from `file`.
+    pub recovered: bool,
 }
 
 struct Lower<'d> {

@@ -136,6 +136,16 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
         diagnostic = diagnostic.with_help(
             "a rule is `path operator value`, e.g. `role is \"admin\"`; operators: is, is not, any of, contains, not contains, >=, has value, some",
         );
+    } else if expected.contains(&"a section") {
+        diagnostic = diagnostic.with_help(
+            "each section starts on a line of its own with its keyword (app, base_url, credentials, auth, request, \
+             paginate, api_error, users, fields, active, status, licenses, custom_fields)",
+        );
+    } else {
+        // Nothing more specific is known: say what may stand here, as the reference writes it.
+        let what = expected.first().copied().unwrap_or("the section's next part");
+        diagnostic =
+            diagnostic.with_help(format!("write {what} here; grammar/README.md shows the form of each section"));
     }
     diagnostic
 }
