@@ -31,6 +31,12 @@ enum Command {
     },
     /// Check every spec in specs/ and write its connector crate into connectors/ (the default).
     Generate,
+    /// Explain a diagnostic code (`tib::unknown-setting` or `unknown-setting`) with a wrong and a right
+    /// example; without one, list every code.
+    Explain {
+        /// The code, as a report names it.
+        code: Option<String>,
+    },
     /// Rewrite specs in the canonical layout (all of specs/ when none are named).
     Fmt {
         /// Spec files to format.
@@ -118,6 +124,7 @@ fn main() -> ExitCode {
         Some(Command::Check { files, format }) => check(&cli.root, files, format).0,
         None | Some(Command::Generate) => generate(&cli.root),
         Some(Command::Fmt { files, check }) => fmt(&cli.root, files, check),
+        Some(Command::Explain { code }) => explain(code.as_deref()),
         Some(Command::Test { spec, connect }) => live(&cli.root, spec, connect, Live::Test),
         Some(Command::Preview { spec, connect, pages, json }) => {
             live(&cli.root, spec, connect, Live::Preview { pages, json })
@@ -268,6 +275,32 @@ fn generate(root: &std::path::Path) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `explain`: one code's explanation, or every code with its first sentence.
+fn explain(code: Option<&str>) -> ExitCode {
+    // A closed pipe (`| head`) ends the listing; it is not an error.
+    let print = |text: String| {
+        let _ = std::io::stdout().write_all(text.as_bytes());
+        ExitCode::SUCCESS
+    };
+    let Some(code) = code else {
+        let list = tib_front::explain::all().map(|(code, text)| {
+            let first = text.split_once(". ").map_or(text, |(sentence, _)| sentence).replace('\n', " ");
+            format!("{code:32} {first}\n")
+        });
+        return print(list.collect());
+    };
+    if let Some(text) = tib_front::explain::explain(code) {
+        let code = code.strip_prefix("tib::").unwrap_or(code);
+        return print(format!("tib::{code}\n\n{text}\n"));
+    }
+    let hint = match tib_front::explain::closest(code) {
+        Some(closest) => format!("did you mean `tib::{closest}`?"),
+        None => "`compiler explain` lists every code".to_owned(),
+    };
+    eprintln!("error: no diagnostic has the code `{code}`\n  help: {hint}");
+    ExitCode::FAILURE
 }
 
 /// `fmt`: formats specs in place, or with `check` shows the difference and changes nothing.

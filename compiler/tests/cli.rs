@@ -180,3 +180,26 @@ fn fmt_check_shows_the_difference_and_fmt_rewrites_only_what_needs_it() {
     assert!(stderr.contains("broken.tib") && stderr.contains("error["), "the syntax error is shown: {stderr}");
     assert_eq!(std::fs::read_to_string(&broken).expect("read"), "app \"A\"\nfields { id = id\n", "left as it was");
 }
+
+#[test]
+fn explain_prints_a_code_lists_them_all_and_suggests_for_a_typo() {
+    let run = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_compiler")).args(args).output().expect("runs");
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        (output.status.code(), text(&output.stdout), text(&output.stderr))
+    };
+    let (code, out, _) = run(&["explain", "tib::unknown-setting"]);
+    assert_eq!(code, Some(0));
+    assert!(out.starts_with("tib::unknown-setting\n\n"), "{out}");
+    assert!(out.contains("Wrong:") && out.contains("Right:") && out.contains("page_sise"), "{out}");
+    assert_eq!(run(&["explain", "unknown-setting"]).1, out, "the prefix is optional");
+
+    let (code, list, _) = run(&["explain"]);
+    assert_eq!(code, Some(0));
+    assert!(list.lines().count() > 70, "{list}");
+    assert!(list.lines().any(|l| l.starts_with("tib::missing-stop") && l.contains("stop when")), "{list}");
+
+    let (code, _, stderr) = run(&["explain", "tib::unknown-settings"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("did you mean `tib::unknown-setting`?"), "{stderr}");
+}

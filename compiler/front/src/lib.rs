@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod check;
 pub mod diag;
 pub mod emit;
+pub mod explain;
 pub mod format;
 pub mod generate;
 pub mod ident;
