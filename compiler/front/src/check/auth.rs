@@ -15,6 +15,29 @@ use super::settings::Settings;
 pub const KINDS: &[&str] =
     &["bearer", "basic", "headers", "query", "oauth_client_credentials", "oauth_authorization_code"];
 
+/// The settings of each auth kind that takes a block.
+pub fn settings(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "basic" => &["username", "password"],
+        "query" => &["param", "value"],
+        "oauth_client_credentials" => {
+            &["token_url", "scopes", "token_params", "client_auth", "grant_type", "base_url_from"]
+        }
+        "oauth_authorization_code" => &[
+            "authorize_url",
+            "token_url",
+            "scopes",
+            "refresh_tokens",
+            "authorize_params",
+            "token_params",
+            "refresh_params",
+            "client_auth",
+            "base_url_from",
+        ],
+        _ => &[],
+    }
+}
+
 /// The declared credentials, and which of them a template has used.
 pub struct Credentials {
     declared: Vec<Declared>,
@@ -239,7 +262,7 @@ pub fn auth(
         },
         "basic" => {
             let block = block(d, "{ username = \"{email}\"  password = \"{api_token}\" }")?;
-            let s = Settings::block(block, &["username", "password"], &owner, d);
+            let s = Settings::block(block, settings("basic"), &owner, d);
             let username = s.required_string("username", "username = \"{email}\"", d);
             let password = s.required_string("password", "password = \"{api_token}\"", d);
             let username = creds.template(username?, Use::Secret, "the username", d);
@@ -272,7 +295,7 @@ pub fn auth(
         }
         "query" => {
             let block = block(d, "{ param = \"api_key\"  value = \"{api_key}\" }")?;
-            let s = Settings::block(block, &["param", "value"], &owner, d);
+            let s = Settings::block(block, settings("query"), &owner, d);
             let param = s.required_string("param", "param = \"api_key\"", d);
             let value = s.required_string("value", "value = \"{api_key}\"", d);
             let param = super::values::plain(param?, "a query parameter name", d);
@@ -282,8 +305,7 @@ pub fn auth(
         }
         "oauth_client_credentials" => {
             let block = block(d, "{ token_url = \"https://...\"  scopes = [\"users.read\"] }")?;
-            let allowed = ["token_url", "scopes", "token_params", "client_auth", "grant_type", "base_url_from"];
-            let s = Settings::block(block, &allowed, &owner, d);
+            let s = Settings::block(block, settings("oauth_client_credentials"), &owner, d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let token_url = s.required_string("token_url", "token_url = \"https://login.example.com/oauth/token\"", d);
@@ -308,18 +330,7 @@ pub fn auth(
         "oauth_authorization_code" => {
             let block =
                 block(d, "{ authorize_url = \"https://...\"  token_url = \"https://...\"  refresh_tokens = true }")?;
-            let allowed = [
-                "authorize_url",
-                "token_url",
-                "scopes",
-                "refresh_tokens",
-                "authorize_params",
-                "token_params",
-                "refresh_params",
-                "client_auth",
-                "base_url_from",
-            ];
-            let s = Settings::block(block, &allowed, &owner, d);
+            let s = Settings::block(block, settings("oauth_authorization_code"), &owner, d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let authorize_url =

@@ -11,6 +11,9 @@ use super::auth::{Credentials, Use, header_name};
 use super::sections::Request;
 use super::settings::Settings;
 
+/// The settings of the `request` block.
+pub const REQUEST_SETTINGS: &[&str] = &["query", "headers", "body", "listings"];
+
 /// A URL the spec fixes: absolute, https unless it is loopback, placeholders only for `text` credentials.
 pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>) -> Option<Template> {
     let template = creds.template(s, Use::Shown, what, d)?;
@@ -142,7 +145,7 @@ pub fn endpoint(
     let path = request_path(request.path, d);
     let (query, headers, body, listings) = match request.settings {
         Some(block) => {
-            let s = Settings::block(block, &["query", "headers", "body", "listings"], "`request`", d);
+            let s = Settings::block(block, REQUEST_SETTINGS, "`request`", d);
             let body = match s.get("body") {
                 None => Some(None),
                 Some(ast::Value::Block(block)) => json_object(block, creds, d).map(Some),

@@ -11,7 +11,8 @@ use crate::suggest;
 use super::settings::Settings;
 use super::values;
 
-const FIELDS: &[&str] =
+/// The user fields a spec maps.
+pub const FIELDS: &[&str] =
     &["id", "email", "username", "name", "first_name", "last_name", "role", "created_at", "last_seen_at"];
 
 pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields> {

@@ -15,6 +15,17 @@ mod shape;
 mod status;
 mod values;
 
+/// The words of the language, for tools that offer them (the language
+/// server's completion): the same lists the checks accept.
+pub mod vocabulary {
+    pub use super::auth::{KINDS as AUTH_KINDS, settings as auth_settings};
+    pub use super::endpoint::REQUEST_SETTINGS;
+    pub use super::fields::FIELDS;
+    pub use super::paginate::{STYLES as PAGINATION_STYLES, settings as pagination_settings, stop_conditions};
+    pub use super::rules::OPERATORS;
+    pub use super::sections::KEYWORDS as SECTIONS;
+}
+
 use crate::ast;
 use crate::catalog::Catalog;
 use crate::diag::Diagnostic;

@@ -14,6 +14,25 @@ pub const STYLES: &[&str] = &["none", "offset", "page", "next_url", "token"];
 const COUNT_STOPS: &[&str] = &["empty_page", "short_page", "no_more", "total"];
 const TOKEN_STOPS: &[&str] = &["missing_token", "empty_page", "no_more"];
 
+/// The settings a pagination style takes (besides `stop when` and `from` lines).
+pub fn settings(style: &str) -> &'static [&'static str] {
+    match style {
+        "offset" => &["offset_param", "limit_param", "page_size", "start", "concurrency"],
+        "page" => &["page_param", "size_param", "page_size", "first_page", "concurrency"],
+        "token" => &["param", "body_field", "continue_path"],
+        _ => &[],
+    }
+}
+
+/// The stop conditions a pagination style takes.
+pub fn stop_conditions(style: &str) -> &'static [&'static str] {
+    match style {
+        "offset" | "page" => COUNT_STOPS,
+        "next_url" | "token" => TOKEN_STOPS,
+        _ => &[],
+    }
+}
+
 /// The parts of a pagination block, split by kind.
 struct Body<'a> {
     settings: Settings<'a>,
@@ -69,13 +88,7 @@ pub fn pagination(
         );
         return None;
     }
-    let allowed: &[&str] = match style_name {
-        "offset" => &["offset_param", "limit_param", "page_size", "start", "concurrency"],
-        "page" => &["page_param", "size_param", "page_size", "first_page", "concurrency"],
-        "token" => &["param", "body_field", "continue_path"],
-        _ => &[],
-    };
-    let body = split(body, allowed, &owner, d);
+    let body = split(body, settings(style_name), &owner, d);
     match style_name {
         "offset" => counted(&body, &owner, CountedKind::Offset, d),
         "page" => counted(&body, &owner, CountedKind::Page, d),

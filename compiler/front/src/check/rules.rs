@@ -9,7 +9,8 @@ use crate::suggest;
 use super::values;
 
 /// Operators as written, for "did you mean".
-const OPERATORS: &[&str] = &["is", "is not", "any of", "contains", "not contains", ">=", "has value", "some"];
+/// The operators of a rule, as written.
+pub const OPERATORS: &[&str] = &["is", "is not", "any of", "contains", "not contains", ">=", "has value", "some"];
 
 /// A non-empty group of ANDed rules.
 pub fn group(group: &ast::RuleGroup, owner: &str, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::Rule>> {
