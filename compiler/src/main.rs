@@ -37,6 +37,8 @@ enum Command {
         /// The code, as a report names it.
         code: Option<String>,
     },
+    /// Speak the Language Server Protocol on stdin and stdout, for editors.
+    Lsp,
     /// Rewrite specs in the canonical layout (all of specs/ when none are named).
     Fmt {
         /// Spec files to format.
@@ -125,6 +127,13 @@ fn main() -> ExitCode {
         None | Some(Command::Generate) => generate(&cli.root),
         Some(Command::Fmt { files, check }) => fmt(&cli.root, files, check),
         Some(Command::Explain { code }) => explain(code.as_deref()),
+        Some(Command::Lsp) => match compiler::lsp::run() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: the language server stopped: {error}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Test { spec, connect }) => live(&cli.root, spec, connect, Live::Test),
         Some(Command::Preview { spec, connect, pages, json }) => {
             live(&cli.root, spec, connect, Live::Preview { pages, json })

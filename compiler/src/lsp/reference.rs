@@ -1,0 +1,134 @@
+//! Hover documentation, read from the language reference (`grammar/README.md`)
+//! so that the editor says what the reference says: a section's description,
+//! an operator's or field's table row, a stop condition's line, an auth kind's
+//! paragraph, and for a setting the first paragraph that names it.
+
+const REFERENCE: &str = include_str!("../../../grammar/README.md");
+
+/// The reference's paragraph introducing each auth kind starts with its title.
+const AUTH_TITLES: &[(&str, &str)] = &[
+    ("bearer", "**Bearer token**"),
+    ("basic", "**Basic auth**"),
+    ("headers", "**Custom headers**"),
+    ("query", "**API key in the query string**"),
+    ("oauth_client_credentials", "**OAuth 2.0 client credentials**"),
+    ("oauth_authorization_code", "**OAuth 2.0 authorization code**"),
+];
+
+/// What the reference says about a word of the language, as Markdown.
+pub fn describe(term: &str) -> Option<String> {
+    let blocks = blocks();
+    if let Some(section) = section(term) {
+        return Some(format!("**{term}** (section)\n\n{section}"));
+    }
+    if let Some(&(_, title)) = AUTH_TITLES.iter().find(|(kind, _)| *kind == term) {
+        return blocks.iter().find(|b| b.starts_with(title)).map(|b| format!("`auth {term}`: {b}"));
+    }
+    table_row(term).or_else(|| bullet(&blocks, term)).or_else(|| {
+        let quoted = format!("`{term}`");
+        let assigned = format!("`{term} =");
+        blocks
+            .iter()
+            .find(|b| !b.starts_with('|') && !b.starts_with("```") && (b.contains(&quoted) || b.contains(&assigned)))
+            .cloned()
+    })
+}
+
+/// The reference's paragraphs, list items and tables, each joined into one string.
+fn blocks() -> Vec<String> {
+    let mut blocks: Vec<String> = Vec::new();
+    let mut current = String::new();
+    let mut in_code = false;
+    let flush = |current: &mut String, blocks: &mut Vec<String>| {
+        if !current.trim().is_empty() {
+            blocks.push(current.trim().to_owned());
+        }
+        current.clear();
+    };
+    for line in REFERENCE.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            flush(&mut current, &mut blocks);
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let starts_item = line.starts_with("- ") || line.starts_with('#');
+        if line.trim().is_empty() || starts_item {
+            flush(&mut current, &mut blocks);
+        }
+        if !line.starts_with('#') {
+            if !current.is_empty() {
+                current.push(if line.starts_with('|') { '\n' } else { ' ' });
+            }
+            current.push_str(line.trim());
+        }
+    }
+    flush(&mut current, &mut blocks);
+    blocks
+}
+
+/// The prose of `### term`, up to its first example.
+fn section(term: &str) -> Option<String> {
+    let heading = format!("\n### {term}\n");
+    let start = REFERENCE.find(&heading)? + heading.len();
+    let rest = &REFERENCE[start..];
+    let end = ["\n```", "\n#"].iter().filter_map(|m| rest.find(m)).min().unwrap_or(rest.len());
+    let prose = rest[..end].split("\n\n").map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "));
+    Some(prose.filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n"))
+}
+
+/// A table row whose first cell names `term`: `term`, then the other cells under their headers.
+fn table_row(term: &str) -> Option<String> {
+    let quoted = format!("`{term}`");
+    let mut header: Vec<&str> = Vec::new();
+    for line in REFERENCE.lines() {
+        if !line.starts_with('|') {
+            header.clear();
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if header.is_empty() {
+            header = cells;
+            continue;
+        }
+        if cells.first().is_some_and(|first| first.split(['/', '+']).any(|part| part.trim() == quoted)) {
+            let rest: Vec<String> =
+                header.iter().zip(&cells).skip(1).map(|(name, cell)| format!("{name}: {cell}")).collect();
+            return Some(format!("{}: {}", cells[0], rest.join("; ")));
+        }
+    }
+    None
+}
+
+/// A list item that starts with `term`.
+fn bullet(blocks: &[String], term: &str) -> Option<String> {
+    let start = format!("- `{term}");
+    blocks
+        .iter()
+        .find(|b| b.starts_with(&start) && b[start.len()..].starts_with(['`', ' ', '=']))
+        .map(|b| b[2..].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_describes_sections_operators_stops_fields_kinds_and_settings() {
+        let paginate = describe("paginate").expect("a section");
+        assert!(paginate.contains("How to get the next page"), "{paginate}");
+        let is_not = describe("is not").expect("an operator");
+        assert!(is_not.starts_with("`is not`") && is_not.contains("the value is missing or differs"), "{is_not}");
+        let stop = describe("empty_page").expect("a stop condition");
+        assert!(stop.contains("a page with no users"), "{stop}");
+        let email = describe("email").expect("a field");
+        assert!(email.contains("the user's email"), "{email}");
+        let basic = describe("basic").expect("an auth kind");
+        assert!(basic.contains("Basic auth"), "{basic}");
+        let client_auth = describe("client_auth").expect("a setting");
+        assert!(client_auth.contains("how the client proves itself"), "{client_auth}");
+        assert_eq!(describe("no_such_word"), None);
+    }
+}
