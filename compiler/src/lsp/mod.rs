@@ -170,7 +170,11 @@ impl Server {
                 Some(quick_fixes(&p.text_document.uri, doc, p.range))
             }),
             _ => {
-                return Response::new_err(id, ErrorCode::MethodNotFound as i32, format!("no method {}", request.method));
+                return Response::new_err(
+                    id,
+                    ErrorCode::MethodNotFound as i32,
+                    format!("no method {}", request.method),
+                );
             }
         };
         match result {

@@ -176,7 +176,7 @@ fn depth(text: &str) -> (i64, i64) {
 
 /// The braces and brackets of `text` outside strings and comments, with their
 /// offsets. A string ends at its line's end, as the grammar has it.
-fn brackets(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
+pub(super) fn brackets(text: &str) -> impl Iterator<Item = (usize, char)> + '_ {
     let (mut in_string, mut in_comment, mut escaped) = (false, false, false);
     text.char_indices().filter(move |&(_, c)| {
         if c == '\n' {

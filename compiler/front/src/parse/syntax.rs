@@ -119,6 +119,9 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
         if let Some(span) = mistake.span {
             diagnostic.primary.span = span;
         }
+        if let Some(message) = mistake.message {
+            diagnostic.message = message.to_owned();
+        }
         if let Some((span, text, primary)) = mistake.labels {
             diagnostic.message = primary.to_owned();
             diagnostic.primary.text = primary.to_owned();
@@ -136,18 +139,48 @@ pub fn error(source: &str, error: pest::error::Error<Rule>) -> Diagnostic {
         diagnostic = diagnostic.with_help(
             "a rule is `path operator value`, e.g. `role is \"admin\"`; operators: is, is not, any of, contains, not contains, >=, has value, some",
         );
-    } else if expected.contains(&"a section") {
-        diagnostic = diagnostic.with_help(
-            "each section starts on a line of its own with its keyword (app, base_url, credentials, auth, request, \
-             paginate, api_error, users, fields, active, status, licenses, custom_fields)",
-        );
     } else {
-        // Nothing more specific is known: say what may stand here, as the reference writes it.
-        let what = expected.first().copied().unwrap_or("the section's next part");
-        diagnostic =
-            diagnostic.with_help(format!("write {what} here; grammar/README.md shows the form of each section"));
+        diagnostic = diagnostic.with_help(context_help(source, pos));
     }
     diagnostic
+}
+
+/// What the construct the parse stopped in holds, when no mistake is recognised:
+/// the innermost open brace's block, or at the top level, the sections.
+fn context_help(source: &str, pos: usize) -> &'static str {
+    let mut open = Vec::new();
+    for (at, c) in super::recover::brackets(&source[..pos]) {
+        match c {
+            '{' => open.push(at),
+            '}' => {
+                open.pop();
+            }
+            _ => {}
+        }
+    }
+    let Some(&brace) = open.last() else {
+        return "each section starts on a line of its own with its keyword: app, base_url, credentials, auth, \
+                request, paginate, api_error, users, fields, active, status, licenses, custom_fields";
+    };
+    let line = &source[source[..brace].rfind('\n').map_or(0, |i| i + 1)..brace];
+    let header = line.rfind('{').map_or(line, |i| &line[i + 1..]).trim();
+    let first = header.split_whitespace().next().unwrap_or("");
+    match header.split_whitespace().last().unwrap_or("") {
+        "any" => {
+            "the alternatives of `any { }` are rules, or `{ }` groups of rules that must hold together: \
+             `any { role is \"admin\"  { plan is \"pro\"  seats >= 1 } }`"
+        }
+        "when" | "if" | "some" => {
+            "a rule group holds rules `path operator value`, all of which must hold: \
+             `{ state is \"active\"  seats >= 1 }`"
+        }
+        _ if first == "credentials" => "each credential is `name secret|text \"description\"` on a line of its own",
+        _ if first == "licenses" => "each license is `\"Name\" when { rules }`, or `\"Name\" otherwise` last",
+        _ if first == "paginate" => {
+            "a pagination block holds settings `name = value`, `stop when ...` and `from ...` lines"
+        }
+        _ => "a block holds settings `name = value` (or `\"Name\" = value`), one after another",
+    }
 }
 
 /// A mistake people make from other languages, recognised where the parse stopped.
@@ -160,12 +193,14 @@ struct Mistake {
     /// A second place, its label, and what the mistake is (the message and the primary label),
     /// when the mistake has two places.
     labels: Option<(Span, &'static str, &'static str)>,
+    /// What the mistake is, when the place is a word of its own and not where pest stopped.
+    message: Option<&'static str>,
 }
 
 fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake> {
     let rest = &source[pos..];
     let mistake = |help, length: Option<usize>, replacement| {
-        Some(Mistake { help, span: length.map(|l| Span::new(pos, pos + l)), replacement, labels: None })
+        Some(Mistake { help, span: length.map(|l| Span::new(pos, pos + l)), replacement, labels: None, message: None })
     };
     if let Some(open) = unclosed_quote(source, pos) {
         let line_end = pos + rest.find('\n').unwrap_or(rest.len());
@@ -174,6 +209,7 @@ fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake>
             span: Some(Span::new(open, open + 1)),
             replacement: None,
             labels: Some((Span::new(line_end, line_end), "the line ends here", "a string is never closed")),
+            message: None,
         });
     }
     if rest.starts_with('.') && source[..pos].ends_with('.') {
@@ -195,26 +231,46 @@ fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake>
     if rest.starts_with(':') && expected.contains(&"`=`") {
         return mistake("settings are written `name = value`: write `=` where the `:` is", Some(1), Some("="));
     }
-    // `or` and `not` from other languages, in the rule group the parse stopped in.
-    let group = source[..pos].rfind('{').map_or("", |open| &source[open + 1..pos]);
-    let words = unquoted_words(group);
-    if words.contains(&"or") {
+    if rest.starts_with('(') || rest.starts_with(')') {
         return mistake(
-            "the rules of a `{ }` group must all hold; for alternatives write `any { rule  rule }`",
-            None,
+            "rules are grouped with braces, not parentheses: `{ rule  rule }` (all must hold), \
+             `any { rule  rule }` (one must)",
+            Some(1),
             None,
         );
     }
-    let negated = words
-        .iter()
-        .enumerate()
-        .any(|(i, w)| *w == "not" && (i == 0 || words[i - 1] != "is") && words.get(i + 1) != Some(&"contains"));
-    if negated {
-        return mistake(
+    // `or`, `and` and `not` from other languages, in the rule group the parse stopped in.
+    let open = source[..pos].rfind('{');
+    let group_start = open.map_or(pos, |open| open + 1);
+    let words = unquoted_words(&source[group_start..pos]);
+    let word = |(at, text): (usize, &str)| Some(Span::new(group_start + at, group_start + at + text.len()));
+    let named =
+        |message, help, span| Some(Mistake { help, span, replacement: None, labels: None, message: Some(message) });
+    let in_any = open.is_some_and(|open| unquoted_words(&source[..open]).last().map(|&(_, w)| w) == Some("any"));
+    if let Some(&and) = words.iter().find(|(_, w)| *w == "and").filter(|_| in_any) {
+        return named(
+            "`and` does not join the alternatives of `any { }`",
+            "the alternatives of `any { }` are rules, one of which must hold; rules that must hold together \
+             go in braces: `any { { plan is \"pro\"  seats >= 1 }  role is \"admin\" }`",
+            word(and),
+        );
+    }
+    if let Some(&or) = words.iter().find(|(_, w)| *w == "or") {
+        return named(
+            "`or` does not join the rules of a group",
+            "the rules of a `{ }` group must all hold; for alternatives write `any { rule  rule }`",
+            word(or),
+        );
+    }
+    let negated = words.iter().enumerate().find(|&(i, &(_, w))| {
+        w == "not" && (i == 0 || words[i - 1].1 != "is") && words.get(i + 1).map(|&(_, w)| w) != Some("contains")
+    });
+    if let Some((_, &not)) = negated {
+        return named(
+            "`not` does not negate a rule",
             "there is no `not` before a rule: use the negative operator (`is not`, `not contains`), \
              or `any of` with the values that are allowed",
-            None,
-            None,
+            word(not),
         );
     }
     if rest.starts_with(',') {
@@ -242,8 +298,8 @@ fn unclosed_quote(source: &str, pos: usize) -> Option<usize> {
     open
 }
 
-/// The words of `text` outside double-quoted strings.
-fn unquoted_words(text: &str) -> Vec<&str> {
+/// The words of `text` outside double-quoted strings, with their offsets.
+fn unquoted_words(text: &str) -> Vec<(usize, &str)> {
     let mut words = Vec::new();
     let (mut quoted, mut start) = (false, None);
     for (i, c) in text.char_indices() {
@@ -251,7 +307,7 @@ fn unquoted_words(text: &str) -> Vec<&str> {
         match (quoted, start) {
             (false, None) if word_char => start = Some(i),
             (false, Some(s)) if !word_char => {
-                words.push(&text[s..i]);
+                words.push((s, &text[s..i]));
                 start = None;
             }
             _ => {}
@@ -261,7 +317,7 @@ fn unquoted_words(text: &str) -> Vec<&str> {
         }
     }
     if let (false, Some(s)) = (quoted, start) {
-        words.push(&text[s..]);
+        words.push((s, &text[s..]));
     }
     words
 }
