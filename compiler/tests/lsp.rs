@@ -215,6 +215,8 @@ fn an_editor_gets_diagnostics_fixes_hover_completion_navigation_and_formatting()
     assert!(hover(&mut client, "paginate", 2).contains("How to get the next page"));
     assert!(hover(&mut client, "is not", 4).contains("the value is missing or differs"));
     assert!(hover(&mut client, "empty_page", 3).contains("a page with no users"));
+    assert!(hover(&mut client, "stop when", 1).contains("- `short_page`"));
+    assert!(hover(&mut client, "page_size", 2).contains("is among the settings of `offset`, `page`"));
 
     // Completion, by where the cursor is.
     let mut complete = |text: &str, needle: &str, delta: usize| {

@@ -293,7 +293,8 @@ fn hover(doc: &Document, offset: usize) -> Option<Hover> {
     candidates.into_iter().flatten().find_map(|(from, to)| {
         let term = text[from..to].split_whitespace().collect::<Vec<_>>().join(" ");
         let two_words = term.contains(' ');
-        let known = !two_words || tib_front::check::vocabulary::OPERATORS.contains(&term.as_str());
+        let known =
+            !two_words || term == "stop when" || tib_front::check::vocabulary::OPERATORS.contains(&term.as_str());
         let described = known.then(|| reference::describe(&term)).flatten()?;
         Some(Hover {
             contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value: described }),

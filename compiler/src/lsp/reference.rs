@@ -1,7 +1,8 @@
 //! Hover documentation, read from the language reference (`grammar/README.md`)
 //! so that the editor says what the reference says: a section's description,
 //! an operator's or field's table row, a stop condition's line, an auth kind's
-//! paragraph, and for a setting the first paragraph that names it.
+//! paragraph, and for a setting the table that lists it, the first paragraph
+//! that names it, or the example line that sets it.
 
 const REFERENCE: &str = include_str!("../../../grammar/README.md");
 
@@ -24,14 +25,75 @@ pub fn describe(term: &str) -> Option<String> {
     if let Some(&(_, title)) = AUTH_TITLES.iter().find(|(kind, _)| *kind == term) {
         return blocks.iter().find(|b| b.starts_with(title)).map(|b| format!("`auth {term}`: {b}"));
     }
-    table_row(term).or_else(|| bullet(&blocks, term)).or_else(|| {
-        let quoted = format!("`{term}`");
-        let assigned = format!("`{term} =");
-        blocks
-            .iter()
-            .find(|b| !b.starts_with('|') && !b.starts_with("```") && (b.contains(&quoted) || b.contains(&assigned)))
-            .cloned()
-    })
+    if term == "stop when" {
+        // The list under "Stop conditions:".
+        let list = blocks.iter().skip_while(|b| !b.starts_with("Stop conditions")).skip(1);
+        let conditions: Vec<&str> = list.take_while(|b| b.starts_with("- ")).map(String::as_str).collect();
+        return Some(format!("`stop when` ends pagination on one of:\n\n{}", conditions.join("\n")));
+    }
+    let quoted = format!("`{term}`");
+    let assigned = format!("`{term} =");
+    let prose = || {
+        let mentions = |b: &&String| b.contains(&quoted) || b.contains(&assigned);
+        blocks.iter().filter(|b| !b.starts_with('|')).find(mentions).cloned()
+    };
+    table_row(term)
+        .or_else(|| bullet(&blocks, term))
+        .or_else(|| table_mention(term))
+        .or_else(prose)
+        .or_else(|| example(term))
+}
+
+/// Tables that list `term` in a later cell: `term` is among the (header) of (first cells).
+fn table_mention(term: &str) -> Option<String> {
+    let quoted = format!("`{term}`");
+    let mut header: Vec<&str> = Vec::new();
+    let (mut column, mut owners) = (None, Vec::new());
+    for line in REFERENCE.lines() {
+        if !line.starts_with('|') {
+            header.clear();
+            continue;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+        if header.is_empty() {
+            header = cells;
+            continue;
+        }
+        if let Some(i) = cells.iter().skip(1).position(|cell| cell.contains(&quoted)) {
+            column = column.or(header.get(i + 1).copied());
+            owners.push(cells[0]);
+        }
+    }
+    Some(format!("`{term}` is among the {} of {}", column?, owners.join(", ")))
+}
+
+/// A line of an example that starts with `term`, under the paragraph that introduces it.
+fn example(term: &str) -> Option<String> {
+    let (mut prose, mut paragraph, mut in_code) = (String::new(), String::new(), false);
+    for line in REFERENCE.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if !in_code {
+            if line.trim().is_empty() || line.starts_with('#') {
+                if !paragraph.is_empty() {
+                    prose = std::mem::take(&mut paragraph);
+                }
+            } else {
+                paragraph.push_str(if paragraph.is_empty() { "" } else { " " });
+                paragraph.push_str(line.trim());
+            }
+            continue;
+        }
+        let code = line.trim_start();
+        if code.strip_prefix(term).is_some_and(|rest| rest.starts_with([' ', '='])) {
+            // The paragraph above, when it speaks of the term; otherwise the example alone.
+            let above = if prose.contains(term) { format!("{prose}\n\n") } else { String::new() };
+            return Some(format!("{above}```tib\n{}\n```", code.trim_end()));
+        }
+    }
+    None
 }
 
 /// The reference's paragraphs, list items and tables, each joined into one string.
@@ -127,6 +189,12 @@ mod tests {
         assert!(email.contains("the user's email"), "{email}");
         let basic = describe("basic").expect("an auth kind");
         assert!(basic.contains("Basic auth"), "{basic}");
+        let page_size = describe("page_size").expect("a pagination setting");
+        assert!(page_size.starts_with("`page_size` is among the settings of `offset`, `page`"), "{page_size}");
+        let token_url = describe("token_url").expect("an auth setting");
+        assert!(token_url.contains("token_url") && token_url.contains("```tib"), "{token_url}");
+        let stop_when = describe("stop when").expect("pagination's stop line");
+        assert!(stop_when.contains("- `short_page`") && stop_when.contains("- `total <path>`"), "{stop_when}");
         let client_auth = describe("client_auth").expect("a setting");
         assert!(client_auth.contains("how the client proves itself"), "{client_auth}");
         assert_eq!(describe("no_such_word"), None);
