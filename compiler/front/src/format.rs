@@ -24,15 +24,18 @@ use crate::diag::Diagnostic;
 /// Formats a spec. A spec that does not parse is not formatted: its syntax
 /// errors are returned instead.
 pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
-    let mut diagnostics = Vec::new();
-    // The parser's own checks first: nesting depth, and a syntax error in the user's words.
-    if crate::parse::parse(source, &mut diagnostics).is_none_or(|parsed| parsed.recovered) {
-        return Err(diagnostics);
+    // Too deep a nesting would take pest's recursion off the stack's end.
+    if let Some(too_deep) = crate::parse::too_deep(source) {
+        return Err(vec![too_deep]);
     }
-    let file = TibParser::parse(Rule::file, source)
-        .expect("the text parsed just above")
-        .next()
-        .expect("the grammar's `file` rule always yields one pair");
+    let Ok(mut pairs) = TibParser::parse(Rule::file, source) else {
+        // The parser reports every syntax error, in the user's words.
+        let mut diagnostics = Vec::new();
+        crate::parse::parse(source, &mut diagnostics);
+        diagnostics.retain(Diagnostic::is_error);
+        return Err(diagnostics);
+    };
+    let file = pairs.next().expect("the grammar's `file` rule always yields one pair");
     let mut tree = Tree::default();
     tree.walk(file, None);
     let lines = lines(source, &mut tree);

@@ -44,29 +44,6 @@ pub fn describe(term: &str) -> Option<String> {
         .or_else(|| example(term))
 }
 
-/// Tables that list `term` in a later cell: `term` is among the (header) of (first cells).
-fn table_mention(term: &str) -> Option<String> {
-    let quoted = format!("`{term}`");
-    let mut header: Vec<&str> = Vec::new();
-    let (mut column, mut owners) = (None, Vec::new());
-    for line in REFERENCE.lines() {
-        if !line.starts_with('|') {
-            header.clear();
-            continue;
-        }
-        let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
-        if header.is_empty() {
-            header = cells;
-            continue;
-        }
-        if let Some(i) = cells.iter().skip(1).position(|cell| cell.contains(&quoted)) {
-            column = column.or(header.get(i + 1).copied());
-            owners.push(cells[0]);
-        }
-    }
-    Some(format!("`{term}` is among the {} of {}", column?, owners.join(", ")))
-}
-
 /// A line of an example that starts with `term`, under the paragraph that introduces it.
 fn example(term: &str) -> Option<String> {
     let (mut prose, mut paragraph, mut in_code) = (String::new(), String::new(), false);
@@ -141,9 +118,9 @@ fn section(term: &str) -> Option<String> {
     Some(prose.filter(|p| !p.is_empty()).collect::<Vec<_>>().join("\n\n"))
 }
 
-/// A table row whose first cell names `term`: `term`, then the other cells under their headers.
-fn table_row(term: &str) -> Option<String> {
-    let quoted = format!("`{term}`");
+/// The rows of the reference's tables, each with its table's header row.
+fn table_rows() -> Vec<(Vec<&'static str>, Vec<&'static str>)> {
+    let mut rows = Vec::new();
     let mut header: Vec<&str> = Vec::new();
     for line in REFERENCE.lines() {
         if !line.starts_with('|') {
@@ -153,15 +130,33 @@ fn table_row(term: &str) -> Option<String> {
         let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
         if header.is_empty() {
             header = cells;
-            continue;
-        }
-        if cells.first().is_some_and(|first| first.split(['/', '+']).any(|part| part.trim() == quoted)) {
-            let rest: Vec<String> =
-                header.iter().zip(&cells).skip(1).map(|(name, cell)| format!("{name}: {cell}")).collect();
-            return Some(format!("{}: {}", cells[0], rest.join("; ")));
+        } else if !cells.iter().all(|c| c.chars().all(|ch| ch == '-')) {
+            rows.push((header.clone(), cells));
         }
     }
-    None
+    rows
+}
+
+/// A table row whose first cell names `term`: `term`, then the other cells under their headers.
+fn table_row(term: &str) -> Option<String> {
+    let quoted = format!("`{term}`");
+    let (header, cells) =
+        table_rows().into_iter().find(|(_, cells)| cells[0].split(['/', '+']).any(|part| part.trim() == quoted))?;
+    let rest: Vec<String> = header.iter().zip(&cells).skip(1).map(|(name, cell)| format!("{name}: {cell}")).collect();
+    Some(format!("{}: {}", cells[0], rest.join("; ")))
+}
+
+/// Tables that list `term` in a later cell: `term` is among the (header) of (first cells).
+fn table_mention(term: &str) -> Option<String> {
+    let quoted = format!("`{term}`");
+    let (mut column, mut owners) = (None, Vec::new());
+    for (header, cells) in table_rows() {
+        if let Some(i) = cells.iter().skip(1).position(|cell| cell.contains(&quoted)) {
+            column = column.or(header.get(i + 1).copied());
+            owners.push(cells[0]);
+        }
+    }
+    Some(format!("`{term}` is among the {} of {}", column?, owners.join(", ")))
 }
 
 /// A list item that starts with `term`.

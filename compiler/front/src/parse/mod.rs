@@ -21,7 +21,7 @@ use crate::span::Span;
 /// [`Parsed::recovered`] says that some was not. `None` only when nothing
 /// could be. Mistakes inside strings (an unclosed `{`) are reported too.
 pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Parsed> {
-    if let Some(too_deep) = syntax::check_nesting(source) {
+    if let Some(too_deep) = too_deep(source) {
         diagnostics.push(too_deep);
         return None;
     }
@@ -46,6 +46,11 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Parsed> 
     let sections =
         file.into_inner().filter(|pair| pair.as_rule() != Rule::EOI).map(|pair| lower.section(pair)).collect();
     Some(Parsed { file: File { sections }, recovered: recovery.recovered() })
+}
+
+/// The diagnostic for blocks nested deeper than the parser goes, if they are.
+pub fn too_deep(source: &str) -> Option<Diagnostic> {
+    syntax::check_nesting(source)
 }
 
 /// What [`parse`] read.

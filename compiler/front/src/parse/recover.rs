@@ -8,28 +8,12 @@
 //! whose braces do not balance is named and blanked before pest sees it, so an
 //! unclosed `{` is one error and not a cascade down the rest of the file.
 
+use crate::check::vocabulary::SECTIONS;
 use crate::diag::Diagnostic;
 use crate::span::Span;
 
 /// The most syntax errors reported for one file: past that, the rest is noise.
 pub const MAX_ERRORS: usize = 20;
-
-/// The words that begin a section at the start of a line.
-const SECTION_KEYWORDS: &[&str] = &[
-    "app",
-    "base_url",
-    "credentials",
-    "auth",
-    "request",
-    "paginate",
-    "api_error",
-    "users",
-    "fields",
-    "active",
-    "status",
-    "licenses",
-    "custom_fields",
-];
 
 /// The author's text with what could not be parsed blanked out.
 pub struct Recovery {
@@ -154,7 +138,7 @@ fn section_starts(source: &str) -> Vec<usize> {
     for line in source.split_inclusive('\n') {
         let word_end = line.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(line.len());
         let after = line[word_end..].trim_start();
-        if SECTION_KEYWORDS.contains(&&line[..word_end]) && !after.starts_with('=') && (anywhere || depth == 0) {
+        if SECTIONS.contains(&&line[..word_end]) && !after.starts_with('=') && (anywhere || depth == 0) {
             starts.push(at);
         }
         depth = (depth + self::depth(line).0).max(0);
