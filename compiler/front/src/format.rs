@@ -189,9 +189,10 @@ fn lines(source: &str, tree: &mut Tree) -> Vec<Line> {
                 at = end;
                 continue;
             }
-            '{' | '}' | '[' | ']' | '=' | ',' => push(&mut lines, &mut newlines, Token::Punct(c, at)),
-            // The grammar's WHITESPACE is any Unicode white space; between tokens there is nothing else.
-            c => debug_assert!(c.is_whitespace(), "{c:?} at {at} is neither a token nor white space"),
+            // The grammar's WHITESPACE is any Unicode white space.
+            c if c.is_whitespace() => {}
+            // Between tokens there is only punctuation (`{ } [ ] = ,`); anything else would be kept too.
+            c => push(&mut lines, &mut newlines, Token::Punct(c, at)),
         }
         at += c.len_utf8();
     }
@@ -234,7 +235,7 @@ impl<'a> Printer<'a> {
     fn text(&self, token: Token) -> &'a str {
         match token {
             Token::Leaf(start, end, _) | Token::Comment(start, end) => self.source[start..end].trim_end(),
-            Token::Punct(_, at) => &self.source[at..at + 1],
+            Token::Punct(c, at) => &self.source[at..at + c.len_utf8()],
         }
     }
 
