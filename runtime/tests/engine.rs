@@ -92,8 +92,8 @@ impl Store for Gated {
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         self.inner.runs(connection_id, limit)
     }
-    fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>> {
-        self.inner.users(connection_id, include_deleted)
+    fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>> {
+        self.inner.find_users(connection_id, query)
     }
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.inner.user_counts(connection_id)

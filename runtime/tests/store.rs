@@ -4,7 +4,7 @@
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::staging;
 use tib_runtime::store::{
-    Applied, ApplyPolicy, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store, Upserted,
+    Applied, ApplyPolicy, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store, Upserted, UserQuery,
 };
 use tib_support::User;
 use tib_support::record::Name;
@@ -438,4 +438,46 @@ fn a_first_sync_inserts_every_user_once_the_first_listing_standing() {
     let seven = stored.iter().find(|u| u.user.external_id == "7").expect("user 7");
     assert_eq!(seven.user.email, "u7@example.com", "the first listing stands");
     assert_eq!(stored.iter().find(|u| u.user.external_id == "199").map(|u| u.first_seen), Some(100));
+}
+
+#[test]
+fn users_are_read_in_pages_by_access_license_change_and_search() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    let mut first = users(10..20);
+    first[0].active = false;
+    first[1].licenses = std::borrow::Cow::Borrowed(&["Enterprise", "Pro"]);
+    first[2].name = Some(Name::Split { first: Some("Ada".into()), last: Some("Lovelace".into()) });
+    sync(&store, id, &first, 100);
+    // The second sync changes 13, adds 20 and drops 19: only 13 and 20 changed since it.
+    let mut second: Vec<User> = first.iter().filter(|u| u.external_id != "19").cloned().collect();
+    second[3].role = Some("Admin".into());
+    second.push(user(20));
+    sync(&store, id, &second, 200);
+
+    let find = |query: UserQuery| -> Vec<String> {
+        store.find_users(id, &query).expect("users").into_iter().map(|u| u.user.external_id).collect()
+    };
+    let all: Vec<String> = (10..21).map(|n| n.to_string()).collect();
+    assert_eq!(find(UserQuery::default()), all, "every stored user, by external id");
+    assert_eq!(find(UserQuery { access: Some(false), ..UserQuery::default() }), ["10", "19"], "inactive and deleted");
+    assert_eq!(find(UserQuery { access: Some(true), ..UserQuery::default() }).len(), 9);
+    assert_eq!(find(UserQuery { license: Some("Enterprise".into()), ..UserQuery::default() }), ["11"]);
+    assert_eq!(find(UserQuery { changed_since: Some(150), ..UserQuery::default() }), ["13", "20"]);
+    assert_eq!(find(UserQuery { search: Some("LOVE".into()), ..UserQuery::default() }), ["12"], "by name, any case");
+    assert_eq!(find(UserQuery { search: Some("u15@".into()), ..UserQuery::default() }), ["15"], "by email");
+
+    // Pages of four, each after the last id of the one before, cover every user once.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = find(UserQuery { after: after.clone(), limit: Some(4), ..UserQuery::default() });
+        if page.is_empty() {
+            break;
+        }
+        after = page.last().cloned();
+        paged.extend(page);
+    }
+    assert_eq!(paged, all);
 }

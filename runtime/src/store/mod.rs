@@ -211,6 +211,23 @@ pub struct StoredUser {
     pub last_seen: Time,
 }
 
+/// Which of a connection's users to read, in pages by external id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// With access (listed by the last sync and active), or without; both when `None`.
+    pub access: Option<bool>,
+    /// Only users who hold this license.
+    pub license: Option<String>,
+    /// Only users a sync ending at or after this time added or changed.
+    pub changed_since: Option<Time>,
+    /// Only users whose email or name contains this text, in any case.
+    pub search: Option<String>,
+    /// Only users whose external id sorts after this one: the cursor of the next page.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: Option<i64>,
+}
+
 /// A message for the admins.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notification {
@@ -301,7 +318,13 @@ pub trait Store: Send + Sync {
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>>;
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>>;
 
-    fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>>;
+    /// The connection's users the query selects, by external id.
+    fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>>;
+    /// Every user with access, or (`include_deleted`) every stored user.
+    fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>> {
+        let access = (!include_deleted).then_some(true);
+        self.find_users(connection_id, &UserQuery { access, ..UserQuery::default() })
+    }
     /// Active (not deleted, active) and all stored users.
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
     /// The connection's users' history, newest first.

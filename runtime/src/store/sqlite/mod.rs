@@ -7,7 +7,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Connection, Event, HistoryQuery, NewConnection, Notification, Outcome,
-    PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted, UserRow,
+    PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted, UserQuery,
+    UserRow,
 };
 use apply::{Spool, Target};
 
@@ -654,18 +655,35 @@ impl Store for Sqlite {
         rows.collect::<rusqlite::Result<_>>().map_err(err("reading runs"))
     }
 
-    fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>> {
+    fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>> {
         let db = self.lock();
+        // Each filter is off when its parameter is NULL. The name searched is the whole name, or first and last.
         let mut statement = db
-            .prepare(&format!(
+            .prepare_cached(&format!(
                 "SELECT {USER_COLUMNS}, deleted, first_seen, \
                  CASE WHEN deleted THEN last_seen \
                  ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = ?1), last_seen) END \
-                 FROM users WHERE connection_id = ?1 AND (?2 OR (deleted = 0 AND active = 1)) ORDER BY external_id"
+                 FROM users WHERE connection_id = ?1 \
+                 AND (?2 IS NULL OR (deleted = 0 AND active = 1) = ?2) \
+                 AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(licenses) WHERE value = ?3)) \
+                 AND (?4 IS NULL OR run_id IN (SELECT id FROM runs WHERE connection_id = ?1 AND ended_at >= ?4)) \
+                 AND (?5 IS NULL OR instr(lower(email), lower(?5)) > 0 \
+                      OR instr(lower(COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))), lower(?5)) > 0) \
+                 AND (?6 IS NULL OR external_id > ?6) \
+                 ORDER BY external_id LIMIT ?7"
             ))
             .map_err(err("reading users"))?;
+        let values = params![
+            connection_id,
+            query.access,
+            query.license,
+            query.changed_since,
+            query.search,
+            query.after,
+            query.limit.unwrap_or(-1)
+        ];
         let rows = statement
-            .query_map(params![connection_id, include_deleted], |r| {
+            .query_map(values, |r| {
                 let licenses: String = r.get(11)?;
                 let custom: String = r.get(12)?;
                 Ok(StoredUser {
