@@ -2,6 +2,7 @@
 //! generated connector through the registry, holds the connected accounts,
 //! syncs each on a schedule into the store, and applies the error policy.
 
+pub mod api;
 pub mod cli;
 pub mod demo;
 pub mod listen;

@@ -908,3 +908,199 @@ async fn history_tells_which_users_appeared_changed_and_were_deleted() {
     let csv = history(&["--format", "csv", "--since", "1d"]).await;
     assert!(csv.stdout.starts_with("at,external_id,event,what,run"), "{csv:?}");
 }
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-api-tests";
+
+/// `tib serve` with the API on a free port of 127.0.0.1; its base URL.
+fn serve_api(tib: &Tib, admin_token: Option<&str>) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = tib.command(&["serve", "--poll", "1", "--listen", &listen]);
+    match admin_token {
+        Some(token) => command.env("TIB_ADMIN_TOKEN", token),
+        None => command.env_remove("TIB_ADMIN_TOKEN"),
+    };
+    let child = command.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("serve");
+    (child, format!("http://{listen}"))
+}
+
+/// Waits until the server answers its health check.
+async fn healthy(client: &reqwest::Client, base: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if client.get(format!("{base}/health")).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "serve never answered /health");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() {
+    let api = api(250).await;
+    let tib = Tib::new();
+    assert_eq!(tib.connect(&api, "Prod").await.code, 0);
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    let client = reqwest::Client::new();
+    healthy(&client, &base).await;
+    let v1 = format!("{base}/api/v1");
+    let call =
+        |method: reqwest::Method, path: &str| client.request(method, format!("{v1}{path}")).bearer_auth(ADMIN_TOKEN);
+    let json = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+        let text = response.text().await.expect("a body");
+        (status, kind.unwrap_or_default(), serde_json::from_str::<Value>(&text).expect("JSON"))
+    };
+
+    // Without the token, or with another: 401 as problem details.
+    let (status, kind, problem) = json(client.get(format!("{v1}/connections")).send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (401, "application/problem+json"), "{problem}");
+    assert_eq!(problem["status"], 401);
+    assert_eq!(problem["title"], "Unauthorized");
+    let wrong = client.get(format!("{v1}/connections")).bearer_auth("not-the-admin-token-at-all").send().await;
+    assert_eq!(wrong.expect("sent").status(), 401);
+
+    // The integrations of this build, with what they ask for.
+    let (status, _, body) = json(call(reqwest::Method::GET, "/integrations").send().await.expect("sent")).await;
+    assert_eq!(status, 200);
+    let acme =
+        body["integrations"].as_array().expect("a list").iter().find(|i| i["id"] == "acme").expect("acme").clone();
+    assert_eq!(acme["auth"], "headers");
+    assert_eq!(
+        acme["credentials"][1],
+        json!({"name": "api_token", "secret": true, "description": acme["credentials"][1]["description"]})
+    );
+
+    // Sync now, and watch it finish.
+    let (status, _, _) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/sync").send().await.expect("sent")).await;
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let connection = loop {
+        let (_, _, c) = json(call(reqwest::Method::GET, "/connections/acme/Prod").send().await.expect("sent")).await;
+        if c["last_run"]["outcome"] == "applied" {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "the sync never finished: {c}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(connection["state"], "enabled");
+    let stored = valid(250) as i64;
+    assert_eq!((connection["users"].as_i64(), connection["last_run"]["pages"].as_i64()), (Some(stored), Some(3)));
+    let (_, _, listed) = json(call(reqwest::Method::GET, "/connections").send().await.expect("sent")).await;
+    assert!(!listed.to_string().contains(SECRET), "no credential in an answer");
+
+    // Users in pages by cursor, every one once; a filter; a bad limit.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/connections/acme/Prod/users?limit=100&cursor={c}"),
+            None => "/connections/acme/Prod/users?limit=100".to_owned(),
+        };
+        let (status, _, page) = json(call(reqwest::Method::GET, &path).send().await.expect("sent")).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(
+            page["users"].as_array().expect("users").iter().map(|u| u["external_id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (valid(250), valid(250)));
+    let (_, _, found) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/users?search=USER42@").send().await.expect("sent"))
+            .await;
+    let emails: Vec<&str> =
+        found["users"].as_array().expect("users").iter().map(|u| u["email"].as_str().expect("email")).collect();
+    assert_eq!(emails, ["user42@acme.example"], "searched by email, in any case");
+    let (_, _, licensed) = json(
+        call(reqwest::Method::GET, "/connections/acme/Prod/users?license=Acme%20Enterprise&limit=1000")
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    let licensed = licensed["users"].as_array().expect("users").clone();
+    assert!(!licensed.is_empty() && licensed.len() < 250, "{}", licensed.len());
+    assert!(licensed.iter().all(|u| u["licenses"].as_array().expect("licenses").contains(&json!("Acme Enterprise"))));
+    let (status, kind, problem) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/users?limit=0").send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (400, "application/problem+json"), "{problem}");
+    let (status, _, _) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/users?access=maybe").send().await.expect("sent")).await;
+    assert_eq!(status, 400);
+
+    // Runs, disabling (sync now is then refused), enabling, and disconnecting.
+    let (_, _, runs) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/runs").send().await.expect("sent")).await;
+    assert_eq!(runs["runs"][0]["outcome"], "applied");
+    assert_eq!(runs["runs"][0]["added"], stored);
+    let (_, _, disabled) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/disable").send().await.expect("sent")).await;
+    assert_eq!(disabled["state"], "disabled");
+    let (status, _, problem) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/sync").send().await.expect("sent")).await;
+    assert_eq!(status, 409, "{problem}");
+    let (status, _, _) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/approve").send().await.expect("sent")).await;
+    assert_eq!(status, 409, "nothing is held");
+    let (_, _, enabled) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/enable").send().await.expect("sent")).await;
+    assert_eq!(enabled["state"], "enabled");
+    let gone = call(reqwest::Method::DELETE, "/connections/acme/Prod").send().await.expect("sent");
+    assert_eq!(gone.status(), 204);
+    let (status, kind, problem) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod").send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (404, "application/problem+json"), "{problem}");
+    assert_eq!(problem["detail"], "no connection acme/Prod");
+    let (status, _, _) = json(call(reqwest::Method::GET, "/notifications").send().await.expect("sent")).await;
+    assert_eq!(status, 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_an_admin_token_the_api_is_off_and_serve_stays_on_loopback() {
+    let tib = Tib::new();
+    let (mut child, base) = serve_api(&tib, None);
+    let client = reqwest::Client::new();
+    healthy(&client, &base).await;
+    let answer = client.get(format!("{base}/api/v1/connections")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(answer.status(), 503);
+    assert!(answer.text().await.expect("text").contains("TIB_ADMIN_TOKEN"));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    let run = tib.run(&["serve", "--listen", "0.0.0.0:0"]).await;
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("refusing to listen on 0.0.0.0:0 without an admin token"), "{run:?}");
+
+    // A hash file instead of the token itself.
+    let mut hash = tib.command(&["hash-token"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("runs");
+    use std::io::Write as _;
+    hash.stdin.take().expect("piped").write_all(format!("{ADMIN_TOKEN}\n").as_bytes()).expect("written");
+    let line = String::from_utf8(hash.wait_with_output().expect("waited").stdout).expect("UTF-8");
+    assert!(line.starts_with("sha256:") && !line.contains(ADMIN_TOKEN), "{line}");
+    let file = tib.dir.path().join("admin-token");
+    std::fs::write(&file, &line).expect("written");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = tib
+        .command(&["serve", "--listen", &listen, "--admin-token-file", &file.to_string_lossy()])
+        .env_remove("TIB_ADMIN_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve");
+    let base = format!("http://{listen}");
+    healthy(&client, &base).await;
+    let answer = client.get(format!("{base}/api/v1/connections")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(answer.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+}

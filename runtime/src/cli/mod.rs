@@ -142,7 +142,13 @@ enum Command {
         /// minute idle or five minutes in all.
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
         max_connections: u16,
+        /// A file holding the admin token's hash (`tib hash-token` prints it), for the HTTP API;
+        /// or give the token itself in TIB_ADMIN_TOKEN. Without one, `serve` listens on loopback only.
+        #[arg(long, value_name = "PATH")]
+        admin_token_file: Option<PathBuf>,
     },
+    /// Read an admin token on stdin and print the line `--admin-token-file` holds for it.
+    HashToken,
     /// Health of the store and of every connection, and recent notifications.
     Status,
     /// The integrations compiled into this runtime and the credentials each asks for.
@@ -298,13 +304,45 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             context.history(&integration, &account, crate::store::HistoryQuery { user, since, limit }, format)
         }
         Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
-        Command::Serve { max_concurrent, poll, listen, max_connections } => {
+        Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file } => {
             let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
-            context.serve(max_concurrent, poll, listen, limits).await
+            let admin = admin_token(admin_token_file.as_deref())?;
+            if admin.is_none() && !listen.ip().is_loopback() {
+                return fail(format!(
+                    "refusing to listen on {listen} without an admin token: set TIB_ADMIN_TOKEN or \
+                     --admin-token-file, or listen on 127.0.0.1"
+                ));
+            }
+            context.serve(max_concurrent, poll, listen, limits, admin).await
+        }
+        Command::HashToken => {
+            let mut token = String::new();
+            std::io::stdin().read_line(&mut token).map_err(|e| Failure(format!("cannot read the token: {e}"), 2))?;
+            let token = token.trim_end_matches(['\r', '\n']);
+            if token.len() < 16 {
+                return fail("an admin token needs 16 characters at least");
+            }
+            println!("{}", crate::api::admin::AdminToken::from_token(token).hash_line());
+            Ok(())
         }
         Command::Status => context.status(),
         Command::Demo => context.demo().await,
         Command::Integrations => integrations(&context.settings.public_url),
+    }
+}
+
+/// The admin token of the HTTP API: from its hash file, or from TIB_ADMIN_TOKEN.
+fn admin_token(file: Option<&std::path::Path>) -> Result<Option<crate::api::admin::AdminToken>, Failure> {
+    use crate::api::admin::AdminToken;
+    if let Some(path) = file {
+        let line = std::fs::read_to_string(path)
+            .map_err(|e| Failure(format!("cannot read the admin token file {}: {e}", path.display()), 2))?;
+        return AdminToken::from_hash_line(&line).map(Some).map_err(|e| Failure(format!("{}: {e}", path.display()), 2));
+    }
+    match std::env::var("TIB_ADMIN_TOKEN") {
+        Ok(token) if token.len() >= 16 => Ok(Some(AdminToken::from_token(&token))),
+        Ok(_) => fail("TIB_ADMIN_TOKEN needs 16 characters at least"),
+        Err(_) => Ok(None),
     }
 }
 
@@ -661,8 +699,15 @@ impl Context {
         poll: u64,
         listen: std::net::SocketAddr,
         limits: crate::listen::Limits,
+        admin: Option<crate::api::admin::AdminToken>,
     ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
+        let api = Arc::new(crate::api::Api {
+            store: self.store.clone(),
+            clock: self.clock.clone(),
+            admin,
+            policy: self.apply_policy(),
+        });
         let callback = Arc::new(crate::oauth::Callback {
             store: self.store.clone(),
             vault: engine.vault.clone(),
@@ -671,7 +716,7 @@ impl Context {
         });
         let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .map_err(|e| Failure(format!("cannot listen on {listen} for OAuth redirects: {e}"), 2))?;
+            .map_err(|e| Failure(format!("cannot listen on {listen} for the API and OAuth redirects: {e}"), 2))?;
         // Slow: a quarter of an hour, or less when the deadline is shorter.
         let slow_after = schedule::SLOW_SECS.min(self.settings.sync_deadline.as_secs() as i64 / 2);
         let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent))
@@ -689,7 +734,8 @@ impl Context {
                 let _ = server_stopped.wait_for(|s| *s).await;
             };
             let listener = crate::listen::Guarded::new(listener, limits);
-            axum::serve(listener, crate::oauth::router(callback)).with_graceful_shutdown(shutdown).await
+            let routes = crate::oauth::router(callback).merge(crate::api::router(api));
+            axum::serve(listener, routes).with_graceful_shutdown(shutdown).await
         });
         let mut scheduler_stopped = stopped;
         let shutdown = async move {
