@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod connect;
 pub mod demo;
 pub mod listen;
 pub mod notify;

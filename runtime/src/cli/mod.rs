@@ -15,10 +15,11 @@ use tib_support::{ClientSettings, CredentialValues, NetworkPolicy, RetryPolicy, 
 mod settings;
 mod show;
 
+use crate::connect::Overrides;
 use crate::notify::Notifier;
 use crate::schedule::{self, Clock, Scheduler, SystemClock};
 use crate::store::sqlite::Sqlite;
-use crate::store::{ApplyPolicy, Connection, HoldPolicy, NewConnection, Store, Upserted};
+use crate::store::{ApplyPolicy, Connection, HoldPolicy, Store, Upserted};
 use crate::sync::{Ended, Engine};
 use crate::vault::Vault;
 use show::{USER_HEADER, csv, table, user_cells, when};
@@ -346,14 +347,6 @@ fn admin_token(file: Option<&std::path::Path>) -> Result<Option<crate::api::admi
     }
 }
 
-/// Where a connection's requests go, when not where its spec says.
-#[derive(Default)]
-struct Overrides {
-    base_url: Option<url::Url>,
-    token_url: Option<url::Url>,
-    authorize_url: Option<url::Url>,
-}
-
 fn integrations(public_url: &url::Url) -> Result<(), Failure> {
     for (id, connector) in tib_connectors::CONNECTORS {
         let spec = connector.spec();
@@ -452,84 +445,50 @@ impl Context {
         overrides: &Overrides,
         every: i64,
     ) -> Result<(), Failure> {
-        let Some(connector) = tib_connectors::connector(integration) else {
-            let known: Vec<&str> = tib_connectors::CONNECTORS.iter().map(|(id, _)| *id).collect();
-            return Err(Failure(format!("no integration `{integration}`; this runtime has {}", known.join(", ")), 2));
-        };
-        if account.trim().is_empty() {
-            return Err(Failure("the account name is empty".to_owned(), 2));
-        }
-        for (flag, url) in [
-            ("--base-url", &overrides.base_url),
-            ("--token-url", &overrides.token_url),
-            ("--authorize-url", &overrides.authorize_url),
-        ] {
-            if let Some(url) = url {
-                tib_support::network::check_override(flag, url).map_err(|e| Failure(e, 2))?;
-            }
-        }
-        let declared = connector.spec().credentials;
+        let connector = crate::connect::connector(integration).map_err(|e| Failure(e, 2))?;
+        let spec = connector.spec();
         let interactive = std::io::stdin().is_terminal();
-        let values = CredentialValues::collect(declared, flags, |c| {
+        let values = CredentialValues::collect(spec.credentials, flags, |c| {
             std::env::var(env_name(c.name)).ok().or_else(|| if interactive { prompt(c) } else { None })
         })
         .map_err(|e| Failure(e.to_string(), 2))?;
+        let (vault, client) = (self.vault()?, self.client()?);
+        let setting = crate::connect::Setting {
+            store: self.store.as_ref(),
+            vault: &vault,
+            client: &client,
+            public_url: &self.settings.public_url,
+            now: self.clock.now(),
+        };
+        let connected = crate::connect::connect(&setting, integration, account, &values, overrides, every)
+            .map_err(|e| Failure(e, 2))?;
         let name = format!("{integration}/{account}");
-        let vault = self.vault()?;
-        let sealed = vault.seal(values.values(), &name).map_err(|e| Failure(e, 2))?;
-        let authorization_code = matches!(connector.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_));
-        let upserted = self.store.upsert_connection(&NewConnection {
-            integration,
-            account,
-            sealed_credentials: &sealed,
-            base_url: overrides.base_url.as_ref().map(url::Url::as_str),
-            interval_secs: every,
-            next_sync_at: schedule::first_sync(self.clock.now(), &name),
-            token_url: overrides.token_url.as_ref().map(url::Url::as_str),
-            authorize_url: overrides.authorize_url.as_ref().map(url::Url::as_str),
-            waiting_reason: authorization_code.then_some(crate::oauth::WAITING),
-        })?;
-        match upserted {
+        match connected.upserted {
             Upserted::Created => println!("connected {name}"),
             Upserted::Replaced => println!(
                 "{name} was already connected: its credentials are replaced, and its next sync replaces its stored users"
             ),
         }
-        if authorization_code {
-            self.authorize(&vault, integration, account, connector.spec(), &values)?;
+        if let Some(authorization) = connected.authorization {
+            self.print_authorization(integration, spec, &authorization);
         }
         Ok(())
     }
 
-    /// Starts an authorization-code connection's authorization: prints the
-    /// link (and opens it where it can) and the redirect URLs.
-    fn authorize(
+    /// Prints an authorization-code connection's link (and opens it where it can) and the redirect URLs.
+    fn print_authorization(
         &self,
-        vault: &Vault,
         integration: &str,
-        account: &str,
         spec: &'static tib_support::Spec,
-        values: &CredentialValues,
-    ) -> Result<(), Failure> {
-        let connection = self.find(integration, account)?;
-        let endpoints = crate::oauth::endpoints(&connection).map_err(|e| Failure(e, 2))?;
-        let client = tib_support::oauth::OAuthClient::new(spec, values, &endpoints, &self.client()?)
-            .map_err(|e| Failure(e.to_string(), 2))?;
-        if !client.refresh_tokens() {
+        authorization: &crate::connect::Authorization,
+    ) {
+        if !authorization.refresh_tokens {
             println!(
                 "warning: {} gives no refresh tokens; when the access token expires, the connection is disabled until it is authorized again",
                 spec.app
             );
         }
-        let url = crate::oauth::start(
-            self.store.as_ref(),
-            vault,
-            &connection,
-            &client,
-            &self.settings.public_url,
-            self.clock.now(),
-        )
-        .map_err(|e| Failure(e, 2))?;
+        let url = &authorization.url;
         println!("authorize tib at {} (the link works once, for 10 minutes):\n  {url}", spec.app);
         println!("the provider must allow the redirect URLs:");
         for line in redirect_urls(&self.settings.public_url, integration) {
@@ -544,7 +503,6 @@ impl Context {
                 .stderr(std::process::Stdio::null())
                 .spawn();
         }
-        Ok(())
     }
 
     fn list(&self) -> Result<(), Failure> {

@@ -1,0 +1,108 @@
+//! Connecting an account, as `tib connect` and the API's `PUT` do it: the
+//! integration and overrides checked, the credentials sealed, the connection
+//! stored (the same account name replaces that account), and for OAuth
+//! authorization code integrations the authorization started.
+
+use tib_support::CredentialValues;
+use url::Url;
+
+use crate::schedule;
+use crate::store::{NewConnection, Store, Time, Upserted};
+use crate::vault::Vault;
+
+/// Where a connection's requests go, when not where its spec says.
+#[derive(Default)]
+pub struct Overrides {
+    pub base_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub authorize_url: Option<Url>,
+}
+
+/// What connecting did.
+pub struct Connected {
+    pub upserted: Upserted,
+    /// For an authorization code integration: where the user authorizes tib.
+    pub authorization: Option<Authorization>,
+}
+
+pub struct Authorization {
+    /// Works once, for ten minutes.
+    pub url: Url,
+    /// Whether the provider issues refresh tokens (without, the connection must be authorized again
+    /// when the access token expires).
+    pub refresh_tokens: bool,
+}
+
+/// Everything `connect` needs besides the account itself.
+pub struct Setting<'a> {
+    pub store: &'a dyn Store,
+    pub vault: &'a Vault,
+    pub client: &'a tib_support::Client,
+    pub public_url: &'a Url,
+    pub now: Time,
+}
+
+/// The integration of this build with this id, or an error naming those there are.
+pub fn connector(integration: &str) -> Result<&'static dyn tib_support::Connector, String> {
+    tib_connectors::connector(integration).ok_or_else(|| {
+        let known: Vec<&str> = tib_connectors::CONNECTORS.iter().map(|(id, _)| *id).collect();
+        format!("no integration `{integration}`; this runtime has {}", known.join(", "))
+    })
+}
+
+pub fn connect(
+    setting: &Setting<'_>,
+    integration: &str,
+    account: &str,
+    values: &CredentialValues,
+    overrides: &Overrides,
+    every: i64,
+) -> Result<Connected, String> {
+    let connector = connector(integration)?;
+    if account.trim().is_empty() {
+        return Err("the account name is empty".to_owned());
+    }
+    for (flag, url) in [
+        ("--base-url", &overrides.base_url),
+        ("--token-url", &overrides.token_url),
+        ("--authorize-url", &overrides.authorize_url),
+    ] {
+        if let Some(url) = url {
+            tib_support::network::check_override(flag, url)?;
+        }
+    }
+    let name = format!("{integration}/{account}");
+    let sealed = setting.vault.seal(values.values(), &name)?;
+    let spec = connector.spec();
+    let authorization_code = matches!(spec.auth, tib_support::spec::Auth::OAuthAuthorizationCode(_));
+    let upserted = setting
+        .store
+        .upsert_connection(&NewConnection {
+            integration,
+            account,
+            sealed_credentials: &sealed,
+            base_url: overrides.base_url.as_ref().map(Url::as_str),
+            interval_secs: every,
+            next_sync_at: schedule::first_sync(setting.now, &name),
+            token_url: overrides.token_url.as_ref().map(Url::as_str),
+            authorize_url: overrides.authorize_url.as_ref().map(Url::as_str),
+            waiting_reason: authorization_code.then_some(crate::oauth::WAITING),
+        })
+        .map_err(|e| e.to_string())?;
+    let authorization = if authorization_code {
+        let connection = setting
+            .store
+            .connection(integration, account)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{name} was stored and is gone"))?;
+        let endpoints = crate::oauth::endpoints(&connection)?;
+        let client = tib_support::oauth::OAuthClient::new(spec, values, &endpoints, setting.client)
+            .map_err(|e| e.to_string())?;
+        let url =
+            crate::oauth::start(setting.store, setting.vault, &connection, &client, setting.public_url, setting.now)?;
+        Some(Authorization { url, refresh_tokens: client.refresh_tokens() })
+    } else {
+        None
+    };
+    Ok(Connected { upserted, authorization })
+}
