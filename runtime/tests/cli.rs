@@ -1035,6 +1035,34 @@ async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() 
         json(call(reqwest::Method::GET, "/connections/acme/Prod/users?access=maybe").send().await.expect("sent")).await;
     assert_eq!(status, 400);
 
+    // Connecting another account: created, then refused unless replacing is asked for, then replaced.
+    let body = json!({"credentials": {"tenant": "demo", "api_token": SECRET}, "base_url": api.base_url});
+    let put = |path: &str, body: &Value| {
+        call(reqwest::Method::PUT, path).header("content-type", "application/json").body(body.to_string())
+    };
+    let (status, _, created) = json(put("/connections/acme/Second", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!((created["account"].as_str(), created["state"].as_str()), (Some("Second"), Some("enabled")));
+    assert!(!created.to_string().contains(SECRET), "{created}");
+    let (status, _, problem) = json(put("/connections/acme/Second", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"].as_str().expect("detail").contains("replace=true"), "{problem}");
+    let (status, _, _) = json(put("/connections/acme/Second?replace=true", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 200);
+    let missing = json!({"credentials": {"tenant": "demo"}});
+    let (status, _, problem) = json(put("/connections/acme/Third", &missing).send().await.expect("sent")).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(problem["detail"].as_str().expect("detail").contains("api_token"), "{problem}");
+    let unknown = json!({"credentials": {"tenant": "demo", "api_token": SECRET, "password": SECRET}});
+    let (status, _, problem) = json(put("/connections/acme/Third", &unknown).send().await.expect("sent")).await;
+    assert_eq!(status, 400, "{problem}");
+    assert!(!problem.to_string().contains(SECRET), "a refused credential is not echoed: {problem}");
+    let (status, _, _) = json(put("/connections/nothing/Third", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 404);
+    let (status, _, _) =
+        json(put("/connections/acme/Third", &json!({"credentials": {}, "extra": 1})).send().await.expect("sent")).await;
+    assert_eq!(status, 400);
+
     // Runs, disabling (sync now is then refused), enabling, and disconnecting.
     let (_, _, runs) =
         json(call(reqwest::Method::GET, "/connections/acme/Prod/runs").send().await.expect("sent")).await;

@@ -19,8 +19,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::connect::{self, Overrides};
 use crate::schedule::Clock;
 use crate::store::{self, ApplyPolicy, Connection, Store, UserQuery};
+use crate::vault::Vault;
 use admin::AdminToken;
 use problem::Problem;
 
@@ -30,6 +32,11 @@ const MAX_PAGE: i64 = 1000;
 pub struct Api {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
+    /// What connecting an account needs: the vault that seals its credentials, the HTTP client
+    /// and public URL an OAuth authorization starts with.
+    pub vault: Arc<Vault>,
+    pub client: tib_support::Client,
+    pub public_url: url::Url,
     /// Without one, the API answers nothing but how to turn it on.
     pub admin: Option<AdminToken>,
     pub policy: ApplyPolicy,
@@ -40,7 +47,7 @@ pub fn router(api: Arc<Api>) -> Router {
     let v1 = Router::new()
         .route("/integrations", get(integrations))
         .route("/connections", get(connections))
-        .route(connection, get(connection_detail).delete(disconnect))
+        .route(connection, get(connection_detail).put(put_connection).delete(disconnect))
         .route(&format!("{connection}/enable"), post(enable))
         .route(&format!("{connection}/disable"), post(disable))
         .route(&format!("{connection}/sync"), post(sync_now))
@@ -177,6 +184,83 @@ async fn connection_detail(
 ) -> Answer {
     let connection = find(&api, integration, account).await?;
     Ok(Json(with_store(&api, move |store| connection_json(store, &connection)).await?))
+}
+
+/// `PUT` a connection: its credentials (exactly those the integration declares), and optionally
+/// where its requests go and how often it syncs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewConnectionBody {
+    credentials: std::collections::BTreeMap<String, String>,
+    base_url: Option<url::Url>,
+    token_url: Option<url::Url>,
+    authorize_url: Option<url::Url>,
+    every_secs: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct Replace {
+    #[serde(default)]
+    replace: bool,
+}
+
+/// Connects an account. An account of that name already connected is replaced only with
+/// `replace=true`: its credentials are overwritten and its next sync replaces its users.
+async fn put_connection(
+    State(api): State<Arc<Api>>,
+    Path((integration, account)): Path<(String, String)>,
+    Query(Replace { replace }): Query<Replace>,
+    body: Result<Json<NewConnectionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Value>), Problem> {
+    let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let connector = connect::connector(&integration).map_err(Problem::not_found)?;
+    let every = body.every_secs.unwrap_or(crate::schedule::DAY);
+    if !(3600..=31 * crate::schedule::DAY).contains(&every) {
+        return Err(Problem::bad_request("every_secs must be from 3600 (an hour) to 2678400 (31 days)"));
+    }
+    let flags: Vec<(String, String)> = body.credentials.into_iter().collect();
+    let values = tib_support::CredentialValues::collect(connector.spec().credentials, &flags, |_| None)
+        .map_err(|e| Problem::bad_request(e.to_string()))?;
+    let overrides = Overrides { base_url: body.base_url, token_url: body.token_url, authorize_url: body.authorize_url };
+    let (i, a) = (integration.clone(), account.clone());
+    let exists = with_store(&api, move |store| store.connection(&i, &a)).await?.is_some();
+    if exists && !replace {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{integration}/{account} is already connected: connecting again overwrites its credentials and its \
+                 next sync replaces its users; send replace=true to do so"
+            ),
+        ));
+    }
+    let state = api.clone();
+    let connected = tokio::task::spawn_blocking(move || {
+        let setting = connect::Setting {
+            store: state.store.as_ref(),
+            vault: &state.vault,
+            client: &state.client,
+            public_url: &state.public_url,
+            now: state.clock.now(),
+        };
+        let connected = connect::connect(&setting, &integration, &account, &values, &overrides, every)?;
+        let connection = state.store.connection(&integration, &account).map_err(|e| e.to_string())?;
+        let shown =
+            connection.map(|c| connection_json(state.store.as_ref(), &c)).transpose().map_err(|e| e.to_string())?;
+        Ok::<_, String>((connected, shown))
+    })
+    .await
+    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("connecting stopped: {e}")))?;
+    let (connected, shown) = connected.map_err(Problem::bad_request)?;
+    let mut shown = shown.unwrap_or_default();
+    if let Some(authorization) = connected.authorization {
+        shown["authorize_url"] = json!(authorization.url.as_str());
+        shown["refresh_tokens"] = json!(authorization.refresh_tokens);
+    }
+    let status = match connected.upserted {
+        store::Upserted::Created => StatusCode::CREATED,
+        store::Upserted::Replaced => StatusCode::OK,
+    };
+    Ok((status, Json(shown)))
 }
 
 async fn disconnect(

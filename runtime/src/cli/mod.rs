@@ -663,6 +663,9 @@ impl Context {
         let api = Arc::new(crate::api::Api {
             store: self.store.clone(),
             clock: self.clock.clone(),
+            vault: engine.vault.clone(),
+            client: engine.client.clone(),
+            public_url: self.settings.public_url.clone(),
             admin,
             policy: self.apply_policy(),
         });
