@@ -95,6 +95,9 @@ impl Store for Gated {
     fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>> {
         self.inner.find_users(connection_id, query)
     }
+    fn count_users(&self, connection_id: i64, query: &UserQuery) -> Result<i64> {
+        self.inner.count_users(connection_id, query)
+    }
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.inner.user_counts(connection_id)
     }

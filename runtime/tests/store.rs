@@ -6,6 +6,7 @@ use tib_runtime::store::staging;
 use tib_runtime::store::{
     Applied, ApplyPolicy, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store, Upserted, UserQuery,
 };
+use tib_runtime::store::{Condition, FieldTest, UserField};
 use tib_support::User;
 use tib_support::record::Name;
 
@@ -480,4 +481,41 @@ fn users_are_read_in_pages_by_access_license_change_and_search() {
         paged.extend(page);
     }
     assert_eq!(paged, all);
+}
+
+#[test]
+fn conditions_on_fields_select_users_and_count_them_and_offsets_page_them() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    let mut rows = users(10..20);
+    rows[0].active = false;
+    rows[1].username = Some("Ada.Admin".into());
+    sync(&store, id, &rows, 100);
+    let query = |conditions: Vec<Condition>| UserQuery { conditions, ..UserQuery::default() };
+    let on = |field, test| Condition { field, test };
+    let find = |q: &UserQuery| -> Vec<String> {
+        store.find_users(id, q).expect("users").into_iter().map(|u| u.user.external_id).collect()
+    };
+    let named = query(vec![on(UserField::UserName, FieldTest::Equals("ada.admin".into()))]);
+    assert_eq!(find(&named), ["11"], "userName without regard to case");
+    let by_email = query(vec![on(UserField::UserName, FieldTest::Equals("U12@EXAMPLE.COM".into()))]);
+    assert_eq!(find(&by_email), ["12"], "userName is the email where there is no username");
+    let starts = query(vec![on(UserField::Email, FieldTest::StartsWith("u1".into()))]);
+    assert_eq!(store.count_users(id, &starts).expect("count"), 10);
+    let contains = query(vec![on(UserField::Email, FieldTest::Contains("5@".into()))]);
+    assert_eq!(find(&contains), ["15"]);
+    let exact = query(vec![on(UserField::ExternalId, FieldTest::Equals("13".into()))]);
+    assert_eq!(find(&exact), ["13"]);
+    let inactive = query(vec![on(UserField::Access, FieldTest::Is(false))]);
+    assert_eq!(find(&inactive), ["10"]);
+    let both = query(vec![
+        on(UserField::Access, FieldTest::Is(true)),
+        on(UserField::Email, FieldTest::StartsWith("u1".into())),
+        on(UserField::UserName, FieldTest::Present),
+    ]);
+    assert_eq!(store.count_users(id, &both).expect("count"), 9, "conditions all hold");
+    let page = UserQuery { offset: Some(3), limit: Some(4), ..both.clone() };
+    assert_eq!(find(&page), ["14", "15", "16", "17"]);
+    assert_eq!(store.count_users(id, &page).expect("count"), 9, "the count leaves paging aside");
 }

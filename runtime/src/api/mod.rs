@@ -365,6 +365,7 @@ async fn users(
         after: params.cursor,
         // One more than asked shows whether a next page exists.
         limit: Some(limit + 1),
+        ..UserQuery::default()
     };
     let mut users = with_store(&api, move |store| store.find_users(connection.id, &query)).await?;
     let more = users.len() as i64 > limit;

@@ -224,8 +224,41 @@ pub struct UserQuery {
     pub search: Option<String>,
     /// Only users whose external id sorts after this one: the cursor of the next page.
     pub after: Option<String>,
+    /// Conditions on single fields, all of which must hold (a SCIM filter).
+    pub conditions: Vec<Condition>,
+    /// Skip this many of those selected, for paging by index.
+    pub offset: Option<i64>,
     /// At most this many.
     pub limit: Option<i64>,
+}
+
+/// One field of a stored user, tested.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Condition {
+    pub field: UserField,
+    pub test: FieldTest,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserField {
+    /// Compared exactly; the others without regard to case.
+    ExternalId,
+    Email,
+    /// The username, or the email where there is none.
+    UserName,
+    /// With access: listed by the last sync, and active.
+    Access,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FieldTest {
+    Equals(String),
+    Contains(String),
+    StartsWith(String),
+    /// Has a value that is not empty.
+    Present,
+    /// A yes/no field is this.
+    Is(bool),
 }
 
 /// A message for the admins.
@@ -320,6 +353,8 @@ pub trait Store: Send + Sync {
 
     /// The connection's users the query selects, by external id.
     fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>>;
+    /// How many users the query's filters select (its cursor, offset and limit aside).
+    fn count_users(&self, connection_id: i64, query: &UserQuery) -> Result<i64>;
     /// Every user with access, or (`include_deleted`) every stored user.
     fn users(&self, connection_id: i64, include_deleted: bool) -> Result<Vec<StoredUser>> {
         let access = (!include_deleted).then_some(true);

@@ -6,9 +6,9 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{
-    Applied, ApplyPolicy, Baseline, Change, Connection, Event, HistoryQuery, NewConnection, Notification, Outcome,
-    PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted, UserQuery,
-    UserRow,
+    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FieldTest, HistoryQuery, NewConnection, Notification,
+    Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted,
+    UserField, UserQuery, UserRow,
 };
 use apply::{Spool, Target};
 
@@ -657,31 +657,18 @@ impl Store for Sqlite {
 
     fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>> {
         let db = self.lock();
-        // Each filter is off when its parameter is NULL. The name searched is the whole name, or first and last.
+        let (filters, mut values) = user_filters(connection_id, query);
+        values.push(query.limit.unwrap_or(-1).into());
+        values.push(query.offset.unwrap_or(0).into());
         let mut statement = db
             .prepare_cached(&format!(
                 "SELECT {USER_COLUMNS}, deleted, first_seen, \
                  CASE WHEN deleted THEN last_seen \
                  ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = ?1), last_seen) END \
-                 FROM users WHERE connection_id = ?1 \
-                 AND (?2 IS NULL OR (deleted = 0 AND active = 1) = ?2) \
-                 AND (?3 IS NULL OR EXISTS (SELECT 1 FROM json_each(licenses) WHERE value = ?3)) \
-                 AND (?4 IS NULL OR run_id IN (SELECT id FROM runs WHERE connection_id = ?1 AND ended_at >= ?4)) \
-                 AND (?5 IS NULL OR instr(lower(email), lower(?5)) > 0 \
-                      OR instr(lower(COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))), lower(?5)) > 0) \
-                 AND (?6 IS NULL OR external_id > ?6) \
-                 ORDER BY external_id LIMIT ?7"
+                 FROM users WHERE {filters} ORDER BY external_id LIMIT ? OFFSET ?"
             ))
             .map_err(err("reading users"))?;
-        let values = params![
-            connection_id,
-            query.access,
-            query.license,
-            query.changed_since,
-            query.search,
-            query.after,
-            query.limit.unwrap_or(-1)
-        ];
+        let values = rusqlite::params_from_iter(values);
         let rows = statement
             .query_map(values, |r| {
                 let licenses: String = r.get(11)?;
@@ -709,6 +696,14 @@ impl Store for Sqlite {
             })
             .map_err(err("reading users"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("reading users"))
+    }
+
+    fn count_users(&self, connection_id: i64, query: &UserQuery) -> Result<i64> {
+        let db = self.lock();
+        let (filters, values) = user_filters(connection_id, &UserQuery { after: None, ..query.clone() });
+        db.prepare_cached(&format!("SELECT COUNT(*) FROM users WHERE {filters}"))
+            .and_then(|mut statement| statement.query_row(rusqlite::params_from_iter(values), |r| r.get(0)))
+            .map_err(err("counting users"))
     }
 
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
@@ -845,4 +840,56 @@ impl Store for Sqlite {
         let path = db.path().unwrap_or("(memory)").to_owned();
         Ok(format!("SQLite {path}: schema {version}, integrity {check}"))
     }
+}
+
+/// The WHERE clause of a user query and its parameters (the connection's id is `?1`).
+fn user_filters(connection_id: i64, query: &UserQuery) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::from("connection_id = ?1");
+    let mut values: Vec<Value> = vec![connection_id.into()];
+    let mut and = |clause: &str, params: Vec<Value>| {
+        sql.push_str(" AND (");
+        sql.push_str(clause);
+        sql.push(')');
+        values.extend(params);
+    };
+    if let Some(access) = query.access {
+        and("(deleted = 0 AND active = 1) = ?", vec![access.into()]);
+    }
+    if let Some(license) = &query.license {
+        and("EXISTS (SELECT 1 FROM json_each(licenses) WHERE value = ?)", vec![license.clone().into()]);
+    }
+    if let Some(since) = query.changed_since {
+        and("run_id IN (SELECT id FROM runs WHERE connection_id = ?1 AND ended_at >= ?)", vec![since.into()]);
+    }
+    if let Some(search) = &query.search {
+        // The name searched is the whole name, or first and last.
+        let name = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
+        let clause = format!("instr(lower(email), lower(?)) > 0 OR instr(lower({name}), lower(?)) > 0");
+        and(&clause, vec![search.clone().into(), search.clone().into()]);
+    }
+    if let Some(after) = &query.after {
+        and("external_id > ?", vec![after.clone().into()]);
+    }
+    for condition in &query.conditions {
+        let (field, exact) = match condition.field {
+            UserField::ExternalId => ("external_id", true),
+            UserField::Email => ("email", false),
+            UserField::UserName => ("COALESCE(username, email)", false),
+            UserField::Access => ("(deleted = 0 AND active = 1)", true),
+        };
+        let folded = if exact { field.to_owned() } else { format!("lower({field})") };
+        let param = |text: &String| if exact { text.clone() } else { text.to_lowercase() };
+        match &condition.test {
+            FieldTest::Equals(text) => and(&format!("{folded} = ?"), vec![param(text).into()]),
+            FieldTest::Contains(text) => and(&format!("instr({folded}, ?) > 0"), vec![param(text).into()]),
+            FieldTest::StartsWith(text) => {
+                let text = param(text);
+                and(&format!("substr({folded}, 1, length(?)) = ?"), vec![text.clone().into(), text.into()]);
+            }
+            FieldTest::Present => and(&format!("{field} IS NOT NULL AND {field} != ''"), Vec::new()),
+            FieldTest::Is(yes) => and(&format!("{field} = ?"), vec![(*yes).into()]),
+        }
+    }
+    (sql, values)
 }
