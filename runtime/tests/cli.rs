@@ -1035,6 +1035,61 @@ async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() 
         json(call(reqwest::Method::GET, "/connections/acme/Prod/users?access=maybe").send().await.expect("sent")).await;
     assert_eq!(status, 400);
 
+    // SCIM: ListResponse pages, filters, one user, discovery; the token needed there too.
+    let scim = |query: &[(&str, &str)]| {
+        client.get(format!("{base}/scim/v2/acme/Prod/Users")).query(query).bearer_auth(ADMIN_TOKEN)
+    };
+    let (status, kind, list) = json(scim(&[("startIndex", "1"), ("count", "10")]).send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (200, "application/scim+json"), "{list}");
+    assert_eq!(list["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert_eq!((list["totalResults"].as_i64(), list["itemsPerPage"].as_i64()), (Some(stored), Some(10)));
+    let (_, _, last) = json(scim(&[("startIndex", "241"), ("count", "10")]).send().await.expect("sent")).await;
+    assert_eq!(last["itemsPerPage"].as_i64(), Some(stored - 240), "{last}");
+    let (_, _, one) =
+        json(scim(&[("filter", r#"emails.value eq "USER42@acme.example""#)]).send().await.expect("sent")).await;
+    assert_eq!(one["totalResults"], 1, "{one}");
+    let user = &one["Resources"][0];
+    assert_eq!(user["emails"][0]["value"], "user42@acme.example");
+    let by_name = format!("userName eq \"{}\" and active pr", user["userName"].as_str().expect("a userName"));
+    let (_, _, named) = json(scim(&[("filter", &by_name)]).send().await.expect("sent")).await;
+    assert_eq!(named["Resources"][0]["id"], user["id"], "{by_name}: {named}");
+    assert!(user["entitlements"].as_array().expect("entitlements").iter().all(|e| e["value"].is_string()), "{user}");
+    assert!(user["urn:ietf:params:scim:schemas:extension:tib:2.0:User"]["status"].is_string(), "{user}");
+    let location = user["meta"]["location"].as_str().expect("a location").to_owned();
+    let (status, _, fetched) =
+        json(client.get(format!("{base}{location}")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent")).await;
+    assert_eq!((status, &fetched["id"]), (200, &user["id"]));
+    let (_, _, inactive) =
+        json(scim(&[("filter", "active eq false"), ("count", "0")]).send().await.expect("sent")).await;
+    let (_, _, with_access) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod").send().await.expect("sent")).await;
+    let without = stored - with_access["users_with_access"].as_i64().expect("a count");
+    assert_eq!(inactive["totalResults"].as_i64(), Some(without), "{inactive}");
+    let (status, _, error) = json(scim(&[("filter", r#"title eq "x""#)]).send().await.expect("sent")).await;
+    assert_eq!((status, &error["scimType"]), (400, &json!("invalidFilter")), "{error}");
+    let (status, _, _) = json(
+        client
+            .get(format!("{base}/scim/v2/acme/Prod/Users/nobody"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, _, config) = json(
+        client
+            .get(format!("{base}/scim/v2/acme/Prod/ServiceProviderConfig"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(config["filter"]["supported"], true);
+    let anonymous = client.get(format!("{base}/scim/v2/acme/Prod/Users")).send().await.expect("sent");
+    assert_eq!(anonymous.status(), 401);
+
     // Connecting another account: created, then refused unless replacing is asked for, then replaced.
     let body = json!({"credentials": {"tenant": "demo", "api_token": SECRET}, "base_url": api.base_url});
     let put = |path: &str, body: &Value| {

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod problem;
+pub mod scim;
 
 use std::sync::Arc;
 
@@ -55,10 +56,13 @@ pub fn router(api: Arc<Api>) -> Router {
         .route(&format!("{connection}/runs"), get(runs))
         .route(&format!("{connection}/users"), get(users))
         .route("/notifications", get(notifications))
-        .fallback(|| async { Problem::not_found("no such API route") })
+        .fallback(|| async { Problem::not_found("no such API route") });
+    Router::new()
+        .nest("/api/v1", v1)
+        .merge(scim::router())
         .layer(middleware::from_fn_with_state(api.clone(), authorized))
-        .with_state(api);
-    Router::new().nest("/api/v1", v1).route("/health", get(|| async { "ok" }))
+        .with_state(api)
+        .route("/health", get(|| async { "ok" }))
 }
 
 /// Lets a request through only with `Authorization: Bearer <admin token>`.

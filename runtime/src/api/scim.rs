@@ -1,0 +1,363 @@
+//! A read-only SCIM 2.0 service provider (RFC 7643, RFC 7644) per connection,
+//! at `/scim/v2/{integration}/{account}`, for the products that consume the
+//! users: `/Users` (a ListResponse paged by `startIndex` and `count`,
+//! filtered with `eq`, `co`, `sw`, `pr` and `and` on `userName`,
+//! `emails.value`, `active` and `externalId`), `/Users/{id}`, and the
+//! discovery endpoints `/ServiceProviderConfig`, `/Schemas` and
+//! `/ResourceTypes`. Licenses are `entitlements`; status, role, times and
+//! custom fields are in tib's extension schema. The filters and paging run in
+//! the store.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Api, find, with_store};
+use crate::store::{Condition, FieldTest, StoredUser, UserField, UserQuery};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:tib:2.0:User";
+const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+/// The most resources one page holds.
+const MAX_COUNT: i64 = 1000;
+
+pub fn router() -> Router<Arc<Api>> {
+    let base = "/scim/v2/{integration}/{account}";
+    Router::new()
+        .route(&format!("{base}/Users"), get(users))
+        .route(&format!("{base}/Users/{{id}}"), get(user))
+        .route(&format!("{base}/ServiceProviderConfig"), get(service_provider_config))
+        .route(&format!("{base}/ResourceTypes"), get(resource_types))
+        .route(&format!("{base}/Schemas"), get(schemas))
+}
+
+/// A SCIM answer: `application/scim+json`.
+struct Scim(StatusCode, Value);
+
+impl IntoResponse for Scim {
+    fn into_response(self) -> Response {
+        (self.0, [(header::CONTENT_TYPE, "application/scim+json")], self.1.to_string()).into_response()
+    }
+}
+
+/// A SCIM error (RFC 7644 §3.12).
+fn error(status: StatusCode, scim_type: Option<&str>, detail: impl Into<String>) -> Scim {
+    let mut body = json!({"schemas": [ERROR], "status": status.as_u16().to_string(), "detail": detail.into()});
+    if let Some(kind) = scim_type {
+        body["scimType"] = json!(kind);
+    }
+    Scim(status, body)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ListParams {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+}
+
+async fn users(
+    State(api): State<Arc<Api>>,
+    Path((integration, account)): Path<(String, String)>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Scim {
+    let Ok(Query(params)) = params else {
+        return error(StatusCode::BAD_REQUEST, Some("invalidValue"), "startIndex and count are numbers");
+    };
+    let conditions = match params.filter.as_deref().map(parse_filter).transpose() {
+        Ok(conditions) => conditions.unwrap_or_default(),
+        Err(message) => return error(StatusCode::BAD_REQUEST, Some("invalidFilter"), message),
+    };
+    // RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0.
+    let start = params.start_index.unwrap_or(1).max(1);
+    let count = params.count.unwrap_or(100).clamp(0, MAX_COUNT);
+    let connection = match find(&api, integration.clone(), account.clone()).await {
+        Ok(connection) => connection,
+        Err(problem) => return error(problem.status, None, problem.detail),
+    };
+    let query = UserQuery { conditions, offset: Some(start - 1), limit: Some(count), ..UserQuery::default() };
+    let found = with_store(&api, move |store| {
+        Ok((store.count_users(connection.id, &query)?, store.find_users(connection.id, &query)?))
+    });
+    let (total, users) = match found.await {
+        Ok(found) => found,
+        Err(problem) => return error(problem.status, None, problem.detail),
+    };
+    let base = format!("/scim/v2/{integration}/{account}");
+    let resources: Vec<Value> = users.iter().map(|u| resource(&base, u)).collect();
+    Scim(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST],
+            "totalResults": total,
+            "startIndex": start,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    )
+}
+
+async fn user(State(api): State<Arc<Api>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
+    let connection = match find(&api, integration.clone(), account.clone()).await {
+        Ok(connection) => connection,
+        Err(problem) => return error(problem.status, None, problem.detail),
+    };
+    let exact = Condition { field: UserField::ExternalId, test: FieldTest::Equals(id.clone()) };
+    let query = UserQuery { conditions: vec![exact], limit: Some(1), ..UserQuery::default() };
+    match with_store(&api, move |store| store.find_users(connection.id, &query)).await {
+        Ok(users) => match users.first() {
+            Some(user) => Scim(StatusCode::OK, resource(&format!("/scim/v2/{integration}/{account}"), user)),
+            None => error(StatusCode::NOT_FOUND, None, format!("no user {id}")),
+        },
+        Err(problem) => error(problem.status, None, problem.detail),
+    }
+}
+
+/// A stored user as a SCIM User resource.
+fn resource(base: &str, stored: &StoredUser) -> Value {
+    let u = &stored.user;
+    let formatted = u.full_name.clone().or_else(|| match (&u.first_name, &u.last_name) {
+        (None, None) => None,
+        (first, last) => {
+            Some(format!("{} {}", first.as_deref().unwrap_or(""), last.as_deref().unwrap_or("")).trim().to_owned())
+        }
+    });
+    let id = url_segment(&u.external_id);
+    let entitlements: Vec<Value> = u.licenses.iter().map(|l| json!({"value": l})).collect();
+    let custom: serde_json::Map<String, Value> =
+        u.custom_fields.iter().map(|(name, value)| (name.clone(), value.clone())).collect();
+    json!({
+        "schemas": [USER, EXTENSION],
+        "id": u.external_id,
+        "externalId": u.external_id,
+        "userName": u.username.clone().unwrap_or_else(|| u.email.clone()),
+        "displayName": formatted,
+        "name": {"formatted": formatted, "givenName": u.first_name, "familyName": u.last_name},
+        "emails": [{"value": u.email, "primary": true}],
+        "active": u.active && !stored.deleted,
+        "entitlements": entitlements,
+        EXTENSION: {
+            "status": u.status,
+            "role": u.role,
+            "createdAt": u.created_at,
+            "lastSeenAt": u.last_seen_at,
+            "customFields": custom,
+        },
+        "meta": {"resourceType": "User", "location": format!("{base}/Users/{id}")},
+    })
+}
+
+/// An external id as one URL path segment.
+fn url_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(byte)),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// A SCIM filter (RFC 7644 §3.4.2.2), as far as this provider reads one:
+/// `attribute op "value"` or `attribute pr`, joined by `and`.
+fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
+    let tokens = tokens(filter)?;
+    let mut conditions = Vec::new();
+    let mut rest = tokens.as_slice();
+    loop {
+        let (attribute, operator, after) = match rest {
+            [attribute, operator, after @ ..] => (attribute, operator.to_ascii_lowercase(), after),
+            _ => return Err(format!("`{filter}` is not `attribute operator value`")),
+        };
+        let field = match attribute.to_ascii_lowercase().as_str() {
+            "username" => UserField::UserName,
+            "emails.value" | "emails" => UserField::Email,
+            "active" => UserField::Access,
+            "externalid" | "id" => UserField::ExternalId,
+            other => {
+                return Err(format!("`{other}` cannot be filtered on: userName, emails.value, active, externalId can"));
+            }
+        };
+        let (test, after) = if operator == "pr" {
+            (FieldTest::Present, after)
+        } else {
+            let [value, after @ ..] = after else { return Err(format!("`{operator}` needs a value")) };
+            (test(field, &operator, value)?, after)
+        };
+        conditions.push(Condition { field, test });
+        match after {
+            [] => return Ok(conditions),
+            [and, next @ ..] if and.eq_ignore_ascii_case("and") => rest = next,
+            [other, ..] => return Err(format!("`{other}`: only `and` joins filters here")),
+        }
+    }
+}
+
+/// The test of `attribute operator value`.
+fn test(field: UserField, operator: &str, value: &str) -> Result<FieldTest, String> {
+    if field == UserField::Access {
+        let yes = match (operator, value) {
+            ("eq", "true") => true,
+            ("eq", "false") => false,
+            _ => return Err("`active` is compared with `eq true` or `eq false`".to_owned()),
+        };
+        return Ok(FieldTest::Is(yes));
+    }
+    let text = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .ok_or_else(|| format!("`{value}` is not a quoted string"))?
+        .replace("\\\"", "\"")
+        .replace("\\\\", "\\");
+    Ok(match operator {
+        "eq" => FieldTest::Equals(text),
+        "co" => FieldTest::Contains(text),
+        "sw" => FieldTest::StartsWith(text),
+        other => return Err(format!("`{other}` is not an operator here: eq, co, sw and pr are")),
+    })
+}
+
+/// Words and quoted strings (quotes kept, escapes inside).
+fn tokens(filter: &str) -> Result<Vec<String>, String> {
+    let mut tokens = Vec::new();
+    let mut chars = filter.chars().peekable();
+    while let Some(&c) = chars.peek() {
+        if c.is_whitespace() {
+            chars.next();
+            continue;
+        }
+        let mut token = String::new();
+        if c == '"' {
+            token.push(chars.next().expect("peeked"));
+            let mut closed = false;
+            while let Some(c) = chars.next() {
+                token.push(c);
+                match c {
+                    '\\' => token.extend(chars.next()),
+                    '"' => {
+                        closed = true;
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            if !closed {
+                return Err("a string in the filter is never closed".to_owned());
+            }
+        } else {
+            while let Some(&c) = chars.peek().filter(|c| !c.is_whitespace()) {
+                token.push(c);
+                chars.next();
+            }
+        }
+        tokens.push(token);
+    }
+    Ok(tokens)
+}
+
+async fn service_provider_config() -> Scim {
+    let unsupported = json!({"supported": false});
+    Scim(
+        StatusCode::OK,
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": unsupported,
+            "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+            "filter": {"supported": true, "maxResults": MAX_COUNT},
+            "changePassword": unsupported,
+            "sort": unsupported,
+            "etag": unsupported,
+            "authenticationSchemes": [{
+                "type": "oauthbearertoken",
+                "name": "Admin token",
+                "description": "The runtime's admin token, as Authorization: Bearer <token>",
+            }],
+        }),
+    )
+}
+
+async fn resource_types() -> Scim {
+    Scim(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST],
+            "totalResults": 1,
+            "Resources": [{
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+                "id": "User",
+                "name": "User",
+                "endpoint": "/Users",
+                "schema": USER,
+                "schemaExtensions": [{"schema": EXTENSION, "required": false}],
+            }],
+        }),
+    )
+}
+
+async fn schemas() -> Scim {
+    let attribute = |name: &str, kind: &str, multi: bool| {
+        json!({"name": name, "type": kind, "multiValued": multi, "required": false, "mutability": "readOnly",
+               "returned": "default", "uniqueness": "none", "caseExact": false})
+    };
+    let user = json!({
+        "id": USER,
+        "name": "User",
+        "attributes": [
+            attribute("userName", "string", false),
+            attribute("displayName", "string", false),
+            attribute("name", "complex", false),
+            attribute("emails", "complex", true),
+            attribute("active", "boolean", false),
+            attribute("entitlements", "complex", true),
+        ],
+    });
+    let extension = json!({
+        "id": EXTENSION,
+        "name": "tib",
+        "description": "What tib knows of a user besides the core schema: its status label, role, times and custom fields",
+        "attributes": [
+            attribute("status", "string", false),
+            attribute("role", "string", false),
+            attribute("createdAt", "string", false),
+            attribute("lastSeenAt", "string", false),
+            attribute("customFields", "complex", false),
+        ],
+    });
+    Scim(StatusCode::OK, json!({"schemas": [LIST], "totalResults": 2, "Resources": [user, extension]}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_read_as_conditions_and_mistakes_are_named() {
+        let conditions =
+            parse_filter(r#"userName eq "Ada" and emails.value co "@acme" and active eq true"#).expect("valid");
+        assert_eq!(
+            conditions,
+            [
+                Condition { field: UserField::UserName, test: FieldTest::Equals("Ada".into()) },
+                Condition { field: UserField::Email, test: FieldTest::Contains("@acme".into()) },
+                Condition { field: UserField::Access, test: FieldTest::Is(true) },
+            ]
+        );
+        let escaped = parse_filter(r#"externalId EQ "a \"b\"" AND userName pr"#).expect("valid");
+        assert_eq!(escaped[0].test, FieldTest::Equals("a \"b\"".into()));
+        assert_eq!(escaped[1].test, FieldTest::Present);
+        assert!(parse_filter(r#"title eq "x""#).expect_err("unknown").contains("cannot be filtered"));
+        assert!(parse_filter(r#"userName gt "x""#).expect_err("operator").contains("eq, co, sw and pr"));
+        assert!(parse_filter(r#"userName eq "x" or active eq true"#).expect_err("or").contains("only `and`"));
+        assert!(parse_filter(r#"userName eq "x"#).expect_err("unclosed").contains("never closed"));
+        assert!(parse_filter("active eq yes").is_err());
+    }
+}
