@@ -1187,3 +1187,43 @@ async fn without_an_admin_token_the_api_is_off_and_serve_stays_on_loopback() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_names_every_route_and_every_route_it_names_is_served() {
+    let tib = Tib::new();
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    let client = reqwest::Client::new();
+    healthy(&client, &base).await;
+    let answer = client.get(format!("{base}/api/v1/openapi.json")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(answer.status(), 200);
+    let document: Value = serde_json::from_str(&answer.text().await.expect("text")).expect("JSON");
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+    assert_eq!(document["components"]["securitySchemes"]["admin_token"]["scheme"], "bearer");
+    let paths = document["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("an item") {
+            assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+            let url =
+                format!("{base}/api/v1{}", path.replace("{integration}", "nothing").replace("{account}", "Nobody"));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let answer = client.request(method.clone(), &url).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+            let status = answer.status().as_u16();
+            let body = answer.text().await.expect("text");
+            // A route the document names is served: the handler answers, even if only that nothing is there.
+            assert!(status != 405 && !body.contains("no such API route"), "{method} {path}: {status} {body}");
+            operations += 1;
+        }
+    }
+    for path in ["/integrations", "/connections", "/connections/{integration}/{account}/users", "/notifications"] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+    assert_eq!(operations, 12, "every operation of the API is in the document");
+    // And a route it does not name is not served.
+    let unknown =
+        client.get(format!("{base}/api/v1/nothing-here")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(unknown.status(), 404);
+    let _ = child.kill();
+    let _ = child.wait();
+}

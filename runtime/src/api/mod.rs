@@ -15,7 +15,7 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -43,19 +43,51 @@ pub struct Api {
     pub policy: ApplyPolicy,
 }
 
+/// The OpenAPI document's frame; the paths come from the handlers' `#[utoipa::path]`.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "tib", description = "The operators' API of the tib runtime: integrations, connections, runs, users, notifications"),
+    servers((url = "/api/v1")),
+    modifiers(&AdminBearer),
+    security(("admin_token" = []))
+)]
+struct Document;
+
+/// Declares the admin token as the API's bearer scheme.
+struct AdminBearer;
+
+impl utoipa::Modify for AdminBearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
+        openapi.components.get_or_insert_with(Default::default).add_security_scheme("admin_token", scheme);
+    }
+}
+
+/// The routes and the OpenAPI document they make, which `/api/v1/openapi.json` serves.
+fn v1() -> (Router<Arc<Api>>, utoipa::openapi::OpenApi) {
+    use utoipa::OpenApi as _;
+    use utoipa_axum::router::OpenApiRouter;
+    use utoipa_axum::routes;
+    OpenApiRouter::with_openapi(Document::openapi())
+        .routes(routes!(integrations))
+        .routes(routes!(connections))
+        .routes(routes!(connection_detail, put_connection, disconnect))
+        .routes(routes!(enable))
+        .routes(routes!(disable))
+        .routes(routes!(sync_now))
+        .routes(routes!(approve))
+        .routes(routes!(runs))
+        .routes(routes!(users))
+        .routes(routes!(notifications))
+        .split_for_parts()
+}
+
 pub fn router(api: Arc<Api>) -> Router {
-    let connection = "/connections/{integration}/{account}";
-    let v1 = Router::new()
-        .route("/integrations", get(integrations))
-        .route("/connections", get(connections))
-        .route(connection, get(connection_detail).put(put_connection).delete(disconnect))
-        .route(&format!("{connection}/enable"), post(enable))
-        .route(&format!("{connection}/disable"), post(disable))
-        .route(&format!("{connection}/sync"), post(sync_now))
-        .route(&format!("{connection}/approve"), post(approve))
-        .route(&format!("{connection}/runs"), get(runs))
-        .route(&format!("{connection}/users"), get(users))
-        .route("/notifications", get(notifications))
+    let (v1, document) = v1();
+    let document = Arc::new(document);
+    let v1 = v1
+        .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
         .fallback(|| async { Problem::not_found("no such API route") });
     Router::new()
         .nest("/api/v1", v1)
@@ -96,6 +128,7 @@ async fn with_store<T: Send + 'static>(
     Ok(store::off_workers(&api.store, work).await?)
 }
 
+#[utoipa::path(get, path = "/integrations", tag = "integrations", responses((status = 200, description = "The integrations of this build and what each asks for", body = Object)))]
 async fn integrations() -> Json<Value> {
     let list: Vec<Value> = tib_connectors::CONNECTORS
         .iter()
@@ -166,6 +199,7 @@ fn run_json(run: &store::Run) -> Value {
     })
 }
 
+#[utoipa::path(get, path = "/connections", tag = "connections", responses((status = 200, description = "Every connection", body = Object)))]
 async fn connections(State(api): State<Arc<Api>>) -> Answer {
     let list = with_store(&api, |store| {
         store.connections()?.iter().map(|c| connection_json(store, c)).collect::<store::Result<Vec<Value>>>()
@@ -182,6 +216,7 @@ async fn find(api: &Api, integration: String, account: String) -> Result<Connect
         .ok_or_else(|| Problem::not_found(format!("no connection {integration}/{account}")))
 }
 
+#[utoipa::path(get, path = "/connections/{integration}/{account}", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "The connection", body = Object), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]
 async fn connection_detail(
     State(api): State<Arc<Api>>,
     Path((integration, account)): Path<(String, String)>,
@@ -202,14 +237,17 @@ struct NewConnectionBody {
     every_secs: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Replace {
+    /// Replace the account if it is already connected.
     #[serde(default)]
     replace: bool,
 }
 
 /// Connects an account. An account of that name already connected is replaced only with
 /// `replace=true`: its credentials are overwritten and its next sync replaces its users.
+#[utoipa::path(put, path = "/connections/{integration}/{account}", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name"), Replace), responses((status = 201, description = "Connected", body = Object), (status = 200, description = "Replaced", body = Object), (status = 400, description = "Missing or unknown credentials, a bad override", body = Object, content_type = "application/problem+json"), (status = 409, description = "Already connected, and replace=true not sent", body = Object, content_type = "application/problem+json")))]
 async fn put_connection(
     State(api): State<Arc<Api>>,
     Path((integration, account)): Path<(String, String)>,
@@ -267,6 +305,7 @@ async fn put_connection(
     Ok((status, Json(shown)))
 }
 
+#[utoipa::path(delete, path = "/connections/{integration}/{account}", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 204, description = "Disconnected: its users and runs are removed"), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]
 async fn disconnect(
     State(api): State<Arc<Api>>,
     Path((integration, account)): Path<(String, String)>,
@@ -276,6 +315,7 @@ async fn disconnect(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(post, path = "/connections/{integration}/{account}/enable", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "Enabled, and due now", body = Object), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]
 async fn enable(State(api): State<Arc<Api>>, Path((integration, account)): Path<(String, String)>) -> Answer {
     let connection = find(&api, integration, account).await?;
     let now = api.clock.now();
@@ -287,6 +327,7 @@ async fn enable(State(api): State<Arc<Api>>, Path((integration, account)): Path<
     Ok(Json(answer.await?))
 }
 
+#[utoipa::path(post, path = "/connections/{integration}/{account}/disable", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "Disabled", body = Object), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]
 async fn disable(State(api): State<Arc<Api>>, Path((integration, account)): Path<(String, String)>) -> Answer {
     let connection = find(&api, integration, account).await?;
     let answer = with_store(&api, move |store| {
@@ -297,6 +338,7 @@ async fn disable(State(api): State<Arc<Api>>, Path((integration, account)): Path
 }
 
 /// Makes the connection due now: the scheduler syncs it at its next tick.
+#[utoipa::path(post, path = "/connections/{integration}/{account}/sync", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 202, description = "Due now: the scheduler syncs it at its next tick", body = Object), (status = 409, description = "The connection is disabled", body = Object, content_type = "application/problem+json")))]
 async fn sync_now(
     State(api): State<Arc<Api>>,
     Path((integration, account)): Path<(String, String)>,
@@ -314,6 +356,7 @@ async fn sync_now(
     Ok((StatusCode::ACCEPTED, Json(json!({"queued": true, "due_at": now}))))
 }
 
+#[utoipa::path(post, path = "/connections/{integration}/{account}/approve", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "The held sync is applied", body = Object), (status = 409, description = "No sync is held", body = Object, content_type = "application/problem+json")))]
 async fn approve(State(api): State<Arc<Api>>, Path((integration, account)): Path<(String, String)>) -> Answer {
     let connection = find(&api, integration, account).await?;
     let (policy, now, name) = (api.policy, api.clock.now(), connection.name());
@@ -323,11 +366,14 @@ async fn approve(State(api): State<Arc<Api>>, Path((integration, account)): Path
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Limit {
+    /// The most to list.
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/connections/{integration}/{account}/runs", tag = "runs", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name"), Limit), responses((status = 200, description = "The connection's runs, newest first", body = Object)))]
 async fn runs(
     State(api): State<Arc<Api>>,
     Path((integration, account)): Path<(String, String)>,
@@ -340,16 +386,24 @@ async fn runs(
 }
 
 /// `/users`: filters, and a cursor (the last external id of the page before).
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UsersParams {
+    /// With access (true) or without (false); both when absent.
     access: Option<bool>,
+    /// Only users holding this license.
     license: Option<String>,
+    /// Only users a sync ending at or after this Unix time added or changed.
     changed_since: Option<i64>,
+    /// Only users whose email or name contains this.
     search: Option<String>,
+    /// The `next_cursor` of the page before.
     cursor: Option<String>,
+    /// Users in the page, 1 to 1000 (100 when absent).
     limit: Option<i64>,
 }
 
+#[utoipa::path(get, path = "/connections/{integration}/{account}/users", tag = "users", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name"), UsersParams), responses((status = 200, description = "A page of users and the cursor of the next", body = Object), (status = 400, description = "A bad parameter", body = Object, content_type = "application/problem+json")))]
 async fn users(
     State(api): State<Arc<Api>>,
     Path((integration, account)): Path<(String, String)>,
@@ -378,6 +432,7 @@ async fn users(
     Ok(Json(json!({ "users": users, "next_cursor": next })))
 }
 
+#[utoipa::path(get, path = "/notifications", tag = "notifications", params(Limit), responses((status = 200, description = "What admins were told, newest first", body = Object)))]
 async fn notifications(State(api): State<Arc<Api>>, Query(Limit { limit }): Query<Limit>) -> Answer {
     let limit = limit.unwrap_or(50).clamp(1, 500);
     let list = with_store(&api, move |store| store.notifications(limit)).await?;
