@@ -5,6 +5,7 @@
 pub mod api;
 pub mod cli;
 pub mod connect;
+pub mod console;
 pub mod demo;
 pub mod listen;
 pub mod notify;

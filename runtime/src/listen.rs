@@ -149,3 +149,14 @@ impl AsyncWrite for Bounded {
         self.stream.is_write_vectored()
     }
 }
+
+/// The address of the client a request came from, as handlers read it
+/// (`ConnectInfo<ClientAddress>`): the console limits failed logins by it.
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddress(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Guarded>> for ClientAddress {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Guarded>) -> Self {
+        ClientAddress(*stream.remote_addr())
+    }
+}

@@ -1227,3 +1227,81 @@ async fn the_openapi_document_names_every_route_and_every_route_it_names_is_serv
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csrf() {
+    let api = api(20).await;
+    let tib = Tib::new();
+    assert_eq!(tib.connect(&api, "Prod").await.code, 0);
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    healthy(&client, &base).await;
+    let form = |path: &str, body: String, cookie: Option<&str>| {
+        let request = client.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded");
+        let request = match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        request.body(body)
+    };
+
+    // Without a session, the overview sends to the login page, which asks for the token.
+    let answer = client.get(format!("{base}/")).send().await.expect("sent");
+    assert_eq!((answer.status().as_u16(), answer.headers()["location"].to_str().expect("text")), (303, "/login"));
+    let login = client.get(format!("{base}/login")).send().await.expect("sent");
+    assert!(login.headers()["content-security-policy"].to_str().expect("text").contains("default-src 'none'"));
+    assert!(login.text().await.expect("text").contains("type=\"password\" name=\"token\""));
+
+    // A wrong token is refused; after five, the address waits.
+    for _ in 0..5 {
+        let answer = form("/login", "token=wrong-token-for-the-console".to_owned(), None).send().await.expect("sent");
+        assert_eq!(answer.status(), 401);
+    }
+    let limited = form("/login", format!("token={ADMIN_TOKEN}"), None).send().await.expect("sent");
+    assert_eq!(limited.status(), 429, "even the right token waits once the address is limited");
+    assert!(limited.headers().contains_key("retry-after"));
+    let _ = child.kill();
+    let _ = child.wait();
+
+    // The right token: a session cookie, HttpOnly and SameSite=Strict (not Secure: the public URL is http).
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    healthy(&client, &base).await;
+    let form = |path: &str, body: String, cookie: Option<&str>| {
+        let request = client.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded");
+        let request = match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        request.body(body)
+    };
+    let answer = form("/login", format!("token={ADMIN_TOKEN}"), None).send().await.expect("sent");
+    assert_eq!(answer.status(), 303);
+    let set_cookie = answer.headers()["set-cookie"].to_str().expect("text").to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && !set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().expect("a pair").to_owned();
+    let overview = client.get(format!("{base}/")).header("cookie", &cookie).send().await.expect("sent");
+    assert_eq!(overview.status(), 200);
+    let html = overview.text().await.expect("text");
+    assert!(
+        html.contains("acme/Prod") && html.contains("Available to connect") && html.contains("api_token (secret)"),
+        "{html}"
+    );
+    assert!(!html.contains(SECRET) && !html.contains(ADMIN_TOKEN), "no secret in the page");
+    let csrf =
+        html.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a CSRF token");
+
+    // A form without its CSRF token, or with another, is refused; with it, the session ends.
+    let refused = form("/logout", "csrf=forged".to_owned(), Some(&cookie)).send().await.expect("sent");
+    assert_eq!(refused.status(), 403);
+    let refused = form("/logout", String::new(), Some(&cookie)).send().await.expect("sent");
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    let out = form("/logout", format!("csrf={csrf}"), Some(&cookie)).send().await.expect("sent");
+    assert_eq!(out.status(), 303);
+    let after = client.get(format!("{base}/")).header("cookie", &cookie).send().await.expect("sent");
+    assert_eq!(after.status(), 303, "the session is over");
+    let _ = child.kill();
+    let _ = child.wait();
+}

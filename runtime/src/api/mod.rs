@@ -145,7 +145,7 @@ async fn integrations() -> Json<Value> {
     Json(json!({ "integrations": list }))
 }
 
-fn auth_kind(auth: &tib_support::spec::Auth) -> &'static str {
+pub(crate) fn auth_kind(auth: &tib_support::spec::Auth) -> &'static str {
     use tib_support::spec::Auth;
     match auth {
         Auth::Bearer { .. } => "bearer",

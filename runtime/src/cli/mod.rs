@@ -13,7 +13,7 @@ use tib_support::spec::CredentialSpec;
 use tib_support::{ClientSettings, CredentialValues, NetworkPolicy, RetryPolicy, SyncOptions, env_name};
 
 mod settings;
-mod show;
+pub(crate) mod show;
 
 use crate::connect::Overrides;
 use crate::notify::Notifier;
@@ -660,6 +660,7 @@ impl Context {
         admin: Option<crate::api::admin::AdminToken>,
     ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
+        let secure = self.settings.public_url.scheme() == "https";
         let api = Arc::new(crate::api::Api {
             store: self.store.clone(),
             clock: self.clock.clone(),
@@ -695,8 +696,12 @@ impl Context {
                 let _ = server_stopped.wait_for(|s| *s).await;
             };
             let listener = crate::listen::Guarded::new(listener, limits);
-            let routes = crate::oauth::router(callback).merge(crate::api::router(api));
-            axum::serve(listener, routes).with_graceful_shutdown(shutdown).await
+            let console = Arc::new(crate::console::Console { api: api.clone(), sessions: Default::default(), secure });
+            let routes =
+                crate::oauth::router(callback).merge(crate::api::router(api)).merge(crate::console::router(console));
+            // The client's address: failed logins are limited per address.
+            let service = routes.into_make_service_with_connect_info::<crate::listen::ClientAddress>();
+            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
         });
         let mut scheduler_stopped = stopped;
         let shutdown = async move {

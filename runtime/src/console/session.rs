@@ -1,0 +1,86 @@
+//! The console's sessions: an operator logs in with the admin token once and
+//! gets a random session id in an `HttpOnly`, `SameSite=Strict` cookie; each
+//! session has its own CSRF token, which every form carries back. Failed
+//! logins are limited per client address, so the token cannot be guessed
+//! through the login form.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chacha20poly1305::aead::OsRng;
+use chacha20poly1305::aead::rand_core::RngCore;
+
+/// How long a session lasts from its login.
+const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
+/// Failed logins allowed per address within [`WINDOW`].
+const FAILURES: u32 = 5;
+const WINDOW: Duration = Duration::from_secs(5 * 60);
+
+pub struct Session {
+    pub csrf: String,
+    expires: Instant,
+}
+
+#[derive(Default)]
+pub struct Sessions {
+    sessions: Mutex<HashMap<String, Session>>,
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+/// 32 random bytes, as hex.
+fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Sessions {
+    /// A new session: its id (for the cookie) and its CSRF token.
+    pub fn open(&self) -> (String, String) {
+        let (id, csrf) = (random_token(), random_token());
+        let mut sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = Instant::now();
+        sessions.retain(|_, s| s.expires > now);
+        sessions.insert(id.clone(), Session { csrf: csrf.clone(), expires: now + LIFETIME });
+        (id, csrf)
+    }
+
+    /// The CSRF token of a live session.
+    pub fn csrf(&self, id: &str) -> Option<String> {
+        let sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        sessions.get(id).filter(|s| s.expires > Instant::now()).map(|s| s.csrf.clone())
+    }
+
+    pub fn close(&self, id: &str) {
+        self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+    }
+
+    /// Whether `address` may try to log in now; if not, how long until it may.
+    pub fn may_try(&self, address: IpAddr) -> Result<(), Duration> {
+        let failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match failures.get(&address) {
+            Some(&(count, since)) if count >= FAILURES && since.elapsed() < WINDOW => Err(WINDOW - since.elapsed()),
+            _ => Ok(()),
+        }
+    }
+
+    pub fn failed(&self, address: IpAddr) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entry = failures.entry(address).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+
+    pub fn succeeded(&self, address: IpAddr) {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&address);
+    }
+}
+
+/// Whether two tokens are equal, every byte looked at.
+pub fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0
+}
