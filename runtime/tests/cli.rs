@@ -1305,3 +1305,39 @@ async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csr
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// The console in Debian's Chromium, driven by playwright-core (`tests/console/console.mjs`): log in
+/// (a wrong token first), the overview, the session cookie, log out; screenshots of the overview on
+/// a laptop and a phone go to `target/console-screenshots/`. It runs once `npm ci --prefix
+/// tests/console` has run and `/usr/bin/chromium` is there; `.ci/run` sees to both and sets
+/// `TIB_REQUIRE_BROWSER=1`, so CI never skips it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_works_in_a_real_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let script = root.join("tests/console/console.mjs");
+    let ready = root.join("tests/console/node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
+    if !ready {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_BROWSER").is_none(),
+            "TIB_REQUIRE_BROWSER is set, but `npm ci --prefix tests/console` or Debian's chromium is missing"
+        );
+        eprintln!("skipped: run `npm ci --prefix tests/console` and install chromium to drive the console in a browser");
+        return;
+    }
+    let api = api(20).await;
+    let tib = Tib::new();
+    assert_eq!(tib.connect(&api, "Prod").await.code, 0);
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    healthy(&reqwest::Client::new(), &base).await;
+    let screenshots = root.join("target/console-screenshots");
+    std::fs::create_dir_all(&screenshots).expect("a screenshot folder");
+    let mut node = Command::new("node");
+    node.arg(&script).arg(&base).arg(ADMIN_TOKEN).arg(&screenshots);
+    let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
+    let _ = child.kill();
+    let _ = child.wait();
+    let run = Run::from(output);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(screenshots.join("overview.png").exists() && screenshots.join("overview-phone.png").exists());
+}

@@ -1,0 +1,59 @@
+// The tib console in a real browser: Debian's Chromium, driven by playwright-core.
+// Usage: node console.mjs BASE_URL ADMIN_TOKEN SCREENSHOT_DIR
+// Exits non-zero, naming the step, when the console does not behave.
+import { chromium } from "playwright-core";
+
+const [base, token, screenshots] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  // Without these, Chromium reaches for Google's hosts at start; nothing here leaves 127.0.0.1.
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+const fail = async (step, page) => {
+  console.error(`${step}\n--- page ---\n${page ? await page.content() : ""}`);
+  await browser.close();
+  process.exit(1);
+};
+try {
+  const context = await browser.newContext();
+  // Any request beyond this server fails the test: the page fetches nothing from elsewhere.
+  const outside = [];
+  context.on("request", (r) => { if (!r.url().startsWith(base)) outside.push(r.url()); });
+  const page = await context.newPage();
+
+  await page.goto(`${base}/`);
+  if (!page.url().endsWith("/login")) await fail(`without a session, / should lead to /login, not ${page.url()}`, page);
+
+  await page.fill("input[name=token]", "not-the-admin-token");
+  await page.click("button[type=submit]");
+  if (!(await page.textContent("[role=alert]"))?.includes("not this server's admin token")) {
+    await fail("a wrong token should be refused with its message", page);
+  }
+
+  await page.fill("input[name=token]", token);
+  await page.click("button[type=submit]");
+  await page.waitForURL(`${base}/`);
+  const text = await page.textContent("main");
+  for (const expected of ["Connected accounts", "acme/Prod", "Available to connect", "api_token (secret)"]) {
+    if (!text.includes(expected)) await fail(`the overview should show ${expected}`, page);
+  }
+  if ((await page.content()).includes(token)) await fail("the admin token must not be in the page", page);
+  const cookies = await context.cookies();
+  const session = cookies.find((c) => c.name === "tib_session");
+  if (!session?.httpOnly || session.sameSite !== "Strict") await fail(`the session cookie: ${JSON.stringify(session)}`, page);
+  await page.screenshot({ path: `${screenshots}/overview.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${screenshots}/overview-phone.png`, fullPage: true });
+
+  await page.click("text=Log out");
+  await page.waitForURL(`${base}/login`);
+  await page.goto(`${base}/`);
+  if (!page.url().endsWith("/login")) await fail("after logging out, / should lead to /login again", page);
+  if (outside.length > 0) await fail(`requests beyond the server: ${outside.join(", ")}`, page);
+  console.log("the console behaved in Chromium");
+} catch (error) {
+  await fail(`the browser test stopped: ${error.stack}`);
+}
+await browser.close();
