@@ -1315,13 +1315,16 @@ async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csr
 async fn the_console_works_in_a_real_browser() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
     let script = root.join("tests/console/console.mjs");
-    let ready = root.join("tests/console/node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
+    let ready =
+        root.join("tests/console/node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
     if !ready {
         assert!(
             std::env::var_os("TIB_REQUIRE_BROWSER").is_none(),
             "TIB_REQUIRE_BROWSER is set, but `npm ci --prefix tests/console` or Debian's chromium is missing"
         );
-        eprintln!("skipped: run `npm ci --prefix tests/console` and install chromium to drive the console in a browser");
+        eprintln!(
+            "skipped: run `npm ci --prefix tests/console` and install chromium to drive the console in a browser"
+        );
         return;
     }
     let api = api(20).await;
