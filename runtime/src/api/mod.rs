@@ -158,7 +158,7 @@ pub(crate) fn auth_kind(auth: &tib_support::spec::Auth) -> &'static str {
 }
 
 /// A connection as the API shows it: never its credentials or tokens.
-fn connection_json(store: &dyn Store, c: &Connection) -> store::Result<Value> {
+pub(crate) fn connection_json(store: &dyn Store, c: &Connection) -> store::Result<Value> {
     let last = store.last_run(c.id)?;
     let (with_access, all) = store.user_counts(c.id)?;
     let state = match (&last, c.enabled) {
@@ -209,7 +209,7 @@ async fn connections(State(api): State<Arc<Api>>) -> Answer {
 }
 
 /// The connection a path names, or 404.
-async fn find(api: &Api, integration: String, account: String) -> Result<Connection, Problem> {
+pub(crate) async fn find(api: &Api, integration: String, account: String) -> Result<Connection, Problem> {
     let (i, a) = (integration.clone(), account.clone());
     with_store(api, move |store| store.connection(&i, &a))
         .await?
@@ -311,30 +311,88 @@ async fn disconnect(
     Path((integration, account)): Path<(String, String)>,
 ) -> Result<StatusCode, Problem> {
     let connection = find(&api, integration, account).await?;
-    with_store(&api, move |store| store.remove_connection(connection.id)).await?;
+    perform(&api, connection, Action::Disconnect).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Text as one URL path segment or query value: every byte but letters, digits and `-._~` percent-encoded.
+pub(crate) fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(byte)),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+/// What an operator can do to a connection, through the API or the console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Action {
+    Enable,
+    Disable,
+    /// Due now: the scheduler syncs it at its next tick.
+    Sync,
+    /// Applies its held sync.
+    Approve,
+    Disconnect,
+}
+
+/// Does `action` to `connection`; what happened, in words for the operator.
+pub(crate) async fn perform(api: &Api, connection: Connection, action: Action) -> Result<String, Problem> {
+    let (name, id, now, policy) = (connection.name(), connection.id, api.clock.now(), api.policy);
+    match action {
+        Action::Enable => {
+            with_store(api, move |store| {
+                store.set_enabled(id, true, None)?;
+                store.set_next_sync(id, now)
+            })
+            .await?;
+            Ok(format!("enabled {name}; it syncs at the next tick"))
+        }
+        Action::Disable => {
+            with_store(api, move |store| store.set_enabled(id, false, Some("disabled by an operator"))).await?;
+            Ok(format!("disabled {name}"))
+        }
+        Action::Sync if !connection.enabled => {
+            let reason = connection.disabled_reason.unwrap_or_default();
+            Err(Problem::new(StatusCode::CONFLICT, format!("{name} is disabled ({reason}); enable it first")))
+        }
+        Action::Sync => {
+            with_store(api, move |store| store.set_next_sync(id, now)).await?;
+            Ok(format!("{name} syncs at the next tick"))
+        }
+        Action::Approve => match with_store(api, move |store| store.approve_held(id, policy, now)).await? {
+            Some(applied) => Ok(format!("applied the held sync of {name}: {applied:?}")),
+            None => Err(Problem::new(StatusCode::CONFLICT, format!("{name} has no held sync"))),
+        },
+        Action::Disconnect => {
+            with_store(api, move |store| store.remove_connection(id)).await?;
+            Ok(format!("disconnected {name}; its stored users and runs are removed"))
+        }
+    }
+}
+
+/// Performs an action and answers with the connection as it is then.
+async fn acted(api: &Api, integration: String, account: String, action: Action) -> Answer {
+    let connection = find(api, integration.clone(), account.clone()).await?;
+    let done = perform(api, connection, action).await?;
+    let connection = find(api, integration, account).await?;
+    let mut shown = with_store(api, move |store| connection_json(store, &connection)).await?;
+    shown["done"] = json!(done);
+    Ok(Json(shown))
 }
 
 #[utoipa::path(post, path = "/connections/{integration}/{account}/enable", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "Enabled, and due now", body = Object), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]
 async fn enable(State(api): State<Arc<Api>>, Path((integration, account)): Path<(String, String)>) -> Answer {
-    let connection = find(&api, integration, account).await?;
-    let now = api.clock.now();
-    let answer = with_store(&api, move |store| {
-        store.set_enabled(connection.id, true, None)?;
-        store.set_next_sync(connection.id, now)?;
-        connection_json(store, &store.connection(&connection.integration, &connection.account)?.unwrap_or(connection))
-    });
-    Ok(Json(answer.await?))
+    acted(&api, integration, account, Action::Enable).await
 }
 
 #[utoipa::path(post, path = "/connections/{integration}/{account}/disable", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "Disabled", body = Object), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]
 async fn disable(State(api): State<Arc<Api>>, Path((integration, account)): Path<(String, String)>) -> Answer {
-    let connection = find(&api, integration, account).await?;
-    let answer = with_store(&api, move |store| {
-        store.set_enabled(connection.id, false, Some("disabled by an operator"))?;
-        connection_json(store, &store.connection(&connection.integration, &connection.account)?.unwrap_or(connection))
-    });
-    Ok(Json(answer.await?))
+    acted(&api, integration, account, Action::Disable).await
 }
 
 /// Makes the connection due now: the scheduler syncs it at its next tick.
@@ -344,26 +402,14 @@ async fn sync_now(
     Path((integration, account)): Path<(String, String)>,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let connection = find(&api, integration, account).await?;
-    if !connection.enabled {
-        let reason = connection.disabled_reason.clone().unwrap_or_default();
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            format!("{} is disabled ({reason}); enable it first", connection.name()),
-        ));
-    }
-    let now = api.clock.now();
-    with_store(&api, move |store| store.set_next_sync(connection.id, now)).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({"queued": true, "due_at": now}))))
+    let done = perform(&api, connection, Action::Sync).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({"queued": true, "due_at": api.clock.now(), "done": done}))))
 }
 
 #[utoipa::path(post, path = "/connections/{integration}/{account}/approve", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 200, description = "The held sync is applied", body = Object), (status = 409, description = "No sync is held", body = Object, content_type = "application/problem+json")))]
 async fn approve(State(api): State<Arc<Api>>, Path((integration, account)): Path<(String, String)>) -> Answer {
     let connection = find(&api, integration, account).await?;
-    let (policy, now, name) = (api.policy, api.clock.now(), connection.name());
-    match with_store(&api, move |store| store.approve_held(connection.id, policy, now)).await? {
-        Some(applied) => Ok(Json(json!({"applied": format!("{applied:?}")}))),
-        None => Err(Problem::new(StatusCode::CONFLICT, format!("{name} has no held sync"))),
-    }
+    Ok(Json(json!({"applied": perform(&api, connection, Action::Approve).await?})))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -130,7 +130,7 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
             Some(format!("{} {}", first.as_deref().unwrap_or(""), last.as_deref().unwrap_or("")).trim().to_owned())
         }
     });
-    let id = url_segment(&u.external_id);
+    let id = super::percent_encode(&u.external_id);
     let entitlements: Vec<Value> = u.licenses.iter().map(|l| json!({"value": l})).collect();
     let custom: serde_json::Map<String, Value> =
         u.custom_fields.iter().map(|(name, value)| (name.clone(), value.clone())).collect();
@@ -153,18 +153,6 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
         },
         "meta": {"resourceType": "User", "location": format!("{base}/Users/{id}")},
     })
-}
-
-/// An external id as one URL path segment.
-fn url_segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(char::from(byte)),
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }
 
 /// A SCIM filter (RFC 7644 §3.4.2.2), as far as this provider reads one:

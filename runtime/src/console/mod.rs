@@ -10,13 +10,13 @@ pub mod session;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use crate::api::Api;
+use crate::api::{Api, percent_encode};
 use crate::listen::ClientAddress;
 use crate::store;
 use session::Sessions;
@@ -35,6 +35,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/", get(overview))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout))
+        .route("/connections/{integration}/{account}", get(account_page).post(act))
         .with_state(console)
 }
 
@@ -206,7 +207,8 @@ async fn overview(State(console): State<Arc<Console>>, headers: HeaderMap) -> Re
             );
             let error = last.as_ref().and_then(|r| r.error.clone()).unwrap_or_default();
             body.push_str(&format!(
-                "<tr><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td>{with_access} / {all}</td><td class=\"error\">{}</td></tr>",
+                "<tr><td><a href=\"{}\">{}</a></td><td class=\"{class}\">{}</td><td>{}</td><td>{with_access} / {all}</td><td class=\"error\">{}</td></tr>",
+                account_path(&c.integration, &c.account),
                 escape(&c.name()),
                 escape(&state),
                 escape(&last_sync),
@@ -233,4 +235,201 @@ async fn overview(State(console): State<Arc<Console>>, headers: HeaderMap) -> Re
     }
     body.push_str("</tbody></table>");
     page(StatusCode::OK, "Console", &body)
+}
+
+/// The account page's path, its segments percent-encoded.
+fn account_path(integration: &str, account: &str) -> String {
+    format!("/connections/{}/{}", percent_encode(integration), percent_encode(account))
+}
+
+#[derive(Deserialize)]
+struct UserView {
+    q: Option<String>,
+    /// `true`, `false`, or empty for all (the select's first option).
+    access: Option<String>,
+    cursor: Option<String>,
+    /// What an action did, shown once after its redirect.
+    done: Option<String>,
+}
+
+/// Users shown on one page of the account page.
+const USERS_PER_PAGE: i64 = 50;
+
+/// One account: its state, the actions, its runs, and its users (search, with or without access, pages).
+async fn account_page(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    Path((integration, account)): Path<(String, String)>,
+    Query(view): Query<UserView>,
+) -> Response {
+    let Some((_, csrf)) = session(&console, &headers) else { return Redirect::to("/login").into_response() };
+    let connection = match crate::api::find(&console.api, integration.clone(), account.clone()).await {
+        Ok(connection) => connection,
+        Err(problem) => {
+            return page(problem.status, "Not found", &format!("<p class=\"error\">{}</p>", escape(&problem.detail)));
+        }
+    };
+    let access = match view.access.as_deref() {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    let query = store::UserQuery {
+        access,
+        search: view.q.clone().filter(|q| !q.trim().is_empty()),
+        after: view.cursor.clone(),
+        limit: Some(USERS_PER_PAGE + 1),
+        ..store::UserQuery::default()
+    };
+    let id = connection.id;
+    let read = store::off_workers(&console.api.store, move |store| {
+        Ok((store.runs(id, 20)?, store.find_users(id, &query)?, store.user_counts(id)?))
+    });
+    let (runs, mut users, (with_access, all)) = match read.await {
+        Ok(read) => read,
+        Err(e) => {
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Error",
+                &format!("<p class=\"error\">{}</p>", escape(&e.to_string())),
+            );
+        }
+    };
+    let more = users.len() as i64 > USERS_PER_PAGE;
+    users.truncate(USERS_PER_PAGE as usize);
+    let path = account_path(&integration, &account);
+    let name = escape(&connection.name());
+    let state = if connection.enabled {
+        "enabled".to_owned()
+    } else {
+        format!("disabled: {}", connection.disabled_reason.as_deref().unwrap_or(""))
+    };
+    let done = view.done.map(|d| format!("<p role=\"status\">{}</p>", escape(&d))).unwrap_or_default();
+    let action = |value: &str, label: &str, extra: &str| {
+        format!(
+            "<form class=\"inline\" method=\"post\" action=\"{path}\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <input type=\"hidden\" name=\"action\" value=\"{value}\">{extra}<button type=\"submit\">{label}</button></form> ",
+            escape(&csrf)
+        )
+    };
+    let mut body = format!(
+        "<p><a href=\"/\">All accounts</a></p><h1>{name}</h1>{done}<p>State: <strong>{}</strong> · users with access {with_access} of {all}</p><p>{}{}{}{}{}</p>",
+        escape(&state),
+        action("enable", "Enable", ""),
+        action("disable", "Disable", ""),
+        action("sync", "Sync now", ""),
+        action("approve", "Approve the held sync", ""),
+        action(
+            "disconnect",
+            "Disconnect",
+            "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> its users and runs are removed</label> "
+        ),
+    );
+    body.push_str("<h2>Runs</h2><table><thead><tr><th>Started</th><th>Outcome</th><th>Pages</th><th>Seen</th><th>Dropped</th><th>Added / updated / deleted</th><th>Error</th></tr></thead><tbody>");
+    for run in &runs {
+        let dropped: Vec<String> = run.dropped_reasons.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{} / {} / {}</td><td class=\"error\">{}</td></tr>",
+            escape(&crate::cli::show::when(Some(run.started_at))),
+            run.outcome.as_str(),
+            run.pages,
+            run.users_seen,
+            run.users_dropped,
+            if dropped.is_empty() { String::new() } else { format!(" ({})", escape(&dropped.join(", "))) },
+            run.added,
+            run.updated,
+            run.deleted,
+            escape(&tib_support::one_line(run.error.as_deref().unwrap_or(""))),
+        ));
+    }
+    body.push_str("</tbody></table>");
+    let q = view.q.unwrap_or_default();
+    let selected = |value: Option<bool>| if access == value { " selected" } else { "" };
+    body.push_str(&format!(
+        "<h2>Users</h2><form method=\"get\" action=\"{path}\"><input type=\"search\" name=\"q\" value=\"{}\" placeholder=\"email or name\"> \
+         <select name=\"access\"><option value=\"\"{}>all</option><option value=\"true\"{}>with access</option><option value=\"false\"{}>without access</option></select> \
+         <button type=\"submit\">Search</button></form>",
+        escape(&q),
+        selected(None),
+        selected(Some(true)),
+        selected(Some(false)),
+    ));
+    body.push_str("<table><thead><tr><th>Email</th><th>Name</th><th>Status</th><th>Role</th><th>Licenses</th><th>Access</th></tr></thead><tbody>");
+    for stored in &users {
+        let u = &stored.user;
+        let name = u.full_name.clone().unwrap_or_else(|| {
+            format!("{} {}", u.first_name.as_deref().unwrap_or(""), u.last_name.as_deref().unwrap_or(""))
+                .trim()
+                .to_owned()
+        });
+        let access = if stored.deleted {
+            "deleted"
+        } else if u.active {
+            "yes"
+        } else {
+            "no"
+        };
+        body.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{access}</td></tr>",
+            escape(&u.email),
+            escape(&name),
+            escape(&u.status),
+            escape(u.role.as_deref().unwrap_or("")),
+            escape(&u.licenses.join(", ")),
+        ));
+    }
+    body.push_str("</tbody></table>");
+    if let (true, Some(last)) = (more, users.last()) {
+        let mut next = format!("{path}?cursor={}", percent_encode(&last.user.external_id));
+        if !q.is_empty() {
+            next.push_str(&format!("&q={}", percent_encode(&q)));
+        }
+        if let Some(access) = access {
+            next.push_str(&format!("&access={access}"));
+        }
+        body.push_str(&format!("<p><a href=\"{}\">Next users</a></p>", escape(&next)));
+    }
+    page(StatusCode::OK, &connection.name(), &body)
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    csrf: String,
+    action: crate::api::Action,
+    confirm: Option<String>,
+}
+
+/// An action's form: checked against the session's CSRF token, done, and back to the page with what it did.
+async fn act(
+    State(console): State<Arc<Console>>,
+    headers: HeaderMap,
+    Path((integration, account)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Response {
+    let Some((_, expected)) = session(&console, &headers) else { return Redirect::to("/login").into_response() };
+    if !session::same(&form.csrf, &expected) {
+        return page(
+            StatusCode::FORBIDDEN,
+            "Refused",
+            "<p class=\"error\">The form's CSRF token is missing or wrong.</p>",
+        );
+    }
+    let path = account_path(&integration, &account);
+    if form.action == crate::api::Action::Disconnect && form.confirm.as_deref() != Some("yes") {
+        return Redirect::to(&format!("{path}?done={}", percent_encode("tick the box to confirm the disconnection")))
+            .into_response();
+    }
+    let connection = match crate::api::find(&console.api, integration, account).await {
+        Ok(connection) => connection,
+        Err(problem) => {
+            return page(problem.status, "Not found", &format!("<p class=\"error\">{}</p>", escape(&problem.detail)));
+        }
+    };
+    let (done, back) = match crate::api::perform(&console.api, connection, form.action).await {
+        Ok(done) if form.action == crate::api::Action::Disconnect => (done, "/".to_owned()),
+        Ok(done) => (done, path),
+        Err(problem) => (problem.detail, path),
+    };
+    let separator = if back.contains('?') { '&' } else { '?' };
+    Redirect::to(&format!("{back}{separator}done={}", percent_encode(&done))).into_response()
 }
