@@ -22,18 +22,20 @@ try {
   const outside = [];
   context.on("request", (r) => { if (!r.url().startsWith(base)) outside.push(r.url()); });
   const page = await context.newPage();
+  // A click that submits a form: done when the page it leads to has loaded.
+  const submit = (selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
 
   await page.goto(`${base}/`);
   if (!page.url().endsWith("/login")) await fail(`without a session, / should lead to /login, not ${page.url()}`, page);
 
   await page.fill("input[name=token]", "not-the-admin-token");
-  await page.click("button[type=submit]");
+  await submit("button[type=submit]");
   if (!(await page.textContent("[role=alert]"))?.includes("not this server's admin token")) {
     await fail("a wrong token should be refused with its message", page);
   }
 
   await page.fill("input[name=token]", token);
-  await page.click("button[type=submit]");
+  await submit("button[type=submit]");
   await page.waitForURL(`${base}/`);
   const text = await page.textContent("main");
   for (const expected of ["Connected accounts", "acme/Prod", "Available to connect", "api_token (secret)"]) {
@@ -49,36 +51,35 @@ try {
 
   // The account: its runs and users, a search, the actions.
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.click("text=acme/Prod");
+  await submit("text=acme/Prod");
   await page.waitForURL(/\/connections\/acme\/Prod/);
   if (!(await page.textContent("main")).includes("applied")) await fail("the account page should show the applied run", page);
   await page.fill("input[name=q]", "USER7@");
-  await page.click("button:has-text('Search')");
+  await submit("button:has-text('Search')");
   const rows = await page.$$eval("h2:has-text('Users') ~ table tbody tr", (trs) => trs.map((tr) => tr.textContent));
   if (rows.length !== 1 || !rows[0].includes("user7@acme.example")) await fail(`the search should find user7 alone: ${rows}`, page);
   await page.screenshot({ path: `${screenshots}/account.png`, fullPage: true });
-  await page.click("button:has-text('Sync now')");
+  await submit("button:has-text('Sync now')");
   if (!(await page.textContent("[role=status]"))?.includes("syncs at the next tick")) await fail("sync now should say so", page);
-  await page.click("button:has-text('Disable')");
-  await page.click("button:has-text('Sync now')");
+  await submit("button:has-text('Disable')");
+  await submit("button:has-text('Sync now')");
   if (!(await page.textContent("[role=status]"))?.includes("is disabled")) await fail("a disabled account should refuse sync now", page);
-  await page.click("button:has-text('Enable')");
+  await submit("button:has-text('Enable')");
   if (!(await page.textContent("main")).includes("State: enabled")) await fail("enable should enable", page);
   // A form whose CSRF token is taken out is refused.
-  await page.evaluate(() => {
+  await Promise.all([page.waitForNavigation(), page.evaluate(() => {
     const form = [...document.querySelectorAll("form")].find((f) => f.querySelector("input[value=enable]"));
     form.querySelector("input[name=csrf]").value = "forged";
     form.submit();
-  });
-  await page.waitForLoadState();
+  })]);
   if (!(await page.textContent("main")).includes("CSRF token is missing or wrong")) await fail("a forged form should be refused", page);
   await page.goBack();
   await page.check("input[name=confirm]");
-  await page.click("button:has-text('Disconnect')");
+  await submit("button:has-text('Disconnect')");
   await page.waitForURL(/\/\?done=/);
   if ((await page.textContent("main")).includes("acme/Prod")) await fail("after disconnecting, acme/Prod should be gone", page);
 
-  await page.click("text=Log out");
+  await submit("text=Log out");
   await page.waitForURL(`${base}/login`);
   await page.goto(`${base}/`);
   if (!page.url().endsWith("/login")) await fail("after logging out, / should lead to /login again", page);
