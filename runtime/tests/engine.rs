@@ -98,6 +98,9 @@ impl Store for Gated {
     fn count_users(&self, connection_id: i64, query: &UserQuery) -> Result<i64> {
         self.inner.count_users(connection_id, query)
     }
+    fn license_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
+        self.inner.license_counts(connection_id)
+    }
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.inner.user_counts(connection_id)
     }

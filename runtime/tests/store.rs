@@ -465,6 +465,8 @@ fn users_are_read_in_pages_by_access_license_change_and_search() {
     assert_eq!(find(UserQuery { access: Some(false), ..UserQuery::default() }), ["10", "19"], "inactive and deleted");
     assert_eq!(find(UserQuery { access: Some(true), ..UserQuery::default() }).len(), 9);
     assert_eq!(find(UserQuery { license: Some("Enterprise".into()), ..UserQuery::default() }), ["11"]);
+    let counts = store.license_counts(id).expect("counts");
+    assert_eq!(counts, [("Pro".to_owned(), 9), ("Enterprise".to_owned(), 1)], "held by users with access only");
     assert_eq!(find(UserQuery { changed_since: Some(150), ..UserQuery::default() }), ["13", "20"]);
     assert_eq!(find(UserQuery { search: Some("LOVE".into()), ..UserQuery::default() }), ["12"], "by name, any case");
     assert_eq!(find(UserQuery { search: Some("u15@".into()), ..UserQuery::default() }), ["15"], "by email");

@@ -54,6 +54,8 @@ try {
   await submit("text=acme/Prod");
   await page.waitForURL(/\/connections\/acme\/Prod/);
   if (!(await page.textContent("main")).includes("applied")) await fail("the account page should show the applied run", page);
+  const licenses = await page.$$eval("h2:has-text('Licenses') + table tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  if (licenses.length === 0 || !licenses.some((row) => row.startsWith("Acme"))) await fail(`the licenses with counts: ${licenses}`, page);
   await page.fill("input[name=q]", "USER7@");
   await submit("button:has-text('Search')");
   const rows = await page.$$eval("h2:has-text('Users') ~ table tbody tr", (trs) => trs.map((tr) => tr.textContent));

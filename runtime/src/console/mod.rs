@@ -283,9 +283,9 @@ async fn account_page(
     };
     let id = connection.id;
     let read = store::off_workers(&console.api.store, move |store| {
-        Ok((store.runs(id, 20)?, store.find_users(id, &query)?, store.user_counts(id)?))
+        Ok((store.runs(id, 20)?, store.find_users(id, &query)?, store.user_counts(id)?, store.license_counts(id)?))
     });
-    let (runs, mut users, (with_access, all)) = match read.await {
+    let (runs, mut users, (with_access, all), licenses) = match read.await {
         Ok(read) => read,
         Err(e) => {
             return page(
@@ -343,6 +343,16 @@ async fn account_page(
         ));
     }
     body.push_str("</tbody></table>");
+    body.push_str("<h2>Licenses</h2>");
+    if licenses.is_empty() {
+        body.push_str("<p>No user with access holds a license.</p>");
+    } else {
+        body.push_str("<table><thead><tr><th>License</th><th>Users with access holding it</th></tr></thead><tbody>");
+        for (license, count) in &licenses {
+            body.push_str(&format!("<tr><td>{}</td><td>{count}</td></tr>", escape(license)));
+        }
+        body.push_str("</tbody></table>");
+    }
     let q = view.q.unwrap_or_default();
     let selected = |value: Option<bool>| if access == value { " selected" } else { "" };
     body.push_str(&format!(

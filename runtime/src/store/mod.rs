@@ -360,6 +360,8 @@ pub trait Store: Send + Sync {
         let access = (!include_deleted).then_some(true);
         self.find_users(connection_id, &UserQuery { access, ..UserQuery::default() })
     }
+    /// Each license the users with access hold, with how many hold it, most held first.
+    fn license_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>>;
     /// Active (not deleted, active) and all stored users.
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
     /// The connection's users' history, newest first.

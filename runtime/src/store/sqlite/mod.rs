@@ -716,6 +716,20 @@ impl Store for Sqlite {
             .map_err(err("counting users"))
     }
 
+    fn license_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
+        let db = self.lock();
+        let mut statement = db
+            .prepare_cached(
+                "SELECT license.value, COUNT(*) FROM users, json_each(users.licenses) AS license \
+                 WHERE connection_id = ?1 AND deleted = 0 AND active = 1 \
+                 GROUP BY license.value ORDER BY COUNT(*) DESC, license.value",
+            )
+            .map_err(err("counting licenses"))?;
+        let rows =
+            statement.query_map([connection_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err("counting licenses"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("counting licenses"))
+    }
+
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
         let e = err("reading the history");
         let db = self.lock();
