@@ -309,11 +309,12 @@ fn body_fits(
 
 /// A JSON object template: strings may hold credential placeholders.
 fn json_object(block: &ast::Block, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Json> {
-    let mut seen: Vec<&ast::Entry> = Vec::new();
+    // A map keeps a long body linear.
+    let mut seen: std::collections::HashMap<&str, &ast::Entry> = std::collections::HashMap::new();
     let mut entries = Vec::new();
     let mut ok = true;
     for entry in &block.entries {
-        if let Some(first) = seen.iter().find(|e| e.key.text == entry.key.text) {
+        if let Some(first) = seen.get(entry.key.text.as_str()) {
             d.push(
                 Diagnostic::error(
                     "tib::duplicate-setting",
@@ -326,7 +327,7 @@ fn json_object(block: &ast::Block, creds: &mut Credentials, d: &mut Vec<Diagnost
             ok = false;
             continue;
         }
-        seen.push(entry);
+        seen.insert(&entry.key.text, entry);
         match json(&entry.value, creds, d) {
             Some(value) => entries.push((entry.key.text.clone(), value)),
             None => ok = false,

@@ -12,32 +12,23 @@ use crate::suggest;
 const MAX_NESTING: usize = 64;
 
 pub fn check_nesting(source: &str) -> Option<Diagnostic> {
-    let (mut depth, mut in_string, mut in_comment, mut escaped) = (0usize, false, false, false);
-    for (i, c) in source.char_indices() {
-        match c {
-            _ if in_comment => in_comment = c != '\n',
-            _ if in_string => {
-                in_string = escaped || c != '"';
-                escaped = !escaped && c == '\\';
-            }
-            '"' => in_string = true,
-            '#' => in_comment = true,
-            '{' | '[' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(
-                        Diagnostic::error(
-                            "tib::too-deep",
-                            format!("blocks are nested more than {MAX_NESTING} levels deep"),
-                            Span::new(i, i + 1),
-                            "too deep",
-                        )
-                        .with_help("flatten the rules; a spec never needs this depth"),
-                    );
-                }
-            }
-            '}' | ']' => depth = depth.saturating_sub(1),
-            _ => {}
+    let mut depth = 0usize;
+    for (i, c) in super::recover::brackets(source) {
+        if matches!(c, '}' | ']') {
+            depth = depth.saturating_sub(1);
+            continue;
+        }
+        depth += 1;
+        if depth > MAX_NESTING {
+            return Some(
+                Diagnostic::error(
+                    "tib::too-deep",
+                    format!("blocks are nested more than {MAX_NESTING} levels deep"),
+                    Span::new(i, i + 1),
+                    "too deep",
+                )
+                .with_help("flatten the rules; a spec never needs this depth"),
+            );
         }
     }
     None
