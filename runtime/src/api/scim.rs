@@ -47,6 +47,12 @@ impl IntoResponse for Scim {
     }
 }
 
+impl From<super::Problem> for Scim {
+    fn from(problem: super::Problem) -> Scim {
+        error(problem.status, None, problem.detail)
+    }
+}
+
 /// A SCIM error (RFC 7644 §3.12).
 fn error(status: StatusCode, scim_type: Option<&str>, detail: impl Into<String>) -> Scim {
     let mut body = json!({"schemas": [ERROR], "status": status.as_u16().to_string(), "detail": detail.into()});
@@ -81,7 +87,7 @@ async fn users(
     let count = params.count.unwrap_or(100).clamp(0, MAX_COUNT);
     let connection = match find(&api, integration.clone(), account.clone()).await {
         Ok(connection) => connection,
-        Err(problem) => return error(problem.status, None, problem.detail),
+        Err(problem) => return problem.into(),
     };
     let query = UserQuery { conditions, offset: Some(start - 1), limit: Some(count), ..UserQuery::default() };
     let found = with_store(&api, move |store| {
@@ -89,7 +95,7 @@ async fn users(
     });
     let (total, users) = match found.await {
         Ok(found) => found,
-        Err(problem) => return error(problem.status, None, problem.detail),
+        Err(problem) => return problem.into(),
     };
     let base = format!("/scim/v2/{integration}/{account}");
     let resources: Vec<Value> = users.iter().map(|u| resource(&base, u)).collect();
@@ -108,7 +114,7 @@ async fn users(
 async fn user(State(api): State<Arc<Api>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
     let connection = match find(&api, integration.clone(), account.clone()).await {
         Ok(connection) => connection,
-        Err(problem) => return error(problem.status, None, problem.detail),
+        Err(problem) => return problem.into(),
     };
     let exact = Condition { field: UserField::ExternalId, test: FieldTest::Equals(id.clone()) };
     let query = UserQuery { conditions: vec![exact], limit: Some(1), ..UserQuery::default() };
@@ -117,7 +123,7 @@ async fn user(State(api): State<Arc<Api>>, Path((integration, account, id)): Pat
             Some(user) => Scim(StatusCode::OK, resource(&format!("/scim/v2/{integration}/{account}"), user)),
             None => error(StatusCode::NOT_FOUND, None, format!("no user {id}")),
         },
-        Err(problem) => error(problem.status, None, problem.detail),
+        Err(problem) => problem.into(),
     }
 }
 

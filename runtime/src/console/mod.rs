@@ -84,6 +84,11 @@ border-bottom:1px solid #e3e5e8;vertical-align:top}.state-disabled,.error{color:
 form.inline{display:inline}input,button{font:inherit;padding:.4rem .6rem}\
 @media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}}";
 
+/// A page that says only what went wrong.
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    page(status, title, &format!("<p class=\"error\">{}</p>", escape(message)))
+}
+
 /// The session id the request's cookie names, if it is live, and its CSRF token.
 fn session(console: &Console, headers: &HeaderMap) -> Option<(String, String)> {
     let cookies = headers.get_all(header::COOKIE).into_iter().filter_map(|v| v.to_str().ok());
@@ -150,11 +155,7 @@ struct Csrf {
 async fn logout(State(console): State<Arc<Console>>, headers: HeaderMap, Form(Csrf { csrf }): Form<Csrf>) -> Response {
     let Some((id, expected)) = session(&console, &headers) else { return Redirect::to("/login").into_response() };
     if !session::same(&csrf, &expected) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "<p class=\"error\">The form's CSRF token is missing or wrong.</p>",
-        );
+        return error_page(StatusCode::FORBIDDEN, "Refused", "The form's CSRF token is missing or wrong.");
     }
     console.sessions.close(&id);
     let mut response = Redirect::to("/login").into_response();
@@ -177,11 +178,7 @@ async fn overview(State(console): State<Arc<Console>>, headers: HeaderMap) -> Re
     let rows = match read.await {
         Ok(rows) => rows,
         Err(e) => {
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                &format!("<p class=\"error\">{}</p>", escape(&e.to_string())),
-            );
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string());
         }
     };
     let mut body = format!(
@@ -266,7 +263,7 @@ async fn account_page(
     let connection = match crate::api::find(&console.api, integration.clone(), account.clone()).await {
         Ok(connection) => connection,
         Err(problem) => {
-            return page(problem.status, "Not found", &format!("<p class=\"error\">{}</p>", escape(&problem.detail)));
+            return error_page(problem.status, "Not found", &problem.detail);
         }
     };
     let access = match view.access.as_deref() {
@@ -288,11 +285,7 @@ async fn account_page(
     let (runs, mut users, (with_access, all), licenses) = match read.await {
         Ok(read) => read,
         Err(e) => {
-            return page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Error",
-                &format!("<p class=\"error\">{}</p>", escape(&e.to_string())),
-            );
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string());
         }
     };
     let more = users.len() as i64 > USERS_PER_PAGE;
@@ -418,11 +411,7 @@ async fn act(
 ) -> Response {
     let Some((_, expected)) = session(&console, &headers) else { return Redirect::to("/login").into_response() };
     if !session::same(&form.csrf, &expected) {
-        return page(
-            StatusCode::FORBIDDEN,
-            "Refused",
-            "<p class=\"error\">The form's CSRF token is missing or wrong.</p>",
-        );
+        return error_page(StatusCode::FORBIDDEN, "Refused", "The form's CSRF token is missing or wrong.");
     }
     let path = account_path(&integration, &account);
     if form.action == crate::api::Action::Disconnect && form.confirm.as_deref() != Some("yes") {
@@ -432,7 +421,7 @@ async fn act(
     let connection = match crate::api::find(&console.api, integration, account).await {
         Ok(connection) => connection,
         Err(problem) => {
-            return page(problem.status, "Not found", &format!("<p class=\"error\">{}</p>", escape(&problem.detail)));
+            return error_page(problem.status, "Not found", &problem.detail);
         }
     };
     let (done, back) = match crate::api::perform(&console.api, connection, form.action).await {

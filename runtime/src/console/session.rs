@@ -29,6 +29,11 @@ pub struct Sessions {
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
+/// A lock that a panic elsewhere left poisoned still guards plain maps: take it anyway.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// 32 random bytes, as hex.
 fn random_token() -> String {
     let mut bytes = [0u8; 32];
@@ -40,7 +45,7 @@ impl Sessions {
     /// A new session: its id (for the cookie) and its CSRF token.
     pub fn open(&self) -> (String, String) {
         let (id, csrf) = (random_token(), random_token());
-        let mut sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut sessions = lock(&self.sessions);
         let now = Instant::now();
         sessions.retain(|_, s| s.expires > now);
         sessions.insert(id.clone(), Session { csrf: csrf.clone(), expires: now + LIFETIME });
@@ -49,17 +54,17 @@ impl Sessions {
 
     /// The CSRF token of a live session.
     pub fn csrf(&self, id: &str) -> Option<String> {
-        let sessions = self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let sessions = lock(&self.sessions);
         sessions.get(id).filter(|s| s.expires > Instant::now()).map(|s| s.csrf.clone())
     }
 
     pub fn close(&self, id: &str) {
-        self.sessions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(id);
+        lock(&self.sessions).remove(id);
     }
 
     /// Whether `address` may try to log in now; if not, how long until it may.
     pub fn may_try(&self, address: IpAddr) -> Result<(), Duration> {
-        let failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let failures = lock(&self.failures);
         match failures.get(&address) {
             Some(&(count, since)) if count >= FAILURES && since.elapsed() < WINDOW => Err(WINDOW - since.elapsed()),
             _ => Ok(()),
@@ -67,7 +72,7 @@ impl Sessions {
     }
 
     pub fn failed(&self, address: IpAddr) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = lock(&self.failures);
         let entry = failures.entry(address).or_insert((0, Instant::now()));
         if entry.1.elapsed() >= WINDOW {
             *entry = (0, Instant::now());
@@ -76,7 +81,7 @@ impl Sessions {
     }
 
     pub fn succeeded(&self, address: IpAddr) {
-        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&address);
+        lock(&self.failures).remove(&address);
     }
 }
 
