@@ -22,15 +22,7 @@ pub struct Overrides {
 pub struct Connected {
     pub upserted: Upserted,
     /// For an authorization code integration: where the user authorizes tib.
-    pub authorization: Option<Authorization>,
-}
-
-pub struct Authorization {
-    /// Works once, for ten minutes.
-    pub url: Url,
-    /// Whether the provider issues refresh tokens (without, the connection must be authorized again
-    /// when the access token expires).
-    pub refresh_tokens: bool,
+    pub authorization: Option<crate::oauth::Authorization>,
 }
 
 /// Everything `connect` needs besides the account itself.
@@ -95,12 +87,7 @@ pub fn connect(
             .connection(integration, account)
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("{name} was stored and is gone"))?;
-        let endpoints = crate::oauth::endpoints(&connection)?;
-        let client = tib_support::oauth::OAuthClient::new(spec, values, &endpoints, setting.client)
-            .map_err(|e| e.to_string())?;
-        let url =
-            crate::oauth::start(setting.store, setting.vault, &connection, &client, setting.public_url, setting.now)?;
-        Some(Authorization { url, refresh_tokens: client.refresh_tokens() })
+        Some(crate::oauth::authorize(setting, &connection, spec, values)?)
     } else {
         None
     };

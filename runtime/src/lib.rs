@@ -8,6 +8,7 @@ pub mod connect;
 pub mod console;
 pub mod demo;
 pub mod listen;
+pub mod live;
 pub mod notify;
 pub mod oauth;
 pub mod schedule;

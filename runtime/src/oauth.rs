@@ -24,7 +24,8 @@ use crate::vault::Vault;
 pub const AUTHORIZATION_SECS: i64 = 10 * 60;
 
 /// The reason an authorization-code connection waits before its first sync.
-pub const WAITING: &str = "waiting for the OAuth authorization: open the link `tib connect` printed";
+pub const WAITING: &str =
+    "waiting for the OAuth authorization: open the link `tib connect` printed, or Authorize on its console page";
 
 /// What a connection's OAuth endpoints are: the spec's, or the connection's overrides.
 pub fn endpoints(connection: &Connection) -> Result<Endpoints, String> {
@@ -57,30 +58,41 @@ pub fn open_tokens(vault: &Vault, sealed: &[u8], connection: &str) -> Result<Tok
     serde_json::from_str(&json).map_err(|e| format!("the stored tokens of {connection} cannot be read: {e}"))
 }
 
-/// Starts an authorization for a connection: the URL to open, with its
-/// state and PKCE verifier kept (sealed) until the provider redirects back.
-pub fn start(
-    store: &dyn Store,
-    vault: &Vault,
+/// An authorization started: where the user authorizes tib.
+pub struct Authorization {
+    /// Works once, for ten minutes.
+    pub url: Url,
+    /// Whether the provider issues refresh tokens (without, the connection must be authorized again
+    /// when the access token expires).
+    pub refresh_tokens: bool,
+}
+
+/// Starts an authorization for an authorization code connection with its
+/// credentials: the URL to open, with its state and PKCE verifier kept
+/// (sealed) until the provider redirects back to the production redirect URL.
+pub fn authorize(
+    setting: &crate::connect::Setting<'_>,
     connection: &Connection,
-    client: &OAuthClient,
-    public_url: &Url,
-    now: i64,
-) -> Result<Url, String> {
-    let redirect = production_redirect_url(public_url, &connection.integration);
+    spec: &'static tib_support::Spec,
+    credentials: &tib_support::CredentialValues,
+) -> Result<Authorization, String> {
+    let client =
+        OAuthClient::new(spec, credentials, &endpoints(connection)?, setting.client).map_err(|e| e.to_string())?;
+    let redirect = production_redirect_url(setting.public_url, &connection.integration);
     let authorization = client.authorize(&redirect).map_err(|e| e.to_string())?;
-    let sealed_verifier = vault.seal_text(&authorization.verifier, &verifier_binding(&authorization.state))?;
-    store
+    let sealed_verifier = setting.vault.seal_text(&authorization.verifier, &verifier_binding(&authorization.state))?;
+    setting
+        .store
         .add_authorization(&PendingAuthorization {
             state: authorization.state,
             integration: connection.integration.clone(),
             account: connection.account.clone(),
             sealed_verifier,
             redirect_uri: redirect.to_string(),
-            expires_at: now + AUTHORIZATION_SECS,
+            expires_at: setting.now + AUTHORIZATION_SECS,
         })
         .map_err(|e| e.to_string())?;
-    Ok(authorization.url)
+    Ok(Authorization { url: authorization.url, refresh_tokens: client.refresh_tokens() })
 }
 
 /// What the callback needs.
@@ -97,9 +109,15 @@ pub fn router(callback: Arc<Callback>) -> axum::Router {
     axum::Router::new().route("/oauth/callback/{integration}", axum::routing::get(redirected)).with_state(callback)
 }
 
-fn page(status: StatusCode, message: &str) -> (StatusCode, Html<String>) {
-    let escaped = message.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-    (status, Html(format!("<!doctype html><title>tib</title><p>{escaped}</p>\n")))
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+/// The page the provider's redirect lands on: a message, and maybe a link on.
+fn page(status: StatusCode, message: &str, link: Option<(&str, &str)>) -> (StatusCode, Html<String>) {
+    let link = link.map(|(href, text)| format!("<p><a href=\"{}\">{}</a></p>", escape(href), escape(text)));
+    let html = format!("<!doctype html><title>tib</title><p>{}</p>{}\n", escape(message), link.unwrap_or_default());
+    (status, Html(html))
 }
 
 async fn redirected(
@@ -108,24 +126,31 @@ async fn redirected(
     Query(query): Query<HashMap<String, String>>,
 ) -> (StatusCode, Html<String>) {
     match complete(&callback, &integration, &query).await {
-        Ok(name) => {
+        Ok(connection) => {
+            let name = connection.name();
             tracing::info!(connection = name, "OAuth authorization completed");
-            page(StatusCode::OK, &format!("{name} is connected. You can close this page."))
+            let console = format!(
+                "/connections/{}/{}",
+                crate::api::percent_encode(&connection.integration),
+                crate::api::percent_encode(&connection.account)
+            );
+            let message = format!("{name} is connected: its first sync starts now. You can close this page.");
+            page(StatusCode::OK, &message, Some((&console, "Open it in the console")))
         }
         Err((status, message)) => {
             tracing::warn!(integration, status = status.as_u16(), "OAuth callback refused: {message}");
-            page(status, &message)
+            page(status, &message, None)
         }
     }
 }
 
 /// Checks the redirect against its pending authorization, exchanges the
-/// code and stores the tokens; the connection's name, or why not.
+/// code and stores the tokens; the connection, or why not.
 async fn complete(
     callback: &Callback,
     integration: &str,
     query: &HashMap<String, String>,
-) -> Result<String, (StatusCode, String)> {
+) -> Result<Connection, (StatusCode, String)> {
     let bad = |message: String| (StatusCode::BAD_REQUEST, message);
     let internal = |message: String| (StatusCode::INTERNAL_SERVER_ERROR, message);
     let state = query.get("state").ok_or_else(|| bad("the redirect has no state".to_owned()))?;
@@ -178,5 +203,5 @@ async fn complete(
             "the provider gave no refresh token: when the access token expires, authorize again"
         );
     }
-    Ok(name)
+    Ok(connection)
 }

@@ -39,6 +39,8 @@ pub struct Engine {
     /// expire; keyed by connection and its sealed credentials, so connecting
     /// again starts afresh.
     pub client_tokens: Mutex<ClientTokens>,
+    /// Where the scheduler's syncs report their progress, for the console's live view.
+    pub live: Arc<crate::live::Syncs>,
 }
 
 /// Client credentials providers by connection id and sealed credentials.
@@ -70,6 +72,23 @@ pub enum Ended {
     },
     /// Another sync of this connection is under way.
     Busy,
+}
+
+impl Ended {
+    /// How the sync ended, in words for an operator (the command line adds what to do next).
+    pub fn describe(&self) -> String {
+        match self {
+            Ended::Applied { pages, users, dropped, added, updated, deleted, .. } => format!(
+                "synced {users} users from {pages} pages ({added} new, {updated} updated, {deleted} marked deleted, {dropped} dropped)"
+            ),
+            Ended::Held { would_delete, of } => format!("held: it would mark {would_delete} of {of} users deleted"),
+            Ended::Failed { error } => {
+                format!("failed: {} (retried at the next scheduled sync)", tib_support::printable(error))
+            }
+            Ended::Disabled { error } => format!("disabled: {}", tib_support::printable(error)),
+            Ended::Busy => "another sync of it is under way".to_owned(),
+        }
+    }
 }
 
 /// Staged records are handed to the store in batches of about this many
@@ -364,15 +383,16 @@ impl Engine {
             self.failing(connection, &text).await;
             return Ended::Failed { error: text };
         }
-        let (id, reason) = (connection.id, text.clone());
-        if let Err(e) = self.store(move |s| s.set_enabled(id, false, Some(&reason))).await {
-            tracing::error!(error = %e, connection = name, "cannot disable the connection");
-        }
         let hint = match error {
             SyncError::Status { status: 401 | 403, .. } => "check the credentials",
             SyncError::Auth { .. } => "check the OAuth client id and secret, and authorize the connection again",
             _ => "check the configuration (base URL, account)",
         };
+        // The reason carries the hint: the console and `tib status` show it beside the API's message.
+        let (id, reason) = (connection.id, format!("{text}; {hint}"));
+        if let Err(e) = self.store(move |s| s.set_enabled(id, false, Some(&reason))).await {
+            tracing::error!(error = %e, connection = name, "cannot disable the connection");
+        }
         let message = format!(
             "{name} is disabled: {text}. {hint}, then `tib connect {} {}` again or `tib enable {} {}`",
             connection.integration, connection.account, connection.integration, connection.account
@@ -386,9 +406,16 @@ impl crate::schedule::Runner for Engine {
     async fn run(&self, connection: Connection) {
         let name = connection.name();
         tracing::info!(connection = name, "sync started");
-        match self.sync(&connection, &mut |_, _| {}).await {
-            Ok(ended) => tracing::info!(connection = name, ?ended, "sync ended"),
-            Err(error) => tracing::error!(connection = name, %error, "sync could not run"),
+        let tracker = self.live.start(connection.id, self.clock.now());
+        match self.sync(&connection, &mut |pages, users| tracker.progress(pages, users)).await {
+            Ok(ended) => {
+                tracing::info!(connection = name, ?ended, "sync ended");
+                tracker.ended(ended.describe());
+            }
+            Err(error) => {
+                tracing::error!(connection = name, %error, "sync could not run");
+                tracker.ended(format!("could not run: {}", tib_support::printable(&error)));
+            }
         }
     }
 }

@@ -35,6 +35,8 @@ const STALLS_AT_400: usize = 5;
 const HOSTILE: usize = 6;
 /// Answers each first page (offset 0) after 300 ms, counting those in flight: one per sync under way.
 const SLOW: usize = 7;
+/// Answers every page after 300 ms: a sync long enough to watch.
+const SLOW_PAGES: usize = 8;
 
 struct Api {
     base_url: String,
@@ -53,6 +55,18 @@ impl Api {
     }
 }
 
+/// What `GET /__control/...` sets, for a test that cannot call [`Api::set`] (the browser test's script).
+fn control(head: &str, mode: &AtomicUsize, count: &AtomicUsize) -> Option<&'static str> {
+    let path = head.strip_prefix("get /__control/")?.split(' ').next()?;
+    match path {
+        "fine" => mode.store(FINE, Ordering::SeqCst),
+        "unauthorized" => mode.store(UNAUTHORIZED, Ordering::SeqCst),
+        "slow-pages" => mode.store(SLOW_PAGES, Ordering::SeqCst),
+        users => count.store(users.strip_prefix("users/")?.parse().ok()?, Ordering::SeqCst),
+    }
+    Some("200 OK")
+}
+
 /// An Acme API on 127.0.0.1: pages of 100 members by offset, `has_more`,
 /// and the token checked.
 async fn api(users: usize) -> Api {
@@ -64,15 +78,22 @@ async fn api(users: usize) -> Api {
     let (in_flight, most_in_flight) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let (m, c, held, flying, most) = (mode.clone(), count.clone(), stalled.clone(), in_flight, most_in_flight.clone());
     serve(listener, move |head| {
+        let head = head.to_lowercase();
+        let controlled = control(&head, &m, &c);
         let (mode, count, held) = (m.load(Ordering::SeqCst), c.load(Ordering::SeqCst), held.clone());
         let (flying, most) = (flying.clone(), most.clone());
         async move {
-            let head = head.to_lowercase();
+            if let Some(status) = controlled {
+                return Some((status, "{}".to_owned()));
+            }
             let offset: usize = head
                 .split(['?', '&', ' '])
                 .find_map(|p| p.strip_prefix("offset="))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
+            if mode == SLOW_PAGES {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
             if mode == SLOW && offset == 0 {
                 most.fetch_max(flying.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -916,6 +937,7 @@ fn serve_api(tib: &Tib, admin_token: Option<&str>) -> (std::process::Child, Stri
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
     let listen = format!("127.0.0.1:{port}");
     let mut command = tib.command(&["serve", "--poll", "1", "--listen", &listen]);
+    command.env("TIB_PUBLIC_URL", format!("http://{listen}"));
     match admin_token {
         Some(token) => command.env("TIB_ADMIN_TOKEN", token),
         None => command.env_remove("TIB_ADMIN_TOKEN"),
@@ -1334,13 +1356,27 @@ async fn the_console_works_in_a_real_browser() {
     let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
     healthy(&reqwest::Client::new(), &base).await;
     let screenshots = root.join("target/console-screenshots");
+    // Fresh each run: a screenshot left from an earlier run proves nothing.
+    let _ = std::fs::remove_dir_all(&screenshots);
     std::fs::create_dir_all(&screenshots).expect("a screenshot folder");
     let mut node = Command::new("node");
-    node.arg(&script).arg(&base).arg(ADMIN_TOKEN).arg(&screenshots);
+    node.arg(&script).arg(&base).arg(ADMIN_TOKEN).arg(&screenshots).arg(&api.base_url).arg(SECRET);
+    // The Connect button's round trip needs a real OAuth server; CI sets it.
+    match std::env::var("TIB_OAUTH_SERVER") {
+        Ok(oauth_server) => {
+            node.arg(oauth_server);
+        }
+        Err(_) => assert!(
+            std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(),
+            "TIB_REQUIRE_OAUTH_SERVER is set, but TIB_OAUTH_SERVER is not"
+        ),
+    }
     let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
     let _ = child.kill();
     let _ = child.wait();
     let run = Run::from(output);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(screenshots.join("overview.png").exists() && screenshots.join("overview-phone.png").exists());
+    for shot in ["overview", "overview-phone", "connect", "live", "account", "notifications"] {
+        assert!(screenshots.join(format!("{shot}.png")).exists(), "the screenshot of {shot}");
+    }
 }

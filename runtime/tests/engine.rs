@@ -180,6 +180,7 @@ async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
         clock: Arc::new(tib_runtime::schedule::SystemClock),
         owner: tib_runtime::sync::process_owner(),
         client_tokens: Mutex::default(),
+        live: Default::default(),
     };
     let synced_a = async {
         let mut progress = |_, _| {};

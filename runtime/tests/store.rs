@@ -6,7 +6,7 @@ use tib_runtime::store::staging;
 use tib_runtime::store::{
     Applied, ApplyPolicy, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store, Upserted, UserQuery,
 };
-use tib_runtime::store::{Condition, FieldTest, UserField};
+use tib_runtime::store::{Condition, FieldTest, UserField, UserOrder};
 use tib_support::User;
 use tib_support::record::Name;
 
@@ -520,4 +520,32 @@ fn conditions_on_fields_select_users_and_count_them_and_offsets_page_them() {
     let page = UserQuery { offset: Some(3), limit: Some(4), ..both.clone() };
     assert_eq!(find(&page), ["14", "15", "16", "17"]);
     assert_eq!(store.count_users(id, &page).expect("count"), 9, "the count leaves paging aside");
+}
+
+#[test]
+fn users_are_sorted_by_email_name_and_times_those_without_the_value_last() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = open(&dir);
+    let (id, _) = connect(&store, "okta", "Prod");
+    let at = |day: u32| Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, day, 0, 0, 0).unwrap());
+    let mut rows = users(1..5);
+    rows[0].email = "zed@example.com".into();
+    rows[1].email = "Amy@example.com".into();
+    rows[0].name = Some(Name::Full("bob".into()));
+    rows[2].name = Some(Name::Split { first: Some("Al".into()), last: None });
+    rows[3].name = None;
+    rows[1].last_seen_at = at(3);
+    rows[2].last_seen_at = at(9);
+    rows[0].created_at = at(1);
+    rows[3].created_at = at(2);
+    sync(&store, id, &rows, 100);
+    let sorted = |order: UserOrder| -> Vec<String> {
+        let query = UserQuery { order, ..UserQuery::default() };
+        store.find_users(id, &query).expect("users").into_iter().map(|u| u.user.external_id).collect()
+    };
+    assert_eq!(sorted(UserOrder::ExternalId), ["1", "2", "3", "4"]);
+    assert_eq!(sorted(UserOrder::Email), ["2", "3", "4", "1"], "without regard to case");
+    assert_eq!(sorted(UserOrder::Name), ["3", "1", "2", "4"], "Al, bob, User 2; the nameless last");
+    assert_eq!(sorted(UserOrder::LastSeen), ["3", "2", "1", "4"], "the most recent first");
+    assert_eq!(sorted(UserOrder::Created), ["4", "1", "2", "3"]);
 }

@@ -1,9 +1,14 @@
 // The tib console in a real browser: Debian's Chromium, driven by playwright-core.
-// Usage: node console.mjs BASE_URL ADMIN_TOKEN SCREENSHOT_DIR
-// Exits non-zero, naming the step, when the console does not behave.
+// Usage: node console.mjs BASE_URL ADMIN_TOKEN SCREENSHOT_DIR MOCK_API_URL API_SECRET [OAUTH_SERVER_URL]
+// The mock Acme API is switched through its `/__control/...` paths. Exits
+// non-zero, naming the step, when the console does not behave.
 import { chromium } from "playwright-core";
 
-const [base, token, screenshots] = process.argv.slice(2);
+const [base, token, screenshots, mockApi, secret, oauthServer] = process.argv.slice(2);
+const control = async (what) => {
+  const response = await fetch(`${new URL(mockApi).origin}/__control/${what}`);
+  if (!response.ok) throw new Error(`the mock API refused /__control/${what}`);
+};
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   headless: true,
@@ -18,74 +23,191 @@ const fail = async (step, page) => {
 };
 try {
   const context = await browser.newContext();
-  // Any request beyond this server fails the test: the page fetches nothing from elsewhere.
+  // Any request beyond this server fails the test: the page fetches nothing from elsewhere
+  // (the OAuth provider, reached by the Connect button, excepted).
   const outside = [];
-  context.on("request", (r) => { if (!r.url().startsWith(base)) outside.push(r.url()); });
+  context.on("request", (r) => {
+    if (!r.url().startsWith(base) && !(oauthServer && r.url().startsWith(oauthServer))) outside.push(r.url());
+  });
   const page = await context.newPage();
-  // A click that submits a form: done when the page it leads to has loaded.
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  // Script errors and refusals by the Content-Security-Policy; answers of 4xx are what some steps expect.
+  page.on("console", (m) => {
+    if (m.type() === "error" && !m.text().startsWith("Failed to load resource")) errors.push(m.text());
+  });
+  // A click that submits a form or follows a link: done when the page it leads to has loaded.
   const submit = (selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
+  const text = async (selector) => (await page.textContent(selector)) ?? "";
+  const noSecret = async (where) => {
+    const html = await page.content();
+    if (html.includes(secret) || html.includes(token)) await fail(`${where}: a secret is in the page`, page);
+  };
+  // Sync now, then (for a sync slow enough to watch) see it run live, until the page loads again
+  // with how it ended.
+  const syncAndWatch = async (slow) => {
+    await submit("button:has-text('Sync now')");
+    if (slow) {
+      // A quick sync may end, and the page load again, before its first page is read.
+      if (!(await text("[role=status]")).includes("syncs at the next tick")) await fail("sync now should say so", page);
+      await page.waitForSelector("#live:not([hidden])", { timeout: 20000 });
+      if (!(await text("#live")).includes("Syncing now")) await fail("the live view should show the sync running", page);
+      await page.screenshot({ path: `${screenshots}/live.png`, fullPage: true });
+    }
+    await page.waitForURL(/done=the%20sync%20ended/, { timeout: 30000 });
+    return text("[role=status]");
+  };
+  // The demo members with a valid email among the first n (every 97th, from 13, has none).
+  const valid = (n) => [...Array(n).keys()].filter((i) => i % 97 !== 13).length;
 
+  // Logging in: without a session to /login, a wrong token refused, the right one let in.
   await page.goto(`${base}/`);
   if (!page.url().endsWith("/login")) await fail(`without a session, / should lead to /login, not ${page.url()}`, page);
-
   await page.fill("input[name=token]", "not-the-admin-token");
   await submit("button[type=submit]");
-  if (!(await page.textContent("[role=alert]"))?.includes("not this server's admin token")) {
+  if (!(await text("[role=alert]")).includes("not this server's admin token")) {
     await fail("a wrong token should be refused with its message", page);
   }
-
   await page.fill("input[name=token]", token);
   await submit("button[type=submit]");
   await page.waitForURL(`${base}/`);
-  const text = await page.textContent("main");
-  for (const expected of ["Connected accounts", "acme/Prod", "Available to connect", "api_token (secret)"]) {
-    if (!text.includes(expected)) await fail(`the overview should show ${expected}`, page);
+  const overview = await text("main");
+  for (const expected of ["Connected accounts", "acme/Prod", "Available to connect", "api_token (secret)", "OAuth 2.0 authorization code"]) {
+    if (!overview.includes(expected)) await fail(`the overview should show ${expected}`, page);
   }
-  if ((await page.content()).includes(token)) await fail("the admin token must not be in the page", page);
-  const cookies = await context.cookies();
-  const session = cookies.find((c) => c.name === "tib_session");
+  await noSecret("the overview");
+  const session = (await context.cookies()).find((c) => c.name === "tib_session");
   if (!session?.httpOnly || session.sameSite !== "Strict") await fail(`the session cookie: ${JSON.stringify(session)}`, page);
   await page.screenshot({ path: `${screenshots}/overview.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${screenshots}/overview-phone.png`, fullPage: true });
-
-  // The account: its runs and users, a search, the actions.
   await page.setViewportSize({ width: 1280, height: 800 });
-  await submit("text=acme/Prod");
-  await page.waitForURL(/\/connections\/acme\/Prod/);
-  if (!(await page.textContent("main")).includes("applied")) await fail("the account page should show the applied run", page);
-  const licenses = await page.$$eval("h2:has-text('Licenses') + table tbody tr", (trs) => trs.map((tr) => tr.textContent));
-  if (licenses.length === 0 || !licenses.some((row) => row.startsWith("Acme"))) await fail(`the licenses with counts: ${licenses}`, page);
+
+  // The connect dialog: the account name first, the spec's credentials, the secret as a password input.
+  await submit("#integrations tr:has-text('(acme)') a:has-text('Connect')");
+  const inputs = await page.$$eval("form.dialog input:not([type=hidden])", (all) => all.map((i) => `${i.name}:${i.type}`));
+  if (inputs[0] !== "account:text") await fail(`the account name should come first: ${inputs}`, page);
+  if (!inputs.includes("credential.tenant:text") || !inputs.includes("credential.api_token:password")) {
+    await fail(`the dialog should ask for the spec's credentials, the secret hidden: ${inputs}`, page);
+  }
+  if (!(await text("form.dialog")).includes("An admin API token")) await fail("the credentials' descriptions", page);
+  const fillDialog = async (account) => {
+    await page.fill("#account", account);
+    await page.fill("[name='credential.tenant']", "demo");
+    await page.fill("[name='credential.api_token']", secret);
+    await page.click("summary");
+    await page.fill("#base_url", mockApi);
+  };
+  await fillDialog("Staging");
+  await page.screenshot({ path: `${screenshots}/connect.png`, fullPage: true });
+  await submit("button:has-text('Connect')");
+  await page.waitForURL(/\/connections\/acme\/Staging/);
+  if (!(await text("[role=status]")).includes("connected acme/Staging")) await fail("connecting should say so", page);
+  await noSecret("the account page after connecting");
+
+  // The same name again: a warning that needs confirming; the secret is not put back.
+  await page.goto(`${base}/connect/acme`);
+  if (!(await text("main")).includes("Already connected: Prod, Staging")) await fail("the dialog lists the connected names", page);
+  await fillDialog("Staging");
+  await submit("button:has-text('Connect')");
+  if (!(await text("[role=alert]")).includes("acme/Staging is already connected")) await fail("overwriting needs a warning", page);
+  if ((await page.inputValue("[name='credential.api_token']")) !== "") await fail("the secret must not be put back", page);
+  if ((await page.inputValue("#account")) !== "Staging") await fail("the account name is kept", page);
+  await noSecret("the dialog shown again");
+  await page.fill("[name='credential.api_token']", secret);
+  await page.check("input[name=overwrite]");
+  await submit("button:has-text('Connect')");
+  if (!(await text("[role=status]")).includes("connected acme/Staging")) await fail("overwriting, confirmed, connects", page);
+
+  // Sync now, watched live: 3,000 users in pages the API answers slowly.
+  await control("users/3000");
+  await control("slow-pages");
+  const synced = await syncAndWatch(true);
+  if (!synced.includes(`synced ${valid(3000)} users from 30 pages`)) await fail(`the first sync: ${synced}`, page);
+  await control("fine");
+
+  // Its users and licenses; a search; a sort; pages.
+  const licenses = await page.$$eval("#licenses tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  if (!licenses.some((row) => row.startsWith("Acme Enterprise"))) await fail(`the licenses with counts: ${licenses}`, page);
+  if (!(await text("#users")).includes("Engineering")) await fail("the users' custom fields", page);
+  if (!(await text("main")).includes(`1–50 of ${valid(3000)} users`)) await fail("the users, a page of 50", page);
   await page.fill("input[name=q]", "USER7@");
-  await submit("button:has-text('Search')");
-  const rows = await page.$$eval("h2:has-text('Users') ~ table tbody tr", (trs) => trs.map((tr) => tr.textContent));
-  if (rows.length !== 1 || !rows[0].includes("user7@acme.example")) await fail(`the search should find user7 alone: ${rows}`, page);
+  await submit("#users-search button");
+  const found = await page.$$eval("#users tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  if (found.length !== 1 || !found[0].includes("user7@acme.example")) await fail(`the search should find user7 alone: ${found}`, page);
+  await page.fill("input[name=q]", "");
+  await page.selectOption("select[name=sort]", "last_seen");
+  await page.selectOption("select[name=access]", "true");
+  await submit("#users-search button");
+  const newest = await page.$$eval("#users tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  if (newest[0] !== "user2997@acme.example") await fail(`sorted by last seen, the newest first: ${newest.slice(0, 3)}`, page);
   await page.screenshot({ path: `${screenshots}/account.png`, fullPage: true });
-  await submit("button:has-text('Sync now')");
-  if (!(await page.textContent("[role=status]"))?.includes("syncs at the next tick")) await fail("sync now should say so", page);
-  await submit("button:has-text('Disable')");
-  await submit("button:has-text('Sync now')");
-  if (!(await page.textContent("[role=status]"))?.includes("is disabled")) await fail("a disabled account should refuse sync now", page);
+  await submit("text=Next users");
+  if (!(await text("main")).includes("51–100 of")) await fail("the next page of users", page);
+
+  // Most users gone at once: the sync is held until approved.
+  await control("users/100");
+  const held = await syncAndWatch(false);
+  if (!held.includes("held: it would mark")) await fail(`a sync deleting most users should be held: ${held}`, page);
+  if (!(await text("#state")).includes("held")) await fail("the state should say held", page);
+  await submit("button:has-text('Approve the held sync')");
+  if (!(await text("[role=status]")).includes("applied the held sync")) await fail("approving should apply it", page);
+
+  // A 401 disables the connection with the API's message and the hint.
+  await control("unauthorized");
+  const disabled = await syncAndWatch(false);
+  if (!disabled.includes("disabled")) await fail(`a 401 should disable: ${disabled}`, page);
+  const state = await text("#state");
+  if (!state.includes("disabled") || !state.includes("invalid API token") || !state.includes("check the credentials")) {
+    await fail(`the state should carry the API's message and the hint: ${state}`, page);
+  }
+  await control("fine");
+  await submit("text=Notifications");
+  if (!(await text("#notifications")).includes("acme/Staging is disabled")) await fail("admins were told of the 401", page);
+  await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });
+  await page.goBack();
   await submit("button:has-text('Enable')");
-  if (!(await page.textContent("main")).includes("State: enabled")) await fail("enable should enable", page);
-  // A form whose CSRF token is taken out is refused.
+  if (!(await text("#state")).includes("enabled")) await fail("enable should enable", page);
+
+  // A form whose CSRF token is forged is refused.
   await Promise.all([page.waitForNavigation(), page.evaluate(() => {
-    const form = [...document.querySelectorAll("form")].find((f) => f.querySelector("input[value=enable]"));
+    const form = [...document.querySelectorAll("form")].find((f) => f.querySelector("input[value=disable]"));
     form.querySelector("input[name=csrf]").value = "forged";
     form.submit();
   })]);
-  if (!(await page.textContent("main")).includes("CSRF token is missing or wrong")) await fail("a forged form should be refused", page);
+  if (!(await text("main")).includes("CSRF token is missing or wrong")) await fail("a forged form should be refused", page);
   await page.goBack();
+  await page.reload();
   await page.check("input[name=confirm]");
   await submit("button:has-text('Disconnect')");
   await page.waitForURL(/\/\?done=/);
-  if ((await page.textContent("main")).includes("acme/Prod")) await fail("after disconnecting, acme/Prod should be gone", page);
+  if ((await text("#accounts")).includes("acme/Staging")) await fail("after disconnecting, acme/Staging should be gone", page);
+
+  // An OAuth authorization code integration: the redirect URLs, then Connect to the provider and back.
+  await page.goto(`${base}/connect/hubspot`);
+  if ((await text("#production-redirect")) !== `${base}/oauth/callback/hubspot`) await fail("the production redirect URL", page);
+  if ((await text("#test-redirect")) !== "http://127.0.0.1:8765/callback") await fail("the test redirect URL", page);
+  if (oauthServer) {
+    await page.fill("#account", "Sales");
+    for (const input of await page.$$("form.dialog input[name^='credential.']")) await input.fill("tib-browser-test");
+    await page.click("summary");
+    // Nothing listens on port 9: the first sync fails and is retried, which leaves the account enabled.
+    await page.fill("#base_url", "http://127.0.0.1:9");
+    await page.fill("#token_url", `${oauthServer}/token`);
+    await page.fill("#authorize_url", `${oauthServer}/authorize`);
+    await submit("button:has-text('Save and authorize')");
+    await submit("#authorize");
+    if (!(await text("body")).includes("hubspot/Sales is connected")) await fail("the provider should come back connected", page);
+    await submit("text=Open it in the console");
+    if ((await text("#state")).includes("waiting")) await fail("authorized, the account no longer waits", page);
+  }
 
   await submit("text=Log out");
   await page.waitForURL(`${base}/login`);
   await page.goto(`${base}/`);
   if (!page.url().endsWith("/login")) await fail("after logging out, / should lead to /login again", page);
   if (outside.length > 0) await fail(`requests beyond the server: ${outside.join(", ")}`, page);
+  if (errors.length > 0) await fail(`the page logged errors: ${errors.join("; ")}`, page);
   console.log("the console behaved in Chromium");
 } catch (error) {
   await fail(`the browser test stopped: ${error.stack}`);

@@ -161,16 +161,10 @@ pub(crate) fn auth_kind(auth: &tib_support::spec::Auth) -> &'static str {
 pub(crate) fn connection_json(store: &dyn Store, c: &Connection) -> store::Result<Value> {
     let last = store.last_run(c.id)?;
     let (with_access, all) = store.user_counts(c.id)?;
-    let state = match (&last, c.enabled) {
-        (_, false) if c.disabled_reason.as_deref() == Some(crate::oauth::WAITING) => "waiting_for_authorization",
-        (_, false) => "disabled",
-        (Some(run), true) if run.outcome == store::Outcome::Held => "held",
-        _ => "enabled",
-    };
     Ok(json!({
         "integration": c.integration,
         "account": c.account,
-        "state": state,
+        "state": ConnectionState::of(c, last.as_ref()).as_str(),
         "disabled_reason": c.disabled_reason,
         "next_sync_at": c.next_sync_at,
         "interval_secs": c.interval_secs,
@@ -178,6 +172,40 @@ pub(crate) fn connection_json(store: &dyn Store, c: &Connection) -> store::Resul
         "users": all,
         "last_run": last.as_ref().map(run_json),
     }))
+}
+
+/// Where a connection stands, as operators see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ConnectionState {
+    Enabled,
+    /// By an operator, or by the error policy (its reason says which, with the API's message).
+    Disabled,
+    /// An authorization code connection not authorized yet.
+    WaitingForAuthorization,
+    /// Its last sync is held until an operator approves it.
+    Held,
+}
+
+impl ConnectionState {
+    pub(crate) fn of(connection: &Connection, last: Option<&store::Run>) -> Self {
+        match (last, connection.enabled) {
+            (_, false) if connection.disabled_reason.as_deref() == Some(crate::oauth::WAITING) => {
+                ConnectionState::WaitingForAuthorization
+            }
+            (_, false) => ConnectionState::Disabled,
+            (Some(run), true) if run.outcome == store::Outcome::Held => ConnectionState::Held,
+            _ => ConnectionState::Enabled,
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Enabled => "enabled",
+            ConnectionState::Disabled => "disabled",
+            ConnectionState::WaitingForAuthorization => "waiting_for_authorization",
+            ConnectionState::Held => "held",
+        }
+    }
 }
 
 fn run_json(run: &store::Run) -> Value {
@@ -265,34 +293,18 @@ async fn put_connection(
         .map_err(|e| Problem::bad_request(e.to_string()))?;
     let overrides = Overrides { base_url: body.base_url, token_url: body.token_url, authorize_url: body.authorize_url };
     let (i, a) = (integration.clone(), account.clone());
-    let exists = with_store(&api, move |store| store.connection(&i, &a)).await?.is_some();
-    if exists && !replace {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            format!(
-                "{integration}/{account} is already connected: connecting again overwrites its credentials and its \
-                 next sync replaces its users; send replace=true to do so"
-            ),
-        ));
-    }
-    let state = api.clone();
-    let connected = tokio::task::spawn_blocking(move || {
-        let setting = connect::Setting {
-            store: state.store.as_ref(),
-            vault: &state.vault,
-            client: &state.client,
-            public_url: &state.public_url,
-            now: state.clock.now(),
-        };
-        let connected = connect::connect(&setting, &integration, &account, &values, &overrides, every)?;
-        let connection = state.store.connection(&integration, &account).map_err(|e| e.to_string())?;
-        let shown =
-            connection.map(|c| connection_json(state.store.as_ref(), &c)).transpose().map_err(|e| e.to_string())?;
-        Ok::<_, String>((connected, shown))
-    })
-    .await
-    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("connecting stopped: {e}")))?;
-    let (connected, shown) = connected.map_err(Problem::bad_request)?;
+    let connected =
+        connect_account(&api, integration, account, values, overrides, every, replace).await.map_err(|problem| {
+            match problem.status {
+                StatusCode::CONFLICT => {
+                    Problem::new(problem.status, format!("{}; send replace=true to do so", problem.detail))
+                }
+                _ => problem,
+            }
+        })?;
+    let shown =
+        with_store(&api, move |store| store.connection(&i, &a)?.map(|c| connection_json(store, &c)).transpose())
+            .await?;
     let mut shown = shown.unwrap_or_default();
     if let Some(authorization) = connected.authorization {
         shown["authorize_url"] = json!(authorization.url.as_str());
@@ -303,6 +315,44 @@ async fn put_connection(
         store::Upserted::Replaced => StatusCode::OK,
     };
     Ok((status, Json(shown)))
+}
+
+/// Connects an account, as the API's `PUT` and the console's connect dialog do: an account of that name
+/// already connected is overwritten only when `replace` says so (409 otherwise).
+pub(crate) async fn connect_account(
+    api: &Arc<Api>,
+    integration: String,
+    account: String,
+    values: tib_support::CredentialValues,
+    overrides: Overrides,
+    every: i64,
+    replace: bool,
+) -> Result<connect::Connected, Problem> {
+    let (i, a) = (integration.clone(), account.clone());
+    let exists = with_store(api, move |store| store.connection(&i, &a)).await?.is_some();
+    if exists && !replace {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            format!(
+                "{integration}/{account} is already connected: connecting again overwrites its credentials and its \
+                 next sync replaces its users"
+            ),
+        ));
+    }
+    let api = api.clone();
+    tokio::task::spawn_blocking(move || {
+        let setting = connect::Setting {
+            store: api.store.as_ref(),
+            vault: &api.vault,
+            client: &api.client,
+            public_url: &api.public_url,
+            now: api.clock.now(),
+        };
+        connect::connect(&setting, &integration, &account, &values, &overrides, every)
+    })
+    .await
+    .map_err(|e| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("connecting stopped: {e}")))?
+    .map_err(Problem::bad_request)
 }
 
 #[utoipa::path(delete, path = "/connections/{integration}/{account}", tag = "connections", params(("integration" = String, Path, description = "The integration's id"), ("account" = String, Path, description = "The account name")), responses((status = 204, description = "Disconnected: its users and runs are removed"), (status = 404, description = "No such connection", body = Object, content_type = "application/problem+json")))]

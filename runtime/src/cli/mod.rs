@@ -420,6 +420,7 @@ impl Context {
             clock: self.clock.clone(),
             owner: crate::sync::process_owner(),
             client_tokens: std::sync::Mutex::default(),
+            live: Arc::default(),
         })
     }
 
@@ -480,7 +481,7 @@ impl Context {
         &self,
         integration: &str,
         spec: &'static tib_support::Spec,
-        authorization: &crate::connect::Authorization,
+        authorization: &crate::oauth::Authorization,
     ) {
         if !authorization.refresh_tokens {
             println!(
@@ -580,32 +581,14 @@ impl Context {
             .await;
         bar.finish_and_clear();
         bars.remove(&bar);
-        let (line, applied) = match ended.map_err(|e| Failure(e, 2))? {
-            Ended::Applied { pages, users, dropped, added, updated, deleted, .. } => (
-                format!(
-                    "{name}: synced {users} users from {pages} pages ({added} new, {updated} updated, {deleted} marked deleted, {dropped} dropped)"
-                ),
-                true,
-            ),
-            Ended::Held { would_delete, of } => (
-                format!("{name}: held: it would mark {would_delete} of {of} users deleted; `tib approve` applies it"),
-                false,
-            ),
-            Ended::Failed { error } => {
-                let error = tib_support::printable(&error);
-                (format!("{name}: failed: {error} (retried at the next scheduled sync)"), false)
-            }
-            Ended::Disabled { error } => {
-                let error = tib_support::printable(&error);
-                (
-                    format!(
-                        "{name}: disabled: {error} (check the credentials, then `tib connect` again or `tib enable`)"
-                    ),
-                    false,
-                )
-            }
-            Ended::Busy => (format!("{name}: another sync of it is under way"), false),
+        let ended = ended.map_err(|e| Failure(e, 2))?;
+        let next = match &ended {
+            Ended::Held { .. } => "; `tib approve` applies it",
+            Ended::Disabled { .. } => " (check the credentials, then `tib connect` again or `tib enable`)",
+            _ => "",
         };
+        let line = format!("{name}: {}{next}", ended.describe());
+        let applied = matches!(ended, Ended::Applied { .. });
         bars.suspend(|| println!("{line}"));
         Ok(applied)
     }
@@ -660,6 +643,7 @@ impl Context {
         admin: Option<crate::api::admin::AdminToken>,
     ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
+        let live = engine.live.clone();
         let secure = self.settings.public_url.scheme() == "https";
         let api = Arc::new(crate::api::Api {
             store: self.store.clone(),
@@ -696,7 +680,8 @@ impl Context {
                 let _ = server_stopped.wait_for(|s| *s).await;
             };
             let listener = crate::listen::Guarded::new(listener, limits);
-            let console = Arc::new(crate::console::Console { api: api.clone(), sessions: Default::default(), secure });
+            let console =
+                Arc::new(crate::console::Console { api: api.clone(), sessions: Default::default(), live, secure });
             let routes =
                 crate::oauth::router(callback).merge(crate::api::router(api)).merge(crate::console::router(console));
             // The client's address: failed logins are limited per address.

@@ -226,10 +226,28 @@ pub struct UserQuery {
     pub after: Option<String>,
     /// Conditions on single fields, all of which must hold (a SCIM filter).
     pub conditions: Vec<Condition>,
+    /// The order they come in; `after` pages only the external id order.
+    pub order: UserOrder,
     /// Skip this many of those selected, for paging by index.
     pub offset: Option<i64>,
     /// At most this many.
     pub limit: Option<i64>,
+}
+
+/// How users are sorted; ties, and users without the value, go by external id.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserOrder {
+    #[default]
+    ExternalId,
+    /// By email, without regard to case.
+    Email,
+    /// By the whole name (or first and last), without regard to case.
+    Name,
+    /// The most recently seen in the app first.
+    LastSeen,
+    /// The most recently created in the app first.
+    Created,
 }
 
 /// One field of a stored user, tested.

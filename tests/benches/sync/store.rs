@@ -249,6 +249,7 @@ pub fn child_main() -> bool {
         clock: Arc::new(tib_runtime::schedule::SystemClock),
         owner: tib_runtime::sync::process_owner(),
         client_tokens: std::sync::Mutex::default(),
+        live: Default::default(),
     };
     let ended = runtime.block_on(engine.sync(&connection, &mut |_, _| {})).expect("the sync runs");
     let (wall, cpu) = (start.elapsed(), cpu_seconds() - cpu);

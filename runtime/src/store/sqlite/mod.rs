@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Connection, Event, FieldTest, HistoryQuery, NewConnection, Notification,
     Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted,
-    UserField, UserQuery, UserRow,
+    UserField, UserOrder, UserQuery, UserRow,
 };
 use apply::{Spool, Target};
 
@@ -665,7 +665,8 @@ impl Store for Sqlite {
                 "SELECT {USER_COLUMNS}, deleted, first_seen, \
                  CASE WHEN deleted THEN last_seen \
                  ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = ?1), last_seen) END \
-                 FROM users WHERE {filters} ORDER BY external_id LIMIT ? OFFSET ?"
+                 FROM users WHERE {filters} ORDER BY {} LIMIT ? OFFSET ?",
+                order_by(query.order)
             ))
             .map_err(err("reading users"))?;
         let values = rusqlite::params_from_iter(values);
@@ -857,6 +858,20 @@ impl Store for Sqlite {
 }
 
 /// The WHERE clause of a user query and its parameters (the connection's id is `?1`).
+/// The whole name, or first and last: what a search and the name order read.
+const FULL_NAME: &str = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
+
+fn order_by(order: UserOrder) -> String {
+    match order {
+        UserOrder::ExternalId => "external_id".to_owned(),
+        UserOrder::Email => "lower(email), external_id".to_owned(),
+        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
+        // RFC 3339 in UTC sorts as text.
+        UserOrder::LastSeen => "last_seen_at IS NULL, last_seen_at DESC, external_id".to_owned(),
+        UserOrder::Created => "created_at IS NULL, created_at DESC, external_id".to_owned(),
+    }
+}
+
 fn user_filters(connection_id: i64, query: &UserQuery) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut sql = String::from("connection_id = ?1");
@@ -878,8 +893,7 @@ fn user_filters(connection_id: i64, query: &UserQuery) -> (String, Vec<rusqlite:
     }
     if let Some(search) = &query.search {
         // The name searched is the whole name, or first and last.
-        let name = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
-        let clause = format!("instr(lower(email), lower(?)) > 0 OR instr(lower({name}), lower(?)) > 0");
+        let clause = format!("instr(lower(email), lower(?)) > 0 OR instr(lower({FULL_NAME}), lower(?)) > 0");
         and(&clause, vec![search.clone().into(), search.clone().into()]);
     }
     if let Some(after) = &query.after {

@@ -1,0 +1,21 @@
+// The console's one script: an account page follows its syncs live. The
+// server sends the progress as server-sent events; when a sync ends that
+// had not ended when the page was made, the page loads again, showing the
+// new run and how it ended.
+"use strict";
+const live = document.getElementById("live");
+if (live) {
+  const source = new EventSource(live.dataset.events);
+  const shown = Number(live.dataset.sync);
+  source.addEventListener("progress", (event) => {
+    const progress = JSON.parse(event.data);
+    if (progress.running) {
+      live.hidden = false;
+      live.textContent = `Syncing now: ${progress.pages} pages, ${progress.users} users so far`;
+    } else if (progress.sync !== shown || !live.hidden) {
+      source.close();
+      live.textContent = `The sync ended: ${progress.ended}`;
+      location.assign(`${location.pathname}?done=${encodeURIComponent(`the sync ended: ${progress.ended}`)}`);
+    }
+  });
+}

@@ -1,0 +1,54 @@
+//! A sync under way, live: its progress as server-sent events, which the
+//! console's script ([`SCRIPT`]) shows on the account page.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures_util::stream;
+
+use super::{Console, Operator, error_page};
+
+const SCRIPT: &str = include_str!("console.js");
+
+/// Changes are sent at most this often; a watcher sees the latest count.
+const EVERY: Duration = Duration::from_millis(250);
+
+pub(super) async fn script() -> Response {
+    let mut response = SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// The connection's progress now, then each change, as `progress` events.
+pub(super) async fn events(
+    State(console): State<Arc<Console>>,
+    _operator: Operator,
+    Path((integration, account)): Path<(String, String)>,
+) -> Response {
+    let connection = match crate::api::find(&console.api, integration, account).await {
+        Ok(connection) => connection,
+        Err(problem) => return error_page(problem.status, "Not found", &problem.detail),
+    };
+    let mut watcher = console.live.watch(connection.id);
+    // The first event is the progress now.
+    watcher.mark_changed();
+    let events = stream::unfold((watcher, true), |(mut watcher, first)| async move {
+        if !first {
+            tokio::time::sleep(EVERY).await;
+        }
+        // The scheduler's end of the channel lives as long as the server: an error means it stops.
+        watcher.changed().await.ok()?;
+        let progress = watcher.borrow_and_update().clone();
+        let event = Event::default().event("progress").json_data(&progress).ok()?;
+        Some((Ok::<_, std::convert::Infallible>(event), (watcher, false)))
+    });
+    let mut response = Sse::new(events).keep_alive(KeepAlive::default()).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
