@@ -1380,3 +1380,36 @@ async fn the_console_works_in_a_real_browser() {
         assert!(screenshots.join(format!("{shot}.png")).exists(), "the screenshot of {shot}");
     }
 }
+
+/// tib's SCIM service read by python-scim's scim2-client, which checks every
+/// answer against RFC 7643/7644 (`tests/scim/client.py`). It runs where
+/// TIB_SCIM_PYTHON names a Python with `tests/scim/requirements.txt`
+/// installed; `.ci/run` makes one and sets it with TIB_REQUIRE_SCIM_CLIENT=1.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages_and_filters() {
+    let Some(python) = std::env::var_os("TIB_SCIM_PYTHON") else {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_SCIM_CLIENT").is_none(),
+            "TIB_REQUIRE_SCIM_CLIENT is set, but TIB_SCIM_PYTHON is not"
+        );
+        eprintln!("skipped: set TIB_SCIM_PYTHON to a Python with tests/scim/requirements.txt installed");
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let api = api(250).await;
+    let (tib, _) = Tib::synced(&api).await;
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    healthy(&reqwest::Client::new(), &base).await;
+    let mut client = Command::new(python);
+    client
+        .arg(root.join("tests/scim/client.py"))
+        .arg(format!("{base}/scim/v2/acme/Prod"))
+        .arg(ADMIN_TOKEN)
+        .arg(valid(250).to_string());
+    let output = tokio::task::spawn_blocking(move || client.output().expect("python runs")).await.expect("joined");
+    let _ = child.kill();
+    let _ = child.wait();
+    let run = Run::from(output);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("scim2-client read"), "{run:?}");
+}

@@ -97,7 +97,7 @@ async fn users(
         Ok(found) => found,
         Err(problem) => return problem.into(),
     };
-    let base = format!("/scim/v2/{integration}/{account}");
+    let base = base_path(&integration, &account);
     let resources: Vec<Value> = users.iter().map(|u| resource(&base, u)).collect();
     Scim(
         StatusCode::OK,
@@ -120,11 +120,16 @@ async fn user(State(api): State<Arc<Api>>, Path((integration, account, id)): Pat
     let query = UserQuery { conditions: vec![exact], limit: Some(1), ..UserQuery::default() };
     match with_store(&api, move |store| store.find_users(connection.id, &query)).await {
         Ok(users) => match users.first() {
-            Some(user) => Scim(StatusCode::OK, resource(&format!("/scim/v2/{integration}/{account}"), user)),
+            Some(user) => Scim(StatusCode::OK, resource(&base_path(&integration, &account), user)),
             None => error(StatusCode::NOT_FOUND, None, format!("no user {id}")),
         },
         Err(problem) => problem.into(),
     }
+}
+
+/// Where a connection's SCIM service is, its segments percent-encoded.
+fn base_path(integration: &str, account: &str) -> String {
+    format!("/scim/v2/{}/{}", super::percent_encode(integration), super::percent_encode(account))
 }
 
 /// A stored user as a SCIM User resource.
@@ -138,8 +143,23 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
     });
     let id = super::percent_encode(&u.external_id);
     let entitlements: Vec<Value> = u.licenses.iter().map(|l| json!({"value": l})).collect();
-    let custom: serde_json::Map<String, Value> =
-        u.custom_fields.iter().map(|(name, value)| (name.clone(), value.clone())).collect();
+    // Custom field names are the organization's ("Cost center"), not SCIM attribute names: each
+    // field is a name and a text value, a multi-value field one pair per value.
+    let custom: Vec<Value> = u
+        .custom_fields
+        .iter()
+        .flat_map(|(name, value)| {
+            let values = match value {
+                Value::Array(items) => items.clone(),
+                Value::Null => Vec::new(),
+                one => vec![one.clone()],
+            };
+            values.into_iter().map(move |v| {
+                let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                json!({"name": name, "value": text})
+            })
+        })
+        .collect();
     json!({
         "schemas": [USER, EXTENSION],
         "id": u.external_id,
@@ -297,36 +317,61 @@ async fn resource_types() -> Scim {
     )
 }
 
-async fn schemas() -> Scim {
-    let attribute = |name: &str, kind: &str, multi: bool| {
-        json!({"name": name, "type": kind, "multiValued": multi, "required": false, "mutability": "readOnly",
-               "returned": "default", "uniqueness": "none", "caseExact": false})
-    };
-    let user = json!({
-        "id": USER,
-        "name": "User",
-        "attributes": [
-            attribute("userName", "string", false),
-            attribute("displayName", "string", false),
-            attribute("name", "complex", false),
-            attribute("emails", "complex", true),
-            attribute("active", "boolean", false),
-            attribute("entitlements", "complex", true),
+/// One attribute of a schema (RFC 7643 §7): read-only, as everything here is.
+fn attribute(name: &str, kind: &str, multi: bool, sub: &[Value]) -> Value {
+    let mut attribute = json!({"name": name, "type": kind, "multiValued": multi, "required": false,
+        "caseExact": false, "mutability": "readOnly", "returned": "default", "uniqueness": "none"});
+    if !sub.is_empty() {
+        attribute["subAttributes"] = json!(sub);
+    }
+    attribute
+}
+
+fn schema(id: &str, name: &str, description: &str, attributes: Vec<Value>, base: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": id,
+        "name": name,
+        "description": description,
+        "attributes": attributes,
+        "meta": {"resourceType": "Schema", "location": format!("{base}/Schemas/{id}")},
+    })
+}
+
+async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
+    let base = base_path(&integration, &account);
+    let text = |name: &str| attribute(name, "string", false, &[]);
+    let user = schema(
+        USER,
+        "User",
+        "User Account",
+        vec![
+            text("userName"),
+            text("displayName"),
+            attribute("name", "complex", false, &[text("formatted"), text("givenName"), text("familyName")]),
+            attribute("emails", "complex", true, &[text("value"), attribute("primary", "boolean", false, &[])]),
+            attribute("active", "boolean", false, &[]),
+            attribute("entitlements", "complex", true, &[text("value")]),
         ],
-    });
-    let extension = json!({
-        "id": EXTENSION,
-        "name": "tib",
-        "description": "What tib knows of a user besides the core schema: its status label, role, times and custom fields",
-        "attributes": [
-            attribute("status", "string", false),
-            attribute("role", "string", false),
-            attribute("createdAt", "string", false),
-            attribute("lastSeenAt", "string", false),
-            attribute("customFields", "complex", false),
+        &base,
+    );
+    let extension = schema(
+        EXTENSION,
+        "tib",
+        "What tib knows of a user besides the core schema: its status label, role, times and custom fields",
+        vec![
+            text("status"),
+            text("role"),
+            attribute("createdAt", "dateTime", false, &[]),
+            attribute("lastSeenAt", "dateTime", false, &[]),
+            attribute("customFields", "complex", true, &[text("name"), text("value")]),
         ],
-    });
-    Scim(StatusCode::OK, json!({"schemas": [LIST], "totalResults": 2, "Resources": [user, extension]}))
+        &base,
+    );
+    Scim(
+        StatusCode::OK,
+        json!({"schemas": [LIST], "totalResults": 2, "itemsPerPage": 2, "startIndex": 1, "Resources": [user, extension]}),
+    )
 }
 
 #[cfg(test)]
