@@ -1267,9 +1267,15 @@ async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csr
         request.body(body)
     };
 
-    // Without a session, the overview sends to the login page, which asks for the token.
-    let answer = client.get(format!("{base}/")).send().await.expect("sent");
-    assert_eq!((answer.status().as_u16(), answer.headers()["location"].to_str().expect("text")), (303, "/login"));
+    // Without a session, every page (and the script, and the live view) sends to the login page,
+    // which asks for the token.
+    for path in
+        ["/", "/notifications", "/connect/acme", "/connections/acme/Prod", "/connections/acme/Prod/live", "/console.js"]
+    {
+        let answer = client.get(format!("{base}{path}")).send().await.expect("sent");
+        let location = answer.headers().get("location").map(|l| l.to_str().expect("text").to_owned());
+        assert_eq!((answer.status().as_u16(), location.as_deref()), (303, Some("/login")), "{path}");
+    }
     let login = client.get(format!("{base}/login")).send().await.expect("sent");
     assert!(login.headers()["content-security-policy"].to_str().expect("text").contains("default-src 'none'"));
     assert!(login.text().await.expect("text").contains("type=\"password\" name=\"token\""));

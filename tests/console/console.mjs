@@ -169,15 +169,19 @@ try {
   await submit("button:has-text('Enable')");
   if (!(await text("#state")).includes("enabled")) await fail("enable should enable", page);
 
-  // A form whose CSRF token is forged is refused.
-  await Promise.all([page.waitForNavigation(), page.evaluate(() => {
-    const form = [...document.querySelectorAll("form")].find((f) => f.querySelector("input[value=disable]"));
-    form.querySelector("input[name=csrf]").value = "forged";
-    form.submit();
-  })]);
-  if (!(await text("main")).includes("CSRF token is missing or wrong")) await fail("a forged form should be refused", page);
-  await page.goBack();
-  await page.reload();
+  // A form without its CSRF token, or with a forged one, is refused.
+  for (const tamper of ["remove", "forge"]) {
+    await Promise.all([page.waitForNavigation(), page.evaluate((tamper) => {
+      const form = [...document.querySelectorAll("form")].find((f) => f.querySelector("input[value=disable]"));
+      const csrf = form.querySelector("input[name=csrf]");
+      if (tamper === "remove") csrf.remove(); else csrf.value = "forged";
+      form.submit();
+    }, tamper)]);
+    if (!(await text("main")).includes("CSRF token is missing or wrong")) await fail(`a form to ${tamper} the token should be refused`, page);
+    await page.goBack();
+    await page.reload();
+    if (!(await text("#state")).includes("enabled")) await fail("a refused form must change nothing", page);
+  }
   await page.check("input[name=confirm]");
   await submit("button:has-text('Disconnect')");
   await page.waitForURL(/\/\?done=/);

@@ -196,7 +196,8 @@ pub(super) async fn account_page(
         String::new()
     };
     body.push_str(&format!(
-        "<p id=\"live\" class=\"live\" data-events=\"{path}/live\" data-sync=\"{}\"{}>{live_text}</p>",
+        "<p id=\"live\" class=\"live\" data-events=\"{path}/live\" data-sync=\"{}\"{}>{live_text}</p>\
+         <script src=\"/console.js\" defer></script>",
         progress.sync,
         if progress.running { "" } else { " hidden" },
     ));

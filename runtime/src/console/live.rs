@@ -17,7 +17,8 @@ const SCRIPT: &str = include_str!("console.js");
 /// Changes are sent at most this often; a watcher sees the latest count.
 const EVERY: Duration = Duration::from_millis(250);
 
-pub(super) async fn script() -> Response {
+/// The account page's script, behind the login like every page that uses it.
+pub(super) async fn script(_operator: Operator) -> Response {
     let mut response = SCRIPT.into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));

@@ -5,9 +5,9 @@
 //! account's page shows its runs, licenses and users and follows a sync live
 //! ([`account`], [`live`]); the notifications page shows what admins were
 //! told ([`notifications`]). Every page is self-contained (its style inline,
-//! its one small script served here, nothing fetched from elsewhere, as the
-//! Content-Security-Policy says), and every text from a spec, an API or an
-//! operator is escaped.
+//! nothing fetched from elsewhere, as the Content-Security-Policy says; the
+//! account page's one small script is served here, to operators only), and
+//! every text from a spec, an API or an operator is escaped.
 
 mod account;
 mod connect;
@@ -129,7 +129,7 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · tib</title><style>{STYLE}</style><script src=\"/console.js\" defer></script></head>\
+         <title>{} · tib</title><style>{STYLE}</style></head>\
          <body><main>{body}</main></body></html>",
         escape(title)
     );
