@@ -139,21 +139,22 @@ async fn integrations() -> Json<Value> {
                 .iter()
                 .map(|c| json!({"name": c.name, "secret": c.secret, "description": c.description}))
                 .collect();
-            json!({"id": id, "app": spec.app, "auth": auth_kind(&spec.auth), "credentials": credentials})
+            json!({"id": id, "app": spec.app, "auth": auth_kind(&spec.auth).0, "credentials": credentials})
         })
         .collect();
     Json(json!({ "integrations": list }))
 }
 
-pub(crate) fn auth_kind(auth: &tib_support::spec::Auth) -> &'static str {
+/// How an integration authenticates: the API's name for it, and in words for a page.
+pub(crate) fn auth_kind(auth: &tib_support::spec::Auth) -> (&'static str, &'static str) {
     use tib_support::spec::Auth;
     match auth {
-        Auth::Bearer { .. } => "bearer",
-        Auth::Basic { .. } => "basic",
-        Auth::Headers(_) => "headers",
-        Auth::QueryKey { .. } => "query",
-        Auth::OAuthClientCredentials(_) => "oauth_client_credentials",
-        Auth::OAuthAuthorizationCode(_) => "oauth_authorization_code",
+        Auth::Bearer { .. } => ("bearer", "bearer token"),
+        Auth::Basic { .. } => ("basic", "basic auth"),
+        Auth::Headers(_) => ("headers", "custom headers"),
+        Auth::QueryKey { .. } => ("query", "API key in the query string"),
+        Auth::OAuthClientCredentials(_) => ("oauth_client_credentials", "OAuth 2.0 client credentials"),
+        Auth::OAuthAuthorizationCode(_) => ("oauth_authorization_code", "OAuth 2.0 authorization code"),
     }
 }
 

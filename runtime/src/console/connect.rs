@@ -19,18 +19,6 @@ use crate::api::problem::Problem;
 use crate::connect::Overrides;
 use crate::oauth::Authorization;
 
-/// How an integration authenticates, in words.
-pub(super) fn auth_words(auth: &Auth) -> &'static str {
-    match auth {
-        Auth::Bearer { .. } => "bearer token",
-        Auth::Basic { .. } => "basic auth",
-        Auth::Headers(_) => "custom headers",
-        Auth::QueryKey { .. } => "API key in the query string",
-        Auth::OAuthClientCredentials(_) => "OAuth 2.0 client credentials",
-        Auth::OAuthAuthorizationCode(_) => "OAuth 2.0 authorization code",
-    }
-}
-
 /// A template as the spec wrote it: credentials as `{name}`.
 fn template_text(template: &Template, spec: &tib_support::Spec) -> String {
     template
@@ -84,7 +72,7 @@ fn dialog_page(
         navigation(operator),
         escape(spec.app),
         escape(id),
-        auth_words(&spec.auth)
+        crate::api::auth_kind(&spec.auth).1
     );
     let status = match again {
         None => StatusCode::OK,

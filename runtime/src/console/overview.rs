@@ -89,7 +89,7 @@ pub(super) async fn overview(
             "<tr><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td><a href=\"/connect/{}\">Connect</a></td></tr>",
             escape(spec.app),
             escape(id),
-            super::connect::auth_words(&spec.auth),
+            crate::api::auth_kind(&spec.auth).1,
             asks.join(", "),
             crate::api::percent_encode(id),
         ));
