@@ -8,6 +8,7 @@
 //! the deletions its listing implies and the history of each change. A sync
 //! that fails, or a process that dies, leaves the stored users as they were.
 
+mod applying;
 pub mod history;
 pub mod sqlite;
 pub mod staging;

@@ -16,8 +16,9 @@ use std::sync::Arc;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::{USER_COLUMNS, err};
-use crate::store::history::{self, Event};
-use crate::store::staging::{self, Baseline, Digest, FIELDS, Record};
+use crate::store::applying::{self, Decision, Stored, Tally, Written};
+use crate::store::history::Event;
+use crate::store::staging::{self, Baseline, Digest, FIELDS};
 use crate::store::{Result, StoreError, Time};
 
 /// The staging directory of a store: `tib.db` keeps its spools in `tib.db-staging/`.
@@ -177,17 +178,6 @@ pub struct Target {
     pub now: Time,
 }
 
-/// What the records did, before the deletions.
-#[derive(Debug, Default)]
-pub struct Written {
-    /// New users and users back from deleted.
-    pub added: i64,
-    /// Users whose values changed.
-    pub updated: i64,
-    /// Present users that the run neither kept nor wrote: marked deleted if it applies.
-    pub unlisted: i64,
-}
-
 /// Writes the run's records onto the connection's users, with their history.
 /// A user listed twice is kept as first listed, as the sync's listings are.
 pub fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baseline, spool: &Spool) -> Result<Written> {
@@ -217,9 +207,8 @@ pub fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baseline,
              deleted = 0, last_seen = ?15, digest = ?16, run_id = ?17 WHERE connection_id = ?1 AND external_id = ?2",
         )
         .map_err(&e)?;
-    let mut event = History::new(tx, target)?;
-    let mut written = Written::default();
-    let mut rewritten_present = 0i64;
+    let mut history = History::new(tx, target)?;
+    let mut tally = Tally::default();
     spool.for_each_chunk(|offset, chunk| {
         for record in staging::records(chunk) {
             let record = record.map_err(|staging::Damaged(at)| damaged(&spool.records, offset + at))?;
@@ -244,68 +233,45 @@ pub fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baseline,
                 run_id
             ];
             if first {
-                written.added += insert.execute(values).map_err(&e)? as i64;
+                tally.inserted(insert.execute(values).map_err(&e)? as i64);
                 continue;
             }
             let old = lookup
-                .query_row([&connection_id as &dyn rusqlite::ToSql, &record.external_id()], Stored::read)
+                .query_row([&connection_id as &dyn rusqlite::ToSql, &record.external_id()], read_stored)
                 .optional()
                 .map_err(&e)?;
-            match old {
-                None => {
+            let decision = applying::decide(old.as_ref(), &record, run_id, baseline);
+            match decision {
+                Decision::Insert => {
                     insert.execute(values).map_err(&e)?;
-                    written.added += 1;
-                    event.appeared(&record)?;
                 }
-                // Listed twice in this run: the first listing stands.
-                Some(old) if old.run_id == Some(run_id) => {}
-                Some(old) if !old.deleted && old.digest.is_some_and(|d| baseline.is_kept(d as Digest)) => {}
-                Some(old) => {
+                Decision::Update { .. } => {
                     update.execute(values).map_err(&e)?;
-                    let diff = history::diff(&old.fields, &record);
-                    if old.deleted {
-                        written.added += 1;
-                        event.returned(&record, &diff)?;
-                    } else {
-                        rewritten_present += 1;
-                        // Stored before digests, and unchanged: the digest is written, nothing else changed.
-                        if diff != history::Diff::default() {
-                            written.updated += 1;
-                            event.changed(&record, &diff)?;
-                        }
-                    }
                 }
+                Decision::Leave => {}
             }
+            for (event, detail) in applying::entries(&decision, &record, history.first_sync)? {
+                history.write(record.external_id(), event, detail.as_deref())?;
+            }
+            tally.count(&decision);
         }
         Ok(())
     })?;
-    let present = baseline.present() as i64;
-    written.unlisted = (present - baseline.kept_count() as i64 - rewritten_present).max(0);
-    Ok(written)
+    Ok(tally.written(baseline))
 }
 
-/// A stored user as the apply compares it.
-struct Stored {
-    digest: Option<i64>,
-    deleted: bool,
-    run_id: Option<i64>,
-    /// In [`FIELDS`] order, as text (`active` as "1" or "0").
-    fields: Vec<Option<String>>,
-}
-
-impl Stored {
-    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
-        let mut fields = Vec::with_capacity(FIELDS.len());
-        for (i, name) in FIELDS.iter().enumerate() {
-            let value = if *name == "active" {
-                Some(if row.get::<_, bool>(3 + i)? { "1" } else { "0" }.to_owned())
-            } else {
-                row.get(3 + i)?
-            };
-            fields.push(value);
-        }
-        Ok(Stored { digest: row.get(0)?, deleted: row.get(1)?, run_id: row.get(2)?, fields })
+/// A stored user row, as the apply compares it.
+fn read_stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<Stored> {
+    let mut fields = Vec::with_capacity(FIELDS.len());
+    for (i, name) in FIELDS.iter().enumerate() {
+        let value = if *name == "active" {
+            Some(if row.get::<_, bool>(3 + i)? { "1" } else { "0" }.to_owned())
+        } else {
+            row.get(3 + i)?
+        };
+        fields.push(value);
     }
+    Ok(Stored { digest: row.get(0)?, deleted: row.get(1)?, run_id: row.get(2)?, fields })
 }
 
 /// The history entries a run writes.
@@ -337,40 +303,6 @@ impl<'t> History<'t> {
             .execute(params![connection_id, user, at, run_id, event.as_str(), detail])
             .map_err(err("recording the history"))?;
         Ok(())
-    }
-
-    fn licenses(&mut self, user: &str, diff: &history::Diff) -> Result<()> {
-        for license in &diff.gained {
-            self.write(user, Event::LicenseGained, Some(license))?;
-        }
-        for license in &diff.lost {
-            self.write(user, Event::LicenseLost, Some(license))?;
-        }
-        Ok(())
-    }
-
-    fn appeared(&mut self, record: &Record<'_>) -> Result<()> {
-        if self.first_sync {
-            return Ok(());
-        }
-        self.write(record.external_id(), Event::Appeared, None)?;
-        let licenses: Vec<String> =
-            record.fields[staging::LICENSES].and_then(|l| serde_json::from_str(l).ok()).unwrap_or_default();
-        self.licenses(record.external_id(), &history::Diff { gained: licenses, ..history::Diff::default() })
-    }
-
-    fn returned(&mut self, record: &Record<'_>, diff: &history::Diff) -> Result<()> {
-        self.write(record.external_id(), Event::Returned, None)?;
-        // A deleted user holds no license: what it holds now, it gained.
-        self.licenses(record.external_id(), &history::Diff { gained: diff.gained.clone(), ..history::Diff::default() })
-    }
-
-    fn changed(&mut self, record: &Record<'_>, diff: &history::Diff) -> Result<()> {
-        if !diff.fields.is_empty() {
-            let detail = serde_json::to_string(&diff.fields).map_err(|e| StoreError(e.to_string()))?;
-            self.write(record.external_id(), Event::Changed, Some(&detail))?;
-        }
-        self.licenses(record.external_id(), diff)
     }
 }
 

@@ -218,7 +218,7 @@ fn finish(
     tx: &Transaction<'_>,
     target: &Target,
     baseline: Baseline,
-    written: apply::Written,
+    written: crate::store::applying::Written,
     policy: ApplyPolicy,
 ) -> Result<Applied> {
     // Nothing unlisted (the daily case): no pass over the account at all.
