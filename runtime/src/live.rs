@@ -26,7 +26,9 @@ pub struct Progress {
     pub ended: Option<String>,
 }
 
-/// The progress of every connection synced or watched in this process.
+/// The progress of every connection synced or watched in this process: one
+/// small entry each, kept for the process's life, so that a watcher that
+/// comes late still tells the syncs apart by their count.
 #[derive(Default)]
 pub struct Syncs {
     by_connection: Mutex<HashMap<i64, watch::Sender<Progress>>>,
@@ -44,33 +46,24 @@ impl Syncs {
     }
 
     /// A sync of `connection` starts: watchers see it run until [`Tracker::ended`].
-    pub fn start(&self, connection: i64, now: Time) -> Tracker<'_> {
+    pub fn start(&self, connection: i64, now: Time) -> Tracker {
         let sender = self.sender(connection);
         sender.send_modify(|p| {
             *p = Progress { sync: p.sync + 1, running: true, started_at: Some(now), ..Progress::default() };
         });
-        Tracker { syncs: self, connection, sender, ended: None }
+        Tracker { sender, ended: None }
     }
 
-    /// Forgets a connection no one watches, so the map does not grow with connections removed.
-    fn forget_unwatched(&self, connection: i64) {
-        let mut map = self.by_connection.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.get(&connection).is_some_and(|sender| sender.receiver_count() == 0) {
-            map.remove(&connection);
-        }
-    }
 }
 
 /// One sync's reports. Dropped without [`Tracker::ended`] (the sync's task
 /// stopped), watchers see it stop all the same.
-pub struct Tracker<'a> {
-    syncs: &'a Syncs,
-    connection: i64,
+pub struct Tracker {
     sender: watch::Sender<Progress>,
     ended: Option<String>,
 }
 
-impl Tracker<'_> {
+impl Tracker {
     pub fn progress(&self, pages: u32, users: u64) {
         self.sender.send_modify(|p| {
             p.pages = pages;
@@ -84,14 +77,13 @@ impl Tracker<'_> {
     }
 }
 
-impl Drop for Tracker<'_> {
+impl Drop for Tracker {
     fn drop(&mut self) {
         let ended = self.ended.take().unwrap_or_else(|| "the sync stopped".to_owned());
         self.sender.send_modify(|p| {
             p.running = false;
             p.ended = Some(ended);
         });
-        self.syncs.forget_unwatched(self.connection);
     }
 }
 
@@ -118,13 +110,13 @@ mod tests {
     }
 
     #[test]
-    fn a_sync_dropped_unfinished_is_seen_to_stop_and_unwatched_connections_are_forgotten() {
+    fn a_sync_dropped_unfinished_is_seen_to_stop_and_a_late_watcher_still_counts_the_syncs() {
         let syncs = Syncs::default();
         let watcher = syncs.watch(1);
         drop(syncs.start(1, 5));
         assert_eq!(watcher.borrow().ended.as_deref(), Some("the sync stopped"));
+        // Unwatched while it ran: a watcher coming after still sees it counted.
         drop(syncs.start(2, 5));
-        let map = syncs.by_connection.lock().unwrap_or_else(PoisonError::into_inner);
-        assert!(map.contains_key(&1) && !map.contains_key(&2), "only watched connections are kept");
+        assert_eq!(syncs.watch(2).borrow().sync, 1);
     }
 }

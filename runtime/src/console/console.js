@@ -14,8 +14,9 @@ if (live) {
       live.textContent = `Syncing now: ${progress.pages} pages, ${progress.users} users so far`;
     } else if (progress.sync !== shown || !live.hidden) {
       source.close();
-      live.textContent = `The sync ended: ${progress.ended}`;
-      location.assign(`${location.pathname}?done=${encodeURIComponent(`the sync ended: ${progress.ended}`)}`);
+      const ended = `the sync ended: ${progress.ended ?? "see its run below"}`;
+      live.textContent = ended;
+      location.assign(`${location.pathname}?done=${encodeURIComponent(ended)}`);
     }
   });
 }
