@@ -53,7 +53,6 @@ impl Syncs {
         });
         Tracker { sender, ended: None }
     }
-
 }
 
 /// One sync's reports. Dropped without [`Tracker::ended`] (the sync's task
