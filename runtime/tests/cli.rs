@@ -132,16 +132,18 @@ async fn api(users: usize) -> Api {
 
 struct Tib {
     dir: tempfile::TempDir,
+    /// A PostgreSQL store's URL instead of the SQLite file in `dir`.
+    postgres: Option<String>,
 }
 
 impl Tib {
     fn new() -> Tib {
-        Tib { dir: tempfile::tempdir().expect("dir") }
+        Tib { dir: tempfile::tempdir().expect("dir"), postgres: None }
     }
 
     /// A Tib whose store lives under `parent` (a small file system, say).
     fn in_dir(parent: &Path) -> Tib {
-        Tib { dir: tempfile::tempdir_in(parent).expect("dir") }
+        Tib { dir: tempfile::tempdir_in(parent).expect("dir"), postgres: None }
     }
 
     /// A store with `acme/Prod` connected to `api` and synced once, and its users.
@@ -159,9 +161,10 @@ impl Tib {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tib"));
+        let store = self.postgres.clone().unwrap_or_else(|| self.store().display().to_string());
         command
             .args(args)
-            .env("TIB_STORE", self.store())
+            .env("TIB_STORE", store)
             .env("TIB_MAX_RETRIES", "0")
             // The mock APIs are on this machine, which syncs refuse unless allowed.
             .env("TIB_ALLOW_NETWORKS", "127.0.0.0/8")
@@ -1418,4 +1421,85 @@ async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages
     let run = Run::from(output);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("scim2-client read"), "{run:?}");
+}
+
+/// A schema of its own in the PostgreSQL that TIB_POSTGRES_URL names (dropped by the guard), and the
+/// store URL that uses it; `None` (the test skipped) without one.
+fn postgres_schema(name: &str) -> Option<(String, SchemaGuard)> {
+    let Ok(admin) = std::env::var("TIB_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_POSTGRES").is_none(),
+            "TIB_REQUIRE_POSTGRES is set, TIB_POSTGRES_URL is not"
+        );
+        eprintln!("skipped: set TIB_POSTGRES_URL to run it on PostgreSQL");
+        return None;
+    };
+    let schema = format!("tib_cli_{name}_{}", std::process::id());
+    let made = on_postgres(&admin, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    made.expect("a schema in the PostgreSQL at TIB_POSTGRES_URL");
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    Some((format!("{admin}{separator}options=-c%20search_path%3D{schema}"), SchemaGuard { admin, schema }))
+}
+
+struct SchemaGuard {
+    admin: String,
+    schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let _ = on_postgres(&self.admin, format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+    }
+}
+
+/// Runs SQL on the database at `url`, on a thread of its own: the blocking client cannot run on
+/// the test's async workers.
+fn on_postgres(url: &str, sql: String) -> Result<(), postgres::Error> {
+    let url = url.to_owned();
+    std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls)?.batch_execute(&sql))
+        .join()
+        .expect("the PostgreSQL thread")
+}
+
+/// A deployment on PostgreSQL: the key is required (every instance needs the same), then it
+/// connects, syncs and reads like one on SQLite, and a password in the store URL shows nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_on_postgres_needs_its_key_syncs_and_keeps_the_urls_password_out_of_sight() {
+    let Some((url, _schema)) = postgres_schema("deployment") else { return };
+    // Trust authentication ignores the password; it must show nowhere all the same.
+    let password = "pg-password-5521";
+    let url = url.replacen("postgres@", &format!("postgres:{password}@"), 1);
+    let api = api(250).await;
+    let mut tib = Tib::new();
+    tib.postgres = Some(url);
+    let refused = tib.connect(&api, "Prod").await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("with a PostgreSQL store, give the key"), "{refused:?}");
+    assert!(tib.run(&["list"]).await.code == 0, "reading needs no key");
+
+    let key = tib.dir.path().join("tib.key");
+    let with_key = |args: &[&str]| {
+        let mut command = tib.command(args);
+        command.env("TIB_KEY_FILE", &key);
+        command
+    };
+    let run = |mut command: Command| async move {
+        Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"))
+    };
+    let token = format!("api_token={SECRET}");
+    let connect = ["connect", "acme", "Prod", "--cred", "tenant=demo", "--cred", &token, "--base-url", &api.base_url];
+    let connected = run(with_key(&connect)).await;
+    assert_eq!(connected.code, 0, "{connected:?}");
+    let synced = run(with_key(&["sync", "acme", "Prod"])).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    assert!(synced.stdout.contains(&format!("synced {} users from 3 pages", valid(250))), "{synced:?}");
+    let users: Value =
+        serde_json::from_str(&tib.run(&["users", "acme", "Prod", "--all", "--format", "json"]).await.stdout)
+            .expect("JSON");
+    assert_eq!(users.as_array().map(Vec::len), Some(valid(250)));
+    let status = tib.run(&["status"]).await;
+    assert!(status.stdout.contains("store: PostgreSQL 127.0.0.1:5432/test"), "{status:?}");
+    for shown in [&refused, &connected, &synced, &status] {
+        assert!(!format!("{shown:?}").contains(password), "the store's password shown: {shown:?}");
+    }
 }

@@ -1,6 +1,12 @@
-//! The SQLite store on a real file: atomic syncs, deletions, the hold
-//! policy, replaced accounts, interrupted runs, separate accounts.
+//! The store on both backends, one suite: a real SQLite file, and a real
+//! PostgreSQL database (each test in a schema of its own) where
+//! TIB_POSTGRES_URL points at one (`.ci/run` sets it, with
+//! TIB_REQUIRE_POSTGRES). Atomic syncs, deletions, the hold policy, replaced
+//! accounts, interrupted runs, separate accounts, reading users.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tib_runtime::store::postgres::Postgres;
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::staging;
 use tib_runtime::store::{
@@ -9,6 +15,162 @@ use tib_runtime::store::{
 use tib_runtime::store::{Condition, FieldTest, UserField, UserOrder};
 use tib_support::User;
 use tib_support::record::Name;
+
+/// Where a test's store lives, and how to look at it from the side, as another process would.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    /// The database's URL with the test's own schema as its search path; the schema's name.
+    Postgres {
+        url: String,
+        admin: String,
+        schema: String,
+    },
+}
+
+impl Backend {
+    fn sqlite() -> Backend {
+        Backend::Sqlite(tempfile::tempdir().expect("dir"))
+    }
+
+    /// A fresh schema in the database TIB_POSTGRES_URL names; `None` (the test skipped) without one.
+    fn postgres() -> Option<Backend> {
+        let Ok(admin) = std::env::var("TIB_POSTGRES_URL") else {
+            assert!(
+                std::env::var_os("TIB_REQUIRE_POSTGRES").is_none(),
+                "TIB_REQUIRE_POSTGRES is set, TIB_POSTGRES_URL is not"
+            );
+            eprintln!("skipped: set TIB_POSTGRES_URL (postgres://user@127.0.0.1:5432/test) to run it on PostgreSQL");
+            return None;
+        };
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let schema = format!("tib_store_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
+        let mut client =
+            ::postgres::Client::connect(&admin, ::postgres::NoTls).expect("PostgreSQL at TIB_POSTGRES_URL");
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"))
+            .expect("schema");
+        let separator = if admin.contains('?') { '&' } else { '?' };
+        let url = format!("{admin}{separator}options=-c%20search_path%3D{schema}");
+        Some(Backend::Postgres { url, admin, schema })
+    }
+
+    fn open(&self) -> Box<dyn Store> {
+        match self {
+            Backend::Sqlite(dir) => Box::new(Sqlite::open(&dir.path().join("data/tib.db")).expect("open")),
+            Backend::Postgres { url, .. } => Box::new(Postgres::open(url).expect("open")),
+        }
+    }
+
+    /// The first column of what `query` selects, as text (NULL as `NULL`); a statement's rows changed
+    /// as one row.
+    fn sql(&self, query: &str) -> Vec<String> {
+        match self {
+            Backend::Sqlite(dir) => {
+                let db = rusqlite::Connection::open(dir.path().join("data/tib.db")).expect("open");
+                if !query.starts_with("SELECT") {
+                    return vec![db.execute(query, []).expect("statement").to_string()];
+                }
+                let mut statement = db.prepare(query).expect("query");
+                let rows = statement
+                    .query_map([], |r| {
+                        let value: rusqlite::types::Value = r.get(0)?;
+                        Ok(match value {
+                            rusqlite::types::Value::Integer(n) => n.to_string(),
+                            rusqlite::types::Value::Text(t) => t,
+                            rusqlite::types::Value::Null => "NULL".to_owned(),
+                            other => format!("{other:?}"),
+                        })
+                    })
+                    .expect("rows");
+                rows.map(|r| r.expect("row")).collect()
+            }
+            Backend::Postgres { url, .. } => {
+                let mut client = ::postgres::Client::connect(url, ::postgres::NoTls).expect("connect");
+                if !query.starts_with("SELECT") {
+                    return vec![client.execute(query, &[]).expect("statement").to_string()];
+                }
+                let rows = client.query(query, &[]).expect("query");
+                rows.iter()
+                    .map(|row| match row.try_get::<_, Option<i64>>(0) {
+                        Ok(n) => n.map_or_else(|| "NULL".to_owned(), |n| n.to_string()),
+                        Err(_) => row.get::<_, Option<String>>(0).unwrap_or_else(|| "NULL".to_owned()),
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// What the store keeps staged, by run: `run-N` for a run's records, `run-N.kept` for a held
+    /// run's baseline (files beside an SQLite store, rows in PostgreSQL).
+    fn staged(&self) -> Vec<String> {
+        let mut names: Vec<String> = match self {
+            Backend::Sqlite(dir) => {
+                let Ok(entries) = std::fs::read_dir(dir.path().join("data/tib.db-staging")) else { return Vec::new() };
+                entries.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect()
+            }
+            Backend::Postgres { .. } => {
+                let mut names: Vec<String> = self
+                    .sql("SELECT DISTINCT run_id FROM staged")
+                    .into_iter()
+                    .map(|run| format!("run-{run}"))
+                    .collect();
+                names.extend(self.sql("SELECT run_id FROM held").into_iter().map(|run| format!("run-{run}.kept")));
+                names
+            }
+        };
+        names.sort();
+        names
+    }
+
+    /// Cuts the last five bytes off what a run staged: a torn write.
+    fn tear_staging(&self, run_id: i64) {
+        match self {
+            Backend::Sqlite(dir) => {
+                let spool = dir.path().join(format!("data/tib.db-staging/run-{run_id}"));
+                let mut bytes = std::fs::read(&spool).expect("staged");
+                bytes.truncate(bytes.len() - 5);
+                std::fs::write(&spool, bytes).expect("torn");
+            }
+            Backend::Postgres { .. } => {
+                let torn = self.sql(&format!(
+                    "UPDATE staged SET records = substring(records FROM 1 FOR length(records) - 5) \
+                     WHERE run_id = {run_id} AND seq = (SELECT MAX(seq) FROM staged WHERE run_id = {run_id})"
+                ));
+                assert_eq!(torn, ["1"]);
+            }
+        }
+    }
+
+    /// What the health line of a store opened again says of its schema.
+    fn healthy(&self) -> &'static str {
+        match self {
+            Backend::Sqlite(_) => "schema 3, integrity ok",
+            Backend::Postgres { .. } => "schema version 1",
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Backend::Postgres { admin, schema, .. } = self
+            && let Ok(mut client) = ::postgres::Client::connect(admin, ::postgres::NoTls)
+        {
+            let _ = client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+/// Each test, once on each backend.
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $test() { super::$test(&super::Backend::sqlite()) })*
+        }
+        mod postgres {
+            $(#[test] fn $test() { if let Some(backend) = super::Backend::postgres() { super::$test(&backend) } })*
+        }
+    };
+}
 
 fn user(id: usize) -> User {
     User {
@@ -31,7 +193,7 @@ fn users(ids: std::ops::Range<usize>) -> Vec<User> {
     ids.map(user).collect()
 }
 
-fn connect(store: &Sqlite, integration: &str, account: &str) -> (i64, Upserted) {
+fn connect(store: &dyn Store, integration: &str, account: &str) -> (i64, Upserted) {
     let upserted = store
         .upsert_connection(&NewConnection {
             integration,
@@ -49,7 +211,7 @@ fn connect(store: &Sqlite, integration: &str, account: &str) -> (i64, Upserted) 
 }
 
 /// Starts a run and stages `rows` over pages of 3, as a sync does.
-fn staged(store: &Sqlite, id: i64, rows: &[User], now: i64) -> Started {
+fn staged(store: &dyn Store, id: i64, rows: &[User], now: i64) -> Started {
     let Started { run_id, mut baseline } = store.start_run(id, now).expect("run");
     for page in rows.chunks(3) {
         let mut records = Vec::new();
@@ -62,48 +224,18 @@ fn staged(store: &Sqlite, id: i64, rows: &[User], now: i64) -> Started {
 }
 
 /// A complete sync returning `rows`.
-fn sync(store: &Sqlite, id: i64, rows: &[User], now: i64) -> Applied {
+fn sync(store: &dyn Store, id: i64, rows: &[User], now: i64) -> Applied {
     let Started { run_id, baseline } = staged(store, id, rows, now);
     let totals =
         RunTotals { pages: rows.len().div_ceil(3) as i64, users_seen: rows.len() as i64, ..RunTotals::default() };
     store.complete_run(run_id, baseline, &totals, ApplyPolicy::default(), now).expect("complete")
 }
 
-fn ids(store: &Sqlite, id: i64, all: bool) -> Vec<String> {
+fn ids(store: &dyn Store, id: i64, all: bool) -> Vec<String> {
     store.users(id, all).expect("users").into_iter().map(|u| u.user.external_id).collect()
 }
 
-fn open(dir: &tempfile::TempDir) -> Sqlite {
-    Sqlite::open(&dir.path().join("data/tib.db")).expect("open")
-}
-
-/// The store's file, read beside the store as another process would.
-fn sql(dir: &tempfile::TempDir, query: &str) -> Vec<String> {
-    let db = rusqlite::Connection::open(dir.path().join("data/tib.db")).expect("open");
-    let mut statement = db.prepare(query).expect("query");
-    let rows = statement
-        .query_map([], |r| {
-            let value: rusqlite::types::Value = r.get(0)?;
-            Ok(match value {
-                rusqlite::types::Value::Integer(n) => n.to_string(),
-                rusqlite::types::Value::Text(t) => t,
-                rusqlite::types::Value::Null => "NULL".to_owned(),
-                other => format!("{other:?}"),
-            })
-        })
-        .expect("rows");
-    rows.map(|r| r.expect("row")).collect()
-}
-
-fn staging_files(dir: &tempfile::TempDir) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir.path().join("data/tib.db-staging")) else { return Vec::new() };
-    let mut names: Vec<String> =
-        entries.map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
-}
-
-fn history(store: &Sqlite, id: i64, user: Option<&str>) -> Vec<(String, Event, String)> {
+fn history(store: &dyn Store, id: i64, user: Option<&str>) -> Vec<(String, Event, String)> {
     let query = HistoryQuery { user: user.map(str::to_owned), limit: 100, ..HistoryQuery::default() };
     let mut entries: Vec<(String, Event, String)> = store
         .history(id, &query)
@@ -120,45 +252,62 @@ fn history(store: &Sqlite, id: i64, user: Option<&str>) -> Vec<(String, Event, S
     entries
 }
 
-#[test]
-fn an_unchanged_resync_writes_no_user_and_stages_nothing() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..50), 100);
-    let written_by = sql(&dir, "SELECT DISTINCT run_id FROM users");
+on_both_backends!(
+    an_unchanged_resync_writes_no_user_and_stages_nothing,
+    each_change_is_kept_in_the_users_history,
+    users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed,
+    a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it,
+    damaged_staging_fails_the_sync_and_changes_nothing,
+    a_complete_sync_replaces_users_and_keeps_the_missing_ones_as_deleted,
+    a_failed_sync_leaves_the_stored_users_exactly_as_they_were,
+    a_sync_that_would_delete_most_users_is_held_until_approved,
+    a_newer_sync_supersedes_a_held_one,
+    connecting_again_replaces_the_accounts_users_at_its_next_sync_under_the_hold,
+    connecting_again_keeps_the_history_of_the_users_the_api_still_lists,
+    two_accounts_of_one_integration_are_kept_apart,
+    runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped,
+    an_authorization_state_is_taken_once_and_expired_ones_are_swept,
+    a_first_sync_inserts_every_user_once_the_first_listing_standing,
+    users_are_read_in_pages_by_access_license_change_and_search,
+    conditions_on_fields_select_users_and_count_them_and_offsets_page_them,
+    users_are_sorted_by_email_name_and_times_those_without_the_value_last,
+);
 
-    let Started { run_id, baseline } = staged(&store, id, &users(0..50), 200);
+fn an_unchanged_resync_writes_no_user_and_stages_nothing(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..50), 100);
+    let written_by = backend.sql("SELECT DISTINCT run_id FROM users");
+
+    let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..50), 200);
     assert_eq!((baseline.kept_count(), baseline.present()), (50, 50), "every user found unchanged in the baseline");
-    assert!(staging_files(&dir).is_empty(), "nothing staged for unchanged users");
+    assert!(backend.staged().is_empty(), "nothing staged for unchanged users");
     let applied = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
     assert_eq!(applied.expect("applied"), Applied::Applied { added: 0, updated: 0, deleted: 0 });
-    assert_eq!(sql(&dir, "SELECT DISTINCT run_id FROM users"), written_by, "no user row rewritten");
+    assert_eq!(backend.sql("SELECT DISTINCT run_id FROM users"), written_by, "no user row rewritten");
     let stored = store.users(id, false).expect("users");
     assert!(stored.iter().all(|u| (u.first_seen, u.last_seen) == (100, 200)), "last seen at the sync that listed them");
     let last = store.last_run(id).expect("runs").expect("run");
     assert_eq!((last.outcome, last.added, last.updated, last.deleted), (Outcome::Applied, 0, 0, 0));
 }
 
-#[test]
-fn each_change_is_kept_in_the_users_history() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..4), 100);
-    assert!(history(&store, id, None).is_empty(), "an account's first sync records no appearances");
+fn each_change_is_kept_in_the_users_history(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..4), 100);
+    assert!(history(store.as_ref(), id, None).is_empty(), "an account's first sync records no appearances");
 
     let mut next = users(0..4);
     next[1].role = Some("Admin".into());
     next[2].licenses = std::borrow::Cow::Borrowed(&["Pro", "Audit"]);
     next.remove(3);
     next.push(user(9));
-    assert_eq!(sync(&store, id, &next, 200), Applied::Applied { added: 1, updated: 2, deleted: 1 });
+    assert_eq!(sync(store.as_ref(), id, &next, 200), Applied::Applied { added: 1, updated: 2, deleted: 1 });
     next.push(user(3));
     next[0].licenses = std::borrow::Cow::Borrowed(&[]);
-    assert_eq!(sync(&store, id, &next, 300), Applied::Applied { added: 1, updated: 1, deleted: 0 });
+    assert_eq!(sync(store.as_ref(), id, &next, 300), Applied::Applied { added: 1, updated: 1, deleted: 0 });
 
-    let entries = history(&store, id, None);
+    let entries = history(store.as_ref(), id, None);
     let entry = |user: &str, event, what: &str| (user.to_owned(), event, what.to_owned());
     assert_eq!(
         entries,
@@ -174,81 +323,71 @@ fn each_change_is_kept_in_the_users_history() {
             entry("3", Event::LicenseGained, "Pro"),
         ]
     );
-    assert_eq!(history(&store, id, Some("u3@example.com")).len(), 4, "by email");
-    assert_eq!(history(&store, id, Some("2")), [entry("2", Event::LicenseGained, "Audit")], "by id");
+    assert_eq!(history(store.as_ref(), id, Some("u3@example.com")).len(), 4, "by email");
+    assert_eq!(history(store.as_ref(), id, Some("2")), [entry("2", Event::LicenseGained, "Audit")], "by id");
 
     // Kept for the policy's time: a sync a year on drops what is older.
     let policy = ApplyPolicy { keep_history_secs: 150, ..ApplyPolicy::default() };
-    let Started { run_id, baseline } = staged(&store, id, &next, 400);
+    let Started { run_id, baseline } = staged(store.as_ref(), id, &next, 400);
     store.complete_run(run_id, baseline, &RunTotals::default(), policy, 400).expect("applied");
-    let kept = history(&store, id, None);
+    let kept = history(store.as_ref(), id, None);
     assert_eq!(kept.len(), 3, "only the changes of the sync at 300 are within 150 s of 400: {kept:?}");
 }
 
-#[test]
-fn users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..5), 100);
+fn users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..5), 100);
     drop(store);
     // As an older tib left them: no digest.
-    rusqlite::Connection::open(dir.path().join("data/tib.db"))
-        .and_then(|db| db.execute("UPDATE users SET digest = NULL", []))
-        .expect("forget the digests");
-    let store = open(&dir);
-    assert_eq!(sync(&store, id, &users(0..5), 200), Applied::Applied { added: 0, updated: 0, deleted: 0 });
-    assert!(history(&store, id, None).is_empty());
-    assert_eq!(sql(&dir, "SELECT COUNT(*) FROM users WHERE digest IS NULL"), ["0"]);
-    let Started { baseline, .. } = staged(&store, id, &users(0..5), 300);
+    backend.sql("UPDATE users SET digest = NULL");
+    let store = backend.open();
+    assert_eq!(sync(store.as_ref(), id, &users(0..5), 200), Applied::Applied { added: 0, updated: 0, deleted: 0 });
+    assert!(history(store.as_ref(), id, None).is_empty());
+    assert_eq!(backend.sql("SELECT COUNT(*) FROM users WHERE digest IS NULL"), ["0"]);
+    let Started { baseline, .. } = staged(store.as_ref(), id, &users(0..5), 300);
     assert_eq!(baseline.kept_count(), 5, "unchanged from now on");
 }
 
-#[test]
-fn a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..30), 100);
-    assert!(matches!(sync(&store, id, &users(0..5), 200), Applied::Held { .. }));
-    assert_eq!(staging_files(&dir), ["run-2", "run-2.kept"], "a held sync keeps its staging until approved");
+fn a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..30), 100);
+    // Five listed, one of them changed (so the held run has staged a record).
+    let mut few = users(0..5);
+    few[0].role = Some("Admin".into());
+    assert!(matches!(sync(store.as_ref(), id, &few, 200), Applied::Held { .. }));
+    assert_eq!(backend.staged(), ["run-2", "run-2.kept"], "a held sync keeps its staging until approved");
     // A sync starts, then an operator approves the held one before it ends.
-    let Started { run_id, baseline } = staged(&store, id, &users(0..30), 300);
+    let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..30), 300);
     store.approve_held(id, ApplyPolicy::default(), 301).expect("approve");
     let late = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 302);
     assert!(late.expect_err("refused").0.contains("the stored users changed while this sync ran"));
     store.fail_run(run_id, &RunTotals::default(), "refused", 302).expect("recorded");
     assert_eq!(store.user_counts(id).expect("counts"), (5, 30), "the approved sync stands");
-    assert!(staging_files(&dir).is_empty(), "{:?}", staging_files(&dir));
+    assert!(backend.staged().is_empty(), "{:?}", backend.staged());
 }
 
-#[test]
-fn damaged_staging_fails_the_sync_and_changes_nothing() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..5), 100);
+fn damaged_staging_fails_the_sync_and_changes_nothing(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..5), 100);
     let before = store.users(id, true).expect("users");
-    let Started { run_id, baseline } = staged(&store, id, &users(5..9), 200);
-    let spool = dir.path().join(format!("data/tib.db-staging/run-{run_id}"));
-    let mut bytes = std::fs::read(&spool).expect("staged");
-    bytes.truncate(bytes.len() - 5);
-    std::fs::write(&spool, bytes).expect("torn");
+    let Started { run_id, baseline } = staged(store.as_ref(), id, &users(5..9), 200);
+    backend.tear_staging(run_id);
     let error = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
     assert!(error.expect_err("damaged").0.contains("are damaged at byte"));
     assert_eq!(store.users(id, true).expect("users"), before);
 }
 
-#[test]
-fn a_complete_sync_replaces_users_and_keeps_the_missing_ones_as_deleted() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    assert_eq!(sync(&store, id, &users(0..5), 100), Applied::Applied { added: 5, updated: 0, deleted: 0 });
+fn a_complete_sync_replaces_users_and_keeps_the_missing_ones_as_deleted(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    assert_eq!(sync(store.as_ref(), id, &users(0..5), 100), Applied::Applied { added: 5, updated: 0, deleted: 0 });
     let mut changed = users(1..6);
     changed[0].email = "new@example.com".into();
     assert_eq!(
-        sync(&store, id, &changed, 200),
+        sync(store.as_ref(), id, &changed, 200),
         Applied::Applied { added: 1, updated: 1, deleted: 1 },
         "updated counts the users that changed"
     );
@@ -258,37 +397,33 @@ fn a_complete_sync_replaces_users_and_keeps_the_missing_ones_as_deleted() {
     assert!(gone.deleted && !gone.user.active && gone.user.licenses.is_empty(), "deleted, without access: {gone:?}");
     let one = all.iter().find(|u| u.user.external_id == "1").expect("user 1");
     assert_eq!((one.user.email.as_str(), one.first_seen, one.last_seen), ("new@example.com", 100, 200));
-    assert_eq!(ids(&store, id, false), ["1", "2", "3", "4", "5"]);
+    assert_eq!(ids(store.as_ref(), id, false), ["1", "2", "3", "4", "5"]);
     assert_eq!(store.user_counts(id).expect("counts"), (5, 6));
 
     // A user who comes back is no longer deleted.
-    sync(&store, id, &users(0..6), 300);
+    sync(store.as_ref(), id, &users(0..6), 300);
     assert_eq!(store.user_counts(id).expect("counts"), (6, 6));
 }
 
-#[test]
-fn a_failed_sync_leaves_the_stored_users_exactly_as_they_were() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..5), 100);
+fn a_failed_sync_leaves_the_stored_users_exactly_as_they_were(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..5), 100);
     let before = store.users(id, true).expect("users");
 
-    let run = staged(&store, id, &users(10..13), 200).run_id;
+    let run = staged(store.as_ref(), id, &users(10..13), 200).run_id;
     store.fail_run(run, &RunTotals::default(), "page 2: HTTP 500", 201).expect("fail");
     assert_eq!(store.users(id, true).expect("users"), before);
     let last = store.last_run(id).expect("runs").expect("a run");
     assert_eq!((last.outcome, last.error.as_deref()), (Outcome::Failed, Some("page 2: HTTP 500")));
 }
 
-#[test]
-fn a_sync_that_would_delete_most_users_is_held_until_approved() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..30), 100);
+fn a_sync_that_would_delete_most_users_is_held_until_approved(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..30), 100);
     // 19 of 30 gone: more than half, and more than 10.
-    assert_eq!(sync(&store, id, &users(0..11), 200), Applied::Held { would_delete: 19, of: 30 });
+    assert_eq!(sync(store.as_ref(), id, &users(0..11), 200), Applied::Held { would_delete: 19, of: 30 });
     assert_eq!(store.user_counts(id).expect("counts"), (30, 30), "nothing applied");
     assert_eq!(store.last_run(id).expect("runs").expect("run").outcome, Outcome::Held);
 
@@ -300,57 +435,55 @@ fn a_sync_that_would_delete_most_users_is_held_until_approved() {
     assert_eq!(store.approve_held(id, ApplyPolicy::default(), 301).expect("nothing held"), None);
 
     // Under the bounds (10 or fewer, or half or less), syncs apply.
-    let (small, _) = connect(&store, "okta", "Small");
-    sync(&store, small, &users(0..12), 100);
-    assert!(matches!(sync(&store, small, &users(0..2), 200), Applied::Applied { deleted: 10, .. }));
+    let (small, _) = connect(store.as_ref(), "okta", "Small");
+    sync(store.as_ref(), small, &users(0..12), 100);
+    assert!(matches!(sync(store.as_ref(), small, &users(0..2), 200), Applied::Applied { deleted: 10, .. }));
 }
 
-#[test]
-fn a_newer_sync_supersedes_a_held_one() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..30), 100);
-    assert!(matches!(sync(&store, id, &users(0..5), 200), Applied::Held { .. }));
-    assert!(matches!(sync(&store, id, &users(0..29), 300), Applied::Applied { deleted: 1, .. }));
+fn a_newer_sync_supersedes_a_held_one(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..30), 100);
+    assert!(matches!(sync(store.as_ref(), id, &users(0..5), 200), Applied::Held { .. }));
+    assert!(matches!(sync(store.as_ref(), id, &users(0..29), 300), Applied::Applied { deleted: 1, .. }));
     assert_eq!(store.approve_held(id, ApplyPolicy::default(), 301).expect("approve"), None, "the held run is moot");
     let outcomes: Vec<Outcome> = store.runs(id, 10).expect("runs").into_iter().map(|r| r.outcome).collect();
     assert_eq!(outcomes, [Outcome::Applied, Outcome::Superseded, Outcome::Applied]);
 }
 
-#[test]
-fn connecting_again_replaces_the_accounts_users_at_its_next_sync_under_the_hold() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, created) = connect(&store, "okta", "Prod");
+fn connecting_again_replaces_the_accounts_users_at_its_next_sync_under_the_hold(backend: &Backend) {
+    let store = backend.open();
+    let (id, created) = connect(store.as_ref(), "okta", "Prod");
     assert_eq!(created, Upserted::Created);
-    sync(&store, id, &users(0..30), 100);
-    let (again, replaced) = connect(&store, "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..30), 100);
+    let (again, replaced) = connect(store.as_ref(), "okta", "Prod");
     assert_eq!((again, replaced), (id, Upserted::Replaced));
     assert!(store.connection("okta", "Prod").expect("read").expect("exists").replace_users);
     // Connecting again is how a token is rotated: an API that then answers with nobody is held,
     // the stored users and their history untouched.
-    assert_eq!(sync(&store, id, &[], 200), Applied::Held { would_delete: 30, of: 30 });
-    assert_eq!(ids(&store, id, false).len(), 30);
+    assert_eq!(sync(store.as_ref(), id, &[], 200), Applied::Held { would_delete: 30, of: 30 });
+    assert_eq!(ids(store.as_ref(), id, false).len(), 30);
     // Another listing altogether is held too; approved, it replaces the users outright.
-    assert_eq!(sync(&store, id, &users(100..103), 300), Applied::Held { would_delete: 30, of: 30 });
+    assert_eq!(sync(store.as_ref(), id, &users(100..103), 300), Applied::Held { would_delete: 30, of: 30 });
     assert_eq!(
         store.approve_held(id, ApplyPolicy::default(), 400).expect("approve"),
         Some(Applied::Applied { added: 3, updated: 0, deleted: 0 })
     );
-    assert_eq!(ids(&store, id, true), ["100", "101", "102"], "replaced: no deleted rows of the old listing kept");
+    assert_eq!(
+        ids(store.as_ref(), id, true),
+        ["100", "101", "102"],
+        "replaced: no deleted rows of the old listing kept"
+    );
     assert!(!store.connection("okta", "Prod").expect("read").expect("exists").replace_users);
 }
 
-#[test]
-fn connecting_again_keeps_the_history_of_the_users_the_api_still_lists() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..30), 100);
-    connect(&store, "okta", "Prod");
+fn connecting_again_keeps_the_history_of_the_users_the_api_still_lists(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..30), 100);
+    connect(store.as_ref(), "okta", "Prod");
     assert_eq!(
-        sync(&store, id, &users(1..31), 200),
+        sync(store.as_ref(), id, &users(1..31), 200),
         Applied::Applied { added: 1, updated: 0, deleted: 0 },
         "the 29 listed again are unchanged: nothing is written for them"
     );
@@ -361,53 +494,48 @@ fn connecting_again_keeps_the_history_of_the_users_the_api_still_lists() {
     assert_eq!(stored.iter().find(|u| u.user.external_id == "30").map(|u| u.first_seen), Some(200));
 }
 
-#[test]
-fn two_accounts_of_one_integration_are_kept_apart() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (prod, _) = connect(&store, "okta", "Prod");
-    let (dev, _) = connect(&store, "okta", "Dev");
+fn two_accounts_of_one_integration_are_kept_apart(backend: &Backend) {
+    let store = backend.open();
+    let (prod, _) = connect(store.as_ref(), "okta", "Prod");
+    let (dev, _) = connect(store.as_ref(), "okta", "Dev");
     assert_ne!(prod, dev);
-    sync(&store, prod, &users(0..4), 100);
-    sync(&store, dev, &users(2..3), 100);
-    assert_eq!(ids(&store, prod, true), ["0", "1", "2", "3"]);
-    assert_eq!(ids(&store, dev, true), ["2"]);
+    sync(store.as_ref(), prod, &users(0..4), 100);
+    sync(store.as_ref(), dev, &users(2..3), 100);
+    assert_eq!(ids(store.as_ref(), prod, true), ["0", "1", "2", "3"]);
+    assert_eq!(ids(store.as_ref(), dev, true), ["2"]);
     assert!(store.remove_connection(dev).expect("remove"));
-    assert_eq!(ids(&store, prod, true), ["0", "1", "2", "3"]);
+    assert_eq!(ids(store.as_ref(), prod, true), ["0", "1", "2", "3"]);
     assert!(store.users(dev, true).expect("users").is_empty());
 }
 
-#[test]
-fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
-    sync(&store, id, &users(0..3), 100);
+fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..3), 100);
     assert!(store.try_lease(id, "host:1", 1000, 200).expect("lease"));
     assert!(!store.try_lease(id, "host:2", 1000, 200).expect("lease"), "a live lease is respected");
-    staged(&store, id, &users(50..60), 200);
+    staged(store.as_ref(), id, &users(50..60), 200);
 
     assert_eq!(store.recover_interrupted(&|_| true, 300).expect("recover"), 0, "its owner still runs");
-    assert_eq!(staging_files(&dir), ["run-2"]);
+    assert_eq!(backend.staged(), ["run-2"]);
     assert_eq!(store.recover_interrupted(&|owner| owner != "host:1", 300).expect("recover"), 1);
-    assert!(staging_files(&dir).is_empty(), "its staging is dropped");
+    assert!(backend.staged().is_empty(), "its staging is dropped");
     let last = store.last_run(id).expect("runs").expect("run");
     assert_eq!(last.outcome, Outcome::Interrupted);
-    assert_eq!(ids(&store, id, true), ["0", "1", "2"]);
+    assert_eq!(ids(store.as_ref(), id, true), ["0", "1", "2"]);
     assert!(store.try_lease(id, "host:2", 1000, 300).expect("lease"), "the lease is free again");
 
     // Reopening the file (as after a restart) keeps everything and migrates nothing twice.
     drop(store);
-    let store = open(&dir);
-    assert_eq!(ids(&store, id, true), ["0", "1", "2"]);
-    assert!(store.health().expect("health").contains("schema 3, integrity ok"));
+    let store = backend.open();
+    assert_eq!(ids(store.as_ref(), id, true), ["0", "1", "2"]);
+    let health = store.health().expect("health");
+    assert!(health.contains(backend.healthy()), "{health}");
 }
 
-#[test]
-fn an_authorization_state_is_taken_once_and_expired_ones_are_swept() {
+fn an_authorization_state_is_taken_once_and_expired_ones_are_swept(backend: &Backend) {
     use tib_runtime::store::PendingAuthorization;
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
+    let store = backend.open();
     let pending = |state: &str, expires_at| PendingAuthorization {
         state: state.into(),
         integration: "hubspot".into(),
@@ -423,17 +551,15 @@ fn an_authorization_state_is_taken_once_and_expired_ones_are_swept() {
     assert_eq!(store.take_authorization("old", 500).expect("take"), None, "swept when it expired");
 }
 
-#[test]
-fn a_first_sync_inserts_every_user_once_the_first_listing_standing() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
+fn a_first_sync_inserts_every_user_once_the_first_listing_standing(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
     // 200 users and one listed twice: more than one statement's 64 rows, and a remainder.
     let mut listed = users(0..200);
     let mut again = user(7);
     again.email = "later@example.com".into();
     listed.insert(150, again);
-    assert_eq!(sync(&store, id, &listed, 100), Applied::Applied { added: 200, updated: 0, deleted: 0 });
+    assert_eq!(sync(store.as_ref(), id, &listed, 100), Applied::Applied { added: 200, updated: 0, deleted: 0 });
     let stored = store.users(id, true).expect("users");
     assert_eq!(stored.len(), 200);
     let seven = stored.iter().find(|u| u.user.external_id == "7").expect("user 7");
@@ -441,21 +567,19 @@ fn a_first_sync_inserts_every_user_once_the_first_listing_standing() {
     assert_eq!(stored.iter().find(|u| u.user.external_id == "199").map(|u| u.first_seen), Some(100));
 }
 
-#[test]
-fn users_are_read_in_pages_by_access_license_change_and_search() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
+fn users_are_read_in_pages_by_access_license_change_and_search(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
     let mut first = users(10..20);
     first[0].active = false;
     first[1].licenses = std::borrow::Cow::Borrowed(&["Enterprise", "Pro"]);
     first[2].name = Some(Name::Split { first: Some("Ada".into()), last: Some("Lovelace".into()) });
-    sync(&store, id, &first, 100);
+    sync(store.as_ref(), id, &first, 100);
     // The second sync changes 13, adds 20 and drops 19: only 13 and 20 changed since it.
     let mut second: Vec<User> = first.iter().filter(|u| u.external_id != "19").cloned().collect();
     second[3].role = Some("Admin".into());
     second.push(user(20));
-    sync(&store, id, &second, 200);
+    sync(store.as_ref(), id, &second, 200);
 
     let find = |query: UserQuery| -> Vec<String> {
         store.find_users(id, &query).expect("users").into_iter().map(|u| u.user.external_id).collect()
@@ -485,15 +609,13 @@ fn users_are_read_in_pages_by_access_license_change_and_search() {
     assert_eq!(paged, all);
 }
 
-#[test]
-fn conditions_on_fields_select_users_and_count_them_and_offsets_page_them() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
+fn conditions_on_fields_select_users_and_count_them_and_offsets_page_them(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
     let mut rows = users(10..20);
     rows[0].active = false;
     rows[1].username = Some("Ada.Admin".into());
-    sync(&store, id, &rows, 100);
+    sync(store.as_ref(), id, &rows, 100);
     let query = |conditions: Vec<Condition>| UserQuery { conditions, ..UserQuery::default() };
     let on = |field, test| Condition { field, test };
     let find = |q: &UserQuery| -> Vec<String> {
@@ -522,11 +644,9 @@ fn conditions_on_fields_select_users_and_count_them_and_offsets_page_them() {
     assert_eq!(store.count_users(id, &page).expect("count"), 9, "the count leaves paging aside");
 }
 
-#[test]
-fn users_are_sorted_by_email_name_and_times_those_without_the_value_last() {
-    let dir = tempfile::tempdir().expect("dir");
-    let store = open(&dir);
-    let (id, _) = connect(&store, "okta", "Prod");
+fn users_are_sorted_by_email_name_and_times_those_without_the_value_last(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
     let at = |day: u32| Some(chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 1, day, 0, 0, 0).unwrap());
     let mut rows = users(1..5);
     rows[0].email = "zed@example.com".into();
@@ -538,7 +658,7 @@ fn users_are_sorted_by_email_name_and_times_those_without_the_value_last() {
     rows[2].last_seen_at = at(9);
     rows[0].created_at = at(1);
     rows[3].created_at = at(2);
-    sync(&store, id, &rows, 100);
+    sync(store.as_ref(), id, &rows, 100);
     let sorted = |order: UserOrder| -> Vec<String> {
         let query = UserQuery { order, ..UserQuery::default() };
         store.find_users(id, &query).expect("users").into_iter().map(|u| u.user.external_id).collect()

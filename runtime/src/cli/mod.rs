@@ -36,11 +36,13 @@ pub struct Cli {
 /// Where the runtime keeps its data, and how it behaves.
 #[derive(Args)]
 struct Settings {
-    /// The SQLite store [default: $XDG_DATA_HOME/tib/tib.db, or ~/.local/share/tib/tib.db].
-    #[arg(long, global = true, env = "TIB_STORE", value_name = "PATH")]
+    /// The store: an SQLite file, or a PostgreSQL database as postgres://user@host:port/db (several
+    /// instances share one) [default: $XDG_DATA_HOME/tib/tib.db, or ~/.local/share/tib/tib.db].
+    #[arg(long, global = true, env = "TIB_STORE", value_name = "PATH|URL")]
     store: Option<PathBuf>,
-    /// The key file that seals credentials, created owner-only on first use [default: tib.key beside the
-    /// store]. TIB_KEY (64 hex digits), when set, is used instead.
+    /// The key file that seals credentials, created owner-only on first use [default: tib.key beside an
+    /// SQLite store; required with PostgreSQL, every instance with the same]. TIB_KEY (64 hex digits),
+    /// when set, is used instead.
     #[arg(long, global = true, env = "TIB_KEY_FILE", value_name = "PATH")]
     key_file: Option<PathBuf>,
     /// Where admin notifications are POSTed as JSON.
@@ -247,16 +249,20 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         (Command::Demo, None) => PathBuf::from("tib-demo/tib.db"),
         (_, None) => default_store(),
     };
-    let store = match Sqlite::open(&store_path) {
-        Ok(store) => store,
-        // A full disk, say: what only reads can still be answered from the file as it is.
-        Err(error) if matches!(cli.command, Command::List | Command::Users { .. } | Command::Status) => {
-            tracing::warn!(%error, "the store cannot be opened to write; reading it as it is on disk");
-            Sqlite::open_read_only(&store_path).map_err(|_| error)?
+    let location = store_path.to_string_lossy().into_owned();
+    let store: Arc<dyn Store> = if crate::store::postgres::is_url(&location) {
+        crate::store::open(&location)?
+    } else {
+        match Sqlite::open(&store_path) {
+            Ok(store) => Arc::new(store),
+            // A full disk, say: what only reads can still be answered from the file as it is.
+            Err(error) if matches!(cli.command, Command::List | Command::Users { .. } | Command::Status) => {
+                tracing::warn!(%error, "the store cannot be opened to write; reading it as it is on disk");
+                Arc::new(Sqlite::open_read_only(&store_path).map_err(|_| error)?)
+            }
+            Err(error) => return Err(error.into()),
         }
-        Err(error) => return Err(error.into()),
     };
-    let store: Arc<dyn Store> = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Not fatal: on a full disk the commands that only read must still work.
     match store.recover_interrupted(&crate::sync::owner_alive, clock.now()) {
@@ -369,9 +375,24 @@ fn redirect_urls(public_url: &url::Url, integration: &str) -> [String; 2] {
 }
 
 impl Context {
+    /// The store as messages show it (a URL without its password).
+    fn store_shown(&self) -> String {
+        crate::store::shown(&self.store_path.to_string_lossy())
+    }
+
     fn vault(&self) -> Result<Vault, Failure> {
-        let key_file = self.settings.key_file.clone().unwrap_or_else(|| self.store_path.with_file_name("tib.key"));
         let env_key = std::env::var("TIB_KEY").ok();
+        let postgres = crate::store::postgres::is_url(&self.store_path.to_string_lossy());
+        if postgres && env_key.is_none() && self.settings.key_file.is_none() {
+            // A key made beside a URL would be one instance's alone: every other would fail to open it.
+            return Err(Failure(
+                "with a PostgreSQL store, give the key that seals credentials: --key-file or TIB_KEY (every \
+                 instance on the database needs the same key)"
+                    .to_owned(),
+                2,
+            ));
+        }
+        let key_file = self.settings.key_file.clone().unwrap_or_else(|| self.store_path.with_file_name("tib.key"));
         // A new key is made only for a store that holds nothing sealed: made in silence for one
         // that does, every connection would fail to open its credentials, sync after sync.
         if env_key.is_none() && !key_file.exists() {
@@ -385,7 +406,7 @@ impl Context {
                         "the key file {} is missing, but the store {} holds {sealed} connections sealed with a key: \
                          restore the key file (or set TIB_KEY to the key), or connect the accounts again",
                         key_file.display(),
-                        self.store_path.display()
+                        self.store_shown()
                     ),
                     2,
                 ));
@@ -667,7 +688,7 @@ impl Context {
         let slow_after = schedule::SLOW_SECS.min(self.settings.sync_deadline.as_secs() as i64 / 2);
         let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent))
             .with_slow_after(slow_after);
-        tracing::info!(store = %self.store_path.display(), max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
+        tracing::info!(store = %self.store_shown(), max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
@@ -743,7 +764,7 @@ impl Context {
         let users = self.store.users(connection.id, false)?;
         let rows: Vec<Vec<String>> = users.iter().take(8).map(user_cells).collect();
         print!("{}", table(&USER_HEADER, &rows));
-        let store = self.store_path.display();
+        let store = self.store_shown();
         println!("… {} active users stored in {store}", users.len());
         println!("look further: tib --store {store} users acme Demo --all --format json");
         println!("              tib --store {store} list");

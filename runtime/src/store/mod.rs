@@ -10,6 +10,7 @@
 
 mod applying;
 pub mod history;
+pub mod postgres;
 pub mod sqlite;
 pub mod staging;
 
@@ -116,7 +117,7 @@ impl Outcome {
         }
     }
 
-    fn parse(text: &str) -> Outcome {
+    pub(crate) fn parse(text: &str) -> Outcome {
         match text {
             "applied" => Outcome::Applied,
             "held" => Outcome::Held,
@@ -302,6 +303,28 @@ impl fmt::Display for StoreError {
 impl std::error::Error for StoreError {}
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The store at `location`: a PostgreSQL URL (`postgres://…`), or the path of an SQLite file.
+pub fn open(location: &str) -> Result<std::sync::Arc<dyn Store>> {
+    Ok(if postgres::is_url(location) {
+        std::sync::Arc::new(postgres::Postgres::open(location)?)
+    } else {
+        std::sync::Arc::new(sqlite::Sqlite::open(std::path::Path::new(location))?)
+    })
+}
+
+/// A store location as messages and logs show it: a URL without its password.
+pub fn shown(location: &str) -> String {
+    match url::Url::parse(location) {
+        Ok(mut url) if postgres::is_url(location) => {
+            if url.password().is_some() {
+                let _ = url.set_password(Some("[redacted]"));
+            }
+            url.to_string()
+        }
+        _ => location.to_owned(),
+    }
+}
 
 /// Runs blocking store work on the blocking threads, so that a long apply
 /// (seconds, for a million users) never holds an async worker: other syncs
