@@ -1503,3 +1503,52 @@ async fn a_deployment_on_postgres_needs_its_key_syncs_and_keeps_the_urls_passwor
         assert!(!format!("{shown:?}").contains(password), "the store's password shown: {shown:?}");
     }
 }
+
+/// `tib store migrate`: an SQLite deployment moved into PostgreSQL with nothing lost (its users, the
+/// state of its connections, a notification, a held sync that is then approved there), into an
+/// empty database only; the instances go on with the same key.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_moves_from_sqlite_to_postgres_with_nothing_lost() {
+    let Some((url, _schema)) = postgres_schema("migrate") else { return };
+    let api = api(30).await;
+    let tib = Tib::new();
+    assert_eq!(tib.connect(&api, "Prod").await.code, 0);
+    assert_eq!(tib.connect(&api, "Dev").await.code, 0);
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
+    api.set(UNAUTHORIZED);
+    tib.run(&["sync", "acme", "Dev"]).await;
+    api.set(FINE);
+    api.users.store(5, Ordering::SeqCst);
+    assert!(tib.run(&["sync", "acme", "Prod"]).await.stdout.contains("held"), "a sync held before the move");
+    let before = (tib.run(&["list"]).await.stdout, tib.users("Prod").await, tib.run(&["status"]).await.stdout);
+
+    let store = tib.store().display().to_string();
+    let moved = tib.run(&["store", "migrate", "--from", &store, "--to", &url]).await;
+    assert_eq!(moved.code, 0, "{moved:?}");
+    assert!(moved.stdout.contains("2 connections") && moved.stdout.contains("1 held syncs"), "{moved:?}");
+    let there = Tib { dir: tempfile::tempdir().expect("dir"), postgres: Some(url.clone()) };
+    let after = (there.run(&["list"]).await.stdout, there.users("Prod").await, there.run(&["status"]).await.stdout);
+    assert_eq!(before.0, after.0, "the connections, their state and runs");
+    assert_eq!(before.1, after.1, "every user, deleted ones included");
+    let notification = |status: &str| status.lines().filter(|l| l.contains("connection_disabled")).count();
+    assert_eq!((notification(&before.2), notification(&after.2)), (1, 1), "{}", after.2);
+
+    let again = tib.run(&["store", "migrate", "--from", &store, "--to", &url]).await;
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("already holds 2 connections"), "{again:?}");
+
+    // The held sync moved with its staged records: approved on PostgreSQL, it applies.
+    let approved = there.run(&["approve", "acme", "Prod"]).await;
+    assert_eq!(approved.code, 0, "{approved:?}");
+    assert_eq!(there.users("Prod").await.iter().filter(|u| u["deleted"] == json!(false)).count(), valid(5));
+    // The same key opens the moved credentials; new rows get new ids.
+    let mut command = there.command(&["sync", "acme", "Prod"]);
+    command.env("TIB_KEY_FILE", tib.store().with_file_name("tib.key"));
+    let synced = Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"));
+    assert_eq!(synced.code, 0, "{synced:?}");
+    let mut command = there.command(&["connect", "acme", "Staging", "--cred", "tenant=demo", "--cred", "api_token=x"]);
+    command.env("TIB_KEY_FILE", tib.store().with_file_name("tib.key"));
+    let connected =
+        Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"));
+    assert_eq!(connected.code, 0, "{connected:?}");
+}

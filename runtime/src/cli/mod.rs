@@ -80,6 +80,22 @@ struct Settings {
     public_url: url::Url,
 }
 
+/// What `tib store` does.
+#[derive(clap::Subcommand)]
+enum StoreAction {
+    /// Copy an SQLite store into an empty PostgreSQL database, nothing lost: every connection, run,
+    /// user, history entry, notification and held sync. Stop every tib using the file first; it is
+    /// only read. The key that sealed its credentials stays the one to give the instances.
+    Migrate {
+        /// The SQLite store to move.
+        #[arg(long, value_name = "PATH")]
+        from: PathBuf,
+        /// The PostgreSQL database to move it into: postgres://user@host:port/db.
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Connect an account of an integration, or replace the credentials of one already connected.
@@ -152,6 +168,11 @@ enum Command {
     },
     /// Read an admin token on stdin and print the line `--admin-token-file` holds for it.
     HashToken,
+    /// Move the store to another backend.
+    Store {
+        #[command(subcommand)]
+        action: StoreAction,
+    },
     /// Health of the store and of every connection, and recent notifications.
     Status,
     /// The integrations compiled into this runtime and the credentials each asks for.
@@ -238,6 +259,9 @@ fn default_store() -> PathBuf {
 async fn run(mut cli: Cli) -> Result<(), Failure> {
     if let Command::Integrations = cli.command {
         return integrations(&cli.settings.public_url);
+    }
+    if let Command::Store { action: StoreAction::Migrate { from, to } } = &cli.command {
+        return migrate(from, to);
     }
     if let Command::Demo = cli.command {
         // The demo's API runs on this machine, which syncs refuse otherwise.
@@ -335,6 +359,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Status => context.status(),
         Command::Demo => context.demo().await,
         Command::Integrations => integrations(&context.settings.public_url),
+        Command::Store { action: StoreAction::Migrate { from, to } } => migrate(&from, &to),
     }
 }
 
@@ -364,6 +389,24 @@ fn integrations(public_url: &url::Url) -> Result<(), Failure> {
             println!("{:<20}   {}", "", redirect_urls(public_url, id).join(&format!("\n{:<20}   ", "")));
         }
     }
+    Ok(())
+}
+
+/// `tib store migrate`: the move, then what it moved.
+fn migrate(from: &std::path::Path, to: &str) -> Result<(), Failure> {
+    if !crate::store::postgres::is_url(to) {
+        return Err(Failure(format!("--to must be a PostgreSQL URL (postgres://…), not `{to}`"), 2));
+    }
+    let moved = crate::store::migrate::sqlite_to_postgres(from, to, &crate::sync::owner_alive, SystemClock.now())?;
+    let tables: Vec<String> = moved.tables.iter().map(|(table, rows)| format!("{rows} {table}")).collect();
+    println!(
+        "moved {} into {}: {}, {} held syncs",
+        from.display(),
+        crate::store::shown(to),
+        tables.join(", "),
+        moved.held
+    );
+    println!("serve it with: tib --store {} --key-file KEY serve", crate::store::shown(to));
     Ok(())
 }
 

@@ -10,6 +10,7 @@
 
 mod applying;
 pub mod history;
+pub mod migrate;
 pub mod postgres;
 pub mod sqlite;
 pub mod staging;

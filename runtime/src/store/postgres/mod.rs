@@ -12,6 +12,7 @@ mod schema;
 use deadpool_postgres::{Client, GenericClient, Pool};
 use tokio_postgres::types::ToSql;
 
+use super::migrate::{Column, Held, Kind, Table};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Connection, Event, FieldTest, HistoryQuery, NewConnection, Notification,
     Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted,
@@ -118,6 +119,80 @@ impl Postgres {
             tx.execute("INSERT INTO tib_schema (version) VALUES ($1)", &[&(MIGRATIONS.len() as i32)])
                 .await
                 .map_err(&e)?;
+            tx.commit().await.map_err(&e)
+        })
+    }
+}
+
+impl Postgres {
+    /// Fills an empty database with another store's tables and held runs, in one transaction,
+    /// and moves each id sequence past the ids it holds.
+    pub(crate) fn import(&self, tables: Vec<Table>, held: Vec<Held>) -> Result<()> {
+        /// Rows per statement.
+        const BATCH: usize = 5000;
+        self.with(async move |mut client| {
+            let e = pg("moving the store");
+            let tx = client.transaction().await.map_err(&e)?;
+            for Table { name: table, columns, values } in &tables {
+                let rows = values.first().map_or(0, Column::rows);
+                let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+                let arrays: Vec<String> = columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, kind))| {
+                        let kind = match kind {
+                            Kind::Int => "bigint",
+                            Kind::Text => "text",
+                            Kind::Blob => "bytea",
+                            Kind::Bool => "boolean",
+                        };
+                        format!("${}::{kind}[]", i + 1)
+                    })
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO {table} ({0}) SELECT {0} FROM UNNEST({1}) AS v({0})",
+                    names.join(", "),
+                    arrays.join(", ")
+                );
+                for start in (0..rows).step_by(BATCH) {
+                    let end = (start + BATCH).min(rows);
+                    let slices: Vec<Box<dyn ToSql + Sync + Send>> = values
+                        .iter()
+                        .map(|column| -> Box<dyn ToSql + Sync + Send> {
+                            match column {
+                                Column::Int(v) => Box::new(v[start..end].to_vec()),
+                                Column::Text(v) => Box::new(v[start..end].to_vec()),
+                                Column::Blob(v) => Box::new(v[start..end].to_vec()),
+                                Column::Bool(v) => Box::new(v[start..end].to_vec()),
+                            }
+                        })
+                        .collect();
+                    let params: Vec<&(dyn ToSql + Sync)> =
+                        slices.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+                    tx.execute(&sql, &params).await.map_err(&e)?;
+                }
+                if names.contains(&"id") {
+                    tx.execute(
+                        &format!(
+                            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1), \
+                             MAX(id) IS NOT NULL) FROM {table}"
+                        ),
+                        &[],
+                    )
+                    .await
+                    .map_err(&e)?;
+                }
+            }
+            for run in &held {
+                for batch in &run.batches {
+                    tx.execute("INSERT INTO staged (run_id, records) VALUES ($1, $2)", &[&run.run_id, batch])
+                        .await
+                        .map_err(&e)?;
+                }
+                tx.execute("INSERT INTO held (run_id, kept) VALUES ($1, $2)", &[&run.run_id, &run.kept])
+                    .await
+                    .map_err(&e)?;
+            }
             tx.commit().await.map_err(&e)
         })
     }

@@ -5,6 +5,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::migrate::{Column, Held, Kind};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Connection, Event, FieldTest, HistoryQuery, NewConnection, Notification,
     Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted,
@@ -180,6 +181,60 @@ impl Sqlite {
         let gone: Vec<i64> = runs.into_iter().filter(|r| !live.contains(r)).collect();
         remove_spools(&self.staging, &gone);
         Ok(())
+    }
+}
+
+impl Sqlite {
+    /// A table's values, column by column (the rows `filter` selects, or all), for a move to
+    /// another store.
+    pub(crate) fn dump(&self, table: &str, columns: &[(&str, Kind)], filter: Option<&str>) -> Result<Vec<Column>> {
+        let e = err("reading the store to move it");
+        let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+        let filter = filter.map(|f| format!(" WHERE {f}")).unwrap_or_default();
+        let db = self.lock();
+        let mut statement = db.prepare(&format!("SELECT {} FROM {table}{filter}", names.join(", "))).map_err(&e)?;
+        let mut values: Vec<Column> = columns
+            .iter()
+            .map(|(_, kind)| match kind {
+                Kind::Int => Column::Int(Vec::new()),
+                Kind::Text => Column::Text(Vec::new()),
+                Kind::Blob => Column::Blob(Vec::new()),
+                Kind::Bool => Column::Bool(Vec::new()),
+            })
+            .collect();
+        let mut rows = statement.query([]).map_err(&e)?;
+        while let Some(row) = rows.next().map_err(&e)? {
+            for (i, column) in values.iter_mut().enumerate() {
+                match column {
+                    Column::Int(v) => v.push(row.get(i).map_err(&e)?),
+                    Column::Text(v) => v.push(row.get(i).map_err(&e)?),
+                    Column::Blob(v) => v.push(row.get(i).map_err(&e)?),
+                    Column::Bool(v) => v.push(row.get(i).map_err(&e)?),
+                }
+            }
+        }
+        Ok(values)
+    }
+
+    /// Every held run with its spooled records and kept digests.
+    pub(crate) fn held_runs(&self) -> Result<Vec<Held>> {
+        let ids = match self.dump("runs", &[("id", Kind::Int)], Some("outcome = 'held'"))?.pop() {
+            Some(Column::Int(ids)) => ids.into_iter().flatten().collect::<Vec<i64>>(),
+            _ => Vec::new(),
+        };
+        let mut held = Vec::new();
+        for run_id in ids {
+            let spool = Spool::of(&self.staging, run_id);
+            let mut batches = Vec::new();
+            spool.for_each_chunk(|_, chunk| {
+                batches.push(chunk.to_vec());
+                Ok(())
+            })?;
+            let kept = std::fs::read(&spool.kept)
+                .map_err(|e| StoreError(format!("cannot read the held sync {}: {e}", spool.kept.display())))?;
+            held.push(Held { run_id, batches, kept });
+        }
+        Ok(held)
     }
 }
 
