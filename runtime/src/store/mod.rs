@@ -314,6 +314,21 @@ pub fn open(location: &str) -> Result<std::sync::Arc<dyn Store>> {
     })
 }
 
+/// The whole name, or first and last, in SQL both stores read: what a search and the name order read.
+const FULL_NAME: &str = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
+
+/// The ORDER BY of a user query; `bytes` is how the store compares text by its bytes (RFC 3339 in UTC
+/// sorts as text so).
+fn order_by(order: UserOrder, bytes: &str) -> String {
+    match order {
+        UserOrder::ExternalId => "external_id".to_owned(),
+        UserOrder::Email => "lower(email), external_id".to_owned(),
+        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
+        UserOrder::LastSeen => format!("last_seen_at IS NULL, last_seen_at{bytes} DESC, external_id"),
+        UserOrder::Created => format!("created_at IS NULL, created_at{bytes} DESC, external_id"),
+    }
+}
+
 /// A store location as messages and logs show it: a URL without its password.
 pub fn shown(location: &str) -> String {
     match url::Url::parse(location) {
@@ -391,7 +406,10 @@ pub trait Store: Send + Sync {
     /// Runs left `running` by processes that are gone become `interrupted`,
     /// and their staged users are dropped; returns how many.
     fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize>;
-    fn last_run(&self, connection_id: i64) -> Result<Option<Run>>;
+    fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
+        Ok(self.runs(connection_id, 1)?.into_iter().next())
+    }
+    /// The connection's newest runs, newest first.
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>>;
 
     /// The connection's users the query selects, by external id.

@@ -14,9 +14,9 @@ use tokio_postgres::types::ToSql;
 
 use super::migrate::{Column, Held, Kind, Table};
 use super::{
-    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FieldTest, HistoryQuery, NewConnection, Notification,
-    Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted,
-    UserField, UserOrder, UserQuery, UserRow,
+    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FULL_NAME, FieldTest, HistoryQuery, NewConnection,
+    Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time,
+    Upserted, UserField, UserQuery, UserRow,
 };
 use schema::MIGRATIONS;
 
@@ -309,20 +309,6 @@ impl Sql {
 
     fn params(&self) -> Vec<&(dyn ToSql + Sync)> {
         self.params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect()
-    }
-}
-
-/// The whole name, or first and last: what a search and the name order read.
-const FULL_NAME: &str = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
-
-fn order_by(order: UserOrder) -> String {
-    match order {
-        UserOrder::ExternalId => "external_id".to_owned(),
-        UserOrder::Email => "lower(email), external_id".to_owned(),
-        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
-        // RFC 3339 in UTC sorts as text.
-        UserOrder::LastSeen => "last_seen_at IS NULL, last_seen_at COLLATE \"C\" DESC, external_id".to_owned(),
-        UserOrder::Created => "created_at IS NULL, created_at COLLATE \"C\" DESC, external_id".to_owned(),
     }
 }
 
@@ -646,10 +632,6 @@ impl Store for Postgres {
         })
     }
 
-    fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
-        Ok(self.runs(connection_id, 1)?.into_iter().next())
-    }
-
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         self.with(async |client| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE connection_id = $1 ORDER BY id DESC LIMIT $2");
@@ -668,7 +650,7 @@ impl Store for Postgres {
              ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = $1), last_seen) END \
              FROM users WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
             sql.text,
-            order_by(query.order)
+            super::order_by(query.order, " COLLATE \"C\"")
         );
         self.with(async |client| {
             let rows = client.query(&text, &sql.params()).await.map_err(pg("reading users"))?;

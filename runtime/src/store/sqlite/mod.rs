@@ -7,9 +7,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::migrate::{Column, Held, Kind};
 use super::{
-    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FieldTest, HistoryQuery, NewConnection, Notification,
-    Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time, Upserted,
-    UserField, UserOrder, UserQuery, UserRow,
+    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FULL_NAME, FieldTest, HistoryQuery, NewConnection,
+    Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time,
+    Upserted, UserField, UserQuery, UserRow,
 };
 use apply::{Spool, Target};
 
@@ -697,10 +697,6 @@ impl Store for Sqlite {
         Ok(recovered.len())
     }
 
-    fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
-        Ok(self.runs(connection_id, 1)?.into_iter().next())
-    }
-
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         let db = self.lock();
         let mut statement = db
@@ -721,7 +717,7 @@ impl Store for Sqlite {
                  CASE WHEN deleted THEN last_seen \
                  ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = ?1), last_seen) END \
                  FROM users WHERE {filters} ORDER BY {} LIMIT ? OFFSET ?",
-                order_by(query.order)
+                super::order_by(query.order, "")
             ))
             .map_err(err("reading users"))?;
         let values = rusqlite::params_from_iter(values);
@@ -913,20 +909,6 @@ impl Store for Sqlite {
 }
 
 /// The WHERE clause of a user query and its parameters (the connection's id is `?1`).
-/// The whole name, or first and last: what a search and the name order read.
-const FULL_NAME: &str = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
-
-fn order_by(order: UserOrder) -> String {
-    match order {
-        UserOrder::ExternalId => "external_id".to_owned(),
-        UserOrder::Email => "lower(email), external_id".to_owned(),
-        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
-        // RFC 3339 in UTC sorts as text.
-        UserOrder::LastSeen => "last_seen_at IS NULL, last_seen_at DESC, external_id".to_owned(),
-        UserOrder::Created => "created_at IS NULL, created_at DESC, external_id".to_owned(),
-    }
-}
-
 fn user_filters(connection_id: i64, query: &UserQuery) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut sql = String::from("connection_id = ?1");
