@@ -231,8 +231,8 @@ impl Engine {
         };
         let (now, policy) = (self.clock.now(), self.apply);
         let applied = {
-            let totals = totals.clone();
-            self.store(move |s| s.complete_run(run_id, baseline, &totals, policy, now)).await
+            let (totals, owner) = (totals.clone(), self.owner.clone());
+            self.store(move |s| s.complete_run(run_id, &owner, baseline, &totals, policy, now)).await
         };
         match applied {
             Ok(Applied::Applied { added, updated, deleted }) => Ok(Ended::Applied {

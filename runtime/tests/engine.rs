@@ -64,6 +64,7 @@ impl Store for Gated {
     fn complete_run(
         &self,
         run_id: i64,
+        owner: &str,
         baseline: Baseline,
         totals: &RunTotals,
         policy: ApplyPolicy,
@@ -75,7 +76,7 @@ impl Store for Gated {
                 self.timed_out.store(true, Ordering::SeqCst);
             }
         }
-        self.inner.complete_run(run_id, baseline, totals, policy, now)
+        self.inner.complete_run(run_id, owner, baseline, totals, policy, now)
     }
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()> {
         self.inner.fail_run(run_id, totals, error, now)

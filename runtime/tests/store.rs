@@ -210,8 +210,13 @@ fn connect(store: &dyn Store, integration: &str, account: &str) -> (i64, Upserte
     (store.connection(integration, account).expect("read").expect("exists").id, upserted)
 }
 
-/// Starts a run and stages `rows` over pages of 3, as a sync does.
+/// The process the tests' syncs run in, as leases name it.
+const OWNER: &str = "test-host:1";
+
+/// Leases the connection (unless another holds it), starts a run and stages `rows` over pages of 3,
+/// as a sync does.
 fn staged(store: &dyn Store, id: i64, rows: &[User], now: i64) -> Started {
+    store.try_lease(id, OWNER, now + 900, now).expect("lease");
     let Started { run_id, mut baseline } = store.start_run(id, now).expect("run");
     for page in rows.chunks(3) {
         let mut records = Vec::new();
@@ -228,7 +233,9 @@ fn sync(store: &dyn Store, id: i64, rows: &[User], now: i64) -> Applied {
     let Started { run_id, baseline } = staged(store, id, rows, now);
     let totals =
         RunTotals { pages: rows.len().div_ceil(3) as i64, users_seen: rows.len() as i64, ..RunTotals::default() };
-    store.complete_run(run_id, baseline, &totals, ApplyPolicy::default(), now).expect("complete")
+    let applied = store.complete_run(run_id, OWNER, baseline, &totals, ApplyPolicy::default(), now).expect("complete");
+    store.release(id, OWNER).expect("release");
+    applied
 }
 
 fn ids(store: &dyn Store, id: i64, all: bool) -> Vec<String> {
@@ -253,6 +260,7 @@ fn history(store: &dyn Store, id: i64, user: Option<&str>) -> Vec<(String, Event
 }
 
 on_both_backends!(
+    a_sync_that_lost_its_lease_is_not_applied,
     an_unchanged_resync_writes_no_user_and_stages_nothing,
     each_change_is_kept_in_the_users_history,
     users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed,
@@ -282,7 +290,7 @@ fn an_unchanged_resync_writes_no_user_and_stages_nothing(backend: &Backend) {
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..50), 200);
     assert_eq!((baseline.kept_count(), baseline.present()), (50, 50), "every user found unchanged in the baseline");
     assert!(backend.staged().is_empty(), "nothing staged for unchanged users");
-    let applied = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
+    let applied = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
     assert_eq!(applied.expect("applied"), Applied::Applied { added: 0, updated: 0, deleted: 0 });
     assert_eq!(backend.sql("SELECT DISTINCT run_id FROM users"), written_by, "no user row rewritten");
     let stored = store.users(id, false).expect("users");
@@ -329,7 +337,7 @@ fn each_change_is_kept_in_the_users_history(backend: &Backend) {
     // Kept for the policy's time: a sync a year on drops what is older.
     let policy = ApplyPolicy { keep_history_secs: 150, ..ApplyPolicy::default() };
     let Started { run_id, baseline } = staged(store.as_ref(), id, &next, 400);
-    store.complete_run(run_id, baseline, &RunTotals::default(), policy, 400).expect("applied");
+    store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), policy, 400).expect("applied");
     let kept = history(store.as_ref(), id, None);
     assert_eq!(kept.len(), 3, "only the changes of the sync at 300 are within 150 s of 400: {kept:?}");
 }
@@ -361,7 +369,7 @@ fn a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it(backend:
     // A sync starts, then an operator approves the held one before it ends.
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..30), 300);
     store.approve_held(id, ApplyPolicy::default(), 301).expect("approve");
-    let late = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 302);
+    let late = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 302);
     assert!(late.expect_err("refused").0.contains("the stored users changed while this sync ran"));
     store.fail_run(run_id, &RunTotals::default(), "refused", 302).expect("recorded");
     assert_eq!(store.user_counts(id).expect("counts"), (5, 30), "the approved sync stands");
@@ -375,7 +383,7 @@ fn damaged_staging_fails_the_sync_and_changes_nothing(backend: &Backend) {
     let before = store.users(id, true).expect("users");
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(5..9), 200);
     backend.tear_staging(run_id);
-    let error = store.complete_run(run_id, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
+    let error = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
     assert!(error.expect_err("damaged").0.contains("are damaged at byte"));
     assert_eq!(store.users(id, true).expect("users"), before);
 }
@@ -668,4 +676,18 @@ fn users_are_sorted_by_email_name_and_times_those_without_the_value_last(backend
     assert_eq!(sorted(UserOrder::Name), ["3", "1", "2", "4"], "Al, bob, User 2; the nameless last");
     assert_eq!(sorted(UserOrder::LastSeen), ["3", "2", "1", "4"], "the most recent first");
     assert_eq!(sorted(UserOrder::Created), ["4", "1", "2", "3"]);
+}
+
+fn a_sync_that_lost_its_lease_is_not_applied(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..5), 100);
+    let before = store.users(id, true).expect("users");
+    let Started { run_id, baseline } = staged(store.as_ref(), id, &users(3..9), 200);
+    // Stopped past its lease: another instance takes the connection over.
+    assert!(store.try_lease(id, "other-host:2", 2000, 1200).expect("lease"), "an expired lease is taken over");
+    let late = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 1201);
+    let error = late.expect_err("refused").0;
+    assert!(error.contains("lost its lease") && error.contains("other-host:2"), "{error}");
+    assert_eq!(store.users(id, true).expect("users"), before, "nothing applied");
 }

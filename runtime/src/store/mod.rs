@@ -329,6 +329,18 @@ fn order_by(order: UserOrder, bytes: &str) -> String {
     }
 }
 
+/// Refuses an apply by `owner` when the connection's lease is not its own.
+fn lease_held(leased: Option<&str>, owner: &str) -> Result<()> {
+    if leased == Some(owner) {
+        return Ok(());
+    }
+    Err(StoreError(format!(
+        "this sync lost its lease on the connection (now {}): another instance took it over, or its run was \
+         recorded as interrupted; it is not applied",
+        leased.unwrap_or("free")
+    )))
+}
+
 /// A store location as messages and logs show it: a URL without its password.
 pub fn shown(location: &str) -> String {
     match url::Url::parse(location) {
@@ -391,9 +403,13 @@ pub trait Store: Send + Sync {
     fn stage(&self, run_id: i64, records: &[u8]) -> Result<()>;
     /// Applies a complete run, or holds it under the policy: its staged
     /// users, and as deleted the present users it neither staged nor kept.
+    /// Refused unless `owner` still holds the connection's lease: a sync
+    /// that lost it (another instance took the connection over, or its run
+    /// was recorded as interrupted) never applies.
     fn complete_run(
         &self,
         run_id: i64,
+        owner: &str,
         baseline: Baseline,
         totals: &RunTotals,
         policy: ApplyPolicy,

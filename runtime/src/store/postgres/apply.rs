@@ -70,6 +70,7 @@ async fn drop_staged(tx: &impl GenericClient, runs: &[i64]) -> Result<()> {
 pub async fn complete(
     mut client: Client,
     run_id: i64,
+    owner: &str,
     baseline: Baseline,
     totals: &RunTotals,
     policy: ApplyPolicy,
@@ -78,6 +79,10 @@ pub async fn complete(
     let e = pg("completing the sync");
     let tx = client.transaction().await.map_err(&e)?;
     let (target, version) = target(&tx, run_id, now).await?;
+    let leased: Option<String> =
+        one(&tx, "completing the sync", "SELECT lease_owner FROM connections WHERE id = $1", &[&target.connection_id])
+            .await?;
+    crate::store::lease_held(leased.as_deref(), owner)?;
     // An earlier held run is moot now: this one is newer.
     supersede_held(&tx, target.connection_id, run_id).await?;
     if version != baseline.version() {

@@ -568,12 +568,13 @@ impl Store for Postgres {
     fn complete_run(
         &self,
         run_id: i64,
+        owner: &str,
         baseline: Baseline,
         totals: &RunTotals,
         policy: ApplyPolicy,
         now: Time,
     ) -> Result<Applied> {
-        self.with(async |client| apply::complete(client, run_id, baseline, totals, policy, now).await)
+        self.with(async |client| apply::complete(client, run_id, owner, baseline, totals, policy, now).await)
     }
 
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()> {

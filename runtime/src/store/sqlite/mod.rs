@@ -562,6 +562,7 @@ impl Store for Sqlite {
     fn complete_run(
         &self,
         run_id: i64,
+        owner: &str,
         baseline: Baseline,
         totals: &RunTotals,
         policy: ApplyPolicy,
@@ -572,6 +573,10 @@ impl Store for Sqlite {
         let e = err("completing the sync");
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&e)?;
         let target = target(&tx, run_id, now)?;
+        let leased: Option<String> = tx
+            .query_row("SELECT lease_owner FROM connections WHERE id = ?1", [target.connection_id], |r| r.get(0))
+            .map_err(&e)?;
+        super::lease_held(leased.as_deref(), owner)?;
         // An earlier held run is moot now: this one is newer.
         let superseded = supersede_held(&tx, target.connection_id, run_id)?;
         let version: i64 = tx
