@@ -341,6 +341,17 @@ fn lease_held(leased: Option<&str>, owner: &str) -> Result<()> {
     )))
 }
 
+/// The SQL (valid in both stores) that a condition's field reads, and whether it compares exactly
+/// (otherwise without regard to case).
+fn condition_column(field: UserField) -> (&'static str, bool) {
+    match field {
+        UserField::ExternalId => ("external_id", true),
+        UserField::Email => ("email", false),
+        UserField::UserName => ("COALESCE(username, email)", false),
+        UserField::Access => ("(NOT deleted AND active)", true),
+    }
+}
+
 /// A store location as messages and logs show it: a URL without its password.
 pub fn shown(location: &str) -> String {
     match url::Url::parse(location) {

@@ -16,7 +16,7 @@ use super::migrate::{Column, Held, Kind, Table};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Connection, Event, FULL_NAME, FieldTest, HistoryQuery, NewConnection,
     Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time,
-    Upserted, UserField, UserQuery, UserRow,
+    Upserted, UserQuery, UserRow,
 };
 use schema::MIGRATIONS;
 
@@ -340,12 +340,7 @@ fn user_filters(connection_id: i64, query: &UserQuery) -> Sql {
         clauses.push(format!("external_id > {}", sql.bind(after.clone())));
     }
     for condition in &query.conditions {
-        let (field, exact) = match condition.field {
-            UserField::ExternalId => ("external_id", true),
-            UserField::Email => ("email", false),
-            UserField::UserName => ("COALESCE(username, email)", false),
-            UserField::Access => ("(NOT deleted AND active)", true),
-        };
+        let (field, exact) = super::condition_column(condition.field);
         let folded = if exact { field.to_owned() } else { format!("lower({field})") };
         let text = |text: &String| if exact { text.clone() } else { text.to_lowercase() };
         let clause = match &condition.test {

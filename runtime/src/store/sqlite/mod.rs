@@ -9,7 +9,7 @@ use super::migrate::{Column, Held, Kind};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Connection, Event, FULL_NAME, FieldTest, HistoryQuery, NewConnection,
     Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time,
-    Upserted, UserField, UserQuery, UserRow,
+    Upserted, UserQuery, UserRow,
 };
 use apply::{Spool, Target};
 
@@ -942,12 +942,7 @@ fn user_filters(connection_id: i64, query: &UserQuery) -> (String, Vec<rusqlite:
         and("external_id > ?", vec![after.clone().into()]);
     }
     for condition in &query.conditions {
-        let (field, exact) = match condition.field {
-            UserField::ExternalId => ("external_id", true),
-            UserField::Email => ("email", false),
-            UserField::UserName => ("COALESCE(username, email)", false),
-            UserField::Access => ("(deleted = 0 AND active = 1)", true),
-        };
+        let (field, exact) = super::condition_column(condition.field);
         let folded = if exact { field.to_owned() } else { format!("lower({field})") };
         let param = |text: &String| if exact { text.clone() } else { text.to_lowercase() };
         match &condition.test {
