@@ -3,17 +3,20 @@
 //! most N at once, of which slow connections hold at most half; never one
 //! connection twice at the same time, nor twice for one slot when several
 //! processes serve one store; after downtime, an overdue connection runs once.
+//!
+//! A process claims only as many due connections as it has room to sync,
+//! each under a lease it renews while it syncs; the leases of a process that
+//! died or was cut off lapse, and another process syncs their connections.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::store::{Connection, Store, Time};
+use crate::store::{Claim, Claimed, Connection, Store, Time};
 
 pub const DAY: i64 = 24 * 60 * 60;
 
@@ -82,33 +85,52 @@ pub trait Runner: Send + Sync + 'static {
     fn run(&self, connection: Connection) -> impl Future<Output = ()> + Send;
 }
 
+/// How long a lease lasts unless renewed, by default: an instance killed
+/// or cut off from the store loses its syncs to the others after this.
+pub const LEASE_SECS: i64 = 5 * 60;
+
 pub struct Scheduler<R: Runner> {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     runner: Arc<R>,
-    permits: Arc<Semaphore>,
-    /// What a slow connection takes before a permit: at most half the
-    /// permits go to connections whose last sync was slow, so a few slow
-    /// tenants cannot keep the others waiting.
-    slow_permits: Arc<Semaphore>,
+    /// Syncs this process runs at once.
+    capacity: usize,
+    /// Of those, at most this many of connections whose last sync was slow,
+    /// so a few slow tenants cannot keep the others waiting.
+    slow_capacity: usize,
     /// How long a sync lasts before its connection counts as slow.
     slow_after: i64,
-    /// Connections with a sync under way in this process.
-    running: Arc<Mutex<HashSet<i64>>>,
+    /// This process, as leases name it.
+    owner: String,
+    lease_secs: i64,
+    /// At most this many connections of an integration sync at once, on every process together.
+    caps: BTreeMap<String, usize>,
+    /// Connections this process claimed and is syncing, each with whether it is slow.
+    held: Arc<Mutex<HashMap<i64, bool>>>,
     tasks: JoinSet<()>,
 }
 
 impl<R: Runner> Scheduler<R> {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, runner: Arc<R>, max_concurrent: usize) -> Self {
-        let max_concurrent = max_concurrent.max(1);
+    /// Syncs `max_concurrent` connections at once at most, under leases named `owner`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        runner: Arc<R>,
+        max_concurrent: usize,
+        owner: impl Into<String>,
+    ) -> Self {
+        let capacity = max_concurrent.max(1);
         Scheduler {
             store,
             clock,
             runner,
-            permits: Arc::new(Semaphore::new(max_concurrent)),
-            slow_permits: Arc::new(Semaphore::new((max_concurrent / 2).max(1))),
+            capacity,
+            slow_capacity: (capacity / 2).max(1),
             slow_after: SLOW_SECS,
-            running: Arc::default(),
+            owner: owner.into(),
+            lease_secs: LEASE_SECS,
+            caps: BTreeMap::new(),
+            held: Arc::default(),
             tasks: JoinSet::new(),
         }
     }
@@ -119,69 +141,77 @@ impl<R: Runner> Scheduler<R> {
         self
     }
 
-    /// Records the runs of stopped processes as interrupted, then starts a
-    /// sync of every enabled connection that is due and not already running;
-    /// each waits for one of the N permits. A started connection's
-    /// next sync is set now, one interval on: an overdue one runs once.
-    /// Returns the connections started. The store is read and written off
-    /// the async workers: a long apply elsewhere delays the tick, never the
-    /// syncs under way.
+    /// Leases last `seconds` unless renewed (a third of that apart, by `serve`).
+    pub fn with_lease(mut self, seconds: i64) -> Self {
+        self.lease_secs = seconds.max(3);
+        self
+    }
+
+    /// At most `cap` connections of each integration named sync at once, on every process serving the store.
+    pub fn with_caps(mut self, caps: BTreeMap<String, usize>) -> Self {
+        self.caps = caps;
+        self
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<i64, bool>> {
+        self.held.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Frees the leases of stopped processes (their runs recorded as
+    /// interrupted, their connections due again), then claims as many due
+    /// connections as this process has room for, the longest waiting first,
+    /// and starts their syncs. A claimed connection's next sync is set now,
+    /// one interval on: an overdue one runs once. Returns the connections
+    /// started. The store is read and written off the async workers: a long
+    /// apply elsewhere delays the tick, never the syncs under way.
     pub async fn tick(&mut self) -> Result<Vec<String>, crate::store::StoreError> {
         let now = self.clock.now();
-        let running: HashSet<i64> = self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
-        let slow_after = self.slow_after;
+        let (limit, slow_limit) = {
+            let held = self.held();
+            let slow = held.values().filter(|slow| **slow).count();
+            let limit = self.capacity.saturating_sub(held.len());
+            (limit, self.slow_capacity.saturating_sub(slow).min(limit))
+        };
+        let (owner, until, slow_after, caps) =
+            (self.owner.clone(), now.saturating_add(self.lease_secs), self.slow_after, self.caps.clone());
         let claimed = crate::store::off_workers(&self.store, move |store| {
-            // A `tib sync` killed while serve runs leaves a run behind: record it as interrupted.
+            // A process killed or cut off mid-sync leaves a lease behind: free it, and its connection syncs again.
             let recovered = store.recover_interrupted(&crate::sync::owner_alive, now)?;
             if recovered > 0 {
-                tracing::warn!(recovered, "syncs of stopped processes were recorded as interrupted");
+                tracing::warn!(
+                    recovered,
+                    "the leases of stopped processes were freed, their syncs recorded as interrupted"
+                );
             }
-            // The longest waiting first: the order permits are handed out in.
-            let mut due: Vec<Connection> = store
-                .connections()?
-                .into_iter()
-                .filter(|c| c.enabled && c.next_sync_at <= now && !running.contains(&c.id))
-                .collect();
-            due.sort_by_key(|c| c.next_sync_at);
-            let mut claimed = Vec::new();
-            for connection in due {
-                let next = next_sync(now, connection.interval_secs, &connection.name());
-                // Claimed only if no other process serving this store took the slot meanwhile.
-                if !store.claim_slot(connection.id, connection.next_sync_at, next)? {
-                    continue;
-                }
-                // Slow: its last sync lasted `slow_after` or longer (or is still running since long).
-                let slow = match store.last_run(connection.id) {
-                    Ok(last) => last.is_some_and(|run| {
-                        run.ended_at.unwrap_or(now).saturating_sub(run.started_at) >= slow_after
-                    }),
-                    Err(error) => {
-                        tracing::error!(%error, connection = connection.name(), "cannot read the last run; counted as not slow");
-                        false
-                    }
-                };
-                claimed.push((connection, slow));
+            if limit == 0 {
+                return Ok(Vec::new());
             }
-            Ok(claimed)
+            let next = |c: &Connection| next_sync(now, c.interval_secs, &c.name());
+            store.claim_due(&Claim {
+                owner: &owner,
+                now,
+                until,
+                limit,
+                slow_limit,
+                slow_after,
+                caps: &caps,
+                next: &next,
+            })
         })
         .await?;
         let mut started = Vec::new();
-        for (connection, slow) in claimed {
-            let name = connection.name();
-            self.running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(connection.id);
-            let (runner, permits, running) = (self.runner.clone(), self.permits.clone(), self.running.clone());
-            let slow_permits = slow.then(|| self.slow_permits.clone());
+        for Claimed { connection, slow } in claimed {
+            let (id, name) = (connection.id, connection.name());
+            self.held().insert(id, slow);
+            let (runner, store, held, owner) =
+                (self.runner.clone(), self.store.clone(), self.held.clone(), self.owner.clone());
             self.tasks.spawn(async move {
-                let id = connection.id;
-                let slow_permit = match slow_permits {
-                    Some(slow_permits) => slow_permits.acquire_owned().await.ok(),
-                    None => None,
-                };
-                if let Ok(_permit) = permits.acquire_owned().await {
-                    runner.run(connection).await;
+                runner.run(connection).await;
+                // A sync that ended released its lease with its run; this frees one that never started one.
+                if let Err(error) = crate::store::off_workers(&store, move |s| s.release(id, &owner)).await {
+                    tracing::error!(%error, connection = id, "cannot release the connection");
                 }
-                drop(slow_permit);
-                running.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
+                held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id);
             });
             started.push(name);
         }
@@ -190,24 +220,47 @@ impl<R: Runner> Scheduler<R> {
         Ok(started)
     }
 
-    /// Ticks every `poll` until `shutdown` completes, then waits up to
-    /// `grace` for the syncs under way (a sync cut short is recovered as
-    /// interrupted at the next start, its users untouched).
+    /// Extends this process's leases: a third of a lease apart, so that one
+    /// renewal lost to a busy store does not cost a sync its lease.
+    async fn renew(&self) {
+        let (owner, until) = (self.owner.clone(), self.clock.now().saturating_add(self.lease_secs));
+        if let Err(error) = crate::store::off_workers(&self.store, move |s| s.renew_leases(&owner, until)).await {
+            tracing::error!(%error, "cannot renew the leases of the syncs under way");
+        }
+    }
+
+    /// Ticks every `poll`, and renews the leases a third of a lease apart,
+    /// until `shutdown` completes; then waits up to `grace` for the syncs under
+    /// way (a sync cut short is recovered as interrupted by the next tick of
+    /// any instance, its users untouched).
     pub async fn serve(mut self, poll: Duration, grace: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let renew_every = Duration::from_secs((self.lease_secs / 3).max(1) as u64);
+        let mut renewal = tokio::time::interval(renew_every);
+        renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut polling = tokio::time::interval(poll);
+        polling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            match self.tick().await {
-                Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
-                Ok(_) => {}
-                Err(error) => tracing::error!(%error, "cannot read the connections to schedule"),
-            }
             tokio::select! {
                 () = &mut shutdown => break,
-                () = tokio::time::sleep(poll) => {}
+                _ = renewal.tick() => self.renew().await,
+                _ = polling.tick() => match self.tick().await {
+                    Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "cannot claim the due connections"),
+                },
             }
         }
         tracing::info!(running = self.tasks.len(), "shutting down: waiting for the syncs under way");
-        let drained = tokio::time::timeout(grace, async { while self.tasks.join_next().await.is_some() {} }).await;
+        let drained = tokio::time::timeout(grace, async {
+            loop {
+                tokio::select! {
+                    done = self.tasks.join_next() => if done.is_none() { break },
+                    _ = renewal.tick() => self.renew().await,
+                }
+            }
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!("syncs still running after the grace period were stopped; they resume at the next start");
         }
@@ -221,6 +274,8 @@ impl<R: Runner> Scheduler<R> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     #[test]

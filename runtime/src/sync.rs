@@ -18,9 +18,6 @@ use crate::schedule::Clock;
 use crate::store::{Applied, ApplyPolicy, Connection, Outcome, RunTotals, Started, Store, StoreError, off_workers};
 use crate::vault::Vault;
 
-/// A lease outlives a page by far; it is renewed at every page.
-const LEASE_SECS: i64 = 15 * 60;
-
 /// Everything a sync needs, shared by every sync of the process.
 pub struct Engine {
     pub store: Arc<dyn Store>,
@@ -35,6 +32,8 @@ pub struct Engine {
     pub clock: Arc<dyn Clock>,
     /// This process, as leases name it: `host:pid`.
     pub owner: String,
+    /// How long a lease lasts unless renewed; a sync renews it a third of that apart.
+    pub lease_secs: i64,
     /// Client credentials tokens, kept across syncs until shortly before they
     /// expire; keyed by connection and its sealed credentials, so connecting
     /// again starts afresh.
@@ -91,6 +90,11 @@ impl Ended {
     }
 }
 
+/// Why a sync stopped before its end: another process took its connection over.
+const LOST_LEASE: &str = "this sync lost its lease on the connection: its process stopped, or lost the store, past \
+                          the lease, and its run was recorded as interrupted and left to another; it is stopped, \
+                          nothing applied";
+
 /// Staged records are handed to the store in batches of about this many
 /// bytes (a thousand users of ~250 bytes): one file write per batch, not per page.
 const STAGE_BATCH_BYTES: usize = 256 << 10;
@@ -146,19 +150,51 @@ fn reason_kind(reason: &DropReason) -> &'static str {
 }
 
 impl Engine {
+    /// Syncs a connection now, outside the schedule, under a lease of its own.
     pub async fn sync(&self, connection: &Connection, progress: Progress<'_>) -> Result<Ended, String> {
         let name = connection.name();
-        let (now, id, owner) = (self.clock.now(), connection.id, self.owner.clone());
-        let leased = self.store(move |s| s.try_lease(id, &owner, now + LEASE_SECS, now)).await?;
+        let (until, id, owner) = (self.clock.now().saturating_add(self.lease_secs), connection.id, self.owner.clone());
+        let leased = self.store(move |s| s.try_lease(id, &owner, until)).await?;
         if !leased {
             return Ok(Ended::Busy);
         }
-        let ended = self.leased(connection, &name, progress).await;
+        let ended = tokio::select! {
+            ended = self.leased(connection, &name, progress) => ended,
+            never = self.keep_leases() => match never {},
+        };
         let owner = self.owner.clone();
         if let Err(error) = self.store(move |s| s.release(id, &owner)).await {
             tracing::error!(%error, connection = name, "cannot release the connection");
         }
         ended
+    }
+
+    /// Returns once the run is no longer the connection's running one: its
+    /// process stopped (or lost the store) past its lease, and another
+    /// recorded it as interrupted. Looked at a third of a lease apart; while
+    /// the store cannot be read the sync goes on, and its apply is checked.
+    async fn until_lease_lost(&self, connection_id: i64, run_id: i64) {
+        let every = std::time::Duration::from_secs((self.lease_secs / 3).max(1) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            match self.store(move |s| s.last_run(connection_id)).await {
+                Ok(Some(run)) if run.id == run_id && run.outcome == Outcome::Running => {}
+                Ok(_) => return,
+                Err(error) => tracing::warn!(%error, "cannot check that a sync still holds its lease"),
+            }
+        }
+    }
+
+    /// Renews this process's leases a third of a lease apart, for as long as it is polled.
+    async fn keep_leases(&self) -> std::convert::Infallible {
+        let every = std::time::Duration::from_secs((self.lease_secs / 3).max(1) as u64);
+        loop {
+            tokio::time::sleep(every).await;
+            let (owner, until) = (self.owner.clone(), self.clock.now().saturating_add(self.lease_secs));
+            if let Err(error) = self.store(move |s| s.renew_leases(&owner, until)).await {
+                tracing::error!(%error, "cannot renew the lease of the sync under way");
+            }
+        }
     }
 
     /// Store work, off the async workers; its error as text.
@@ -170,8 +206,8 @@ impl Engine {
     }
 
     async fn leased(&self, connection: &Connection, name: &str, progress: Progress<'_>) -> Result<Ended, String> {
-        let (id, now) = (connection.id, self.clock.now());
-        let Started { run_id, mut baseline } = self.store(move |s| s.start_run(id, now)).await?;
+        let (id, now, owner) = (connection.id, self.clock.now(), self.owner.clone());
+        let Started { run_id, mut baseline } = self.store(move |s| s.start_run(id, &owner, now)).await?;
         let mut totals = RunTotals::default();
         let prepared = self.prepare(connection, name);
         let (connector, credentials, base_url) = match prepared {
@@ -189,9 +225,7 @@ impl Engine {
         };
         let mut reasons: BTreeMap<&'static str, i64> = BTreeMap::new();
         let (mut pages, mut users) = (0u32, 0u64);
-        let mut leased_at = self.clock.now();
-        let lease = Lease { id: connection.id, owner: self.owner.clone() };
-        let writer = Writer::start(self.store.clone(), run_id, lease);
+        let writer = Writer::start(self.store.clone(), run_id);
         let mut batch = Vec::with_capacity(STAGE_BATCH_BYTES + (64 << 10));
         let result = {
             let mut sink = |page: PageUsers| {
@@ -205,29 +239,33 @@ impl Engine {
                     crate::store::staging::stage(user, &mut baseline, &mut batch);
                 }
                 if batch.len() >= STAGE_BATCH_BYTES {
-                    writer.send(Spooled::Records(std::mem::take(&mut batch)));
-                }
-                // The lease is renewed once a minute, not at every page: it lasts fifteen.
-                let now = self.clock.now();
-                if now - leased_at >= 60 {
-                    writer.send(Spooled::Renew(now));
-                    leased_at = now;
+                    writer.send(std::mem::take(&mut batch));
                 }
                 progress(pages, users);
             };
-            tib_support::sync(&self.client, Arc::new(connector), &target, &self.options, &mut sink).await
+            let fetched = tib_support::sync(&self.client, Arc::new(connector), &target, &self.options, &mut sink);
+            tokio::select! {
+                result = fetched => Some(result),
+                () = self.until_lease_lost(connection.id, run_id) => None,
+            }
         };
         if !batch.is_empty() {
-            writer.send(Spooled::Records(batch));
+            writer.send(batch);
         }
         let staged = writer.finish().await;
         totals.pages = i64::from(pages);
         totals.users_seen = users as i64;
         totals.dropped_reasons = reasons.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
         let summary = match (result, staged) {
+            (None, _) => {
+                tracing::warn!(connection = name, "{LOST_LEASE}");
+                return self.failed(connection, run_id, &totals, LOST_LEASE.to_owned()).await;
+            }
             (_, Err(error)) => return self.failed(connection, run_id, &totals, error).await,
-            (Err(error), Ok(())) => return Ok(self.api_failed(connection, name, run_id, &totals, &error).await),
-            (Ok(summary), Ok(())) => summary,
+            (Some(Err(error)), Ok(())) => {
+                return Ok(self.api_failed(connection, name, run_id, &totals, &error).await);
+            }
+            (Some(Ok(summary)), Ok(())) => summary,
         };
         let (now, policy) = (self.clock.now(), self.apply);
         let applied = {
@@ -402,12 +440,13 @@ impl Engine {
     }
 }
 
+/// The scheduler's syncs: it claimed each connection's lease, and renews it.
 impl crate::schedule::Runner for Engine {
     async fn run(&self, connection: Connection) {
         let name = connection.name();
         tracing::info!(connection = name, "sync started");
         let tracker = self.live.start(connection.id, self.clock.now());
-        match self.sync(&connection, &mut |pages, users| tracker.progress(pages, users)).await {
+        match self.leased(&connection, &name, &mut |pages, users| tracker.progress(pages, users)).await {
             Ok(ended) => {
                 tracing::info!(connection = name, ?ended, "sync ended");
                 tracker.ended(ended.describe());
@@ -420,48 +459,30 @@ impl crate::schedule::Runner for Engine {
     }
 }
 
-/// The connection a sync holds, to renew its lease.
-struct Lease {
-    id: i64,
-    owner: String,
-}
-
-/// What the sync hands its writer.
-enum Spooled {
-    Records(Vec<u8>),
-    /// Renew the lease: the sync is alive at this time.
-    Renew(crate::store::Time),
-}
-
-/// Stages a run's records and renews its lease on a blocking thread, so
-/// that pages never wait for the disk or the store's lock. At most
+/// Stages a run's records on a blocking thread, so that pages never wait
+/// for the disk or the store's lock. At most
 /// [`Writer::QUEUE`] batches wait for it: memory stays bounded when the disk
 /// is slower than the API.
 struct Writer {
-    sender: std::sync::mpsc::SyncSender<Spooled>,
+    sender: std::sync::mpsc::SyncSender<Vec<u8>>,
     done: tokio::task::JoinHandle<Result<(), String>>,
 }
 
 impl Writer {
     const QUEUE: usize = 4;
 
-    fn start(store: Arc<dyn Store>, run_id: i64, lease: Lease) -> Writer {
-        let (sender, received) = std::sync::mpsc::sync_channel(Self::QUEUE);
+    fn start(store: Arc<dyn Store>, run_id: i64) -> Writer {
+        let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::QUEUE);
         let done = tokio::task::spawn_blocking(move || {
             let mut failed = None;
-            for spooled in received {
-                match spooled {
-                    // After a failure the rest is drained unwritten: the run fails as a whole.
-                    Spooled::Records(_) if failed.is_some() => {}
-                    Spooled::Records(records) => {
-                        // The store's error says what it could not do ("cannot stage users: ...").
-                        if let Err(error) = store.stage(run_id, &records) {
-                            failed = Some(error.to_string());
-                        }
-                    }
-                    Spooled::Renew(now) => {
-                        let _ = store.try_lease(lease.id, &lease.owner, now + LEASE_SECS, now);
-                    }
+            for records in received {
+                // After a failure the rest is drained unwritten: the run fails as a whole.
+                if failed.is_some() {
+                    continue;
+                }
+                // The store's error says what it could not do ("cannot stage users: ...").
+                if let Err(error) = store.stage(run_id, &records) {
+                    failed = Some(error.to_string());
                 }
             }
             failed.map_or(Ok(()), Err)
@@ -469,10 +490,10 @@ impl Writer {
         Writer { sender, done }
     }
 
-    fn send(&self, spooled: Spooled) {
+    fn send(&self, records: Vec<u8>) {
         // A writer gone has failed: its error is what `finish` returns.
-        if let Err(std::sync::mpsc::TrySendError::Full(spooled)) = self.sender.try_send(spooled) {
-            let _ = crate::store::blocking(|| self.sender.send(spooled));
+        if let Err(std::sync::mpsc::TrySendError::Full(records)) = self.sender.try_send(records) {
+            let _ = crate::store::blocking(|| self.sender.send(records));
         }
     }
 

@@ -3,12 +3,15 @@
 //! syncing, looking at users, the error policy with its webhook, an API that
 //! dies mid-sync, a process killed mid-sync, and secrets kept out of sight.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use common::postgres_schema;
 use serde_json::{Value, json};
 use tib_runtime::demo::{member, serve};
 use tokio::net::TcpListener;
@@ -1421,44 +1424,6 @@ async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages
     let run = Run::from(output);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("scim2-client read"), "{run:?}");
-}
-
-/// A schema of its own in the PostgreSQL that TIB_POSTGRES_URL names (dropped by the guard), and the
-/// store URL that uses it; `None` (the test skipped) without one.
-fn postgres_schema(name: &str) -> Option<(String, SchemaGuard)> {
-    let Ok(admin) = std::env::var("TIB_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("TIB_REQUIRE_POSTGRES").is_none(),
-            "TIB_REQUIRE_POSTGRES is set, TIB_POSTGRES_URL is not"
-        );
-        eprintln!("skipped: set TIB_POSTGRES_URL to run it on PostgreSQL");
-        return None;
-    };
-    let schema = format!("tib_cli_{name}_{}", std::process::id());
-    let made = on_postgres(&admin, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
-    made.expect("a schema in the PostgreSQL at TIB_POSTGRES_URL");
-    let separator = if admin.contains('?') { '&' } else { '?' };
-    Some((format!("{admin}{separator}options=-c%20search_path%3D{schema}"), SchemaGuard { admin, schema }))
-}
-
-struct SchemaGuard {
-    admin: String,
-    schema: String,
-}
-
-impl Drop for SchemaGuard {
-    fn drop(&mut self) {
-        let _ = on_postgres(&self.admin, format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
-    }
-}
-
-/// Runs SQL on the database at `url`, on a thread of its own: the blocking client cannot run on
-/// the test's async workers.
-fn on_postgres(url: &str, sql: String) -> Result<(), postgres::Error> {
-    let url = url.to_owned();
-    std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls)?.batch_execute(&sql))
-        .join()
-        .expect("the PostgreSQL thread")
 }
 
 /// A deployment on PostgreSQL: the key is required (every instance needs the same), then it

@@ -42,17 +42,20 @@ impl Store for Gated {
     fn set_next_sync(&self, id: i64, at: Time) -> Result<()> {
         self.inner.set_next_sync(id, at)
     }
-    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool> {
-        self.inner.claim_slot(id, due, next)
+    fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>> {
+        self.inner.claim_due(claim)
     }
-    fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool> {
-        self.inner.try_lease(id, owner, until, now)
+    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize> {
+        self.inner.renew_leases(owner, until)
+    }
+    fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool> {
+        self.inner.try_lease(id, owner, until)
     }
     fn release(&self, id: i64, owner: &str) -> Result<()> {
         self.inner.release(id, owner)
     }
-    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started> {
-        let started = self.inner.start_run(connection_id, now)?;
+    fn start_run(&self, connection_id: i64, owner: &str, now: Time) -> Result<Started> {
+        let started = self.inner.start_run(connection_id, owner, now)?;
         if connection_id == self.gated {
             self.run.store(started.run_id, Ordering::SeqCst);
         }
@@ -180,6 +183,7 @@ async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
         notify_after_failures: 3,
         clock: Arc::new(tib_runtime::schedule::SystemClock),
         owner: tib_runtime::sync::process_owner(),
+        lease_secs: tib_runtime::schedule::LEASE_SECS,
         client_tokens: Mutex::default(),
         live: Default::default(),
     };

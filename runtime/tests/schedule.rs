@@ -65,7 +65,20 @@ fn scheduler(
     n: usize,
 ) -> Scheduler<Recorder> {
     let clock: Arc<dyn Clock> = clock.clone();
-    Scheduler::new(store.clone(), clock, runner.clone(), n)
+    Scheduler::new(store.clone(), clock, runner.clone(), n, "test-host:1")
+}
+
+/// Ticks, waiting for the syncs started, until a tick starts none; how many started in all.
+async fn drain<R: Runner>(scheduler: &mut Scheduler<R>) -> usize {
+    let mut started = 0;
+    loop {
+        let now = scheduler.tick().await.expect("tick").len();
+        if now == 0 {
+            return started;
+        }
+        started += now;
+        scheduler.wait().await;
+    }
 }
 
 #[tokio::test]
@@ -117,18 +130,21 @@ async fn at_most_n_sync_at_once_and_none_twice_at_the_same_time() {
     let clock = Arc::new(ManualClock::at(START));
     let runner = Arc::new(Recorder { hold: Duration::from_millis(50), ..Recorder::default() });
     let mut scheduler = scheduler(&store, &clock, &runner, 3);
-    assert_eq!(scheduler.tick().await.expect("tick").len(), 12);
+    let first = scheduler.tick().await.expect("tick");
+    assert_eq!(first.len(), 3, "a process claims only what it has room to sync");
     // While they run, even a connection due again is not started twice.
     for c in store.connections().expect("connections") {
-        store.set_next_sync(c.id, START).expect("due again");
+        if first.contains(&c.name()) {
+            store.set_next_sync(c.id, START).expect("due again");
+        }
     }
-    assert!(scheduler.tick().await.expect("tick").is_empty(), "every one is still running or waiting");
+    assert!(scheduler.tick().await.expect("tick").is_empty(), "no room, and the due again ones still run");
     scheduler.wait().await;
+    assert_eq!(drain(&mut scheduler).await, 12, "the nine others, then the three due again");
     assert_eq!(runner.peak.load(Ordering::SeqCst), 3);
     let started = runner.started.lock().expect("lock").clone();
-    assert_eq!(started.len(), 12);
     let distinct: std::collections::HashSet<&String> = started.iter().collect();
-    assert_eq!(distinct.len(), 12);
+    assert_eq!((started.len(), distinct.len()), (15, 12));
 }
 
 #[tokio::test]
@@ -162,14 +178,17 @@ async fn a_tick_records_runs_left_by_stopped_processes_as_interrupted() {
     let store = store_with(&dir, 1, START + DAY);
     let id = store.connections().expect("connections")[0].id;
     // Another process took the connection and stopped; its lease ran out.
-    assert!(store.try_lease(id, "elsewhere:4242", START - 1, START - 100).expect("lease"));
-    store.start_run(id, START - 100).expect("run");
+    assert!(store.try_lease(id, "elsewhere:4242", START - 1).expect("lease"));
+    store.start_run(id, "elsewhere:4242", START - 100).expect("run");
     let clock = Arc::new(ManualClock::at(START));
     let runner = Arc::new(Recorder::default());
     let mut scheduler = scheduler(&store, &clock, &runner, 4);
-    assert!(scheduler.tick().await.expect("tick").is_empty(), "not due");
-    let run = store.last_run(id).expect("runs").expect("a run");
-    assert_eq!(run.outcome, tib_runtime::store::Outcome::Interrupted);
+    assert_eq!(scheduler.tick().await.expect("tick"), ["okta/account-00"], "due again: it lost its slot's sync");
+    scheduler.wait().await;
+    let runs = store.runs(id, 5).expect("runs");
+    assert_eq!(runs.len(), 1, "the recorder runs no store run");
+    assert_eq!(runs[0].outcome, tib_runtime::store::Outcome::Interrupted);
+    assert!(scheduler.tick().await.expect("tick").is_empty(), "synced once; next a day on");
 }
 
 #[test]
@@ -180,18 +199,15 @@ fn two_processes_serving_one_store_sync_each_due_connection_once() {
     // Two schedulers, each with its own handle on the store file and its own runtime, as two
     // `tib serve` processes are; they tick at the same moment, again and again.
     std::thread::scope(|scope| {
-        for _ in 0..2 {
+        for process in 0..2 {
             let (dir, runner) = (&dir, runner.clone());
             scope.spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
                 runtime.block_on(async {
                     let store: Arc<dyn Store> = Arc::new(Sqlite::open(&dir.path().join("tib.db")).expect("store"));
                     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at(START));
-                    let mut scheduler = Scheduler::new(store, clock, runner, 8);
-                    for _ in 0..3 {
-                        scheduler.tick().await.expect("tick");
-                        scheduler.wait().await;
-                    }
+                    let mut scheduler = Scheduler::new(store, clock, runner, 8, format!("test-host:{process}"));
+                    drain(&mut scheduler).await;
                 });
             });
         }
@@ -231,7 +247,8 @@ async fn slow_connections_hold_at_most_half_the_slots_so_the_others_are_not_star
     // Three tenants whose last sync took an hour, due before a fast one.
     for (i, account) in ["slow-a", "slow-b", "slow-c"].into_iter().enumerate() {
         let id = connect(&store, account, START - 100 + i as i64);
-        let run = store.start_run(id, START - 2 * 3600).expect("run").run_id;
+        assert!(store.try_lease(id, "earlier:1", START).expect("lease"));
+        let run = store.start_run(id, "earlier:1", START - 2 * 3600).expect("run").run_id;
         store
             .fail_run(run, &Default::default(), "the sync did not end within its deadline", START - 3600)
             .expect("failed");
@@ -247,9 +264,14 @@ async fn slow_connections_hold_at_most_half_the_slots_so_the_others_are_not_star
         slow_peak: AtomicUsize::new(0),
         hold,
     });
-    let mut scheduler = Scheduler::new(store, clock, lanes.clone(), 2).with_slow_after(15 * 60);
-    assert_eq!(scheduler.tick().await.expect("tick").len(), 4);
-    scheduler.wait().await;
+    let scheduler = Scheduler::new(store, clock, lanes.clone(), 2, "test-host:1").with_slow_after(15 * 60);
+    // Served, ticking often: the fast one is claimed at the first tick that has room for it.
+    let shutdown = async {
+        while lanes.started.lock().expect("lock").len() < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    scheduler.serve(Duration::from_millis(5), Duration::from_secs(10), shutdown).await;
     let started = lanes.started.lock().expect("lock").clone();
     let fast = started.iter().find(|(name, _)| name == "okta/fast").map(|(_, at)| *at).expect("the fast one ran");
     assert!(fast < hold / 2, "the fast tenant started at once ({fast:?}), not after the slow ones: {started:?}");

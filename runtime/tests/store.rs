@@ -10,7 +10,8 @@ use tib_runtime::store::postgres::Postgres;
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::staging;
 use tib_runtime::store::{
-    Applied, ApplyPolicy, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store, Upserted, UserQuery,
+    Applied, ApplyPolicy, Claim, Connection, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store,
+    Upserted, UserQuery,
 };
 use tib_runtime::store::{Condition, FieldTest, UserField, UserOrder};
 use tib_support::User;
@@ -216,8 +217,8 @@ const OWNER: &str = "test-host:1";
 /// Leases the connection (unless another holds it), starts a run and stages `rows` over pages of 3,
 /// as a sync does.
 fn staged(store: &dyn Store, id: i64, rows: &[User], now: i64) -> Started {
-    store.try_lease(id, OWNER, now + 900, now).expect("lease");
-    let Started { run_id, mut baseline } = store.start_run(id, now).expect("run");
+    store.try_lease(id, OWNER, now + 900).expect("lease");
+    let Started { run_id, mut baseline } = store.start_run(id, OWNER, now).expect("run");
     for page in rows.chunks(3) {
         let mut records = Vec::new();
         for user in page {
@@ -261,6 +262,8 @@ fn history(store: &dyn Store, id: i64, user: Option<&str>) -> Vec<(String, Event
 
 on_both_backends!(
     a_sync_that_lost_its_lease_is_not_applied,
+    due_connections_are_claimed_once_within_the_limit_the_slow_share_and_each_integrations_cap,
+    a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_again,
     an_unchanged_resync_writes_no_user_and_stages_nothing,
     each_change_is_kept_in_the_users_history,
     users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed,
@@ -520,18 +523,18 @@ fn runs_of_a_dead_process_are_recovered_as_interrupted_and_their_staging_dropped
     let store = backend.open();
     let (id, _) = connect(store.as_ref(), "okta", "Prod");
     sync(store.as_ref(), id, &users(0..3), 100);
-    assert!(store.try_lease(id, "host:1", 1000, 200).expect("lease"));
-    assert!(!store.try_lease(id, "host:2", 1000, 200).expect("lease"), "a live lease is respected");
+    assert!(store.try_lease(id, OWNER, 1000).expect("lease"));
+    assert!(!store.try_lease(id, "host:2", 1000).expect("lease"), "a live lease is respected");
     staged(store.as_ref(), id, &users(50..60), 200);
 
     assert_eq!(store.recover_interrupted(&|_| true, 300).expect("recover"), 0, "its owner still runs");
     assert_eq!(backend.staged(), ["run-2"]);
-    assert_eq!(store.recover_interrupted(&|owner| owner != "host:1", 300).expect("recover"), 1);
+    assert_eq!(store.recover_interrupted(&|owner| owner != OWNER, 300).expect("recover"), 1);
     assert!(backend.staged().is_empty(), "its staging is dropped");
     let last = store.last_run(id).expect("runs").expect("run");
     assert_eq!(last.outcome, Outcome::Interrupted);
     assert_eq!(ids(store.as_ref(), id, true), ["0", "1", "2"]);
-    assert!(store.try_lease(id, "host:2", 1000, 300).expect("lease"), "the lease is free again");
+    assert!(store.try_lease(id, "host:2", 1000).expect("lease"), "the lease is free again");
 
     // Reopening the file (as after a restart) keeps everything and migrates nothing twice.
     drop(store);
@@ -684,10 +687,110 @@ fn a_sync_that_lost_its_lease_is_not_applied(backend: &Backend) {
     sync(store.as_ref(), id, &users(0..5), 100);
     let before = store.users(id, true).expect("users");
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(3..9), 200);
-    // Stopped past its lease: another instance takes the connection over.
-    assert!(store.try_lease(id, "other-host:2", 2000, 1200).expect("lease"), "an expired lease is taken over");
+    // Stopped past its lease: another instance records the run as interrupted and takes the connection over.
+    assert!(!store.try_lease(id, "other-host:2", 2000).expect("lease"), "not before the lease is freed");
+    assert_eq!(store.recover_interrupted(&|_| true, 1200).expect("recover"), 1, "the lease expired at 1100");
+    assert!(store.try_lease(id, "other-host:2", 2000).expect("lease"), "the freed lease is taken over");
     let late = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 1201);
     let error = late.expect_err("refused").0;
     assert!(error.contains("lost its lease") && error.contains("other-host:2"), "{error}");
     assert_eq!(store.users(id, true).expect("users"), before, "nothing applied");
+    // Its failure recorded late changes nothing: the run stays interrupted, the other's lease stays.
+    store.fail_run(run_id, &RunTotals::default(), &error, 1202).expect("fail");
+    assert_eq!(store.last_run(id).expect("runs").expect("run").outcome, Outcome::Interrupted);
+    assert!(!store.try_lease(id, OWNER, 3000).expect("lease"), "still the other's");
+    // Even once the same process holds the lease again, the interrupted run cannot apply.
+    store.release(id, "other-host:2").expect("release");
+    assert!(store.try_lease(id, OWNER, 3000).expect("lease"));
+    let Started { baseline, .. } = store.start_run(id, OWNER, 1300).expect("run");
+    let again = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 1301);
+    assert!(again.expect_err("refused").0.contains("the run is interrupted"));
+}
+
+/// Connects `n` accounts of `integration`, due at `due` one second apart in that order; their ids.
+fn due_connections(store: &dyn Store, integration: &str, n: usize, due: i64) -> Vec<i64> {
+    (0..n)
+        .map(|i| {
+            let (id, _) = connect(store, integration, &format!("account-{i}"));
+            store.set_next_sync(id, due + i as i64).expect("due");
+            id
+        })
+        .collect()
+}
+
+/// A claim at `now` by `owner` of at most `limit` (`slow_limit` slow) under `caps`, leased for 100 seconds;
+/// the accounts claimed.
+fn claim(store: &dyn Store, owner: &str, now: i64, limits: (usize, usize), caps: &[(&str, usize)]) -> Vec<String> {
+    let caps = caps.iter().map(|(name, cap)| (name.to_string(), *cap)).collect();
+    let next = |c: &Connection| 10_000 + c.id;
+    let claim = Claim {
+        owner,
+        now,
+        until: now + 100,
+        limit: limits.0,
+        slow_limit: limits.1,
+        slow_after: 900,
+        caps: &caps,
+        next: &next,
+    };
+    let claimed = store.claim_due(&claim).expect("claim");
+    claimed.into_iter().map(|c| format!("{}{}", c.connection.name(), if c.slow { " (slow)" } else { "" })).collect()
+}
+
+fn due_connections_are_claimed_once_within_the_limit_the_slow_share_and_each_integrations_cap(backend: &Backend) {
+    let store = backend.open();
+    due_connections(store.as_ref(), "okta", 4, 10);
+    let slack = due_connections(store.as_ref(), "slack", 3, 20);
+    let (later, _) = connect(store.as_ref(), "slack", "later");
+    store.set_next_sync(later, 500).expect("not due yet");
+    // The slack account due first had a sync that lasted an hour.
+    store.try_lease(slack[0], "old:1", 0).expect("lease");
+    let run = store.start_run(slack[0], "old:1", 0).expect("run").run_id;
+    store.fail_run(run, &RunTotals::default(), "too slow", 3600).expect("fail");
+
+    let first = claim(store.as_ref(), "a:1", 100, (4, 0), &[("okta", 2)]);
+    assert_eq!(first, ["okta/account-0", "okta/account-1", "slack/account-1", "slack/account-2"]);
+    let second = claim(store.as_ref(), "b:2", 100, (4, 1), &[("okta", 2)]);
+    assert_eq!(second, ["slack/account-0 (slow)"], "okta is at its cap on every instance; the slow one may come now");
+    assert!(claim(store.as_ref(), "b:2", 100, (4, 1), &[("okta", 2)]).is_empty(), "each slot is claimed once");
+    // A claimed connection is leased, and due again at the next its claim set.
+    assert!(!store.try_lease(slack[1], "c:3", 1000).expect("lease"));
+    let claimed = store.connection("slack", "account-1").expect("read").expect("exists");
+    assert_eq!(claimed.next_sync_at, 10_000 + claimed.id);
+    // A sync ending frees its lease, and the cap has room again.
+    let run = store.start_run(slack[1], "a:1", 100).expect("run").run_id;
+    store.fail_run(run, &RunTotals::default(), "HTTP 500", 110).expect("fail");
+    assert!(store.try_lease(slack[1], "c:3", 1000).expect("lease"), "freed with its run");
+    let okta = store.connection("okta", "account-0").expect("read").expect("exists").id;
+    store.release(okta, "a:1").expect("release");
+    assert_eq!(claim(store.as_ref(), "b:2", 100, (4, 1), &[("okta", 2)]), ["okta/account-2"]);
+    assert_eq!(claim(store.as_ref(), "b:2", 100, (4, 1), &[]), ["okta/account-3"], "without a cap, nothing held back");
+    assert_eq!(claim(store.as_ref(), "b:2", 600, (4, 1), &[]), ["slack/later"]);
+}
+
+fn a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_again(backend: &Backend) {
+    let store = backend.open();
+    let ids = due_connections(store.as_ref(), "okta", 2, 10);
+    assert_eq!(claim(store.as_ref(), "a:1", 100, (2, 0), &[]).len(), 2);
+    // One never started its sync; the other did.
+    let Started { run_id, .. } = store.start_run(ids[1], "a:1", 100).expect("run");
+    let refused = store.start_run(ids[0], "b:2", 100).expect_err("not b's lease").0;
+    assert!(refused.contains("lost its lease") && refused.contains("b:2"), "{refused}");
+    assert_eq!(store.renew_leases("a:1", 400).expect("renew"), 2);
+    assert_eq!(store.renew_leases("b:2", 400).expect("renew"), 0, "only its own");
+    assert_eq!(store.recover_interrupted(&|_| true, 300).expect("recover"), 0, "renewed: still live at 300");
+    assert_eq!(store.recover_interrupted(&|_| true, 401).expect("recover"), 2, "both lapsed at 400");
+    let run = store.last_run(ids[1]).expect("runs").expect("run");
+    assert_eq!((run.id, run.outcome), (run_id, Outcome::Interrupted));
+    for id in &ids {
+        let connection = store.connections().expect("read").into_iter().find(|c| c.id == *id).expect("exists");
+        assert_eq!(connection.next_sync_at, 401, "due again, to sync in the slot it lost");
+    }
+    // Interrupted twice in a row: it waits for its next slot, lest a sync that kills its process loop.
+    assert_eq!(claim(store.as_ref(), "b:2", 500, (2, 0), &[]).len(), 2);
+    store.start_run(ids[1], "b:2", 500).expect("run");
+    assert_eq!(store.recover_interrupted(&|owner| owner != "b:2", 501).expect("recover"), 2, "its owner is gone");
+    let connections = store.connections().expect("read");
+    let next = |id: i64| connections.iter().find(|c| c.id == id).expect("exists").next_sync_at;
+    assert_eq!((next(ids[0]), next(ids[1])), (501, 10_000 + ids[1]));
 }

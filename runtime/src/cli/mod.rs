@@ -75,9 +75,21 @@ struct Settings {
     /// How long the history of users' changes is kept: 365d, 90d, 2000d.
     #[arg(long, global = true, env = "TIB_KEEP_HISTORY", default_value = "365d", value_parser = settings::retention)]
     keep_history: i64,
+    /// How long a process's claim on a connection it syncs lasts unless renewed (a third of that apart):
+    /// the connections of an instance killed or cut off from the store sync elsewhere after this. 5m, 90s.
+    #[arg(long, global = true, env = "TIB_LEASE", default_value = "5m", value_parser = settings::lease)]
+    lease: i64,
     /// Where providers reach `tib serve`: OAuth redirect URLs are this plus /oauth/callback/<integration>.
     #[arg(long, global = true, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
     public_url: url::Url,
+}
+
+/// How `tib serve` schedules syncs.
+struct Schedule {
+    max_concurrent: u16,
+    /// Seconds between looks for due connections.
+    poll: u64,
+    caps: std::collections::BTreeMap<String, usize>,
 }
 
 /// What `tib store` does.
@@ -165,6 +177,12 @@ enum Command {
         /// or give the token itself in TIB_ADMIN_TOKEN. Without one, `serve` listens on loopback only.
         #[arg(long, value_name = "PATH")]
         admin_token_file: Option<PathBuf>,
+        /// At most N connections of an integration sync at once, on every instance together (its API's
+        /// rate limit is shared by all of them): INTEGRATION=N, repeatable, or comma-separated in
+        /// TIB_INTEGRATION_CAPS.
+        #[arg(long = "integration-cap", env = "TIB_INTEGRATION_CAPS", value_name = "NAME=N",
+              value_delimiter = ',', value_parser = settings::cap)]
+        caps: Vec<(String, usize)>,
     },
     /// Read an admin token on stdin and print the line `--admin-token-file` holds for it.
     HashToken,
@@ -335,7 +353,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             context.history(&integration, &account, crate::store::HistoryQuery { user, since, limit }, format)
         }
         Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
-        Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file } => {
+        Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file, caps } => {
             let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
             let admin = admin_token(admin_token_file.as_deref())?;
             if admin.is_none() && !listen.ip().is_loopback() {
@@ -344,7 +362,8 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
                      --admin-token-file, or listen on 127.0.0.1"
                 ));
             }
-            context.serve(max_concurrent, poll, listen, limits, admin).await
+            let schedule = Schedule { max_concurrent, poll, caps: caps.into_iter().collect() };
+            context.serve(schedule, listen, limits, admin).await
         }
         Command::HashToken => {
             let mut token = String::new();
@@ -483,6 +502,7 @@ impl Context {
             notify_after_failures: self.settings.notify_after_failures,
             clock: self.clock.clone(),
             owner: crate::sync::process_owner(),
+            lease_secs: self.settings.lease,
             client_tokens: std::sync::Mutex::default(),
             live: Arc::default(),
         })
@@ -700,8 +720,7 @@ impl Context {
 
     async fn serve(
         &self,
-        max_concurrent: u16,
-        poll: u64,
+        schedule: Schedule,
         listen: std::net::SocketAddr,
         limits: crate::listen::Limits,
         admin: Option<crate::api::admin::AdminToken>,
@@ -729,9 +748,14 @@ impl Context {
             .map_err(|e| Failure(format!("cannot listen on {listen} for the API and OAuth redirects: {e}"), 2))?;
         // Slow: a quarter of an hour, or less when the deadline is shorter.
         let slow_after = schedule::SLOW_SECS.min(self.settings.sync_deadline.as_secs() as i64 / 2);
-        let scheduler = Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent))
-            .with_slow_after(slow_after);
-        tracing::info!(store = %self.store_shown(), max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
+        let Schedule { max_concurrent, poll, caps } = schedule;
+        let owner = engine.owner.clone();
+        let scheduler =
+            Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent), &owner)
+                .with_slow_after(slow_after)
+                .with_lease(self.settings.lease)
+                .with_caps(caps);
+        tracing::info!(store = %self.store_shown(), %owner, max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {

@@ -56,6 +56,26 @@ pub fn retention_window(arg: &str) -> Result<i64, String> {
     }
 }
 
+/// How long a lease lasts unless renewed: 3 seconds to a day.
+pub fn lease(arg: &str) -> Result<i64, String> {
+    match seconds(arg)? {
+        s if s < 3 => Err(format!("`{arg}` is shorter than 3 seconds")),
+        s if s > DAY => Err(format!("`{arg}` is longer than a day")),
+        s => Ok(s),
+    }
+}
+
+/// An integration's cap: `NAME=N`, at most N of its connections syncing at once, 1 to 10000.
+pub fn cap(arg: &str) -> Result<(String, usize), String> {
+    let Some((name, n)) = arg.split_once('=') else {
+        return Err(format!("`{arg}` is not INTEGRATION=N, like okta=4"));
+    };
+    match n.trim().parse::<usize>() {
+        Ok(n @ 1..=10_000) if !name.trim().is_empty() => Ok((name.trim().to_owned(), n)),
+        _ => Err(format!("`{arg}`: the cap is an integration's name, `=`, and a number from 1 to 10000")),
+    }
+}
+
 /// A share of an account's users: above 0, at most 1.
 pub fn share(arg: &str) -> Result<f64, String> {
     let value: f64 = arg.trim().parse().map_err(|_| format!("`{arg}` is not a number"))?;
@@ -113,5 +133,11 @@ mod tests {
         assert_eq!(size("4096"), Ok(4096));
         assert!(size("12").is_err() && size("5GiB").is_err() && size("1TiB").is_err());
         assert!(size("18446744073709551615GiB").is_err(), "overflow is refused, not wrapped");
+        assert_eq!(lease("5m"), Ok(300));
+        assert!(lease("2").is_err() && lease("2d").is_err());
+        assert_eq!(cap("okta=4"), Ok(("okta".to_owned(), 4)));
+        for bad in ["okta", "okta=0", "=3", "okta=x", "okta=10001"] {
+            assert!(cap(bad).is_err(), "{bad}");
+        }
     }
 }

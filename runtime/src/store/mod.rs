@@ -282,6 +282,123 @@ pub enum FieldTest {
     Is(bool),
 }
 
+/// Which due connections a process takes at once, and for how long.
+pub struct Claim<'a> {
+    /// The process, as leases name it (`host:pid`).
+    pub owner: &'a str,
+    pub now: Time,
+    /// The leases lapse then unless renewed.
+    pub until: Time,
+    /// At most this many connections...
+    pub limit: usize,
+    /// ...of which at most this many slow ones: whose last sync lasted `slow_after` seconds or longer.
+    pub slow_limit: usize,
+    pub slow_after: i64,
+    /// At most this many connections of an integration leased at once, by
+    /// every process together: an API's rate limit is shared by all its
+    /// connections.
+    pub caps: &'a std::collections::BTreeMap<String, usize>,
+    /// When a claimed connection syncs next.
+    pub next: &'a (dyn Fn(&Connection) -> Time + Sync),
+}
+
+/// A connection a process claimed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Claimed {
+    pub connection: Connection,
+    /// Its last sync was slow.
+    pub slow: bool,
+}
+
+/// How many due connections a claim reads to choose from: the oldest due
+/// first, enough that a few of a capped integration or slow ones among them
+/// leave room for the others.
+fn candidates(claim: &Claim<'_>) -> i64 {
+    (claim.limit as i64).saturating_mul(4).saturating_add(16)
+}
+
+/// The integrations a claim must pass over: at their cap already, given how
+/// many connections of each are leased.
+fn at_cap(claim: &Claim<'_>, leased: &std::collections::HashMap<String, usize>) -> Vec<String> {
+    claim
+        .caps
+        .iter()
+        .filter(|(integration, cap)| leased.get(*integration).copied().unwrap_or(0) >= **cap)
+        .map(|(i, _)| i.clone())
+        .collect()
+}
+
+/// Of the due `candidates` (the oldest due first, each with whether it is
+/// slow), those the claim takes: within its limits, and its integrations' caps
+/// given how many are `leased`.
+fn choose(
+    claim: &Claim<'_>,
+    candidates: Vec<(Connection, bool)>,
+    mut leased: std::collections::HashMap<String, usize>,
+) -> Vec<Claimed> {
+    let (mut chosen, mut slow_chosen) = (Vec::new(), 0);
+    for (connection, slow) in candidates {
+        if chosen.len() >= claim.limit {
+            break;
+        }
+        if slow && slow_chosen >= claim.slow_limit {
+            continue;
+        }
+        let held = leased.entry(connection.integration.clone()).or_default();
+        if claim.caps.get(&connection.integration).is_some_and(|cap| *held >= *cap) {
+            continue;
+        }
+        *held += 1;
+        slow_chosen += usize::from(slow);
+        chosen.push(Claimed { connection, slow });
+    }
+    chosen
+}
+
+/// Every lease and every running run, in SQL both stores read: the
+/// connection, its lease's owner and end, its running run, and whether the
+/// run before that one was interrupted too.
+const LEASES_AND_RUNS: &str = "SELECT c.id, c.lease_owner, c.lease_until, r.id, \
+     (SELECT p.outcome FROM runs p WHERE p.connection_id = c.id AND p.id < r.id ORDER BY p.id DESC LIMIT 1) \
+     = 'interrupted' \
+     FROM connections c LEFT JOIN runs r ON r.connection_id = c.id AND r.outcome = 'running' \
+     WHERE c.lease_owner IS NOT NULL OR r.id IS NOT NULL";
+
+/// A row of [`LEASES_AND_RUNS`].
+struct LeaseAndRun {
+    connection_id: i64,
+    owner: Option<String>,
+    until: Option<Time>,
+    run: Option<i64>,
+    run_before_interrupted: Option<bool>,
+}
+
+/// A lease to free, because its owner is gone or it expired.
+struct Lapsed {
+    connection_id: i64,
+    /// The run it held, to record as interrupted.
+    run: Option<i64>,
+    /// The connection syncs again at once, not at its next slot.
+    due_again: bool,
+}
+
+/// The leases recovery frees: those whose owner no longer runs or that
+/// expired, and the runs of none.
+fn lapsed(rows: Vec<LeaseAndRun>, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Vec<Lapsed> {
+    rows.into_iter()
+        .filter(|row| !(row.owner.as_deref().is_some_and(is_alive) && row.until.is_some_and(|u| u >= now)))
+        .map(|row| Lapsed {
+            connection_id: row.connection_id,
+            run: row.run,
+            due_again: row.run.is_none() || row.run_before_interrupted != Some(true),
+        })
+        .collect()
+}
+
+/// What an interrupted run's error says.
+const INTERRUPTED: &str = "the process running this sync stopped, or lost the store for longer than its lease, \
+                           before the sync ended";
+
 /// A message for the admins.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notification {
@@ -329,16 +446,37 @@ fn order_by(order: UserOrder, bytes: &str) -> String {
     }
 }
 
-/// Refuses an apply by `owner` when the connection's lease is not its own.
-fn lease_held(leased: Option<&str>, owner: &str) -> Result<()> {
-    if leased == Some(owner) {
+/// Refuses an apply by `owner` of a run that is no longer running (recorded
+/// as interrupted when its lease lapsed), or whose connection's lease is not
+/// its own.
+fn may_apply(leased: Option<&str>, owner: &str, run: Outcome) -> Result<()> {
+    if leased == Some(owner) && run == Outcome::Running {
         return Ok(());
     }
     Err(StoreError(format!(
-        "this sync lost its lease on the connection (now {}): another instance took it over, or its run was \
-         recorded as interrupted; it is not applied",
-        leased.unwrap_or("free")
+        "this sync lost its lease on the connection (the run is {}, the lease {}): its process stopped past the \
+         lease, and the sync was recorded as interrupted and left to another; it is not applied",
+        run.as_str(),
+        leased.map_or_else(|| "free".to_owned(), |owner| format!("held by {owner}"))
     )))
+}
+
+/// The error of a run not started: `owner` does not hold the lease.
+fn not_leased(owner: &str) -> StoreError {
+    StoreError(format!(
+        "this sync lost its lease on the connection before it began ({owner} no longer holds it): another \
+         instance syncs it"
+    ))
+}
+
+/// Whether a connection `c`'s last sync was slow, in SQL both stores read,
+/// given the parameters of the time now and of how long a slow sync lasts:
+/// a sync still running counts until now.
+fn slow_sql(now: &str, slow_after: &str) -> String {
+    format!(
+        "COALESCE((SELECT COALESCE(r.ended_at, {now}) - r.started_at FROM runs r WHERE r.connection_id = c.id \
+         ORDER BY r.id DESC LIMIT 1), 0) >= {slow_after}"
+    )
 }
 
 /// The SQL (valid in both stores) that a condition's field reads, and whether it compares exactly
@@ -397,19 +535,24 @@ pub trait Store: Send + Sync {
     fn remove_connection(&self, id: i64) -> Result<bool>;
     fn set_enabled(&self, id: i64, enabled: bool, reason: Option<&str>) -> Result<()>;
     fn set_next_sync(&self, id: i64, at: Time) -> Result<()>;
-    /// Moves an enabled connection's next sync from `due` to `next`, only if
-    /// it is still `due`: of several processes serving one store, one claims
-    /// each slot. False when another did.
-    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool>;
+    /// Takes the connections due for a sync, as [`Claim`] bounds them: each
+    /// is leased to the claiming process and its next sync moved on, in one
+    /// transaction, so that of several processes serving one store exactly
+    /// one takes each slot.
+    fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>>;
+    /// Extends every lease `owner` holds to `until`; returns how many it holds.
+    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize>;
 
-    /// Takes the connection for one sync: false when a live sync holds it.
-    /// `owner` names the process (`host:pid`); a lease whose owner died, or
-    /// that has expired, is taken over.
-    fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool>;
+    /// Takes the connection for one sync outside the schedule: false when
+    /// it is leased. `owner` names the process (`host:pid`). A lease whose
+    /// owner died or that expired is freed by [`Store::recover_interrupted`].
+    fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool>;
     fn release(&self, id: i64, owner: &str) -> Result<()>;
 
-    /// Starts a run of the connection, with the baseline it compares its users against.
-    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started>;
+    /// Starts a run of the connection, with the baseline it compares its
+    /// users against; refused unless `owner` holds its lease (a process
+    /// stopped between its claim and its sync may have lost it meanwhile).
+    fn start_run(&self, connection_id: i64, owner: &str, now: Time) -> Result<Started>;
     /// Stages [`staging`] records: the users the baseline does not hold unchanged.
     fn stage(&self, run_id: i64, records: &[u8]) -> Result<()>;
     /// Applies a complete run, or holds it under the policy: its staged
@@ -426,12 +569,16 @@ pub trait Store: Send + Sync {
         policy: ApplyPolicy,
         now: Time,
     ) -> Result<Applied>;
-    /// Records a failed run and drops what it staged.
+    /// Records a failed run (unless it already ended: recorded as
+    /// interrupted, say) and drops what it staged.
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()>;
     /// Applies the connection's held run regardless of the hold.
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>>;
-    /// Runs left `running` by processes that are gone become `interrupted`,
-    /// and their staged users are dropped; returns how many.
+    /// Frees the leases of processes that are gone or whose lease expired:
+    /// their runs become `interrupted`, with their staged users dropped, and
+    /// their connections due again, to sync once more in the slot they lost
+    /// (unless the run before was interrupted too: a sync that keeps killing
+    /// its process waits for its next slot). Returns how many leases it freed.
     fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize>;
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         Ok(self.runs(connection_id, 1)?.into_iter().next())

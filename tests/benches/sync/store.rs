@@ -248,6 +248,7 @@ pub fn child_main() -> bool {
         notify_after_failures: 3,
         clock: Arc::new(tib_runtime::schedule::SystemClock),
         owner: tib_runtime::sync::process_owner(),
+        lease_secs: tib_runtime::schedule::LEASE_SECS,
         client_tokens: std::sync::Mutex::default(),
         live: Default::default(),
     };

@@ -79,10 +79,14 @@ pub async fn complete(
     let e = pg("completing the sync");
     let tx = client.transaction().await.map_err(&e)?;
     let (target, version) = target(&tx, run_id, now).await?;
-    let leased: Option<String> =
-        one(&tx, "completing the sync", "SELECT lease_owner FROM connections WHERE id = $1", &[&target.connection_id])
-            .await?;
-    crate::store::lease_held(leased.as_deref(), owner)?;
+    let row = tx
+        .query_one(
+            "SELECT c.lease_owner, r.outcome FROM runs r JOIN connections c ON c.id = r.connection_id WHERE r.id = $1",
+            &[&run_id],
+        )
+        .await
+        .map_err(&e)?;
+    crate::store::may_apply(row.get(0), owner, Outcome::parse(row.get(1)))?;
     // An earlier held run is moot now: this one is newer.
     supersede_held(&tx, target.connection_id, run_id).await?;
     if version != baseline.version() {

@@ -9,14 +9,16 @@
 mod apply;
 mod schema;
 
+use std::collections::HashMap;
+
 use deadpool_postgres::{Client, GenericClient, Pool};
 use tokio_postgres::types::ToSql;
 
 use super::migrate::{Column, Held, Kind, Table};
 use super::{
-    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FULL_NAME, FieldTest, HistoryQuery, NewConnection,
-    Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time,
-    Upserted, UserQuery, UserRow,
+    Applied, ApplyPolicy, Baseline, Change, Claim, Claimed, Connection, Event, FULL_NAME, FieldTest, HistoryQuery,
+    NewConnection, Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError,
+    StoredUser, Time, Upserted, UserQuery, UserRow,
 };
 use schema::MIGRATIONS;
 
@@ -25,6 +27,15 @@ const POOL_SIZE: usize = 16;
 
 /// An advisory lock's key that migrations take: "tib" in ASCII.
 const MIGRATION_LOCK: i64 = 0x74_69_62;
+
+/// The advisory lock's key that claims of due connections take: "tibc".
+const CLAIM_LOCK: i64 = 0x74_69_62_63;
+
+/// Claims and recoveries lock what every instance needs; they take
+/// milliseconds. An instance frozen within one (a stopped process, a
+/// stalled VM) must not stall the others: its session is ended after a few
+/// seconds idle, and a wait for its lock fails, to be tried at the next tick.
+const HOLDS_LOCKS_BRIEFLY: &str = "SET LOCAL idle_in_transaction_session_timeout = '5s'; SET LOCAL lock_timeout = '5s'";
 
 pub struct Postgres {
     pool: Pool,
@@ -356,24 +367,37 @@ fn user_filters(connection_id: i64, query: &UserQuery) -> Sql {
     sql
 }
 
-/// Records how a run ended: its totals and outcome.
+/// Records how a run ended, and frees its connection's lease; unless the run
+/// ended already (recorded as interrupted when its lease lapsed): then nothing
+/// changes, and false.
 async fn record_totals(
     tx: &impl GenericClient,
     run_id: i64,
     totals: &RunTotals,
     outcome: Outcome,
     now: Time,
-) -> Result<()> {
+) -> Result<bool> {
     let dropped: i64 = totals.dropped_reasons.iter().map(|(_, n)| n).sum();
     let reasons = serde_json::to_string(&totals.dropped_reasons).unwrap_or_else(|_| "[]".to_owned());
-    tx.execute(
-        "UPDATE runs SET outcome = $2, ended_at = $3, pages = $4, users_seen = $5, users_dropped = $6, \
-         dropped_reasons = $7 WHERE id = $1",
-        &[&run_id, &outcome.as_str(), &now, &totals.pages, &totals.users_seen, &dropped, &reasons],
-    )
-    .await
-    .map_err(pg("recording the run"))?;
-    Ok(())
+    let e = pg("recording the run");
+    let ended = tx
+        .execute(
+            "UPDATE runs SET outcome = $2, ended_at = $3, pages = $4, users_seen = $5, users_dropped = $6, \
+             dropped_reasons = $7 WHERE id = $1 AND outcome = 'running'",
+            &[&run_id, &outcome.as_str(), &now, &totals.pages, &totals.users_seen, &dropped, &reasons],
+        )
+        .await
+        .map_err(&e)?;
+    if ended == 1 {
+        tx.execute(
+            "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = (SELECT connection_id FROM runs WHERE id = $1)",
+            &[&run_id],
+        )
+        .await
+        .map_err(&e)?;
+    }
+    Ok(ended == 1)
 }
 
 /// What one value of a `Row` reads as, for the queries that return one.
@@ -469,28 +493,68 @@ impl Store for Postgres {
         })
     }
 
-    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool> {
-        self.with(async |client| {
-            // Of several instances updating at once, the second re-reads the row after the first
-            // commits, finds it no longer due, and claims nothing.
-            let claimed = client
-                .execute(
-                    "UPDATE connections SET next_sync_at = $3 WHERE id = $1 AND next_sync_at = $2 AND enabled",
-                    &[&id, &due, &next],
+    fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>> {
+        self.with(async |mut client| {
+            let e = pg("claiming the due connections");
+            let tx = client.transaction().await.map_err(&e)?;
+            // Claims one at a time across instances, so that the counts of leases per integration hold
+            // until this claim commits; SKIP LOCKED passes over a connection an apply has locked.
+            tx.batch_execute(HOLDS_LOCKS_BRIEFLY).await.map_err(&e)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&CLAIM_LOCK]).await.map_err(&e)?;
+            let leased: HashMap<String, usize> = tx
+                .query(
+                    "SELECT integration, COUNT(*) FROM connections WHERE lease_owner IS NOT NULL GROUP BY integration",
+                    &[],
                 )
                 .await
-                .map_err(pg("claiming the sync"))?;
-            Ok(claimed == 1)
+                .map_err(&e)?
+                .iter()
+                .map(|row| (row.get(0), row.get::<_, i64>(1) as usize))
+                .collect();
+            let slow = super::slow_sql("$1", "$2");
+            let sql = format!(
+                "SELECT {CONNECTION_COLUMNS}, {slow} FROM connections c \
+                 WHERE enabled AND next_sync_at <= $1 AND lease_owner IS NULL AND NOT (integration = ANY($3)) \
+                 AND ($4 OR NOT {slow}) ORDER BY next_sync_at, id LIMIT $5 FOR UPDATE OF c SKIP LOCKED"
+            );
+            let passed_over = super::at_cap(claim, &leased);
+            let slow_allowed = claim.slow_limit > 0;
+            let rows = tx
+                .query(&sql, &[&claim.now, &claim.slow_after, &passed_over, &slow_allowed, &super::candidates(claim)])
+                .await
+                .map_err(&e)?;
+            let candidates = rows.iter().map(|row| (connection_row(row), row.get(13))).collect();
+            let chosen = super::choose(claim, candidates, leased);
+            let ids: Vec<i64> = chosen.iter().map(|c| c.connection.id).collect();
+            let next: Vec<Time> = chosen.iter().map(|c| (claim.next)(&c.connection)).collect();
+            tx.execute(
+                "UPDATE connections c SET next_sync_at = v.next, lease_owner = $3, lease_until = $4 \
+                 FROM UNNEST($1::bigint[], $2::bigint[]) AS v(id, next) WHERE c.id = v.id",
+                &[&ids, &next, &claim.owner, &claim.until],
+            )
+            .await
+            .map_err(&e)?;
+            tx.commit().await.map_err(&e)?;
+            Ok(chosen)
         })
     }
 
-    fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool> {
+    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize> {
+        self.with(async |client| {
+            let renewed = client
+                .execute("UPDATE connections SET lease_until = $2 WHERE lease_owner = $1", &[&owner, &until])
+                .await
+                .map_err(pg("renewing the leases"))?;
+            Ok(renewed as usize)
+        })
+    }
+
+    fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool> {
         self.with(async |client| {
             let taken = client
                 .execute(
-                    "UPDATE connections SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND \
-                     (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $4)",
-                    &[&id, &owner, &until, &now],
+                    "UPDATE connections SET lease_owner = $2, lease_until = $3 WHERE id = $1 AND lease_owner IS NULL",
+                    &[&id, &owner, &until],
                 )
                 .await
                 .map_err(pg("taking the connection"))?;
@@ -511,15 +575,18 @@ impl Store for Postgres {
         })
     }
 
-    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started> {
+    fn start_run(&self, connection_id: i64, owner: &str, now: Time) -> Result<Started> {
         self.with(async |mut client| {
-            let run_id: i64 = one(
-                &client,
-                "starting the run",
-                "INSERT INTO runs (connection_id, started_at, outcome) VALUES ($1, $2, 'running') RETURNING id",
-                &[&connection_id, &now],
-            )
-            .await?;
+            // The connection's row locked until the run is in: recovery cannot free the lease between.
+            let inserted = client
+                .query_opt(
+                    "INSERT INTO runs (connection_id, started_at, outcome) SELECT id, $2, 'running' FROM connections \
+                     WHERE id = $1 AND lease_owner = $3 FOR UPDATE RETURNING id",
+                    &[&connection_id, &now, &owner],
+                )
+                .await
+                .map_err(pg("starting the run"))?;
+            let run_id: i64 = inserted.ok_or_else(|| super::not_leased(owner))?.get(0);
             // One snapshot: the version says which users the digests are of.
             let e = pg("reading the stored users' digests");
             let tx = client
@@ -577,8 +644,9 @@ impl Store for Postgres {
             let e = pg("recording the failed sync");
             let tx = client.transaction().await.map_err(&e)?;
             tx.execute("DELETE FROM staged WHERE run_id = $1", &[&run_id]).await.map_err(&e)?;
-            record_totals(&tx, run_id, totals, Outcome::Failed, now).await?;
-            tx.execute("UPDATE runs SET error = $2 WHERE id = $1", &[&run_id, &error]).await.map_err(&e)?;
+            if record_totals(&tx, run_id, totals, Outcome::Failed, now).await? {
+                tx.execute("UPDATE runs SET error = $2 WHERE id = $1", &[&run_id, &error]).await.map_err(&e)?;
+            }
             tx.commit().await.map_err(&e)
         })
     }
@@ -591,40 +659,42 @@ impl Store for Postgres {
         self.with(async |mut client| {
             let e = pg("recovering interrupted syncs");
             let tx = client.transaction().await.map_err(&e)?;
-            let running = tx
-                .query(
-                    "SELECT r.id, c.id, c.lease_owner, c.lease_until FROM runs r \
-                     JOIN connections c ON c.id = r.connection_id WHERE r.outcome = 'running' FOR UPDATE OF r",
-                    &[],
-                )
-                .await
-                .map_err(&e)?;
-            let mut recovered = 0;
-            for row in running {
-                let (run_id, connection_id): (i64, i64) = (row.get(0), row.get(1));
-                let (owner, until): (Option<String>, Option<Time>) = (row.get(2), row.get(3));
-                let live = owner.as_deref().is_some_and(is_alive) && until.is_some_and(|u| u >= now);
-                if live {
-                    continue;
+            tx.batch_execute(HOLDS_LOCKS_BRIEFLY).await.map_err(&e)?;
+            // A connection an apply has locked is live: looked at again at the next tick.
+            let sql = format!("{} FOR UPDATE OF c SKIP LOCKED", super::LEASES_AND_RUNS);
+            let rows = tx.query(&sql, &[]).await.map_err(&e)?;
+            let rows = rows
+                .iter()
+                .map(|r| super::LeaseAndRun {
+                    connection_id: r.get(0),
+                    owner: r.get(1),
+                    until: r.get(2),
+                    run: r.get(3),
+                    run_before_interrupted: r.get(4),
+                })
+                .collect();
+            let lapsed = super::lapsed(rows, is_alive, now);
+            for lease in &lapsed {
+                if let Some(run) = lease.run {
+                    tx.execute(
+                        "UPDATE runs SET outcome = 'interrupted', ended_at = $2, error = $3 WHERE id = $1",
+                        &[&run, &now, &super::INTERRUPTED],
+                    )
+                    .await
+                    .map_err(&e)?;
+                    tx.execute("DELETE FROM staged WHERE run_id = $1", &[&run]).await.map_err(&e)?;
                 }
+                let due = if lease.due_again { now } else { Time::MAX };
                 tx.execute(
-                    "UPDATE runs SET outcome = 'interrupted', ended_at = $2, \
-                     error = 'the process running this sync stopped before it ended' WHERE id = $1",
-                    &[&run_id, &now],
+                    "UPDATE connections SET lease_owner = NULL, lease_until = NULL, \
+                     next_sync_at = LEAST(next_sync_at, $2) WHERE id = $1",
+                    &[&lease.connection_id, &due],
                 )
                 .await
                 .map_err(&e)?;
-                tx.execute("DELETE FROM staged WHERE run_id = $1", &[&run_id]).await.map_err(&e)?;
-                tx.execute(
-                    "UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = $1",
-                    &[&connection_id],
-                )
-                .await
-                .map_err(&e)?;
-                recovered += 1;
             }
             tx.commit().await.map_err(&e)?;
-            Ok(recovered)
+            Ok(lapsed.len())
         })
     }
 

@@ -1,5 +1,6 @@
 //! The embedded store: one SQLite file (WAL), migrated on open.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -7,9 +8,9 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::migrate::{Column, Held, Kind};
 use super::{
-    Applied, ApplyPolicy, Baseline, Change, Connection, Event, FULL_NAME, FieldTest, HistoryQuery, NewConnection,
-    Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError, StoredUser, Time,
-    Upserted, UserQuery, UserRow,
+    Applied, ApplyPolicy, Baseline, Change, Claim, Claimed, Connection, Event, FULL_NAME, FieldTest, HistoryQuery,
+    NewConnection, Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError,
+    StoredUser, Time, Upserted, UserQuery, UserRow,
 };
 use apply::{Spool, Target};
 
@@ -366,23 +367,35 @@ fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
 }
 
-fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome: Outcome, now: Time) -> Result<()> {
+/// Records how a run ended, and frees its connection's lease; unless the run
+/// ended already (recorded as interrupted when its lease lapsed): then nothing
+/// changes, and false.
+fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome: Outcome, now: Time) -> Result<bool> {
     let dropped: i64 = totals.dropped_reasons.iter().map(|(_, n)| n).sum();
-    tx.execute(
-        "UPDATE runs SET outcome = ?2, ended_at = ?3, pages = ?4, users_seen = ?5, users_dropped = ?6, \
-         dropped_reasons = ?7 WHERE id = ?1",
-        params![
-            run_id,
-            outcome.as_str(),
-            now,
-            totals.pages,
-            totals.users_seen,
-            dropped,
-            json_text(&totals.dropped_reasons)
-        ],
-    )
-    .map_err(err("recording the run"))?;
-    Ok(())
+    let ended = tx
+        .execute(
+            "UPDATE runs SET outcome = ?2, ended_at = ?3, pages = ?4, users_seen = ?5, users_dropped = ?6, \
+         dropped_reasons = ?7 WHERE id = ?1 AND outcome = 'running'",
+            params![
+                run_id,
+                outcome.as_str(),
+                now,
+                totals.pages,
+                totals.users_seen,
+                dropped,
+                json_text(&totals.dropped_reasons)
+            ],
+        )
+        .map_err(err("recording the run"))?;
+    if ended == 1 {
+        tx.execute(
+            "UPDATE connections SET lease_owner = NULL, lease_until = NULL \
+             WHERE id = (SELECT connection_id FROM runs WHERE id = ?1)",
+            [run_id],
+        )
+        .map_err(err("recording the run"))?;
+    }
+    Ok(ended == 1)
 }
 
 impl Store for Sqlite {
@@ -487,26 +500,64 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn claim_slot(&self, id: i64, due: Time, next: Time) -> Result<bool> {
-        let claimed = self
-            .lock()
-            .execute(
-                "UPDATE connections SET next_sync_at = ?3 WHERE id = ?1 AND next_sync_at = ?2 AND enabled = 1",
-                params![id, due, next],
-            )
-            .map_err(err("claiming the sync"))?;
-        Ok(claimed == 1)
+    fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>> {
+        // One writer at a time: the counts of leases per integration hold until the claims are written.
+        self.in_transaction("claiming the due connections", |tx| {
+            let e = err("claiming the due connections");
+            let leased: HashMap<String, usize> = {
+                let mut statement = tx
+                    .prepare_cached(
+                        "SELECT integration, COUNT(*) FROM connections WHERE lease_owner IS NOT NULL GROUP BY integration",
+                    )
+                    .map_err(&e)?;
+                let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as usize))).map_err(&e)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(&e)?
+            };
+            let candidates: Vec<(Connection, bool)> = {
+                let slow = super::slow_sql("?1", "?2");
+                let mut statement = tx
+                    .prepare_cached(&format!(
+                        "SELECT {CONNECTION_COLUMNS}, {slow} FROM connections c \
+                         WHERE enabled = 1 AND next_sync_at <= ?1 AND lease_owner IS NULL \
+                         AND integration NOT IN (SELECT value FROM json_each(?3)) AND (?4 OR NOT {slow}) \
+                         ORDER BY next_sync_at, id LIMIT ?5"
+                    ))
+                    .map_err(&e)?;
+                let passed_over = json_text(&super::at_cap(claim, &leased));
+                let rows = statement
+                    .query_map(
+                        params![claim.now, claim.slow_after, passed_over, claim.slow_limit > 0, super::candidates(claim)],
+                        |r| Ok((connection_row(r)?, r.get(13)?)),
+                    )
+                    .map_err(&e)?;
+                rows.collect::<rusqlite::Result<_>>().map_err(&e)?
+            };
+            let chosen = super::choose(claim, candidates, leased);
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE connections SET next_sync_at = ?2, lease_owner = ?3, lease_until = ?4 WHERE id = ?1",
+                )
+                .map_err(&e)?;
+            for claimed in &chosen {
+                let next = (claim.next)(&claimed.connection);
+                update.execute(params![claimed.connection.id, next, claim.owner, claim.until]).map_err(&e)?;
+            }
+            Ok(chosen)
+        })
     }
 
-    fn try_lease(&self, id: i64, owner: &str, until: Time, now: Time) -> Result<bool> {
-        // The owner's liveness is checked by recover_interrupted before; here an
-        // unexpired lease of another owner is respected.
+    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize> {
+        self.lock()
+            .execute("UPDATE connections SET lease_until = ?2 WHERE lease_owner = ?1", params![owner, until])
+            .map_err(err("renewing the leases"))
+    }
+
+    fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool> {
         let taken = self
             .lock()
             .execute(
-                "UPDATE connections SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1 AND \
-                 (lease_owner IS NULL OR lease_owner = ?2 OR lease_until < ?4)",
-                params![id, owner, until, now],
+                "UPDATE connections SET lease_owner = ?2, lease_until = ?3 WHERE id = ?1 AND lease_owner IS NULL",
+                params![id, owner, until],
             )
             .map_err(err("taking the connection"))?;
         Ok(taken == 1)
@@ -522,14 +573,19 @@ impl Store for Sqlite {
         Ok(())
     }
 
-    fn start_run(&self, connection_id: i64, now: Time) -> Result<Started> {
+    fn start_run(&self, connection_id: i64, owner: &str, now: Time) -> Result<Started> {
         self.sweep_staging()?;
         let run_id = self.in_transaction("starting the run", |tx| {
-            tx.execute(
-                "INSERT INTO runs (connection_id, started_at, outcome) VALUES (?1, ?2, 'running')",
-                params![connection_id, now],
-            )
-            .map_err(err("starting the run"))?;
+            let started = tx
+                .execute(
+                    "INSERT INTO runs (connection_id, started_at, outcome) SELECT id, ?2, 'running' FROM connections \
+                     WHERE id = ?1 AND lease_owner = ?3",
+                    params![connection_id, now, owner],
+                )
+                .map_err(err("starting the run"))?;
+            if started == 0 {
+                return Err(super::not_leased(owner));
+            }
             Ok(tx.last_insert_rowid())
         })?;
         // Read apart from the write lock, in one snapshot: the version says which users the digests are of.
@@ -573,10 +629,14 @@ impl Store for Sqlite {
         let e = err("completing the sync");
         let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(&e)?;
         let target = target(&tx, run_id, now)?;
-        let leased: Option<String> = tx
-            .query_row("SELECT lease_owner FROM connections WHERE id = ?1", [target.connection_id], |r| r.get(0))
+        let (leased, outcome): (Option<String>, String) = tx
+            .query_row(
+                "SELECT c.lease_owner, r.outcome FROM runs r JOIN connections c ON c.id = r.connection_id WHERE r.id = ?1",
+                [run_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .map_err(&e)?;
-        super::lease_held(leased.as_deref(), owner)?;
+        super::may_apply(leased.as_deref(), owner, Outcome::parse(&outcome))?;
         // An earlier held run is moot now: this one is newer.
         let superseded = supersede_held(&tx, target.connection_id, run_id)?;
         let version: i64 = tx
@@ -600,7 +660,7 @@ impl Store for Sqlite {
                 supersede_held(tx, target.connection_id, run_id)?;
                 tx.execute("UPDATE runs SET users_version = ?2 WHERE id = ?1", [run_id, version])
                     .map_err(err("holding the sync"))?;
-                record_totals(tx, run_id, totals, Outcome::Held, now)
+                record_totals(tx, run_id, totals, Outcome::Held, now).map(drop)
             })?;
             drop(db);
             remove_spools(&self.staging, &superseded);
@@ -620,9 +680,10 @@ impl Store for Sqlite {
         // The spool goes first: a sync that filled the disk leaves the room its failure needs.
         Spool::of(&self.staging, run_id).remove();
         self.in_transaction("recording the failed sync", |tx| {
-            record_totals(tx, run_id, totals, Outcome::Failed, now)?;
-            tx.execute("UPDATE runs SET error = ?2 WHERE id = ?1", params![run_id, error])
-                .map_err(err("recording the failed sync"))?;
+            if record_totals(tx, run_id, totals, Outcome::Failed, now)? {
+                tx.execute("UPDATE runs SET error = ?2 WHERE id = ?1", params![run_id, error])
+                    .map_err(err("recording the failed sync"))?;
+            }
             Ok(())
         })
     }
@@ -665,41 +726,44 @@ impl Store for Sqlite {
     }
 
     fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize> {
-        let recovered = self.in_transaction("recovering interrupted syncs", |tx| {
+        let lapsed = self.in_transaction("recovering interrupted syncs", |tx| {
             let e = err("recovering interrupted syncs");
-            let running: Vec<(i64, i64, Option<String>, Option<Time>)> = {
-                let mut statement = tx
-                    .prepare(
-                        "SELECT r.id, c.id, c.lease_owner, c.lease_until FROM runs r \
-                         JOIN connections c ON c.id = r.connection_id WHERE r.outcome = 'running'",
-                    )
+            let rows = {
+                let mut statement = tx.prepare(super::LEASES_AND_RUNS).map_err(&e)?;
+                let rows = statement
+                    .query_map([], |r| {
+                        Ok(super::LeaseAndRun {
+                            connection_id: r.get(0)?,
+                            owner: r.get(1)?,
+                            until: r.get(2)?,
+                            run: r.get(3)?,
+                            run_before_interrupted: r.get(4)?,
+                        })
+                    })
                     .map_err(&e)?;
-                let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(&e)?;
                 rows.collect::<rusqlite::Result<_>>().map_err(&e)?
             };
-            let mut recovered = Vec::new();
-            for (run_id, connection_id, owner, until) in running {
-                let live = owner.as_deref().is_some_and(is_alive) && until.is_some_and(|u| u >= now);
-                if live {
-                    continue;
+            let lapsed = super::lapsed(rows, is_alive, now);
+            for lease in &lapsed {
+                if let Some(run) = lease.run {
+                    tx.execute(
+                        "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, error = ?3 WHERE id = ?1",
+                        params![run, now, super::INTERRUPTED],
+                    )
+                    .map_err(&e)?;
                 }
+                let due = if lease.due_again { now } else { Time::MAX };
                 tx.execute(
-                    "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, \
-                     error = 'the process running this sync stopped before it ended' WHERE id = ?1",
-                    [run_id, now],
+                    "UPDATE connections SET lease_owner = NULL, lease_until = NULL, next_sync_at = MIN(next_sync_at, ?2) \
+                     WHERE id = ?1",
+                    [lease.connection_id, due],
                 )
                 .map_err(&e)?;
-                tx.execute(
-                    "UPDATE connections SET lease_owner = NULL, lease_until = NULL WHERE id = ?1",
-                    [connection_id],
-                )
-                .map_err(&e)?;
-                recovered.push(run_id);
             }
-            Ok(recovered)
+            Ok(lapsed)
         })?;
-        remove_spools(&self.staging, &recovered);
-        Ok(recovered.len())
+        remove_spools(&self.staging, &lapsed.iter().filter_map(|lease| lease.run).collect::<Vec<_>>());
+        Ok(lapsed.len())
     }
 
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {

@@ -1,0 +1,61 @@
+//! What the test crates that run `tib` on PostgreSQL share; each uses a part.
+#![allow(dead_code)]
+
+/// A schema of its own in the PostgreSQL that TIB_POSTGRES_URL names (dropped by the guard), and the
+/// store URL that uses it; `None` (the test skipped) without one.
+pub fn postgres_schema(name: &str) -> Option<(String, SchemaGuard)> {
+    let Ok(admin) = std::env::var("TIB_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_POSTGRES").is_none(),
+            "TIB_REQUIRE_POSTGRES is set, TIB_POSTGRES_URL is not"
+        );
+        eprintln!("skipped: set TIB_POSTGRES_URL to run it on PostgreSQL");
+        return None;
+    };
+    let schema = format!("tib_cli_{name}_{}", std::process::id());
+    let made = on_postgres(&admin, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
+    made.expect("a schema in the PostgreSQL at TIB_POSTGRES_URL");
+    let separator = if admin.contains('?') { '&' } else { '?' };
+    Some((format!("{admin}{separator}options=-c%20search_path%3D{schema}"), SchemaGuard { admin, schema }))
+}
+
+pub struct SchemaGuard {
+    admin: String,
+    schema: String,
+}
+
+impl Drop for SchemaGuard {
+    fn drop(&mut self) {
+        let _ = on_postgres(&self.admin, format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+    }
+}
+
+/// Runs SQL on the database at `url`, on a thread of its own: the blocking client cannot run on
+/// the test's async workers.
+pub fn on_postgres(url: &str, sql: String) -> Result<(), postgres::Error> {
+    let url = url.to_owned();
+    std::thread::spawn(move || postgres::Client::connect(&url, postgres::NoTls)?.batch_execute(&sql))
+        .join()
+        .expect("the PostgreSQL thread")
+}
+
+/// The first column of what `sql` selects on the database at `url`, as integers.
+pub fn pg_numbers(url: &str, sql: &str) -> Vec<i64> {
+    pg_column(url, sql)
+}
+
+/// The first column of what `sql` selects on the database at `url`, as text.
+pub fn pg_texts(url: &str, sql: &str) -> Vec<String> {
+    pg_column(url, sql)
+}
+
+fn pg_column<T: for<'a> postgres::types::FromSql<'a> + Send + 'static>(url: &str, sql: &str) -> Vec<T> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).expect("the PostgreSQL");
+        let rows = client.query(sql.as_str(), &[]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.iter().map(|row| row.get::<_, T>(0)).collect()
+    })
+    .join()
+    .expect("the PostgreSQL thread")
+}
