@@ -431,13 +431,13 @@ impl Connector for TransportOnly {
 }
 
 /// The interpreter `compiler preview` runs, for the example spec of `id`.
-fn interpreter(id: &str) -> compiler::preview::interpret::Interpreted {
+fn interpreter(id: &str) -> tib_interpret::Interpreted {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
     let catalog = tib_front::workspace::CatalogFile::load(&root).expect("catalog").catalog();
     let paths = tib_front::workspace::spec_paths(&root).expect("specs");
     let files = tib_front::workspace::compile_files(&root, &paths, &catalog);
     let spec = files.into_iter().filter_map(|f| f.compiled.spec).find(|s| s.app.id == id).expect("the example spec");
-    compiler::preview::interpret::Interpreted::new(spec)
+    tib_interpret::Interpreted::new(spec)
 }
 
 /// User plus system CPU time of this process, in seconds.

@@ -6,9 +6,9 @@
 //! mixes in what real APIs send: the rules' own literals, numbers as strings,
 //! nulls, missing keys, values of the wrong kind, non-object users.
 
-use compiler::preview::interpret::Interpreted;
 use serde_json::{Value, json};
 use tib_front::ir::{self, Shape};
+use tib_interpret::Interpreted;
 use tib_support::{Connector, Dropped, PageError, PageInfo, User};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.

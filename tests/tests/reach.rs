@@ -8,8 +8,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use compiler::preview::interpret::Interpreted;
 use serde_json::{Value, json};
+use tib_interpret::Interpreted;
 use tib_support::oauth::{StaticToken, TokenProvider};
 use tib_support::{
     ApiErrorKind, Client, ClientSettings, Connection, Connector, CredentialValues, NetworkPolicy, PageError,

@@ -1,5 +1,6 @@
 //! The IR evaluated over `serde_json::Value`: a connector without a cargo
-//! build, for `test` and `preview`.
+//! build, for the compiler's `test` and `preview` and for the runtime's
+//! integrations given as specs.
 //!
 //! It walks each path with the spec's shapes exactly as the generated types
 //! read it (an object that is not an object is absent, an array that is not
@@ -20,6 +21,9 @@ use tib_support::{ApiErrorKind, Connector, Dropped, PageError, PageInfo, Spec, U
 
 use tib_front::ir::{self, Shape, Test};
 
+mod shaped;
+pub mod spec;
+
 /// A connector that interprets one checked spec.
 pub struct Interpreted {
     ir: ir::Spec,
@@ -35,7 +39,7 @@ pub struct Interpreted {
 
 impl Interpreted {
     pub fn new(ir: ir::Spec) -> Self {
-        let spec = super::spec::spec(&ir);
+        let spec = spec::spec(&ir);
         let mut labels: Vec<&str> = vec!["Active", "Deleted"];
         for branches in [
             if let ir::StatusInApp::Conditions(b) = &ir.status { Some(b) } else { None },
@@ -217,7 +221,7 @@ impl Connector for Interpreted {
 
     fn parse_page(&self, bytes: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
         let shape = &self.ir.shapes.body;
-        let body = super::shaped::read(bytes, shape, &self.ir.shapes.user)?;
+        let body = shaped::read(bytes, shape, &self.ir.shapes.user)?;
         if let Some(api_error) = &self.ir.api_error
             && all(Some(&body), shape, &api_error.when)
         {

@@ -128,7 +128,7 @@ mod tests {
         );
         let compiled = tib_front::compile("t.tib", &source, &Catalog::default());
         let spec = compiled.spec.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
-        let declared = crate::preview::spec::spec(&spec).credentials;
+        let declared = tib_interpret::spec::spec(&spec).credentials;
         (spec, declared)
     }
 

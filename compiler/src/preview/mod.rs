@@ -7,13 +7,10 @@
 
 pub mod connect;
 mod hint;
-pub mod interpret;
 mod listing;
 mod loopback;
 mod probe;
 pub mod report;
-mod shaped;
-pub(crate) mod spec;
 
 use std::fmt::Write;
 use std::sync::{Arc, Mutex};
@@ -23,8 +20,8 @@ use tib_support::oauth::{ClientCredentials, OAuthClient, Refreshing, StaticToken
 use tib_support::{Client, ClientSettings, Connection, RetryPolicy, SyncError};
 
 use connect::{Given, Prepared};
-use interpret::Interpreted;
 use tib_front::ir;
+use tib_interpret::Interpreted;
 
 /// A spec and what it connects with, for one command.
 pub struct Session {
