@@ -34,10 +34,10 @@ pub struct Setting<'a> {
     pub now: Time,
 }
 
-/// The integration of this build with this id, or an error naming those there are.
+/// The integration with this id, compiled or interpreted, or an error naming those there are.
 pub fn connector(integration: &str) -> Result<&'static dyn tib_support::Connector, String> {
-    tib_connectors::connector(integration).ok_or_else(|| {
-        let known: Vec<&str> = tib_connectors::CONNECTORS.iter().map(|(id, _)| *id).collect();
+    crate::integrations::connector(integration).ok_or_else(|| {
+        let known: Vec<String> = crate::integrations::all().into_iter().map(|i| i.id).collect();
         format!("no integration `{integration}`; this runtime has {}", known.join(", "))
     })
 }

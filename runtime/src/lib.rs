@@ -7,6 +7,7 @@ pub mod cli;
 pub mod connect;
 pub mod console;
 pub mod demo;
+pub mod integrations;
 pub mod listen;
 pub mod live;
 pub mod notify;

@@ -179,7 +179,7 @@ async fn complete(
         .ok_or_else(|| bad("the connection was removed meanwhile".to_owned()))?;
     let name = connection.name();
     let connector =
-        tib_connectors::connector(integration).ok_or_else(|| bad(format!("no integration `{integration}`")))?;
+        crate::integrations::connector(integration).ok_or_else(|| bad(format!("no integration `{integration}`")))?;
     let spec = connector.spec();
     let credentials = crate::sync::credentials(&callback.vault, &connection, spec).map_err(internal)?;
     let client = OAuthClient::new(spec, &credentials, &endpoints(&connection).map_err(internal)?, &callback.client)

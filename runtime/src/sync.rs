@@ -303,8 +303,12 @@ impl Engine {
         connection: &Connection,
         name: &str,
     ) -> Result<(&'static dyn tib_support::Connector, CredentialValues, Option<url::Url>), String> {
-        let connector = tib_connectors::connector(&connection.integration)
-            .ok_or_else(|| format!("the integration `{}` is not compiled into this runtime", connection.integration))?;
+        let connector = crate::integrations::connector(&connection.integration).ok_or_else(|| {
+            format!(
+                "the integration `{}` is neither compiled into this runtime nor given as a spec (--specs)",
+                connection.integration
+            )
+        })?;
         let credentials = credentials(&self.vault, connection, connector.spec())?;
         let base_url = connection
             .base_url

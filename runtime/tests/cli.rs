@@ -137,16 +137,18 @@ struct Tib {
     dir: tempfile::TempDir,
     /// A PostgreSQL store's URL instead of the SQLite file in `dir`.
     postgres: Option<String>,
+    /// The directory of specs it offers besides its compiled connectors (`--specs`).
+    specs: Option<PathBuf>,
 }
 
 impl Tib {
     fn new() -> Tib {
-        Tib { dir: tempfile::tempdir().expect("dir"), postgres: None }
+        Tib { dir: tempfile::tempdir().expect("dir"), postgres: None, specs: None }
     }
 
     /// A Tib whose store lives under `parent` (a small file system, say).
     fn in_dir(parent: &Path) -> Tib {
-        Tib { dir: tempfile::tempdir_in(parent).expect("dir"), postgres: None }
+        Tib { dir: tempfile::tempdir_in(parent).expect("dir"), postgres: None, specs: None }
     }
 
     /// A store with `acme/Prod` connected to `api` and synced once, and its users.
@@ -177,7 +179,11 @@ impl Tib {
             .env_remove("TIB_WEBHOOK_URL")
             .env_remove("TIB_API_TOKEN")
             .env_remove("TIB_TENANT")
+            .env_remove("TIB_SPECS")
             .stdin(Stdio::null());
+        if let Some(specs) = &self.specs {
+            command.env("TIB_SPECS", specs);
+        }
         command
     }
 
@@ -1491,7 +1497,7 @@ async fn a_store_moves_from_sqlite_to_postgres_with_nothing_lost() {
     let moved = tib.run(&["store", "migrate", "--from", &store, "--to", &url]).await;
     assert_eq!(moved.code, 0, "{moved:?}");
     assert!(moved.stdout.contains("2 connections") && moved.stdout.contains("1 held syncs"), "{moved:?}");
-    let there = Tib { dir: tempfile::tempdir().expect("dir"), postgres: Some(url.clone()) };
+    let there = Tib { dir: tempfile::tempdir().expect("dir"), postgres: Some(url.clone()), specs: None };
     let after = (there.run(&["list"]).await.stdout, there.users("Prod").await, there.run(&["status"]).await.stdout);
     assert_eq!(before.0, after.0, "the connections, their state and runs");
     assert_eq!(before.1, after.1, "every user, deleted ones included");
@@ -1516,4 +1522,95 @@ async fn a_store_moves_from_sqlite_to_postgres_with_nothing_lost() {
     let connected =
         Run::from(tokio::task::spawn_blocking(move || command.output().expect("runs")).await.expect("joined"));
     assert_eq!(connected.code, 0, "{connected:?}");
+}
+
+/// The Acme spec as another app's: `app "<name>"`, its custom fields declared for that app too.
+fn acme_as(name: &str, dir: &Path) {
+    let repository = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let spec = std::fs::read_to_string(repository.join("specs/acme.tib")).expect("acme.tib");
+    let spec = spec.replacen("app \"Acme\"", &format!("app \"{name}\""), 1);
+    std::fs::write(dir.join(format!("{}.tib", name.to_lowercase())), spec).expect("write the spec");
+    let catalog = std::fs::read_to_string(repository.join("custom-fields.toml")).expect("the catalog");
+    let acme = catalog.split("\n[").find(|section| section.starts_with("Acme]")).expect("Acme's fields");
+    let path = dir.join("custom-fields.toml");
+    let mut fields = std::fs::read_to_string(&path).unwrap_or_default();
+    fields.push_str(&format!("\n[{name}]{}\n", acme.trim_start_matches("Acme]")));
+    std::fs::write(path, fields).expect("write the catalog");
+}
+
+/// `--specs DIR`: a spec saved there is connected and synced without a rebuild, interpreted and page
+/// by page; a spec of a compiled app leaves the compiled connector in use; a spec with errors is
+/// refused with its diagnostics; and `serve`, looking again as specs change, offers a new one and
+/// keeps the version that worked when an edit breaks it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spec_in_the_specs_directory_is_connected_and_synced_without_a_rebuild() {
+    let api = api(250).await;
+    let mut tib = Tib::new();
+    let specs = tib.dir.path().join("specs");
+    std::fs::create_dir_all(&specs).expect("specs");
+    acme_as("Beta", &specs);
+    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/acme.tib"), specs.join("acme.tib"))
+        .expect("copy");
+    std::fs::write(specs.join("broken.tib"), "app \"Broken\"\nbase_url \"https://broken.example\"\nfields {")
+        .expect("write");
+    tib.specs = Some(specs.clone());
+
+    let listed = tib.run(&["integrations"]).await;
+    assert_eq!(listed.code, 0, "{listed:?}");
+    let beta = listed.stdout.lines().position(|l| l.starts_with("beta ")).expect("beta offered");
+    assert!(listed.stdout.lines().nth(beta + 1).is_some_and(|l| l.contains("interpreted from")), "{listed:?}");
+    assert_eq!(listed.stdout.lines().filter(|l| l.starts_with("acme ")).count(), 1, "{listed:?}");
+    let acme = listed.stdout.lines().position(|l| l.starts_with("acme ")).expect("acme");
+    assert!(
+        !listed.stdout.lines().nth(acme + 1).is_some_and(|l| l.contains("interpreted")),
+        "the compiled one: {listed:?}"
+    );
+    assert!(listed.stderr.contains("broken.tib is refused") && listed.stderr.contains("error"), "{listed:?}");
+    assert!(!listed.stdout.contains("broken"), "{listed:?}");
+
+    let token = format!("api_token={SECRET}");
+    let connect = ["connect", "beta", "Prod", "--cred", "tenant=demo", "--cred", &token, "--base-url", &api.base_url];
+    assert_eq!(tib.run(&connect).await.code, 0);
+    let synced = tib.run(&["sync", "beta", "Prod"]).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    assert!(synced.stdout.contains(&format!("synced {} users from 3 pages", valid(250))), "{synced:?}");
+    let users = tib.run(&["users", "beta", "Prod", "--all", "--format", "json"]).await;
+    let users: Value = serde_json::from_str(&users.stdout).expect("JSON");
+    let compiled = Tib::synced(&api).await.1;
+    assert_eq!(users.as_array().expect("users"), &compiled, "mapped as the compiled connector maps them");
+
+    // Served: an edit that breaks the spec is refused and the working version syncs on; a new spec is offered.
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    let client = reqwest::Client::new();
+    healthy(&client, &base).await;
+    let spec = specs.join("beta.tib");
+    let working = std::fs::read_to_string(&spec).expect("read");
+    std::fs::write(&spec, working.replacen("users at data.members", "users at", 1)).expect("break it");
+    acme_as("Gamma", &specs);
+    let integrations = || async {
+        let answer = client.get(format!("{base}/api/v1/integrations")).bearer_auth(ADMIN_TOKEN).send().await;
+        let text = answer.expect("GET").text().await.expect("a body");
+        serde_json::from_str::<Value>(&text).expect("JSON")["integrations"].as_array().expect("a list").clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let gamma = loop {
+        if let Some(gamma) = integrations().await.into_iter().find(|i| i["id"] == "gamma") {
+            break gamma;
+        }
+        assert!(Instant::now() < deadline, "gamma never offered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(gamma["interpreted"], true);
+    let acme = integrations().await.into_iter().find(|i| i["id"] == "acme").expect("acme");
+    assert_eq!(acme["interpreted"], false, "the compiled connector takes precedence");
+    let now = client.post(format!("{base}/api/v1/connections/beta/Prod/sync")).bearer_auth(ADMIN_TOKEN).send().await;
+    assert_eq!(now.expect("POST").status(), 202);
+    tib.wait_for(
+        "SELECT COUNT(*) FROM runs WHERE outcome = 'applied'",
+        "Integer(2)",
+        "the working version synced again",
+    )
+    .await;
+    let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
 }

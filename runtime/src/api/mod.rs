@@ -130,16 +130,18 @@ async fn with_store<T: Send + 'static>(
 
 #[utoipa::path(get, path = "/integrations", tag = "integrations", responses((status = 200, description = "The integrations of this build and what each asks for", body = Object)))]
 async fn integrations() -> Json<Value> {
-    let list: Vec<Value> = tib_connectors::CONNECTORS
-        .iter()
-        .map(|(id, connector)| {
-            let spec = connector.spec();
+    let list: Vec<Value> = crate::integrations::all()
+        .into_iter()
+        .map(|integration| {
+            let (id, spec) = (&integration.id, integration.connector.spec());
+            let interpreted = matches!(integration.origin, crate::integrations::Origin::Interpreted(_));
             let credentials: Vec<Value> = spec
                 .credentials
                 .iter()
                 .map(|c| json!({"name": c.name, "secret": c.secret, "description": c.description}))
                 .collect();
-            json!({"id": id, "app": spec.app, "auth": auth_kind(&spec.auth).0, "credentials": credentials})
+            json!({"id": id, "app": spec.app, "auth": auth_kind(&spec.auth).0, "credentials": credentials,
+                   "interpreted": interpreted})
         })
         .collect();
     Json(json!({ "integrations": list }))

@@ -79,6 +79,11 @@ struct Settings {
     /// the connections of an instance killed or cut off from the store sync elsewhere after this. 5m, 90s.
     #[arg(long, global = true, env = "TIB_LEASE", default_value = "5m", value_parser = settings::lease)]
     lease: i64,
+    /// A directory of .tib specs: those of an app this build has no compiled connector for are offered
+    /// too, interpreted; `serve` checks them again whenever they change. A spec with errors is refused
+    /// with its diagnostics, and the version that worked before stays offered.
+    #[arg(long, global = true, env = "TIB_SPECS", value_name = "DIR")]
+    specs: Option<PathBuf>,
     /// Where providers reach `tib serve`: OAuth redirect URLs are this plus /oauth/callback/<integration>.
     #[arg(long, global = true, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
     public_url: url::Url,
@@ -275,6 +280,13 @@ fn default_store() -> PathBuf {
 }
 
 async fn run(mut cli: Cli) -> Result<(), Failure> {
+    if let Some(dir) = &cli.settings.specs {
+        let report = crate::integrations::load(dir).map_err(|e| Failure(e, 2))?;
+        crate::integrations::log(&report);
+        for (path, why) in &report.refused {
+            eprintln!("tib: the spec {} is refused:\n{why}", path.display());
+        }
+    }
     if let Command::Integrations = cli.command {
         return integrations(&cli.settings.public_url);
     }
@@ -398,14 +410,17 @@ fn admin_token(file: Option<&std::path::Path>) -> Result<Option<crate::api::admi
 }
 
 fn integrations(public_url: &url::Url) -> Result<(), Failure> {
-    for (id, connector) in tib_connectors::CONNECTORS {
+    for crate::integrations::Integration { id, connector, origin } in crate::integrations::all() {
         let spec = connector.spec();
         let credentials: Vec<String> =
             spec.credentials.iter().map(|c| format!("{}{}", c.name, if c.secret { " (secret)" } else { "" })).collect();
         println!("{id:<20} {:<24} credentials: {}", spec.app, credentials.join(", "));
+        if let crate::integrations::Origin::Interpreted(path) = origin {
+            println!("{:<20} interpreted from {}", "", path.display());
+        }
         if let tib_support::spec::Auth::OAuthAuthorizationCode(_) = spec.auth {
             println!("{:<20} redirect URLs the provider must allow:", "");
-            println!("{:<20}   {}", "", redirect_urls(public_url, id).join(&format!("\n{:<20}   ", "")));
+            println!("{:<20}   {}", "", redirect_urls(public_url, &id).join(&format!("\n{:<20}   ", "")));
         }
     }
     Ok(())
@@ -756,6 +771,10 @@ impl Context {
                 .with_lease(self.settings.lease)
                 .with_caps(caps);
         tracing::info!(store = %self.store_shown(), %owner, max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
+        if let Some(dir) = self.settings.specs.clone() {
+            // A second: an engineer saves a spec and connects it.
+            tokio::spawn(crate::integrations::watch(dir, Duration::from_secs(1)));
+        }
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {

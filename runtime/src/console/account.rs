@@ -230,7 +230,7 @@ fn actions(operator: &Operator, connection: &store::Connection, last: Option<&Ru
     if state == ConnectionState::Held {
         out.push_str(&form("approve", "Approve the held sync", ""));
     }
-    let authorization_code = tib_connectors::connector(&connection.integration)
+    let authorization_code = crate::integrations::connector(&connection.integration)
         .is_some_and(|c| matches!(c.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_)));
     if authorization_code {
         out.push_str(&format!(

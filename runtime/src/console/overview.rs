@@ -78,20 +78,22 @@ pub(super) async fn overview(
         "<h2>Available to connect</h2><table id=\"integrations\"><thead><tr><th>Integration</th><th>Auth</th>\
          <th>Asks for</th><th></th></tr></thead><tbody>",
     );
-    for (id, connector) in tib_connectors::CONNECTORS {
+    for crate::integrations::Integration { id, connector, origin } in crate::integrations::all() {
         let spec = connector.spec();
+        let interpreted =
+            if matches!(origin, crate::integrations::Origin::Interpreted(_)) { " interpreted" } else { "" };
         let asks: Vec<String> = spec
             .credentials
             .iter()
             .map(|c| format!("{}{}", escape(c.name), if c.secret { " (secret)" } else { "" }))
             .collect();
         body.push_str(&format!(
-            "<tr><td>{} <small>({})</small></td><td>{}</td><td>{}</td><td><a href=\"/connect/{}\">Connect</a></td></tr>",
+            "<tr><td>{} <small>({}{interpreted})</small></td><td>{}</td><td>{}</td><td><a href=\"/connect/{}\">Connect</a></td></tr>",
             escape(spec.app),
-            escape(id),
+            escape(&id),
             crate::api::auth_kind(&spec.auth).1,
             asks.join(", "),
-            crate::api::percent_encode(id),
+            crate::api::percent_encode(&id),
         ));
     }
     body.push_str("</tbody></table>");
