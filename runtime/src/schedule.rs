@@ -1,5 +1,5 @@
-//! When connections sync: once per interval (a day by default), offset by a
-//! per-connection jitter so that many connections do not fire together; at
+//! When connections sync: once per interval (a day by default), each at its
+//! own place in the interval so that many connections share the day; at
 //! most N at once, of which slow connections hold at most half; never one
 //! connection twice at the same time, nor twice for one slot when several
 //! processes serve one store; after downtime, an overdue connection runs once.
@@ -53,28 +53,35 @@ impl Clock for ManualClock {
     }
 }
 
-/// A connection's fixed offset within its interval: a tenth of the
-/// interval, at most an hour. Fixed per connection, so connections stay
-/// spread out day after day instead of drifting together.
-pub fn jitter(name: &str, interval: i64) -> i64 {
-    let window = (interval / 10).min(3600);
-    if window <= 0 {
+/// Where in each interval a connection syncs, in seconds from the interval's
+/// start: fixed per connection, and spread evenly over the whole interval by
+/// a hash of its name, so that ten thousand daily connections share the day
+/// instead of crowding an hour of it, and keep their place day after day.
+pub fn phase(name: &str, interval: i64) -> i64 {
+    if interval <= 0 {
         return 0;
     }
     // FNV-1a: stable across builds, unlike std's hasher.
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
-    (hash % window as u64) as i64
+    (hash % interval as u64) as i64
 }
 
-/// When a connection whose sync starts at `now` syncs next. Saturating: an
-/// interval stored before intervals were bounded cannot overflow the time.
+/// When a connection whose sync starts at `now` syncs next: at its phase, at
+/// least half an interval on (one that first synced just before its phase
+/// does not sync again minutes later). Saturating: an interval stored before
+/// intervals were bounded cannot overflow the time.
 pub fn next_sync(now: Time, interval: i64, name: &str) -> Time {
-    now.saturating_add(interval).saturating_add(jitter(name, interval))
+    if interval <= 0 {
+        return now;
+    }
+    let earliest = now.saturating_add(interval / 2);
+    let wait = (phase(name, interval) - earliest.rem_euclid(interval)).rem_euclid(interval);
+    earliest.saturating_add(wait)
 }
 
 /// When a new connection first syncs: soon, spread over ten minutes.
 pub fn first_sync(now: Time, name: &str) -> Time {
-    now.saturating_add(jitter(name, 600))
+    now.saturating_add(phase(name, 600))
 }
 
 /// A connection whose last sync took this long is slow: a quarter of an hour.
@@ -279,20 +286,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn jitter_stays_within_a_tenth_of_the_interval_and_at_most_an_hour() {
-        let offsets: Vec<i64> = (0..1000).map(|i| jitter(&format!("okta/account-{i}"), DAY)).collect();
-        assert!(offsets.iter().all(|o| (0..3600).contains(o)));
-        let distinct: HashSet<i64> = offsets.iter().copied().collect();
-        assert!(distinct.len() > 800, "1000 connections land on {} distinct seconds", distinct.len());
-        assert!((0..100).all(|i| (0..360).contains(&jitter(&format!("c{i}"), 3600))));
-        assert_eq!(jitter("x", 5), 0);
-        assert_eq!(jitter("okta/Prod", DAY), jitter("okta/Prod", DAY), "fixed per connection");
+    fn phases_spread_evenly_over_the_whole_interval_and_stay_fixed() {
+        let phases: Vec<i64> = (0..10_000).map(|i| phase(&format!("okta/account-{i}"), DAY)).collect();
+        assert!(phases.iter().all(|p| (0..DAY).contains(p)));
+        let mut per_hour = [0usize; 24];
+        for p in &phases {
+            per_hour[(p / 3600) as usize] += 1;
+        }
+        // 10000 / 24 = 417 an hour; none far from it.
+        assert!(per_hour.iter().all(|n| (330..=500).contains(n)), "{per_hour:?}");
+        assert_eq!(phase("okta/Prod", DAY), phase("okta/Prod", DAY), "fixed per connection");
+        assert_eq!(phase("x", 0), 0);
+    }
+
+    #[test]
+    fn the_next_sync_is_at_the_phase_at_least_half_an_interval_on() {
+        let p = phase("okta/Prod", DAY);
+        for now in [0, 1_800_000_000, 1_800_000_000 + p, 1_800_000_000 + DAY / 2 + 7] {
+            let next = next_sync(now, DAY, "okta/Prod");
+            assert_eq!(next.rem_euclid(DAY), p, "at its phase");
+            assert!((now + DAY / 2..now + DAY / 2 + DAY).contains(&next), "{now} → {next}");
+        }
+        let at_phase = 1_800_000_000 - 1_800_000_000 % DAY + p;
+        assert_eq!(next_sync(at_phase, DAY, "okta/Prod"), at_phase + DAY, "a day apart once at its phase");
     }
 
     #[test]
     fn an_interval_stored_before_intervals_were_bounded_cannot_overflow_the_schedule() {
         assert_eq!(next_sync(1_800_000_000, i64::MAX, "okta/Prod"), i64::MAX);
         assert_eq!(first_sync(i64::MAX - 1, "okta/Prod"), i64::MAX);
-        assert_eq!(next_sync(100, 3600, "x"), 100 + 3600 + jitter("x", 3600));
+        assert_eq!(next_sync(100, 3600, "x").rem_euclid(3600), phase("x", 3600));
     }
 }
