@@ -227,6 +227,14 @@ impl<R: Runner> Scheduler<R> {
         Ok(started)
     }
 
+    async fn tick_logged(&mut self) {
+        match self.tick().await {
+            Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "cannot claim the due connections"),
+        }
+    }
+
     /// Extends this process's leases: a third of a lease apart, so that one
     /// renewal lost to a busy store does not cost a sync its lease.
     async fn renew(&self) {
@@ -236,10 +244,11 @@ impl<R: Runner> Scheduler<R> {
         }
     }
 
-    /// Ticks every `poll`, and renews the leases a third of a lease apart,
-    /// until `shutdown` completes; then waits up to `grace` for the syncs under
-    /// way (a sync cut short is recovered as interrupted by the next tick of
-    /// any instance, its users untouched).
+    /// Ticks every `poll`, and as soon as a sync ends (its room goes to the
+    /// next due connection at once, not at the next poll), and renews the
+    /// leases a third of a lease apart, until `shutdown` completes; then waits
+    /// up to `grace` for the syncs under way (a sync cut short is recovered as
+    /// interrupted by the next tick of any instance, its users untouched).
     pub async fn serve(mut self, poll: Duration, grace: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let renew_every = Duration::from_secs((self.lease_secs / 3).max(1) as u64);
@@ -251,11 +260,8 @@ impl<R: Runner> Scheduler<R> {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = renewal.tick() => self.renew().await,
-                _ = polling.tick() => match self.tick().await {
-                    Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
-                    Ok(_) => {}
-                    Err(error) => tracing::error!(%error, "cannot claim the due connections"),
-                },
+                _ = polling.tick() => self.tick_logged().await,
+                Some(_) = self.tasks.join_next() => self.tick_logged().await,
             }
         }
         tracing::info!(running = self.tasks.len(), "shutting down: waiting for the syncs under way");

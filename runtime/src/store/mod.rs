@@ -376,6 +376,8 @@ struct LeaseAndRun {
 /// A lease to free, because its owner is gone or it expired.
 struct Lapsed {
     connection_id: i64,
+    /// Its owner as read: the lease is freed only if it is still that one's.
+    owner: Option<String>,
     /// The run it held, to record as interrupted.
     run: Option<i64>,
     /// The connection syncs again at once, not at its next slot.
@@ -389,6 +391,7 @@ fn lapsed(rows: Vec<LeaseAndRun>, is_alive: &dyn Fn(&str) -> bool, now: Time) ->
         .filter(|row| !(row.owner.as_deref().is_some_and(is_alive) && row.until.is_some_and(|u| u >= now)))
         .map(|row| Lapsed {
             connection_id: row.connection_id,
+            owner: row.owner,
             run: row.run,
             due_again: row.run.is_none() || row.run_before_interrupted != Some(true),
         })

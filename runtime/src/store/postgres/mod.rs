@@ -673,28 +673,36 @@ impl Store for Postgres {
                     run_before_interrupted: r.get(4),
                 })
                 .collect();
-            let lapsed = super::lapsed(rows, is_alive, now);
-            for lease in &lapsed {
+            let mut freed = 0;
+            for lease in super::lapsed(rows, is_alive, now) {
+                // A row locked after this statement's snapshot is read again as it is now, joined to the
+                // run as it was: a run that ended meanwhile is left as it ended, a lease taken since kept.
                 if let Some(run) = lease.run {
-                    tx.execute(
-                        "UPDATE runs SET outcome = 'interrupted', ended_at = $2, error = $3 WHERE id = $1",
-                        &[&run, &now, &super::INTERRUPTED],
-                    )
-                    .await
-                    .map_err(&e)?;
+                    let interrupted = tx
+                        .execute(
+                            "UPDATE runs SET outcome = 'interrupted', ended_at = $2, error = $3 \
+                             WHERE id = $1 AND outcome = 'running'",
+                            &[&run, &now, &super::INTERRUPTED],
+                        )
+                        .await
+                        .map_err(&e)?;
+                    if interrupted == 0 {
+                        continue;
+                    }
                     tx.execute("DELETE FROM staged WHERE run_id = $1", &[&run]).await.map_err(&e)?;
                 }
                 let due = if lease.due_again { now } else { Time::MAX };
                 tx.execute(
                     "UPDATE connections SET lease_owner = NULL, lease_until = NULL, \
-                     next_sync_at = LEAST(next_sync_at, $2) WHERE id = $1",
-                    &[&lease.connection_id, &due],
+                     next_sync_at = LEAST(next_sync_at, $2) WHERE id = $1 AND lease_owner IS NOT DISTINCT FROM $3",
+                    &[&lease.connection_id, &due, &lease.owner],
                 )
                 .await
                 .map_err(&e)?;
+                freed += 1;
             }
             tx.commit().await.map_err(&e)?;
-            Ok(lapsed.len())
+            Ok(freed)
         })
     }
 

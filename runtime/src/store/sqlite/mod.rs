@@ -743,24 +743,31 @@ impl Store for Sqlite {
                     .map_err(&e)?;
                 rows.collect::<rusqlite::Result<_>>().map_err(&e)?
             };
-            let lapsed = super::lapsed(rows, is_alive, now);
-            for lease in &lapsed {
+            let mut freed = Vec::new();
+            for lease in super::lapsed(rows, is_alive, now) {
+                // Each change only if what was read still holds, as in the PostgreSQL store.
                 if let Some(run) = lease.run {
-                    tx.execute(
-                        "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, error = ?3 WHERE id = ?1",
-                        params![run, now, super::INTERRUPTED],
-                    )
-                    .map_err(&e)?;
+                    let interrupted = tx
+                        .execute(
+                            "UPDATE runs SET outcome = 'interrupted', ended_at = ?2, error = ?3 \
+                             WHERE id = ?1 AND outcome = 'running'",
+                            params![run, now, super::INTERRUPTED],
+                        )
+                        .map_err(&e)?;
+                    if interrupted == 0 {
+                        continue;
+                    }
                 }
                 let due = if lease.due_again { now } else { Time::MAX };
                 tx.execute(
                     "UPDATE connections SET lease_owner = NULL, lease_until = NULL, next_sync_at = MIN(next_sync_at, ?2) \
-                     WHERE id = ?1",
-                    [lease.connection_id, due],
+                     WHERE id = ?1 AND lease_owner IS ?3",
+                    params![lease.connection_id, due, lease.owner],
                 )
                 .map_err(&e)?;
+                freed.push(lease);
             }
-            Ok(lapsed)
+            Ok(freed)
         })?;
         remove_spools(&self.staging, &lapsed.iter().filter_map(|lease| lease.run).collect::<Vec<_>>());
         Ok(lapsed.len())
