@@ -287,8 +287,6 @@ impl<R: Runner> Scheduler<R> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashSet;
-
     use super::*;
 
     #[test]
