@@ -92,6 +92,13 @@ pub trait Runner: Send + Sync + 'static {
     fn run(&self, connection: Connection) -> impl Future<Output = ()> + Send;
 }
 
+/// What a look at the store does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Look {
+    RecoverAndClaim,
+    Claim,
+}
+
 /// How long a lease lasts unless renewed, by default: an instance killed
 /// or cut off from the store loses its syncs to the others after this.
 pub const LEASE_SECS: i64 = 5 * 60;
@@ -172,6 +179,10 @@ impl<R: Runner> Scheduler<R> {
     /// started. The store is read and written off the async workers: a long
     /// apply elsewhere delays the tick, never the syncs under way.
     pub async fn tick(&mut self) -> Result<Vec<String>, crate::store::StoreError> {
+        self.look(Look::RecoverAndClaim).await
+    }
+
+    async fn look(&mut self, look: Look) -> Result<Vec<String>, crate::store::StoreError> {
         let now = self.clock.now();
         let (limit, slow_limit) = {
             let held = self.held();
@@ -183,7 +194,11 @@ impl<R: Runner> Scheduler<R> {
             (self.owner.clone(), now.saturating_add(self.lease_secs), self.slow_after, self.caps.clone());
         let claimed = crate::store::off_workers(&self.store, move |store| {
             // A process killed or cut off mid-sync leaves a lease behind: free it, and its connection syncs again.
-            let recovered = store.recover_interrupted(&crate::sync::owner_alive, now)?;
+            let recovered = if look == Look::RecoverAndClaim {
+                store.recover_interrupted(&crate::sync::owner_alive, now)?
+            } else {
+                0
+            };
             if recovered > 0 {
                 tracing::warn!(
                     recovered,
@@ -227,8 +242,8 @@ impl<R: Runner> Scheduler<R> {
         Ok(started)
     }
 
-    async fn tick_logged(&mut self) {
-        match self.tick().await {
+    async fn look_logged(&mut self, look: Look) {
+        match self.look(look).await {
             Ok(started) if !started.is_empty() => tracing::info!(?started, "syncs started"),
             Ok(_) => {}
             Err(error) => tracing::error!(%error, "cannot claim the due connections"),
@@ -260,8 +275,9 @@ impl<R: Runner> Scheduler<R> {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = renewal.tick() => self.renew().await,
-                _ = polling.tick() => self.tick_logged().await,
-                Some(_) = self.tasks.join_next() => self.tick_logged().await,
+                _ = polling.tick() => self.look_logged(Look::RecoverAndClaim).await,
+                // Recovery waits for the poll: it reads every lease, and syncs end many times a second.
+                Some(_) = self.tasks.join_next() => self.look_logged(Look::Claim).await,
             }
         }
         tracing::info!(running = self.tasks.len(), "shutting down: waiting for the syncs under way");
