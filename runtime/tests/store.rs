@@ -4,6 +4,8 @@
 //! TIB_REQUIRE_POSTGRES). Atomic syncs, deletions, the hold policy, replaced
 //! accounts, interrupted runs, separate accounts, reading users.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tib_runtime::store::postgres::Postgres;
@@ -35,14 +37,7 @@ impl Backend {
 
     /// A fresh schema in the database TIB_POSTGRES_URL names; `None` (the test skipped) without one.
     fn postgres() -> Option<Backend> {
-        let Ok(admin) = std::env::var("TIB_POSTGRES_URL") else {
-            assert!(
-                std::env::var_os("TIB_REQUIRE_POSTGRES").is_none(),
-                "TIB_REQUIRE_POSTGRES is set, TIB_POSTGRES_URL is not"
-            );
-            eprintln!("skipped: set TIB_POSTGRES_URL (postgres://user@127.0.0.1:5432/test) to run it on PostgreSQL");
-            return None;
-        };
+        let admin = common::postgres_admin()?;
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let schema = format!("tib_store_{}_{}", std::process::id(), NEXT.fetch_add(1, Ordering::SeqCst));
         let mut client =

@@ -1,17 +1,24 @@
 //! What the test crates that run `tib` on PostgreSQL share; each uses a part.
 #![allow(dead_code)]
 
-/// A schema of its own in the PostgreSQL that TIB_POSTGRES_URL names (dropped by the guard), and the
-/// store URL that uses it; `None` (the test skipped) without one.
-pub fn postgres_schema(name: &str) -> Option<(String, SchemaGuard)> {
+/// The PostgreSQL that TIB_POSTGRES_URL names; `None` (the test skipped) without one, unless
+/// TIB_REQUIRE_POSTGRES says it must run.
+pub fn postgres_admin() -> Option<String> {
     let Ok(admin) = std::env::var("TIB_POSTGRES_URL") else {
         assert!(
             std::env::var_os("TIB_REQUIRE_POSTGRES").is_none(),
             "TIB_REQUIRE_POSTGRES is set, TIB_POSTGRES_URL is not"
         );
-        eprintln!("skipped: set TIB_POSTGRES_URL to run it on PostgreSQL");
+        eprintln!("skipped: set TIB_POSTGRES_URL (postgres://user@127.0.0.1:5432/test) to run it on PostgreSQL");
         return None;
     };
+    Some(admin)
+}
+
+/// A schema of its own in the PostgreSQL that TIB_POSTGRES_URL names (dropped by the guard), and the
+/// store URL that uses it; `None` (the test skipped) without one.
+pub fn postgres_schema(name: &str) -> Option<(String, SchemaGuard)> {
+    let admin = postgres_admin()?;
     let schema = format!("tib_cli_{name}_{}", std::process::id());
     let made = on_postgres(&admin, format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"));
     made.expect("a schema in the PostgreSQL at TIB_POSTGRES_URL");
