@@ -16,6 +16,7 @@ pub mod page;
 mod paginate;
 mod printable;
 pub mod record;
+mod redact;
 mod request;
 pub mod rules;
 mod secret;

@@ -50,29 +50,12 @@ impl CredentialValues {
         self.values.get(index).map_or("", Secret::expose)
     }
 
-    /// Replaces every secret value in `text` with `[redacted]`, in every form
-    /// an API or a token endpoint may quote it: as written, as a URL writes
-    /// it (`a/b+c` is `a%2Fb%2Bc` in a query), as JSON escapes it (`\/`,
-    /// `\u0026`) and as HTML does (`&amp;`).
+    /// Replaces every secret value in `text` with `[redacted]`, in whatever
+    /// form an API or a token endpoint quotes it ([`crate::redact`]): as
+    /// written, percent-, JSON- or HTML-escaped, over one another, or cut short.
     pub fn redact(&self, text: &str) -> String {
-        let mut forms: Vec<String> = self
-            .values
-            .iter()
-            .zip(&self.secret)
-            // Very short values would redact ordinary words; they are not secrets anyone relies on.
-            .filter(|(value, secret)| **secret && value.expose().len() >= 4)
-            .flat_map(|(value, _)| quoted_forms(value.expose()))
-            .collect();
-        // Longest first, so that no form is cut by a shorter one inside it.
-        forms.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        forms.dedup();
-        let mut out = text.to_owned();
-        for form in &forms {
-            if out.contains(form.as_str()) {
-                out = out.replace(form.as_str(), "[redacted]");
-            }
-        }
-        out
+        let secrets = self.values.iter().zip(&self.secret).filter(|(_, secret)| **secret);
+        crate::redact::redact(text, secrets.map(|(value, _)| value.expose()))
     }
 
     /// These values and one more secret (an OAuth token a request carries,
@@ -83,44 +66,6 @@ impl CredentialValues {
         all.secret.push(true);
         all
     }
-}
-
-/// The ways a value is written where tib may show it back.
-fn quoted_forms(value: &str) -> Vec<String> {
-    let form_encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-    let percent_encoded = form_encoded.replace('+', "%20");
-    // serde_json's own escaping, then the escapes other encoders choose: PHP's `\/`, and every
-    // character that is not a letter or digit as `\u00XX` (Go escapes `<`, `>` and `&` that way).
-    let json = serde_json::to_string(value).map(|q| q[1..q.len() - 1].to_owned()).unwrap_or_default();
-    let json_slashes = json.replace('/', "\\/");
-    let unicode_escaped = |upper: bool| -> String {
-        value
-            .chars()
-            .map(|c| match c {
-                c if c.is_ascii_alphanumeric() || !c.is_ascii() => c.to_string(),
-                c if upper => format!("\\u{:04X}", c as u32),
-                c => format!("\\u{:04x}", c as u32),
-            })
-            .collect()
-    };
-    let html = value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;");
-    let html_hex = html.replace("&#39;", "&#x27;");
-    vec![
-        value.to_owned(),
-        form_encoded,
-        percent_encoded,
-        json,
-        json_slashes,
-        unicode_escaped(false),
-        unicode_escaped(true),
-        html,
-        html_hex,
-    ]
 }
 
 /// Why the values given for a connection do not fit its spec.
