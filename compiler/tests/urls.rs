@@ -27,6 +27,8 @@ fn base_url_table() {
         ("api.example.com/v1", &["tib::relative-url"]),
         ("https://api.example.com/v1?key=1", &["tib::base-url-query"]),
         ("https://api.example.com/#top", &["tib::bad-url"]),
+        ("https://admin:hunter2@api.example.com/v1", &["tib::url-userinfo"]),
+        ("https://admin@api.example.com/v1", &["tib::url-userinfo"]),
         ("https://{api_token}.example.com", &["tib::secret-in-url"]),
         ("https://{tenat}.example.com", &["tib::unknown-credential"]),
     ];

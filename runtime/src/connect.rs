@@ -35,7 +35,7 @@ pub struct Setting<'a> {
 }
 
 /// The integration with this id, compiled or interpreted, or an error naming those there are.
-pub fn connector(integration: &str) -> Result<&'static dyn tib_support::Connector, String> {
+pub fn connector(integration: &str) -> Result<std::sync::Arc<dyn tib_support::Connector>, String> {
     crate::integrations::connector(integration).ok_or_else(|| {
         let known: Vec<String> = crate::integrations::all().into_iter().map(|i| i.id).collect();
         format!("no integration `{integration}`; this runtime has {}", known.join(", "))
@@ -54,11 +54,10 @@ pub fn connect(
     if account.trim().is_empty() {
         return Err("the account name is empty".to_owned());
     }
-    for (flag, url) in [
-        ("--base-url", &overrides.base_url),
-        ("--token-url", &overrides.token_url),
-        ("--authorize-url", &overrides.authorize_url),
-    ] {
+    if let Some(url) = &overrides.base_url {
+        tib_support::network::check_base_override(url)?;
+    }
+    for (flag, url) in [("--token-url", &overrides.token_url), ("--authorize-url", &overrides.authorize_url)] {
         if let Some(url) = url {
             tib_support::network::check_override(flag, url)?;
         }

@@ -86,13 +86,51 @@ pub fn secure_or_loopback(url: &url::Url) -> bool {
 }
 
 /// An operator's override of a spec's URL (`flag` names it), under the rule of
-/// [`secure_or_loopback`], with the message that says what is allowed.
+/// [`secure_or_loopback`], with the message that says what is allowed. It is
+/// stored as it is and shown wherever the connection is, so it may hold no
+/// password (`user:pw@`): that is a credential, sealed. A refusal never
+/// repeats what it refuses.
 pub fn check_override(flag: &str, url: &url::Url) -> Result<(), String> {
+    let shown = without_secrets(url);
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!(
+            "{flag} {shown} carries a user name or password (`user:…@`): a URL is stored and shown in the clear; \
+             give the credentials the integration asks for instead"
+        ));
+    }
+    if url.fragment().is_some() {
+        return Err(format!("{flag} {shown} carries a #fragment, which no server sees"));
+    }
     if secure_or_loopback(url) {
         Ok(())
     } else {
-        Err(format!("{flag} {url} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"))
+        Err(format!("{flag} {shown} is not https: plain http is allowed only to this machine (localhost, 127.0.0.1)"))
     }
+}
+
+/// An operator's base URL: an override ([`check_override`]) with no query
+/// either, where a token would sit in the clear (paths are appended to a base
+/// URL; fixed query values belong in the spec's request).
+pub fn check_base_override(url: &url::Url) -> Result<(), String> {
+    check_override("--base-url", url)?;
+    match url.query() {
+        Some(_) => Err(format!(
+            "--base-url {} carries a query (`?…`): a URL is stored and shown in the clear, and a token is a \
+             credential; give the URL without it",
+            without_secrets(url)
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A URL as a refusal shows it: without its user name, password, query and fragment.
+fn without_secrets(url: &url::Url) -> url::Url {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    // Both fail only on a URL that cannot have a host (`mailto:`), which holds neither.
+    let _ = (shown.set_username(""), shown.set_password(None));
+    shown
 }
 
 /// 127.0.0.0/8 and ::1: this machine.
@@ -215,6 +253,25 @@ impl Resolve for System {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_override_carries_no_password_and_a_base_url_no_query_and_neither_is_repeated() {
+        let url = |text: &str| url::Url::parse(text).expect("a URL");
+        assert_eq!(check_base_override(&url("https://api.example.com/v1")), Ok(()));
+        assert_eq!(check_override("--token-url", &url("https://id.example.com/token?p=b2c")), Ok(()));
+        for (refused, said) in [
+            ("https://admin:hunter2@api.example.com/v1", "user name or password"),
+            ("https://hunter2@api.example.com/v1", "user name or password"),
+            ("https://api.example.com/v1?token=hunter2", "query"),
+            ("https://api.example.com/v1#hunter2", "fragment"),
+            ("http://api.example.com/v1?token=hunter2", "https"),
+        ] {
+            let error = check_override("--base-url", &url(refused)).and_then(|()| check_base_override(&url(refused)));
+            let error = error.expect_err(refused);
+            assert!(error.contains(said) && error.contains("api.example.com/v1"), "{refused}: {error}");
+            assert!(!error.contains("hunter2"), "{refused}: repeated in {error}");
+        }
+    }
 
     #[test]
     fn only_public_addresses_pass_unless_a_network_is_allowed() {

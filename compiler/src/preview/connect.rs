@@ -76,8 +76,12 @@ pub fn prepare(
 /// A URL given on the command line in place of the spec's, under the one rule for overrides.
 fn override_url(flag: &str, given: Option<String>) -> Result<Option<Url>, String> {
     let Some(text) = given else { return Ok(None) };
-    let url = Url::parse(&text).map_err(|e| format!("{flag} `{text}` is not a URL: {e}"))?;
-    tib_support::network::check_override(flag, &url)?;
+    // The text is not repeated: a mistyped URL may still hold a password.
+    let url = Url::parse(&text).map_err(|e| format!("{flag} is not a URL: {e}"))?;
+    match flag {
+        "--base-url" => tib_support::network::check_base_override(&url)?,
+        _ => tib_support::network::check_override(flag, &url)?,
+    }
     Ok(Some(url))
 }
 

@@ -82,6 +82,21 @@ pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>
             return None;
         }
     }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        d.push(
+            Diagnostic::error(
+                "tib::url-userinfo",
+                format!("{what} has a user name or password before its host"),
+                s.span,
+                "`user:password@` here",
+            )
+            .with_help(
+                "a URL is printed in logs and reports with whatever it holds: declare the credentials and send \
+                 them with auth, e.g. auth basic { username = \"{user}\" password = \"{password}\" }",
+            ),
+        );
+        return None;
+    }
     if parsed.fragment().is_some() {
         d.push(Diagnostic::error(
             "tib::bad-url",
