@@ -108,6 +108,13 @@ pub enum Style {
     Plain,
 }
 
+/// The code of a file that is not a spec ([`crate::compile`]).
+pub const NOT_A_SPEC: &str = "tib::not-a-spec";
+
+/// What a file that is not a spec is reported with: these show its offending
+/// line alone, never the lines around it (it may be a key file).
+const ONE_LINE_ONLY: [&str; 2] = [NOT_A_SPEC, "tib::not-utf8"];
+
 /// Renders diagnostics against the file they belong to, the way `check` prints them.
 pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str, style: Style) -> String {
     let theme = match style {
@@ -117,7 +124,11 @@ pub fn render(diagnostics: &[Diagnostic], file_name: &str, source: &str, style: 
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
     let mut out = String::new();
     for diagnostic in diagnostics {
-        let Some(excerpt) = Excerpt::of(source, diagnostic) else {
+        let excerpt = match ONE_LINE_ONLY.contains(&diagnostic.code) {
+            true => Some(Excerpt::line(source, diagnostic.primary.span.start)),
+            false => Excerpt::of(source, diagnostic),
+        };
+        let Some(excerpt) = excerpt else {
             let report = miette::Report::new(diagnostic.to_miette())
                 .with_source_code(NamedSource::new(file_name, source.to_owned()));
             // Writing into a String cannot fail.
@@ -190,6 +201,29 @@ impl Excerpt {
             line_start += line.len();
         }
         Some(Excerpt { text, pieces })
+    }
+
+    /// The line that holds byte `at`, alone (cut around `at` when long), after
+    /// as many empty lines as come before it, so that it keeps its number.
+    fn line(source: &str, at: usize) -> Excerpt {
+        let at = (0..=at.min(source.len())).rev().find(|o| source.is_char_boundary(*o)).unwrap_or(0);
+        let start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+        let end = source[at..].find('\n').map_or(source.len(), |i| at + i);
+        let line = &source[start..end];
+        let (keep_from, keep_to) = match line.chars().count() <= LONG_LINE {
+            true => (0, line.len()),
+            false => (back(line, at - start, AROUND), forward(line, at - start, AROUND)),
+        };
+        let mut text = "\n".repeat(source[..start].matches('\n').count());
+        if keep_from > 0 {
+            text.push('…');
+        }
+        let pieces = vec![(start + keep_from, start + keep_to, text.len())];
+        text.push_str(&line[keep_from..keep_to]);
+        if keep_to < line.len() {
+            text.push('…');
+        }
+        Excerpt { text, pieces }
     }
 
     /// Where byte `offset` of the file is in the excerpt (a left-out byte: the next kept one).
@@ -312,6 +346,25 @@ mod tests {
         assert_eq!(excerpt.offset(source.find("next").expect("there")), excerpt.text.find("next").expect("kept"));
         let rendered = render(&[diagnostic], "a.tib", &source, Style::Plain);
         assert!(rendered.contains(&format!("[a.tib:2:{}]", at - source.find('x').expect("there") + 1)), "{rendered}");
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_spec_shows_its_offending_line_alone() {
+        let source = "# keys\nTIB_KEY=0123456789abcdef\napi_token = \"sk-live-abcdef\"\n";
+        let compiled = crate::compile("keys.tib", source, &crate::catalog::Catalog::default());
+        assert_eq!(compiled.diagnostics.iter().map(|d| d.code).collect::<Vec<_>>(), [NOT_A_SPEC]);
+        let rendered = render(&compiled.diagnostics, "keys.tib", source, Style::Plain);
+        assert!(rendered.contains("TIB_KEY=0123456789abcdef") && rendered.contains("[keys.tib:2:1]"), "{rendered}");
+        assert!(!rendered.contains("sk-live") && !rendered.contains("# keys"), "{rendered}");
+        let binary = format!("{}\u{fffd}{}\nnext line", "x".repeat(300), "y".repeat(300));
+        let at = binary.find('\u{fffd}').expect("there");
+        let diagnostic = Diagnostic::error("tib::not-utf8", "not UTF-8", Span::new(at, at + 3), "here");
+        let rendered = render(&[diagnostic], "key.tib", &binary, Style::Plain);
+        assert!(!rendered.contains("next line") && !rendered.contains(&"x".repeat(41)), "{rendered}");
+        for spec in ["app \"A\"", "# c\n\n  ap \"A\"", "", "  \n# only a comment\n", "base_url \"x\""] {
+            let compiled = crate::compile("a.tib", spec, &crate::catalog::Catalog::default());
+            assert!(compiled.diagnostics.iter().all(|d| d.code != NOT_A_SPEC), "{spec:?} is a spec");
+        }
     }
 
     #[test]

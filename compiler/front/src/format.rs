@@ -24,6 +24,9 @@ use crate::diag::Diagnostic;
 /// Formats a spec. A spec that does not parse is not formatted: its syntax
 /// errors are returned instead.
 pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
+    if let Some(not_a_spec) = crate::not_a_spec(source) {
+        return Err(vec![not_a_spec]);
+    }
     // Too deep a nesting would take pest's recursion off the stack's end.
     if let Some(too_deep) = crate::parse::too_deep(source) {
         return Err(vec![too_deep]);

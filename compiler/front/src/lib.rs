@@ -57,6 +57,9 @@ const FOLLOWS_FROM_MISSING_TEXT: &[&str] = &[
 
 /// Parses and checks one spec. `path` is the spec's workspace-relative path.
 pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
+    if let Some(not_a_spec) = not_a_spec(text) {
+        return Compiled { ast: None, spec: None, diagnostics: vec![not_a_spec] };
+    }
     let mut diagnostics = Vec::new();
     let Some(parsed) = parse::parse(text, &mut diagnostics) else {
         return Compiled { ast: None, spec: None, diagnostics };
@@ -74,4 +77,34 @@ pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
     // A syntax error, or a mistake inside a string (found while parsing), also withholds the IR.
     let spec = spec.filter(|_| !diagnostics.iter().any(Diagnostic::is_error));
     Compiled { ast: Some(parsed.file), spec, diagnostics }
+}
+
+/// A file whose first word starts no section, and is no misspelling of one,
+/// is not a spec: a key file or a list of passwords saved under a spec's
+/// name, say. It gets one diagnostic, which shows no more than its first line
+/// ([`diag::render`]), instead of one for every line it holds.
+pub(crate) fn not_a_spec(text: &str) -> Option<Diagnostic> {
+    let mut offset = 0;
+    let first = text.split_inclusive('\n').find_map(|line| {
+        let at = offset + (line.len() - line.trim_start().len());
+        offset += line.len();
+        let content = line.trim();
+        (!content.is_empty() && !content.starts_with('#')).then_some((at, content))
+    });
+    let (at, content) = first?;
+    let word = &content[..content.find(|c: char| !c.is_ascii_alphanumeric() && c != '_').unwrap_or(content.len())];
+    let sections = check::vocabulary::SECTIONS;
+    if sections.contains(&word) || suggest::closest(word, sections.iter().copied()).is_some() {
+        return None;
+    }
+    let length = content.chars().next().map_or(1, char::len_utf8).max(word.len());
+    Some(
+        Diagnostic::error(
+            diag::NOT_A_SPEC,
+            "this file is not a tib spec: it does not begin with a section",
+            span::Span::new(at, at + length),
+            "a spec begins with `app \"Name\"`",
+        )
+        .with_help(format!("a spec's sections are: {}", sections.join(", "))),
+    )
 }
