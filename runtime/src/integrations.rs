@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
 use tib_front::diag::{self, Diagnostic};
@@ -29,40 +29,56 @@ pub enum Origin {
 #[derive(Clone)]
 pub struct Integration {
     pub id: String,
-    pub connector: &'static dyn Connector,
+    pub connector: Arc<dyn Connector>,
     pub origin: Origin,
 }
 
 /// The specs of the directory as last loaded.
 #[derive(Default)]
 struct Loaded {
-    /// By app id: the interpreted connector, and the file it came from.
-    interpreted: BTreeMap<String, (&'static dyn Connector, PathBuf)>,
+    /// By app id: the interpreted connector, and the file it came from. A
+    /// version replaced is freed once the last sync that took it ends.
+    interpreted: BTreeMap<String, (Arc<dyn Connector>, PathBuf)>,
     /// Each file as last read: when it changed and how long it was, to check again only what changed.
-    seen: BTreeMap<PathBuf, (Option<SystemTime>, u64)>,
+    seen: BTreeMap<PathBuf, Stamp>,
 }
 
+/// A file's last change and length.
+type Stamp = (Option<SystemTime>, u64);
+
 static LOADED: RwLock<Option<Loaded>> = RwLock::new(None);
+/// One look at the directory at a time; requests read [`LOADED`] meanwhile.
+static LOOKING: Mutex<()> = Mutex::new(());
+
+/// How large a spec may be, unless the operator says otherwise: real specs are a few KiB.
+pub const DEFAULT_MAX_SPEC_BYTES: u64 = 1 << 20;
 
 fn loaded() -> std::sync::RwLockReadGuard<'static, Option<Loaded>> {
     LOADED.read().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The connector of an integration: compiled, or else interpreted.
-pub fn connector(id: &str) -> Option<&'static dyn Connector> {
-    tib_connectors::connector(id).or_else(|| loaded().as_ref()?.interpreted.get(id).map(|(c, _)| *c))
+pub fn connector(id: &str) -> Option<Arc<dyn Connector>> {
+    if let Some(compiled) = tib_connectors::connector(id) {
+        return Some(Arc::new(compiled));
+    }
+    loaded().as_ref()?.interpreted.get(id).map(|(c, _)| c.clone())
 }
 
 /// Every integration, by id.
 pub fn all() -> Vec<Integration> {
     let mut all: Vec<Integration> = tib_connectors::CONNECTORS
         .iter()
-        .map(|(id, connector)| Integration { id: (*id).to_owned(), connector: *connector, origin: Origin::Compiled })
+        .map(|(id, connector)| Integration {
+            id: (*id).to_owned(),
+            connector: Arc::new(*connector),
+            origin: Origin::Compiled,
+        })
         .collect();
     if let Some(loaded) = loaded().as_ref() {
         all.extend(loaded.interpreted.iter().map(|(id, (connector, path))| Integration {
             id: id.clone(),
-            connector: *connector,
+            connector: connector.clone(),
             origin: Origin::Interpreted(path.clone()),
         }));
     }
@@ -83,16 +99,76 @@ pub struct Report {
     pub withdrawn: Vec<String>,
 }
 
+/// A spec file of the directory, as listed: its stamp, or why it is not read.
+struct Listed {
+    path: PathBuf,
+    stamp: Stamp,
+    refused: Option<String>,
+}
+
+/// The `.tib` files of `dir`. A symbolic link is read only where it stays
+/// inside `dir`, and a file larger than `max_bytes` not at all.
+fn list(dir: &Path, max_bytes: u64) -> Result<Vec<Listed>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list the specs in {}: {e}", dir.display()))?;
+    let home = dir.canonicalize().map_err(|e| format!("cannot resolve the specs directory {}: {e}", dir.display()))?;
+    let mut listed: Vec<Listed> = entries
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "tib"))
+        .map(|path| {
+            let metadata = std::fs::metadata(&path);
+            let stamp = metadata.as_ref().map(|m| (m.modified().ok(), m.len())).unwrap_or((None, 0));
+            let refused = match (path.canonicalize(), &metadata) {
+                (Ok(target), _) if !target.starts_with(&home) => Some(format!(
+                    "it is a symbolic link out of the specs directory (to {}); only files inside it are read",
+                    target.display()
+                )),
+                (Ok(_), Ok(m)) if !m.is_file() => Some("it is not a file".to_owned()),
+                (Ok(_), Ok(m)) if m.len() > max_bytes => Some(format!(
+                    "it is {} bytes, more than the {max_bytes} a spec may be (--max-spec-bytes); it is not read",
+                    m.len()
+                )),
+                (Err(e), _) => Some(format!("it cannot be read: {e}")),
+                (_, Err(e)) => Some(format!("it cannot be read: {e}")),
+                _ => None,
+            };
+            Listed { path, stamp, refused }
+        })
+        .collect();
+    listed.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(listed)
+}
+
+/// What checking one spec file gave.
+enum Checked {
+    Spec(Box<tib_front::ir::Spec>),
+    Refused(String),
+}
+
+/// Reads and checks one spec; a file that is not a spec shows no more than its offending line.
+fn check(path: &Path, root: &Path, catalog: &tib_front::catalog::Catalog) -> Checked {
+    let display = workspace::display(root, path);
+    let (text, unreadable) = workspace::read(path, &display);
+    let compiled = match unreadable {
+        Some(diagnostic) => tib_front::Compiled { ast: None, spec: None, diagnostics: vec![diagnostic] },
+        None => tib_front::compile(&display, &text, catalog),
+    };
+    match compiled.spec {
+        Some(spec) => Checked::Spec(Box::new(spec)),
+        None => {
+            let errors: Vec<Diagnostic> = compiled.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
+            Checked::Refused(diag::render(&errors, &display, &text, diag::Style::Plain))
+        }
+    }
+}
+
 /// Checks the specs of `dir` that are new or changed since the last look,
 /// and offers those without errors. The custom-field catalog is the
 /// `custom-fields.toml` in `dir`, or else beside it (as in a tib repository).
-pub fn load(dir: &Path) -> Result<Report, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot list the specs in {}: {e}", dir.display()))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "tib"))
-        .collect();
-    files.sort();
+/// Specs are read and checked while requests go on reading the integrations
+/// offered; only what changed is swapped in at the end.
+pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
+    let _looking = LOOKING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let files = list(dir, max_spec_bytes)?;
     let root = if dir.join(tib_front::catalog::FILE_NAME).exists() { dir } else { dir.parent().unwrap_or(dir) };
     let catalog = CatalogFile::load(root).map_err(|e| e.to_string())?;
     if let CatalogFile::Invalid { display, text, diagnostics } = &catalog {
@@ -102,26 +178,31 @@ pub fn load(dir: &Path) -> Result<Report, String> {
         ));
     }
     let catalog = catalog.catalog();
+    let changed: Vec<&Listed> = {
+        let loaded = loaded();
+        let seen = loaded.as_ref().map(|l| &l.seen);
+        files.iter().filter(|file| seen.and_then(|s| s.get(&file.path)) != Some(&file.stamp)).collect()
+    };
+    let checked: Vec<(&Listed, Checked)> = changed
+        .into_iter()
+        .map(|file| match &file.refused {
+            Some(why) => (file, Checked::Refused(why.clone())),
+            None => (file, check(&file.path, root, &catalog)),
+        })
+        .collect();
 
     let mut report = Report::default();
     let mut guard = LOADED.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let loaded = guard.get_or_insert_with(Loaded::default);
-    for path in &files {
-        let stamp = std::fs::metadata(path).map(|m| (m.modified().ok(), m.len())).unwrap_or((None, 0));
-        if loaded.seen.get(path) == Some(&stamp) {
-            continue;
-        }
-        loaded.seen.insert(path.clone(), stamp);
-        let display = workspace::display(root, path);
-        let (text, unreadable) = workspace::read(path, &display);
-        let compiled = match unreadable {
-            Some(diagnostic) => tib_front::Compiled { ast: None, spec: None, diagnostics: vec![diagnostic] },
-            None => tib_front::compile(&display, &text, &catalog),
-        };
-        let Some(spec) = compiled.spec else {
-            let errors: Vec<Diagnostic> = compiled.diagnostics.into_iter().filter(Diagnostic::is_error).collect();
-            report.refused.push((path.clone(), diag::render(&errors, &display, &text, diag::Style::Plain)));
-            continue;
+    for (file, checked) in checked {
+        let path = &file.path;
+        loaded.seen.insert(path.clone(), file.stamp);
+        let spec = match checked {
+            Checked::Spec(spec) => spec,
+            Checked::Refused(why) => {
+                report.refused.push((path.clone(), why));
+                continue;
+            }
         };
         let id = spec.app.id.clone();
         if tib_connectors::connector(&id).is_some() {
@@ -144,18 +225,18 @@ pub fn load(dir: &Path) -> Result<Report, String> {
             loaded.interpreted.remove(&other);
             report.withdrawn.push(other);
         }
-        // Leaked: a version is kept for the process's life, as syncs under way may still use it.
-        let connector: &'static dyn Connector = Box::leak(Box::new(tib_interpret::Interpreted::new(spec)));
+        let connector: Arc<dyn Connector> = Arc::new(tib_interpret::Interpreted::new(*spec));
         loaded.interpreted.insert(id.clone(), (connector, path.clone()));
         report.offered.push(id);
     }
+    let present = |path: &PathBuf| files.iter().any(|file| &file.path == path);
     let gone: Vec<String> =
-        loaded.interpreted.iter().filter(|(_, (_, path))| !files.contains(path)).map(|(id, _)| id.clone()).collect();
+        loaded.interpreted.iter().filter(|(_, (_, path))| !present(path)).map(|(id, _)| id.clone()).collect();
     for id in gone {
         loaded.interpreted.remove(&id);
         report.withdrawn.push(id);
     }
-    loaded.seen.retain(|path, _| files.contains(path));
+    loaded.seen.retain(|path, _| present(path));
     Ok(report)
 }
 
@@ -176,17 +257,70 @@ pub fn log(report: &Report) {
 }
 
 /// Looks at the specs of `dir` every `every`, for as long as it is polled.
-pub async fn watch(dir: PathBuf, every: Duration) -> std::convert::Infallible {
+pub async fn watch(dir: PathBuf, max_spec_bytes: u64, every: Duration) -> std::convert::Infallible {
     loop {
         tokio::time::sleep(every).await;
         let looked = {
             let dir = dir.clone();
-            tokio::task::spawn_blocking(move || load(&dir)).await
+            tokio::task::spawn_blocking(move || load(&dir, max_spec_bytes)).await
         };
         match looked {
             Ok(Ok(report)) => log(&report),
             Ok(Err(error)) => tracing::error!(%error, "cannot look at the specs"),
             Err(error) => tracing::error!(%error, "the look at the specs stopped"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example Acme spec as another app, with no custom fields (none of its own are catalogued here).
+    fn spec_of(app: &str) -> String {
+        let acme = include_str!("../../specs/acme.tib").replacen("app \"Acme\"", &format!("app \"{app}\""), 1);
+        let custom = acme.find("\ncustom_fields").expect("acme maps custom fields");
+        let end = acme[custom + 1..].find("\n}").map_or(acme.len(), |i| custom + 1 + i + 2);
+        format!("{}{}", &acme[..custom], &acme[end..])
+    }
+
+    // One test: the catalog of interpreted specs is the process's, as in the runtime.
+    #[test]
+    fn specs_are_read_within_the_directory_and_their_bound_and_old_versions_freed() {
+        let outside = tempfile::tempdir().expect("a directory");
+        let dir = tempfile::tempdir().expect("a directory");
+        std::fs::write(dir.path().join("custom-fields.toml"), "").expect("an empty catalog");
+        std::fs::write(dir.path().join("beta.tib"), spec_of("Beta")).expect("write");
+        std::fs::write(outside.path().join("gamma.tib"), spec_of("Gamma")).expect("write");
+        std::os::unix::fs::symlink(outside.path().join("gamma.tib"), dir.path().join("gamma.tib")).expect("link");
+        std::os::unix::fs::symlink(dir.path().join("beta.tib"), dir.path().join("link-to-beta.tib")).expect("link");
+        std::fs::write(dir.path().join("huge.tib"), format!("{}\n# {}\n", spec_of("Huge"), "x".repeat(4096)))
+            .expect("write");
+
+        let report = load(dir.path(), 4096).expect("looked");
+        assert_eq!(report.offered, ["beta"], "{report:?}");
+        let why = |name: &str| {
+            let path = dir.path().join(name);
+            report.refused.iter().find(|(p, _)| *p == path).map(|(_, why)| why.clone()).unwrap_or_default()
+        };
+        assert!(why("gamma.tib").contains("symbolic link out of the specs directory"), "{report:?}");
+        assert!(why("huge.tib").contains("more than the 4096 a spec may be"), "{report:?}");
+        assert!(why("link-to-beta.tib").contains("already offered by"), "a link inside is read: {report:?}");
+        assert!(connector("gamma").is_none() && connector("huge").is_none());
+
+        let first = Arc::downgrade(&connector("beta").expect("offered"));
+        let syncing = connector("beta").expect("a sync takes the version it starts with");
+        std::fs::write(dir.path().join("beta.tib"), spec_of("Beta").replacen("page_size", "page_size ", 1))
+            .expect("edit");
+        let report = load(dir.path(), 4096).expect("looked");
+        assert!(report.offered.contains(&"beta".to_owned()), "{report:?}");
+        assert!(first.upgrade().is_some(), "kept while a sync uses it");
+        drop(syncing);
+        assert!(first.upgrade().is_none(), "freed once no sync uses it");
+        assert!(connector("beta").is_some(), "the new version is offered");
+
+        std::fs::remove_dir_all(dir.path()).expect("removed");
+        std::fs::create_dir(dir.path()).expect("made again, empty");
+        assert_eq!(load(dir.path(), 4096).expect("looked").withdrawn, ["beta"]);
     }
 }

@@ -243,7 +243,7 @@ impl Engine {
                 }
                 progress(pages, users);
             };
-            let fetched = tib_support::sync(&self.client, Arc::new(connector), &target, &self.options, &mut sink);
+            let fetched = tib_support::sync(&self.client, connector, &target, &self.options, &mut sink);
             tokio::select! {
                 result = fetched => Some(result),
                 () = self.until_lease_lost(connection.id, run_id) => None,
@@ -302,7 +302,7 @@ impl Engine {
         &self,
         connection: &Connection,
         name: &str,
-    ) -> Result<(&'static dyn tib_support::Connector, CredentialValues, Option<url::Url>), String> {
+    ) -> Result<(Arc<dyn tib_support::Connector>, CredentialValues, Option<url::Url>), String> {
         let connector = crate::integrations::connector(&connection.integration).ok_or_else(|| {
             format!(
                 "the integration `{}` is neither compiled into this runtime nor given as a spec (--specs)",

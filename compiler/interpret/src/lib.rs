@@ -21,6 +21,7 @@ use tib_support::{ApiErrorKind, Connector, Dropped, PageError, PageInfo, Spec, U
 
 use tib_front::ir::{self, Shape, Test};
 
+mod keep;
 mod shaped;
 pub mod spec;
 
@@ -62,9 +63,8 @@ impl Interpreted {
             }
         }
         labels.extend(ir.custom_fields.iter().map(|f| f.name.as_str()));
-        // Leaked once per interpreted spec: a preview process interprets one.
-        let names = labels.into_iter().map(|l| (l.to_owned(), &*Box::leak(l.to_owned().into_boxed_str()))).collect();
-        let users_path = Box::leak(ir.users_path.to_string().into_boxed_str());
+        let names = labels.into_iter().map(|l| (l.to_owned(), keep::text(l))).collect();
+        let users_path = keep::text(&ir.users_path.to_string());
         Interpreted { ir, spec, names, users_path, presence: None }
     }
 

@@ -5,14 +5,7 @@ use tib_support::spec as s;
 
 use tib_front::ir;
 
-/// Leaks: a preview builds one spec per process.
-fn leak<T>(items: Vec<T>) -> &'static [T] {
-    Box::leak(items.into_boxed_slice())
-}
-
-fn text(text: &str) -> &'static str {
-    Box::leak(text.to_owned().into_boxed_str())
-}
+use crate::keep::{slice as leak, text};
 
 pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
     let credentials = spec
@@ -24,7 +17,7 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             description: text(c.description.as_deref().unwrap_or_default()),
         })
         .collect();
-    Box::leak(Box::new(s::Spec {
+    crate::keep::value(s::Spec {
         app: text(&spec.app.name),
         id: text(&spec.app.id),
         source: text(&spec.source),
@@ -43,7 +36,7 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             listings: leak(spec.endpoint.listings.iter().map(|listing| params(listing)).collect()),
         },
         pagination: pagination(&spec.pagination),
-    }))
+    })
 }
 
 fn json(json_: &ir::Json) -> s::Json {

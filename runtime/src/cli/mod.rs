@@ -84,6 +84,9 @@ struct Settings {
     /// with its diagnostics, and the version that worked before stays offered.
     #[arg(long, global = true, env = "TIB_SPECS", value_name = "DIR")]
     specs: Option<PathBuf>,
+    /// The largest spec `--specs` reads: 1MiB, 256KiB or bytes. A larger file is refused unread.
+    #[arg(long, global = true, env = "TIB_MAX_SPEC_BYTES", default_value = "1MiB", value_parser = settings::size)]
+    max_spec_bytes: u64,
     /// Where providers reach `tib serve`: OAuth redirect URLs are this plus /oauth/callback/<integration>.
     #[arg(long, global = true, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
     public_url: url::Url,
@@ -281,7 +284,7 @@ fn default_store() -> PathBuf {
 
 async fn run(mut cli: Cli) -> Result<(), Failure> {
     if let Some(dir) = &cli.settings.specs {
-        let report = crate::integrations::load(dir).map_err(|e| Failure(e, 2))?;
+        let report = crate::integrations::load(dir, cli.settings.max_spec_bytes).map_err(|e| Failure(e, 2))?;
         crate::integrations::log(&report);
         for (path, why) in &report.refused {
             eprintln!("tib: the spec {} is refused:\n{why}", path.display());
@@ -773,7 +776,7 @@ impl Context {
         tracing::info!(store = %self.store_shown(), %owner, max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
         if let Some(dir) = self.settings.specs.clone() {
             // A second: an engineer saves a spec and connects it.
-            tokio::spawn(crate::integrations::watch(dir, Duration::from_secs(1)));
+            tokio::spawn(crate::integrations::watch(dir, self.settings.max_spec_bytes, Duration::from_secs(1)));
         }
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
