@@ -177,7 +177,7 @@ async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
         vault,
         client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
             .expect("client"),
-        notifier: tib_runtime::notify::Notifier::new(None).expect("notifier"),
+        notifier: tib_runtime::notify::Notifier::new(None, Vec::new()).expect("notifier"),
         apply: ApplyPolicy::default(),
         options: tib_support::SyncOptions::default(),
         notify_after_failures: 3,
@@ -221,4 +221,116 @@ async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
     }
     assert_eq!(store.user_counts(a.id).expect("counts").1, valid as i64);
     assert_eq!(store.user_counts(b.id).expect("counts").1, valid as i64);
+}
+
+/// A webhook that holds every request until the test lets it answer, then
+/// refuses the first with 500 and takes the rest.
+struct Webhook {
+    url: url::Url,
+    received: Arc<Mutex<Vec<String>>>,
+    answer: Arc<tokio::sync::Semaphore>,
+}
+
+async fn webhook() -> Webhook {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = url::Url::parse(&format!("http://{}/hook", listener.local_addr().expect("address"))).expect("URL");
+    let received: Arc<Mutex<Vec<String>>> = Arc::default();
+    let answer = Arc::new(tokio::sync::Semaphore::new(0));
+    let (seen, gate) = (received.clone(), answer.clone());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (seen, gate) = (seen.clone(), gate.clone());
+            tokio::spawn(async move {
+                // The head, then as much body as it announces.
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(str::to_owned))
+                            .and_then(|n| n.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length {
+                            break;
+                        }
+                    }
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let first = {
+                    let mut seen = seen.lock().expect("lock");
+                    seen.push(String::from_utf8_lossy(&request).into_owned());
+                    seen.len() == 1
+                };
+                gate.acquire().await.expect("open").forget();
+                let status = if first { "500 Internal Server Error" } else { "204 No Content" };
+                let _ = socket.write_all(format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\n\r\n").as_bytes()).await;
+            });
+        }
+    });
+    Webhook { url, received, answer }
+}
+
+/// A sync that disables its connection ends while the webhook has not
+/// answered: the notification waits in the queue, not in the sync's slot,
+/// and is delivered again after the webhook refused it once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_webhook_that_does_not_answer_holds_no_sync_and_a_refused_notification_is_retried() {
+    let dir = tempfile::tempdir().expect("dir");
+    let api = tib_runtime::demo::start().await.expect("the demo API");
+    let store = Arc::new(Sqlite::open(&dir.path().join("tib.db")).expect("store"));
+    let vault = Arc::new(tib_runtime::vault::Vault::open(None, &dir.path().join("tib.key")).expect("key"));
+    let sealed = vault.seal(&[tib_support::Secret::new("demo"), tib_support::Secret::new("wrong-token")], "acme/A");
+    store
+        .upsert_connection(&NewConnection {
+            integration: "acme",
+            account: "A",
+            sealed_credentials: &sealed.expect("sealed"),
+            base_url: Some(&api.base_url),
+            interval_secs: 86_400,
+            next_sync_at: 0,
+            token_url: None,
+            authorize_url: None,
+            waiting_reason: None,
+        })
+        .expect("connected");
+    let connection = store.connection("acme", "A").expect("read").expect("connected");
+    let hook = webhook().await;
+    let notifier =
+        tib_runtime::notify::Notifier::new(Some(hook.url.clone()), vec![Duration::from_millis(50)]).expect("notifier");
+    let network = tib_support::NetworkPolicy::with_loopback();
+    let engine = Engine {
+        store: store.clone(),
+        vault,
+        client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
+            .expect("client"),
+        notifier,
+        apply: ApplyPolicy::default(),
+        options: tib_support::SyncOptions::default(),
+        notify_after_failures: 3,
+        clock: Arc::new(tib_runtime::schedule::SystemClock),
+        owner: tib_runtime::sync::process_owner(),
+        lease_secs: tib_runtime::schedule::LEASE_SECS,
+        client_tokens: Mutex::default(),
+        live: Default::default(),
+    };
+    let mut progress = |_, _| {};
+    let ended = engine.sync(&connection, &mut progress).await.expect("runs");
+    assert!(matches!(ended, Ended::Disabled { .. }), "{ended:?}");
+    assert_eq!(engine.notifier.pending(), 1, "the sync ended with its notification still waiting for the webhook");
+    assert_eq!(store.notifications(10).expect("read").len(), 1, "stored at once");
+
+    hook.answer.add_permits(2);
+    engine.notifier.settle(Duration::from_secs(30)).await;
+    assert_eq!(engine.notifier.pending(), 0, "delivered");
+    let received = hook.received.lock().expect("lock").clone();
+    assert_eq!(received.len(), 2, "refused once, then delivered: {received:?}");
+    let body = |request: &str| request.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    assert_eq!(body(&received[0]), body(&received[1]), "the same notification again");
+    assert!(body(&received[1]).contains("connection_disabled"), "{received:?}");
 }

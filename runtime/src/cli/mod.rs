@@ -237,6 +237,9 @@ enum Format {
     Csv,
 }
 
+/// How long a command that ends waits for its notifications to reach the webhook.
+const NOTIFY_GRACE: Duration = Duration::from_secs(15);
+
 /// What the commands share: the store, the key, the engine.
 struct Context {
     store: Arc<dyn Store>,
@@ -510,7 +513,8 @@ impl Context {
             store: self.store.clone(),
             vault: Arc::new(self.vault()?),
             client: self.client()?,
-            notifier: Notifier::new(self.settings.webhook.clone()).map_err(|e| Failure(e, 2))?,
+            notifier: Notifier::new(self.settings.webhook.clone(), crate::notify::default_retries())
+                .map_err(|e| Failure(e, 2))?,
             apply: self.apply_policy(),
             options: SyncOptions {
                 retry: RetryPolicy { max_retries: self.settings.max_retries, ..RetryPolicy::default() },
@@ -653,6 +657,8 @@ impl Context {
             .buffer_unordered(max_concurrent.max(1))
             .collect()
             .await;
+        // What the syncs told the admins goes out before the command exits.
+        engine.notifier.settle(NOTIFY_GRACE).await;
         let mut failed = 0;
         for ended in ended {
             failed += usize::from(!ended?);
@@ -768,6 +774,7 @@ impl Context {
         let slow_after = schedule::SLOW_SECS.min(self.settings.sync_deadline.as_secs() as i64 / 2);
         let Schedule { max_concurrent, poll, caps } = schedule;
         let owner = engine.owner.clone();
+        let notifying = engine.clone();
         let scheduler =
             Scheduler::new(self.store.clone(), self.clock.clone(), engine, usize::from(max_concurrent), &owner)
                 .with_slow_after(slow_after)
@@ -803,6 +810,7 @@ impl Context {
             let _ = scheduler_stopped.wait_for(|s| *s).await;
         };
         scheduler.serve(Duration::from_secs(poll.max(1)), Duration::from_secs(60), shutdown).await;
+        notifying.notifier.settle(NOTIFY_GRACE).await;
         match server.await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(error = %e, "the OAuth callback server failed"),
