@@ -3,7 +3,9 @@
 //! syncs each on a schedule into the store, and applies the error policy.
 
 pub mod api;
+pub mod attempts;
 pub mod cli;
+pub mod client;
 pub mod connect;
 pub mod console;
 pub mod demo;
@@ -13,6 +15,7 @@ pub mod live;
 pub mod notify;
 pub mod oauth;
 pub mod schedule;
+pub mod security;
 pub mod store;
 pub mod sync;
 pub mod vault;

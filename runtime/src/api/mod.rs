@@ -41,6 +41,35 @@ pub struct Api {
     /// Without one, the API answers nothing but how to turn it on.
     pub admin: Option<AdminToken>,
     pub policy: ApplyPolicy,
+    /// Failed attempts at the admin token, on every route that takes it.
+    pub attempts: crate::attempts::Attempts,
+    /// Whose `X-Forwarded-For` tells the client's address.
+    pub proxies: Arc<crate::client::TrustedProxies>,
+}
+
+impl Api {
+    /// The address a request comes from, through the proxies the operator trusts.
+    pub(crate) fn client(&self, request: &axum::http::request::Parts) -> std::net::IpAddr {
+        let peer = request
+            .extensions
+            .get::<axum::extract::ConnectInfo<crate::listen::ClientAddress>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.0.ip());
+        self.proxies.client(peer, &request.headers)
+    }
+
+    /// Whether `presented` is the admin token, after the wait failed
+    /// attempts from `client` impose ([`crate::attempts`]); a failure is counted.
+    pub(crate) async fn check_token(&self, admin: &AdminToken, client: std::net::IpAddr, presented: &str) -> bool {
+        self.attempts.wait_turn(client).await;
+        let now = std::time::Instant::now();
+        if admin.accepts(presented) {
+            self.attempts.succeeded(client, now);
+            true
+        } else {
+            self.attempts.failed(client, now);
+            false
+        }
+    }
 }
 
 /// The OpenAPI document's frame; the paths come from the handlers' `#[utoipa::path]`.
@@ -97,25 +126,34 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/health", get(|| async { "ok" }))
 }
 
-/// Lets a request through only with `Authorization: Bearer <admin token>`.
+/// Lets a request through only with `Authorization: Bearer <admin token>`;
+/// wrong tokens cost their address a growing wait ([`crate::attempts`]).
 async fn authorized(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
-    let presented = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
     let Some(admin) = &api.admin else {
         let off = "the API is off: start `tib serve` with TIB_ADMIN_TOKEN or --admin-token-file";
         return Problem::new(StatusCode::SERVICE_UNAVAILABLE, off).into_response();
     };
-    match presented {
-        Some(token) if admin.accepts(token) => next.run(request).await,
-        Some(_) => Problem::new(StatusCode::UNAUTHORIZED, "the admin token is not this server's").into_response(),
-        None => {
-            let problem = Problem::new(StatusCode::UNAUTHORIZED, "send the admin token: Authorization: Bearer <token>");
-            ([(header::WWW_AUTHENTICATE, "Bearer")], problem).into_response()
-        }
+    let (parts, body) = request.into_parts();
+    let presented = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let Some(presented) = presented else {
+        let problem = Problem::new(StatusCode::UNAUTHORIZED, "send the admin token: Authorization: Bearer <token>");
+        return ([(header::WWW_AUTHENTICATE, "Bearer")], problem).into_response();
+    };
+    let client = api.client(&parts);
+    if api.check_token(admin, client, &presented).await {
+        return next.run(Request::from_parts(parts, body)).await;
     }
+    let failures = api.attempts.failures(client, std::time::Instant::now());
+    let detail = format!(
+        "the admin token is not this server's ({failures} failed attempts from {client} in the last quarter hour; \
+         beyond five, each attempt waits longer)"
+    );
+    ([(header::WWW_AUTHENTICATE, "Bearer")], Problem::new(StatusCode::UNAUTHORIZED, detail)).into_response()
 }
 
 type Answer = Result<Json<Value>, Problem>;

@@ -177,8 +177,9 @@ enum Command {
         /// The address the OAuth callback listens on (behind the public URL).
         #[arg(long, env = "TIB_LISTEN", default_value = "127.0.0.1:8421")]
         listen: std::net::SocketAddr,
-        /// Connections the listener serves at once; more wait (1 to 65535). Each is closed after a
-        /// minute idle or five minutes in all.
+        /// Connections the listener serves at once (1 to 65535): beyond, the one idle longest is closed
+        /// to make room. One client address holds 32 at most; a request's head must arrive within 10 s,
+        /// and a connection is closed after a minute idle or five minutes in all.
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
         max_connections: u16,
         /// A file holding the admin token's hash (`tib hash-token` prints it), for the HTTP API;
@@ -191,6 +192,12 @@ enum Command {
         #[arg(long = "integration-cap", env = "TIB_INTEGRATION_CAPS", value_name = "NAME=N",
               value_delimiter = ',', value_parser = settings::cap)]
         caps: Vec<(String, usize)>,
+        /// A reverse proxy in front of `serve`, whose X-Forwarded-For names the client (failed attempts at
+        /// the admin token are counted per client): a CIDR or one address, repeatable, or comma-separated
+        /// in TIB_TRUSTED_PROXIES. Its connections are not held to the per-address cap.
+        #[arg(long = "trusted-proxy", env = "TIB_TRUSTED_PROXIES", value_name = "CIDR",
+              value_delimiter = ',', value_parser = tib_support::network::parse_network)]
+        trusted_proxies: Vec<ipnet::IpNet>,
     },
     /// Read an admin token on stdin and print the line `--admin-token-file` holds for it.
     HashToken,
@@ -371,8 +378,9 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             context.history(&integration, &account, crate::store::HistoryQuery { user, since, limit }, format)
         }
         Command::Users { integration, account, all, format } => context.users(&integration, &account, all, format),
-        Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file, caps } => {
+        Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file, caps, trusted_proxies } => {
             let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
+            let proxies = crate::client::TrustedProxies::new(trusted_proxies);
             let admin = admin_token(admin_token_file.as_deref())?;
             if admin.is_none() && !listen.ip().is_loopback() {
                 return fail(format!(
@@ -381,7 +389,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
                 ));
             }
             let schedule = Schedule { max_concurrent, poll, caps: caps.into_iter().collect() };
-            context.serve(schedule, listen, limits, admin).await
+            context.serve(schedule, listen, limits, admin, proxies).await
         }
         Command::HashToken => {
             let mut token = String::new();
@@ -748,6 +756,7 @@ impl Context {
         listen: std::net::SocketAddr,
         limits: crate::listen::Limits,
         admin: Option<crate::api::admin::AdminToken>,
+        proxies: crate::client::TrustedProxies,
     ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
         let live = engine.live.clone();
@@ -760,6 +769,8 @@ impl Context {
             public_url: self.settings.public_url.clone(),
             admin,
             policy: self.apply_policy(),
+            attempts: Default::default(),
+            proxies: Arc::new(proxies),
         });
         let callback = Arc::new(crate::oauth::Callback {
             store: self.store.clone(),
@@ -796,14 +807,14 @@ impl Context {
             let shutdown = async move {
                 let _ = server_stopped.wait_for(|s| *s).await;
             };
-            let listener = crate::listen::Guarded::new(listener, limits);
+            let proxies = api.proxies.clone();
             let console =
                 Arc::new(crate::console::Console { api: api.clone(), sessions: Default::default(), live, secure });
-            let routes =
-                crate::oauth::router(callback).merge(crate::api::router(api)).merge(crate::console::router(console));
-            // The client's address: failed logins are limited per address.
-            let service = routes.into_make_service_with_connect_info::<crate::listen::ClientAddress>();
-            axum::serve(listener, service).with_graceful_shutdown(shutdown).await
+            let routes = crate::oauth::router(callback)
+                .merge(crate::api::router(api))
+                .merge(crate::console::router(console))
+                .layer(axum::middleware::map_response(crate::security::headers));
+            crate::listen::serve(listener, routes, limits, proxies, shutdown).await
         });
         let mut scheduler_stopped = stopped;
         let shutdown = async move {
@@ -811,10 +822,8 @@ impl Context {
         };
         scheduler.serve(Duration::from_secs(poll.max(1)), Duration::from_secs(60), shutdown).await;
         notifying.notifier.settle(NOTIFY_GRACE).await;
-        match server.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::error!(error = %e, "the OAuth callback server failed"),
-            Err(e) => tracing::error!(error = %e, "the OAuth callback server stopped"),
+        if let Err(e) = server.await {
+            tracing::error!(error = %e, "the web server stopped");
         }
         tracing::info!("stopped");
         Ok(())

@@ -2,13 +2,12 @@
 
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, Form, State};
+use axum::extract::{Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{COOKIE, Console, Operator, escape, page};
-use crate::listen::ClientAddress;
 
 fn login_form(message: Option<&str>) -> String {
     let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))).unwrap_or_default();
@@ -30,25 +29,22 @@ pub(super) struct Login {
 
 pub(super) async fn login(
     State(console): State<Arc<Console>>,
-    ConnectInfo(ClientAddress(client)): ConnectInfo<ClientAddress>,
+    request: axum::http::request::Parts,
     Form(Login { token }): Form<Login>,
 ) -> Response {
-    let address = client.ip();
-    if let Err(wait) = console.sessions.may_try(address) {
-        let message = format!("too many failed logins: try again in {} s", wait.as_secs() + 1);
-        let mut response = page(StatusCode::TOO_MANY_REQUESTS, "Log in", &login_form(Some(&message)));
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(wait.as_secs() + 1));
-        return response;
-    }
     let Some(admin) = &console.api.admin else {
         let message = "the console is off: start `tib serve` with TIB_ADMIN_TOKEN or --admin-token-file";
         return page(StatusCode::SERVICE_UNAVAILABLE, "Log in", &login_form(Some(message)));
     };
-    if !admin.accepts(&token) {
-        console.sessions.failed(address);
-        return page(StatusCode::UNAUTHORIZED, "Log in", &login_form(Some("that is not this server's admin token")));
+    let client = console.api.client(&request);
+    if !console.api.check_token(admin, client, &token).await {
+        let failures = console.api.attempts.failures(client, std::time::Instant::now());
+        let message = match failures {
+            0..=4 => "that is not this server's admin token".to_owned(),
+            n => format!("that is not this server's admin token ({n} failed attempts: each try now waits longer)"),
+        };
+        return page(StatusCode::UNAUTHORIZED, "Log in", &login_form(Some(&message)));
     }
-    console.sessions.succeeded(address);
     let (id, _) = console.sessions.open();
     let secure = if console.secure { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}");

@@ -1,11 +1,9 @@
 //! The console's sessions: an operator logs in with the admin token once and
 //! gets a random session id in an `HttpOnly`, `SameSite=Strict` cookie; each
 //! session has its own CSRF token, which every form carries back. Failed
-//! logins are limited per client address, so the token cannot be guessed
-//! through the login form.
+//! logins cost time as every wrong admin token does ([`crate::attempts`]).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -14,9 +12,6 @@ use chacha20poly1305::aead::rand_core::RngCore;
 
 /// How long a session lasts from its login.
 const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
-/// Failed logins allowed per address within [`WINDOW`].
-const FAILURES: u32 = 5;
-const WINDOW: Duration = Duration::from_secs(5 * 60);
 
 pub struct Session {
     pub csrf: String,
@@ -26,7 +21,6 @@ pub struct Session {
 #[derive(Default)]
 pub struct Sessions {
     sessions: Mutex<HashMap<String, Session>>,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 /// A lock that a panic elsewhere left poisoned still guards plain maps: take it anyway.
@@ -60,28 +54,6 @@ impl Sessions {
 
     pub fn close(&self, id: &str) {
         lock(&self.sessions).remove(id);
-    }
-
-    /// Whether `address` may try to log in now; if not, how long until it may.
-    pub fn may_try(&self, address: IpAddr) -> Result<(), Duration> {
-        let failures = lock(&self.failures);
-        match failures.get(&address) {
-            Some(&(count, since)) if count >= FAILURES && since.elapsed() < WINDOW => Err(WINDOW - since.elapsed()),
-            _ => Ok(()),
-        }
-    }
-
-    pub fn failed(&self, address: IpAddr) {
-        let mut failures = lock(&self.failures);
-        let entry = failures.entry(address).or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub fn succeeded(&self, address: IpAddr) {
-        lock(&self.failures).remove(&address);
     }
 }
 
