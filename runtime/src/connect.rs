@@ -25,6 +25,9 @@ pub struct Connected {
     pub authorization: Option<crate::oauth::Authorization>,
 }
 
+/// The longest account name: a name, not a document.
+const MAX_ACCOUNT_LEN: usize = 200;
+
 /// Everything `connect` needs besides the account itself.
 pub struct Setting<'a> {
     pub store: &'a dyn Store,
@@ -53,6 +56,11 @@ pub fn connect(
     let connector = connector(integration)?;
     if account.trim().is_empty() {
         return Err("the account name is empty".to_owned());
+    }
+    if account.chars().any(char::is_control) || account.len() > MAX_ACCOUNT_LEN {
+        return Err(format!(
+            "the account name must be printable text of at most {MAX_ACCOUNT_LEN} bytes (no control characters)"
+        ));
     }
     if let Some(url) = &overrides.base_url {
         tib_support::network::check_base_override(url)?;

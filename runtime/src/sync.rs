@@ -371,6 +371,8 @@ impl Engine {
         totals: &RunTotals,
         error: String,
     ) -> Result<Ended, String> {
+        // What an API sent may be in it: kept as every store keeps text.
+        let error = tib_support::storable(&error).into_owned();
         let (now, recorded, failure) = (self.clock.now(), totals.clone(), error.clone());
         if let Err(e) = self.store(move |s| s.fail_run(run_id, &recorded, &failure, now)).await {
             // A full disk, say: the run stays `running` and is recovered as interrupted later.
@@ -415,7 +417,8 @@ impl Engine {
         error: &SyncError,
     ) -> Ended {
         let now = self.clock.now();
-        let text = error.to_string();
+        // The API's answer is in it: kept as every store keeps text.
+        let text = tib_support::storable(&error.to_string()).into_owned();
         let (recorded, failure) = (totals.clone(), text.clone());
         if let Err(e) = self.store(move |s| s.fail_run(run_id, &recorded, &failure, now)).await {
             tracing::error!(error = %e, connection = name, "cannot record the failed sync");

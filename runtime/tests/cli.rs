@@ -41,6 +41,10 @@ const HOSTILE: usize = 6;
 const SLOW: usize = 7;
 /// Answers every page after 300 ms: a sync long enough to watch.
 const SLOW_PAGES: usize = 8;
+/// Lists members whose first names hold a NUL character.
+const NUL_TEXT: usize = 9;
+/// Answers 500 with a body that holds NUL characters.
+const NUL_ERROR: usize = 10;
 
 struct Api {
     base_url: String,
@@ -110,6 +114,7 @@ async fn api(users: usize) -> Api {
                 }
                 NOT_FOUND => ("404 Not Found", json!({"ok": false, "error": {"message": "no such workspace"}})),
                 SERVER_ERROR => ("500 Internal Server Error", json!({"ok": false})),
+                NUL_ERROR => return Some(("500 Internal Server Error", "broken\u{0}down\u{0}".to_owned())),
                 DIES_AFTER_FIRST_PAGE if offset >= 100 => return None,
                 _ => {
                     if mode == STALLS_AT_400 && offset >= 400 {
@@ -118,6 +123,11 @@ async fn api(users: usize) -> Api {
                     }
                     let end = (offset + 100).min(count);
                     let mut members: Vec<Value> = (offset.min(end)..end).map(member).collect();
+                    if mode == NUL_TEXT {
+                        for m in &mut members {
+                            m["name"]["first"] = json!("Ada\u{0}Lee");
+                        }
+                    }
                     if mode == HOSTILE {
                         for m in &mut members {
                             m["name"]["first"] = json!("\u{1b}]0;owned\u{7}\u{1b}[2JEve\u{9b}31m\u{202e}");
@@ -140,16 +150,18 @@ struct Tib {
     postgres: Option<String>,
     /// The directory of specs it offers besides its compiled connectors (`--specs`).
     specs: Option<PathBuf>,
+    /// The key that seals credentials, as TIB_KEY gives it (a PostgreSQL store needs one).
+    key: Option<String>,
 }
 
 impl Tib {
     fn new() -> Tib {
-        Tib { dir: tempfile::tempdir().expect("dir"), postgres: None, specs: None }
+        Tib { dir: tempfile::tempdir().expect("dir"), postgres: None, specs: None, key: None }
     }
 
     /// A Tib whose store lives under `parent` (a small file system, say).
     fn in_dir(parent: &Path) -> Tib {
-        Tib { dir: tempfile::tempdir_in(parent).expect("dir"), postgres: None, specs: None }
+        Tib { dir: tempfile::tempdir_in(parent).expect("dir"), postgres: None, specs: None, key: None }
     }
 
     /// A store with `acme/Prod` connected to `api` and synced once, and its users.
@@ -184,6 +196,9 @@ impl Tib {
             .stdin(Stdio::null());
         if let Some(specs) = &self.specs {
             command.env("TIB_SPECS", specs);
+        }
+        if let Some(key) = &self.key {
+            command.env("TIB_KEY", key);
         }
         command
     }
@@ -1597,7 +1612,7 @@ async fn a_store_moves_from_sqlite_to_postgres_with_nothing_lost() {
     let moved = tib.run(&["store", "migrate", "--from", &store, "--to", &url]).await;
     assert_eq!(moved.code, 0, "{moved:?}");
     assert!(moved.stdout.contains("2 connections") && moved.stdout.contains("1 held syncs"), "{moved:?}");
-    let there = Tib { dir: tempfile::tempdir().expect("dir"), postgres: Some(url.clone()), specs: None };
+    let there = Tib { dir: tempfile::tempdir().expect("dir"), postgres: Some(url.clone()), specs: None, key: None };
     let after = (there.run(&["list"]).await.stdout, there.users("Prod").await, there.run(&["status"]).await.stdout);
     assert_eq!(before.0, after.0, "the connections, their state and runs");
     assert_eq!(before.1, after.1, "every user, deleted ones included");
@@ -1728,5 +1743,75 @@ async fn a_spec_in_the_specs_directory_is_connected_and_synced_without_a_rebuild
     )
     .await;
     let _ = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
+
+/// Text with NUL characters from an API is stored alike on both backends (as
+/// U+FFFD, which PostgreSQL can hold), in users and in a failure's error; a
+/// NUL in a request's parameters is refused before it reaches the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn nul_characters_from_an_api_are_stored_alike_and_refused_in_parameters() {
+    let api = api(30).await;
+    let postgres = postgres_schema("nul");
+    let mut stores = vec![Tib::new()];
+    if let Some((url, _)) = &postgres {
+        let (dir, key) = (tempfile::tempdir().expect("dir"), Some("5a".repeat(32)));
+        stores.push(Tib { dir, postgres: Some(url.clone()), specs: None, key });
+    }
+    for tib in &stores {
+        api.set(NUL_TEXT);
+        tib.connect(&api, "Prod").await;
+        let synced = tib.run(&["sync", "acme", "Prod"]).await;
+        assert_eq!(synced.code, 0, "{synced:?}");
+        let users = tib.users("Prod").await;
+        assert!(users.iter().all(|u| u["first_name"] == "Ada\u{fffd}Lee"), "{users:?}");
+        api.set(NUL_ERROR);
+        let failed = tib.run(&["sync", "acme", "Prod"]).await;
+        assert_eq!(failed.code, 1, "{failed:?}");
+        let status = tib.run(&["status"]).await;
+        assert!(status.stdout.contains("broken\u{fffd}down"), "the failure is recorded: {status:?}");
+        assert_eq!(tib.users("Prod").await, users, "and the users stay");
+    }
+    api.set(FINE);
+
+    let tib = &stores[0];
+    let (mut child, base) = serve_api(tib, Some(ADMIN_TOKEN));
+    let client = reqwest::Client::new();
+    healthy(&client, &base).await;
+    for (method, path) in [
+        (reqwest::Method::GET, "/api/v1/connections/acme/Pr%00od"),
+        (reqwest::Method::GET, "/api/v1/connections/acme/Prod/users?search=a%00b"),
+        (reqwest::Method::PUT, "/api/v1/connections/acme/A%00B"),
+        (reqwest::Method::GET, "/scim/v2/acme/Prod/Users?filter=userName%20eq%20%22a%00%22"),
+    ] {
+        let answer = client.request(method, format!("{base}{path}")).bearer_auth(ADMIN_TOKEN).send().await;
+        let answer = answer.expect("sent");
+        let (status, kind) = (answer.status(), answer.headers()["content-type"].to_str().expect("text").to_owned());
+        assert_eq!(status, 400, "{path}");
+        let expected = if path.starts_with("/scim") { "application/scim+json" } else { "application/problem+json" };
+        assert_eq!(kind, expected, "{path}");
+        assert!(answer.text().await.expect("text").contains("NUL"), "{path}");
+    }
+    let control = client
+        .put(format!("{base}/api/v1/connections/acme/A%01B"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({"credentials": {"tenant": "t", "api_token": "x"}}).to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(control.status(), 400, "an account name with a control character");
+    let many = vec![r#"userName eq "x""#; 1001].join(" and ");
+    let filtered = client
+        .get(format!("{base}/scim/v2/acme/Prod/Users"))
+        .query(&[("filter", many.as_str())])
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(filtered.status(), 400);
+    let error: Value = serde_json::from_str(&filtered.text().await.expect("text")).expect("JSON");
+    assert_eq!((error["scimType"].as_str(), error["status"].as_str()), (Some("invalidFilter"), Some("400")));
+    let _ = child.kill();
     let _ = child.wait();
 }

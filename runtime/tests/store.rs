@@ -277,6 +277,7 @@ on_both_backends!(
     users_are_read_in_pages_by_access_license_change_and_search,
     conditions_on_fields_select_users_and_count_them_and_offsets_page_them,
     users_are_sorted_by_email_name_and_times_those_without_the_value_last,
+    text_beyond_ascii_is_matched_without_regard_to_case,
 );
 
 fn an_unchanged_resync_writes_no_user_and_stages_nothing(backend: &Backend) {
@@ -788,4 +789,24 @@ fn a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_agai
     let connections = store.connections().expect("read");
     let next = |id: i64| connections.iter().find(|c| c.id == id).expect("exists").next_sync_at;
     assert_eq!((next(ids[0]), next(ids[1])), (501, 10_000 + ids[1]));
+}
+
+fn text_beyond_ascii_is_matched_without_regard_to_case(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    let mut rows = users(0..3);
+    rows[1].email = "Émile@Example.com".into();
+    rows[1].name = Some(Name::Full("Émile Zoë Ångström".into()));
+    sync(store.as_ref(), id, &rows, 100);
+    let find = |q: &UserQuery| -> Vec<String> {
+        store.find_users(id, q).expect("users").into_iter().map(|u| u.user.external_id).collect()
+    };
+    let on = |field, test| UserQuery { conditions: vec![Condition { field, test }], ..UserQuery::default() };
+    assert_eq!(find(&on(UserField::Email, FieldTest::Equals("émile@example.com".into()))), ["1"]);
+    assert_eq!(find(&on(UserField::UserName, FieldTest::Equals("ÉMILE@EXAMPLE.COM".into()))), ["1"]);
+    assert_eq!(find(&on(UserField::Email, FieldTest::StartsWith("ÉMI".into()))), ["1"]);
+    assert_eq!(find(&on(UserField::Email, FieldTest::Contains("mile@".into()))), ["1"]);
+    let search = |text: &str| UserQuery { search: Some(text.to_owned()), ..UserQuery::default() };
+    assert_eq!(find(&search("ÅNGSTRÖM")), ["1"], "a search of the name");
+    assert_eq!(find(&search("émile@")), ["1"], "a search of the email");
 }

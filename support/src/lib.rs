@@ -31,7 +31,7 @@ pub use page::{ApiErrorKind, PageError, PageInfo};
 pub use paginate::{
     Connection, DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync,
 };
-pub use printable::{one_line, printable};
+pub use printable::{one_line, printable, storable};
 pub use record::{Dropped, User};
 pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.

@@ -15,13 +15,15 @@ const MAX_ID_LEN: usize = 512;
 /// custom fields are short, and a hostile API must not fill the store.
 pub const MAX_TEXT_LEN: usize = 4096;
 
-/// `text` cut to at most [`MAX_TEXT_LEN`] bytes, at a character boundary.
-fn bounded(text: &str) -> &str {
+/// `text` cut to at most [`MAX_TEXT_LEN`] bytes, at a character boundary, and
+/// [`crate::storable`]: every store keeps it alike.
+fn bounded(text: &str) -> CompactString {
+    let text = crate::storable(text);
     if text.len() <= MAX_TEXT_LEN {
-        return text;
+        return CompactString::from(text.as_ref());
     }
     let end = (0..=MAX_TEXT_LEN).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-    &text[..end]
+    CompactString::from(&text[..end])
 }
 
 /// A mapped source's value: present, and none of the values the spec says
@@ -118,7 +120,7 @@ pub fn label(label: Label<'_, '_>) -> Option<CompactString> {
 fn text(leaf: Option<&Leaf<'_>>) -> Option<CompactString> {
     let text = leaf?.text()?;
     let text = bounded(trim(&text));
-    (!text.is_empty()).then(|| CompactString::from(text))
+    (!text.is_empty()).then_some(text)
 }
 
 /// `str::trim`, with a shortcut for what nearly every value is: text that
@@ -211,7 +213,7 @@ fn valid_label(label: &[u8]) -> bool {
 fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
     let mismatch = |expected: &str| format!("expected {expected}, found {}", value.kind());
     match kind {
-        FieldType::Text => value.text().map(|t| FieldValue::Text(bounded(&t).into())).ok_or_else(|| mismatch("text")),
+        FieldType::Text => value.text().map(|t| FieldValue::Text(bounded(&t))).ok_or_else(|| mismatch("text")),
         FieldType::Number => value.number().map(FieldValue::Number).ok_or_else(|| match value {
             Leaf::Text(t) => format!("`{t}` is not a number"),
             _ => mismatch("a number"),
@@ -226,21 +228,16 @@ fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
         FieldType::MultiValue => match value {
             Leaf::List(items) => items
                 .iter()
-                .map(|item| {
-                    item.text().map(|t| bounded(&t).into()).ok_or_else(|| format!("an item is {}", item.kind()))
-                })
+                .map(|item| item.text().map(|t| bounded(&t)).ok_or_else(|| format!("an item is {}", item.kind())))
                 .collect::<Result<Vec<_>, _>>()
                 .map(FieldValue::MultiValue),
             // One value where several may stand is a list of one.
-            other => other
-                .text()
-                .map(|t| FieldValue::MultiValue(vec![bounded(&t).into()]))
-                .ok_or_else(|| mismatch("strings")),
+            other => other.text().map(|t| FieldValue::MultiValue(vec![bounded(&t)])).ok_or_else(|| mismatch("strings")),
         },
         FieldType::User => {
             let text = value.text().filter(|_| !matches!(value, Leaf::Bool(_)));
             match text.as_deref().map(trim) {
-                Some(user) if !user.is_empty() => Ok(FieldValue::User(bounded(user).into())),
+                Some(user) if !user.is_empty() => Ok(FieldValue::User(bounded(user))),
                 _ => Err(mismatch("a user id or email")),
             }
         }

@@ -33,6 +33,12 @@ fn escape(text: &str, keep: impl Fn(char) -> bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// Text from outside as every store keeps it: a NUL, which PostgreSQL cannot
+/// hold in text (and SQLite could), is U+FFFD, the replacement character.
+pub fn storable(text: &str) -> Cow<'_, str> {
+    if text.as_bytes().contains(&0) { Cow::Owned(text.replace('\0', "\u{fffd}")) } else { Cow::Borrowed(text) }
+}
+
 /// The characters that reorder the text around them (Unicode's bidi embeddings, overrides and isolates).
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}')
@@ -57,5 +63,7 @@ mod tests {
             "JSON stays JSON"
         );
         assert_eq!(one_line("Zoë 山田"), "Zoë 山田");
+        assert_eq!(storable("a\0b"), "a\u{fffd}b");
+        assert!(matches!(storable("Ann"), Cow::Borrowed("Ann")));
     }
 }

@@ -29,6 +29,8 @@ use problem::Problem;
 
 /// The most users one page of `/users` holds.
 const MAX_PAGE: i64 = 1000;
+/// The longest text a parameter of `/users` may be: a search or a license name, not a document.
+const MAX_PARAM_BYTES: usize = 1024;
 
 pub struct Api {
     pub store: Arc<dyn Store>,
@@ -547,6 +549,11 @@ async fn users(
     params: Result<Query<UsersParams>, axum::extract::rejection::QueryRejection>,
 ) -> Answer {
     let Query(params) = params.map_err(|e| Problem::bad_request(e.body_text()))?;
+    for (name, value) in [("search", &params.search), ("license", &params.license), ("cursor", &params.cursor)] {
+        if value.as_ref().is_some_and(|v| v.len() > MAX_PARAM_BYTES) {
+            return Err(Problem::bad_request(format!("{name} is longer than {MAX_PARAM_BYTES} bytes")));
+        }
+    }
     let connection = find(&api, integration, account).await?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {

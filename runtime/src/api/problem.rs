@@ -28,8 +28,9 @@ impl Problem {
 
 impl From<StoreError> for Problem {
     fn from(error: StoreError) -> Problem {
-        // The store's messages name tables and files, never a credential.
-        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, format!("the store failed: {error}"))
+        // The database's own words stay in the server's log: a client learns only that the store failed.
+        tracing::error!(%error, "a request failed in the store");
+        Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "the store could not answer; the server's log says why")
     }
 }
 

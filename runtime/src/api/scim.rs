@@ -181,9 +181,17 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
     })
 }
 
+/// The longest filter read, in bytes, and the most conditions it may join: a
+/// filter says who to find, not a program (the store runs each condition).
+const MAX_FILTER_BYTES: usize = 4096;
+const MAX_CONDITIONS: usize = 32;
+
 /// A SCIM filter (RFC 7644 §3.4.2.2), as far as this provider reads one:
-/// `attribute op "value"` or `attribute pr`, joined by `and`.
+/// `attribute op "value"` or `attribute pr`, joined by `and`, within the bounds above.
 fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
+    if filter.len() > MAX_FILTER_BYTES {
+        return Err(format!("the filter is {} bytes long; at most {MAX_FILTER_BYTES} are read", filter.len()));
+    }
     let tokens = tokens(filter)?;
     let mut conditions = Vec::new();
     let mut rest = tokens.as_slice();
@@ -208,6 +216,9 @@ fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
             (test(field, &operator, value)?, after)
         };
         conditions.push(Condition { field, test });
+        if conditions.len() > MAX_CONDITIONS {
+            return Err(format!("the filter joins more than {MAX_CONDITIONS} conditions"));
+        }
         match after {
             [] => return Ok(conditions),
             [and, next @ ..] if and.eq_ignore_ascii_case("and") => rest = next,
@@ -398,5 +409,10 @@ mod tests {
         assert!(parse_filter(r#"userName eq "x" or active eq true"#).expect_err("or").contains("only `and`"));
         assert!(parse_filter(r#"userName eq "x"#).expect_err("unclosed").contains("never closed"));
         assert!(parse_filter("active eq yes").is_err());
+        let many = vec![r#"userName eq "x""#; 1001].join(" and ");
+        assert!(parse_filter(&many).expect_err("too long").contains("at most 4096"));
+        let just_over = vec!["userName pr"; MAX_CONDITIONS + 1].join(" and ");
+        assert!(parse_filter(&just_over).expect_err("too many").contains("more than 32 conditions"));
+        assert_eq!(parse_filter(&vec!["userName pr"; MAX_CONDITIONS].join(" and ")).map(|c| c.len()), Ok(32));
     }
 }

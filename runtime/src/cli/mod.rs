@@ -813,6 +813,7 @@ impl Context {
             let routes = crate::oauth::router(callback)
                 .merge(crate::api::router(api))
                 .merge(crate::console::router(console))
+                .layer(axum::middleware::from_fn(crate::security::refuse_nul))
                 .layer(axum::middleware::map_response(crate::security::headers));
             crate::listen::serve(listener, routes, limits, proxies, shutdown).await
         });

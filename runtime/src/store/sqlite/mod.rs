@@ -33,6 +33,24 @@ fn err(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     move |e| StoreError(format!("{context}: {e}"))
 }
 
+/// SQLite's own `lower()` folds ASCII only, so `Émile@Example.com` would be
+/// found by no search: the store's `lower()` folds all of Unicode, as
+/// PostgreSQL's does in a UTF-8 database. No index is built on it.
+fn unicode_lower(db: &rusqlite::Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+    db.create_scalar_function("lower", 1, flags, |context| {
+        use rusqlite::types::ValueRef;
+        Ok(match context.get_raw(0) {
+            ValueRef::Text(text) | ValueRef::Blob(text) => Some(String::from_utf8_lossy(text).to_lowercase()),
+            ValueRef::Integer(n) => Some(n.to_string()),
+            ValueRef::Real(x) => Some(x.to_string()),
+            ValueRef::Null => None,
+        })
+    })
+    .map_err(err("the lower() function"))
+}
+
 impl Sqlite {
     /// Opens (creating it and its directory when needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<Sqlite> {
@@ -80,6 +98,7 @@ impl Sqlite {
                 }
             }
         }
+        unicode_lower(&db)?;
         let store = Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) };
         store.migrate(&shown)?;
         Ok(store)
@@ -106,6 +125,7 @@ impl Sqlite {
                 MIGRATIONS.len()
             )));
         }
+        unicode_lower(&db)?;
         Ok(Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) })
     }
 
