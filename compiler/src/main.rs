@@ -127,7 +127,7 @@ fn main() -> ExitCode {
         None | Some(Command::Generate) => generate(&cli.root),
         Some(Command::Fmt { files, check }) => fmt(&cli.root, files, check),
         Some(Command::Explain { code }) => explain(code.as_deref()),
-        Some(Command::Lsp) => match compiler::lsp::run() {
+        Some(Command::Lsp) => match tib_lsp::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 eprintln!("error: the language server stopped: {error}");

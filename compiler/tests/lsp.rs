@@ -289,3 +289,40 @@ fn an_editor_gets_diagnostics_fixes_hover_completion_navigation_and_formatting()
     let status = client.child.wait().expect("the server exits");
     assert!(status.success(), "{status}");
 }
+
+/// What an editor's bug or a hostile peer writes to the server: frames it
+/// cannot read, a length of a terabyte, a message that is not one. Each gets
+/// a JSON-RPC error, and the server serves on to a clean exit.
+#[test]
+fn malformed_frames_and_an_enormous_length_are_answered_and_the_server_goes_on() {
+    let root = tempfile::tempdir().expect("dir");
+    let mut client = Client::start(root.path());
+    client.request("initialize", json!({"processId": null, "capabilities": {}}));
+    client.notify("initialized", json!({}));
+    for raw in [
+        &b"Content-Length: 1000000000000\r\n\r\n"[..],
+        b"Content-Type: nothing\r\n\r\n",
+        b"Content-Length: 5\r\n\r\n{{{{{",
+        b"Content-Length: 14\r\n\r\n{\"method\": 42}",
+    ] {
+        client.stdin.write_all(raw).expect("the server reads");
+        let error = client.read();
+        let code = error["error"]["code"].as_i64();
+        assert!(matches!(code, Some(-32700 | -32600)), "{error}");
+    }
+    let uri = "file:///x/a.tib";
+    let text = "app \"😀\"\n😀😀 x\n";
+    client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "tib", "version": 1, "text": text}}),
+    );
+    // Inside a surrogate pair, and far past the text: clamped.
+    for (line, character) in [(1, 1), (1, 3), (0, 6), (40, 900)] {
+        let position = json!({"line": line, "character": character});
+        client.request("textDocument/hover", json!({"textDocument": {"uri": uri}, "position": position}));
+    }
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    client.notify("exit", Value::Null);
+    let status = client.child.wait().expect("the server exits");
+    assert!(status.success(), "{status}");
+}

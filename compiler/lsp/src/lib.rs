@@ -5,30 +5,40 @@
 //!
 //! Documents are synchronised whole (each change sends the full text): specs
 //! are small, and the front end checks one in well under a millisecond.
+//!
+//! The server never dies of what a client sends: frames are read within
+//! bounds ([`framing`]), a frame or message it cannot read is answered with
+//! a JSON-RPC error, positions are clamped to the text, and a handler that
+//! fails anyway answers an internal error instead of taking the server down.
 
 mod complete;
 mod credentials;
 mod document;
+pub mod framing;
 mod reference;
 
 use std::collections::HashMap;
 use std::error::Error;
+use std::io::{BufRead, Write};
 use std::path::PathBuf;
 
-use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
+use framing::Frame;
+use lsp_server::{ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Notification as _, PublishDiagnostics,
+    DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    CodeActionRequest, Completion, Formatting, GotoDefinition, HoverRequest, References, Request as _,
+    CodeActionRequest, Completion, Formatting, GotoDefinition, HoverRequest, Initialize, References, Request as _,
+    Shutdown,
 };
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionProviderCapability, CompletionOptions,
     CompletionParams, DiagnosticRelatedInformation, DiagnosticSeverity, DidChangeTextDocumentParams,
     DidCloseTextDocumentParams, DidOpenTextDocumentParams, DocumentFormattingParams, GotoDefinitionParams,
-    GotoDefinitionResponse, Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams, Location,
-    MarkupContent, MarkupKind, NumberOrString, OneOf, PublishDiagnosticsParams, ReferenceParams, ServerCapabilities,
-    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
+    GotoDefinitionResponse, Hover, HoverContents, HoverParams, HoverProviderCapability, InitializeParams,
+    InitializeResult, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, PublishDiagnosticsParams,
+    ReferenceParams, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
+    WorkspaceEdit,
 };
 use tib_front::diag::{self, Severity};
 use tib_front::span::Span;
@@ -39,11 +49,7 @@ type Failure = Box<dyn Error + Send + Sync>;
 
 /// Serves one client over stdin and stdout until it asks to exit.
 pub fn run() -> Result<(), Failure> {
-    let (connection, threads) = Connection::stdio();
-    serve(&connection)?;
-    drop(connection);
-    threads.join()?;
-    Ok(())
+    serve(std::io::stdin().lock(), std::io::stdout().lock())
 }
 
 fn capabilities() -> ServerCapabilities {
@@ -62,33 +68,95 @@ fn capabilities() -> ServerCapabilities {
     }
 }
 
-fn serve(connection: &Connection) -> Result<(), Failure> {
-    let params: InitializeParams =
-        serde_json::from_value(connection.initialize(serde_json::to_value(capabilities())?)?)?;
-    #[allow(deprecated)] // Clients still send root_uri; workspace_folders is its successor.
-    let root = params
-        .workspace_folders
-        .and_then(|folders| folders.into_iter().next().map(|f| f.uri))
-        .or(params.root_uri)
-        .and_then(|uri| document::file_path(uri.as_str()));
-    let mut server = Server { root, documents: HashMap::new() };
-    for message in &connection.receiver {
+/// JSON-RPC's codes for what could not be read (the protocol's crate names only the others).
+const PARSE_ERROR: i32 = -32700;
+const INVALID_REQUEST: i32 = -32600;
+
+/// Serves one client reading `input` and writing `output`, until it asks to
+/// exit or its input ends. Only writing can fail it: a client that cannot be
+/// answered is gone.
+pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), Failure> {
+    let mut frames = framing::Frames::new(input);
+    let mut server: Option<Server> = None;
+    let mut shut_down = false;
+    loop {
+        let body = match frames.read()? {
+            Frame::End => return Ok(()),
+            Frame::Bad(why) => {
+                answer_unread(&mut output, serde_json::Value::Null, PARSE_ERROR, &why)?;
+                continue;
+            }
+            Frame::Body(body) => body,
+        };
+        let message = match serde_json::from_slice::<Message>(&body) {
+            Ok(message) => message,
+            Err(error) => {
+                // Valid JSON that is not a message: its id, when it has one, is answered.
+                let (code, id) = match serde_json::from_slice::<serde_json::Value>(&body) {
+                    Ok(value) => (INVALID_REQUEST, value.get("id").cloned().unwrap_or_default()),
+                    Err(_) => (PARSE_ERROR, serde_json::Value::Null),
+                };
+                answer_unread(&mut output, id, code, &format!("not a message of the protocol: {error}"))?;
+                continue;
+            }
+        };
         match message {
             Message::Request(request) => {
-                if connection.handle_shutdown(&request)? {
-                    return Ok(());
-                }
-                connection.sender.send(Message::Response(server.request(request)))?;
+                let id = request.id.clone();
+                let response = match (&mut server, request.method.as_str()) {
+                    (None, Initialize::METHOD) => match serde_json::from_value::<InitializeParams>(request.params) {
+                        Ok(params) => {
+                            server = Some(Server::new(params));
+                            let result = InitializeResult { capabilities: capabilities(), server_info: None };
+                            Response::new_ok(id, result)
+                        }
+                        Err(e) => Response::new_err(id, ErrorCode::InvalidParams as i32, format!("initialize: {e}")),
+                    },
+                    (None, _) => Response::new_err(
+                        id,
+                        ErrorCode::ServerNotInitialized as i32,
+                        "the server is not initialized: send initialize first".to_owned(),
+                    ),
+                    (Some(_), Initialize::METHOD) => {
+                        Response::new_err(id, ErrorCode::InvalidRequest as i32, "already initialized".to_owned())
+                    }
+                    (Some(_), Shutdown::METHOD) => {
+                        shut_down = true;
+                        Response::new_ok(id, ())
+                    }
+                    (Some(_), _) if shut_down => {
+                        Response::new_err(id, ErrorCode::InvalidRequest as i32, "the server is shut down".to_owned())
+                    }
+                    (Some(server), _) => {
+                        let method = request.method.clone();
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.request(request)))
+                            .unwrap_or_else(|_| {
+                                let message = format!("{method} failed inside the server; it goes on");
+                                Response::new_err(id, ErrorCode::InternalError as i32, message)
+                            })
+                    }
+                };
+                Message::Response(response).write(&mut output)?;
             }
+            Message::Notification(notification) if notification.method == Exit::METHOD => return Ok(()),
             Message::Notification(notification) => {
-                if let Some(published) = server.notification(notification) {
-                    connection.sender.send(Message::Notification(published))?;
+                let Some(server) = &mut server else { continue };
+                let published =
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.notification(notification)));
+                if let Ok(Some(published)) = published {
+                    Message::Notification(published).write(&mut output)?;
                 }
             }
             Message::Response(_) => {}
         }
     }
-    Ok(())
+}
+
+/// The answer to a frame or message that could not be read.
+fn answer_unread(output: &mut impl Write, id: serde_json::Value, code: i32, why: &str) -> std::io::Result<()> {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": why}}).to_string();
+    write!(output, "Content-Length: {}\r\n\r\n{body}", body.len())?;
+    output.flush()
 }
 
 struct Server {
@@ -98,6 +166,16 @@ struct Server {
 }
 
 impl Server {
+    fn new(params: InitializeParams) -> Server {
+        #[allow(deprecated)] // Clients still send root_uri; workspace_folders is its successor.
+        let root = params
+            .workspace_folders
+            .and_then(|folders| folders.into_iter().next().map(|f| f.uri))
+            .or(params.root_uri)
+            .and_then(|uri| document::file_path(uri.as_str()));
+        Server { root, documents: HashMap::new() }
+    }
+
     /// Opens, changes or closes a document; what to publish about it.
     fn notification(&mut self, notification: Notification) -> Option<Notification> {
         let (uri, text) = match notification.method.as_str() {
@@ -273,7 +351,7 @@ fn quick_fixes(uri: &Uri, doc: &Document, range: lsp_types::Range) -> Vec<CodeAc
 fn hover(doc: &Document, offset: usize) -> Option<Hover> {
     let text = &doc.text;
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '>' || c == '=';
-    let start = text[..offset].rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let start = word_start(&text[..offset], is_word);
     let end = text[offset..].find(|c: char| !is_word(c)).map_or(text.len(), |i| offset + i);
     if start >= end {
         return None;
@@ -284,7 +362,7 @@ fn hover(doc: &Document, offset: usize) -> Option<Hover> {
     let next = after[gap..].find(|c: char| !is_word(c)).unwrap_or(after.len() - gap);
     let before = &text[..start];
     let trimmed = before.trim_end_matches(' ');
-    let previous = trimmed.rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let previous = word_start(trimmed, is_word);
     let candidates = [
         (gap > 0 && next > 0).then_some((start, end + gap + next)),
         (trimmed.len() < before.len() && previous < trimmed.len()).then_some((previous, end)),
@@ -301,4 +379,81 @@ fn hover(doc: &Document, offset: usize) -> Option<Hover> {
             range: Some(doc.range(Span::new(from, to))),
         })
     })
+}
+
+/// Where the run of word characters that ends `text` starts (after the last
+/// other character, however many bytes it takes: an emoji is four).
+fn word_start(text: &str, is_word: impl Fn(char) -> bool) -> usize {
+    text.char_indices().rev().find(|(_, c)| !is_word(*c)).map_or(0, |(i, c)| i + c.len_utf8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's messages as the input of [`serve`], and what the server wrote.
+    fn exchange(messages: &[serde_json::Value], raw: &[u8]) -> Vec<serde_json::Value> {
+        let mut input = Vec::new();
+        for message in messages {
+            let body = message.to_string();
+            input.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        }
+        input.extend_from_slice(raw);
+        let mut output = Vec::new();
+        serve(input.as_slice(), &mut output).expect("served");
+        let mut frames = framing::Frames::new(output.as_slice());
+        let mut answers = Vec::new();
+        while let Ok(Frame::Body(body)) = frames.read() {
+            answers.push(serde_json::from_slice(&body).expect("JSON"));
+        }
+        answers
+    }
+
+    fn initialize() -> serde_json::Value {
+        serde_json::json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"capabilities": {}}})
+    }
+
+    #[test]
+    fn bad_frames_and_messages_get_json_rpc_errors_and_the_server_goes_on() {
+        let hover = serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "textDocument/hover",
+            "params": {"textDocument": {"uri": "file:///a.tib"}, "position": {"line": 0, "character": 0}}});
+        let raw = b"Content-Length: 1000000000000\r\n\r\nContent-Length: 3\r\n\r\n{{{Content-Length: 12\r\n\r\n{\"id\": true}";
+        let before = exchange(&[hover.clone()], b"");
+        assert_eq!(before[0]["error"]["code"], -32002, "not initialized yet: {before:?}");
+        let mut raw = raw.to_vec();
+        let body = hover.to_string();
+        raw.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+        let answers = exchange(&[initialize()], &raw);
+        let codes: Vec<Option<i64>> = answers.iter().map(|a| a["error"]["code"].as_i64()).collect();
+        assert_eq!(codes[1..4], [Some(-32700), Some(-32700), Some(-32600)], "{answers:?}");
+        assert_eq!(answers[4]["id"], 9, "served after them: {answers:?}");
+        assert!(answers[4].get("error").is_none(), "{answers:?}");
+    }
+
+    #[test]
+    fn every_position_in_and_around_the_text_is_answered() {
+        let text =
+            "app \"😀Acme\"\n# 👩\u{200d}👩 é\nbase_url \"https://{t😀}.x\"\ncredentials { t text \"😀\" }\n😀😀\n";
+        let mut messages = vec![
+            initialize(),
+            serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": "file:///a.tib", "languageId": "tib", "version": 1, "text": text}}}),
+        ];
+        let methods = ["textDocument/hover", "textDocument/completion", "textDocument/definition"];
+        let mut id = 0;
+        for line in 0..8 {
+            for character in 0..40 {
+                for method in methods {
+                    id += 1;
+                    messages.push(serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": {
+                        "textDocument": {"uri": "file:///a.tib"},
+                        "position": {"line": line, "character": character}}}));
+                }
+            }
+        }
+        let answers = exchange(&messages, b"");
+        let failed: Vec<&serde_json::Value> = answers.iter().filter(|a| a.get("error").is_some()).collect();
+        assert!(failed.is_empty(), "{failed:?}");
+        assert_eq!(answers.iter().filter(|a| a.get("id").is_some()).count(), id as usize + 1);
+    }
 }
