@@ -418,7 +418,7 @@ mod tests {
         let hover = serde_json::json!({"jsonrpc": "2.0", "id": 9, "method": "textDocument/hover",
             "params": {"textDocument": {"uri": "file:///a.tib"}, "position": {"line": 0, "character": 0}}});
         let raw = b"Content-Length: 1000000000000\r\n\r\nContent-Length: 3\r\n\r\n{{{Content-Length: 12\r\n\r\n{\"id\": true}";
-        let before = exchange(&[hover.clone()], b"");
+        let before = exchange(std::slice::from_ref(&hover), b"");
         assert_eq!(before[0]["error"]["code"], -32002, "not initialized yet: {before:?}");
         let mut raw = raw.to_vec();
         let body = hover.to_string();
