@@ -1598,6 +1598,16 @@ async fn a_store_moves_from_sqlite_to_postgres_with_nothing_lost() {
     let Some((url, _schema)) = postgres_schema("migrate") else { return };
     let api = api(30).await;
     let tib = Tib::new();
+    // A file that is not a tib store is refused, and left exactly as it was.
+    for (name, content) in [("empty.db", &b""[..]), ("notes.db", b"not a database at all\n")] {
+        let path = tib.dir.path().join(name);
+        std::fs::write(&path, content).expect("write");
+        let refused = tib.run(&["store", "migrate", "--from", &path.display().to_string(), "--to", &url]).await;
+        assert_eq!(refused.code, 2, "{refused:?}");
+        assert!(refused.stderr.contains("is not a tib store"), "{refused:?}");
+        assert_eq!(std::fs::read(&path).expect("read"), content, "{name} is not written to");
+        assert!(!tib.dir.path().join(format!("{name}-wal")).exists(), "nor beside it");
+    }
     assert_eq!(tib.connect(&api, "Prod").await.code, 0);
     assert_eq!(tib.connect(&api, "Dev").await.code, 0);
     assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);

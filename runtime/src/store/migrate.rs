@@ -167,15 +167,21 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, is_alive: &dyn Fn(&str) -> bool
     if !from.exists() {
         return Err(StoreError(format!("there is no SQLite store at {}", from.display())));
     }
-    let source = Sqlite::open(from)?;
-    // A sync of a process that is gone is recorded as interrupted; one under way stops the move.
-    source.recover_interrupted(is_alive, now)?;
-    let running = source.dump("runs", &[("id", Kind::Int)], Some("outcome = 'running'"))?;
-    if running.first().is_some_and(|ids| ids.rows() > 0) {
-        return Err(StoreError(format!(
-            "a sync is under way in {}: stop every tib using it, then move it",
-            from.display()
-        )));
+    let source = Sqlite::open_to_move(from)?;
+    // A sync under way stops the move; one of a process that is gone moves, and is recorded as
+    // interrupted in PostgreSQL (the source is only read).
+    let leases = source.dump("connections", &[("lease_owner", Kind::Text), ("lease_until", Kind::Int)], None)?;
+    if let [Column::Text(owners), Column::Int(until)] = leases.as_slice() {
+        let live = owners
+            .iter()
+            .zip(until)
+            .any(|(owner, until)| owner.as_deref().is_some_and(is_alive) && until.is_some_and(|until| until >= now));
+        if live {
+            return Err(StoreError(format!(
+                "a sync is under way in {}: stop every tib using it, then move it",
+                from.display()
+            )));
+        }
     }
     let target = Postgres::open(to)?;
     let there = target.connections()?.len();
@@ -191,5 +197,6 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, is_alive: &dyn Fn(&str) -> bool
     let held = source.held_runs()?;
     let moved = Moved { tables: tables.iter().map(|table| (table.name, table.rows())).collect(), held: held.len() };
     target.import(tables, held)?;
+    target.recover_interrupted(is_alive, now)?;
     Ok(moved)
 }

@@ -129,6 +129,42 @@ impl Sqlite {
         Ok(Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) })
     }
 
+    /// Opens the store at `path` to move it elsewhere: read only (not
+    /// immutable, so that what a stopped process left in the WAL is read),
+    /// and only if it is a tib store of this runtime's schema: an empty file
+    /// or another database is refused, and nothing is written to it.
+    pub fn open_to_move(path: &Path) -> Result<Sqlite> {
+        let shown = path.display().to_string();
+        let not_a_store = |why: String| StoreError(format!("{shown} is not a tib store: {why}"));
+        let absolute =
+            std::fs::canonicalize(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
+        let mut uri = url::Url::from_file_path(&absolute)
+            .map_err(|()| StoreError(format!("the store {shown} has no file URL")))?;
+        uri.set_query(Some("mode=ro"));
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        let db = rusqlite::Connection::open_with_flags(uri.as_str(), flags)
+            .map_err(|e| StoreError(format!("cannot open the store {shown} to read: {e}")))?;
+        let version: usize =
+            db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_store(e.to_string()))?;
+        let tables: i64 = db
+            .query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'connections'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| not_a_store(e.to_string()))?;
+        if version == 0 || tables == 0 {
+            return Err(not_a_store("it holds no tib schema".to_owned()));
+        }
+        if version != MIGRATIONS.len() {
+            return Err(StoreError(format!(
+                "the store {shown} has schema version {version}, not this runtime's {}: open it once with this \
+                 tib (`tib --store {shown} list`), then move it",
+                MIGRATIONS.len()
+            )));
+        }
+        unicode_lower(&db)?;
+        Ok(Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) })
+    }
+
     fn migrate(&self, shown: &str) -> Result<()> {
         let mut db = self.lock();
         let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("schema version"))?;
