@@ -122,6 +122,9 @@ pub struct Scheduler<R: Runner> {
     /// Connections this process claimed and is syncing, each with whether it is slow.
     held: Arc<Mutex<HashMap<i64, bool>>>,
     tasks: JoinSet<()>,
+    /// When this process last renewed its leases: past a lease without one,
+    /// it cannot be sure it still holds them, and abandons its syncs.
+    renewed: tokio::time::Instant,
 }
 
 impl<R: Runner> Scheduler<R> {
@@ -146,6 +149,7 @@ impl<R: Runner> Scheduler<R> {
             caps: BTreeMap::new(),
             held: Arc::default(),
             tasks: JoinSet::new(),
+            renewed: tokio::time::Instant::now(),
         }
     }
 
@@ -250,13 +254,43 @@ impl<R: Runner> Scheduler<R> {
         }
     }
 
-    /// Extends this process's leases: a third of a lease apart, so that one
-    /// renewal lost to a busy store does not cost a sync its lease.
-    async fn renew(&self) {
-        let (owner, until) = (self.owner.clone(), self.clock.now().saturating_add(self.lease_secs));
-        if let Err(error) = crate::store::off_workers(&self.store, move |s| s.renew_leases(&owner, until)).await {
-            tracing::error!(%error, "cannot renew the leases of the syncs under way");
+    /// Extends the leases of the syncs this process runs: a third of a lease
+    /// apart, so that one renewal lost to a busy store does not cost a sync its
+    /// lease. Only those: a lease left behind by a sync that ended while the
+    /// store was unreachable lapses, and its connection is recovered. When no
+    /// renewal has gone through for a whole lease, the store may have freed
+    /// the leases and given the connections to another instance: the syncs
+    /// under way are abandoned (their runs are recorded as interrupted once the
+    /// store answers again, and their connections sync anew).
+    async fn renew(&mut self) {
+        let ids: Vec<i64> = self.held().keys().copied().collect();
+        if ids.is_empty() {
+            self.renewed = tokio::time::Instant::now();
+            return;
         }
+        let (owner, until) = (self.owner.clone(), self.clock.now().saturating_add(self.lease_secs));
+        match crate::store::off_workers(&self.store, move |s| s.renew_leases(&owner, &ids, until)).await {
+            Ok(_) => self.renewed = tokio::time::Instant::now(),
+            Err(error) => {
+                tracing::error!(%error, "cannot renew the leases of the syncs under way");
+                if self.renewed.elapsed() >= Duration::from_secs(self.lease_secs.max(1) as u64) {
+                    self.abandon();
+                }
+            }
+        }
+    }
+
+    /// Stops every sync under way, leaving its run to be recovered as interrupted.
+    fn abandon(&mut self) {
+        let abandoned = self.tasks.len();
+        self.tasks.abort_all();
+        self.held().clear();
+        self.renewed = tokio::time::Instant::now();
+        tracing::warn!(
+            abandoned,
+            "the store has not answered for a whole lease: the syncs under way are abandoned; their runs are \
+             recorded as interrupted and their connections synced again once it answers"
+        );
     }
 
     /// Ticks every `poll`, and as soon as a sync ends (its room goes to the

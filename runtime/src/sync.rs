@@ -160,7 +160,7 @@ impl Engine {
         }
         let ended = tokio::select! {
             ended = self.leased(connection, &name, progress) => ended,
-            never = self.keep_leases() => match never {},
+            never = self.keep_lease(id) => match never {},
         };
         let owner = self.owner.clone();
         if let Err(error) = self.store(move |s| s.release(id, &owner)).await {
@@ -185,13 +185,14 @@ impl Engine {
         }
     }
 
-    /// Renews this process's leases a third of a lease apart, for as long as it is polled.
-    async fn keep_leases(&self) -> std::convert::Infallible {
+    /// Renews this process's lease on the connection `id` a third of a lease apart, for as long as it is
+    /// polled.
+    async fn keep_lease(&self, id: i64) -> std::convert::Infallible {
         let every = std::time::Duration::from_secs((self.lease_secs / 3).max(1) as u64);
         loop {
             tokio::time::sleep(every).await;
             let (owner, until) = (self.owner.clone(), self.clock.now().saturating_add(self.lease_secs));
-            if let Err(error) = self.store(move |s| s.renew_leases(&owner, until)).await {
+            if let Err(error) = self.store(move |s| s.renew_leases(&owner, &[id], until)).await {
                 tracing::error!(%error, "cannot renew the lease of the sync under way");
             }
         }
@@ -244,9 +245,11 @@ impl Engine {
                 progress(pages, users);
             };
             let fetched = tib_support::sync(&self.client, connector, &target, &self.options, &mut sink);
+            // A sync whose users cannot be staged (the store is gone) cannot apply: it stops at once.
             tokio::select! {
                 result = fetched => Some(result),
                 () = self.until_lease_lost(connection.id, run_id) => None,
+                () = writer.failed() => None,
             }
         };
         if !batch.is_empty() {
@@ -257,11 +260,11 @@ impl Engine {
         totals.users_seen = users as i64;
         totals.dropped_reasons = reasons.into_iter().map(|(k, n)| (k.to_owned(), n)).collect();
         let summary = match (result, staged) {
-            (None, _) => {
+            (_, Err(error)) => return self.failed(connection, run_id, &totals, error).await,
+            (None, Ok(())) => {
                 tracing::warn!(connection = name, "{LOST_LEASE}");
                 return self.failed(connection, run_id, &totals, LOST_LEASE.to_owned()).await;
             }
-            (_, Err(error)) => return self.failed(connection, run_id, &totals, error).await,
             (Some(Err(error)), Ok(())) => {
                 return Ok(self.api_failed(connection, name, run_id, &totals, &error).await);
             }
@@ -473,6 +476,8 @@ impl crate::schedule::Runner for Engine {
 struct Writer {
     sender: std::sync::mpsc::SyncSender<Vec<u8>>,
     done: tokio::task::JoinHandle<Result<(), String>>,
+    /// Set when a batch could not be staged.
+    failed: tokio::sync::watch::Receiver<bool>,
 }
 
 impl Writer {
@@ -480,6 +485,7 @@ impl Writer {
 
     fn start(store: Arc<dyn Store>, run_id: i64) -> Writer {
         let (sender, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(Self::QUEUE);
+        let (tell, failed) = tokio::sync::watch::channel(false);
         let done = tokio::task::spawn_blocking(move || {
             let mut failed = None;
             for records in received {
@@ -490,11 +496,21 @@ impl Writer {
                 // The store's error says what it could not do ("cannot stage users: ...").
                 if let Err(error) = store.stage(run_id, &records) {
                     failed = Some(error.to_string());
+                    let _ = tell.send(true);
                 }
             }
             failed.map_or(Ok(()), Err)
         });
-        Writer { sender, done }
+        Writer { sender, done, failed }
+    }
+
+    /// Completes once a batch could not be staged; never, while all are.
+    async fn failed(&self) {
+        let mut failed = self.failed.clone();
+        if failed.wait_for(|failed| *failed).await.is_err() {
+            // The writer ended without failing: wait for ever.
+            std::future::pending::<()>().await;
+        }
     }
 
     fn send(&self, records: Vec<u8>) {

@@ -45,8 +45,8 @@ impl Store for Gated {
     fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>> {
         self.inner.claim_due(claim)
     }
-    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize> {
-        self.inner.renew_leases(owner, until)
+    fn renew_leases(&self, owner: &str, ids: &[i64], until: Time) -> Result<usize> {
+        self.inner.renew_leases(owner, ids, until)
     }
     fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool> {
         self.inner.try_lease(id, owner, until)

@@ -772,8 +772,9 @@ fn a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_agai
     let Started { run_id, .. } = store.start_run(ids[1], "a:1", 100).expect("run");
     let refused = store.start_run(ids[0], "b:2", 100).expect_err("not b's lease").0;
     assert!(refused.contains("lost its lease") && refused.contains("b:2"), "{refused}");
-    assert_eq!(store.renew_leases("a:1", 400).expect("renew"), 2);
-    assert_eq!(store.renew_leases("b:2", 400).expect("renew"), 0, "only its own");
+    assert_eq!(store.renew_leases("a:1", &ids, 400).expect("renew"), 2);
+    assert_eq!(store.renew_leases("b:2", &ids, 400).expect("renew"), 0, "only its own");
+    assert_eq!(store.renew_leases("a:1", &[], 900).expect("renew"), 0, "only those it names");
     assert_eq!(store.recover_interrupted(&|_| true, 300).expect("recover"), 0, "renewed: still live at 300");
     assert_eq!(store.recover_interrupted(&|_| true, 401).expect("recover"), 2, "both lapsed at 400");
     let run = store.last_run(ids[1]).expect("runs").expect("run");

@@ -6,6 +6,8 @@
 //! constant, serde types for the parts of a response it reads, and the
 //! mapping with its rules compiled to Rust. It implements [`Connector`].
 
+#[cfg(any(test, feature = "encoders"))]
+pub mod encoders;
 mod error;
 pub mod headers;
 mod http;

@@ -356,81 +356,6 @@ mod tests {
         assert_eq!(redacted("", secret), "");
     }
 
-    /// Encoders as others wrote them, each on its own (not through the decoder above).
-    mod encoders {
-        pub type Encoder = fn(&str) -> String;
-
-        fn each(secret: &str, encode: impl Fn(char) -> Option<String>) -> String {
-            secret.chars().map(|c| encode(c).unwrap_or_else(|| c.to_string())).collect()
-        }
-
-        fn unreserved(c: char) -> bool {
-            c.is_ascii_alphanumeric() || "-._~".contains(c)
-        }
-
-        /// .NET's System.Text.Json: HTML-sensitive characters and `+` as `\u00XX`.
-        pub fn dotnet_json(s: &str) -> String {
-            each(s, |c| match c {
-                '\\' => Some("\\\\".into()),
-                '<' | '>' | '&' | '\'' | '"' | '+' | '`' => Some(format!("\\u{:04X}", c as u32)),
-                _ => None,
-            })
-        }
-
-        /// Go's encoding/json: `<`, `>` and `&` as `\u00xx`.
-        pub fn go_json(s: &str) -> String {
-            each(s, |c| match c {
-                '\\' | '"' => Some(format!("\\{c}")),
-                '<' | '>' | '&' => Some(format!("\\u{:04x}", c as u32)),
-                _ => None,
-            })
-        }
-
-        /// PHP's json_encode with JSON_HEX_TAG | JSON_HEX_AMP | JSON_HEX_APOS | JSON_HEX_QUOT, and `\/`.
-        pub fn php_json(s: &str) -> String {
-            each(s, |c| match c {
-                '\\' => Some("\\\\".into()),
-                '/' => Some("\\/".into()),
-                '<' | '>' | '&' | '\'' | '"' => Some(format!("\\u{:04X}", c as u32)),
-                _ => None,
-            })
-        }
-
-        /// OWASP ESAPI's encodeForHTML: every character but letters and digits as a reference.
-        pub fn owasp_html(s: &str) -> String {
-            each(s, |c| match c {
-                '&' => Some("&amp;".into()),
-                '<' => Some("&lt;".into()),
-                '>' => Some("&gt;".into()),
-                '"' => Some("&quot;".into()),
-                c if c.is_ascii_alphanumeric() => None,
-                c => Some(format!("&#x{:x};", c as u32)),
-            })
-        }
-
-        /// Python's urllib.parse.quote(): `/` kept, the rest of the reserved as upper-case `%XX`.
-        pub fn python_quote(s: &str) -> String {
-            each(s, |c| (!unreserved(c) && c != '/').then(|| format!("%{:02X}", c as u32)))
-        }
-
-        /// Percent-encoding in lower case.
-        pub fn percent_lower(s: &str) -> String {
-            each(s, |c| (!unreserved(c)).then(|| format!("%{:02x}", c as u32)))
-        }
-
-        /// A template engine's HTML escaping.
-        pub fn html(s: &str) -> String {
-            each(s, |c| match c {
-                '&' => Some("&amp;".into()),
-                '<' => Some("&lt;".into()),
-                '>' => Some("&gt;".into()),
-                '"' => Some("&quot;".into()),
-                '\'' => Some("&#39;".into()),
-                _ => None,
-            })
-        }
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
 
@@ -439,20 +364,9 @@ mod tests {
         fn no_run_of_a_secret_survives_any_encoder(
             secret in "[A-Za-z0-9+/=%&<>\"']{8,48}",
             around in "[a-z ]{0,12}",
-            which in 0usize..9,
+            which in 0usize..crate::encoders::ALL.len(),
         ) {
-            let encoders: [(&str, encoders::Encoder); 9] = [
-                ("as written", |s| s.to_owned()),
-                (".NET", encoders::dotnet_json),
-                ("Go", encoders::go_json),
-                ("PHP", encoders::php_json),
-                ("OWASP", encoders::owasp_html),
-                ("Python", encoders::python_quote),
-                ("lower-case percent", encoders::percent_lower),
-                ("HTML", encoders::html),
-                ("Python's quote of .NET's JSON", |s| encoders::python_quote(&encoders::dotnet_json(s))),
-            ];
-            let (name, encode) = encoders[which];
+            let (name, encode) = crate::encoders::ALL[which];
             let echoed = encode(&secret);
             let text = format!("{around}|{echoed}|{around}");
             let shown = redact(&text, [secret.as_str()]);

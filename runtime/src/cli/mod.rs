@@ -276,7 +276,10 @@ pub fn main(cli: Cli) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(run(cli)) {
+    let ran = runtime.block_on(run(cli));
+    // Store work that never came back (a database that vanished mid-call) does not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    match ran {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(message, code)) => {
             eprintln!("error: {}", tib_support::printable(&message));

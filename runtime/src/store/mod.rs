@@ -449,6 +449,12 @@ fn order_by(order: UserOrder, bytes: &str) -> String {
     }
 }
 
+/// `ids` as an SQL list, `(1, 2, 3)`: numbers only, so written into the statement.
+fn id_list(ids: &[i64]) -> String {
+    let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+    format!("({})", listed.join(", "))
+}
+
 /// Refuses an apply by `owner` of a run that is no longer running (recorded
 /// as interrupted when its lease lapsed), or whose connection's lease is not
 /// its own.
@@ -543,8 +549,11 @@ pub trait Store: Send + Sync {
     /// transaction, so that of several processes serving one store exactly
     /// one takes each slot.
     fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>>;
-    /// Extends every lease `owner` holds to `until`; returns how many it holds.
-    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize>;
+    /// Extends to `until` the leases `owner` holds on the connections `ids`
+    /// (those it knows it is syncing); returns how many it still holds. A
+    /// lease it holds on another connection (a sync that ended while the store
+    /// was unreachable, and could not release it) is left to lapse.
+    fn renew_leases(&self, owner: &str, ids: &[i64], until: Time) -> Result<usize>;
 
     /// Takes the connection for one sync outside the schedule: false when
     /// it is leased. `owner` names the process (`host:pid`). A lease whose

@@ -66,9 +66,20 @@ impl Postgres {
     /// Connects to the database at `url` (`postgres://user@host:port/db`, libpq's options, such as
     /// `options=-c search_path=tenant`, included) and migrates it.
     pub fn open(url: &str) -> Result<Postgres> {
-        let config: tokio_postgres::Config =
+        let mut config: tokio_postgres::Config =
             url.parse().map_err(|e| StoreError(format!("the store URL is not a PostgreSQL URL: {e}")))?;
         let shown = shown(&config);
+        // A server that vanishes without closing its connections (a crash of its machine, a cut
+        // network) is noticed within a minute, not never; a URL's own settings stand.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        if config.get_keepalives_idle() == std::time::Duration::from_secs(2 * 60 * 60) {
+            config.keepalives_idle(std::time::Duration::from_secs(15));
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(std::time::Duration::from_secs(60));
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("tib-postgres")
@@ -539,10 +550,16 @@ impl Store for Postgres {
         })
     }
 
-    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize> {
+    fn renew_leases(&self, owner: &str, ids: &[i64], until: Time) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
         self.with(async |client| {
             let renewed = client
-                .execute("UPDATE connections SET lease_until = $2 WHERE lease_owner = $1", &[&owner, &until])
+                .execute(
+                    "UPDATE connections SET lease_until = $2 WHERE lease_owner = $1 AND id = ANY($3)",
+                    &[&owner, &until, &ids],
+                )
                 .await
                 .map_err(pg("renewing the leases"))?;
             Ok(renewed as usize)

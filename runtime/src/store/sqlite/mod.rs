@@ -10,7 +10,7 @@ use super::migrate::{Column, Held, Kind};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Claim, Claimed, Connection, Event, FULL_NAME, FieldTest, HistoryQuery,
     NewConnection, Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError,
-    StoredUser, Time, Upserted, UserQuery, UserRow,
+    StoredUser, Time, Upserted, UserQuery, UserRow, id_list,
 };
 use apply::{Spool, Target};
 
@@ -602,10 +602,12 @@ impl Store for Sqlite {
         })
     }
 
-    fn renew_leases(&self, owner: &str, until: Time) -> Result<usize> {
-        self.lock()
-            .execute("UPDATE connections SET lease_until = ?2 WHERE lease_owner = ?1", params![owner, until])
-            .map_err(err("renewing the leases"))
+    fn renew_leases(&self, owner: &str, ids: &[i64], until: Time) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let sql = format!("UPDATE connections SET lease_until = ?2 WHERE lease_owner = ?1 AND id IN {}", id_list(ids));
+        self.lock().execute(&sql, params![owner, until]).map_err(err("renewing the leases"))
     }
 
     fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool> {
