@@ -1001,14 +1001,13 @@ async fn a_gzip_answer_is_asked_for_and_read() {
 async fn an_api_slower_than_the_timeout_is_a_transport_error_for_the_next_sync_to_retry() {
     let server = MockServer::start().await;
     Mock::given(path("/api/users.list"))
-        .respond_with(json(last_slack_page(vec![])).set_delay(Duration::from_secs(3)))
+        .respond_with(json(last_slack_page(vec![])).set_delay(Duration::from_secs(30)))
         .mount(&server)
         .await;
     let base = url::Url::parse(&format!("{}/api", server.uri())).expect("url");
     let client = local_client(Duration::from_millis(200)).expect("client");
-    let started = std::time::Instant::now();
+    // The answer would have been a complete listing: an error that says it timed out is the timeout's.
     let error = sync_at(&client, "slack", &base, &["xoxb-t"], None, SyncOptions::default()).await.expect_err("slow");
-    assert!(started.elapsed() < Duration::from_secs(2), "the timeout ended the wait: {:?}", started.elapsed());
     let SyncError::Transport { message, .. } = &error else { panic!("a transport error: {error:?}") };
     assert!(message.contains("timed out"), "the error says why: {message}");
     assert!(!error.is_auth_or_config_failure(), "a slow API does not disable the connection");
