@@ -131,6 +131,30 @@ impl Store for Gated {
     }
 }
 
+/// The engine of a test: its store and vault, the notifier given, requests to this machine allowed.
+fn engine(
+    store: Arc<dyn Store>,
+    vault: Arc<tib_runtime::vault::Vault>,
+    notifier: tib_runtime::notify::Notifier,
+) -> Engine {
+    let network = tib_support::NetworkPolicy::with_loopback();
+    Engine {
+        store,
+        vault,
+        client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
+            .expect("client"),
+        notifier,
+        apply: ApplyPolicy::default(),
+        options: tib_support::SyncOptions::default(),
+        notify_after_failures: 3,
+        clock: Arc::new(tib_runtime::schedule::SystemClock),
+        owner: tib_runtime::sync::process_owner(),
+        lease_secs: tib_runtime::schedule::LEASE_SECS,
+        client_tokens: Mutex::default(),
+        live: Default::default(),
+    }
+}
+
 /// Connects `account` of the demo Acme API.
 fn connect(store: &Sqlite, vault: &tib_runtime::vault::Vault, base_url: &str, account: &str) -> Connection {
     let name = format!("acme/{account}");
@@ -171,22 +195,7 @@ async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
         gate: Mutex::new(gate),
         timed_out: AtomicBool::new(false),
     });
-    let network = tib_support::NetworkPolicy::with_loopback();
-    let engine = Engine {
-        store: store.clone(),
-        vault,
-        client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
-            .expect("client"),
-        notifier: tib_runtime::notify::Notifier::new(None, Vec::new()).expect("notifier"),
-        apply: ApplyPolicy::default(),
-        options: tib_support::SyncOptions::default(),
-        notify_after_failures: 3,
-        clock: Arc::new(tib_runtime::schedule::SystemClock),
-        owner: tib_runtime::sync::process_owner(),
-        lease_secs: tib_runtime::schedule::LEASE_SECS,
-        client_tokens: Mutex::default(),
-        live: Default::default(),
-    };
+    let engine = engine(store.clone(), vault, tib_runtime::notify::Notifier::new(None, Vec::new()).expect("notifier"));
     let synced_a = async {
         let mut progress = |_, _| {};
         engine.sync(&a, &mut progress).await.expect("A runs")
@@ -303,22 +312,7 @@ async fn a_webhook_that_does_not_answer_holds_no_sync_and_a_refused_notification
     let hook = webhook().await;
     let notifier =
         tib_runtime::notify::Notifier::new(Some(hook.url.clone()), vec![Duration::from_millis(50)]).expect("notifier");
-    let network = tib_support::NetworkPolicy::with_loopback();
-    let engine = Engine {
-        store: store.clone(),
-        vault,
-        client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
-            .expect("client"),
-        notifier,
-        apply: ApplyPolicy::default(),
-        options: tib_support::SyncOptions::default(),
-        notify_after_failures: 3,
-        clock: Arc::new(tib_runtime::schedule::SystemClock),
-        owner: tib_runtime::sync::process_owner(),
-        lease_secs: tib_runtime::schedule::LEASE_SECS,
-        client_tokens: Mutex::default(),
-        live: Default::default(),
-    };
+    let engine = engine(store.clone(), vault, notifier);
     let mut progress = |_, _| {};
     let ended = engine.sync(&connection, &mut progress).await.expect("runs");
     assert!(matches!(ended, Ended::Disabled { .. }), "{ended:?}");

@@ -143,24 +143,9 @@ async fn api() -> String {
     format!("http://{address}")
 }
 
+/// `tib` on the test's cluster, with the deployment's key and a short lease.
 fn tib(url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_tib"));
-    command
-        .args(args)
-        .env("TIB_STORE", url)
-        .env("TIB_KEY", KEY)
-        .env("TIB_LEASE", format!("{LEASE_SECS}s"))
-        .env("TIB_MAX_RETRIES", "0")
-        .env("TIB_ALLOW_NETWORKS", "127.0.0.0/8")
-        .env("RUST_LOG", "info")
-        .env_remove("TIB_KEY_FILE")
-        .env_remove("TIB_WEBHOOK_URL")
-        .env_remove("TIB_ADMIN_TOKEN")
-        .env_remove("TIB_INTEGRATION_CAPS")
-        .env_remove("TIB_SPECS")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null());
-    command
+    common::deployed_tib(url, KEY, LEASE_SECS, args)
 }
 
 /// A `tib serve` process, killed when dropped; its log in a file.

@@ -66,3 +66,25 @@ fn pg_column<T: for<'a> postgres::types::FromSql<'a> + Send + 'static>(url: &str
     .join()
     .expect("the PostgreSQL thread")
 }
+
+/// `tib` as a deployment on the store at `url` runs it: with its `key` (TIB_KEY), a lease of
+/// `lease_secs`, loopback allowed, no retries, and nothing from the test's own environment.
+pub fn deployed_tib(url: &str, key: &str, lease_secs: u64, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tib"));
+    command
+        .args(args)
+        .env("TIB_STORE", url)
+        .env("TIB_KEY", key)
+        .env("TIB_LEASE", format!("{lease_secs}s"))
+        .env("TIB_MAX_RETRIES", "0")
+        .env("TIB_ALLOW_NETWORKS", "127.0.0.0/8")
+        .env("RUST_LOG", "info")
+        .env_remove("TIB_KEY_FILE")
+        .env_remove("TIB_WEBHOOK_URL")
+        .env_remove("TIB_ADMIN_TOKEN")
+        .env_remove("TIB_INTEGRATION_CAPS")
+        .env_remove("TIB_SPECS")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    command
+}

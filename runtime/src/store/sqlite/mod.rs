@@ -51,6 +51,20 @@ fn unicode_lower(db: &rusqlite::Connection) -> Result<()> {
     .map_err(err("the lower() function"))
 }
 
+/// The SQLite file at `path` opened to read only, with SQLite's URI `options`; and the path as messages show it.
+fn read_only(path: &Path, options: &str) -> Result<(rusqlite::Connection, String)> {
+    let shown = path.display().to_string();
+    let absolute =
+        std::fs::canonicalize(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
+    let mut uri =
+        url::Url::from_file_path(&absolute).map_err(|()| StoreError(format!("the store {shown} has no file URL")))?;
+    uri.set_query(Some(options));
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+    let db = rusqlite::Connection::open_with_flags(uri.as_str(), flags)
+        .map_err(|e| StoreError(format!("cannot open the store {shown} to read: {e}")))?;
+    Ok((db, shown))
+}
+
 impl Sqlite {
     /// Opens (creating it and its directory when needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<Sqlite> {
@@ -109,15 +123,7 @@ impl Sqlite {
     /// which SQLite cannot make the shared-memory file a WAL store needs).
     /// Immutable: what a running process has not yet written back is not seen.
     pub fn open_read_only(path: &Path) -> Result<Sqlite> {
-        let shown = path.display().to_string();
-        let absolute =
-            std::fs::canonicalize(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
-        let mut uri = url::Url::from_file_path(&absolute)
-            .map_err(|()| StoreError(format!("the store {shown} has no file URL")))?;
-        uri.set_query(Some("immutable=1"));
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        let db = rusqlite::Connection::open_with_flags(uri.as_str(), flags)
-            .map_err(|e| StoreError(format!("cannot open the store {shown} to read: {e}")))?;
+        let (db, shown) = read_only(path, "immutable=1")?;
         let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("schema version"))?;
         if version != MIGRATIONS.len() {
             return Err(StoreError(format!(
@@ -134,16 +140,8 @@ impl Sqlite {
     /// and only if it is a tib store of this runtime's schema: an empty file
     /// or another database is refused, and nothing is written to it.
     pub fn open_to_move(path: &Path) -> Result<Sqlite> {
-        let shown = path.display().to_string();
+        let (db, shown) = read_only(path, "mode=ro")?;
         let not_a_store = |why: String| StoreError(format!("{shown} is not a tib store: {why}"));
-        let absolute =
-            std::fs::canonicalize(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
-        let mut uri = url::Url::from_file_path(&absolute)
-            .map_err(|()| StoreError(format!("the store {shown} has no file URL")))?;
-        uri.set_query(Some("mode=ro"));
-        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
-        let db = rusqlite::Connection::open_with_flags(uri.as_str(), flags)
-            .map_err(|e| StoreError(format!("cannot open the store {shown} to read: {e}")))?;
         let version: usize =
             db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_store(e.to_string()))?;
         let tables: i64 = db
