@@ -2,8 +2,9 @@
 //! never delay the others. The accept loop never waits: it takes every
 //! connection at once and decides on the spot. One client address holds at
 //! most so many connections (a trusted proxy's, which carry many clients,
-//! excepted); at the cap on all connections, the one idle longest makes room,
-//! or when none is idle the newcomer is closed. A request's head must arrive
+//! excepted), and all of them at most so many; at either cap the connection
+//! idle longest (of that address, or of all) makes room, or when none is idle
+//! the newcomer is closed. A request's head must arrive
 //! within a few seconds, a connection with nothing read or written is closed
 //! soon, and none lives past its lifetime, so a client that sends a byte now
 //! and then cannot hold one either.
@@ -141,6 +142,25 @@ struct OpenState {
     per_address: HashMap<IpAddr, usize>,
 }
 
+impl OpenState {
+    /// Closes the connection idle longest among those `among` takes, if one
+    /// has been idle a while; `None` when none has.
+    fn evict_idle(&self, among: impl Fn(&Slot) -> bool) -> Option<()> {
+        let idle_since = now_ms().saturating_sub(EVICTABLE_AFTER.as_millis() as u64);
+        let longest_idle = self
+            .slots
+            .values()
+            .filter(|slot| among(slot) && !slot.evicted.load(Ordering::SeqCst))
+            .map(|slot| (slot.active.load(Ordering::SeqCst), slot))
+            .filter(|(active, _)| *active <= idle_since)
+            .min_by_key(|(active, _)| *active)?
+            .1;
+        longest_idle.evicted.store(true, Ordering::SeqCst);
+        longest_idle.wake.notify_one();
+        Some(())
+    }
+}
+
 /// One open connection as the listener sees it.
 struct Slot {
     id: u64,
@@ -172,25 +192,16 @@ impl Open {
         self.lock().slots.is_empty()
     }
 
-    /// A place for a new connection from `address` (held to its cap when `capped`), or `None`.
+    /// A place for a new connection from `address` (held to its cap when
+    /// `capped`), or `None`. At a cap, the connection idle longest (of that
+    /// address, or of all) makes room; when none is idle, the newcomer is closed.
     fn admit(self: &Arc<Self>, address: IpAddr, capped: bool, limits: &Limits) -> Option<Arc<Slot>> {
         let mut state = self.lock();
         if capped && state.per_address.get(&address).copied().unwrap_or(0) >= limits.per_address.max(1) {
-            return None;
+            state.evict_idle(|slot| slot.address == address)?;
         }
         if state.slots.len() >= limits.max_connections.max(1) {
-            let now = now_ms();
-            let idle_since = now.saturating_sub(EVICTABLE_AFTER.as_millis() as u64);
-            let longest_idle = state
-                .slots
-                .values()
-                .filter(|slot| !slot.evicted.load(Ordering::SeqCst))
-                .map(|slot| (slot.active.load(Ordering::SeqCst), slot))
-                .filter(|(active, _)| *active <= idle_since)
-                .min_by_key(|(active, _)| *active)
-                .map(|(_, slot)| slot.clone())?;
-            longest_idle.evicted.store(true, Ordering::SeqCst);
-            longest_idle.wake.notify_one();
+            state.evict_idle(|_| true)?;
         }
         let id = state.next;
         state.next += 1;

@@ -43,7 +43,7 @@ async fn closed(stream: &mut TcpStream, within: Duration) -> bool {
 }
 
 #[tokio::test]
-async fn idle_sockets_from_one_address_do_not_delay_another_addresses_request() {
+async fn idle_sockets_from_one_address_delay_no_request_from_another_or_from_it() {
     let limits = Limits { max_connections: 64, per_address: 8, idle: Duration::from_secs(120), ..Limits::default() };
     let server = start(limits).await;
     let mut idle = Vec::new();
@@ -59,6 +59,10 @@ async fn idle_sockets_from_one_address_do_not_delay_another_addresses_request() 
         still_open += usize::from(!closed(stream, Duration::from_millis(20)).await);
     }
     assert_eq!(still_open, 8, "the request did not wait for the idle ones to go");
+    // Idle a while, one of them makes room for a request from their own address.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let answer = get(server, [127, 0, 0, 1]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
 #[tokio::test]

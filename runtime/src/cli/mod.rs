@@ -177,8 +177,8 @@ enum Command {
         /// The address the OAuth callback listens on (behind the public URL).
         #[arg(long, env = "TIB_LISTEN", default_value = "127.0.0.1:8421")]
         listen: std::net::SocketAddr,
-        /// Connections the listener serves at once (1 to 65535): beyond, the one idle longest is closed
-        /// to make room. One client address holds 32 at most; a request's head must arrive within 10 s,
+        /// Connections the listener serves at once (1 to 65535); one client address holds 32 at most. At
+        /// either cap the connection idle longest makes room. A request's head must arrive within 10 s,
         /// and a connection is closed after a minute idle or five minutes in all.
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
         max_connections: u16,
