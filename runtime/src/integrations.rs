@@ -256,19 +256,22 @@ pub fn log(report: &Report) {
     }
 }
 
-/// Looks at the specs of `dir` every `every`, for as long as it is polled.
-pub async fn watch(dir: PathBuf, max_spec_bytes: u64, every: Duration) -> std::convert::Infallible {
-    loop {
-        tokio::time::sleep(every).await;
-        let looked = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || load(&dir, max_spec_bytes)).await
-        };
-        match looked {
-            Ok(Ok(report)) => log(&report),
-            Ok(Err(error)) => tracing::error!(%error, "cannot look at the specs"),
-            Err(error) => tracing::error!(%error, "the look at the specs stopped"),
+/// Looks at the specs of `dir` every `every`, on a thread of its own for the
+/// process's life: off the requests' path, and always the same thread, so
+/// that the memory a large spec's check takes is reused by the next check
+/// instead of growing another allocator arena.
+pub fn watch(dir: PathBuf, max_spec_bytes: u64, every: Duration) {
+    let watching = std::thread::Builder::new().name("tib-specs".to_owned()).spawn(move || {
+        loop {
+            std::thread::sleep(every);
+            match load(&dir, max_spec_bytes) {
+                Ok(report) => log(&report),
+                Err(error) => tracing::error!(%error, "cannot look at the specs"),
+            }
         }
+    });
+    if let Err(error) = watching {
+        tracing::error!(%error, "cannot start looking at the specs: they are not checked again until a restart");
     }
 }
 

@@ -797,7 +797,7 @@ impl Context {
         tracing::info!(store = %self.store_shown(), %owner, max_concurrent, %listen, public_url = %self.settings.public_url, "serving");
         if let Some(dir) = self.settings.specs.clone() {
             // A second: an engineer saves a spec and connects it.
-            tokio::spawn(crate::integrations::watch(dir, self.settings.max_spec_bytes, Duration::from_secs(1)));
+            crate::integrations::watch(dir, self.settings.max_spec_bytes, Duration::from_secs(1));
         }
         // One signal stops both the scheduler and the callback server.
         let (stop, stopped) = tokio::sync::watch::channel(false);
