@@ -155,10 +155,16 @@ fn engine(
     }
 }
 
-/// Connects `account` of the demo Acme API.
-fn connect(store: &Sqlite, vault: &tib_runtime::vault::Vault, base_url: &str, account: &str) -> Connection {
+/// Connects `account` of the demo Acme API with `token`.
+fn connect(
+    store: &Sqlite,
+    vault: &tib_runtime::vault::Vault,
+    base_url: &str,
+    account: &str,
+    token: &str,
+) -> Connection {
     let name = format!("acme/{account}");
-    let secrets = [tib_support::Secret::new("demo"), tib_support::Secret::new(tib_runtime::demo::TOKEN)];
+    let secrets = [tib_support::Secret::new("demo"), tib_support::Secret::new(token)];
     let sealed = vault.seal(&secrets, &name).expect("sealed");
     store
         .upsert_connection(&NewConnection {
@@ -185,7 +191,9 @@ async fn one_accounts_long_apply_does_not_stop_another_accounts_sync() {
     let api = tib_runtime::demo::start().await.expect("the demo API");
     let sqlite = Sqlite::open(&dir.path().join("tib.db")).expect("store");
     let vault = Arc::new(tib_runtime::vault::Vault::open(None, &dir.path().join("tib.key")).expect("key"));
-    let (a, b) = (connect(&sqlite, &vault, &api.base_url, "A"), connect(&sqlite, &vault, &api.base_url, "B"));
+    let token = tib_runtime::demo::TOKEN;
+    let (a, b) =
+        (connect(&sqlite, &vault, &api.base_url, "A", token), connect(&sqlite, &vault, &api.base_url, "B", token));
     let (open, gate) = std::sync::mpsc::channel();
     let store = Arc::new(Gated {
         inner: sqlite,
@@ -294,21 +302,7 @@ async fn a_webhook_that_does_not_answer_holds_no_sync_and_a_refused_notification
     let api = tib_runtime::demo::start().await.expect("the demo API");
     let store = Arc::new(Sqlite::open(&dir.path().join("tib.db")).expect("store"));
     let vault = Arc::new(tib_runtime::vault::Vault::open(None, &dir.path().join("tib.key")).expect("key"));
-    let sealed = vault.seal(&[tib_support::Secret::new("demo"), tib_support::Secret::new("wrong-token")], "acme/A");
-    store
-        .upsert_connection(&NewConnection {
-            integration: "acme",
-            account: "A",
-            sealed_credentials: &sealed.expect("sealed"),
-            base_url: Some(&api.base_url),
-            interval_secs: 86_400,
-            next_sync_at: 0,
-            token_url: None,
-            authorize_url: None,
-            waiting_reason: None,
-        })
-        .expect("connected");
-    let connection = store.connection("acme", "A").expect("read").expect("connected");
+    let connection = connect(&store, &vault, &api.base_url, "A", "wrong-token");
     let hook = webhook().await;
     let notifier =
         tib_runtime::notify::Notifier::new(Some(hook.url.clone()), vec![Duration::from_millis(50)]).expect("notifier");
