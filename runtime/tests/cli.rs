@@ -707,16 +707,10 @@ struct Echo {
     oauth_error: Option<&'static str>,
 }
 
-/// What an echoing server writes of `text`.
+/// What an echoing server writes of `text`: as each common encoder writes it (URL-encoded as
+/// Python's `quote()` and in lower case too, which is how a token endpoint may echo the Basic pair).
 fn echoed_forms(text: &str) -> Vec<String> {
-    let json = serde_json::to_string(text).expect("JSON");
-    let json = json[1..json.len() - 1].to_owned();
-    let unicode: String = text
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_string() } else { format!("\\u{:04x}", c as u32) })
-        .collect();
-    let html = text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
-    vec![text.to_owned(), json.replace('/', "\\/"), unicode, html]
+    tib_support::encoders::ALL.iter().map(|(_, encode)| encode(text)).collect()
 }
 
 impl wiremock::Respond for Echo {
