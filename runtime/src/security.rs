@@ -29,39 +29,15 @@ pub async fn headers(mut response: Response) -> Response {
 /// SCIM error under `/scim`).
 pub async fn refuse_nul(request: Request, next: Next) -> Response {
     let uri = request.uri();
-    let decoded =
-        |text: &str| url::form_urlencoded::parse(text.as_bytes()).any(|(k, v)| k.contains('\0') || v.contains('\0'));
-    let in_path = percent_decoded(uri.path()).contains(&0);
-    if !in_path && !uri.query().is_some_and(decoded) {
+    let in_path = percent_encoding::percent_decode_str(uri.path()).any(|byte| byte == 0);
+    let in_query =
+        |query: &str| url::form_urlencoded::parse(query.as_bytes()).any(|(k, v)| k.contains('\0') || v.contains('\0'));
+    if !in_path && !uri.query().is_some_and(in_query) {
         return next.run(request).await;
     }
     let detail = "a parameter holds a NUL character, which no name or value here has";
     if uri.path().starts_with("/scim/") {
-        let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "400",
-            "scimType": "invalidValue", "detail": detail});
-        return (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/scim+json")], body.to_string())
-            .into_response();
+        return crate::api::scim::error(StatusCode::BAD_REQUEST, Some("invalidValue"), detail).into_response();
     }
     crate::api::problem::Problem::bad_request(detail).into_response()
-}
-
-/// A path's bytes with its percent-escapes decoded.
-fn percent_decoded(path: &str) -> Vec<u8> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let hex = bytes.get(at + 1..at + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
-        match (bytes[at], hex) {
-            (b'%', Some(byte)) => {
-                out.push(byte);
-                at += 3;
-            }
-            (byte, _) => {
-                out.push(byte);
-                at += 1;
-            }
-        }
-    }
-    out
 }

@@ -39,7 +39,7 @@ pub fn router() -> Router<Arc<Api>> {
 }
 
 /// A SCIM answer: `application/scim+json`.
-struct Scim(StatusCode, Value);
+pub(crate) struct Scim(StatusCode, Value);
 
 impl IntoResponse for Scim {
     fn into_response(self) -> Response {
@@ -54,7 +54,7 @@ impl From<super::Problem> for Scim {
 }
 
 /// A SCIM error (RFC 7644 §3.12).
-fn error(status: StatusCode, scim_type: Option<&str>, detail: impl Into<String>) -> Scim {
+pub(crate) fn error(status: StatusCode, scim_type: Option<&str>, detail: impl Into<String>) -> Scim {
     let mut body = json!({"schemas": [ERROR], "status": status.as_u16().to_string(), "detail": detail.into()});
     if let Some(kind) = scim_type {
         body["scimType"] = json!(kind);

@@ -449,12 +449,6 @@ fn order_by(order: UserOrder, bytes: &str) -> String {
     }
 }
 
-/// `ids` as an SQL list, `(1, 2, 3)`: numbers only, so written into the statement.
-fn id_list(ids: &[i64]) -> String {
-    let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
-    format!("({})", listed.join(", "))
-}
-
 /// Refuses an apply by `owner` of a run that is no longer running (recorded
 /// as interrupted when its lease lapsed), or whose connection's lease is not
 /// its own.

@@ -10,7 +10,7 @@ use super::migrate::{Column, Held, Kind};
 use super::{
     Applied, ApplyPolicy, Baseline, Change, Claim, Claimed, Connection, Event, FULL_NAME, FieldTest, HistoryQuery,
     NewConnection, Notification, Outcome, PendingAuthorization, Result, Run, RunTotals, Started, Store, StoreError,
-    StoredUser, Time, Upserted, UserQuery, UserRow, id_list,
+    StoredUser, Time, Upserted, UserQuery, UserRow,
 };
 use apply::{Spool, Target};
 
@@ -604,7 +604,10 @@ impl Store for Sqlite {
         if ids.is_empty() {
             return Ok(0);
         }
-        let sql = format!("UPDATE connections SET lease_until = ?2 WHERE lease_owner = ?1 AND id IN {}", id_list(ids));
+        // Numbers only, so written into the statement (PostgreSQL binds them as an array).
+        let listed: Vec<String> = ids.iter().map(i64::to_string).collect();
+        let sql =
+            format!("UPDATE connections SET lease_until = ?2 WHERE lease_owner = ?1 AND id IN ({})", listed.join(", "));
         self.lock().execute(&sql, params![owner, until]).map_err(err("renewing the leases"))
     }
 
