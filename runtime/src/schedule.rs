@@ -10,48 +10,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::JoinSet;
 
+use crate::clock::Clock;
 use crate::store::{Claim, Claimed, Connection, Store, Time};
 
 pub const DAY: i64 = 24 * 60 * 60;
-
-/// The time the scheduler sees; tests drive it by hand.
-pub trait Clock: Send + Sync {
-    fn now(&self) -> Time;
-}
-
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Time {
-        chrono::Utc::now().timestamp()
-    }
-}
-
-/// A clock that moves only when told.
-#[derive(Default)]
-pub struct ManualClock(AtomicI64);
-
-impl ManualClock {
-    pub fn at(now: Time) -> Self {
-        ManualClock(AtomicI64::new(now))
-    }
-
-    pub fn advance(&self, seconds: i64) {
-        self.0.fetch_add(seconds, Ordering::SeqCst);
-    }
-}
-
-impl Clock for ManualClock {
-    fn now(&self) -> Time {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// Where in each interval a connection syncs, in seconds from the interval's
 /// start: fixed per connection, and spread evenly over the whole interval by
@@ -198,11 +165,8 @@ impl<R: Runner> Scheduler<R> {
             (self.owner.clone(), now.saturating_add(self.lease_secs), self.slow_after, self.caps.clone());
         let claimed = crate::store::off_workers(&self.store, move |store| {
             // A process killed or cut off mid-sync leaves a lease behind: free it, and its connection syncs again.
-            let recovered = if look == Look::RecoverAndClaim {
-                store.recover_interrupted(&crate::sync::owner_alive, now)?
-            } else {
-                0
-            };
+            let recovered =
+                if look == Look::RecoverAndClaim { store.recover_interrupted(&crate::owner::alive, now)? } else { 0 };
             if recovered > 0 {
                 tracing::warn!(
                     recovered,

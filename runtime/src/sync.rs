@@ -13,8 +13,8 @@ use tib_support::record::DropReason;
 use tib_support::spec::Auth;
 use tib_support::{CredentialValues, PageUsers, SyncError, SyncOptions};
 
+use crate::clock::Clock;
 use crate::notify::{Kind, Notifier};
-use crate::schedule::Clock;
 use crate::store::{Applied, ApplyPolicy, Connection, Outcome, RunTotals, Started, Store, StoreError, off_workers};
 use crate::vault::Vault;
 
@@ -101,42 +101,6 @@ const STAGE_BATCH_BYTES: usize = 256 << 10;
 
 /// Pages and users so far, for a progress bar.
 pub type Progress<'a> = &'a mut (dyn FnMut(u32, u64) + Send);
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default().trim().to_owned()
-}
-
-/// This process as a lease owner.
-pub fn process_owner() -> String {
-    format!("{}:{}", hostname(), std::process::id())
-}
-
-/// Whether the process that owns a lease still runs. Only a process on this
-/// host can be checked; another host's is assumed alive until its lease expires.
-pub fn owner_alive(owner: &str) -> bool {
-    let Some((host, pid)) = owner.rsplit_once(':') else { return false };
-    if host != hostname() {
-        return true;
-    }
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-}
-
-/// A connection's credentials, opened, with whether each is secret as its spec says.
-pub fn credentials(
-    vault: &Vault,
-    connection: &Connection,
-    spec: &tib_support::Spec,
-) -> Result<CredentialValues, String> {
-    let name = connection.name();
-    let values = vault.open_sealed(&connection.sealed_credentials, &name)?;
-    if values.len() != spec.credentials.len() {
-        return Err(format!(
-            "the {} spec now asks for other credentials than were given at connect time; connect {name} again",
-            connection.integration
-        ));
-    }
-    Ok(CredentialValues::new(values.into_iter().zip(spec.credentials.iter().map(|c| c.secret)).collect()))
-}
 
 /// Dropped users grouped by kind of reason, as runs record them.
 fn reason_kind(reason: &DropReason) -> &'static str {
@@ -312,7 +276,7 @@ impl Engine {
                 connection.integration
             )
         })?;
-        let credentials = credentials(&self.vault, connection, connector.spec())?;
+        let credentials = self.vault.credentials(connection, connector.spec())?;
         let base_url = connection
             .base_url
             .as_deref()

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
-use tib_support::Secret;
+use tib_support::{CredentialValues, Secret};
+
+use crate::store::Connection;
 
 /// Where the key came from, for error messages.
 #[derive(Clone, Debug)]
@@ -55,6 +57,19 @@ impl Vault {
             .ok_or_else(|| format!("{source} does not hold a key: it must be 64 hex digits (32 bytes)"))?;
         let cipher = XChaCha20Poly1305::new_from_slice(&bytes).map_err(|e| format!("{source}: {e}"))?;
         Ok(Vault { cipher, source })
+    }
+
+    /// A connection's credentials, opened, with whether each is secret as its spec says.
+    pub fn credentials(&self, connection: &Connection, spec: &tib_support::Spec) -> Result<CredentialValues, String> {
+        let name = connection.name();
+        let values = self.open_sealed(&connection.sealed_credentials, &name)?;
+        if values.len() != spec.credentials.len() {
+            return Err(format!(
+                "the {} spec now asks for other credentials than were given at connect time; connect {name} again",
+                connection.integration
+            ));
+        }
+        Ok(CredentialValues::new(values.into_iter().zip(spec.credentials.iter().map(|c| c.secret)).collect()))
     }
 
     /// Seals `values` (a connection's credentials, in spec order) for the connection `bound_to`.

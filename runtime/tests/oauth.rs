@@ -200,7 +200,7 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
     assert_eq!(page.status(), 200);
     assert!(page.text().await.expect("page").contains("hubspot/Prod is connected"));
     // The state was single use.
-    assert_eq!(browser.get(&location).send().await.expect("again").status(), 400);
+    assert_eq!(browser.get(&location).send().await.expect("again").status(), 422, "refused as invalid");
 
     // serve syncs the newly authorized connection.
     tib.wait_for("SELECT COUNT(*) FROM runs WHERE outcome = 'applied'", "Integer(1)").await;
@@ -226,7 +226,7 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
     // A redirect whose state tib never issued is refused, and nothing is exchanged.
     let forged = format!("{}/oauth/callback/hubspot?code=stolen&state=forged", tib.public_url);
     let refused = browser.get(&forged).send().await.expect("forged");
-    assert_eq!(refused.status(), 400);
+    assert_eq!(refused.status(), 422);
     assert!(refused.text().await.expect("page").contains("unknown or already used state"));
 
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
@@ -246,7 +246,7 @@ async fn a_code_for_one_integration_is_refused_on_another_integrations_path() {
         .expect("location")
         .replace("/oauth/callback/hubspot", "/oauth/callback/acme");
     let page = tib.callback(&browser, &location).await;
-    assert_eq!(page.status(), 400);
+    assert_eq!(page.status(), 422);
     assert!(page.text().await.expect("page").contains("belongs to another integration"));
     assert_eq!(tib.sql("SELECT tokens IS NULL FROM connections"), "Integer(1)");
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();

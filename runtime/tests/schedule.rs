@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use tib_runtime::schedule::{Clock, DAY, ManualClock, Runner, Scheduler, phase};
+use tib_runtime::clock::{Clock, ManualClock};
+use tib_runtime::schedule::{DAY, Runner, Scheduler, phase};
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::{Connection, NewConnection, Store};
 

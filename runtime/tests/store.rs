@@ -369,7 +369,7 @@ fn a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it(backend:
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..30), 300);
     store.approve_held(id, ApplyPolicy::default(), 301).expect("approve");
     let late = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 302);
-    assert!(late.expect_err("refused").0.contains("the stored users changed while this sync ran"));
+    assert!(late.expect_err("refused").to_string().contains("the stored users changed while this sync ran"));
     store.fail_run(run_id, &RunTotals::default(), "refused", 302).expect("recorded");
     assert_eq!(store.user_counts(id).expect("counts"), (5, 30), "the approved sync stands");
     assert!(backend.staged().is_empty(), "{:?}", backend.staged());
@@ -383,7 +383,7 @@ fn damaged_staging_fails_the_sync_and_changes_nothing(backend: &Backend) {
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(5..9), 200);
     backend.tear_staging(run_id);
     let error = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 200);
-    assert!(error.expect_err("damaged").0.contains("are damaged at byte"));
+    assert!(error.expect_err("damaged").to_string().contains("are damaged at byte"));
     assert_eq!(store.users(id, true).expect("users"), before);
 }
 
@@ -688,7 +688,7 @@ fn a_sync_that_lost_its_lease_is_not_applied(backend: &Backend) {
     assert_eq!(store.recover_interrupted(&|_| true, 1200).expect("recover"), 1, "the lease expired at 1100");
     assert!(store.try_lease(id, "other-host:2", 2000).expect("lease"), "the freed lease is taken over");
     let late = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 1201);
-    let error = late.expect_err("refused").0;
+    let error = late.expect_err("refused").to_string();
     assert!(error.contains("lost its lease") && error.contains("other-host:2"), "{error}");
     assert_eq!(store.users(id, true).expect("users"), before, "nothing applied");
     // Its failure recorded late changes nothing: the run stays interrupted, the other's lease stays.
@@ -700,7 +700,7 @@ fn a_sync_that_lost_its_lease_is_not_applied(backend: &Backend) {
     assert!(store.try_lease(id, OWNER, 3000).expect("lease"));
     let Started { baseline, .. } = store.start_run(id, OWNER, 1300).expect("run");
     let again = store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 1301);
-    assert!(again.expect_err("refused").0.contains("the run is interrupted"));
+    assert!(again.expect_err("refused").to_string().contains("the run is interrupted"));
 }
 
 /// Connects `n` accounts of `integration`, due at `due` one second apart in that order; their ids.
@@ -770,7 +770,7 @@ fn a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_agai
     assert_eq!(claim(store.as_ref(), "a:1", 100, (2, 0), &[]).len(), 2);
     // One never started its sync; the other did.
     let Started { run_id, .. } = store.start_run(ids[1], "a:1", 100).expect("run");
-    let refused = store.start_run(ids[0], "b:2", 100).expect_err("not b's lease").0;
+    let refused = store.start_run(ids[0], "b:2", 100).expect_err("not b's lease").to_string();
     assert!(refused.contains("lost its lease") && refused.contains("b:2"), "{refused}");
     assert_eq!(store.renew_leases("a:1", &ids, 400).expect("renew"), 2);
     assert_eq!(store.renew_leases("b:2", &ids, 400).expect("renew"), 0, "only its own");

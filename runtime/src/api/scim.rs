@@ -18,8 +18,9 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Api, find, with_store};
+use crate::server::Web;
 use crate::store::{Condition, FieldTest, StoredUser, UserField, UserQuery};
+use crate::web::percent_encode;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:tib:2.0:User";
@@ -28,7 +29,7 @@ const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 /// The most resources one page holds.
 const MAX_COUNT: i64 = 1000;
 
-pub fn router() -> Router<Arc<Api>> {
+pub fn router() -> Router<Arc<Web>> {
     let base = "/scim/v2/{integration}/{account}";
     Router::new()
         .route(&format!("{base}/Users"), get(users))
@@ -47,8 +48,10 @@ impl IntoResponse for Scim {
     }
 }
 
-impl From<super::Problem> for Scim {
-    fn from(problem: super::Problem) -> Scim {
+/// An operation's error as SCIM's error: the status the API gives it, by its kind.
+impl From<crate::operate::Error> for Scim {
+    fn from(failed: crate::operate::Error) -> Scim {
+        let problem = super::Problem::from(failed);
         error(problem.status, None, problem.detail)
     }
 }
@@ -71,7 +74,7 @@ struct ListParams {
 }
 
 async fn users(
-    State(api): State<Arc<Api>>,
+    State(web): State<Arc<Web>>,
     Path((integration, account)): Path<(String, String)>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Scim {
@@ -85,17 +88,10 @@ async fn users(
     // RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0.
     let start = params.start_index.unwrap_or(1).max(1);
     let count = params.count.unwrap_or(100).clamp(0, MAX_COUNT);
-    let connection = match find(&api, integration.clone(), account.clone()).await {
-        Ok(connection) => connection,
-        Err(problem) => return problem.into(),
-    };
     let query = UserQuery { conditions, offset: Some(start - 1), limit: Some(count), ..UserQuery::default() };
-    let found = with_store(&api, move |store| {
-        Ok((store.count_users(connection.id, &query)?, store.find_users(connection.id, &query)?))
-    });
-    let (total, users) = match found.await {
+    let (total, users) = match web.services.count_users(&integration, &account, query).await {
         Ok(found) => found,
-        Err(problem) => return problem.into(),
+        Err(error) => return error.into(),
     };
     let base = base_path(&integration, &account);
     let resources: Vec<Value> = users.iter().map(|u| resource(&base, u)).collect();
@@ -111,25 +107,16 @@ async fn users(
     )
 }
 
-async fn user(State(api): State<Arc<Api>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
-    let connection = match find(&api, integration.clone(), account.clone()).await {
-        Ok(connection) => connection,
-        Err(problem) => return problem.into(),
-    };
-    let exact = Condition { field: UserField::ExternalId, test: FieldTest::Equals(id.clone()) };
-    let query = UserQuery { conditions: vec![exact], limit: Some(1), ..UserQuery::default() };
-    match with_store(&api, move |store| store.find_users(connection.id, &query)).await {
-        Ok(users) => match users.first() {
-            Some(user) => Scim(StatusCode::OK, resource(&base_path(&integration, &account), user)),
-            None => error(StatusCode::NOT_FOUND, None, format!("no user {id}")),
-        },
-        Err(problem) => problem.into(),
+async fn user(State(web): State<Arc<Web>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
+    match web.services.user(&integration, &account, &id).await {
+        Ok(user) => Scim(StatusCode::OK, resource(&base_path(&integration, &account), &user)),
+        Err(error) => error.into(),
     }
 }
 
 /// Where a connection's SCIM service is, its segments percent-encoded.
 fn base_path(integration: &str, account: &str) -> String {
-    format!("/scim/v2/{}/{}", super::percent_encode(integration), super::percent_encode(account))
+    format!("/scim/v2/{}/{}", percent_encode(integration), percent_encode(account))
 }
 
 /// A stored user as a SCIM User resource.
@@ -141,7 +128,7 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
             Some(format!("{} {}", first.as_deref().unwrap_or(""), last.as_deref().unwrap_or("")).trim().to_owned())
         }
     });
-    let id = super::percent_encode(&u.external_id);
+    let id = percent_encode(&u.external_id);
     let entitlements: Vec<Value> = u.licenses.iter().map(|l| json!({"value": l})).collect();
     // Custom field names are the organization's ("Cost center"), not SCIM attribute names: each
     // field is a name and a text value, a multi-value field one pair per value.

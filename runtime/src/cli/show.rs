@@ -1,12 +1,7 @@
 //! How the commands print: aligned tables, times, users as table cells and CSV.
 
-use crate::store::{Change, StoredUser, Time, UserRow};
-
-/// A time as the tables show it (UTC, to the minute); `-` for none.
-pub fn when(at: Option<Time>) -> String {
-    at.and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-        .map_or_else(|| "-".to_owned(), |t| t.format("%Y-%m-%d %H:%M").to_string())
-}
+use crate::store::{Change, StoredUser, UserRow};
+use crate::web::when;
 
 /// Columns padded to their widest cell; each cell on one line, control
 /// characters escaped (cells hold what APIs sent).

@@ -7,12 +7,16 @@ use std::sync::Arc;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::overview::state_text;
-use super::{Console, Operator, account_path, done, error_page, escape, navigation, page, shown, when};
-use crate::api::{Action, ConnectionState, percent_encode};
-use crate::store::{self, Run, StoredUser, UserOrder, UserQuery};
+use super::layout::{self, Page, csrf_field, line, navigation};
+use super::overview::{last_sync, next_sync, state_text};
+use super::{Operator, done, error_page};
+use crate::operate::{Account, AccountQuery, Action, ConnectionState};
+use crate::server::Web;
+use crate::store::{Run, StoredUser, UserOrder, UserQuery};
+use crate::web::{account_path, percent_encode, when};
 
 #[derive(Deserialize)]
 pub(super) struct UserView {
@@ -60,253 +64,270 @@ fn duration(run: &Run) -> String {
     }
 }
 
-fn runs_table(runs: &[Run]) -> String {
-    if runs.is_empty() {
-        return "<h2>Runs</h2><p>It has not synced yet.</p>".to_owned();
-    }
-    let mut out = String::from(
-        "<h2>Runs</h2><table id=\"runs\"><thead><tr><th>Started</th><th>Outcome</th><th>Took</th><th>Pages</th>\
-         <th>Users seen</th><th>Dropped</th><th>Added / updated / deleted</th><th>Error</th></tr></thead><tbody>",
-    );
-    for run in runs {
-        let dropped: Vec<String> = run.dropped_reasons.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
-        out.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td><td>{} / {} / {}</td><td class=\"error\">{}</td></tr>",
-            when(Some(run.started_at)),
-            run.outcome.as_str(),
-            duration(run),
-            run.pages,
-            run.users_seen,
-            run.users_dropped,
-            if dropped.is_empty() { String::new() } else { format!(" ({})", escape(&dropped.join(", "))) },
-            run.added,
-            run.updated,
-            run.deleted,
-            shown(run.error.as_deref().unwrap_or("")),
-        ));
-    }
-    out.push_str("</tbody></table>");
-    out
-}
-
-fn licenses_table(licenses: &[(String, i64)]) -> String {
-    if licenses.is_empty() {
-        return "<h2>Licenses</h2><p>No user with access holds a license.</p>".to_owned();
-    }
-    let mut out = String::from(
-        "<h2>Licenses</h2><table id=\"licenses\"><thead><tr><th>License</th><th>Users with access holding it</th></tr></thead><tbody>",
-    );
-    for (license, count) in licenses {
-        out.push_str(&format!("<tr><td>{}</td><td>{count}</td></tr>", escape(license)));
-    }
-    out.push_str("</tbody></table>");
-    out
-}
-
 /// An RFC 3339 time as the console shows times; as stored when it is not one.
 fn to_the_minute(time: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(time).map_or_else(|_| time.to_owned(), |t| when(Some(t.timestamp())))
 }
 
-fn user_row(stored: &StoredUser) -> String {
+/// The users the page shows: searched, filtered by access, sorted, from an offset.
+struct Selection {
+    q: String,
+    access: Option<bool>,
+    order: UserOrder,
+    from: i64,
+}
+
+impl Selection {
+    /// The link to the page of users starting at `from`, with the same search.
+    fn link(&self, path: &str, from: i64) -> String {
+        let mut href = format!("{path}?sort={}&from={from}", sort_value(self.order));
+        if !self.q.is_empty() {
+            href.push_str(&format!("&q={}", percent_encode(&self.q)));
+        }
+        if let Some(access) = self.access {
+            href.push_str(&format!("&access={access}"));
+        }
+        href
+    }
+}
+
+pub(super) struct AccountPage {
+    csrf: String,
+    done: Option<String>,
+    account: Account,
+    selection: Selection,
+    /// Whether the integration authorizes with an OAuth authorization code.
+    authorization_code: bool,
+}
+
+impl Render for AccountPage {
+    fn render(&self) -> Markup {
+        let summary = &self.account.summary;
+        let c = &summary.connection;
+        let path = account_path(&c.integration, &c.account);
+        let (state, class) = state_text(summary);
+        let last_error = summary.last_run.as_ref().and_then(|r| r.error.as_deref());
+        let retried = summary.state() == ConnectionState::Enabled;
+        let progress = &self.account.progress;
+        html! {
+            (navigation(&self.csrf))
+            (layout::done(self.done.as_deref()))
+            h1 { (c.name()) }
+            p { "State: " strong #state class=(class) { (line(&state)) } }
+            p {
+                "Last sync " (last_sync(summary)) " · next sync " (next_sync(summary))
+                " · users with access " (summary.with_access) " of " (summary.users)
+            }
+            @if let Some(error) = last_error {
+                p.error #last-error {
+                    "Last error: " (line(error)) "."
+                    @if retried { " It is retried at the next scheduled sync." }
+                }
+            }
+            p #live .live data-events={ (path) "/live" } data-sync=(progress.sync) hidden[!progress.running] {
+                @if progress.running {
+                    "Syncing now: " (progress.pages) " pages, " (progress.users) " users so far"
+                }
+            }
+            script src="/console.js" defer {}
+            (self.actions(&path))
+            (runs_table(&self.account.runs))
+            (licenses_table(&self.account.licenses))
+            (self.users_section(&path))
+        }
+    }
+}
+
+impl AccountPage {
+    /// The actions that apply to the connection as it stands.
+    fn actions(&self, path: &str) -> Markup {
+        let c = &self.account.summary.connection;
+        let state = self.account.summary.state();
+        let form = |action: &str, label: &str| {
+            html! {
+                form.inline method="post" action=(path) {
+                    (csrf_field(&self.csrf))
+                    input type="hidden" name="action" value=(action);
+                    @if action == "disconnect" {
+                        label { input type="checkbox" name="confirm" value="yes" required; " remove its users and runs" } " "
+                    }
+                    button type="submit" { (label) }
+                }
+                " "
+            }
+        };
+        html! {
+            p #actions {
+                @match state {
+                    ConnectionState::Enabled | ConnectionState::Held => {
+                        (form("sync", "Sync now")) (form("disable", "Disable"))
+                    }
+                    ConnectionState::Disabled => { (form("enable", "Enable")) }
+                    ConnectionState::WaitingForAuthorization => {}
+                }
+                @if state == ConnectionState::Held { (form("approve", "Approve the held sync")) }
+                @if self.authorization_code {
+                    form.inline method="post" action={ (path) "/authorize" } {
+                        (csrf_field(&self.csrf))
+                        button type="submit" { "Authorize" }
+                    }
+                    " "
+                }
+                (form("disconnect", "Disconnect"))
+                a href={ "/connect/" (percent_encode(&c.integration)) } { "Connect again" }
+            }
+        }
+    }
+
+    /// The users: search, access, sort, one page, and links to the pages around it.
+    fn users_section(&self, path: &str) -> Markup {
+        let s = &self.selection;
+        let (users, selected) = (&self.account.users, self.account.selected);
+        let shown_to = s.from + users.len() as i64;
+        html! {
+            h2 { "Users" }
+            form #users-search method="get" action=(path) {
+                input type="search" name="q" value=(s.q) placeholder="email or name" aria-label="email or name";
+                " "
+                select name="access" aria-label="access" {
+                    option value="" selected[s.access.is_none()] { "all" }
+                    option value="true" selected[s.access == Some(true)] { "with access" }
+                    option value="false" selected[s.access == Some(false)] { "without access" }
+                }
+                " "
+                label { "sort by " select name="sort" {
+                    @for (order, label) in SORTS {
+                        option value=(sort_value(order)) selected[order == s.order] { (label) }
+                    }
+                } }
+                " " button type="submit" { "Search" }
+            }
+            p {
+                @if users.is_empty() { "none" } @else { (s.from + 1) "–" (shown_to) }
+                " of " (selected) " users"
+            }
+            table #users {
+                thead { tr {
+                    th { "Email" } th { "Name" } th { "Status" } th { "Role" } th { "Licenses" }
+                    th { "Last seen" } th { "Custom fields" } th { "Access" }
+                } }
+                tbody { @for user in users { (user_row(user)) } }
+            }
+            @if s.from > 0 || shown_to < selected {
+                p {
+                    @if s.from > 0 { a href=(s.link(path, (s.from - USERS_PER_PAGE).max(0))) { "Previous users" } " " }
+                    @if shown_to < selected { a href=(s.link(path, shown_to)) { "Next users" } " " }
+                }
+            }
+        }
+    }
+}
+
+fn runs_table(runs: &[Run]) -> Markup {
+    html! {
+        h2 { "Runs" }
+        @if runs.is_empty() {
+            p { "It has not synced yet." }
+        } @else {
+            table #runs {
+                thead { tr {
+                    th { "Started" } th { "Outcome" } th { "Took" } th { "Pages" } th { "Users seen" } th { "Dropped" }
+                    th { "Added / updated / deleted" } th { "Error" }
+                } }
+                tbody { @for run in runs {
+                    @let dropped: Vec<String> = run.dropped_reasons.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
+                    tr {
+                        td { (when(Some(run.started_at))) }
+                        td { (run.outcome.as_str()) }
+                        td { (duration(run)) }
+                        td { (run.pages) }
+                        td { (run.users_seen) }
+                        td { (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" } }
+                        td { (run.added) " / " (run.updated) " / " (run.deleted) }
+                        td.error { (line(run.error.as_deref().unwrap_or(""))) }
+                    }
+                } }
+            }
+        }
+    }
+}
+
+fn licenses_table(licenses: &[(String, i64)]) -> Markup {
+    html! {
+        h2 { "Licenses" }
+        @if licenses.is_empty() {
+            p { "No user with access holds a license." }
+        } @else {
+            table #licenses {
+                thead { tr { th { "License" } th { "Users with access holding it" } } }
+                tbody { @for (license, count) in licenses { tr { td { (license) } td { (count) } } } }
+            }
+        }
+    }
+}
+
+fn user_row(stored: &StoredUser) -> Markup {
     let u = &stored.user;
-    let access = if stored.deleted {
-        "no (deleted)"
-    } else if u.active {
-        "yes"
-    } else {
-        "no"
+    let access = match (stored.deleted, u.active) {
+        (true, _) => "no (deleted)",
+        (false, true) => "yes",
+        (false, false) => "no",
     };
-    let custom: String = u
-        .custom_fields
-        .keys()
-        .map(|name| format!("<dt>{}</dt><dd>{}</dd>", escape(name), shown(&u.custom_text(name))))
-        .collect();
-    format!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><dl class=\"fields\">{custom}</dl></td><td>{access}</td></tr>",
-        shown(&u.email),
-        shown(&u.name()),
-        shown(&u.status),
-        shown(u.role.as_deref().unwrap_or("")),
-        shown(&u.licenses.join(", ")),
-        escape(&u.last_seen_at.as_deref().map(to_the_minute).unwrap_or_default()),
-    )
+    html! {
+        tr {
+            td { (line(&u.email)) }
+            td { (line(&u.name())) }
+            td { (line(&u.status)) }
+            td { (line(u.role.as_deref().unwrap_or(""))) }
+            td { (line(&u.licenses.join(", "))) }
+            td { (u.last_seen_at.as_deref().map(to_the_minute).unwrap_or_default()) }
+            td { dl.fields { @for name in u.custom_fields.keys() { dt { (name) } dd { (line(&u.custom_text(name))) } } } }
+            td { (access) }
+        }
+    }
+}
+
+impl Page for AccountPage {
+    fn title(&self) -> String {
+        self.account.summary.connection.name()
+    }
 }
 
 /// One account's page.
 pub(super) async fn account_page(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Path((integration, account)): Path<(String, String)>,
     Query(view): Query<UserView>,
 ) -> Response {
-    let connection = match crate::api::find(&console.api, integration.clone(), account.clone()).await {
-        Ok(connection) => connection,
-        Err(problem) => return error_page(problem.status, "Not found", &problem.detail),
-    };
     let access = match view.access.as_deref() {
         Some("true") => Some(true),
         Some("false") => Some(false),
         _ => None,
     };
-    let order = view.sort.unwrap_or(UserOrder::Email);
-    let from = view.from.max(0);
-    let query = UserQuery {
+    let selection = Selection {
+        q: view.q.unwrap_or_default(),
         access,
-        search: view.q.clone().filter(|q| !q.trim().is_empty()),
-        order,
-        offset: Some(from),
+        order: view.sort.unwrap_or(UserOrder::Email),
+        from: view.from.max(0),
+    };
+    let users = UserQuery {
+        access,
+        search: Some(selection.q.clone()).filter(|q| !q.trim().is_empty()),
+        order: selection.order,
+        offset: Some(selection.from),
         limit: Some(USERS_PER_PAGE),
         ..UserQuery::default()
     };
-    let id = connection.id;
-    let read = store::off_workers(&console.api.store, move |store| {
-        let users = store.find_users(id, &query)?;
-        let selected = store.count_users(id, &query)?;
-        Ok((store.runs(id, 20)?, users, selected, store.user_counts(id)?, store.license_counts(id)?))
-    });
-    let (runs, users, selected, (with_access, all), licenses) = match read.await {
-        Ok(read) => read,
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
+    let read = web.services.account(&integration, &account, AccountQuery { users, runs: 20 }).await;
+    let account = match read {
+        Ok(account) => account,
+        Err(error) => return error_page(error),
     };
-    let progress = console.live.watch(id).borrow().clone();
-    let path = account_path(&integration, &account);
-    let last = runs.first();
-    let (state, class) = state_text(&connection, last);
-    let done = view.done.map(|d| format!("<p role=\"status\">{}</p>", shown(&d))).unwrap_or_default();
-    let next = if connection.enabled { when(Some(connection.next_sync_at)) } else { "-".to_owned() };
-    let mut body = format!(
-        "{}{done}<h1>{}</h1><p>State: <strong id=\"state\" class=\"{class}\">{}</strong></p>\
-         <p>Last sync {} · next sync {next} · users with access {with_access} of {all}</p>",
-        navigation(&operator),
-        escape(&connection.name()),
-        shown(&state),
-        last.map_or_else(|| "never".to_owned(), |r| format!("{} ({})", when(Some(r.started_at)), r.outcome.as_str())),
-    );
-    if let Some(error) = last.and_then(|r| r.error.as_deref()) {
-        let after = match ConnectionState::of(&connection, last) {
-            ConnectionState::Enabled => " It is retried at the next scheduled sync.",
-            _ => "",
-        };
-        body.push_str(&format!("<p class=\"error\" id=\"last-error\">Last error: {}.{after}</p>", shown(error)));
-    }
-    let live_text = if progress.running {
-        format!("Syncing now: {} pages, {} users so far", progress.pages, progress.users)
-    } else {
-        String::new()
-    };
-    body.push_str(&format!(
-        "<p id=\"live\" class=\"live\" data-events=\"{path}/live\" data-sync=\"{}\"{}>{live_text}</p>\
-         <script src=\"/console.js\" defer></script>",
-        progress.sync,
-        if progress.running { "" } else { " hidden" },
-    ));
-    body.push_str(&actions(&operator, &connection, last, &path));
-    body.push_str(&runs_table(&runs));
-    body.push_str(&licenses_table(&licenses));
-    body.push_str(&users_section(&path, &view.q.unwrap_or_default(), access, order, from, selected, &users));
-    page(StatusCode::OK, &connection.name(), &body)
-}
-
-/// The actions that apply to the connection as it stands.
-fn actions(operator: &Operator, connection: &store::Connection, last: Option<&Run>, path: &str) -> String {
-    let form = |action: &str, label: &str, extra: &str| {
-        format!(
-            "<form class=\"inline\" method=\"post\" action=\"{path}\">{}<input type=\"hidden\" name=\"action\" value=\"{action}\">\
-             {extra}<button type=\"submit\">{label}</button></form> ",
-            operator.csrf_field()
-        )
-    };
-    let state = ConnectionState::of(connection, last);
-    let mut out = String::from("<p id=\"actions\">");
-    match state {
-        ConnectionState::Enabled | ConnectionState::Held => {
-            out.push_str(&form("sync", "Sync now", ""));
-            out.push_str(&form("disable", "Disable", ""));
-        }
-        ConnectionState::Disabled => out.push_str(&form("enable", "Enable", "")),
-        ConnectionState::WaitingForAuthorization => {}
-    }
-    if state == ConnectionState::Held {
-        out.push_str(&form("approve", "Approve the held sync", ""));
-    }
-    let authorization_code = crate::integrations::connector(&connection.integration)
+    let authorization_code = crate::integrations::connector(&integration)
         .is_some_and(|c| matches!(c.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_)));
-    if authorization_code {
-        out.push_str(&format!(
-            "<form class=\"inline\" method=\"post\" action=\"{path}/authorize\">{}<button type=\"submit\">Authorize</button></form> ",
-            operator.csrf_field()
-        ));
-    }
-    out.push_str(&form(
-        "disconnect",
-        "Disconnect",
-        "<label><input type=\"checkbox\" name=\"confirm\" value=\"yes\" required> remove its users and runs</label> ",
-    ));
-    out.push_str(&format!("<a href=\"/connect/{}\">Connect again</a></p>", percent_encode(&connection.integration)));
-    out
-}
-
-/// The users: search, access, sort, one page, and links to the pages around it.
-fn users_section(
-    path: &str,
-    q: &str,
-    access: Option<bool>,
-    order: UserOrder,
-    from: i64,
-    selected: i64,
-    users: &[StoredUser],
-) -> String {
-    let selected_if = |yes: bool| if yes { " selected" } else { "" };
-    let sorts: String = SORTS
-        .iter()
-        .map(|(o, label)| format!("<option value=\"{}\"{}>{label}</option>", sort_value(*o), selected_if(*o == order)))
-        .collect();
-    let mut out = format!(
-        "<h2>Users</h2><form id=\"users-search\" method=\"get\" action=\"{path}\"><input type=\"search\" name=\"q\" value=\"{}\" \
-         placeholder=\"email or name\" aria-label=\"email or name\"> \
-         <select name=\"access\" aria-label=\"access\"><option value=\"\"{}>all</option><option value=\"true\"{}>with access</option>\
-         <option value=\"false\"{}>without access</option></select> \
-         <label>sort by <select name=\"sort\">{sorts}</select></label> <button type=\"submit\">Search</button></form>",
-        escape(q),
-        selected_if(access.is_none()),
-        selected_if(access == Some(true)),
-        selected_if(access == Some(false)),
-    );
-    let shown_to = from + users.len() as i64;
-    out.push_str(&format!(
-        "<p>{} of {selected} users</p>",
-        if users.is_empty() { "none".to_owned() } else { format!("{}–{shown_to}", from + 1) }
-    ));
-    out.push_str(
-        "<table id=\"users\"><thead><tr><th>Email</th><th>Name</th><th>Status</th><th>Role</th><th>Licenses</th>\
-         <th>Last seen</th><th>Custom fields</th><th>Access</th></tr></thead><tbody>",
-    );
-    for user in users {
-        out.push_str(&user_row(user));
-    }
-    out.push_str("</tbody></table>");
-    let link = |from: i64, label: &str| {
-        let mut href = format!("{path}?sort={}&from={from}", sort_value(order));
-        if !q.is_empty() {
-            href.push_str(&format!("&q={}", percent_encode(q)));
-        }
-        if let Some(access) = access {
-            href.push_str(&format!("&access={access}"));
-        }
-        format!("<a href=\"{}\">{label}</a> ", escape(&href))
-    };
-    let mut pages = String::new();
-    if from > 0 {
-        pages.push_str(&link((from - USERS_PER_PAGE).max(0), "Previous users"));
-    }
-    if shown_to < selected {
-        pages.push_str(&link(shown_to, "Next users"));
-    }
-    if !pages.is_empty() {
-        out.push_str(&format!("<p>{pages}</p>"));
-    }
-    out
+    let page = AccountPage { csrf: operator.csrf, done: view.done, account, selection, authorization_code };
+    layout::respond(StatusCode::OK, &page)
 }
 
 #[derive(Deserialize)]
@@ -320,7 +341,7 @@ pub(super) struct ActionForm {
 
 /// An action's form: checked against the session's CSRF token, done, and back to the page with what it did.
 pub(super) async fn act(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Path((integration, account)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
@@ -332,13 +353,110 @@ pub(super) async fn act(
     if form.action == Action::Disconnect && form.confirm.as_deref() != Some("yes") {
         return done(&path, "tick the box to confirm the disconnection");
     }
-    let connection = match crate::api::find(&console.api, integration, account).await {
-        Ok(connection) => connection,
-        Err(problem) => return error_page(problem.status, "Not found", &problem.detail),
-    };
-    match crate::api::perform(&console.api, connection, form.action).await {
+    match web.services.act(&integration, &account, form.action).await {
         Ok(message) if form.action == Action::Disconnect => done("/", &message),
         Ok(message) => done(&path, &message),
-        Err(problem) => done(&path, &problem.detail),
+        // A refusal (disabled, nothing held) is shown on the page the operator acted from.
+        Err(error) if matches!(error.kind, crate::operate::ErrorKind::Conflict) => done(&path, &error.message),
+        Err(error) => error_page(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::operate::Summary;
+    use crate::store::{Connection, Outcome};
+
+    fn page(users: Vec<StoredUser>, selected: i64, from: i64, held: bool) -> AccountPage {
+        let connection = Connection {
+            id: 7,
+            integration: "acme".to_owned(),
+            account: "Prod <EU>".to_owned(),
+            enabled: true,
+            interval_secs: 86_400,
+            ..Connection::default()
+        };
+        let run = Run {
+            id: 3,
+            connection_id: 7,
+            started_at: 0,
+            ended_at: Some(30),
+            outcome: if held { Outcome::Held } else { Outcome::Applied },
+            pages: 2,
+            users_seen: 5,
+            users_dropped: 1,
+            dropped_reasons: vec![("no email <x>".to_owned(), 1)],
+            error: None,
+            added: 5,
+            updated: 0,
+            deleted: 0,
+        };
+        let summary = Summary { connection, last_run: Some(run.clone()), with_access: 4, users: 5 };
+        AccountPage {
+            csrf: "c\"srf".to_owned(),
+            done: None,
+            account: Account {
+                summary,
+                runs: vec![run],
+                users,
+                selected,
+                licenses: vec![("Pro <max>".to_owned(), 4)],
+                progress: crate::live::Progress::default(),
+            },
+            selection: Selection { q: "a&b".to_owned(), access: Some(true), order: UserOrder::Name, from },
+            authorization_code: false,
+        }
+    }
+
+    fn user(email: &str) -> StoredUser {
+        let mut custom = serde_json::Map::new();
+        custom.insert("team<>".to_owned(), serde_json::json!("<Ops>"));
+        StoredUser {
+            user: tib_support::record::UserRow {
+                external_id: "1".to_owned(),
+                email: email.to_owned(),
+                username: None,
+                full_name: Some("Ada <Admin>".to_owned()),
+                first_name: None,
+                last_name: None,
+                role: None,
+                created_at: None,
+                last_seen_at: Some("2026-01-02T03:04:05+00:00".to_owned()),
+                active: true,
+                status: "Active".to_owned(),
+                licenses: vec!["Pro".to_owned()],
+                custom_fields: custom,
+            },
+            deleted: false,
+            first_seen: 0,
+            last_seen: 0,
+        }
+    }
+
+    #[test]
+    fn the_account_page_escapes_what_the_api_sent_and_pages_its_users() {
+        let html = page(vec![user("<img src=x>@example.com")], 120, 50, false).render().into_string();
+        assert!(html.contains("<h1>acme/Prod &lt;EU&gt;</h1>"), "{html}");
+        assert!(html.contains("<td>&lt;img src=x&gt;@example.com</td>"), "{html}");
+        assert!(html.contains("<dt>team&lt;&gt;</dt><dd>&lt;Ops&gt;</dd>"), "{html}");
+        assert!(html.contains("<td>Pro &lt;max&gt;</td><td>4</td>"), "{html}");
+        assert!(html.contains("1 (1 no email &lt;x&gt;)"), "{html}");
+        assert!(html.contains("<td>2026-01-02 03:04</td>"), "{html}");
+        assert!(html.contains("51–51 of 120 users"), "{html}");
+        let previous = "href=\"/connections/acme/Prod%20%3CEU%3E?sort=name&amp;from=0&amp;q=a%26b&amp;access=true\"";
+        assert!(html.contains(previous), "{html}");
+        assert!(html.contains("from=51"), "a next page: {html}");
+        assert!(html.contains("value=\"c&quot;srf\""), "{html}");
+        assert!(!html.contains("<img") && !html.contains("<Ops>"), "{html}");
+    }
+
+    #[test]
+    fn a_held_sync_offers_its_approval_and_the_live_line_hides_while_idle() {
+        let html = page(vec![], 0, 0, true).render().into_string();
+        assert!(html.contains("value=\"approve\""), "{html}");
+        assert!(html.contains("class=\"state-held\""), "{html}");
+        assert!(html.contains("data-sync=\"0\" hidden"), "{html}");
+        assert!(html.contains("none of 0 users"), "{html}");
     }
 }

@@ -11,13 +11,16 @@ use std::sync::Arc;
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use maud::{Markup, Render, html};
 use tib_support::spec::{Auth, Part, Template};
 use url::Url;
 
-use super::{Console, Operator, account_path, done, error_page, escape, navigation, page, when};
-use crate::api::problem::Problem;
-use crate::connect::Overrides;
-use crate::oauth::Authorization;
+use super::layout::{self, Page, csrf_field, navigation};
+use super::{Operator, done, error_page};
+use crate::api::views::AuthKind;
+use crate::operate::{Error, ErrorKind, NewAccount, Overrides};
+use crate::server::Web;
+use crate::web::{account_path, percent_encode, when};
 
 /// A template as the spec wrote it: credentials as `{name}`.
 fn template_text(template: &Template, spec: &tib_support::Spec) -> String {
@@ -55,148 +58,174 @@ fn credential_field(name: &str) -> String {
     format!("credential.{name}")
 }
 
-fn dialog_page(
-    console: &Console,
-    operator: &Operator,
-    id: &str,
+pub(super) struct Dialog<'a> {
+    csrf: String,
+    id: &'a str,
     spec: &'static tib_support::Spec,
-    connected: &[String],
-    typed: &Typed,
-    again: Option<&Again>,
-) -> Response {
-    let field = |name: &str, kind: &str, value: &str, extra: &str| {
-        format!("<input type=\"{kind}\" id=\"{0}\" name=\"{0}\" value=\"{1}\"{extra}>", escape(name), escape(value))
-    };
-    let mut body = format!(
-        "{}<h1>Connect {}</h1><p>{} · {}</p>",
-        navigation(operator),
-        escape(spec.app),
-        escape(id),
-        crate::api::auth_kind(&spec.auth).1
-    );
-    let status = match again {
-        None => StatusCode::OK,
-        Some(Again::Invalid(message)) => {
-            body.push_str(&format!("<p class=\"error\" role=\"alert\">{}</p>", escape(message)));
-            StatusCode::BAD_REQUEST
-        }
-        Some(Again::Exists(message)) => {
-            body.push_str(&format!("<p class=\"warning\" role=\"alert\">{}</p>", escape(message)));
-            StatusCode::CONFLICT
-        }
-    };
-    if !connected.is_empty() {
-        let names: Vec<String> = connected.iter().map(|a| escape(a)).collect();
-        body.push_str(&format!(
-            "<p>Already connected: {}. Connecting one of these names again overwrites it.</p>",
-            names.join(", ")
-        ));
-    }
-    body.push_str(&format!("<form class=\"dialog\" method=\"post\" action=\"/connect/{}\">", escape(id)));
-    body.push_str(&operator.csrf_field());
-    body.push_str(&format!(
-        "<label for=\"account\">Account name</label>{}<small>How tib names this account: a company, a workspace. \
-         One name per account of the app.</small>",
-        field("account", "text", &typed.account, " required autofocus autocomplete=\"off\"")
-    ));
-    if matches!(again, Some(Again::Exists(_))) {
-        body.push_str(
-            "<label><input type=\"checkbox\" name=\"overwrite\" value=\"yes\" required> Overwrite it: its credentials \
-             are replaced and its next sync replaces its users</label>",
-        );
-    }
-    let secrets_again = again.is_some() && spec.credentials.iter().any(|c| c.secret);
-    for credential in spec.credentials {
-        let name = credential_field(credential.name);
-        let input = if credential.secret {
-            // Never filled in: a secret goes from the operator to the vault, not back into a page.
-            field(&name, "password", "", " required autocomplete=\"new-password\"")
-        } else {
-            let value = typed.values.iter().find(|(n, _)| n == credential.name).map_or("", |(_, v)| v.as_str());
-            field(&name, "text", value, " required autocomplete=\"off\"")
-        };
-        let secret = if credential.secret { " (secret)" } else { "" };
-        body.push_str(&format!(
-            "<label for=\"{}\">{}{secret}</label>{input}<small>{}</small>",
-            escape(&name),
-            escape(credential.name),
-            escape(credential.description)
-        ));
-    }
-    if secrets_again {
-        body.push_str("<p><small>Secrets are not kept between tries: enter them again.</small></p>");
-    }
-    let oauth_token_url = match &spec.auth {
-        Auth::OAuthClientCredentials(cc) => Some(&cc.token_url),
-        Auth::OAuthAuthorizationCode(ac) => Some(&ac.token_url),
-        _ => None,
-    };
-    let open = if typed.base_url.is_empty() && typed.token_url.is_empty() && typed.authorize_url.is_empty() {
-        ""
-    } else {
-        " open"
-    };
-    body.push_str(&format!(
-        "<details{open}><summary>Where its requests go</summary>\
-         <label for=\"base_url\">Base URL</label>{}<small>Leave empty for the spec's <code>{}</code>; set it for a sandbox or a self-hosted instance.</small>",
-        field("base_url", "url", &typed.base_url, ""),
-        escape(&template_text(&spec.base_url, spec)),
-    ));
-    if let Some(token_url) = oauth_token_url {
-        body.push_str(&format!(
-            "<label for=\"token_url\">Token URL</label>{}<small>Leave empty for the spec's <code>{}</code>.</small>",
-            field("token_url", "url", &typed.token_url, ""),
-            escape(&template_text(token_url, spec)),
-        ));
-    }
-    if let Auth::OAuthAuthorizationCode(ac) = &spec.auth {
-        body.push_str(&format!(
-            "<label for=\"authorize_url\">Authorize URL</label>{}<small>Leave empty for the spec's <code>{}</code>.</small>",
-            field("authorize_url", "url", &typed.authorize_url, ""),
-            escape(&template_text(&ac.authorize_url, spec)),
-        ));
-    }
-    body.push_str("</details>");
-    if let Auth::OAuthAuthorizationCode(_) = &spec.auth {
-        let test = tib_support::oauth::test_redirect_url(tib_support::oauth::TEST_REDIRECT_PORT);
-        let production = tib_support::oauth::production_redirect_url(&console.api.public_url, id);
-        body.push_str(&format!(
-            "<h2>Redirect URLs to register with {}</h2><p>Test, for <code>compiler session</code> while writing the spec: \
-             <code id=\"test-redirect\">{}</code></p><p>Production, this server's callback: <code id=\"production-redirect\">{}</code></p>",
-            escape(spec.app),
-            escape(test.as_str()),
-            escape(production.as_str()),
-        ));
-    }
-    let button = if matches!(spec.auth, Auth::OAuthAuthorizationCode(_)) { "Save and authorize" } else { "Connect" };
-    body.push_str(&format!("<p><button type=\"submit\">{button}</button></p></form>"));
-    page(status, &format!("Connect {}", spec.app), &body)
+    connected: Vec<String>,
+    typed: Typed,
+    again: Option<Again>,
+    /// This server's public URL, whose callback an OAuth provider must allow.
+    public_url: &'a Url,
 }
 
-/// The accounts of an integration connected now.
-async fn connected_accounts(console: &Console, id: &str) -> Result<Vec<String>, Response> {
-    let id = id.to_owned();
-    crate::store::off_workers(&console.api.store, move |store| {
-        Ok(store.connections()?.into_iter().filter(|c| c.integration == id).map(|c| c.account).collect())
-    })
-    .await
-    .map_err(|e| error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()))
+impl Dialog<'_> {
+    fn status(&self) -> StatusCode {
+        match self.again {
+            None => StatusCode::OK,
+            Some(Again::Invalid(_)) => StatusCode::UNPROCESSABLE_ENTITY,
+            Some(Again::Exists(_)) => StatusCode::CONFLICT,
+        }
+    }
+}
+
+fn field(name: &str, kind: &str, value: &str) -> Markup {
+    html! { input type=(kind) id=(name) name=(name) value=(value); }
+}
+
+impl Render for Dialog<'_> {
+    fn render(&self) -> Markup {
+        let spec = self.spec;
+        let secrets_again = self.again.is_some() && spec.credentials.iter().any(|c| c.secret);
+        let oauth_token_url = match &spec.auth {
+            Auth::OAuthClientCredentials(cc) => Some(&cc.token_url),
+            Auth::OAuthAuthorizationCode(ac) => Some(&ac.token_url),
+            _ => None,
+        };
+        let typed = &self.typed;
+        let open = !(typed.base_url.is_empty() && typed.token_url.is_empty() && typed.authorize_url.is_empty());
+        let authorization_code = matches!(spec.auth, Auth::OAuthAuthorizationCode(_));
+        html! {
+            (navigation(&self.csrf))
+            h1 { "Connect " (spec.app) }
+            p { (self.id) " · " (AuthKind::of(&spec.auth).words()) }
+            @match &self.again {
+                Some(Again::Invalid(message)) => { p.error role="alert" { (message) } }
+                Some(Again::Exists(message)) => { p.warning role="alert" { (message) } }
+                None => {}
+            }
+            @if !self.connected.is_empty() {
+                p { "Already connected: " (self.connected.join(", ")) ". Connecting one of these names again overwrites it." }
+            }
+            form.dialog method="post" action={ "/connect/" (percent_encode(self.id)) } {
+                (csrf_field(&self.csrf))
+                label for="account" { "Account name" }
+                input type="text" id="account" name="account" value=(typed.account) required autofocus autocomplete="off";
+                small { "How tib names this account: a company, a workspace. One name per account of the app." }
+                @if matches!(self.again, Some(Again::Exists(_))) {
+                    label {
+                        input type="checkbox" name="overwrite" value="yes" required;
+                        " Overwrite it: its credentials are replaced and its next sync replaces its users"
+                    }
+                }
+                @for credential in spec.credentials {
+                    @let name = credential_field(credential.name);
+                    label for=(name) { (credential.name) @if credential.secret { " (secret)" } }
+                    @if credential.secret {
+                        // Never filled in: a secret goes from the operator to the vault, not back into a page.
+                        input type="password" id=(name) name=(name) value="" required autocomplete="new-password";
+                    } @else {
+                        @let value = typed.values.iter().find(|(n, _)| n == credential.name).map_or("", |(_, v)| v.as_str());
+                        input type="text" id=(name) name=(name) value=(value) required autocomplete="off";
+                    }
+                    small { (credential.description) }
+                }
+                @if secrets_again { p { small { "Secrets are not kept between tries: enter them again." } } }
+                details open[open] {
+                    summary { "Where its requests go" }
+                    label for="base_url" { "Base URL" }
+                    (field("base_url", "url", &typed.base_url))
+                    small {
+                        "Leave empty for the spec's " code { (template_text(&spec.base_url, spec)) }
+                        "; set it for a sandbox or a self-hosted instance."
+                    }
+                    @if let Some(token_url) = oauth_token_url {
+                        label for="token_url" { "Token URL" }
+                        (field("token_url", "url", &typed.token_url))
+                        small { "Leave empty for the spec's " code { (template_text(token_url, spec)) } "." }
+                    }
+                    @if let Auth::OAuthAuthorizationCode(ac) = &spec.auth {
+                        label for="authorize_url" { "Authorize URL" }
+                        (field("authorize_url", "url", &typed.authorize_url))
+                        small { "Leave empty for the spec's " code { (template_text(&ac.authorize_url, spec)) } "." }
+                    }
+                }
+                @if authorization_code {
+                    @let test = tib_support::oauth::test_redirect_url(tib_support::oauth::TEST_REDIRECT_PORT);
+                    @let production = tib_support::oauth::production_redirect_url(self.public_url, self.id);
+                    h2 { "Redirect URLs to register with " (spec.app) }
+                    p { "Test, for " code { "compiler session" } " while writing the spec: " code #test-redirect { (test) } }
+                    p { "Production, this server's callback: " code #production-redirect { (production) } }
+                }
+                p { button type="submit" { @if authorization_code { "Save and authorize" } @else { "Connect" } } }
+            }
+        }
+    }
+}
+
+impl Page for Dialog<'_> {
+    fn title(&self) -> String {
+        format!("Connect {}", self.spec.app)
+    }
+}
+
+/// The page with the Connect button: a link to the provider, which the
+/// Content-Security-Policy allows where a form posting there would not be.
+pub(super) struct AuthorizePage<'a> {
+    csrf: String,
+    spec: &'static tib_support::Spec,
+    integration: &'a str,
+    account: &'a str,
+    authorization: crate::operate::Authorization,
+}
+
+impl Render for AuthorizePage<'_> {
+    fn render(&self) -> Markup {
+        let app = self.spec.app;
+        html! {
+            (navigation(&self.csrf))
+            h1 { "Authorize " (app) }
+            p {
+                (self.integration) "/" (self.account) " is saved and waits for your authorization. Connect takes you to "
+                (app) ", where you allow tib to read its users; it sends you back to this server, and the first sync starts."
+            }
+            p { a.button #authorize href=(self.authorization.url) { "Connect" } }
+            p { small { "The link works once, for ten minutes." } }
+            @if !self.authorization.refresh_tokens {
+                p.warning { "This provider gives no refresh tokens: when the access token expires, authorize again here." }
+            }
+            p { a href=(account_path(self.integration, self.account)) { "The account's page" } }
+        }
+    }
+}
+
+impl Page for AuthorizePage<'_> {
+    fn title(&self) -> String {
+        format!("Authorize {}", self.spec.app)
+    }
 }
 
 pub(super) async fn dialog(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Path(integration): Path<String>,
 ) -> Response {
-    let connector = match crate::connect::connector(&integration) {
-        Ok(connector) => connector,
-        Err(message) => return error_page(StatusCode::NOT_FOUND, "Not found", &message),
+    let services = &web.services;
+    let read = async { Ok::<_, Error>((services.connector(&integration)?, services.accounts_of(&integration).await?)) };
+    let (connector, connected) = match read.await {
+        Ok(read) => read,
+        Err(error) => return error_page(error),
     };
-    let connected = match connected_accounts(&console, &integration).await {
-        Ok(connected) => connected,
-        Err(response) => return response,
+    let page = Dialog {
+        csrf: operator.csrf,
+        id: &integration,
+        spec: connector.spec(),
+        connected,
+        typed: Typed::default(),
+        again: None,
+        public_url: &services.public_url,
     };
-    dialog_page(&console, &operator, &integration, connector.spec(), &connected, &Typed::default(), None)
+    layout::respond(page.status(), &page)
 }
 
 /// A URL field: empty for none.
@@ -209,18 +238,20 @@ fn url_field(text: &str, what: &str) -> Result<Option<Url>, String> {
 }
 
 pub(super) async fn submit(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Path(integration): Path<String>,
     Form(fields): Form<Vec<(String, String)>>,
 ) -> Response {
-    let get = |name: &str| fields.iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str());
+    let get = |name: &str| form_value(&fields, name);
     if let Some(refused) = operator.refuses(get("csrf")) {
         return refused;
     }
-    let connector = match crate::connect::connector(&integration) {
-        Ok(connector) => connector,
-        Err(message) => return error_page(StatusCode::NOT_FOUND, "Not found", &message),
+    let services = &web.services;
+    let read = async { Ok::<_, Error>((services.connector(&integration)?, services.accounts_of(&integration).await?)) };
+    let (connector, connected) = match read.await {
+        Ok(read) => read,
+        Err(error) => return error_page(error),
     };
     let spec = connector.spec();
     let typed = Typed {
@@ -235,93 +266,91 @@ pub(super) async fn submit(
         token_url: get("token_url").trim().to_owned(),
         authorize_url: get("authorize_url").trim().to_owned(),
     };
-    let connected = match connected_accounts(&console, &integration).await {
-        Ok(connected) => connected,
-        Err(response) => return response,
+    let account = typed.account.clone();
+    let mut page = Dialog {
+        csrf: operator.csrf.clone(),
+        id: &integration,
+        spec,
+        connected,
+        typed,
+        again: None,
+        public_url: &services.public_url,
     };
-    let again = |again: Again| dialog_page(&console, &operator, &integration, spec, &connected, &typed, Some(&again));
+    let new = read_form(&page.typed, spec, &fields).map(|(values, overrides)| NewAccount {
+        integration: integration.clone(),
+        account: account.clone(),
+        values,
+        overrides,
+        every: crate::schedule::DAY,
+        replace: get("overwrite") == "yes",
+    });
+    let connected = match new {
+        Ok(new) => services.connect(new).await,
+        Err(message) => Err(Error::invalid(message)),
+    };
+    page.again = match connected {
+        Ok(connected) => {
+            return match connected.authorization {
+                Some(authorization) => {
+                    let page = AuthorizePage {
+                        csrf: operator.csrf,
+                        spec,
+                        integration: &integration,
+                        account: &account,
+                        authorization,
+                    };
+                    layout::respond(StatusCode::OK, &page)
+                }
+                None => {
+                    let name = format!("{integration}/{account}");
+                    let first = crate::schedule::first_sync(services.clock.now(), &name);
+                    let message = format!(
+                        "connected {name}: its first sync starts by {} UTC, or now with Sync now",
+                        when(Some(first))
+                    );
+                    done(&account_path(&integration, &account), &message)
+                }
+            };
+        }
+        Err(error) => match error.kind {
+            ErrorKind::Conflict => Some(Again::Exists(error.message)),
+            ErrorKind::Invalid => Some(Again::Invalid(error.message)),
+            ErrorKind::NotFound | ErrorKind::Failed => return error_page(error),
+        },
+    };
+    layout::respond(page.status(), &page)
+}
+
+/// A field of a form; the last one given, when it is given twice.
+fn form_value<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields.iter().rev().find(|(n, _)| n == name).map_or("", |(_, v)| v.as_str())
+}
+
+/// The credentials and overrides the form gives, or what to mend.
+fn read_form(
+    typed: &Typed,
+    spec: &'static tib_support::Spec,
+    fields: &[(String, String)],
+) -> Result<(tib_support::CredentialValues, Overrides), String> {
+    let get = |name: &str| form_value(fields, name);
+    if typed.account.is_empty() {
+        return Err("give the account a name".to_owned());
+    }
     let missing: Vec<&str> =
         spec.credentials.iter().filter(|c| get(&credential_field(c.name)).is_empty()).map(|c| c.name).collect();
-    if typed.account.is_empty() {
-        return again(Again::Invalid("give the account a name".to_owned()));
-    }
     if !missing.is_empty() {
-        return again(Again::Invalid(format!("fill in {}", missing.join(", "))));
+        return Err(format!("fill in {}", missing.join(", ")));
     }
-    let overrides = match (|| {
-        Ok::<_, String>(Overrides {
-            base_url: url_field(&typed.base_url, "base URL")?,
-            token_url: url_field(&typed.token_url, "token URL")?,
-            authorize_url: url_field(&typed.authorize_url, "authorize URL")?,
-        })
-    })() {
-        Ok(overrides) => overrides,
-        Err(message) => return again(Again::Invalid(message)),
+    let overrides = Overrides {
+        base_url: url_field(&typed.base_url, "base URL")?,
+        token_url: url_field(&typed.token_url, "token URL")?,
+        authorize_url: url_field(&typed.authorize_url, "authorize URL")?,
     };
     let flags: Vec<(String, String)> =
         spec.credentials.iter().map(|c| (c.name.to_owned(), get(&credential_field(c.name)).to_owned())).collect();
-    let values = match tib_support::CredentialValues::collect(spec.credentials, &flags, |_| None) {
-        Ok(values) => values,
-        Err(error) => return again(Again::Invalid(error.to_string())),
-    };
-    let overwrite = get("overwrite") == "yes";
-    let account = typed.account.clone();
-    let outcome = crate::api::connect_account(
-        &console.api,
-        integration.clone(),
-        account.clone(),
-        values,
-        overrides,
-        crate::schedule::DAY,
-        overwrite,
-    )
-    .await;
-    match outcome {
-        Err(Problem { status: StatusCode::CONFLICT, detail, .. }) => again(Again::Exists(detail)),
-        Err(problem) => again(Again::Invalid(problem.detail)),
-        Ok(connected) => match connected.authorization {
-            Some(authorization) => authorize_page(&operator, spec, &integration, &account, &authorization),
-            None => {
-                let name = format!("{integration}/{account}");
-                let first = crate::schedule::first_sync(console.api.clock.now(), &name);
-                let message = format!(
-                    "connected {name}: its first sync starts by {} UTC, or now with Sync now",
-                    when(Some(first))
-                );
-                done(&account_path(&integration, &account), &message)
-            }
-        },
-    }
-}
-
-/// The page with the Connect button: a link to the provider, which the
-/// Content-Security-Policy allows where a form posting there would not be.
-fn authorize_page(
-    operator: &Operator,
-    spec: &tib_support::Spec,
-    integration: &str,
-    account: &str,
-    authorization: &Authorization,
-) -> Response {
-    let refresh = if authorization.refresh_tokens {
-        ""
-    } else {
-        "<p class=\"warning\">This provider gives no refresh tokens: when the access token expires, authorize again here.</p>"
-    };
-    let body = format!(
-        "{}<h1>Authorize {}</h1><p>{}/{} is saved and waits for your authorization. Connect takes you to {}, where you \
-         allow tib to read its users; it sends you back to this server, and the first sync starts.</p>\
-         <p><a class=\"button\" id=\"authorize\" href=\"{}\">Connect</a></p><p><small>The link works once, for ten minutes.</small></p>{refresh}\
-         <p><a href=\"{}\">The account's page</a></p>",
-        navigation(operator),
-        escape(spec.app),
-        escape(integration),
-        escape(account),
-        escape(spec.app),
-        escape(authorization.url.as_str()),
-        account_path(integration, account),
-    );
-    page(StatusCode::OK, &format!("Authorize {}", spec.app), &body)
+    let values =
+        tib_support::CredentialValues::collect(spec.credentials, &flags, |_| None).map_err(|e| e.to_string())?;
+    Ok((values, overrides))
 }
 
 #[derive(serde::Deserialize)]
@@ -332,7 +361,7 @@ pub(super) struct Csrf {
 
 /// A new authorization for an account saved before (waiting, or whose tokens the provider revoked).
 pub(super) async fn authorize_again(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Path((integration, account)): Path<(String, String)>,
     Form(Csrf { csrf }): Form<Csrf>,
@@ -340,34 +369,25 @@ pub(super) async fn authorize_again(
     if let Some(refused) = operator.refuses(&csrf) {
         return refused;
     }
-    let connection = match crate::api::find(&console.api, integration.clone(), account.clone()).await {
-        Ok(connection) => connection,
-        Err(problem) => return error_page(problem.status, "Not found", &problem.detail),
-    };
-    let connector = match crate::connect::connector(&integration) {
-        Ok(connector) => connector,
-        Err(message) => return error_page(StatusCode::NOT_FOUND, "Not found", &message),
-    };
-    let spec = connector.spec();
-    if !matches!(spec.auth, Auth::OAuthAuthorizationCode(_)) {
-        return done(&account_path(&integration, &account), "only OAuth authorization code accounts are authorized");
-    }
-    let api = console.api.clone();
-    let started = tokio::task::spawn_blocking(move || {
-        let credentials = crate::sync::credentials(&api.vault, &connection, spec)?;
-        let setting = crate::connect::Setting {
-            store: api.store.as_ref(),
-            vault: &api.vault,
-            client: &api.client,
-            public_url: &api.public_url,
-            now: api.clock.now(),
-        };
-        crate::oauth::authorize(&setting, &connection, spec, &credentials)
-    })
-    .await;
-    match started {
-        Ok(Ok(authorization)) => authorize_page(&operator, spec, &integration, &account, &authorization),
-        Ok(Err(message)) => done(&account_path(&integration, &account), &format!("cannot authorize: {message}")),
-        Err(e) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &format!("authorizing stopped: {e}")),
+    let services = &web.services;
+    match services.authorize_again(&integration, &account).await {
+        Ok(authorization) => {
+            let spec = match services.connector(&integration) {
+                Ok(connector) => connector.spec(),
+                Err(error) => return error_page(error),
+            };
+            let page = AuthorizePage {
+                csrf: operator.csrf,
+                spec,
+                integration: &integration,
+                account: &account,
+                authorization,
+            };
+            layout::respond(StatusCode::OK, &page)
+        }
+        Err(error) if matches!(error.kind, ErrorKind::Conflict | ErrorKind::Invalid) => {
+            done(&account_path(&integration, &account), &format!("cannot authorize: {}", error.message))
+        }
+        Err(error) => error_page(error),
     }
 }

@@ -10,7 +10,8 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
-use super::{Console, Operator, error_page};
+use super::{Operator, error_page};
+use crate::server::Web;
 
 const SCRIPT: &str = include_str!("console.js");
 
@@ -28,15 +29,15 @@ pub(super) async fn script(_operator: Operator) -> Response {
 
 /// The connection's progress now, then each change, as `progress` events.
 pub(super) async fn events(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     _operator: Operator,
     Path((integration, account)): Path<(String, String)>,
 ) -> Response {
-    let connection = match crate::api::find(&console.api, integration, account).await {
+    let connection = match web.services.find(&integration, &account).await {
         Ok(connection) => connection,
-        Err(problem) => return error_page(problem.status, "Not found", &problem.detail),
+        Err(error) => return error_page(error),
     };
-    let mut watcher = console.live.watch(connection.id);
+    let mut watcher = web.services.live.watch(connection.id);
     // The first event is the progress now.
     watcher.mark_changed();
     let events = stream::unfold((watcher, true), |(mut watcher, first)| async move {

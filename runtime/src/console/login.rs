@@ -5,21 +5,43 @@ use std::sync::Arc;
 use axum::extract::{Form, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::{COOKIE, Console, Operator, escape, page};
+use super::layout::{self, Page};
+use super::{COOKIE, Operator};
+use crate::server::Web;
 
-fn login_form(message: Option<&str>) -> String {
-    let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(m))).unwrap_or_default();
-    format!(
-        "<h1>tib</h1>{message}<form method=\"post\" action=\"/login\">\
-         <label>Admin token <input type=\"password\" name=\"token\" autocomplete=\"current-password\" required autofocus></label> \
-         <button type=\"submit\">Log in</button></form>"
-    )
+/// The login form, with why the last try failed.
+pub(super) struct LoginPage<'a> {
+    message: Option<&'a str>,
+}
+
+impl Render for LoginPage<'_> {
+    fn render(&self) -> Markup {
+        html! {
+            h1 { "tib" }
+            @if let Some(message) = self.message { p.error role="alert" { (message) } }
+            form method="post" action="/login" {
+                label {
+                    "Admin token "
+                    input type="password" name="token" autocomplete="current-password" required autofocus;
+                }
+                " "
+                button type="submit" { "Log in" }
+            }
+        }
+    }
+}
+
+impl Page for LoginPage<'_> {
+    fn title(&self) -> String {
+        "Log in".to_owned()
+    }
 }
 
 pub(super) async fn login_page() -> Response {
-    page(StatusCode::OK, "Log in", &login_form(None))
+    layout::respond(StatusCode::OK, &LoginPage { message: None })
 }
 
 #[derive(Deserialize)]
@@ -28,25 +50,25 @@ pub(super) struct Login {
 }
 
 pub(super) async fn login(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     request: axum::http::request::Parts,
     Form(Login { token }): Form<Login>,
 ) -> Response {
-    let Some(admin) = &console.api.admin else {
+    let Some(admin) = &web.admin else {
         let message = "the console is off: start `tib serve` with TIB_ADMIN_TOKEN or --admin-token-file";
-        return page(StatusCode::SERVICE_UNAVAILABLE, "Log in", &login_form(Some(message)));
+        return layout::respond(StatusCode::SERVICE_UNAVAILABLE, &LoginPage { message: Some(message) });
     };
-    let client = console.api.client(&request);
-    if !console.api.check_token(admin, client, &token).await {
-        let failures = console.api.attempts.failures(client, std::time::Instant::now());
+    let client = web.client(&request);
+    if !web.check_token(admin, client, &token).await {
+        let failures = web.attempts.failures(client, std::time::Instant::now());
         let message = match failures {
             0..=4 => "that is not this server's admin token".to_owned(),
             n => format!("that is not this server's admin token ({n} failed attempts: each try now waits longer)"),
         };
-        return page(StatusCode::UNAUTHORIZED, "Log in", &login_form(Some(&message)));
+        return layout::respond(StatusCode::UNAUTHORIZED, &LoginPage { message: Some(&message) });
     }
-    let (id, _) = console.sessions.open();
-    let secure = if console.secure { "; Secure" } else { "" };
+    let (id, _) = web.sessions.open();
+    let secure = if web.secure() { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/{secure}");
     let mut response = Redirect::to("/").into_response();
     if let Ok(value) = HeaderValue::from_str(&cookie) {
@@ -63,18 +85,31 @@ pub(super) struct Csrf {
 }
 
 pub(super) async fn logout(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Form(Csrf { csrf }): Form<Csrf>,
 ) -> Response {
     if let Some(refused) = operator.refuses(&csrf) {
         return refused;
     }
-    console.sessions.close(&operator.session);
+    web.sessions.close(&operator.session);
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         HeaderValue::from_static("tib_session=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_login_page_asks_for_the_token_and_says_why_a_try_failed() {
+        let html = layout::document(&LoginPage { message: Some("not <this> token") }).into_string();
+        assert!(html.contains("<title>Log in · tib</title>"), "{html}");
+        assert!(html.contains("<p class=\"error\" role=\"alert\">not &lt;this&gt; token</p>"), "{html}");
+        assert!(html.contains("type=\"password\" name=\"token\""), "{html}");
+    }
 }

@@ -5,34 +5,78 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use maud::{Markup, Render, html};
 
-use super::{Console, Operator, error_page, escape, navigation, page, shown, when};
+use super::layout::{self, Page, line, navigation};
+use super::{Operator, error_page};
+use crate::server::Web;
+use crate::store::Notification;
+use crate::web::when;
 
 /// Notifications the page lists: the newest.
 const SHOWN: i64 = 200;
 
-pub(super) async fn notifications(State(console): State<Arc<Console>>, operator: Operator) -> Response {
-    let list = match crate::store::off_workers(&console.api.store, |store| store.notifications(SHOWN)).await {
-        Ok(list) => list,
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
-    };
-    let mut body = format!("{}<h1>Notifications</h1>", navigation(&operator));
-    if list.is_empty() {
-        body.push_str("<p>Admins have not been told anything yet.</p>");
-    } else {
-        body.push_str(
-            "<table id=\"notifications\"><thead><tr><th>When</th><th>Connection</th><th>Kind</th><th>Message</th></tr></thead><tbody>",
-        );
-        for n in &list {
-            body.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                when(Some(n.created_at)),
-                escape(n.connection.as_deref().unwrap_or("")),
-                escape(&n.kind),
-                shown(&n.message),
-            ));
+pub(super) struct Notifications {
+    csrf: String,
+    list: Vec<Notification>,
+}
+
+impl Render for Notifications {
+    fn render(&self) -> Markup {
+        html! {
+            (navigation(&self.csrf))
+            h1 { "Notifications" }
+            @if self.list.is_empty() {
+                p { "Admins have not been told anything yet." }
+            } @else {
+                table #notifications {
+                    thead { tr { th { "When" } th { "Connection" } th { "Kind" } th { "Message" } } }
+                    tbody { @for n in &self.list {
+                        tr {
+                            td { (when(Some(n.created_at))) }
+                            td { (n.connection.as_deref().unwrap_or("")) }
+                            td { (n.kind) }
+                            td { (line(&n.message)) }
+                        }
+                    } }
+                }
+            }
         }
-        body.push_str("</tbody></table>");
     }
-    page(StatusCode::OK, "Notifications", &body)
+}
+
+impl Page for Notifications {
+    fn title(&self) -> String {
+        "Notifications".to_owned()
+    }
+}
+
+pub(super) async fn notifications(State(web): State<Arc<Web>>, operator: Operator) -> Response {
+    match web.services.notifications(SHOWN).await {
+        Ok(list) => layout::respond(StatusCode::OK, &Notifications { csrf: operator.csrf, list }),
+        Err(error) => error_page(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notifications_are_listed_escaped_on_one_line_each() {
+        let n = Notification {
+            id: 1,
+            connection: Some("acme/<Prod>".to_owned()),
+            created_at: 0,
+            kind: "disabled".to_owned(),
+            message: "HTTP 401\n<b>no</b>".to_owned(),
+        };
+        let html = Notifications { csrf: String::new(), list: vec![n] }.render().into_string();
+        assert!(
+            html.contains("<td>acme/&lt;Prod&gt;</td><td>disabled</td><td>HTTP 401\\u000a&lt;b&gt;no&lt;/b&gt;</td>"),
+            "{html}"
+        );
+        let empty = Notifications { csrf: String::new(), list: vec![] }.render().into_string();
+        assert!(empty.contains("Admins have not been told anything yet."), "{empty}");
+    }
 }

@@ -6,96 +6,187 @@ use std::sync::Arc;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::{Console, Operator, account_path, error_page, escape, navigation, page, shown, when};
-use crate::api::ConnectionState;
-use crate::store::{self, Connection, Run};
+use super::layout::{self, Page, line, navigation};
+use super::{Operator, error_page};
+use crate::api::views::{AuthKind, Integration};
+use crate::operate::{ConnectionState, Summary};
+use crate::server::Web;
+use crate::web::{account_path, percent_encode, when};
 
 #[derive(Deserialize)]
 pub(super) struct Done {
     done: Option<String>,
 }
 
-/// A connection's state in words, with its reason: the API's message and its hint when the error policy disabled it.
-pub(super) fn state_text(connection: &Connection, last: Option<&Run>) -> (String, &'static str) {
-    match ConnectionState::of(connection, last) {
+/// A connection's state in words, with its reason (the API's message and its hint when the error
+/// policy disabled it), and its style.
+pub(super) fn state_text(summary: &Summary) -> (String, &'static str) {
+    match summary.state() {
         ConnectionState::Enabled => ("enabled".to_owned(), "state-enabled"),
         ConnectionState::Disabled => {
-            (format!("disabled: {}", connection.disabled_reason.as_deref().unwrap_or("")), "state-disabled")
+            let reason = summary.connection.disabled_reason.as_deref().unwrap_or("");
+            (format!("disabled: {reason}"), "state-disabled")
         }
         ConnectionState::WaitingForAuthorization => ("waiting for authorization".to_owned(), "state-waiting"),
         ConnectionState::Held => ("held: its last sync waits for approval".to_owned(), "state-held"),
     }
 }
 
+/// When a connection last synced, and how that ended.
+pub(super) fn last_sync(summary: &Summary) -> String {
+    summary
+        .last_run
+        .as_ref()
+        .map_or_else(|| "never".to_owned(), |r| format!("{} ({})", when(Some(r.started_at)), r.outcome.as_str()))
+}
+
+/// When a connection syncs next: `-` when disabled.
+pub(super) fn next_sync(summary: &Summary) -> String {
+    let c = &summary.connection;
+    if c.enabled { when(Some(c.next_sync_at)) } else { "-".to_owned() }
+}
+
+pub(super) struct Overview {
+    pub csrf: String,
+    pub done: Option<String>,
+    pub accounts: Vec<Summary>,
+    pub integrations: Vec<Integration>,
+}
+
+impl Render for Overview {
+    fn render(&self) -> Markup {
+        html! {
+            (navigation(&self.csrf))
+            (layout::done(self.done.as_deref()))
+            h1 { "Connected accounts" }
+            @if self.accounts.is_empty() {
+                p { "No account is connected yet: connect one below." }
+            } @else {
+                table #accounts {
+                    thead { tr {
+                        th { "Account" } th { "State" } th { "Last sync" } th { "Next sync" }
+                        th { "Users with access / all" } th { "Last error" }
+                    } }
+                    tbody { @for summary in &self.accounts { (account_row(summary)) } }
+                }
+            }
+            h2 { "Available to connect" }
+            table #integrations {
+                thead { tr { th { "Integration" } th { "Auth" } th { "Asks for" } th {} } }
+                tbody { @for integration in &self.integrations { (integration_row(integration)) } }
+            }
+        }
+    }
+}
+
+fn account_row(summary: &Summary) -> Markup {
+    let c = &summary.connection;
+    let (state, class) = state_text(summary);
+    let error = summary.last_run.as_ref().and_then(|r| r.error.as_deref()).unwrap_or_default();
+    html! {
+        tr {
+            td { a href=(account_path(&c.integration, &c.account)) { (c.name()) } }
+            td class=(class) { (line(&state)) }
+            td { (last_sync(summary)) }
+            td { (next_sync(summary)) }
+            td { (summary.with_access) " / " (summary.users) }
+            td.error { (line(error)) }
+        }
+    }
+}
+
+fn integration_row(integration: &Integration) -> Markup {
+    let asks: Vec<String> = integration
+        .credentials
+        .iter()
+        .map(|c| format!("{}{}", c.name, if c.secret { " (secret)" } else { "" }))
+        .collect();
+    html! {
+        tr {
+            td { (integration.app) " " small { "(" (integration.id) @if integration.interpreted { " interpreted" } ")" } }
+            td { (AuthKind::words(integration.auth)) }
+            td { (asks.join(", ")) }
+            td { a href={ "/connect/" (percent_encode(&integration.id)) } { "Connect" } }
+        }
+    }
+}
+
+impl Page for Overview {
+    fn title(&self) -> String {
+        "Accounts".to_owned()
+    }
+}
+
 pub(super) async fn overview(
-    State(console): State<Arc<Console>>,
+    State(web): State<Arc<Web>>,
     operator: Operator,
     Query(Done { done }): Query<Done>,
 ) -> Response {
-    let read = store::off_workers(&console.api.store, |store| {
-        store
-            .connections()?
-            .into_iter()
-            .map(|c| Ok((store.last_run(c.id)?, store.user_counts(c.id)?, c)))
-            .collect::<store::Result<Vec<_>>>()
-    });
-    let rows = match read.await {
-        Ok(rows) => rows,
-        Err(e) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", &e.to_string()),
+    let accounts = match web.services.summaries().await {
+        Ok(accounts) => accounts,
+        Err(error) => return error_page(error),
     };
-    let done = done.map(|d| format!("<p role=\"status\">{}</p>", escape(&d))).unwrap_or_default();
-    let mut body = format!("{}{done}<h1>Connected accounts</h1>", navigation(&operator));
-    if rows.is_empty() {
-        body.push_str("<p>No account is connected yet: connect one below.</p>");
-    } else {
-        body.push_str(
-            "<table id=\"accounts\"><thead><tr><th>Account</th><th>State</th><th>Last sync</th><th>Next sync</th>\
-             <th>Users with access / all</th><th>Last error</th></tr></thead><tbody>",
-        );
-        for (last, (with_access, all), c) in &rows {
-            let (state, class) = state_text(c, last.as_ref());
-            let last_sync = last.as_ref().map_or_else(
-                || "never".to_owned(),
-                |r| format!("{} ({})", when(Some(r.started_at)), r.outcome.as_str()),
-            );
-            let next = if c.enabled { when(Some(c.next_sync_at)) } else { "-".to_owned() };
-            let error = last.as_ref().and_then(|r| r.error.as_deref()).unwrap_or_default();
-            body.push_str(&format!(
-                "<tr><td><a href=\"{}\">{}</a></td><td class=\"{class}\">{}</td><td>{}</td><td>{next}</td>\
-                 <td>{with_access} / {all}</td><td class=\"error\">{}</td></tr>",
-                account_path(&c.integration, &c.account),
-                escape(&c.name()),
-                shown(&state),
-                escape(&last_sync),
-                shown(error),
-            ));
-        }
-        body.push_str("</tbody></table>");
+    let integrations = crate::integrations::all().into_iter().map(Integration::from).collect();
+    layout::respond(StatusCode::OK, &Overview { csrf: operator.csrf, done, accounts, integrations })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Connection, Outcome, Run};
+
+    fn summary(account: &str, enabled: bool, error: Option<&str>) -> Summary {
+        let connection = Connection {
+            id: 1,
+            integration: "acme".to_owned(),
+            account: account.to_owned(),
+            enabled,
+            disabled_reason: (!enabled).then(|| "HTTP 401 <Unauthorized>".to_owned()),
+            next_sync_at: 86_400,
+            interval_secs: 86_400,
+            ..Connection::default()
+        };
+        let last_run = error.map(|e| Run {
+            id: 1,
+            connection_id: 1,
+            started_at: 60,
+            ended_at: Some(120),
+            outcome: Outcome::Failed,
+            pages: 1,
+            users_seen: 0,
+            users_dropped: 0,
+            dropped_reasons: vec![],
+            error: Some(e.to_owned()),
+            added: 0,
+            updated: 0,
+            deleted: 0,
+        });
+        Summary { connection, last_run, with_access: 3, users: 4 }
     }
-    body.push_str(
-        "<h2>Available to connect</h2><table id=\"integrations\"><thead><tr><th>Integration</th><th>Auth</th>\
-         <th>Asks for</th><th></th></tr></thead><tbody>",
-    );
-    for crate::integrations::Integration { id, connector, origin } in crate::integrations::all() {
-        let spec = connector.spec();
-        let interpreted =
-            if matches!(origin, crate::integrations::Origin::Interpreted(_)) { " interpreted" } else { "" };
-        let asks: Vec<String> = spec
-            .credentials
-            .iter()
-            .map(|c| format!("{}{}", escape(c.name), if c.secret { " (secret)" } else { "" }))
-            .collect();
-        body.push_str(&format!(
-            "<tr><td>{} <small>({}{interpreted})</small></td><td>{}</td><td>{}</td><td><a href=\"/connect/{}\">Connect</a></td></tr>",
-            escape(spec.app),
-            escape(&id),
-            crate::api::auth_kind(&spec.auth).1,
-            asks.join(", "),
-            crate::api::percent_encode(&id),
-        ));
+
+    #[test]
+    fn the_overview_lists_accounts_escaped_with_their_state_and_links() {
+        let page = Overview {
+            csrf: "t0ken".to_owned(),
+            done: Some("connected <b>".to_owned()),
+            accounts: vec![summary("Dev <1>", false, Some("HTTP 500\n<html>"))],
+            integrations: vec![],
+        };
+        let html = page.render().into_string();
+        assert!(html.contains("<a href=\"/connections/acme/Dev%20%3C1%3E\">acme/Dev &lt;1&gt;</a>"), "{html}");
+        assert!(html.contains("class=\"state-disabled\">disabled: HTTP 401 &lt;Unauthorized&gt;</td>"), "{html}");
+        assert!(html.contains("<td class=\"error\">HTTP 500\\u000a&lt;html&gt;</td>"), "{html}");
+        assert!(html.contains("<p role=\"status\">connected &lt;b&gt;</p>"), "{html}");
+        assert!(html.contains("<td>3 / 4</td>"), "{html}");
+        assert!(!html.contains("<b>") && !html.contains("<html>"), "{html}");
     }
-    body.push_str("</tbody></table>");
-    page(StatusCode::OK, "Accounts", &body)
+
+    #[test]
+    fn with_no_account_the_overview_says_so() {
+        let page = Overview { csrf: String::new(), done: None, accounts: vec![], integrations: vec![] };
+        assert!(page.render().into_string().contains("No account is connected yet"));
+    }
 }

@@ -66,7 +66,7 @@ pub fn entries(decision: &Decision, record: &Record<'_>, first_sync: bool) -> Re
         Decision::Update { returned: false, diff } => {
             let mut entries = Vec::new();
             if !diff.fields.is_empty() {
-                let detail = serde_json::to_string(&diff.fields).map_err(|e| StoreError(e.to_string()))?;
+                let detail = serde_json::to_string(&diff.fields).map_err(|e| StoreError::failed(e.to_string()))?;
                 entries.push((Event::Changed, Some(detail)));
             }
             entries.extend(licenses(diff, true));

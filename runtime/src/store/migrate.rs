@@ -165,7 +165,7 @@ pub struct Moved {
 /// Moves the SQLite store at `from` into the empty PostgreSQL database at `to`.
 pub fn sqlite_to_postgres(from: &Path, to: &str, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<Moved> {
     if !from.exists() {
-        return Err(StoreError(format!("there is no SQLite store at {}", from.display())));
+        return Err(StoreError::failed(format!("there is no SQLite store at {}", from.display())));
     }
     let source = Sqlite::open_to_move(from)?;
     // A sync under way stops the move; one of a process that is gone moves, and is recorded as
@@ -177,7 +177,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, is_alive: &dyn Fn(&str) -> bool
             .zip(until)
             .any(|(owner, until)| owner.as_deref().is_some_and(is_alive) && until.is_some_and(|until| until >= now));
         if live {
-            return Err(StoreError(format!(
+            return Err(StoreError::failed(format!(
                 "a sync is under way in {}: stop every tib using it, then move it",
                 from.display()
             )));
@@ -186,7 +186,7 @@ pub fn sqlite_to_postgres(from: &Path, to: &str, is_alive: &dyn Fn(&str) -> bool
     let target = Postgres::open(to)?;
     let there = target.connections()?.len();
     if there > 0 {
-        return Err(StoreError(format!(
+        return Err(StoreError::failed(format!(
             "the PostgreSQL database already holds {there} connections: move into an empty one"
         )));
     }

@@ -25,7 +25,7 @@ pub use tib_support::record::UserRow;
 pub type Time = i64;
 
 /// A connected account as stored; its credentials stay sealed.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Connection {
     pub id: i64,
     pub integration: String,
@@ -412,12 +412,28 @@ pub struct Notification {
     pub message: String,
 }
 
+/// Why the store did not do what it was asked: it failed (the database, the disk), or what it
+/// was asked conflicts with what it holds now.
 #[derive(Debug)]
-pub struct StoreError(pub String);
+pub struct StoreError {
+    pub conflict: bool,
+    message: String,
+}
+
+impl StoreError {
+    pub fn failed(message: impl Into<String>) -> StoreError {
+        StoreError { conflict: false, message: message.into() }
+    }
+
+    /// What was asked no longer fits what is stored (a held sync approved after the users changed).
+    pub fn conflict(message: impl Into<String>) -> StoreError {
+        StoreError { conflict: true, message: message.into() }
+    }
+}
 
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -456,7 +472,7 @@ fn may_apply(leased: Option<&str>, owner: &str, run: Outcome) -> Result<()> {
     if leased == Some(owner) && run == Outcome::Running {
         return Ok(());
     }
-    Err(StoreError(format!(
+    Err(StoreError::failed(format!(
         "this sync lost its lease on the connection (the run is {}, the lease {}): its process stopped past the \
          lease, and the sync was recorded as interrupted and left to another; it is not applied",
         run.as_str(),
@@ -466,7 +482,7 @@ fn may_apply(leased: Option<&str>, owner: &str, run: Outcome) -> Result<()> {
 
 /// The error of a run not started: `owner` does not hold the lease.
 fn not_leased(owner: &str) -> StoreError {
-    StoreError(format!(
+    StoreError::failed(format!(
         "this sync lost its lease on the connection before it began ({owner} no longer holds it): another \
          instance syncs it"
     ))
@@ -516,7 +532,7 @@ pub async fn off_workers<T: Send + 'static>(
     let store = store.clone();
     tokio::task::spawn_blocking(move || work(store.as_ref()))
         .await
-        .unwrap_or_else(|e| Err(StoreError(format!("the store's work stopped: {e}"))))
+        .unwrap_or_else(|e| Err(StoreError::failed(format!("the store's work stopped: {e}"))))
 }
 
 /// Runs `work`, which may wait for the store, from synchronous code called

@@ -1,6 +1,9 @@
 //! What the test crates that run `tib` on PostgreSQL share; each uses a part.
 #![allow(dead_code)]
 
+pub mod acme;
+pub mod server;
+
 /// The PostgreSQL that TIB_POSTGRES_URL names; `None` (the test skipped) without one, unless
 /// TIB_REQUIRE_POSTGRES says it must run.
 pub fn postgres_admin() -> Option<String> {

@@ -90,7 +90,7 @@ pub async fn complete(
     // An earlier held run is moot now: this one is newer.
     supersede_held(&tx, target.connection_id, run_id).await?;
     if version != baseline.version() {
-        return Err(StoreError(
+        return Err(StoreError::conflict(
             "the stored users changed while this sync ran (a held sync was approved); it is retried at the next"
                 .to_owned(),
         ));
@@ -141,7 +141,7 @@ pub async fn approve(
     let (run_id, held_version, kept): (i64, Option<i64>, Vec<u8>) = (held.get(0), held.get(1), held.get(2));
     let (target, version) = target(&tx, run_id, now).await?;
     if Some(version) != held_version {
-        return Err(StoreError("the stored users changed since this sync was held; sync again".to_owned()));
+        return Err(StoreError::conflict("the stored users changed since this sync was held; sync again".to_owned()));
     }
     let present: i64 = one(
         &tx,
@@ -313,7 +313,7 @@ async fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baselin
         let mut seen = std::collections::HashSet::new();
         for record in staging::records(&bytes) {
             let record = record.map_err(|staging::Damaged(at)| {
-                StoreError(format!(
+                StoreError::failed(format!(
                     "the staged users of run {run_id} are damaged at byte {at} of batch {seq}; the sync is retried at the next"
                 ))
             })?;

@@ -53,7 +53,7 @@ fn pg(context: &str) -> impl Fn(tokio_postgres::Error) -> StoreError + '_ {
             Some(db) => format!("{}: {}", db.severity(), db.message()),
             None => std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| format!("{e}: {s}")),
         };
-        StoreError(format!("{context}: {detail}"))
+        StoreError::failed(format!("{context}: {detail}"))
     }
 }
 
@@ -67,7 +67,7 @@ impl Postgres {
     /// `options=-c search_path=tenant`, included) and migrates it.
     pub fn open(url: &str) -> Result<Postgres> {
         let mut config: tokio_postgres::Config =
-            url.parse().map_err(|e| StoreError(format!("the store URL is not a PostgreSQL URL: {e}")))?;
+            url.parse().map_err(|e| StoreError::failed(format!("the store URL is not a PostgreSQL URL: {e}")))?;
         let shown = shown(&config);
         // A server that vanishes without closing its connections (a crash of its machine, a cut
         // network) is noticed within a minute, not never; a URL's own settings stand.
@@ -85,7 +85,7 @@ impl Postgres {
             .thread_name("tib-postgres")
             .enable_all()
             .build()
-            .map_err(|e| StoreError(format!("cannot start the PostgreSQL store's runtime: {e}")))?;
+            .map_err(|e| StoreError::failed(format!("cannot start the PostgreSQL store's runtime: {e}")))?;
         let manager = deadpool_postgres::Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -97,7 +97,7 @@ impl Postgres {
             .wait_timeout(Some(std::time::Duration::from_secs(30)))
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
-            .map_err(|e| StoreError(format!("cannot make the pool of {shown}: {e}")))?;
+            .map_err(|e| StoreError::failed(format!("cannot make the pool of {shown}: {e}")))?;
         let store = Postgres { pool, runtime: Some(runtime), shown };
         store.migrate()?;
         Ok(store)
@@ -106,11 +106,12 @@ impl Postgres {
     /// Runs `work` with a pooled connection on the store's runtime and waits for it: callable from
     /// any thread (the caller's own runtime, if any, is left alone).
     fn with<T>(&self, work: impl AsyncFnOnce(Client) -> Result<T>) -> Result<T> {
-        let Some(runtime) = &self.runtime else { return Err(StoreError("the store is closed".to_owned())) };
+        let Some(runtime) = &self.runtime else { return Err(StoreError::failed("the store is closed".to_owned())) };
         // Entered, so that the pool's new connections are driven by the store's runtime.
         let _entered = runtime.enter();
         futures_executor::block_on(async {
-            let client = self.pool.get().await.map_err(|e| StoreError(format!("cannot reach {}: {e}", self.shown)))?;
+            let client =
+                self.pool.get().await.map_err(|e| StoreError::failed(format!("cannot reach {}: {e}", self.shown)))?;
             work(client).await
         })
     }
@@ -129,7 +130,7 @@ impl Postgres {
                 tx.query_opt("SELECT version FROM tib_schema", &[]).await.map_err(&e)?.map(|row| row.get(0));
             let version = version.unwrap_or(0) as usize;
             if version > MIGRATIONS.len() {
-                return Err(StoreError(format!(
+                return Err(StoreError::failed(format!(
                     "the store {shown} has schema version {version}, newer than this runtime's {}; use a newer tib",
                     MIGRATIONS.len()
                 )));

@@ -48,7 +48,7 @@ impl Spool {
         if records.is_empty() && !even_empty {
             return Ok(());
         }
-        let io = |e: std::io::Error| StoreError(io_error("cannot stage users", &self.records, &e));
+        let io = |e: std::io::Error| StoreError::failed(io_error("cannot stage users", &self.records, &e));
         if let Some(dir) = self.records.parent() {
             let mut builder = std::fs::DirBuilder::new();
             builder.recursive(true);
@@ -69,7 +69,7 @@ impl Spool {
     pub fn for_each_chunk(&self, mut each: impl FnMut(usize, &[u8]) -> Result<()>) -> Result<()> {
         use std::io::Read as _;
         const CHUNK: usize = 1 << 20;
-        let io = |e: std::io::Error| StoreError(io_error("cannot read the staged users", &self.records, &e));
+        let io = |e: std::io::Error| StoreError::failed(io_error("cannot read the staged users", &self.records, &e));
         let mut file = match std::fs::File::open(&self.records) {
             Ok(file) => file,
             // Nothing was staged.
@@ -104,7 +104,7 @@ impl Spool {
     pub fn hold(&self, baseline: &Baseline) -> Result<()> {
         let kept: Vec<u8> = baseline.kept_digests().flat_map(u64::to_le_bytes).collect();
         fn io(path: &Path) -> impl Fn(std::io::Error) -> StoreError + '_ {
-            move |e| StoreError(io_error("cannot keep the held sync", path, &e))
+            move |e| StoreError::failed(io_error("cannot keep the held sync", path, &e))
         }
         if self.records.exists() {
             std::fs::File::open(&self.records).and_then(|f| f.sync_all()).map_err(io(&self.records))?;
@@ -118,8 +118,8 @@ impl Spool {
 
     /// The kept digests of a held run.
     pub fn kept(&self) -> Result<Vec<Digest>> {
-        let bytes =
-            std::fs::read(&self.kept).map_err(|e| StoreError(io_error("cannot read the held sync", &self.kept, &e)))?;
+        let bytes = std::fs::read(&self.kept)
+            .map_err(|e| StoreError::failed(io_error("cannot read the held sync", &self.kept, &e)))?;
         Ok(bytes.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect())
     }
 
@@ -146,7 +146,7 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> String {
 }
 
 fn damaged(spool: &Path, at: usize) -> StoreError {
-    StoreError(format!(
+    StoreError::failed(format!(
         "the staged users in {} are damaged at byte {at}; the sync is retried at the next",
         spool.display()
     ))

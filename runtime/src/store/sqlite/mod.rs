@@ -30,7 +30,7 @@ pub struct Sqlite {
 }
 
 fn err(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-    move |e| StoreError(format!("{context}: {e}"))
+    move |e| StoreError::failed(format!("{context}: {e}"))
 }
 
 /// SQLite's own `lower()` folds ASCII only, so `Émile@Example.com` would be
@@ -55,13 +55,13 @@ fn unicode_lower(db: &rusqlite::Connection) -> Result<()> {
 fn read_only(path: &Path, options: &str) -> Result<(rusqlite::Connection, String)> {
     let shown = path.display().to_string();
     let absolute =
-        std::fs::canonicalize(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
-    let mut uri =
-        url::Url::from_file_path(&absolute).map_err(|()| StoreError(format!("the store {shown} has no file URL")))?;
+        std::fs::canonicalize(path).map_err(|e| StoreError::failed(format!("cannot open the store {shown}: {e}")))?;
+    let mut uri = url::Url::from_file_path(&absolute)
+        .map_err(|()| StoreError::failed(format!("the store {shown} has no file URL")))?;
     uri.set_query(Some(options));
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
     let db = rusqlite::Connection::open_with_flags(uri.as_str(), flags)
-        .map_err(|e| StoreError(format!("cannot open the store {shown} to read: {e}")))?;
+        .map_err(|e| StoreError::failed(format!("cannot open the store {shown} to read: {e}")))?;
     Ok((db, shown))
 }
 
@@ -69,7 +69,8 @@ impl Sqlite {
     /// Opens (creating it and its directory when needed) and migrates the store at `path`.
     pub fn open(path: &Path) -> Result<Sqlite> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::failed(format!("cannot create {}: {e}", dir.display())))?;
         }
         let shown = path.display().to_string();
         // Users are personal data: a new store file (and SQLite's WAL beside it, which copies its mode)
@@ -82,12 +83,12 @@ impl Sqlite {
             match options.open(path) {
                 // Another process created it meanwhile.
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(StoreError(format!("cannot create the store {shown}: {e}"))),
+                Err(e) => return Err(StoreError::failed(format!("cannot create the store {shown}: {e}"))),
                 Ok(_) => {}
             }
         }
-        let db =
-            rusqlite::Connection::open(path).map_err(|e| StoreError(format!("cannot open the store {shown}: {e}")))?;
+        let db = rusqlite::Connection::open(path)
+            .map_err(|e| StoreError::failed(format!("cannot open the store {shown}: {e}")))?;
         // Another process may be opening the same store: wait for its locks rather than fail.
         db.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("busy timeout"))?;
         // Turning WAL on takes an exclusive lock and does not wait for a busy
@@ -105,7 +106,7 @@ impl Sqlite {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
                 Err(e) => {
-                    return Err(StoreError(match no_space(path) {
+                    return Err(StoreError::failed(match no_space(path) {
                         Some(why) => format!("cannot open the store {shown}: {why} ({e})"),
                         None => format!("the store {shown} is not a usable SQLite database: {e}"),
                     }));
@@ -126,7 +127,7 @@ impl Sqlite {
         let (db, shown) = read_only(path, "immutable=1")?;
         let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("schema version"))?;
         if version != MIGRATIONS.len() {
-            return Err(StoreError(format!(
+            return Err(StoreError::failed(format!(
                 "the store {shown} has schema version {version}, not this runtime's {}",
                 MIGRATIONS.len()
             )));
@@ -141,7 +142,7 @@ impl Sqlite {
     /// or another database is refused, and nothing is written to it.
     pub fn open_to_move(path: &Path) -> Result<Sqlite> {
         let (db, shown) = read_only(path, "mode=ro")?;
-        let not_a_store = |why: String| StoreError(format!("{shown} is not a tib store: {why}"));
+        let not_a_store = |why: String| StoreError::failed(format!("{shown} is not a tib store: {why}"));
         let version: usize =
             db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(|e| not_a_store(e.to_string()))?;
         let tables: i64 = db
@@ -153,7 +154,7 @@ impl Sqlite {
             return Err(not_a_store("it holds no tib schema".to_owned()));
         }
         if version != MIGRATIONS.len() {
-            return Err(StoreError(format!(
+            return Err(StoreError::failed(format!(
                 "the store {shown} has schema version {version}, not this runtime's {}: open it once with this \
                  tib (`tib --store {shown} list`), then move it",
                 MIGRATIONS.len()
@@ -167,7 +168,7 @@ impl Sqlite {
         let mut db = self.lock();
         let version: usize = db.query_row("PRAGMA user_version", [], |r| r.get(0)).map_err(err("schema version"))?;
         if version > MIGRATIONS.len() {
-            return Err(StoreError(format!(
+            return Err(StoreError::failed(format!(
                 "the store {shown} has schema version {version}, newer than this runtime's {}; use a newer tib",
                 MIGRATIONS.len()
             )));
@@ -286,7 +287,7 @@ impl Sqlite {
                 Ok(())
             })?;
             let kept = std::fs::read(&spool.kept)
-                .map_err(|e| StoreError(format!("cannot read the held sync {}: {e}", spool.kept.display())))?;
+                .map_err(|e| StoreError::failed(format!("cannot read the held sync {}: {e}", spool.kept.display())))?;
             held.push(Held { run_id, batches, kept });
         }
         Ok(held)
@@ -702,7 +703,7 @@ impl Store for Sqlite {
             .query_row("SELECT users_version FROM connections WHERE id = ?1", [target.connection_id], |r| r.get(0))
             .map_err(&e)?;
         if version != baseline.version() {
-            return Err(StoreError(
+            return Err(StoreError::conflict(
                 "the stored users changed while this sync ran (a held sync was approved); it is retried at the next"
                     .to_owned(),
             ));
@@ -771,7 +772,7 @@ impl Store for Sqlite {
                 )
                 .map_err(&e)?;
             if Some(version) != held_version {
-                return Err(StoreError("the stored users changed since this sync was held; sync again".to_owned()));
+                return Err(StoreError::conflict("the stored users changed since this sync was held; sync again".to_owned()));
             }
             let baseline = Baseline::from_kept(kept, present as usize, version);
             let written = apply::write_records(tx, &target, &baseline, &spool)?;

@@ -1,0 +1,427 @@
+//! What the API answers and takes, as types: each serializes to the JSON the
+//! API sends and describes itself in the OpenAPI document, so the document is
+//! the answers' own description and a client can be generated from it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::operate::{self, ConnectionState, Summary};
+use crate::store::{self, Outcome};
+
+/// An integration of this build, and what connecting an account of it asks for.
+#[derive(Serialize, ToSchema)]
+pub struct Integration {
+    /// Its id, as connection paths name it.
+    pub id: String,
+    /// The app it reads users from.
+    pub app: String,
+    pub auth: AuthKind,
+    /// The credentials a `PUT` of a connection gives, by name.
+    pub credentials: Vec<Credential>,
+    /// Read from a spec in `--specs` at start, not compiled in.
+    pub interpreted: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Credential {
+    pub name: String,
+    /// Never shown again once given.
+    pub secret: bool,
+    pub description: String,
+}
+
+/// How an integration authenticates to its app.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthKind {
+    Bearer,
+    Basic,
+    Headers,
+    Query,
+    OauthClientCredentials,
+    OauthAuthorizationCode,
+}
+
+impl AuthKind {
+    pub fn of(auth: &tib_support::spec::Auth) -> AuthKind {
+        use tib_support::spec::Auth;
+        match auth {
+            Auth::Bearer { .. } => AuthKind::Bearer,
+            Auth::Basic { .. } => AuthKind::Basic,
+            Auth::Headers(_) => AuthKind::Headers,
+            Auth::QueryKey { .. } => AuthKind::Query,
+            Auth::OAuthClientCredentials(_) => AuthKind::OauthClientCredentials,
+            Auth::OAuthAuthorizationCode(_) => AuthKind::OauthAuthorizationCode,
+        }
+    }
+
+    /// In words, as a page shows it.
+    pub fn words(self) -> &'static str {
+        match self {
+            AuthKind::Bearer => "bearer token",
+            AuthKind::Basic => "basic auth",
+            AuthKind::Headers => "custom headers",
+            AuthKind::Query => "API key in the query string",
+            AuthKind::OauthClientCredentials => "OAuth 2.0 client credentials",
+            AuthKind::OauthAuthorizationCode => "OAuth 2.0 authorization code",
+        }
+    }
+}
+
+impl From<crate::integrations::Integration> for Integration {
+    fn from(integration: crate::integrations::Integration) -> Integration {
+        let spec = integration.connector.spec();
+        let credentials = spec
+            .credentials
+            .iter()
+            .map(|c| Credential { name: c.name.to_owned(), secret: c.secret, description: c.description.to_owned() })
+            .collect();
+        Integration {
+            app: spec.app.to_owned(),
+            auth: AuthKind::of(&spec.auth),
+            credentials,
+            interpreted: matches!(integration.origin, crate::integrations::Origin::Interpreted(_)),
+            id: integration.id,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Integrations {
+    pub integrations: Vec<Integration>,
+}
+
+/// Where a connection stands.
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Enabled,
+    /// By an operator, or by the error policy: `disabled_reason` says which.
+    Disabled,
+    /// An authorization code connection not authorized yet.
+    WaitingForAuthorization,
+    /// Its last sync is held until an operator approves it.
+    Held,
+}
+
+impl From<ConnectionState> for State {
+    fn from(state: ConnectionState) -> State {
+        match state {
+            ConnectionState::Enabled => State::Enabled,
+            ConnectionState::Disabled => State::Disabled,
+            ConnectionState::WaitingForAuthorization => State::WaitingForAuthorization,
+            ConnectionState::Held => State::Held,
+        }
+    }
+}
+
+/// A connected account: never its credentials or tokens.
+#[derive(Serialize, ToSchema)]
+pub struct Connection {
+    pub integration: String,
+    pub account: String,
+    pub state: State,
+    pub disabled_reason: Option<String>,
+    /// Unix time of its next scheduled sync.
+    pub next_sync_at: i64,
+    pub interval_secs: i64,
+    pub users_with_access: i64,
+    /// Every stored user, with access or not.
+    pub users: i64,
+    pub last_run: Option<Run>,
+}
+
+impl From<Summary> for Connection {
+    fn from(summary: Summary) -> Connection {
+        let state = summary.state().into();
+        let c = summary.connection;
+        Connection {
+            integration: c.integration,
+            account: c.account,
+            state,
+            disabled_reason: c.disabled_reason,
+            next_sync_at: c.next_sync_at,
+            interval_secs: c.interval_secs,
+            users_with_access: summary.with_access,
+            users: summary.users,
+            last_run: summary.last_run.map(Run::from),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Connections {
+    pub connections: Vec<Connection>,
+}
+
+/// A connection just connected; for an authorization code integration, where to authorize it.
+#[derive(Serialize, ToSchema)]
+pub struct Connected {
+    #[serde(flatten)]
+    pub connection: Connection,
+    /// Open it to authorize tib at the provider: it works once, for ten minutes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorize_url: Option<String>,
+    /// Whether the provider issues refresh tokens.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_tokens: Option<bool>,
+}
+
+/// A connection after an action, and what the action did.
+#[derive(Serialize, ToSchema)]
+pub struct Acted {
+    #[serde(flatten)]
+    pub connection: Connection,
+    pub done: String,
+}
+
+/// A sync made due now.
+#[derive(Serialize, ToSchema)]
+pub struct Queued {
+    pub queued: bool,
+    /// Unix time it became due: the scheduler syncs it at its next tick.
+    pub due_at: i64,
+    pub done: String,
+}
+
+/// A held sync applied.
+#[derive(Serialize, ToSchema)]
+pub struct Approved {
+    pub applied: String,
+}
+
+#[derive(Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    Running,
+    Applied,
+    /// Complete, but it would delete too many users: waiting for an operator.
+    Held,
+    Failed,
+    /// The process running it stopped.
+    Interrupted,
+    /// A held run an operator approved.
+    Approved,
+    /// A held run a later sync made moot.
+    Superseded,
+}
+
+impl From<Outcome> for RunOutcome {
+    fn from(outcome: Outcome) -> RunOutcome {
+        match outcome {
+            Outcome::Running => RunOutcome::Running,
+            Outcome::Applied => RunOutcome::Applied,
+            Outcome::Held => RunOutcome::Held,
+            Outcome::Failed => RunOutcome::Failed,
+            Outcome::Interrupted => RunOutcome::Interrupted,
+            Outcome::Approved => RunOutcome::Approved,
+            Outcome::Superseded => RunOutcome::Superseded,
+        }
+    }
+}
+
+/// One sync of a connection.
+#[derive(Serialize, ToSchema)]
+pub struct Run {
+    pub id: i64,
+    pub outcome: RunOutcome,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub pages: i64,
+    pub users_seen: i64,
+    pub users_dropped: i64,
+    /// Each reason users were dropped for, with how many.
+    pub dropped_reasons: Vec<Dropped>,
+    /// Users new or back, changed, marked deleted.
+    pub added: i64,
+    pub updated: i64,
+    pub deleted: i64,
+    pub error: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Dropped {
+    pub reason: String,
+    pub users: i64,
+}
+
+impl From<store::Run> for Run {
+    fn from(run: store::Run) -> Run {
+        Run {
+            id: run.id,
+            outcome: run.outcome.into(),
+            started_at: run.started_at,
+            ended_at: run.ended_at,
+            pages: run.pages,
+            users_seen: run.users_seen,
+            users_dropped: run.users_dropped,
+            dropped_reasons: run.dropped_reasons.into_iter().map(|(reason, users)| Dropped { reason, users }).collect(),
+            added: run.added,
+            updated: run.updated,
+            deleted: run.deleted,
+            error: run.error,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Runs {
+    pub runs: Vec<Run>,
+}
+
+/// A stored user of a connection.
+#[derive(Serialize, ToSchema)]
+pub struct User {
+    pub external_id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub full_name: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub role: Option<String>,
+    /// RFC 3339, UTC.
+    pub created_at: Option<String>,
+    pub last_seen_at: Option<String>,
+    /// Whether the app's conditions count it as active.
+    pub active: bool,
+    pub status: String,
+    pub licenses: Vec<String>,
+    /// The spec's custom fields by name: text, a number, or a list of text.
+    pub custom_fields: BTreeMap<String, CustomValue>,
+    /// No longer listed by the app: kept, without access.
+    pub deleted: bool,
+    /// Unix times of the first sync that listed it and of the last applied sync that did.
+    pub first_seen: i64,
+    pub last_seen: i64,
+}
+
+impl From<store::StoredUser> for User {
+    fn from(stored: store::StoredUser) -> User {
+        let u = stored.user;
+        User {
+            external_id: u.external_id,
+            email: u.email,
+            username: u.username,
+            full_name: u.full_name,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            role: u.role,
+            created_at: u.created_at,
+            last_seen_at: u.last_seen_at,
+            active: u.active,
+            status: u.status,
+            licenses: u.licenses,
+            custom_fields: u.custom_fields.into_iter().map(|(name, value)| (name, value.into())).collect(),
+            deleted: stored.deleted,
+            first_seen: stored.first_seen,
+            last_seen: stored.last_seen,
+        }
+    }
+}
+
+/// A custom field's value: text (an email, a date in RFC 3339 and a user's id are text too), a number,
+/// or a list of text.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum CustomValue {
+    Text(String),
+    #[schema(value_type = f64)]
+    Number(serde_json::Number),
+    List(Vec<String>),
+}
+
+impl From<serde_json::Value> for CustomValue {
+    fn from(value: serde_json::Value) -> CustomValue {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => CustomValue::Text(text),
+            Value::Number(number) => CustomValue::Number(number),
+            Value::Array(items) => CustomValue::List(
+                items.into_iter().map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_owned)).collect(),
+            ),
+            // The store keeps only the three kinds above; anything else is shown as its JSON text.
+            other => CustomValue::Text(other.to_string()),
+        }
+    }
+}
+
+/// A page of users, in the order of their external ids.
+#[derive(Serialize, ToSchema)]
+pub struct UsersPage {
+    pub users: Vec<User>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl From<operate::UsersPage> for UsersPage {
+    fn from(page: operate::UsersPage) -> UsersPage {
+        UsersPage { users: page.users.into_iter().map(User::from).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+/// Something admins were told.
+#[derive(Serialize, ToSchema)]
+pub struct Notification {
+    pub id: i64,
+    /// The connection it is about, when it is about one.
+    pub connection: Option<String>,
+    pub created_at: i64,
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<store::Notification> for Notification {
+    fn from(n: store::Notification) -> Notification {
+        Notification { id: n.id, connection: n.connection, created_at: n.created_at, kind: n.kind, message: n.message }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Notifications {
+    pub notifications: Vec<Notification>,
+}
+
+/// A connection to make: its credentials (exactly those the integration declares), and optionally
+/// where its requests go and how often it syncs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConnection {
+    /// Each credential the integration declares, by name.
+    pub credentials: BTreeMap<String, String>,
+    /// Where its requests go, when not where the spec says (a sandbox, a self-hosted instance).
+    #[schema(value_type = Option<String>, format = "uri")]
+    pub base_url: Option<url::Url>,
+    #[schema(value_type = Option<String>, format = "uri")]
+    pub token_url: Option<url::Url>,
+    #[schema(value_type = Option<String>, format = "uri")]
+    pub authorize_url: Option<url::Url>,
+    /// Seconds between its syncs, an hour to 31 days (a day when absent).
+    #[schema(value_type = Option<i64>, minimum = 3600, maximum = 2678400)]
+    pub every_secs: Option<serde_json::Number>,
+}
+
+impl NewConnection {
+    /// Seconds between its syncs: a whole number (written `3600` or `3600.0`, as JSON allows), in range.
+    pub fn every(&self) -> Result<i64, String> {
+        let Some(every) = &self.every_secs else { return Ok(crate::schedule::DAY) };
+        let whole =
+            every.as_i64().or_else(|| every.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 1e15).map(|f| f as i64));
+        whole
+            .filter(|every| (3600..=31 * crate::schedule::DAY).contains(every))
+            .ok_or_else(|| "every_secs must be whole seconds from 3600 (an hour) to 2678400 (31 days)".to_owned())
+    }
+}
+
+/// An error, as RFC 9457 problem details (`application/problem+json`).
+#[derive(Serialize, ToSchema)]
+pub struct Problem {
+    /// Always `about:blank`: the status says what kind of error it is.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    /// What went wrong in this request.
+    pub detail: String,
+}

@@ -1,0 +1,123 @@
+//! The one layout every page is rendered in, the parts pages share (the
+//! navigation, a form's CSRF field), and the page that says only what went
+//! wrong.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
+
+/// A page: its title, and its body as its template renders it.
+pub(super) trait Page: Render {
+    fn title(&self) -> String;
+}
+
+/// A page inside the layout, as an answer. The security headers are the server's one layer
+/// ([`crate::security`]).
+pub(super) fn respond(status: StatusCode, page: &impl Page) -> Response {
+    (status, Html(document(page).into_string())).into_response()
+}
+
+/// The layout: the page's title and body, with the style every page shares.
+pub(super) fn document(page: &impl Page) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (page.title()) " · tib" }
+                // The one text not escaped: the style sheet below, written here.
+                style { (PreEscaped(STYLE)) }
+            }
+            body { main { (page) } }
+        }
+    }
+}
+
+/// Text from an API, a store or an operator, on one line: control characters shown escaped.
+pub(super) fn line(text: &str) -> String {
+    tib_support::one_line(text).into_owned()
+}
+
+/// The hidden field that carries the session's CSRF token in a form.
+pub(super) fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
+/// The header of every page behind the login: where to go, and logging out.
+pub(super) fn navigation(csrf: &str) -> Markup {
+    html! {
+        nav {
+            a href="/" { strong { "tib" } }
+            " " a href="/" { "Accounts" }
+            " " a href="/notifications" { "Notifications" }
+            " "
+            form.inline method="post" action="/logout" {
+                (csrf_field(csrf))
+                button type="submit" { "Log out" }
+            }
+        }
+    }
+}
+
+/// What an action did, shown once at the top of the page it went back to.
+pub(super) fn done(message: Option<&str>) -> Markup {
+    html! { @if let Some(message) = message { p role="status" { (line(message)) } } }
+}
+
+/// A page that says only what went wrong.
+pub(super) struct Problem<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+}
+
+impl Render for Problem<'_> {
+    fn render(&self) -> Markup {
+        html! {
+            p { a href="/" { "All accounts" } }
+            p.error { (self.message) }
+        }
+    }
+}
+
+impl Page for Problem<'_> {
+    fn title(&self) -> String {
+        self.title.to_owned()
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c1e21}\
+main{max-width:72rem;margin:0 auto;padding:1rem}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
+nav{display:flex;gap:1rem;align-items:center;flex-wrap:wrap;border-bottom:1px solid #e3e5e8;padding-bottom:.5rem}\
+nav form{margin-left:auto}\
+table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.4rem .6rem;\
+border-bottom:1px solid #e3e5e8;vertical-align:top}.state-disabled,.error{color:#b00020}.state-held,.state-waiting{color:#8a5300}\
+.warning{background:#fff4e5;border:1px solid #f0b45a;padding:.6rem}.live{background:#e8f1fd;padding:.6rem}\
+form.inline{display:inline}input,button,select{font:inherit;padding:.4rem .6rem}\
+form.dialog label{display:block;margin:.8rem 0 .2rem;font-weight:600}form.dialog small{display:block;color:#555}\
+form.dialog input[type=text],form.dialog input[type=password],form.dialog input[type=url]{width:100%;max-width:32rem;box-sizing:border-box}\
+a.button{display:inline-block;background:#1a56db;color:#fff;padding:.5rem 1rem;text-decoration:none;border-radius:.3rem}\
+code{background:#eef0f3;padding:0 .2rem;word-break:break-all}dl.fields{margin:0}dl.fields dt{font-weight:600;display:inline}\
+dl.fields dd{display:inline;margin:0 .6rem 0 .2rem}\
+@media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_page_escapes_its_message_inside_the_layout() {
+        let page = Problem { title: "Not <found>", message: "no connection <script>alert(1)</script>/\"x\"" };
+        let html = document(&page).into_string();
+        assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"), "{html}");
+        assert!(html.contains("<title>Not &lt;found&gt; · tib</title>"), "{html}");
+        assert!(html.contains("no connection &lt;script&gt;alert(1)&lt;/script&gt;/&quot;x&quot;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn the_navigation_carries_the_csrf_token_escaped() {
+        let html = navigation("a\"b<c").into_string();
+        assert!(html.contains("name=\"csrf\" value=\"a&quot;b&lt;c\""), "{html}");
+    }
+}

@@ -1,0 +1,112 @@
+//! Connecting an account, as `tib connect`, the API's `PUT` and the console's
+//! dialog do it: the integration, the name and the overrides checked, the
+//! credentials sealed, the connection stored (the same account name replaces
+//! that account, when the caller says so), and for an OAuth authorization
+//! code integration its authorization started.
+
+use tib_support::CredentialValues;
+use url::Url;
+
+use super::authorize::Authorization;
+use super::{Error, Result, Services};
+use crate::schedule;
+use crate::store::{NewConnection, Upserted};
+
+/// Where a connection's requests go, when not where its spec says.
+#[derive(Default)]
+pub struct Overrides {
+    pub base_url: Option<Url>,
+    pub token_url: Option<Url>,
+    pub authorize_url: Option<Url>,
+}
+
+/// An account to connect.
+pub struct NewAccount {
+    pub integration: String,
+    pub account: String,
+    /// Exactly the credentials the integration declares.
+    pub values: CredentialValues,
+    pub overrides: Overrides,
+    /// Seconds between its syncs.
+    pub every: i64,
+    /// Whether an account of that name already connected is overwritten (otherwise it is a conflict).
+    pub replace: bool,
+}
+
+/// What connecting did.
+pub struct Connected {
+    pub upserted: Upserted,
+    /// For an authorization code integration: where the user authorizes tib.
+    pub authorization: Option<Authorization>,
+}
+
+/// The longest account name: a name, not a document.
+const MAX_ACCOUNT_LEN: usize = 200;
+
+impl Services {
+    pub async fn connect(&self, new: NewAccount) -> Result<Connected> {
+        let connector = self.connector(&new.integration)?;
+        check(&new)?;
+        let name = format!("{}/{}", new.integration, new.account);
+        let (i, a) = (new.integration.clone(), new.account.clone());
+        let exists = self.read(move |store| store.connection(&i, &a)).await?.is_some();
+        if exists && !new.replace {
+            return Err(Error::conflict(format!(
+                "{name} is already connected: connecting again overwrites its credentials and its next sync \
+                 replaces its users"
+            )));
+        }
+        let vault = self.sealing()?;
+        let sealed = vault.seal(new.values.values(), &name).map_err(Error::failed)?;
+        let spec = connector.spec();
+        let authorization_code = matches!(spec.auth, tib_support::spec::Auth::OAuthAuthorizationCode(_));
+        let now = self.clock.now();
+        let NewAccount { integration, account, values, overrides, every, .. } = new;
+        let (i, a) = (integration.clone(), account.clone());
+        let (upserted, connection) = self
+            .read(move |store| {
+                let upserted = store.upsert_connection(&NewConnection {
+                    integration: &i,
+                    account: &a,
+                    sealed_credentials: &sealed,
+                    base_url: overrides.base_url.as_ref().map(Url::as_str),
+                    interval_secs: every,
+                    next_sync_at: schedule::first_sync(now, &name),
+                    token_url: overrides.token_url.as_ref().map(Url::as_str),
+                    authorize_url: overrides.authorize_url.as_ref().map(Url::as_str),
+                    waiting_reason: authorization_code.then_some(crate::oauth::WAITING),
+                })?;
+                Ok((upserted, store.connection(&i, &a)?))
+            })
+            .await?;
+        let authorization = if authorization_code {
+            let connection =
+                connection.ok_or_else(|| Error::conflict(format!("{integration}/{account} was stored and is gone")))?;
+            Some(self.start_authorization(&connection, spec, &values).await?)
+        } else {
+            None
+        };
+        Ok(Connected { upserted, authorization })
+    }
+}
+
+/// What can be checked before anything is stored: the name and the overrides.
+fn check(new: &NewAccount) -> Result<()> {
+    if new.account.trim().is_empty() {
+        return Err(Error::invalid("the account name is empty"));
+    }
+    if new.account.chars().any(char::is_control) || new.account.len() > MAX_ACCOUNT_LEN {
+        return Err(Error::invalid(format!(
+            "the account name must be printable text of at most {MAX_ACCOUNT_LEN} bytes (no control characters)"
+        )));
+    }
+    if let Some(url) = &new.overrides.base_url {
+        tib_support::network::check_base_override(url).map_err(Error::invalid)?;
+    }
+    for (flag, url) in [("--token-url", &new.overrides.token_url), ("--authorize-url", &new.overrides.authorize_url)] {
+        if let Some(url) = url {
+            tib_support::network::check_override(flag, url).map_err(Error::invalid)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The connections: finding them, where each stands, and what an operator
+//! does to one (enable, disable, sync now, approve its held sync, disconnect).
+
+use super::{Error, Result, Services};
+use crate::store::{self, Connection, Run};
+
+/// A connection with what its pages and listings show beside it.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub connection: Connection,
+    pub last_run: Option<Run>,
+    /// Users with access, and all stored users.
+    pub with_access: i64,
+    pub users: i64,
+}
+
+impl Summary {
+    pub fn state(&self) -> ConnectionState {
+        ConnectionState::of(&self.connection, self.last_run.as_ref())
+    }
+
+    fn read(store: &dyn store::Store, connection: Connection) -> store::Result<Summary> {
+        let last_run = store.last_run(connection.id)?;
+        let (with_access, users) = store.user_counts(connection.id)?;
+        Ok(Summary { connection, last_run, with_access, users })
+    }
+}
+
+/// Where a connection stands, as operators see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionState {
+    Enabled,
+    /// By an operator, or by the error policy (its reason says which, with the API's message).
+    Disabled,
+    /// An authorization code connection not authorized yet.
+    WaitingForAuthorization,
+    /// Its last sync is held until an operator approves it.
+    Held,
+}
+
+impl ConnectionState {
+    pub fn of(connection: &Connection, last: Option<&Run>) -> Self {
+        match (last, connection.enabled) {
+            (_, false) if connection.disabled_reason.as_deref() == Some(crate::oauth::WAITING) => {
+                ConnectionState::WaitingForAuthorization
+            }
+            (_, false) => ConnectionState::Disabled,
+            (Some(run), true) if run.outcome == store::Outcome::Held => ConnectionState::Held,
+            _ => ConnectionState::Enabled,
+        }
+    }
+}
+
+/// What an operator can do to a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Enable,
+    Disable,
+    /// Due now: the scheduler syncs it at its next tick.
+    Sync,
+    /// Applies its held sync.
+    Approve,
+    Disconnect,
+}
+
+impl Services {
+    /// The connection `integration/account`.
+    pub async fn find(&self, integration: &str, account: &str) -> Result<Connection> {
+        let (i, a) = (integration.to_owned(), account.to_owned());
+        self.read(move |store| store.connection(&i, &a))
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no connection {integration}/{account}")))
+    }
+
+    /// Every connection, with its last run and counts.
+    pub async fn summaries(&self) -> Result<Vec<Summary>> {
+        self.read(|store| store.connections()?.into_iter().map(|c| Summary::read(store, c)).collect()).await
+    }
+
+    /// The connection `integration/account`, with its last run and counts.
+    pub async fn summary(&self, integration: &str, account: &str) -> Result<Summary> {
+        let connection = self.find(integration, account).await?;
+        self.read(move |store| Summary::read(store, connection)).await
+    }
+
+    /// The accounts of an integration connected now.
+    pub async fn accounts_of(&self, integration: &str) -> Result<Vec<String>> {
+        let integration = integration.to_owned();
+        self.read(move |store| {
+            Ok(store.connections()?.into_iter().filter(|c| c.integration == integration).map(|c| c.account).collect())
+        })
+        .await
+    }
+
+    /// Does `action` to `integration/account`; what happened, in words for the operator.
+    pub async fn act(&self, integration: &str, account: &str, action: Action) -> Result<String> {
+        let connection = self.find(integration, account).await?;
+        let (name, id, now, policy) = (connection.name(), connection.id, self.clock.now(), self.policy);
+        match action {
+            Action::Enable => {
+                self.read(move |store| {
+                    store.set_enabled(id, true, None)?;
+                    store.set_next_sync(id, now)
+                })
+                .await?;
+                Ok(format!("enabled {name}; it syncs at the next tick"))
+            }
+            Action::Disable => {
+                self.read(move |store| store.set_enabled(id, false, Some("disabled by an operator"))).await?;
+                Ok(format!("disabled {name}"))
+            }
+            Action::Sync if !connection.enabled => {
+                let reason = connection.disabled_reason.unwrap_or_default();
+                Err(Error::conflict(format!("{name} is disabled ({reason}); enable it first")))
+            }
+            Action::Sync => {
+                self.read(move |store| store.set_next_sync(id, now)).await?;
+                Ok(format!("{name} syncs at the next tick"))
+            }
+            Action::Approve => match self.read(move |store| store.approve_held(id, policy, now)).await? {
+                Some(applied) => Ok(format!("applied the held sync of {name}: {applied:?}")),
+                None => Err(Error::conflict(format!("{name} has no held sync"))),
+            },
+            Action::Disconnect => {
+                self.read(move |store| store.remove_connection(id)).await?;
+                Ok(format!("disconnected {name}; its stored users and runs are removed"))
+            }
+        }
+    }
+
+    /// A connection's runs, newest first.
+    pub async fn runs(&self, integration: &str, account: &str, limit: i64) -> Result<Vec<Run>> {
+        let connection = self.find(integration, account).await?;
+        self.read(move |store| store.runs(connection.id, limit)).await
+    }
+
+    /// What admins were told, newest first.
+    pub async fn notifications(&self, limit: i64) -> Result<Vec<store::Notification>> {
+        self.read(move |store| store.notifications(limit)).await
+    }
+}

@@ -1,0 +1,97 @@
+//! Reading a connection's users: a page by cursor (the API), a page by offset
+//! with its count (SCIM), one user, all of them (the CLI), their history, and
+//! everything one account's page shows.
+
+use super::{Error, Result, Services, Summary};
+use crate::store::{Change, Condition, FieldTest, HistoryQuery, Run, StoredUser, UserField, UserQuery};
+
+/// Users in the order of their external ids, and where the next page starts.
+pub struct UsersPage {
+    pub users: Vec<StoredUser>,
+    /// The last external id of this page, when another page follows.
+    pub next_cursor: Option<String>,
+}
+
+/// Which users an account's page shows.
+pub struct AccountQuery {
+    pub users: UserQuery,
+    /// The runs shown, newest first.
+    pub runs: i64,
+}
+
+/// Everything an account's page shows.
+pub struct Account {
+    pub summary: Summary,
+    pub runs: Vec<Run>,
+    pub users: Vec<StoredUser>,
+    /// Users the query selects, over every page.
+    pub selected: i64,
+    /// Each license held by users with access, with how many hold it.
+    pub licenses: Vec<(String, i64)>,
+    pub progress: crate::live::Progress,
+}
+
+impl Services {
+    /// A page of users after `query.after`, `limit` of them at most (`query.limit`, which must be set).
+    pub async fn users_page(&self, integration: &str, account: &str, mut query: UserQuery) -> Result<UsersPage> {
+        let limit = query.limit.ok_or_else(|| Error::invalid("a page of users needs a limit"))?;
+        let connection = self.find(integration, account).await?;
+        // One more than asked shows whether a next page exists.
+        query.limit = Some(limit + 1);
+        let mut users = self.read(move |store| store.find_users(connection.id, &query)).await?;
+        let more = users.len() as i64 > limit;
+        users.truncate(limit as usize);
+        let next_cursor = more.then(|| users.last().map(|u| u.user.external_id.clone())).flatten();
+        Ok(UsersPage { users, next_cursor })
+    }
+
+    /// The users `query` selects, and how many it selects over every page.
+    pub async fn count_users(
+        &self,
+        integration: &str,
+        account: &str,
+        query: UserQuery,
+    ) -> Result<(i64, Vec<StoredUser>)> {
+        let connection = self.find(integration, account).await?;
+        self.read(move |store| {
+            Ok((store.count_users(connection.id, &query)?, store.find_users(connection.id, &query)?))
+        })
+        .await
+    }
+
+    /// The user with this external id.
+    pub async fn user(&self, integration: &str, account: &str, external_id: &str) -> Result<StoredUser> {
+        let exact = Condition { field: UserField::ExternalId, test: FieldTest::Equals(external_id.to_owned()) };
+        let query = UserQuery { conditions: vec![exact], limit: Some(1), ..UserQuery::default() };
+        let (_, users) = self.count_users(integration, account, query).await?;
+        users.into_iter().next().ok_or_else(|| Error::not_found(format!("no user {external_id}")))
+    }
+
+    /// Every stored user with access; with `include_deleted`, those without too.
+    pub async fn all_users(&self, integration: &str, account: &str, include_deleted: bool) -> Result<Vec<StoredUser>> {
+        let connection = self.find(integration, account).await?;
+        self.read(move |store| store.users(connection.id, include_deleted)).await
+    }
+
+    /// What changed for a connection's users, sync by sync, newest first.
+    pub async fn history(&self, integration: &str, account: &str, query: HistoryQuery) -> Result<Vec<Change>> {
+        let connection = self.find(integration, account).await?;
+        self.read(move |store| store.history(connection.id, &query)).await
+    }
+
+    /// One account as its page shows it.
+    pub async fn account(&self, integration: &str, account: &str, query: AccountQuery) -> Result<Account> {
+        let connection = self.find(integration, account).await?;
+        let id = connection.id;
+        let progress = self.live.watch(id).borrow().clone();
+        self.read(move |store| {
+            let users = store.find_users(id, &query.users)?;
+            let selected = store.count_users(id, &query.users)?;
+            let runs = store.runs(id, query.runs)?;
+            let (with_access, all) = store.user_counts(id)?;
+            let summary = Summary { connection, last_run: runs.first().cloned(), with_access, users: all };
+            Ok(Account { summary, runs, users, selected, licenses: store.license_counts(id)?, progress })
+        })
+        .await
+    }
+}

@@ -1,0 +1,574 @@
+//! The web edges in process: the JSON API, SCIM, the console's handlers and
+//! the OAuth callback page, served by the runtime's own composition
+//! ([`tib_runtime::server`]) on 127.0.0.1:0 with the scheduler beside it, and
+//! reached over real sockets, against an Acme API served by the test.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::acme::*;
+use common::server::{Server, Setup};
+use serde_json::{Value, json};
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-api-tests";
+
+/// Connects `account` of the Acme API `api`, as an operator would.
+async fn connect(server: &Server, api: &Api, account: &str) {
+    let values = tib_support::CredentialValues::new(vec![
+        (tib_support::Secret::new("demo"), false),
+        (tib_support::Secret::new(SECRET), true),
+    ]);
+    let overrides = tib_runtime::operate::Overrides {
+        base_url: Some(url::Url::parse(&api.base_url).expect("a URL")),
+        ..Default::default()
+    };
+    let new = tib_runtime::operate::NewAccount {
+        integration: "acme".to_owned(),
+        account: account.to_owned(),
+        values,
+        overrides,
+        every: tib_runtime::schedule::DAY,
+        replace: false,
+    };
+    server.services.connect(new).await.expect("connected");
+}
+
+/// Makes the account due now and waits until a sync of it has applied.
+async fn synced(server: &Server, account: &str) {
+    server.services.act("acme", account, tib_runtime::operate::Action::Sync).await.expect("due");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let summary = server.services.summary("acme", account).await.expect("a connection");
+        if summary.last_run.is_some_and(|r| r.outcome == tib_runtime::store::Outcome::Applied) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "the sync never applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() {
+    let api = api(250).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let v1 = format!("{base}/api/v1");
+    let call =
+        |method: reqwest::Method, path: &str| client.request(method, format!("{v1}{path}")).bearer_auth(ADMIN_TOKEN);
+    let json = |response: reqwest::Response| async move {
+        let status = response.status().as_u16();
+        let kind = response.headers().get("content-type").map(|v| v.to_str().unwrap_or("").to_owned());
+        let text = response.text().await.expect("a body");
+        (status, kind.unwrap_or_default(), serde_json::from_str::<Value>(&text).expect("JSON"))
+    };
+
+    // Without the token, or with another: 401 as problem details.
+    let (status, kind, problem) = json(client.get(format!("{v1}/connections")).send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (401, "application/problem+json"), "{problem}");
+    assert_eq!(problem["status"], 401);
+    assert_eq!(problem["title"], "Unauthorized");
+    let wrong = client.get(format!("{v1}/connections")).bearer_auth("not-the-admin-token-at-all").send().await;
+    assert_eq!(wrong.expect("sent").status(), 401);
+
+    // The integrations of this build, with what they ask for.
+    let (status, _, body) = json(call(reqwest::Method::GET, "/integrations").send().await.expect("sent")).await;
+    assert_eq!(status, 200);
+    let acme =
+        body["integrations"].as_array().expect("a list").iter().find(|i| i["id"] == "acme").expect("acme").clone();
+    assert_eq!(acme["auth"], "headers");
+    assert_eq!(
+        acme["credentials"][1],
+        json!({"name": "api_token", "secret": true, "description": acme["credentials"][1]["description"]})
+    );
+
+    // Sync now, and watch it finish.
+    let (status, _, _) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/sync").send().await.expect("sent")).await;
+    assert_eq!(status, 202);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let connection = loop {
+        let (_, _, c) = json(call(reqwest::Method::GET, "/connections/acme/Prod").send().await.expect("sent")).await;
+        if c["last_run"]["outcome"] == "applied" {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "the sync never finished: {c}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(connection["state"], "enabled");
+    let stored = valid(250) as i64;
+    assert_eq!((connection["users"].as_i64(), connection["last_run"]["pages"].as_i64()), (Some(stored), Some(3)));
+    let (_, _, listed) = json(call(reqwest::Method::GET, "/connections").send().await.expect("sent")).await;
+    assert!(!listed.to_string().contains(SECRET), "no credential in an answer");
+
+    // Users in pages by cursor, every one once; a filter; a bad limit.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/connections/acme/Prod/users?limit=100&cursor={c}"),
+            None => "/connections/acme/Prod/users?limit=100".to_owned(),
+        };
+        let (status, _, page) = json(call(reqwest::Method::GET, &path).send().await.expect("sent")).await;
+        assert_eq!(status, 200, "{page}");
+        seen.extend(
+            page["users"].as_array().expect("users").iter().map(|u| u["external_id"].as_str().expect("id").to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let unique: std::collections::BTreeSet<&String> = seen.iter().collect();
+    assert_eq!((seen.len(), unique.len()), (valid(250), valid(250)));
+    let (_, _, found) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/users?search=USER42@").send().await.expect("sent"))
+            .await;
+    let emails: Vec<&str> =
+        found["users"].as_array().expect("users").iter().map(|u| u["email"].as_str().expect("email")).collect();
+    assert_eq!(emails, ["user42@acme.example"], "searched by email, in any case");
+    let (_, _, licensed) = json(
+        call(reqwest::Method::GET, "/connections/acme/Prod/users?license=Acme%20Enterprise&limit=1000")
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    let licensed = licensed["users"].as_array().expect("users").clone();
+    assert!(!licensed.is_empty() && licensed.len() < 250, "{}", licensed.len());
+    assert!(licensed.iter().all(|u| u["licenses"].as_array().expect("licenses").contains(&json!("Acme Enterprise"))));
+    let (status, kind, problem) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/users?limit=0").send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (422, "application/problem+json"), "a value out of range: {problem}");
+    let (status, _, _) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/users?access=maybe").send().await.expect("sent")).await;
+    assert_eq!(status, 400);
+
+    // SCIM: ListResponse pages, filters, one user, discovery; the token needed there too.
+    let scim = |query: &[(&str, &str)]| {
+        client.get(format!("{base}/scim/v2/acme/Prod/Users")).query(query).bearer_auth(ADMIN_TOKEN)
+    };
+    let (status, kind, list) = json(scim(&[("startIndex", "1"), ("count", "10")]).send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (200, "application/scim+json"), "{list}");
+    assert_eq!(list["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+    assert_eq!((list["totalResults"].as_i64(), list["itemsPerPage"].as_i64()), (Some(stored), Some(10)));
+    let (_, _, last) = json(scim(&[("startIndex", "241"), ("count", "10")]).send().await.expect("sent")).await;
+    assert_eq!(last["itemsPerPage"].as_i64(), Some(stored - 240), "{last}");
+    let (_, _, one) =
+        json(scim(&[("filter", r#"emails.value eq "USER42@acme.example""#)]).send().await.expect("sent")).await;
+    assert_eq!(one["totalResults"], 1, "{one}");
+    let user = &one["Resources"][0];
+    assert_eq!(user["emails"][0]["value"], "user42@acme.example");
+    let by_name = format!("userName eq \"{}\" and active pr", user["userName"].as_str().expect("a userName"));
+    let (_, _, named) = json(scim(&[("filter", &by_name)]).send().await.expect("sent")).await;
+    assert_eq!(named["Resources"][0]["id"], user["id"], "{by_name}: {named}");
+    assert!(user["entitlements"].as_array().expect("entitlements").iter().all(|e| e["value"].is_string()), "{user}");
+    assert!(user["urn:ietf:params:scim:schemas:extension:tib:2.0:User"]["status"].is_string(), "{user}");
+    let location = user["meta"]["location"].as_str().expect("a location").to_owned();
+    let (status, _, fetched) =
+        json(client.get(format!("{base}{location}")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent")).await;
+    assert_eq!((status, &fetched["id"]), (200, &user["id"]));
+    let (_, _, inactive) =
+        json(scim(&[("filter", "active eq false"), ("count", "0")]).send().await.expect("sent")).await;
+    let (_, _, with_access) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod").send().await.expect("sent")).await;
+    let without = stored - with_access["users_with_access"].as_i64().expect("a count");
+    assert_eq!(inactive["totalResults"].as_i64(), Some(without), "{inactive}");
+    let (status, _, error) = json(scim(&[("filter", r#"title eq "x""#)]).send().await.expect("sent")).await;
+    assert_eq!((status, &error["scimType"]), (400, &json!("invalidFilter")), "{error}");
+    let (status, _, _) = json(
+        client
+            .get(format!("{base}/scim/v2/acme/Prod/Users/nobody"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (_, _, config) = json(
+        client
+            .get(format!("{base}/scim/v2/acme/Prod/ServiceProviderConfig"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("sent"),
+    )
+    .await;
+    assert_eq!(config["filter"]["supported"], true);
+    let anonymous = client.get(format!("{base}/scim/v2/acme/Prod/Users")).send().await.expect("sent");
+    assert_eq!(anonymous.status(), 401);
+
+    // Connecting another account: created, then refused unless replacing is asked for, then replaced.
+    let body = json!({"credentials": {"tenant": "demo", "api_token": SECRET}, "base_url": api.base_url});
+    let put = |path: &str, body: &Value| {
+        call(reqwest::Method::PUT, path).header("content-type", "application/json").body(body.to_string())
+    };
+    let (status, _, created) = json(put("/connections/acme/Second", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!((created["account"].as_str(), created["state"].as_str()), (Some("Second"), Some("enabled")));
+    assert!(!created.to_string().contains(SECRET), "{created}");
+    let (status, _, problem) = json(put("/connections/acme/Second", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(problem["detail"].as_str().expect("detail").contains("replace=true"), "{problem}");
+    let (status, _, _) = json(put("/connections/acme/Second?replace=true", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 200);
+    let missing = json!({"credentials": {"tenant": "demo"}});
+    let (status, _, problem) = json(put("/connections/acme/Third", &missing).send().await.expect("sent")).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(problem["detail"].as_str().expect("detail").contains("api_token"), "{problem}");
+    let unknown = json!({"credentials": {"tenant": "demo", "api_token": SECRET, "password": SECRET}});
+    let (status, _, problem) = json(put("/connections/acme/Third", &unknown).send().await.expect("sent")).await;
+    assert_eq!(status, 422, "{problem}");
+    assert!(!problem.to_string().contains(SECRET), "a refused credential is not echoed: {problem}");
+    let (status, _, _) = json(put("/connections/nothing/Third", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 404);
+    let (status, _, _) =
+        json(put("/connections/acme/Third", &json!({"credentials": {}, "extra": 1})).send().await.expect("sent")).await;
+    assert_eq!(status, 400);
+
+    // Runs, disabling (sync now is then refused), enabling, and disconnecting.
+    let (_, _, runs) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod/runs").send().await.expect("sent")).await;
+    assert_eq!(runs["runs"][0]["outcome"], "applied");
+    assert_eq!(runs["runs"][0]["added"], stored);
+    let (_, _, disabled) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/disable").send().await.expect("sent")).await;
+    assert_eq!(disabled["state"], "disabled");
+    let (status, _, problem) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/sync").send().await.expect("sent")).await;
+    assert_eq!(status, 409, "{problem}");
+    let (status, _, _) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/approve").send().await.expect("sent")).await;
+    assert_eq!(status, 409, "nothing is held");
+    let (_, _, enabled) =
+        json(call(reqwest::Method::POST, "/connections/acme/Prod/enable").send().await.expect("sent")).await;
+    assert_eq!(enabled["state"], "enabled");
+    let gone = call(reqwest::Method::DELETE, "/connections/acme/Prod").send().await.expect("sent");
+    assert_eq!(gone.status(), 204);
+    let (status, kind, problem) =
+        json(call(reqwest::Method::GET, "/connections/acme/Prod").send().await.expect("sent")).await;
+    assert_eq!((status, kind.as_str()), (404, "application/problem+json"), "{problem}");
+    assert_eq!(problem["detail"], "no connection acme/Prod");
+    let (status, _, _) = json(call(reqwest::Method::GET, "/notifications").send().await.expect("sent")).await;
+    assert_eq!(status, 200);
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_names_every_route_and_every_route_it_names_is_served() {
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let answer = client.get(format!("{base}/api/v1/openapi.json")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(answer.status(), 200);
+    let document: Value = serde_json::from_str(&answer.text().await.expect("text")).expect("JSON");
+    assert_eq!(document["openapi"], "3.1.0");
+    assert_eq!(document["servers"][0]["url"], "/api/v1");
+    assert_eq!(document["components"]["securitySchemes"]["admin_token"]["scheme"], "bearer");
+    let paths = document["paths"].as_object().expect("paths");
+    let mut operations = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().expect("an item") {
+            assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
+            let url =
+                format!("{base}/api/v1{}", path.replace("{integration}", "nothing").replace("{account}", "Nobody"));
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+            let answer = client.request(method.clone(), &url).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+            let status = answer.status().as_u16();
+            let body = answer.text().await.expect("text");
+            // A route the document names is served: the handler answers, even if only that nothing is there.
+            assert!(status != 405 && !body.contains("no such API route"), "{method} {path}: {status} {body}");
+            operations += 1;
+        }
+    }
+    for path in ["/integrations", "/connections", "/connections/{integration}/{account}/users", "/notifications"] {
+        assert!(paths.contains_key(path), "{path} is documented");
+    }
+    assert_eq!(operations, 12, "every operation of the API is in the document");
+    // And a route it does not name is not served.
+    let unknown =
+        client.get(format!("{base}/api/v1/nothing-here")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(unknown.status(), 404);
+    drop(server);
+}
+
+/// Wrong admin tokens are counted per client, once for every route that takes
+/// the token (API, SCIM, the console's login); behind a trusted proxy the
+/// client is who it forwarded, from anyone else the header is ignored; and
+/// the right token is never locked out, from the guesser's address either.
+#[tokio::test(flavor = "multi_thread")]
+async fn wrong_admin_tokens_cost_their_client_on_every_route_and_never_lock_out_the_right_one() {
+    let api = api(5).await;
+    let proxied = Setup {
+        admin: Some(ADMIN_TOKEN.to_owned()),
+        trusted_proxies: vec!["127.0.0.1/32".parse().expect("a network")],
+        ..Setup::default()
+    };
+    let server = Server::with(proxied).await;
+    connect(&server, &api, "Prod").await;
+    let base = server.base.clone();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let (guesser, operator) = ("203.0.113.9", "198.51.100.7");
+    let attempt = |route: usize, from: &str, token: &str| {
+        let request = match route % 3 {
+            0 => client.get(format!("{base}/api/v1/connections")).bearer_auth(token),
+            1 => client.get(format!("{base}/scim/v2/acme/Prod/Users")).bearer_auth(token),
+            _ => client
+                .post(format!("{base}/login"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={token}")),
+        };
+        request.header("x-forwarded-for", format!("{from}, 127.0.0.1")).send()
+    };
+    for route in 0..8 {
+        let answer = attempt(route, guesser, "not-the-admin-token").await.expect("sent");
+        assert_eq!(answer.status(), 401, "route {route}");
+        let text = answer.text().await.expect("text");
+        if route % 3 == 0 {
+            let said = format!("{} failed attempts from {guesser}", route + 1);
+            assert!(text.contains(&said), "counted over every route: {text}");
+        }
+    }
+    for route in 0..3 {
+        let answer = attempt(route, operator, ADMIN_TOKEN).await.expect("sent");
+        assert!(matches!(answer.status().as_u16(), 200 | 303), "another client is not held back: {route}");
+    }
+    let waited = Instant::now();
+    let answer = attempt(0, guesser, ADMIN_TOKEN).await.expect("sent");
+    assert_eq!(answer.status(), 200, "the right token from the guesser's address too");
+    assert!(waited.elapsed() >= Duration::from_millis(500), "after its wait: {:?}", waited.elapsed());
+    drop(server);
+
+    // Without --trusted-proxy the header is a client's word: the attempt counts against the connection's peer.
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    let base = server.base.clone();
+    let answer = client
+        .get(format!("{base}/api/v1/connections"))
+        .bearer_auth("not-the-admin-token")
+        .header("x-forwarded-for", guesser)
+        .send()
+        .await
+        .expect("sent");
+    assert!(answer.text().await.expect("text").contains("1 failed attempts from 127.0.0.1"));
+    drop(server);
+}
+
+/// Every answer carries the security headers: the console's pages, and also
+/// the OAuth callback's page, a 404 and the API's JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_answer_carries_the_security_headers() {
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    for (path, status) in [
+        ("/login", 200),
+        ("/nothing-here", 404),
+        ("/oauth/callback/acme?state=forged&code=x", 422),
+        ("/api/v1/connections", 401),
+        ("/health", 200),
+    ] {
+        let answer = client.get(format!("{base}{path}")).send().await.expect("sent");
+        assert_eq!(answer.status(), status, "{path}");
+        let headers = answer.headers();
+        let policy = headers.get("content-security-policy").map(|v| v.to_str().expect("text").to_owned());
+        assert!(policy.is_some_and(|p| p.contains("frame-ancestors 'none'")), "{path}: {headers:?}");
+        assert_eq!(headers.get("x-content-type-options").map(|v| v.as_bytes()), Some(&b"nosniff"[..]), "{path}");
+        assert_eq!(headers.get("x-frame-options").map(|v| v.as_bytes()), Some(&b"DENY"[..]), "{path}");
+    }
+    drop(server);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csrf() {
+    let api = api(20).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    let base = server.base.clone();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let form = |path: &str, body: String, cookie: Option<&str>| {
+        let request = client.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded");
+        let request = match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        request.body(body)
+    };
+
+    // Without a session, every page (and the script, and the live view) sends to the login page,
+    // which asks for the token.
+    for path in
+        ["/", "/notifications", "/connect/acme", "/connections/acme/Prod", "/connections/acme/Prod/live", "/console.js"]
+    {
+        let answer = client.get(format!("{base}{path}")).send().await.expect("sent");
+        let location = answer.headers().get("location").map(|l| l.to_str().expect("text").to_owned());
+        assert_eq!((answer.status().as_u16(), location.as_deref()), (303, Some("/login")), "{path}");
+    }
+    let login = client.get(format!("{base}/login")).send().await.expect("sent");
+    assert!(login.headers()["content-security-policy"].to_str().expect("text").contains("default-src 'none'"));
+    assert!(login.text().await.expect("text").contains("type=\"password\" name=\"token\""));
+
+    // A wrong token is refused; beyond five, each try waits longer, and the right token still logs in.
+    for _ in 0..6 {
+        let answer = form("/login", "token=wrong-token-for-the-console".to_owned(), None).send().await.expect("sent");
+        assert_eq!(answer.status(), 401);
+    }
+    let refused = form("/login", "token=wrong-again".to_owned(), None).send().await.expect("sent");
+    assert!(refused.text().await.expect("text").contains("7 failed attempts"), "the page says so");
+    let in_anyway = form("/login", format!("token={ADMIN_TOKEN}"), None).send().await.expect("sent");
+    assert_eq!(in_anyway.status(), 303, "never locked out");
+    drop(server);
+
+    // The right token: a session cookie, HttpOnly and SameSite=Strict (not Secure: the public URL is http).
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    let base = server.base.clone();
+    let form = |path: &str, body: String, cookie: Option<&str>| {
+        let request = client.post(format!("{base}{path}")).header("content-type", "application/x-www-form-urlencoded");
+        let request = match cookie {
+            Some(cookie) => request.header("cookie", cookie),
+            None => request,
+        };
+        request.body(body)
+    };
+    let answer = form("/login", format!("token={ADMIN_TOKEN}"), None).send().await.expect("sent");
+    assert_eq!(answer.status(), 303);
+    let set_cookie = answer.headers()["set-cookie"].to_str().expect("text").to_owned();
+    assert!(
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && !set_cookie.contains("Secure"),
+        "{set_cookie}"
+    );
+    let cookie = set_cookie.split(';').next().expect("a pair").to_owned();
+    let overview = client.get(format!("{base}/")).header("cookie", &cookie).send().await.expect("sent");
+    assert_eq!(overview.status(), 200);
+    let html = overview.text().await.expect("text");
+    assert!(
+        html.contains("acme/Prod") && html.contains("Available to connect") && html.contains("api_token (secret)"),
+        "{html}"
+    );
+    assert!(!html.contains(SECRET) && !html.contains(ADMIN_TOKEN), "no secret in the page");
+    let csrf =
+        html.split("name=\"csrf\" value=\"").nth(1).and_then(|rest| rest.split('"').next()).expect("a CSRF token");
+
+    // A form without its CSRF token, or with another, is refused; with it, the session ends.
+    let refused = form("/logout", "csrf=forged".to_owned(), Some(&cookie)).send().await.expect("sent");
+    assert_eq!(refused.status(), 403);
+    let refused = form("/logout", String::new(), Some(&cookie)).send().await.expect("sent");
+    assert!(refused.status().is_client_error(), "{}", refused.status());
+    let out = form("/logout", format!("csrf={csrf}"), Some(&cookie)).send().await.expect("sent");
+    assert_eq!(out.status(), 303);
+    let after = client.get(format!("{base}/")).header("cookie", &cookie).send().await.expect("sent");
+    assert_eq!(after.status(), 303, "the session is over");
+    drop(server);
+}
+
+/// tib's SCIM service read by python-scim's scim2-client, which checks every
+/// answer against RFC 7643/7644 (`tests/scim/client.py`). It runs where
+/// TIB_SCIM_PYTHON names a Python with `tests/scim/requirements.txt`
+/// installed; `.ci/run` makes one and sets it with TIB_REQUIRE_SCIM_CLIENT=1.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages_and_filters() {
+    let Some(python) = std::env::var_os("TIB_SCIM_PYTHON") else {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_SCIM_CLIENT").is_none(),
+            "TIB_REQUIRE_SCIM_CLIENT is set, but TIB_SCIM_PYTHON is not"
+        );
+        eprintln!("skipped: set TIB_SCIM_PYTHON to a Python with tests/scim/requirements.txt installed");
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let api = api(250).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    synced(&server, "Prod").await;
+    let base = server.base.clone();
+    let mut client = Command::new(python);
+    client
+        .arg(root.join("tests/scim/client.py"))
+        .arg(format!("{base}/scim/v2/acme/Prod"))
+        .arg(ADMIN_TOKEN)
+        .arg(valid(250).to_string());
+    let output = tokio::task::spawn_blocking(move || client.output().expect("python runs")).await.expect("joined");
+    drop(server);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("scim2-client read"), "{stdout}\n{stderr}");
+}
+
+/// Approving a held sync after the stored users changed under it is a conflict (409), as the API, the
+/// console and the CLI see it; the held sync stays held and the users as they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn approving_a_held_sync_after_the_users_changed_is_a_conflict() {
+    let api = api(30).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    synced(&server, "Prod").await;
+    // The API now lists 5 of the 30: the sync that would delete 25 is held.
+    api.users.store(5, std::sync::atomic::Ordering::SeqCst);
+    server.services.act("acme", "Prod", tib_runtime::operate::Action::Sync).await.expect("due");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.services.summary("acme", "Prod").await.expect("read").state()
+        != tib_runtime::operate::ConnectionState::Held
+    {
+        assert!(Instant::now() < deadline, "the sync was never held");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Another instance applies a sync of the account meanwhile: the users the held one was compared with are gone.
+    let before = server.services.summary("acme", "Prod").await.expect("read");
+    let side = rusqlite::Connection::open(&server.store_path).expect("the store file");
+    side.execute("UPDATE connections SET users_version = users_version + 1", []).expect("changed");
+    let client = reqwest::Client::new();
+    let answer =
+        client.post(server.api("/connections/acme/Prod/approve")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+    assert_eq!(answer.status(), 409);
+    let problem: Value = serde_json::from_str(&answer.text().await.expect("text")).expect("JSON");
+    assert_eq!(problem["status"], 409);
+    assert!(problem["detail"].as_str().expect("a detail").contains("changed since this sync was held"), "{problem}");
+    let summary = server.services.summary("acme", "Prod").await.expect("read");
+    assert_eq!((summary.with_access, summary.users), (before.with_access, valid(30) as i64), "the users as they were");
+    assert_eq!(summary.state(), tib_runtime::operate::ConnectionState::Held, "still held");
+    let error = server.services.act("acme", "Prod", tib_runtime::operate::Action::Approve).await.expect_err("refused");
+    assert_eq!(error.kind, tib_runtime::operate::ErrorKind::Conflict);
+}
+
+/// A store that fails while an account is connected is the server's failure (500), said without the
+/// database's own words, through the API and the console alike.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_failure_while_connecting_is_a_server_error() {
+    let api = api(5).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    let side = rusqlite::Connection::open(&server.store_path).expect("the store file");
+    side.execute_batch("ALTER TABLE connections RENAME TO connections_gone").expect("renamed");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let body = json!({"credentials": {"tenant": "demo", "api_token": SECRET}, "base_url": api.base_url});
+    let answer = client
+        .put(server.api("/connections/acme/Prod"))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(answer.status(), 500);
+    let text = answer.text().await.expect("text");
+    assert!(text.contains("the server's log says why") && !text.contains("connections"), "{text}");
+
+    let login = client
+        .post(format!("{}/login", server.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .expect("sent");
+    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let dialog =
+        client.get(format!("{}/connect/acme", server.base)).header("cookie", &cookie).send().await.expect("sent");
+    assert_eq!(dialog.status(), 500, "the dialog lists the accounts connected, from the store");
+    let page = dialog.text().await.expect("text");
+    assert!(page.contains("The server could not do it") && !page.contains("no such table"), "{page}");
+}
