@@ -23,7 +23,8 @@ struct Gated {
     timed_out: AtomicBool,
 }
 
-impl Store for Gated {
+// Every aggregate but the runs is the SQLite store's own.
+impl Connections for Gated {
     fn upsert_connection(&self, new: &NewConnection<'_>) -> Result<Upserted> {
         self.inner.upsert_connection(new)
     }
@@ -42,6 +43,9 @@ impl Store for Gated {
     fn set_next_sync(&self, id: i64, at: Time) -> Result<()> {
         self.inner.set_next_sync(id, at)
     }
+}
+
+impl Leases for Gated {
     fn claim_due(&self, claim: &Claim<'_>) -> Result<Vec<Claimed>> {
         self.inner.claim_due(claim)
     }
@@ -54,6 +58,12 @@ impl Store for Gated {
     fn release(&self, id: i64, owner: &str) -> Result<()> {
         self.inner.release(id, owner)
     }
+    fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize> {
+        self.inner.recover_interrupted(is_alive, now)
+    }
+}
+
+impl Runs for Gated {
     fn start_run(&self, connection_id: i64, owner: &str, now: Time) -> Result<Started> {
         let started = self.inner.start_run(connection_id, owner, now)?;
         if connection_id == self.gated {
@@ -87,15 +97,15 @@ impl Store for Gated {
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>> {
         self.inner.approve_held(connection_id, policy, now)
     }
-    fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize> {
-        self.inner.recover_interrupted(is_alive, now)
-    }
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         self.inner.last_run(connection_id)
     }
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         self.inner.runs(connection_id, limit)
     }
+}
+
+impl Users for Gated {
     fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>> {
         self.inner.find_users(connection_id, query)
     }
@@ -111,12 +121,18 @@ impl Store for Gated {
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
         self.inner.history(connection_id, query)
     }
+}
+
+impl Notifications for Gated {
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64> {
         self.inner.add_notification(connection, kind, message, now)
     }
     fn notifications(&self, limit: i64) -> Result<Vec<Notification>> {
         self.inner.notifications(limit)
     }
+}
+
+impl Authorizations for Gated {
     fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()> {
         self.inner.save_tokens(id, sealed)
     }
@@ -126,6 +142,9 @@ impl Store for Gated {
     fn take_authorization(&self, state: &str, now: Time) -> Result<Option<PendingAuthorization>> {
         self.inner.take_authorization(state, now)
     }
+}
+
+impl Store for Gated {
     fn health(&self) -> Result<String> {
         self.inner.health()
     }

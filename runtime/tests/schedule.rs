@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use tib_runtime::clock::{Clock, ManualClock};
 use tib_runtime::schedule::{DAY, Runner, Scheduler, phase};
+use tib_runtime::store::prelude::*;
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::{Connection, NewConnection, Store};
 

@@ -1,9 +1,9 @@
 //! The `tib` command line: connect accounts, sync them, look at their users,
 //! and serve the schedule. This file reads the command and builds what the
-//! commands share ([`Context`], over the [`Services`]); each group of
-//! commands is a file: [`accounts`] (connect, enable, approve, disconnect,
-//! list, status, integrations), [`sync`], [`read`] (users, history),
-//! [`serve`], [`store`] (migrate) and [`demo`].
+//! commands share (a `Context`, over the [`Services`]); each group of
+//! commands is a file: `accounts` (connect, enable, approve, disconnect,
+//! list, status, integrations), `sync`, `read` (users, history), `serve`,
+//! `store` (migrate) and `demo`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

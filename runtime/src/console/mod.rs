@@ -1,12 +1,12 @@
 //! The operators' console: server-rendered pages in `tib serve`. An operator
-//! logs in with the admin token ([`login`], [`session`]); the overview shows
+//! logs in with the admin token (`login`, [`session`]); the overview shows
 //! the integrations available to connect and the connected accounts
-//! ([`overview`]); the connect dialog connects one ([`connect`]); an
+//! (`overview`); the connect dialog connects one (`connect`); an
 //! account's page shows its runs, licenses and users and follows a sync live
-//! ([`account`], [`live`]); the notifications page shows what admins were
-//! told ([`notifications`]); the OAuth callback page ends an authorization
-//! ([`callback`]). Each page is a struct rendered by its template (maud, which
-//! escapes every value by construction) inside one layout ([`layout`]). Every
+//! (`account`, `live`); the notifications page shows what admins were
+//! told (`notifications`); the OAuth callback page ends an authorization
+//! (`callback`). Each page is a struct rendered by its template (maud, which
+//! escapes every value by construction) inside one layout (`layout`). Every
 //! page is self-contained (its style inline, nothing fetched from elsewhere,
 //! as the Content-Security-Policy says; the account page's one small script
 //! is served here, to operators only). Handlers call operations

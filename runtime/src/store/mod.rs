@@ -9,11 +9,19 @@
 //! that fails, or a process that dies, leaves the stored users as they were.
 
 mod applying;
+mod filter;
 pub mod history;
 pub mod migrate;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 pub mod staging;
+pub mod tables;
+
+/// Every aggregate's trait, for code that calls a backend by its own type rather than as a `dyn Store`.
+pub mod prelude {
+    pub use super::{Authorizations, Connections, Leases, Notifications, Runs, Store, Users};
+}
 
 use std::fmt;
 
@@ -451,20 +459,6 @@ pub fn open(location: &str) -> Result<std::sync::Arc<dyn Store>> {
 }
 
 /// The whole name, or first and last, in SQL both stores read: what a search and the name order read.
-const FULL_NAME: &str = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
-
-/// The ORDER BY of a user query; `bytes` is how the store compares text by its bytes (RFC 3339 in UTC
-/// sorts as text so).
-fn order_by(order: UserOrder, bytes: &str) -> String {
-    match order {
-        UserOrder::ExternalId => "external_id".to_owned(),
-        UserOrder::Email => "lower(email), external_id".to_owned(),
-        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
-        UserOrder::LastSeen => format!("last_seen_at IS NULL, last_seen_at{bytes} DESC, external_id"),
-        UserOrder::Created => format!("created_at IS NULL, created_at{bytes} DESC, external_id"),
-    }
-}
-
 /// Refuses an apply by `owner` of a run that is no longer running (recorded
 /// as interrupted when its lease lapsed), or whose connection's lease is not
 /// its own.
@@ -496,17 +490,6 @@ fn slow_sql(now: &str, slow_after: &str) -> String {
         "COALESCE((SELECT COALESCE(r.ended_at, {now}) - r.started_at FROM runs r WHERE r.connection_id = c.id \
          ORDER BY r.id DESC LIMIT 1), 0) >= {slow_after}"
     )
-}
-
-/// The SQL (valid in both stores) that a condition's field reads, and whether it compares exactly
-/// (otherwise without regard to case).
-fn condition_column(field: UserField) -> (&'static str, bool) {
-    match field {
-        UserField::ExternalId => ("external_id", true),
-        UserField::Email => ("email", false),
-        UserField::UserName => ("COALESCE(username, email)", false),
-        UserField::Access => ("(NOT deleted AND active)", true),
-    }
 }
 
 /// A store location as messages and logs show it: a URL without its password.
@@ -545,8 +528,8 @@ pub fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// The runtime's storage. Every method is one transaction.
-pub trait Store: Send + Sync {
+/// The connected accounts: each with its credentials sealed, its schedule, and whether it is enabled.
+pub trait Connections: Send + Sync {
     fn upsert_connection(&self, new: &NewConnection<'_>) -> Result<Upserted>;
     fn connection(&self, integration: &str, account: &str) -> Result<Option<Connection>>;
     fn connections(&self) -> Result<Vec<Connection>>;
@@ -554,6 +537,10 @@ pub trait Store: Send + Sync {
     fn remove_connection(&self, id: i64) -> Result<bool>;
     fn set_enabled(&self, id: i64, enabled: bool, reason: Option<&str>) -> Result<()>;
     fn set_next_sync(&self, id: i64, at: Time) -> Result<()>;
+}
+
+/// Which process syncs which connection: the scheduler's claims, a sync outside the schedule, and the recovery of the leases of processes that are gone.
+pub trait Leases: Send + Sync {
     /// Takes the connections due for a sync, as [`Claim`] bounds them: each
     /// is leased to the claiming process and its next sync moved on, in one
     /// transaction, so that of several processes serving one store exactly
@@ -564,13 +551,21 @@ pub trait Store: Send + Sync {
     /// lease it holds on another connection (a sync that ended while the store
     /// was unreachable, and could not release it) is left to lapse.
     fn renew_leases(&self, owner: &str, ids: &[i64], until: Time) -> Result<usize>;
-
     /// Takes the connection for one sync outside the schedule: false when
     /// it is leased. `owner` names the process (`host:pid`). A lease whose
-    /// owner died or that expired is freed by [`Store::recover_interrupted`].
+    /// owner died or that expired is freed by [`Leases::recover_interrupted`].
     fn try_lease(&self, id: i64, owner: &str, until: Time) -> Result<bool>;
     fn release(&self, id: i64, owner: &str) -> Result<()>;
+    /// Frees the leases of processes that are gone or whose lease expired:
+    /// their runs become `interrupted`, with their staged users dropped, and
+    /// their connections due again, to sync once more in the slot they lost
+    /// (unless the run before was interrupted too: a sync that keeps killing
+    /// its process waits for its next slot). Returns how many leases it freed.
+    fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize>;
+}
 
+/// The syncs of a connection: started, staged, completed (applied, or held under the policy), failed, approved, and listed.
+pub trait Runs: Send + Sync {
     /// Starts a run of the connection, with the baseline it compares its
     /// users against; refused unless `owner` holds its lease (a process
     /// stopped between its claim and its sync may have lost it meanwhile).
@@ -596,18 +591,15 @@ pub trait Store: Send + Sync {
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()>;
     /// Applies the connection's held run regardless of the hold.
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>>;
-    /// Frees the leases of processes that are gone or whose lease expired:
-    /// their runs become `interrupted`, with their staged users dropped, and
-    /// their connections due again, to sync once more in the slot they lost
-    /// (unless the run before was interrupted too: a sync that keeps killing
-    /// its process waits for its next slot). Returns how many leases it freed.
-    fn recover_interrupted(&self, is_alive: &dyn Fn(&str) -> bool, now: Time) -> Result<usize>;
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         Ok(self.runs(connection_id, 1)?.into_iter().next())
     }
     /// The connection's newest runs, newest first.
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>>;
+}
 
+/// A connection's stored users, as the edges read them, and their history.
+pub trait Users: Send + Sync {
     /// The connection's users the query selects, by external id.
     fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>>;
     /// How many users the query's filters select (its cursor, offset and limit aside).
@@ -623,16 +615,26 @@ pub trait Store: Send + Sync {
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
     /// The connection's users' history, newest first.
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>>;
+}
 
+/// What the admins were told.
+pub trait Notifications: Send + Sync {
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64>;
     fn notifications(&self, limit: i64) -> Result<Vec<Notification>>;
+}
 
+/// OAuth: the authorizations under way, and a connection's tokens.
+pub trait Authorizations: Send + Sync {
     fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()>;
     fn add_authorization(&self, pending: &PendingAuthorization) -> Result<()>;
     /// The authorization with this state, removed: a state is single use.
     /// Expired ones are swept on the way.
     fn take_authorization(&self, state: &str, now: Time) -> Result<Option<PendingAuthorization>>;
+}
 
+/// The runtime's storage, every aggregate of it: what the operations, the sync engine and the
+/// scheduler are given. Every method is one transaction.
+pub trait Store: Connections + Leases + Runs + Users + Notifications + Authorizations {
     /// A short health line: reachable, schema version, integrity.
     fn health(&self) -> Result<String>;
 }

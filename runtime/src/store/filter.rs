@@ -1,0 +1,188 @@
+//! Which users a query selects, as SQL, written once for both backends: the
+//! WHERE clause of a [`UserQuery`] with its parameters, and its ORDER BY.
+//! Each backend says how its SQL writes a parameter and the few functions
+//! that differ ([`Dialect`]).
+
+use super::{FieldTest, UserField, UserOrder, UserQuery};
+
+/// A parameter of a filter, as each backend binds it.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Param {
+    Int(i64),
+    Text(String),
+    Flag(bool),
+}
+
+/// What differs between the backends' SQL in a user query.
+pub(super) trait Dialect {
+    /// The placeholder of the `n`th parameter, from 1.
+    fn placeholder(n: usize) -> String;
+    /// Whether the licenses of a user (a JSON array of text) hold `license`.
+    fn holds_license(license: &str) -> String;
+    /// Whether `text` holds `part`.
+    fn contains(text: &str, part: &str) -> String;
+    /// Whether `text` starts with `prefix`.
+    fn starts_with(text: &str, prefix: &str) -> String;
+    /// How text is compared by its bytes (RFC 3339 times in UTC sort so), after a column.
+    const BY_BYTES: &'static str;
+}
+
+/// SQL and the parameters its placeholders number.
+#[derive(Debug, Default)]
+pub(super) struct Filter {
+    pub text: String,
+    pub params: Vec<Param>,
+}
+
+impl Filter {
+    /// Binds a parameter: its placeholder.
+    pub(super) fn bind<D: Dialect>(&mut self, param: Param) -> String {
+        self.params.push(param);
+        D::placeholder(self.params.len())
+    }
+}
+
+/// The whole name, or first and last.
+const FULL_NAME: &str = "COALESCE(full_name, COALESCE(first_name, '') || ' ' || COALESCE(last_name, ''))";
+
+/// The column a condition tests, and whether it compares exactly (otherwise without regard to case).
+fn condition_column(field: UserField) -> (&'static str, bool) {
+    match field {
+        UserField::ExternalId => ("external_id", true),
+        UserField::Email => ("email", false),
+        UserField::UserName => ("COALESCE(username, email)", false),
+        UserField::Access => ("(NOT deleted AND active)", true),
+    }
+}
+
+/// The WHERE clause of a user query, its parameters bound: the connection's id is the first.
+pub(super) fn users<D: Dialect>(connection_id: i64, query: &UserQuery) -> Filter {
+    let mut filter = Filter::default();
+    let id = filter.bind::<D>(Param::Int(connection_id));
+    let mut clauses = vec![format!("connection_id = {id}")];
+    if let Some(access) = query.access {
+        clauses.push(format!("(NOT deleted AND active) = {}", filter.bind::<D>(Param::Flag(access))));
+    }
+    if let Some(license) = &query.license {
+        clauses.push(D::holds_license(&filter.bind::<D>(Param::Text(license.clone()))));
+    }
+    if let Some(since) = query.changed_since {
+        let since = filter.bind::<D>(Param::Int(since));
+        clauses.push(format!("run_id IN (SELECT id FROM runs WHERE connection_id = {id} AND ended_at >= {since})"));
+    }
+    if let Some(search) = &query.search {
+        let search = filter.bind::<D>(Param::Text(search.to_lowercase()));
+        let (email, name) =
+            (D::contains("lower(email)", &search), D::contains(&format!("lower({FULL_NAME})"), &search));
+        clauses.push(format!("{email} OR {name}"));
+    }
+    if let Some(after) = &query.after {
+        clauses.push(format!("external_id > {}", filter.bind::<D>(Param::Text(after.clone()))));
+    }
+    for condition in &query.conditions {
+        let (field, exact) = condition_column(condition.field);
+        let folded = if exact { field.to_owned() } else { format!("lower({field})") };
+        let mut text = |text: &String| {
+            let text = if exact { text.clone() } else { text.to_lowercase() };
+            filter.bind::<D>(Param::Text(text))
+        };
+        let clause = match &condition.test {
+            FieldTest::Equals(value) => format!("{folded} = {}", text(value)),
+            FieldTest::Contains(value) => D::contains(&folded, &text(value)),
+            FieldTest::StartsWith(value) => D::starts_with(&folded, &text(value)),
+            FieldTest::Present => format!("{field} IS NOT NULL AND {field} <> ''"),
+            FieldTest::Is(yes) => format!("{field} = {}", filter.bind::<D>(Param::Flag(*yes))),
+        };
+        clauses.push(clause);
+    }
+    filter.text = clauses.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" AND ");
+    filter
+}
+
+/// The ORDER BY of a user query.
+pub(super) fn order_by<D: Dialect>(order: UserOrder) -> String {
+    let bytes = D::BY_BYTES;
+    match order {
+        UserOrder::ExternalId => "external_id".to_owned(),
+        UserOrder::Email => "lower(email), external_id".to_owned(),
+        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
+        UserOrder::LastSeen => format!("last_seen_at IS NULL, last_seen_at{bytes} DESC, external_id"),
+        UserOrder::Created => format!("created_at IS NULL, created_at{bytes} DESC, external_id"),
+    }
+}
+
+/// A connection's history entries, newest first ([`super::rows::HISTORY_COLUMNS`]): its parameters are
+/// the connection's id, the time they are at or after, the user (by external id, or by email among the
+/// stored users) or `NULL` for all, and how many.
+pub(super) fn history<D: Dialect>() -> String {
+    let (id, since, user, limit) = (D::placeholder(1), D::placeholder(2), D::placeholder(3), D::placeholder(4));
+    format!(
+        "SELECT {} FROM user_history h WHERE h.connection_id = {id} AND h.at >= {since} AND (CAST({user} AS TEXT) IS NULL OR \
+         h.external_id = {user} OR h.external_id IN (SELECT external_id FROM users WHERE connection_id = {id} AND \
+         lower(email) = lower({user}))) ORDER BY h.id DESC LIMIT {limit}",
+        super::rows::HISTORY_COLUMNS
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Condition;
+
+    /// A dialect that shows what the builder asked of it.
+    struct Shown;
+
+    impl Dialect for Shown {
+        fn placeholder(n: usize) -> String {
+            format!("${n}")
+        }
+        fn holds_license(license: &str) -> String {
+            format!("holds({license})")
+        }
+        fn contains(text: &str, part: &str) -> String {
+            format!("contains({text}, {part})")
+        }
+        fn starts_with(text: &str, prefix: &str) -> String {
+            format!("starts({text}, {prefix})")
+        }
+        const BY_BYTES: &'static str = "";
+    }
+
+    #[test]
+    fn a_query_becomes_one_clause_per_filter_with_its_parameters_numbered() {
+        let query = UserQuery {
+            access: Some(true),
+            license: Some("Pro".to_owned()),
+            search: Some("ÅDA".to_owned()),
+            after: Some("42".to_owned()),
+            conditions: vec![
+                Condition { field: UserField::Email, test: FieldTest::StartsWith("Ada@".to_owned()) },
+                Condition { field: UserField::ExternalId, test: FieldTest::Equals("X1".to_owned()) },
+                Condition { field: UserField::UserName, test: FieldTest::Present },
+            ],
+            ..UserQuery::default()
+        };
+        let filter = users::<Shown>(7, &query);
+        assert_eq!(
+            filter.text,
+            format!(
+                "(connection_id = $1) AND ((NOT deleted AND active) = $2) AND (holds($3)) AND \
+                 (contains(lower(email), $4) OR contains(lower({FULL_NAME}), $4)) AND (external_id > $5) AND \
+                 (starts(lower(email), $6)) AND (external_id = $7) AND \
+                 (COALESCE(username, email) IS NOT NULL AND COALESCE(username, email) <> '')"
+            )
+        );
+        assert_eq!(
+            filter.params,
+            [
+                Param::Int(7),
+                Param::Flag(true),
+                Param::Text("Pro".to_owned()),
+                Param::Text("åda".to_owned()),
+                Param::Text("42".to_owned()),
+                Param::Text("ada@".to_owned()),
+                Param::Text("X1".to_owned()),
+            ]
+        );
+    }
+}

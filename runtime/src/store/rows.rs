@@ -1,0 +1,117 @@
+//! What both backends read alike, written once: the column lists of their
+//! SELECTs, and a row's cells made into the store's types (a connection, a
+//! run, a stored user, a history entry). Each backend says how a cell of its
+//! rows is read ([`Cells`]); the rest is here.
+
+use super::history::{Change, Event};
+use super::{Connection, Outcome, Run, StoredUser, Time, UserRow};
+
+/// The columns a user row and a staged record share, in this order.
+pub(super) const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, \
+                                       created_at, last_seen_at, active, status, licenses, custom_fields";
+
+/// A stored user: [`USER_COLUMNS`], whether it is deleted, when it was first and last seen (a present
+/// user was seen by the last applied sync). `connection_id` is the placeholder of the connection's id.
+pub(super) fn stored_user_columns(connection_id: &str) -> String {
+    format!(
+        "{USER_COLUMNS}, deleted, first_seen, CASE WHEN deleted THEN last_seen \
+         ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = {connection_id}), last_seen) END"
+    )
+}
+
+pub(super) const CONNECTION_COLUMNS: &str = "id, integration, account, credentials, base_url, enabled, \
+                                             disabled_reason, interval_secs, next_sync_at, replace_users, token_url, \
+                                             authorize_url, tokens";
+
+pub(super) const RUN_COLUMNS: &str = "id, connection_id, started_at, ended_at, outcome, pages, users_seen, \
+                                      users_dropped, dropped_reasons, error, added, updated, deleted";
+
+/// A history entry: whose, when, by which run, what happened and its detail.
+pub(super) const HISTORY_COLUMNS: &str = "h.external_id, h.at, h.run_id, h.event, h.detail";
+
+/// How a backend reads one cell of a row, by its index, as the type the column holds.
+pub(super) trait Cells {
+    type Error;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+    fn bytes(&self, i: usize) -> Result<Vec<u8>, Self::Error>;
+    fn opt_bytes(&self, i: usize) -> Result<Option<Vec<u8>>, Self::Error>;
+}
+
+/// A row of [`CONNECTION_COLUMNS`].
+pub(super) fn connection<R: Cells>(row: &R) -> Result<Connection, R::Error> {
+    Ok(Connection {
+        id: row.int(0)?,
+        integration: row.text(1)?,
+        account: row.text(2)?,
+        sealed_credentials: row.bytes(3)?,
+        base_url: row.opt_text(4)?,
+        enabled: row.flag(5)?,
+        disabled_reason: row.opt_text(6)?,
+        interval_secs: row.int(7)?,
+        next_sync_at: row.int(8)?,
+        replace_users: row.flag(9)?,
+        token_url: row.opt_text(10)?,
+        authorize_url: row.opt_text(11)?,
+        sealed_tokens: row.opt_bytes(12)?,
+    })
+}
+
+/// A row of [`RUN_COLUMNS`].
+pub(super) fn run<R: Cells>(row: &R) -> Result<Run, R::Error> {
+    Ok(Run {
+        id: row.int(0)?,
+        connection_id: row.int(1)?,
+        started_at: row.int(2)?,
+        ended_at: row.opt_int(3)?,
+        outcome: Outcome::parse(&row.text(4)?),
+        pages: row.int(5)?,
+        users_seen: row.int(6)?,
+        users_dropped: row.int(7)?,
+        dropped_reasons: serde_json::from_str(&row.text(8)?).unwrap_or_default(),
+        error: row.opt_text(9)?,
+        added: row.int(10)?,
+        updated: row.int(11)?,
+        deleted: row.int(12)?,
+    })
+}
+
+/// A row of [`stored_user_columns`].
+pub(super) fn stored_user<R: Cells>(row: &R) -> Result<StoredUser, R::Error> {
+    Ok(StoredUser {
+        user: UserRow {
+            external_id: row.text(0)?,
+            email: row.text(1)?,
+            username: row.opt_text(2)?,
+            full_name: row.opt_text(3)?,
+            first_name: row.opt_text(4)?,
+            last_name: row.opt_text(5)?,
+            role: row.opt_text(6)?,
+            created_at: row.opt_text(7)?,
+            last_seen_at: row.opt_text(8)?,
+            active: row.flag(9)?,
+            status: row.text(10)?,
+            licenses: serde_json::from_str(&row.text(11)?).unwrap_or_default(),
+            custom_fields: serde_json::from_str(&row.text(12)?).unwrap_or_default(),
+        },
+        deleted: row.flag(13)?,
+        first_seen: row.int(14)?,
+        last_seen: row.int(15)?,
+    })
+}
+
+/// A row of [`HISTORY_COLUMNS`]; `None` for an event this build does not know.
+pub(super) fn change<R: Cells>(row: &R) -> Result<Option<Change>, R::Error> {
+    let Some(event) = Event::parse(&row.text(3)?) else { return Ok(None) };
+    let detail = row.opt_text(4)?;
+    let (fields, license) = match event {
+        Event::Changed => (detail.and_then(|d| serde_json::from_str(&d).ok()).unwrap_or_default(), None),
+        Event::LicenseGained | Event::LicenseLost => (Vec::new(), detail),
+        _ => (Vec::new(), None),
+    };
+    let at: Time = row.int(1)?;
+    Ok(Some(Change { external_id: row.text(0)?, at, run_id: row.int(2)?, event, fields, license }))
+}
