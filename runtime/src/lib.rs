@@ -2,10 +2,9 @@
 //! generated connector through the registry, holds the connected accounts,
 //! syncs each on a schedule into the store, and applies the error policy.
 
+pub mod access;
 pub mod api;
-pub mod attempts;
 pub mod cli;
-pub mod client;
 pub mod clock;
 pub mod console;
 pub mod demo;

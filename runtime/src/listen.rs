@@ -71,7 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     router: axum::Router,
     limits: Limits,
-    proxies: Arc<crate::client::TrustedProxies>,
+    proxies: Arc<crate::access::proxies::TrustedProxies>,
     shutdown: impl Future<Output = ()>,
 ) {
     let open = Arc::new(Open::default());

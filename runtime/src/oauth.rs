@@ -1,6 +1,6 @@
 //! OAuth 2.0 in the runtime's store: where a connection's OAuth endpoints
 //! are, and its tokens sealed at rest. Starting and completing an
-//! authorization are operations ([`crate::operate`]); the sync engine takes
+//! authorization are operations (the `operate` module); the sync engine takes
 //! the tokens from here.
 
 use tib_support::oauth::{Endpoints, TokenSet};

@@ -1,7 +1,70 @@
-//! What the edges share to show things to people and link to them: a path
-//! segment percent-encoded, an account's console path, a time to the minute.
+//! What the web edges share: the [`Web`] value their handlers are given (the
+//! services they call, and who may call them), and how they show things to
+//! people and link to them: a path segment percent-encoded, an account's
+//! console path, a time to the minute.
 
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::access::attempts::Attempts;
+use crate::access::proxies::TrustedProxies;
+use crate::access::sessions::Sessions;
+use crate::access::token::AdminToken;
+use crate::services::Services;
 use crate::store::Time;
+
+/// What the web edges share: the services they call, and who may call them.
+pub struct Web {
+    pub services: Arc<Services>,
+    /// Without one, the API answers nothing but how to turn it on, and the console lets no one in.
+    pub admin: Option<AdminToken>,
+    /// Failed attempts at the admin token, on the API and at the console's login alike.
+    pub attempts: Attempts,
+    /// Whose `X-Forwarded-For` tells the client's address.
+    pub proxies: Arc<TrustedProxies>,
+    /// The console's logged-in operators.
+    pub sessions: Sessions,
+}
+
+impl Web {
+    pub fn new(services: Arc<Services>, admin: Option<AdminToken>, proxies: TrustedProxies) -> Web {
+        Web {
+            services,
+            admin,
+            attempts: Attempts::default(),
+            proxies: Arc::new(proxies),
+            sessions: Sessions::default(),
+        }
+    }
+
+    /// `Secure` cookies when the public URL is https.
+    pub fn secure(&self) -> bool {
+        self.services.public_url.scheme() == "https"
+    }
+
+    /// The address a request comes from, through the proxies the operator trusts.
+    pub(crate) fn client(&self, request: &axum::http::request::Parts) -> IpAddr {
+        let peer = request
+            .extensions
+            .get::<axum::extract::ConnectInfo<crate::listen::ClientAddress>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.0.ip());
+        self.proxies.client(peer, &request.headers)
+    }
+
+    /// Whether `presented` is the admin token, after the wait failed
+    /// attempts from `client` impose ([`crate::access::attempts`]); a failure is counted.
+    pub(crate) async fn check_token(&self, admin: &AdminToken, client: IpAddr, presented: &str) -> bool {
+        self.attempts.wait_turn(client).await;
+        let now = std::time::Instant::now();
+        if admin.accepts(presented) {
+            self.attempts.succeeded(client, now);
+            true
+        } else {
+            self.attempts.failed(client, now);
+            false
+        }
+    }
+}
 
 /// Text as one URL path segment or query value: every byte but letters, digits and `-._~` percent-encoded.
 pub fn percent_encode(text: &str) -> String {

@@ -23,6 +23,7 @@ mod request;
 pub mod rules;
 mod secret;
 pub mod spec;
+mod template;
 pub mod time;
 pub mod value;
 
@@ -30,11 +31,10 @@ pub use error::SyncError;
 pub use http::{Client, ClientSettings, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
 pub use network::NetworkPolicy;
 pub use page::{ApiErrorKind, PageError, PageInfo};
-pub use paginate::{
-    Connection, DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync,
-};
+pub use paginate::{DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync};
 pub use printable::{one_line, printable, storable};
 pub use record::{Dropped, User};
+pub use request::Connection;
 pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.
 pub use serde;

@@ -18,10 +18,9 @@ use crate::Connector;
 use crate::error::SyncError;
 use crate::headers::link_next;
 use crate::http::{self, Client, RetryPolicy};
-use crate::oauth::TokenProvider;
 use crate::page::{ApiErrorKind, PageError, PageInfo};
 use crate::record::{Dropped, User};
-use crate::request::Requests;
+use crate::request::{Connection, Requests};
 use crate::secret::CredentialValues;
 use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
 
@@ -43,16 +42,6 @@ impl Default for SyncOptions {
     fn default() -> Self {
         SyncOptions { max_pages: 100_000, retry: RetryPolicy::default(), deadline: DEFAULT_DEADLINE }
     }
-}
-
-/// What a connection brings to a sync.
-pub struct Connection<'a> {
-    pub credentials: &'a CredentialValues,
-    /// For OAuth specs: where the bearer token comes from.
-    pub tokens: Option<&'a dyn TokenProvider>,
-    /// Replaces the spec's base URL, e.g. with a sandbox or a local test
-    /// server. Next pages must then stay on this URL's origin.
-    pub base_url: Option<&'a Url>,
 }
 
 /// The users of one page, handed to the sink in page order.

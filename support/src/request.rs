@@ -6,9 +6,19 @@ use url::{Origin, Url};
 
 use crate::error::SyncError;
 use crate::oauth::TokenProvider;
-use crate::paginate::Connection;
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Counted, Json, Method, Pagination, Param, Part, Spec, Template};
+use crate::spec::{Auth, Counted, Json, Method, Pagination, Param, Spec};
+use crate::template::{render, render_url};
+
+/// What a connection brings to a sync.
+pub struct Connection<'a> {
+    pub credentials: &'a CredentialValues,
+    /// For OAuth specs: where the bearer token comes from.
+    pub tokens: Option<&'a dyn TokenProvider>,
+    /// Replaces the spec's base URL, e.g. with a sandbox or a local test
+    /// server. Next pages must then stay on this URL's origin.
+    pub base_url: Option<&'a Url>,
+}
 
 /// Builds every request of one sync.
 #[derive(Clone)]
@@ -226,18 +236,6 @@ fn secrets(spec: &Spec, creds: &CredentialValues) -> CredentialValues {
     }
 }
 
-/// A template's text with the credential values put in.
-pub(crate) fn render(template: &Template, creds: &CredentialValues) -> String {
-    template
-        .0
-        .iter()
-        .map(|part| match part {
-            Part::Text(text) => *text,
-            Part::Credential(index) => creds.get(*index),
-        })
-        .collect()
-}
-
 /// A body template with the connection's values put in.
 fn json(template: &Json, creds: &CredentialValues) -> serde_json::Value {
     use serde_json::Value;
@@ -270,23 +268,6 @@ fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues) -> Url {
     url
 }
 
-/// A URL template's text. Values put into a URL may only be URL-safe text, so
-/// a tenant name cannot move the request to another host or path.
-pub(crate) fn render_url(template: &Template, creds: &CredentialValues) -> Result<String, SyncError> {
-    for part in template.0 {
-        if let Part::Credential(index) = part {
-            let value = creds.get(*index);
-            let safe = !value.is_empty() && value.chars().all(|c| c.is_ascii_alphanumeric() || "-._~".contains(c));
-            if !safe {
-                return Err(SyncError::Config(creds.redact(&format!(
-                    "the credential put into the base URL must be letters, digits, `-`, `.`, `_` or `~`, got `{value}`"
-                ))));
-            }
-        }
-    }
-    Ok(render(template, creds))
-}
-
 fn header_name(param: &Param) -> Result<HeaderName, SyncError> {
     HeaderName::from_bytes(param.name.as_bytes())
         .map_err(|_| SyncError::Config(format!("`{}` is not a header name", param.name)))
@@ -301,7 +282,7 @@ fn header_value(param: &Param, creds: &CredentialValues) -> Result<HeaderValue, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::{Endpoint, Pagination};
+    use crate::spec::{Endpoint, Pagination, Part, Template};
 
     static KEYED: Spec = Spec {
         app: "Keyed",

@@ -2,12 +2,11 @@
 //! integrations of this build, the connections (read, connect, enable,
 //! disable, sync now, approve a held sync, disconnect), their runs and users,
 //! and the admins' notifications. Every route needs the admin token
-//! ([`admin::AdminToken`]) as a bearer token; errors are RFC 9457 problem
+//! ([`crate::access::token::AdminToken`]) as a bearer token; errors are RFC 9457 problem
 //! details ([`problem::Problem`]). `/health` needs nothing. Each handler
 //! reads its request, calls one operation ([`crate::operate`]) and answers
 //! with a view ([`views`]).
 
-pub mod admin;
 mod document;
 pub mod problem;
 pub mod scim;
@@ -25,8 +24,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::operate::{Action, NewAccount, Overrides};
-use crate::server::Web;
 use crate::store::{Upserted, UserQuery};
+use crate::web::Web;
 use problem::Problem;
 
 /// The most users one page of `/users` holds.
@@ -78,7 +77,7 @@ pub fn router(web: Arc<Web>) -> Router {
 }
 
 /// Lets a request through only with `Authorization: Bearer <admin token>`;
-/// wrong tokens cost their address a growing wait ([`crate::attempts`]).
+/// wrong tokens cost their address a growing wait ([`crate::access::attempts`]).
 async fn authorized(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
     let Some(admin) = &web.admin else {
         let off = "the API is off: start `tib serve` with TIB_ADMIN_TOKEN or --admin-token-file";

@@ -18,8 +18,8 @@ use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::server::Web;
 use crate::store::{Condition, FieldTest, StoredUser, UserField, UserQuery};
+use crate::web::Web;
 use crate::web::percent_encode;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";

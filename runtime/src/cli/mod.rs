@@ -396,7 +396,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         }
         Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file, caps, trusted_proxies } => {
             let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
-            let proxies = crate::client::TrustedProxies::new(trusted_proxies);
+            let proxies = crate::access::proxies::TrustedProxies::new(trusted_proxies);
             let admin = serve::admin_token(admin_token_file.as_deref())?;
             if admin.is_none() && !listen.ip().is_loopback() {
                 return fail(format!(

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Context, Failure, NOTIFY_GRACE, Schedule, fail};
-use crate::api::admin::AdminToken;
+use crate::access::token::AdminToken;
 use crate::schedule::{self, Scheduler};
-use crate::server::Web;
+use crate::web::Web;
 
 impl Context {
     pub(super) async fn serve(
@@ -16,7 +16,7 @@ impl Context {
         listen: std::net::SocketAddr,
         limits: crate::listen::Limits,
         admin: Option<AdminToken>,
-        proxies: crate::client::TrustedProxies,
+        proxies: crate::access::proxies::TrustedProxies,
     ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
         let web = Arc::new(Web::new(self.services.clone(), admin, proxies));

@@ -14,8 +14,8 @@ use super::layout::{self, Page, csrf_field, line, navigation};
 use super::overview::{last_sync, next_sync, state_text};
 use super::{Operator, done, error_page};
 use crate::operate::{Account, AccountQuery, Action, ConnectionState};
-use crate::server::Web;
 use crate::store::{Run, StoredUser, UserOrder, UserQuery};
+use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
 
 #[derive(Deserialize)]

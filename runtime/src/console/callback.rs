@@ -12,7 +12,7 @@ use maud::{Markup, Render, html};
 
 use super::error_page;
 use super::layout::{self, Page};
-use crate::server::Web;
+use crate::web::Web;
 use crate::web::account_path;
 
 pub(super) struct Callback {

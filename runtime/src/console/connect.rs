@@ -19,7 +19,7 @@ use super::layout::{self, Page, csrf_field, navigation};
 use super::{Operator, done, error_page};
 use crate::api::views::AuthKind;
 use crate::operate::{Error, ErrorKind, NewAccount, Overrides};
-use crate::server::Web;
+use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
 
 /// A template as the spec wrote it: credentials as `{name}`.

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 
 use super::{Operator, error_page};
-use crate::server::Web;
+use crate::web::Web;
 
 const SCRIPT: &str = include_str!("console.js");
 

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::layout::{self, Page};
 use super::{COOKIE, Operator};
-use crate::server::Web;
+use crate::web::Web;
 
 /// The login form, with why the last try failed.
 pub(super) struct LoginPage<'a> {

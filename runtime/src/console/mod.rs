@@ -1,5 +1,5 @@
 //! The operators' console: server-rendered pages in `tib serve`. An operator
-//! logs in with the admin token (`login`, [`session`]); the overview shows
+//! logs in with the admin token (`login`, [`crate::access::sessions`]); the overview shows
 //! the integrations available to connect and the connected accounts
 //! (`overview`); the connect dialog connects one (`connect`); an
 //! account's page shows its runs, licenses and users and follows a sync live
@@ -21,7 +21,6 @@ mod live;
 mod login;
 mod notifications;
 mod overview;
-pub mod session;
 
 use std::sync::Arc;
 
@@ -33,7 +32,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 
 use crate::operate::{self, ErrorKind};
-use crate::server::Web;
+use crate::web::Web;
 use crate::web::percent_encode;
 
 const COOKIE: &str = "tib_session";
@@ -78,7 +77,7 @@ impl FromRequestParts<Arc<Web>> for Operator {
 impl Operator {
     /// The refusal of a form whose CSRF token is not this session's; `None` for one whose token is.
     fn refuses(&self, presented: &str) -> Option<Response> {
-        let forged = !session::same(presented, &self.csrf);
+        let forged = !crate::access::sessions::same(presented, &self.csrf);
         forged.then(|| {
             let page = layout::Problem { title: "Refused", message: "The form's CSRF token is missing or wrong." };
             layout::respond(StatusCode::FORBIDDEN, &page)

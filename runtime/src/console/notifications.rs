@@ -9,8 +9,8 @@ use maud::{Markup, Render, html};
 
 use super::layout::{self, Page, line, navigation};
 use super::{Operator, error_page};
-use crate::server::Web;
 use crate::store::Notification;
+use crate::web::Web;
 use crate::web::when;
 
 /// Notifications the page lists: the newest.

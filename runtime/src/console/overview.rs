@@ -13,7 +13,7 @@ use super::layout::{self, Page, line, navigation};
 use super::{Operator, error_page};
 use crate::api::views::{AuthKind, Integration};
 use crate::operate::{ConnectionState, Summary};
-use crate::server::Web;
+use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
 
 #[derive(Deserialize)]

@@ -6,15 +6,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tib_runtime::api::admin::AdminToken;
+use tib_runtime::access::token::AdminToken;
 use tib_runtime::clock::SystemClock;
 use tib_runtime::schedule::Scheduler;
-use tib_runtime::server::Web;
 use tib_runtime::services::Services;
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::{ApplyPolicy, Store};
 use tib_runtime::sync::Engine;
 use tib_runtime::vault::Vault;
+use tib_runtime::web::Web;
 
 /// The key the tests' vaults seal with.
 pub const KEY: &str = "8e0f2a41c4b75d9e36a1f0c2b4d6e8f01a3c5e7092b4d6f8e0a2c4e6f8a0b2c4";
@@ -73,7 +73,7 @@ impl Server {
         let owner = engine.owner.clone();
         let scheduler = Scheduler::new(services.store.clone(), services.clock.clone(), engine, 4, &owner);
         let admin = setup.admin.as_deref().map(AdminToken::from_token);
-        let proxies = tib_runtime::client::TrustedProxies::new(setup.trusted_proxies);
+        let proxies = tib_runtime::access::proxies::TrustedProxies::new(setup.trusted_proxies);
         let web = Arc::new(Web::new(services.clone(), admin, proxies));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut scheduler_stopped = stopped.clone();

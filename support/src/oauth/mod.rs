@@ -20,9 +20,9 @@ use url::Url;
 
 use crate::error::SyncError;
 use crate::http::Client;
-use crate::request::{render, render_url};
 use crate::secret::{CredentialValues, Secret};
 use crate::spec::{Auth, ClientAuth, Param, Spec};
+use crate::template::{render, render_url};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 

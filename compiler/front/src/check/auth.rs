@@ -1,14 +1,13 @@
 //! Credentials and authentication: what a connection supplies, and how each
 //! request carries it. Templates resolve `{name}` against the declared credentials.
 
-use crate::ast::{self, AuthArg, Str, StrPart};
+use crate::ast::{self, AuthArg, Str};
 use crate::diag::Diagnostic;
-use crate::ident;
-use crate::ir::{self, CredentialId, Template, TemplatePart};
+use crate::ir::{self, Template};
 use crate::span::Span;
 use crate::suggest;
 
-use super::endpoint;
+use super::credentials::{self, Credentials, Use, header_name};
 use super::settings::Settings;
 
 /// The auth kinds, as written after `auth`.
@@ -35,181 +34,6 @@ pub fn settings(kind: &str) -> &'static [&'static str] {
             "base_url_from",
         ],
         _ => &[],
-    }
-}
-
-/// The declared credentials, and which of them a template has used.
-pub struct Credentials {
-    declared: Vec<Declared>,
-}
-
-struct Declared {
-    credential: ir::Credential,
-    span: Span,
-    used: bool,
-    /// OAuth's client id and secret are implied by the auth kind, not declared.
-    implied: bool,
-}
-
-/// Where a template is used, which decides whether secrets may appear in it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Use {
-    /// Sent in a header or body: secrets welcome.
-    Secret,
-    /// Part of a URL that is shown and logged: no secrets.
-    Shown,
-}
-
-impl Credentials {
-    pub fn declare(decls: &[ast::CredentialDecl], d: &mut Vec<Diagnostic>) -> Self {
-        let mut declared: Vec<Declared> = Vec::new();
-        for decl in decls {
-            let name = &decl.name.text;
-            if let Some(first) = declared.iter().find(|c| &c.credential.name == name) {
-                d.push(
-                    Diagnostic::error(
-                        "tib::duplicate-credential",
-                        format!("credential `{name}` is declared twice"),
-                        decl.name.span,
-                        "declared again here",
-                    )
-                    .with_label(first.span, "first declared here"),
-                );
-                continue;
-            }
-            if !ident::is_snake_case(name) {
-                d.push(
-                    Diagnostic::error(
-                        "tib::credential-name",
-                        format!("credential name `{name}` is not snake_case"),
-                        decl.name.span,
-                        "use lower case letters, digits and _",
-                    )
-                    .with_help(format!("call it `{}`", ident::snake_case(name))),
-                );
-            }
-            let secret = match decl.kind.text.as_str() {
-                "secret" => true,
-                "text" => false,
-                other => {
-                    d.push(
-                        Diagnostic::error(
-                            "tib::credential-kind",
-                            format!("`{other}` is not a kind of credential"),
-                            decl.kind.span,
-                            "expected secret or text",
-                        )
-                        .did_you_mean(other, &["secret", "text"], "a credential is"),
-                    );
-                    true
-                }
-            };
-            let description = decl.description.as_ref().and_then(|s| super::values::plain(s, "a description", d));
-            declared.push(Declared {
-                credential: ir::Credential { name: name.clone(), secret, description },
-                span: decl.name.span,
-                used: false,
-                implied: false,
-            });
-        }
-        Credentials { declared }
-    }
-
-    /// Adds a credential the auth kind itself asks for (OAuth client id and secret).
-    fn imply(&mut self, name: &str, secret: bool, description: &str, at: Span, d: &mut Vec<Diagnostic>) {
-        if let Some(existing) = self.declared.iter().find(|c| c.credential.name == name) {
-            d.push(
-                Diagnostic::error(
-                    "tib::duplicate-credential",
-                    format!("`{name}` is supplied by OAuth already"),
-                    existing.span,
-                    "declared here",
-                )
-                .with_label(at, "this auth kind asks for it")
-                .with_help(format!("remove `{name}` from credentials")),
-            );
-            return;
-        }
-        self.declared.push(Declared {
-            credential: ir::Credential { name: name.to_owned(), secret, description: Some(description.to_owned()) },
-            span: at,
-            used: true,
-            implied: true,
-        });
-    }
-
-    /// Resolves the placeholders of a string against the declared credentials.
-    pub fn template(&mut self, s: &Str, usage: Use, what: &str, d: &mut Vec<Diagnostic>) -> Option<Template> {
-        let mut parts: Vec<TemplatePart> = Vec::new();
-        let mut ok = true;
-        for part in &s.parts {
-            match part {
-                StrPart::Text(text) => match parts.last_mut() {
-                    Some(TemplatePart::Text(prev)) => prev.push_str(text),
-                    _ => parts.push(TemplatePart::Text(text.clone())),
-                },
-                StrPart::Placeholder(word) => match self.declared.iter().position(|c| c.credential.name == word.text) {
-                    Some(i) => {
-                        let declared = &mut self.declared[i];
-                        declared.used = true;
-                        if declared.credential.secret && usage == Use::Shown {
-                            d.push(
-                                Diagnostic::error(
-                                    "tib::secret-in-url",
-                                    format!("secret `{}` would be shown in {what}", word.text),
-                                    word.span,
-                                    "a secret credential",
-                                )
-                                .with_label(declared.span, "declared secret here")
-                                .with_help("URLs are logged and shown; only `text` credentials may be part of one"),
-                            );
-                            ok = false;
-                        }
-                        parts.push(TemplatePart::Credential(CredentialId(i)));
-                    }
-                    None => {
-                        let names: Vec<&str> = self.declared.iter().map(|c| c.credential.name.as_str()).collect();
-                        let help = match suggest::closest(&word.text, names.iter().copied()) {
-                            Some(best) => format!("did you mean `{best}`?"),
-                            None => format!(
-                                "declare it: credentials {{ {} secret \"...\" }}",
-                                ident::snake_case(&word.text)
-                            ),
-                        };
-                        d.push(
-                            Diagnostic::error(
-                                "tib::unknown-credential",
-                                format!("`{{{}}}` names no declared credential", word.text),
-                                word.span,
-                                "not declared",
-                            )
-                            .with_help(help),
-                        );
-                        ok = false;
-                    }
-                },
-            }
-        }
-        ok.then_some(Template { parts })
-    }
-
-    /// Credentials declared but read by nothing are likely a typo or a leftover.
-    pub fn warn_unused(&self, d: &mut Vec<Diagnostic>) {
-        for c in self.declared.iter().filter(|c| !c.used && !c.implied) {
-            d.push(
-                Diagnostic::warning(
-                    "tib::unused-credential",
-                    format!("credential `{}` is never used", c.credential.name),
-                    c.span,
-                    "declared here",
-                )
-                .with_help("use it as a {placeholder} in base_url or auth, or remove it"),
-            );
-        }
-    }
-
-    pub fn into_ir(self) -> Vec<ir::Credential> {
-        self.declared.into_iter().map(|c| c.credential).collect()
     }
 }
 
@@ -309,7 +133,7 @@ pub fn auth(
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let token_url = s.required_string("token_url", "token_url = \"https://login.example.com/oauth/token\"", d);
-            let token_url = token_url.and_then(|url| endpoint::url(url, creds, "token_url", d));
+            let token_url = token_url.and_then(|url| credentials::url(url, creds, "token_url", d));
             let scopes = s.strings("scopes", d);
             let token_params = params(&s, "token_params", Use::Secret, creds, d);
             let client_auth = client_auth(&s, d);
@@ -335,9 +159,9 @@ pub fn auth(
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let authorize_url =
                 s.required_string("authorize_url", "authorize_url = \"https://app.example.com/oauth/authorize\"", d);
-            let authorize_url = authorize_url.and_then(|url| endpoint::url(url, creds, "authorize_url", d));
+            let authorize_url = authorize_url.and_then(|url| credentials::url(url, creds, "authorize_url", d));
             let token_url = s.required_string("token_url", "token_url = \"https://app.example.com/oauth/token\"", d);
-            let token_url = token_url.and_then(|url| endpoint::url(url, creds, "token_url", d));
+            let token_url = token_url.and_then(|url| credentials::url(url, creds, "token_url", d));
             let refresh_tokens = match s.required("refresh_tokens", "refresh_tokens = true", d) {
                 Some(_) => s.boolean("refresh_tokens", d),
                 None => None,
@@ -459,25 +283,6 @@ fn params(
         out.push(ir::Param { name: entry.key.text.clone(), value });
     }
     Some(out)
-}
-
-/// A header name must be a valid HTTP token (RFC 9110 section 5.1).
-pub fn header_name(key: &ast::Key, d: &mut Vec<Diagnostic>) -> Option<String> {
-    let valid =
-        !key.text.is_empty() && key.text.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid {
-        d.push(
-            Diagnostic::error(
-                "tib::header-name",
-                format!("`{}` is not a valid header name", key.text),
-                key.span,
-                "invalid",
-            )
-            .with_help("header names are letters, digits and - (e.g. \"X-Api-Key\")"),
-        );
-        return None;
-    }
-    Some(key.text.clone())
 }
 
 /// A secret fixed in the spec would be shared by every connection and

@@ -7,110 +7,15 @@ use crate::ir::{self, Template, TemplatePart};
 use crate::span::Span;
 use crate::suggest;
 
-use super::auth::{Credentials, Use, header_name};
+use super::credentials::{Credentials, Use, header_name};
 use super::sections::Request;
 use super::settings::Settings;
 
 /// The settings of the `request` block.
 pub const REQUEST_SETTINGS: &[&str] = &["query", "headers", "body", "listings"];
 
-/// A URL the spec fixes: absolute, https unless it is loopback, placeholders only for `text` credentials.
-pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>) -> Option<Template> {
-    let template = creds.template(s, Use::Shown, what, d)?;
-    // Placeholders stand for host or path parts; any letters will do to test the shape.
-    let sample: String = template
-        .parts
-        .iter()
-        .map(|part| match part {
-            TemplatePart::Text(t) => t.as_str(),
-            TemplatePart::Credential(_) => "tenant",
-        })
-        .collect();
-    let parsed = match url::Url::parse(&sample) {
-        Ok(parsed) => parsed,
-        Err(url::ParseError::RelativeUrlWithoutBase) => {
-            d.push(
-                Diagnostic::error(
-                    "tib::relative-url",
-                    format!("{what} must be an absolute URL"),
-                    s.span,
-                    "no scheme or host",
-                )
-                .with_help("write the full URL, e.g. \"https://api.example.com/v1\""),
-            );
-            return None;
-        }
-        Err(error) => {
-            d.push(Diagnostic::error("tib::bad-url", format!("{what} is not a valid URL"), s.span, error.to_string()));
-            return None;
-        }
-    };
-    let loopback = matches!(parsed.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match parsed.scheme() {
-        "https" => {}
-        "http" if loopback => {}
-        // A typo (`htps`, `hhtps`), told apart from plain http, which is a choice.
-        scheme
-            if scheme != "http"
-                && suggest::closest(scheme, ["https"]).is_some()
-                && matches!(template.parts.first(), Some(TemplatePart::Text(t))
-                    if t.get(..scheme.len()).is_some_and(|w| w.eq_ignore_ascii_case(scheme))) =>
-        {
-            // The scheme as written, just inside the opening quote.
-            let span = Span::new(s.span.start + 1, s.span.start + 1 + scheme.len());
-            d.push(
-                Diagnostic::error(
-                    "tib::url-scheme",
-                    format!("`{scheme}://` in {what} is not a scheme"),
-                    span,
-                    "misspelt scheme",
-                )
-                .did_you_mean(scheme, &["https"], "the scheme is"),
-            );
-            return None;
-        }
-        scheme => {
-            d.push(
-                Diagnostic::error(
-                    "tib::insecure-url",
-                    format!("{what} uses {scheme}://, which would send credentials in the clear"),
-                    s.span,
-                    "not https",
-                )
-                .with_help("use https://; plain http is allowed only for localhost and 127.0.0.1"),
-            );
-            return None;
-        }
-    }
-    if !parsed.username().is_empty() || parsed.password().is_some() {
-        d.push(
-            Diagnostic::error(
-                "tib::url-userinfo",
-                format!("{what} has a user name or password before its host"),
-                s.span,
-                "`user:password@` here",
-            )
-            .with_help(
-                "a URL is printed in logs and reports with whatever it holds: declare the credentials and send \
-                 them with auth, e.g. auth basic { username = \"{user}\" password = \"{password}\" }",
-            ),
-        );
-        return None;
-    }
-    if parsed.fragment().is_some() {
-        d.push(Diagnostic::error(
-            "tib::bad-url",
-            format!("{what} has a #fragment"),
-            s.span,
-            "servers never see fragments",
-        ));
-        return None;
-    }
-    Some(template)
-}
-
 pub fn base_url(s: &Str, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<Template> {
-    let mut template = url(s, creds, "base_url", d)?;
+    let mut template = super::credentials::url(s, creds, "base_url", d)?;
     let has_query = template.parts.iter().any(|p| matches!(p, TemplatePart::Text(t) if t.contains('?')));
     if has_query {
         d.push(
@@ -165,7 +70,7 @@ pub fn endpoint(
                 None => Some(None),
                 Some(ast::Value::Block(block)) => json_object(block, creds, d).map(Some),
                 Some(other) => {
-                    d.push(super::settings::wrong_kind("body", "a block of JSON keys and values", other));
+                    d.push(super::values::wrong_kind("body", "a block of JSON keys and values", other));
                     None
                 }
             };
@@ -256,7 +161,7 @@ pub fn endpoint(
 fn listings(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Vec<Vec<(ir::Param, Span)>>> {
     let Some(value) = s.get("listings") else { return Some(Vec::new()) };
     let ast::Value::List(items, span) = value else {
-        d.push(super::settings::wrong_kind("listings", "a list of query blocks", value));
+        d.push(super::values::wrong_kind("listings", "a list of query blocks", value));
         return None;
     };
     if items.len() < 2 {
@@ -269,7 +174,7 @@ fn listings(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Vec<Vec<(ir::Pa
     let mut out = Vec::new();
     for item in items {
         let ast::Value::Block(block) = item else {
-            d.push(super::settings::wrong_kind("a listing", "a block of query parameters", item));
+            d.push(super::values::wrong_kind("a listing", "a block of query parameters", item));
             return None;
         };
         let mut listing = Vec::new();

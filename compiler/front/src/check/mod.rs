@@ -5,6 +5,7 @@
 //! when no pass reported an error.
 
 mod auth;
+mod credentials;
 mod endpoint;
 mod fields;
 mod paginate;
@@ -40,7 +41,7 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let sections = sections::Sections::collect(file, d);
 
     let app = sections.app.and_then(|name| app(name, d));
-    let mut credentials = auth::Credentials::declare(sections.credentials, d);
+    let mut credentials = credentials::Credentials::declare(sections.credentials, d);
     let base_url = sections.base_url.and_then(|url| endpoint::base_url(url, &mut credentials, d));
     let auth = sections.auth.and_then(|(kind, arg)| auth::auth(kind, arg, &mut credentials, d));
     let pagination = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));

@@ -7,6 +7,8 @@ use crate::ast::{Block, Entry, Str, Value};
 use crate::diag::Diagnostic;
 use crate::span::Span;
 
+use super::values::wrong_kind;
+
 /// The settings of one block, after unknown and repeated names were reported.
 pub struct Settings<'a> {
     entries: BTreeMap<&'a str, &'a Entry>,
@@ -226,23 +228,4 @@ fn expect_integer(
             None
         }
     }
-}
-
-/// "`page_size` takes a number, found a string".
-pub fn wrong_kind(name: &str, expected: &str, found: &Value) -> Diagnostic {
-    let mut diagnostic = Diagnostic::error(
-        "tib::wrong-kind",
-        format!("`{name}` takes {expected}, found {}", found.kind_name()),
-        found.span(),
-        format!("this is {}", found.kind_name()),
-    );
-    if let (Value::Str(s), true) = (found, expected.contains("number"))
-        && s.plain().is_some_and(|t| t.parse::<f64>().is_ok())
-    {
-        diagnostic = diagnostic.with_help("write the number without quotes");
-    }
-    if let (Value::Path(_), true) = (found, expected.contains("string")) {
-        diagnostic = diagnostic.with_help("put the text in double quotes");
-    }
-    diagnostic
 }

@@ -42,7 +42,7 @@ pub fn path_value(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Op
             Some(ir::Path { segments: vec![ir::Segment::Key(key)] })
         }
         other => {
-            d.push(super::settings::wrong_kind(name, "a path such as `profile.email`", other));
+            d.push(wrong_kind(name, "a path such as `profile.email`", other));
             None
         }
     }
@@ -124,4 +124,23 @@ pub fn number(n: &ast::Number, d: &mut Vec<Diagnostic>) -> Option<f64> {
             None
         }
     }
+}
+
+/// "`page_size` takes a number, found a string".
+pub fn wrong_kind(name: &str, expected: &str, found: &ast::Value) -> Diagnostic {
+    let mut diagnostic = Diagnostic::error(
+        "tib::wrong-kind",
+        format!("`{name}` takes {expected}, found {}", found.kind_name()),
+        found.span(),
+        format!("this is {}", found.kind_name()),
+    );
+    if let (ast::Value::Str(s), true) = (found, expected.contains("number"))
+        && s.plain().is_some_and(|t| t.parse::<f64>().is_ok())
+    {
+        diagnostic = diagnostic.with_help("write the number without quotes");
+    }
+    if let (ast::Value::Path(_), true) = (found, expected.contains("string")) {
+        diagnostic = diagnostic.with_help("put the text in double quotes");
+    }
+    diagnostic
 }

@@ -1,7 +1,7 @@
 //! The console's sessions: an operator logs in with the admin token once and
 //! gets a random session id in an `HttpOnly`, `SameSite=Strict` cookie; each
 //! session has its own CSRF token, which every form carries back. Failed
-//! logins cost time as every wrong admin token does ([`crate::attempts`]).
+//! logins cost time as every wrong admin token does ([`crate::access::attempts`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
