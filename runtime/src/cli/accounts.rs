@@ -113,8 +113,7 @@ impl Context {
     }
 
     pub(super) async fn status(&self) -> Result<(), Failure> {
-        let store = self.services.store.clone();
-        println!("store: {}", crate::store::off_workers(&store, |s| s.health()).await?);
+        println!("store: {}", self.services.health().await?);
         let now = self.services.clock.now();
         for summary in self.services.summaries().await? {
             let c = &summary.connection;

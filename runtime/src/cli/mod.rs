@@ -359,15 +359,15 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         }
     };
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let context = Context::new(store, clock, store_path, cli.settings)?;
     // Not fatal: on a full disk the commands that only read must still work.
-    match store.recover_interrupted(&crate::owner::alive, clock.now()) {
+    match context.services.recover_interrupted().await {
         Ok(0) => {}
         Ok(recovered) => {
             tracing::warn!(recovered, "syncs interrupted by a stopped process were recorded as interrupted")
         }
         Err(error) => tracing::warn!(%error, "cannot record interrupted syncs now; they are recorded later"),
     }
-    let context = Context::new(store, clock, store_path, cli.settings)?;
     match cli.command {
         Command::Connect(args) => {
             let ConnectArgs { integration, account, credentials, base_url, every, token_url, authorize_url } = *args;

@@ -8,7 +8,6 @@ use tib_support::{RetryPolicy, SyncOptions};
 
 use super::{Context, Failure, NOTIFY_GRACE, fail};
 use crate::notify::Notifier;
-use crate::schedule;
 use crate::store::Connection;
 use crate::sync::{Ended, Engine};
 
@@ -85,10 +84,7 @@ impl Context {
         if connection.replace_users {
             bars.suspend(|| println!("{name} was connected again: this sync replaces its stored users"));
         }
-        // A sync now moves the scheduled one a full interval on.
-        let now = self.services.clock.now();
-        let (id, next) = (connection.id, schedule::next_sync(now, connection.interval_secs, &name));
-        crate::store::off_workers(&self.services.store, move |s| s.set_next_sync(id, next)).await?;
+        self.services.synced_now(&connection).await?;
         let bar = bars.add(indicatif::ProgressBar::new_spinner());
         bar.set_message(format!("{name}: starting"));
         bar.enable_steady_tick(Duration::from_millis(120));

@@ -391,3 +391,64 @@ pub(super) async fn authorize_again(
         Err(error) => error_page(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn acme() -> &'static tib_support::Spec {
+        crate::integrations::connector("acme").expect("the acme connector").spec()
+    }
+
+    #[test]
+    fn the_dialog_puts_back_what_was_typed_but_never_a_secret() {
+        let public_url = Url::parse("https://tib.example.com").expect("a URL");
+        let typed = Typed {
+            account: "Prod \"EU\"".to_owned(),
+            values: vec![("tenant".to_owned(), "acme<eu>".to_owned()), ("api_token".to_owned(), "s3cret".to_owned())],
+            base_url: "https://sandbox.example.com".to_owned(),
+            ..Typed::default()
+        };
+        let dialog = Dialog {
+            csrf: "t".to_owned(),
+            id: "acme",
+            spec: acme(),
+            connected: vec!["Prod <old>".to_owned()],
+            typed,
+            again: Some(Again::Exists("acme/Prod \"EU\" is already connected".to_owned())),
+            public_url: &public_url,
+        };
+        assert_eq!(dialog.status(), StatusCode::CONFLICT);
+        let html = dialog.render().into_string();
+        assert!(html.contains("value=\"Prod &quot;EU&quot;\""), "{html}");
+        assert!(html.contains("value=\"acme&lt;eu&gt;\""), "{html}");
+        assert!(
+            html.contains("type=\"password\" id=\"credential.api_token\" name=\"credential.api_token\" value=\"\""),
+            "{html}"
+        );
+        assert!(!html.contains("s3cret"), "a secret is never put back: {html}");
+        assert!(html.contains("name=\"overwrite\""), "overwriting asks for the box: {html}");
+        assert!(html.contains("Already connected: Prod &lt;old&gt;."), "{html}");
+        assert!(html.contains("<details open>"), "the overrides typed are shown: {html}");
+        assert!(html.contains("Secrets are not kept between tries"), "{html}");
+    }
+
+    #[test]
+    fn an_invalid_form_is_422_and_a_first_dialog_200() {
+        let public_url = Url::parse("https://tib.example.com").expect("a URL");
+        let mut dialog = Dialog {
+            csrf: String::new(),
+            id: "acme",
+            spec: acme(),
+            connected: vec![],
+            typed: Typed::default(),
+            again: None,
+            public_url: &public_url,
+        };
+        assert_eq!(dialog.status(), StatusCode::OK);
+        assert!(!dialog.render().into_string().contains("<details open>"));
+        dialog.again = Some(Again::Invalid("fill in <tenant>".to_owned()));
+        assert_eq!(dialog.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(dialog.render().into_string().contains("role=\"alert\">fill in &lt;tenant&gt;</p>"));
+    }
+}

@@ -129,6 +129,25 @@ impl Services {
         }
     }
 
+    /// A sync now moves the connection's scheduled one a full interval on.
+    pub async fn synced_now(&self, connection: &Connection) -> Result<()> {
+        let now = self.clock.now();
+        let (id, next) = (connection.id, crate::schedule::next_sync(now, connection.interval_secs, &connection.name()));
+        self.read(move |store| store.set_next_sync(id, next)).await
+    }
+
+    /// Records the syncs of processes that are gone as interrupted, their connections due again;
+    /// how many.
+    pub async fn recover_interrupted(&self) -> Result<usize> {
+        let now = self.clock.now();
+        self.read(move |store| store.recover_interrupted(&crate::owner::alive, now)).await
+    }
+
+    /// The store's health in a line: reachable, schema version, integrity.
+    pub async fn health(&self) -> Result<String> {
+        self.read(|store| store.health()).await
+    }
+
     /// A connection's runs, newest first.
     pub async fn runs(&self, integration: &str, account: &str, limit: i64) -> Result<Vec<Run>> {
         let connection = self.find(integration, account).await?;
