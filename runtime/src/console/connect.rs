@@ -199,6 +199,20 @@ impl Render for AuthorizePage<'_> {
     }
 }
 
+impl AuthorizePage<'_> {
+    /// The page with the Connect button of an authorization just started.
+    fn respond(
+        operator: Operator,
+        spec: &'static tib_support::Spec,
+        integration: &str,
+        account: &str,
+        authorization: crate::operate::Authorization,
+    ) -> Response {
+        let page = AuthorizePage { csrf: operator.csrf, spec, integration, account, authorization };
+        layout::respond(StatusCode::OK, &page)
+    }
+}
+
 impl Page for AuthorizePage<'_> {
     fn title(&self) -> String {
         format!("Authorize {}", self.spec.app)
@@ -291,16 +305,7 @@ pub(super) async fn submit(
     page.again = match connected {
         Ok(connected) => {
             return match connected.authorization {
-                Some(authorization) => {
-                    let page = AuthorizePage {
-                        csrf: operator.csrf,
-                        spec,
-                        integration: &integration,
-                        account: &account,
-                        authorization,
-                    };
-                    layout::respond(StatusCode::OK, &page)
-                }
+                Some(authorization) => AuthorizePage::respond(operator, spec, &integration, &account, authorization),
                 None => {
                     let name = format!("{integration}/{account}");
                     let first = crate::schedule::first_sync(services.clock.now(), &name);
@@ -376,14 +381,7 @@ pub(super) async fn authorize_again(
                 Ok(connector) => connector.spec(),
                 Err(error) => return error_page(error),
             };
-            let page = AuthorizePage {
-                csrf: operator.csrf,
-                spec,
-                integration: &integration,
-                account: &account,
-                authorization,
-            };
-            layout::respond(StatusCode::OK, &page)
+            AuthorizePage::respond(operator, spec, &integration, &account, authorization)
         }
         Err(error) if matches!(error.kind, ErrorKind::Conflict | ErrorKind::Invalid) => {
             done(&account_path(&integration, &account), &format!("cannot authorize: {}", error.message))
