@@ -353,10 +353,9 @@ async fn users(
         changed_since: params.changed_since,
         search: params.search,
         after: params.cursor,
-        limit: Some(limit),
         ..UserQuery::default()
     };
-    Ok(Json(web.services.users_page(&at.integration, &at.account, query).await?.into()))
+    Ok(Json(web.services.users_page(&at.integration, &at.account, query, limit).await?.into()))
 }
 
 /// What admins were told, newest first.

@@ -32,17 +32,26 @@ pub struct Account {
 }
 
 impl Services {
-    /// A page of users after `query.after`, `limit` of them at most (`query.limit`, which must be set).
-    pub async fn users_page(&self, integration: &str, account: &str, mut query: UserQuery) -> Result<UsersPage> {
-        let limit = query.limit.ok_or_else(|| Error::invalid("a page of users needs a limit"))?;
-        let connection = self.find(integration, account).await?;
+    /// A page of at most `limit` users after `query.after` (its own limit aside), and whether another follows.
+    pub async fn users_page(
+        &self,
+        integration: &str,
+        account: &str,
+        query: UserQuery,
+        limit: i64,
+    ) -> Result<UsersPage> {
         // One more than asked shows whether a next page exists.
-        query.limit = Some(limit + 1);
-        let mut users = self.read(move |store| store.find_users(connection.id, &query)).await?;
+        let mut users = self.find_users(integration, account, UserQuery { limit: Some(limit + 1), ..query }).await?;
         let more = users.len() as i64 > limit;
         users.truncate(limit as usize);
         let next_cursor = more.then(|| users.last().map(|u| u.user.external_id.clone())).flatten();
         Ok(UsersPage { users, next_cursor })
+    }
+
+    /// The users `query` selects.
+    pub async fn find_users(&self, integration: &str, account: &str, query: UserQuery) -> Result<Vec<StoredUser>> {
+        let connection = self.find(integration, account).await?;
+        self.read(move |store| store.find_users(connection.id, &query)).await
     }
 
     /// The users `query` selects, and how many it selects over every page.
@@ -63,8 +72,11 @@ impl Services {
     pub async fn user(&self, integration: &str, account: &str, external_id: &str) -> Result<StoredUser> {
         let exact = Condition { field: UserField::ExternalId, test: FieldTest::Equals(external_id.to_owned()) };
         let query = UserQuery { conditions: vec![exact], limit: Some(1), ..UserQuery::default() };
-        let (_, users) = self.count_users(integration, account, query).await?;
-        users.into_iter().next().ok_or_else(|| Error::not_found(format!("no user {external_id}")))
+        self.find_users(integration, account, query)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Error::not_found(format!("no user {external_id}")))
     }
 
     /// Every stored user with access; with `include_deleted`, those without too.
