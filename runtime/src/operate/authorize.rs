@@ -61,7 +61,7 @@ impl Services {
             redirect_uri: redirect.to_string(),
             expires_at: self.clock.now() + AUTHORIZATION_SECS,
         };
-        self.read(move |store| store.add_authorization(&pending)).await?;
+        self.in_store(move |store| store.add_authorization(&pending)).await?;
         Ok(Authorization { url: authorization.url, refresh_tokens: client.refresh_tokens() })
     }
 
@@ -87,7 +87,7 @@ impl Services {
         let now = self.clock.now();
         let taken = state.clone();
         let pending = self
-            .read(move |s| s.take_authorization(&taken, now))
+            .in_store(move |s| s.take_authorization(&taken, now))
             .await?
             .ok_or_else(|| Error::invalid("unknown or already used state: start again with `tib connect`"))?;
         if pending.integration != integration {
@@ -105,7 +105,7 @@ impl Services {
         let code = query.get("code").ok_or_else(|| Error::invalid("the redirect has no code"))?;
         let (found, account) = (pending.integration.clone(), pending.account.clone());
         let connection = self
-            .read(move |s| s.connection(&found, &account))
+            .in_store(move |s| s.connection(&found, &account))
             .await?
             .ok_or_else(|| Error::invalid("the connection was removed meanwhile"))?;
         let name = connection.name();
@@ -121,7 +121,7 @@ impl Services {
         let tokens = client.exchange(code, &verifier, &redirect).await.map_err(|e| Error::invalid(e.to_string()))?;
         let sealed = seal_tokens(&vault, &tokens, &name).map_err(Error::failed)?;
         let id = connection.id;
-        self.read(move |s| {
+        self.in_store(move |s| {
             s.save_tokens(id, &sealed)?;
             s.set_enabled(id, true, None)?;
             s.set_next_sync(id, now)

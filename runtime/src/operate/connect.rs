@@ -49,7 +49,7 @@ impl Services {
         check(&new)?;
         let name = format!("{}/{}", new.integration, new.account);
         let (i, a) = (new.integration.clone(), new.account.clone());
-        let exists = self.read(move |store| store.connection(&i, &a)).await?.is_some();
+        let exists = self.in_store(move |store| store.connection(&i, &a)).await?.is_some();
         if exists && !new.replace {
             return Err(Error::conflict(format!(
                 "{name} is already connected: connecting again overwrites its credentials and its next sync \
@@ -64,7 +64,7 @@ impl Services {
         let NewAccount { integration, account, values, overrides, every, .. } = new;
         let (i, a) = (integration.clone(), account.clone());
         let (upserted, connection) = self
-            .read(move |store| {
+            .in_store(move |store| {
                 let upserted = store.upsert_connection(&NewConnection {
                     integration: &i,
                     account: &a,

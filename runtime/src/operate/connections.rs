@@ -68,26 +68,26 @@ impl Services {
     /// The connection `integration/account`.
     pub async fn find(&self, integration: &str, account: &str) -> Result<Connection> {
         let (i, a) = (integration.to_owned(), account.to_owned());
-        self.read(move |store| store.connection(&i, &a))
+        self.in_store(move |store| store.connection(&i, &a))
             .await?
             .ok_or_else(|| Error::not_found(format!("no connection {integration}/{account}")))
     }
 
     /// Every connection, with its last run and counts.
     pub async fn summaries(&self) -> Result<Vec<Summary>> {
-        self.read(|store| store.connections()?.into_iter().map(|c| Summary::read(store, c)).collect()).await
+        self.in_store(|store| store.connections()?.into_iter().map(|c| Summary::read(store, c)).collect()).await
     }
 
     /// The connection `integration/account`, with its last run and counts.
     pub async fn summary(&self, integration: &str, account: &str) -> Result<Summary> {
         let connection = self.find(integration, account).await?;
-        self.read(move |store| Summary::read(store, connection)).await
+        self.in_store(move |store| Summary::read(store, connection)).await
     }
 
     /// The accounts of an integration connected now.
     pub async fn accounts_of(&self, integration: &str) -> Result<Vec<String>> {
         let integration = integration.to_owned();
-        self.read(move |store| {
+        self.in_store(move |store| {
             Ok(store.connections()?.into_iter().filter(|c| c.integration == integration).map(|c| c.account).collect())
         })
         .await
@@ -99,7 +99,7 @@ impl Services {
         let (name, id, now, policy) = (connection.name(), connection.id, self.clock.now(), self.policy);
         match action {
             Action::Enable => {
-                self.read(move |store| {
+                self.in_store(move |store| {
                     store.set_enabled(id, true, None)?;
                     store.set_next_sync(id, now)
                 })
@@ -107,7 +107,7 @@ impl Services {
                 Ok(format!("enabled {name}; it syncs at the next tick"))
             }
             Action::Disable => {
-                self.read(move |store| store.set_enabled(id, false, Some("disabled by an operator"))).await?;
+                self.in_store(move |store| store.set_enabled(id, false, Some("disabled by an operator"))).await?;
                 Ok(format!("disabled {name}"))
             }
             Action::Sync if !connection.enabled => {
@@ -115,15 +115,15 @@ impl Services {
                 Err(Error::conflict(format!("{name} is disabled ({reason}); enable it first")))
             }
             Action::Sync => {
-                self.read(move |store| store.set_next_sync(id, now)).await?;
+                self.in_store(move |store| store.set_next_sync(id, now)).await?;
                 Ok(format!("{name} syncs at the next tick"))
             }
-            Action::Approve => match self.read(move |store| store.approve_held(id, policy, now)).await? {
+            Action::Approve => match self.in_store(move |store| store.approve_held(id, policy, now)).await? {
                 Some(applied) => Ok(format!("applied the held sync of {name}: {applied:?}")),
                 None => Err(Error::conflict(format!("{name} has no held sync"))),
             },
             Action::Disconnect => {
-                self.read(move |store| store.remove_connection(id)).await?;
+                self.in_store(move |store| store.remove_connection(id)).await?;
                 Ok(format!("disconnected {name}; its stored users and runs are removed"))
             }
         }
@@ -133,29 +133,29 @@ impl Services {
     pub async fn synced_now(&self, connection: &Connection) -> Result<()> {
         let now = self.clock.now();
         let (id, next) = (connection.id, crate::schedule::next_sync(now, connection.interval_secs, &connection.name()));
-        self.read(move |store| store.set_next_sync(id, next)).await
+        self.in_store(move |store| store.set_next_sync(id, next)).await
     }
 
     /// Records the syncs of processes that are gone as interrupted, their connections due again;
     /// how many.
     pub async fn recover_interrupted(&self) -> Result<usize> {
         let now = self.clock.now();
-        self.read(move |store| store.recover_interrupted(&crate::owner::alive, now)).await
+        self.in_store(move |store| store.recover_interrupted(&crate::owner::alive, now)).await
     }
 
     /// The store's health in a line: reachable, schema version, integrity.
     pub async fn health(&self) -> Result<String> {
-        self.read(|store| store.health()).await
+        self.in_store(|store| store.health()).await
     }
 
     /// A connection's runs, newest first.
     pub async fn runs(&self, integration: &str, account: &str, limit: i64) -> Result<Vec<Run>> {
         let connection = self.find(integration, account).await?;
-        self.read(move |store| store.runs(connection.id, limit)).await
+        self.in_store(move |store| store.runs(connection.id, limit)).await
     }
 
     /// What admins were told, newest first.
     pub async fn notifications(&self, limit: i64) -> Result<Vec<store::Notification>> {
-        self.read(move |store| store.notifications(limit)).await
+        self.in_store(move |store| store.notifications(limit)).await
     }
 }

@@ -74,8 +74,8 @@ impl From<StoreError> for Error {
 pub type Result<T> = std::result::Result<T, Error>;
 
 impl Services {
-    /// Runs store work off the async workers.
-    async fn read<T: Send + 'static>(
+    /// Runs store work, reads and writes alike, off the async workers.
+    async fn in_store<T: Send + 'static>(
         &self,
         work: impl FnOnce(&dyn Store) -> store::Result<T> + Send + 'static,
     ) -> Result<T> {

@@ -51,7 +51,7 @@ impl Services {
     /// The users `query` selects.
     pub async fn find_users(&self, integration: &str, account: &str, query: UserQuery) -> Result<Vec<StoredUser>> {
         let connection = self.find(integration, account).await?;
-        self.read(move |store| store.find_users(connection.id, &query)).await
+        self.in_store(move |store| store.find_users(connection.id, &query)).await
     }
 
     /// The users `query` selects, and how many it selects over every page.
@@ -62,7 +62,7 @@ impl Services {
         query: UserQuery,
     ) -> Result<(i64, Vec<StoredUser>)> {
         let connection = self.find(integration, account).await?;
-        self.read(move |store| {
+        self.in_store(move |store| {
             Ok((store.count_users(connection.id, &query)?, store.find_users(connection.id, &query)?))
         })
         .await
@@ -82,13 +82,13 @@ impl Services {
     /// Every stored user with access; with `include_deleted`, those without too.
     pub async fn all_users(&self, integration: &str, account: &str, include_deleted: bool) -> Result<Vec<StoredUser>> {
         let connection = self.find(integration, account).await?;
-        self.read(move |store| store.users(connection.id, include_deleted)).await
+        self.in_store(move |store| store.users(connection.id, include_deleted)).await
     }
 
     /// What changed for a connection's users, sync by sync, newest first.
     pub async fn history(&self, integration: &str, account: &str, query: HistoryQuery) -> Result<Vec<Change>> {
         let connection = self.find(integration, account).await?;
-        self.read(move |store| store.history(connection.id, &query)).await
+        self.in_store(move |store| store.history(connection.id, &query)).await
     }
 
     /// One account as its page shows it.
@@ -96,7 +96,7 @@ impl Services {
         let connection = self.find(integration, account).await?;
         let id = connection.id;
         let progress = self.live.watch(id).borrow().clone();
-        self.read(move |store| {
+        self.in_store(move |store| {
             let users = store.find_users(id, &query.users)?;
             let selected = store.count_users(id, &query.users)?;
             let runs = store.runs(id, query.runs)?;
