@@ -93,36 +93,12 @@ pub struct Integrations {
     pub integrations: Vec<Integration>,
 }
 
-/// Where a connection stands.
-#[derive(Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum State {
-    Enabled,
-    /// By an operator, or by the error policy: `disabled_reason` says which.
-    Disabled,
-    /// An authorization code connection not authorized yet.
-    WaitingForAuthorization,
-    /// Its last sync is held until an operator approves it.
-    Held,
-}
-
-impl From<ConnectionState> for State {
-    fn from(state: ConnectionState) -> State {
-        match state {
-            ConnectionState::Enabled => State::Enabled,
-            ConnectionState::Disabled => State::Disabled,
-            ConnectionState::WaitingForAuthorization => State::WaitingForAuthorization,
-            ConnectionState::Held => State::Held,
-        }
-    }
-}
-
 /// A connected account: never its credentials or tokens.
 #[derive(Serialize, ToSchema)]
 pub struct Connection {
     pub integration: String,
     pub account: String,
-    pub state: State,
+    pub state: ConnectionState,
     pub disabled_reason: Option<String>,
     /// Unix time of its next scheduled sync.
     pub next_sync_at: i64,
@@ -135,7 +111,7 @@ pub struct Connection {
 
 impl From<Summary> for Connection {
     fn from(summary: Summary) -> Connection {
-        let state = summary.state().into();
+        let state = summary.state();
         let c = summary.connection;
         Connection {
             integration: c.integration,
@@ -192,41 +168,11 @@ pub struct Approved {
     pub applied: String,
 }
 
-#[derive(Clone, Copy, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RunOutcome {
-    Running,
-    Applied,
-    /// Complete, but it would delete too many users: waiting for an operator.
-    Held,
-    Failed,
-    /// The process running it stopped.
-    Interrupted,
-    /// A held run an operator approved.
-    Approved,
-    /// A held run a later sync made moot.
-    Superseded,
-}
-
-impl From<Outcome> for RunOutcome {
-    fn from(outcome: Outcome) -> RunOutcome {
-        match outcome {
-            Outcome::Running => RunOutcome::Running,
-            Outcome::Applied => RunOutcome::Applied,
-            Outcome::Held => RunOutcome::Held,
-            Outcome::Failed => RunOutcome::Failed,
-            Outcome::Interrupted => RunOutcome::Interrupted,
-            Outcome::Approved => RunOutcome::Approved,
-            Outcome::Superseded => RunOutcome::Superseded,
-        }
-    }
-}
-
 /// One sync of a connection.
 #[derive(Serialize, ToSchema)]
 pub struct Run {
     pub id: i64,
-    pub outcome: RunOutcome,
+    pub outcome: Outcome,
     pub started_at: i64,
     pub ended_at: Option<i64>,
     pub pages: i64,
@@ -251,7 +197,7 @@ impl From<store::Run> for Run {
     fn from(run: store::Run) -> Run {
         Run {
             id: run.id,
-            outcome: run.outcome.into(),
+            outcome: run.outcome,
             started_at: run.started_at,
             ended_at: run.ended_at,
             pages: run.pages,

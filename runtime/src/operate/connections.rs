@@ -26,8 +26,10 @@ impl Summary {
     }
 }
 
-/// Where a connection stands, as operators see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a connection stands, as operators see it (and the API shows it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = State)]
 pub enum ConnectionState {
     Enabled,
     /// By an operator, or by the error policy (its reason says which, with the API's message).

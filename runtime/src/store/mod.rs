@@ -97,8 +97,10 @@ pub enum Upserted {
     Replaced,
 }
 
-/// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How a run ended; the API shows it by the names the store keeps it by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = RunOutcome)]
 pub enum Outcome {
     Running,
     Applied,
