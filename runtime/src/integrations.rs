@@ -169,15 +169,8 @@ fn check(path: &Path, root: &Path, catalog: &tib_front::catalog::Catalog) -> Che
 pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
     let _looking = LOOKING.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     let files = list(dir, max_spec_bytes)?;
-    let root = if dir.join(tib_front::catalog::FILE_NAME).exists() { dir } else { dir.parent().unwrap_or(dir) };
-    let catalog = CatalogFile::load(root).map_err(|e| e.to_string())?;
-    if let CatalogFile::Invalid { display, text, diagnostics } = &catalog {
-        return Err(format!(
-            "the custom-field catalog has errors:\n{}",
-            diag::render(diagnostics, display, text, diag::Style::Plain)
-        ));
-    }
-    let catalog = catalog.catalog();
+    let root = catalog_root(dir);
+    let catalog = catalog(dir)?;
     let changed: Vec<&Listed> = {
         let loaded = loaded();
         let seen = loaded.as_ref().map(|l| &l.seen);
@@ -238,6 +231,23 @@ pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
     }
     loaded.seen.retain(|path, _| present(path));
     Ok(report)
+}
+
+/// Where the catalog of `dir`'s specs is: `dir` itself, or else its parent (as in a tib repository).
+fn catalog_root(dir: &Path) -> &Path {
+    if dir.join(tib_front::catalog::FILE_NAME).exists() { dir } else { dir.parent().unwrap_or(dir) }
+}
+
+/// The custom-field catalog the specs of `dir` are checked with.
+pub fn catalog(dir: &Path) -> Result<tib_front::catalog::Catalog, String> {
+    let catalog = CatalogFile::load(catalog_root(dir)).map_err(|e| e.to_string())?;
+    if let CatalogFile::Invalid { display, text, diagnostics } = &catalog {
+        return Err(format!(
+            "the custom-field catalog has errors:\n{}",
+            diag::render(diagnostics, display, text, diag::Style::Plain)
+        ));
+    }
+    Ok(catalog.catalog())
 }
 
 /// Logs what a look at the specs found.

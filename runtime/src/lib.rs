@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod api;
+pub mod builder;
 pub mod cli;
 pub mod clock;
 pub mod console;

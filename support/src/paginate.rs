@@ -522,6 +522,8 @@ pub struct Probe {
 pub struct ProbeAnswer {
     pub status: u16,
     pub elapsed: std::time::Duration,
+    /// The answer's headers; a cookie's value shown as `[redacted]`, secrets redacted from the others.
+    pub headers: Vec<(String, String)>,
     pub body: bytes::Bytes,
 }
 
@@ -560,8 +562,23 @@ pub async fn probe(
         })
         .collect();
     let start = std::time::Instant::now();
-    let answer = http::send(client, request, retry, &secrets, client.max_answer_bytes())
-        .await
-        .map(|answer| ProbeAnswer { status: answer.status, elapsed: start.elapsed(), body: answer.body });
+    let answer =
+        http::send(client, request, retry, &secrets, client.max_answer_bytes()).await.map(|answer| ProbeAnswer {
+            status: answer.status,
+            elapsed: start.elapsed(),
+            headers: answer
+                .headers
+                .iter()
+                .map(|(name, value)| {
+                    let shown = if value.is_sensitive() || name == reqwest::header::SET_COOKIE {
+                        "[redacted]".to_owned()
+                    } else {
+                        secrets.redact(&String::from_utf8_lossy(value.as_bytes()))
+                    };
+                    (name.to_string(), shown)
+                })
+                .collect(),
+            body: answer.body,
+        });
     Ok(Probe { method, url, headers, answer, secrets })
 }

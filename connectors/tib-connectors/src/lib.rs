@@ -40,3 +40,26 @@ pub fn connector(
 ) -> ::core::option::Option<&'static dyn ::tib_support::Connector> {
     CONNECTORS.iter().find(|(key, _)| *key == id).map(|(_, connector)| *connector)
 }
+/// The spec of each connector, as written, sorted by app id.
+pub static SPECS: &[(&str, &str)] = &[
+    ("acme", include_str!("../../../specs/acme.tib")),
+    ("azure_devops", include_str!("../../../specs/azure-devops.tib")),
+    ("dropbox_business", include_str!("../../../specs/dropbox.tib")),
+    ("google_workspace", include_str!("../../../specs/google-workspace.tib")),
+    ("harvest", include_str!("../../../specs/harvest.tib")),
+    ("hubspot", include_str!("../../../specs/hubspot.tib")),
+    ("linear", include_str!("../../../specs/linear.tib")),
+    ("microsoft_entra_id", include_str!("../../../specs/microsoft-entra-id.tib")),
+    ("notion", include_str!("../../../specs/notion.tib")),
+    ("okta", include_str!("../../../specs/okta.tib")),
+    ("pagerduty", include_str!("../../../specs/pagerduty.tib")),
+    ("pipedrive", include_str!("../../../specs/pipedrive.tib")),
+    ("salesforce", include_str!("../../../specs/salesforce.tib")),
+    ("slack", include_str!("../../../specs/slack.tib")),
+    ("zendesk", include_str!("../../../specs/zendesk.tib")),
+    ("zoom", include_str!("../../../specs/zoom.tib")),
+];
+/// The spec an app's connector was made from.
+pub fn spec(id: &str) -> ::core::option::Option<&'static str> {
+    SPECS.iter().find(|(key, _)| *key == id).map(|(_, text)| *text)
+}

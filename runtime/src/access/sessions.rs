@@ -28,8 +28,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// 32 random bytes, as hex.
-fn random_token() -> String {
+/// 32 random bytes, as hex: an id no one can guess.
+pub fn random_id() -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)
@@ -38,7 +38,7 @@ fn random_token() -> String {
 impl Sessions {
     /// A new session: its id (for the cookie) and its CSRF token.
     pub fn open(&self) -> (String, String) {
-        let (id, csrf) = (random_token(), random_token());
+        let (id, csrf) = (random_id(), random_id());
         let mut sessions = lock(&self.sessions);
         let now = Instant::now();
         sessions.retain(|_, s| s.expires > now);

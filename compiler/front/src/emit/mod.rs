@@ -79,6 +79,12 @@ pub fn registry(specs: &[&ir::Spec]) -> Vec<GeneratedFile> {
         let krate = access::ident(&crate_name(spec).replace('-', "_"));
         quote!((#id, &#krate::Connector as &dyn ::tib_support::Connector))
     });
+    // The spec each was made from, as written: the runtime's builder opens a copy of it.
+    let sources = specs.iter().map(|spec| {
+        let id = &spec.app.id;
+        let path = format!("../../../{}", spec.source);
+        quote!((#id, include_str!(#path)))
+    });
     let doc = format!(" {header}");
     let file = quote! {
         #![doc = #doc]
@@ -90,6 +96,14 @@ pub fn registry(specs: &[&ir::Spec]) -> Vec<GeneratedFile> {
         /// The connector of an app, by its id.
         pub fn connector(id: &str) -> ::core::option::Option<&'static dyn ::tib_support::Connector> {
             CONNECTORS.iter().find(|(key, _)| *key == id).map(|(_, connector)| *connector)
+        }
+
+        /// The spec of each connector, as written, sorted by app id.
+        pub static SPECS: &[(&str, &str)] = &[#(#sources),*];
+
+        /// The spec an app's connector was made from.
+        pub fn spec(id: &str) -> ::core::option::Option<&'static str> {
+            SPECS.iter().find(|(key, _)| *key == id).map(|(_, text)| *text)
         }
     };
     vec![

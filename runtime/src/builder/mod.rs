@@ -1,0 +1,161 @@
+//! The Integration Builder: an integration built, tested and saved in the
+//! console. A draft is a spec's text, the one source of truth: each step's
+//! form is read from it and writes back only the sections it changed
+//! ([`form`], [`text`]); the text is checked by the checker `compiler check`
+//! uses, the test and the preview run the interpreter the runtime syncs
+//! with ([`trial`]), and saving writes the text into the specs directory
+//! ([`save`]), where the runtime offers it at once.
+//!
+//! Drafts live in this process's memory only, each owned by the console
+//! session that opened it, with what was typed for its test (credentials, an
+//! OAuth token): never stored, never logged, gone when the session ends or
+//! after [`IDLE`] untouched.
+
+pub mod form;
+pub mod save;
+pub mod text;
+pub mod trial;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tib_front::catalog::Catalog;
+use tib_front::diag::Diagnostic;
+
+use crate::operate::Error;
+
+/// How long a draft and its test credentials outlive their last use.
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// Where the builder saves specs, and how large one may be.
+#[derive(Clone, Debug)]
+pub struct SpecsDir {
+    pub dir: PathBuf,
+    pub max_bytes: u64,
+}
+
+/// Where a draft came from, and so where saving it goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Opened {
+    New,
+    /// A spec of the specs directory, as it was when opened ([`save::version`]).
+    File {
+        path: PathBuf,
+        version: String,
+    },
+    /// A copy of a compiled-in connector's spec: the compiled connector takes precedence.
+    Copy {
+        of: String,
+    },
+}
+
+/// A spec being built, and what its test brought.
+pub struct Draft {
+    pub id: String,
+    /// The console session that opened it: no other session sees it.
+    session: String,
+    pub text: String,
+    pub opened: Opened,
+    pub trial: trial::Trial,
+    touched: Instant,
+}
+
+/// The drafts of every operator, and where they are saved.
+pub struct Builder {
+    pub specs: Option<SpecsDir>,
+    drafts: Mutex<HashMap<String, Draft>>,
+}
+
+impl Builder {
+    pub fn new(specs: Option<SpecsDir>) -> Builder {
+        Builder { specs, drafts: Mutex::default() }
+    }
+
+    fn drafts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Draft>> {
+        self.drafts.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A new draft of `session`, holding `text`.
+    pub fn open(&self, session: &str, text: String, opened: Opened) -> String {
+        let id = crate::access::sessions::random_id();
+        let mut drafts = self.drafts();
+        let now = Instant::now();
+        drafts.retain(|_, d| now.duration_since(d.touched) < IDLE);
+        let draft = Draft {
+            id: id.clone(),
+            session: session.to_owned(),
+            text,
+            opened,
+            trial: Default::default(),
+            touched: now,
+        };
+        drafts.insert(id.clone(), draft);
+        id
+    }
+
+    /// A draft of `session`, touched; a draft of another session, or one gone idle, is not found.
+    pub fn with<T>(&self, session: &str, id: &str, f: impl FnOnce(&mut Draft) -> T) -> Result<T, Error> {
+        let mut drafts = self.drafts();
+        let now = Instant::now();
+        drafts.retain(|_, d| now.duration_since(d.touched) < IDLE);
+        match drafts.get_mut(id).filter(|d| d.session == session) {
+            Some(draft) => {
+                draft.touched = now;
+                Ok(f(draft))
+            }
+            None => Err(Error::not_found(
+                "this draft is gone: drafts end with the session, or after 30 minutes untouched; open the integration again",
+            )),
+        }
+    }
+
+    /// Forgets the drafts of a session that ended, and what their tests held.
+    pub fn forget_session(&self, session: &str) {
+        self.drafts().retain(|_, d| d.session != session);
+    }
+
+    /// The custom-field catalog specs are checked with: the one `--specs` reads.
+    pub fn catalog(&self) -> Catalog {
+        match &self.specs {
+            Some(specs) => crate::integrations::catalog(&specs.dir).unwrap_or_else(|_| Catalog::missing()),
+            None => Catalog::missing(),
+        }
+    }
+}
+
+/// What the checker says of a draft's text, as `compiler check` would for a file named as it will be saved.
+pub struct Checked {
+    pub spec: Option<tib_front::ir::Spec>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Draft {
+    /// The draft checked.
+    pub fn check(&self, catalog: &Catalog) -> Checked {
+        let compiled = tib_front::compile(&self.file_name(), &self.text, catalog);
+        Checked { spec: compiled.spec, diagnostics: compiled.diagnostics }
+    }
+
+    /// The name its spec file has or will have.
+    pub fn file_name(&self) -> String {
+        match &self.opened {
+            Opened::File { path, .. } => {
+                path.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            }
+            Opened::New | Opened::Copy { .. } => save::file_name(&self.text).unwrap_or_else(|| "new.tib".to_owned()),
+        }
+    }
+
+    /// Applies a step's form: only the sections whose text it changed are rewritten.
+    pub fn apply(&mut self, before: form::Sections, after: form::Sections) -> Result<(), Error> {
+        let mut text = self.text.clone();
+        for (part, section) in form::changes(before, after) {
+            text = text::replace(&text, part, section.as_deref())
+                .map_err(|e| Error::invalid(format!("{e}; fix it in the spec text first")))?;
+        }
+        self.text = text;
+        Ok(())
+    }
+}
