@@ -24,6 +24,8 @@ pub struct Web {
     pub proxies: Arc<TrustedProxies>,
     /// The console's logged-in operators.
     pub sessions: Sessions,
+    /// The Integration Builder's drafts, and where it saves specs.
+    pub builder: crate::builder::Builder,
 }
 
 impl Web {
@@ -34,7 +36,14 @@ impl Web {
             attempts: Attempts::default(),
             proxies: Arc::new(proxies),
             sessions: Sessions::default(),
+            builder: crate::builder::Builder::new(None),
         }
+    }
+
+    /// The builder saves specs into `specs` (`tib serve --specs DIR`).
+    pub fn with_specs(mut self, specs: Option<crate::builder::SpecsDir>) -> Web {
+        self.builder = crate::builder::Builder::new(specs);
+        self
     }
 
     /// `Secure` cookies when the public URL is https.

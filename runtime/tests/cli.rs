@@ -959,6 +959,84 @@ async fn the_console_works_in_a_real_browser() {
     }
 }
 
+/// The Integration Builder in Debian's Chromium (`tests/console/builder.mjs`): an integration
+/// built from a blank start through the six steps against the script's own API, saved, connected
+/// and synced; the text's diagnostics, a stale save refused, and (with the OAuth test server) an
+/// authorization code test session. Afterwards the test credential is in no file of the specs
+/// directory, nowhere in the store and not in the server's log. Screenshots of each step go to
+/// `target/builder-screenshots/`.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_integration_is_built_tested_saved_connected_and_synced_in_the_browser() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let ready =
+        root.join("tests/console/node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
+    if !ready {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_BROWSER").is_none(),
+            "TIB_REQUIRE_BROWSER is set, but `npm ci --prefix tests/console` or Debian's chromium is missing"
+        );
+        eprintln!("skipped: run `npm ci --prefix tests/console` and install chromium to drive the builder in a browser");
+        return;
+    }
+    let mut tib = Tib::new();
+    let specs = tib.dir.path().join("specs");
+    std::fs::create_dir_all(&specs).expect("a specs folder");
+    std::fs::write(specs.join("custom-fields.toml"), "[Peoplely]\nDepartment = \"Text\"\n\"Cost center\" = \"Number\"\n")
+        .expect("a catalog");
+    tib.specs = Some(specs.clone());
+    let log = tib.dir.path().join("serve.log");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut command = tib.command(&["serve", "--poll", "1", "--listen", &listen, "--allow-network", "127.0.0.1/32"]);
+    let mut child = command
+        .env("TIB_PUBLIC_URL", format!("http://{listen}"))
+        .env("TIB_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("a log file"))
+        .spawn()
+        .expect("serve");
+    let base = format!("http://{listen}");
+    healthy(&reqwest::Client::new(), &base).await;
+    let screenshots = root.join("target/builder-screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    std::fs::create_dir_all(&screenshots).expect("a screenshot folder");
+    let test_secret = "builder-test-secret-5501";
+    let mut node = Command::new("node");
+    node.arg(root.join("tests/console/builder.mjs"))
+        .arg(&base)
+        .arg(ADMIN_TOKEN)
+        .arg(&screenshots)
+        .arg(test_secret)
+        .arg(SECRET);
+    match std::env::var("TIB_OAUTH_SERVER") {
+        Ok(oauth_server) => {
+            node.arg(oauth_server);
+        }
+        Err(_) => assert!(
+            std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(),
+            "TIB_REQUIRE_OAUTH_SERVER is set, but TIB_OAUTH_SERVER is not"
+        ),
+    }
+    let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
+    let _ = child.kill();
+    let _ = child.wait();
+    let run = Run::from(output);
+    assert_eq!(run.code, 0, "{run:?}");
+    let saved = std::fs::read_to_string(specs.join("peoplely.tib")).expect("the saved spec");
+    assert!(saved.starts_with("# Peoplely's users\napp \"Peoplely\""), "{saved}");
+    let mut files = vec![log.clone(), tib.store()];
+    files.extend(std::fs::read_dir(&specs).expect("specs").map(|e| e.expect("an entry").path()));
+    for file in files {
+        let bytes = std::fs::read(&file).expect("readable");
+        let found = bytes.windows(test_secret.len()).any(|w| w == test_secret.as_bytes());
+        assert!(!found, "the test credential is in {}", file.display());
+    }
+    for step in ["general", "auth", "endpoint", "test", "map", "review"] {
+        assert!(screenshots.join(format!("builder-{step}.png")).exists(), "the screenshot of {step}");
+    }
+}
+
 /// A deployment on PostgreSQL: the key is required (every instance needs the same), then it
 /// connects, syncs and reads like one on SQLite, and a password in the store URL shows nowhere.
 #[tokio::test(flavor = "multi_thread")]

@@ -203,6 +203,51 @@ impl Auth {
         auth
     }
 
+    /// A kind just chosen, with what it takes to start from: a credential for
+    /// each secret it sends, asked at connect; the credentials declared before kept.
+    pub fn starting(kind: &str, mut credentials: Vec<Credential>) -> Auth {
+        let mut ask = |name: &str, kind: &str, description: &str| {
+            if !credentials.iter().any(|c| c.name == name) {
+                credentials.push(Credential { name: name.into(), kind: kind.into(), description: description.into() });
+            }
+        };
+        let mut auth = Auth { kind: kind.to_owned(), ..Auth::default() };
+        match kind {
+            "bearer" => {
+                ask("api_token", "secret", "An API token");
+                auth.token = "{api_token}".to_owned();
+            }
+            "basic" => {
+                ask("username", "text", "The user name");
+                ask("password", "secret", "The password or API token");
+                auth.settings = vec![
+                    ("username".into(), "\"{username}\"".into()),
+                    ("password".into(), "\"{password}\"".into()),
+                ];
+            }
+            "headers" => {
+                ask("api_key", "secret", "An API key");
+                auth.headers = vec![Header { name: "Authorization".into(), value: "{api_key}".into(), at_connect: true }];
+            }
+            "query" => {
+                ask("api_key", "secret", "An API key");
+                auth.settings = vec![("param".into(), "\"api_key\"".into()), ("value".into(), "\"{api_key}\"".into())];
+            }
+            "oauth_client_credentials" => auth.settings = vec![("token_url".into(), "\"\"".into())],
+            "oauth_authorization_code" => {
+                auth.settings = vec![
+                    ("authorize_url".into(), "\"\"".into()),
+                    ("token_url".into(), "\"\"".into()),
+                    ("scopes".into(), "[]".into()),
+                    ("refresh_tokens".into(), "true".into()),
+                ]
+            }
+            _ => {}
+        }
+        auth.credentials = credentials;
+        auth
+    }
+
     /// Each header asked at connect carries a secret credential of its own, declared here.
     fn ask_at_connect(&mut self) {
         for header in &mut self.headers {
@@ -355,6 +400,17 @@ impl Endpoint {
             users_at: form.get("users_at").trim().to_owned(),
             or_none: form.has("or_none"),
         }
+    }
+
+    /// The settings a paging style starts from.
+    pub fn starting_paging(style: &str) -> Vec<(String, String)> {
+        let pairs: &[(&str, &str)] = match style {
+            "offset" => &[("offset_param", "\"offset\""), ("limit_param", "\"limit\""), ("page_size", "100")],
+            "page" => &[("page_param", "\"page\""), ("size_param", "\"per_page\""), ("page_size", "100")],
+            "token" => &[("param", "\"cursor\"")],
+            _ => &[],
+        };
+        pairs.iter().map(|(n, v)| ((*n).to_owned(), (*v).to_owned())).collect()
     }
 
     pub fn sections(&self) -> Sections {

@@ -111,6 +111,15 @@ impl Builder {
         }
     }
 
+    /// The session and draft whose test waits for the authorization of `state`.
+    pub fn awaiting(&self, state: &str) -> Option<(String, String)> {
+        let drafts = self.drafts();
+        let waiting = drafts.values().find(|d| {
+            d.trial.pending.as_ref().is_some_and(|p| crate::access::sessions::same(&p.state, state)) && !state.is_empty()
+        })?;
+        Some((waiting.session.clone(), waiting.id.clone()))
+    }
+
     /// Forgets the drafts of a session that ended, and what their tests held.
     pub fn forget_session(&self, session: &str) {
         self.drafts().retain(|_, d| d.session != session);

@@ -59,6 +59,11 @@ impl Trial {
         self.credentials.keys().map(String::as_str)
     }
 
+    /// What a test sends with, to use while the draft is not held: the credentials and the token.
+    pub fn snapshot(&self) -> Trial {
+        Trial { credentials: self.credentials.clone(), tokens: self.tokens.clone(), ..Trial::default() }
+    }
+
     /// Forgets the credentials, the tokens and the answer.
     pub fn clear(&mut self) {
         *self = Trial::default();
@@ -84,7 +89,6 @@ pub struct Answer {
     /// The body pretty-printed and cut, for showing.
     pub shown: String,
     pub size: String,
-    pub users: Found,
 }
 
 /// Where the users are in the answer.
@@ -179,7 +183,6 @@ pub async fn test(connector: &Interpreted, trial: &Trial, http: &tib_support::Cl
         Err(error) => Err(secrets.redact(&error.to_string())),
         Ok(answer) => {
             let body = secrets.redact(&String::from_utf8_lossy(&answer.body));
-            let users = found(connector, &body);
             Ok(Answer {
                 status: answer.status,
                 elapsed: answer.elapsed,
@@ -187,14 +190,14 @@ pub async fn test(connector: &Interpreted, trial: &Trial, http: &tib_support::Cl
                 shown: compiler::preview::report::sample(body.as_bytes(), BODY_LINES),
                 size: compiler::preview::report::size(answer.body.len()),
                 body,
-                users,
             })
         }
     };
     Ok(Report { method: probe.method, url: probe.url, request_headers: probe.headers, answer })
 }
 
-fn found(connector: &Interpreted, body: &str) -> Found {
+/// Where the users are in a test's answer, by the draft's users path as it is now.
+pub fn found(connector: &Interpreted, body: &str) -> Found {
     let Ok(value) = serde_json::from_str::<Value>(body) else {
         return Found::Elsewhere { why: "the answer is not JSON".to_owned(), arrays: Vec::new() };
     };

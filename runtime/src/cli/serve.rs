@@ -19,7 +19,12 @@ impl Context {
         proxies: crate::access::proxies::TrustedProxies,
     ) -> Result<(), Failure> {
         let engine = Arc::new(self.engine()?);
-        let web = Arc::new(Web::new(self.services.clone(), admin, proxies));
+        let specs = self
+            .settings
+            .specs
+            .clone()
+            .map(|dir| crate::builder::SpecsDir { dir, max_bytes: self.settings.max_spec_bytes });
+        let web = Arc::new(Web::new(self.services.clone(), admin, proxies).with_specs(specs));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Failure(format!("cannot listen on {listen} for the API and OAuth redirects: {e}"), 2))?;

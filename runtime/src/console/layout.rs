@@ -51,6 +51,7 @@ pub(super) fn navigation(csrf: &str) -> Markup {
             a href="/" { strong { "tib" } }
             " " a href="/" { "Accounts" }
             " " a href="/notifications" { "Notifications" }
+            " " a href="/builder" { "Builder" }
             " "
             form.inline method="post" action="/logout" {
                 (csrf_field(csrf))
@@ -99,6 +100,11 @@ form.dialog input[type=text],form.dialog input[type=password],form.dialog input[
 a.button{display:inline-block;background:#1a56db;color:#fff;padding:.5rem 1rem;text-decoration:none;border-radius:.3rem}\
 code{background:#eef0f3;padding:0 .2rem;word-break:break-all}dl.fields{margin:0}dl.fields dt{font-weight:600;display:inline}\
 dl.fields dd{display:inline;margin:0 .6rem 0 .2rem}\
+nav.steps ol{display:flex;gap:1rem;flex-wrap:wrap;list-style:none;padding:0}\
+fieldset{border:1px solid #e3e5e8;margin:1rem 0;background:#fff}div.row{display:flex;gap:.4rem;flex-wrap:wrap;margin:.3rem 0}\
+div.labelled{border-left:3px solid #e3e5e8;padding-left:.6rem;margin:.6rem 0}label.check{display:inline;font-weight:normal}\
+textarea{font:inherit;width:100%;box-sizing:border-box}#spec{font-family:ui-monospace,monospace}\
+pre{background:#fff;border:1px solid #e3e5e8;padding:.6rem;overflow:auto;max-height:30rem}.warning-text{color:#8a5300}\
 @media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}}";
 
 #[cfg(test)]

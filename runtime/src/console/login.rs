@@ -93,6 +93,8 @@ pub(super) async fn logout(
         return refused;
     }
     web.sessions.close(&operator.session);
+    // The drafts of the session end with it, and what their tests held.
+    web.builder.forget_session(&operator.session);
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,

@@ -14,6 +14,7 @@
 //! kind, and nowhere else.
 
 mod account;
+mod builder;
 mod callback;
 mod connect;
 mod layout;
@@ -48,6 +49,19 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/connections/{integration}/{account}/live", get(live::events))
         .route("/notifications", get(notifications::notifications))
         .route("/console.js", get(live::script))
+        .route("/builder", get(builder::list))
+        .route("/builder/new", post(builder::new))
+        .route("/builder/open/{integration}", post(builder::open))
+        .route("/builder/callback", get(builder::callback))
+        .route("/builder.js", get(builder::script))
+        .route("/builder/{draft}/run", post(builder::test))
+        .route("/builder/{draft}/authorize", post(builder::authorize))
+        .route("/builder/{draft}/clear", post(builder::clear))
+        .route("/builder/{draft}/preview", post(builder::preview))
+        .route("/builder/{draft}/check", post(builder::check))
+        .route("/builder/{draft}/text", post(builder::edit_text))
+        .route("/builder/{draft}/save", post(builder::save))
+        .route("/builder/{draft}/{step}", get(builder::show).post(builder::apply))
         .route("/oauth/callback/{integration}", get(callback::redirected))
         .with_state(web)
 }
