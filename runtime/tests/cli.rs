@@ -975,14 +975,19 @@ async fn an_integration_is_built_tested_saved_connected_and_synced_in_the_browse
             std::env::var_os("TIB_REQUIRE_BROWSER").is_none(),
             "TIB_REQUIRE_BROWSER is set, but `npm ci --prefix tests/console` or Debian's chromium is missing"
         );
-        eprintln!("skipped: run `npm ci --prefix tests/console` and install chromium to drive the builder in a browser");
+        eprintln!(
+            "skipped: run `npm ci --prefix tests/console` and install chromium to drive the builder in a browser"
+        );
         return;
     }
     let mut tib = Tib::new();
     let specs = tib.dir.path().join("specs");
     std::fs::create_dir_all(&specs).expect("a specs folder");
-    std::fs::write(specs.join("custom-fields.toml"), "[Peoplely]\nDepartment = \"Text\"\n\"Cost center\" = \"Number\"\n")
-        .expect("a catalog");
+    std::fs::write(
+        specs.join("custom-fields.toml"),
+        "[Peoplely]\nDepartment = \"Text\"\n\"Cost center\" = \"Number\"\n",
+    )
+    .expect("a catalog");
     tib.specs = Some(specs.clone());
     let log = tib.dir.path().join("serve.log");
     let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("address").port();

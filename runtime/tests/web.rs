@@ -572,3 +572,134 @@ async fn a_store_failure_while_connecting_is_a_server_error() {
     let page = dialog.text().await.expect("text");
     assert!(page.contains("The server could not do it") && !page.contains("no such table"), "{page}");
 }
+
+/// A spec that checks clean, named `name`.
+fn builder_spec(name: &str) -> String {
+    format!(
+        "app \"{name}\"\nbase_url \"https://api.example.com\"\n\ncredentials {{\n  api_token secret \"t\"\n}}\n\n\
+         auth bearer \"{{api_token}}\"\n\nrequest GET \"/users\"\n\npaginate none\n\nusers at users\n\n\
+         fields {{\n  id    = id\n  email = email\n}}\n"
+    )
+}
+
+/// The builder over HTTP: its pages need a session and its forms the session's CSRF token; a
+/// draft is its session's alone and ends with it; a spec with errors is not saved; a saved spec is
+/// named from its app id inside the specs directory whatever the app is called; a spec changed on
+/// disk since it was opened is not overwritten; without a specs directory nothing is saved.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builder_keeps_drafts_to_their_session_and_saves_only_clean_specs_inside_its_directory() {
+    let specs = tempfile::tempdir().expect("a specs directory");
+    let server = Server::with(Setup {
+        admin: Some(ADMIN_TOKEN.to_owned()),
+        specs: Some(specs.path().to_path_buf()),
+        ..Setup::default()
+    })
+    .await;
+    let base = server.base.clone();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let post = |path: String, body: String, cookie: &str| {
+        client
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookie)
+            .body(body)
+    };
+    let encode = |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    for path in ["/builder", "/builder.js", "/builder/some-draft/general"] {
+        let answer = client.get(format!("{base}{path}")).send().await.expect("sent");
+        assert_eq!(answer.status(), 303, "{path} needs a session");
+    }
+    let login = || async {
+        let answer = post("/login".to_owned(), format!("token={ADMIN_TOKEN}"), "").send().await.expect("sent");
+        let cookie =
+            answer.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+        let page = client.get(format!("{base}/builder")).header("cookie", &cookie).send().await.expect("sent");
+        let html = page.text().await.expect("text");
+        assert!(html.contains("are saved in") && !html.contains("Read-only"), "{html}");
+        let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a token");
+        (cookie, csrf.to_owned())
+    };
+    let (a, a_csrf) = login().await;
+    let (b, b_csrf) = login().await;
+
+    let forged = post("/builder/new".to_owned(), format!("csrf={b_csrf}"), &a).send().await.expect("sent");
+    assert_eq!(forged.status(), 403, "another session's CSRF token");
+    let opened = post("/builder/new".to_owned(), format!("csrf={a_csrf}"), &a).send().await.expect("sent");
+    let location = opened.headers()["location"].to_str().expect("text").to_owned();
+    let draft = location.strip_suffix("/general").expect("the first step").to_owned();
+    let page = client.get(format!("{base}{location}")).header("cookie", &b).send().await.expect("sent");
+    assert_eq!(page.status(), 404, "a draft is its session's alone");
+
+    // With errors, nothing is saved.
+    let broken = builder_spec("Evil").replace("  email = email\n", "");
+    let applied = post(format!("{draft}/text"), format!("csrf={a_csrf}&text={}", encode(&broken)), &a).send().await;
+    assert_eq!(applied.expect("sent").status(), 303);
+    let refused = post(format!("{draft}/save"), format!("csrf={a_csrf}"), &a).send().await.expect("sent");
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.expect("text").contains("the spec has 1 error"));
+    assert_eq!(std::fs::read_dir(specs.path()).expect("listed").count(), 0);
+
+    // A name that looks like a path is an app id all the same.
+    let spec = builder_spec("../../Evil");
+    post(format!("{draft}/text"), format!("csrf={a_csrf}&text={}", encode(&spec)), &a).send().await.expect("sent");
+    let saved = post(format!("{draft}/save"), format!("csrf={a_csrf}"), &a).send().await.expect("sent");
+    assert_eq!(saved.status(), 303);
+    let files: Vec<String> = std::fs::read_dir(specs.path())
+        .expect("listed")
+        .map(|e| e.expect("an entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(files, ["evil.tib"]);
+    assert_eq!(std::fs::read_to_string(specs.path().join("evil.tib")).expect("saved"), spec);
+    let listed = client.get(format!("{base}/")).header("cookie", &a).send().await.expect("sent");
+    assert!(listed.text().await.expect("text").contains("evil interpreted"), "offered at once");
+
+    // Saved again unchanged on disk: fine; changed on disk by someone else: refused, the file kept.
+    let again = post(format!("{draft}/save"), format!("csrf={a_csrf}"), &a).send().await.expect("sent");
+    assert_eq!(again.status(), 303);
+    let theirs = format!("# theirs\n{spec}");
+    std::fs::write(specs.path().join("evil.tib"), &theirs).expect("written");
+    let stale = post(format!("{draft}/save"), format!("csrf={a_csrf}"), &a).send().await.expect("sent");
+    assert_eq!(stale.status(), 409);
+    assert!(stale.text().await.expect("text").contains("changed on disk since you opened it"));
+    assert_eq!(std::fs::read_to_string(specs.path().join("evil.tib")).expect("kept"), theirs);
+
+    // Logging out ends the session's drafts.
+    let out = post("/logout".to_owned(), format!("csrf={a_csrf}"), &a).send().await.expect("sent");
+    assert_eq!(out.status(), 303);
+    let (a, _) = login().await;
+    let gone = client.get(format!("{base}{draft}/review")).header("cookie", &a).send().await.expect("sent");
+    assert_eq!(gone.status(), 404);
+    drop(server);
+
+    // Without a specs directory the builder says how to save, and saves nothing.
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    let base = server.base.clone();
+    let login = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .expect("sent");
+    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let page = client.get(format!("{base}/builder")).header("cookie", &cookie).send().await.expect("sent");
+    let html = page.text().await.expect("text");
+    assert!(html.contains("Read-only") && html.contains("tib serve --specs DIR"), "{html}");
+    let csrf = html.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("a token");
+    let form = |path: String, body: String| {
+        client
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", &cookie)
+            .body(body)
+    };
+    let opened = form("/builder/open/acme".to_owned(), format!("csrf={csrf}")).send().await.expect("sent");
+    let draft = opened.headers()["location"].to_str().expect("text").replace("/general", "");
+    let review = client.get(format!("{base}{draft}/review")).header("cookie", &cookie).send().await.expect("sent");
+    let html = review.text().await.expect("text");
+    assert!(html.contains("A copy of the compiled integration") && html.contains("app &quot;Acme&quot;"), "{html}");
+    assert!(html.contains("The spec checks clean"), "checked with the catalog of this build: {html}");
+    let refused = form(format!("{draft}/save"), format!("csrf={csrf}")).send().await.expect("sent");
+    assert_eq!(refused.status(), 409);
+    assert!(refused.text().await.expect("text").contains("start it with `tib serve --specs DIR` to save"));
+}

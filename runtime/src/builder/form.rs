@@ -220,14 +220,13 @@ impl Auth {
             "basic" => {
                 ask("username", "text", "The user name");
                 ask("password", "secret", "The password or API token");
-                auth.settings = vec![
-                    ("username".into(), "\"{username}\"".into()),
-                    ("password".into(), "\"{password}\"".into()),
-                ];
+                auth.settings =
+                    vec![("username".into(), "\"{username}\"".into()), ("password".into(), "\"{password}\"".into())];
             }
             "headers" => {
                 ask("api_key", "secret", "An API key");
-                auth.headers = vec![Header { name: "Authorization".into(), value: "{api_key}".into(), at_connect: true }];
+                auth.headers =
+                    vec![Header { name: "Authorization".into(), value: "{api_key}".into(), at_connect: true }];
             }
             "query" => {
                 ask("api_key", "secret", "An API key");
@@ -526,8 +525,8 @@ pub struct Row {
     pub value: String,
 }
 
-/// The operators a row offers: the language's, but `some`, which nests rules.
-pub const OPERATORS: &[&str] = &["is", "is not", "any of", "contains", "not contains", ">=", "has value"];
+/// The operators a row offers: the language's; `some`'s value is the rules each item is held to.
+pub const OPERATORS: &[&str] = &["is", "is not", "any of", "contains", "not contains", ">=", "has value", "some"];
 /// A row that holds a whole rule as written.
 pub const WRITTEN: &str = "as written";
 
@@ -544,9 +543,19 @@ impl Row {
             ast::Op::NotContains => "not contains",
             ast::Op::AtLeast => ">=",
             ast::Op::HasValue => "has value",
-            ast::Op::Some | ast::Op::Any | ast::Op::Unknown(_) => return written(),
+            ast::Op::Some => "some",
+            ast::Op::Any | ast::Op::Unknown(_) => return written(),
         };
         let value = match &rule.operand {
+            // The rules inside the braces, as written, on one line when they were.
+            Some(ast::Operand::Rules(group)) if op == "some" => {
+                let inside = p.source(group.span);
+                let inside = inside.strip_prefix('{').and_then(|i| i.strip_suffix('}')).unwrap_or(inside).trim();
+                if inside.contains('\n') || inside.contains('#') {
+                    return written();
+                }
+                inside.to_owned()
+            }
             None => String::new(),
             Some(ast::Operand::Value(ast::Value::List(items, _))) if op == "any of" => {
                 let items: Option<Vec<String>> = items.iter().map(scalar).collect();
@@ -584,6 +593,7 @@ impl Row {
                 format!("{path} any of [{}]", items.join(", "))
             }
             ">=" => format!("{path} >= {value}"),
+            "some" => format!("{path} some {{ {value} }}"),
             op => format!("{path} {op} {}", operand(value)),
         })
     }
@@ -876,7 +886,7 @@ mod tests {
     /// The fields a page's rules form posts for `rules`.
     fn rules_form(rules: &Rules) -> Vec<(String, String)> {
         let mut form = Vec::new();
-        let mut rows = |prefix: &str, rows: &[Row], form: &mut Vec<(String, String)>| {
+        let rows = |prefix: &str, rows: &[Row], form: &mut Vec<(String, String)>| {
             for (i, row) in rows.iter().enumerate() {
                 form.push((format!("{prefix}.{i}.path"), row.path.clone()));
                 form.push((format!("{prefix}.{i}.op"), row.op.clone()));
@@ -929,7 +939,7 @@ mod tests {
             [
                 ("state", "any of", "active, invited"),
                 ("seats", ">=", "1"),
-                ("", WRITTEN, "roles some { name is \"x\" }"),
+                ("roles", "some", "name is \"x\""),
                 // The text "1" typed in a row would be the number 1.
                 ("", WRITTEN, "code is \"1\""),
             ]

@@ -26,6 +26,9 @@ use tib_front::diag::Diagnostic;
 
 use crate::operate::Error;
 
+/// The custom-field catalog of the repository this runtime was built from.
+const BUILT_CATALOG: &str = include_str!("../../../custom-fields.toml");
+
 /// How long a draft and its test credentials outlive their last use.
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
 
@@ -115,7 +118,8 @@ impl Builder {
     pub fn awaiting(&self, state: &str) -> Option<(String, String)> {
         let drafts = self.drafts();
         let waiting = drafts.values().find(|d| {
-            d.trial.pending.as_ref().is_some_and(|p| crate::access::sessions::same(&p.state, state)) && !state.is_empty()
+            d.trial.pending.as_ref().is_some_and(|p| crate::access::sessions::same(&p.state, state))
+                && !state.is_empty()
         })?;
         Some((waiting.session.clone(), waiting.id.clone()))
     }
@@ -125,11 +129,13 @@ impl Builder {
         self.drafts().retain(|_, d| d.session != session);
     }
 
-    /// The custom-field catalog specs are checked with: the one `--specs` reads.
+    /// The custom-field catalog specs are checked with: the one `--specs` reads,
+    /// or else the one this build's connectors were checked with.
     pub fn catalog(&self) -> Catalog {
-        match &self.specs {
-            Some(specs) => crate::integrations::catalog(&specs.dir).unwrap_or_else(|_| Catalog::missing()),
-            None => Catalog::missing(),
+        let read = self.specs.as_ref().and_then(|specs| crate::integrations::catalog(&specs.dir).ok());
+        match read {
+            Some(catalog) if !catalog.is_missing() => catalog,
+            _ => Catalog::parse(BUILT_CATALOG).unwrap_or_else(|_| Catalog::missing()),
         }
     }
 }
@@ -166,5 +172,25 @@ impl Draft {
         }
         self.text = text;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_draft_and_what_its_test_typed_end_after_half_an_hour_untouched() {
+        let builder = Builder::new(None);
+        let id = builder.open("session", "app \"A\"\n".to_owned(), Opened::New);
+        builder
+            .with("session", &id, |d| d.trial.remember([("api_token".to_owned(), "typed".to_owned())]))
+            .expect("open");
+        assert!(builder.with("other session", &id, |_| ()).is_err(), "another session's");
+        let idle = Instant::now().checked_sub(IDLE + Duration::from_secs(1)).expect("a past instant");
+        builder.with("session", &id, |d| d.touched = idle).expect("still open");
+        let gone = builder.with("session", &id, |_| ()).expect_err("idle too long");
+        assert!(gone.message.contains("30 minutes"), "{}", gone.message);
+        assert!(builder.drafts().is_empty(), "and its credentials with it");
     }
 }

@@ -138,7 +138,8 @@ fn values(connector: &Interpreted, trial: &Trial) -> Result<CredentialValues, Er
         declared.iter().filter(|c| !trial.credentials.contains_key(c.name)).map(|c| c.name).collect();
     let oauth_code = matches!(connector.ir().auth, ir::Auth::OAuthAuthorizationCode(_));
     // With a token from the authorization, the client's own credentials are not sent.
-    if !missing.is_empty() && !(oauth_code && trial.tokens.is_some()) {
+    let authorized = oauth_code && trial.tokens.is_some();
+    if !missing.is_empty() && !authorized {
         return Err(Error::invalid(format!("type a test value for: {}", missing.join(", "))));
     }
     Ok(CredentialValues::new(

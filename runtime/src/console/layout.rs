@@ -102,6 +102,7 @@ code{background:#eef0f3;padding:0 .2rem;word-break:break-all}dl.fields{margin:0}
 dl.fields dd{display:inline;margin:0 .6rem 0 .2rem}\
 nav.steps ol{display:flex;gap:1rem;flex-wrap:wrap;list-style:none;padding:0}\
 fieldset{border:1px solid #e3e5e8;margin:1rem 0;background:#fff}div.row{display:flex;gap:.4rem;flex-wrap:wrap;margin:.3rem 0}\
+form.dialog div.row input[type=text]{width:auto;flex:1 1 10rem;max-width:none}div.row textarea{flex:1 1 30rem}\
 div.labelled{border-left:3px solid #e3e5e8;padding-left:.6rem;margin:.6rem 0}label.check{display:inline;font-weight:normal}\
 textarea{font:inherit;width:100%;box-sizing:border-box}#spec{font-family:ui-monospace,monospace}\
 pre{background:#fff;border:1px solid #e3e5e8;padding:.6rem;overflow:auto;max-height:30rem}.warning-text{color:#8a5300}\

@@ -39,6 +39,8 @@ pub struct Setup {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The store, when not a new SQLite file.
     pub store: Option<Arc<dyn Store>>,
+    /// Where the builder saves specs (`--specs`); without it the builder is read-only.
+    pub specs: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -74,7 +76,8 @@ impl Server {
         let scheduler = Scheduler::new(services.store.clone(), services.clock.clone(), engine, 4, &owner);
         let admin = setup.admin.as_deref().map(AdminToken::from_token);
         let proxies = tib_runtime::access::proxies::TrustedProxies::new(setup.trusted_proxies);
-        let web = Arc::new(Web::new(services.clone(), admin, proxies));
+        let specs = setup.specs.map(|dir| tib_runtime::builder::SpecsDir { dir, max_bytes: 1 << 20 });
+        let web = Arc::new(Web::new(services.clone(), admin, proxies).with_specs(specs));
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let mut scheduler_stopped = stopped.clone();
         tokio::spawn(async move {

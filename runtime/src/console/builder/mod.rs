@@ -117,7 +117,16 @@ fn respond(
     let catalog = web.builder.catalog();
     let public_url = &web.services.public_url;
     let page = web.builder.with(&operator.session, draft, |draft| {
-        pages::Workspace::new(draft, step, &catalog, public_url, web.builder.specs.is_some(), &operator.csrf, done, problem)
+        pages::Workspace::new(
+            draft,
+            step,
+            &catalog,
+            public_url,
+            web.builder.specs.is_some(),
+            &operator.csrf,
+            done,
+            problem,
+        )
     });
     match page {
         Ok(page) => layout::respond(status, &page),
@@ -162,7 +171,12 @@ enum Next {
 }
 
 /// Writes a step's form into a draft.
-fn write_step(draft: &mut Draft, step: Step, form: &Posted, catalog: &tib_front::catalog::Catalog) -> Result<Next, Error> {
+fn write_step(
+    draft: &mut Draft,
+    step: Step,
+    form: &Posted,
+    catalog: &tib_front::catalog::Catalog,
+) -> Result<Next, Error> {
     let parsed = text::parse(&draft.text).map_err(|e| Error::invalid(format!("{e}; fix it in the spec text first")))?;
     let (before, after) = match step {
         Step::General => (form::General::read(&parsed).sections(), form::General::posted(form).sections()),
@@ -302,11 +316,10 @@ pub(super) async fn authorize(
     });
     match started.and_then(|s| s) {
         // A link, not a redirect: the Content-Security-Policy lets a form post only to this server.
-        Ok(url) => layout::respond(StatusCode::OK, &pages::Authorize {
-            csrf: operator.csrf,
-            url,
-            back: step_path(&draft, Step::Test),
-        }),
+        Ok(url) => layout::respond(
+            StatusCode::OK,
+            &pages::Authorize { csrf: operator.csrf, url, back: step_path(&draft, Step::Test) },
+        ),
         Err(error) if error.kind == crate::operate::ErrorKind::Invalid => {
             respond(&web, &operator, &draft, Step::Test, None, Some(error.message), StatusCode::UNPROCESSABLE_ENTITY)
         }
@@ -345,11 +358,10 @@ pub(super) async fn callback(State(web): State<Arc<Web>>, Query(redirected): Que
     };
     let ended = |message: String, ok: bool| {
         let _ = web.builder.with(&session, &draft, |d| d.trial.pending = None);
-        layout::respond(if ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY }, &pages::Authorized {
-            message,
-            back: step_path(&draft, Step::Test),
-            ok,
-        })
+        layout::respond(
+            if ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY },
+            &pages::Authorized { message, back: step_path(&draft, Step::Test), ok },
+        )
     };
     if let Some(error) = redirected.error {
         let description = redirected.error_description.map(|d| format!(": {d}")).unwrap_or_default();
@@ -371,7 +383,9 @@ pub(super) async fn callback(State(web): State<Arc<Web>>, Query(redirected): Que
     let exchanged = client.exchange(&code, &verifier, &redirect).await.map_err(|e| Error::invalid(e.to_string()));
     let stored = exchanged.and_then(|tokens| web.builder.with(&session, &draft, |d| d.trial.tokens = Some(tokens)));
     match stored {
-        Ok(()) => ended("Authorized: go back to the builder's tab and run the test; it sends this token.".to_owned(), true),
+        Ok(()) => {
+            ended("Authorized: go back to the builder's tab and run the test; it sends this token.".to_owned(), true)
+        }
         Err(error) => ended(format!("The authorization failed: {}.", error.message), false),
     }
 }
