@@ -369,6 +369,8 @@ async fn every_answer_carries_the_security_headers() {
         ("/login", 200),
         ("/nothing-here", 404),
         ("/oauth/callback/acme?state=forged&code=x", 422),
+        // The builder's callback finds no test waiting for a state no one gave out.
+        ("/builder/callback?state=forged&code=x", 404),
         ("/api/v1/connections", 401),
         ("/health", 200),
     ] {

@@ -126,6 +126,13 @@ pub fn connector(draft: &str, catalog: &Catalog) -> Result<Result<Interpreted, V
     })
 }
 
+/// The request side checked, for an action that needs it to work: its errors
+/// are shown on the test's page ([`connector`]).
+pub fn ready(draft: &str, catalog: &Catalog) -> Result<Interpreted, Error> {
+    connector(draft, catalog)?
+        .map_err(|_| Error::invalid("the spec's request side has errors: the test's page shows them"))
+}
+
 /// The credentials a test asks for: the spec's, in its order, with whether each is secret.
 pub fn asked(connector: &Interpreted) -> Vec<(&'static str, bool, &'static str)> {
     connector.spec().credentials.iter().map(|c| (c.name, c.secret, c.description)).collect()

@@ -2,7 +2,7 @@
 //! navigation, a form's CSRF field), and the page that says only what went
 //! wrong.
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 
@@ -15,6 +15,15 @@ pub(super) trait Page: Render {
 /// ([`crate::security`]).
 pub(super) fn respond(status: StatusCode, page: &impl Page) -> Response {
     (status, Html(document(page).into_string())).into_response()
+}
+
+/// A script the console serves to its own pages, as JavaScript and nothing else.
+pub(super) fn script(text: &'static str) -> Response {
+    let mut response = text.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// The layout: the page's title and body, with the style every page shares.

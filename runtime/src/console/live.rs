@@ -20,11 +20,7 @@ const EVERY: Duration = Duration::from_millis(250);
 
 /// The account page's script, behind the login like every page that uses it.
 pub(super) async fn script(_operator: Operator) -> Response {
-    let mut response = SCRIPT.into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    super::layout::script(SCRIPT)
 }
 
 /// The connection's progress now, then each change, as `progress` events.

@@ -9,7 +9,7 @@ mod pages;
 
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -18,7 +18,7 @@ use super::layout;
 use super::{Operator, done, error_page};
 use crate::builder::form::{self, Posted};
 use crate::builder::{Draft, Opened, save, text, trial};
-use crate::operate::Error;
+use crate::operate::{Error, ErrorKind};
 use crate::web::{Web, percent_encode};
 
 pub use pages::Step;
@@ -39,17 +39,48 @@ pub(super) struct Done {
     done: Option<String>,
 }
 
-/// A form that carries only the CSRF token.
-#[derive(Deserialize)]
-pub(super) struct Csrf {
-    csrf: String,
+/// A builder form from a logged-in operator, its CSRF token checked: every
+/// builder form is refused without the session's token.
+pub(super) struct Authored {
+    operator: Operator,
+    form: Posted,
+}
+
+impl FromRequest<Arc<Web>> for Authored {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, web: &Arc<Web>) -> Result<Self, Response> {
+        let (mut parts, body) = request.into_parts();
+        let operator = Operator::from_request_parts(&mut parts, web).await.map_err(IntoResponse::into_response)?;
+        let Form(fields) = Form::<Vec<(String, String)>>::from_request(Request::from_parts(parts, body), web)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = Posted(fields);
+        match operator.refuses(form.get("csrf")) {
+            Some(refused) => Err(refused),
+            None => Ok(Authored { operator, form }),
+        }
+    }
+}
+
+/// What an action did: a refusal the author can mend is shown on the step's page, with its
+/// status; any other error is the console's error page.
+fn outcome(web: &Web, operator: &Operator, draft: &str, step: Step, result: Result<Response, Error>) -> Response {
+    match result {
+        Ok(response) => response,
+        Err(error) => {
+            let status = match error.kind {
+                ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::Conflict => StatusCode::CONFLICT,
+                ErrorKind::NotFound | ErrorKind::Failed => return error_page(error),
+            };
+            respond(web, operator, draft, step, None, Some(error.message), status)
+        }
+    }
 }
 
 /// `POST /builder/new`: a blank draft.
-pub(super) async fn new(State(web): State<Arc<Web>>, operator: Operator, Form(form): Form<Csrf>) -> Response {
-    if let Some(refused) = operator.refuses(&form.csrf) {
-        return refused;
-    }
+pub(super) async fn new(State(web): State<Arc<Web>>, Authored { operator, .. }: Authored) -> Response {
     let id = web.builder.open(&operator.session, String::new(), Opened::New);
     Redirect::to(&step_path(&id, Step::General)).into_response()
 }
@@ -58,13 +89,9 @@ pub(super) async fn new(State(web): State<Arc<Web>>, operator: Operator, Form(fo
 /// place for a spec of the specs directory, a copy of a compiled one's.
 pub(super) async fn open(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(integration): Path<String>,
-    Form(form): Form<Csrf>,
+    Authored { operator, .. }: Authored,
 ) -> Response {
-    if let Some(refused) = operator.refuses(&form.csrf) {
-        return refused;
-    }
     let found = crate::integrations::all().into_iter().find(|i| i.id == integration);
     let opened = match found.map(|i| i.origin) {
         Some(crate::integrations::Origin::Interpreted(path)) => match std::fs::read(&path) {
@@ -137,28 +164,20 @@ fn respond(
 /// `POST /builder/{draft}/{step}`: a step's form written into the draft.
 pub(super) async fn apply(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path((draft, step)): Path<(String, String)>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Authored { operator, form }: Authored,
 ) -> Response {
-    let form = Posted(fields);
-    if let Some(refused) = operator.refuses(form.get("csrf")) {
-        return refused;
-    }
     let Some(step) = Step::from_slug(&step) else {
         return error_page(Error::not_found("the builder has no such step"));
     };
     let catalog = web.builder.catalog();
     let applied = web.builder.with(&operator.session, &draft, |d| write_step(d, step, &form, &catalog));
-    match applied.and_then(|written| written) {
+    let next = applied.and_then(|written| written).map(|next| match next {
         // A choice that changes the form (another auth kind, another paging style) shows it.
-        Ok(Next::Same(message)) => Redirect::to(&with_done(&step_path(&draft, step), &message)).into_response(),
-        Ok(Next::Step(next)) => Redirect::to(&step_path(&draft, next)).into_response(),
-        Err(error) if error.kind == crate::operate::ErrorKind::Invalid => {
-            respond(&web, &operator, &draft, step, None, Some(error.message), StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(error) => error_page(error),
-    }
+        Next::Same(message) => Redirect::to(&with_done(&step_path(&draft, step), &message)).into_response(),
+        Next::Step(next) => Redirect::to(&step_path(&draft, next)).into_response(),
+    });
+    outcome(&web, &operator, &draft, step, next)
 }
 
 fn with_done(path: &str, message: &str) -> String {
@@ -228,57 +247,34 @@ fn write_step(
 /// `POST /builder/{draft}/run`: the test credentials kept, and the first request sent.
 pub(super) async fn test(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Authored { operator, form }: Authored,
 ) -> Response {
-    let form = Posted(fields);
-    if let Some(refused) = operator.refuses(form.get("csrf")) {
-        return refused;
-    }
     let catalog = web.builder.catalog();
-    let typed = form.0.iter().filter_map(|(n, v)| Some((n.strip_prefix("cred.")?.to_owned(), v.clone())));
-    let typed: Vec<(String, String)> = typed.collect();
-    // The draft is not held while the request is under way: the answer is put in afterwards.
-    let prepared = web.builder.with(&operator.session, &draft, |d| {
-        d.trial.remember(typed);
-        trial::connector(&d.text, &catalog).map(|c| (c, d.trial.snapshot()))
-    });
-    let (connector, snapshot) = match prepared.and_then(|p| p) {
-        Ok((Ok(connector), snapshot)) => (connector, snapshot),
-        Ok((Err(_), _)) => {
-            let message = "the spec's request side has errors: the test shows them".to_owned();
-            return respond(&web, &operator, &draft, Step::Test, None, Some(message), StatusCode::UNPROCESSABLE_ENTITY);
-        }
-        Err(error) => return error_page(error),
+    let tested = async {
+        // The draft is not held while the request is under way: the answer is put in afterwards.
+        let (connector, snapshot) = web.builder.with(&operator.session, &draft, |d| {
+            d.trial.remember(typed(&form));
+            Ok::<_, Error>((trial::ready(&d.text, &catalog)?, d.trial.snapshot()))
+        })??;
+        let report = trial::test(&connector, &snapshot, &web.services.client).await?;
+        web.builder.with(&operator.session, &draft, |d| d.trial.report = Some(report))?;
+        Ok(Redirect::to(&format!("{}#report", step_path(&draft, Step::Test))).into_response())
     };
-    let report = trial::test(&connector, &snapshot, &web.services.client).await;
-    let stored = web.builder.with(&operator.session, &draft, |d| match report {
-        Ok(report) => {
-            d.trial.report = Some(report);
-            Ok(())
-        }
-        Err(error) => Err(error),
-    });
-    match stored.and_then(|s| s) {
-        Ok(()) => Redirect::to(&format!("{}#report", step_path(&draft, Step::Test))).into_response(),
-        Err(error) if error.kind == crate::operate::ErrorKind::Invalid => {
-            respond(&web, &operator, &draft, Step::Test, None, Some(error.message), StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(error) => error_page(error),
-    }
+    outcome(&web, &operator, &draft, Step::Test, tested.await)
+}
+
+/// The test credentials of a form (`cred.NAME`), as typed.
+fn typed(form: &Posted) -> Vec<(String, String)> {
+    form.0.iter().filter_map(|(n, v)| Some((n.strip_prefix("cred.")?.to_owned(), v.clone()))).collect()
 }
 
 /// `POST /builder/{draft}/clear`: the test's credentials, token and answer forgotten.
 pub(super) async fn clear(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(form): Form<Csrf>,
+    Authored { operator, .. }: Authored,
 ) -> Response {
-    if let Some(refused) = operator.refuses(&form.csrf) {
-        return refused;
-    }
     match web.builder.with(&operator.session, &draft, |d| d.trial.clear()) {
         Ok(()) => done(&step_path(&draft, Step::Test), "the test's credentials, token and answer are forgotten"),
         Err(error) => error_page(error),
@@ -289,42 +285,27 @@ pub(super) async fn clear(
 /// author to grant access; it comes back to [`callback`] with the test redirect URL.
 pub(super) async fn authorize(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Authored { operator, form }: Authored,
 ) -> Response {
-    let form = Posted(fields);
-    if let Some(refused) = operator.refuses(form.get("csrf")) {
-        return refused;
-    }
     let catalog = web.builder.catalog();
-    let typed: Vec<(String, String)> =
-        form.0.iter().filter_map(|(n, v)| Some((n.strip_prefix("cred.")?.to_owned(), v.clone()))).collect();
     let redirect = test_redirect_url(&web.services.public_url);
     let started = web.builder.with(&operator.session, &draft, |d| {
-        d.trial.remember(typed);
+        d.trial.remember(typed(&form));
         d.trial.tokens = None;
-        let connector = match trial::connector(&d.text, &catalog)? {
-            Ok(connector) => connector,
-            Err(_) => return Err(Error::invalid("the spec's request side has errors: the test shows them")),
-        };
+        let connector = trial::ready(&d.text, &catalog)?;
         let client = trial::oauth_client(&connector, &d.trial, &web.services.client)?;
         let authorization = client.authorize(&redirect).map_err(|e| Error::invalid(e.to_string()))?;
         let url = authorization.url.clone();
         d.trial.pending = Some(authorization);
         Ok(url)
     });
-    match started.and_then(|s| s) {
-        // A link, not a redirect: the Content-Security-Policy lets a form post only to this server.
-        Ok(url) => layout::respond(
-            StatusCode::OK,
-            &pages::Authorize { csrf: operator.csrf, url, back: step_path(&draft, Step::Test) },
-        ),
-        Err(error) if error.kind == crate::operate::ErrorKind::Invalid => {
-            respond(&web, &operator, &draft, Step::Test, None, Some(error.message), StatusCode::UNPROCESSABLE_ENTITY)
-        }
-        Err(error) => error_page(error),
-    }
+    // A link, not a redirect: the Content-Security-Policy lets a form post only to this server.
+    let page = started.and_then(|s| s).map(|url| {
+        let back = step_path(&draft, Step::Test);
+        layout::respond(StatusCode::OK, &pages::Authorize { csrf: operator.csrf.clone(), url, back })
+    });
+    outcome(&web, &operator, &draft, Step::Test, page)
 }
 
 /// Where an OAuth provider sends the author back during a test: this server's `/builder/callback`.
@@ -369,10 +350,7 @@ pub(super) async fn callback(State(web): State<Arc<Web>>, Query(redirected): Que
     }
     let prepared = web.builder.with(&session, &draft, |d| {
         let pending = d.trial.pending.take().ok_or_else(|| Error::not_found("this authorization was used"))?;
-        let connector = match trial::connector(&d.text, &catalog)? {
-            Ok(connector) => connector,
-            Err(_) => return Err(Error::invalid("the spec's request side has errors")),
-        };
+        let connector = trial::ready(&d.text, &catalog)?;
         Ok((trial::oauth_client(&connector, &d.trial, &web.services.client)?, pending.verifier))
     });
     let (client, verifier) = match prepared.and_then(|p| p) {
@@ -394,14 +372,9 @@ pub(super) async fn callback(State(web): State<Arc<Web>>, Query(redirected): Que
 /// and the preview it makes, as a part of a page (`builder.js`).
 pub(super) async fn preview(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Authored { operator, form }: Authored,
 ) -> Response {
-    let form = Posted(fields);
-    if let Some(refused) = operator.refuses(form.get("csrf")) {
-        return refused;
-    }
     let catalog = web.builder.catalog();
     let shown = web.builder.with(&operator.session, &draft, |d| {
         let written = write_step(d, Step::Map, &form, &catalog);
@@ -417,14 +390,9 @@ pub(super) async fn preview(
 /// `POST /builder/{draft}/check`: the diagnostics of a text being typed, as a part of a page.
 pub(super) async fn check(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Authored { operator, form }: Authored,
 ) -> Response {
-    let form = Posted(fields);
-    if let Some(refused) = operator.refuses(form.get("csrf")) {
-        return refused;
-    }
     let catalog = web.builder.catalog();
     let text = form.0.iter().find(|(n, _)| n == "text").map(|(_, v)| v.clone()).unwrap_or_default();
     let shown = web.builder.with(&operator.session, &draft, |d| {
@@ -447,14 +415,9 @@ fn fragment(markup: maud::Markup) -> Response {
 /// `POST /builder/{draft}/text`: the spec text as the author edited it; the forms follow it.
 pub(super) async fn edit_text(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(fields): Form<Vec<(String, String)>>,
+    Authored { operator, form }: Authored,
 ) -> Response {
-    let form = Posted(fields);
-    if let Some(refused) = operator.refuses(form.get("csrf")) {
-        return refused;
-    }
     let text = form.0.iter().find(|(n, _)| n == "text").map(|(_, v)| v.replace("\r\n", "\n")).unwrap_or_default();
     match web.builder.with(&operator.session, &draft, |d| d.text = text) {
         Ok(()) => done(&step_path(&draft, Step::Review), "the text is applied: every step's form now shows it"),
@@ -465,16 +428,13 @@ pub(super) async fn edit_text(
 /// `POST /builder/{draft}/save`: the spec written into the specs directory, and offered at once.
 pub(super) async fn save(
     State(web): State<Arc<Web>>,
-    operator: Operator,
     Path(draft): Path<String>,
-    Form(form): Form<Csrf>,
+    Authored { operator, .. }: Authored,
 ) -> Response {
-    if let Some(refused) = operator.refuses(&form.csrf) {
-        return refused;
-    }
     let Some(specs) = &web.builder.specs else {
-        let message = "this server has no specs directory: start it with `tib serve --specs DIR` to save".to_owned();
-        return respond(&web, &operator, &draft, Step::Review, None, Some(message), StatusCode::CONFLICT);
+        let refused =
+            Error::conflict("this server has no specs directory: start it with `tib serve --specs DIR` to save");
+        return outcome(&web, &operator, &draft, Step::Review, Err(refused));
     };
     let catalog = web.builder.catalog();
     let saved = web.builder.with(&operator.session, &draft, |d| {
@@ -484,37 +444,21 @@ pub(super) async fn save(
         }
         save::save(specs, d, &catalog)
     });
-    match saved.and_then(|s| s) {
-        Ok(saved) => {
-            let mut message = format!(
-                "saved to {}: {} is offered under Available to connect",
-                saved.path.display(),
-                saved.integration
+    let page = saved.and_then(|s| s).map(|saved| {
+        let mut message =
+            format!("saved to {}: {} is offered under Available to connect", saved.path.display(), saved.integration);
+        if saved.compiled {
+            message.push_str(
+                "; this build has a compiled connector of the same app, which is used until it is removed from \
+                 specs/ and the runtime rebuilt",
             );
-            if saved.compiled {
-                message.push_str(
-                    "; this build has a compiled connector of the same app, which is used until it is removed from \
-                     specs/ and the runtime rebuilt",
-                );
-            }
-            done(&step_path(&draft, Step::Review), &message)
         }
-        Err(error) => {
-            let status = match error.kind {
-                crate::operate::ErrorKind::Conflict => StatusCode::CONFLICT,
-                crate::operate::ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
-                _ => return error_page(error),
-            };
-            respond(&web, &operator, &draft, Step::Review, None, Some(error.message), status)
-        }
-    }
+        done(&step_path(&draft, Step::Review), &message)
+    });
+    outcome(&web, &operator, &draft, Step::Review, page)
 }
 
 /// The builder's script, behind the login like the pages that use it.
 pub(super) async fn script(_operator: Operator) -> Response {
-    let mut response = include_str!("builder.js").into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    response
+    layout::script(include_str!("builder.js"))
 }
