@@ -906,15 +906,11 @@ async fn without_an_admin_token_the_api_is_off_and_serve_stays_on_loopback() {
     let _ = child.wait();
 }
 
-/// The console in Debian's Chromium, driven by playwright-core (`tests/console/console.mjs`): log in
-/// (a wrong token first), the overview, the session cookie, log out; screenshots of the overview on
-/// a laptop and a phone go to `target/console-screenshots/`. It runs once `npm ci --prefix
-/// tests/console` has run and `/usr/bin/chromium` is there; `.ci/run` sees to both and sets
-/// `TIB_REQUIRE_BROWSER=1`, so CI never skips it.
-#[tokio::test(flavor = "multi_thread")]
-async fn the_console_works_in_a_real_browser() {
+/// The workspace, when a browser test can run there: `npm ci --prefix tests/console` has run and
+/// Debian's chromium is installed. `None` (the test skipped) otherwise, unless
+/// `TIB_REQUIRE_BROWSER` says it must run.
+fn browser() -> Option<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-    let script = root.join("tests/console/console.mjs");
     let ready =
         root.join("tests/console/node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
     if !ready {
@@ -925,8 +921,34 @@ async fn the_console_works_in_a_real_browser() {
         eprintln!(
             "skipped: run `npm ci --prefix tests/console` and install chromium to drive the console in a browser"
         );
-        return;
+        return None;
     }
+    Some(root)
+}
+
+/// The OAuth test server's URL as the browser script's last argument, when TIB_OAUTH_SERVER names
+/// one (CI does, and sets TIB_REQUIRE_OAUTH_SERVER).
+fn with_oauth_server(node: &mut Command) {
+    match std::env::var("TIB_OAUTH_SERVER") {
+        Ok(oauth_server) => {
+            node.arg(oauth_server);
+        }
+        Err(_) => assert!(
+            std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(),
+            "TIB_REQUIRE_OAUTH_SERVER is set, but TIB_OAUTH_SERVER is not"
+        ),
+    }
+}
+
+/// The console in Debian's Chromium, driven by playwright-core (`tests/console/console.mjs`): log in
+/// (a wrong token first), the overview, the session cookie, log out; screenshots of the overview on
+/// a laptop and a phone go to `target/console-screenshots/`. It runs once `npm ci --prefix
+/// tests/console` has run and `/usr/bin/chromium` is there; `.ci/run` sees to both and sets
+/// `TIB_REQUIRE_BROWSER=1`, so CI never skips it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_works_in_a_real_browser() {
+    let Some(root) = browser() else { return };
+    let script = root.join("tests/console/console.mjs");
     let api = api(20).await;
     let tib = Tib::new();
     assert_eq!(tib.connect(&api, "Prod").await.code, 0);
@@ -940,15 +962,7 @@ async fn the_console_works_in_a_real_browser() {
     let mut node = Command::new("node");
     node.arg(&script).arg(&base).arg(ADMIN_TOKEN).arg(&screenshots).arg(&api.base_url).arg(SECRET);
     // The Connect button's round trip needs a real OAuth server; CI sets it.
-    match std::env::var("TIB_OAUTH_SERVER") {
-        Ok(oauth_server) => {
-            node.arg(oauth_server);
-        }
-        Err(_) => assert!(
-            std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(),
-            "TIB_REQUIRE_OAUTH_SERVER is set, but TIB_OAUTH_SERVER is not"
-        ),
-    }
+    with_oauth_server(&mut node);
     let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
     let _ = child.kill();
     let _ = child.wait();
@@ -967,19 +981,7 @@ async fn the_console_works_in_a_real_browser() {
 /// `target/builder-screenshots/`.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_integration_is_built_tested_saved_connected_and_synced_in_the_browser() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
-    let ready =
-        root.join("tests/console/node_modules/playwright-core").is_dir() && Path::new("/usr/bin/chromium").exists();
-    if !ready {
-        assert!(
-            std::env::var_os("TIB_REQUIRE_BROWSER").is_none(),
-            "TIB_REQUIRE_BROWSER is set, but `npm ci --prefix tests/console` or Debian's chromium is missing"
-        );
-        eprintln!(
-            "skipped: run `npm ci --prefix tests/console` and install chromium to drive the builder in a browser"
-        );
-        return;
-    }
+    let Some(root) = browser() else { return };
     let mut tib = Tib::new();
     let specs = tib.dir.path().join("specs");
     std::fs::create_dir_all(&specs).expect("a specs folder");
@@ -1014,15 +1016,7 @@ async fn an_integration_is_built_tested_saved_connected_and_synced_in_the_browse
         .arg(&screenshots)
         .arg(test_secret)
         .arg(SECRET);
-    match std::env::var("TIB_OAUTH_SERVER") {
-        Ok(oauth_server) => {
-            node.arg(oauth_server);
-        }
-        Err(_) => assert!(
-            std::env::var_os("TIB_REQUIRE_OAUTH_SERVER").is_none(),
-            "TIB_REQUIRE_OAUTH_SERVER is set, but TIB_OAUTH_SERVER is not"
-        ),
-    }
+    with_oauth_server(&mut node);
     let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
     let _ = child.kill();
     let _ = child.wait();

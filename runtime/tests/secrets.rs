@@ -6,6 +6,8 @@
 //! of those forms: the trace log, the store's files, the webhook, the JSON
 //! API, the console's pages, and `tib list`, `status` and `sync`.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -176,14 +178,7 @@ async fn secrets_echoed_in_any_encoding_reach_no_output() {
         let answer = client.get(format!("{base}{path}")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
         outputs.push((format!("the API's {path}"), answer.text().await.expect("text")));
     }
-    let login = client
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .expect("sent");
-    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let cookie = common::console_login(&client, &base, ADMIN_TOKEN).await;
     let mut pages = vec!["/".to_owned(), "/notifications".to_owned()];
     pages.extend((0..secrets.len()).map(|k| format!("/connections/acme/A{k}")));
     for page in &pages {

@@ -560,14 +560,7 @@ async fn a_store_failure_while_connecting_is_a_server_error() {
     let text = answer.text().await.expect("text");
     assert!(text.contains("the server's log says why") && !text.contains("connections"), "{text}");
 
-    let login = client
-        .post(format!("{}/login", server.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .expect("sent");
-    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let cookie = common::console_login(&client, &server.base, ADMIN_TOKEN).await;
     let dialog =
         client.get(format!("{}/connect/acme", server.base)).header("cookie", &cookie).send().await.expect("sent");
     assert_eq!(dialog.status(), 500, "the dialog lists the accounts connected, from the store");
@@ -612,9 +605,7 @@ async fn the_builder_keeps_drafts_to_their_session_and_saves_only_clean_specs_in
         assert_eq!(answer.status(), 303, "{path} needs a session");
     }
     let login = || async {
-        let answer = post("/login".to_owned(), format!("token={ADMIN_TOKEN}"), "").send().await.expect("sent");
-        let cookie =
-            answer.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+        let cookie = common::console_login(&client, &base, ADMIN_TOKEN).await;
         let page = client.get(format!("{base}/builder")).header("cookie", &cookie).send().await.expect("sent");
         let html = page.text().await.expect("text");
         assert!(html.contains("are saved in") && !html.contains("Read-only"), "{html}");
@@ -676,14 +667,7 @@ async fn the_builder_keeps_drafts_to_their_session_and_saves_only_clean_specs_in
     // Without a specs directory the builder says how to save, and saves nothing.
     let server = Server::start(Some(ADMIN_TOKEN)).await;
     let base = server.base.clone();
-    let login = client
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .expect("sent");
-    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let cookie = common::console_login(&client, &base, ADMIN_TOKEN).await;
     let page = client.get(format!("{base}/builder")).header("cookie", &cookie).send().await.expect("sent");
     let html = page.text().await.expect("text");
     assert!(html.contains("Read-only") && html.contains("tib serve --specs DIR"), "{html}");

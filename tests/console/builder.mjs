@@ -5,7 +5,7 @@
 // saves, connects and syncs it, and checks the users stored. Exits non-zero, naming the step,
 // when the builder does not behave.
 import http from "node:http";
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [base, token, screenshots, testSecret, connectSecret, oauthServer] = process.argv.slice(2);
 
@@ -37,12 +37,7 @@ const api = http.createServer((request, response) => {
 await new Promise((resolve) => api.listen(0, "127.0.0.1", resolve));
 const apiBase = `http://127.0.0.1:${api.address().port}/api`;
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const fail = async (step, page) => {
   console.error(`${step}\n--- page ${page ? page.url() : ""} ---\n${page ? await page.content() : ""}`);
   await browser.close();

@@ -2,20 +2,14 @@
 // Usage: node console.mjs BASE_URL ADMIN_TOKEN SCREENSHOT_DIR MOCK_API_URL API_SECRET [OAUTH_SERVER_URL]
 // The mock Acme API is switched through its `/__control/...` paths. Exits
 // non-zero, naming the step, when the console does not behave.
-import { chromium } from "playwright-core";
+import { launch } from "./browser.mjs";
 
 const [base, token, screenshots, mockApi, secret, oauthServer] = process.argv.slice(2);
 const control = async (what) => {
   const response = await fetch(`${new URL(mockApi).origin}/__control/${what}`);
   if (!response.ok) throw new Error(`the mock API refused /__control/${what}`);
 };
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  // Without these, Chromium reaches for Google's hosts at start; nothing here leaves 127.0.0.1.
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 const fail = async (step, page) => {
   console.error(`${step}\n--- page ---\n${page ? await page.content() : ""}`);
   await browser.close();

@@ -19,6 +19,7 @@ pub mod trial;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tib_front::catalog::Catalog;
@@ -28,6 +29,9 @@ use crate::operate::Error;
 
 /// The custom-field catalog of the repository this runtime was built from.
 const BUILT_CATALOG: &str = include_str!("../../../custom-fields.toml");
+
+/// The drafts one session keeps open; opening another closes its least recently used.
+pub const DRAFTS_PER_SESSION: usize = 8;
 
 /// How long a draft and its test credentials outlive their last use.
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
@@ -63,17 +67,20 @@ pub struct Draft {
     pub opened: Opened,
     pub trial: trial::Trial,
     touched: Instant,
+    /// When it was last used, in the builder's count of uses: the order of recency, without ties.
+    used: u64,
 }
 
 /// The drafts of every operator, and where they are saved.
 pub struct Builder {
     pub specs: Option<SpecsDir>,
     drafts: Mutex<HashMap<String, Draft>>,
+    uses: AtomicU64,
 }
 
 impl Builder {
     pub fn new(specs: Option<SpecsDir>) -> Builder {
-        Builder { specs, drafts: Mutex::default() }
+        Builder { specs, drafts: Mutex::default(), uses: AtomicU64::default() }
     }
 
     fn drafts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Draft>> {
@@ -86,6 +93,13 @@ impl Builder {
         let mut drafts = self.drafts();
         let now = Instant::now();
         drafts.retain(|_, d| now.duration_since(d.touched) < IDLE);
+        // Each holds a test's answer: a session keeps its latest few, not every one it opened.
+        let mut own: Vec<(u64, String)> =
+            drafts.values().filter(|d| d.session == session).map(|d| (d.used, d.id.clone())).collect();
+        own.sort();
+        for (_, oldest) in own.iter().take((own.len() + 1).saturating_sub(DRAFTS_PER_SESSION)) {
+            drafts.remove(oldest);
+        }
         let draft = Draft {
             id: id.clone(),
             session: session.to_owned(),
@@ -93,6 +107,7 @@ impl Builder {
             opened,
             trial: Default::default(),
             touched: now,
+            used: self.uses.fetch_add(1, Ordering::Relaxed),
         };
         drafts.insert(id.clone(), draft);
         id
@@ -106,6 +121,7 @@ impl Builder {
         match drafts.get_mut(id).filter(|d| d.session == session) {
             Some(draft) => {
                 draft.touched = now;
+                draft.used = self.uses.fetch_add(1, Ordering::Relaxed);
                 Ok(f(draft))
             }
             None => Err(Error::not_found(
@@ -192,5 +208,17 @@ mod tests {
         let gone = builder.with("session", &id, |_| ()).expect_err("idle too long");
         assert!(gone.message.contains("30 minutes"), "{}", gone.message);
         assert!(builder.drafts().is_empty(), "and its credentials with it");
+    }
+
+    #[test]
+    fn a_session_keeps_its_latest_drafts() {
+        let builder = Builder::new(None);
+        let first = builder.open("session", String::new(), Opened::New);
+        let others: Vec<String> =
+            (0..DRAFTS_PER_SESSION).map(|_| builder.open("session", String::new(), Opened::New)).collect();
+        builder.open("another session", String::new(), Opened::New);
+        assert!(builder.with("session", &first, |_| ()).is_err(), "the oldest is closed");
+        assert!(others.iter().all(|id| builder.with("session", id, |_| ()).is_ok()));
+        assert_eq!(builder.drafts().len(), DRAFTS_PER_SESSION + 1);
     }
 }

@@ -4,6 +4,18 @@
 pub mod acme;
 pub mod server;
 
+/// Logs in to the console at `base` with the admin `token`: the session's cookie.
+pub async fn console_login(client: &reqwest::Client, base: &str, token: &str) -> String {
+    let login = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={token}"))
+        .send()
+        .await
+        .expect("sent");
+    login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned()
+}
+
 /// The PostgreSQL that TIB_POSTGRES_URL names; `None` (the test skipped) without one, unless
 /// TIB_REQUIRE_POSTGRES says it must run.
 pub fn postgres_admin() -> Option<String> {
