@@ -21,7 +21,7 @@ use crate::builder::{Draft, Opened, save, text, trial};
 use crate::operate::{Error, ErrorKind};
 use crate::web::{Web, percent_encode};
 
-pub use pages::Step;
+pub use pages::{Note, Step};
 
 /// `/builder`: the integrations, to open one or start a new one.
 pub(super) async fn list(State(web): State<Arc<Web>>, operator: Operator, Query(query): Query<Done>) -> Response {
@@ -74,7 +74,7 @@ fn outcome(web: &Web, operator: &Operator, draft: &str, step: Step, result: Resu
                 ErrorKind::Conflict => StatusCode::CONFLICT,
                 ErrorKind::NotFound | ErrorKind::Failed => return error_page(error),
             };
-            respond(web, operator, draft, step, None, Some(error.message), status)
+            respond(web, operator, draft, step, Some(Note::Problem(error.message)), status)
         }
     }
 }
@@ -128,7 +128,7 @@ pub(super) async fn show(
     let Some(step) = Step::from_slug(&step) else {
         return error_page(Error::not_found("the builder has no such step"));
     };
-    respond(&web, &operator, &draft, step, query.done, None, StatusCode::OK)
+    respond(&web, &operator, &draft, step, query.done.map(Note::Done), StatusCode::OK)
 }
 
 /// A step's page as the draft is now, with what was done or what went wrong.
@@ -137,24 +137,17 @@ fn respond(
     operator: &Operator,
     draft: &str,
     step: Step,
-    done: Option<String>,
-    problem: Option<String>,
+    note: Option<Note>,
     status: StatusCode,
 ) -> Response {
     let catalog = web.builder.catalog();
-    let public_url = &web.services.public_url;
-    let page = web.builder.with(&operator.session, draft, |draft| {
-        pages::Workspace::new(
-            draft,
-            step,
-            &catalog,
-            public_url,
-            web.builder.specs.is_some(),
-            &operator.csrf,
-            done,
-            problem,
-        )
-    });
+    let context = pages::Context {
+        csrf: &operator.csrf,
+        catalog: &catalog,
+        public_url: &web.services.public_url,
+        can_save: web.builder.specs.is_some(),
+    };
+    let page = web.builder.with(&operator.session, draft, |draft| pages::Workspace::new(draft, step, &context, note));
     match page {
         Ok(page) => layout::respond(status, &page),
         Err(error) => error_page(error),

@@ -127,6 +127,23 @@ pub(super) fn catalog_names(parsed: &Parsed<'_>, catalog: &Catalog) -> Vec<Strin
     catalog.app(&app).map(|fields| fields.keys().cloned().collect()).unwrap_or_default()
 }
 
+/// What a step's page says at its top: what was done, or what went wrong.
+pub enum Note {
+    Done(String),
+    Problem(String),
+}
+
+/// What every step's page is made with besides its draft.
+#[derive(Clone, Copy)]
+pub(super) struct Context<'a> {
+    pub csrf: &'a str,
+    pub catalog: &'a Catalog,
+    /// This server's: redirect URLs are made from it.
+    pub public_url: &'a Url,
+    /// Whether there is a specs directory to save into.
+    pub can_save: bool,
+}
+
 /// One step of a draft.
 pub(super) struct Workspace {
     csrf: String,
@@ -134,23 +151,13 @@ pub(super) struct Workspace {
     step: Step,
     name: String,
     opened: Opened,
-    done: Option<String>,
-    problem: Option<String>,
+    note: Option<Note>,
     body: Markup,
 }
 
 impl Workspace {
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        draft: &Draft,
-        step: Step,
-        catalog: &Catalog,
-        public_url: &Url,
-        can_save: bool,
-        csrf: &str,
-        done: Option<String>,
-        problem: Option<String>,
-    ) -> Workspace {
+    pub fn new(draft: &Draft, step: Step, context: &Context<'_>, note: Option<Note>) -> Workspace {
+        let Context { csrf, catalog, public_url, can_save } = *context;
         let parsed = text::parse(&draft.text);
         let name = parsed.as_ref().ok().map(|p| General::read(p).app).filter(|n| !n.is_empty());
         let body = match (&parsed, step) {
@@ -176,8 +183,7 @@ impl Workspace {
             step,
             name: name.unwrap_or_else(|| "New integration".to_owned()),
             opened: draft.opened.clone(),
-            done,
-            problem,
+            note,
             body,
         }
     }
@@ -187,7 +193,11 @@ impl Render for Workspace {
     fn render(&self) -> Markup {
         html! {
             (navigation(&self.csrf))
-            (super::super::layout::done(self.done.as_deref()))
+            @match &self.note {
+                Some(Note::Done(done)) => (super::super::layout::done(Some(done))),
+                Some(Note::Problem(problem)) => p.error role="alert" { (line(problem)) },
+                None => {}
+            }
             p { a href="/builder" { "Integration Builder" } }
             h1 { (self.name) }
             @match &self.opened {
@@ -212,7 +222,6 @@ impl Render for Workspace {
                 }
             }
             h2 { (self.step.title()) }
-            @if let Some(problem) = &self.problem { p.error role="alert" { (line(problem)) } }
             (self.body)
             script src="/builder.js" {}
         }
