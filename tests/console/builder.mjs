@@ -136,8 +136,12 @@ try {
       await fail(`the preview should say ${what}`, page);
     }
   };
-  await page.fill("[name='field.id']", "id");
-  await page.fill("[name='field.email']", "contact.email");
+  // Picked: the field chosen, then Use on the sample's path.
+  await page.click("[name='field.id']");
+  await page.click("button[data-path='id']");
+  await page.click("[name='field.email']");
+  await page.click("button[data-path='contact.email']");
+  if ((await page.inputValue("[name='field.email']")) !== "contact.email") await fail("a path picked from the sample", page);
   await previewSays("2 users map, 1 dropped");
   await previewSays("Dropped u2: no email");
   await page.fill("[name='field.first_name']", "name.first");
@@ -226,7 +230,8 @@ try {
     await page.selectOption("#kind", "oauth_authorization_code");
     await submit("button[name=choose]");
     await page.fill("[name='set.authorize_url']", `"${oauthServer}/authorize"`);
-    await page.fill("[name='set.token_url']", `"${oauthServer}/token"`);
+    // Typed without its quotes, a URL is taken as text.
+    await page.fill("[name='set.token_url']", `${oauthServer}/token`);
     await page.fill("[name='set.scopes']", '["openid", "users:read"]');
     if ((await text("#test-redirect")) !== `${base}/builder/callback`) await fail("the test redirect URL", page);
     await page.click("button[data-copy]");

@@ -187,6 +187,7 @@ impl Auth {
             .iter()
             .map(|name| ((*name).to_owned(), form.get(&format!("set.{name}")).trim().to_owned()))
             .filter(|(_, value)| !value.is_empty())
+            .map(|(name, value)| (name, setting(&value)))
             .collect();
         let credentials = form
             .indexes("cred")
@@ -299,6 +300,18 @@ impl Auth {
     }
 }
 
+/// A setting's value as typed: as the spec writes it when it reads as one
+/// value, else taken as text (a URL typed without its quotes).
+fn setting(typed: &str) -> String {
+    let probe = format!("fields {{\n  x = {typed}\n}}\n");
+    let mut diagnostics = Vec::new();
+    let one_value = tib_front::parse::parse(&probe, &mut diagnostics).is_some_and(|parsed| {
+        !parsed.recovered
+            && matches!(parsed.file.sections.as_slice(), [ast::Section { kind: SectionKind::Fields(block), .. }] if block.entries.len() == 1)
+    });
+    if one_value && !diagnostics.iter().any(|d| d.is_error()) { typed.to_owned() } else { text::template(typed) }
+}
+
 fn is_word(text: &str) -> bool {
     let mut chars = text.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
@@ -380,6 +393,7 @@ impl Endpoint {
                 .iter()
                 .map(|name| ((*name).to_owned(), form.get(&format!("{prefix}.{name}")).trim().to_owned()))
                 .filter(|(_, value)| !value.is_empty())
+                .map(|(name, value)| (name, setting(&value)))
                 .collect()
         };
         let style = form.get("style").to_owned();
@@ -525,8 +539,10 @@ pub struct Row {
     pub value: String,
 }
 
-/// The operators a row offers: the language's; `some`'s value is the rules each item is held to.
-pub const OPERATORS: &[&str] = &["is", "is not", "any of", "contains", "not contains", ">=", "has value", "some"];
+/// The operators a row offers: the language's. `some`'s value is the rules an item of the list
+/// must hold; `any` takes no path, and its value is the alternatives, one of which must hold.
+pub const OPERATORS: &[&str] =
+    &["is", "is not", "any of", "contains", "not contains", ">=", "has value", "some", "any"];
 /// A row that holds a whole rule as written.
 pub const WRITTEN: &str = "as written";
 
@@ -544,17 +560,25 @@ impl Row {
             ast::Op::AtLeast => ">=",
             ast::Op::HasValue => "has value",
             ast::Op::Some => "some",
-            ast::Op::Any | ast::Op::Unknown(_) => return written(),
+            ast::Op::Any => "any",
+            ast::Op::Unknown(_) => return written(),
+        };
+        // The rules inside the braces, as written, when they were on one line.
+        let braced = |text: &str| -> Option<String> {
+            let inside = text.strip_prefix('{')?.strip_suffix('}')?.trim();
+            (!inside.contains('\n') && !inside.contains('#')).then(|| inside.to_owned())
         };
         let value = match &rule.operand {
-            // The rules inside the braces, as written, on one line when they were.
-            Some(ast::Operand::Rules(group)) if op == "some" => {
-                let inside = p.source(group.span);
-                let inside = inside.strip_prefix('{').and_then(|i| i.strip_suffix('}')).unwrap_or(inside).trim();
-                if inside.contains('\n') || inside.contains('#') {
-                    return written();
+            Some(ast::Operand::Rules(group)) if op == "some" => match braced(p.source(group.span)) {
+                Some(inside) => inside,
+                None => return written(),
+            },
+            Some(ast::Operand::Alternatives(..)) if op == "any" => {
+                let source = p.source(rule.span);
+                match source.strip_prefix("any").map(str::trim_start).and_then(braced) {
+                    Some(inside) => return Row { path: String::new(), op: op.to_owned(), value: inside },
+                    None => return written(),
                 }
-                inside.to_owned()
             }
             None => String::new(),
             Some(ast::Operand::Value(ast::Value::List(items, _))) if op == "any of" => {
@@ -579,6 +603,9 @@ impl Row {
     fn text(&self) -> Option<String> {
         if self.op == WRITTEN {
             return (!self.value.trim().is_empty()).then(|| self.value.trim().to_owned());
+        }
+        if self.op == "any" {
+            return (!self.value.trim().is_empty()).then(|| format!("any {{ {} }}", self.value.trim()));
         }
         if self.path.trim().is_empty() {
             return None;
@@ -929,7 +956,7 @@ mod tests {
 
     #[test]
     fn rows_show_what_they_can_and_keep_the_rest_as_written() {
-        let spec = "active when {\n  state any of [\"active\", \"invited\"]\n  seats >= 1\n  roles some { name is \"x\" }\n  code is \"1\"\n}\n";
+        let spec = "active when {\n  state any of [\"active\", \"invited\"]\n  seats >= 1\n  roles some { name is \"x\" }\n  code is \"1\"\n  any { a is 1 or { b is 2 c is 3 } }\n  any {\n    a is 1\n    b is 2\n  }\n}\n";
         let parsed = text::parse(spec).expect("parses");
         let rules = Rules::read(&parsed);
         let shown: Vec<(&str, &str, &str)> =
@@ -942,8 +969,22 @@ mod tests {
                 ("roles", "some", "name is \"x\""),
                 // The text "1" typed in a row would be the number 1.
                 ("", WRITTEN, "code is \"1\""),
+                ("", "any", "a is 1 or { b is 2 c is 3 }"),
+                // Over lines (where comments may stand), a group stays as written.
+                ("", WRITTEN, "any {\na is 1\nb is 2\n}"),
             ]
         );
+    }
+
+    #[test]
+    fn a_setting_typed_without_its_quotes_is_taken_as_text() {
+        assert_eq!(setting("https://auth.example.com/token"), "\"https://auth.example.com/token\"");
+        assert_eq!(setting("\"https://auth.example.com/token\""), "\"https://auth.example.com/token\"");
+        assert_eq!(setting("[\"a\", \"b\"]"), "[\"a\", \"b\"]");
+        assert_eq!(setting("100"), "100");
+        assert_eq!(setting("instance_url"), "instance_url", "a path stays a path");
+        assert_eq!(setting("openid users:read"), "\"openid users:read\"");
+        assert_eq!(setting("1\n}\nfields {"), "\"1\\n}\\nfields {\"", "one value, never more text");
     }
 
     #[test]

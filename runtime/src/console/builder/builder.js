@@ -28,6 +28,18 @@ if (mapping && preview) {
   const update = follow(mapping, mapping.dataset.preview, preview, () => new URLSearchParams(new FormData(mapping)));
   mapping.addEventListener("input", update);
   mapping.addEventListener("change", update);
+  // The picker: a path goes into the field last chosen.
+  let chosen = null;
+  mapping.addEventListener("focusin", (event) => {
+    if (event.target.matches("input[type=text]")) chosen = event.target;
+  });
+  for (const button of document.querySelectorAll("button[data-path]")) {
+    button.addEventListener("click", () => {
+      if (!chosen) return;
+      chosen.value = button.dataset.path;
+      chosen.dispatchEvent(new Event("input", { bubbles: true }));
+    });
+  }
 }
 const textForm = document.getElementById("text-form");
 const diagnostics = document.getElementById("diagnostics");

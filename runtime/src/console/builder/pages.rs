@@ -436,9 +436,17 @@ impl Steps<'_> {
             } @else {
                 details #picker open {
                     summary { "Fields in the sample (" (sample.len()) ")" }
+                    p { small { "Click a field below (or a rule's path), then Use on a row: the path goes there." } }
                     table {
-                        thead { tr { th { "Path" } th { "Users with it" } th { "Example" } } }
-                        tbody { @for field in &sample { tr { td { code { (field.path) } } td { (field.count) } td { (line(&field.example)) } } } }
+                        thead { tr { th { "Path" } th { "Users with it" } th { "Example" } th {} } }
+                        tbody {
+                            @for field in &sample {
+                                tr {
+                                    td { code { (field.path) } } td { (field.count) } td { (line(&field.example)) }
+                                    td { button type="button" data-path=(field.path) { "Use" } }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -554,7 +562,11 @@ fn rules_form(rules: &Rules) -> Markup {
     html! {
         fieldset #active {
             legend { "Calculated status: who is active" }
-            small { "Active when every rule holds; no rule: everyone is active." }
+            small {
+                "Active when every rule holds; no rule: everyone is active. With " code { "some" } ", the value is the \
+                 rules one item of the list must hold: " code { "name is \"admin\"" } "; with " code { "any" } " (no path), \
+                 the alternatives, one of which must hold: " code { "state is \"active\" or role is \"admin\"" } "."
+            }
             (rows("active", &rules.active))
         }
         fieldset #status {
