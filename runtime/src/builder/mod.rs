@@ -113,6 +113,28 @@ impl Builder {
         id
     }
 
+    /// A draft of an integration's spec: a spec of the specs directory in
+    /// place, a compiled connector's as a copy.
+    pub fn open_integration(&self, session: &str, integration: &str) -> Result<String, Error> {
+        let found = crate::integrations::all().into_iter().find(|i| i.id == integration);
+        let (text, opened) = match found.map(|i| i.origin) {
+            Some(crate::integrations::Origin::Interpreted(path)) => {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| Error::failed(format!("cannot read {}: {e}", path.display())))?;
+                let version = save::version(&bytes);
+                let text = String::from_utf8(bytes).map_err(|_| Error::invalid("the spec is not UTF-8 text"))?;
+                (text, Opened::File { path, version })
+            }
+            Some(crate::integrations::Origin::Compiled) => {
+                let text = tib_connectors::spec(integration)
+                    .ok_or_else(|| Error::not_found(format!("no spec of `{integration}` is in this build")))?;
+                (text.to_owned(), Opened::Copy { of: integration.to_owned() })
+            }
+            None => return Err(Error::not_found(format!("no integration is called `{integration}`"))),
+        };
+        Ok(self.open(session, text, opened))
+    }
+
     /// A draft of `session`, touched; a draft of another session, or one gone idle, is not found.
     pub fn with<T>(&self, session: &str, id: &str, f: impl FnOnce(&mut Draft) -> T) -> Result<T, Error> {
         let mut drafts = self.drafts();

@@ -33,10 +33,14 @@ pub struct Saved {
     pub compiled: bool,
 }
 
-/// Saves `draft` into `specs`. A spec with errors is refused with how many;
+/// Saves `draft` into `specs`, formatted. A spec with errors is refused with how many;
 /// a file changed on disk since the draft opened it, or another app's spec
 /// under the same name, is a conflict.
 pub fn save(specs: &SpecsDir, draft: &mut Draft, catalog: &Catalog) -> Result<Saved, Error> {
+    // Saved in the layout `compiler fmt` writes.
+    if let Ok(formatted) = tib_front::format::format(&draft.text) {
+        draft.text = formatted;
+    }
     let checked = draft.check(catalog);
     let Some(spec) = checked.spec else {
         let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();

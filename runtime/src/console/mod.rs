@@ -115,6 +115,12 @@ fn error_page(error: operate::Error) -> Response {
     layout::respond(status, &layout::Problem { title, message: &error.message })
 }
 
+/// A page's query: what an action did, shown once at its top ([`done`]).
+#[derive(serde::Deserialize)]
+struct Done {
+    done: Option<String>,
+}
+
 /// Back to `path`, with what was done shown once at its top.
 fn done(path: &str, message: &str) -> Response {
     let separator = if path.contains('?') { '&' } else { '?' };

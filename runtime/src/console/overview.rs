@@ -7,19 +7,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
-use serde::Deserialize;
 
 use super::layout::{self, Page, line, navigation};
-use super::{Operator, error_page};
+use super::{Done, Operator, error_page};
 use crate::api::views::{AuthKind, Integration};
 use crate::operate::{ConnectionState, Summary};
 use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
-
-#[derive(Deserialize)]
-pub(super) struct Done {
-    done: Option<String>,
-}
 
 /// A connection's state in words, with its reason (the API's message and its hint when the error
 /// policy disabled it), and its style.

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::layout;
-use super::{Operator, done, error_page};
+use super::{Done, Operator, done, error_page};
 use crate::builder::form::{self, Posted};
 use crate::builder::{Draft, Opened, save, text, trial};
 use crate::operate::{Error, ErrorKind};
@@ -32,11 +32,6 @@ pub(super) async fn list(State(web): State<Arc<Web>>, operator: Operator, Query(
         integrations: crate::integrations::all(),
     };
     layout::respond(StatusCode::OK, &page)
-}
-
-#[derive(Deserialize)]
-pub(super) struct Done {
-    done: Option<String>,
 }
 
 /// A builder form from a logged-in operator, its CSRF token checked: every
@@ -92,24 +87,8 @@ pub(super) async fn open(
     Path(integration): Path<String>,
     Authored { operator, .. }: Authored,
 ) -> Response {
-    let found = crate::integrations::all().into_iter().find(|i| i.id == integration);
-    let opened = match found.map(|i| i.origin) {
-        Some(crate::integrations::Origin::Interpreted(path)) => match std::fs::read(&path) {
-            Ok(bytes) => String::from_utf8(bytes.clone())
-                .map(|text| (text, Opened::File { path, version: save::version(&bytes) }))
-                .map_err(|_| Error::invalid("the spec is not UTF-8 text")),
-            Err(e) => Err(Error::failed(format!("cannot read {}: {e}", path.display()))),
-        },
-        Some(crate::integrations::Origin::Compiled) => tib_connectors::spec(&integration)
-            .map(|text| (text.to_owned(), Opened::Copy { of: integration.clone() }))
-            .ok_or_else(|| Error::not_found(format!("no spec of `{integration}` is in this build"))),
-        None => Err(Error::not_found(format!("no integration is called `{integration}`"))),
-    };
-    match opened {
-        Ok((text, opened)) => {
-            let id = web.builder.open(&operator.session, text, opened);
-            Redirect::to(&step_path(&id, Step::General)).into_response()
-        }
+    match web.builder.open_integration(&operator.session, &integration) {
+        Ok(id) => Redirect::to(&step_path(&id, Step::General)).into_response(),
         Err(error) => error_page(error),
     }
 }
@@ -430,13 +409,7 @@ pub(super) async fn save(
         return outcome(&web, &operator, &draft, Step::Review, Err(refused));
     };
     let catalog = web.builder.catalog();
-    let saved = web.builder.with(&operator.session, &draft, |d| {
-        // Saved in the layout `compiler fmt` writes.
-        if let Ok(formatted) = tib_front::format::format(&d.text) {
-            d.text = formatted;
-        }
-        save::save(specs, d, &catalog)
-    });
+    let saved = web.builder.with(&operator.session, &draft, |d| save::save(specs, d, &catalog));
     let page = saved.and_then(|s| s).map(|saved| {
         let mut message =
             format!("saved to {}: {} is offered under Available to connect", saved.path.display(), saved.integration);
