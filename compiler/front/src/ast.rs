@@ -144,6 +144,20 @@ pub struct Word {
 pub struct Str {
     pub parts: Vec<StrPart>,
     pub span: Span,
+    /// Other tools' placeholders written in it (`${x}`, `$X`, `%X%`), sent as
+    /// written: the checker names those whose name is a credential's.
+    pub lookalikes: Vec<Lookalike>,
+}
+
+/// A placeholder of another tool's form inside a string.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookalike {
+    /// The name it holds, as written.
+    pub name: String,
+    /// From its `$` or `%` to its end.
+    pub span: Span,
+    /// `${x}`: a `$` before tib's own placeholder.
+    pub braced: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -60,6 +60,12 @@ impl Diagnostic {
         self
     }
 
+    /// The text that, written over the primary label, fixes the mistake: an editor's quick fix.
+    pub fn with_replacement(mut self, replacement: impl Into<String>) -> Self {
+        self.replacement = Some(replacement.into());
+        self
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self

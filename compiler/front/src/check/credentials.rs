@@ -162,7 +162,31 @@ impl Credentials {
                 },
             }
         }
+        self.lookalikes(s, d);
         ok.then_some(Template { parts })
+    }
+
+    /// Warns of another tool's placeholder that names a declared credential:
+    /// `$API_TOKEN` or `%API_TOKEN%` is sent as written, `${api_token}` with a `$` before the value.
+    fn lookalikes(&self, s: &Str, d: &mut Vec<Diagnostic>) {
+        for lookalike in &s.lookalikes {
+            let named = |c: &&Declared| {
+                let name = &c.credential.name;
+                *name == lookalike.name || *name == ident::snake_case(&lookalike.name)
+            };
+            let Some(credential) = self.declared.iter().find(named) else { continue };
+            let placeholder = format!("{{{}}}", credential.credential.name);
+            let message = if lookalike.braced {
+                format!("`${placeholder}` sends a `$` before the credential's value")
+            } else {
+                "this is another tool's placeholder: it is sent as written, not as the credential".to_owned()
+            };
+            d.push(
+                Diagnostic::warning("tib::placeholder-form", message, lookalike.span, "not a tib placeholder")
+                    .with_help(format!("tib's placeholders are written `{placeholder}`"))
+                    .with_replacement(placeholder),
+            );
+        }
     }
 
     /// Credentials declared but read by nothing are likely a typo or a leftover.

@@ -470,11 +470,64 @@ impl Lower<'_> {
         if !text.is_empty() || parts.is_empty() {
             parts.push(StrPart::Text(text));
         }
-        Str { parts, span }
+        Str { parts, span, lookalikes: lookalikes(body, base) }
     }
 }
 
 /// The text of a string used as a key or path segment, placeholders written back in braces.
+/// The placeholders of other tools in a string's body (`${x}`, `$X`, `%X%`);
+/// `base` is where the body starts in the file.
+fn lookalikes(body: &str, base: usize) -> Vec<Lookalike> {
+    let name_len = |text: &str| {
+        let first = text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        if first { text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len()) } else { 0 }
+    };
+    let mut found = Vec::new();
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        // Only after `$` and `%` (one byte each) is the rest sliced: `i + 1` is then a char boundary.
+        if !matches!(bytes[i], b'$' | b'%' | b'\\') {
+            i += 1;
+            continue;
+        }
+        let rest = &body[i + 1..];
+        let (start, end, name, braced) = match bytes[i] {
+            // An escaped character is text; the grammar's escapes are one ASCII character.
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'$' if rest.starts_with('{') => {
+                let len = name_len(&rest[1..]);
+                match rest[1 + len..].starts_with('}') && len > 0 {
+                    true => (i, i + 3 + len, &rest[1..1 + len], true),
+                    false => (i, i, "", false),
+                }
+            }
+            b'$' => {
+                let len = name_len(rest);
+                (i, i + 1 + len, &rest[..len], false)
+            }
+            b'%' => {
+                let len = name_len(rest);
+                match rest[len..].starts_with('%') && len > 0 {
+                    true => (i, i + 2 + len, &rest[..len], false),
+                    false => (i, i, "", false),
+                }
+            }
+            _ => (i, i, "", false),
+        };
+        if name.is_empty() {
+            i += 1;
+            continue;
+        }
+        found.push(Lookalike { name: name.to_owned(), span: Span::new(base + start, base + end), braced });
+        i = end;
+    }
+    found
+}
+
 fn string_text(s: &Str) -> String {
     s.parts
         .iter()
@@ -515,4 +568,17 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_auto
             | Rule::kw_otherwise
     )
+}
+
+#[cfg(test)]
+mod lookalike_tests {
+    use super::*;
+
+    #[test]
+    fn other_tools_placeholders_are_found_between_any_characters() {
+        let found = lookalikes(r"é${a_b}€ $TOKEN %Key% \$X 100% $ %", 10);
+        let names: Vec<(&str, usize, usize, bool)> =
+            found.iter().map(|l| (l.name.as_str(), l.span.start - 10, l.span.end - 10, l.braced)).collect();
+        assert_eq!(names, [("a_b", 2, 8, true), ("TOKEN", 12, 18, false), ("Key", 19, 24, false)]);
+    }
 }
