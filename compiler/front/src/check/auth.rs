@@ -142,6 +142,11 @@ pub fn auth(
                 None => Some("client_credentials".to_owned()),
                 Some(_) => s.string("grant_type", d).and_then(|g| grant_type(g, d)),
             };
+            if let (Some(url), Some(params), Some(grant)) = (s.get("token_url"), &token_params, &grant_type) {
+                let scope = scopes.as_ref().is_some_and(|s| !s.is_empty());
+                let sent = Sent { grant, scope, exchange: false, params };
+                token_query_clash(url, &sent, d);
+            }
             Some(ir::Auth::OAuthClientCredentials(ir::OAuthClientCredentials {
                 token_url: token_url?,
                 scopes: scopes.unwrap_or_default(),
@@ -172,6 +177,10 @@ pub fn auth(
             let refresh_params = params(&s, "refresh_params", Use::Secret, creds, d);
             let client_auth = client_auth(&s, d);
             let base_url_from = base_url_from(&s, d);
+            if let (Some(url), Some(params)) = (s.get("token_url"), &token_params) {
+                let sent = Sent { grant: "authorization_code", scope: false, exchange: true, params };
+                token_query_clash(url, &sent, d);
+            }
             Some(ir::Auth::OAuthAuthorizationCode(ir::OAuthAuthorizationCode {
                 client_auth: client_auth?,
                 base_url_from: base_url_from?,
@@ -283,6 +292,57 @@ fn params(
         out.push(ir::Param { name: entry.key.text.clone(), value });
     }
     Some(out)
+}
+
+/// What a token request sends besides the client's own credentials.
+struct Sent<'a> {
+    grant: &'a str,
+    /// The scopes, as `scope`.
+    scope: bool,
+    /// The authorization code's exchange: `code`, `redirect_uri`, `code_verifier`.
+    exchange: bool,
+    params: &'a [ir::Param],
+}
+
+/// A parameter in the token URL's own query that the token request also
+/// sends: the server sees two that disagree (a URL copied with
+/// `?grant_type=account_credentials` beside the `client_credentials` tib sends).
+fn token_query_clash(url: &ast::Value, sent: &Sent<'_>, d: &mut Vec<Diagnostic>) {
+    let ast::Value::Str(url) = url else { return };
+    let text = crate::parse::string_text(url);
+    let Some((_, query)) = text.split_once('?') else { return };
+    let query = query.split('#').next().unwrap_or_default();
+    for name in query.split('&').map(|pair| pair.split('=').next().unwrap_or_default()) {
+        let help = match name {
+            "grant_type" if sent.grant == "authorization_code" => {
+                "the code's exchange sends grant_type = authorization_code itself: remove it from the URL".to_owned()
+            }
+            "grant_type" => format!(
+                "the token request sends grant_type = \"{}\" itself: remove it from the URL, and say the grant with \
+                 grant_type = \"…\" (e.g. grant_type = \"account_credentials\")",
+                sent.grant
+            ),
+            "scope" if sent.scope => {
+                "the token request sends the scopes itself: remove `scope` from the URL".to_owned()
+            }
+            "code" | "redirect_uri" | "code_verifier" if sent.exchange => {
+                format!("the code's exchange sends `{name}` itself: remove it from the URL")
+            }
+            other if sent.params.iter().any(|p| p.name == other) => {
+                format!("`{other}` is in token_params too: keep it there, and remove it from the URL")
+            }
+            _ => continue,
+        };
+        d.push(
+            Diagnostic::error(
+                "tib::token-url-query",
+                format!("`{name}` is in the token URL's query and the token request sends it too"),
+                url.span,
+                "in this URL's query",
+            )
+            .with_help(help),
+        );
+    }
 }
 
 /// A secret fixed in the spec would be shared by every connection and

@@ -172,16 +172,30 @@ fn listings(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<Vec<Vec<(ir::Pa
         return None;
     }
     let mut out = Vec::new();
+    // Each listing's parameters, in order, to find one written twice.
+    let mut seen: Vec<(Vec<(String, String)>, Span)> = Vec::new();
     for item in items {
         let ast::Value::Block(block) = item else {
             d.push(super::values::wrong_kind("a listing", "a block of query parameters", item));
             return None;
         };
         let mut listing = Vec::new();
+        let mut params = Vec::new();
         for (entry, value) in super::settings::string_map(block, "a listing", d)? {
             let text = super::values::plain(value, "a listing's value", d)?;
+            params.push((entry.key.text.clone(), text.clone()));
             listing.push((ir::Param { name: entry.key.text.clone(), value: Template::text(text) }, entry.key.span));
         }
+        params.sort();
+        if let Some((_, first)) = seen.iter().find(|(other, _)| *other == params) {
+            d.push(
+                Diagnostic::error("tib::listings", "this listing is written twice", block.span, "the same again")
+                    .with_label(*first, "first written here")
+                    .with_help("each listing is read once per sync: its users would be read twice; remove one"),
+            );
+            return None;
+        }
+        seen.push((params, block.span));
         out.push(listing);
     }
     Some(out)
@@ -385,6 +399,28 @@ pub fn api_error(
     };
     if !classes_ok {
         return None;
+    }
+    // `refused` is tried first: when every answer `rate_limited` matches passes it too, a rate
+    // limit disables the connection as if its credentials were wrong.
+    if let (Some(refused_rules), Some(limited_rules)) = (&refused, &rate_limited)
+        && refused_rules.iter().all(|a| limited_rules.iter().any(|b| super::status::implies(b, a)))
+    {
+        let span = |kind: &str| classes.iter().find(|c| c.kind.text == kind).map(|c| c.when.span);
+        if let (Some(refused_at), Some(limited_at)) = (span("refused"), span("rate_limited")) {
+            d.push(
+                Diagnostic::error(
+                    "tib::shadowed-class",
+                    "every answer `rate_limited` matches is also `refused`, which is tried first",
+                    limited_at,
+                    "never reached",
+                )
+                .with_label(refused_at, "this matches those answers too")
+                .with_help(
+                    "narrow `refused` so that it leaves rate limits out, e.g. add `error.code is not \"rate_limited\"`",
+                ),
+            );
+            return None;
+        }
     }
     Some(ir::ApiError { when: rules?, message: message?, refused, rate_limited })
 }

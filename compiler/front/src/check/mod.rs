@@ -68,6 +68,11 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     {
         status::warn_active_label_of_inactive(written, checked, active_group, active_rules, d);
     }
+    if let (Some(ir::Active::When(_)), Some(active_group), Some(ast::Status::Fixed(label))) =
+        (&active, sections.active, sections.status)
+    {
+        status::warn_fixed_active_label(label, active_group, d);
+    }
 
     if d.iter().filter(|d| d.is_error()).count() > errors_before {
         return None;

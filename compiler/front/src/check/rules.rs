@@ -22,7 +22,51 @@ pub fn group(group: &ast::RuleGroup, owner: &str, d: &mut Vec<Diagnostic>) -> Op
         return None;
     }
     let rules: Vec<Option<ir::Rule>> = group.rules.iter().map(|r| rule(r, d)).collect();
-    rules.into_iter().collect()
+    let rules: Vec<ir::Rule> = rules.into_iter().collect::<Option<_>>()?;
+    never_holds(group, &rules, owner, d).then_some(rules)
+}
+
+/// Two rules of one group on one value that cannot both hold (`type is 1`
+/// and `type is 4`): the group never holds, and what it decides never
+/// happens. Only literals of one kind are compared (`"1"` may equal `1`).
+/// Returns whether the group can hold.
+fn never_holds(group: &ast::RuleGroup, rules: &[ir::Rule], owner: &str, d: &mut Vec<Diagnostic>) -> bool {
+    use ir::Test::{AnyOf, Is, IsNot};
+    let differ = |a: &ir::Literal, b: &ir::Literal| match (a, b) {
+        (ir::Literal::Text(x), ir::Literal::Text(y)) => x != y,
+        (ir::Literal::Number { value: x, .. }, ir::Literal::Number { value: y, .. }) => x != y,
+        (ir::Literal::Bool(x), ir::Literal::Bool(y)) => x != y,
+        _ => false,
+    };
+    let outside = |a: &ir::Literal, list: &[ir::Literal]| list.iter().all(|b| differ(a, b));
+    for (i, first) in rules.iter().enumerate() {
+        for (j, second) in rules.iter().enumerate().skip(i + 1) {
+            if first.path != second.path {
+                continue;
+            }
+            let clash = match (&first.test, &second.test) {
+                (Is(a), Is(b)) => differ(a, b),
+                (Is(a), IsNot(b)) | (IsNot(b), Is(a)) => a == b,
+                (Is(a), AnyOf(list)) | (AnyOf(list), Is(a)) => outside(a, list),
+                (AnyOf(one), AnyOf(other)) => one.iter().all(|a| outside(a, other)),
+                _ => false,
+            };
+            if clash {
+                d.push(
+                    Diagnostic::error(
+                        "tib::never-holds",
+                        format!("{owner} can never hold: `{}` cannot pass both rules", first.path),
+                        group.rules[j].span,
+                        "and this one",
+                    )
+                    .with_label(group.rules[i].span, "this rule")
+                    .with_help("one value is tested twice: keep the one you mean, or list the values with `any of`"),
+                );
+                return false;
+            }
+        }
+    }
+    true
 }
 
 fn rule(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Rule> {

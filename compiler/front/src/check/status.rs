@@ -112,22 +112,36 @@ pub fn warn_active_label_of_inactive(
         if is_active_label(label)
             && let Some(i) = active_rules.iter().position(|a| !branch.when.iter().any(|b| implies(b, a)))
         {
-            d.push(warning(label, &active_group.rules[i]));
+            d.push(warning(label, &active_group.rules[i], BRANCH_HELP));
         }
     }
     if let Some(otherwise) = written.otherwise.as_ref().filter(|label| is_active_label(label)) {
         let excluded = |a: &ir::Rule| checked.branches.iter().any(|b| b.when.len() == 1 && negates(&b.when[0], a));
         if let Some(i) = active_rules.iter().position(|a| !excluded(a)) {
-            d.push(warning(otherwise, &active_group.rules[i]));
+            d.push(warning(otherwise, &active_group.rules[i], BRANCH_HELP));
         }
     }
 }
+
+/// `status "Active"` labels every user "Active", the inactive ones too.
+pub fn warn_fixed_active_label(label: &ast::Str, active_group: &ast::RuleGroup, d: &mut Vec<Diagnostic>) {
+    if let (true, Some(rule)) = (is_active_label(label), active_group.rules.first()) {
+        d.push(warning(
+            label,
+            rule,
+            "a fixed label is every user's: write `status auto`, or label by conditions \
+             (status if { … } then \"Active\" else \"Deactivated\")",
+        ));
+    }
+}
+
+const BRANCH_HELP: &str = "repeat the active rules in this branch, or label it differently";
 
 fn is_active_label(label: &ast::Str) -> bool {
     label.plain().is_some_and(|text| text.trim().eq_ignore_ascii_case("active"))
 }
 
-fn warning(label: &ast::Str, active_rule: &ast::Rule) -> Diagnostic {
+fn warning(label: &ast::Str, active_rule: &ast::Rule, help: &str) -> Diagnostic {
     Diagnostic::warning(
         "tib::active-label-of-inactive",
         "this status can label a user \"Active\" whom `active when` excludes",
@@ -135,13 +149,13 @@ fn warning(label: &ast::Str, active_rule: &ast::Rule) -> Diagnostic {
         "labels \"Active\"",
     )
     .with_label(active_rule.span, "a user so labelled need not pass this rule")
-    .with_help("repeat the active rules in this branch, or label it differently")
+    .with_help(help)
 }
 
 /// Whether every value passing `b` passes `a` (same path, comparable
 /// operators). An `any` group implies what each of its alternatives implies;
 /// a rule implies an `any` group when it implies one of its alternatives whole.
-fn implies(b: &ir::Rule, a: &ir::Rule) -> bool {
+pub(super) fn implies(b: &ir::Rule, a: &ir::Rule) -> bool {
     let on_the_value = |rule: &ir::Rule| rule.path.segments.is_empty();
     if let Test::Any(alternatives) = &b.test
         && on_the_value(b)

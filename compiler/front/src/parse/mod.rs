@@ -528,7 +528,8 @@ fn lookalikes(body: &str, base: usize) -> Vec<Lookalike> {
     found
 }
 
-fn string_text(s: &Str) -> String {
+/// A string's text with its placeholders as written (`{name}`).
+pub(crate) fn string_text(s: &Str) -> String {
     s.parts
         .iter()
         .map(|part| match part {
