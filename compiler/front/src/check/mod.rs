@@ -48,6 +48,9 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let endpoint = sections
         .request
         .and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), &mut credentials, d));
+    if let (Some((_, Some(paging))), Some(ir::Endpoint { body: Some(body), .. })) = (sections.paginate, &endpoint) {
+        paginate::quoted_body_field(paging, body, d);
+    }
     let api_error = sections.api_error.map(|(when, message, classes)| endpoint::api_error(when, message, classes, d));
     let users_path = sections.users.map(|(path, _)| values::path(path, d));
     let fields = sections.fields.and_then(|block| fields::fields(block, d));

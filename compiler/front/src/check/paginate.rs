@@ -314,6 +314,91 @@ fn body_field(value: &Value, d: &mut Vec<Diagnostic>) -> Option<Vec<String>> {
     }
 }
 
+/// `body_field = "variables.after"` names one key with a dot in it, where
+/// the author meant the path `variables.after`: the token would go where the
+/// API never reads it, and the sync would stop on a "repeated token". A quoted
+/// key with a dot must be one the body template holds.
+pub fn quoted_body_field(paging: &ast::Pagination, body: &ir::Json, d: &mut Vec<Diagnostic>) {
+    let field = paging.items.iter().find_map(|item| match item {
+        PaginationItem::Setting(entry) if entry.key.text == "body_field" => Some(&entry.value),
+        _ => None,
+    });
+    // A string is one quoted key; a path's keys are quoted where written so.
+    let segments: Vec<(String, bool, Span)> = match field {
+        Some(Value::Str(s)) => match s.plain() {
+            Some(name) => vec![(name, true, s.span)],
+            None => return,
+        },
+        Some(Value::Path(path)) => {
+            let keys = path.segments.iter().map(|segment| match segment {
+                ast::Segment::Key { name, quoted, span } => Some((name.clone(), *quoted, *span)),
+                ast::Segment::Index { .. } => None,
+            });
+            match keys.collect() {
+                Some(keys) => keys,
+                None => return,
+            }
+        }
+        _ => return,
+    };
+    let mut at = Some(body);
+    let mut held: Vec<&str> = Vec::new();
+    for (name, quoted, span) in &segments {
+        let next = match at {
+            Some(ir::Json::Object(entries)) => entries.iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        };
+        if *quoted && name.contains('.') && next.is_none() {
+            // How far the body holds the dotted path, key by key.
+            let mut inside = at;
+            let mut found: Vec<&str> = held.clone();
+            for part in name.split('.') {
+                match inside {
+                    Some(ir::Json::Object(entries)) => match entries.iter().find(|(k, _)| k == part) {
+                        Some((key, value)) => {
+                            found.push(key.as_str());
+                            inside = Some(value);
+                        }
+                        None => break,
+                    },
+                    _ => break,
+                }
+            }
+            let unquoted = held.iter().copied().chain(name.split('.')).collect::<Vec<&str>>().join(".");
+            let help = if found.len() > held.len() {
+                format!("the body holds `{}`: a path's keys are written unquoted, `{unquoted}`", found.join("."))
+            } else {
+                let top: Vec<&str> = match at {
+                    Some(ir::Json::Object(entries)) => entries.iter().map(|(k, _)| k.as_str()).collect(),
+                    _ => Vec::new(),
+                };
+                let keys = if top.is_empty() { "none".to_owned() } else { top.join(", ") };
+                format!(
+                    "a quoted name is one key (the body's keys here: {keys}); a path is written unquoted, `{unquoted}`"
+                )
+            };
+            // The whole value is replaced: the path it meant, unquoted.
+            let whole = match field {
+                Some(value) => value.span(),
+                None => *span,
+            };
+            d.push(
+                Diagnostic::error(
+                    "tib::token-target",
+                    format!("`body_field` names one key \"{name}\", which the body does not hold"),
+                    whole,
+                    "one key, with a dot in it",
+                )
+                .with_help(help)
+                .with_replacement(unquoted),
+            );
+            return;
+        }
+        held.push(name.as_str());
+        at = next;
+    }
+}
+
 fn token_stop(word: &str, path: Option<&ast::Path>, d: &mut Vec<Diagnostic>) -> Option<ir::TokenStop> {
     match word {
         "missing_token" => Some(ir::TokenStop::MissingToken),
