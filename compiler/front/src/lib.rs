@@ -53,6 +53,8 @@ const FOLLOWS_FROM_MISSING_TEXT: &[&str] = &[
     "tib::unused-credential",
     "tib::name-half",
     "tib::shape-conflict",
+    // A body the parser skipped for its syntax error is missing, not absent.
+    "tib::post-without-body",
 ];
 
 /// Parses and checks one spec. `path` is the spec's workspace-relative path.

@@ -64,18 +64,20 @@ impl<'a> Sections<'a> {
     pub fn collect(file: &'a ast::File, d: &mut Vec<Diagnostic>) -> Self {
         let mut found = Sections::default();
         let mut first_seen: Vec<(&str, Span)> = Vec::new();
+        // The sections a misspelt keyword most likely meant: not reported missing as well.
+        let mut meant: Vec<String> = Vec::new();
         for section in &file.sections {
             let keyword = section.keyword.text.as_str();
             if matches!(section.kind, SectionKind::Unknown) {
-                d.push(
-                    Diagnostic::error(
-                        "tib::unknown-section",
-                        format!("`{keyword}` does not start a section"),
-                        section.keyword.span,
-                        "unknown keyword",
-                    )
-                    .did_you_mean(keyword, KEYWORDS, "sections are"),
-                );
+                let typo = Diagnostic::error(
+                    "tib::unknown-section",
+                    format!("`{keyword}` does not start a section"),
+                    section.keyword.span,
+                    "unknown keyword",
+                )
+                .did_you_mean(keyword, KEYWORDS, "sections are");
+                meant.extend(typo.replacement.clone());
+                d.push(typo);
                 continue;
             }
             if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == keyword) {
@@ -96,7 +98,7 @@ impl<'a> Sections<'a> {
         }
         let anchor = file.sections.first().map(|s| s.keyword.span).unwrap_or_default();
         for (keyword, example) in REQUIRED {
-            if !first_seen.iter().any(|(k, _)| k == keyword) {
+            if !first_seen.iter().any(|(k, _)| k == keyword) && !meant.iter().any(|m| m == keyword) {
                 d.push(
                     Diagnostic::error(
                         "tib::missing-section",

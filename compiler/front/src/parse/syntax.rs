@@ -220,7 +220,11 @@ fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake>
         return mistake("strings are written in double quotes: \"like this\"", Some(1), None);
     }
     if rest.starts_with(':') && expected.contains(&"`=`") {
-        return mistake("settings are written `name = value`: write `=` where the `:` is", Some(1), Some("="));
+        // `"key": value` becomes `"key" = value`, spaced as the formatter writes it.
+        if source[..pos].ends_with(char::is_whitespace) {
+            return mistake("settings are written `name = value`: write `=` where the `:` is", Some(1), Some("="));
+        }
+        return mistake("settings are written `name = value`: write ` =` in place of the `:`", Some(1), Some(" ="));
     }
     if rest.starts_with('(') || rest.starts_with(')') {
         return mistake(
