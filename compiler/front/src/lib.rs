@@ -57,6 +57,20 @@ const FOLLOWS_FROM_MISSING_TEXT: &[&str] = &[
     "tib::post-without-body",
 ];
 
+/// Of those, the findings about one section's own text: they follow from
+/// missing text only when that section's text was skipped.
+const SECTION_OWN: &[&str] = &[
+    "tib::missing-setting",
+    "tib::missing-stop",
+    "tib::missing-else",
+    "tib::incomplete-auth",
+    "tib::incomplete-pagination",
+    "tib::empty-licenses",
+    "tib::empty-rules",
+    "tib::name-half",
+    "tib::post-without-body",
+];
+
 /// Parses and checks one spec. `path` is the spec's workspace-relative path.
 pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
     if let Some(not_a_spec) = not_a_spec(text) {
@@ -69,10 +83,18 @@ pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
     let from_parse = diagnostics.len();
     let spec = check::check(&parsed.file, path, catalog, &mut diagnostics);
     if parsed.recovered {
+        // A section's own finding (a setting it lacks) stands when none of its text was skipped.
+        let untouched = |d: &Diagnostic| {
+            let at = d.primary.span.start;
+            let section =
+                parsed.file.sections.iter().find(|s| s.span.start <= at && at < s.span.end.max(s.span.start + 1));
+            section.is_some_and(|s| !parsed.skipped.iter().any(|k| k.start < s.span.end && s.span.start < k.end))
+        };
         let mut index = 0;
         diagnostics.retain(|d| {
             index += 1;
-            index <= from_parse || !FOLLOWS_FROM_MISSING_TEXT.contains(&d.code)
+            let follows = FOLLOWS_FROM_MISSING_TEXT.contains(&d.code);
+            index <= from_parse || !follows || (SECTION_OWN.contains(&d.code) && untouched(d))
         });
     }
     diagnostics.sort_by_key(|d| d.primary.span.start);

@@ -45,7 +45,7 @@ pub fn parse(source: &str, diagnostics: &mut Vec<Diagnostic>) -> Option<Parsed> 
     let mut lower = Lower { diagnostics };
     let sections =
         file.into_inner().filter(|pair| pair.as_rule() != Rule::EOI).map(|pair| lower.section(pair)).collect();
-    Some(Parsed { file: File { sections }, recovered: recovery.recovered() })
+    Some(Parsed { file: File { sections }, recovered: recovery.recovered(), skipped: recovery.blanked().to_vec() })
 }
 
 /// The diagnostic for blocks nested deeper than the parser goes, if they are.
@@ -58,6 +58,8 @@ pub struct Parsed {
     pub file: File,
     /// Whether some of the text had syntax errors and is missing from `file`.
     pub recovered: bool,
+    /// Where that text was.
+    pub skipped: Vec<Span>,
 }
 
 struct Lower<'d> {

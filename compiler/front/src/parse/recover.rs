@@ -21,11 +21,13 @@ pub struct Recovery {
     /// Where each section begins: lines that start with a section keyword.
     sections: Vec<usize>,
     errors: usize,
+    /// What was blanked, in the order it was.
+    blanked: Vec<Span>,
 }
 
 impl Recovery {
     pub fn new(source: &str) -> Self {
-        Recovery { text: source.to_owned(), sections: section_starts(source), errors: 0 }
+        Recovery { text: source.to_owned(), sections: section_starts(source), errors: 0, blanked: Vec::new() }
     }
 
     pub fn text(&self) -> &str {
@@ -35,6 +37,11 @@ impl Recovery {
     /// Whether anything was blanked: the AST then lacks what the author wrote there.
     pub fn recovered(&self) -> bool {
         self.errors > 0
+    }
+
+    /// The text blanked: what the AST lacks.
+    pub fn blanked(&self) -> &[Span] {
+        &self.blanked
     }
 
     /// Names every section whose braces or brackets do not balance, and blanks it.
@@ -112,6 +119,7 @@ impl Recovery {
         }
         let blanked: String = region.chars().flat_map(blank_of).collect();
         self.text.replace_range(start..end, &blanked);
+        self.blanked.push(Span::new(start, end));
         self.errors += 1;
         true
     }
