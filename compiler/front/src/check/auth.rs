@@ -86,7 +86,7 @@ pub fn auth(
         },
         "basic" => {
             let block = block(d, "{ username = \"{email}\"  password = \"{api_token}\" }")?;
-            let s = Settings::block(block, settings("basic"), &owner, d);
+            let s = Settings::block_among(block, settings("basic"), &owner, &siblings(kind), d);
             let username = s.required_string("username", "username = \"{email}\"", d);
             let password = s.required_string("password", "password = \"{api_token}\"", d);
             let username = creds.template(username?, Use::Secret, "the username", d);
@@ -119,7 +119,7 @@ pub fn auth(
         }
         "query" => {
             let block = block(d, "{ param = \"api_key\"  value = \"{api_key}\" }")?;
-            let s = Settings::block(block, settings("query"), &owner, d);
+            let s = Settings::block_among(block, settings("query"), &owner, &siblings(kind), d);
             let param = s.required_string("param", "param = \"api_key\"", d);
             let value = s.required_string("value", "value = \"{api_key}\"", d);
             let param = super::values::plain(param?, "a query parameter name", d);
@@ -129,7 +129,7 @@ pub fn auth(
         }
         "oauth_client_credentials" => {
             let block = block(d, "{ token_url = \"https://...\"  scopes = [\"users.read\"] }")?;
-            let s = Settings::block(block, settings("oauth_client_credentials"), &owner, d);
+            let s = Settings::block_among(block, settings("oauth_client_credentials"), &owner, &siblings(kind), d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let token_url = s.required_string("token_url", "token_url = \"https://login.example.com/oauth/token\"", d);
@@ -159,7 +159,7 @@ pub fn auth(
         "oauth_authorization_code" => {
             let block =
                 block(d, "{ authorize_url = \"https://...\"  token_url = \"https://...\"  refresh_tokens = true }")?;
-            let s = Settings::block(block, settings("oauth_authorization_code"), &owner, d);
+            let s = Settings::block_among(block, settings("oauth_authorization_code"), &owner, &siblings(kind), d);
             creds.imply("client_id", false, "OAuth client id", kind.span, d);
             creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
             let authorize_url =
@@ -206,6 +206,15 @@ pub fn auth(
             None
         }
     }
+}
+
+/// The auth kinds besides `kind` that take a block, for naming a setting of another kind.
+fn siblings(kind: &ast::Word) -> Vec<(String, &'static [&'static str])> {
+    KINDS
+        .iter()
+        .filter(|k| **k != kind.text && !settings(k).is_empty())
+        .map(|k| (format!("`auth {k}`"), settings(k)))
+        .collect()
 }
 
 /// `client_auth = "basic" | "post"`; Basic unless said, as RFC 6749 has every server accept it.

@@ -143,6 +143,14 @@ impl Credentials {
                         let names: Vec<&str> = self.declared.iter().map(|c| c.credential.name.as_str()).collect();
                         let help = match suggest::closest(&word.text, names.iter().copied()) {
                             Some(best) => format!("did you mean `{best}`?"),
+                            // Salesforce's `instance_url`: the API's address that the token answer gives.
+                            None if word.text.ends_with("url") => format!(
+                                "a URL that the OAuth token answer gives is read with `base_url_from = {}` in the \
+                                 auth block, and the base URL is then that; a URL given at connect is declared: \
+                                 credentials {{ {} text \"...\" }}",
+                                word.text,
+                                ident::snake_case(&word.text)
+                            ),
                             None => format!(
                                 "declare it: credentials {{ {} secret \"...\" }}",
                                 ident::snake_case(&word.text)

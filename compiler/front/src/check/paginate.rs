@@ -119,7 +119,12 @@ fn split<'a>(pagination: &'a ast::Pagination, allowed: &[&str], owner: &str, d: 
             },
         }
     }
-    let settings = Settings::read(entries, pagination.span, allowed, owner, d);
+    let siblings: Vec<(String, &'static [&'static str])> = STYLES
+        .iter()
+        .filter(|style| settings(style) != allowed && !settings(style).is_empty())
+        .map(|style| (format!("`paginate {style}`"), settings(style)))
+        .collect();
+    let settings = Settings::read_among(entries, pagination.span, allowed, owner, &siblings, d);
     Body { settings, stops, from }
 }
 

@@ -21,6 +21,19 @@ pub fn group(group: &ast::RuleGroup, owner: &str, d: &mut Vec<Diagnostic>) -> Op
         );
         return None;
     }
+    // `admin is true or suspended is false` reads as a rule on a path `or`: after a string the
+    // parser names this mistake; after other values it is named here the same way.
+    let or = group.rules.iter().find(|r| {
+        matches!(r.path.segments.as_slice(), [ast::Segment::Key { name, quoted: false, .. }] if name == "or")
+            && matches!(r.op, Op::Unknown(_))
+    });
+    if let Some(or) = or {
+        d.push(
+            Diagnostic::error("tib::syntax", "`or` does not join the rules of a group", or.path.span, "here")
+                .with_help("the rules of a `{ }` group must all hold; for alternatives write `any { rule  rule }`"),
+        );
+        return None;
+    }
     let rules: Vec<Option<ir::Rule>> = group.rules.iter().map(|r| rule(r, d)).collect();
     let rules: Vec<ir::Rule> = rules.into_iter().collect::<Option<_>>()?;
     never_holds(group, &rules, owner, d).then_some(rules)

@@ -4,6 +4,7 @@
 use crate::ast::{self, SectionKind};
 use crate::diag::Diagnostic;
 use crate::span::Span;
+use crate::suggest;
 
 /// Every section keyword, in the order the reference presents them.
 pub const KEYWORDS: &[&str] = &[
@@ -60,26 +61,48 @@ const REQUIRED: &[(&str, &str)] = &[
     ("fields", "fields { id = id  email = email }"),
 ];
 
+/// A word that starts no section, read after the section before it: the
+/// value forms that continue a section on its next line have help of their own.
+fn unknown(keyword: &str, span: Span, previous: Option<&SectionKind>) -> Diagnostic {
+    let error = |message: String| Diagnostic::error("tib::unknown-section", message, span, "unknown keyword");
+    match (keyword, previous) {
+        ("or", Some(SectionKind::Users { .. })) => error("`or` after `users at` takes `none`".to_owned())
+            .with_help("a page that may lack the users key is written `users at data.users or none`"),
+        ("else", Some(SectionKind::Status(ast::Status::Fixed(_)))) => error("a fixed status has no `else`".to_owned())
+            .with_help(
+                "a fixed status is one label for every user; labels by conditions are written \
+                 `status if { state is \"active\" } then \"Active\" else \"Suspended\"`",
+            ),
+        (word, Some(SectionKind::ApiError { .. })) if suggest::closest(word, CLASSES.iter().copied()).is_some() => {
+            error(format!("`{word}` does not start a section")).did_you_mean(
+                word,
+                CLASSES,
+                "the classes of `api_error` are",
+            )
+        }
+        (word, _) => error(format!("`{word}` does not start a section")).did_you_mean(word, KEYWORDS, "sections are"),
+    }
+}
+
+/// The classes an `api_error` section may go on with.
+const CLASSES: &[&str] = &["refused", "rate_limited"];
+
 impl<'a> Sections<'a> {
     pub fn collect(file: &'a ast::File, d: &mut Vec<Diagnostic>) -> Self {
         let mut found = Sections::default();
         let mut first_seen: Vec<(&str, Span)> = Vec::new();
         // The sections a misspelt keyword most likely meant: not reported missing as well.
         let mut meant: Vec<String> = Vec::new();
+        let mut previous: Option<&SectionKind> = None;
         for section in &file.sections {
             let keyword = section.keyword.text.as_str();
             if matches!(section.kind, SectionKind::Unknown) {
-                let typo = Diagnostic::error(
-                    "tib::unknown-section",
-                    format!("`{keyword}` does not start a section"),
-                    section.keyword.span,
-                    "unknown keyword",
-                )
-                .did_you_mean(keyword, KEYWORDS, "sections are");
+                let typo = unknown(keyword, section.keyword.span, previous);
                 meant.extend(typo.replacement.clone());
                 d.push(typo);
                 continue;
             }
+            previous = Some(&section.kind);
             if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == keyword) {
                 d.push(
                     Diagnostic::error(

@@ -9,6 +9,9 @@ use crate::span::Span;
 
 use super::values::wrong_kind;
 
+/// The other kinds of a construct: each one's owner as messages name it (`` `auth basic` ``) and its settings.
+pub type Siblings<'s> = &'s [(String, &'static [&'static str])];
+
 /// The settings of one block, after unknown and repeated names were reported.
 pub struct Settings<'a> {
     entries: BTreeMap<&'a str, &'a Entry>,
@@ -27,19 +30,39 @@ impl<'a> Settings<'a> {
         owner: &str,
         d: &mut Vec<Diagnostic>,
     ) -> Self {
+        Self::read_among(entries, span, allowed, owner, &[], d)
+    }
+
+    /// [`Settings::read`] for one of several kinds (`siblings`: each other
+    /// kind's owner and settings): a setting of another kind is named as such.
+    pub fn read_among(
+        entries: impl IntoIterator<Item = &'a Entry>,
+        span: Span,
+        allowed: &[&str],
+        owner: &str,
+        siblings: Siblings<'_>,
+        d: &mut Vec<Diagnostic>,
+    ) -> Self {
         let mut map: BTreeMap<&'a str, &'a Entry> = BTreeMap::new();
         for entry in entries {
             let name = entry.key.text.as_str();
             if !allowed.contains(&name) {
-                d.push(
-                    Diagnostic::error(
-                        "tib::unknown-setting",
-                        format!("{owner} has no setting `{name}`"),
-                        entry.key.span,
-                        "unknown setting",
-                    )
-                    .did_you_mean(name, allowed, "its settings are"),
+                let unknown = Diagnostic::error(
+                    "tib::unknown-setting",
+                    format!("{owner} has no setting `{name}`"),
+                    entry.key.span,
+                    "unknown setting",
                 );
+                let elsewhere: Vec<&str> =
+                    siblings.iter().filter(|(_, names)| names.contains(&name)).map(|(o, _)| o.as_str()).collect();
+                d.push(match elsewhere.as_slice() {
+                    [] => unknown.did_you_mean(name, allowed, "its settings are"),
+                    owners => unknown.with_help(format!(
+                        "`{name}` is a setting of {}; {owner}'s are: {}",
+                        owners.join(" and "),
+                        allowed.join(", ")
+                    )),
+                });
             } else if let Some(first) = map.get(name) {
                 d.push(
                     Diagnostic::error(
@@ -59,6 +82,17 @@ impl<'a> Settings<'a> {
 
     pub fn block(block: &'a Block, allowed: &[&str], owner: &str, d: &mut Vec<Diagnostic>) -> Self {
         Self::read(&block.entries, block.span, allowed, owner, d)
+    }
+
+    /// [`Settings::block`] among siblings ([`Settings::read_among`]).
+    pub fn block_among(
+        block: &'a Block,
+        allowed: &[&str],
+        owner: &str,
+        siblings: Siblings<'_>,
+        d: &mut Vec<Diagnostic>,
+    ) -> Self {
+        Self::read_among(&block.entries, block.span, allowed, owner, siblings, d)
     }
 
     pub fn get(&self, name: &str) -> Option<&'a Value> {

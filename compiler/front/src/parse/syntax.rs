@@ -213,6 +213,45 @@ fn named_mistake(source: &str, pos: usize, expected: &[&str]) -> Option<Mistake>
     if rest.starts_with("//") {
         return mistake("comments start with `#` and run to the end of the line", Some(2), Some("#"));
     }
+    let before = source[..pos].trim_end();
+    let word_here = rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).next().unwrap_or("");
+    if before.ends_with("except") && word_here == "null" {
+        return Some(Mistake {
+            help: "`except` names the other values that mean none, e.g. `except \"\"` or `except [\"\", \"n/a\"]`; \
+                   without those, remove `except null`",
+            span: Some(Span::new(pos, pos + 4)),
+            replacement: None,
+            labels: None,
+            message: Some("null is no value already"),
+        });
+    }
+    if before.ends_with("else") && !word_here.is_empty() && !matches!(word_here, "true" | "false" | "if") {
+        // `login else handle`: a second path is tried with `or`; `else` ends with a literal.
+        let at = before.len() - "else".len();
+        return Some(Mistake {
+            help: "after `else` comes a literal for users with no value; another path to try is written `or`",
+            span: Some(Span::new(at, at + "else".len())),
+            replacement: Some("or"),
+            labels: None,
+            message: Some("`else` takes a literal, not a path"),
+        });
+    }
+    // A YAML list item: a line that starts with `- ` (pest stops at the `-` or just after it).
+    let line_before = source[..pos].rsplit('\n').next().unwrap_or_default();
+    let dash = match (line_before.trim(), rest.starts_with("- ")) {
+        ("", true) => Some(pos),
+        ("-", _) => Some(pos - line_before.len() + line_before.find('-').unwrap_or_default()),
+        _ => None,
+    };
+    if let Some(dash) = dash {
+        return Some(Mistake {
+            help: "lists are written in brackets, `[a, b]`, not as YAML's `- a` lines",
+            span: Some(Span::new(dash, dash + 1)),
+            replacement: None,
+            labels: None,
+            message: Some("a YAML list item"),
+        });
+    }
     if rest.starts_with("/*") {
         return mistake("comments start with `#` on each line; there are no `/* */` comments", Some(2), None);
     }
