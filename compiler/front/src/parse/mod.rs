@@ -402,8 +402,11 @@ impl Lower<'_> {
         let mut parts = Vec::new();
         let mut text = String::new();
         let mut chars = body.char_indices().peekable();
+        // After a brace reported as a GraphQL query's, every brace is read as text: one report, not one per brace.
+        let mut literal_braces = false;
         while let Some((i, c)) = chars.next() {
             match c {
+                '{' | '}' if literal_braces => text.push(c),
                 '\\' => match chars.next() {
                     Some((_, 'n')) => text.push('\n'),
                     Some((_, 't')) => text.push('\t'),
@@ -412,6 +415,54 @@ impl Lower<'_> {
                 },
                 '{' => {
                     let rest = &body[i + 1..];
+                    // `{{api_token}}`, another tool's form: one placeholder, reported as such.
+                    let inner = rest.strip_prefix('{').map(|r| {
+                        r.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or((r, ""), |n| r.split_at(n))
+                    });
+                    if let Some((name, after)) = inner
+                        && !name.is_empty()
+                        && after.starts_with("}}")
+                    {
+                        let whole = Span::new(base + i, base + i + name.len() + 4);
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "tib::unclosed-placeholder",
+                                "a placeholder has one brace on each side",
+                                whole,
+                                "two braces",
+                            )
+                            .with_help(format!("write `{{{name}}}`; `{{{{…}}}}` is another tool's placeholder"))
+                            .with_replacement(format!("{{{name}}}")),
+                        );
+                        if !text.is_empty() {
+                            parts.push(StrPart::Text(std::mem::take(&mut text)));
+                        }
+                        let name_span = Span::new(base + i + 2, base + i + 2 + name.len());
+                        parts.push(StrPart::Placeholder(Word { text: name.to_owned(), span: name_span }));
+                        for _ in 0..name.len() + 3 {
+                            chars.next();
+                        }
+                        continue;
+                    }
+                    if rest.starts_with(char::is_whitespace) {
+                        // `query { users { id } }`: a GraphQL query's braces, not a placeholder.
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "tib::unclosed-placeholder",
+                                "a brace in a string starts a credential placeholder",
+                                Span::new(base + i, base + i + 1),
+                                "a literal brace?",
+                            )
+                            .with_help(
+                                "write `\\{` for a literal brace, and \\} to close one: every brace of a GraphQL \
+                                 query is escaped",
+                            )
+                            .with_replacement("\\{"),
+                        );
+                        literal_braces = true;
+                        text.push('{');
+                        continue;
+                    }
                     match rest.find(['}', '"', '{']) {
                         Some(close) if rest.as_bytes()[close] == b'}' => {
                             if !text.is_empty() {
@@ -476,7 +527,6 @@ impl Lower<'_> {
     }
 }
 
-/// The text of a string used as a key or path segment, placeholders written back in braces.
 /// The placeholders of other tools in a string's body (`${x}`, `$X`, `%X%`);
 /// `base` is where the body starts in the file.
 fn lookalikes(body: &str, base: usize) -> Vec<Lookalike> {
@@ -530,7 +580,8 @@ fn lookalikes(body: &str, base: usize) -> Vec<Lookalike> {
     found
 }
 
-/// A string's text with its placeholders as written (`{name}`).
+/// The text of a string used as a key or path segment (or a URL the checker
+/// reads), placeholders written back in braces.
 pub(crate) fn string_text(s: &Str) -> String {
     s.parts
         .iter()
