@@ -60,3 +60,18 @@ fn every_suggested_replacement_fixes_its_mistake() {
     }
     assert!(fixed >= 5, "the corpus has typos with replacements: {fixed}");
 }
+
+/// Every diagnostic of the corpus says what to do: it has a help line.
+#[test]
+fn every_diagnostic_has_a_help_line() {
+    let catalog = common::catalog();
+    let mut without = Vec::new();
+    for (_, path, text) in common::tib_files(&common::root().join("compiler/tests/fail")) {
+        for d in tib_front::compile(&path, &text, &catalog).diagnostics {
+            if d.help.is_none() {
+                without.push(format!("{path}: {} {}", d.code, d.message));
+            }
+        }
+    }
+    assert!(without.is_empty(), "diagnostics without help:\n{}", without.join("\n"));
+}

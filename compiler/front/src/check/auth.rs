@@ -227,20 +227,24 @@ fn client_auth(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::ClientAu
         Some("post") => Some(ir::ClientAuth::Post),
         other => {
             let other = other.unwrap_or_default();
-            let help = match other {
-                "client_secret_basic" | "header" => "did you mean \"basic\"?".to_owned(),
-                "client_secret_post" | "body" | "form" => "did you mean \"post\"?".to_owned(),
-                _ => suggest::help(other, &["basic", "post"], "the ways are"),
+            let meant = match other {
+                "client_secret_basic" | "header" => Some("basic"),
+                "client_secret_post" | "body" | "form" => Some("post"),
+                _ => suggest::closest(other, ["basic", "post"]),
             };
-            d.push(
-                Diagnostic::error(
-                    "tib::client-auth",
-                    format!("`{other}` is not a way for the client to authenticate"),
-                    value.span(),
-                    "expected \"basic\" or \"post\"",
-                )
-                .with_help(help),
+            let refused = Diagnostic::error(
+                "tib::client-auth",
+                format!("`{other}` is not a way for the client to authenticate"),
+                value.span(),
+                "expected \"basic\" or \"post\"",
             );
+            d.push(match meant {
+                // The whole string is replaced, quotes and all.
+                Some(meant) => {
+                    refused.with_help(format!("did you mean `\"{meant}\"`?")).with_replacement(format!("\"{meant}\""))
+                }
+                None => refused.with_help(suggest::help(other, &["basic", "post"], "the ways are")),
+            });
             None
         }
     }
@@ -251,12 +255,10 @@ fn grant_type(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     let text = super::values::plain(s, "the grant type", d)?;
     let valid = !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic());
     if !valid {
-        d.push(Diagnostic::error(
-            "tib::grant-type",
-            "the grant type is empty or holds spaces",
-            s.span,
-            "not a grant type",
-        ));
+        d.push(
+            Diagnostic::error("tib::grant-type", "the grant type is empty or holds spaces", s.span, "not a grant type")
+                .with_help("a grant type is one word, e.g. grant_type = \"account_credentials\""),
+        );
         return None;
     }
     Some(text)

@@ -45,7 +45,8 @@ impl Credentials {
                         decl.name.span,
                         "declared again here",
                     )
-                    .with_label(first.span, "first declared here"),
+                    .with_label(first.span, "first declared here")
+                    .with_help("each credential is declared once: remove one, or give the second another name"),
                 );
                 continue;
             }
@@ -156,15 +157,18 @@ impl Credentials {
                                 ident::snake_case(&word.text)
                             ),
                         };
-                        d.push(
-                            Diagnostic::error(
-                                "tib::unknown-credential",
-                                format!("`{{{}}}` names no declared credential", word.text),
-                                word.span,
-                                "not declared",
-                            )
-                            .with_help(help),
-                        );
+                        let unknown = Diagnostic::error(
+                            "tib::unknown-credential",
+                            format!("`{{{}}}` names no declared credential", word.text),
+                            word.span,
+                            "not declared",
+                        )
+                        .with_help(help);
+                        // A close name is the quick fix, written inside the braces.
+                        d.push(match suggest::closest(&word.text, names.iter().copied()) {
+                            Some(best) => unknown.with_replacement(best),
+                            None => unknown,
+                        });
                         ok = false;
                     }
                 },
@@ -244,7 +248,10 @@ pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>
             return None;
         }
         Err(error) => {
-            d.push(Diagnostic::error("tib::bad-url", format!("{what} is not a valid URL"), s.span, error.to_string()));
+            d.push(
+                Diagnostic::error("tib::bad-url", format!("{what} is not a valid URL"), s.span, error.to_string())
+                    .with_help("write the whole URL, e.g. \"https://api.example.com/v1\""),
+            );
             return None;
         }
     };
@@ -301,12 +308,10 @@ pub fn url(s: &Str, creds: &mut Credentials, what: &str, d: &mut Vec<Diagnostic>
         return None;
     }
     if parsed.fragment().is_some() {
-        d.push(Diagnostic::error(
-            "tib::bad-url",
-            format!("{what} has a #fragment"),
-            s.span,
-            "servers never see fragments",
-        ));
+        d.push(
+            Diagnostic::error("tib::bad-url", format!("{what} has a #fragment"), s.span, "servers never see fragments")
+                .with_help("remove the `#` and what follows it"),
+        );
         return None;
     }
     Some(template)

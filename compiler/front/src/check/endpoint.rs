@@ -256,7 +256,8 @@ fn json_object(block: &ast::Block, creds: &mut Credentials, d: &mut Vec<Diagnost
                     entry.key.span,
                     "given again here",
                 )
-                .with_label(first.key.span, "first given here"),
+                .with_label(first.key.span, "first given here")
+                .with_help("a JSON object holds each key once: keep one"),
             );
             ok = false;
             continue;

@@ -6,6 +6,7 @@ use crate::catalog::Catalog;
 use crate::diag::Diagnostic;
 use crate::ident::Namespace;
 use crate::ir;
+use crate::span::Span;
 use crate::suggest;
 
 use super::settings::Settings;
@@ -163,18 +164,22 @@ pub fn custom_fields(
                     entry.key.span,
                     "mapped again here",
                 )
-                .with_label(first.key.span, "first mapped here"),
+                .with_label(first.key.span, "first mapped here")
+                .with_help("a custom field takes one value: keep one mapping, or try paths in turn with `or`"),
             );
             ok = false;
             continue;
         }
         seen.insert(name.as_str(), entry);
         let Some(kind) = defined.get(name) else {
+            // The name inside its quotes: the quick fix replaces the name, and the quotes stay.
+            let span = entry.key.span;
+            let at = if entry.key.quoted { Span::new(span.start + 1, span.end - 1) } else { span };
             d.push(
                 Diagnostic::error(
                     "tib::unknown-custom-field",
                     format!("the catalog defines no custom field `{name}` for {}", app.name),
-                    entry.key.span,
+                    at,
                     "not in the catalog",
                 )
                 .did_you_mean(name, &names, &format!("{}'s custom fields are", app.name)),

@@ -5,7 +5,6 @@ use crate::ast::{self, PaginationItem, Value};
 use crate::diag::Diagnostic;
 use crate::ir;
 use crate::span::Span;
-use crate::suggest;
 
 use super::settings::Settings;
 use super::values;
@@ -113,7 +112,8 @@ fn split<'a>(pagination: &'a ast::Pagination, allowed: &[&str], owner: &str, d: 
                         *span,
                         "second `from`",
                     )
-                    .with_label(first, "first `from`"),
+                    .with_label(first, "first `from`")
+                    .with_help("the next page comes from one place: keep one `from`"),
                 ),
                 None => from = Some((source, arg.as_ref(), *span)),
             },
@@ -167,12 +167,15 @@ fn counted(body: &Body<'_>, owner: &str, kind: CountedKind, d: &mut Vec<Diagnost
     });
     let (position, size, page_size, stop) = (position?, size?, u32::try_from(page_size?).ok()?, stop?);
     if position == size {
-        d.push(Diagnostic::error(
-            "tib::param-conflict",
-            format!("`{position_param}` and `{size_param}` are the same parameter `{position}`"),
-            s.span(),
-            "in these settings",
-        ));
+        d.push(
+            Diagnostic::error(
+                "tib::param-conflict",
+                format!("`{position_param}` and `{size_param}` are the same parameter `{position}`"),
+                s.span(),
+                "in these settings",
+            )
+            .with_help("each is a query parameter of its own: give each its API's name"),
+        );
         return None;
     }
     let concurrency = u32::try_from(concurrency).ok()?;
@@ -417,7 +420,10 @@ fn param(s: &Settings<'_>, name: &str, d: &mut Vec<Diagnostic>) -> Option<String
     let value = s.required_string(name, &format!("{name} = \"...\""), d)?;
     let text = values::plain(value, "a query parameter name", d)?;
     if text.is_empty() {
-        d.push(Diagnostic::error("tib::empty-param", format!("`{name}` is empty"), value.span, "empty name"));
+        d.push(
+            Diagnostic::error("tib::empty-param", format!("`{name}` is empty"), value.span, "empty name")
+                .with_help(format!("write the query parameter's name, e.g. {name} = \"offset\"")),
+        );
         return None;
     }
     Some(text)
@@ -504,20 +510,17 @@ fn stops<T>(
         let name = word.text.as_str();
         if !allowed.contains(&name) {
             let all: Vec<&str> = COUNT_STOPS.iter().chain(TOKEN_STOPS).copied().collect();
-            let help = if all.contains(&name) {
-                format!("{owner} stops on: {}", allowed.join(", "))
-            } else {
-                suggest::help(name, allowed, "stop conditions are")
-            };
-            d.push(
-                Diagnostic::error(
-                    "tib::stop-condition",
-                    format!("`{name}` is not a stop condition of {owner}"),
-                    word.span,
-                    "not for this style",
-                )
-                .with_help(help),
+            let unknown = Diagnostic::error(
+                "tib::stop-condition",
+                format!("`{name}` is not a stop condition of {owner}"),
+                word.span,
+                "not for this style",
             );
+            d.push(if all.contains(&name) {
+                unknown.with_help(format!("{owner} stops on: {}", allowed.join(", ")))
+            } else {
+                unknown.did_you_mean(name, allowed, "stop conditions are")
+            });
             ok = false;
             continue;
         }

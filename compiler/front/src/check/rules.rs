@@ -98,12 +98,15 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
         Op::AnyOf => match operand {
             Some(Operand::Value(Value::List(items, span))) => {
                 if items.is_empty() {
-                    d.push(Diagnostic::error(
-                        "tib::wrong-operand",
-                        "`any of` needs at least one value",
-                        *span,
-                        "empty list",
-                    ));
+                    d.push(
+                        Diagnostic::error(
+                            "tib::wrong-operand",
+                            "`any of` needs at least one value",
+                            *span,
+                            "empty list",
+                        )
+                        .with_help("list the values, e.g. role any of [\"admin\", \"owner\"]"),
+                    );
                     return None;
                 }
                 let literals: Vec<Option<ir::Literal>> = items.iter().map(|item| values::literal(item, d)).collect();
@@ -132,7 +135,10 @@ fn test(rule: &ast::Rule, d: &mut Vec<Diagnostic>) -> Option<ir::Test> {
                 None
             }
             Some(other) => {
-                d.push(Diagnostic::error("tib::wrong-operand", "`>=` takes a number", other.span(), "not a number"));
+                d.push(
+                    Diagnostic::error("tib::wrong-operand", "`>=` takes a number", other.span(), "not a number")
+                        .with_help("write one number, e.g. seats >= 1"),
+                );
                 None
             }
             None => missing_operand(rule, ">=", "1", d),
@@ -220,7 +226,10 @@ fn single(rule: &ast::Rule, op: &str, operand: Option<&Operand>, d: &mut Vec<Dia
             None
         }
         Some(Operand::Alternatives(_, span)) => {
-            d.push(Diagnostic::error("tib::wrong-operand", format!("`{op}` takes a value"), *span, "alternatives"));
+            d.push(
+                Diagnostic::error("tib::wrong-operand", format!("`{op}` takes a value"), *span, "alternatives")
+                    .with_help("alternatives are written as a rule of their own: `any { rule  rule }`"),
+            );
             None
         }
         Some(Operand::Rules(group)) => {
@@ -285,7 +294,10 @@ pub fn branches(branches: &ast::Branches, owner: &str, d: &mut Vec<Diagnostic>) 
 pub fn label(s: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     let text = values::plain(s, "a label", d)?;
     if text.trim().is_empty() {
-        d.push(Diagnostic::error("tib::empty-label", "a label cannot be empty", s.span, "empty"));
+        d.push(
+            Diagnostic::error("tib::empty-label", "a label cannot be empty", s.span, "empty")
+                .with_help("write the label people see, e.g. \"Active\""),
+        );
         return None;
     }
     Some(text)

@@ -71,7 +71,8 @@ impl<'a> Settings<'a> {
                         entry.key.span,
                         "set again here",
                     )
-                    .with_label(first.key.span, "first set here"),
+                    .with_label(first.key.span, "first set here")
+                    .with_help("each setting is given once: keep the one you mean"),
                 );
             } else {
                 map.insert(name, entry);
@@ -210,7 +211,8 @@ pub fn string_map<'a>(block: &'a Block, name: &str, d: &mut Vec<Diagnostic>) -> 
                     entry.key.span,
                     "given again here",
                 )
-                .with_label(first.key.span, "first given here"),
+                .with_label(first.key.span, "first given here")
+                .with_help("each key is given once (names compare without case): keep one"),
             );
             ok = false;
             continue;

@@ -60,12 +60,17 @@ pub fn mapped(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option
             let except = match source.except.as_deref() {
                 None => Some(Vec::new()),
                 Some(ast::Value::List(items, span)) if items.is_empty() => {
-                    d.push(Diagnostic::error(
-                        "tib::wrong-operand",
-                        "`except` needs at least one value",
-                        *span,
-                        "empty list",
-                    ));
+                    d.push(
+                        Diagnostic::error(
+                            "tib::wrong-operand",
+                            "`except` needs at least one value",
+                            *span,
+                            "empty list",
+                        )
+                        .with_help(
+                            "name the values that mean none, e.g. `except [\"\", \"n/a\"]`, or remove `except []`",
+                        ),
+                    );
                     None
                 }
                 Some(ast::Value::List(items, _)) => items.iter().map(|item| literal(item, d)).collect(),
@@ -105,12 +110,15 @@ pub fn literal(value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option<ir::Litera
         ast::Value::Bool(b, _) => Some(ir::Literal::Bool(*b)),
         ast::Value::Number(n) => number(n, d).map(|value| ir::Literal::Number { value, text: n.text.clone() }),
         other => {
-            d.push(Diagnostic::error(
-                "tib::wrong-operand",
-                format!("a rule compares with a string, number or true/false, not {}", other.kind_name()),
-                other.span(),
-                "not a single value",
-            ));
+            d.push(
+                Diagnostic::error(
+                    "tib::wrong-operand",
+                    format!("a rule compares with a string, number or true/false, not {}", other.kind_name()),
+                    other.span(),
+                    "not a single value",
+                )
+                .with_help("write one value, e.g. `state is \"active\"`; several are `state any of [\"a\", \"b\"]`"),
+            );
             None
         }
     }
@@ -120,7 +128,10 @@ pub fn number(n: &ast::Number, d: &mut Vec<Diagnostic>) -> Option<f64> {
     match n.text.parse::<f64>() {
         Ok(value) if value.is_finite() => Some(value),
         _ => {
-            d.push(Diagnostic::error("tib::bad-number", "this number is out of range", n.span, "too large"));
+            d.push(
+                Diagnostic::error("tib::bad-number", "this number is out of range", n.span, "too large")
+                    .with_help("numbers here are at most 2^53 (9007199254740992), as JSON carries them exactly"),
+            );
             None
         }
     }
@@ -138,6 +149,8 @@ pub fn wrong_kind(name: &str, expected: &str, found: &ast::Value) -> Diagnostic 
         && s.plain().is_some_and(|t| t.parse::<f64>().is_ok())
     {
         diagnostic = diagnostic.with_help("write the number without quotes");
+    } else {
+        diagnostic = diagnostic.with_help(format!("write `{name}` as {expected}"));
     }
     if let (ast::Value::Path(_), true) = (found, expected.contains("string")) {
         diagnostic = diagnostic.with_help("put the text in double quotes");

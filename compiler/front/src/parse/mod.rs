@@ -379,12 +379,15 @@ impl Lower<'_> {
                     let digits = part.into_inner().next().expect("an index holds digits");
                     match digits.as_str().parse() {
                         Ok(index) => segments.push(Segment::Index { index, span: part_span }),
-                        Err(_) => self.diagnostics.push(Diagnostic::error(
-                            "tib::bad-index",
-                            "this array index is too large",
-                            part_span,
-                            "not a valid index",
-                        )),
+                        Err(_) => self.diagnostics.push(
+                            Diagnostic::error(
+                                "tib::bad-index",
+                                "this array index is too large",
+                                part_span,
+                                "not a valid index",
+                            )
+                            .with_help("an index counts from 0 the items of a list: `emails[0]` is the first"),
+                        ),
                     }
                 }
                 other => unreachable!("the grammar has no path part {other:?}"),
