@@ -132,7 +132,11 @@ async fn test_shows_the_request_redacted_the_answer_and_the_users() {
     assert!(out.contains("HTTP 200 in "), "{out}");
     assert!(out.contains("\"email\": \"ann@demo.example\""), "the body sample is shown:\n{out}");
     assert!(out.contains("users at `data.members`: 2 items"), "{out}");
-    assert!(out.contains("fields on the items: created, email, handle, id, label, name, org, seats, state"), "{out}");
+    assert!(out.contains("fields on the items (how many of the 2 have it, and one value):"), "{out}");
+    // Nested paths as a spec writes them, with a value each; the answer's headers are shown too.
+    assert!(out.contains("\n  org.department  2  Sales\n"), "{out}");
+    assert!(out.contains("\n  created  2  2024-03-01T10:00:00Z\n"), "{out}");
+    assert!(out.contains("  content-type: application/json"), "the answer's headers:\n{out}");
     assert!(out.contains("2 users map, 0 would be dropped"), "{out}");
 }
 
@@ -481,4 +485,31 @@ async fn preview_fetches_its_own_client_credentials_token_from_the_token_url_giv
     let refused = compiler(root.path(), &plain_http).await;
     assert_ne!(refused.code, 0);
     assert!(refused.stderr.contains("--token-url"), "{}", refused.stderr);
+}
+
+/// `test` shows the JSON body a POST sends, its credential redacted.
+#[tokio::test(flavor = "multi_thread")]
+async fn test_shows_the_body_it_sent_redacted() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/search"))
+        .respond_with(page(vec![member(1, "ann@demo.example", "active", "Active")]))
+        .mount(&server)
+        .await;
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(root.path().join("specs")).expect("specs/");
+    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
+    let spec = format!(
+        "app \"Demo\"\nbase_url \"{}/api\"\ncredentials {{\n  token secret \"t\"\n}}\nauth headers {{\n  \"X-Key\" = \"{{token}}\"\n}}\n\
+         request POST \"/search\" {{\n  body = {{ \"filter\" = \"all\"  \"key\" = \"{{token}}\" }}\n}}\npaginate none\n\
+         users at data.members\nfields {{\n  id    = id\n  email = email\n}}\n",
+        server.uri()
+    );
+    std::fs::write(root.path().join("specs/demo.tib"), spec).expect("spec");
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let out = &run.stdout;
+    assert!(out.contains("body: {\"filter\":\"all\",\"key\":\"[redacted]\"}"), "{out}");
+    assert!(!out.contains(TOKEN), "{out}");
 }

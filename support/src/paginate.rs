@@ -511,6 +511,8 @@ pub struct Probe {
     /// The headers as sent: sensitive values (auth) shown as `[redacted]`,
     /// secrets redacted from the others.
     pub headers: Vec<(String, String)>,
+    /// The JSON body as sent (a POST's), secrets redacted.
+    pub body: Option<String>,
     pub answer: Result<ProbeAnswer, SyncError>,
     /// What to redact from anything shown of the answer: the secret
     /// credentials as the request carried them, and its token.
@@ -580,5 +582,6 @@ pub async fn probe(
                 .collect(),
             body: answer.body,
         });
-    Ok(Probe { method, url, headers, answer, secrets })
+    let body = requests.body().map(|body| secrets.redact(&body.to_string()));
+    Ok(Probe { method, url, headers, body, answer, secrets })
 }

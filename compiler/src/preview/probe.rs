@@ -29,6 +29,9 @@ pub async fn run(session: &Session) -> Outcome {
     for (name, value) in &probe.headers {
         let _ = writeln!(out, "  {name}: {value}");
     }
+    if let Some(body) = &probe.body {
+        let _ = writeln!(out, "body: {body}");
+    }
     let answer = match probe.answer {
         Ok(answer) => answer,
         Err(error) => {
@@ -39,11 +42,16 @@ pub async fn run(session: &Session) -> Outcome {
     };
     let _ = writeln!(
         out,
-        "\nHTTP {} in {} ms, {}\n",
+        "\nHTTP {} in {} ms, {}",
         answer.status,
         answer.elapsed.as_millis(),
         report::size(answer.body.len())
     );
+    // Link, X-Next-Page, rate limits: what paging and retries read.
+    for (name, value) in &answer.headers {
+        let _ = writeln!(out, "  {name}: {value}");
+    }
+    out.push('\n');
     // Some APIs echo the credential back; it must not reach the terminal.
     let secrets = &probe.secrets;
     let _ = writeln!(out, "{}\n", secrets.redact(&report::sample(&answer.body, SAMPLE_LINES)));
@@ -59,7 +67,10 @@ pub async fn run(session: &Session) -> Outcome {
         Ok(info) => {
             let items = body.as_ref().and_then(|b| session.interpreted.users(b)).unwrap_or_default();
             let _ = writeln!(out, "users at `{}`: {} items", spec.users_path, info.count);
-            let _ = writeln!(out, "fields on the items: {}", report::field_names(items).join(", "));
+            let _ = writeln!(out, "fields on the items (how many of the {} have it, and one value):", items.len());
+            for field in report::field_paths(items) {
+                let _ = writeln!(out, "  {}  {}  {}", field.path, field.count, secrets.redact(&field.example));
+            }
             let absent: Vec<String> =
                 session.interpreted.presence().into_iter().filter(|(_, n)| *n == 0).map(|(p, _)| p).collect();
             if !absent.is_empty() && info.count > 0 {

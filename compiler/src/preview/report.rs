@@ -59,17 +59,76 @@ fn walk(value: &Value, path: &mut ir::Path, found: &mut Vec<(ir::Path, usize)>) 
     }
 }
 
-/// The keys the objects of an array carry, in first-seen order.
-pub fn field_names(items: &[Value]) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
-    for item in items.iter().filter_map(Value::as_object) {
-        for key in item.keys() {
-            if !names.contains(key) {
-                names.push(key.clone());
+/// Every path of the items' values (nested objects followed, lists of
+/// objects as `list[].key`), in first-seen order.
+pub fn field_paths(items: &[Value]) -> Vec<FieldPath> {
+    let mut found: Vec<FieldPath> = Vec::new();
+    for item in items {
+        walk_fields(item, &mut String::new(), &mut found, 0);
+    }
+    found
+}
+
+/// A path into the users' objects, as a spec writes it; inside a list of
+/// objects `list[].key` (what a `some` rule reads), with how many of the
+/// users have a value there and the first value seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldPath {
+    pub path: String,
+    pub count: usize,
+    pub example: String,
+}
+
+/// Nesting followed this deep at most: user objects are shallow.
+const FIELD_DEPTH: usize = 8;
+
+fn walk_fields(value: &Value, path: &mut String, found: &mut Vec<FieldPath>, depth: usize) {
+    if depth > FIELD_DEPTH {
+        return;
+    }
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map {
+                let before = path.len();
+                let segment = ir::Path { segments: vec![ir::Segment::Key(key.clone())] }.to_string();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&segment);
+                walk_fields(child, path, found, depth + 1);
+                path.truncate(before);
+            }
+        }
+        Value::Null => {}
+        value => {
+            if let Value::Array(items) = value
+                && items.iter().any(Value::is_object)
+            {
+                let before = path.len();
+                path.push_str("[]");
+                for item in items {
+                    walk_fields(item, path, found, depth + 1);
+                }
+                path.truncate(before);
+            }
+            if path.is_empty() {
+                return;
+            }
+            match found.iter_mut().find(|f| f.path == *path) {
+                Some(field) => field.count += 1,
+                None => found.push(FieldPath { path: path.clone(), count: 1, example: example(value) }),
             }
         }
     }
-    names
+}
+
+/// A value as a person reads it, cut to 60 characters.
+fn example(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    truncate(&text, 60)
 }
 
 /// Users as an aligned table, one column per custom field.
@@ -139,7 +198,19 @@ mod tests {
             arrays_of_objects(&body).into_iter().map(|(p, n)| (p.to_string(), n)).collect();
         assert_eq!(found, [("\"@odata.x\"".to_owned(), 2), ("data.items".to_owned(), 1)]);
         assert_eq!(arrays_of_objects(&json!([{"id": 1}]))[0].0.to_string(), ".");
-        assert_eq!(field_names(&[json!({"id": 1, "b": 2}), json!({"c": 3, "id": 4})]), ["b", "id", "c"]);
+        let users = [
+            json!({"id": 1, "profile": {"e-mail": "a@x.example", "dept": null}, "roles": [{"name": "admin"}], "tags": ["x"]}),
+            json!({"id": 2, "profile": {"e-mail": "b@x.example", "my key": 1}, "roles": []}),
+        ];
+        let fields = field_paths(&users);
+        let field = |path: &str| fields.iter().find(|f| f.path == path).cloned();
+        assert_eq!(field("id"), Some(FieldPath { path: "id".into(), count: 2, example: "1".into() }));
+        assert_eq!(field("profile.e-mail").map(|f| f.count), Some(2), "a dash is part of a name");
+        assert_eq!(field("profile.\"my key\"").map(|f| f.count), Some(1), "quoted where a spec quotes it");
+        assert_eq!(field("profile.dept"), None, "null is no value");
+        assert_eq!(field("roles[].name").map(|f| f.example), Some("admin".into()));
+        assert_eq!(field("roles").map(|f| f.count), Some(2));
+        assert_eq!(field("tags").map(|f| f.example), Some("[\"x\"]".into()));
     }
 
     #[test]

@@ -228,74 +228,6 @@ pub fn found(connector: &Interpreted, body: &str) -> Found {
     }
 }
 
-/// A path into the sample users, with how many have a value there and one of the values.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Field {
-    /// As a spec writes it; inside a list of objects, `list[].key` (for `some` rules).
-    pub path: String,
-    pub count: usize,
-    pub example: String,
-}
-
-/// Every path of the sample users' objects, in the order first seen.
-pub fn fields(users: &[Value]) -> Vec<Field> {
-    let mut found: Vec<Field> = Vec::new();
-    for user in users {
-        walk(user, String::new(), &mut found, 0);
-    }
-    found
-}
-
-fn walk(value: &Value, path: String, found: &mut Vec<Field>, depth: usize) {
-    if depth > 8 {
-        return;
-    }
-    match value {
-        Value::Object(map) => {
-            for (key, child) in map {
-                let segment = if is_name(key) { key.clone() } else { text::literal(key) };
-                let path = if path.is_empty() { segment } else { format!("{path}.{segment}") };
-                walk(child, path, found, depth + 1);
-            }
-        }
-        Value::Null => {}
-        value => {
-            if let Value::Array(items) = value
-                && items.iter().any(Value::is_object)
-            {
-                for item in items {
-                    walk(item, format!("{path}[]"), found, depth + 1);
-                }
-            }
-            if path.is_empty() {
-                return;
-            }
-            match found.iter_mut().find(|f| f.path == path) {
-                Some(field) => field.count += 1,
-                None => found.push(Field { path, count: 1, example: example(value) }),
-            }
-        }
-    }
-}
-
-/// A path segment the language writes bare: a name.
-fn is_name(key: &str) -> bool {
-    let mut chars = key.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$' || c == '@')
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '$' | '@'))
-}
-
-fn example(value: &Value) -> String {
-    let text = match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    match text.char_indices().nth(60) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
-    }
-}
-
 /// The sample's users, as the draft's users path finds them.
 pub fn sample_users(connector: &Interpreted, body: &str) -> Vec<Value> {
     serde_json::from_str::<Value>(body)
@@ -377,24 +309,6 @@ pub fn preview(spec: ir::Spec, body: &str) -> Result<Preview, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_picker_lists_every_path_with_its_count_and_an_example() {
-        let users: Vec<Value> = serde_json::from_str(
-            r#"[{"id": 1, "profile": {"e-mail": "a@x.example", "dept": null}, "roles": [{"name": "admin"}], "tags": ["x"]},
-                {"id": 2, "profile": {"e-mail": "b@x.example"}, "roles": []}]"#,
-        )
-        .expect("json");
-        let fields = fields(&users);
-        let field = |path: &str| fields.iter().find(|f| f.path == path).cloned();
-        assert_eq!(field("id"), Some(Field { path: "id".into(), count: 2, example: "1".into() }));
-        assert_eq!(field("profile.\"e-mail\"").map(|f| f.count), None, "a dash is part of a name");
-        assert_eq!(field("profile.e-mail").map(|f| f.count), Some(2));
-        assert_eq!(field("profile.dept"), None, "null is no value");
-        assert_eq!(field("roles[].name").map(|f| f.example), Some("admin".into()));
-        assert_eq!(field("roles").map(|f| f.count), Some(2));
-        assert_eq!(field("tags").map(|f| f.example), Some("[\"x\"]".into()));
-    }
 
     #[test]
     fn a_test_needs_only_the_request_side() {

@@ -591,10 +591,10 @@ fn rules_form(rules: &Rules) -> Markup {
 }
 
 /// The paths of the sample's users, for the picker.
-fn sample_fields(draft: &Draft, catalog: &Catalog) -> Vec<trial::Field> {
+fn sample_fields(draft: &Draft, catalog: &Catalog) -> Vec<compiler::preview::report::FieldPath> {
     let Some(Ok(answer)) = draft.trial.report.as_ref().map(|r| &r.answer) else { return Vec::new() };
     let Ok(Ok(connector)) = trial::connector(&draft.text, catalog) else { return Vec::new() };
-    trial::fields(&trial::sample_users(&connector, &answer.body))
+    compiler::preview::report::field_paths(&trial::sample_users(&connector, &answer.body))
 }
 
 /// The preview of the draft's users, or why there is none.
