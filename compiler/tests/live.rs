@@ -344,6 +344,14 @@ async fn preview_of_concurrent_pages_asks_for_no_page_beyond_its_bound() {
     assert_stopped_at_the_bound(&server, &run, 2, "2 pages, 3 users, 1 dropped").await;
 }
 
+/// Cut by `--pages`, the JSON says so in the words the text uses, never "the page cap".
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_as_json_cut_by_pages_says_so() {
+    let (_server, run) = preview_three_pages("handle", &["--json", "--pages", "1"]).await;
+    let value: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(value["stopped"], json!({"complete": false, "message": "stopped after 1 pages (--pages); more remain"}));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn preview_as_json_holds_what_the_connector_would_store() {
     let (_server, run) = preview_three_pages("handle", &["--json"]).await;

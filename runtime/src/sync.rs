@@ -68,6 +68,8 @@ pub enum Ended {
     /// The API refused the credentials or configuration: disabled, admins notified.
     Disabled {
         error: String,
+        /// What to check, as the notification and the disabled reason say it.
+        hint: &'static str,
     },
     /// Another sync of this connection is under way.
     Busy,
@@ -84,7 +86,7 @@ impl Ended {
             Ended::Failed { error } => {
                 format!("failed: {} (retried at the next scheduled sync)", tib_support::printable(error))
             }
-            Ended::Disabled { error } => format!("disabled: {}", tib_support::printable(error)),
+            Ended::Disabled { error, .. } => format!("disabled: {}", tib_support::printable(error)),
             Ended::Busy => "another sync of it is under way".to_owned(),
         }
     }
@@ -410,7 +412,7 @@ impl Engine {
             connection.integration, connection.account, connection.integration, connection.account
         );
         self.notifier.notify(&self.store, name, Kind::Disabled, &message, now).await;
-        Ended::Disabled { error: text }
+        Ended::Disabled { error: text, hint }
     }
 }
 

@@ -252,6 +252,8 @@ async fn not_found_disables_with_a_configuration_hint_and_connecting_again_enabl
     api.set(NOT_FOUND);
     let synced = tib.run(&["sync", "acme", "Prod"]).await;
     assert_eq!(synced.code, 1);
+    // The sync's own line gives the hint the notification and the disabled reason give.
+    assert!(synced.stdout.contains("(check the configuration (base URL, account), then"), "{synced:?}");
     let status = tib.run(&["status"]).await;
     assert!(status.stdout.contains("HTTP 404") && status.stdout.contains("check the configuration"), "{status:?}");
     api.set(FINE);

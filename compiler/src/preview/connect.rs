@@ -46,10 +46,13 @@ pub fn prepare(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Prepared, String> {
     let oauth = matches!(spec.auth, ir::Auth::OAuthClientCredentials(_) | ir::Auth::OAuthAuthorizationCode(_));
-    let access_token = given.access_token.or_else(|| env("TIB_ACCESS_TOKEN")).map(Secret::new);
-    if !oauth && access_token.is_some() {
+    if !oauth && given.access_token.is_some() {
         return Err("--access-token is for OAuth 2.0 specs; this spec's auth takes its credentials".to_owned());
     }
+    // TIB_ACCESS_TOKEN is an OAuth token only for an OAuth spec: for another, it is the
+    // environment variable of a credential named `access_token` (Harvest's).
+    let from_env = if oauth { env("TIB_ACCESS_TOKEN") } else { None };
+    let access_token = given.access_token.or(from_env).map(Secret::new);
     // With an access token given, the OAuth client's own credentials are not needed.
     let needed = if access_token.is_some() { sent_with_requests(spec) } else { every_credential(spec) };
     let credentials = CredentialValues::collect(declared, &given.credentials, |credential| {
@@ -155,5 +158,18 @@ mod tests {
         let bearer = spec("token secret", "auth bearer \"{token}\"");
         let with_token = Given { access_token: Some("x".into()), ..given(&[("token", "t")]) };
         assert!(prepare(&bearer.0, bearer.1, with_token, |_| None).is_err());
+    }
+
+    /// Harvest's spec has a credential named `access_token`, whose variable is TIB_ACCESS_TOKEN:
+    /// for a spec that is not OAuth, that is the credential, never a refused OAuth token.
+    #[test]
+    fn a_credential_named_access_token_is_read_from_its_own_variable() {
+        let harvest = spec("access_token secret", "auth bearer \"{access_token}\"");
+        let env = |name: &str| (name == "TIB_ACCESS_TOKEN").then(|| "from-env".to_owned());
+        let prepared = prepare(&harvest.0, harvest.1, given(&[]), env).expect("the variable is the credential");
+        assert_eq!(prepared.credentials.get(0), "from-env");
+        assert!(prepared.access_token.is_none());
+        let flagged = prepare(&harvest.0, harvest.1, given(&[("access_token", "flag")]), env).expect("with --cred");
+        assert_eq!(flagged.credentials.get(0), "flag");
     }
 }

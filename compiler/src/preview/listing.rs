@@ -132,7 +132,7 @@ pub async fn run(session: &Session, max_pages: u32, as_json: bool, out: &mut (dy
     let stop = result.err();
     let ok = matches!(stop, None | Some(SyncError::PageCap { .. }));
     let text = if as_json {
-        json(&listing, &absent_paths, stop.as_ref(), session)
+        json(&listing, &absent_paths, stop.as_ref(), session, max_pages)
     } else {
         text(&listing, &absent_paths, stop.as_ref(), session, max_pages)
     };
@@ -152,7 +152,7 @@ fn text(
     match stop {
         None => {}
         Some(SyncError::PageCap { .. }) => {
-            let _ = writeln!(out, "stopped after {max_pages} pages (--pages); more remain");
+            let _ = writeln!(out, "{}", stopped_after(max_pages));
         }
         Some(error) => super::failure(&mut out, error, spec),
     }
@@ -200,8 +200,19 @@ fn text(
     out
 }
 
+/// What a preview cut by `--pages` says.
+fn stopped_after(max_pages: u32) -> String {
+    format!("stopped after {max_pages} pages (--pages); more remain")
+}
+
 /// The rest of the JSON document whose `users` were written as they came.
-fn json(listing: &Listing, absent_paths: &[String], stop: Option<&SyncError>, session: &Session) -> String {
+fn json(
+    listing: &Listing,
+    absent_paths: &[String],
+    stop: Option<&SyncError>,
+    session: &Session,
+    max_pages: u32,
+) -> String {
     let spec = session.interpreted.ir();
     let dropped: Vec<Value> = listing
         .dropped
@@ -211,7 +222,10 @@ fn json(listing: &Listing, absent_paths: &[String], stop: Option<&SyncError>, se
         .collect();
     let stop = match stop {
         None => Value::Null,
-        Some(error @ SyncError::PageCap { .. }) => json!({"complete": false, "message": error.to_string()}),
+        // The author's own cut, said as the text output says it.
+        Some(SyncError::PageCap { .. }) => {
+            json!({"complete": false, "message": stopped_after(max_pages)})
+        }
         Some(error) => json!({
             "complete": false,
             "message": error.to_string(),

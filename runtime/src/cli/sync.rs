@@ -95,9 +95,10 @@ impl Context {
         bars.remove(&bar);
         let ended = ended.map_err(|e| Failure(e, 2))?;
         let next = match &ended {
-            Ended::Held { .. } => "; `tib approve` applies it",
-            Ended::Disabled { .. } => " (check the credentials, then `tib connect` again or `tib enable`)",
-            _ => "",
+            Ended::Held { .. } => "; `tib approve` applies it".to_owned(),
+            // The same hint as the notification's and the disabled reason's.
+            Ended::Disabled { hint, .. } => format!(" ({hint}, then `tib connect` again or `tib enable`)"),
+            _ => String::new(),
         };
         let line = format!("{name}: {}{next}", ended.describe());
         let applied = matches!(ended, Ended::Applied { .. });
