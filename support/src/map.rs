@@ -85,19 +85,33 @@ impl Draft<'_, '_> {
                 Some(Err(reason)) => issues.push(FieldIssue { field: name, reason }),
             }
         }
+        // A text field mapped to an object or a list has no text: said, as a custom field's is.
+        let mut text_of = |field: &'static str, leaf: Option<&Leaf<'_>>| {
+            if let Some(value @ (Leaf::Object | Leaf::List(_))) = leaf {
+                issues.push(FieldIssue { field, reason: format!("{} is not text", value.kind()) });
+            }
+            text(leaf)
+        };
+        let username = text_of("username", self.username);
+        let name = match self.name {
+            NameParts::None => None,
+            NameParts::Full(full) => text_of("name", full).map(Name::Full),
+            NameParts::Split { first, last } => match (text_of("first_name", first), text_of("last_name", last)) {
+                (None, None) => None,
+                (first, last) => Some(Name::Split { first, last }),
+            },
+        };
+        let role = match self.role {
+            Some(Label::Leaf(leaf)) => text_of("role", leaf),
+            Some(fixed) => label(fixed),
+            None => None,
+        };
         Ok(User {
             external_id,
             email,
-            username: text(self.username),
-            name: match self.name {
-                NameParts::None => None,
-                NameParts::Full(full) => text(full).map(Name::Full),
-                NameParts::Split { first, last } => match (text(first), text(last)) {
-                    (None, None) => None,
-                    (first, last) => Some(Name::Split { first, last }),
-                },
-            },
-            role: self.role.and_then(label),
+            username,
+            name,
+            role,
             created_at,
             last_seen_at,
             active: self.active,
@@ -262,6 +276,28 @@ mod tests {
             licenses: Cow::Borrowed(&[]),
             custom_fields: &[],
         }
+    }
+
+    #[test]
+    fn a_text_field_mapped_to_an_object_or_a_list_is_said_to_be_left_out() {
+        let (id, email) = (Leaf::Text("u1".into()), Leaf::Text("ann@example.com".into()));
+        let (object, list, name) = (Leaf::Object, Leaf::List(vec![Leaf::Text("a".into())]), Leaf::Text("Ann".into()));
+        let mut d = draft(Some(&id), Some(&email));
+        d.username = Some(&object);
+        d.name = NameParts::Split { first: Some(&name), last: Some(&list) };
+        d.role = Some(Label::Leaf(Some(&object)));
+        let user = d.finish().expect("kept");
+        assert_eq!((user.username, user.role), (None, None));
+        assert_eq!(user.name, Some(Name::Split { first: Some("Ann".into()), last: None }));
+        let said: Vec<(&str, &str)> = user.issues.iter().map(|i| (i.field, i.reason.as_str())).collect();
+        assert_eq!(
+            said,
+            [
+                ("username", "an object is not text"),
+                ("last_name", "an array is not text"),
+                ("role", "an object is not text")
+            ]
+        );
     }
 
     #[test]
