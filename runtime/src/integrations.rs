@@ -41,6 +41,8 @@ struct Loaded {
     interpreted: BTreeMap<String, (Arc<dyn Connector>, PathBuf)>,
     /// Each file as last read: when it changed and how long it was, to check again only what changed.
     seen: BTreeMap<PathBuf, Stamp>,
+    /// Specs of an app compiled into this build, which is used instead: the app id by file.
+    shadowed: BTreeMap<PathBuf, String>,
 }
 
 /// A file's last change and length.
@@ -63,6 +65,20 @@ pub fn connector(id: &str) -> Option<Arc<dyn Connector>> {
         return Some(Arc::new(compiled));
     }
     loaded().as_ref()?.interpreted.get(id).map(|(c, _)| c.clone())
+}
+
+/// The specs of the directory that a compiled connector of the same app stands in for: each path and app id.
+pub fn shadowed() -> Vec<(PathBuf, String)> {
+    loaded().as_ref().map(|l| l.shadowed.iter().map(|(p, id)| (p.clone(), id.clone())).collect()).unwrap_or_default()
+}
+
+/// What an operator is told of a spec that a compiled connector stands in for.
+pub fn shadowed_words(path: &Path, id: &str) -> String {
+    format!(
+        "the spec {} is ignored: this build has `{id}` compiled in, which is used instead (rename the spec's app to \
+         offer it as another integration, or remove it)",
+        path.display()
+    )
 }
 
 /// Every integration, by id.
@@ -93,8 +109,8 @@ pub struct Report {
     pub offered: Vec<String>,
     /// Specs refused, with why: their diagnostics, or another reason.
     pub refused: Vec<(PathBuf, String)>,
-    /// Specs of an app this build has a compiled connector for.
-    pub compiled: Vec<String>,
+    /// Specs of an app this build has a compiled connector for, which is used instead: each spec's path and app id.
+    pub compiled: Vec<(PathBuf, String)>,
     /// App ids whose spec file is gone.
     pub withdrawn: Vec<String>,
 }
@@ -190,6 +206,7 @@ pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
     for (file, checked) in checked {
         let path = &file.path;
         loaded.seen.insert(path.clone(), file.stamp);
+        loaded.shadowed.remove(path);
         let spec = match checked {
             Checked::Spec(spec) => spec,
             Checked::Refused(why) => {
@@ -199,7 +216,8 @@ pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
         };
         let id = spec.app.id.clone();
         if tib_connectors::connector(&id).is_some() {
-            report.compiled.push(id);
+            loaded.shadowed.insert(path.clone(), id.clone());
+            report.compiled.push((path.clone(), id));
             continue;
         }
         if let Some((_, other)) = loaded.interpreted.get(&id).filter(|(_, other)| other != path) {
@@ -230,6 +248,7 @@ pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
         report.withdrawn.push(id);
     }
     loaded.seen.retain(|path, _| present(path));
+    loaded.shadowed.retain(|path, _| present(path));
     Ok(report)
 }
 
@@ -238,7 +257,12 @@ fn catalog_root(dir: &Path) -> &Path {
     if dir.join(tib_front::catalog::FILE_NAME).exists() { dir } else { dir.parent().unwrap_or(dir) }
 }
 
-/// The custom-field catalog the specs of `dir` are checked with.
+/// The custom-field catalog of the repository this runtime was built from:
+/// the one its compiled connectors were checked with.
+const BUILT_CATALOG: &str = include_str!("../../custom-fields.toml");
+
+/// The custom-field catalog the specs of `dir` are checked with: its own,
+/// or else the one this build's connectors were checked with.
 pub fn catalog(dir: &Path) -> Result<tib_front::catalog::Catalog, String> {
     let catalog = CatalogFile::load(catalog_root(dir)).map_err(|e| e.to_string())?;
     if let CatalogFile::Invalid { display, text, diagnostics } = &catalog {
@@ -247,7 +271,13 @@ pub fn catalog(dir: &Path) -> Result<tib_front::catalog::Catalog, String> {
             diag::render(diagnostics, display, text, diag::Style::Plain)
         ));
     }
-    Ok(catalog.catalog())
+    let catalog = catalog.catalog();
+    Ok(if catalog.is_missing() { built_catalog() } else { catalog })
+}
+
+/// The catalog this build's connectors were checked with.
+pub fn built_catalog() -> tib_front::catalog::Catalog {
+    tib_front::catalog::Catalog::parse(BUILT_CATALOG).unwrap_or_else(|_| tib_front::catalog::Catalog::missing())
 }
 
 /// Logs what a look at the specs found.
@@ -258,8 +288,8 @@ pub fn log(report: &Report) {
     for (path, why) in &report.refused {
         tracing::error!(spec = %path.display(), "the spec is refused; a version that worked before stays offered:\n{why}");
     }
-    for id in &report.compiled {
-        tracing::info!(integration = id, "a spec of a compiled integration: the compiled connector is used");
+    for (path, id) in &report.compiled {
+        tracing::warn!(integration = id, "{}", shadowed_words(path, id));
     }
     for id in &report.withdrawn {
         tracing::warn!(integration = id, "the spec is gone: the integration is no longer offered");

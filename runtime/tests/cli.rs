@@ -1165,8 +1165,8 @@ async fn a_spec_in_the_specs_directory_is_connected_and_synced_without_a_rebuild
     let specs = tib.dir.path().join("specs");
     std::fs::create_dir_all(&specs).expect("specs");
     acme_as("Beta", &specs);
-    std::fs::copy(Path::new(env!("CARGO_MANIFEST_DIR")).join("../specs/acme.tib"), specs.join("acme.tib"))
-        .expect("copy");
+    // Acme's own spec, checking clean: the compiled connector is used instead.
+    acme_as("Acme", &specs);
     std::fs::write(specs.join("broken.tib"), "app \"Broken\"\nbase_url \"https://broken.example\"\nfields {")
         .expect("write");
     tib.specs = Some(specs.clone());
@@ -1182,6 +1182,10 @@ async fn a_spec_in_the_specs_directory_is_connected_and_synced_without_a_rebuild
         "the compiled one: {listed:?}"
     );
     assert!(listed.stderr.contains("broken.tib is refused") && listed.stderr.contains("error"), "{listed:?}");
+    // The spec of the compiled app is said to be ignored, at start and beside the integration.
+    let ignored = "acme.tib is ignored: this build has `acme` compiled in, which is used instead";
+    assert!(listed.stderr.contains(ignored), "{listed:?}");
+    assert!(listed.stdout.lines().nth(acme + 1).is_some_and(|l| l.contains(ignored)), "{listed:?}");
     assert!(!listed.stdout.contains("broken"), "{listed:?}");
 
     let token = format!("api_token={SECRET}");

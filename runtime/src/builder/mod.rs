@@ -27,9 +27,6 @@ use tib_front::diag::Diagnostic;
 
 use crate::operate::Error;
 
-/// The custom-field catalog of the repository this runtime was built from.
-const BUILT_CATALOG: &str = include_str!("../../../custom-fields.toml");
-
 /// The drafts one session keeps open; opening another closes its least recently used.
 pub const DRAFTS_PER_SESSION: usize = 8;
 
@@ -167,14 +164,11 @@ impl Builder {
         self.drafts().retain(|_, d| d.session != session);
     }
 
-    /// The custom-field catalog specs are checked with: the one `--specs` reads,
-    /// or else the one this build's connectors were checked with.
+    /// The custom-field catalog specs are checked with: the one the runtime
+    /// loads the specs directory with ([`crate::integrations::catalog`]).
     pub fn catalog(&self) -> Catalog {
         let read = self.specs.as_ref().and_then(|specs| crate::integrations::catalog(&specs.dir).ok());
-        match read {
-            Some(catalog) if !catalog.is_missing() => catalog,
-            _ => Catalog::parse(BUILT_CATALOG).unwrap_or_else(|_| Catalog::missing()),
-        }
+        read.unwrap_or_else(crate::integrations::built_catalog)
     }
 }
 

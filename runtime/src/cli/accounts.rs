@@ -150,6 +150,9 @@ pub(super) fn integrations(public_url: &url::Url) {
         if let crate::integrations::Origin::Interpreted(path) = origin {
             println!("{:<20} interpreted from {}", "", path.display());
         }
+        for (path, _) in crate::integrations::shadowed().iter().filter(|(_, shadowed)| *shadowed == id) {
+            println!("{:<20} {}", "", crate::integrations::shadowed_words(path, &id));
+        }
         if let tib_support::spec::Auth::OAuthAuthorizationCode(_) = spec.auth {
             println!("{:<20} redirect URLs the provider must allow:", "");
             println!("{:<20}   {}", "", redirect_urls(public_url, &id).join(&format!("\n{:<20}   ", "")));

@@ -326,6 +326,9 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         for (path, why) in &report.refused {
             eprintln!("tib: the spec {} is refused:\n{why}", path.display());
         }
+        for (path, id) in &report.compiled {
+            eprintln!("tib: {}", crate::integrations::shadowed_words(path, id));
+        }
     }
     if let Command::Integrations = cli.command {
         accounts::integrations(&cli.settings.public_url);

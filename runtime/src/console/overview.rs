@@ -48,6 +48,8 @@ pub(super) struct Overview {
     pub done: Option<String>,
     pub accounts: Vec<Summary>,
     pub integrations: Vec<Integration>,
+    /// Specs a compiled connector of the same app stands in for.
+    pub shadowed: Vec<(std::path::PathBuf, String)>,
 }
 
 impl Render for Overview {
@@ -68,6 +70,9 @@ impl Render for Overview {
                 }
             }
             h2 { "Available to connect" }
+            @for (path, id) in &self.shadowed {
+                p.warning { (crate::integrations::shadowed_words(path, id)) }
+            }
             table #integrations {
                 thead { tr { th { "Integration" } th { "Auth" } th { "Asks for" } th {} } }
                 tbody { @for integration in &self.integrations { (integration_row(integration)) } }
@@ -124,7 +129,8 @@ pub(super) async fn overview(
         Err(error) => return error_page(error),
     };
     let integrations = crate::integrations::all().into_iter().map(Integration::from).collect();
-    layout::respond(StatusCode::OK, &Overview { csrf: operator.csrf, done, accounts, integrations })
+    let shadowed = crate::integrations::shadowed();
+    layout::respond(StatusCode::OK, &Overview { csrf: operator.csrf, done, accounts, integrations, shadowed })
 }
 
 #[cfg(test)]
@@ -168,6 +174,7 @@ mod tests {
             done: Some("connected <b>".to_owned()),
             accounts: vec![summary("Dev <1>", false, Some("HTTP 500\n<html>"))],
             integrations: vec![],
+            shadowed: vec![("specs/acme <x>.tib".into(), "acme".to_owned())],
         };
         let html = page.render().into_string();
         assert!(html.contains("<a href=\"/connections/acme/Dev%20%3C1%3E\">acme/Dev &lt;1&gt;</a>"), "{html}");
@@ -176,11 +183,16 @@ mod tests {
         assert!(html.contains("<p role=\"status\">connected &lt;b&gt;</p>"), "{html}");
         assert!(html.contains("<td>3 / 4</td>"), "{html}");
         assert!(!html.contains("<b>") && !html.contains("<html>"), "{html}");
+        assert!(
+            html.contains("the spec specs/acme &lt;x&gt;.tib is ignored: this build has `acme` compiled in"),
+            "{html}"
+        );
     }
 
     #[test]
     fn with_no_account_the_overview_says_so() {
-        let page = Overview { csrf: String::new(), done: None, accounts: vec![], integrations: vec![] };
+        let page =
+            Overview { csrf: String::new(), done: None, accounts: vec![], integrations: vec![], shadowed: vec![] };
         assert!(page.render().into_string().contains("No account is connected yet"));
     }
 }
