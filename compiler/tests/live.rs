@@ -521,3 +521,36 @@ async fn test_shows_the_body_it_sent_redacted() {
     assert!(out.contains("body: {\"filter\":\"all\",\"key\":\"[redacted]\"}"), "{out}");
     assert!(!out.contains(TOKEN), "{out}");
 }
+
+/// Pages linked by a next URL that no page holds: the preview says only the first page was read,
+/// where it looked, and why that may be wrong, never a quiet one-page success.
+#[tokio::test(flavor = "multi_thread")]
+async fn preview_says_when_no_page_held_the_next_link() {
+    let server = MockServer::start().await;
+    Mock::given(path("/api/members"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"data": {"members": [member(1, "ann@demo.example", "active", "Active")]}, "meta": {"cursor": "c2"}}),
+        ))
+        .mount(&server)
+        .await;
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(root.path().join("specs")).expect("specs/");
+    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
+    let spec = format!(
+        "app \"Demo\"\nbase_url \"{}/api\"\ncredentials {{\n  token secret \"t\"\n}}\nauth bearer \"{{token}}\"\n\
+         request GET \"/members\"\npaginate next_url {{\n  from body links.next\n  stop when missing_token\n}}\n\
+         users at data.members\nfields {{\n  id    = id\n  email = email\n}}\n",
+        server.uri()
+    );
+    std::fs::write(root.path().join("specs/demo.tib"), spec).expect("spec");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", "token=t"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("warning: only the first page was read: no page held the next URL at `links.next`"),
+        "{}",
+        run.stdout
+    );
+    let json = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", "token=t", "--json"]).await;
+    let value: Value = serde_json::from_str(&json.stdout).expect("JSON");
+    assert!(value["unlinked"].as_str().is_some_and(|u| u.contains("links.next")), "{value}");
+}

@@ -236,6 +236,14 @@ impl Engine {
             }
             (Some(Ok(summary)), Ok(())) => summary,
         };
+        if summary.unlinked {
+            // Right for an account of one page; for a larger one the spec reads the link from the wrong place.
+            tracing::warn!(
+                connection = name,
+                "only the first page was read: no page held the link to the next; if the account has more users, \
+                 check `from` in the spec's `paginate`"
+            );
+        }
         let (now, policy) = (self.clock.now(), self.apply);
         let applied = {
             let (totals, owner) = (totals.clone(), self.owner.clone());

@@ -60,6 +60,10 @@ pub struct SyncSummary {
     pub pages: u32,
     pub users: u64,
     pub dropped: u64,
+    /// Pages linked by a next URL or token, and no page of a listing held
+    /// one: only its first page was read. Right for a small account; for a
+    /// large one, the spec reads the link from the wrong place.
+    pub unlinked: bool,
 }
 
 /// Syncs every user of one connection, handing each page's users to `sink`.
@@ -401,6 +405,7 @@ impl Run<'_> {
         let mut seen = HashSet::new();
         loop {
             let fetched = self.fetch(url, body.take()).await?;
+            let first = seen.is_empty();
             let next = match &link {
                 Link::NextUrl(NextUrlSource::Body) | Link::Token { source: TokenSource::Body, .. } => {
                     fetched.info.next.clone()
@@ -421,6 +426,7 @@ impl Run<'_> {
                 TokenStop::NoMore => fetched.info.more != Some(true),
             });
             if stopped {
+                self.handed.summary.unlinked |= first && next.is_none();
                 return Ok(());
             }
             let Some(next) = next else { return Err(SyncError::NoNextPage { page: fetched.number }) };

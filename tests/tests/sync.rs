@@ -150,7 +150,7 @@ async fn slack_bearer_token_cursor_pages_and_branch_labels() {
         .await;
 
     let (synced, summary) = sync("slack", &server, "/api", &["xoxb-test-token"]).await.expect("sync");
-    assert_eq!(summary, SyncSummary { pages: 2, users: 6, dropped: 0 });
+    assert_eq!(summary, SyncSummary { pages: 2, users: 6, dropped: 0, unlinked: false });
     let users = &synced.users;
     let owner = user(users, "U1");
     assert_eq!((owner.role.as_deref(), owner.status.as_ref(), owner.active), (Some("Primary Owner"), "Active", true));
@@ -660,7 +660,7 @@ async fn pipedrive_api_key_in_the_query_one_request_and_nested_array_rules() {
         .mount(&server)
         .await;
     let (synced, summary) = sync("pipedrive", &server, "/v1", &["pd-api-token"]).await.expect("sync");
-    assert_eq!(summary, SyncSummary { pages: 1, users: 2, dropped: 4 });
+    assert_eq!(summary, SyncSummary { pages: 1, users: 2, dropped: 4, unlinked: false });
     let a = user(&synced.users, "1");
     assert_eq!(a.role.as_deref(), Some("Admin"), ">= on a number");
     assert_eq!(*a.licenses, ["Sales seat", "Campaigns seat"], "some with nested rules");

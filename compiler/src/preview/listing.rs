@@ -129,14 +129,39 @@ pub async fn run(session: &Session, max_pages: u32, as_json: bool, out: &mut (dy
     } else {
         session.interpreted.presence().into_iter().filter(|(_, n)| *n == 0).map(|(p, _)| p).collect()
     };
+    let unlinked = result.as_ref().is_ok_and(|summary| summary.unlinked).then(|| unlinked(spec));
     let stop = result.err();
     let ok = matches!(stop, None | Some(SyncError::PageCap { .. }));
     let text = if as_json {
-        json(&listing, &absent_paths, stop.as_ref(), session, max_pages)
+        json(&listing, &absent_paths, stop.as_ref(), session, max_pages, unlinked.as_deref())
     } else {
-        text(&listing, &absent_paths, stop.as_ref(), session, max_pages)
+        let mut text = text(&listing, &absent_paths, stop.as_ref(), session, max_pages);
+        if let Some(unlinked) = &unlinked {
+            let _ = writeln!(text, "\nwarning: {unlinked}");
+        }
+        text
     };
     Outcome { text, ok }
+}
+
+/// What a preview that read one page of linked pages says: where the link was looked for.
+fn unlinked(spec: &tib_front::ir::Spec) -> String {
+    use tib_front::ir::{NextUrlSource, Pagination, TokenSource};
+    let place = match &spec.pagination {
+        Pagination::NextUrl(next) => match &next.source {
+            NextUrlSource::Body(path) => format!("the next URL at `{path}`"),
+            NextUrlSource::LinkHeader => "a `Link: <…>; rel=\"next\"` header".to_owned(),
+        },
+        Pagination::Token(token) => match &token.source {
+            TokenSource::Body(path) => format!("the next token at `{path}`"),
+            TokenSource::Header(name) => format!("the next token in the `{name}` header"),
+        },
+        _ => "a link to the next page".to_owned(),
+    };
+    format!(
+        "only the first page was read: no page held {place}; right for an account of one page, and for a larger \
+         one, `from` reads the wrong place"
+    )
 }
 
 fn text(
@@ -212,6 +237,7 @@ fn json(
     stop: Option<&SyncError>,
     session: &Session,
     max_pages: u32,
+    unlinked: Option<&str>,
 ) -> String {
     let spec = session.interpreted.ir();
     let dropped: Vec<Value> = listing
@@ -240,6 +266,7 @@ fn json(
         "absent_paths": absent_paths,
         "active_but_inactive": listing.active_but_inactive.items,
         "duplicate_ids": listing.duplicate_ids.items,
+        "unlinked": unlinked,
         "stopped": stop,
     });
     // The object's members after `users`, as a pretty-printed object's would be.
