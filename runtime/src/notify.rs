@@ -52,6 +52,8 @@ pub enum Kind {
     Held,
     /// The connection's syncs have failed many times in a row.
     Failing,
+    /// The provider refused an authorization, or its code could not be exchanged: the connection still waits.
+    AuthorizationFailed,
 }
 
 impl Kind {
@@ -60,6 +62,7 @@ impl Kind {
             Kind::Disabled => "connection_disabled",
             Kind::Held => "sync_held",
             Kind::Failing => "sync_failing",
+            Kind::AuthorizationFailed => "authorization_failed",
         }
     }
 }

@@ -24,6 +24,8 @@ pub struct Services {
     pub live: Arc<crate::live::Syncs>,
     /// Where this server is reached: OAuth redirects come back here.
     pub public_url: Url,
+    /// How admins are told: the store's notifications, and the webhook.
+    pub notifier: Arc<crate::notify::Notifier>,
     vault: OnceLock<Arc<Vault>>,
     open_vault: OpenVault,
 }
@@ -37,9 +39,21 @@ impl Services {
         client: tib_support::Client,
         policy: ApplyPolicy,
         public_url: Url,
+        notifier: crate::notify::Notifier,
         open_vault: OpenVault,
     ) -> Services {
-        Services { store, clock, client, policy, live: Arc::default(), public_url, vault: OnceLock::new(), open_vault }
+        let notifier = Arc::new(notifier);
+        Services {
+            store,
+            clock,
+            client,
+            policy,
+            live: Arc::default(),
+            public_url,
+            notifier,
+            vault: OnceLock::new(),
+            open_vault,
+        }
     }
 
     /// The vault, opened now if it was not yet.

@@ -23,7 +23,7 @@ pub struct Engine {
     pub store: Arc<dyn Store>,
     pub vault: Arc<Vault>,
     pub client: tib_support::Client,
-    pub notifier: Notifier,
+    pub notifier: Arc<Notifier>,
     /// The hold, and how long users' history is kept.
     pub apply: ApplyPolicy,
     pub options: SyncOptions,

@@ -162,7 +162,7 @@ fn engine(
         vault,
         client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
             .expect("client"),
-        notifier,
+        notifier: std::sync::Arc::new(notifier),
         apply: ApplyPolicy::default(),
         options: tib_support::SyncOptions::default(),
         notify_after_failures: 3,

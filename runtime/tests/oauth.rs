@@ -391,3 +391,27 @@ async fn a_fresh_token_syncs_and_a_401_refreshes_it_once() {
     assert!(synced.status.success(), "{}", text(&synced));
     assert_eq!(bearers(&api).await, ["a1", "a2"]);
 }
+
+/// A code the provider's token endpoint refuses leaves the account waiting for authorization, and
+/// admins are told, not only the browser that came back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_code_exchange_notifies_the_admins() {
+    let (provider, api) = (MockServer::start().await, hubspot_api().await);
+    token_endpoint(&provider, 400, json!({"error": "invalid_grant", "error_description": "the code expired"})).await;
+    let tib = Tib::new();
+    let mut serve = tib.serve();
+    let (_, link) = tib.connect_hubspot(&provider.uri(), &api.uri(), "c").await;
+    let state =
+        url::Url::parse(&link).expect("url").query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
+    let callback = format!("{}/oauth/callback/hubspot?code=the-code&state={state}", tib.public_url);
+    let page = tib.callback(&reqwest::Client::new(), &callback).await;
+    assert_eq!(page.status(), 422, "{}", page.text().await.unwrap_or_default());
+    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
+    let _ = serve.wait();
+    let status = text(&tib.run(&["status"]).await);
+    assert!(status.contains("authorization_failed"), "{status}");
+    assert!(
+        status.contains("hubspot/Prod is still waiting for authorization: the code could not be exchanged"),
+        "{status}"
+    );
+}

@@ -439,7 +439,10 @@ impl Context {
             keep_history_secs: settings.keep_history,
         };
         let open_vault = vault_opener(store.clone(), &store_path, settings.key_file.clone());
-        let services = Services::new(store, clock, client, policy, settings.public_url.clone(), open_vault);
+        let notifier = crate::notify::Notifier::new(settings.webhook.clone(), crate::notify::default_retries())
+            .map_err(|e| Failure(e, 2))?;
+        let public_url = settings.public_url.clone();
+        let services = Services::new(store, clock, client, policy, public_url, notifier, open_vault);
         Ok(Context { services: Arc::new(services), store_path, settings })
     }
 

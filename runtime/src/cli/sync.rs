@@ -7,7 +7,6 @@ use futures_util::StreamExt;
 use tib_support::{RetryPolicy, SyncOptions};
 
 use super::{Context, Failure, NOTIFY_GRACE, fail};
-use crate::notify::Notifier;
 use crate::store::Connection;
 use crate::sync::{Ended, Engine};
 
@@ -19,8 +18,7 @@ impl Context {
             store: services.store.clone(),
             vault: self.vault()?,
             client: services.client.clone(),
-            notifier: Notifier::new(self.settings.webhook.clone(), crate::notify::default_retries())
-                .map_err(|e| Failure(e, 2))?,
+            notifier: services.notifier.clone(),
             apply: services.policy,
             options: SyncOptions {
                 retry: RetryPolicy { max_retries: self.settings.max_retries, ..RetryPolicy::default() },

@@ -98,16 +98,25 @@ impl Services {
         if pending.expires_at < now {
             return Err(Error::invalid("the authorization link has expired: start again with `tib connect`"));
         }
-        if let Some(error) = query.get("error") {
-            let description = query.get("error_description").map(|d| format!(": {d}")).unwrap_or_default();
-            return Err(Error::invalid(format!("the provider refused the authorization: {error}{description}")));
-        }
-        let code = query.get("code").ok_or_else(|| Error::invalid("the redirect has no code"))?;
         let (found, account) = (pending.integration.clone(), pending.account.clone());
         let connection = self
             .in_store(move |s| s.connection(&found, &account))
             .await?
             .ok_or_else(|| Error::invalid("the connection was removed meanwhile"))?;
+        let name = connection.name();
+        // The account still waits for authorization: admins are told why, not only the browser that came back.
+        let failed = |why: String| async move {
+            let message = format!("{name} is still waiting for authorization: {why}; authorize it again from its page");
+            self.notifier.notify(&self.store, &name, crate::notify::Kind::AuthorizationFailed, &message, now).await;
+            Error::invalid(why)
+        };
+        if let Some(error) = query.get("error") {
+            let description = query.get("error_description").map(|d| format!(": {d}")).unwrap_or_default();
+            return Err(failed(format!("the provider refused the authorization: {error}{description}")).await);
+        }
+        let Some(code) = query.get("code") else {
+            return Err(failed("the redirect has no code".to_owned()).await);
+        };
         let name = connection.name();
         let spec = self.connector(integration)?.spec();
         let vault = self.sealing()?;
@@ -118,7 +127,10 @@ impl Services {
         let verifier =
             vault.open_text(&pending.sealed_verifier, &verifier_binding(&pending.state)).map_err(Error::failed)?;
         let redirect = Url::parse(&pending.redirect_uri).map_err(|e| Error::failed(e.to_string()))?;
-        let tokens = client.exchange(code, &verifier, &redirect).await.map_err(|e| Error::invalid(e.to_string()))?;
+        let tokens = match client.exchange(code, &verifier, &redirect).await {
+            Ok(tokens) => tokens,
+            Err(error) => return Err(failed(format!("the code could not be exchanged for a token: {error}")).await),
+        };
         let sealed = seal_tokens(&vault, &tokens, &name).map_err(Error::failed)?;
         let id = connection.id;
         self.in_store(move |s| {

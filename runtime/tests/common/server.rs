@@ -69,6 +69,7 @@ impl Server {
             client,
             ApplyPolicy::default(),
             public_url,
+            tib_runtime::notify::Notifier::new(None, vec![]).expect("a notifier"),
             open_vault,
         ));
         let engine = Arc::new(engine(&services));
@@ -115,7 +116,7 @@ fn engine(services: &Services) -> Engine {
         store: services.store.clone(),
         vault: services.vault().expect("the vault"),
         client: services.client.clone(),
-        notifier: tib_runtime::notify::Notifier::new(None, vec![]).expect("a notifier"),
+        notifier: services.notifier.clone(),
         apply: services.policy,
         options: tib_support::SyncOptions {
             retry: tib_support::RetryPolicy { max_retries: 0, ..Default::default() },

@@ -242,7 +242,7 @@ pub fn child_main() -> bool {
         vault,
         client: tib_support::Client::new(tib_support::ClientSettings { network, ..Default::default() })
             .expect("client"),
-        notifier: tib_runtime::notify::Notifier::new(None, Vec::new()).expect("notifier"),
+        notifier: std::sync::Arc::new(tib_runtime::notify::Notifier::new(None, Vec::new()).expect("notifier")),
         apply: tib_runtime::store::ApplyPolicy::default(),
         options: tib_support::SyncOptions::default(),
         notify_after_failures: 3,
