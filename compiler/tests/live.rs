@@ -434,6 +434,15 @@ async fn requests_reach_this_machine_only_when_allowed_and_plain_http_goes_nowhe
     assert!(allowed.status.success(), "{}", String::from_utf8_lossy(&allowed.stdout));
 }
 
+/// A workspace holding `spec` as `specs/demo.tib`, with an empty catalog.
+fn workspace_of(spec: &str) -> tempfile::TempDir {
+    let root = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(root.path().join("specs")).expect("specs/");
+    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
+    std::fs::write(root.path().join("specs/demo.tib"), spec).expect("spec");
+    root
+}
+
 /// A workspace holding the repository's Zoom spec.
 fn zoom_workspace() -> tempfile::TempDir {
     let root = tempfile::tempdir().expect("temp dir");
@@ -504,16 +513,12 @@ async fn test_shows_the_body_it_sent_redacted() {
         .respond_with(page(vec![member(1, "ann@demo.example", "active", "Active")]))
         .mount(&server)
         .await;
-    let root = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(root.path().join("specs")).expect("specs/");
-    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
-    let spec = format!(
+    let root = workspace_of(&format!(
         "app \"Demo\"\nbase_url \"{}/api\"\ncredentials {{\n  token secret \"t\"\n}}\nauth headers {{\n  \"X-Key\" = \"{{token}}\"\n}}\n\
          request POST \"/search\" {{\n  body = {{ \"filter\" = \"all\"  \"key\" = \"{{token}}\" }}\n}}\npaginate none\n\
          users at data.members\nfields {{\n  id    = id\n  email = email\n}}\n",
         server.uri()
-    );
-    std::fs::write(root.path().join("specs/demo.tib"), spec).expect("spec");
+    ));
     let cred = format!("token={TOKEN}");
     let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -533,16 +538,12 @@ async fn preview_says_when_no_page_held_the_next_link() {
         ))
         .mount(&server)
         .await;
-    let root = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(root.path().join("specs")).expect("specs/");
-    std::fs::write(root.path().join("custom-fields.toml"), "").expect("catalog");
-    let spec = format!(
+    let root = workspace_of(&format!(
         "app \"Demo\"\nbase_url \"{}/api\"\ncredentials {{\n  token secret \"t\"\n}}\nauth bearer \"{{token}}\"\n\
          request GET \"/members\"\npaginate next_url {{\n  from body links.next\n  stop when missing_token\n}}\n\
          users at data.members\nfields {{\n  id    = id\n  email = email\n}}\n",
         server.uri()
-    );
-    std::fs::write(root.path().join("specs/demo.tib"), spec).expect("spec");
+    ));
     let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", "token=t"]).await;
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(

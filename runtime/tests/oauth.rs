@@ -302,16 +302,23 @@ async fn connected_with(provider: &MockServer, api: &MockServer, granted: Value)
         .mount(provider)
         .await;
     let tib = Tib::new();
+    let page = authorized(&tib, provider, api).await;
+    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap_or_default());
+    tib
+}
+
+/// Connects hubspot/Prod through `serve` and comes back to its callback with a code, as the
+/// provider would send the browser: the callback's answer.
+async fn authorized(tib: &Tib, provider: &MockServer, api: &MockServer) -> reqwest::Response {
     let mut serve = tib.serve();
     let (_, link) = tib.connect_hubspot(&provider.uri(), &api.uri(), "c").await;
     let state =
         url::Url::parse(&link).expect("url").query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
     let callback = format!("{}/oauth/callback/hubspot?code=the-code&state={state}", tib.public_url);
     let page = tib.callback(&reqwest::Client::new(), &callback).await;
-    assert_eq!(page.status(), 200, "{}", page.text().await.unwrap_or_default());
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
     let _ = serve.wait();
-    tib
+    page
 }
 
 async fn token_endpoint(provider: &MockServer, status: u16, body: Value) {
@@ -399,15 +406,8 @@ async fn a_refused_code_exchange_notifies_the_admins() {
     let (provider, api) = (MockServer::start().await, hubspot_api().await);
     token_endpoint(&provider, 400, json!({"error": "invalid_grant", "error_description": "the code expired"})).await;
     let tib = Tib::new();
-    let mut serve = tib.serve();
-    let (_, link) = tib.connect_hubspot(&provider.uri(), &api.uri(), "c").await;
-    let state =
-        url::Url::parse(&link).expect("url").query_pairs().find(|(k, _)| k == "state").expect("state").1.into_owned();
-    let callback = format!("{}/oauth/callback/hubspot?code=the-code&state={state}", tib.public_url);
-    let page = tib.callback(&reqwest::Client::new(), &callback).await;
+    let page = authorized(&tib, &provider, &api).await;
     assert_eq!(page.status(), 422, "{}", page.text().await.unwrap_or_default());
-    let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
-    let _ = serve.wait();
     let status = text(&tib.run(&["status"]).await);
     assert!(status.contains("authorization_failed"), "{status}");
     assert!(

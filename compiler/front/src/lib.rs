@@ -39,27 +39,14 @@ pub struct Compiled {
 }
 
 /// What the checker says when text is missing: after a syntax error, the text
-/// the parser skipped is missing, so these would only repeat that error.
-const FOLLOWS_FROM_MISSING_TEXT: &[&str] = &[
-    "tib::missing-section",
-    "tib::missing-setting",
-    "tib::missing-stop",
-    "tib::missing-else",
-    "tib::incomplete-auth",
-    "tib::incomplete-pagination",
-    "tib::empty-licenses",
-    "tib::empty-rules",
-    "tib::unknown-credential",
-    "tib::unused-credential",
-    "tib::name-half",
-    "tib::shape-conflict",
-    // A body the parser skipped for its syntax error is missing, not absent.
-    "tib::post-without-body",
-];
+/// the parser skipped is missing, so these would only repeat that error,
+/// wherever they point.
+const FOLLOWS_FROM_MISSING_TEXT: &[&str] =
+    &["tib::missing-section", "tib::unknown-credential", "tib::unused-credential", "tib::shape-conflict"];
 
-/// Of those, the findings about one section's own text: they follow from
-/// missing text only when that section's text was skipped.
-const SECTION_OWN: &[&str] = &[
+/// What the checker says of one section's own text that is missing: these
+/// follow from a syntax error only in a section whose text was skipped.
+const SECTION_LACKS: &[&str] = &[
     "tib::missing-setting",
     "tib::missing-stop",
     "tib::missing-else",
@@ -68,6 +55,7 @@ const SECTION_OWN: &[&str] = &[
     "tib::empty-licenses",
     "tib::empty-rules",
     "tib::name-half",
+    // A body the parser skipped for its syntax error is missing, not absent.
     "tib::post-without-body",
 ];
 
@@ -93,8 +81,9 @@ pub fn compile(path: &str, text: &str, catalog: &Catalog) -> Compiled {
         let mut index = 0;
         diagnostics.retain(|d| {
             index += 1;
-            let follows = FOLLOWS_FROM_MISSING_TEXT.contains(&d.code);
-            index <= from_parse || !follows || (SECTION_OWN.contains(&d.code) && untouched(d))
+            let follows =
+                FOLLOWS_FROM_MISSING_TEXT.contains(&d.code) || (SECTION_LACKS.contains(&d.code) && !untouched(d));
+            index <= from_parse || !follows
         });
     }
     diagnostics.sort_by_key(|d| d.primary.span.start);
