@@ -25,6 +25,58 @@ pub enum Frame {
     End,
 }
 
+/// Where a server's frames come from: the next one, waiting for it, and the
+/// next one only if it has arrived already (to drop work a later message
+/// makes outdated).
+pub trait Incoming {
+    fn next(&mut self) -> io::Result<Frame>;
+    fn arrived(&mut self) -> Option<io::Result<Frame>>;
+}
+
+/// Frames of an input held in memory: each one has arrived.
+pub struct InMemory<R>(pub Frames<R>);
+
+impl<R: BufRead> Incoming for InMemory<R> {
+    fn next(&mut self) -> io::Result<Frame> {
+        self.0.read()
+    }
+
+    fn arrived(&mut self) -> Option<io::Result<Frame>> {
+        Some(self.0.read())
+    }
+}
+
+/// Frames read on a thread of their own from a stream (stdin), handed over as they arrive.
+pub struct Arriving(std::sync::mpsc::Receiver<io::Result<Frame>>);
+
+impl Arriving {
+    /// Reads `input` on a thread of its own until it ends.
+    pub fn spawn<R: BufRead + Send + 'static>(input: R) -> Arriving {
+        let (send, receive) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut frames = Frames::new(input);
+            loop {
+                let frame = frames.read();
+                let last = !matches!(frame, Ok(Frame::Body(_) | Frame::Bad(_)));
+                if send.send(frame).is_err() || last {
+                    return;
+                }
+            }
+        });
+        Arriving(receive)
+    }
+}
+
+impl Incoming for Arriving {
+    fn next(&mut self) -> io::Result<Frame> {
+        self.0.recv().unwrap_or(Ok(Frame::End))
+    }
+
+    fn arrived(&mut self) -> Option<io::Result<Frame>> {
+        self.0.try_recv().ok()
+    }
+}
+
 /// Frames read from a client's input.
 pub struct Frames<R> {
     input: R,

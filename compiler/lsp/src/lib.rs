@@ -47,9 +47,17 @@ use document::Document;
 
 type Failure = Box<dyn Error + Send + Sync>;
 
-/// Serves one client over stdin and stdout until it asks to exit.
+/// Serves one client over stdin and stdout until it asks to exit. Stdin is
+/// read on a thread of its own, so that changes that arrived while a check
+/// ran are seen at once, and only the latest is checked.
 pub fn run() -> Result<(), Failure> {
-    serve(std::io::stdin().lock(), std::io::stdout().lock())
+    let stdin = std::io::BufReader::new(std::io::stdin());
+    serve_from(framing::Arriving::spawn(stdin), std::io::stdout().lock())
+}
+
+/// Serves one client whose whole input is `input` (a test's, a fuzz target's).
+pub fn serve(input: impl BufRead, output: impl Write) -> Result<(), Failure> {
+    serve_from(framing::InMemory(framing::Frames::new(input)), output)
 }
 
 fn capabilities() -> ServerCapabilities {
@@ -75,12 +83,17 @@ const INVALID_REQUEST: i32 = -32600;
 /// Serves one client reading `input` and writing `output`, until it asks to
 /// exit or its input ends. Only writing can fail it: a client that cannot be
 /// answered is gone.
-pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), Failure> {
-    let mut frames = framing::Frames::new(input);
+fn serve_from(mut incoming: impl framing::Incoming, mut output: impl Write) -> Result<(), Failure> {
     let mut server: Option<Server> = None;
     let mut shut_down = false;
+    // Frames read ahead, to see whether a change is outdated already.
+    let mut ahead: std::collections::VecDeque<std::io::Result<Frame>> = std::collections::VecDeque::new();
     loop {
-        let body = match frames.read()? {
+        let frame = match ahead.pop_front() {
+            Some(frame) => frame,
+            None => incoming.next(),
+        };
+        let body = match frame? {
             Frame::End => return Ok(()),
             Frame::Bad(why) => {
                 answer_unread(&mut output, serde_json::Value::Null, PARSE_ERROR, &why)?;
@@ -141,6 +154,10 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), Failure>
             Message::Notification(notification) if notification.method == Exit::METHOD => return Ok(()),
             Message::Notification(notification) => {
                 let Some(server) = &mut server else { continue };
+                // A change that the next message, arrived already, replaces is not checked.
+                if superseded(&notification, &mut incoming, &mut ahead) {
+                    continue;
+                }
                 let published =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| server.notification(notification)));
                 if let Ok(Some(published)) = published {
@@ -149,6 +166,33 @@ pub fn serve(input: impl BufRead, mut output: impl Write) -> Result<(), Failure>
             }
             Message::Response(_) => {}
         }
+    }
+}
+
+/// Whether `notification` opens or changes a document that the next message
+/// (read ahead as far as it has arrived) changes again: documents are sent
+/// whole, so the later text stands for both.
+fn superseded(
+    notification: &Notification,
+    incoming: &mut impl framing::Incoming,
+    ahead: &mut std::collections::VecDeque<std::io::Result<Frame>>,
+) -> bool {
+    let changes = |method: &str| method == DidOpenTextDocument::METHOD || method == DidChangeTextDocument::METHOD;
+    if !changes(&notification.method) {
+        return false;
+    }
+    if ahead.is_empty()
+        && let Some(frame) = incoming.arrived()
+    {
+        ahead.push_back(frame);
+    }
+    let uri = |params: &serde_json::Value| params.pointer("/textDocument/uri").cloned();
+    let Some(Ok(Frame::Body(next))) = ahead.front() else { return false };
+    match serde_json::from_slice::<Message>(next) {
+        Ok(Message::Notification(next)) => {
+            next.method == DidChangeTextDocument::METHOD && uri(&next.params) == uri(&notification.params)
+        }
+        _ => false,
     }
 }
 
@@ -428,6 +472,36 @@ mod tests {
         assert_eq!(codes[1..4], [Some(-32700), Some(-32700), Some(-32600)], "{answers:?}");
         assert_eq!(answers[4]["id"], 9, "served after them: {answers:?}");
         assert!(answers[4].get("error").is_none(), "{answers:?}");
+    }
+
+    /// Changes that came faster than checks: only the latest text is checked and published, and a
+    /// request between changes is answered on the text of its time.
+    #[test]
+    fn a_change_that_a_newer_one_replaces_is_not_checked() {
+        let change = |version: u32, text: String| {
+            serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {
+                "textDocument": {"uri": "file:///a.tib", "version": version},
+                "contentChanges": [{"text": text}]}})
+        };
+        let mut messages = vec![
+            initialize(),
+            serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": "file:///a.tib", "languageId": "tib", "version": 1, "text": "app \"A\"\n"}}}),
+        ];
+        // 21 quick edits, each a version of its own: `paginate` misspelt as the edits go.
+        messages.extend((2..=22).map(|v| change(v, format!("app \"A\"\n{}\n", "x".repeat(v as usize)))));
+        messages.push(serde_json::json!({"jsonrpc": "2.0", "id": 7, "method": "textDocument/hover", "params": {
+            "textDocument": {"uri": "file:///a.tib"}, "position": {"line": 0, "character": 1}}}));
+        messages.push(change(23, "app \"A\"\npaginaton none\n".to_owned()));
+        let answers = exchange(&messages, b"");
+        let published: Vec<&serde_json::Value> =
+            answers.iter().filter(|a| a["method"] == "textDocument/publishDiagnostics").collect();
+        // The last edit before the hover, and the one after it.
+        assert_eq!(published.len(), 2, "{published:?}");
+        assert!(published[0].to_string().contains("xxxxxxxxxxxxxxxxxxxxxx"), "the 22nd version: {}", published[0]);
+        assert!(published[1].to_string().contains("`paginaton` does not start a section"), "{}", published[1]);
+        let hover = answers.iter().find(|a| a["id"] == 7).expect("the hover is answered");
+        assert!(hover.get("error").is_none(), "{hover}");
     }
 
     #[test]
