@@ -28,8 +28,8 @@ use lsp_types::notification::{
     DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
-    CodeActionRequest, Completion, Formatting, GotoDefinition, HoverRequest, Initialize, References, Request as _,
-    Shutdown,
+    CodeActionRequest, Completion, DocumentSymbolRequest, FoldingRangeRequest, Formatting, GotoDefinition,
+    HoverRequest, Initialize, References, Rename, Request as _, Shutdown,
 };
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionProviderCapability, CompletionOptions,
@@ -39,6 +39,10 @@ use lsp_types::{
     InitializeResult, Location, MarkupContent, MarkupKind, NumberOrString, OneOf, PublishDiagnosticsParams,
     ReferenceParams, ServerCapabilities, TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri,
     WorkspaceEdit,
+};
+use lsp_types::{
+    DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, FoldingRange, FoldingRangeParams,
+    FoldingRangeProviderCapability, RenameParams, SymbolKind,
 };
 use tib_front::diag::{self, Severity};
 use tib_front::span::Span;
@@ -70,6 +74,9 @@ fn capabilities() -> ServerCapabilities {
         }),
         definition_provider: Some(OneOf::Left(true)),
         references_provider: Some(OneOf::Left(true)),
+        rename_provider: Some(OneOf::Left(true)),
+        document_symbol_provider: Some(OneOf::Left(true)),
+        folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
         document_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..ServerCapabilities::default()
@@ -196,6 +203,49 @@ fn superseded(
     }
 }
 
+/// The outline: each section, named by its keyword and what it holds (`app "Okta"`, `auth bearer`).
+fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
+    let Some(file) = doc.compiled.ast.as_ref() else { return Vec::new() };
+    file.sections
+        .iter()
+        .filter(|s| !matches!(s.kind, tib_front::ast::SectionKind::Unknown))
+        .map(|section| {
+            let text = &doc.text[section.span.start..section.span.end];
+            // The section's first line, without the brace that opens its block.
+            let line = text.lines().next().unwrap_or_default().trim_end();
+            let head = line.strip_suffix('{').unwrap_or(line).trim();
+            #[allow(deprecated)] // `deprecated` is a field the protocol still has; `tags` replaces it.
+            DocumentSymbol {
+                name: if head.is_empty() { section.keyword.text.clone() } else { head.to_owned() },
+                detail: None,
+                kind: SymbolKind::MODULE,
+                tags: None,
+                deprecated: None,
+                range: doc.range(section.span),
+                selection_range: doc.range(section.keyword.span),
+                children: None,
+            }
+        })
+        .collect()
+}
+
+/// Each section and block that spans lines folds.
+fn folding(doc: &Document) -> Vec<FoldingRange> {
+    let Some(file) = doc.compiled.ast.as_ref() else { return Vec::new() };
+    file.sections
+        .iter()
+        .filter_map(|section| {
+            let text = doc.text[section.span.start..section.span.end].trim_end();
+            let (start, end) = (doc.position(section.span.start), doc.position(section.span.start + text.len()));
+            (end.line > start.line).then(|| FoldingRange {
+                start_line: start.line,
+                end_line: end.line,
+                ..FoldingRange::default()
+            })
+        })
+        .collect()
+}
+
 /// The answer to a frame or message that could not be read.
 fn answer_unread(output: &mut impl Write, id: serde_json::Value, code: i32, why: &str) -> std::io::Result<()> {
     let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": why}}).to_string();
@@ -278,6 +328,37 @@ impl Server {
                 spans.extend(uses.into_iter().filter(|(n, _)| *n == name).map(|(_, span)| span));
                 let uri = &at.text_document.uri;
                 Some(spans.into_iter().map(|span| Location::new(uri.clone(), doc.range(span))).collect::<Vec<_>>())
+            }),
+            Rename::METHOD => self.answer(request, |s, p: RenameParams| {
+                let at = p.text_document_position;
+                let doc = s.documents.get(&at.text_document.uri)?;
+                let name = credentials::at(&doc.text, doc.compiled.ast.as_ref(), doc.offset(at.position))?;
+                // A credential's name is a snake_case word: anything else would not read back as one.
+                let fits = p.new_name.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+                    && p.new_name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !fits {
+                    return None;
+                }
+                let declared = doc.compiled.ast.as_ref().map(credentials::declarations).unwrap_or_default();
+                let uses = credentials::placeholders(&doc.text);
+                let edits: Vec<TextEdit> = declared
+                    .into_iter()
+                    .chain(uses)
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, span)| TextEdit::new(doc.range(span), p.new_name.clone()))
+                    .collect();
+                Some(WorkspaceEdit {
+                    changes: Some(HashMap::from([(at.text_document.uri.clone(), edits)])),
+                    ..WorkspaceEdit::default()
+                })
+            }),
+            DocumentSymbolRequest::METHOD => self.answer(request, |s, p: DocumentSymbolParams| {
+                let doc = s.documents.get(&p.text_document.uri)?;
+                Some(DocumentSymbolResponse::Nested(symbols(doc)))
+            }),
+            FoldingRangeRequest::METHOD => self.answer(request, |s, p: FoldingRangeParams| {
+                let doc = s.documents.get(&p.text_document.uri)?;
+                Some(folding(doc))
             }),
             Formatting::METHOD => self.answer(request, |s, p: DocumentFormattingParams| {
                 let doc = s.documents.get(&p.text_document.uri)?;
@@ -472,6 +553,67 @@ mod tests {
         assert_eq!(codes[1..4], [Some(-32700), Some(-32700), Some(-32600)], "{answers:?}");
         assert_eq!(answers[4]["id"], 9, "served after them: {answers:?}");
         assert!(answers[4].get("error").is_none(), "{answers:?}");
+    }
+
+    /// The outline, folding, and renaming a credential everywhere it stands.
+    #[test]
+    fn symbols_folding_and_rename() {
+        let text = "app \"Acme\"\nbase_url \"https://{tenant}.acme.example\"\n\ncredentials {\n  tenant text \"t\"\n  \
+                    api_token secret \"k\"\n}\n\nauth bearer \"{api_token}\"\n";
+        let request = |id: u32, method: &str, params: serde_json::Value| serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let document = serde_json::json!({"uri": "file:///a.tib"});
+        let messages = vec![
+            initialize(),
+            serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": "file:///a.tib", "languageId": "tib", "version": 1, "text": text}}}),
+            request(1, "textDocument/documentSymbol", serde_json::json!({"textDocument": document})),
+            request(2, "textDocument/foldingRange", serde_json::json!({"textDocument": document})),
+            request(
+                3,
+                "textDocument/rename",
+                serde_json::json!({"textDocument": document,
+                "position": {"line": 8, "character": 15}, "newName": "token"}),
+            ),
+            request(
+                4,
+                "textDocument/rename",
+                serde_json::json!({"textDocument": document,
+                "position": {"line": 8, "character": 15}, "newName": "Not A Name"}),
+            ),
+        ];
+        let answers = exchange(&messages, b"");
+        let result = |id: u32| answers.iter().find(|a| a["id"] == id).map(|a| a["result"].clone()).expect("answered");
+        let names: Vec<String> = result(1)
+            .as_array()
+            .expect("symbols")
+            .iter()
+            .map(|s| s["name"].as_str().unwrap_or("").to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "app \"Acme\"",
+                "base_url \"https://{tenant}.acme.example\"",
+                "credentials",
+                "auth bearer \"{api_token}\""
+            ]
+        );
+        assert_eq!(result(2), serde_json::json!([{"startLine": 3, "endLine": 6}]), "the credentials block folds");
+        let edits = &result(3)["changes"]["file:///a.tib"];
+        let at: Vec<(u64, u64)> = edits
+            .as_array()
+            .expect("edits")
+            .iter()
+            .map(|e| {
+                (
+                    e["range"]["start"]["line"].as_u64().unwrap_or(99),
+                    e["range"]["start"]["character"].as_u64().unwrap_or(99),
+                )
+            })
+            .collect();
+        assert_eq!(at, [(5, 2), (8, 14)], "the declaration and the placeholder: {edits}");
+        assert!(edits.as_array().expect("edits").iter().all(|e| e["newText"] == "token"));
+        assert_eq!(result(4), serde_json::Value::Null, "a name that is no credential name is refused");
     }
 
     /// Changes that came faster than checks: only the latest text is checked and published, and a
