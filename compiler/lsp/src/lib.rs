@@ -203,6 +203,30 @@ fn superseded(
     }
 }
 
+/// Whether `offset` is inside a `#` comment: after a `#` that no string holds, on its line.
+fn in_comment(text: &str, offset: usize) -> bool {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let (mut in_string, mut escaped) = (false, false);
+    for c in text[line_start..offset].chars() {
+        match c {
+            '\\' if in_string => escaped = !escaped,
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return true,
+            _ => escaped = false,
+        }
+    }
+    false
+}
+
+/// A credential's declaration, by name.
+fn credential<'f>(file: &'f tib_front::ast::File, name: &str) -> Option<&'f tib_front::ast::CredentialDecl> {
+    file.sections.iter().find_map(|section| match &section.kind {
+        tib_front::ast::SectionKind::Credentials(decls) => decls.iter().find(|d| d.name.text == name),
+        _ => None,
+    })
+}
+
 /// The outline: each section, named by its keyword and what it holds (`app "Okta"`, `auth bearer`).
 fn symbols(doc: &Document) -> Vec<DocumentSymbol> {
     let Some(file) = doc.compiled.ast.as_ref() else { return Vec::new() };
@@ -475,6 +499,21 @@ fn quick_fixes(uri: &Uri, doc: &Document, range: lsp_types::Range) -> Vec<CodeAc
 /// What the reference says of the word at `offset`, with two-word operators (`is not`) whole.
 fn hover(doc: &Document, offset: usize) -> Option<Hover> {
     let text = &doc.text;
+    if in_comment(text, offset) {
+        return None;
+    }
+    // A placeholder: the credential it stands for, as its declaration says.
+    if let Some(name) = credentials::at(text, doc.compiled.ast.as_ref(), offset)
+        && let Some(decl) = doc.compiled.ast.as_ref().and_then(|file| credential(file, name))
+    {
+        let kind = if decl.kind.text == "secret" { "a secret" } else { "text" };
+        let description = decl.description.as_ref().and_then(tib_front::ast::Str::plain).unwrap_or_default();
+        let value = format!("credential `{name}` ({kind}, asked at connect): {description}");
+        return Some(Hover {
+            contents: HoverContents::Markup(MarkupContent { kind: MarkupKind::Markdown, value }),
+            range: None,
+        });
+    }
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '>' || c == '=';
     let start = word_start(&text[..offset], is_word);
     let end = text[offset..].find(|c: char| !is_word(c)).map_or(text.len(), |i| offset + i);
@@ -553,6 +592,33 @@ mod tests {
         assert_eq!(codes[1..4], [Some(-32700), Some(-32700), Some(-32600)], "{answers:?}");
         assert_eq!(answers[4]["id"], 9, "served after them: {answers:?}");
         assert!(answers[4].get("error").is_none(), "{answers:?}");
+    }
+
+    /// Hover says what a placeholder stands for and what a construct does, and nothing in a comment.
+    #[test]
+    fn hover_on_placeholders_and_constructs_and_never_in_comments() {
+        let text = "app \"A\" # paginate here is a comment\ncredentials {\n  api_token secret \"An admin token\"\n}\n\
+                    auth bearer \"{api_token}\"\npaginate token {\n  body_field = variables.after\n}\n";
+        let hover = |id: u32, line: u32, character: u32| {
+            serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": {
+                "textDocument": {"uri": "file:///a.tib"}, "position": {"line": line, "character": character}}})
+        };
+        let messages = vec![
+            initialize(),
+            serde_json::json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": {
+                "uri": "file:///a.tib", "languageId": "tib", "version": 1, "text": text}}}),
+            hover(1, 0, 13),
+            hover(2, 4, 16),
+            hover(3, 6, 5),
+        ];
+        let answers = exchange(&messages, b"");
+        let value = |id: u32| {
+            let answer = answers.iter().find(|a| a["id"] == id).expect("answered");
+            answer["result"]["contents"]["value"].as_str().map(str::to_owned)
+        };
+        assert_eq!(value(1), None, "`paginate` in a comment is not the section");
+        assert_eq!(value(2).as_deref(), Some("credential `api_token` (a secret, asked at connect): An admin token"));
+        assert!(value(3).is_some_and(|v| v.contains("puts each next token at that key path")), "{:?}", value(3));
     }
 
     /// The outline, folding, and renaming a credential everywhere it stands.

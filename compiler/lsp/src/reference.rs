@@ -33,15 +33,16 @@ pub fn describe(term: &str) -> Option<String> {
     }
     let quoted = format!("`{term}`");
     let assigned = format!("`{term} =");
+    // `any { ... }`: the word at the start of code that goes on.
+    let opening = format!("`{term} {{");
     let prose = || {
-        let mentions = |b: &&String| b.contains(&quoted) || b.contains(&assigned);
+        let mentions = |b: &&String| b.contains(&quoted) || b.contains(&assigned) || b.contains(&opening);
         blocks.iter().filter(|b| !b.starts_with('|')).find(mentions).cloned()
     };
-    table_row(term)
-        .or_else(|| bullet(&blocks, term))
-        .or_else(|| table_mention(term))
-        .or_else(prose)
-        .or_else(|| example(term))
+    // Which settings table a setting is in says little alone: the prose that uses it follows.
+    let listed =
+        || table_mention(term).map(|listed| prose().map_or_else(|| listed.clone(), |p| format!("{listed}\n\n{p}")));
+    table_row(term).or_else(|| bullet(&blocks, term)).or_else(listed).or_else(prose).or_else(|| example(term))
 }
 
 /// A line of an example that starts with `term`, under the paragraph that introduces it.
@@ -192,6 +193,12 @@ mod tests {
         assert!(stop_when.contains("- `short_page`") && stop_when.contains("- `total <path>`"), "{stop_when}");
         let client_auth = describe("client_auth").expect("a setting");
         assert!(client_auth.contains("how the client proves itself"), "{client_auth}");
+        let body_field = describe("body_field").expect("a token setting");
+        assert!(body_field.contains("puts each next token at that key path of the JSON body"), "{body_field}");
+        let continue_path = describe("continue_path").expect("a token setting");
+        assert!(continue_path.contains("A continuation request"), "{continue_path}");
+        let any = describe("any").expect("a rule group");
+        assert!(any.contains("An `any { ... }` group holds when one of its alternatives does"), "{any}");
         assert_eq!(describe("no_such_word"), None);
     }
 }
