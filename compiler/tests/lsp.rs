@@ -245,6 +245,21 @@ fn an_editor_gets_diagnostics_fixes_hover_completion_navigation_and_formatting()
     assert_eq!(placeholders, ["okta_domain", "api_token"]);
     let operators = complete(&fixed.replace("status is not", "status "), "{ status ", 9);
     assert!(operators.contains(&"is not".to_owned()) && operators.contains(&"any of".to_owned()), "{operators:?}");
+    let status = complete(&format!("{fixed}\nstatus "), "\nstatus ", 8);
+    assert_eq!(status, ["auto", "field", "if"]);
+    let licenses = complete(&format!("{fixed}\nlicenses "), "\nlicenses ", 10);
+    assert_eq!(licenses, ["auto"]);
+    let users = complete(&format!("{fixed}\nusers at data "), "\nusers at data ", 15);
+    assert_eq!(users, ["or none"]);
+    let client_auth =
+        complete(&format!("{fixed}\nauth oauth_client_credentials {{\n  client_auth = "), "client_auth = ", 14);
+    assert_eq!(client_auth, ["\"basic\"", "\"post\""]);
+    let api_error = format!("{fixed}\napi_error when {{ ok is false }} message error\n");
+    let classes = complete(&api_error, "message error\n", 14);
+    assert!(
+        classes.contains(&"rate_limited when".to_owned()) && classes.contains(&"refused when".to_owned()),
+        "{classes:?}"
+    );
     let custom = complete(&fixed.replace("  \"Department\" = profile.department\n", "  \n"), "custom_fields {\n  ", 18);
     assert!(
         custom.contains(&"\"Department\"".to_owned()) && custom.contains(&"\"Hire date\"".to_owned()),

@@ -37,7 +37,19 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         return keyword(vocabulary::OPERATORS, CompletionItemKind::OPERATOR);
     }
     match (header_words.as_slice(), words.as_slice()) {
-        ([], []) => keyword(vocabulary::SECTIONS, CompletionItemKind::KEYWORD),
+        ([], []) => {
+            let mut list = keyword(vocabulary::SECTIONS, CompletionItemKind::KEYWORD);
+            // After `api_error`, its classes go on its next lines.
+            if after_api_error(doc, offset) {
+                list.extend(keyword(&["refused when", "rate_limited when"], CompletionItemKind::KEYWORD));
+            }
+            list
+        }
+        ([], ["status"]) => keyword(&["auto", "field", "if"], CompletionItemKind::KEYWORD),
+        ([], ["licenses"]) => keyword(&["auto"], CompletionItemKind::KEYWORD),
+        ([], ["users", "at", _]) => keyword(&["or none"], CompletionItemKind::KEYWORD),
+        ([], ["api_error"]) => keyword(&["when"], CompletionItemKind::KEYWORD),
+        (["auth", _, ..], ["client_auth", "="]) => keyword(&["\"basic\"", "\"post\""], CompletionItemKind::ENUM_MEMBER),
         ([], ["auth"]) => keyword(vocabulary::AUTH_KINDS, CompletionItemKind::ENUM_MEMBER),
         ([], ["paginate"]) => keyword(vocabulary::PAGINATION_STYLES, CompletionItemKind::ENUM_MEMBER),
         (["paginate", style, ..], ["stop", "when"]) => {
@@ -56,6 +68,13 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         (["custom_fields"], []) => custom_fields(doc),
         _ => Vec::new(),
     }
+}
+
+/// Whether the last section before `offset` is `api_error`.
+fn after_api_error(doc: &Document, offset: usize) -> bool {
+    let Some(file) = doc.compiled.ast.as_ref() else { return false };
+    let last = file.sections.iter().take_while(|s| s.span.start < offset).last();
+    last.is_some_and(|s| matches!(s.kind, SectionKind::ApiError { .. }))
 }
 
 fn items<'a>(labels: impl Iterator<Item = &'a str>, kind: CompletionItemKind) -> Vec<CompletionItem> {
