@@ -8,6 +8,7 @@ use compact_str::CompactString;
 use crate::record::{CustomValue, DropReason, Dropped, FieldIssue, FieldType, FieldValue, Name, User};
 use crate::time::timestamp;
 use crate::value::Leaf;
+pub use tib_values::validate_email;
 
 /// Longest external id kept; longer ones are not ids.
 const MAX_ID_LEN: usize = 512;
@@ -170,58 +171,6 @@ fn email(leaf: Option<&Leaf<'_>>) -> Result<CompactString, DropReason> {
 /// ASCII text, nearly all of it, is checked byte by byte.
 fn has_control(text: &str) -> bool {
     if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(char::is_control) }
-}
-
-/// A pragmatic address check: one `@`, a local part, a dotted domain, no spaces.
-/// Every kept user's email passes here, so the address is looked at in one
-/// pass over its bytes; only one that is not ASCII is looked at again, char by char.
-pub fn validate_email(email: &str) -> Result<(), &'static str> {
-    let bytes = email.as_bytes();
-    let (mut ats, mut last_at, mut spaced, mut high) = (0, 0, false, 0u8);
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b'@' {
-            ats += 1;
-            last_at = i;
-        }
-        spaced |= b <= b' ' || b == 0x7f;
-        high |= b;
-    }
-    if ats == 0 {
-        return Err("has no @");
-    }
-    if last_at == 0 || ats > 1 {
-        return Err("has no single local part before @");
-    }
-    // UTF-8 never encodes an ASCII byte inside another character, so the
-    // byte pass is right for every ASCII character; the others are checked here.
-    spaced |= high >= 0x80 && email.chars().any(|c| c.is_whitespace() || c.is_control());
-    if email.len() > 254 || spaced {
-        return Err("is too long or holds spaces");
-    }
-    if !valid_domain(&bytes[last_at + 1..]) {
-        return Err("has no valid domain");
-    }
-    Ok(())
-}
-
-/// Dotted labels, none empty, none starting or ending with `-`.
-fn valid_domain(domain: &[u8]) -> bool {
-    let mut dots = 0;
-    let mut label_start = 0;
-    for (i, &b) in domain.iter().enumerate() {
-        if b == b'.' {
-            if !valid_label(&domain[label_start..i]) {
-                return false;
-            }
-            dots += 1;
-            label_start = i + 1;
-        }
-    }
-    dots > 0 && valid_label(&domain[label_start..])
-}
-
-fn valid_label(label: &[u8]) -> bool {
-    !label.is_empty() && label[0] != b'-' && label[label.len() - 1] != b'-'
 }
 
 fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {

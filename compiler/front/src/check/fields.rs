@@ -22,8 +22,12 @@ pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields>
     let id = required(&s, "id", "id = id", d);
     let email = required(&s, "email", "email = profile.email", d);
     let username = path("username", d);
-    let created_at = path("created_at", d);
-    let last_seen_at = path("last_seen_at", d);
+    let timestamp = |name: &str, d: &mut Vec<Diagnostic>| {
+        let fits = s.get(name).is_none_or(|value| fallback_fits(name, value, Kind::Timestamp, d));
+        path(name, d).filter(|_| fits)
+    };
+    let created_at = timestamp("created_at", d);
+    let last_seen_at = timestamp("last_seen_at", d);
     let name = name(&s, d);
     let role = optional(s.get("role").map(|value| match value {
         Value::Branches(branches) => super::rules::branches(branches, "`role`", d).map(ir::Role::Conditions),
@@ -38,6 +42,70 @@ pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields>
         created_at: created_at?,
         last_seen_at: last_seen_at?,
     })
+}
+
+/// What a field's values are read as: its fallback literal must read as one too.
+#[derive(Clone, Copy)]
+enum Kind {
+    Timestamp,
+    Custom(ir::FieldType),
+}
+
+/// Whether the literal after `else` can be a value of the field: one that
+/// can never be (`created_at … else "never"`) would be left out of every user
+/// without the field, silently; it is an error, read as the connectors read
+/// values ([`tib_values`]).
+fn fallback_fits(name: &str, value: &ast::Value, kind: Kind, d: &mut Vec<Diagnostic>) -> bool {
+    let Value::Mapped(mapped) = value else { return true };
+    let Some(fallback) = mapped.fallback.as_deref() else { return true };
+    let text = match fallback {
+        Value::Str(s) => s.plain(),
+        Value::Number(n) => Some(n.text.clone()),
+        _ => None,
+    };
+    let number = matches!(fallback, Value::Number(_));
+    let why: Option<String> = match (kind, fallback, text.as_deref().map(str::trim)) {
+        (_, _, None) if !matches!(fallback, Value::Bool(..)) => None,
+        (Kind::Timestamp | Kind::Custom(ir::FieldType::Date), Value::Bool(..), _) => {
+            Some("true/false is no timestamp".to_owned())
+        }
+        (Kind::Timestamp | Kind::Custom(ir::FieldType::Date), _, Some(t)) if number => {
+            t.parse::<f64>().map_err(|e| e.to_string()).and_then(tib_values::unix).err()
+        }
+        (Kind::Timestamp | Kind::Custom(ir::FieldType::Date), _, Some(t)) => tib_values::timestamp_text(t).err(),
+        (Kind::Custom(ir::FieldType::Number), Value::Bool(..), _) => Some("true/false is no number".to_owned()),
+        (Kind::Custom(ir::FieldType::Number), _, Some(t)) => {
+            t.parse::<f64>().is_err().then(|| format!("`{t}` is not a number"))
+        }
+        (Kind::Custom(ir::FieldType::Email), _, Some(t)) if !number => {
+            tib_values::validate_email(t).err().map(|why| format!("`{t}` {why}"))
+        }
+        (Kind::Custom(ir::FieldType::Email), _, _) => Some("an email is text with an @".to_owned()),
+        (Kind::Custom(ir::FieldType::User), Value::Bool(..), _) => Some("true/false is no user id or email".to_owned()),
+        (Kind::Custom(ir::FieldType::User), _, Some("")) => Some("an empty text is no user".to_owned()),
+        _ => None,
+    };
+    let Some(why) = why else { return true };
+    let (what, example) = match kind {
+        Kind::Timestamp => ("a timestamp", "\"2024-01-01\""),
+        Kind::Custom(ir::FieldType::Date) => ("a date", "\"2024-01-01\""),
+        Kind::Custom(ir::FieldType::Number) => ("a number", "0"),
+        Kind::Custom(ir::FieldType::Email) => ("an email address", "\"it@acme.example\""),
+        Kind::Custom(_) => ("a user id or email", "\"unknown\""),
+    };
+    d.push(
+        Diagnostic::error(
+            "tib::fallback-never-fits",
+            format!("`{name}` ends with a literal that can never be {what}: {why}"),
+            fallback.span(),
+            "left out of every user it stands for",
+        )
+        .with_help(format!(
+            "a user without a value is better left without one: remove the `else` literal, or write {what}, \
+             e.g. `else {example}`"
+        )),
+    );
+    false
 }
 
 /// An optional mapping: absent is `Some(None)`, a mistake is `None`.
@@ -187,6 +255,10 @@ pub fn custom_fields(
             ok = false;
             continue;
         };
+        if !fallback_fits(name, &entry.value, Kind::Custom(*kind), d) {
+            ok = false;
+            continue;
+        }
         match values::mapped(name, &entry.value, d) {
             Some(value) => {
                 out.push(ir::CustomField { name: name.clone(), ident: idents.unique(name), kind: *kind, value })
