@@ -695,7 +695,7 @@ pub struct Labelled {
 /// Status in app: how each user's label is decided.
 #[derive(Debug, Default, PartialEq)]
 pub enum Status {
-    /// `Active` or `Deactivated`, from the active rules.
+    /// `Active` or `Deleted`, from the active rules.
     #[default]
     Auto,
     /// A field of the user, as written.

@@ -571,7 +571,7 @@ fn rules_form(rules: &Rules) -> Markup {
         }
         fieldset #status {
             legend { "Status in app" }
-            @for (value, words) in [("auto", "Active or Deactivated, from the rules above"), ("field", "A field of the user"), ("fixed", "One label for everyone"), ("conditions", "Labels by conditions")] {
+            @for (value, words) in [("auto", "Active or Deleted, from the rules above"), ("field", "A field of the user"), ("fixed", "One label for everyone"), ("conditions", "Labels by conditions")] {
                 label.check { input type="radio" name="status" value=(value) checked[value == status_kind]; " " (words) }
             }
             input type="text" name="status.field" value=(field) list="paths" placeholder="the field's path" aria-label="Status field";
