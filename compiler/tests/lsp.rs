@@ -218,6 +218,12 @@ fn an_editor_gets_diagnostics_fixes_hover_completion_navigation_and_formatting()
     assert!(hover(&mut client, "stop when", 1).contains("- `short_page`"));
     assert!(hover(&mut client, "page_size", 2).contains("is among the settings of `offset`, `page`"));
 
+    // Semantic tokens: five numbers a token, the first the `app` keyword at 0:0 (type 0, keyword).
+    let tokens = client.request("textDocument/semanticTokens/full", json!({"textDocument": {"uri": uri}}));
+    let data = tokens["data"].as_array().expect("token data").clone();
+    assert!(data.len() > 50 && data.len().is_multiple_of(5), "{tokens}");
+    assert_eq!(data[..5], [json!(0), json!(0), json!(3), json!(0), json!(0)], "{tokens}");
+
     // Completion, by where the cursor is.
     let mut complete = |text: &str, needle: &str, delta: usize| {
         client.notify(

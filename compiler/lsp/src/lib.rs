@@ -16,6 +16,7 @@ mod credentials;
 mod document;
 pub mod framing;
 mod reference;
+mod semantic;
 
 use std::collections::HashMap;
 use std::error::Error;
@@ -29,7 +30,7 @@ use lsp_types::notification::{
 };
 use lsp_types::request::{
     CodeActionRequest, Completion, DocumentSymbolRequest, FoldingRangeRequest, Formatting, GotoDefinition,
-    HoverRequest, Initialize, References, Rename, Request as _, Shutdown,
+    HoverRequest, Initialize, References, Rename, Request as _, SemanticTokensFullRequest, Shutdown,
 };
 use lsp_types::{
     CodeAction, CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionProviderCapability, CompletionOptions,
@@ -42,7 +43,8 @@ use lsp_types::{
 };
 use lsp_types::{
     DocumentSymbol, DocumentSymbolParams, DocumentSymbolResponse, FoldingRange, FoldingRangeParams,
-    FoldingRangeProviderCapability, RenameParams, SymbolKind,
+    FoldingRangeProviderCapability, RenameParams, SemanticTokens, SemanticTokensFullOptions, SemanticTokensOptions,
+    SemanticTokensParams, SemanticTokensResult, SemanticTokensServerCapabilities, SymbolKind,
 };
 use tib_front::diag::{self, Severity};
 use tib_front::span::Span;
@@ -77,6 +79,13 @@ fn capabilities() -> ServerCapabilities {
         rename_provider: Some(OneOf::Left(true)),
         document_symbol_provider: Some(OneOf::Left(true)),
         folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+        semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+            SemanticTokensOptions {
+                legend: semantic::legend(),
+                full: Some(SemanticTokensFullOptions::Bool(true)),
+                ..SemanticTokensOptions::default()
+            },
+        )),
         document_formatting_provider: Some(OneOf::Left(true)),
         code_action_provider: Some(CodeActionProviderCapability::Simple(true)),
         ..ServerCapabilities::default()
@@ -379,6 +388,11 @@ impl Server {
             DocumentSymbolRequest::METHOD => self.answer(request, |s, p: DocumentSymbolParams| {
                 let doc = s.documents.get(&p.text_document.uri)?;
                 Some(DocumentSymbolResponse::Nested(symbols(doc)))
+            }),
+            SemanticTokensFullRequest::METHOD => self.answer(request, |s, p: SemanticTokensParams| {
+                let doc = s.documents.get(&p.text_document.uri)?;
+                let data = semantic::tokens(doc);
+                Some(SemanticTokensResult::Tokens(SemanticTokens { result_id: None, data }))
             }),
             FoldingRangeRequest::METHOD => self.answer(request, |s, p: FoldingRangeParams| {
                 let doc = s.documents.get(&p.text_document.uri)?;
