@@ -347,3 +347,40 @@ fn malformed_frames_and_an_enormous_length_are_answered_and_the_server_goes_on()
     let status = client.child.wait().expect("the server exits");
     assert!(status.success(), "{status}");
 }
+
+/// The language server in an editor no one here wrote: Neovim, headless, as its own LSP client
+/// (`tests/neovim/client.lua`) opens a spec with a misspelt section, shows the server's diagnostics
+/// at their lines, and asks for a hover. It runs where `nvim` is installed; `.ci/run` installs
+/// Debian's and sets TIB_REQUIRE_NEOVIM, so CI never skips it.
+#[test]
+fn neovim_shows_the_servers_diagnostics_and_hover() {
+    let Ok(version) = Command::new("nvim").arg("--version").output() else {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_NEOVIM").is_none(),
+            "TIB_REQUIRE_NEOVIM is set, but nvim is not installed"
+        );
+        eprintln!("skipped: install Neovim (apt-get install neovim) to drive the language server from a real editor");
+        return;
+    };
+    assert!(version.status.success());
+    let dir = tempfile::tempdir().expect("a directory");
+    let spec = dir.path().join("spec.tib");
+    std::fs::write(&spec, "app \"Acme\"\nbase_url \"https://api.acme.example\"\npaginaton none\n").expect("spec");
+    let out = dir.path().join("out.txt");
+    let client = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/neovim/client.lua");
+    let run = Command::new("timeout")
+        .args(["60", "nvim", "--headless", "-u", "NONE", "-c"])
+        .arg(format!("luafile {}", client.display()))
+        .env("COMPILER", env!("CARGO_BIN_EXE_compiler"))
+        .env("SPEC", &spec)
+        .env("OUT", &out)
+        .stdin(Stdio::null())
+        .output()
+        .expect("nvim runs");
+    assert!(run.status.success(), "{run:?}");
+    let seen = std::fs::read_to_string(&out).expect("the client wrote what it saw");
+    assert!(seen.contains("diagnostic 3:1 `paginaton` does not start a section"), "{seen}");
+    assert!(!seen.contains("no `paginate` section"), "the typo, not a follow-on: {seen}");
+    assert!(seen.contains("hover **app** (section)"), "{seen}");
+    assert!(!seen.contains("error:"), "{seen}");
+}
