@@ -238,11 +238,10 @@ impl Engine {
         };
         if summary.unlinked {
             // Right for an account of one page; for a larger one the spec reads the link from the wrong place.
-            tracing::warn!(
-                connection = name,
-                "only the first page was read: no page held the link to the next; if the account has more users, \
-                 check `from` in the spec's `paginate`"
-            );
+            let warning = "only the first page was read: no page held the link to the next; if the account has \
+                           more users, check `from` in the spec's `paginate`";
+            tracing::warn!(connection = name, "{warning}");
+            totals.warning = Some(warning.to_owned());
         }
         let (now, policy) = (self.clock.now(), self.apply);
         let applied = {

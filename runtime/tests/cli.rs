@@ -1320,3 +1320,32 @@ async fn nul_characters_from_an_api_are_stored_alike_and_refused_in_parameters()
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Pages linked by a next URL that no page held: the sync works, and its run says only the first
+/// page was read, as `tib status` shows it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_that_read_one_page_of_linked_pages_records_a_warning() {
+    use wiremock::matchers::path;
+    let server = MockServer::start().await;
+    let body = serde_json::json!({"people": [{"id": "1", "email": "ann@linky.example"}], "links": {}});
+    Mock::given(path("/api/people")).respond_with(ResponseTemplate::new(200).set_body_json(body)).mount(&server).await;
+    let mut tib = Tib::new();
+    let specs = tib.dir.path().join("specs");
+    std::fs::create_dir_all(&specs).expect("specs");
+    std::fs::write(specs.join("custom-fields.toml"), "").expect("a catalog");
+    let spec = format!(
+        "app \"Linky\"\nbase_url \"{}/api\"\ncredentials {{\n  token secret \"t\"\n}}\nauth bearer \"{{token}}\"\n\
+         request GET \"/people\"\npaginate next_url {{\n  from body links.next\n  stop when missing_token\n}}\n\
+         users at people\nfields {{\n  id    = id\n  email = email\n}}\n",
+        server.uri()
+    );
+    std::fs::write(specs.join("linky.tib"), spec).expect("a spec");
+    tib.specs = Some(specs);
+    let connected = tib.run(&["connect", "linky", "Prod", "--cred", "token=linky-token-1"]).await;
+    assert_eq!(connected.code, 0, "{connected:?}");
+    let synced = tib.run(&["sync", "linky", "Prod"]).await;
+    assert_eq!(synced.code, 0, "{synced:?}");
+    let status = tib.run(&["status"]).await;
+    assert!(status.stdout.contains("linky/Prod: ok, last synced"), "{status:?}");
+    assert!(status.stdout.contains("warning: only the first page was read: no page held the link"), "{status:?}");
+}

@@ -140,8 +140,8 @@ impl Backend {
     /// What the health line of a store opened again says of its schema.
     fn healthy(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "schema 3, integrity ok",
-            Backend::Postgres { .. } => "schema version 1",
+            Backend::Sqlite(_) => "schema 4, integrity ok",
+            Backend::Postgres { .. } => "schema version 2",
         }
     }
 }
@@ -256,6 +256,7 @@ fn history(store: &dyn Store, id: i64, user: Option<&str>) -> Vec<(String, Event
 }
 
 on_both_backends!(
+    a_run_keeps_its_warning,
     a_sync_that_lost_its_lease_is_not_applied,
     due_connections_are_claimed_once_within_the_limit_the_slow_share_and_each_integrations_cap,
     a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_again,
@@ -445,6 +446,19 @@ fn a_sync_that_would_delete_most_users_is_held_until_approved(backend: &Backend)
     let (small, _) = connect(store.as_ref(), "okta", "Small");
     sync(store.as_ref(), small, &users(0..12), 100);
     assert!(matches!(sync(store.as_ref(), small, &users(0..2), 200), Applied::Applied { deleted: 10, .. }));
+}
+
+/// A run that worked keeps its warning (only its first page read, say); one without has none.
+fn a_run_keeps_its_warning(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..3), 100);
+    let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..3), 200);
+    let warning = "only the first page was read: no page held the link to the next".to_owned();
+    let totals = RunTotals { pages: 1, users_seen: 3, warning: Some(warning.clone()), ..RunTotals::default() };
+    store.complete_run(run_id, OWNER, baseline, &totals, ApplyPolicy::default(), 200).expect("complete");
+    let warnings: Vec<Option<String>> = store.runs(id, 10).expect("runs").into_iter().map(|r| r.warning).collect();
+    assert_eq!(warnings, [Some(warning), None], "newest first");
 }
 
 fn a_newer_sync_supersedes_a_held_one(backend: &Backend) {

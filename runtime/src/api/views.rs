@@ -185,6 +185,8 @@ pub struct Run {
     pub updated: i64,
     pub deleted: i64,
     pub error: Option<String>,
+    /// What deserves a look in a run that worked: only the first page read, say.
+    pub warning: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -208,6 +210,7 @@ impl From<store::Run> for Run {
             updated: run.updated,
             deleted: run.deleted,
             error: run.error,
+            warning: run.warning,
         }
     }
 }

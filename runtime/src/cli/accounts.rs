@@ -121,7 +121,10 @@ impl Context {
                 (_, false) => format!("disabled: {}", c.disabled_reason.clone().unwrap_or_default()),
                 (None, true) => "not synced yet".to_owned(),
                 (Some(run), true) => match run.outcome {
-                    Outcome::Applied | Outcome::Approved => format!("ok, last synced {}", when(run.ended_at)),
+                    Outcome::Applied | Outcome::Approved => match &run.warning {
+                        Some(warning) => format!("ok, last synced {}; warning: {warning}", when(run.ended_at)),
+                        None => format!("ok, last synced {}", when(run.ended_at)),
+                    },
                     Outcome::Held => "held: waiting for `tib approve`".to_owned(),
                     outcome => format!("{}: {}", outcome.as_str(), run.error.clone().unwrap_or_default()),
                 },

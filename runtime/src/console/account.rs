@@ -232,7 +232,7 @@ fn runs_table(runs: &[Run]) -> Markup {
             table #runs {
                 thead { tr {
                     th { "Started" } th { "Outcome" } th { "Took" } th { "Pages" } th { "Users seen" } th { "Dropped" }
-                    th { "Added / updated / deleted" } th { "Error" }
+                    th { "Added / updated / deleted" } th { "Error or warning" }
                 } }
                 tbody { @for run in runs {
                     @let dropped: Vec<String> = run.dropped_reasons.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
@@ -244,7 +244,11 @@ fn runs_table(runs: &[Run]) -> Markup {
                         td { (run.users_seen) }
                         td { (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" } }
                         td { (run.added) " / " (run.updated) " / " (run.deleted) }
-                        td.error { (line(run.error.as_deref().unwrap_or(""))) }
+                        @match (&run.error, &run.warning) {
+                            (Some(error), _) => td.error { (line(error)) },
+                            (None, Some(warning)) => td.warning-text { (line(warning)) },
+                            (None, None) => td {},
+                        }
                     }
                 } }
             }
@@ -391,6 +395,7 @@ mod tests {
             added: 5,
             updated: 0,
             deleted: 0,
+            warning: Some("only the first page was read <b>".to_owned()),
         };
         let summary = Summary { connection, last_run: Some(run.clone()), with_access: 4, users: 5 };
         AccountPage {
@@ -442,6 +447,7 @@ mod tests {
         assert!(html.contains("<dt>team&lt;&gt;</dt><dd>&lt;Ops&gt;</dd>"), "{html}");
         assert!(html.contains("<td>Pro &lt;max&gt;</td><td>4</td>"), "{html}");
         assert!(html.contains("1 (1 no email &lt;x&gt;)"), "{html}");
+        assert!(html.contains("<td class=\"warning-text\">only the first page was read &lt;b&gt;</td>"), "{html}");
         assert!(html.contains("<td>2026-01-02 03:04</td>"), "{html}");
         assert!(html.contains("51–51 of 120 users"), "{html}");
         let previous = "href=\"/connections/acme/Prod%20%3CEU%3E?sort=name&amp;from=0&amp;q=a%26b&amp;access=true\"";

@@ -163,6 +163,7 @@ mod tests {
             added: 0,
             updated: 0,
             deleted: 0,
+            warning: None,
         });
         Summary { connection, last_run, with_access: 3, users: 4 }
     }

@@ -159,6 +159,8 @@ pub struct Run {
     pub added: i64,
     pub updated: i64,
     pub deleted: i64,
+    /// What deserves a look in a run that worked: only the first page read, say.
+    pub warning: Option<String>,
 }
 
 /// A run started: its id, and the stored users it compares against.
@@ -174,6 +176,8 @@ pub struct RunTotals {
     pub pages: i64,
     pub users_seen: i64,
     pub dropped_reasons: Vec<(String, i64)>,
+    /// What deserves a look, recorded with the run ([`Run::warning`]).
+    pub warning: Option<String>,
 }
 
 /// When a complete sync is held instead of applied.

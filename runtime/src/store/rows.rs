@@ -24,7 +24,7 @@ pub(super) const CONNECTION_COLUMNS: &str = "id, integration, account, credentia
                                              authorize_url, tokens";
 
 pub(super) const RUN_COLUMNS: &str = "id, connection_id, started_at, ended_at, outcome, pages, users_seen, \
-                                      users_dropped, dropped_reasons, error, added, updated, deleted";
+                                      users_dropped, dropped_reasons, error, added, updated, deleted, warning";
 
 /// A history entry: whose, when, by which run, what happened and its detail.
 pub(super) const HISTORY_COLUMNS: &str = "h.external_id, h.at, h.run_id, h.event, h.detail";
@@ -76,6 +76,7 @@ pub(super) fn run<R: Cells>(row: &R) -> Result<Run, R::Error> {
         added: row.int(10)?,
         updated: row.int(11)?,
         deleted: row.int(12)?,
+        warning: row.opt_text(13)?,
     })
 }
 

@@ -86,6 +86,7 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("added", Int),
                 ("updated", Int),
                 ("deleted", Int),
+                ("warning", Text),
             ],
         ),
         (

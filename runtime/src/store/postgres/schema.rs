@@ -2,7 +2,8 @@
 //! `tib_schema` says how far a database is.
 
 /// Each entry moves the schema one version on.
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE connections (
     id              BIGSERIAL PRIMARY KEY,
     integration     TEXT NOT NULL,
@@ -104,4 +105,9 @@ CREATE TABLE user_history (
 );
 CREATE INDEX history_by_user ON user_history (connection_id, external_id, id);
 CREATE INDEX history_by_time ON user_history (connection_id, at);
-"#];
+"#,
+    // What an operator should look at in a run that worked (only its first page read, say).
+    r#"
+ALTER TABLE runs ADD COLUMN warning TEXT;
+"#,
+];

@@ -220,7 +220,7 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
     let ended = tx
         .execute(
             "UPDATE runs SET outcome = ?2, ended_at = ?3, pages = ?4, users_seen = ?5, users_dropped = ?6, \
-         dropped_reasons = ?7 WHERE id = ?1 AND outcome = 'running'",
+         dropped_reasons = ?7, warning = ?8 WHERE id = ?1 AND outcome = 'running'",
             params![
                 run_id,
                 outcome.as_str(),
@@ -228,7 +228,8 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
                 totals.pages,
                 totals.users_seen,
                 dropped,
-                json_text(&totals.dropped_reasons)
+                json_text(&totals.dropped_reasons),
+                totals.warning
             ],
         )
         .map_err(err("recording the run"))?;

@@ -118,4 +118,8 @@ CREATE TABLE user_history (
 CREATE INDEX history_by_user ON user_history (connection_id, external_id, id);
 CREATE INDEX history_by_time ON user_history (connection_id, at);
 "#,
+    // What an operator should look at in a run that worked (only its first page read, say).
+    r#"
+ALTER TABLE runs ADD COLUMN warning TEXT;
+"#,
 ];
