@@ -43,6 +43,8 @@ struct Loaded {
     seen: BTreeMap<PathBuf, Stamp>,
     /// Specs of an app compiled into this build, which is used instead: the app id by file.
     shadowed: BTreeMap<PathBuf, String>,
+    /// The custom-field catalog of the last look: what specs of the directory are checked with.
+    catalog: Option<tib_front::catalog::Catalog>,
 }
 
 /// A file's last change and length.
@@ -203,6 +205,7 @@ pub fn load(dir: &Path, max_spec_bytes: u64) -> Result<Report, String> {
     let mut report = Report::default();
     let mut guard = LOADED.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let loaded = guard.get_or_insert_with(Loaded::default);
+    loaded.catalog = Some(catalog);
     for (file, checked) in checked {
         let path = &file.path;
         loaded.seen.insert(path.clone(), file.stamp);
@@ -273,6 +276,11 @@ pub fn catalog(dir: &Path) -> Result<tib_front::catalog::Catalog, String> {
     }
     let catalog = catalog.catalog();
     Ok(if catalog.is_missing() { built_catalog() } else { catalog })
+}
+
+/// The catalog the last look at the specs directory checked with, without reading it again.
+pub fn loaded_catalog() -> Option<tib_front::catalog::Catalog> {
+    loaded().as_ref().and_then(|l| l.catalog.clone())
 }
 
 /// The catalog this build's connectors were checked with.

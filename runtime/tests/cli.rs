@@ -928,6 +928,23 @@ fn browser() -> Option<PathBuf> {
     Some(root)
 }
 
+/// An empty folder for a browser test's screenshots: one left from an earlier run proves nothing.
+fn fresh(screenshots: &Path) -> PathBuf {
+    let _ = std::fs::remove_dir_all(screenshots);
+    std::fs::create_dir_all(screenshots).expect("a screenshot folder");
+    screenshots.to_path_buf()
+}
+
+/// Runs a browser script (given the OAuth test server, for the OAuth round trips) to its end, then
+/// stops the server it drove.
+async fn drive(mut node: Command, server: &mut std::process::Child) -> Run {
+    with_oauth_server(&mut node);
+    let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
+    let _ = server.kill();
+    let _ = server.wait();
+    Run::from(output)
+}
+
 /// The OAuth test server's URL as the browser script's last argument, when TIB_OAUTH_SERVER names
 /// one (CI does, and sets TIB_REQUIRE_OAUTH_SERVER).
 fn with_oauth_server(node: &mut Command) {
@@ -957,18 +974,10 @@ async fn the_console_works_in_a_real_browser() {
     assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
     let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
     healthy(&reqwest::Client::new(), &base).await;
-    let screenshots = root.join("target/console-screenshots");
-    // Fresh each run: a screenshot left from an earlier run proves nothing.
-    let _ = std::fs::remove_dir_all(&screenshots);
-    std::fs::create_dir_all(&screenshots).expect("a screenshot folder");
+    let screenshots = fresh(&root.join("target/console-screenshots"));
     let mut node = Command::new("node");
     node.arg(&script).arg(&base).arg(ADMIN_TOKEN).arg(&screenshots).arg(&api.base_url).arg(SECRET);
-    // The Connect button's round trip needs a real OAuth server; CI sets it.
-    with_oauth_server(&mut node);
-    let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
-    let _ = child.kill();
-    let _ = child.wait();
-    let run = Run::from(output);
+    let run = drive(node, &mut child).await;
     assert_eq!(run.code, 0, "{run:?}");
     for shot in ["overview", "overview-phone", "connect", "live", "account", "notifications"] {
         assert!(screenshots.join(format!("{shot}.png")).exists(), "the screenshot of {shot}");
@@ -1007,9 +1016,7 @@ async fn an_integration_is_built_tested_saved_connected_and_synced_in_the_browse
         .expect("serve");
     let base = format!("http://{listen}");
     healthy(&reqwest::Client::new(), &base).await;
-    let screenshots = root.join("target/builder-screenshots");
-    let _ = std::fs::remove_dir_all(&screenshots);
-    std::fs::create_dir_all(&screenshots).expect("a screenshot folder");
+    let screenshots = fresh(&root.join("target/builder-screenshots"));
     let test_secret = "builder-test-secret-5501";
     let mut node = Command::new("node");
     node.arg(root.join("tests/console/builder.mjs"))
@@ -1018,11 +1025,7 @@ async fn an_integration_is_built_tested_saved_connected_and_synced_in_the_browse
         .arg(&screenshots)
         .arg(test_secret)
         .arg(SECRET);
-    with_oauth_server(&mut node);
-    let output = tokio::task::spawn_blocking(move || node.output().expect("node runs")).await.expect("joined");
-    let _ = child.kill();
-    let _ = child.wait();
-    let run = Run::from(output);
+    let run = drive(node, &mut child).await;
     assert_eq!(run.code, 0, "{run:?}");
     let saved = std::fs::read_to_string(specs.join("peoplely.tib")).expect("the saved spec");
     assert!(saved.starts_with("# Peoplely's users\napp \"Peoplely\""), "{saved}");

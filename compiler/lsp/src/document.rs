@@ -9,6 +9,20 @@ use tib_front::catalog::Catalog;
 use tib_front::span::Span;
 use tib_front::workspace::CatalogFile;
 
+/// Where a line's comment starts: its first `#` that no string holds.
+pub fn comment_start(line: &str) -> Option<usize> {
+    let (mut in_string, mut escaped) = (false, false);
+    for (i, c) in line.char_indices() {
+        match c {
+            '\\' if in_string => escaped = !escaped,
+            '"' if !escaped => in_string = !in_string,
+            '#' if !in_string => return Some(i),
+            _ => escaped = false,
+        }
+    }
+    None
+}
+
 pub struct Document {
     pub text: String,
     /// The front end's reading of the text, redone on every change.

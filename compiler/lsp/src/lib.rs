@@ -216,16 +216,7 @@ fn superseded(
 fn in_comment(text: &str, offset: usize) -> bool {
     let offset = offset.min(text.len());
     let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
-    let (mut in_string, mut escaped) = (false, false);
-    for c in text[line_start..offset].chars() {
-        match c {
-            '\\' if in_string => escaped = !escaped,
-            '"' if !escaped => in_string = !in_string,
-            '#' if !in_string => return true,
-            _ => escaped = false,
-        }
-    }
-    false
+    document::comment_start(&text[line_start..offset]).is_some()
 }
 
 /// A credential's declaration, by name.

@@ -132,17 +132,8 @@ fn comments(text: &str) -> Vec<(usize, usize)> {
     let mut found = Vec::new();
     let mut line_start = 0;
     for line in text.split_inclusive('\n') {
-        let (mut in_string, mut escaped) = (false, false);
-        for (i, c) in line.char_indices() {
-            match c {
-                '\\' if in_string => escaped = !escaped,
-                '"' if !escaped => in_string = !in_string,
-                '#' if !in_string => {
-                    found.push((line_start + i, line_start + line.trim_end_matches(['\n', '\r']).len()));
-                    break;
-                }
-                _ => escaped = false,
-            }
+        if let Some(at) = super::document::comment_start(line) {
+            found.push((line_start + at, line_start + line.trim_end_matches(['\n', '\r']).len()));
         }
         line_start += line.len();
     }

@@ -165,10 +165,11 @@ impl Builder {
     }
 
     /// The custom-field catalog specs are checked with: the one the runtime
-    /// loads the specs directory with ([`crate::integrations::catalog`]).
+    /// loaded the specs directory with last (it looks again when files change),
+    /// or the build's.
     pub fn catalog(&self) -> Catalog {
-        let read = self.specs.as_ref().and_then(|specs| crate::integrations::catalog(&specs.dir).ok());
-        read.unwrap_or_else(crate::integrations::built_catalog)
+        let loaded = self.specs.as_ref().and_then(|_| crate::integrations::loaded_catalog());
+        loaded.unwrap_or_else(crate::integrations::built_catalog)
     }
 }
 
