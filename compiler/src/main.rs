@@ -39,6 +39,9 @@ enum Command {
     },
     /// Speak the Language Server Protocol on stdin and stdout, for editors.
     Lsp,
+    /// Draft a spec from another description of the API.
+    #[command(subcommand)]
+    Import(Import),
     /// Rewrite specs in the canonical layout (all of specs/ when none are named).
     Fmt {
         /// Spec files to format.
@@ -80,6 +83,29 @@ enum Command {
         /// The runtime's public URL, to show the production redirect URL the provider must also allow.
         #[arg(long, env = "TIB_PUBLIC_URL", default_value = "http://127.0.0.1:8421")]
         public_url: url::Url,
+    },
+}
+
+#[derive(Subcommand)]
+enum Import {
+    /// Draft a spec from an OpenAPI document (3.0, 3.1 or Swagger 2.0; JSON or YAML): the base URL,
+    /// auth, request, paging, users path and fields it shows. What it cannot tell is left as
+    /// `todo "…"`, which the checker refuses until it is filled in.
+    Openapi {
+        /// The OpenAPI document.
+        file: PathBuf,
+        /// The operation that lists the users, by its operationId (otherwise the likeliest).
+        #[arg(long, conflicts_with = "path")]
+        operation: Option<String>,
+        /// The operation that lists the users, by its path (e.g. /users).
+        #[arg(long)]
+        path: Option<String>,
+        /// The app's name (otherwise the document's title).
+        #[arg(long)]
+        app: Option<String>,
+        /// Write the draft here (a new file) instead of to standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -127,6 +153,14 @@ fn main() -> ExitCode {
         None | Some(Command::Generate) => generate(&cli.root),
         Some(Command::Fmt { files, check }) => fmt(&cli.root, files, check),
         Some(Command::Explain { code }) => explain(code.as_deref()),
+        Some(Command::Import(Import::Openapi { file, operation, path, app, output })) => {
+            let choice = match (&operation, &path) {
+                (Some(id), _) => compiler::import::Choice::Id(id),
+                (None, Some(path)) => compiler::import::Choice::Path(path),
+                (None, None) => compiler::import::Choice::Likeliest,
+            };
+            import_openapi(&file, choice, app.as_deref(), output.as_deref())
+        }
         Some(Command::Lsp) => match tib_lsp::run() {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
@@ -438,4 +472,63 @@ fn check(root: &std::path::Path, files: Vec<PathBuf>, format: Format) -> (ExitCo
         (false, 0) => (ExitCode::SUCCESS, Some(specs)),
         (false, _) => (ExitCode::FAILURE, None),
     }
+}
+
+/// `compiler import openapi`: the draft on stdout or in a new file, and on
+/// stderr what it was made from and each gap left, with its line.
+fn import_openapi(
+    file: &std::path::Path,
+    choice: compiler::import::Choice<'_>,
+    app: Option<&str>,
+    output: Option<&std::path::Path>,
+) -> ExitCode {
+    let fail = |message: String| {
+        eprintln!("error: {message}");
+        ExitCode::FAILURE
+    };
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(error) => return fail(format!("cannot read {}: {error}", file.display())),
+    };
+    let source = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let options = compiler::import::Options { choice, app, source: &source };
+    let imported = match compiler::import::openapi(&text, &options) {
+        Ok(imported) => imported,
+        Err(error) => return fail(format!("{}: {error}", file.display())),
+    };
+    let written_to = match output {
+        None => {
+            print!("{}", imported.text);
+            "a spec".to_owned()
+        }
+        Some(path) => {
+            let created = std::fs::OpenOptions::new().write(true).create_new(true).open(path);
+            match created.and_then(|mut f| f.write_all(imported.text.as_bytes())) {
+                Ok(()) => path.display().to_string(),
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    return fail(format!("{} exists: choose another name, or delete it first", path.display()));
+                }
+                Err(error) => return fail(format!("cannot write {}: {error}", path.display())),
+            }
+        }
+    };
+    eprintln!("drafted {written_to} from {}: {}", file.display(), imported.operation);
+    let gap_lines: Vec<usize> =
+        imported.text.lines().enumerate().filter(|(_, line)| line.contains("todo \"")).map(|(i, _)| i + 1).collect();
+    if imported.gaps.is_empty() {
+        eprintln!("no gaps: check it, then try it with `compiler test` and `compiler preview`");
+    } else {
+        let count = match imported.gaps.len() {
+            1 => "1 gap".to_owned(),
+            n => format!("{n} gaps"),
+        };
+        eprintln!("{count} to fill in (`compiler check` refuses the draft until they are):");
+        for (i, gap) in imported.gaps.iter().enumerate() {
+            match gap_lines.get(i) {
+                Some(line) => eprintln!("  line {line}: {gap}"),
+                None => eprintln!("  {gap}"),
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }

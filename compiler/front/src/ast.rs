@@ -55,8 +55,18 @@ pub enum SectionKind {
     Status(Status),
     Licenses(Licenses),
     CustomFields(Block),
+    /// `base_url todo "…"` (or `auth`, `paginate`, `users at`): the section is
+    /// there, its content left to fill in.
+    Gap(Todo),
     /// A statement starting with a word no section starts with.
     Unknown,
+}
+
+/// `todo "what belongs here"`: a gap a draft leaves to its author.
+#[derive(Clone, Debug)]
+pub struct Todo {
+    pub what: Str,
+    pub span: Span,
 }
 
 /// `name kind "description"` inside `credentials { ... }`.
@@ -251,6 +261,7 @@ pub enum Value {
     Path(Path),
     /// Paths tried in turn, with values that mean none, and a literal at the end.
     Mapped(Mapped),
+    Todo(Todo),
 }
 
 /// `a except "x" or b else "member"`: more than a lone path.
@@ -280,6 +291,7 @@ impl Value {
             Value::Branches(b) => b.span,
             Value::Path(p) => p.span,
             Value::Mapped(m) => m.span,
+            Value::Todo(t) => t.span,
         }
     }
 
@@ -294,6 +306,7 @@ impl Value {
             Value::Branches(_) => "if/else branches",
             Value::Path(_) => "a path",
             Value::Mapped(_) => "a mapped value",
+            Value::Todo(_) => "a gap to fill in",
         }
     }
 }

@@ -434,3 +434,23 @@ fn spaced(before: Token, after: Token) -> bool {
         (_, Token::Punct(',' | ']', _)) | (Token::Punct('[', _), _) | (Token::Punct('{', _), Token::Punct('}', _))
     )
 }
+
+/// What a person typed as a string's text, as the language writes it: quoted, with `"`, `\`, `{`,
+/// `}` and line breaks escaped, so that it is taken exactly as typed.
+pub fn literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '{' => out.push_str("\\{"),
+            '}' => out.push_str("\\}"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -56,6 +56,7 @@ const KEYWORDS: &[Rule] = &[
     Rule::kw_except,
     Rule::kw_refused,
     Rule::kw_rate_limited,
+    Rule::kw_todo,
 ];
 
 pub fn legend() -> SemanticTokensLegend {

@@ -210,25 +210,7 @@ fn format_section(section: &str) -> String {
     }
 }
 
-/// What a person typed as a string's text, as the language writes it: quoted, with `"`, `\`, `{`,
-/// `}` and line breaks escaped, so that it is taken exactly as typed.
-pub fn literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '{' => out.push_str("\\{"),
-            '}' => out.push_str("\\}"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use tib_front::format::literal;
 
 /// A template (a URL, a header's value: `{name}` is a credential) as the language writes it:
 /// quoted, escapes typed as written kept, a lone `"` escaped.

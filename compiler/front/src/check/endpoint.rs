@@ -281,6 +281,10 @@ fn json(value: &ast::Value, creds: &mut Credentials, d: &mut Vec<Diagnostic>) ->
             items.into_iter().collect::<Option<_>>().map(ir::Json::Array)
         }
         ast::Value::Block(block) => json_object(block, creds, d),
+        ast::Value::Todo(gap) => {
+            d.push(super::values::todo(gap, "a string, number, true/false, list or block"));
+            None
+        }
         other => {
             d.push(
                 Diagnostic::error(

@@ -117,6 +117,11 @@ impl<'a> Sections<'a> {
                 continue;
             }
             first_seen.push((keyword, section.keyword.span));
+            if let SectionKind::Gap(gap) = &section.kind {
+                let example = REQUIRED.iter().find(|(k, _)| *k == keyword).map_or("the section", |(_, e)| e);
+                d.push(super::values::todo(gap, &format!("what the section takes, as in `{example}`")));
+                continue;
+            }
             found.take(section);
         }
         let anchor = file.sections.first().map(|s| s.keyword.span).unwrap_or_default();
@@ -155,7 +160,7 @@ impl<'a> Sections<'a> {
             SectionKind::Status(status) => self.status = Some(status),
             SectionKind::Licenses(licenses) => self.licenses = Some(licenses),
             SectionKind::CustomFields(block) => self.custom_fields = Some(block),
-            SectionKind::Unknown => {}
+            SectionKind::Gap(_) | SectionKind::Unknown => {}
         }
     }
 }

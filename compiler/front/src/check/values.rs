@@ -137,8 +137,19 @@ pub fn number(n: &ast::Number, d: &mut Vec<Diagnostic>) -> Option<f64> {
     }
 }
 
-/// "`page_size` takes a number, found a string".
+/// A gap left to fill in, where `expected` belongs: the one report for it.
+pub fn todo(todo: &ast::Todo, expected: &str) -> Diagnostic {
+    let what = todo.what.plain().unwrap_or_else(|| "what belongs here".to_owned());
+    Diagnostic::error("tib::todo", format!("left to fill in: {what}"), todo.span, "a gap to fill in")
+        .with_help(format!("replace `todo \"…\"` with {expected}"))
+}
+
+/// "`page_size` takes a number, found a string". A gap there is reported as
+/// the gap, with what the setting takes.
 pub fn wrong_kind(name: &str, expected: &str, found: &ast::Value) -> Diagnostic {
+    if let ast::Value::Todo(gap) = found {
+        return todo(gap, &format!("{expected} for `{name}`"));
+    }
     let mut diagnostic = Diagnostic::error(
         "tib::wrong-kind",
         format!("`{name}` takes {expected}, found {}", found.kind_name()),

@@ -82,6 +82,11 @@ impl Lower<'_> {
         }
         let mut inner = pair.into_inner();
         let keyword = word(inner.next().expect("every section starts with its keyword"));
+        // `base_url todo "…"`: the section's keyword, then only its gap.
+        if let Some(gap) = inner.clone().find(|p| !is_keyword(p.as_rule())).filter(|p| p.as_rule() == Rule::todo) {
+            let todo = self.todo(gap);
+            return Section { keyword, span: Span::new(span.start, todo.span.end), kind: SectionKind::Gap(todo) };
+        }
         let kind = match kind {
             Rule::app => SectionKind::App(self.string(next(&mut inner))),
             Rule::base_url => SectionKind::BaseUrl(self.string(next(&mut inner))),
@@ -251,8 +256,16 @@ impl Lower<'_> {
             Rule::branches => Value::Branches(self.branches(pair)),
             Rule::path => Value::Path(self.path(pair)),
             Rule::mapped => self.mapped(pair),
+            Rule::todo => Value::Todo(self.todo(pair)),
             other => unreachable!("the grammar has no value {other:?}"),
         }
+    }
+
+    fn todo(&mut self, pair: Pair<'_, Rule>) -> Todo {
+        let start = pair.as_span().start();
+        let what = self.string(skip_keyword(&mut pair.into_inner()));
+        // The rule's own span runs on over the white space its lookahead read.
+        Todo { span: Span::new(start, what.span.end), what }
     }
 
     /// A mapped value; a lone path stays a path.
@@ -624,6 +637,7 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_else
             | Rule::kw_auto
             | Rule::kw_otherwise
+            | Rule::kw_todo
     )
 }
 
