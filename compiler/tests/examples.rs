@@ -90,6 +90,7 @@ fn examples_cover_the_language() {
         "api_error rate_limited",
         "request body",
         "listings",
+        "max_users",
         "token into the body",
         "continuation request",
         "client_auth basic",
@@ -99,6 +100,7 @@ fn examples_cover_the_language() {
         "status field",
         "status conditions",
         "licenses auto",
+        "licenses none",
         "licenses conditions",
         "licenses catch-all",
         "role field",
@@ -123,6 +125,9 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     let mut add = |f: &str| {
         seen.insert(f.to_owned());
     };
+    if spec.max_users.is_some() {
+        add("max_users");
+    }
     add(match &spec.auth {
         ir::Auth::Bearer { .. } => "auth bearer",
         ir::Auth::Basic { .. } => "auth basic",
@@ -271,6 +276,7 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     }
     match &spec.licenses {
         ir::Licenses::Auto { .. } => add("licenses auto"),
+        ir::Licenses::None => add("licenses none"),
         ir::Licenses::Conditions { licenses, catch_all } => {
             add("licenses conditions");
             if catch_all.is_some() {

@@ -254,7 +254,7 @@ fn an_editor_gets_diagnostics_fixes_hover_completion_navigation_and_formatting()
     let status = complete(&format!("{fixed}\nstatus "), "\nstatus ", 8);
     assert_eq!(status, ["auto", "field", "if"]);
     let licenses = complete(&format!("{fixed}\nlicenses "), "\nlicenses ", 10);
-    assert_eq!(licenses, ["auto"]);
+    assert_eq!(licenses, ["auto", "none"]);
     let users = complete(&format!("{fixed}\nusers at data "), "\nusers at data ", 15);
     assert_eq!(users, ["or none"]);
     let client_auth =

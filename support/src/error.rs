@@ -29,6 +29,9 @@ pub enum SyncError {
     Repeated { page: u32, what: &'static str },
     /// More pages than the sync may fetch.
     PageCap { max_pages: u32 },
+    /// The API lists at most this many users through the spec's paging (`max_users`), and
+    /// more remain: the sync stops rather than ask past it or store a part.
+    Capped { max_users: u64 },
     /// The pages disagree with the total they give: the sync stops rather
     /// than mark the users it never saw deleted.
     Total { page: u32, detail: String },
@@ -91,6 +94,12 @@ impl fmt::Display for SyncError {
             SyncError::PageCap { max_pages } => {
                 write!(f, "more than {max_pages} pages; the sync stops at the page cap")
             }
+            SyncError::Capped { max_users } => write!(
+                f,
+                "the API lists at most {max_users} users through this paging (`max_users` in the spec), and this \
+                 account has more: the sync stops rather than store a part of them. Page it another way: with \
+                 the API's cursor or next link if it has one, or one listing per filter (`listings`)"
+            ),
             SyncError::Total { page, detail } => {
                 write!(f, "page {page}: {detail}; the sync stops rather than mark the users it did not see deleted")
             }

@@ -99,7 +99,7 @@ pub async fn sync(
         summary: SyncSummary::default(),
         listed: (!listings.is_empty()).then(HashSet::new),
     };
-    let mut run = Run { pages, handed };
+    let mut run = Run { pages, handed, max_users: spec.max_users };
     let paged = async {
         if listings.is_empty() {
             return run.listing(&spec.pagination).await;
@@ -158,6 +158,8 @@ impl Run<'_> {
 struct Run<'r> {
     pages: Pages<'r>,
     handed: Handed<'r>,
+    /// The most users the API lists through the spec's paging, per listing.
+    max_users: Option<u64>,
 }
 
 /// How one page is fetched and read; shared by the requests in flight.
@@ -331,9 +333,19 @@ impl Run<'_> {
         let mut reading: VecDeque<(Arrived, u64)> = VecDeque::new();
         let mut received = 0u64;
         let mut seen = HashSet::new();
+        // A page that would reach past the API's cap is never asked for: the API would refuse
+        // it (PagerDuty answers 400, which reads as bad credentials) or answer it empty.
+        let within_cap = |position: u64| {
+            let pages_before = position.saturating_sub(counted.first) / step;
+            self.max_users.is_none_or(|cap| (pages_before + 1) * page_size <= cap)
+        };
         loop {
             // No request beyond the page cap is sent: the pages in flight may end the sync first.
-            while in_flight.len() < window && reading.len() < window && handed.requested < handed.max_pages {
+            while in_flight.len() < window
+                && reading.len() < window
+                && handed.requested < handed.max_pages
+                && within_cap(ahead)
+            {
                 let number = handed.next_page_number()?;
                 let url = pages.requests.counted(counted, ahead);
                 let position = ahead;
@@ -344,7 +356,10 @@ impl Run<'_> {
                 biased;
                 (page, position) = oldest(pages, &mut reading), if !reading.is_empty() => Next::Read(page, position),
                 Some((arrived, position)) = in_flight.next(), if !in_flight.is_empty() => Next::Arrived(arrived, position),
-                else => return Err(SyncError::PageCap { max_pages: handed.max_pages }),
+                else => return Err(match self.max_users {
+                    Some(max_users) if !within_cap(ahead) => SyncError::Capped { max_users },
+                    _ => SyncError::PageCap { max_pages: handed.max_pages },
+                }),
             };
             let (page, this_position) = match next {
                 Next::Arrived(arrived, position) => {
@@ -403,8 +418,10 @@ impl Run<'_> {
         let mut url = self.pages.requests.first();
         let mut body = self.pages.requests.body().cloned();
         let mut seen = HashSet::new();
+        let mut received = 0u64;
         loop {
             let fetched = self.fetch(url, body.take()).await?;
+            received += fetched.info.count as u64;
             let first = seen.is_empty();
             let next = match &link {
                 Link::NextUrl(NextUrlSource::Body) | Link::Token { source: TokenSource::Body, .. } => {
@@ -428,6 +445,9 @@ impl Run<'_> {
             if stopped {
                 self.handed.summary.unlinked |= first && next.is_none();
                 return Ok(());
+            }
+            if let Some(max_users) = self.max_users.filter(|cap| received >= *cap) {
+                return Err(SyncError::Capped { max_users });
             }
             let Some(next) = next else { return Err(SyncError::NoNextPage { page: fetched.number }) };
             if !seen.insert(next.clone()) {

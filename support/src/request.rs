@@ -293,6 +293,7 @@ mod tests {
         auth: Auth::QueryKey { param: "api_key", value: Template(&[Part::Credential(0)]) },
         endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
         pagination: Pagination::None,
+        max_users: None,
     };
 
     #[test]
@@ -340,6 +341,7 @@ mod tests {
                 listings: &[],
             },
             pagination: Pagination::None,
+            max_users: None,
         };
         for (tenant, ok) in [("acme", true), ("evil.io/x?", false), ("a@b", false), ("", false)] {
             let creds = CredentialValues::new(vec![(Secret::new(tenant), false), (Secret::new("t"), true)]);

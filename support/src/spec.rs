@@ -17,6 +17,9 @@ pub struct Spec {
     pub auth: Auth,
     pub endpoint: Endpoint,
     pub pagination: Pagination,
+    /// The most users the API lists through this paging: reaching it with more remaining
+    /// fails the sync ([`crate::SyncError::Capped`]), and no request asks past it.
+    pub max_users: Option<u64>,
 }
 
 #[derive(Clone, Debug)]

@@ -180,6 +180,7 @@ const CODE: Spec = Spec {
     }),
     endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
     pagination: Pagination::None,
+    max_users: None,
 };
 
 fn code_client(server: &MockServer) -> OAuthClient {

@@ -368,6 +368,8 @@ async fn zendesk_basic_auth_next_url_in_the_body_and_a_has_more_flag() {
 /// Answers offset/limit requests from a list of `total` users, with `more`.
 struct OffsetPages {
     total: usize,
+    /// The offset from which the API answers HTTP 400, as PagerDuty does past 10,000.
+    refuses_from: usize,
     /// The most users one answer holds, whatever the limit asked (as some APIs cap it).
     most: usize,
     /// The first page answers last: each page waits this much less than the one before.
@@ -376,7 +378,7 @@ struct OffsetPages {
 
 impl OffsetPages {
     fn of(total: usize) -> Self {
-        OffsetPages { total, most: usize::MAX, stagger: Duration::ZERO }
+        OffsetPages { total, refuses_from: usize::MAX, most: usize::MAX, stagger: Duration::ZERO }
     }
 }
 
@@ -386,6 +388,10 @@ impl Respond for OffsetPages {
             request.url.query_pairs().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0)
         };
         let (offset, limit) = (param("offset"), param("limit").min(self.most));
+        if offset >= self.refuses_from {
+            return ResponseTemplate::new(400)
+                .set_body_json(json!({"error": {"message": "Offset must be less than 10000", "code": 2001}}));
+        }
         let pages_after = u32::try_from(self.total.saturating_sub(offset) / limit.max(1)).unwrap_or(0);
         let users: Vec<Value> = (offset..(offset + limit).min(self.total))
             .map(|i| {
@@ -704,7 +710,7 @@ async fn azure_devops_token_in_a_response_header_and_basic_auth_with_an_empty_us
     assert_eq!(synced.users.len(), 3);
     assert!(user(&synced.users, "aad.1").active);
     assert!(!user(&synced.users, "svc.1").active, "not contains");
-    assert_eq!(*user(&synced.users, "aad.1").licenses, ["Azure DevOps Basic"]);
+    assert!(user(&synced.users, "aad.1").licenses.is_empty(), "`licenses none` claims no license");
 }
 
 // ------------------------------------------------ Entra ID and HubSpot ---
@@ -942,6 +948,34 @@ async fn the_page_cap_bounds_a_sync() {
     let options = SyncOptions { max_pages: 3, retry: fast_retries(), ..SyncOptions::default() };
     let error = sync_with("pagerduty", &server, "", &["pd-key"], None, options).await.expect_err("capped");
     assert_eq!(error, SyncError::PageCap { max_pages: 3 });
+}
+
+#[tokio::test]
+async fn an_account_past_the_apis_listing_cap_fails_the_sync_naming_the_cap_and_never_asks_past_it() {
+    // PagerDuty's spec says `max_users = 10000`; its API refuses offsets from there.
+    let server = MockServer::start().await;
+    let api = OffsetPages { refuses_from: 10_000, ..OffsetPages::of(10_050) };
+    Mock::given(path("/users")).respond_with(api).mount(&server).await;
+    let options = || SyncOptions { max_pages: 200, retry: fast_retries(), ..SyncOptions::default() };
+    let error = sync_with("pagerduty", &server, "", &["pd-key"], None, options()).await.expect_err("capped");
+    assert_eq!(error, SyncError::Capped { max_users: 10_000 });
+    assert!(!error.is_auth_or_config_failure(), "a cap is no reason to disable the connection");
+    assert!(error.to_string().contains("at most 10000 users") && error.to_string().contains("another way"), "{error}");
+    let requests = server.received_requests().await.expect("recorded");
+    let offsets: Vec<usize> = requests
+        .iter()
+        .filter_map(|r| r.url.query_pairs().find(|(k, _)| k == "offset").and_then(|(_, v)| v.parse().ok()))
+        .collect();
+    assert_eq!(offsets.iter().max(), Some(&9_900), "no page asked at or past the cap");
+
+    // An account of exactly the cap lists whole: the API says no more remain.
+    let server = MockServer::start().await;
+    Mock::given(path("/users"))
+        .respond_with(OffsetPages { refuses_from: 10_000, ..OffsetPages::of(10_000) })
+        .mount(&server)
+        .await;
+    let (synced, _) = sync_with("pagerduty", &server, "", &["pd-key"], None, options()).await.expect("whole");
+    assert_eq!(synced.users.len(), 10_000);
 }
 
 #[tokio::test]

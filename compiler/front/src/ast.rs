@@ -129,8 +129,16 @@ pub enum Status {
 
 #[derive(Clone, Debug)]
 pub enum Licenses {
-    Auto { name: Option<Str>, span: Span },
-    List { entries: Vec<License>, span: Span },
+    Auto {
+        name: Option<Str>,
+        span: Span,
+    },
+    /// `licenses none`: the app has no license tiers.
+    None(Span),
+    List {
+        entries: Vec<License>,
+        span: Span,
+    },
 }
 
 /// `"Name" when { rules }` or `"Name" otherwise`.

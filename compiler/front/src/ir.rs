@@ -24,6 +24,10 @@ pub struct Spec {
     pub endpoint: Endpoint,
     /// How to get from one page of users to the next and when to stop.
     pub pagination: Pagination,
+    /// The most users the API lists through this paging (`max_users`): PagerDuty refuses offsets
+    /// past 10,000, Auth0 lists 1,000. A listing that reaches it with more remaining fails the sync
+    /// instead of asking past it (a refusal that reads as bad credentials) or storing a part.
+    pub max_users: Option<u64>,
     /// A rule that turns an HTTP 200 into an API error (`"ok": false`).
     pub api_error: Option<ApiError>,
     /// Where the users array is in each response body (empty: the body is the array).
@@ -552,6 +556,8 @@ pub struct Branch {
 pub enum Licenses {
     /// Every active user holds one license of this name (the app's name unless given).
     Auto { name: String },
+    /// No user holds a license: the app has no tiers to tell apart.
+    None,
     /// Named licenses with rules; a user holds every license whose rules hold.
     Conditions {
         /// In spec order, names unique.

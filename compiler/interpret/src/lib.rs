@@ -57,6 +57,7 @@ impl Interpreted {
         }
         match &ir.licenses {
             ir::Licenses::Auto { name } => labels.push(name),
+            ir::Licenses::None => {}
             ir::Licenses::Conditions { licenses, catch_all } => {
                 labels.extend(licenses.iter().map(|l| l.name.as_str()));
                 labels.extend(catch_all.as_deref());
@@ -146,6 +147,7 @@ impl Interpreted {
                     Vec::new()
                 }
             }
+            ir::Licenses::None => Vec::new(),
             ir::Licenses::Conditions { licenses, catch_all } => {
                 let mut held: Vec<&'static str> =
                     licenses.iter().filter(|l| all(Some(user), shape, &l.when)).map(|l| self.name(&l.name)).collect();

@@ -36,6 +36,7 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             listings: leak(spec.endpoint.listings.iter().map(|listing| params(listing)).collect()),
         },
         pagination: pagination(&spec.pagination),
+        max_users: spec.max_users,
     })
 }
 

@@ -46,7 +46,7 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
             list
         }
         ([], ["status"]) => keyword(&["auto", "field", "if"], CompletionItemKind::KEYWORD),
-        ([], ["licenses"]) => keyword(&["auto"], CompletionItemKind::KEYWORD),
+        ([], ["licenses"]) => keyword(&["auto", "none"], CompletionItemKind::KEYWORD),
         ([], ["users", "at", _]) => keyword(&["or none"], CompletionItemKind::KEYWORD),
         ([], ["api_error"]) => keyword(&["when"], CompletionItemKind::KEYWORD),
         (["auth", _, ..], ["client_auth", "="]) => keyword(&["\"basic\"", "\"post\""], CompletionItemKind::ENUM_MEMBER),

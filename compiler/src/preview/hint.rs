@@ -93,6 +93,11 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
             "check the pagination: the path of the next token or URL, and the stop conditions".to_owned()
         }
         SyncError::PageCap { .. } => "more pages remain".to_owned(),
+        SyncError::Capped { .. } => {
+            "the account has more users than the API lists this way: page with a cursor or next link, or \
+             split the listing with `listings`"
+                .to_owned()
+        }
         SyncError::TooLarge { .. } => {
             "the answer is larger than a sync reads: ask for smaller pages (the page size), or check the URL".to_owned()
         }

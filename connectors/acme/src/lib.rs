@@ -76,6 +76,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ::tib_support::spec::CountStop::EmptyPage,
         ],
     }),
+    max_users: None,
 };
 /// The values a connection to Acme supplies.
 #[derive(Clone, Debug)]

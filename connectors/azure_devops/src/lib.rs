@@ -60,6 +60,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ::tib_support::spec::TokenStop::EmptyPage,
         ],
     },
+    max_users: None,
 };
 /// The values a connection to Azure DevOps supplies.
 #[derive(Clone, Debug)]
@@ -142,9 +143,7 @@ fn map_user(
         status: ::tib_support::map::Label::Fixed(
             if active { "Active" } else { "Deleted" },
         ),
-        licenses: ::std::borrow::Cow::Borrowed(
-            if active { &["Azure DevOps Basic"] } else { &[] },
-        ),
+        licenses: ::std::borrow::Cow::Borrowed(&[]),
         custom_fields: &custom_fields,
     }
         .finish()

@@ -39,6 +39,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         source: ::tib_support::spec::TokenSource::Body,
         stop: &[::tib_support::spec::TokenStop::NoMore],
     },
+    max_users: None,
 };
 /// The values a connection to Dropbox Business supplies.
 #[derive(Clone, Debug)]

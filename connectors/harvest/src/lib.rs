@@ -65,6 +65,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ::tib_support::spec::CountStop::ShortPage,
         ],
     }),
+    max_users: None,
 };
 /// The values a connection to Harvest supplies.
 #[derive(Clone, Debug)]

@@ -68,6 +68,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         source: ::tib_support::spec::NextUrlSource::Body,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
     },
+    max_users: None,
 };
 /// The values a connection to Microsoft Entra ID supplies.
 #[derive(Clone, Debug)]

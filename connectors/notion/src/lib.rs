@@ -74,6 +74,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         source: ::tib_support::spec::TokenSource::Body,
         stop: &[::tib_support::spec::TokenStop::NoMore],
     },
+    max_users: None,
 };
 /// The values a connection to Notion supplies.
 #[derive(Clone, Debug)]

@@ -63,6 +63,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         source: ::tib_support::spec::NextUrlSource::LinkHeader,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
     },
+    max_users: None,
 };
 /// The values a connection to Okta supplies.
 #[derive(Clone, Debug)]

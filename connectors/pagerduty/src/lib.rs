@@ -64,6 +64,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ::tib_support::spec::CountStop::EmptyPage,
         ],
     }),
+    max_users: Some(10000u64),
 };
 /// The values a connection to PagerDuty supplies.
 #[derive(Clone, Debug)]

@@ -28,6 +28,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         listings: &[],
     },
     pagination: ::tib_support::spec::Pagination::None,
+    max_users: None,
 };
 /// The values a connection to Pipedrive supplies.
 #[derive(Clone, Debug)]

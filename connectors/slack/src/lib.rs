@@ -39,6 +39,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         source: ::tib_support::spec::TokenSource::Body,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
     },
+    max_users: None,
 };
 /// The values a connection to Slack supplies.
 #[derive(Clone, Debug)]

@@ -68,6 +68,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ::tib_support::spec::TokenStop::MissingToken,
         ],
     },
+    max_users: None,
 };
 /// The values a connection to Zendesk supplies.
 #[derive(Clone, Debug)]

@@ -88,6 +88,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         source: ::tib_support::spec::TokenSource::Body,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
     },
+    max_users: None,
 };
 /// The values a connection to Zoom supplies.
 #[derive(Clone, Debug)]

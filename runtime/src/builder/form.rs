@@ -712,6 +712,8 @@ pub enum Status {
 pub enum Licenses {
     /// One license for every active user, named as the app unless named here.
     Auto(String),
+    /// No license: the app has no tiers.
+    None,
     /// Each license whose rules hold; `otherwise`, when named, for a user no rule gave one.
     Conditions { licenses: Vec<Labelled>, otherwise: String },
 }
@@ -751,6 +753,7 @@ impl Rules {
                         ast::Licenses::Auto { name, .. } => {
                             Licenses::Auto(name.as_ref().map(text::unescape).unwrap_or_default())
                         }
+                        ast::Licenses::None(_) => Licenses::None,
                         ast::Licenses::List { entries, .. } => {
                             let mut otherwise = String::new();
                             let mut licenses = Vec::new();
@@ -795,6 +798,7 @@ impl Rules {
                 licenses: labelled("license"),
                 otherwise: form.get("licenses.otherwise").trim().to_owned(),
             },
+            "none" => Licenses::None,
             _ => Licenses::Auto(form.get("licenses.name").trim().to_owned()),
         };
         Rules { active: posted_rows(form, "active"), status, licenses }
@@ -822,6 +826,7 @@ impl Rules {
         let licenses = match &self.licenses {
             Licenses::Auto(name) if name.is_empty() => None,
             Licenses::Auto(name) => Some(format!("licenses auto {}", text::literal(name))),
+            Licenses::None => Some("licenses none".to_owned()),
             Licenses::Conditions { licenses, otherwise } => {
                 let mut lines: String = licenses
                     .iter()
@@ -942,6 +947,7 @@ mod tests {
             Licenses::Auto(name) => {
                 form.extend([("licenses".into(), "auto".into()), ("licenses.name".into(), name.clone())])
             }
+            Licenses::None => form.push(("licenses".into(), "none".into())),
             Licenses::Conditions { licenses, otherwise } => {
                 form.push(("licenses".into(), "conditions".into()));
                 form.push(("licenses.otherwise".into(), otherwise.clone()));

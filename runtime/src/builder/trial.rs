@@ -262,6 +262,7 @@ pub struct Preview {
 pub fn preview(spec: ir::Spec, body: &str) -> Result<Preview, String> {
     let names: Vec<String> = match &spec.licenses {
         ir::Licenses::Auto { name } => vec![name.clone()],
+        ir::Licenses::None => Vec::new(),
         ir::Licenses::Conditions { licenses, catch_all } => {
             licenses.iter().map(|l| l.name.clone()).chain(catch_all.clone()).collect()
         }

@@ -44,7 +44,11 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let mut credentials = credentials::Credentials::declare(sections.credentials, d);
     let base_url = sections.base_url.and_then(|url| endpoint::base_url(url, &mut credentials, d));
     let auth = sections.auth.and_then(|(kind, arg)| auth::auth(kind, arg, &mut credentials, d));
-    let pagination = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));
+    let paging = sections.paginate.and_then(|(style, body)| paginate::pagination(style, body, d));
+    let (pagination, max_users) = match paging {
+        Some((pagination, max_users)) => (Some(pagination), max_users),
+        None => (None, None),
+    };
     let endpoint = sections
         .request
         .and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), &mut credentials, d));
@@ -95,6 +99,7 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         base_url: base_url?,
         endpoint: endpoint?,
         pagination: pagination?,
+        max_users,
         api_error: api_error.flatten(),
         users_path: users_path??,
         users_optional: sections.users.is_some_and(|(_, optional)| optional),

@@ -16,9 +16,10 @@ const TOKEN_STOPS: &[&str] = &["missing_token", "empty_page", "no_more"];
 /// The settings a pagination style takes (besides `stop when` and `from` lines).
 pub fn settings(style: &str) -> &'static [&'static str] {
     match style {
-        "offset" => &["offset_param", "limit_param", "page_size", "start", "concurrency"],
-        "page" => &["page_param", "size_param", "page_size", "first_page", "concurrency"],
-        "token" => &["param", "body_field", "continue_path"],
+        "offset" => &["offset_param", "limit_param", "page_size", "start", "concurrency", "max_users"],
+        "page" => &["page_param", "size_param", "page_size", "first_page", "concurrency", "max_users"],
+        "token" => &["param", "body_field", "continue_path", "max_users"],
+        "next_url" => &["max_users"],
         _ => &[],
     }
 }
@@ -39,11 +40,12 @@ struct Body<'a> {
     from: Option<(&'a ast::Word, Option<&'a Value>, Span)>,
 }
 
+/// The style, and the most users the API lists through it (`max_users`).
 pub fn pagination(
     style: &ast::Word,
     body: Option<&ast::Pagination>,
     d: &mut Vec<Diagnostic>,
-) -> Option<ir::Pagination> {
+) -> Option<(ir::Pagination, Option<u64>)> {
     let style_name = style.text.as_str();
     if !STYLES.contains(&style_name) {
         d.push(
@@ -60,7 +62,7 @@ pub fn pagination(
     let owner = format!("`paginate {style_name}`");
     let Some(body) = body else {
         if style_name == "none" {
-            return Some(ir::Pagination::None);
+            return Some((ir::Pagination::None, None));
         }
         d.push(
             Diagnostic::error(
@@ -88,12 +90,44 @@ pub fn pagination(
         return None;
     }
     let body = split(body, settings(style_name), &owner, d);
-    match style_name {
+    let max_users = body.settings.integer("max_users", 1..=MOST_USERS, d);
+    let paging = match style_name {
         "offset" => counted(&body, &owner, CountedKind::Offset, d),
         "page" => counted(&body, &owner, CountedKind::Page, d),
         "next_url" => next_url(&body, &owner, d),
         _ => token(&body, &owner, d),
+    }?;
+    // A counted page that would reach past the cap is never asked for: a cap that is not a
+    // whole number of pages would end the listing short of it.
+    if let (Some(cap), ir::Pagination::Offset(ir::Offset { page_size, .. }))
+    | (Some(cap), ir::Pagination::PageNumber(ir::PageNumber { page_size, .. })) = (max_users, &paging)
+        && cap % u64::from(*page_size) != 0
+    {
+        let span = body.settings.get("max_users").map_or(style.span, Value::span);
+        d.push(
+            Diagnostic::error(
+                "tib::max-users",
+                format!("`max_users` {cap} is not a whole number of pages of {page_size}"),
+                span,
+                "not a multiple of page_size",
+            )
+            .with_help(format!(
+                "pages are asked whole, so the last one would reach past the cap: make page_size divide it \
+                 (e.g. page_size = {})",
+                largest_divisor(cap, *page_size)
+            )),
+        );
+        return None;
     }
+    Some((paging, max_users))
+}
+
+/// The highest `max_users` a spec may state.
+const MOST_USERS: u64 = 1_000_000_000;
+
+/// The largest page size up to `under` that divides `cap`.
+fn largest_divisor(cap: u64, under: u32) -> u64 {
+    (1..=u64::from(under)).rev().find(|size| cap % size == 0).unwrap_or(1)
 }
 
 fn split<'a>(pagination: &'a ast::Pagination, allowed: &[&str], owner: &str, d: &mut Vec<Diagnostic>) -> Body<'a> {

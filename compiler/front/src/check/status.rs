@@ -33,11 +33,14 @@ pub fn licenses(licenses: &ast::Licenses, app: Option<&ir::App>, d: &mut Vec<Dia
             };
             Some(ir::Licenses::Auto { name })
         }
+        ast::Licenses::None(_) => Some(ir::Licenses::None),
         ast::Licenses::List { entries, span } => {
             if entries.is_empty() {
                 d.push(
-                    Diagnostic::error("tib::empty-licenses", "`licenses` lists no license", *span, "empty")
-                        .with_help("list licenses as \"Name\" when { rules }, or write `licenses auto`"),
+                    Diagnostic::error("tib::empty-licenses", "`licenses` lists no license", *span, "empty").with_help(
+                        "list licenses as \"Name\" when { rules }; an app without license tiers is \
+                             `licenses none`, one license for every active user `licenses auto`",
+                    ),
                 );
                 return None;
             }

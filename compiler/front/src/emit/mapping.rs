@@ -147,6 +147,7 @@ fn licenses(base: &TokenStream, shape: &Shape, licenses: &ir::Licenses) -> Token
         ir::Licenses::Auto { name } => {
             quote!(::std::borrow::Cow::Borrowed(if active { &[#name] } else { &[] }))
         }
+        ir::Licenses::None => quote!(::std::borrow::Cow::Borrowed(&[])),
         ir::Licenses::Conditions { licenses, catch_all } => {
             let checks = licenses.iter().map(|license| {
                 let when = all(base, shape, &license.when);

@@ -17,6 +17,10 @@ pub fn spec(spec: &ir::Spec) -> TokenStream {
     let auth = auth(&spec.auth);
     let endpoint = endpoint(&spec.endpoint);
     let pagination = pagination(&spec.pagination);
+    let max_users = match spec.max_users {
+        Some(cap) => quote!(Some(#cap)),
+        None => quote!(None),
+    };
     quote! {
         /// The request side of this connector: where the API is, how to authenticate, how pages follow.
         pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
@@ -28,6 +32,7 @@ pub fn spec(spec: &ir::Spec) -> TokenStream {
             auth: #auth,
             endpoint: #endpoint,
             pagination: #pagination,
+            max_users: #max_users,
         };
     }
 }

@@ -192,6 +192,7 @@ impl Lower<'_> {
                 let name = pair.into_inner().nth(1).map(|p| self.string(p));
                 Licenses::Auto { name, span }
             }
+            Rule::licenses_none => Licenses::None(span),
             _ => {
                 let entries = pair
                     .into_inner()

@@ -557,6 +557,7 @@ fn rules_form(rules: &Rules) -> Markup {
     };
     let (licenses_kind, auto_name, licenses, licenses_otherwise) = match &rules.licenses {
         Licenses::Auto(name) => ("auto", name.as_str(), &[][..], ""),
+        Licenses::None => ("none", "", &[][..], ""),
         Licenses::Conditions { licenses, otherwise } => ("conditions", "", licenses.as_slice(), otherwise.as_str()),
     };
     html! {
@@ -584,6 +585,7 @@ fn rules_form(rules: &Rules) -> Markup {
             label.check { input type="radio" name="licenses" value="auto" checked[licenses_kind == "auto"]; " One license for every active user" }
             input type="text" name="licenses.name" value=(auto_name) placeholder="named as the app" aria-label="License name";
             label.check { input type="radio" name="licenses" value="conditions" checked[licenses_kind == "conditions"]; " Licenses by conditions (several may hold)" }
+            label.check { input type="radio" name="licenses" value="none" checked[licenses_kind == "none"]; " No licenses: the app has no tiers" }
             (labelled("license", "license", licenses))
             input type="text" name="licenses.otherwise" value=(licenses_otherwise) placeholder="license otherwise" aria-label="License otherwise";
         }
