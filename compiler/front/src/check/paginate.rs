@@ -101,7 +101,7 @@ pub fn pagination(
     // whole number of pages would end the listing short of it.
     if let (Some(cap), ir::Pagination::Offset(ir::Offset { page_size, .. }))
     | (Some(cap), ir::Pagination::PageNumber(ir::PageNumber { page_size, .. })) = (max_users, &paging)
-        && cap % u64::from(*page_size) != 0
+        && !cap.is_multiple_of(u64::from(*page_size))
     {
         let span = body.settings.get("max_users").map_or(style.span, Value::span);
         d.push(
@@ -127,7 +127,7 @@ const MOST_USERS: u64 = 1_000_000_000;
 
 /// The largest page size up to `under` that divides `cap`.
 fn largest_divisor(cap: u64, under: u32) -> u64 {
-    (1..=u64::from(under)).rev().find(|size| cap % size == 0).unwrap_or(1)
+    (1..=u64::from(under)).rev().find(|size| cap.is_multiple_of(*size)).unwrap_or(1)
 }
 
 fn split<'a>(pagination: &'a ast::Pagination, allowed: &[&str], owner: &str, d: &mut Vec<Diagnostic>) -> Body<'a> {
