@@ -555,3 +555,45 @@ async fn preview_says_when_no_page_held_the_next_link() {
     let value: Value = serde_json::from_str(&json.stdout).expect("JSON");
     assert!(value["unlinked"].as_str().is_some_and(|u| u.contains("links.next")), "{value}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_reach_the_requests_query_and_headers_and_a_secret_stays_out_of_the_url_shown() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/users"))
+        .and(query_param("workspace", "ws-42"))
+        .and(header("x-account", format!("acct {TOKEN}").as_str()))
+        .and(header("authorization", format!("Bearer {TOKEN}").as_str()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"data": [{"gid": "1", "email": "ann@demo.example"}]})),
+        )
+        .mount(&server)
+        .await;
+    let spec = format!(
+        r#"app "Demo"
+base_url "{}/api"
+credentials {{
+  token     secret "A token"
+  workspace text   "The workspace id"
+}}
+auth bearer "{{token}}"
+request GET "/users" {{
+  query   = {{ "workspace" = "{{workspace}}" }}
+  headers = {{ "X-Account" = "acct {{token}}" }}
+}}
+paginate none
+users at data
+fields {{
+  id    = gid
+  email = email
+}}
+"#,
+        server.uri()
+    );
+    let root = workspace_of(&spec);
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["test", "specs/demo.tib", "--cred", &cred, "--cred", "workspace=ws-42"]).await;
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("workspace=ws-42") && run.stdout.contains("ann@demo.example"), "{}", run.stdout);
+    assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "the secret header is redacted");
+}

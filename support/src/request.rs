@@ -274,9 +274,12 @@ fn header_name(param: &Param) -> Result<HeaderName, SyncError> {
 }
 
 fn header_value(param: &Param, creds: &CredentialValues) -> Result<HeaderValue, SyncError> {
-    HeaderValue::from_str(&render(&param.value, creds)).map_err(|_| {
+    let mut value = HeaderValue::from_str(&render(&param.value, creds)).map_err(|_| {
         SyncError::Config(format!("the value of header `{}` holds characters a header cannot", param.name))
-    })
+    })?;
+    // A header that carries a credential is kept out of HTTP/2's header tables and debug output.
+    value.set_sensitive(param.value.0.iter().any(|part| matches!(part, crate::spec::Part::Credential(_))));
+    Ok(value)
 }
 
 #[cfg(test)]

@@ -23,9 +23,9 @@ pub struct Draft {
     pub method: &'static str,
     pub path: String,
     /// Fixed query parameters: the required ones and the page size of a link or cursor listing.
-    pub query: Vec<(String, Slot<String>)>,
-    /// Fixed headers: the required ones (an API version).
-    pub headers: Vec<(String, Slot<String>)>,
+    pub query: Vec<(String, Template)>,
+    /// Fixed headers: the required ones (an API version, an account id).
+    pub headers: Vec<(String, Template)>,
     /// A POST's body, which a document describes but does not give.
     pub body: Option<Slot<String>>,
     pub paging: Slot<Paging>,
@@ -154,7 +154,6 @@ impl Draft {
         };
         [gap_of(&self.base_url), gap_of(&self.auth), refresh]
             .into_iter()
-            .chain(self.query.iter().chain(&self.headers).map(|(_, value)| gap_of(value)))
             .chain([self.body.as_ref().and_then(gap_of), gap_of(&self.paging), gap_of(&self.users_at)])
             .chain(self.fields.iter().map(|(_, path)| gap_of(path)))
             .flatten()
@@ -231,7 +230,7 @@ impl Draft {
             }
             let _ = write!(out, "  {setting} = {{");
             for (name, value) in pairs {
-                let _ = write!(out, " {} = {}", literal(name), self.slot(value, |v| literal(v)));
+                let _ = write!(out, " {} = {}", literal(name), value.written());
             }
             out.push_str(" }\n");
         }

@@ -118,25 +118,22 @@ pub fn openapi(text: &str, options: &Options<'_>) -> Result<Imported, Error> {
     };
     credentials.extend(auth.credentials);
 
-    let required = |location: &str| {
-        op.parameters
-            .iter()
-            .filter(|p| p.location == location && p.required && !paging.used.iter().any(|u| u == p.name))
-            .map(|p| {
-                let value = fixed(p.schema).map_or_else(
-                    || {
-                        let about = p.description.map(|d| format!(": {}", prompt(Some(d), ""))).unwrap_or_default();
-                        Slot::Gap(format!("a value for the required `{}` parameter{about}", p.name))
-                    },
-                    Slot::Known,
-                );
-                (p.name.to_owned(), value)
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut query = required("query");
-    query.extend(paging.query.iter().map(|(name, value)| (name.clone(), Slot::Known(value.clone()))));
-    let headers = required("header");
+    // A required parameter is sent with its default; one without is the account's own
+    // (Harvest's account id, Asana's workspace), asked at connect as a text credential.
+    let (mut query, mut headers) = (Vec::new(), Vec::new());
+    for p in op.parameters.iter().filter(|p| p.required && !paging.used.iter().any(|u| u == p.name)) {
+        let list = match p.location {
+            "query" => &mut query,
+            "header" => &mut headers,
+            _ => continue,
+        };
+        let value = match fixed(p.schema) {
+            Some(value) => Template::text(&value),
+            None => Template::credential(&unique(&mut credentials, p.name, p.description, "the request")),
+        };
+        list.push((p.name.to_owned(), value));
+    }
+    query.extend(paging.query.iter().map(|(name, value)| (name.clone(), Template::text(value))));
     let body = (op.method == "POST").then(|| request_body(&doc, op.object));
 
     let title = doc.root.pointer("/info/title").and_then(Value::as_str).unwrap_or_default();

@@ -211,7 +211,7 @@ impl Credentials {
                     c.span,
                     "declared here",
                 )
-                .with_help("use it as a {placeholder} in base_url or auth, or remove it"),
+                .with_help("use it as a {placeholder} in base_url, auth or the request, or remove it"),
             );
         }
     }

@@ -74,7 +74,8 @@ pub fn endpoint(
                     None
                 }
             };
-            (fixed_params(&s, "query", d), fixed_params(&s, "headers", d), body, listings(&s, d))
+            let query = fixed_params(&s, "query", Use::Shown, creds, d);
+            (query, fixed_params(&s, "headers", Use::Secret, creds, d), body, listings(&s, d))
         }
         None => (Some(Vec::new()), Some(Vec::new()), Some(None), Some(Vec::new())),
     };
@@ -332,17 +333,29 @@ pub fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     Some(path)
 }
 
-fn fixed_params(s: &Settings<'_>, name: &str, d: &mut Vec<Diagnostic>) -> Option<Vec<(ir::Param, Span)>> {
+/// The request's own query parameters or headers. Their values may hold
+/// credentials (Asana's `workspace`, Harvest's account id): in a query only
+/// text ones, since URLs are logged and shown.
+fn fixed_params(
+    s: &Settings<'_>,
+    name: &str,
+    usage: Use,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Vec<(ir::Param, Span)>> {
     if s.get(name).is_none() {
         return Some(Vec::new());
     }
     let mut out = Vec::new();
+    let mut ok = true;
     for (entry, value) in s.map(name, d)? {
-        let text = super::values::plain(value, &format!("a request {name} value"), d)?;
-        let param_name = if name == "headers" { header_name(&entry.key, d)? } else { entry.key.text.clone() };
-        out.push((ir::Param { name: param_name, value: Template::text(text) }, entry.key.span));
+        let param_name = if name == "headers" { header_name(&entry.key, d) } else { Some(entry.key.text.clone()) };
+        match (param_name, creds.template(value, usage, &format!("a request {name} value"), d)) {
+            (Some(name), Some(value)) => out.push((ir::Param { name, value }, entry.key.span)),
+            _ => ok = false,
+        }
     }
-    Some(out)
+    ok.then_some(out)
 }
 
 /// Whether pagination sets this query parameter on every page.

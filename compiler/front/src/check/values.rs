@@ -96,7 +96,10 @@ pub fn plain(s: &ast::Str, what: &str, d: &mut Vec<Diagnostic>) -> Option<String
                 placeholder.span,
                 "placeholder",
             )
-            .with_help("placeholders are for base_url, auth values and OAuth URLs; write \\{ for a literal brace"),
+            .with_help(
+                "placeholders are for base_url, auth values, the request's query and headers, the body and OAuth \
+                 URLs; write \\{ for a literal brace",
+            ),
         );
         return None;
     }
