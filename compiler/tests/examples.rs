@@ -105,6 +105,7 @@ fn examples_cover_the_language() {
         "licenses catch-all",
         "role field",
         "role conditions",
+        "role decided",
         "name full",
         "name split",
         "api_error",
@@ -231,7 +232,7 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
         Some(ir::Name::Split { first, last }) => mapped.extend([first, last]),
         None => {}
     }
-    if let Some(ir::Role::Field(role)) = &fields.role {
+    if let Some(ir::Role::Field(role) | ir::Role::Decided { otherwise: role, .. }) = &fields.role {
         mapped.push(role);
     }
     for value in mapped {
@@ -266,6 +267,10 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
         Some(ir::Role::Conditions(b)) => {
             add("role conditions");
             rules.extend(b.branches.iter().flat_map(|b| &b.when));
+        }
+        Some(ir::Role::Decided { branches, .. }) => {
+            add("role decided");
+            rules.extend(branches.iter().flat_map(|b| &b.when));
         }
         None => {}
     }

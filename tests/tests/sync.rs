@@ -764,7 +764,7 @@ async fn entra_oauth_specs_send_the_access_token_and_read_quoted_keys() {
 }
 
 #[tokio::test]
-async fn hubspot_token_from_a_nested_body_path() {
+async fn hubspot_token_from_a_nested_body_path_and_a_role_decided_by_a_flag_else_the_role_id() {
     let server = MockServer::start().await;
     Mock::given(path("/settings/v3/users/"))
         .and(query_param_is_missing("after"))
@@ -776,7 +776,10 @@ async fn hubspot_token_from_a_nested_body_path() {
         .await;
     Mock::given(path("/settings/v3/users/"))
         .and(query_param("after", "2"))
-        .respond_with(json(json!({"results": [{"id": "2", "email": "h2@example.com", "roleIds": ["sales"]}]})))
+        .respond_with(json(json!({"results": [
+            {"id": "2", "email": "h2@example.com", "roleIds": ["sales"], "roleId": "48213"},
+            {"id": "3", "email": "h3@example.com"},
+        ]})))
         .mount(&server)
         .await;
     let token = StaticToken(Secret::new("hubspot-access"));
@@ -785,6 +788,8 @@ async fn hubspot_token_from_a_nested_body_path() {
         sync_with("hubspot", &server, "", &["cid", "csecret"], Some(&token), options).await.expect("sync");
     assert_eq!(*user(&synced.users, "1").licenses, ["Super Admin"]);
     assert_eq!(*user(&synced.users, "2").licenses, ["Sales seat"]);
+    let roles: Vec<Option<&str>> = ["1", "2", "3"].iter().map(|id| user(&synced.users, id).role.as_deref()).collect();
+    assert_eq!(roles, [Some("Super Admin"), Some("48213"), None], "the flag, else the role id, else none");
 }
 
 // ---------------------------------------------------------------- Acme ---

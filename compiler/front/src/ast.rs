@@ -374,8 +374,26 @@ impl Operand {
 #[derive(Clone, Debug)]
 pub struct Branches {
     pub branches: Vec<Branch>,
-    pub otherwise: Option<Str>,
+    pub otherwise: Option<Otherwise>,
     pub span: Span,
+}
+
+/// What `else` ends branches with.
+#[derive(Clone, Debug)]
+pub enum Otherwise {
+    /// `else "Member"`.
+    Label(Str),
+    /// `else roleId`: the user's own value (a path, or paths tried in turn).
+    Value(Box<Value>),
+}
+
+impl Otherwise {
+    pub fn span(&self) -> Span {
+        match self {
+            Otherwise::Label(label) => label.span,
+            Otherwise::Value(value) => value.span(),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

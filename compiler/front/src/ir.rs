@@ -511,6 +511,12 @@ pub enum Name {
 pub enum Role {
     Field(Mapped),
     Conditions(Branches),
+    /// Labels by rules, else the user's own value: HubSpot's "Super Admin" when
+    /// `superAdmin` is true, else its `roleId`.
+    Decided {
+        branches: Vec<Branch>,
+        otherwise: Mapped,
+    },
 }
 
 /// Calculated Status.

@@ -52,6 +52,9 @@ impl Interpreted {
             labels.extend(branches.branches.iter().map(|b| b.label.as_str()));
             labels.push(&branches.otherwise);
         }
+        if let Some(ir::Role::Decided { branches, .. }) = &ir.fields.role {
+            labels.extend(branches.iter().map(|b| b.label.as_str()));
+        }
         if let ir::StatusInApp::Fixed(label) = &ir.status {
             labels.push(label);
         }
@@ -110,7 +113,7 @@ impl Interpreted {
             Some(ir::Name::Split { first, last }) => (get(first), get(last)),
         };
         let role_leaf = match &fields.role {
-            Some(ir::Role::Field(value)) => get(value),
+            Some(ir::Role::Field(value) | ir::Role::Decided { otherwise: value, .. }) => get(value),
             _ => None,
         };
         let status_leaf = match &self.ir.status {
@@ -132,6 +135,12 @@ impl Interpreted {
             None => None,
             Some(ir::Role::Field(_)) => Some(Label::Leaf(role_leaf.as_ref())),
             Some(ir::Role::Conditions(b)) => Some(branch_label(b)),
+            Some(ir::Role::Decided { branches, .. }) => {
+                Some(match branches.iter().find(|b| all(Some(user), shape, &b.when)) {
+                    Some(branch) => Label::Fixed(self.name(&branch.label)),
+                    None => Label::Leaf(role_leaf.as_ref()),
+                })
+            }
         };
         let status = match &self.ir.status {
             ir::StatusInApp::Auto => Label::Fixed(if active { "Active" } else { "Deleted" }),
@@ -199,7 +208,7 @@ impl Interpreted {
             Some(ir::Name::Split { first, last }) => values.extend([first, last]),
             None => {}
         }
-        if let Some(ir::Role::Field(v)) = &fields.role {
+        if let Some(ir::Role::Field(v) | ir::Role::Decided { otherwise: v, .. }) = &fields.role {
             values.push(v);
         }
         if let ir::StatusInApp::Field(v) = &self.ir.status {

@@ -90,6 +90,8 @@ struct User<'a> {
     last_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "superAdmin", default, borrow)]
     super_admin: ::tib_support::value::Leaf<'a>,
+    #[serde(rename = "roleId", default, borrow)]
+    role_id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "roleIds", default, borrow)]
     role_ids: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "secondaryTeamIds", default, borrow)]
@@ -136,16 +138,16 @@ fn map_user(
             last: Some(user).and_then(|v| v.last_name.present()),
         },
         role: Some(
-            ::tib_support::map::Label::Fixed(
-                if ::tib_support::rules::is(
-                    Some(user).and_then(|v| v.super_admin.present()),
-                    &::tib_support::rules::Lit::Bool(true),
-                ) {
-                    "Super Admin"
-                } else {
-                    "User"
-                },
-            ),
+            if ::tib_support::rules::is(
+                Some(user).and_then(|v| v.super_admin.present()),
+                &::tib_support::rules::Lit::Bool(true),
+            ) {
+                ::tib_support::map::Label::Fixed("Super Admin")
+            } else {
+                ::tib_support::map::Label::Leaf(
+                    Some(user).and_then(|v| v.role_id.present()),
+                )
+            },
         ),
         created_at: None,
         last_seen_at: None,

@@ -744,7 +744,12 @@ impl Rules {
                                 .iter()
                                 .map(|b| Labelled { label: text::unescape(&b.label), rows: rows(p, &b.when) })
                                 .collect(),
-                            otherwise: b.otherwise.as_ref().map(text::unescape).unwrap_or_default(),
+                            otherwise: match &b.otherwise {
+                                Some(ast::Otherwise::Label(label)) => text::unescape(label),
+                                // A value ends only a field's branches: the checker says so here.
+                                Some(otherwise @ ast::Otherwise::Value(_)) => p.source(otherwise.span()).to_owned(),
+                                None => String::new(),
+                            },
                         },
                     }
                 }

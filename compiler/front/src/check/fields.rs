@@ -30,6 +30,12 @@ pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields>
     let last_seen_at = timestamp("last_seen_at", d);
     let name = name(&s, d);
     let role = optional(s.get("role").map(|value| match value {
+        // `else roleId`: labels by rules, else the user's own value.
+        Value::Branches(branches @ ast::Branches { otherwise: Some(ast::Otherwise::Value(fallback)), .. }) => {
+            let list = super::rules::branch_list(branches, "`role`", d);
+            let otherwise = values::mapped("role", fallback, d);
+            Some(ir::Role::Decided { branches: list?, otherwise: otherwise? })
+        }
         Value::Branches(branches) => super::rules::branches(branches, "`role`", d).map(ir::Role::Conditions),
         other => values::mapped("role", other, d).map(ir::Role::Field),
     }));

@@ -260,18 +260,24 @@ fn missing_operand<T>(rule: &ast::Rule, op: &str, example: &str, d: &mut Vec<Dia
 /// `if { ... } then "A" else if ... else "C"`: rules in every branch, labels
 /// non-empty, an `else` label present.
 pub fn branches(branches: &ast::Branches, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Branches> {
-    let mut out = Vec::new();
-    let mut ok = true;
-    for branch in &branches.branches {
-        let when = group(&branch.when, &format!("a branch of {owner}"), d);
-        let label = label(&branch.label, d);
-        match (when, label) {
-            (Some(when), Some(label)) => out.push(ir::Branch { when, label }),
-            _ => ok = false,
-        }
-    }
+    let out = branch_list(branches, owner, d);
     let otherwise = match &branches.otherwise {
-        Some(s) => label(s, d),
+        Some(ast::Otherwise::Label(s)) => label(s, d),
+        Some(ast::Otherwise::Value(value)) => {
+            d.push(
+                Diagnostic::error(
+                    "tib::else-value",
+                    format!("{owner} ends with a label, not a value of the user"),
+                    value.span(),
+                    "a path",
+                )
+                .with_help(
+                    "end the branches with else \"Label\"; only a field (`role`) may end at the user's own \
+                     value, as in role = if { owner is true } then \"Owner\" else role_name",
+                ),
+            );
+            None
+        }
         None => {
             d.push(
                 Diagnostic::error(
@@ -285,10 +291,22 @@ pub fn branches(branches: &ast::Branches, owner: &str, d: &mut Vec<Diagnostic>) 
             None
         }
     };
-    if !ok {
-        return None;
+    Some(ir::Branches { branches: out?, otherwise: otherwise? })
+}
+
+/// The branches' rules and labels, each checked.
+pub fn branch_list(branches: &ast::Branches, owner: &str, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::Branch>> {
+    let mut out = Vec::new();
+    let mut ok = true;
+    for branch in &branches.branches {
+        let when = group(&branch.when, &format!("a branch of {owner}"), d);
+        let label = label(&branch.label, d);
+        match (when, label) {
+            (Some(when), Some(label)) => out.push(ir::Branch { when, label }),
+            _ => ok = false,
+        }
     }
-    Some(ir::Branches { branches: out, otherwise: otherwise? })
+    ok.then_some(out)
 }
 
 pub fn label(s: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<String> {

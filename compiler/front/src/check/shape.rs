@@ -124,6 +124,9 @@ impl Node {
         for branch in &branches.branches {
             self.group(&branch.when, d);
         }
+        if let Some(ast::Otherwise::Value(value)) = &branches.otherwise {
+            self.value(value, d);
+        }
     }
 
     fn group(&mut self, group: &ast::RuleGroup, d: &mut Vec<Diagnostic>) {

@@ -118,7 +118,9 @@ pub fn warn_active_label_of_inactive(
             d.push(warning(label, &active_group.rules[i], BRANCH_HELP));
         }
     }
-    if let Some(otherwise) = written.otherwise.as_ref().filter(|label| is_active_label(label)) {
+    if let Some(ast::Otherwise::Label(otherwise)) = &written.otherwise
+        && is_active_label(otherwise)
+    {
         let excluded = |a: &ir::Rule| checked.branches.iter().any(|b| b.when.len() == 1 && negates(&b.when[0], a));
         if let Some(i) = active_rules.iter().position(|a| !excluded(a)) {
             d.push(warning(otherwise, &active_group.rules[i], BRANCH_HELP));

@@ -68,6 +68,12 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
             let label = branches_label(&user, shape, branches);
             quote!(Some(#map::Label::Fixed(#label)))
         }
+        Some(ir::Role::Decided { branches, otherwise }) => {
+            let whens = branches.iter().map(|b| all(&user, shape, &b.when));
+            let labels = branches.iter().map(|b| &b.label);
+            let otherwise = mapped(&user, shape, otherwise);
+            quote!(Some(#(if #whens { #map::Label::Fixed(#labels) } else)* { #map::Label::Leaf(#otherwise) }))
+        }
     };
     let active = match &spec.active {
         ir::Active::Everyone => quote!(true),

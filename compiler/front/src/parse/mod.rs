@@ -308,7 +308,8 @@ impl Lower<'_> {
                     let label = self.string(skip_keyword(&mut inner));
                     branches.push(Branch { when, label, span: branch_span });
                 }
-                Rule::string => otherwise = Some(self.string(item)),
+                Rule::string => otherwise = Some(Otherwise::Label(self.string(item))),
+                Rule::mapped => otherwise = Some(Otherwise::Value(Box::new(self.mapped(item)))),
                 _ => {} // `else` keywords
             }
         }
