@@ -106,6 +106,7 @@ fn examples_cover_the_language() {
         "role field",
         "role conditions",
         "role decided",
+        "format",
         "name full",
         "name split",
         "api_error",
@@ -223,18 +224,7 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     if base_url_from {
         add("base_url_from");
     }
-    let fields = &spec.fields;
-    let mut mapped: Vec<&ir::Mapped> = vec![&fields.id, &fields.email];
-    mapped.extend([&fields.username, &fields.created_at, &fields.last_seen_at].into_iter().flatten());
-    mapped.extend(spec.custom_fields.iter().map(|f| &f.value));
-    match &fields.name {
-        Some(ir::Name::Full(full)) => mapped.push(full),
-        Some(ir::Name::Split { first, last }) => mapped.extend([first, last]),
-        None => {}
-    }
-    if let Some(ir::Role::Field(role) | ir::Role::Decided { otherwise: role, .. }) = &fields.role {
-        mapped.push(role);
-    }
+    let mapped = spec.mapped();
     for value in mapped {
         if value.sources.len() > 1 {
             add("or");
@@ -244,6 +234,9 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
         }
         if value.fallback.is_some() {
             add("else");
+        }
+        if value.sources.iter().any(|s| matches!(s.origin, ir::Origin::Format { .. })) {
+            add("format");
         }
     }
     match &spec.active {

@@ -33,6 +33,26 @@ pub fn unless<'r, 'a>(value: Option<&'r Leaf<'a>>, except: &[crate::rules::Lit<'
     value.and_then(Leaf::present).filter(|v| !crate::rules::any_of(Some(v), except))
 }
 
+/// A piece of a `format`: fixed text, or a value of the user.
+#[derive(Clone, Copy, Debug)]
+pub enum Piece<'p, 'r, 'a> {
+    Text(&'p str),
+    Value(Option<&'r Leaf<'a>>),
+}
+
+/// Text built from a user's values (`format "{id}+{login}@users.noreply.github.com"`):
+/// none unless every value is present and text, a number or true/false.
+pub fn format(pieces: &[Piece<'_, '_, '_>]) -> Option<Leaf<'static>> {
+    let mut out = String::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(text) => out.push_str(text),
+            Piece::Value(value) => out.push_str(&value.and_then(Leaf::present)?.text()?),
+        }
+    }
+    Some(Leaf::Text(Cow::Owned(out)))
+}
+
 /// A label: read from a field, or fixed by the spec's conditions.
 #[derive(Clone, Copy, Debug)]
 pub enum Label<'r, 'a> {

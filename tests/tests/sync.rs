@@ -289,6 +289,47 @@ async fn okta_custom_headers_link_header_pages_and_a_bare_array() {
 }
 
 #[tokio::test]
+async fn github_members_without_a_public_email_get_the_no_reply_address_github_builds_and_bots_hold_no_seat() {
+    let server = MockServer::start().await;
+    let base = server.uri();
+    let member = |id: u64, login: &str, email: Value, kind: &str| json!({"id": id, "login": login, "email": email, "name": null, "type": kind, "site_admin": false});
+    Mock::given(path("/orgs/acme/members"))
+        .and(header("authorization", "Bearer gh-token"))
+        .and(header("x-github-api-version", "2022-11-28"))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            json(json!([
+                member(1, "ann", json!("ann@acme.example"), "User"),
+                member(583231, "octocat", Value::Null, "User")
+            ]))
+            .insert_header("link", format!(r#"<{base}/orgs/acme/members?per_page=100&page=2>; rel="next""#).as_str()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/orgs/acme/members"))
+        .and(query_param("page", "2"))
+        .respond_with(json(json!([member(41898282, "github-actions[bot]", Value::Null, "Bot")])))
+        .mount(&server)
+        .await;
+    let (synced, summary) = sync("github", &server, "/orgs/acme", &["acme", "gh-token"]).await.expect("sync");
+    assert_eq!(summary.pages, 2);
+    let emails: Vec<&str> =
+        ["1", "583231", "41898282"].iter().map(|id| user(&synced.users, id).email.as_str()).collect();
+    assert_eq!(
+        emails,
+        [
+            "ann@acme.example",
+            "583231+octocat@users.noreply.github.com",
+            "41898282+github-actions[bot]@users.noreply.github.com"
+        ]
+    );
+    let bot = user(&synced.users, "41898282");
+    assert_eq!((bot.active, bot.licenses.len()), (false, 0), "a bot holds no seat");
+    assert_eq!(*user(&synced.users, "583231").licenses, ["GitHub Team"]);
+}
+
+#[tokio::test]
 async fn a_next_link_to_another_host_is_refused() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v1/users"))

@@ -222,6 +222,19 @@ pub struct Path {
     pub span: Span,
 }
 
+impl Path {
+    /// Moves the path's spans by `by` bytes: a path parsed out of a string's text.
+    pub fn shift(&mut self, by: usize) {
+        let shift = |span: &mut Span| *span = Span::new(span.start + by, span.end + by);
+        shift(&mut self.span);
+        for segment in &mut self.segments {
+            match segment {
+                Segment::Key { span, .. } | Segment::Index { span, .. } => shift(span),
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Segment {
     /// A key; `quoted` when written as a string.
@@ -282,11 +295,52 @@ pub struct Mapped {
     pub span: Span,
 }
 
-/// One path of a [`Mapped`] value, with what after `except` means no value.
+/// One source of a [`Mapped`] value, with what after `except` means no value.
 #[derive(Clone, Debug)]
 pub struct Source {
-    pub path: Path,
+    pub origin: Origin,
     pub except: Option<Box<Value>>,
+}
+
+/// Where a source's value comes from.
+#[derive(Clone, Debug)]
+pub enum Origin {
+    Path(Path),
+    /// `format "{id}+{login}@users.noreply.github.com"`: text built from the user's values.
+    Format(Format),
+}
+
+#[derive(Clone, Debug)]
+pub struct Format {
+    pub parts: Vec<FormatPart>,
+    /// The whole `format "…"`.
+    pub span: Span,
+    /// A mistake in its text was reported as it was read: nothing follows from it.
+    pub reported: bool,
+}
+
+#[derive(Clone, Debug)]
+pub enum FormatPart {
+    Text(String),
+    /// `{profile.login}`: the path's span covers the text inside the braces.
+    Path(Path),
+}
+
+impl Source {
+    /// The paths the source reads: its own, or its format's.
+    pub fn paths(&self) -> Vec<&Path> {
+        match &self.origin {
+            Origin::Path(path) => vec![path],
+            Origin::Format(format) => format
+                .parts
+                .iter()
+                .filter_map(|part| match part {
+                    FormatPart::Path(path) => Some(path),
+                    FormatPart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Value {

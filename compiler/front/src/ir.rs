@@ -470,32 +470,131 @@ pub struct Mapped {
     pub fallback: Option<Literal>,
 }
 
-/// One path of a [`Mapped`] value.
+/// One source of a [`Mapped`] value.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Source {
-    pub path: Path,
+    pub origin: Origin,
     /// Values that mean "no value" here (`except "1970-01-01T00:00:00.000Z"`),
     /// compared as `any of` compares.
     pub except: Vec<Literal>,
 }
 
+/// Where a source's value comes from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    Path(Path),
+    /// Text built from the user's values (GitHub's no-reply address
+    /// `{id}+{login}@users.noreply.github.com`). It has a value when every path
+    /// in it holds text, a number or true/false.
+    Format {
+        parts: Vec<FormatPart>,
+        /// Its place among the spec's formats: generated code builds each once per user.
+        slot: usize,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FormatPart {
+    Text(String),
+    Path(Path),
+}
+
+impl Source {
+    /// Every path it reads, in order.
+    pub fn paths(&self) -> Vec<&Path> {
+        match &self.origin {
+            Origin::Path(path) => vec![path],
+            Origin::Format { parts, .. } => parts
+                .iter()
+                .filter_map(|part| match part {
+                    FormatPart::Path(path) => Some(path),
+                    FormatPart::Text(_) => None,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Mapped {
     /// A lone path.
     pub fn path(path: Path) -> Self {
-        Mapped { sources: vec![Source { path, except: Vec::new() }], fallback: None }
+        Mapped { sources: vec![Source { origin: Origin::Path(path), except: Vec::new() }], fallback: None }
     }
 
     /// The lone path, when the value is nothing more.
     pub fn lone_path(&self) -> Option<&Path> {
         match (self.sources.as_slice(), &self.fallback) {
-            ([source], None) if source.except.is_empty() => Some(&source.path),
+            ([Source { origin: Origin::Path(path), except }], None) if except.is_empty() => Some(path),
             _ => None,
         }
     }
 
     /// Every path it reads, in order.
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
-        self.sources.iter().map(|s| &s.path)
+        self.sources.iter().flat_map(Source::paths)
+    }
+
+    /// Its formats, to number them.
+    pub fn formats_mut(&mut self) -> impl Iterator<Item = &mut usize> {
+        self.sources.iter_mut().filter_map(|source| match &mut source.origin {
+            Origin::Format { slot, .. } => Some(slot),
+            Origin::Path(_) => None,
+        })
+    }
+}
+
+/// Every mapped value of a user in a spec, in the order the record lists them;
+/// written once for shared and for unique references.
+macro_rules! user_values {
+    ($spec:expr, $($mut:ident)?) => {{
+        let spec = $spec;
+        let fields = &$($mut)? spec.fields;
+        let mut values: Vec<&$($mut)? Mapped> = vec![&$($mut)? fields.id, &$($mut)? fields.email];
+        values.extend(
+            [&$($mut)? fields.username, &$($mut)? fields.created_at, &$($mut)? fields.last_seen_at]
+                .into_iter()
+                .flatten(),
+        );
+        match &$($mut)? fields.name {
+            Some(Name::Full(full)) => values.push(full),
+            Some(Name::Split { first, last }) => values.extend([first, last]),
+            None => {}
+        }
+        if let Some(Role::Field(role) | Role::Decided { otherwise: role, .. }) = &$($mut)? fields.role {
+            values.push(role);
+        }
+        if let StatusInApp::Field(status) = &$($mut)? spec.status {
+            values.push(status);
+        }
+        values.extend((&$($mut)? spec.custom_fields).into_iter().map(|field| &$($mut)? field.value));
+        values
+    }};
+}
+
+impl Spec {
+    /// Every mapped value of a user, in the order the record lists them.
+    pub fn mapped(&self) -> Vec<&Mapped> {
+        user_values!(self,)
+    }
+
+    /// The same, to change them.
+    pub fn mapped_mut(&mut self) -> Vec<&mut Mapped> {
+        user_values!(self, mut)
+    }
+
+    /// Every format of a user's values, by slot.
+    pub fn formats(&self) -> Vec<&[FormatPart]> {
+        let mut formats: Vec<(usize, &[FormatPart])> = self
+            .mapped()
+            .into_iter()
+            .flat_map(|value| &value.sources)
+            .filter_map(|source| match &source.origin {
+                Origin::Format { parts, slot } => Some((*slot, parts.as_slice())),
+                Origin::Path(_) => None,
+            })
+            .collect();
+        formats.sort_by_key(|(slot, _)| *slot);
+        formats.into_iter().map(|(_, parts)| parts).collect()
     }
 }
 

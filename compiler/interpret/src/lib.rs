@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use serde_json::Value;
-use tib_support::map::{Draft, Label, NameParts};
+use tib_support::map::{self, Draft, Label, NameParts};
 use tib_support::record::{DropReason, FieldType};
 use tib_support::rules::{self, Lit};
 use tib_support::value::Leaf;
@@ -200,21 +200,7 @@ impl Interpreted {
     fn tally(&self, user: &Value) {
         let Some(presence) = &self.presence else { return };
         let shape = &self.ir.shapes.user;
-        let fields = &self.ir.fields;
-        let mut values: Vec<&ir::Mapped> = vec![&fields.id, &fields.email];
-        values.extend([&fields.username, &fields.created_at, &fields.last_seen_at].into_iter().flatten());
-        match &fields.name {
-            Some(ir::Name::Full(v)) => values.push(v),
-            Some(ir::Name::Split { first, last }) => values.extend([first, last]),
-            None => {}
-        }
-        if let Some(ir::Role::Field(v) | ir::Role::Decided { otherwise: v, .. }) = &fields.role {
-            values.push(v);
-        }
-        if let ir::StatusInApp::Field(v) = &self.ir.status {
-            values.push(v);
-        }
-        values.extend(self.ir.custom_fields.iter().map(|f| &f.value));
+        let values = self.ir.mapped();
         let paths = values.into_iter().flat_map(ir::Mapped::paths);
         if let Ok(mut presence) = presence.lock() {
             for path in paths {
@@ -336,7 +322,27 @@ fn at<'v, 's>(base: Option<&'v Value>, shape: &'s Shape, path: &ir::Path) -> (Op
 /// A mapped value as `tib_support::map::unless` and the fallback read it.
 fn mapped<'v>(base: Option<&'v Value>, shape: &Shape, value: &'v ir::Mapped) -> Option<Leaf<'v>> {
     let found = value.sources.iter().find_map(|source| {
-        let found = leaf(at(base, shape, &source.path).0)?;
+        let found = match &source.origin {
+            ir::Origin::Path(path) => leaf(at(base, shape, path).0)?,
+            ir::Origin::Format { parts, .. } => {
+                let values: Vec<Option<Leaf<'_>>> = parts
+                    .iter()
+                    .map(|part| match part {
+                        ir::FormatPart::Path(path) => leaf(at(base, shape, path).0),
+                        ir::FormatPart::Text(_) => None,
+                    })
+                    .collect();
+                let pieces: Vec<map::Piece<'_, '_, '_>> = parts
+                    .iter()
+                    .zip(&values)
+                    .map(|(part, value)| match part {
+                        ir::FormatPart::Text(text) => map::Piece::Text(text),
+                        ir::FormatPart::Path(_) => map::Piece::Value(value.as_ref()),
+                    })
+                    .collect();
+                map::format(&pieces)?
+            }
+        };
         let except: Vec<Lit<'_>> = source.except.iter().map(lit).collect();
         (!rules::any_of(Some(&found), &except)).then_some(found)
     });

@@ -57,6 +57,7 @@ const KEYWORDS: &[Rule] = &[
     Rule::kw_refused,
     Rule::kw_rate_limited,
     Rule::kw_todo,
+    Rule::kw_format,
 ];
 
 pub fn legend() -> SemanticTokensLegend {

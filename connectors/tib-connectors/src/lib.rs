@@ -11,6 +11,7 @@ pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
         "dropbox_business",
         &tib_connector_dropbox_business::Connector as &dyn ::tib_support::Connector,
     ),
+    ("github", &tib_connector_github::Connector as &dyn ::tib_support::Connector),
     (
         "google_workspace",
         &tib_connector_google_workspace::Connector as &dyn ::tib_support::Connector,
@@ -45,6 +46,7 @@ pub static SPECS: &[(&str, &str)] = &[
     ("acme", include_str!("../../../specs/acme.tib")),
     ("azure_devops", include_str!("../../../specs/azure-devops.tib")),
     ("dropbox_business", include_str!("../../../specs/dropbox.tib")),
+    ("github", include_str!("../../../specs/github.tib")),
     ("google_workspace", include_str!("../../../specs/google-workspace.tib")),
     ("harvest", include_str!("../../../specs/harvest.tib")),
     ("hubspot", include_str!("../../../specs/hubspot.tib")),

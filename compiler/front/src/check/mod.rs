@@ -91,7 +91,7 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         Some(checked) => checked?,
         None => ir::Licenses::Auto { name: app.name.clone() },
     };
-    Some(ir::Spec {
+    let mut spec = ir::Spec {
         source: source.to_owned(),
         app,
         credentials: credentials.into_ir(),
@@ -109,7 +109,12 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         licenses,
         custom_fields: custom_fields?,
         shapes,
-    })
+    };
+    // Each format gets its own slot: generated code builds each once per user.
+    for (slot, format) in spec.mapped_mut().into_iter().flat_map(ir::Mapped::formats_mut).enumerate() {
+        *format = slot;
+    }
+    Some(spec)
 }
 
 fn app(name: &ast::Str, d: &mut Vec<Diagnostic>) -> Option<ir::App> {

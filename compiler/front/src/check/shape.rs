@@ -112,8 +112,8 @@ impl Node {
             }
             Value::Branches(branches) => self.branches(branches, d),
             Value::Mapped(mapped) => {
-                for source in &mapped.sources {
-                    self.add(&source.path, &source.path.segments, Use::Leaf, d);
+                for path in mapped.sources.iter().flat_map(ast::Source::paths) {
+                    self.add(path, &path.segments, Use::Leaf, d);
                 }
             }
             _ => {}

@@ -56,7 +56,10 @@ pub fn mapped(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option
         .sources
         .iter()
         .map(|source| {
-            let path = path(&source.path, d);
+            let origin = match &source.origin {
+                ast::Origin::Path(p) => path(p, d).map(ir::Origin::Path),
+                ast::Origin::Format(format) => self::format(format, d),
+            };
             let except = match source.except.as_deref() {
                 None => Some(Vec::new()),
                 Some(ast::Value::List(items, span)) if items.is_empty() => {
@@ -76,7 +79,7 @@ pub fn mapped(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option
                 Some(ast::Value::List(items, _)) => items.iter().map(|item| literal(item, d)).collect(),
                 Some(one) => literal(one, d).map(|l| vec![l]),
             };
-            Some(ir::Source { path: path?, except: except? })
+            Some(ir::Source { origin: origin?, except: except? })
         })
         .collect();
     let fallback = match m.fallback.as_deref() {
@@ -84,6 +87,30 @@ pub fn mapped(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option
         Some(value) => literal(value, d).map(Some),
     };
     Some(ir::Mapped { sources: sources.into_iter().collect::<Option<_>>()?, fallback: fallback? })
+}
+
+/// `format "{id}+{login}@…"`: at least one path in it, each checked. Its slot
+/// is given once the spec is whole.
+fn format(format: &ast::Format, d: &mut Vec<Diagnostic>) -> Option<ir::Origin> {
+    if format.reported {
+        return None;
+    }
+    let parts: Vec<Option<ir::FormatPart>> = format
+        .parts
+        .iter()
+        .map(|part| match part {
+            ast::FormatPart::Text(text) => Some(ir::FormatPart::Text(text.clone())),
+            ast::FormatPart::Path(p) => path(p, d).map(ir::FormatPart::Path),
+        })
+        .collect();
+    if !format.parts.iter().any(|part| matches!(part, ast::FormatPart::Path(_))) {
+        d.push(
+            Diagnostic::error("tib::format", "this format holds no value of the user", format.span, "fixed text")
+                .with_help("write each value of the user as {path}, e.g. format \"{id}+{login}@users.noreply.github.com\"; a fixed text is `else \"…\"`"),
+        );
+        return None;
+    }
+    Some(ir::Origin::Format { parts: parts.into_iter().collect::<Option<_>>()?, slot: 0 })
 }
 
 /// The text of a string that must not contain `{placeholders}`.

@@ -66,7 +66,14 @@ pub fn mapped(base: &TokenStream, shape: &Shape, value: &ir::Mapped) -> TokenStr
         return leaf(base.clone(), shape, path);
     }
     let sources = value.sources.iter().map(|source| {
-        let leaf = leaf(base.clone(), shape, &source.path);
+        let leaf = match &source.origin {
+            ir::Origin::Path(path) => leaf(base.clone(), shape, path),
+            // Built once per user before the record (`formats`), as it is owned text.
+            ir::Origin::Format { slot, .. } => {
+                let slot = proc_macro2::Literal::usize_unsuffixed(*slot);
+                quote!(built[#slot].as_ref())
+            }
+        };
         let except = source.except.iter().map(literal);
         quote!(::tib_support::map::unless(#leaf, &[#(#except),*]))
     });
@@ -83,6 +90,25 @@ pub fn mapped(base: &TokenStream, shape: &Shape, value: &ir::Mapped) -> TokenStr
             })
         }
     }
+}
+
+/// `let built = [...]`: each format of the spec built from this user's values, by slot.
+pub fn formats(base: &TokenStream, shape: &Shape, spec: &ir::Spec) -> TokenStream {
+    let formats = spec.formats();
+    if formats.is_empty() {
+        return quote!();
+    }
+    let built = formats.iter().map(|parts| {
+        let pieces = parts.iter().map(|part| match part {
+            ir::FormatPart::Text(text) => quote!(::tib_support::map::Piece::Text(#text)),
+            ir::FormatPart::Path(path) => {
+                let value = leaf(base.clone(), shape, path);
+                quote!(::tib_support::map::Piece::Value(#value))
+            }
+        });
+        quote!(::tib_support::map::format(&[#(#pieces),*]))
+    });
+    quote!(let built = [#(#built),*];)
 }
 
 /// A literal as the JSON value it stands for.

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::access::{all, leaf, mapped};
+use super::access::{all, formats, leaf, mapped};
 use crate::ir::{self, Shape};
 
 pub fn connector(spec: &ir::Spec) -> TokenStream {
@@ -92,6 +92,7 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
         }
     };
     let licenses = licenses(&user, shape, &spec.licenses);
+    let built = formats(&user, shape, spec);
     let custom = spec.custom_fields.iter().map(|f| {
         let name = &f.name;
         let kind = super::access::ident(match f.kind {
@@ -108,6 +109,7 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
     quote! {
         /// One user object as the common record, or why it cannot be stored.
         fn map_user(user: &User<'_>) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
+            #built
             let active: bool = #active;
             let custom_fields = [#(#custom),*];
             #map::Draft {

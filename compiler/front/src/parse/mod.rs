@@ -278,9 +278,13 @@ impl Lower<'_> {
             match item.as_rule() {
                 Rule::source => {
                     let mut inner = item.into_inner();
-                    let path = self.path(next(&mut inner));
+                    let first = next(&mut inner);
+                    let origin = match first.as_rule() {
+                        Rule::format => Origin::Format(self.format(first)),
+                        _ => Origin::Path(self.path(first)),
+                    };
                     let except = inner.find(|p| !is_keyword(p.as_rule())).map(|p| Box::new(self.value_inner(p)));
-                    sources.push(Source { path, except });
+                    sources.push(Source { origin, except });
                 }
                 Rule::fallback => {
                     let literal = item.into_inner().next().expect("a fallback is one literal");
@@ -289,10 +293,86 @@ impl Lower<'_> {
                 _ => {} // `or`, `else`
             }
         }
-        match (sources.len(), &fallback) {
-            (1, None) if sources[0].except.is_none() => Value::Path(sources.remove(0).path),
+        match (sources.len(), &fallback, sources.first().map(|s| &s.origin)) {
+            (1, None, Some(Origin::Path(_))) if sources[0].except.is_none() => match sources.remove(0).origin {
+                Origin::Path(path) => Value::Path(path),
+                Origin::Format(_) => unreachable!("matched as a path"),
+            },
             _ => Value::Mapped(Mapped { sources, fallback, span }),
         }
+    }
+
+    /// `format "{id}+{login}@…"`: the string's text, and each `{path}` read as a
+    /// path of the user. `\{` and `\}` are literal braces.
+    fn format(&mut self, pair: Pair<'_, Rule>) -> Format {
+        let start = pair.as_span().start();
+        let string = skip_keyword(&mut pair.into_inner());
+        let string_span: Span = string.as_span().into();
+        let raw = string.as_str();
+        let body = &raw[1..raw.len() - 1];
+        let base = string_span.start + 1;
+        let mut parts = Vec::new();
+        let mut text = String::new();
+        let mut reported = false;
+        let mut chars = body.char_indices();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some((_, 'n')) => text.push('\n'),
+                    Some((_, 't')) => text.push('\t'),
+                    Some((_, other)) => text.push(other),
+                    None => {}
+                },
+                '{' => {
+                    let Some(close) = body[i + 1..].find('}').map(|c| i + 1 + c) else {
+                        self.diagnostics.push(
+                            Diagnostic::error(
+                                "tib::format",
+                                "this `{` is never closed",
+                                Span::new(base + i, base + i + 1),
+                                "opened here",
+                            )
+                            .with_help("a value of the user is written {path}; write \\{ for a literal brace"),
+                        );
+                        reported = true;
+                        break;
+                    };
+                    let inner = &body[i + 1..close];
+                    let at = base + i + 1;
+                    match TibParser::parse(Rule::path, inner) {
+                        Ok(mut pairs) if pairs.as_str() == inner && !inner.is_empty() => {
+                            if !text.is_empty() {
+                                parts.push(FormatPart::Text(std::mem::take(&mut text)));
+                            }
+                            let mut path = self.path(pairs.next().expect("a parsed path"));
+                            path.shift(at);
+                            parts.push(FormatPart::Path(path));
+                        }
+                        _ => {
+                            reported = true;
+                            self.diagnostics.push(
+                            Diagnostic::error(
+                                "tib::format",
+                                format!("`{{{inner}}}` is not a path of the user"),
+                                Span::new(at - 1, close + base + 1),
+                                "not a path",
+                            )
+                            .with_help("each {…} is a path of the user, e.g. {login} or {profile.email}; write \\{ for a literal brace"),
+                        );
+                        }
+                    }
+                    // Skip to after the closing brace.
+                    for _ in body[i + 1..=close].chars() {
+                        chars.next();
+                    }
+                }
+                c => text.push(c),
+            }
+        }
+        if !text.is_empty() {
+            parts.push(FormatPart::Text(text));
+        }
+        Format { parts, span: Span::new(start, string_span.end), reported }
     }
 
     fn branches(&mut self, pair: Pair<'_, Rule>) -> Branches {
@@ -640,6 +720,7 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_auto
             | Rule::kw_otherwise
             | Rule::kw_todo
+            | Rule::kw_format
     )
 }
 
