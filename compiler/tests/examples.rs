@@ -96,6 +96,7 @@ fn examples_cover_the_language() {
         "client_auth basic",
         "client_auth post",
         "grant_type variant",
+        "jwt_bearer grant",
         "base_url_from",
         "status field",
         "status conditions",
@@ -219,6 +220,8 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
     match client_auth {
         Some(ir::ClientAuth::Basic) => add("client_auth basic"),
         Some(ir::ClientAuth::Post) => add("client_auth post"),
+        Some(ir::ClientAuth::PrivateKeyJwt) => add("client_auth private_key_jwt"),
+        Some(ir::ClientAuth::None) => add("jwt_bearer grant"),
         None => {}
     }
     if base_url_from {

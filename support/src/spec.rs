@@ -62,8 +62,13 @@ pub struct OAuthClientCredentials {
     pub scopes: &'static [&'static str],
     pub token_params: &'static [Param],
     pub client_auth: ClientAuth,
-    /// `client_credentials`, or a provider's variant (`account_credentials`).
+    /// The `kid` of a `private_key_jwt` assertion's key, when the provider asks for it.
+    pub key_id: Option<Template>,
+    /// `client_credentials`, a provider's variant (`account_credentials`), or the
+    /// JWT bearer grant ([`crate::oauth::JWT_BEARER`]).
     pub grant_type: &'static str,
+    /// The JWT bearer grant's subject: the user a service account acts for.
+    pub subject: Option<Template>,
     /// The token answer's field that gives the API's base URL.
     pub base_url_from: Option<&'static str>,
 }
@@ -78,6 +83,8 @@ pub struct OAuthAuthorizationCode {
     pub token_params: &'static [Param],
     pub refresh_params: &'static [Param],
     pub client_auth: ClientAuth,
+    /// The `kid` of a `private_key_jwt` assertion's key, when the provider asks for it.
+    pub key_id: Option<Template>,
     /// The token answer's field that gives the API's base URL.
     pub base_url_from: Option<&'static str>,
 }
@@ -100,6 +107,11 @@ pub enum ClientAuth {
     Basic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     Post,
+    /// `private_key_jwt` (RFC 7523): an assertion signed with the client's private
+    /// key, which the connection holds where a client secret would be.
+    PrivateKeyJwt,
+    /// No client authentication: the JWT bearer grant's signed assertion is the proof.
+    None,
 }
 
 #[derive(Clone, Debug)]

@@ -176,6 +176,7 @@ const CODE: Spec = Spec {
         token_params: &[Param { name: "resource", value: Template(&[Part::Text("https://api.example.com")]) }],
         refresh_params: &[Param { name: "audience", value: Template(&[Part::Text("refresh-aud")]) }],
         client_auth: tib_support::spec::ClientAuth::Basic,
+        key_id: None,
         base_url_from: None,
     }),
     endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
@@ -371,6 +372,7 @@ async fn a_spec_without_refresh_tokens_never_refreshes_and_expiry_is_an_auth_fai
             token_params: &[],
             refresh_params: &[],
             client_auth: tib_support::spec::ClientAuth::Basic,
+            key_id: None,
             base_url_from: None,
         }),
         ..CODE
@@ -616,6 +618,7 @@ static INSTANCED: Spec = Spec {
         token_params: &[],
         refresh_params: &[],
         client_auth: tib_support::spec::ClientAuth::Post,
+        key_id: None,
         base_url_from: Some("instance_url"),
     }),
     ..CODE
@@ -673,4 +676,163 @@ async fn a_refresh_that_names_another_instance_moves_the_connection_and_one_that
     let tokens = Refreshing::new(client, expired(Some("r-1")), Box::new(|_: &TokenSet| Ok(())));
     let refused = tokens.token().await.expect_err("plain http elsewhere");
     assert!(refused.to_string().contains("instance_url"), "{refused}");
+}
+
+// ------------------------------------------------------- private_key_jwt ---
+
+/// A client authenticated by an assertion signed with its private key, as Okta's API service apps are.
+static KEYED: Spec = Spec {
+    app: "Keyed",
+    id: "keyed",
+    source: "test",
+    credentials: &[
+        tib_support::spec::CredentialSpec { name: "client_id", secret: false, description: "" },
+        tib_support::spec::CredentialSpec { name: "client_secret", secret: true, description: "" },
+    ],
+    base_url: Template(&[Part::Text("https://api.example.com")]),
+    auth: Auth::OAuthClientCredentials(tib_support::spec::OAuthClientCredentials {
+        token_url: Template(&[Part::Text("https://example.com/token")]),
+        scopes: &["okta.users.read"],
+        token_params: &[],
+        client_auth: tib_support::spec::ClientAuth::PrivateKeyJwt,
+        key_id: Some(Template(&[Part::Text("key-2024")])),
+        grant_type: "client_credentials",
+        subject: None,
+        base_url_from: None,
+    }),
+    endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
+    pagination: Pagination::None,
+    max_users: None,
+};
+
+/// The form of the one token request `server` received.
+async fn token_form(server: &MockServer) -> Vec<(String, String)> {
+    let requests = server.received_requests().await.expect("recorded");
+    assert_eq!(requests.len(), 1);
+    url::form_urlencoded::parse(&requests[0].body).into_owned().collect()
+}
+
+/// Checks an assertion as the provider does: its signature with the public key, then its claims.
+fn verified_claims(
+    assertion: &str,
+    algorithm: &'static dyn ring::signature::VerificationAlgorithm,
+    public: &[u8],
+) -> serde_json::Value {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (signed, signature) = assertion.rsplit_once('.').expect("three parts");
+    let signature = b64.decode(signature).expect("base64url");
+    ring::signature::UnparsedPublicKey::new(algorithm, public)
+        .verify(signed.as_bytes(), &signature)
+        .expect("the signature verifies with the client's public key");
+    let (header, claims) = signed.split_once('.').expect("header and claims");
+    let header: serde_json::Value = serde_json::from_slice(&b64.decode(header).expect("base64url")).expect("JSON");
+    assert_eq!(header["kid"], "key-2024", "{header}");
+    serde_json::from_slice(&b64.decode(claims).expect("base64url")).expect("JSON")
+}
+
+/// A 2048-bit RSA key made for these tests only (openssl genpkey), and its public key as ring reads it.
+fn rsa_test_key() -> (&'static str, Vec<u8>) {
+    use base64::Engine as _;
+    let pem = include_str!("keys/rsa-test.pem");
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).expect("base64");
+    let pair = ring::signature::RsaKeyPair::from_pkcs8(&der).expect("an RSA key");
+    (pem, ring::signature::KeyPair::public_key(&pair).as_ref().to_vec())
+}
+
+#[tokio::test]
+async fn private_key_jwt_sends_an_assertion_signed_with_the_clients_rsa_or_p256_key_and_never_a_secret() {
+    let (rsa_pem, rsa_public) = rsa_test_key();
+    let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("a P-256 key");
+    let ec_pem = {
+        use base64::Engine as _;
+        let body = base64::engine::general_purpose::STANDARD.encode(ec.serialize_der());
+        format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n")
+    };
+    // The RSA key as a one-line paste with `\n` written out (a JSON key file's form); the EC key as PEM.
+    let one_line = rsa_pem.replace('\n', "\\n");
+    let cases: [(&str, String, Vec<u8>, &'static dyn ring::signature::VerificationAlgorithm); 2] = [
+        ("RS256", one_line, rsa_public, &ring::signature::RSA_PKCS1_2048_8192_SHA256),
+        ("ES256", ec_pem, ec.public_key_raw().to_vec(), &ring::signature::ECDSA_P256_SHA256_FIXED),
+    ];
+    let mut ids = Vec::new();
+    for (alg, key, public, algorithm) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/oauth/token"))
+            .respond_with(token("keyed-token", None, 3600))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let client =
+            OAuthClient::new(&KEYED, &creds(&KEYED, &["0oa-client", &key]), &endpoints(&server), &local_client())
+                .expect("client");
+        let before = chrono_now();
+        assert_eq!(ClientCredentials::new(client).token().await.expect("a token").expose(), "keyed-token", "{alg}");
+        let form = token_form(&server).await;
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        assert_eq!(field("client_assertion_type"), Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"));
+        assert_eq!((field("grant_type"), field("scope")), (Some("client_credentials"), Some("okta.users.read")));
+        assert_eq!((field("client_secret"), field("client_id")), (None, None), "{alg}: no secret is sent");
+        let requests = server.received_requests().await.expect("recorded");
+        assert!(requests[0].headers.get("authorization").is_none(), "{alg}: no Basic header");
+        let claims = verified_claims(field("client_assertion").expect("an assertion"), algorithm, public.as_slice());
+        let token_url = format!("{}/oauth/token", server.uri());
+        assert_eq!((claims["iss"].as_str(), claims["sub"].as_str()), (Some("0oa-client"), Some("0oa-client")));
+        assert_eq!(claims["aud"].as_str(), Some(token_url.as_str()), "the audience is the token endpoint");
+        let (iat, exp) = (claims["iat"].as_i64().expect("iat"), claims["exp"].as_i64().expect("exp"));
+        assert!(iat >= before - 1 && iat <= chrono_now() + 1 && exp - iat == 300, "{claims}");
+        ids.push(claims["jti"].as_str().expect("jti").to_owned());
+    }
+    assert_ne!(ids[0], ids[1], "each assertion has its own id");
+
+    // A key that cannot sign is the connection's configuration: a permanent refusal that says why.
+    let server = MockServer::start().await;
+    let client =
+        OAuthClient::new(&KEYED, &creds(&KEYED, &["0oa-client", "not a key"]), &endpoints(&server), &local_client())
+            .expect("client");
+    let refused = ClientCredentials::new(client).token().await.expect_err("no key");
+    assert!(refused.is_auth_or_config_failure() && refused.to_string().contains("not a PEM key"), "{refused}");
+    assert!(server.received_requests().await.expect("recorded").is_empty(), "nothing is sent without a signature");
+}
+
+#[tokio::test]
+async fn a_google_service_account_signs_a_jwt_bearer_grant_that_acts_for_the_admin_with_the_scopes_among_its_claims() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/oauth/token"))
+        .and(body_string_contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer"))
+        .respond_with(token("ya29.service", None, 3600))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let spec = tib_connectors::connector("google_workspace").expect("google").spec();
+    let names: Vec<&str> = spec.credentials.iter().map(|c| c.name).collect();
+    assert_eq!(names, ["admin_email", "client_id", "client_secret"]);
+    let (pem, public) = rsa_test_key();
+    let values = ["admin@acme.example", "tib-sync@acme-project.iam.gserviceaccount.com", pem];
+    let client = OAuthClient::new(spec, &creds(spec, &values), &endpoints(&server), &local_client()).expect("client");
+    assert_eq!(ClientCredentials::new(client).token().await.expect("a token").expose(), "ya29.service");
+    let form = token_form(&server).await;
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    assert_eq!((field("scope"), field("client_secret"), field("client_assertion")), (None, None, None), "{form:?}");
+    let requests = server.received_requests().await.expect("recorded");
+    assert!(requests[0].headers.get("authorization").is_none(), "the grant is the proof: no Basic header");
+    let assertion = field("assertion").expect("an assertion");
+    // Checked as Google checks it: the signature with the service account's public key, then the claims.
+    let claims = {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let (signed, signature) = assertion.rsplit_once('.').expect("three parts");
+        ring::signature::UnparsedPublicKey::new(&ring::signature::RSA_PKCS1_2048_8192_SHA256, &public)
+            .verify(signed.as_bytes(), &b64.decode(signature).expect("base64url"))
+            .expect("signed with the service account's key");
+        let claims = signed.split_once('.').expect("header and claims").1;
+        serde_json::from_slice::<serde_json::Value>(&b64.decode(claims).expect("base64url")).expect("JSON")
+    };
+    assert_eq!(claims["iss"], "tib-sync@acme-project.iam.gserviceaccount.com");
+    assert_eq!(claims["sub"], "admin@acme.example", "domain-wide delegation acts for the admin");
+    assert_eq!(claims["scope"], "https://www.googleapis.com/auth/admin.directory.user.readonly");
+    assert_eq!(claims["aud"].as_str(), Some(format!("{}/oauth/token", server.uri()).as_str()));
 }

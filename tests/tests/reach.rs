@@ -287,7 +287,8 @@ async fn google_pages_without_users_hold_none_and_the_1970_login_is_no_login() {
             .mount(&server)
             .await;
         let token = StaticToken(Secret::new("g"));
-        let users = sync(connector.clone(), &server, &["cid", "cs"], Some(&token)).await.expect(kind);
+        let users =
+            sync(connector.clone(), &server, &["admin@example.com", "cid", "cs"], Some(&token)).await.expect(kind);
         assert_eq!(ids(&users), ["1", "2"], "{kind}");
         assert_eq!(find(&users, "1").last_seen_at, None, "{kind}: the sentinel means never");
         assert!(find(&users, "2").last_seen_at.is_some(), "{kind}");
@@ -297,7 +298,9 @@ async fn google_pages_without_users_hold_none_and_the_1970_login_is_no_login() {
         // A users key of the wrong kind is still an error, not an empty page.
         let server = MockServer::start().await;
         Mock::given(path("/users")).respond_with(ok(json!({"users": "none"}))).mount(&server).await;
-        let wrong = sync(connector, &server, &["cid", "cs"], Some(&token)).await.expect_err("not an array");
+        let wrong = sync(connector, &server, &["admin@example.com", "cid", "cs"], Some(&token))
+            .await
+            .expect_err("not an array");
         assert!(matches!(wrong, SyncError::Page { error: PageError::NotAnArray { .. }, .. }), "{kind}: {wrong:?}");
     }
 }

@@ -176,9 +176,13 @@ pub struct OAuthClientCredentials {
     pub token_params: Vec<Param>,
     /// How the client authenticates to the token endpoint.
     pub client_auth: ClientAuth,
-    /// The grant type sent: `client_credentials`, or a provider's variant
-    /// such as Zoom's `account_credentials`.
+    /// The `kid` of a `private_key_jwt` assertion's key (`key_id`), when the provider asks for it.
+    pub key_id: Option<Template>,
+    /// The grant type sent: `client_credentials`, a provider's variant such as
+    /// Zoom's `account_credentials`, or the JWT bearer grant's URN (RFC 7523).
     pub grant_type: String,
+    /// The JWT bearer grant's subject: the user a service account acts for.
+    pub subject: Option<Template>,
     /// The token answer's field whose URL (or host) the API is at.
     pub base_url_from: Option<String>,
 }
@@ -190,6 +194,11 @@ pub enum ClientAuth {
     Basic,
     /// `client_secret_post`: `client_id` and `client_secret` in the form body.
     Post,
+    /// `private_key_jwt` (RFC 7523): an assertion signed with the client's private key,
+    /// which the connection gives where a client secret would be.
+    PrivateKeyJwt,
+    /// None: the JWT bearer grant's signed assertion is the proof.
+    None,
 }
 
 /// Settings of the OAuth 2.0 authorization code grant.
@@ -211,6 +220,8 @@ pub struct OAuthAuthorizationCode {
     pub refresh_params: Vec<Param>,
     /// How the client authenticates to the token endpoint.
     pub client_auth: ClientAuth,
+    /// The `kid` of a `private_key_jwt` assertion's key (`key_id`), when the provider asks for it.
+    pub key_id: Option<Template>,
     /// The token answer's field whose URL (or host) the API is at.
     pub base_url_from: Option<String>,
 }

@@ -86,7 +86,9 @@ fn auth(auth: &ir::Auth) -> s::Auth {
             scopes: scopes(&o.scopes),
             token_params: params(&o.token_params),
             client_auth: client_auth(o.client_auth),
+            key_id: o.key_id.as_ref().map(template),
             grant_type: text(&o.grant_type),
+            subject: o.subject.as_ref().map(template),
             base_url_from: o.base_url_from.as_deref().map(text),
         }),
         ir::Auth::OAuthAuthorizationCode(o) => s::Auth::OAuthAuthorizationCode(s::OAuthAuthorizationCode {
@@ -98,6 +100,7 @@ fn auth(auth: &ir::Auth) -> s::Auth {
             token_params: params(&o.token_params),
             refresh_params: params(&o.refresh_params),
             client_auth: client_auth(o.client_auth),
+            key_id: o.key_id.as_ref().map(template),
             base_url_from: o.base_url_from.as_deref().map(text),
         }),
     }
@@ -107,6 +110,8 @@ fn client_auth(client_auth: ir::ClientAuth) -> s::ClientAuth {
     match client_auth {
         ir::ClientAuth::Basic => s::ClientAuth::Basic,
         ir::ClientAuth::Post => s::ClientAuth::Post,
+        ir::ClientAuth::PrivateKeyJwt => s::ClientAuth::PrivateKeyJwt,
+        ir::ClientAuth::None => s::ClientAuth::None,
     }
 }
 

@@ -7,14 +7,19 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
     source: "specs/google-workspace.tib",
     credentials: &[
         ::tib_support::spec::CredentialSpec {
+            name: "admin_email",
+            secret: false,
+            description: "An admin of your domain, whom the service account acts for",
+        },
+        ::tib_support::spec::CredentialSpec {
             name: "client_id",
             secret: false,
-            description: "OAuth client id",
+            description: "The service account's email (client_email in its key file)",
         },
         ::tib_support::spec::CredentialSpec {
             name: "client_secret",
             secret: true,
-            description: "OAuth client secret",
+            description: "The service account's private key (private_key in its key file)",
         },
     ],
     base_url: ::tib_support::spec::Template(
@@ -24,36 +29,18 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ),
         ],
     ),
-    auth: ::tib_support::spec::Auth::OAuthAuthorizationCode(::tib_support::spec::OAuthAuthorizationCode {
-        authorize_url: ::tib_support::spec::Template(
-            &[
-                ::tib_support::spec::Part::Text(
-                    "https://accounts.google.com/o/oauth2/v2/auth",
-                ),
-            ],
-        ),
+    auth: ::tib_support::spec::Auth::OAuthClientCredentials(::tib_support::spec::OAuthClientCredentials {
         token_url: ::tib_support::spec::Template(
             &[::tib_support::spec::Part::Text("https://oauth2.googleapis.com/token")],
         ),
         scopes: &["https://www.googleapis.com/auth/admin.directory.user.readonly"],
-        refresh_tokens: true,
-        authorize_params: &[
-            ::tib_support::spec::Param {
-                name: "access_type",
-                value: ::tib_support::spec::Template(
-                    &[::tib_support::spec::Part::Text("offline")],
-                ),
-            },
-            ::tib_support::spec::Param {
-                name: "prompt",
-                value: ::tib_support::spec::Template(
-                    &[::tib_support::spec::Part::Text("consent")],
-                ),
-            },
-        ],
         token_params: &[],
-        refresh_params: &[],
-        client_auth: ::tib_support::spec::ClientAuth::Post,
+        client_auth: ::tib_support::spec::ClientAuth::None,
+        key_id: None,
+        grant_type: "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        subject: Some(
+            ::tib_support::spec::Template(&[::tib_support::spec::Part::Credential(0)]),
+        ),
         base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {
@@ -94,9 +81,11 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
 /// The values a connection to Google Workspace supplies.
 #[derive(Clone, Debug)]
 pub struct Credentials {
-    /// OAuth client id
+    /// An admin of your domain, whom the service account acts for
+    pub admin_email: ::std::string::String,
+    /// The service account's email (client_email in its key file)
     pub client_id: ::std::string::String,
-    /// OAuth client secret
+    /// The service account's private key (private_key in its key file)
     pub client_secret: ::tib_support::Secret,
 }
 impl Credentials {
@@ -104,6 +93,7 @@ impl Credentials {
     pub fn into_values(self) -> ::tib_support::CredentialValues {
         ::tib_support::CredentialValues::new(
             ::std::vec![
+                (::tib_support::Secret::new(self.admin_email), false),
                 (::tib_support::Secret::new(self.client_id), false), (self.client_secret,
                 true)
             ],

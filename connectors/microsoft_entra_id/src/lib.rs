@@ -36,7 +36,9 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         scopes: &["https://graph.microsoft.com/.default"],
         token_params: &[],
         client_auth: ::tib_support::spec::ClientAuth::Post,
+        key_id: None,
         grant_type: "client_credentials",
+        subject: None,
         base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {

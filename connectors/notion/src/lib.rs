@@ -44,6 +44,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         token_params: &[],
         refresh_params: &[],
         client_auth: ::tib_support::spec::ClientAuth::Basic,
+        key_id: None,
         base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {

@@ -39,7 +39,9 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             },
         ],
         client_auth: ::tib_support::spec::ClientAuth::Basic,
+        key_id: None,
         grant_type: "account_credentials",
+        subject: None,
         base_url_from: None,
     }),
     endpoint: ::tib_support::spec::Endpoint {

@@ -11,7 +11,11 @@
 use std::future::Future;
 use std::pin::Pin;
 
+mod assertion;
 mod token;
+
+/// The JWT bearer grant's type (RFC 7523 section 2.1).
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 use oauth2::basic::BasicClient;
 use oauth2::{AuthUrl, ClientId, CsrfToken, PkceCodeChallenge, RedirectUrl, Scope};
@@ -123,6 +127,10 @@ pub struct OAuthClient {
 struct Grant {
     scopes: &'static [&'static str],
     client_auth: ClientAuth,
+    /// The `kid` of a signed assertion's key, with the connection's values put in.
+    key_id: Option<String>,
+    /// The JWT bearer grant's subject, with the connection's values put in.
+    subject: Option<String>,
     /// The client credentials grant's type (`client_credentials` or a variant).
     grant_type: &'static str,
     /// The token answer's field that gives the API's base URL.
@@ -140,6 +148,8 @@ impl Grant {
         Grant {
             scopes: cc.scopes,
             client_auth: cc.client_auth,
+            key_id: cc.key_id.as_ref().map(|kid| render(kid, creds)),
+            subject: cc.subject.as_ref().map(|subject| render(subject, creds)),
             grant_type: cc.grant_type,
             base_url_from: cc.base_url_from,
             token_params: params(cc.token_params, creds),
@@ -153,6 +163,8 @@ impl Grant {
         Grant {
             scopes: ac.scopes,
             client_auth: ac.client_auth,
+            key_id: ac.key_id.as_ref().map(|kid| render(kid, creds)),
+            subject: None,
             grant_type: "authorization_code",
             base_url_from: ac.base_url_from,
             token_params: params(ac.token_params, creds),
@@ -254,6 +266,7 @@ impl OAuthClient {
             client_id: &self.client_id,
             client_secret: self.client_secret.expose(),
             client_auth: self.grant.client_auth,
+            key_id: self.grant.key_id.as_deref(),
             http: &self.http,
         };
         let secrets = match sent {
@@ -294,9 +307,30 @@ impl OAuthClient {
 
     async fn client_credentials(&self) -> Result<TokenSet, SyncError> {
         let mut form = vec![("grant_type".to_owned(), self.grant.grant_type.to_owned())];
-        form.extend(self.scope());
+        if self.grant.grant_type == JWT_BEARER {
+            form.push(("assertion".to_owned(), self.bearer_assertion()?));
+        } else {
+            form.extend(self.scope());
+        }
         form.extend(self.grant.token_params.iter().cloned());
         self.token_set(form, None, None, None).await
+    }
+
+    /// The JWT bearer grant's assertion (RFC 7523 section 2.1): signed with the
+    /// service account's key (held where a client secret would be), issued by the
+    /// account, about the user it acts for, with the scopes among its claims as Google reads them.
+    fn bearer_assertion(&self) -> Result<String, SyncError> {
+        let refused = |message: String| SyncError::Auth { message, permanent: true };
+        let key = assertion::Key::from_pem(self.client_secret.expose()).map_err(refused)?;
+        let scope = self.grant.scopes.join(" ");
+        let claims = assertion::Claims {
+            issuer: &self.client_id,
+            subject: self.grant.subject.as_deref().unwrap_or(&self.client_id),
+            audience: self.token_url.as_str(),
+            scope: (!scope.is_empty()).then_some(scope.as_str()),
+            now_secs: assertion::now_secs(),
+        };
+        assertion::assertion(&key, self.grant.key_id.as_deref(), &claims).map_err(refused)
     }
 
     /// A refresh sends the refresh parameters, not the code exchange's.

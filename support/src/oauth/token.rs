@@ -20,6 +20,8 @@ pub(super) struct Endpoint<'a> {
     pub client_id: &'a str,
     pub client_secret: &'a str,
     pub client_auth: ClientAuth,
+    /// The `kid` of a `private_key_jwt` assertion.
+    pub key_id: Option<&'a str>,
     pub http: &'a Client,
 }
 
@@ -84,9 +86,28 @@ struct ErrorAnswer {
 pub(super) async fn request(endpoint: &Endpoint<'_>, mut form: Vec<(String, String)>) -> Result<Granted, Refused> {
     let transient = |message: String| Refused { message, permanent: false };
     let shown = endpoint.url.as_str();
-    if endpoint.client_auth == ClientAuth::Post {
-        form.push(("client_id".to_owned(), endpoint.client_id.to_owned()));
-        form.push(("client_secret".to_owned(), endpoint.client_secret.to_owned()));
+    match endpoint.client_auth {
+        ClientAuth::Post => {
+            form.push(("client_id".to_owned(), endpoint.client_id.to_owned()));
+            form.push(("client_secret".to_owned(), endpoint.client_secret.to_owned()));
+        }
+        ClientAuth::PrivateKeyJwt => {
+            // A key that cannot sign is the connection's configuration: retrying will not mend it.
+            let refused = |message: String| Refused { message, permanent: true };
+            let key = super::assertion::Key::from_pem(endpoint.client_secret).map_err(refused)?;
+            let claims = super::assertion::Claims {
+                issuer: endpoint.client_id,
+                subject: endpoint.client_id,
+                audience: endpoint.url.as_str(),
+                scope: None,
+                now_secs: super::assertion::now_secs(),
+            };
+            let assertion = super::assertion::assertion(&key, endpoint.key_id, &claims).map_err(refused)?;
+            form.push(("client_assertion_type".to_owned(), super::assertion::ASSERTION_TYPE.to_owned()));
+            form.push(("client_assertion".to_owned(), assertion));
+        }
+        // The JWT bearer grant's assertion is the client's proof: nothing more is sent.
+        ClientAuth::Basic | ClientAuth::None => {}
     }
     let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(&form).finish();
     let mut request = endpoint

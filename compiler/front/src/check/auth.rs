@@ -20,7 +20,7 @@ pub fn settings(kind: &str) -> &'static [&'static str] {
         "basic" => &["username", "password"],
         "query" => &["param", "value"],
         "oauth_client_credentials" => {
-            &["token_url", "scopes", "token_params", "client_auth", "grant_type", "base_url_from"]
+            &["token_url", "scopes", "token_params", "client_auth", "key_id", "grant_type", "subject", "base_url_from"]
         }
         "oauth_authorization_code" => &[
             "authorize_url",
@@ -31,6 +31,7 @@ pub fn settings(kind: &str) -> &'static [&'static str] {
             "token_params",
             "refresh_params",
             "client_auth",
+            "key_id",
             "base_url_from",
         ],
         _ => &[],
@@ -130,18 +131,36 @@ pub fn auth(
         "oauth_client_credentials" => {
             let block = block(d, "{ token_url = \"https://...\"  scopes = [\"users.read\"] }")?;
             let s = Settings::block_among(block, settings("oauth_client_credentials"), &owner, &siblings(kind), d);
-            creds.imply("client_id", false, "OAuth client id", kind.span, d);
-            creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
-            let token_url = s.required_string("token_url", "token_url = \"https://login.example.com/oauth/token\"", d);
-            let token_url = token_url.and_then(|url| credentials::url(url, creds, "token_url", d));
-            let scopes = s.strings("scopes", d);
-            let token_params = params(&s, "token_params", Use::Secret, creds, d);
-            let client_auth = client_auth(&s, d);
-            let base_url_from = base_url_from(&s, d);
             let grant_type = match s.get("grant_type") {
                 None => Some("client_credentials".to_owned()),
                 Some(_) => s.string("grant_type", d).and_then(|g| grant_type(g, d)),
             };
+            let bearer = grant_type.as_deref() == Some(JWT_BEARER);
+            // The JWT bearer grant's signed assertion is the client's proof: no other is sent.
+            let client_auth = match (bearer, s.get("client_auth")) {
+                (true, Some(value)) => {
+                    d.push(
+                        Diagnostic::error(
+                            "tib::client-auth",
+                            "the JWT bearer grant authenticates by its signed assertion",
+                            value.span(),
+                            "no other client authentication",
+                        )
+                        .with_help("remove client_auth: the service account's key signs the grant itself"),
+                    );
+                    None
+                }
+                (true, None) => Some(ir::ClientAuth::None),
+                (false, _) => client_auth(&s, d),
+            };
+            imply_client(client_auth, bearer, kind.span, creds, d);
+            let key_id = key_id(&s, client_auth, creds, d);
+            let subject = subject(&s, bearer, creds, d);
+            let token_url = s.required_string("token_url", "token_url = \"https://login.example.com/oauth/token\"", d);
+            let token_url = token_url.and_then(|url| credentials::url(url, creds, "token_url", d));
+            let scopes = s.strings("scopes", d);
+            let token_params = params(&s, "token_params", Use::Secret, creds, d);
+            let base_url_from = base_url_from(&s, d);
             if let (Some(url), Some(params), Some(grant)) = (s.get("token_url"), &token_params, &grant_type) {
                 let scope = scopes.as_ref().is_some_and(|s| !s.is_empty());
                 let sent = Sent { grant, scope, exchange: false, params };
@@ -152,7 +171,9 @@ pub fn auth(
                 scopes: scopes.unwrap_or_default(),
                 token_params: token_params?,
                 client_auth: client_auth?,
+                key_id: key_id?,
                 grant_type: grant_type?,
+                subject: subject?,
                 base_url_from: base_url_from?,
             }))
         }
@@ -160,8 +181,9 @@ pub fn auth(
             let block =
                 block(d, "{ authorize_url = \"https://...\"  token_url = \"https://...\"  refresh_tokens = true }")?;
             let s = Settings::block_among(block, settings("oauth_authorization_code"), &owner, &siblings(kind), d);
-            creds.imply("client_id", false, "OAuth client id", kind.span, d);
-            creds.imply("client_secret", true, "OAuth client secret", kind.span, d);
+            let client_auth = client_auth(&s, d);
+            imply_client(client_auth, false, kind.span, creds, d);
+            let key_id = key_id(&s, client_auth, creds, d);
             let authorize_url =
                 s.required_string("authorize_url", "authorize_url = \"https://app.example.com/oauth/authorize\"", d);
             let authorize_url = authorize_url.and_then(|url| credentials::url(url, creds, "authorize_url", d));
@@ -175,7 +197,6 @@ pub fn auth(
             let authorize_params = params(&s, "authorize_params", Use::Shown, creds, d);
             let token_params = params(&s, "token_params", Use::Secret, creds, d);
             let refresh_params = params(&s, "refresh_params", Use::Secret, creds, d);
-            let client_auth = client_auth(&s, d);
             let base_url_from = base_url_from(&s, d);
             if let (Some(url), Some(params)) = (s.get("token_url"), &token_params) {
                 let sent = Sent { grant: "authorization_code", scope: false, exchange: true, params };
@@ -183,6 +204,7 @@ pub fn auth(
             }
             Some(ir::Auth::OAuthAuthorizationCode(ir::OAuthAuthorizationCode {
                 client_auth: client_auth?,
+                key_id: key_id?,
                 base_url_from: base_url_from?,
                 authorize_url: authorize_url?,
                 token_url: token_url?,
@@ -217,7 +239,85 @@ fn siblings(kind: &ast::Word) -> Vec<(String, &'static [&'static str])> {
         .collect()
 }
 
-/// `client_auth = "basic" | "post"`; Basic unless said, as RFC 6749 has every server accept it.
+/// The JWT bearer grant's type (RFC 7523 section 2.1); `jwt_bearer` says it for short.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The client's id and, where a secret would be, its private key for `private_key_jwt`
+/// or a service account's for the JWT bearer grant: both asked at connect, never
+/// declared by the spec.
+fn imply_client(
+    client_auth: Option<ir::ClientAuth>,
+    bearer: bool,
+    at: Span,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) {
+    let (id, secret) = match client_auth {
+        _ if bearer => (
+            "The service account's email (client_email in its key file)",
+            "The service account's private key (private_key in its key file)",
+        ),
+        Some(ir::ClientAuth::PrivateKeyJwt) => {
+            ("OAuth client id", "The OAuth client's private key (PEM, PKCS#8; RSA or P-256)")
+        }
+        _ => ("OAuth client id", "OAuth client secret"),
+    };
+    creds.imply("client_id", false, id, at, d);
+    creds.imply("client_secret", true, secret, at, d);
+}
+
+/// `subject = "{admin_email}"`: the user a service account acts for in the JWT bearer grant.
+fn subject(
+    s: &Settings<'_>,
+    bearer: bool,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Option<Template>> {
+    let Some(value) = s.get("subject") else { return Some(None) };
+    if !bearer {
+        d.push(
+            Diagnostic::error(
+                "tib::subject",
+                "`subject` is the user a JWT bearer grant acts for",
+                value.span(),
+                "no such grant",
+            )
+            .with_help(
+                "`subject` goes with grant_type = \"jwt_bearer\" (a service account acting for a user); remove it",
+            ),
+        );
+        return None;
+    }
+    let subject = s.string("subject", d)?;
+    creds.template(subject, Use::Secret, "subject", d).map(Some)
+}
+
+/// `key_id = "…"`: the `kid` of a `private_key_jwt` assertion, which only that way sends.
+fn key_id(
+    s: &Settings<'_>,
+    client_auth: Option<ir::ClientAuth>,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Option<ir::Template>> {
+    let Some(value) = s.get("key_id") else { return Some(None) };
+    if client_auth.is_some_and(|auth| !matches!(auth, ir::ClientAuth::PrivateKeyJwt | ir::ClientAuth::None)) {
+        d.push(
+            Diagnostic::error(
+                "tib::key-id",
+                "`key_id` names the key of a signed assertion",
+                value.span(),
+                "no key is signed with",
+            )
+            .with_help("`key_id` goes with client_auth = \"private_key_jwt\"; with a client secret, remove it"),
+        );
+        return None;
+    }
+    let kid = s.string("key_id", d)?;
+    creds.template(kid, Use::Secret, "key_id", d).map(Some)
+}
+
+/// `client_auth = "basic" | "post" | "private_key_jwt"`; Basic unless said, as RFC 6749
+/// has every server accept it.
 fn client_auth(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::ClientAuth> {
     let Some(value) = s.get("client_auth") else { return Some(ir::ClientAuth::Basic) };
     let text = s.string("client_auth", d)?;
@@ -225,25 +325,27 @@ fn client_auth(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::ClientAu
     match written.as_deref() {
         Some("basic") => Some(ir::ClientAuth::Basic),
         Some("post") => Some(ir::ClientAuth::Post),
+        Some("private_key_jwt") => Some(ir::ClientAuth::PrivateKeyJwt),
         other => {
             let other = other.unwrap_or_default();
             let meant = match other {
                 "client_secret_basic" | "header" => Some("basic"),
                 "client_secret_post" | "body" | "form" => Some("post"),
-                _ => suggest::closest(other, ["basic", "post"]),
+                "jwt" | "private_key" => Some("private_key_jwt"),
+                _ => suggest::closest(other, ["basic", "post", "private_key_jwt"]),
             };
             let refused = Diagnostic::error(
                 "tib::client-auth",
                 format!("`{other}` is not a way for the client to authenticate"),
                 value.span(),
-                "expected \"basic\" or \"post\"",
+                "expected \"basic\", \"post\" or \"private_key_jwt\"",
             );
             d.push(match meant {
                 // The whole string is replaced, quotes and all.
                 Some(meant) => {
                     refused.with_help(format!("did you mean `\"{meant}\"`?")).with_replacement(format!("\"{meant}\""))
                 }
-                None => refused.with_help(suggest::help(other, &["basic", "post"], "the ways are")),
+                None => refused.with_help(suggest::help(other, &["basic", "post", "private_key_jwt"], "the ways are")),
             });
             None
         }
@@ -253,6 +355,9 @@ fn client_auth(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::ClientAu
 /// A grant type is a word of RFC 6749's grammar, e.g. `account_credentials`.
 fn grant_type(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
     let text = super::values::plain(s, "the grant type", d)?;
+    if text == "jwt_bearer" {
+        return Some(JWT_BEARER.to_owned());
+    }
     let valid = !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic());
     if !valid {
         d.push(

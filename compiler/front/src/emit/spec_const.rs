@@ -79,13 +79,16 @@ fn auth(auth: &ir::Auth) -> TokenStream {
         ir::Auth::OAuthClientCredentials(o) => {
             let (token_url, scopes, token_params) = (template(&o.token_url), &o.scopes, params(&o.token_params));
             let (client_auth, grant_type) = (client_auth(o.client_auth), &o.grant_type);
-            let base_url_from = base_url_from(&o.base_url_from);
+            let (base_url_from, key_id, subject) =
+                (base_url_from(&o.base_url_from), optional_template(&o.key_id), optional_template(&o.subject));
             quote!(#a::OAuthClientCredentials(::tib_support::spec::OAuthClientCredentials {
                 token_url: #token_url,
                 scopes: &[#(#scopes),*],
                 token_params: #token_params,
                 client_auth: #client_auth,
+                key_id: #key_id,
                 grant_type: #grant_type,
+                subject: #subject,
                 base_url_from: #base_url_from,
             }))
         }
@@ -95,6 +98,7 @@ fn auth(auth: &ir::Auth) -> TokenStream {
             let (authorize_params, token_params, refresh_params) =
                 (params(&o.authorize_params), params(&o.token_params), params(&o.refresh_params));
             let (client_auth, base_url_from) = (client_auth(o.client_auth), base_url_from(&o.base_url_from));
+            let key_id = optional_template(&o.key_id);
             quote!(#a::OAuthAuthorizationCode(::tib_support::spec::OAuthAuthorizationCode {
                 authorize_url: #authorize_url,
                 token_url: #token_url,
@@ -104,6 +108,7 @@ fn auth(auth: &ir::Auth) -> TokenStream {
                 token_params: #token_params,
                 refresh_params: #refresh_params,
                 client_auth: #client_auth,
+                key_id: #key_id,
                 base_url_from: #base_url_from,
             }))
         }
@@ -114,6 +119,18 @@ fn client_auth(client_auth: ir::ClientAuth) -> TokenStream {
     match client_auth {
         ir::ClientAuth::Basic => quote!(::tib_support::spec::ClientAuth::Basic),
         ir::ClientAuth::Post => quote!(::tib_support::spec::ClientAuth::Post),
+        ir::ClientAuth::PrivateKeyJwt => quote!(::tib_support::spec::ClientAuth::PrivateKeyJwt),
+        ir::ClientAuth::None => quote!(::tib_support::spec::ClientAuth::None),
+    }
+}
+
+fn optional_template(value: &Option<ir::Template>) -> TokenStream {
+    match value {
+        Some(value) => {
+            let value = template(value);
+            quote!(Some(#value))
+        }
+        None => quote!(None),
     }
 }
 

@@ -263,10 +263,11 @@ fn setting_hint(name: &str) -> Markup {
         "token_params" | "authorize_params" | "refresh_params" | "query" | "headers" => r#"{ "name" = "value" }"#,
         "body" => r#"{ "query" = "…" }"#,
         "listings" => r#"[{ "status" = "active" }, { "status" = "invited" }]"#,
-        "client_auth" => r#""basic" or "post""#,
+        "client_auth" => r#""basic", "post" or "private_key_jwt""#,
         "refresh_tokens" => "true or false",
         "base_url_from" => "a field of the token answer: instance_url",
         "page_size" | "start" | "first_page" | "concurrency" => "a number: 100",
+        "max_users" => "the most users the API lists this way: 10000",
         "continue_path" => "a path in the answer: data.next",
         _ => r#""text", with {credential} where a credential goes"#,
     };

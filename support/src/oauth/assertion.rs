@@ -1,0 +1,152 @@
+//! Signed assertions (RFC 7523): the JWT a client signs with its private key
+//! instead of sending a secret (`private_key_jwt`, section 2.2, as OpenID
+//! Connect Core 9 names it: Okta's API service apps), and the JWT bearer grant
+//! a service account signs to act for a user (section 2.1: Google's
+//! domain-wide delegation). The provider checks it with the public key it holds.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+use serde_json::json;
+
+/// The form value that says a client assertion authenticates the client.
+pub(super) const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// How long an assertion is good for: it is made for one token request, and
+/// providers refuse long-lived ones (Okta takes at most an hour).
+const LIFETIME_SECS: u64 = 300;
+
+/// A private key the client signs with: RSA (RS256) or EC P-256 (ES256).
+pub(super) enum Key {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+}
+
+impl Key {
+    /// Reads a PEM private key: PKCS#8 (`BEGIN PRIVATE KEY`, RSA or P-256) or
+    /// PKCS#1 (`BEGIN RSA PRIVATE KEY`). Pasted on one line, or with `\n`
+    /// written out as in a JSON key file, it reads the same.
+    pub fn from_pem(text: &str) -> Result<Key, String> {
+        let text = text.replace("\\n", "\n");
+        let label = text
+            .split("-----BEGIN ")
+            .nth(1)
+            .and_then(|rest| rest.split_once("-----"))
+            .map(|(label, _)| label.trim().to_owned())
+            .ok_or("the client's private key is not a PEM key (-----BEGIN PRIVATE KEY----- …)")?;
+        let body = text
+            .split_once(&format!("-----BEGIN {label}-----"))
+            .and_then(|(_, rest)| rest.split_once(&format!("-----END {label}-----")))
+            .map(|(body, _)| body)
+            .ok_or_else(|| format!("the client's private key has no -----END {label}----- line"))?;
+        let base64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der = STANDARD.decode(base64).map_err(|_| "the client's private key is not valid base64".to_owned())?;
+        let rng = SystemRandom::new();
+        match label.as_str() {
+            "PRIVATE KEY" => RsaKeyPair::from_pkcs8(&der)
+                .map(Key::Rsa)
+                .or_else(|_| EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &der, &rng).map(Key::Ec))
+                .map_err(|_| {
+                    "the client's private key is neither an RSA key of 2048 bits or more nor a P-256 key".to_owned()
+                }),
+            "RSA PRIVATE KEY" => RsaKeyPair::from_der(&der)
+                .map(Key::Rsa)
+                .map_err(|_| "the client's RSA private key cannot be read (2048 bits or more)".to_owned()),
+            "EC PRIVATE KEY" => Err("the client's EC key is in the SEC 1 form: give it as PKCS#8 \
+                 (openssl pkcs8 -topk8 -nocrypt -in key.pem)"
+                .to_owned()),
+            other => Err(format!("the client's private key is a `{other}`, not a private key")),
+        }
+    }
+
+    fn algorithm(&self) -> &'static str {
+        match self {
+            Key::Rsa(_) => "RS256",
+            Key::Ec(_) => "ES256",
+        }
+    }
+
+    fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        let rng = SystemRandom::new();
+        match self {
+            Key::Rsa(key) => {
+                let mut signature = vec![0; key.public().modulus_len()];
+                key.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .map_err(|_| "the client's key could not sign".to_owned())?;
+                Ok(signature)
+            }
+            Key::Ec(key) => key
+                .sign(&rng, message)
+                .map(|signature| signature.as_ref().to_vec())
+                .map_err(|_| "the client's key could not sign".to_owned()),
+        }
+    }
+}
+
+/// What an assertion says: who issued it, about whom, for which token endpoint.
+pub(super) struct Claims<'a> {
+    /// The client (`private_key_jwt`), or the service account (the JWT bearer grant).
+    pub issuer: &'a str,
+    /// The client itself, or the user a service account acts for (Google's domain-wide delegation).
+    pub subject: &'a str,
+    /// The token endpoint's URL.
+    pub audience: &'a str,
+    /// The scopes asked for, where the grant carries them in the assertion (Google).
+    pub scope: Option<&'a str>,
+    pub now_secs: u64,
+}
+
+/// One token request's assertion: short-lived and never used twice (`jti`).
+pub(super) fn assertion(key: &Key, key_id: Option<&str>, said: &Claims<'_>) -> Result<String, String> {
+    let mut header = json!({"alg": key.algorithm(), "typ": "JWT"});
+    if let Some(kid) = key_id {
+        header["kid"] = json!(kid);
+    }
+    let mut jti = [0u8; 16];
+    SystemRandom::new().fill(&mut jti).map_err(|_| "no random bytes for the assertion's id".to_owned())?;
+    let mut claims = json!({
+        "iss": said.issuer,
+        "sub": said.subject,
+        "aud": said.audience,
+        "iat": said.now_secs,
+        "exp": said.now_secs + LIFETIME_SECS,
+        "jti": hex(&jti),
+    });
+    if let Some(scope) = said.scope {
+        claims["scope"] = json!(scope);
+    }
+    let signed =
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(header.to_string()), URL_SAFE_NO_PAD.encode(claims.to_string()));
+    let signature = key.sign(signed.as_bytes())?;
+    Ok(format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature)))
+}
+
+pub(super) fn now_secs() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_not_a_usable_key_says_why() {
+        let cases = [
+            ("not a key", "not a PEM key"),
+            ("-----BEGIN PRIVATE KEY-----\nAAAA", "no -----END PRIVATE KEY-----"),
+            ("-----BEGIN PRIVATE KEY-----\n@@@\n-----END PRIVATE KEY-----", "not valid base64"),
+            ("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----", "neither an RSA key"),
+            ("-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----", "SEC 1"),
+            ("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----", "a `CERTIFICATE`"),
+        ];
+        for (pem, said) in cases {
+            let error = Key::from_pem(pem).err().expect("refused");
+            assert!(error.contains(said), "{pem}: {error}");
+        }
+    }
+}
