@@ -317,12 +317,7 @@ impl Lower<'_> {
         let mut chars = body.char_indices();
         while let Some((i, c)) = chars.next() {
             match c {
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => text.push('\n'),
-                    Some((_, 't')) => text.push('\t'),
-                    Some((_, other)) => text.push(other),
-                    None => {}
-                },
+                '\\' => text.extend(unescaped(chars.next())),
                 '{' => {
                     let Some(close) = body[i + 1..].find('}').map(|c| i + 1 + c) else {
                         self.diagnostics.push(
@@ -505,12 +500,7 @@ impl Lower<'_> {
         while let Some((i, c)) = chars.next() {
             match c {
                 '{' | '}' if literal_braces => text.push(c),
-                '\\' => match chars.next() {
-                    Some((_, 'n')) => text.push('\n'),
-                    Some((_, 't')) => text.push('\t'),
-                    Some((_, other)) => text.push(other),
-                    None => {}
-                },
+                '\\' => text.extend(unescaped(chars.next())),
                 '{' => {
                     let rest = &body[i + 1..];
                     // `{{api_token}}`, another tool's form: one placeholder, reported as such.
@@ -676,6 +666,15 @@ fn lookalikes(body: &str, base: usize) -> Vec<Lookalike> {
         i = end;
     }
     found
+}
+
+/// What the character after a backslash stands for: `n` a line break, `t` a tab, any other itself.
+fn unescaped(escaped: Option<(usize, char)>) -> Option<char> {
+    escaped.map(|(_, c)| match c {
+        'n' => '\n',
+        't' => '\t',
+        other => other,
+    })
 }
 
 /// The text of a string used as a key or path segment (or a URL the checker
