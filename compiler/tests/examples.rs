@@ -97,6 +97,7 @@ fn examples_cover_the_language() {
         "client_auth post",
         "grant_type variant",
         "jwt_bearer grant",
+        "client_auth private_key_jwt",
         "base_url_from",
         "status field",
         "status conditions",

@@ -680,31 +680,6 @@ async fn a_refresh_that_names_another_instance_moves_the_connection_and_one_that
 
 // ------------------------------------------------------- private_key_jwt ---
 
-/// A client authenticated by an assertion signed with its private key, as Okta's API service apps are.
-static KEYED: Spec = Spec {
-    app: "Keyed",
-    id: "keyed",
-    source: "test",
-    credentials: &[
-        tib_support::spec::CredentialSpec { name: "client_id", secret: false, description: "" },
-        tib_support::spec::CredentialSpec { name: "client_secret", secret: true, description: "" },
-    ],
-    base_url: Template(&[Part::Text("https://api.example.com")]),
-    auth: Auth::OAuthClientCredentials(tib_support::spec::OAuthClientCredentials {
-        token_url: Template(&[Part::Text("https://example.com/token")]),
-        scopes: &["okta.users.read"],
-        token_params: &[],
-        client_auth: tib_support::spec::ClientAuth::PrivateKeyJwt,
-        key_id: Some(Template(&[Part::Text("key-2024")])),
-        grant_type: "client_credentials",
-        subject: None,
-        base_url_from: None,
-    }),
-    endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
-    pagination: Pagination::None,
-    max_users: None,
-};
-
 /// The form of the one token request `server` received.
 async fn token_form(server: &MockServer) -> Vec<(String, String)> {
     let requests = server.received_requests().await.expect("recorded");
@@ -727,7 +702,7 @@ fn verified_claims(
         .expect("the signature verifies with the client's public key");
     let (header, claims) = signed.split_once('.').expect("header and claims");
     let header: serde_json::Value = serde_json::from_slice(&b64.decode(header).expect("base64url")).expect("JSON");
-    assert_eq!(header["kid"], "key-2024", "{header}");
+    assert!(header.get("kid").is_none(), "no key_id, no kid: {header}");
     serde_json::from_slice(&b64.decode(claims).expect("base64url")).expect("JSON")
 }
 
@@ -742,7 +717,8 @@ fn rsa_test_key() -> (&'static str, Vec<u8>) {
 }
 
 #[tokio::test]
-async fn private_key_jwt_sends_an_assertion_signed_with_the_clients_rsa_or_p256_key_and_never_a_secret() {
+async fn okta_private_key_jwt_sends_an_assertion_signed_with_the_clients_rsa_or_p256_key_and_never_a_secret() {
+    let okta = tib_connectors::connector("okta").expect("okta").spec();
     let (rsa_pem, rsa_public) = rsa_test_key();
     let ec = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("a P-256 key");
     let ec_pem = {
@@ -752,8 +728,11 @@ async fn private_key_jwt_sends_an_assertion_signed_with_the_clients_rsa_or_p256_
     };
     // The RSA key as a one-line paste with `\n` written out (a JSON key file's form); the EC key as PEM.
     let one_line = rsa_pem.replace('\n', "\\n");
-    let cases: [(&str, String, Vec<u8>, &'static dyn ring::signature::VerificationAlgorithm); 2] = [
-        ("RS256", one_line, rsa_public, &ring::signature::RSA_PKCS1_2048_8192_SHA256),
+    // As a browser's one-line input keeps it: the line breaks gone.
+    let pasted = rsa_pem.replace('\n', "");
+    let cases: [(&str, String, Vec<u8>, &'static dyn ring::signature::VerificationAlgorithm); 3] = [
+        ("RS256", one_line, rsa_public.clone(), &ring::signature::RSA_PKCS1_2048_8192_SHA256),
+        ("RS256 pasted", pasted, rsa_public, &ring::signature::RSA_PKCS1_2048_8192_SHA256),
         ("ES256", ec_pem, ec.public_key_raw().to_vec(), &ring::signature::ECDSA_P256_SHA256_FIXED),
     ];
     let mut ids = Vec::new();
@@ -765,9 +744,13 @@ async fn private_key_jwt_sends_an_assertion_signed_with_the_clients_rsa_or_p256_
             .expect(1)
             .mount(&server)
             .await;
-        let client =
-            OAuthClient::new(&KEYED, &creds(&KEYED, &["0oa-client", &key]), &endpoints(&server), &local_client())
-                .expect("client");
+        let client = OAuthClient::new(
+            okta,
+            &creds(okta, &["acme.okta.com", "0oa-client", &key]),
+            &endpoints(&server),
+            &local_client(),
+        )
+        .expect("client");
         let before = chrono_now();
         assert_eq!(ClientCredentials::new(client).token().await.expect("a token").expose(), "keyed-token", "{alg}");
         let form = token_form(&server).await;
@@ -785,13 +768,17 @@ async fn private_key_jwt_sends_an_assertion_signed_with_the_clients_rsa_or_p256_
         assert!(iat >= before - 1 && iat <= chrono_now() + 1 && exp - iat == 300, "{claims}");
         ids.push(claims["jti"].as_str().expect("jti").to_owned());
     }
-    assert_ne!(ids[0], ids[1], "each assertion has its own id");
+    assert!(ids[0] != ids[1] && ids[1] != ids[2], "each assertion has its own id");
 
     // A key that cannot sign is the connection's configuration: a permanent refusal that says why.
     let server = MockServer::start().await;
-    let client =
-        OAuthClient::new(&KEYED, &creds(&KEYED, &["0oa-client", "not a key"]), &endpoints(&server), &local_client())
-            .expect("client");
+    let client = OAuthClient::new(
+        okta,
+        &creds(okta, &["acme.okta.com", "0oa-client", "not a key"]),
+        &endpoints(&server),
+        &local_client(),
+    )
+    .expect("client");
     let refused = ClientCredentials::new(client).token().await.expect_err("no key");
     assert!(refused.is_auth_or_config_failure() && refused.to_string().contains("not a PEM key"), "{refused}");
     assert!(server.received_requests().await.expect("recorded").is_empty(), "nothing is sent without a signature");

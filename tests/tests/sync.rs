@@ -240,11 +240,11 @@ fn okta_user(id: &str, status: &str) -> Value {
 }
 
 #[tokio::test]
-async fn okta_custom_headers_link_header_pages_and_a_bare_array() {
+async fn okta_oauth_link_header_pages_and_a_bare_array() {
     let server = MockServer::start().await;
     let base = server.uri();
     Mock::given(path("/api/v1/users"))
-        .and(header("authorization", "SSWS okta-token"))
+        .and(header("authorization", "Bearer okta-token"))
         .and(query_param_is_missing("after"))
         .respond_with(json(json!([okta_user("a1", "ACTIVE"), okta_user("a2", "STAGED")])).insert_header(
             "link",
@@ -265,13 +265,16 @@ async fn okta_custom_headers_link_header_pages_and_a_bare_array() {
         .await;
     Mock::given(path("/api/v1/users"))
         .and(query_param("after", "a3"))
-        .and(header("authorization", "SSWS okta-token"))
+        .and(header("authorization", "Bearer okta-token"))
         .respond_with(json(json!([])))
         .expect(1)
         .mount(&server)
         .await;
 
-    let (synced, summary) = sync("okta", &server, "/api/v1", &["acme.okta.com", "okta-token"]).await.expect("sync");
+    let token = StaticToken(Secret::new("okta-token"));
+    let options = SyncOptions { max_pages: 10, retry: fast_retries(), ..SyncOptions::default() };
+    let values = ["acme.okta.com", "0oa-client", "-----BEGIN PRIVATE KEY-----"];
+    let (synced, summary) = sync_with("okta", &server, "/api/v1", &values, Some(&token), options).await.expect("sync");
     assert_eq!(summary.pages, 3);
     let users = &synced.users;
     let a1 = user(users, "a1");
@@ -339,7 +342,10 @@ async fn a_next_link_to_another_host_is_refused() {
         )
         .mount(&server)
         .await;
-    let error = sync("okta", &server, "/api/v1", &["acme.okta.com", "okta-token"]).await.expect_err("foreign");
+    let token = StaticToken(Secret::new("okta-token"));
+    let options = SyncOptions { max_pages: 10, retry: fast_retries(), ..SyncOptions::default() };
+    let values = ["acme.okta.com", "0oa-client", "-----BEGIN PRIVATE KEY-----"];
+    let error = sync_with("okta", &server, "/api/v1", &values, Some(&token), options).await.expect_err("foreign");
     assert!(
         matches!(&error, SyncError::ForeignOrigin { url, .. } if url.starts_with("https://evil.example/")),
         "{error:?}"

@@ -12,9 +12,14 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             description: "Your Okta domain, e.g. acme.okta.com",
         },
         ::tib_support::spec::CredentialSpec {
-            name: "api_token",
+            name: "client_id",
+            secret: false,
+            description: "OAuth client id",
+        },
+        ::tib_support::spec::CredentialSpec {
+            name: "client_secret",
             secret: true,
-            description: "An API token (Security > API > Tokens)",
+            description: "The OAuth client's private key (PEM, PKCS#8; RSA or P-256)",
         },
     ],
     base_url: ::tib_support::spec::Template(
@@ -24,19 +29,22 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ::tib_support::spec::Part::Text("/api/v1"),
         ],
     ),
-    auth: ::tib_support::spec::Auth::Headers(
-        &[
-            ::tib_support::spec::Param {
-                name: "Authorization",
-                value: ::tib_support::spec::Template(
-                    &[
-                        ::tib_support::spec::Part::Text("SSWS "),
-                        ::tib_support::spec::Part::Credential(1),
-                    ],
-                ),
-            },
-        ],
-    ),
+    auth: ::tib_support::spec::Auth::OAuthClientCredentials(::tib_support::spec::OAuthClientCredentials {
+        token_url: ::tib_support::spec::Template(
+            &[
+                ::tib_support::spec::Part::Text("https://"),
+                ::tib_support::spec::Part::Credential(0),
+                ::tib_support::spec::Part::Text("/oauth2/v1/token"),
+            ],
+        ),
+        scopes: &["okta.users.read"],
+        token_params: &[],
+        client_auth: ::tib_support::spec::ClientAuth::PrivateKeyJwt,
+        key_id: None,
+        grant_type: "client_credentials",
+        subject: None,
+        base_url_from: None,
+    }),
     endpoint: ::tib_support::spec::Endpoint {
         method: ::tib_support::spec::Method::Get,
         path: "/users",
@@ -70,15 +78,18 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
 pub struct Credentials {
     /// Your Okta domain, e.g. acme.okta.com
     pub okta_domain: ::std::string::String,
-    /// An API token (Security > API > Tokens)
-    pub api_token: ::tib_support::Secret,
+    /// OAuth client id
+    pub client_id: ::std::string::String,
+    /// The OAuth client's private key (PEM, PKCS#8; RSA or P-256)
+    pub client_secret: ::tib_support::Secret,
 }
 impl Credentials {
     /// The values in the order the connector's templates index them.
     pub fn into_values(self) -> ::tib_support::CredentialValues {
         ::tib_support::CredentialValues::new(
             ::std::vec![
-                (::tib_support::Secret::new(self.okta_domain), false), (self.api_token,
+                (::tib_support::Secret::new(self.okta_domain), false),
+                (::tib_support::Secret::new(self.client_id), false), (self.client_secret,
                 true)
             ],
         )

@@ -133,6 +133,46 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED, KeyPair as _, UnparsedPublicKey};
+
+    #[test]
+    fn an_assertion_names_its_key_and_says_what_was_asked_and_its_signature_verifies() {
+        let rng = SystemRandom::new();
+        let der = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).expect("a key");
+        let pem = format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----", STANDARD.encode(der.as_ref()));
+        let key = Key::from_pem(&pem).expect("a P-256 key");
+        let Key::Ec(pair) = &key else { panic!("read as EC") };
+        let public = pair.public_key().as_ref().to_vec();
+        let claims = Claims {
+            issuer: "svc@example.iam",
+            subject: "admin@example.com",
+            audience: "https://example.com/token",
+            scope: Some("a b"),
+            now_secs: 1_700_000_000,
+        };
+        let jwt = assertion(&key, Some("key-7"), &claims).expect("signed");
+        let (signed, signature) = jwt.rsplit_once('.').expect("three parts");
+        UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &public)
+            .verify(signed.as_bytes(), &URL_SAFE_NO_PAD.decode(signature).expect("base64url"))
+            .expect("verifies");
+        let part = |i: usize| -> serde_json::Value {
+            let text = signed.split('.').nth(i).expect("a part");
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(text).expect("base64url")).expect("JSON")
+        };
+        assert_eq!(part(0), json!({"alg": "ES256", "typ": "JWT", "kid": "key-7"}));
+        let said = part(1);
+        assert_eq!(
+            (&said["iss"], &said["sub"], &said["aud"], &said["scope"]),
+            (
+                &json!("svc@example.iam"),
+                &json!("admin@example.com"),
+                &json!("https://example.com/token"),
+                &json!("a b")
+            )
+        );
+        assert_eq!((said["iat"].as_u64(), said["exp"].as_u64()), (Some(1_700_000_000), Some(1_700_000_300)));
+        assert_eq!(said["jti"].as_str().map(str::len), Some(32));
+    }
 
     #[test]
     fn what_is_not_a_usable_key_says_why() {
