@@ -259,7 +259,10 @@ fn an_editor_gets_diagnostics_fixes_hover_completion_navigation_and_formatting()
     assert_eq!(users, ["or none"]);
     let client_auth =
         complete(&format!("{fixed}\nauth oauth_client_credentials {{\n  client_auth = "), "client_auth = ", 14);
-    assert_eq!(client_auth, ["\"basic\"", "\"post\""]);
+    assert_eq!(client_auth, ["\"basic\"", "\"post\"", "\"private_key_jwt\""]);
+    let grant_type =
+        complete(&format!("{fixed}\nauth oauth_client_credentials {{\n  grant_type = "), "grant_type = ", 13);
+    assert_eq!(grant_type, ["\"client_credentials\"", "\"jwt_bearer\""]);
     let api_error = format!("{fixed}\napi_error when {{ ok is false }} message error\n");
     let classes = complete(&api_error, "message error\n", 14);
     assert!(

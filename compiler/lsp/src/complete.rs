@@ -49,7 +49,12 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         ([], ["licenses"]) => keyword(&["auto", "none"], CompletionItemKind::KEYWORD),
         ([], ["users", "at", _]) => keyword(&["or none"], CompletionItemKind::KEYWORD),
         ([], ["api_error"]) => keyword(&["when"], CompletionItemKind::KEYWORD),
-        (["auth", _, ..], ["client_auth", "="]) => keyword(&["\"basic\"", "\"post\""], CompletionItemKind::ENUM_MEMBER),
+        (["auth", _, ..], ["client_auth", "="]) => {
+            keyword(&["\"basic\"", "\"post\"", "\"private_key_jwt\""], CompletionItemKind::ENUM_MEMBER)
+        }
+        (["auth", _, ..], ["grant_type", "="]) => {
+            keyword(&["\"client_credentials\"", "\"jwt_bearer\""], CompletionItemKind::ENUM_MEMBER)
+        }
         ([], ["auth"]) => keyword(vocabulary::AUTH_KINDS, CompletionItemKind::ENUM_MEMBER),
         ([], ["paginate"]) => keyword(vocabulary::PAGINATION_STYLES, CompletionItemKind::ENUM_MEMBER),
         (["paginate", style, ..], ["stop", "when"]) => {
