@@ -579,6 +579,62 @@ async fn an_empty_first_page_is_a_complete_sync_of_nobody() {
     assert_eq!(summary.users, 0);
 }
 
+// ---------------------------------------------------------------- Auth0 ---
+
+/// Auth0's users listing: pages of `per_page` from page 0 with their total, and an HTTP 400 for any
+/// page reaching past the first 1,000 users, as Auth0 answers.
+struct Auth0Pages {
+    total: usize,
+}
+
+impl Respond for Auth0Pages {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let param = |name: &str| {
+            request.url.query_pairs().find(|(k, _)| k == name).and_then(|(_, v)| v.parse::<usize>().ok()).unwrap_or(0)
+        };
+        let (page, per_page) = (param("page"), param("per_page"));
+        if (page + 1) * per_page > 1000 {
+            return ResponseTemplate::new(400).set_body_json(json!({
+                "statusCode": 400, "error": "Bad Request",
+                "message": "You can only page through the first 1000 records.",
+            }));
+        }
+        let users: Vec<Value> = (page * per_page..((page + 1) * per_page).min(self.total))
+            .map(|i| json!({"user_id": format!("auth0|{i}"), "email": format!("u{i}@example.com"), "nickname": format!("u{i}")}))
+            .collect();
+        json(
+            json!({"start": page * per_page, "limit": per_page, "length": users.len(), "total": self.total, "users": users}),
+        )
+    }
+}
+
+#[tokio::test]
+async fn auth0_lists_a_tenant_within_its_cap_and_fails_naming_the_cap_for_a_larger_one_instead_of_storing_a_part() {
+    let token = StaticToken(Secret::new("auth0-token"));
+    let options = || SyncOptions { max_pages: 50, retry: fast_retries(), ..SyncOptions::default() };
+    let values = ["acme.eu.auth0.com", "cid", "cs"];
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v2/users"))
+        .and(header("authorization", "Bearer auth0-token"))
+        .and(query_param("include_totals", "true"))
+        .respond_with(Auth0Pages { total: 950 })
+        .mount(&server)
+        .await;
+    let (synced, summary) =
+        sync_with("auth0", &server, "/api/v2", &values, Some(&token), options()).await.expect("within the cap");
+    assert_eq!((synced.users.len(), summary.pages), (950, 10));
+    assert_eq!(user(&synced.users, "auth0|7").username.as_deref(), Some("u7"), "username or nickname");
+
+    // 100,000 users: Auth0 would list 1,000 and refuse the rest; the sync stops at the cap and says so.
+    let server = MockServer::start().await;
+    Mock::given(path("/api/v2/users")).respond_with(Auth0Pages { total: 100_000 }).mount(&server).await;
+    let error = sync_with("auth0", &server, "/api/v2", &values, Some(&token), options()).await.expect_err("capped");
+    assert_eq!(error, SyncError::Capped { max_users: 1000 });
+    assert!(!error.is_auth_or_config_failure());
+    let asked = server.received_requests().await.expect("recorded").len();
+    assert_eq!(asked, 10, "pages 0 to 9, none past the cap");
+}
+
 // -------------------------------------------------------------- Harvest ---
 
 /// Page-number pages of `per_page` users out of `total`, some pages short

@@ -3,6 +3,7 @@
 /// Every connector, sorted by app id.
 pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
     ("acme", &tib_connector_acme::Connector as &dyn ::tib_support::Connector),
+    ("auth0", &tib_connector_auth0::Connector as &dyn ::tib_support::Connector),
     (
         "azure_devops",
         &tib_connector_azure_devops::Connector as &dyn ::tib_support::Connector,
@@ -44,6 +45,7 @@ pub fn connector(
 /// The spec of each connector, as written, sorted by app id.
 pub static SPECS: &[(&str, &str)] = &[
     ("acme", include_str!("../../../specs/acme.tib")),
+    ("auth0", include_str!("../../../specs/auth0.tib")),
     ("azure_devops", include_str!("../../../specs/azure-devops.tib")),
     ("dropbox_business", include_str!("../../../specs/dropbox.tib")),
     ("github", include_str!("../../../specs/github.tib")),
