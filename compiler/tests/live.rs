@@ -597,3 +597,52 @@ fields {{
     assert!(run.stdout.contains("workspace=ws-42") && run.stdout.contains("ann@demo.example"), "{}", run.stdout);
     assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "the secret header is redacted");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_linked_listing_that_reaches_its_cap_with_a_next_page_left_stops_naming_the_cap() {
+    let server = MockServer::start().await;
+    for (page, next) in [("1", Some("2")), ("2", Some("3")), ("3", None)] {
+        let next_url = next.map(|n| format!("{}/api/members?page={n}", server.uri()));
+        Mock::given(method("GET"))
+            .and(path("/api/members"))
+            .and(query_param("page", page))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "data": [{"id": page, "email": format!("u{page}@demo.example")}], "next": next_url,
+            })))
+            .mount(&server)
+            .await;
+    }
+    let spec = format!(
+        r#"app "Demo"
+base_url "{}/api"
+credentials {{
+  token secret "A token"
+}}
+auth bearer "{{token}}"
+request GET "/members" {{
+  query = {{ "page" = "1" }}
+}}
+paginate next_url {{
+  from body next
+  max_users = 2
+  stop when missing_token
+}}
+users at data
+fields {{
+  id    = id
+  email = email
+}}
+"#,
+        server.uri()
+    );
+    let root = workspace_of(&spec);
+    let cred = format!("token={TOKEN}");
+    let run = compiler(root.path(), &["preview", "specs/demo.tib", "--cred", &cred, "--json", "--pages", "5"]).await;
+    let value: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(value["user_count"], 2, "{}", run.stdout);
+    assert_eq!(value["stopped"]["complete"], false, "{}", run.stdout);
+    let message = value["stopped"]["message"].as_str().expect("a message");
+    assert!(message.contains("at most 2 users"), "{message}");
+    let asked = server.received_requests().await.expect("recorded").len();
+    assert_eq!(asked, 2, "the third page, past the cap, is not asked for");
+}
