@@ -19,6 +19,13 @@ pub struct Found {
     pub used: Vec<String>,
 }
 
+impl Found {
+    /// A style that fixes no query parameter of its own.
+    fn without_query(paging: Slot<Paging>, reason: String, used: Vec<String>) -> Found {
+        Found { paging, reason, query: Vec::new(), used }
+    }
+}
+
 const OFFSET: &[&str] = &["offset", "skip", "start", "startat", "startindex"];
 const LIMIT: &[&str] = &[
     "limit",
@@ -162,63 +169,58 @@ pub fn paging(doc: &Document, op: &Operation<'_>, users: Option<&Path>) -> Found
     }
     if let (Some(offset), Some(limit)) = (param(OFFSET), limit) {
         used.extend([offset.name.to_owned(), limit.name.to_owned()]);
-        return Found {
-            paging: Slot::Known(Paging::Offset {
+        return Found::without_query(
+            Slot::Known(Paging::Offset {
                 offset_param: offset.name.to_owned(),
                 limit_param: limit.name.to_owned(),
                 page_size: page_size(limit.schema),
                 start: least(offset.schema).unwrap_or(0),
                 stops: counted_stops(),
             }),
-            reason: format!("Paged by the `{}` and `{}` parameters.", offset.name, limit.name),
-            query: Vec::new(),
+            format!("Paged by the `{}` and `{}` parameters.", offset.name, limit.name),
             used,
-        };
+        );
     }
     if let Some(page) = param(PAGE) {
         used.push(page.name.to_owned());
         let Some(size) = limit else {
-            return Found {
-                paging: Slot::Gap(format!(
+            return Found::without_query(
+                Slot::Gap(format!(
                     "the paging: the operation takes a `{}` number but no page size, so how many users a page holds is unknown",
                     page.name
                 )),
-                reason: format!("The `{}` parameter numbers the pages.", page.name),
-                query: Vec::new(),
+                format!("The `{}` parameter numbers the pages.", page.name),
                 used,
-            };
+            );
         };
         used.push(size.name.to_owned());
-        return Found {
-            paging: Slot::Known(Paging::Page {
+        return Found::without_query(
+            Slot::Known(Paging::Page {
                 page_param: page.name.to_owned(),
                 size_param: size.name.to_owned(),
                 page_size: page_size(size.schema),
                 first_page: least(page.schema).unwrap_or(1),
                 stops: counted_stops(),
             }),
-            reason: format!("Paged by the `{}` and `{}` parameters.", page.name, size.name),
-            query: Vec::new(),
+            format!("Paged by the `{}` and `{}` parameters.", page.name, size.name),
             used,
-        };
+        );
     }
     if let Some(token) = token {
-        return Found {
-            paging: Slot::Gap(format!(
+        return Found::without_query(
+            Slot::Gap(format!(
                 "the paging: the answer holds `{}`, but no parameter of the operation takes it back",
                 token.path
             )),
-            reason: "The answer holds a cursor.".to_owned(),
-            query: Vec::new(),
+            "The answer holds a cursor.".to_owned(),
             used,
-        };
+        );
     }
-    Found {
-        paging: Slot::Known(Paging::None),
-        reason: "The operation takes no paging parameter: one answer holds every user.".to_owned(),
-        query: Vec::new(),
+    Found::without_query(
+        Slot::Known(Paging::None),
+        "The operation takes no paging parameter: one answer holds every user.".to_owned(),
         used,
-    }
+    )
 }
 
 /// A property that holds the next page's URL: `next`, `nextLink`,

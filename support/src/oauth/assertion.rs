@@ -94,11 +94,18 @@ pub(super) struct Claims<'a> {
     pub audience: &'a str,
     /// The scopes asked for, where the grant carries them in the assertion (Google).
     pub scope: Option<&'a str>,
+    /// When it is issued, in Unix seconds: [`now_secs`] but in tests.
     pub now_secs: u64,
 }
 
+/// One token request's assertion, signed with the PEM key the connection holds where a
+/// client secret would be. A key that cannot sign is said in words.
+pub(super) fn signed(pem: &str, key_id: Option<&str>, said: &Claims<'_>) -> Result<String, String> {
+    assertion(&Key::from_pem(pem)?, key_id, said)
+}
+
 /// One token request's assertion: short-lived and never used twice (`jti`).
-pub(super) fn assertion(key: &Key, key_id: Option<&str>, said: &Claims<'_>) -> Result<String, String> {
+fn assertion(key: &Key, key_id: Option<&str>, said: &Claims<'_>) -> Result<String, String> {
     let mut header = json!({"alg": key.algorithm(), "typ": "JWT"});
     if let Some(kid) = key_id {
         header["kid"] = json!(kid);

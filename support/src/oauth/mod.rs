@@ -320,8 +320,6 @@ impl OAuthClient {
     /// service account's key (held where a client secret would be), issued by the
     /// account, about the user it acts for, with the scopes among its claims as Google reads them.
     fn bearer_assertion(&self) -> Result<String, SyncError> {
-        let refused = |message: String| SyncError::Auth { message, permanent: true };
-        let key = assertion::Key::from_pem(self.client_secret.expose()).map_err(refused)?;
         let scope = self.grant.scopes.join(" ");
         let claims = assertion::Claims {
             issuer: &self.client_id,
@@ -330,7 +328,9 @@ impl OAuthClient {
             scope: (!scope.is_empty()).then_some(scope.as_str()),
             now_secs: assertion::now_secs(),
         };
-        assertion::assertion(&key, self.grant.key_id.as_deref(), &claims).map_err(refused)
+        // A key that cannot sign is the connection's configuration: retrying will not mend it.
+        assertion::signed(self.client_secret.expose(), self.grant.key_id.as_deref(), &claims)
+            .map_err(|message| SyncError::Auth { message, permanent: true })
     }
 
     /// A refresh sends the refresh parameters, not the code exchange's.

@@ -93,8 +93,6 @@ pub(super) async fn request(endpoint: &Endpoint<'_>, mut form: Vec<(String, Stri
         }
         ClientAuth::PrivateKeyJwt => {
             // A key that cannot sign is the connection's configuration: retrying will not mend it.
-            let refused = |message: String| Refused { message, permanent: true };
-            let key = super::assertion::Key::from_pem(endpoint.client_secret).map_err(refused)?;
             let claims = super::assertion::Claims {
                 issuer: endpoint.client_id,
                 subject: endpoint.client_id,
@@ -102,7 +100,8 @@ pub(super) async fn request(endpoint: &Endpoint<'_>, mut form: Vec<(String, Stri
                 scope: None,
                 now_secs: super::assertion::now_secs(),
             };
-            let assertion = super::assertion::assertion(&key, endpoint.key_id, &claims).map_err(refused)?;
+            let assertion = super::assertion::signed(endpoint.client_secret, endpoint.key_id, &claims)
+                .map_err(|message| Refused { message, permanent: true })?;
             form.push(("client_assertion_type".to_owned(), super::assertion::ASSERTION_TYPE.to_owned()));
             form.push(("client_assertion".to_owned(), assertion));
         }
