@@ -30,13 +30,14 @@ pub mod value;
 pub use error::SyncError;
 pub use http::{Client, ClientSettings, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
 pub use network::NetworkPolicy;
-pub use page::{ApiErrorKind, PageError, PageInfo};
+pub use page::{ApiErrorKind, Joined, PageError, PageInfo};
 pub use paginate::{DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync};
 pub use printable::{one_line, printable, storable};
 pub use record::{Dropped, User};
 pub use request::Connection;
 pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
 /// Generated code derives its types through this, so connectors need no serde dependency of their own.
+pub use compact_str::CompactString;
 pub use serde;
 pub use serde_json;
 pub use spec::Spec;
@@ -49,6 +50,24 @@ pub trait Connector: Send + Sync {
     /// Reads one response body: hands each user (or why it was dropped) to
     /// `users`, in order, and returns what pagination needs.
     fn parse_page(&self, body: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError>;
+
+    /// For a spec with lookups: hands on, for each listed item in order, the values of the user its
+    /// lookups' paths are built from ([`spec::LookupPart::User`]); none where a value is missing.
+    /// A body that cannot be read hands on nothing: [`Connector::parse_joined`] then says why.
+    fn lookup_keys(&self, body: &[u8], keys: &mut dyn FnMut(Vec<Option<compact_str::CompactString>>)) {
+        let _ = (body, keys);
+    }
+
+    /// [`Connector::parse_page`] with each item's lookup answers joined to it.
+    fn parse_joined(
+        &self,
+        body: &[u8],
+        joined: &Joined,
+        users: &mut dyn FnMut(Result<User, Dropped>),
+    ) -> Result<PageInfo, PageError> {
+        let _ = joined;
+        self.parse_page(body, users)
+    }
 }
 
 /// The registry's connectors are `'static`; shared as they are.
@@ -59,5 +78,18 @@ impl<C: Connector + ?Sized> Connector for &'static C {
 
     fn parse_page(&self, body: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
         (**self).parse_page(body, users)
+    }
+
+    fn lookup_keys(&self, body: &[u8], keys: &mut dyn FnMut(Vec<Option<compact_str::CompactString>>)) {
+        (**self).lookup_keys(body, keys)
+    }
+
+    fn parse_joined(
+        &self,
+        body: &[u8],
+        joined: &Joined,
+        users: &mut dyn FnMut(Result<User, Dropped>),
+    ) -> Result<PageInfo, PageError> {
+        (**self).parse_joined(body, joined, users)
     }
 }

@@ -43,6 +43,8 @@ pub enum PageError {
     MissingUsers { path: &'static str },
     /// Something other than an array at the users path.
     NotAnArray { path: &'static str, found: &'static str },
+    /// A lookup's answer for the page's `user`-th item (from 1) is not JSON tib can read.
+    Lookup { lookup: &'static str, user: usize, error: String },
 }
 
 impl fmt::Display for PageError {
@@ -60,6 +62,9 @@ impl fmt::Display for PageError {
             PageError::NotAnArray { path, found } => {
                 write!(f, "the users path `{path}` holds {found}, not an array")
             }
+            PageError::Lookup { lookup, user, error } => {
+                write!(f, "lookup `{lookup}` answered user {user} of the page with what is not valid JSON: {error}")
+            }
         }
     }
 }
@@ -71,9 +76,65 @@ impl PageError {
         match self {
             PageError::Json(error) => PageError::Json(creds.redact(&error)),
             PageError::Api { message, kind } => PageError::Api { message: creds.redact(&message), kind },
+            PageError::Lookup { lookup, user, error } => PageError::Lookup { lookup, user, error: creds.redact(&error) },
             other => other,
         }
     }
+}
+
+/// The answers of a page's lookups, by listed item and lookup: what a connector joins to each
+/// user. An item has no answer where its lookup could not be asked (a value of its path missing)
+/// or answered 404 with `not_found = "none"`.
+#[derive(Debug, Default)]
+pub struct Joined {
+    lookups: usize,
+    answers: Vec<Option<bytes::Bytes>>,
+}
+
+impl Joined {
+    /// Room for `items` listed items of `lookups` lookups each, none answered yet.
+    pub fn new(items: usize, lookups: usize) -> Self {
+        Joined { lookups, answers: vec![None; items * lookups] }
+    }
+
+    /// Gives `item` its answer to `lookup`.
+    pub fn set(&mut self, item: usize, lookup: usize, answer: bytes::Bytes) {
+        if let Some(slot) = self.answers.get_mut(item * self.lookups + lookup) {
+            *slot = Some(answer);
+        }
+    }
+
+    /// The answer of `lookup` for the `item`-th listed item.
+    pub fn answer(&self, item: usize, lookup: usize) -> Option<&[u8]> {
+        self.answers.get(item * self.lookups + lookup)?.as_deref()
+    }
+
+    /// The answer read into `T`, or none; an answer that is not JSON is the page's error.
+    pub fn read<'a, T: serde::Deserialize<'a> + Default>(
+        &'a self,
+        item: usize,
+        lookup: usize,
+        name: &'static str,
+    ) -> Result<T, PageError> {
+        match self.answer(item, lookup) {
+            None => Ok(T::default()),
+            Some(body) => read(body).map_err(|error| PageError::Lookup {
+                lookup: name,
+                user: item + 1,
+                error: match error {
+                    PageError::Json(error) => error,
+                    other => other.to_string(),
+                },
+            }),
+        }
+    }
+}
+
+/// A value of a user as a lookup's path sends it: text, a number or true/false.
+pub fn key(leaf: Option<&Leaf<'_>>) -> Option<compact_str::CompactString> {
+    let text = leaf.and_then(Leaf::present)?.text()?;
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.into())
 }
 
 /// A page's body read as JSON into `T`: the types a generated connector
@@ -101,6 +162,18 @@ pub fn users<'u, T>(
         Some(UsersAt::Missing | UsersAt::Found("null")) if optional => Ok(&[]),
         None | Some(UsersAt::Missing) => Err(PageError::MissingUsers { path }),
         Some(UsersAt::Found(found)) => Err(PageError::NotAnArray { path, found }),
+    }
+}
+
+/// [`users`], to join lookups' answers to them.
+pub fn users_mut<'u, T>(
+    at: Option<&'u mut UsersAt<T>>,
+    path: &'static str,
+    optional: bool,
+) -> Result<&'u mut [Tolerant<T>], PageError> {
+    match at {
+        Some(UsersAt::Array(items)) => Ok(items),
+        other => users(other.map(|at| &*at), path, optional).map(|_| &mut [][..]),
     }
 }
 

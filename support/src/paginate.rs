@@ -6,10 +6,11 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
+use futures_util::stream::{FuturesOrdered, FuturesUnordered};
 use reqwest::header::{HeaderMap, LINK};
 use serde_json::Value;
 use url::Url;
@@ -18,11 +19,11 @@ use crate::Connector;
 use crate::error::SyncError;
 use crate::headers::link_next;
 use crate::http::{self, Client, RetryPolicy};
-use crate::page::{ApiErrorKind, PageError, PageInfo};
+use crate::page::{ApiErrorKind, Joined, PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::{Connection, Requests};
-use crate::secret::CredentialValues;
-use crate::spec::{CountStop, Counted, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
+use crate::secret::{CredentialValues, Secret};
+use crate::spec::{CountStop, Lookup, Counted, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
 
 /// Bounds of one sync.
 #[derive(Clone, Debug)]
@@ -64,6 +65,10 @@ pub struct SyncSummary {
     /// one: only its first page was read. Right for a small account; for a
     /// large one, the spec reads the link from the wrong place.
     pub unlinked: bool,
+    /// Lookup requests answered (a 404 that means "nothing" included).
+    pub lookups: u64,
+    /// Time the pages waited for their users' lookups, summed over pages.
+    pub lookup_time: Duration,
 }
 
 /// Syncs every user of one connection, handing each page's users to `sink`.
@@ -89,6 +94,9 @@ pub async fn sync(
         requests: requests(spec, connection).await?,
         retry: &options.retry,
         answer_bytes: client.max_answer_bytes() / window,
+        lookups: spec.lookups.iter().map(|lookup| tokio::sync::Semaphore::new(lookup.concurrency.max(1) as usize)).collect(),
+        looked_up: AtomicU64::new(0),
+        lookup_nanos: AtomicU64::new(0),
     };
     let listings = spec.endpoint.listings;
     let handed = Handed {
@@ -115,7 +123,10 @@ pub async fn sync(
         Ok(paged) => paged?,
         Err(_) => return Err(SyncError::Deadline { after: options.deadline }),
     }
-    Ok(run.handed.summary)
+    let mut summary = run.handed.summary;
+    summary.lookups = run.pages.looked_up.load(Ordering::Relaxed);
+    summary.lookup_time = Duration::from_nanos(run.pages.lookup_nanos.load(Ordering::Relaxed));
+    Ok(summary)
 }
 
 /// The requests of one sync. A spec that takes its base URL from the token
@@ -170,6 +181,12 @@ struct Pages<'r> {
     retry: &'r RetryPolicy,
     /// The most bytes of one answer read: the sync's bound over its window.
     answer_bytes: u64,
+    /// For each lookup of the spec, the requests it may have in flight across the sync's pages.
+    lookups: Vec<tokio::sync::Semaphore>,
+    /// Lookup requests answered so far.
+    looked_up: AtomicU64,
+    /// Time pages waited for their lookups so far.
+    lookup_nanos: AtomicU64,
 }
 
 /// The pages asked for and handed on so far, and the sink that receives them in order.
@@ -232,8 +249,11 @@ impl Pages<'_> {
         mut retries: u32,
     ) -> Result<Fetched, SyncError> {
         loop {
-            let answer = send(self.client, &self.requests, url.clone(), body, self.retry, self.answer_bytes).await?;
-            match read(self.connector.as_ref(), answer, number) {
+            let requests = &self.requests;
+            let build = |token: Option<&Secret>| requests.build(self.client.http(), url.clone(), body, token);
+            let answer = send(self.client, requests, &build, self.retry, self.answer_bytes).await?;
+            let joined = self.join(&answer.body).await?;
+            match read(self.connector.as_ref(), answer, &joined, number) {
                 Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. }) if retries < self.retry.max_retries => {
                     tokio::time::sleep(self.retry.backoff(retries)).await;
                     retries += 1;
@@ -246,17 +266,64 @@ impl Pages<'_> {
     /// Sends one page's request; its answer is read on a worker thread, so
     /// the pages of a window are read in parallel, and while more are sent.
     async fn send_for_reading(&self, url: Url, number: u32) -> Arrived {
-        match send(self.client, &self.requests, url.clone(), self.requests.body(), self.retry, self.answer_bytes).await
-        {
-            Ok(answer) => {
-                let connector = self.connector.clone();
-                Arrived::Reading {
-                    task: tokio::spawn(async move { read(connector.as_ref(), answer, number) }),
-                    number,
-                    url,
-                }
+        let requests = &self.requests;
+        let build = |token: Option<&Secret>| requests.build(self.client.http(), url.clone(), requests.body(), token);
+        let answer = match send(self.client, requests, &build, self.retry, self.answer_bytes).await {
+            Ok(answer) => answer,
+            Err(error) => return Arrived::Failed(error),
+        };
+        let joined = match self.join(&answer.body).await {
+            Ok(joined) => joined,
+            Err(error) => return Arrived::Failed(error),
+        };
+        let connector = self.connector.clone();
+        Arrived::Reading { task: tokio::spawn(async move { read(connector.as_ref(), answer, &joined, number) }), number, url }
+    }
+
+    /// Asks the lookups of each user a page lists, at most each lookup's concurrency at once
+    /// across the sync: what the connector joins to the users.
+    async fn join(&self, body: &[u8]) -> Result<Joined, SyncError> {
+        let lookups = self.connector.spec().lookups;
+        if lookups.is_empty() {
+            return Ok(Joined::default());
+        }
+        let started = Instant::now();
+        let mut keys = Vec::new();
+        self.connector.lookup_keys(body, &mut |user| keys.push(user));
+        let mut joined = Joined::new(keys.len(), lookups.len());
+        let mut asked: FuturesUnordered<_> = keys
+            .iter()
+            .enumerate()
+            .flat_map(|(item, keys)| {
+                lookups.iter().enumerate().filter_map(move |(index, lookup)| {
+                    Some((item, index, lookup, self.requests.lookup_url(lookup, keys)?))
+                })
+            })
+            .map(|(item, index, lookup, url)| async move {
+                // The semaphores live as long as the sync and are never closed.
+                let _permit = self.lookups[index].acquire().await.ok();
+                (item, index, self.ask(lookup, url).await)
+            })
+            .collect();
+        while let Some((item, index, answer)) = asked.next().await {
+            self.looked_up.fetch_add(1, Ordering::Relaxed);
+            if let Some(answer) = answer? {
+                joined.set(item, index, answer);
             }
-            Err(error) => Arrived::Failed(error),
+        }
+        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.lookup_nanos.fetch_add(waited, Ordering::Relaxed);
+        Ok(joined)
+    }
+
+    /// One user's lookup: its answer, or none where a 404 means the user has nothing there.
+    async fn ask(&self, lookup: &Lookup, url: Url) -> Result<Option<bytes::Bytes>, SyncError> {
+        let requests = &self.requests;
+        let build = |token: Option<&Secret>| requests.build_lookup(self.client.http(), lookup, url.clone(), token);
+        match send(self.client, requests, &build, self.retry, self.answer_bytes).await {
+            Ok(answer) => Ok(Some(answer.body)),
+            Err(SyncError::Status { status: 404, .. }) if lookup.not_found_is_nothing => Ok(None),
+            Err(error) => Err(error),
         }
     }
 
@@ -480,31 +547,31 @@ async fn oldest(pages: &Pages<'_>, reading: &mut VecDeque<(Arrived, u64)>) -> (R
     (page, position)
 }
 
-/// Sends one page's request, with OAuth's bearer token when the spec uses
+/// A request as built with the bearer token it carries, if any.
+type Build<'b> = dyn Fn(Option<&Secret>) -> Result<reqwest::Request, SyncError> + Sync + 'b;
+
+/// Sends one request (a page's or a lookup's), with OAuth's bearer token when the spec uses
 /// OAuth: a 401 renews the token once and sends the request once more.
 async fn send(
     client: &Client,
     requests: &Requests<'_>,
-    url: Url,
-    body: Option<&Value>,
+    build: &Build<'_>,
     retry: &RetryPolicy,
     max_bytes: u64,
 ) -> Result<http::Answer, SyncError> {
     let secrets = requests.secrets();
     let Some(tokens) = requests.tokens() else {
-        return http::send(client, requests.build(client.http(), url, body, None)?, retry, secrets, max_bytes).await;
+        return http::send(client, build(None)?, retry, secrets, max_bytes).await;
     };
     // An API may echo the token it was sent in an error body: it is redacted too.
     let token = tokens.token().await?;
     let shown = secrets.with_secret(token.expose());
-    let request = requests.build(client.http(), url.clone(), body, Some(&token))?;
-    let first = http::send(client, request, retry, &shown, max_bytes).await;
+    let first = http::send(client, build(Some(&token))?, retry, &shown, max_bytes).await;
     match first {
         Err(SyncError::Status { status: 401, .. }) => match tokens.renew(&token).await? {
             Some(renewed) => {
                 let shown = secrets.with_secret(renewed.expose());
-                let request = requests.build(client.http(), url, body, Some(&renewed))?;
-                http::send(client, request, retry, &shown, max_bytes).await
+                http::send(client, build(Some(&renewed))?, retry, &shown, max_bytes).await
             }
             None => first,
         },
@@ -513,14 +580,14 @@ async fn send(
 }
 
 /// Reads one page's answer; the users are not handed on yet.
-fn read(connector: &dyn Connector, answer: http::Answer, number: u32) -> Result<Fetched, PageError> {
+fn read(connector: &dyn Connector, answer: http::Answer, joined: &Joined, number: u32) -> Result<Fetched, PageError> {
     // Room for a full page from the start, so records are not copied as the vector grows.
     let expected = match &connector.spec().pagination {
         Pagination::Offset(counted) | Pagination::PageNumber(counted) => counted.page_size as usize,
         _ => 0,
     };
     let mut users = PageUsers { number, users: Vec::with_capacity(expected.min(1024)), dropped: Vec::new() };
-    let info = connector.parse_page(&answer.body, &mut |user| match user {
+    let info = connector.parse_joined(&answer.body, joined, &mut |user| match user {
         Ok(user) => users.users.push(user),
         Err(dropped) => users.dropped.push(dropped),
     })?;

@@ -7,7 +7,7 @@ use url::{Origin, Url};
 use crate::error::SyncError;
 use crate::oauth::TokenProvider;
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Counted, Json, Method, Pagination, Param, Spec};
+use crate::spec::{Auth, Counted, Json, Lookup, LookupPart, Method, Pagination, Param, Spec};
 use crate::template::{render, render_url};
 
 /// What a connection brings to a sync.
@@ -171,9 +171,69 @@ impl<'s> Requests<'s> {
 
     /// The request for `url`, with the endpoint's headers and the auth
     /// applied; `bearer` is OAuth's access token, for OAuth specs.
+    /// The URL of a lookup for one user, from the user's values `keys`; none when a value its
+    /// path names is missing, as the lookup cannot be asked.
+    pub fn lookup_url(&self, lookup: &Lookup, keys: &[Option<compact_str::CompactString>]) -> Option<Url> {
+        // In the path each value is one segment, encoded here; the query encodes its own values.
+        let text = |parts: &[LookupPart], encode: fn(&str) -> String| -> Option<String> {
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    LookupPart::Text(text) => out.push_str(text),
+                    LookupPart::Credential(index) => out.push_str(&encode(self.creds.get(*index))),
+                    LookupPart::User(index) => out.push_str(&encode(keys.get(*index)?.as_deref()?)),
+                }
+            }
+            Some(out)
+        };
+        let path = text(lookup.path, segment)?;
+        let mut url = self.base.clone();
+        url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
+        url.set_query(None);
+        if !lookup.query.is_empty() {
+            let query: Vec<(&str, String)> = lookup
+                .query
+                .iter()
+                .map(|param| Some((param.name, text(param.value, str::to_owned)?)))
+                .collect::<Option<_>>()?;
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Some(url)
+    }
+
+    /// A lookup's GET: the users request's headers and auth, then the lookup's own headers.
+    pub fn build_lookup(
+        &self,
+        client: &reqwest::Client,
+        lookup: &Lookup,
+        url: Url,
+        bearer: Option<&Secret>,
+    ) -> Result<reqwest::Request, SyncError> {
+        let mut request = self.build_as(client, reqwest::Method::GET, url, None, bearer)?;
+        for header in lookup.headers {
+            request.headers_mut().insert(header_name(header)?, header_value(header, self.creds)?);
+        }
+        Ok(request)
+    }
+
     pub fn build(
         &self,
         client: &reqwest::Client,
+        url: Url,
+        body: Option<&serde_json::Value>,
+        bearer: Option<&Secret>,
+    ) -> Result<reqwest::Request, SyncError> {
+        let method = match self.spec.endpoint.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+        };
+        self.build_as(client, method, url, body, bearer)
+    }
+
+    fn build_as(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
         mut url: Url,
         body: Option<&serde_json::Value>,
         bearer: Option<&Secret>,
@@ -184,10 +244,6 @@ impl<'s> Requests<'s> {
                 url.query_pairs_mut().append_pair(param, &render(value, self.creds));
             }
         }
-        let method = match self.spec.endpoint.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-        };
         let builder = client.request(method, url);
         let builder = match body {
             Some(body) => builder
@@ -226,6 +282,20 @@ impl<'s> Requests<'s> {
 
 /// The connection's secrets, and Basic auth's base64 pair, which an API that
 /// echoes the Authorization header shows in its error.
+/// A value as one segment of a URL path: every byte but the unreserved ones (RFC 3986 section
+/// 2.3) percent-encoded, so a `/` or `?` in a user's value cannot change which resource is asked.
+fn segment(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
 fn secrets(spec: &Spec, creds: &CredentialValues) -> CredentialValues {
     match &spec.auth {
         Auth::Basic { username, password } => {
@@ -295,6 +365,7 @@ mod tests {
         base_url: Template(&[Part::Text("https://api.example.com/v1")]),
         auth: Auth::QueryKey { param: "api_key", value: Template(&[Part::Credential(0)]) },
         endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
+        lookups: &[],
         pagination: Pagination::None,
         max_users: None,
     };
@@ -343,6 +414,7 @@ mod tests {
                 body: None,
                 listings: &[],
             },
+            lookups: &[],
             pagination: Pagination::None,
             max_users: None,
         };

@@ -16,10 +16,44 @@ pub struct Spec {
     pub base_url: Template,
     pub auth: Auth,
     pub endpoint: Endpoint,
+    /// Requests asked per listed user; their answers go to [`crate::Connector::parse_joined`].
+    pub lookups: &'static [Lookup],
     pub pagination: Pagination,
     /// The most users the API lists through this paging: reaching it with more remaining
     /// fails the sync ([`crate::SyncError::Capped`]), and no request asks past it.
     pub max_users: Option<u64>,
+}
+
+/// `lookup membership GET "/memberships/{login}"`: a GET per listed user.
+#[derive(Clone, Debug)]
+pub struct Lookup {
+    /// The name the spec reads its answer under.
+    pub name: &'static str,
+    /// Appended to the base URL's path.
+    pub path: &'static [LookupPart],
+    pub query: &'static [LookupParam],
+    /// Sent after the users request's own headers, replacing any of the same name.
+    pub headers: &'static [Param],
+    /// A 404 means the user has nothing there (`not_found = "none"`); otherwise it fails the sync.
+    pub not_found_is_nothing: bool,
+    /// Requests of this lookup in flight at once, across the sync.
+    pub concurrency: u32,
+}
+
+/// A query parameter of a lookup; its value may hold the user's values.
+#[derive(Clone, Debug)]
+pub struct LookupParam {
+    pub name: &'static str,
+    pub value: &'static [LookupPart],
+}
+
+#[derive(Clone, Debug)]
+pub enum LookupPart {
+    Text(&'static str),
+    /// The credential at this index.
+    Credential(usize),
+    /// The listed user's value at this index of what [`crate::Connector::lookup_keys`] gives.
+    User(usize),
 }
 
 #[derive(Clone, Debug)]

@@ -147,6 +147,10 @@ impl<T> Tolerant<T> {
     pub fn get(&self) -> Option<&T> {
         self.0.as_ref()
     }
+
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        self.0.as_mut()
+    }
 }
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Tolerant<T> {
@@ -172,6 +176,10 @@ impl<T> Many<T> {
 
     pub fn get(&self, index: usize) -> Option<&T> {
         self.0.get(index)
+    }
+
+    pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
+        self.0.get_mut(index)
     }
 
     pub fn is_empty(&self) -> bool {

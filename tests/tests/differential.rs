@@ -4,12 +4,14 @@
 //!
 //! Pages are generated from each spec's shapes with a seeded generator that
 //! mixes in what real APIs send: the rules' own literals, numbers as strings,
-//! nulls, missing keys, values of the wrong kind, non-object users.
+//! nulls, missing keys, values of the wrong kind, non-object users. A spec's
+//! lookups get answers generated the same way (or none, or one that is not JSON),
+//! and both must ask them with the same values of each user.
 
 use serde_json::{Value, json};
 use tib_front::ir::{self, Shape};
 use tib_interpret::Interpreted;
-use tib_support::{Connector, Dropped, PageError, PageInfo, User};
+use tib_support::{CompactString, Connector, Dropped, Joined, PageError, PageInfo, User};
 
 /// A small deterministic generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -142,10 +144,35 @@ fn generate(shape: &Shape, user: &Shape, pool: &[Value], rng: &mut Rng) -> Value
 
 type Read = (Vec<Result<User, Dropped>>, Result<PageInfo, PageError>);
 
-fn read(connector: &dyn Connector, body: &[u8]) -> Read {
+fn read(connector: &dyn Connector, body: &[u8], joined: &Joined) -> Read {
     let mut users = Vec::new();
-    let info = connector.parse_page(body, &mut |u| users.push(u));
+    let info = connector.parse_joined(body, joined, &mut |u| users.push(u));
     (users, info)
+}
+
+/// The values each listed user's lookups would be asked with.
+fn keys(connector: &dyn Connector, body: &[u8]) -> Vec<Vec<Option<CompactString>>> {
+    let mut keys = Vec::new();
+    connector.lookup_keys(body, &mut |user| keys.push(user));
+    keys
+}
+
+/// Answers to a page's lookups, generated from the shapes their answers are read with.
+fn answers(spec: &ir::Spec, items: usize, pool: &[Value], rng: &mut Rng) -> Joined {
+    let mut joined = Joined::new(items, spec.lookups.len());
+    let Shape::Object(user) = &spec.shapes.user else { return joined };
+    for item in 0..items {
+        for (index, lookup) in spec.lookups.iter().enumerate() {
+            let shape = user.fields.iter().find(|f| f.joined && f.key == lookup.name).map_or(&Shape::Any, |f| &f.shape);
+            let answer = match rng.below(10) {
+                0 => continue,
+                1 => b"<html>not JSON</html>".to_vec(),
+                _ => serde_json::to_vec(&generate(shape, &spec.shapes.user, pool, rng)).expect("serialisable"),
+            };
+            joined.set(item, index, answer.into());
+        }
+    }
+    joined
 }
 
 /// Every example spec, compiled, with its generated connector.
@@ -175,12 +202,15 @@ fn compare(rounds: usize, extra_pool: &[Value], mut hostile: impl FnMut(Vec<u8>,
         let mut pool = pool(&spec);
         pool.extend_from_slice(extra_pool);
         let (body_shape, user_shape) = (spec.shapes.body.clone(), spec.shapes.user.clone());
-        let interpreted = Interpreted::new(spec);
+        let interpreted = Interpreted::new(spec.clone());
         let mut rng = Rng(seed);
         for round in 0..rounds {
             let body = generate(&body_shape, &user_shape, &pool, &mut rng);
             let bytes = hostile(serde_json::to_vec(&body).expect("serialisable"), &mut rng);
-            let (typed, interp) = (read(generated, &bytes), read(&interpreted, &bytes));
+            let asked = keys(generated, &bytes);
+            assert_eq!(asked, keys(&interpreted, &bytes), "{} asks its lookups differently", spec.app.name);
+            let joined = answers(&spec, asked.len(), &pool, &mut rng);
+            let (typed, interp) = (read(generated, &bytes, &joined), read(&interpreted, &bytes, &joined));
             assert_eq!(
                 typed,
                 interp,

@@ -180,6 +180,7 @@ const CODE: Spec = Spec {
         base_url_from: None,
     }),
     endpoint: Endpoint { method: Method::Get, path: "/users", query: &[], headers: &[], body: None, listings: &[] },
+    lookups: &[],
     pagination: Pagination::None,
     max_users: None,
 };

@@ -2,7 +2,8 @@
 //! bodies and GraphQL, tokens into the body and continuation requests,
 //! several listings, values as APIs send them (`except`, `or`, `else`, a
 //! missing users key), `any` groups, a fixed status, and API errors in a 200
-//! classed as refused or rate limited. Each runs through the generated
+//! classed as refused or rate limited, and lookups asked per user (GitHub's
+//! memberships, Jira's groups). Each runs through the generated
 //! connector and through preview's interpreter, which must agree.
 
 use std::sync::Arc;
@@ -45,10 +46,20 @@ async fn sync(
     values: &[&str],
     tokens: Option<&dyn TokenProvider>,
 ) -> Result<Vec<User>, SyncError> {
+    sync_from(connector, &server.uri(), values, tokens).await.map(|(users, _)| users)
+}
+
+/// Syncs `connector` from the API at `base`: the users and the sync's summary, or why not.
+async fn sync_from(
+    connector: Arc<dyn Connector>,
+    base: &str,
+    values: &[&str],
+    tokens: Option<&dyn TokenProvider>,
+) -> Result<(Vec<User>, tib_support::SyncSummary), SyncError> {
     let spec = connector.spec();
     let credentials =
         CredentialValues::new(values.iter().zip(spec.credentials).map(|(v, c)| (Secret::new(*v), c.secret)).collect());
-    let base = url::Url::parse(&server.uri()).expect("a URL");
+    let base = url::Url::parse(base).expect("a URL");
     let connection = Connection { credentials: &credentials, tokens, base_url: Some(&base) };
     let retry = RetryPolicy { max_retries: 2, base_delay: Duration::from_millis(5), max_delay: Duration::from_secs(1) };
     let options = SyncOptions { max_pages: 20, retry, ..SyncOptions::default() };
@@ -56,7 +67,7 @@ async fn sync(
     let summary =
         tib_support::sync(&client(), connector, &connection, &options, &mut |page| users.extend(page.users)).await?;
     assert_eq!(summary.users, users.len() as u64, "the summary counts the users handed on");
-    Ok(users)
+    Ok((users, summary))
 }
 
 fn ok(body: Value) -> ResponseTemplate {
@@ -363,5 +374,186 @@ async fn notion_labels_every_user_with_its_one_status() {
         let users = sync(connector, &server, &["cid", "cs"], Some(&token)).await.expect(kind);
         assert_eq!(ids(&users), ["n1"], "{kind}: the bot has no email and is not stored");
         assert_eq!(users[0].status, "Member", "{kind}");
+    }
+}
+
+// --------------------------------------------------- lookups, GitHub and Jira ---
+
+fn github_member(id: u64, login: &str, kind: &str) -> Value {
+    json!({"id": id, "login": login, "email": null, "name": null, "type": kind})
+}
+
+#[tokio::test]
+async fn github_roles_come_from_each_members_membership() {
+    for (kind, connector) in both("github") {
+        let server = MockServer::start().await;
+        Mock::given(path("/members"))
+            .and(header("authorization", "Bearer gh"))
+            .respond_with(ok(json!([
+                github_member(1, "ann", "User"),
+                github_member(2, "octocat", "User"),
+                github_member(3, "dependabot[bot]", "Bot")
+            ])))
+            .mount(&server)
+            .await;
+        for (login, role) in [("ann", "member"), ("octocat", "admin"), ("dependabot%5Bbot%5D", "member")] {
+            Mock::given(path(format!("/memberships/{login}")))
+                .and(header("authorization", "Bearer gh"))
+                .and(header("x-github-api-version", "2022-11-28"))
+                .respond_with(ok(json!({"state": "active", "role": role, "user": {"login": login}})))
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let (users, summary) = sync_from(connector, &server.uri(), &["acme", "gh"], None).await.expect(kind);
+        let roles: Vec<Option<&str>> = users.iter().map(|u| u.role.as_deref()).collect();
+        assert_eq!(roles, [Some("member"), Some("admin"), Some("member")], "{kind}");
+        assert_eq!(summary.lookups, 3, "{kind}: one lookup per member, counted");
+    }
+}
+
+#[tokio::test]
+async fn a_lookup_that_fails_fails_the_sync_naming_what_and_where() {
+    for (kind, connector) in both("github") {
+        let server = MockServer::start().await;
+        Mock::given(path("/members"))
+            .respond_with(ok(json!([github_member(1, "ann", "User"), github_member(2, "bob", "User")])))
+            .mount(&server)
+            .await;
+        Mock::given(path("/memberships/ann")).respond_with(ok(json!({"role": "admin"}))).mount(&server).await;
+        Mock::given(path("/memberships/bob"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
+            .mount(&server)
+            .await;
+        // GitHub's spec does not say a 404 means nothing: the path is wrong, as for any request.
+        let missing = sync_from(connector.clone(), &server.uri(), &["acme", "gh"], None).await.expect_err(kind);
+        assert!(matches!(&missing, SyncError::Status { status: 404, url, .. } if url.ends_with("/memberships/bob")), "{kind}: {missing}");
+        assert!(missing.is_auth_or_config_failure(), "{kind}");
+
+        server.reset().await;
+        Mock::given(path("/members")).respond_with(ok(json!([github_member(1, "ann", "User")]))).mount(&server).await;
+        Mock::given(path("/memberships/ann"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("<html>sign in</html>"))
+            .mount(&server)
+            .await;
+        let unreadable = sync_from(connector, &server.uri(), &["acme", "gh"], None).await.expect_err(kind);
+        assert!(
+            matches!(&unreadable, SyncError::Page { error: PageError::Lookup { lookup: "membership", user: 1, .. }, .. }),
+            "{kind}: {unreadable:?}"
+        );
+        assert!(unreadable.to_string().contains("lookup `membership`"), "{kind}: {unreadable}");
+    }
+}
+
+fn jira_user(id: &str, kind: &str, active: bool) -> Value {
+    json!({"accountId": id, "accountType": kind, "emailAddress": format!("{}@acme.example", id.replace(':', "-")),
+           "displayName": id, "active": active})
+}
+
+#[tokio::test]
+async fn jira_seats_are_members_of_the_software_group_and_a_user_gone_meanwhile_has_no_groups() {
+    for (kind, connector) in both("jira") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users/search"))
+            .and(query_param("startAt", "0"))
+            .and(query_param("maxResults", "100"))
+            .respond_with(ok(json!([
+                jira_user("557058:a", "atlassian", true),
+                jira_user("557058:b", "atlassian", true),
+                jira_user("557058:gone", "atlassian", true),
+                jira_user("app:1", "app", true)
+            ])))
+            .mount(&server)
+            .await;
+        Mock::given(path("/users/search")).and(query_param("startAt", "4")).respond_with(ok(json!([]))).mount(&server).await;
+        let groups = |names: &[&str]| ok(Value::Array(names.iter().map(|n| json!({"name": n, "groupId": n})).collect()));
+        Mock::given(path("/user/groups"))
+            .and(query_param("accountId", "557058:a"))
+            .and(header("authorization", "Basic YWRtaW5AYWNtZS5leGFtcGxlOmppcmEtdG9rZW4="))
+            .respond_with(groups(&["jira-software-users", "site-admins"]))
+            .mount(&server)
+            .await;
+        Mock::given(path("/user/groups")).and(query_param("accountId", "557058:b")).respond_with(groups(&["confluence-users"])).mount(&server).await;
+        Mock::given(path("/user/groups")).and(query_param("accountId", "app:1")).respond_with(groups(&["jira-software-users"])).mount(&server).await;
+        Mock::given(path("/user/groups"))
+            .and(query_param("accountId", "557058:gone"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errorMessages": ["The user does not exist"]})))
+            .mount(&server)
+            .await;
+        let values = ["acme", "admin@acme.example", "jira-token"];
+        let (users, summary) = sync_from(connector, &server.uri(), &values, None).await.expect(kind);
+        let seats: Vec<(&str, &[&str])> = users.iter().map(|u| (u.external_id.as_str(), &*u.licenses)).collect();
+        assert_eq!(
+            seats,
+            [("557058:a", &["Jira Software"][..]), ("557058:b", &[][..]), ("557058:gone", &[][..]), ("app:1", &[][..])],
+            "{kind}: a seat is the group's, and an app holds none"
+        );
+        assert!(!find(&users, "app:1").active, "{kind}: an app is not an active user");
+        assert_eq!(summary.lookups, 4, "{kind}: the 404 answered too");
+    }
+}
+
+/// A users API on 127.0.0.1 whose lookups answer after `delay`, counting the most it was asked at once.
+struct SlowLookups {
+    base: String,
+    most_at_once: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Serves `members` GitHub members at `/members` and each one's membership at `/memberships/{login}`,
+/// over plain HTTP/1.1 with keep-alive.
+async fn slow_lookups(members: usize, delay: Duration) -> SlowLookups {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let most_at_once = most.clone();
+    let listing =
+        Value::Array((0..members).map(|i| github_member(i as u64 + 1, &format!("m{i}"), "User")).collect()).to_string();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (now, most, listing) = (now.clone(), most.clone(), listing.clone());
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                while let Ok(Some(request_line)) = lines.next_line().await {
+                    while let Ok(Some(header)) = lines.next_line().await {
+                        if header.is_empty() {
+                            break;
+                        }
+                    }
+                    let body = if request_line.contains("/memberships/") {
+                        let at_once = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(at_once, Ordering::SeqCst);
+                        tokio::time::sleep(delay).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        json!({"role": "member"}).to_string()
+                    } else {
+                        listing.clone()
+                    };
+                    let answer = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if write.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    SlowLookups { base, most_at_once }
+}
+
+#[tokio::test]
+async fn lookups_are_asked_side_by_side_never_more_than_the_spec_allows() {
+    for (kind, connector) in both("github") {
+        let api = slow_lookups(40, Duration::from_millis(25)).await;
+        let (users, summary) = sync_from(connector, &api.base, &["acme", "gh"], None).await.expect(kind);
+        assert_eq!((users.len(), summary.lookups), (40, 40), "{kind}");
+        let most = api.most_at_once.load(std::sync::atomic::Ordering::SeqCst);
+        // specs/github.tib allows 8: 40 lookups one at a time would take a second.
+        assert!((2..=8).contains(&most), "{kind}: {most} lookups at once");
+        assert!(summary.lookup_time >= Duration::from_millis(25 * 40 / 8), "{kind}: {:?}", summary.lookup_time);
     }
 }

@@ -15,7 +15,7 @@ use tib_support::{
     Client, ClientSettings, Connection, CredentialValues, NetworkPolicy, PageError, RetryPolicy, Secret, SyncError,
     SyncOptions, SyncSummary, User,
 };
-use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::matchers::{header, method, path, path_regex, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
 /// What a sync handed on.
@@ -150,7 +150,7 @@ async fn slack_bearer_token_cursor_pages_and_branch_labels() {
         .await;
 
     let (synced, summary) = sync("slack", &server, "/api", &["xoxb-test-token"]).await.expect("sync");
-    assert_eq!(summary, SyncSummary { pages: 2, users: 6, dropped: 0, unlinked: false });
+    assert_eq!(summary, SyncSummary { pages: 2, users: 6, dropped: 0, unlinked: false, ..SyncSummary::default() });
     let users = &synced.users;
     let owner = user(users, "U1");
     assert_eq!((owner.role.as_deref(), owner.status.as_ref(), owner.active), (Some("Primary Owner"), "Active", true));
@@ -313,6 +313,11 @@ async fn github_members_without_a_public_email_get_the_no_reply_address_github_b
     Mock::given(path("/orgs/acme/members"))
         .and(query_param("page", "2"))
         .respond_with(json(json!([member(41898282, "github-actions[bot]", Value::Null, "Bot")])))
+        .mount(&server)
+        .await;
+    // Each member's role is on their membership.
+    Mock::given(path_regex("^/orgs/acme/memberships/"))
+        .respond_with(json(json!({"state": "active", "role": "member"})))
         .mount(&server)
         .await;
     let (synced, summary) = sync("github", &server, "/orgs/acme", &["acme", "gh-token"]).await.expect("sync");
@@ -769,7 +774,7 @@ async fn pipedrive_api_key_in_the_query_one_request_and_nested_array_rules() {
         .mount(&server)
         .await;
     let (synced, summary) = sync("pipedrive", &server, "/v1", &["pd-api-token"]).await.expect("sync");
-    assert_eq!(summary, SyncSummary { pages: 1, users: 2, dropped: 4, unlinked: false });
+    assert_eq!(summary, SyncSummary { pages: 1, users: 2, dropped: 4, unlinked: false, ..SyncSummary::default() });
     let a = user(&synced.users, "1");
     assert_eq!(a.role.as_deref(), Some("Admin"), ">= on a number");
     assert_eq!(*a.licenses, ["Sales seat", "Campaigns seat"], "some with nested rules");

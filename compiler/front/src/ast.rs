@@ -35,6 +35,13 @@ pub enum SectionKind {
         path: Str,
         settings: Option<Block>,
     },
+    /// `lookup membership GET "/memberships/{login}" { settings }`.
+    Lookup {
+        name: Word,
+        method: Word,
+        path: Str,
+        settings: Option<Block>,
+    },
     Paginate {
         style: Word,
         body: Option<Pagination>,

@@ -22,6 +22,10 @@ pub struct Spec {
     pub base_url: Template,
     /// The request that lists users.
     pub endpoint: Endpoint,
+    /// Requests asked per listed user, whose answers the user's values read under their names.
+    pub lookups: Vec<Lookup>,
+    /// The values of a user the lookups' paths are built from, each once (`LookupPart::User` indexes it).
+    pub lookup_keys: Vec<Path>,
     /// How to get from one page of users to the next and when to stop.
     pub pagination: Pagination,
     /// The most users the API lists through this paging (`max_users`): PagerDuty refuses offsets
@@ -91,6 +95,8 @@ pub struct ObjectField {
     /// A Rust field name for it, unique in its object.
     pub ident: String,
     pub shape: Shape,
+    /// A lookup's answer, named by this key: set from the lookup, never read from the listing.
+    pub joined: bool,
 }
 
 /// The app's names.
@@ -248,6 +254,47 @@ pub struct Endpoint {
     /// Query variants listed one after another in one sync (Zoom's
     /// `status=inactive`); empty: the request is listed once as it is.
     pub listings: Vec<Vec<Param>>,
+}
+
+/// `lookup membership GET "/memberships/{login}"`: one request per listed user.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    /// The key the user's values read its answer under (`membership.role`).
+    pub name: String,
+    /// Appended to the base URL's path; starts with `/`. User values are sent percent-encoded.
+    pub path: Vec<LookupPart>,
+    /// Query parameters in spec order; values may hold values of the user, sent as given.
+    pub query: Vec<LookupParam>,
+    /// Fixed headers, in spec order.
+    pub headers: Vec<Param>,
+    /// What an HTTP 404 means.
+    pub not_found: NotFound,
+    /// Lookups of this kind in flight at once, across the sync.
+    pub concurrency: u32,
+}
+
+/// A query parameter of a lookup (Jira's `accountId={accountId}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LookupParam {
+    pub name: String,
+    pub value: Vec<LookupPart>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LookupPart {
+    Text(String),
+    Credential(CredentialId),
+    /// The user's value at [`Spec::lookup_keys`]`[n]`.
+    User(usize),
+}
+
+/// What a lookup's 404 means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotFound {
+    /// The sync fails (and HTTP 404 disables the connection, as the error policy says).
+    Error,
+    /// The user has nothing there (`not_found = "none"`): their answer is empty.
+    Nothing,
 }
 
 /// A JSON body template: fixed values, and text with credential values put in.

@@ -17,7 +17,7 @@ use tib_support::map::{self, Draft, Label, NameParts};
 use tib_support::record::{DropReason, FieldType};
 use tib_support::rules::{self, Lit};
 use tib_support::value::Leaf;
-use tib_support::{ApiErrorKind, Connector, Dropped, PageError, PageInfo, Spec, User, page};
+use tib_support::{ApiErrorKind, CompactString, Connector, Dropped, Joined, PageError, PageInfo, Spec, User, page};
 
 use tib_front::ir::{self, Shape, Test};
 
@@ -196,6 +196,34 @@ impl Interpreted {
         .finish()
     }
 
+    /// The listed user with each lookup's answer under the lookup's name, read through the shape
+    /// the spec reads it with; a lookup without an answer leaves nothing there, as the listing's
+    /// own key of that name is never read.
+    fn join(&self, user: &Value, index: usize, joined: &Joined) -> Result<Value, PageError> {
+        let mut user = user.clone();
+        let (Value::Object(object), Shape::Object(shape)) = (&mut user, &self.ir.shapes.user) else { return Ok(user) };
+        for (lookup_index, lookup) in self.ir.lookups.iter().enumerate() {
+            object.remove(&lookup.name);
+            let Some(field) = shape.fields.iter().find(|field| field.joined && field.key == lookup.name) else {
+                continue;
+            };
+            if let Some(answer) = joined.answer(index, lookup_index) {
+                let value = shaped::read(answer, &field.shape, &self.ir.shapes.user).map_err(|error| {
+                    PageError::Lookup {
+                        lookup: keep::text(&lookup.name),
+                        user: index + 1,
+                        error: match error {
+                            PageError::Json(error) => error,
+                            other => other.to_string(),
+                        },
+                    }
+                })?;
+                object.insert(lookup.name.clone(), value);
+            }
+        }
+        Ok(user)
+    }
+
     /// Counts, for each mapped path, whether this user has a value there.
     fn tally(&self, user: &Value) {
         let Some(presence) = &self.presence else { return };
@@ -217,6 +245,35 @@ impl Connector for Interpreted {
     }
 
     fn parse_page(&self, bytes: &[u8], users: &mut dyn FnMut(Result<User, Dropped>)) -> Result<PageInfo, PageError> {
+        self.parse_joined(bytes, &Joined::default(), users)
+    }
+
+    fn lookup_keys(&self, bytes: &[u8], keys: &mut dyn FnMut(Vec<Option<CompactString>>)) {
+        if self.ir.lookups.is_empty() {
+            return;
+        }
+        let Ok(body) = shaped::read(bytes, &self.ir.shapes.body, &self.ir.shapes.user) else { return };
+        let UsersAt::Array(items) = users_at(&body, &self.ir.shapes.body, &self.ir.users_path) else { return };
+        for item in items {
+            keys(
+                self.ir
+                    .lookup_keys
+                    .iter()
+                    .map(|path| match item {
+                        Value::Object(_) => page::key(leaf(at(Some(item), &self.ir.shapes.user, path).0).as_ref()),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+    }
+
+    fn parse_joined(
+        &self,
+        bytes: &[u8],
+        joined: &Joined,
+        users: &mut dyn FnMut(Result<User, Dropped>),
+    ) -> Result<PageInfo, PageError> {
         let shape = &self.ir.shapes.body;
         let body = shaped::read(bytes, shape, &self.ir.shapes.user)?;
         if let Some(api_error) = &self.ir.api_error
@@ -241,11 +298,13 @@ impl Connector for Interpreted {
             UsersAt::Missing => return Err(PageError::MissingUsers { path }),
             UsersAt::Found(found) => return Err(PageError::NotAnArray { path, found }),
         };
-        for item in items {
-            users(if item.is_object() {
+        for (index, item) in items.iter().enumerate() {
+            users(if !item.is_object() {
+                Err(Dropped { external_id: None, reason: DropReason::NotAnObject })
+            } else if self.ir.lookups.is_empty() {
                 self.map_user(item)
             } else {
-                Err(Dropped { external_id: None, reason: DropReason::NotAnObject })
+                self.map_user(&self.join(item, index, joined)?)
             });
         }
         let body_leaf = |path: &ir::Path| leaf(at(Some(&body), shape, path).0);

@@ -94,7 +94,7 @@ impl<'de> Visitor<'de> for Shaped<'_> {
         Ok(Value::Array(items))
     }
 
-    /// An object: the keys the shape reads, read; the others skipped. Where
+    /// An object: the keys the shape reads, read; the others (and a lookup's name) skipped. Where
     /// the shape is not an object, an object is kept empty, skipped unread.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut kept = Map::new();
@@ -103,7 +103,8 @@ impl<'de> Visitor<'de> for Shaped<'_> {
             return Ok(Value::Object(kept));
         };
         while let Some(key) = map.next_key::<String>()? {
-            match object.fields.iter().find(|field| field.key == key) {
+            // A lookup's answer is joined later: the listing's own key of its name is not read.
+            match object.fields.iter().find(|field| field.key == key && !field.joined) {
                 Some(field) => {
                     let value = map.next_value_seed(Shaped { shape: &field.shape, ..self })?;
                     kept.insert(key, value);

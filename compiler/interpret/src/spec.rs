@@ -35,9 +35,35 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             body: spec.endpoint.body.as_ref().map(json),
             listings: leak(spec.endpoint.listings.iter().map(|listing| params(listing)).collect()),
         },
+        lookups: leak(spec.lookups.iter().map(lookup).collect()),
         pagination: pagination(&spec.pagination),
         max_users: spec.max_users,
     })
+}
+
+fn lookup(lookup: &ir::Lookup) -> s::Lookup {
+    let parts = |parts: &[ir::LookupPart]| {
+        leak(
+            parts
+                .iter()
+                .map(|part| match part {
+                    ir::LookupPart::Text(t) => s::LookupPart::Text(text(t)),
+                    ir::LookupPart::Credential(id) => s::LookupPart::Credential(id.0),
+                    ir::LookupPart::User(index) => s::LookupPart::User(*index),
+                })
+                .collect(),
+        )
+    };
+    s::Lookup {
+        name: text(&lookup.name),
+        path: parts(&lookup.path),
+        query: leak(
+            lookup.query.iter().map(|param| s::LookupParam { name: text(&param.name), value: parts(&param.value) }).collect(),
+        ),
+        headers: params(&lookup.headers),
+        not_found_is_nothing: lookup.not_found == ir::NotFound::Nothing,
+        concurrency: lookup.concurrency,
+    }
 }
 
 fn json(json_: &ir::Json) -> s::Json {

@@ -30,6 +30,7 @@ const KEYWORDS: &[Rule] = &[
     Rule::kw_credentials,
     Rule::kw_auth,
     Rule::kw_request,
+    Rule::kw_lookup,
     Rule::kw_paginate,
     Rule::kw_api_error,
     Rule::kw_users,

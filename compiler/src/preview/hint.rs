@@ -50,6 +50,12 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
         SyncError::Status { status: 403, .. } => {
             format!("the credentials were accepted but may not list users: check the rights or scopes of {credentials}")
         }
+        // A lookup's URL is not the users request's.
+        SyncError::Status { status: 404, url, .. } if !spec.lookups.is_empty() && !url.contains(&spec.endpoint.path) => {
+            "a lookup found nothing for one user: check its path, and write `not_found = \"none\"` in the lookup \
+             if the API answers 404 for a user who has nothing there"
+                .to_owned()
+        }
         SyncError::Status { status: 404, .. } => format!("nothing at that URL: check {location}"),
         SyncError::Status { status: 400, .. } => {
             "the API rejected the request: check the request's query parameters and the pagination's parameter names and page size".to_owned()
@@ -77,6 +83,9 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
         }
         SyncError::Page { error: PageError::Api { kind: ApiErrorKind::Other, .. }, .. } => {
             format!("the API answered with an error in the body: check {credentials} and the request's parameters")
+        }
+        SyncError::Page { error: PageError::Lookup { lookup, .. }, .. } => {
+            format!("the API answered lookup `{lookup}` with what is not JSON: check the lookup's path")
         }
         SyncError::Page { error: PageError::MissingUsers { .. }, .. } if spec.users_optional => {
             "the body is not an object; check the URL".to_owned()

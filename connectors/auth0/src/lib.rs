@@ -77,6 +77,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {
         position_param: "page",
         size_param: "per_page",
@@ -199,8 +200,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: None,
         more: None,
         total: ::tib_support::page::count(body.get().and_then(|v| v.total.present())),

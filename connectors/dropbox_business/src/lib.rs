@@ -33,6 +33,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         ),
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {
         param: ::tib_support::spec::TokenTarget::Body(&["cursor"]),
         continue_path: Some("/2/team/members/list/continue_v2"),
@@ -188,8 +189,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: ::tib_support::page::token(body.get().and_then(|v| v.cursor.present())),
         more: ::tib_support::page::flag(body.get().and_then(|v| v.has_more.present())),
         total: None,

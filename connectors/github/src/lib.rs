@@ -54,6 +54,26 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[
+        ::tib_support::spec::Lookup {
+            name: "membership",
+            path: &[
+                ::tib_support::spec::LookupPart::Text("/memberships/"),
+                ::tib_support::spec::LookupPart::User(0),
+            ],
+            query: &[],
+            headers: &[
+                ::tib_support::spec::Param {
+                    name: "Accept",
+                    value: ::tib_support::spec::Template(
+                        &[::tib_support::spec::Part::Text("application/vnd.github+json")],
+                    ),
+                },
+            ],
+            not_found_is_nothing: false,
+            concurrency: 8u32,
+        },
+    ],
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::LinkHeader,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
@@ -81,16 +101,24 @@ impl Credentials {
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
 struct User<'a> {
+    #[serde(rename = "login", default, borrow)]
+    login: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "id", default, borrow)]
     id: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "email", default, borrow)]
     email: ::tib_support::value::Leaf<'a>,
-    #[serde(rename = "login", default, borrow)]
-    login: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "name", default, borrow)]
     name: ::tib_support::value::Leaf<'a>,
+    #[serde(skip)]
+    membership: ::tib_support::value::Tolerant<UserMembership<'a>>,
     #[serde(rename = "type", default, borrow)]
     type_: ::tib_support::value::Leaf<'a>,
+}
+#[derive(::tib_support::serde::Deserialize)]
+#[serde(crate = "::tib_support::serde")]
+struct UserMembership<'a> {
+    #[serde(rename = "role", default, borrow)]
+    role: ::tib_support::value::Leaf<'a>,
 }
 /// One user object as the common record, or why it cannot be stored.
 fn map_user(
@@ -126,7 +154,13 @@ fn map_user(
         name: ::tib_support::map::NameParts::Full(
             Some(user).and_then(|v| v.name.present()),
         ),
-        role: None,
+        role: Some(
+            ::tib_support::map::Label::Leaf(
+                Some(user)
+                    .and_then(|v| v.membership.get())
+                    .and_then(|v| v.role.present()),
+            ),
+        ),
         created_at: None,
         last_seen_at: None,
         active,
@@ -140,20 +174,49 @@ fn map_user(
     }
         .finish()
 }
+fn lookup_keys(
+    bytes: &[u8],
+    keys: &mut dyn FnMut(
+        ::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>,
+    ),
+) {
+    let Ok(body) = ::tib_support::page::read::<
+        ::tib_support::value::UsersAt<User<'_>>,
+    >(bytes) else { return };
+    let Some(::tib_support::value::UsersAt::Array(items)) = Some(&body) else { return };
+    for item in items {
+        keys(
+            match item.get() {
+                Some(user) => {
+                    ::std::vec![
+                        ::tib_support::page::key(Some(user).and_then(| v | v.login
+                        .present()))
+                    ]
+                }
+                None => ::std::vec![None; 1usize],
+            },
+        );
+    }
+}
 fn parse_page(
     bytes: &[u8],
+    joined: &::tib_support::Joined,
     users: &mut dyn FnMut(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: ::tib_support::value::UsersAt<User<'_>> = ::tib_support::page::read(
+    let mut body: ::tib_support::value::UsersAt<User<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = ::tib_support::page::users(Some(&body), ".", false)?;
-    for item in items {
+    let items = ::tib_support::page::users_mut(Some(&mut body), ".", false)?;
+    let count = items.len();
+    for (item, listed) in items.iter_mut().enumerate() {
         users(
-            match item.get() {
-                Some(user) => map_user(user),
+            match listed.get_mut() {
+                Some(user) => {
+                    user.membership = joined.read(item, 0, "membership")?;
+                    map_user(user)
+                }
                 None => {
                     Err(::tib_support::Dropped {
                         external_id: None,
@@ -164,7 +227,7 @@ fn parse_page(
         );
     }
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: None,
         more: None,
         total: None,
@@ -183,6 +246,25 @@ impl ::tib_support::Connector for Connector {
             ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
         ),
     ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-        parse_page(body, users)
+        parse_page(body, &::tib_support::Joined::default(), users)
+    }
+    fn lookup_keys(
+        &self,
+        body: &[u8],
+        keys: &mut dyn FnMut(
+            ::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>,
+        ),
+    ) {
+        lookup_keys(body, keys)
+    }
+    fn parse_joined(
+        &self,
+        body: &[u8],
+        joined: &::tib_support::Joined,
+        users: &mut dyn FnMut(
+            ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
+        ),
+    ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
+        parse_page(body, joined, users)
     }
 }

@@ -51,6 +51,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {
         param: ::tib_support::spec::TokenTarget::Query("after"),
         continue_path: None,
@@ -206,8 +207,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: ::tib_support::page::token(
             body
                 .get()

@@ -56,6 +56,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         ),
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {
         param: ::tib_support::spec::TokenTarget::Body(&["variables", "after"]),
         continue_path: None,
@@ -278,8 +279,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: ::tib_support::page::token(
             body
                 .get()

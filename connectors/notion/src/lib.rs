@@ -69,6 +69,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {
         param: ::tib_support::spec::TokenTarget::Query("start_cursor"),
         continue_path: None,
@@ -172,8 +173,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: ::tib_support::page::token(
             body.get().and_then(|v| v.next_cursor.present()),
         ),

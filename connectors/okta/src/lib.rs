@@ -67,6 +67,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::LinkHeader,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
@@ -223,8 +224,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: None,
         more: None,
         total: None,

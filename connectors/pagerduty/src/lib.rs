@@ -53,6 +53,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::Offset(::tib_support::spec::Counted {
         position_param: "offset",
         size_param: "limit",
@@ -178,8 +179,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: None,
         more: ::tib_support::page::flag(body.get().and_then(|v| v.more.present())),
         total: None,

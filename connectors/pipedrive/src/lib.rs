@@ -27,6 +27,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::None,
     max_users: None,
 };
@@ -226,8 +227,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: None,
         more: None,
         total: None,

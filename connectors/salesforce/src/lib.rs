@@ -66,6 +66,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         body: None,
         listings: &[],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::Body,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
@@ -220,8 +221,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: ::tib_support::page::token(
             body.get().and_then(|v| v.next_records_url.present()),
         ),

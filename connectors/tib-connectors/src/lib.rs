@@ -19,6 +19,7 @@ pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
     ),
     ("harvest", &tib_connector_harvest::Connector as &dyn ::tib_support::Connector),
     ("hubspot", &tib_connector_hubspot::Connector as &dyn ::tib_support::Connector),
+    ("jira", &tib_connector_jira::Connector as &dyn ::tib_support::Connector),
     ("linear", &tib_connector_linear::Connector as &dyn ::tib_support::Connector),
     (
         "microsoft_entra_id",
@@ -52,6 +53,7 @@ pub static SPECS: &[(&str, &str)] = &[
     ("google_workspace", include_str!("../../../specs/google-workspace.tib")),
     ("harvest", include_str!("../../../specs/harvest.tib")),
     ("hubspot", include_str!("../../../specs/hubspot.tib")),
+    ("jira", include_str!("../../../specs/jira.tib")),
     ("linear", include_str!("../../../specs/linear.tib")),
     ("microsoft_entra_id", include_str!("../../../specs/microsoft-entra-id.tib")),
     ("notion", include_str!("../../../specs/notion.tib")),

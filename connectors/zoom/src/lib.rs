@@ -84,6 +84,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ],
         ],
     },
+    lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {
         param: ::tib_support::spec::TokenTarget::Query("next_page_token"),
         continue_path: None,
@@ -229,8 +230,9 @@ fn parse_page(
             },
         );
     }
+    let count = items.len();
     Ok(::tib_support::PageInfo {
-        count: items.len(),
+        count,
         next: ::tib_support::page::token(
             body.get().and_then(|v| v.next_page_token.present()),
         ),

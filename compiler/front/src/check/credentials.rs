@@ -111,6 +111,11 @@ impl Credentials {
         });
     }
 
+    /// Whether a credential of this name is declared (or implied by the auth kind).
+    pub fn declares(&self, name: &str) -> bool {
+        self.declared.iter().any(|c| c.credential.name == name)
+    }
+
     /// Resolves the placeholders of a string against the declared credentials.
     pub fn template(&mut self, s: &Str, usage: Use, what: &str, d: &mut Vec<Diagnostic>) -> Option<Template> {
         let mut parts: Vec<TemplatePart> = Vec::new();

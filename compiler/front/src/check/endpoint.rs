@@ -336,7 +336,7 @@ pub fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
 /// The request's own query parameters or headers. Their values may hold
 /// credentials (Asana's `workspace`, Harvest's account id): in a query only
 /// text ones, since URLs are logged and shown.
-fn fixed_params(
+pub(super) fn fixed_params(
     s: &Settings<'_>,
     name: &str,
     usage: Use,

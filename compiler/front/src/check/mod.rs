@@ -8,6 +8,7 @@ mod auth;
 mod credentials;
 mod endpoint;
 mod fields;
+mod lookup;
 mod paginate;
 mod rules;
 mod sections;
@@ -22,6 +23,7 @@ pub mod vocabulary {
     pub use super::auth::{KINDS as AUTH_KINDS, settings as auth_settings};
     pub use super::endpoint::REQUEST_SETTINGS;
     pub use super::fields::FIELDS;
+    pub use super::lookup::LOOKUP_SETTINGS;
     pub use super::paginate::{STYLES as PAGINATION_STYLES, settings as pagination_settings, stop_conditions};
     pub use super::rules::OPERATORS;
     pub use super::sections::KEYWORDS as SECTIONS;
@@ -52,6 +54,8 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     let endpoint = sections
         .request
         .and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), &mut credentials, d));
+    let written = lookup::Written::collect(&sections.lookups, &credentials);
+    let lookups = lookup::lookups(&sections.lookups, &written, &mut credentials, d);
     if let (Some((_, Some(paging))), Some(ir::Endpoint { body: Some(body), .. })) = (sections.paginate, &endpoint) {
         paginate::quoted_body_field(paging, body, d);
     }
@@ -85,7 +89,11 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         return None;
     }
     // Shapes compare paths across sections, so they are built once all sections are sound.
-    let shapes = shape::shapes(file, d)?;
+    let lookups = lookups?;
+    let keys: Vec<&ast::Path> = lookups.keys.iter().map(|(_, written)| *written).collect();
+    let names: Vec<&str> = lookups.lookups.iter().map(|lookup| lookup.name.as_str()).collect();
+    let shapes = shape::shapes(file, &keys, &names, d)?;
+    lookup::warn_unread(&sections.lookups, &shapes.user, d);
     let app = app?;
     let licenses = match licenses {
         Some(checked) => checked?,
@@ -98,6 +106,8 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         auth: auth?,
         base_url: base_url?,
         endpoint: endpoint?,
+        lookup_keys: lookups.keys.into_iter().map(|(path, _)| path).collect(),
+        lookups: lookups.lookups,
         pagination: pagination?,
         max_users,
         api_error: api_error.flatten(),

@@ -13,6 +13,7 @@ pub const KEYWORDS: &[&str] = &[
     "credentials",
     "auth",
     "request",
+    "lookup",
     "paginate",
     "api_error",
     "users",
@@ -31,6 +32,8 @@ pub struct Sections<'a> {
     pub credentials: &'a [ast::CredentialDecl],
     pub auth: Option<(&'a ast::Word, Option<&'a ast::AuthArg>)>,
     pub request: Option<Request<'a>>,
+    /// Every `lookup`, in spec order: a spec may have several.
+    pub lookups: Vec<Lookup<'a>>,
     pub paginate: Option<(&'a ast::Word, Option<&'a ast::Pagination>)>,
     pub api_error: Option<(&'a ast::RuleGroup, Option<&'a ast::Path>, &'a [ast::ApiClass])>,
     /// The users path, and whether `or none` follows it.
@@ -45,6 +48,15 @@ pub struct Sections<'a> {
 /// `request METHOD "/path" { settings }`.
 #[derive(Clone, Copy)]
 pub struct Request<'a> {
+    pub method: &'a ast::Word,
+    pub path: &'a ast::Str,
+    pub settings: Option<&'a ast::Block>,
+}
+
+/// `lookup NAME METHOD "/path/{user value}" { settings }`.
+#[derive(Clone, Copy)]
+pub struct Lookup<'a> {
+    pub name: &'a ast::Word,
     pub method: &'a ast::Word,
     pub path: &'a ast::Str,
     pub settings: Option<&'a ast::Block>,
@@ -103,6 +115,10 @@ impl<'a> Sections<'a> {
                 continue;
             }
             previous = Some(&section.kind);
+            if let SectionKind::Lookup { name, method, path, settings } = &section.kind {
+                found.lookups.push(Lookup { name, method, path, settings: settings.as_ref() });
+                continue;
+            }
             if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == keyword) {
                 d.push(
                     Diagnostic::error(
@@ -160,7 +176,7 @@ impl<'a> Sections<'a> {
             SectionKind::Status(status) => self.status = Some(status),
             SectionKind::Licenses(licenses) => self.licenses = Some(licenses),
             SectionKind::CustomFields(block) => self.custom_fields = Some(block),
-            SectionKind::Gap(_) | SectionKind::Unknown => {}
+            SectionKind::Lookup { .. } | SectionKind::Gap(_) | SectionKind::Unknown => {}
         }
     }
 }

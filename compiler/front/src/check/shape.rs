@@ -45,11 +45,21 @@ enum Use {
     Users,
 }
 
-/// Builds the body and user shapes from the sections of a spec that checked.
-pub fn shapes(file: &ast::File, d: &mut Vec<Diagnostic>) -> Option<crate::ir::Shapes> {
+/// Builds the body and user shapes from the sections of a spec that checked, the values of the
+/// user its lookups are asked with (`lookup_keys`), and its lookups' names, whose keys of the
+/// user are their answers.
+pub fn shapes(
+    file: &ast::File,
+    lookup_keys: &[&ast::Path],
+    lookups: &[&str],
+    d: &mut Vec<Diagnostic>,
+) -> Option<crate::ir::Shapes> {
     let mut body = Node::default();
     let mut user = Node::default();
     let before = d.len();
+    for path in lookup_keys {
+        user.add(path, &path.segments, Use::Leaf, d);
+    }
     for section in &file.sections {
         match &section.kind {
             SectionKind::Users { path, .. } => body.add(path, &path.segments, Use::Users, d),
@@ -93,7 +103,12 @@ pub fn shapes(file: &ast::File, d: &mut Vec<Diagnostic>) -> Option<crate::ir::Sh
         return None;
     }
     let mut types = Namespace::default();
-    let user = user.finish("User", &mut types);
+    let mut user = user.finish("User", &mut types);
+    if let Shape::Object(object) = &mut user {
+        for field in &mut object.fields {
+            field.joined = lookups.contains(&field.key.as_str());
+        }
+    }
     let body = body.finish("Body", &mut types);
     Some(crate::ir::Shapes { body, user })
 }
@@ -238,7 +253,7 @@ impl Node {
                     .map(|(key, node)| {
                         let ident = idents.unique(&key);
                         let shape = node.finish(&format!("{type_name}_{ident}"), types);
-                        ObjectField { key, ident, shape }
+                        ObjectField { key, ident, shape, joined: false }
                     })
                     .collect();
                 Shape::Object(Object { type_name, fields })

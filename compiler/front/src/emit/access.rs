@@ -213,7 +213,7 @@ mod tests {
     use crate::ir::{Object, ObjectField, Path, Segment};
 
     fn user() -> Shape {
-        let field = |key: &str, shape| ObjectField { key: key.into(), ident: key.into(), shape };
+        let field = |key: &str, shape| ObjectField { key: key.into(), ident: key.into(), shape, joined: false };
         Shape::Object(Object {
             type_name: "User".into(),
             fields: vec![

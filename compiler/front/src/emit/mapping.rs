@@ -10,8 +10,31 @@ use crate::ir::{self, Shape};
 pub fn connector(spec: &ir::Spec) -> TokenStream {
     let map_user = map_user(spec);
     let parse_page = parse_page(spec);
+    let sink = quote!(&mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>));
+    let outcome = quote!(::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError>);
+    if spec.lookups.is_empty() {
+        return quote! {
+            #map_user
+            #parse_page
+
+            /// This app's connector.
+            pub struct Connector;
+
+            impl ::tib_support::Connector for Connector {
+                fn spec(&self) -> &'static ::tib_support::Spec {
+                    &SPEC
+                }
+
+                fn parse_page(&self, body: &[u8], users: #sink) -> #outcome {
+                    parse_page(body, users)
+                }
+            }
+        };
+    }
+    let lookup_keys = lookup_keys(spec);
     quote! {
         #map_user
+        #lookup_keys
         #parse_page
 
         /// This app's connector.
@@ -22,15 +45,91 @@ pub fn connector(spec: &ir::Spec) -> TokenStream {
                 &SPEC
             }
 
-            fn parse_page(
+            fn parse_page(&self, body: &[u8], users: #sink) -> #outcome {
+                parse_page(body, &::tib_support::Joined::default(), users)
+            }
+
+            fn lookup_keys(
                 &self,
                 body: &[u8],
-                users: &mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>),
-            ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-                parse_page(body, users)
+                keys: &mut dyn FnMut(::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>),
+            ) {
+                lookup_keys(body, keys)
+            }
+
+            fn parse_joined(&self, body: &[u8], joined: &::tib_support::Joined, users: #sink) -> #outcome {
+                parse_page(body, joined, users)
             }
         }
     }
+}
+
+/// How the body is read, and the expression of it that paths start from.
+fn body_reading(spec: &ir::Spec) -> (TokenStream, TokenStream) {
+    match &spec.shapes.body {
+        Shape::Users => (quote!(::tib_support::value::UsersAt<User<'_>>), quote!(Some(&body))),
+        _ => (quote!(::tib_support::value::Tolerant<Body<'_>>), quote!(body.get())),
+    }
+}
+
+/// `fn lookup_keys`: for each listed item, the values of the user its lookups are asked with.
+fn lookup_keys(spec: &ir::Spec) -> TokenStream {
+    let (body_type, body) = body_reading(spec);
+    let users = leaf(body, &spec.shapes.body, &spec.users_path);
+    let user = quote!(Some(user));
+    let values = spec.lookup_keys.iter().map(|path| {
+        let value = leaf(user.clone(), &spec.shapes.user, path);
+        quote!(::tib_support::page::key(#value))
+    });
+    let count = spec.lookup_keys.len();
+    quote! {
+        fn lookup_keys(
+            bytes: &[u8],
+            keys: &mut dyn FnMut(::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>),
+        ) {
+            // A page that cannot be read is said by `parse_page`, which reads it again.
+            let Ok(body) = ::tib_support::page::read::<#body_type>(bytes) else { return };
+            let Some(::tib_support::value::UsersAt::Array(items)) = #users else { return };
+            for item in items {
+                keys(match item.get() {
+                    Some(user) => ::std::vec![#(#values),*],
+                    None => ::std::vec![None; #count],
+                });
+            }
+        }
+    }
+}
+
+/// The users array of the body, mutably: `path` walked through the body's objects and arrays.
+fn users_mut(shape: &Shape, path: &ir::Path) -> TokenStream {
+    let mut expr = quote!(Some(&mut body));
+    let mut shape = shape;
+    if let Shape::Object(_) = shape {
+        expr = quote!(body.get_mut());
+    }
+    for segment in &path.segments {
+        (expr, shape) = match (segment, shape) {
+            (ir::Segment::Key(key), Shape::Object(object)) => {
+                let field = object.fields.iter().find(|f| &f.key == key).expect("the shape holds the users path");
+                let name = super::access::ident(&field.ident);
+                match &field.shape {
+                    Shape::Object(_) => (quote!(#expr.and_then(|v| v.#name.get_mut())), &field.shape),
+                    _ => (quote!(#expr.map(|v| &mut v.#name)), &field.shape),
+                }
+            }
+            (ir::Segment::Index(index), Shape::Array(item)) => {
+                let index = proc_macro2::Literal::usize_unsuffixed(*index);
+                match item.as_ref() {
+                    Shape::Object(_) => {
+                        (quote!(#expr.and_then(|v| v.get_mut(#index)).and_then(|v| v.get_mut())), &**item)
+                    }
+                    _ => (quote!(#expr.and_then(|v| v.get_mut(#index))), &**item),
+                }
+            }
+            _ => unreachable!("the checker rejects paths that read a value two ways"),
+        };
+    }
+    expr
 }
 
 fn map_user(spec: &ir::Spec) -> TokenStream {
@@ -177,10 +276,7 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
     let body_shape = &spec.shapes.body;
     // A body of another kind than the spec reads (an object, or the users
     // array) is read as empty, and reported as such, not as a JSON error.
-    let (body_type, body) = match body_shape {
-        Shape::Users => (quote!(::tib_support::value::UsersAt<User<'_>>), quote!(Some(&body))),
-        _ => (quote!(::tib_support::value::Tolerant<Body<'_>>), quote!(body.get())),
-    };
+    let (body_type, body) = body_reading(spec);
     let users_path = spec.users_path.to_string();
     let users = leaf(body.clone(), body_shape, &spec.users_path);
     let users_optional = spec.users_optional;
@@ -222,6 +318,43 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
         let value = body_leaf(path);
         quote!(#page::count(#value))
     });
+    let info = quote!(::tib_support::PageInfo { count, next: #next, more: #more, total: #total });
+    if !spec.lookups.is_empty() {
+        let users_mut = users_mut(body_shape, &spec.users_path);
+        let joins = spec.lookups.iter().enumerate().filter_map(|(index, lookup)| {
+            let ir::Shape::Object(user) = &spec.shapes.user else { return None };
+            // A lookup nothing reads has no field to join to (the checker warns of it).
+            let field = user.fields.iter().find(|field| field.joined && field.key == lookup.name)?;
+            let (field, name) = (super::access::ident(&field.ident), &lookup.name);
+            let index = proc_macro2::Literal::usize_unsuffixed(index);
+            Some(quote!(user.#field = joined.read(item, #index, #name)?;))
+        });
+        return quote! {
+            fn parse_page(
+                bytes: &[u8],
+                joined: &::tib_support::Joined,
+                users: &mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>),
+            ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
+                let mut body: #body_type = ::tib_support::page::read(bytes)?;
+                #api_error
+                let items = ::tib_support::page::users_mut(#users_mut, #users_path, #users_optional)?;
+                let count = items.len();
+                for (item, listed) in items.iter_mut().enumerate() {
+                    users(match listed.get_mut() {
+                        Some(user) => {
+                            #(#joins)*
+                            map_user(user)
+                        }
+                        None => Err(::tib_support::Dropped {
+                            external_id: None,
+                            reason: ::tib_support::record::DropReason::NotAnObject,
+                        }),
+                    });
+                }
+                Ok(#info)
+            }
+        };
+    }
     quote! {
         fn parse_page(
             bytes: &[u8],
@@ -239,7 +372,8 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
                     }),
                 });
             }
-            Ok(::tib_support::PageInfo { count: items.len(), next: #next, more: #more, total: #total })
+            let count = items.len();
+            Ok(#info)
         }
     }
 }

@@ -17,6 +17,7 @@ pub fn spec(spec: &ir::Spec) -> TokenStream {
     let auth = auth(&spec.auth);
     let endpoint = endpoint(&spec.endpoint);
     let pagination = pagination(&spec.pagination);
+    let lookups = spec.lookups.iter().map(lookup);
     let max_users = match spec.max_users {
         Some(cap) => quote!(Some(#cap)),
         None => quote!(None),
@@ -31,9 +32,47 @@ pub fn spec(spec: &ir::Spec) -> TokenStream {
             base_url: #base_url,
             auth: #auth,
             endpoint: #endpoint,
+            lookups: &[#(#lookups),*],
             pagination: #pagination,
             max_users: #max_users,
         };
+    }
+}
+
+fn lookup(lookup: &ir::Lookup) -> TokenStream {
+    let spec = quote!(::tib_support::spec);
+    let name = &lookup.name;
+    let parts = |parts: &[ir::LookupPart]| {
+        let parts = parts.iter().map(|part| match part {
+            ir::LookupPart::Text(text) => quote!(#spec::LookupPart::Text(#text)),
+            ir::LookupPart::Credential(id) => {
+                let index = Literal::usize_unsuffixed(id.0);
+                quote!(#spec::LookupPart::Credential(#index))
+            }
+            ir::LookupPart::User(index) => {
+                let index = Literal::usize_unsuffixed(*index);
+                quote!(#spec::LookupPart::User(#index))
+            }
+        });
+        quote!(&[#(#parts),*])
+    };
+    let path = parts(&lookup.path);
+    let query = lookup.query.iter().map(|param| {
+        let (name, value) = (&param.name, parts(&param.value));
+        quote!(#spec::LookupParam { name: #name, value: #value })
+    });
+    let headers = params(&lookup.headers);
+    let not_found_is_nothing = lookup.not_found == ir::NotFound::Nothing;
+    let concurrency = lookup.concurrency;
+    quote! {
+        #spec::Lookup {
+            name: #name,
+            path: #path,
+            query: &[#(#query),*],
+            headers: #headers,
+            not_found_is_nothing: #not_found_is_nothing,
+            concurrency: #concurrency,
+        }
     }
 }
 

@@ -35,6 +35,13 @@ fn object_struct(object: &Object) -> TokenStream {
         let key = &field.key;
         let field_name = ident(&field.ident);
         let ty = value_type(&field.shape);
+        // A lookup's answer is joined after the listing is read; the listing's own key is not read.
+        if field.joined {
+            return quote! {
+                #[serde(skip)]
+                #field_name: #ty,
+            };
+        }
         quote! {
             #[serde(rename = #key, default, borrow)]
             #field_name: #ty,

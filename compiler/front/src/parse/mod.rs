@@ -105,6 +105,13 @@ impl Lower<'_> {
                 let settings = inner.next().map(|p| self.block(p));
                 SectionKind::Request { method, path, settings }
             }
+            Rule::lookup => {
+                let name = word(next(&mut inner));
+                let method = word(next(&mut inner));
+                let path = self.string(next(&mut inner));
+                let settings = inner.next().map(|p| self.block(p));
+                SectionKind::Lookup { name, method, path, settings }
+            }
             Rule::paginate => {
                 let style = word(next(&mut inner));
                 let body = inner.next().map(|p| self.pagination(p));
@@ -334,16 +341,14 @@ impl Lower<'_> {
                     };
                     let inner = &body[i + 1..close];
                     let at = base + i + 1;
-                    match TibParser::parse(Rule::path, inner) {
-                        Ok(mut pairs) if pairs.as_str() == inner && !inner.is_empty() => {
+                    match path_in_text(inner, at, self.diagnostics) {
+                        Some(path) => {
                             if !text.is_empty() {
                                 parts.push(FormatPart::Text(std::mem::take(&mut text)));
                             }
-                            let mut path = self.path(pairs.next().expect("a parsed path"));
-                            path.shift(at);
                             parts.push(FormatPart::Path(path));
                         }
-                        _ => {
+                        None => {
                             reported = true;
                             self.diagnostics.push(
                             Diagnostic::error(
@@ -666,6 +671,19 @@ fn lookalikes(body: &str, base: usize) -> Vec<Lookalike> {
         i = end;
     }
     found
+}
+
+/// `text`, written in a string at `at`, read as a path (a format's `{login}`,
+/// a lookup's `{profile.id}`), when it is one and nothing more.
+pub(crate) fn path_in_text(text: &str, at: usize, diagnostics: &mut Vec<Diagnostic>) -> Option<Path> {
+    match TibParser::parse(Rule::path, text) {
+        Ok(mut pairs) if pairs.as_str() == text && !text.is_empty() => {
+            let mut path = Lower { diagnostics }.path(pairs.next().expect("a parsed path"));
+            path.shift(at);
+            Some(path)
+        }
+        _ => None,
+    }
 }
 
 /// What the character after a backslash stands for: `n` a line break, `t` a tab, any other itself.

@@ -421,6 +421,7 @@ fn describe(kind: Rule) -> Option<&'static str> {
         | Rule::credentials
         | Rule::auth
         | Rule::request
+        | Rule::lookup
         | Rule::paginate
         | Rule::api_error
         | Rule::users

@@ -1,0 +1,314 @@
+//! Lookups: a request per listed user, templated from the user's values, whose
+//! answer the spec reads under the lookup's name (`membership.role`).
+
+use crate::ast::{self, Str, StrPart};
+use crate::diag::Diagnostic;
+use crate::ir;
+use crate::parse::path_in_text;
+use crate::span::Span;
+
+use super::credentials::{Credentials, Use};
+use super::sections::Lookup;
+use super::settings::Settings;
+
+/// The settings of a `lookup` block.
+pub const LOOKUP_SETTINGS: &[&str] = &["query", "headers", "not_found", "concurrency"];
+
+/// What `not_found` takes.
+const NOT_FOUND: &[&str] = &["none", "error"];
+
+/// Lookups asked at once when the spec does not say: enough to hide a round trip, few enough that
+/// an API's per-second limit is not the first thing a sync meets.
+const DEFAULT_CONCURRENCY: u32 = 4;
+
+/// The most a spec may ask: a sync must not look like an attack on the API.
+const MAX_CONCURRENCY: u64 = 32;
+
+/// The checked lookups, and the user values their requests are templated from, each once, with
+/// where each was first written (the shapes read them from the user).
+pub struct Checked<'a> {
+    pub lookups: Vec<ir::Lookup>,
+    pub keys: Vec<(ir::Path, &'a ast::Path)>,
+}
+
+/// The paths of the placeholders in lookups' strings that name no credential, by where each is
+/// written: parsed out of their strings once, as the shapes borrow them for the spec's life.
+pub struct Written(Vec<(Span, Option<ast::Path>)>);
+
+impl Written {
+    pub fn collect(found: &[Lookup<'_>], creds: &Credentials) -> Self {
+        let mut ignored = Vec::new();
+        let paths = found
+            .iter()
+            .flat_map(|lookup| templated(lookup))
+            .flat_map(|s| &s.parts)
+            .filter_map(|part| match part {
+                StrPart::Placeholder(word) if !creds.declares(&word.text) => Some(word),
+                _ => None,
+            })
+            .map(|word| (word.span, path_in_text(&word.text, word.span.start, &mut ignored)))
+            .collect();
+        Written(paths)
+    }
+
+    fn path(&self, at: Span) -> Option<&ast::Path> {
+        self.0.iter().find(|(span, _)| *span == at).and_then(|(_, path)| path.as_ref())
+    }
+}
+
+/// The strings of a lookup that may hold values of the user: its path, then its query's values.
+fn templated<'a>(lookup: &Lookup<'a>) -> Vec<&'a Str> {
+    let query = lookup
+        .settings
+        .into_iter()
+        .flat_map(|block| &block.entries)
+        .filter(|entry| entry.key.text == "query")
+        .filter_map(|entry| match &entry.value {
+            ast::Value::Block(block) => Some(block),
+            _ => None,
+        })
+        .flat_map(|block| &block.entries)
+        .filter_map(|entry| match &entry.value {
+            ast::Value::Str(s) => Some(s),
+            _ => None,
+        });
+    std::iter::once(lookup.path).chain(query).collect()
+}
+
+pub fn lookups<'a>(
+    found: &[Lookup<'_>],
+    written: &'a Written,
+    creds: &mut Credentials,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Checked<'a>> {
+    let mut checked = Checked { lookups: Vec::new(), keys: Vec::new() };
+    let mut ok = true;
+    for (i, lookup) in found.iter().enumerate() {
+        if let Some(first) = found[..i].iter().find(|l| l.name.text == lookup.name.text) {
+            d.push(
+                Diagnostic::error(
+                    "tib::duplicate-lookup",
+                    format!("two lookups are named `{}`", lookup.name.text),
+                    lookup.name.span,
+                    "named again here",
+                )
+                .with_label(first.name.span, "first named here")
+                .with_help("each lookup's answer is read under its name: give each its own"),
+            );
+            ok = false;
+            continue;
+        }
+        let mut values = Values { all: found, written, creds, keys: &mut checked.keys };
+        match one(lookup, &mut values, d) {
+            Some(lookup) => checked.lookups.push(lookup),
+            None => ok = false,
+        }
+    }
+    ok.then_some(checked)
+}
+
+/// What a lookup's strings are read against: the spec's lookups and credentials, and the values
+/// of the user gathered so far.
+struct Values<'v, 'a> {
+    all: &'v [Lookup<'v>],
+    written: &'a Written,
+    creds: &'v mut Credentials,
+    keys: &'v mut Vec<(ir::Path, &'a ast::Path)>,
+}
+
+fn one(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<ir::Lookup> {
+    let mut ok = true;
+    if lookup.method.text != "GET" {
+        d.push(
+            Diagnostic::error(
+                "tib::method",
+                format!("`{}` is not a method for a lookup", lookup.method.text),
+                lookup.method.span,
+                "not GET",
+            )
+            .with_help("a lookup is a `GET` of one user's details, e.g. lookup membership GET \"/memberships/{login}\"")
+            .with_replacement("GET"),
+        );
+        ok = false;
+    }
+    let path = lookup_path(lookup, values, d);
+    let settings = lookup.settings.map(|block| Settings::block(block, LOOKUP_SETTINGS, "`lookup`", d));
+    let (query, headers, not_found, concurrency) = match &settings {
+        None => (Some(Vec::new()), Some(Vec::new()), Some(ir::NotFound::Error), Some(DEFAULT_CONCURRENCY)),
+        Some(s) => (
+            query(s, values, d),
+            super::endpoint::fixed_params(s, "headers", Use::Secret, values.creds, d),
+            not_found(s, d),
+            match s.get("concurrency") {
+                None => Some(DEFAULT_CONCURRENCY),
+                Some(_) => s.integer("concurrency", 1..=MAX_CONCURRENCY, d).map(|n| n as u32),
+            },
+        ),
+    };
+    let (path, query) = (path?, query?);
+    let reads_user = path.iter().chain(query.iter().flat_map(|param| &param.value));
+    if !reads_user.into_iter().any(|part| matches!(part, ir::LookupPart::User(_))) && ok {
+        d.push(
+            Diagnostic::error(
+                "tib::lookup-path",
+                "this lookup holds no value of the user",
+                lookup.path.span,
+                "the same for every user",
+            )
+            .with_help("a lookup is asked once per user: name the user in its path or query, e.g. \"/users/{id}\""),
+        );
+        ok = false;
+    }
+    let lookup = ir::Lookup {
+        name: lookup.name.text.clone(),
+        path,
+        query,
+        headers: headers?.into_iter().map(|(param, _)| param).collect(),
+        not_found: not_found?,
+        concurrency: concurrency?,
+    };
+    ok.then_some(lookup)
+}
+
+/// `"/memberships/{login}"`: a path after base_url, with no query of its own.
+fn lookup_path(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::LookupPart>> {
+    let text = crate::parse::string_text(lookup.path);
+    if !text.starts_with('/') || text.contains('?') || text.starts_with("//") {
+        let help = if text.contains('?') {
+            "move the parameters to the lookup's query: lookup groups GET \"/user/groups\" { query = { \"accountId\" = \"{accountId}\" } }"
+        } else {
+            "write the path after base_url, starting with `/`: \"/users/{id}\""
+        };
+        d.push(
+            Diagnostic::error("tib::lookup-path", "a lookup's path is a path after base_url", lookup.path.span, "here")
+                .with_help(help),
+        );
+        return None;
+    }
+    template(lookup.path, "a lookup's path", values, d)
+}
+
+/// The lookup's query: names and values, the values templated as its path is.
+fn query(s: &Settings<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::LookupParam>> {
+    if s.get("query").is_none() {
+        return Some(Vec::new());
+    }
+    let mut params = Vec::new();
+    let mut ok = true;
+    for (entry, value) in s.map("query", d)? {
+        match template(value, "a lookup's query value", values, d) {
+            Some(value) => params.push(ir::LookupParam { name: entry.key.text.clone(), value }),
+            None => ok = false,
+        }
+    }
+    ok.then_some(params)
+}
+
+/// Text, credentials and values of the user; a value of the user is never another lookup's
+/// answer, as lookups are asked side by side.
+fn template(s: &Str, what: &str, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::LookupPart>> {
+    let mut parts = Vec::new();
+    let mut ok = true;
+    for part in &s.parts {
+        match part {
+            StrPart::Text(text) => parts.push(ir::LookupPart::Text(text.clone())),
+            StrPart::Placeholder(word) if values.creds.declares(&word.text) => {
+                let one = Str { parts: vec![part.clone()], span: word.span, lookalikes: Vec::new() };
+                match values.creds.template(&one, Use::Shown, what, d) {
+                    Some(ir::Template { parts: found }) => parts.extend(found.into_iter().map(|part| match part {
+                        ir::TemplatePart::Credential(id) => ir::LookupPart::Credential(id),
+                        ir::TemplatePart::Text(text) => ir::LookupPart::Text(text),
+                    })),
+                    None => ok = false,
+                }
+            }
+            StrPart::Placeholder(word) => match user_value(word, values, d) {
+                Some(index) => parts.push(ir::LookupPart::User(index)),
+                None => ok = false,
+            },
+        }
+    }
+    ok.then_some(parts)
+}
+
+/// `{login}`: the index of a value of the user among those lookups are asked with.
+fn user_value(word: &ast::Word, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<usize> {
+    let Some(written) = values.written.path(word.span) else {
+        d.push(
+            Diagnostic::error(
+                "tib::lookup-path",
+                format!("`{{{}}}` is neither a credential nor a path of the user", word.text),
+                word.span,
+                "not a path",
+            )
+            .with_help("each {…} is a credential or a value of the listed user, e.g. {login} or {profile.id}"),
+        );
+        return None;
+    };
+    let path = super::values::path(written, d)?;
+    if let Some(ir::Segment::Key(first)) = path.segments.first()
+        && let Some(other) = values.all.iter().find(|l| &l.name.text == first)
+    {
+        d.push(
+            Diagnostic::error(
+                "tib::lookup-order",
+                format!("a lookup cannot be asked with `{first}`, a lookup's answer"),
+                word.span,
+                "a lookup's answer",
+            )
+            .with_label(other.name.span, "that lookup")
+            .with_help("lookups are asked side by side, each from the listed user's own values"),
+        );
+        return None;
+    }
+    Some(match values.keys.iter().position(|(known, _)| *known == path) {
+        Some(index) => index,
+        None => {
+            values.keys.push((path, written));
+            values.keys.len() - 1
+        }
+    })
+}
+
+fn not_found(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::NotFound> {
+    let Some(value) = s.string("not_found", d) else {
+        return if s.get("not_found").is_some() { None } else { Some(ir::NotFound::Error) };
+    };
+    match value.plain().as_deref() {
+        Some("none") => Some(ir::NotFound::Nothing),
+        Some("error") => Some(ir::NotFound::Error),
+        other => {
+            d.push(
+                Diagnostic::error(
+                    "tib::not-found",
+                    format!("`not_found` is \"none\" or \"error\", not {:?}", other.unwrap_or("a template")),
+                    value.span,
+                    "unknown",
+                )
+                .did_you_mean(other.unwrap_or_default(), NOT_FOUND, "it takes"),
+            );
+            None
+        }
+    }
+}
+
+/// A lookup whose answer no value reads costs a request per user for nothing.
+pub fn warn_unread(found: &[Lookup<'_>], user: &ir::Shape, d: &mut Vec<Diagnostic>) {
+    let ir::Shape::Object(object) = user else { return };
+    for lookup in found {
+        if !object.fields.iter().any(|field| field.joined && field.key == lookup.name.text) {
+            d.push(
+                Diagnostic::warning(
+                    "tib::unread-lookup",
+                    format!("nothing reads `{}`, this lookup's answer", lookup.name.text),
+                    lookup.name.span,
+                    "never read",
+                )
+                .with_help(format!(
+                    "read it in fields or rules, e.g. role = {}.role, or remove the lookup: it costs a request per user",
+                    lookup.name.text
+                )),
+            );
+        }
+    }
+}
