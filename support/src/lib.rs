@@ -27,6 +27,8 @@ mod template;
 pub mod time;
 pub mod value;
 
+/// Generated code derives its types through this, so connectors need no serde dependency of their own.
+pub use compact_str::CompactString;
 pub use error::SyncError;
 pub use http::{Client, ClientSettings, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
 pub use network::NetworkPolicy;
@@ -36,8 +38,6 @@ pub use printable::{one_line, printable, storable};
 pub use record::{Dropped, User};
 pub use request::Connection;
 pub use secret::{CredentialValues, CredentialsError, Secret, env_name, name_value};
-/// Generated code derives its types through this, so connectors need no serde dependency of their own.
-pub use compact_str::CompactString;
 pub use serde;
 pub use serde_json;
 pub use spec::Spec;

@@ -76,7 +76,9 @@ impl PageError {
         match self {
             PageError::Json(error) => PageError::Json(creds.redact(&error)),
             PageError::Api { message, kind } => PageError::Api { message: creds.redact(&message), kind },
-            PageError::Lookup { lookup, user, error } => PageError::Lookup { lookup, user, error: creds.redact(&error) },
+            PageError::Lookup { lookup, user, error } => {
+                PageError::Lookup { lookup, user, error: creds.redact(&error) }
+            }
             other => other,
         }
     }

@@ -23,7 +23,7 @@ use crate::page::{ApiErrorKind, Joined, PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::{Connection, Requests};
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{CountStop, Lookup, Counted, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
+use crate::spec::{CountStop, Counted, Lookup, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
 
 /// Bounds of one sync.
 #[derive(Clone, Debug)]
@@ -94,7 +94,11 @@ pub async fn sync(
         requests: requests(spec, connection).await?,
         retry: &options.retry,
         answer_bytes: client.max_answer_bytes() / window,
-        lookups: spec.lookups.iter().map(|lookup| tokio::sync::Semaphore::new(lookup.concurrency.max(1) as usize)).collect(),
+        lookups: spec
+            .lookups
+            .iter()
+            .map(|lookup| tokio::sync::Semaphore::new(lookup.concurrency.max(1) as usize))
+            .collect(),
         looked_up: AtomicU64::new(0),
         lookup_nanos: AtomicU64::new(0),
     };
@@ -277,7 +281,11 @@ impl Pages<'_> {
             Err(error) => return Arrived::Failed(error),
         };
         let connector = self.connector.clone();
-        Arrived::Reading { task: tokio::spawn(async move { read(connector.as_ref(), answer, &joined, number) }), number, url }
+        Arrived::Reading {
+            task: tokio::spawn(async move { read(connector.as_ref(), answer, &joined, number) }),
+            number,
+            url,
+        }
     }
 
     /// Asks the lookups of each user a page lists, at most each lookup's concurrency at once

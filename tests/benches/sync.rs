@@ -12,9 +12,13 @@
 //! Then the whole path through the runtime's store ([`store`]): first sync,
 //! unchanged and 10 %-changed re-syncs, beside a Python loop.
 //!
+//! Then lookups: 100,000 users through the Jira example, each with its groups
+//! asked by a lookup answered after 1 ms, measuring what the sync holds
+//! meanwhile: requests in flight at most, peak RSS, time and CPU per user.
+//!
 //! `cargo bench -p tib-e2e --bench sync` prints the figures the README quotes;
 //! `cargo bench -p tib-e2e --bench sync -- e2e` (or `floor`, `typed`, `value`,
-//! `transport`, `latency`, `store`) runs one section, to profile it.
+//! `transport`, `latency`, `store`, `lookups`) runs one section, to profile it.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -96,6 +100,92 @@ fn main() {
     if run("latency") {
         concurrent_pages(&runtime, &bodies, connector);
     }
+    if run("lookups") {
+        lookups(&runtime);
+    }
+}
+
+/// Users of the lookups section.
+const LOOKUP_USERS: usize = 100_000;
+
+/// Jira's users, 100 a page by `startAt`, and each user's groups.
+struct JiraUsers {
+    page: Vec<u8>,
+    groups: Vec<u8>,
+}
+
+impl Pages for JiraUsers {
+    fn body(&self, head: &str) -> Cow<'_, [u8]> {
+        let target = head.split_whitespace().nth(1).unwrap_or("");
+        if target.starts_with("/user/groups") {
+            return Cow::Borrowed(&self.groups);
+        }
+        let start = query_number(head, "startAt");
+        if start >= LOOKUP_USERS {
+            return Cow::Borrowed(b"[]");
+        }
+        // Ids differ per page: a lookup is asked with the user's own.
+        Cow::Owned(String::from_utf8_lossy(&self.page).replace("{start}", &start.to_string()).into_bytes())
+    }
+
+    fn latency(&self, head: &str) -> bool {
+        head.contains("/user/groups")
+    }
+}
+
+/// 100,000 users with one lookup each (Jira's groups, 8 at a time as its spec says), each lookup
+/// answered after 1 ms.
+fn lookups(runtime: &tokio::runtime::Runtime) {
+    let users: Vec<Value> = (0..PAGE)
+        .map(|i| {
+            serde_json::json!({
+                "accountId": format!("557058:{{start}}-{i}"), "accountType": "atlassian", "active": true,
+                "emailAddress": format!("user{i}@acme.example"), "displayName": format!("User {i}"),
+                "timeZone": "Europe/Berlin", "locale": "en_US", "self": "https://acme.atlassian.net/rest/api/3/user"
+            })
+        })
+        .collect();
+    let groups = serde_json::json!([
+        {"name": "jira-software-users", "groupId": "6e87dc72-4f1f-421f-b4aa-4b1c5d3f8a8b", "self": "https://acme.atlassian.net/rest/api/3/group"},
+        {"name": "site-admins", "groupId": "0a5e1e0c-3b9c-4d7a-8d15-6b0f3c2e9d41", "self": "https://acme.atlassian.net/rest/api/3/group"}
+    ]);
+    let pages = JiraUsers {
+        page: serde_json::to_vec(&users).expect("serialisable"),
+        groups: serde_json::to_vec(&groups).expect("serialisable"),
+    };
+    let server = serve(Arc::new(pages), Duration::from_millis(1));
+    let connector = tib_connectors::connector("jira").expect("the Jira example connector");
+    let (cpu_before, server_before) = (cpu_seconds(), server.cpu_seconds());
+    let start = Instant::now();
+    let url = server.url.clone();
+    let summary = runtime
+        .block_on(runtime.spawn(async move {
+            let values = ["acme", "admin@acme.example", "token"].map(|v| (Secret::new(v), false)).to_vec();
+            let credentials = CredentialValues::new(values);
+            let connection = Connection { credentials: &credentials, tokens: None, base_url: Some(&url) };
+            let client = Client::new(tib_support::ClientSettings {
+                network: tib_support::NetworkPolicy::with_loopback(),
+                ..tib_support::ClientSettings::default()
+            })
+            .expect("a client");
+            let options = SyncOptions { retry: RetryPolicy::default(), ..SyncOptions::default() };
+            tib_support::sync(&client, Arc::new(connector), &connection, &options, &mut |_| {}).await
+        }))
+        .expect("the sync task")
+        .expect("the sync");
+    let wall = start.elapsed();
+    let client_cpu = cpu_seconds() - cpu_before - (server.cpu_seconds() - server_before);
+    assert_eq!((summary.users, summary.lookups), (LOOKUP_USERS as u64, LOOKUP_USERS as u64));
+    println!(
+        "lookups: {LOOKUP_USERS} users and {} lookups in {:.2} s = {:.0} users/s; {} lookups in flight at most \
+         (the spec allows 8); CPU per user {:.1} µs in the client; peak RSS of the process {:.1} MiB",
+        summary.lookups,
+        wall.as_secs_f64(),
+        LOOKUP_USERS as f64 / wall.as_secs_f64(),
+        server.most_in_flight.load(Ordering::Relaxed),
+        client_cpu * 1e6 / LOOKUP_USERS as f64,
+        peak_rss_mib(),
+    );
 }
 
 /// One round's measures of the sections the goals compare.
@@ -246,6 +336,8 @@ fn page_bodies() -> Vec<Vec<u8>> {
 struct Server {
     url: url::Url,
     requests: Arc<AtomicU64>,
+    /// The most requests being answered at once.
+    most_in_flight: Arc<AtomicU64>,
     /// The server thread's id, to read its CPU time apart from the client's.
     thread: u32,
 }
@@ -257,16 +349,23 @@ impl Server {
     }
 }
 
-/// What the bench's server answers for an offset.
+/// What the bench's server answers for a request, by its head.
 trait Pages: Send + Sync + 'static {
-    fn body(&self, offset: usize) -> Cow<'_, [u8]>;
+    fn body(&self, head: &str) -> Cow<'_, [u8]>;
+
+    /// Whether this request is answered after the server's latency.
+    fn latency(&self, head: &str) -> bool {
+        let _ = head;
+        true
+    }
 }
 
 /// The pre-rendered bodies, cycled: ids repeat every [`BODIES`] pages.
 struct Cycled(Vec<Vec<u8>>);
 
 impl Pages for Cycled {
-    fn body(&self, offset: usize) -> Cow<'_, [u8]> {
+    fn body(&self, head: &str) -> Cow<'_, [u8]> {
+        let offset = query_number(head, "offset");
         let body = &self.0[(offset / PAGE) % BODIES];
         if offset + PAGE >= USERS {
             let text = String::from_utf8_lossy(body).replace("\"more\":true", "\"more\":false");
@@ -288,19 +387,33 @@ fn serve(bodies: Arc<dyn Pages>, latency: Duration) -> Server {
             let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
             let url = url::Url::parse(&format!("http://{}", listener.local_addr().expect("addr"))).expect("url");
             let requests = Arc::new(AtomicU64::new(0));
+            let (in_flight, most_in_flight) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
             let thread = this_thread_id();
-            ready.send(Server { url, requests: requests.clone(), thread }).expect("the bench waits");
+            let server = Server { url, requests: requests.clone(), most_in_flight: most_in_flight.clone(), thread };
+            ready.send(server).expect("the bench waits");
             loop {
                 let Ok((socket, _)) = listener.accept().await else { return };
-                tokio::spawn(answer(socket, bodies.clone(), requests.clone(), latency));
+                let counters = Counters {
+                    requests: requests.clone(),
+                    in_flight: in_flight.clone(),
+                    most_in_flight: most_in_flight.clone(),
+                };
+                tokio::spawn(answer(socket, bodies.clone(), counters, latency));
             }
         });
     });
     started.recv().expect("the server starts")
 }
 
+/// What the server counts, shared by its connections.
+struct Counters {
+    requests: Arc<AtomicU64>,
+    in_flight: Arc<AtomicU64>,
+    most_in_flight: Arc<AtomicU64>,
+}
+
 /// Answers the requests of one connection.
-async fn answer(mut socket: tokio::net::TcpStream, bodies: Arc<dyn Pages>, counter: Arc<AtomicU64>, latency: Duration) {
+async fn answer(mut socket: tokio::net::TcpStream, bodies: Arc<dyn Pages>, counters: Counters, latency: Duration) {
     // Without it, Nagle's algorithm and delayed ACKs hold every answer ~40 ms.
     let _ = socket.set_nodelay(true);
     let mut buffer = vec![0u8; 8192];
@@ -315,11 +428,14 @@ async fn answer(mut socket: tokio::net::TcpStream, bodies: Arc<dyn Pages>, count
         let head = String::from_utf8_lossy(&buffer[..end]).into_owned();
         buffer.copy_within(end + 4..filled, 0);
         filled -= end + 4;
-        counter.fetch_add(1, Ordering::Relaxed);
-        let body = bodies.body(query_number(&head, "offset"));
-        if !latency.is_zero() {
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        let at_once = counters.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        counters.most_in_flight.fetch_max(at_once, Ordering::Relaxed);
+        let body = bodies.body(&head);
+        if !latency.is_zero() && bodies.latency(&head) {
             tokio::time::sleep(latency).await;
         }
+        counters.in_flight.fetch_sub(1, Ordering::Relaxed);
         let head =
             format!("HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n", body.len());
         // Head and body in one write, without copying the body.

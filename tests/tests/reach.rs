@@ -427,7 +427,10 @@ async fn a_lookup_that_fails_fails_the_sync_naming_what_and_where() {
             .await;
         // GitHub's spec does not say a 404 means nothing: the path is wrong, as for any request.
         let missing = sync_from(connector.clone(), &server.uri(), &["acme", "gh"], None).await.expect_err(kind);
-        assert!(matches!(&missing, SyncError::Status { status: 404, url, .. } if url.ends_with("/memberships/bob")), "{kind}: {missing}");
+        assert!(
+            matches!(&missing, SyncError::Status { status: 404, url, .. } if url.ends_with("/memberships/bob")),
+            "{kind}: {missing}"
+        );
         assert!(missing.is_auth_or_config_failure(), "{kind}");
 
         server.reset().await;
@@ -438,7 +441,10 @@ async fn a_lookup_that_fails_fails_the_sync_naming_what_and_where() {
             .await;
         let unreadable = sync_from(connector, &server.uri(), &["acme", "gh"], None).await.expect_err(kind);
         assert!(
-            matches!(&unreadable, SyncError::Page { error: PageError::Lookup { lookup: "membership", user: 1, .. }, .. }),
+            matches!(
+                &unreadable,
+                SyncError::Page { error: PageError::Lookup { lookup: "membership", user: 1, .. }, .. }
+            ),
             "{kind}: {unreadable:?}"
         );
         assert!(unreadable.to_string().contains("lookup `membership`"), "{kind}: {unreadable}");
@@ -465,19 +471,34 @@ async fn jira_seats_are_members_of_the_software_group_and_a_user_gone_meanwhile_
             ])))
             .mount(&server)
             .await;
-        Mock::given(path("/users/search")).and(query_param("startAt", "4")).respond_with(ok(json!([]))).mount(&server).await;
-        let groups = |names: &[&str]| ok(Value::Array(names.iter().map(|n| json!({"name": n, "groupId": n})).collect()));
+        Mock::given(path("/users/search"))
+            .and(query_param("startAt", "4"))
+            .respond_with(ok(json!([])))
+            .mount(&server)
+            .await;
+        let groups =
+            |names: &[&str]| ok(Value::Array(names.iter().map(|n| json!({"name": n, "groupId": n})).collect()));
         Mock::given(path("/user/groups"))
             .and(query_param("accountId", "557058:a"))
             .and(header("authorization", "Basic YWRtaW5AYWNtZS5leGFtcGxlOmppcmEtdG9rZW4="))
             .respond_with(groups(&["jira-software-users", "site-admins"]))
             .mount(&server)
             .await;
-        Mock::given(path("/user/groups")).and(query_param("accountId", "557058:b")).respond_with(groups(&["confluence-users"])).mount(&server).await;
-        Mock::given(path("/user/groups")).and(query_param("accountId", "app:1")).respond_with(groups(&["jira-software-users"])).mount(&server).await;
+        Mock::given(path("/user/groups"))
+            .and(query_param("accountId", "557058:b"))
+            .respond_with(groups(&["confluence-users"]))
+            .mount(&server)
+            .await;
+        Mock::given(path("/user/groups"))
+            .and(query_param("accountId", "app:1"))
+            .respond_with(groups(&["jira-software-users"]))
+            .mount(&server)
+            .await;
         Mock::given(path("/user/groups"))
             .and(query_param("accountId", "557058:gone"))
-            .respond_with(ResponseTemplate::new(404).set_body_json(json!({"errorMessages": ["The user does not exist"]})))
+            .respond_with(
+                ResponseTemplate::new(404).set_body_json(json!({"errorMessages": ["The user does not exist"]})),
+            )
             .mount(&server)
             .await;
         let values = ["acme", "admin@acme.example", "jira-token"];

@@ -58,7 +58,11 @@ fn lookup(lookup: &ir::Lookup) -> s::Lookup {
         name: text(&lookup.name),
         path: parts(&lookup.path),
         query: leak(
-            lookup.query.iter().map(|param| s::LookupParam { name: text(&param.name), value: parts(&param.value) }).collect(),
+            lookup
+                .query
+                .iter()
+                .map(|param| s::LookupParam { name: text(&param.name), value: parts(&param.value) })
+                .collect(),
         ),
         headers: params(&lookup.headers),
         not_found_is_nothing: lookup.not_found == ir::NotFound::Nothing,

@@ -69,6 +69,8 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         }
         (["auth", kind, ..], []) => keyword(vocabulary::auth_settings(kind), CompletionItemKind::PROPERTY),
         (["request", ..], []) => keyword(vocabulary::REQUEST_SETTINGS, CompletionItemKind::PROPERTY),
+        (["lookup", ..], ["not_found", "="]) => keyword(&["\"none\"", "\"error\""], CompletionItemKind::ENUM_MEMBER),
+        (["lookup", ..], []) => keyword(vocabulary::LOOKUP_SETTINGS, CompletionItemKind::PROPERTY),
         (["fields"], []) => keyword(vocabulary::FIELDS, CompletionItemKind::PROPERTY),
         (["custom_fields"], []) => custom_fields(doc),
         _ => Vec::new(),

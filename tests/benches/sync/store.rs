@@ -74,7 +74,8 @@ impl Distinct {
 }
 
 impl Pages for Distinct {
-    fn body(&self, offset: usize) -> Cow<'_, [u8]> {
+    fn body(&self, head: &str) -> Cow<'_, [u8]> {
+        let offset = super::query_number(head, "offset");
         let (total, generation) = (self.total.load(Ordering::Relaxed), self.generation.load(Ordering::Relaxed));
         let mut body = self.template.clone();
         for (i, (at, letter)) in self.digits.iter().zip(&self.letters).enumerate() {

@@ -171,7 +171,11 @@ fn one(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>
 }
 
 /// `"/memberships/{login}"`: a path after base_url, with no query of its own.
-fn lookup_path(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::LookupPart>> {
+fn lookup_path(
+    lookup: &Lookup<'_>,
+    values: &mut Values<'_, '_>,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Vec<ir::LookupPart>> {
     let text = crate::parse::string_text(lookup.path);
     if !text.starts_with('/') || text.contains('?') || text.starts_with("//") {
         let help = if text.contains('?') {
