@@ -120,15 +120,19 @@ impl Joined {
     ) -> Result<T, PageError> {
         match self.answer(item, lookup) {
             None => Ok(T::default()),
-            Some(body) => read(body).map_err(|error| PageError::Lookup {
-                lookup: name,
-                user: item + 1,
-                error: match error {
-                    PageError::Json(error) => error,
-                    other => other.to_string(),
-                },
-            }),
+            Some(body) => read(body).map_err(|error| PageError::lookup(name, item, error)),
         }
+    }
+}
+
+impl PageError {
+    /// `error`, met reading the answer of `lookup` for the page's `item`-th user (from 0).
+    pub fn lookup(lookup: &'static str, item: usize, error: PageError) -> PageError {
+        let error = match error {
+            PageError::Json(error) => error,
+            other => other.to_string(),
+        };
+        PageError::Lookup { lookup, user: item + 1, error }
     }
 }
 

@@ -208,15 +208,8 @@ impl Interpreted {
                 continue;
             };
             if let Some(answer) = joined.answer(index, lookup_index) {
-                let value =
-                    shaped::read(answer, &field.shape, &self.ir.shapes.user).map_err(|error| PageError::Lookup {
-                        lookup: keep::text(&lookup.name),
-                        user: index + 1,
-                        error: match error {
-                            PageError::Json(error) => error,
-                            other => other.to_string(),
-                        },
-                    })?;
+                let value = shaped::read(answer, &field.shape, &self.ir.shapes.user)
+                    .map_err(|error| PageError::lookup(keep::text(&lookup.name), index, error))?;
                 object.insert(lookup.name.clone(), value);
             }
         }

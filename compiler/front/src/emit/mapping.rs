@@ -12,26 +12,25 @@ pub fn connector(spec: &ir::Spec) -> TokenStream {
     let parse_page = parse_page(spec);
     let sink = quote!(&mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>));
     let outcome = quote!(::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError>);
-    if spec.lookups.is_empty() {
-        return quote! {
-            #map_user
-            #parse_page
+    // A spec with lookups reads its pages with their answers joined; without, none are given.
+    let (lookup_keys, read, joined) = if spec.lookups.is_empty() {
+        (quote!(), quote!(parse_page(body, users)), quote!())
+    } else {
+        let joined = quote! {
+            fn lookup_keys(
+                &self,
+                body: &[u8],
+                keys: &mut dyn FnMut(::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>),
+            ) {
+                lookup_keys(body, keys)
+            }
 
-            /// This app's connector.
-            pub struct Connector;
-
-            impl ::tib_support::Connector for Connector {
-                fn spec(&self) -> &'static ::tib_support::Spec {
-                    &SPEC
-                }
-
-                fn parse_page(&self, body: &[u8], users: #sink) -> #outcome {
-                    parse_page(body, users)
-                }
+            fn parse_joined(&self, body: &[u8], joined: &::tib_support::Joined, users: #sink) -> #outcome {
+                parse_page(body, joined, users)
             }
         };
-    }
-    let lookup_keys = lookup_keys(spec);
+        (lookup_keys(spec), quote!(parse_page(body, &::tib_support::Joined::default(), users)), joined)
+    };
     quote! {
         #map_user
         #lookup_keys
@@ -46,20 +45,10 @@ pub fn connector(spec: &ir::Spec) -> TokenStream {
             }
 
             fn parse_page(&self, body: &[u8], users: #sink) -> #outcome {
-                parse_page(body, &::tib_support::Joined::default(), users)
+                #read
             }
 
-            fn lookup_keys(
-                &self,
-                body: &[u8],
-                keys: &mut dyn FnMut(::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>),
-            ) {
-                lookup_keys(body, keys)
-            }
-
-            fn parse_joined(&self, body: &[u8], joined: &::tib_support::Joined, users: #sink) -> #outcome {
-                parse_page(body, joined, users)
-            }
+            #joined
         }
     }
 }
