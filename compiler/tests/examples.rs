@@ -260,12 +260,12 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
         }
     }
     match &spec.fields.role {
-        Some(ir::Role::Field(_)) => add("role field"),
-        Some(ir::Role::Conditions(b)) => {
+        Some(ir::Labelled::Field(_)) => add("role field"),
+        Some(ir::Labelled::Conditions(b)) => {
             add("role conditions");
             rules.extend(b.branches.iter().flat_map(|b| &b.when));
         }
-        Some(ir::Role::Decided { branches, .. }) => {
+        Some(ir::Labelled::Decided { branches, .. }) => {
             add("role decided");
             rules.extend(branches.iter().flat_map(|b| &b.when));
         }

@@ -115,6 +115,9 @@ impl Users for Gated {
     fn license_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
         self.inner.license_counts(connection_id)
     }
+    fn group_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
+        self.inner.group_counts(connection_id)
+    }
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.inner.user_counts(connection_id)
     }

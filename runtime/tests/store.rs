@@ -140,8 +140,8 @@ impl Backend {
     /// What the health line of a store opened again says of its schema.
     fn healthy(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "schema 4, integrity ok",
-            Backend::Postgres { .. } => "schema version 2",
+            Backend::Sqlite(_) => "schema 5, integrity ok",
+            Backend::Postgres { .. } => "schema version 3",
         }
     }
 }
@@ -181,6 +181,10 @@ fn user(id: usize) -> User {
         status: "Active".into(),
         licenses: std::borrow::Cow::Borrowed(&["Pro"]),
         custom_fields: vec![],
+        roles: vec![],
+        groups: vec![],
+        account_type: None,
+        last_activity_at: None,
         issues: vec![],
     }
 }
@@ -262,6 +266,7 @@ on_both_backends!(
     a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_again,
     an_unchanged_resync_writes_no_user_and_stages_nothing,
     each_change_is_kept_in_the_users_history,
+    roles_groups_the_account_type_and_the_last_activity_are_kept_and_their_changes_recorded,
     users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed,
     a_sync_that_ran_while_a_held_one_was_approved_does_not_apply_over_it,
     damaged_staging_fails_the_sync_and_changes_nothing,
@@ -340,6 +345,55 @@ fn each_change_is_kept_in_the_users_history(backend: &Backend) {
     store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), policy, 400).expect("applied");
     let kept = history(store.as_ref(), id, None);
     assert_eq!(kept.len(), 3, "only the changes of the sync at 300 are within 150 s of 400: {kept:?}");
+}
+
+fn roles_groups_the_account_type_and_the_last_activity_are_kept_and_their_changes_recorded(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "jira", "Acme");
+    let mut listed = users(0..3);
+    listed[0].roles = vec!["admin".into(), "billing".into()];
+    listed[0].groups = vec!["jira-software-users".into(), "site admins".into()];
+    listed[0].account_type = Some("atlassian".into());
+    listed[0].last_activity_at = Some("2026-12-01T09:30:00Z".parse().expect("a time"));
+    listed[1].groups = vec!["jira-software-users".into()];
+    sync(store.as_ref(), id, &listed, 100);
+
+    let stored = store.users(id, false).expect("users");
+    let first = &stored[0].user;
+    assert_eq!(
+        (first.roles.as_slice(), first.groups.as_slice()),
+        (
+            &["admin".to_owned(), "billing".to_owned()][..],
+            &["jira-software-users".to_owned(), "site admins".to_owned()][..]
+        )
+    );
+    assert_eq!(first.account_type.as_deref(), Some("atlassian"));
+    assert_eq!(first.last_activity_at.as_deref(), Some("2026-12-01T09:30:00+00:00"));
+    assert!(stored[2].user.groups.is_empty() && stored[2].user.account_type.is_none(), "none where the user has none");
+    assert_eq!(
+        store.group_counts(id).expect("groups"),
+        [("jira-software-users".to_owned(), 2), ("site admins".to_owned(), 1)]
+    );
+    let members = UserQuery { group: Some("site admins".to_owned()), ..UserQuery::default() };
+    let members: Vec<String> =
+        store.find_users(id, &members).expect("members").into_iter().map(|u| u.user.external_id).collect();
+    assert_eq!(members, ["0"]);
+
+    // Unchanged, nothing is written; a group left is a change in the history.
+    let Started { baseline, run_id } = staged(store.as_ref(), id, &listed, 200);
+    assert_eq!(baseline.kept_count(), 3, "the same roles and groups are the same record");
+    store.complete_run(run_id, OWNER, baseline, &RunTotals::default(), ApplyPolicy::default(), 200).expect("applied");
+    store.release(id, OWNER).expect("release");
+    listed[0].groups = vec!["jira-software-users".into()];
+    sync(store.as_ref(), id, &listed, 300);
+    assert_eq!(
+        history(store.as_ref(), id, Some("0")),
+        [(
+            "0".to_owned(),
+            Event::Changed,
+            r#"groups=Some("[\"jira-software-users\",\"site admins\"]")->Some("[\"jira-software-users\"]")"#.to_owned()
+        )]
+    );
 }
 
 fn users_stored_before_digests_are_rewritten_once_and_not_counted_as_changed(backend: &Backend) {

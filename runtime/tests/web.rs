@@ -689,3 +689,121 @@ async fn the_builder_keeps_drafts_to_their_session_and_saves_only_clean_specs_in
     assert_eq!(refused.status(), 409);
     assert!(refused.text().await.expect("text").contains("start it with `tib serve --specs DIR` to save"));
 }
+
+/// A Jira site on 127.0.0.1: two people and an app, each one's groups asked by the spec's lookup.
+async fn jira_api() -> wiremock::MockServer {
+    use wiremock::matchers::{path, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    let user = |id: &str, kind: &str| {
+        json!({"accountId": id, "accountType": kind, "emailAddress": format!("{id}@acme.example"),
+               "displayName": id, "active": true})
+    };
+    Mock::given(path("/users/search"))
+        .and(query_param("startAt", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            user("ada", "atlassian"),
+            user("bob", "atlassian"),
+            user("bot", "app")
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(path("/users/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    for (id, groups) in
+        [("ada", vec!["jira-software-users", "site admins"]), ("bob", vec!["jira-software-users"]), ("bot", vec![])]
+    {
+        let groups: Vec<Value> = groups.iter().map(|name| json!({"name": name, "groupId": name})).collect();
+        Mock::given(path("/user/groups"))
+            .and(query_param("accountId", id))
+            .respond_with(ResponseTemplate::new(200).set_body_json(Value::Array(groups)))
+            .mount(&server)
+            .await;
+    }
+    server
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_and_its_groups() {
+    let jira = jira_api().await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    let values = tib_support::CredentialValues::new(vec![
+        (tib_support::Secret::new("acme"), false),
+        (tib_support::Secret::new("admin@acme.example"), false),
+        (tib_support::Secret::new(SECRET), true),
+    ]);
+    let overrides = tib_runtime::operate::Overrides {
+        base_url: Some(url::Url::parse(&jira.uri()).expect("a URL")),
+        ..Default::default()
+    };
+    let new = tib_runtime::operate::NewAccount {
+        integration: "jira".to_owned(),
+        account: "Acme".to_owned(),
+        values,
+        overrides,
+        every: tib_runtime::schedule::DAY,
+        replace: false,
+    };
+    server.services.connect(new).await.expect("connected");
+    server.services.act("jira", "Acme", tib_runtime::operate::Action::Sync).await.expect("due");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server
+        .services
+        .summary("jira", "Acme")
+        .await
+        .expect("a connection")
+        .last_run
+        .is_some_and(|r| r.outcome == tib_runtime::store::Outcome::Applied)
+    {
+        assert!(Instant::now() < deadline, "the sync never applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let client = reqwest::Client::new();
+    let get = |path: &str| {
+        let request = client.get(format!("{}{path}", server.base)).bearer_auth(ADMIN_TOKEN);
+        async move {
+            let answer = request.send().await.expect("sent");
+            let status = answer.status().as_u16();
+            (status, serde_json::from_str::<Value>(&answer.text().await.expect("text")).expect("JSON"))
+        }
+    };
+
+    let (status, page) = get("/api/v1/connections/jira/Acme/users").await;
+    assert_eq!(status, 200, "{page}");
+    let ada = page["users"].as_array().expect("users").iter().find(|u| u["external_id"] == "ada").expect("ada").clone();
+    assert_eq!(ada["groups"], json!(["jira-software-users", "site admins"]), "{ada}");
+    assert_eq!(ada["account_type"], "atlassian");
+    assert_eq!(ada["licenses"], json!(["Jira Software"]));
+
+    let scim = "/scim/v2/jira/Acme";
+    let (_, user) = get(&format!("{scim}/Users/ada")).await;
+    assert_eq!(user["userType"], "atlassian", "{user}");
+    let groups: Vec<&str> =
+        user["groups"].as_array().expect("groups").iter().map(|g| g["value"].as_str().expect("a value")).collect();
+    assert_eq!(groups, ["jira-software-users", "site admins"]);
+    assert_eq!(user["groups"][1]["$ref"], format!("{scim}/Groups/site%20admins"));
+    let (_, app) = get(&format!("{scim}/Users/bot")).await;
+    assert_eq!((app["userType"].as_str(), app["groups"].as_array().map(Vec::len)), (Some("app"), Some(0)), "{app}");
+
+    let (status, list) = get(&format!("{scim}/Groups")).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["totalResults"], 2, "{list}");
+    let software = &list["Resources"][0];
+    assert_eq!(software["displayName"], "jira-software-users", "the largest group first");
+    let members: Vec<&str> =
+        software["members"].as_array().expect("members").iter().map(|m| m["value"].as_str().expect("an id")).collect();
+    assert_eq!(members, ["ada", "bob"]);
+    let (status, admins) = get(&format!("{scim}/Groups/site%20admins")).await;
+    assert_eq!((status, &admins["members"][0]["value"]), (200, &json!("ada")), "{admins}");
+    let (status, missing) = get(&format!("{scim}/Groups/nobody")).await;
+    assert_eq!(
+        (status, &missing["schemas"][0]),
+        (404, &json!("urn:ietf:params:scim:api:messages:2.0:Error")),
+        "{missing}"
+    );
+    let (_, types) = get(&format!("{scim}/ResourceTypes")).await;
+    assert!(types["Resources"].as_array().expect("types").iter().any(|t| t["endpoint"] == "/Groups"), "{types}");
+    drop(server);
+}

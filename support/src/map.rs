@@ -53,6 +53,13 @@ pub fn format(pieces: &[Piece<'_, '_, '_>]) -> Option<Leaf<'static>> {
     Some(Leaf::Text(Cow::Owned(out)))
 }
 
+/// A value of each item of a list (`groups[].name`): the items' values that are present, as a
+/// list; none when no item has one.
+pub fn each<'r, 'a: 'r>(items: Option<impl Iterator<Item = Option<&'r Leaf<'a>>>>) -> Option<Leaf<'a>> {
+    let values: Vec<Leaf<'a>> = items?.flatten().filter_map(Leaf::present).cloned().collect();
+    (!values.is_empty()).then_some(Leaf::List(values))
+}
+
 /// A label: read from a field, or fixed by the spec's conditions.
 #[derive(Clone, Copy, Debug)]
 pub enum Label<'r, 'a> {
@@ -81,6 +88,10 @@ pub struct Draft<'r, 'a> {
     pub status: Label<'r, 'a>,
     pub licenses: Cow<'static, [&'static str]>,
     pub custom_fields: &'r [(&'static str, FieldType, Option<&'r Leaf<'a>>)],
+    pub roles: Option<&'r Leaf<'a>>,
+    pub groups: Option<&'r Leaf<'a>>,
+    pub account_type: Option<Label<'r, 'a>>,
+    pub last_activity_at: Option<&'r Leaf<'a>>,
 }
 
 impl Draft<'_, '_> {
@@ -98,6 +109,15 @@ impl Draft<'_, '_> {
         };
         let created_at = time("created_at", self.created_at);
         let last_seen_at = time("last_seen_at", self.last_seen_at);
+        let last_activity_at = time("last_activity_at", self.last_activity_at);
+        let mut list = |field: &'static str, value: Option<&Leaf<'_>>| match value.and_then(Leaf::present) {
+            None => Vec::new(),
+            Some(value) => texts(value).unwrap_or_else(|reason| {
+                issues.push(FieldIssue { field, reason });
+                Vec::new()
+            }),
+        };
+        let (roles, groups) = (list("roles", self.roles), list("groups", self.groups));
         let mut custom_fields = Vec::with_capacity(self.custom_fields.len());
         for (name, kind, value) in self.custom_fields {
             match value.and_then(Leaf::present).map(|v| custom(*kind, v)) {
@@ -122,11 +142,13 @@ impl Draft<'_, '_> {
                 (first, last) => Some(Name::Split { first, last }),
             },
         };
-        let role = match self.role {
-            Some(Label::Leaf(leaf)) => text_of("role", leaf),
+        let mut labelled = |field: &'static str, value: Option<Label<'_, '_>>| match value {
+            Some(Label::Leaf(leaf)) => text_of(field, leaf),
             Some(fixed) => label(fixed),
             None => None,
         };
+        let role = labelled("role", self.role);
+        let account_type = labelled("account_type", self.account_type);
         Ok(User {
             external_id,
             email,
@@ -139,6 +161,10 @@ impl Draft<'_, '_> {
             status: label(self.status).unwrap_or_default(),
             licenses: self.licenses,
             custom_fields,
+            roles,
+            groups,
+            account_type,
+            last_activity_at,
             issues,
         })
     }
@@ -193,6 +219,20 @@ fn has_control(text: &str) -> bool {
     if text.is_ascii() { text.bytes().any(|b| b.is_ascii_control()) } else { text.chars().any(char::is_control) }
 }
 
+/// A list of text (roles, groups, a multi-value field); one value where several may stand is a
+/// list of one.
+fn texts(value: &Leaf<'_>) -> Result<Vec<CompactString>, String> {
+    match value {
+        Leaf::List(items) => items
+            .iter()
+            .map(|item| item.text().map(|t| bounded(&t)).ok_or_else(|| format!("an item is {}", item.kind())))
+            .collect(),
+        other => {
+            other.text().map(|t| vec![bounded(&t)]).ok_or_else(|| format!("expected strings, found {}", other.kind()))
+        }
+    }
+}
+
 fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
     let mismatch = |expected: &str| format!("expected {expected}, found {}", value.kind());
     match kind {
@@ -208,15 +248,7 @@ fn custom(kind: FieldType, value: &Leaf<'_>) -> Result<FieldValue, String> {
             Ok(FieldValue::Email(email.into()))
         }
         FieldType::Date => timestamp(value).map(FieldValue::Date),
-        FieldType::MultiValue => match value {
-            Leaf::List(items) => items
-                .iter()
-                .map(|item| item.text().map(|t| bounded(&t)).ok_or_else(|| format!("an item is {}", item.kind())))
-                .collect::<Result<Vec<_>, _>>()
-                .map(FieldValue::MultiValue),
-            // One value where several may stand is a list of one.
-            other => other.text().map(|t| FieldValue::MultiValue(vec![bounded(&t)])).ok_or_else(|| mismatch("strings")),
-        },
+        FieldType::MultiValue => texts(value).map(FieldValue::MultiValue),
         FieldType::User => {
             let text = value.text().filter(|_| !matches!(value, Leaf::Bool(_)));
             match text.as_deref().map(trim) {
@@ -244,7 +276,36 @@ mod tests {
             status: Label::Fixed("Active"),
             licenses: Cow::Borrowed(&[]),
             custom_fields: &[],
+            roles: None,
+            groups: None,
+            account_type: None,
+            last_activity_at: None,
         }
+    }
+
+    #[test]
+    fn roles_and_groups_are_lists_of_text_one_text_a_list_of_one_and_an_object_in_them_said() {
+        let (id, email) = (Leaf::Text("u1".into()), Leaf::Text("ann@example.com".into()));
+        let groups = Leaf::List(vec![Leaf::Text("ops".into()), Leaf::Number("7".into())]);
+        let (one, bad) = (Leaf::Text("admin".into()), Leaf::List(vec![Leaf::Text("a".into()), Leaf::Object]));
+        let mut d = draft(Some(&id), Some(&email));
+        (d.groups, d.roles) = (Some(&groups), Some(&one));
+        let user = d.finish().expect("kept");
+        assert_eq!((user.groups, user.roles), (vec!["ops".into(), "7".into()], vec!["admin".into()]));
+        let mut d = draft(Some(&id), Some(&email));
+        d.roles = Some(&bad);
+        let user = d.finish().expect("kept");
+        assert!(user.roles.is_empty());
+        assert_eq!(user.issues, [FieldIssue { field: "roles", reason: "an item is an object".to_owned() }]);
+    }
+
+    #[test]
+    fn each_gives_the_present_values_of_the_items_or_none() {
+        let items = [Some(Leaf::Text("a".into())), None, Some(Leaf::Null), Some(Leaf::Text("b".into()))];
+        let each = each(Some(items.iter().map(Option::as_ref)));
+        assert_eq!(each, Some(Leaf::List(vec![Leaf::Text("a".into()), Leaf::Text("b".into())])));
+        assert_eq!(super::each(Some([None::<&Leaf<'_>>].into_iter())), None, "no item with a value is no value");
+        assert_eq!(super::each(None::<std::iter::Empty<Option<&Leaf<'_>>>>), None);
     }
 
     #[test]

@@ -29,6 +29,13 @@ pub struct User {
     pub licenses: Cow<'static, [&'static str]>,
     /// Custom fields whose values fit their types, in spec order.
     pub custom_fields: Vec<CustomValue>,
+    /// The user's roles and groups in the app, as the API lists them.
+    pub roles: Vec<CompactString>,
+    pub groups: Vec<CompactString>,
+    /// A person's account, a service's, a bot's: as the API says or the spec decides.
+    pub account_type: Option<CompactString>,
+    /// When the user last did something in the app.
+    pub last_activity_at: Option<DateTime<Utc>>,
     /// Values left out of this record, and why.
     pub issues: Vec<FieldIssue>,
 }
@@ -110,6 +117,11 @@ pub struct UserRow {
     pub licenses: Vec<String>,
     /// Name → typed value (text, number, a list of text).
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub account_type: Option<String>,
+    /// RFC 3339, UTC.
+    pub last_activity_at: Option<String>,
 }
 
 impl From<&User> for UserRow {
@@ -138,6 +150,10 @@ impl From<&User> for UserRow {
             status: user.status.to_string(),
             licenses: user.licenses.iter().map(|l| l.to_string()).collect(),
             custom_fields,
+            roles: user.roles.iter().map(CompactString::to_string).collect(),
+            groups: user.groups.iter().map(CompactString::to_string).collect(),
+            account_type: owned(&user.account_type),
+            last_activity_at: user.last_activity_at.map(|t| t.to_rfc3339()),
         }
     }
 }

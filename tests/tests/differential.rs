@@ -73,14 +73,14 @@ fn pool(spec: &ir::Spec) -> Vec<Value> {
     let mut mapped: Vec<&ir::Mapped> = vec![&spec.fields.id, &spec.fields.email];
     mapped.extend([&spec.fields.username, &spec.fields.created_at, &spec.fields.last_seen_at].into_iter().flatten());
     mapped.extend(spec.custom_fields.iter().map(|f| &f.value));
-    if let Some(ir::Role::Field(role)) = &spec.fields.role {
+    if let Some(ir::Labelled::Field(role)) = &spec.fields.role {
         mapped.push(role);
     }
     let mut literals: Vec<&ir::Literal> =
         mapped.iter().flat_map(|m| m.sources.iter().flat_map(|s| &s.except).chain(&m.fallback)).collect();
     for b in [
         if let ir::StatusInApp::Conditions(b) = &spec.status { Some(b) } else { None },
-        if let Some(ir::Role::Conditions(b)) = &spec.fields.role { Some(b) } else { None },
+        if let Some(ir::Labelled::Conditions(b)) = &spec.fields.role { Some(b) } else { None },
     ]
     .into_iter()
     .flatten()

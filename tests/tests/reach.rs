@@ -408,6 +408,8 @@ async fn github_roles_come_from_each_members_membership() {
         let (users, summary) = sync_from(connector, &server.uri(), &["acme", "gh"], None).await.expect(kind);
         let roles: Vec<Option<&str>> = users.iter().map(|u| u.role.as_deref()).collect();
         assert_eq!(roles, [Some("member"), Some("admin"), Some("member")], "{kind}");
+        let kinds: Vec<Option<&str>> = users.iter().map(|u| u.account_type.as_deref()).collect();
+        assert_eq!(kinds, [Some("human"), Some("human"), Some("bot")], "{kind}: a bot's account, decided by rules");
         assert_eq!(summary.lookups, 3, "{kind}: one lookup per member, counted");
     }
 }
@@ -510,6 +512,13 @@ async fn jira_seats_are_members_of_the_software_group_and_a_user_gone_meanwhile_
             "{kind}: a seat is the group's, and an app holds none"
         );
         assert!(!find(&users, "app:1").active, "{kind}: an app is not an active user");
+        let a = find(&users, "557058:a");
+        assert_eq!(a.groups, ["jira-software-users", "site-admins"], "{kind}: each group's name");
+        assert_eq!(
+            (a.account_type.as_deref(), find(&users, "app:1").account_type.as_deref()),
+            (Some("atlassian"), Some("app"))
+        );
+        assert!(find(&users, "557058:gone").groups.is_empty(), "{kind}: no groups where the lookup found nothing");
         assert_eq!(summary.lookups, 4, "{kind}: the 404 answered too");
     }
 }

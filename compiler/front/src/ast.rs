@@ -315,6 +315,16 @@ pub enum Origin {
     Path(Path),
     /// `format "{id}+{login}@users.noreply.github.com"`: text built from the user's values.
     Format(Format),
+    /// `groups[].name`: a value of each item of a list.
+    Each(Each),
+}
+
+/// `list[].item`: the list's path, and the path in each item (empty for the item itself).
+#[derive(Clone, Debug)]
+pub struct Each {
+    pub list: Path,
+    pub item: Path,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]
@@ -338,6 +348,7 @@ impl Source {
     pub fn paths(&self) -> Vec<&Path> {
         match &self.origin {
             Origin::Path(path) => vec![path],
+            Origin::Each(each) => vec![&each.list],
             Origin::Format(format) => format
                 .parts
                 .iter()

@@ -94,7 +94,7 @@ impl Tree {
         // An empty block or list has no inner pairs, but its braces are punctuation all the same.
         let container =
             matches!(kind, Rule::block | Rule::list | Rule::rule_group | Rule::pagination | Rule::license_list);
-        let leaf = matches!(kind, Rule::path | Rule::unknown | Rule::operator)
+        let leaf = matches!(kind, Rule::path | Rule::each | Rule::unknown | Rule::operator)
             || (!container && pair.clone().into_inner().next().is_none());
         if leaf {
             if kind != Rule::EOI {

@@ -512,11 +512,19 @@ pub struct Fields {
     pub email: Mapped,
     pub username: Option<Mapped>,
     pub name: Option<Name>,
-    pub role: Option<Role>,
+    pub role: Option<Labelled>,
     /// When the account was created.
     pub created_at: Option<Mapped>,
     /// When the user was last seen.
     pub last_seen_at: Option<Mapped>,
+    /// The user's roles: a list of text (or one text, a list of one).
+    pub roles: Option<Mapped>,
+    /// The groups or teams the user is a member of, as `roles`.
+    pub groups: Option<Mapped>,
+    /// What kind of account it is (GitHub's `type`, Jira's `accountType`): a person's, a service's, a bot's.
+    pub account_type: Option<Labelled>,
+    /// When the user last did something in the app.
+    pub last_activity_at: Option<Mapped>,
 }
 
 /// A mapped user value: the first source that has a value, else the fallback.
@@ -546,7 +554,15 @@ pub enum Origin {
     /// in it holds text, a number or true/false.
     Format {
         parts: Vec<FormatPart>,
-        /// Its place among the spec's formats: generated code builds each once per user.
+        /// Its place among the values the spec builds: generated code builds each once per user.
+        slot: usize,
+    },
+    /// A value of each item of a list (`groups[].name`): a list of the items' values that have one.
+    Each {
+        list: Path,
+        /// Within each item; empty for the item itself (`tags[]`).
+        item: Path,
+        /// Its place among the values the spec builds, as a format's.
         slot: usize,
     },
 }
@@ -562,6 +578,7 @@ impl Source {
     pub fn paths(&self) -> Vec<&Path> {
         match &self.origin {
             Origin::Path(path) => vec![path],
+            Origin::Each { list, .. } => vec![list],
             Origin::Format { parts, .. } => parts
                 .iter()
                 .filter_map(|part| match part {
@@ -592,10 +609,10 @@ impl Mapped {
         self.sources.iter().flat_map(Source::paths)
     }
 
-    /// Its formats, to number them.
-    pub fn formats_mut(&mut self) -> impl Iterator<Item = &mut usize> {
+    /// The slots of the values it builds (formats, lists of items' values), to number them.
+    pub fn built_mut(&mut self) -> impl Iterator<Item = &mut usize> {
         self.sources.iter_mut().filter_map(|source| match &mut source.origin {
-            Origin::Format { slot, .. } => Some(slot),
+            Origin::Format { slot, .. } | Origin::Each { slot, .. } => Some(slot),
             Origin::Path(_) => None,
         })
     }
@@ -609,7 +626,14 @@ macro_rules! user_values {
         let fields = &$($mut)? spec.fields;
         let mut values: Vec<&$($mut)? Mapped> = vec![&$($mut)? fields.id, &$($mut)? fields.email];
         values.extend(
-            [&$($mut)? fields.username, &$($mut)? fields.created_at, &$($mut)? fields.last_seen_at]
+            [
+                &$($mut)? fields.username,
+                &$($mut)? fields.created_at,
+                &$($mut)? fields.last_seen_at,
+                &$($mut)? fields.roles,
+                &$($mut)? fields.groups,
+                &$($mut)? fields.last_activity_at,
+            ]
                 .into_iter()
                 .flatten(),
         );
@@ -618,8 +642,10 @@ macro_rules! user_values {
             Some(Name::Split { first, last }) => values.extend([first, last]),
             None => {}
         }
-        if let Some(Role::Field(role) | Role::Decided { otherwise: role, .. }) = &$($mut)? fields.role {
-            values.push(role);
+        for labelled in [&$($mut)? fields.role, &$($mut)? fields.account_type] {
+            if let Some(Labelled::Field(value) | Labelled::Decided { otherwise: value, .. }) = labelled {
+                values.push(value);
+            }
         }
         if let StatusInApp::Field(status) = &$($mut)? spec.status {
             values.push(status);
@@ -640,19 +666,19 @@ impl Spec {
         user_values!(self, mut)
     }
 
-    /// Every format of a user's values, by slot.
-    pub fn formats(&self) -> Vec<&[FormatPart]> {
-        let mut formats: Vec<(usize, &[FormatPart])> = self
+    /// Every value the spec builds from a user's values (formats, lists of items' values), by slot.
+    pub fn built(&self) -> Vec<&Origin> {
+        let mut built: Vec<(usize, &Origin)> = self
             .mapped()
             .into_iter()
             .flat_map(|value| &value.sources)
             .filter_map(|source| match &source.origin {
-                Origin::Format { parts, slot } => Some((*slot, parts.as_slice())),
+                Origin::Format { slot, .. } | Origin::Each { slot, .. } => Some((*slot, &source.origin)),
                 Origin::Path(_) => None,
             })
             .collect();
-        formats.sort_by_key(|(slot, _)| *slot);
-        formats.into_iter().map(|(_, parts)| parts).collect()
+        built.sort_by_key(|(slot, _)| *slot);
+        built.into_iter().map(|(_, origin)| origin).collect()
     }
 }
 
@@ -663,9 +689,10 @@ pub enum Name {
     Split { first: Mapped, last: Mapped },
 }
 
-/// The role: a field, or labels chosen by conditions (for APIs with flags such as `is_admin`).
+/// A text of the user (the role, the account type): its own value, labels chosen by conditions
+/// (for APIs with flags such as `is_admin`), or both.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Role {
+pub enum Labelled {
     Field(Mapped),
     Conditions(Branches),
     /// Labels by rules, else the user's own value: HubSpot's "Super Admin" when

@@ -42,9 +42,16 @@ impl Interpreted {
     pub fn new(ir: ir::Spec) -> Self {
         let spec = spec::spec(&ir);
         let mut labels: Vec<&str> = vec!["Active", "Deleted"];
+        fn conditions(labelled: &Option<ir::Labelled>) -> Option<&ir::Branches> {
+            match labelled {
+                Some(ir::Labelled::Conditions(b)) => Some(b),
+                _ => None,
+            }
+        }
         for branches in [
             if let ir::StatusInApp::Conditions(b) = &ir.status { Some(b) } else { None },
-            if let Some(ir::Role::Conditions(b)) = &ir.fields.role { Some(b) } else { None },
+            conditions(&ir.fields.role),
+            conditions(&ir.fields.account_type),
         ]
         .into_iter()
         .flatten()
@@ -52,8 +59,10 @@ impl Interpreted {
             labels.extend(branches.branches.iter().map(|b| b.label.as_str()));
             labels.push(&branches.otherwise);
         }
-        if let Some(ir::Role::Decided { branches, .. }) = &ir.fields.role {
-            labels.extend(branches.iter().map(|b| b.label.as_str()));
+        for labelled in [&ir.fields.role, &ir.fields.account_type] {
+            if let Some(ir::Labelled::Decided { branches, .. }) = labelled {
+                labels.extend(branches.iter().map(|b| b.label.as_str()));
+            }
         }
         if let ir::StatusInApp::Fixed(label) = &ir.status {
             labels.push(label);
@@ -112,10 +121,13 @@ impl Interpreted {
             Some(ir::Name::Full(full)) => (get(full), None),
             Some(ir::Name::Split { first, last }) => (get(first), get(last)),
         };
-        let role_leaf = match &fields.role {
-            Some(ir::Role::Field(value) | ir::Role::Decided { otherwise: value, .. }) => get(value),
+        let (roles, groups, last_activity_at) =
+            (opt(&fields.roles), opt(&fields.groups), opt(&fields.last_activity_at));
+        let own = |labelled: &'v Option<ir::Labelled>| match labelled {
+            Some(ir::Labelled::Field(value) | ir::Labelled::Decided { otherwise: value, .. }) => get(value),
             _ => None,
         };
+        let (role_leaf, account_type_leaf) = (own(&fields.role), own(&fields.account_type));
         let status_leaf = match &self.ir.status {
             ir::StatusInApp::Field(value) => get(value),
             _ => None,
@@ -131,17 +143,23 @@ impl Interpreted {
             let label = b.branches.iter().find(|b| all(Some(user), shape, &b.when)).map_or(&b.otherwise, |b| &b.label);
             Label::Fixed(self.name(label))
         };
-        let role = match &fields.role {
-            None => None,
-            Some(ir::Role::Field(_)) => Some(Label::Leaf(role_leaf.as_ref())),
-            Some(ir::Role::Conditions(b)) => Some(branch_label(b)),
-            Some(ir::Role::Decided { branches, .. }) => {
-                Some(match branches.iter().find(|b| all(Some(user), shape, &b.when)) {
-                    Some(branch) => Label::Fixed(self.name(&branch.label)),
-                    None => Label::Leaf(role_leaf.as_ref()),
-                })
+        // Given: the label the rules chose, or none where the user's own value stands.
+        let decide = |labelled: &Option<ir::Labelled>| -> Option<Option<Label<'static, 'static>>> {
+            match labelled {
+                None => None,
+                Some(ir::Labelled::Field(_)) => Some(None),
+                Some(ir::Labelled::Conditions(b)) => Some(Some(branch_label(b))),
+                Some(ir::Labelled::Decided { branches, .. }) => Some(
+                    branches
+                        .iter()
+                        .find(|b| all(Some(user), shape, &b.when))
+                        .map(|branch| Label::Fixed(self.name(&branch.label))),
+                ),
             }
         };
+        let role = decide(&fields.role).map(|fixed| fixed.unwrap_or(Label::Leaf(role_leaf.as_ref())));
+        let account_type =
+            decide(&fields.account_type).map(|fixed| fixed.unwrap_or(Label::Leaf(account_type_leaf.as_ref())));
         let status = match &self.ir.status {
             ir::StatusInApp::Auto => Label::Fixed(if active { "Active" } else { "Deleted" }),
             ir::StatusInApp::Fixed(label) => Label::Fixed(self.name(label)),
@@ -192,6 +210,10 @@ impl Interpreted {
             status,
             licenses: Cow::Owned(licenses),
             custom_fields: &custom,
+            roles: roles.as_ref(),
+            groups: groups.as_ref(),
+            account_type,
+            last_activity_at: last_activity_at.as_ref(),
         }
         .finish()
     }
@@ -375,6 +397,21 @@ fn mapped<'v>(base: Option<&'v Value>, shape: &Shape, value: &'v ir::Mapped) -> 
     let found = value.sources.iter().find_map(|source| {
         let found = match &source.origin {
             ir::Origin::Path(path) => leaf(at(base, shape, path).0)?,
+            ir::Origin::Each { list, item, .. } => {
+                let (items, list_shape) = at(base, shape, list);
+                let Shape::Array(item_shape) = list_shape else { unreachable!("the list of `[]` is an array") };
+                // An item of another kind than its shape reads as absent, as `Tolerant` does.
+                let values: Option<Vec<Option<Leaf<'v>>>> = items.and_then(Value::as_array).map(|items| {
+                    items
+                        .iter()
+                        .map(|one| {
+                            let fits = !matches!(item_shape.as_ref(), Shape::Object(_)) || one.is_object();
+                            fits.then(|| leaf(at(Some(one), item_shape, item).0)).flatten()
+                        })
+                        .collect()
+                });
+                map::each(values.as_ref().map(|values| values.iter().map(Option::as_ref)))?
+            }
             ir::Origin::Format { parts, .. } => {
                 let values: Vec<Option<Leaf<'_>>> = parts
                     .iter()

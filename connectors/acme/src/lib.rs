@@ -356,6 +356,10 @@ fn map_user(
             ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

@@ -170,6 +170,10 @@ fn map_user(
         ),
         licenses: ::std::borrow::Cow::Borrowed(if active { &["Auth0"] } else { &[] }),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

@@ -146,6 +146,10 @@ fn map_user(
         ),
         licenses: ::std::borrow::Cow::Borrowed(&[]),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

@@ -159,6 +159,10 @@ fn map_user(
             if active { &["Dropbox Business"] } else { &[] },
         ),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

@@ -171,6 +171,21 @@ fn map_user(
             if active { &["GitHub Team"] } else { &[] },
         ),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: Some(
+            ::tib_support::map::Label::Fixed(
+                if ::tib_support::rules::is(
+                    Some(user).and_then(|v| v.type_.present()),
+                    &::tib_support::rules::Lit::Text("Bot"),
+                ) {
+                    "bot"
+                } else {
+                    "human"
+                },
+            ),
+        ),
+        last_activity_at: None,
     }
         .finish()
 }

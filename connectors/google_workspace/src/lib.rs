@@ -199,6 +199,10 @@ fn map_user(
             if active { &["Google Workspace"] } else { &[] },
         ),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

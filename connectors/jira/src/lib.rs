@@ -100,14 +100,14 @@ struct User<'a> {
     email_address: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "displayName", default, borrow)]
     display_name: ::tib_support::value::Leaf<'a>,
-    #[serde(rename = "active", default, borrow)]
-    active: ::tib_support::value::Leaf<'a>,
-    #[serde(rename = "accountType", default, borrow)]
-    account_type: ::tib_support::value::Leaf<'a>,
     #[serde(skip)]
     groups: ::tib_support::value::Many<
         ::tib_support::value::Tolerant<UserGroupsItem<'a>>,
     >,
+    #[serde(rename = "accountType", default, borrow)]
+    account_type: ::tib_support::value::Leaf<'a>,
+    #[serde(rename = "active", default, borrow)]
+    active: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -119,6 +119,20 @@ struct UserGroupsItem<'a> {
 fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
+    let built = [
+        ::tib_support::map::each(
+            Some(user)
+                .map(|v| &v.groups)
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|item| {
+                            let item = item.get();
+                            item.and_then(|v| v.name.present())
+                        })
+                }),
+        ),
+    ];
     let active: bool = ::tib_support::rules::is(
         Some(user).and_then(|v| v.active.present()),
         &::tib_support::rules::Lit::Bool(true),
@@ -168,6 +182,14 @@ fn map_user(
             ::std::borrow::Cow::Owned(held)
         },
         custom_fields: &custom_fields,
+        roles: None,
+        groups: ::tib_support::map::unless(built[0].as_ref(), &[]),
+        account_type: Some(
+            ::tib_support::map::Label::Leaf(
+                Some(user).and_then(|v| v.account_type.present()),
+            ),
+        ),
+        last_activity_at: None,
     }
         .finish()
 }

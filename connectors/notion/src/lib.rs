@@ -143,6 +143,10 @@ fn map_user(
         status: ::tib_support::map::Label::Fixed("Member"),
         licenses: ::std::borrow::Cow::Borrowed(if active { &["Notion"] } else { &[] }),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

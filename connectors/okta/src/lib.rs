@@ -198,6 +198,10 @@ fn map_user(
             if active { &["Okta Workforce Identity"] } else { &[] },
         ),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

@@ -149,6 +149,10 @@ fn map_user(
             if active { &["PagerDuty"] } else { &[] },
         ),
         custom_fields: &custom_fields,
+        roles: None,
+        groups: None,
+        account_type: None,
+        last_activity_at: None,
     }
         .finish()
 }

@@ -4,9 +4,11 @@
 //! filtered with `eq`, `co`, `sw`, `pr` and `and` on `userName`,
 //! `emails.value`, `active` and `externalId`), `/Users/{id}`, and the
 //! discovery endpoints `/ServiceProviderConfig`, `/Schemas` and
-//! `/ResourceTypes`. Licenses are `entitlements`; status, role, times and
-//! custom fields are in tib's extension schema. The filters and paging run in
-//! the store.
+//! `/ResourceTypes`. Licenses are `entitlements`, roles `roles`, groups
+//! `groups` and the account type `userType`; status, role, times and custom
+//! fields are in tib's extension schema. The filters and paging run in the
+//! store. `/Groups` and `/Groups/{id}` list the groups the app gives its
+//! users, by name, with their members.
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ use crate::web::Web;
 use crate::web::percent_encode;
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:tib:2.0:User";
 const LIST: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -34,6 +37,8 @@ pub fn router() -> Router<Arc<Web>> {
     Router::new()
         .route(&format!("{base}/Users"), get(users))
         .route(&format!("{base}/Users/{{id}}"), get(user))
+        .route(&format!("{base}/Groups"), get(groups))
+        .route(&format!("{base}/Groups/{{id}}"), get(group))
         .route(&format!("{base}/ServiceProviderConfig"), get(service_provider_config))
         .route(&format!("{base}/ResourceTypes"), get(resource_types))
         .route(&format!("{base}/Schemas"), get(schemas))
@@ -114,6 +119,58 @@ async fn user(State(web): State<Arc<Web>>, Path((integration, account, id)): Pat
     }
 }
 
+/// Every group as a SCIM Group, with its members; a group's id is its name.
+async fn groups(State(web): State<Arc<Web>>, Path((integration, account)): Path<(String, String)>) -> Scim {
+    let groups = match web.services.groups(&integration, &account).await {
+        Ok(groups) => groups,
+        Err(error) => return error.into(),
+    };
+    let base = base_path(&integration, &account);
+    let mut resources = Vec::with_capacity(groups.len());
+    for (name, _) in &groups {
+        match web.services.group_members(&integration, &account, name).await {
+            Ok(members) => resources.push(group_resource(&base, name, &members)),
+            // A group whose last member was removed since it was counted is not listed.
+            Err(_) => continue,
+        }
+    }
+    Scim(
+        StatusCode::OK,
+        json!({
+            "schemas": [LIST],
+            "totalResults": resources.len(),
+            "startIndex": 1,
+            "itemsPerPage": resources.len(),
+            "Resources": resources,
+        }),
+    )
+}
+
+async fn group(State(web): State<Arc<Web>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
+    match web.services.group_members(&integration, &account, &id).await {
+        Ok(members) => Scim(StatusCode::OK, group_resource(&base_path(&integration, &account), &id, &members)),
+        Err(error) => error.into(),
+    }
+}
+
+/// A group as a SCIM Group resource: its name is its id.
+fn group_resource(base: &str, name: &str, members: &[StoredUser]) -> Value {
+    let members: Vec<Value> = members
+        .iter()
+        .map(|member| {
+            let id = &member.user.external_id;
+            json!({"value": id, "display": member.user.email, "type": "User", "$ref": format!("{base}/Users/{}", percent_encode(id))})
+        })
+        .collect();
+    json!({
+        "schemas": [GROUP],
+        "id": name,
+        "displayName": name,
+        "members": members,
+        "meta": {"resourceType": "Group", "location": format!("{base}/Groups/{}", percent_encode(name))},
+    })
+}
+
 /// Where a connection's SCIM service is, its segments percent-encoded.
 fn base_path(integration: &str, account: &str) -> String {
     format!("/scim/v2/{}/{}", percent_encode(integration), percent_encode(account))
@@ -130,6 +187,12 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
     });
     let id = percent_encode(&u.external_id);
     let entitlements: Vec<Value> = u.licenses.iter().map(|l| json!({"value": l})).collect();
+    let roles: Vec<Value> = u.roles.iter().map(|r| json!({"value": r})).collect();
+    let groups: Vec<Value> = u
+        .groups
+        .iter()
+        .map(|g| json!({"value": g, "display": g, "$ref": format!("{base}/Groups/{}", percent_encode(g))}))
+        .collect();
     // Custom field names are the organization's ("Cost center"), not SCIM attribute names: each
     // field is a name and a text value, a multi-value field one pair per value.
     let custom: Vec<Value> = u
@@ -156,12 +219,16 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
         "name": {"formatted": formatted, "givenName": u.first_name, "familyName": u.last_name},
         "emails": [{"value": u.email, "primary": true}],
         "active": u.active && !stored.deleted,
+        "userType": u.account_type,
         "entitlements": entitlements,
+        "roles": roles,
+        "groups": groups,
         EXTENSION: {
             "status": u.status,
             "role": u.role,
             "createdAt": u.created_at,
             "lastSeenAt": u.last_seen_at,
+            "lastActivityAt": u.last_activity_at,
             "customFields": custom,
         },
         "meta": {"resourceType": "User", "location": format!("{base}/Users/{id}")},
@@ -302,7 +369,7 @@ async fn resource_types() -> Scim {
         StatusCode::OK,
         json!({
             "schemas": [LIST],
-            "totalResults": 1,
+            "totalResults": 2,
             "Resources": [{
                 "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
                 "id": "User",
@@ -310,6 +377,12 @@ async fn resource_types() -> Scim {
                 "endpoint": "/Users",
                 "schema": USER,
                 "schemaExtensions": [{"schema": EXTENSION, "required": false}],
+            }, {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+                "id": "Group",
+                "name": "Group",
+                "endpoint": "/Groups",
+                "schema": GROUP,
             }],
         }),
     )
@@ -349,7 +422,30 @@ async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
             attribute("name", "complex", false, &[text("formatted"), text("givenName"), text("familyName")]),
             attribute("emails", "complex", true, &[text("value"), attribute("primary", "boolean", false, &[])]),
             attribute("active", "boolean", false, &[]),
+            text("userType"),
             attribute("entitlements", "complex", true, &[text("value")]),
+            attribute("roles", "complex", true, &[text("value")]),
+            attribute(
+                "groups",
+                "complex",
+                true,
+                &[text("value"), text("display"), attribute("$ref", "reference", false, &[])],
+            ),
+        ],
+        &base,
+    );
+    let group = schema(
+        GROUP,
+        "Group",
+        "A group the app gives its users, named as the app names it",
+        vec![
+            text("displayName"),
+            attribute(
+                "members",
+                "complex",
+                true,
+                &[text("value"), text("display"), text("type"), attribute("$ref", "reference", false, &[])],
+            ),
         ],
         &base,
     );
@@ -362,13 +458,14 @@ async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
             text("role"),
             attribute("createdAt", "dateTime", false, &[]),
             attribute("lastSeenAt", "dateTime", false, &[]),
+            attribute("lastActivityAt", "dateTime", false, &[]),
             attribute("customFields", "complex", true, &[text("name"), text("value")]),
         ],
         &base,
     );
     Scim(
         StatusCode::OK,
-        json!({"schemas": [LIST], "totalResults": 2, "itemsPerPage": 2, "startIndex": 1, "Resources": [user, extension]}),
+        json!({"schemas": [LIST], "totalResults": 3, "itemsPerPage": 3, "startIndex": 1, "Resources": [user, extension, group]}),
     )
 }
 

@@ -239,6 +239,14 @@ pub struct User {
     pub licenses: Vec<String>,
     /// The spec's custom fields by name: text, a number, or a list of text.
     pub custom_fields: BTreeMap<String, CustomValue>,
+    /// The user's roles in the app, as it lists them.
+    pub roles: Vec<String>,
+    /// The groups or teams the user is a member of.
+    pub groups: Vec<String>,
+    /// What kind of account it is: a person's, a service's, a bot's, as the app or the spec says.
+    pub account_type: Option<String>,
+    /// When the user last did something in the app; RFC 3339, UTC.
+    pub last_activity_at: Option<String>,
     /// No longer listed by the app: kept, without access.
     pub deleted: bool,
     /// Unix times of the first sync that listed it and of the last applied sync that did.
@@ -263,6 +271,10 @@ impl From<store::StoredUser> for User {
             status: u.status,
             licenses: u.licenses,
             custom_fields: u.custom_fields.into_iter().map(|(name, value)| (name, value.into())).collect(),
+            roles: u.roles,
+            groups: u.groups,
+            account_type: u.account_type,
+            last_activity_at: u.last_activity_at,
             deleted: stored.deleted,
             first_seen: stored.first_seen,
             last_seen: stored.last_seen,

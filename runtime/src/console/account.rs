@@ -208,7 +208,7 @@ impl AccountPage {
             }
             table #users {
                 thead { tr {
-                    th { "Email" } th { "Name" } th { "Status" } th { "Role" } th { "Licenses" }
+                    th { "Email" } th { "Name" } th { "Status" } th { "Role" } th { "Groups" } th { "Licenses" }
                     th { "Last seen" } th { "Custom fields" } th { "Access" }
                 } }
                 tbody { @for user in users { (user_row(user)) } }
@@ -277,14 +277,23 @@ fn user_row(stored: &StoredUser) -> Markup {
         (false, true) => "yes",
         (false, false) => "no",
     };
+    // The role the spec maps, then the roles the app lists besides it.
+    let roles: Vec<&str> =
+        u.role.iter().chain(u.roles.iter().filter(|r| u.role.as_ref() != Some(*r))).map(String::as_str).collect();
+    // The later of the last sign-in and the last activity the app reports.
+    let seen = u.last_seen_at.as_deref().max(u.last_activity_at.as_deref());
     html! {
         tr {
             td { (line(&u.email)) }
-            td { (line(&u.name())) }
+            td {
+                (line(&u.name()))
+                @if let Some(kind) = &u.account_type { br; small { "account: " (line(kind)) } }
+            }
             td { (line(&u.status)) }
-            td { (line(u.role.as_deref().unwrap_or(""))) }
+            td { (line(&roles.join(", "))) }
+            td { (line(&u.groups.join(", "))) }
             td { (line(&u.licenses.join(", "))) }
-            td { (u.last_seen_at.as_deref().map(to_the_minute).unwrap_or_default()) }
+            td { (seen.map(to_the_minute).unwrap_or_default()) }
             td { dl.fields { @for name in u.custom_fields.keys() { dt { (name) } dd { (line(&u.custom_text(name))) } } } }
             td { (access) }
         }
@@ -432,6 +441,10 @@ mod tests {
                 status: "Active".to_owned(),
                 licenses: vec!["Pro".to_owned()],
                 custom_fields: custom,
+                roles: vec![],
+                groups: vec!["<ops>".to_owned()],
+                account_type: Some("bot <1>".to_owned()),
+                last_activity_at: None,
             },
             deleted: false,
             first_seen: 0,

@@ -79,6 +79,24 @@ impl Services {
             .ok_or_else(|| Error::not_found(format!("no user {external_id}")))
     }
 
+    /// The groups of a connection's present users, each with its members' count, largest first.
+    pub async fn groups(&self, integration: &str, account: &str) -> Result<Vec<(String, i64)>> {
+        let connection = self.find(integration, account).await?;
+        self.in_store(move |store| store.group_counts(connection.id)).await
+    }
+
+    /// The present members of one group, by external id.
+    pub async fn group_members(&self, integration: &str, account: &str, group: &str) -> Result<Vec<StoredUser>> {
+        let connection = self.find(integration, account).await?;
+        let query = UserQuery { group: Some(group.to_owned()), ..UserQuery::default() };
+        let members = self.in_store(move |store| store.find_users(connection.id, &query)).await?;
+        let present: Vec<StoredUser> = members.into_iter().filter(|member| !member.deleted).collect();
+        if present.is_empty() {
+            return Err(Error::not_found(format!("no group {group}")));
+        }
+        Ok(present)
+    }
+
     /// Every stored user with access; with `include_deleted`, those without too.
     pub async fn all_users(&self, integration: &str, account: &str, include_deleted: bool) -> Result<Vec<StoredUser>> {
         let connection = self.find(integration, account).await?;

@@ -17,8 +17,8 @@ pub(super) enum Param {
 pub(super) trait Dialect {
     /// The placeholder of the `n`th parameter, from 1.
     fn placeholder(n: usize) -> String;
-    /// Whether the licenses of a user (a JSON array of text) hold `license`.
-    fn holds_license(license: &str) -> String;
+    /// Whether the list in `column` (a JSON array of text: licenses, groups) holds `value`.
+    fn holds(column: &str, value: &str) -> String;
     /// Whether `text` holds `part`.
     fn contains(text: &str, part: &str) -> String;
     /// Whether `text` starts with `prefix`.
@@ -64,7 +64,10 @@ pub(super) fn users<D: Dialect>(connection_id: i64, query: &UserQuery) -> Filter
         clauses.push(format!("(NOT deleted AND active) = {}", filter.bind::<D>(Param::Flag(access))));
     }
     if let Some(license) = &query.license {
-        clauses.push(D::holds_license(&filter.bind::<D>(Param::Text(license.clone()))));
+        clauses.push(D::holds("licenses", &filter.bind::<D>(Param::Text(license.clone()))));
+    }
+    if let Some(group) = &query.group {
+        clauses.push(D::holds("groups", &filter.bind::<D>(Param::Text(group.clone()))));
     }
     if let Some(since) = query.changed_since {
         let since = filter.bind::<D>(Param::Int(since));
@@ -136,8 +139,8 @@ mod tests {
         fn placeholder(n: usize) -> String {
             format!("${n}")
         }
-        fn holds_license(license: &str) -> String {
-            format!("holds({license})")
+        fn holds(column: &str, value: &str) -> String {
+            format!("holds({column}, {value})")
         }
         fn contains(text: &str, part: &str) -> String {
             format!("contains({text}, {part})")
@@ -166,7 +169,7 @@ mod tests {
         assert_eq!(
             filter.text,
             format!(
-                "(connection_id = $1) AND ((NOT deleted AND active) = $2) AND (holds($3)) AND \
+                "(connection_id = $1) AND ((NOT deleted AND active) = $2) AND (holds(licenses, $3)) AND \
                  (contains(lower(email), $4) OR contains(lower({FULL_NAME}), $4)) AND (external_id > $5) AND \
                  (starts(lower(email), $6)) AND (external_id = $7) AND \
                  (COALESCE(username, email) IS NOT NULL AND COALESCE(username, email) <> '')"

@@ -136,7 +136,7 @@ fn object(json: Option<&str>) -> serde_json::Map<String, serde_json::Value> {
 mod tests {
     use super::*;
 
-    fn record<'a>(fields: [Option<&'a str>; 13]) -> Record<'a> {
+    fn record<'a>(fields: [Option<&'a str>; FIELDS.len()]) -> Record<'a> {
         Record { digest: 0, fields }
     }
 
@@ -156,6 +156,10 @@ mod tests {
             Some("Active"),
             Some(r#"["Pro","Audit"]"#),
             Some(r#"{"seats":3,"team":"Ops"}"#),
+            None,
+            None,
+            None,
+            None,
         ]
         .into_iter()
         .map(|f| f.map(str::to_owned))
@@ -174,6 +178,10 @@ mod tests {
             Some("Active"),
             Some(r#"["Pro","Billing"]"#),
             Some(r#"{"team":"Ops","seats":4}"#),
+            None,
+            None,
+            None,
+            None,
         ]);
         let diff = diff(&old, &new);
         let change = |field: &str, old: &str, new: &str| FieldChange {

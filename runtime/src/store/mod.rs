@@ -235,6 +235,8 @@ pub struct UserQuery {
     pub access: Option<bool>,
     /// Only users who hold this license.
     pub license: Option<String>,
+    /// Only members of this group.
+    pub group: Option<String>,
     /// Only users a sync ending at or after this time added or changed.
     pub changed_since: Option<Time>,
     /// Only users whose email or name contains this text, in any case.
@@ -617,6 +619,8 @@ pub trait Users: Send + Sync {
     }
     /// Each license the users with access hold, with how many hold it, most held first.
     fn license_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>>;
+    /// Each group of the connection's present users, with its members' count, largest first.
+    fn group_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>>;
     /// Active (not deleted, active) and all stored users.
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
     /// The connection's users' history, newest first.

@@ -8,7 +8,8 @@ use super::{Connection, Outcome, Run, StoredUser, Time, UserRow};
 
 /// The columns a user row and a staged record share, in this order.
 pub(super) const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, \
-                                       created_at, last_seen_at, active, status, licenses, custom_fields";
+                                       created_at, last_seen_at, active, status, licenses, custom_fields, roles, \
+                                       groups, account_type, last_activity_at";
 
 /// A stored user: [`USER_COLUMNS`], whether it is deleted, when it was first and last seen (a present
 /// user was seen by the last applied sync). `connection_id` is the placeholder of the connection's id.
@@ -97,10 +98,14 @@ pub(super) fn stored_user<R: Cells>(row: &R) -> Result<StoredUser, R::Error> {
             status: row.text(10)?,
             licenses: serde_json::from_str(&row.text(11)?).unwrap_or_default(),
             custom_fields: serde_json::from_str(&row.text(12)?).unwrap_or_default(),
+            roles: row.opt_text(13)?.and_then(|roles| serde_json::from_str(&roles).ok()).unwrap_or_default(),
+            groups: row.opt_text(14)?.and_then(|groups| serde_json::from_str(&groups).ok()).unwrap_or_default(),
+            account_type: row.opt_text(15)?,
+            last_activity_at: row.opt_text(16)?,
         },
-        deleted: row.flag(13)?,
-        first_seen: row.int(14)?,
-        last_seen: row.int(15)?,
+        deleted: row.flag(17)?,
+        first_seen: row.int(18)?,
+        last_seen: row.int(19)?,
     })
 }
 

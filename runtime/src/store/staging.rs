@@ -7,7 +7,10 @@
 //! digest is XXH3-64 of the fields, so it covers the external id: two users
 //! never share one but by a 2⁻⁶⁴ accident, and equal digests mean the same
 //! user, unchanged. Changing this encoding makes every stored user count as
-//! changed once, at its next sync: a rewrite, never a loss.
+//! changed once, at its next sync: a rewrite, never a loss. The fields after
+//! `custom_fields` (roles, groups, account type, last activity) are written only
+//! when the user has one of them, so a user without any keeps the digest it had
+//! before they existed.
 
 use std::fmt::Write as _;
 
@@ -21,7 +24,7 @@ const HEADER: usize = 12;
 
 /// The fields of a record, in their encoded order; the names are the store's
 /// columns and what the history of a user calls them.
-pub const FIELDS: [&str; 13] = [
+pub const FIELDS: [&str; 17] = [
     "external_id",
     "email",
     "username",
@@ -35,7 +38,14 @@ pub const FIELDS: [&str; 13] = [
     "status",
     "licenses",
     "custom_fields",
+    "roles",
+    "groups",
+    "account_type",
+    "last_activity_at",
 ];
+
+/// The fields every record holds; the rest only when the user has one of them.
+const ALWAYS: usize = 13;
 
 /// Index of `licenses` in [`FIELDS`].
 pub const LICENSES: usize = 11;
@@ -74,13 +84,35 @@ fn encode_fields(user: &User, out: &mut Vec<u8>) {
     text(out, last);
     text(out, user.role.as_deref());
     for time in [user.created_at, user.last_seen_at] {
-        // The text `UserRow` stores (`to_rfc3339`), written in place.
-        field(out, time.map(|t| move |out: &mut Vec<u8>| write_display(out, t.format("%Y-%m-%dT%H:%M:%S%.f+00:00"))));
+        field(out, time.map(|t| move |out: &mut Vec<u8>| write_display(out, rfc3339(t))));
     }
     text(out, Some(if user.active { "1" } else { "0" }));
     text(out, Some(&user.status));
     field(out, Some(|out: &mut Vec<u8>| json(out, &user.licenses)));
     field(out, Some(|out: &mut Vec<u8>| json(out, &CustomFields(&user.custom_fields))));
+    if user.roles.is_empty() && user.groups.is_empty() && user.account_type.is_none() && user.last_activity_at.is_none()
+    {
+        return;
+    }
+    for list in [&user.roles, &user.groups] {
+        field(out, (!list.is_empty()).then_some(|out: &mut Vec<u8>| json(out, &Texts(list))));
+    }
+    text(out, user.account_type.as_deref());
+    field(out, user.last_activity_at.map(|t| move |out: &mut Vec<u8>| write_display(out, rfc3339(t))));
+}
+
+/// A time as `UserRow` stores it (`to_rfc3339`), written in place.
+fn rfc3339(time: chrono::DateTime<chrono::Utc>) -> impl std::fmt::Display {
+    time.format("%Y-%m-%dT%H:%M:%S%.f+00:00")
+}
+
+/// A list of text as the JSON array the store keeps.
+struct Texts<'a>(&'a [compact_str::CompactString]);
+
+impl serde::Serialize for Texts<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(compact_str::CompactString::as_str))
+    }
 }
 
 /// The custom fields as the JSON object the store keeps, in spec order.
@@ -130,7 +162,7 @@ fn write_display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
 pub struct Record<'a> {
     pub digest: Digest,
     /// In [`FIELDS`] order.
-    pub fields: [Option<&'a str>; 13],
+    pub fields: [Option<&'a str>; FIELDS.len()],
 }
 
 impl<'a> Record<'a> {
@@ -188,9 +220,12 @@ fn read(bytes: &[u8], start: usize) -> Result<(Record<'_>, usize), Damaged> {
     if xxhash_rust::xxh3::xxh3_64(body) != digest {
         return Err(damaged());
     }
-    let mut fields = [None; 13];
+    let mut fields = [None; FIELDS.len()];
     let mut at = 0;
-    for slot in &mut fields {
+    for (i, slot) in fields.iter_mut().enumerate() {
+        if i == ALWAYS && at == body.len() {
+            break;
+        }
         let size = body.get(at..at + 4).ok_or_else(damaged)?;
         let size = u32::from_le_bytes(size.try_into().map_err(|_| damaged())?);
         at += 4;
@@ -331,8 +366,42 @@ mod tests {
                 name: "seats",
                 value: tib_support::record::FieldValue::Number(4001.0),
             }],
+            roles: vec![],
+            groups: vec![],
+            account_type: None,
+            last_activity_at: None,
             issues: vec![],
         }
+    }
+
+    /// The record of a user without roles, groups, account type or last activity holds the fields
+    /// it held before they existed, so its digest, and the store's, stay as they were.
+    #[test]
+    fn the_later_fields_are_written_only_for_a_user_who_has_one() {
+        let without = user("u1", "ada@example.com");
+        let (mut before, mut with_them) = (Vec::new(), Vec::new());
+        stage(&without, &mut Baseline::default(), &mut before);
+        let record = records(&before).next().expect("one").expect("readable");
+        assert_eq!(record.fields[ALWAYS..], [None; FIELDS.len() - ALWAYS]);
+        let mut fields = 0;
+        let mut at = HEADER;
+        while at < before.len() {
+            let size = u32::from_le_bytes(before[at..at + 4].try_into().expect("four bytes"));
+            at += 4 + if size == ABSENT { 0 } else { size as usize };
+            fields += 1;
+        }
+        assert_eq!(fields, ALWAYS, "thirteen fields, as before");
+
+        let mut with = without.clone();
+        with.groups = vec!["ops".into(), "site admins".into()];
+        with.last_activity_at = chrono::DateTime::from_timestamp(1_700_000_000, 0);
+        stage(&with, &mut Baseline::default(), &mut with_them);
+        let record = records(&with_them).next().expect("one").expect("readable");
+        assert_eq!(
+            record.fields[ALWAYS..],
+            [None, Some(r#"["ops","site admins"]"#), None, Some("2023-11-14T22:13:20+00:00")]
+        );
+        assert_ne!(record.digest, records(&before).next().expect("one").expect("readable").digest);
     }
 
     #[test]

@@ -13,11 +13,52 @@ use super::settings::Settings;
 use super::values;
 
 /// The user fields a spec maps.
-pub const FIELDS: &[&str] =
-    &["id", "email", "username", "name", "first_name", "last_name", "role", "created_at", "last_seen_at"];
+pub const FIELDS: &[&str] = &[
+    "id",
+    "email",
+    "username",
+    "name",
+    "first_name",
+    "last_name",
+    "role",
+    "roles",
+    "groups",
+    "account_type",
+    "created_at",
+    "last_seen_at",
+    "last_activity_at",
+];
+
+/// The fields that hold a list, where `list[].item` may stand.
+const LISTS: &[&str] = &["roles", "groups"];
+
+/// Whether a field that holds one value is mapped without `list[].item`, which gives many.
+fn single(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> bool {
+    let Value::Mapped(mapped) = value else { return true };
+    let Some(each) = mapped.sources.iter().find_map(|source| match &source.origin {
+        ast::Origin::Each(each) => Some(each),
+        _ => None,
+    }) else {
+        return true;
+    };
+    d.push(
+        Diagnostic::error("tib::each-in-one-value", format!("`{name}` holds one value, and `[]` gives a list"), each.span, "a list")
+            .with_help(
+                "`list[].item` maps roles, groups and multi-value custom fields; for one item write its index, e.g. `emails[0].value`",
+            ),
+    );
+    false
+}
 
 pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields> {
     let s = Settings::block(block, FIELDS, "`fields`", d);
+    let mut ok = true;
+    for entry in block.entries.iter().filter(|entry| !LISTS.contains(&entry.key.text.as_str())) {
+        ok &= single(&entry.key.text, &entry.value, d);
+    }
+    if !ok {
+        return None;
+    }
     let path = |name: &str, d: &mut Vec<Diagnostic>| optional(s.get(name).map(|value| values::mapped(name, value, d)));
     let id = required(&s, "id", "id = id", d);
     let email = required(&s, "email", "email = profile.email", d);
@@ -28,17 +69,11 @@ pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields>
     };
     let created_at = timestamp("created_at", d);
     let last_seen_at = timestamp("last_seen_at", d);
+    let last_activity_at = timestamp("last_activity_at", d);
+    let (roles, groups) = (path("roles", d), path("groups", d));
     let name = name(&s, d);
-    let role = optional(s.get("role").map(|value| match value {
-        // `else roleId`: labels by rules, else the user's own value.
-        Value::Branches(branches @ ast::Branches { otherwise: Some(ast::Otherwise::Value(fallback)), .. }) => {
-            let list = super::rules::branch_list(branches, "`role`", d);
-            let otherwise = values::mapped("role", fallback, d);
-            Some(ir::Role::Decided { branches: list?, otherwise: otherwise? })
-        }
-        Value::Branches(branches) => super::rules::branches(branches, "`role`", d).map(ir::Role::Conditions),
-        other => values::mapped("role", other, d).map(ir::Role::Field),
-    }));
+    let role = optional(s.get("role").map(|value| labelled("role", value, d)));
+    let account_type = optional(s.get("account_type").map(|value| labelled("account_type", value, d)));
     Some(ir::Fields {
         id: id?,
         email: email?,
@@ -47,7 +82,26 @@ pub fn fields(block: &ast::Block, d: &mut Vec<Diagnostic>) -> Option<ir::Fields>
         role: role?,
         created_at: created_at?,
         last_seen_at: last_seen_at?,
+        roles: roles?,
+        groups: groups?,
+        account_type: account_type?,
+        last_activity_at: last_activity_at?,
     })
+}
+
+/// A text of the user that may be decided by rules: the user's own value, labels by rules, or labels
+/// by rules else the user's value (`else roleId`).
+fn labelled(name: &str, value: &Value, d: &mut Vec<Diagnostic>) -> Option<ir::Labelled> {
+    let owner = format!("`{name}`");
+    match value {
+        Value::Branches(branches @ ast::Branches { otherwise: Some(ast::Otherwise::Value(fallback)), .. }) => {
+            let list = super::rules::branch_list(branches, &owner, d);
+            let otherwise = values::mapped(name, fallback, d);
+            Some(ir::Labelled::Decided { branches: list?, otherwise: otherwise? })
+        }
+        Value::Branches(branches) => super::rules::branches(branches, &owner, d).map(ir::Labelled::Conditions),
+        other => values::mapped(name, other, d).map(ir::Labelled::Field),
+    }
 }
 
 /// What a field's values are read as: its fallback literal must read as one too.
@@ -261,7 +315,9 @@ pub fn custom_fields(
             ok = false;
             continue;
         };
-        if !fallback_fits(name, &entry.value, Kind::Custom(*kind), d) {
+        if !fallback_fits(name, &entry.value, Kind::Custom(*kind), d)
+            || (*kind != ir::FieldType::MultiValue && !single(name, &entry.value, d))
+        {
             ok = false;
             continue;
         }

@@ -120,9 +120,10 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         custom_fields: custom_fields?,
         shapes,
     };
-    // Each format gets its own slot: generated code builds each once per user.
-    for (slot, format) in spec.mapped_mut().into_iter().flat_map(ir::Mapped::formats_mut).enumerate() {
-        *format = slot;
+    // Each value built from others (a format, a list of items' values) gets its own slot: generated code
+    // builds each once per user.
+    for (slot, built) in spec.mapped_mut().into_iter().flat_map(ir::Mapped::built_mut).enumerate() {
+        *built = slot;
     }
     Some(spec)
 }

@@ -127,8 +127,24 @@ impl Node {
             }
             Value::Branches(branches) => self.branches(branches, d),
             Value::Mapped(mapped) => {
-                for path in mapped.sources.iter().flat_map(ast::Source::paths) {
-                    self.add(path, &path.segments, Use::Leaf, d);
+                for source in &mapped.sources {
+                    match &source.origin {
+                        // The list is an array; each item's value at the item path.
+                        ast::Origin::Each(each) => {
+                            let list = &each.list;
+                            if let Some(node) = self.walk(list, &list.segments, d)
+                                && node.set(Kind::Array, list, list.segments.len(), d)
+                            {
+                                let item = node.item.get_or_insert_with(Box::default);
+                                item.add(&each.item, &each.item.segments, Use::Leaf, d);
+                            }
+                        }
+                        _ => {
+                            for path in source.paths() {
+                                self.add(path, &path.segments, Use::Leaf, d);
+                            }
+                        }
+                    }
                 }
             }
             _ => {}

@@ -59,6 +59,10 @@ pub fn mapped(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option
             let origin = match &source.origin {
                 ast::Origin::Path(p) => path(p, d).map(ir::Origin::Path),
                 ast::Origin::Format(format) => self::format(format, d),
+                ast::Origin::Each(each) => {
+                    let (list, item) = (path(&each.list, d), path(&each.item, d));
+                    Some(ir::Origin::Each { list: list?, item: item?, slot: 0 })
+                }
             };
             let except = match source.except.as_deref() {
                 None => Some(Vec::new()),

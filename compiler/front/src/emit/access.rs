@@ -68,8 +68,8 @@ pub fn mapped(base: &TokenStream, shape: &Shape, value: &ir::Mapped) -> TokenStr
     let sources = value.sources.iter().map(|source| {
         let leaf = match &source.origin {
             ir::Origin::Path(path) => leaf(base.clone(), shape, path),
-            // Built once per user before the record (`formats`), as it is owned text.
-            ir::Origin::Format { slot, .. } => {
+            // Built once per user before the record (`built`): owned text, a list of items' values.
+            ir::Origin::Format { slot, .. } | ir::Origin::Each { slot, .. } => {
                 let slot = proc_macro2::Literal::usize_unsuffixed(*slot);
                 quote!(built[#slot].as_ref())
             }
@@ -92,21 +92,45 @@ pub fn mapped(base: &TokenStream, shape: &Shape, value: &ir::Mapped) -> TokenStr
     }
 }
 
-/// `let built = [...]`: each format of the spec built from this user's values, by slot.
-pub fn formats(base: &TokenStream, shape: &Shape, spec: &ir::Spec) -> TokenStream {
-    let formats = spec.formats();
-    if formats.is_empty() {
+/// `let built = [...]`: each value the spec builds from this user's values (a format, a list of
+/// items' values), by slot.
+pub fn built(base: &TokenStream, shape: &Shape, spec: &ir::Spec) -> TokenStream {
+    let built = spec.built();
+    if built.is_empty() {
         return quote!();
     }
-    let built = formats.iter().map(|parts| {
-        let pieces = parts.iter().map(|part| match part {
-            ir::FormatPart::Text(text) => quote!(::tib_support::map::Piece::Text(#text)),
-            ir::FormatPart::Path(path) => {
-                let value = leaf(base.clone(), shape, path);
-                quote!(::tib_support::map::Piece::Value(#value))
+    let built = built.iter().map(|origin| match origin {
+        ir::Origin::Format { parts, .. } => {
+            let pieces = parts.iter().map(|part| match part {
+                ir::FormatPart::Text(text) => quote!(::tib_support::map::Piece::Text(#text)),
+                ir::FormatPart::Path(path) => {
+                    let value = leaf(base.clone(), shape, path);
+                    quote!(::tib_support::map::Piece::Value(#value))
+                }
+            });
+            quote!(::tib_support::map::format(&[#(#pieces),*]))
+        }
+        ir::Origin::Each { list, item, .. } => {
+            let list = walk(base.clone(), shape, list);
+            let Shape::Array(item_shape) = list.shape else {
+                unreachable!("the checker makes the list of `[]` an array")
+            };
+            let items = &list.expr;
+            match item_shape.as_ref() {
+                Shape::Object(_) => {
+                    let value = leaf(quote!(item), item_shape, item);
+                    quote!(::tib_support::map::each(#items.map(|items| items.iter().map(|item| {
+                        let item = item.get();
+                        #value
+                    }))))
+                }
+                _ => {
+                    let value = leaf(quote!(Some(item)), item_shape, item);
+                    quote!(::tib_support::map::each(#items.map(|items| items.iter().map(|item| #value))))
+                }
             }
-        });
-        quote!(::tib_support::map::format(&[#(#pieces),*]))
+        }
+        ir::Origin::Path(_) => unreachable!("a path is read where it stands, not built"),
     });
     quote!(let built = [#(#built),*];)
 }

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::access::{all, formats, leaf, mapped};
+use super::access::{all, built, leaf, mapped};
 use crate::ir::{self, Shape};
 
 pub fn connector(spec: &ir::Spec) -> TokenStream {
@@ -146,23 +146,26 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
             quote!(#map::NameParts::Split { first: #first, last: #last })
         }
     };
-    let role = match &fields.role {
+    let labelled = |value: &Option<ir::Labelled>| match value {
         None => quote!(None),
-        Some(ir::Role::Field(value)) => {
+        Some(ir::Labelled::Field(value)) => {
             let value = mapped(&user, shape, value);
             quote!(Some(#map::Label::Leaf(#value)))
         }
-        Some(ir::Role::Conditions(branches)) => {
+        Some(ir::Labelled::Conditions(branches)) => {
             let label = branches_label(&user, shape, branches);
             quote!(Some(#map::Label::Fixed(#label)))
         }
-        Some(ir::Role::Decided { branches, otherwise }) => {
+        Some(ir::Labelled::Decided { branches, otherwise }) => {
             let whens = branches.iter().map(|b| all(&user, shape, &b.when));
             let labels = branches.iter().map(|b| &b.label);
             let otherwise = mapped(&user, shape, otherwise);
             quote!(Some(#(if #whens { #map::Label::Fixed(#labels) } else)* { #map::Label::Leaf(#otherwise) }))
         }
     };
+    let (role, account_type) = (labelled(&fields.role), labelled(&fields.account_type));
+    let (roles, groups, last_activity_at) =
+        (field(&fields.roles), field(&fields.groups), field(&fields.last_activity_at));
     let active = match &spec.active {
         ir::Active::Everyone => quote!(true),
         ir::Active::When(rules) => all(&user, shape, rules),
@@ -180,7 +183,7 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
         }
     };
     let licenses = licenses(&user, shape, &spec.licenses);
-    let built = formats(&user, shape, spec);
+    let built = built(&user, shape, spec);
     let custom = spec.custom_fields.iter().map(|f| {
         let name = &f.name;
         let kind = super::access::ident(match f.kind {
@@ -212,6 +215,10 @@ fn map_user(spec: &ir::Spec) -> TokenStream {
                 status: #status,
                 licenses: #licenses,
                 custom_fields: &custom_fields,
+                roles: #roles,
+                groups: #groups,
+                account_type: #account_type,
+                last_activity_at: #last_activity_at,
             }
             .finish()
         }

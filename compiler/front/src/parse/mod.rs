@@ -288,6 +288,16 @@ impl Lower<'_> {
                     let first = next(&mut inner);
                     let origin = match first.as_rule() {
                         Rule::format => Origin::Format(self.format(first)),
+                        Rule::each => {
+                            let span: Span = first.as_span().into();
+                            let mut parts = first.into_inner().filter(|p| p.as_rule() == Rule::path);
+                            let list = self.path(parts.next().expect("`[]` follows a path"));
+                            let item = match parts.next() {
+                                Some(item) => self.path(item),
+                                None => Path { segments: Vec::new(), span: Span::new(span.end, span.end) },
+                            };
+                            Origin::Each(ast::Each { list, item, span })
+                        }
                         _ => Origin::Path(self.path(first)),
                     };
                     let except = inner.find(|p| !is_keyword(p.as_rule())).map(|p| Box::new(self.value_inner(p)));
@@ -303,7 +313,7 @@ impl Lower<'_> {
         match (sources.len(), &fallback, sources.first().map(|s| &s.origin)) {
             (1, None, Some(Origin::Path(_))) if sources[0].except.is_none() => match sources.remove(0).origin {
                 Origin::Path(path) => Value::Path(path),
-                Origin::Format(_) => unreachable!("matched as a path"),
+                Origin::Format(_) | Origin::Each(_) => unreachable!("matched as a path"),
             },
             _ => Value::Mapped(Mapped { sources, fallback, span }),
         }

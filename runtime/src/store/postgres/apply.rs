@@ -203,7 +203,7 @@ async fn finish(
 /// The user rows a batch writes, column by column: what `UNNEST` reads.
 #[derive(Default)]
 struct Columns<'a> {
-    text: [Vec<Option<&'a str>>; 13],
+    text: [Vec<Option<&'a str>>; FIELDS.len()],
     active: Vec<bool>,
     digest: Vec<i64>,
 }

@@ -337,8 +337,8 @@ impl Dialect for Postgres {
     fn placeholder(n: usize) -> String {
         format!("${n}")
     }
-    fn holds_license(license: &str) -> String {
-        format!("EXISTS (SELECT 1 FROM jsonb_array_elements_text(licenses::jsonb) l WHERE l = {license})")
+    fn holds(column: &str, value: &str) -> String {
+        format!("EXISTS (SELECT 1 FROM jsonb_array_elements_text({column}::jsonb) l WHERE l = {value})")
     }
     fn contains(text: &str, part: &str) -> String {
         format!("strpos({text}, {part}) > 0")

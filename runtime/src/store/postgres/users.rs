@@ -45,6 +45,21 @@ impl Users for Postgres {
         })
     }
 
+    fn group_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
+        self.with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT g, COUNT(*) FROM users, jsonb_array_elements_text(users.groups::jsonb) AS g \
+                     WHERE connection_id = $1 AND NOT deleted \
+                     GROUP BY g ORDER BY COUNT(*) DESC, g COLLATE \"C\"",
+                    &[&connection_id],
+                )
+                .await
+                .map_err(pg("counting groups"))?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.with(async |client| {
             let row = client

@@ -197,13 +197,15 @@ pub fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baseline,
     let mut insert = tx
         .prepare_cached(&format!(
             "INSERT OR IGNORE INTO users (connection_id, {USER_COLUMNS}, deleted, first_seen, last_seen, digest, run_id) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?15, ?16, ?17)"
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?18, ?19, ?20, ?21, 0, ?15, ?15, ?16, \
+             ?17)"
         ))
         .map_err(&e)?;
     let mut update = tx
         .prepare_cached(
             "UPDATE users SET email = ?3, username = ?4, full_name = ?5, first_name = ?6, last_name = ?7, role = ?8, \
              created_at = ?9, last_seen_at = ?10, active = ?11, status = ?12, licenses = ?13, custom_fields = ?14, \
+             roles = ?18, groups = ?19, account_type = ?20, last_activity_at = ?21, \
              deleted = 0, last_seen = ?15, digest = ?16, run_id = ?17 WHERE connection_id = ?1 AND external_id = ?2",
         )
         .map_err(&e)?;
@@ -230,7 +232,11 @@ pub fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baseline,
                 f[12],
                 now,
                 record.digest as i64,
-                run_id
+                run_id,
+                f[13],
+                f[14],
+                f[15],
+                f[16]
             ];
             if first {
                 tally.inserted(insert.execute(values).map_err(&e)? as i64);

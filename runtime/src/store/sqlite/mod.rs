@@ -379,8 +379,8 @@ impl Dialect for Sqlite {
     fn placeholder(n: usize) -> String {
         format!("?{n}")
     }
-    fn holds_license(license: &str) -> String {
-        format!("EXISTS (SELECT 1 FROM json_each(licenses) WHERE value = {license})")
+    fn holds(column: &str, value: &str) -> String {
+        format!("EXISTS (SELECT 1 FROM json_each({column}) WHERE value = {value})")
     }
     fn contains(text: &str, part: &str) -> String {
         format!("instr({text}, {part}) > 0")

@@ -46,6 +46,20 @@ impl Users for Sqlite {
         rows.collect::<rusqlite::Result<_>>().map_err(err("counting licenses"))
     }
 
+    fn group_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
+        let db = self.lock();
+        let mut statement = db
+            .prepare_cached(
+                "SELECT member.value, COUNT(*) FROM users, json_each(users.groups) AS member \
+                 WHERE connection_id = ?1 AND deleted = 0 \
+                 GROUP BY member.value ORDER BY COUNT(*) DESC, member.value",
+            )
+            .map_err(err("counting groups"))?;
+        let rows =
+            statement.query_map([connection_id], |r| Ok((r.get(0)?, r.get(1)?))).map_err(err("counting groups"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("counting groups"))
+    }
+
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.lock()
             .query_row(
