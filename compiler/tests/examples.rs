@@ -109,6 +109,12 @@ fn examples_cover_the_language() {
         "role conditions",
         "role decided",
         "format",
+        "each",
+        "lookup",
+        "lookup not_found none",
+        "roles or groups",
+        "account_type",
+        "auth session",
         "name full",
         "name split",
         "api_error",
@@ -139,7 +145,20 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
         ir::Auth::QueryKey { .. } => "auth query",
         ir::Auth::OAuthClientCredentials(_) => "auth oauth_client_credentials",
         ir::Auth::OAuthAuthorizationCode(_) => "auth oauth_authorization_code",
+        ir::Auth::Session(_) => "auth session",
     });
+    for lookup in &spec.lookups {
+        add("lookup");
+        if lookup.not_found == ir::NotFound::Nothing {
+            add("lookup not_found none");
+        }
+    }
+    if spec.fields.roles.is_some() || spec.fields.groups.is_some() {
+        add("roles or groups");
+    }
+    if spec.fields.account_type.is_some() {
+        add("account_type");
+    }
     let mut stops: Vec<&str> = Vec::new();
     let token_stop = |s: &ir::TokenStop| match s {
         ir::TokenStop::MissingToken => "stop missing_token",
@@ -241,6 +260,9 @@ fn features(spec: &ir::Spec, seen: &mut BTreeSet<String>) {
         }
         if value.sources.iter().any(|s| matches!(s.origin, ir::Origin::Format { .. })) {
             add("format");
+        }
+        if value.sources.iter().any(|s| matches!(s.origin, ir::Origin::Each { .. })) {
+            add("each");
         }
     }
     match &spec.active {

@@ -22,6 +22,7 @@ mod redact;
 mod request;
 pub mod rules;
 mod secret;
+mod session;
 pub mod spec;
 mod template;
 pub mod time;

@@ -154,10 +154,11 @@ pub fn read<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, PageErro
     serde_json::from_str(text).map_err(|e| PageError::Json(e.to_string()))
 }
 
-/// The users of a page, from what stood at the users path (`None`: the body
-/// is not an object). With `optional` (`or none`), a missing or null users
-/// key is a page without users; otherwise it is an error, so that a wrong
-/// path never reads as an empty account.
+/// The users of a page, from what stood at the users path (`None`: nothing
+/// there, not even the objects on the way). With `optional` (`or none`, given
+/// only for a body that is an object), a missing or null users key is a page
+/// without users; otherwise it is an error, so that a wrong path never reads as
+/// an empty account.
 pub fn users<'u, T>(
     at: Option<&'u UsersAt<T>>,
     path: &'static str,
@@ -165,7 +166,7 @@ pub fn users<'u, T>(
 ) -> Result<&'u [Tolerant<T>], PageError> {
     match at {
         Some(UsersAt::Array(items)) => Ok(items),
-        Some(UsersAt::Missing | UsersAt::Found("null")) if optional => Ok(&[]),
+        None | Some(UsersAt::Missing | UsersAt::Found("null")) if optional => Ok(&[]),
         None | Some(UsersAt::Missing) => Err(PageError::MissingUsers { path }),
         Some(UsersAt::Found(found)) => Err(PageError::NotAnArray { path, found }),
     }

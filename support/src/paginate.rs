@@ -23,7 +23,8 @@ use crate::page::{ApiErrorKind, Joined, PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::{Connection, Requests};
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{CountStop, Counted, Lookup, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
+use crate::session::SignIn;
+use crate::spec::{Auth, CountStop, Counted, Lookup, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
 
 /// Bounds of one sync.
 #[derive(Clone, Debug)]
@@ -83,6 +84,8 @@ pub async fn sync(
     sink: &mut (dyn FnMut(PageUsers) + Send),
 ) -> Result<SyncSummary, SyncError> {
     let spec = connector.spec();
+    let session = session(client, spec, connection, &options.retry)?;
+    let connection = &signed_in(connection, session.as_ref());
     // The bound on what a sync holds of its answers is shared by the requests it keeps in flight.
     let window = match &spec.pagination {
         Pagination::Offset(counted) | Pagination::PageNumber(counted) => u64::from(counted.concurrency.max(1)),
@@ -133,8 +136,34 @@ pub async fn sync(
     Ok(summary)
 }
 
+/// The sign-in of a spec with `auth session`, for a connection that brings no tokens of its own.
+fn session<'c>(
+    client: &'c Client,
+    spec: &'static crate::Spec,
+    connection: &Connection<'c>,
+    retry: &RetryPolicy,
+) -> Result<Option<SignIn<'c>>, SyncError> {
+    match (&spec.auth, connection.tokens) {
+        (Auth::Session(session), None) => {
+            let base = crate::request::base(spec, connection, None)?;
+            Ok(Some(SignIn::new(client, session, connection.credentials, &base, retry.clone())))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The connection with the session's sign-in as its tokens, where it has one.
+fn signed_in<'c>(connection: &Connection<'c>, session: Option<&'c SignIn<'c>>) -> Connection<'c> {
+    Connection {
+        credentials: connection.credentials,
+        tokens: session.map(|s| s as &dyn crate::oauth::TokenProvider).or(connection.tokens),
+        base_url: connection.base_url,
+    }
+}
+
 /// The requests of one sync. A spec that takes its base URL from the token
-/// answer gets its token first, and goes where that answer says.
+/// answer gets its token first, and goes where that answer says; a session is
+/// signed in first, as its answer gives values the request path holds.
 async fn requests<'c>(spec: &'static crate::Spec, connection: &Connection<'c>) -> Result<Requests<'c>, SyncError> {
     let origin = match (spec.auth.base_url_from(), connection.tokens, connection.base_url) {
         (Some(field), Some(tokens), None) => {
@@ -147,7 +176,14 @@ async fn requests<'c>(spec: &'static crate::Spec, connection: &Connection<'c>) -
         }
         _ => None,
     };
-    Requests::new(spec, connection, origin.as_deref())
+    let session = match (&spec.auth, connection.tokens) {
+        (Auth::Session(_), Some(tokens)) => {
+            tokens.token().await?;
+            tokens.values()
+        }
+        _ => Vec::new(),
+    };
+    Requests::new(spec, connection, origin.as_deref(), &session)
 }
 
 impl Run<'_> {
@@ -639,6 +675,8 @@ pub async fn probe(
     connection: &Connection<'_>,
     retry: &RetryPolicy,
 ) -> Result<Probe, SyncError> {
+    let session = session(client, connector.spec(), connection, retry)?;
+    let connection = &signed_in(connection, session.as_ref());
     let requests = requests(connector.spec(), connection).await?;
     // The probe shows the request as sent: with the token it will carry.
     let token = match requests.tokens() {

@@ -7,7 +7,7 @@ use url::{Origin, Url};
 use crate::error::SyncError;
 use crate::oauth::TokenProvider;
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Counted, Json, Lookup, LookupPart, Method, Pagination, Param, Spec};
+use crate::spec::{Auth, Counted, Json, Lookup, LookupPart, Method, Pagination, Param, Session, Spec};
 use crate::template::{render, render_url};
 
 /// What a connection brings to a sync.
@@ -41,32 +41,23 @@ impl<'s> Requests<'s> {
     /// The requests of one sync. `token_origin` is the API's origin from the
     /// token answer, for specs that take it from there; an operator's base URL
     /// (`connection.base_url`) still comes first.
+    /// The requests of a connection; `session` holds the values a sign-in gave, which the
+    /// request path names.
     pub fn new(
         spec: &'static Spec,
         connection: &Connection<'s>,
         token_origin: Option<&str>,
+        session: &[(&str, String)],
     ) -> Result<Self, SyncError> {
         let (creds, tokens) = (connection.credentials, connection.tokens);
-        let oauth = matches!(spec.auth, Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_));
-        if oauth && tokens.is_none() {
-            return Err(SyncError::Config(format!(
-                "{} authenticates with OAuth 2.0 and no access token was given",
-                spec.app
-            )));
+        let tokened =
+            matches!(spec.auth, Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_) | Auth::Session(_));
+        if tokened && tokens.is_none() {
+            let how = if matches!(spec.auth, Auth::Session(_)) { "a session" } else { "OAuth 2.0" };
+            return Err(SyncError::Config(format!("{} authenticates with {how} and no token was given", spec.app)));
         }
-        let base = match (connection.base_url, token_origin) {
-            (Some(url), _) => url.as_str().to_owned(),
-            (None, Some(origin)) => {
-                // The spec's path stays; the token answer gives the scheme, host and port.
-                let spec_base = Url::parse(&render_url(&spec.base_url, creds)?)
-                    .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
-                format!("{}{}", origin.trim_end_matches('/'), spec_base.path())
-            }
-            (None, None) => render_url(&spec.base_url, creds)?,
-        };
-        let base = Url::parse(&format!("{}/", base.trim_end_matches('/')))
-            .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
-        let first = first_url(spec, &base, creds);
+        let base = base(spec, connection, token_origin)?;
+        let first = first_url(spec, &base, creds, session);
         let body = spec.endpoint.body.as_ref().map(|body| json(body, creds));
         Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first, body })
     }
@@ -256,8 +247,17 @@ impl<'s> Requests<'s> {
             Auth::Basic { username, password } => {
                 builder.basic_auth(render(username, self.creds), Some(render(password, self.creds)))
             }
-            Auth::OAuthClientCredentials(_) | Auth::OAuthAuthorizationCode(_) => {
-                builder.bearer_auth(bearer.map_or("", Secret::expose))
+            Auth::OAuthClientCredentials(_)
+            | Auth::OAuthAuthorizationCode(_)
+            | Auth::Session(Session { header: None, .. }) => builder.bearer_auth(bearer.map_or("", Secret::expose)),
+            Auth::Session(Session { header: Some(name), .. }) => {
+                let mut value =
+                    HeaderValue::from_str(bearer.map_or("", Secret::expose)).map_err(|_| SyncError::Auth {
+                        message: "the session's token holds characters a header cannot".to_owned(),
+                        permanent: true,
+                    })?;
+                value.set_sensitive(true);
+                builder.header(*name, value)
             }
             Auth::Headers(_) | Auth::QueryKey { .. } => builder,
         };
@@ -307,7 +307,25 @@ fn secrets(spec: &Spec, creds: &CredentialValues) -> CredentialValues {
 }
 
 /// A body template with the connection's values put in.
-fn json(template: &Json, creds: &CredentialValues) -> serde_json::Value {
+/// The API's base URL for a connection: the connection's own, or the spec's with its values put in,
+/// on the origin a token answer gave (`base_url_from`).
+pub(crate) fn base(spec: &Spec, connection: &Connection<'_>, token_origin: Option<&str>) -> Result<Url, SyncError> {
+    let creds = connection.credentials;
+    let base = match (connection.base_url, token_origin) {
+        (Some(url), _) => url.as_str().to_owned(),
+        (None, Some(origin)) => {
+            // The spec's path stays; the token answer gives the scheme, host and port.
+            let spec_base = Url::parse(&render_url(&spec.base_url, creds)?)
+                .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))?;
+            format!("{}{}", origin.trim_end_matches('/'), spec_base.path())
+        }
+        (None, None) => render_url(&spec.base_url, creds)?,
+    };
+    Url::parse(&format!("{}/", base.trim_end_matches('/')))
+        .map_err(|e| SyncError::Config(format!("the base URL is not valid with these credentials: {e}")))
+}
+
+pub(crate) fn json(template: &Json, creds: &CredentialValues) -> serde_json::Value {
     use serde_json::Value;
     match template {
         Json::Bool(b) => Value::Bool(*b),
@@ -322,9 +340,14 @@ fn json(template: &Json, creds: &CredentialValues) -> serde_json::Value {
 }
 
 /// The first page's URL: base URL, endpoint path, fixed query parameters.
-fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues) -> Url {
+fn first_url(spec: &Spec, base: &Url, creds: &CredentialValues, session: &[(&str, String)]) -> Url {
     let mut url = base.clone();
-    let path = format!("{}{}", base.path().trim_end_matches('/'), spec.endpoint.path);
+    // The checker lets `{name}` stand in the path only for the session's values.
+    let mut path = spec.endpoint.path.to_owned();
+    for (name, value) in session {
+        path = path.replace(&format!("{{{name}}}"), &segment(value));
+    }
+    let path = format!("{}{}", base.path().trim_end_matches('/'), path);
     url.set_path(&path);
     {
         let mut query = url.query_pairs_mut();
@@ -374,7 +397,7 @@ mod tests {
     fn the_query_key_goes_on_every_same_origin_url_once() {
         let creds = CredentialValues::new(vec![(Secret::new("k-123"), true)]);
         let connection = Connection { credentials: &creds, tokens: None, base_url: None };
-        let requests = Requests::new(&KEYED, &connection, None).expect("valid");
+        let requests = Requests::new(&KEYED, &connection, None, &[]).expect("valid");
         let client = reqwest::Client::new();
         let first = requests.build(&client, requests.first(), None, None).expect("built");
         assert_eq!(first.url().as_str(), "https://api.example.com/v1/users?api_key=k-123");
@@ -421,11 +444,11 @@ mod tests {
         for (tenant, ok) in [("acme", true), ("evil.io/x?", false), ("a@b", false), ("", false)] {
             let creds = CredentialValues::new(vec![(Secret::new(tenant), false), (Secret::new("t"), true)]);
             let connection = Connection { credentials: &creds, tokens: None, base_url: None };
-            assert_eq!(Requests::new(&TENANT, &connection, None).is_ok(), ok, "{tenant}");
+            assert_eq!(Requests::new(&TENANT, &connection, None, &[]).is_ok(), ok, "{tenant}");
         }
         let creds = CredentialValues::new(vec![(Secret::new("s3cret/slug"), true), (Secret::new("t"), true)]);
         let connection = Connection { credentials: &creds, tokens: None, base_url: None };
-        let refused = Requests::new(&TENANT, &connection, None).err().expect("refused").to_string();
+        let refused = Requests::new(&TENANT, &connection, None, &[]).err().expect("refused").to_string();
         assert!(refused.ends_with("got `[redacted]`"), "a secret value is not shown: {refused}");
     }
 }

@@ -82,12 +82,36 @@ pub struct Param {
 
 #[derive(Clone, Debug)]
 pub enum Auth {
-    Bearer { token: Template },
-    Basic { username: Template, password: Template },
+    Bearer {
+        token: Template,
+    },
+    Basic {
+        username: Template,
+        password: Template,
+    },
     Headers(&'static [Param]),
-    QueryKey { param: &'static str, value: Template },
+    QueryKey {
+        param: &'static str,
+        value: Template,
+    },
     OAuthClientCredentials(OAuthClientCredentials),
     OAuthAuthorizationCode(OAuthAuthorizationCode),
+    /// A sign-in request whose answer holds the token ([`crate::session`]).
+    Session(Session),
+}
+
+/// `auth session`: the sign-in request, and what of its answer later requests use.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// After the base URL: a POST of `body` as JSON.
+    pub path: &'static str,
+    pub body: Json,
+    /// The keys in the answer that lead to the token.
+    pub token: &'static [&'static str],
+    /// The header the token is sent in; none: `Authorization: Bearer`.
+    pub header: Option<&'static str>,
+    /// Values of the answer, by name, that the request path holds as `{name}`.
+    pub values: &'static [(&'static str, &'static [&'static str])],
 }
 
 #[derive(Clone, Debug)]

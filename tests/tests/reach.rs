@@ -587,3 +587,98 @@ async fn lookups_are_asked_side_by_side_never_more_than_the_spec_allows() {
         assert!(summary.lookup_time >= Duration::from_millis(25 * 40 / 8), "{kind}: {:?}", summary.lookup_time);
     }
 }
+
+// ------------------------------------------------------------ a session, Tableau ---
+
+fn tableau_user(id: &str, role: &str) -> Value {
+    json!({"id": id, "name": format!("{id}@acme.example"), "fullName": id, "siteRole": role,
+           "lastLogin": "2026-11-30T08:00:00Z"})
+}
+
+fn tableau_signed_in(token: &str) -> ResponseTemplate {
+    ok(
+        json!({"credentials": {"token": token, "site": {"id": "site-9", "contentUrl": "acme"}, "user": {"id": "u-admin"}}}),
+    )
+}
+
+#[tokio::test]
+async fn tableau_signs_in_sends_its_token_to_the_sites_users_and_signs_in_again_when_it_expires() {
+    for (kind, connector) in both("tableau") {
+        let server = MockServer::start().await;
+        let signed_in = || {
+            body_json(json!({"credentials": {
+                "personalAccessTokenName": "tib", "personalAccessTokenSecret": "pat-secret", "site": {"contentUrl": "acme"}
+            }}))
+        };
+        Mock::given(method("POST"))
+            .and(path("/auth/signin"))
+            .and(signed_in())
+            .respond_with(tableau_signed_in("token-1"))
+            .up_to_n_times(1)
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/auth/signin"))
+            .and(signed_in())
+            .respond_with(tableau_signed_in("token-2"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let page = |number: &str, users: Value| {
+            ok(
+                json!({"pagination": {"pageNumber": number, "pageSize": "100", "totalAvailable": "3"}, "users": {"user": users}}),
+            )
+        };
+        Mock::given(path("/sites/site-9/users"))
+            .and(query_param("pageNumber", "1"))
+            .and(header("x-tableau-auth", "token-1"))
+            .respond_with(page("1", json!([tableau_user("a", "Creator"), tableau_user("b", "Viewer")])))
+            .mount(&server)
+            .await;
+        // The session expired between the pages: the old token is refused, the new one read.
+        Mock::given(path("/sites/site-9/users"))
+            .and(query_param("pageNumber", "2"))
+            .and(header("x-tableau-auth", "token-1"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"code": "401002"}})))
+            .mount(&server)
+            .await;
+        Mock::given(path("/sites/site-9/users"))
+            .and(query_param("pageNumber", "2"))
+            .and(header("x-tableau-auth", "token-2"))
+            .respond_with(page("2", json!([tableau_user("c", "Unlicensed")])))
+            .mount(&server)
+            .await;
+        let values = ["tableau.example", "acme", "tib", "pat-secret"];
+        let users = sync(connector, &server, &values, None).await.expect(kind);
+        assert_eq!(ids(&users), ["a", "b", "c"], "{kind}");
+        let licenses: Vec<&[&str]> = users.iter().map(|u| &*u.licenses).collect();
+        assert_eq!(licenses, [&["Creator"][..], &["Viewer"][..], &[][..]], "{kind}");
+        assert!(!find(&users, "c").active, "{kind}: an unlicensed user cannot sign in");
+        server.verify().await;
+    }
+}
+
+#[tokio::test]
+async fn a_refused_sign_in_disables_and_an_answer_without_the_token_says_where_it_looked() {
+    for (kind, connector) in both("tableau") {
+        let server = MockServer::start().await;
+        Mock::given(path("/auth/signin"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {"summary": "Signin Error"}})))
+            .mount(&server)
+            .await;
+        let values = ["tableau.example", "acme", "tib", "pat-secret"];
+        let refused = sync(connector.clone(), &server, &values, None).await.expect_err(kind);
+        assert!(refused.is_auth_or_config_failure(), "{kind}: {refused}");
+        assert!(!refused.to_string().contains("pat-secret"), "{kind}: {refused}");
+
+        server.reset().await;
+        Mock::given(path("/auth/signin"))
+            .respond_with(ok(json!({"credentials": {"site": {"id": "s"}}})))
+            .mount(&server)
+            .await;
+        let tokenless = sync(connector, &server, &values, None).await.expect_err(kind);
+        assert!(tokenless.is_auth_or_config_failure(), "{kind}: {tokenless}");
+        assert!(tokenless.to_string().contains("no token at `credentials.token`"), "{kind}: {tokenless}");
+    }
+}

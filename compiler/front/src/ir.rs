@@ -169,6 +169,23 @@ pub enum Auth {
     OAuthClientCredentials(OAuthClientCredentials),
     /// OAuth 2.0 authorization code grant; client id and secret are supplied at connect.
     OAuthAuthorizationCode(OAuthAuthorizationCode),
+    /// A sign-in request whose answer holds the session's token and values later requests use
+    /// (Tableau's `auth/signin`); signed in again when the API answers 401.
+    Session(Session),
+}
+
+/// Settings of `auth session`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Session {
+    /// The sign-in request's path after base_url: a POST of `body` as JSON.
+    pub path: String,
+    pub body: Json,
+    /// The keys in the answer that lead to the session's token.
+    pub token: Vec<String>,
+    /// The header the token is sent in; none: `Authorization: Bearer`.
+    pub header: Option<String>,
+    /// Values of the answer, by name, that the request path uses as `{name}`; in spec order.
+    pub values: Vec<(String, Vec<String>)>,
 }
 
 /// Settings of the OAuth 2.0 client credentials grant.
@@ -243,7 +260,8 @@ pub struct Param {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     pub method: Method,
-    /// Appended to the base URL's path; starts with `/`.
+    /// Appended to the base URL's path; starts with `/`. `{name}` in it is a value of the
+    /// session (`auth session`'s `values`), put in once signed in; it holds no other braces.
     pub path: String,
     /// Fixed query parameters, in spec order.
     pub query: Vec<Param>,

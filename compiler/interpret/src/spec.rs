@@ -121,6 +121,13 @@ fn auth(auth: &ir::Auth) -> s::Auth {
             subject: o.subject.as_ref().map(template),
             base_url_from: o.base_url_from.as_deref().map(text),
         }),
+        ir::Auth::Session(session) => s::Auth::Session(s::Session {
+            path: text(&session.path),
+            body: json(&session.body),
+            token: scopes(&session.token),
+            header: session.header.as_deref().map(text),
+            values: leak(session.values.iter().map(|(name, keys)| (text(name), scopes(keys))).collect()),
+        }),
         ir::Auth::OAuthAuthorizationCode(o) => s::Auth::OAuthAuthorizationCode(s::OAuthAuthorizationCode {
             authorize_url: template(&o.authorize_url),
             token_url: template(&o.token_url),

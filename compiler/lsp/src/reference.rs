@@ -14,6 +14,7 @@ const AUTH_TITLES: &[(&str, &str)] = &[
     ("query", "**API key in the query string**"),
     ("oauth_client_credentials", "**OAuth 2.0 client credentials**"),
     ("oauth_authorization_code", "**OAuth 2.0 authorization code**"),
+    ("session", "**A sign-in session**"),
 ];
 
 /// What the reference says about a word of the language, as Markdown.

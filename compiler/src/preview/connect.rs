@@ -103,6 +103,7 @@ fn sent_with_requests(spec: &ir::Spec) -> Vec<ir::CredentialId> {
         ir::Auth::Basic { username, password } => templates.extend([username, password]),
         ir::Auth::Headers { headers } => templates.extend(headers.iter().map(|h| &h.value)),
         ir::Auth::QueryKey { value, .. } => templates.push(value),
+        ir::Auth::Session(session) => templates.extend(session.body.templates()),
         ir::Auth::OAuthClientCredentials(_) | ir::Auth::OAuthAuthorizationCode(_) => {}
     }
     templates.into_iter().flat_map(ir::Template::credentials).collect()
@@ -120,6 +121,11 @@ pub fn auth_kind(auth: &ir::Auth) -> String {
         ir::Auth::QueryKey { param, .. } => format!("API key in the query parameter `{param}`"),
         ir::Auth::OAuthClientCredentials(_) => "OAuth 2.0 client credentials (bearer access token)".to_owned(),
         ir::Auth::OAuthAuthorizationCode(_) => "OAuth 2.0 authorization code (bearer access token)".to_owned(),
+        ir::Auth::Session(session) => format!(
+            "a session: sign-in at `{}`, its token in {}",
+            session.path,
+            session.header.as_deref().map_or_else(|| "the Authorization header".to_owned(), |h| format!("`{h}`"))
+        ),
     }
 }
 

@@ -223,7 +223,8 @@ fn parse_page(
     let mut body: ::tib_support::value::UsersAt<User<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = ::tib_support::page::users_mut(Some(&mut body), ".", false)?;
+    let optional = false;
+    let items = ::tib_support::page::users_mut(Some(&mut body), ".", optional)?;
     let count = items.len();
     for (item, listed) in items.iter_mut().enumerate() {
         users(

@@ -215,7 +215,11 @@ fn parse_page(
     let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = ::tib_support::page::users(body.get().map(|v| &v.users), "users", true)?;
+    let items = ::tib_support::page::users(
+        body.get().map(|v| &v.users),
+        "users",
+        body.get().is_some(),
+    )?;
     for item in items {
         users(
             match item.get() {

@@ -42,6 +42,8 @@ pub enum AuthKind {
     Query,
     OauthClientCredentials,
     OauthAuthorizationCode,
+    /// A sign-in request whose answer holds the token.
+    Session,
 }
 
 impl AuthKind {
@@ -54,6 +56,7 @@ impl AuthKind {
             Auth::QueryKey { .. } => AuthKind::Query,
             Auth::OAuthClientCredentials(_) => AuthKind::OauthClientCredentials,
             Auth::OAuthAuthorizationCode(_) => AuthKind::OauthAuthorizationCode,
+            Auth::Session(_) => AuthKind::Session,
         }
     }
 
@@ -66,6 +69,7 @@ impl AuthKind {
             AuthKind::Query => "API key in the query string",
             AuthKind::OauthClientCredentials => "OAuth 2.0 client credentials",
             AuthKind::OauthAuthorizationCode => "OAuth 2.0 authorization code",
+            AuthKind::Session => "a sign-in session",
         }
     }
 }

@@ -51,6 +51,11 @@ pub trait TokenProvider: Send + Sync {
     fn base_url(&self) -> BoxFuture<'_, Option<String>> {
         Box::pin(async { None })
     }
+
+    /// The values a sign-in answer gave, by name, that the request path holds (`auth session`).
+    fn values(&self) -> Vec<(&'static str, String)> {
+        Vec::new()
+    }
 }
 
 /// A token given as is, e.g. to `compiler test`.

@@ -10,9 +10,85 @@ use crate::suggest;
 use super::credentials::{self, Credentials, Use, header_name};
 use super::settings::Settings;
 
+/// `auth session { … }`: the sign-in request, where its answer holds the token, and the values
+/// of the answer later requests use.
+fn session(s: &Settings<'_>, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Session> {
+    let path =
+        s.required_string("path", "path = \"/auth/signin\"", d).and_then(|p| super::endpoint::request_path(p, &[], d));
+    let body = match s.required("body", "body = { \"credentials\" = { \"name\" = \"{token_name}\" } }", d) {
+        Some(ast::Value::Block(block)) => super::endpoint::json_object(block, creds, d),
+        Some(other) => {
+            d.push(super::values::wrong_kind("body", "a block of JSON keys and values", other));
+            None
+        }
+        None => None,
+    };
+    let token = s.required("token", "token = credentials.token", d).and_then(|value| keys("token", value, d));
+    let header = match s.get("header") {
+        None => Some(None),
+        Some(_) => s.string("header", d).and_then(|name| {
+            let key = ast::Key { text: super::values::plain(name, "a header name", d)?, quoted: true, span: name.span };
+            header_name(&key, d).map(Some)
+        }),
+    };
+    let values = match s.get("values") {
+        None => Some(Vec::new()),
+        Some(ast::Value::Block(block)) => {
+            let read: Vec<Option<(String, Vec<String>)>> = block
+                .entries
+                .iter()
+                .map(|entry| Some((entry.key.text.clone(), keys(&entry.key.text, &entry.value, d)?)))
+                .collect();
+            read.into_iter().collect()
+        }
+        Some(other) => {
+            d.push(super::values::wrong_kind("values", "a block of names and paths of the answer", other));
+            None
+        }
+    };
+    Some(ir::Session { path: path?, body: body?, token: token?, header: header?, values: values? })
+}
+
+/// A path of the sign-in answer: its keys (an index would name one item of a list, which a
+/// session's token is not).
+fn keys(name: &str, value: &ast::Value, d: &mut Vec<Diagnostic>) -> Option<Vec<String>> {
+    let path = super::values::path_value(name, value, d)?;
+    let mut keys = Vec::new();
+    for segment in path.segments {
+        match segment {
+            ir::Segment::Key(key) => keys.push(key),
+            ir::Segment::Index(_) => {
+                d.push(
+                    Diagnostic::error(
+                        "tib::session-path",
+                        format!("`{name}` is read from the sign-in answer by its keys"),
+                        value.span(),
+                        "an index",
+                    )
+                    .with_help("name the value by the keys that lead to it, e.g. credentials.token"),
+                );
+                return None;
+            }
+        }
+    }
+    if keys.is_empty() {
+        d.push(
+            Diagnostic::error(
+                "tib::session-path",
+                format!("`{name}` cannot be the whole answer"),
+                value.span(),
+                "the whole answer",
+            )
+            .with_help("name the value by the keys that lead to it, e.g. credentials.token"),
+        );
+        return None;
+    }
+    Some(keys)
+}
+
 /// The auth kinds, as written after `auth`.
 pub const KINDS: &[&str] =
-    &["bearer", "basic", "headers", "query", "oauth_client_credentials", "oauth_authorization_code"];
+    &["bearer", "basic", "headers", "query", "oauth_client_credentials", "oauth_authorization_code", "session"];
 
 /// The settings of each auth kind that takes a block.
 pub fn settings(kind: &str) -> &'static [&'static str] {
@@ -34,6 +110,7 @@ pub fn settings(kind: &str) -> &'static [&'static str] {
             "key_id",
             "base_url_from",
         ],
+        "session" => &["path", "body", "token", "header", "values"],
         _ => &[],
     }
 }
@@ -127,6 +204,11 @@ pub fn auth(
             let value = creds.template(value?, Use::Secret, "the query value", d)?;
             warn_fixed(&value, "query key", s.span(), d);
             Some(ir::Auth::QueryKey { param: param?, value })
+        }
+        "session" => {
+            let block = block(d, "{ path = \"/auth/signin\"  body = { ... }  token = credentials.token }")?;
+            let s = Settings::block_among(block, settings("session"), &owner, &siblings(kind), d);
+            session(&s, creds, d).map(ir::Auth::Session)
         }
         "oauth_client_credentials" => {
             let block = block(d, "{ token_url = \"https://...\"  scopes = [\"users.read\"] }")?;

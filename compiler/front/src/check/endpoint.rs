@@ -62,7 +62,11 @@ pub fn endpoint(
             None
         }
     };
-    let path = request_path(request.path, d);
+    let session: Vec<String> = match auth {
+        Some(ir::Auth::Session(session)) => session.values.iter().map(|(name, _)| name.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let path = request_path(request.path, &session, d);
     let (query, headers, body, listings) = match request.settings {
         Some(block) => {
             let s = Settings::block(block, REQUEST_SETTINGS, "`request`", d);
@@ -243,7 +247,7 @@ fn body_fits(
 }
 
 /// A JSON object template: strings may hold credential placeholders.
-fn json_object(block: &ast::Block, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Json> {
+pub(super) fn json_object(block: &ast::Block, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::Json> {
     // A map keeps a long body linear.
     let mut seen: std::collections::HashMap<&str, &ast::Entry> = std::collections::HashMap::new();
     let mut entries = Vec::new();
@@ -302,8 +306,37 @@ fn json(value: &ast::Value, creds: &mut Credentials, d: &mut Vec<Diagnostic>) ->
 }
 
 /// The request path is relative to base_url and starts with `/`.
-pub fn request_path(s: &Str, d: &mut Vec<Diagnostic>) -> Option<String> {
-    let path = super::values::plain(s, "the request path", d)?;
+/// A request path; `{name}` may stand in it for each of `session` (the session's values), and
+/// is kept as written.
+pub fn request_path(s: &Str, session: &[String], d: &mut Vec<Diagnostic>) -> Option<String> {
+    let unknown = s.parts.iter().find_map(|part| match part {
+        ast::StrPart::Placeholder(word) if !session.contains(&word.text) => Some(word),
+        _ => None,
+    });
+    let path = match unknown {
+        // A session's values are what a path may name: one it does not give is named as such.
+        Some(word) if !session.is_empty() => {
+            let names: Vec<&str> = session.iter().map(String::as_str).collect();
+            let unknown = Diagnostic::error(
+                "tib::session-value",
+                format!("`{{{}}}` is no value the session gives", word.text),
+                word.span,
+                "not a value of the session",
+            );
+            d.push(match suggest::closest(&word.text, names.iter().copied()) {
+                Some(best) => unknown
+                    .with_help(format!("did you mean `{best}`? The session's values are named in its `values`"))
+                    .with_replacement(best),
+                None => unknown.with_help(format!(
+                    "the path may name the session's values ({}); add this one to `values` in `auth session`",
+                    names.join(", ")
+                )),
+            });
+            return None;
+        }
+        Some(_) => super::values::plain(s, "the request path", d)?,
+        None => crate::parse::string_text(s),
+    };
     if path.starts_with("http://") || path.starts_with("https://") {
         d.push(
             Diagnostic::error("tib::absolute-request-path", "the request path is a full URL", s.span, "absolute URL")

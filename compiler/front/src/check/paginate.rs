@@ -280,7 +280,7 @@ fn token(body: &Body<'_>, owner: &str, d: &mut Vec<Diagnostic>) -> Option<ir::Pa
     let continue_path = match s.get("continue_path") {
         None => Some(None),
         Some(value) => match (s.string("continue_path", d), s.get("body_field")) {
-            (Some(path), Some(_)) => super::endpoint::request_path(path, d).map(Some),
+            (Some(path), Some(_)) => super::endpoint::request_path(path, &[], d).map(Some),
             (Some(_), None) => {
                 d.push(
                     Diagnostic::error(

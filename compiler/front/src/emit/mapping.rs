@@ -275,7 +275,13 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
     let (body_type, body) = body_reading(spec);
     let users_path = spec.users_path.to_string();
     let users = leaf(body.clone(), body_shape, &spec.users_path);
-    let users_optional = spec.users_optional;
+    // `or none` is about the users key and the objects on the way to it: a body that is not an
+    // object is still an error.
+    let optional = match (spec.users_optional, body_shape) {
+        (false, _) => quote!(false),
+        (true, Shape::Users) => quote!(true),
+        (true, _) => quote!(body.get().is_some()),
+    };
     let api_error = spec.api_error.as_ref().map(|e| {
         let when = all(&body, body_shape, &e.when);
         let message = leaf(body.clone(), body_shape, &e.message);
@@ -333,7 +339,8 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
             ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
                 let mut body: #body_type = ::tib_support::page::read(bytes)?;
                 #api_error
-                let items = ::tib_support::page::users_mut(#users_mut, #users_path, #users_optional)?;
+                let optional = #optional;
+                let items = ::tib_support::page::users_mut(#users_mut, #users_path, optional)?;
                 let count = items.len();
                 for (item, listed) in items.iter_mut().enumerate() {
                     users(match listed.get_mut() {
@@ -358,7 +365,7 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
         ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
             let body: #body_type = ::tib_support::page::read(bytes)?;
             #api_error
-            let items = ::tib_support::page::users(#users, #users_path, #users_optional)?;
+            let items = ::tib_support::page::users(#users, #users_path, #optional)?;
             for item in items {
                 users(match item.get() {
                     Some(user) => map_user(user),

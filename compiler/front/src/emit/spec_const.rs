@@ -115,6 +115,21 @@ fn auth(auth: &ir::Auth) -> TokenStream {
             let value = template(value);
             quote!(#a::QueryKey { param: #param, value: #value })
         }
+        ir::Auth::Session(session) => {
+            let (path, body, token) = (&session.path, json(&session.body), &session.token);
+            let header = match &session.header {
+                Some(name) => quote!(Some(#name)),
+                None => quote!(None),
+            };
+            let values = session.values.iter().map(|(name, keys)| quote!((#name, &[#(#keys),*])));
+            quote!(#a::Session(::tib_support::spec::Session {
+                path: #path,
+                body: #body,
+                token: &[#(#token),*],
+                header: #header,
+                values: &[#(#values),*],
+            }))
+        }
         ir::Auth::OAuthClientCredentials(o) => {
             let (token_url, scopes, token_params) = (template(&o.token_url), &o.scopes, params(&o.token_params));
             let (client_auth, grant_type) = (client_auth(o.client_auth), &o.grant_type);
