@@ -807,3 +807,62 @@ async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_an
     assert!(types["Resources"].as_array().expect("types").iter().any(|t| t["endpoint"] == "/Groups"), "{types}");
     drop(server);
 }
+
+/// The builder's test asks the lookups of the sample's users, as a sync would, and its preview
+/// maps them joined; lookups that fail are said, and the preview goes on without their values.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builders_test_asks_the_samples_lookups_and_its_preview_reads_them() {
+    use tib_runtime::builder::trial;
+    use wiremock::matchers::path;
+    use wiremock::{Mock, ResponseTemplate};
+    let api = wiremock::MockServer::start().await;
+    let member = |id: u64, login: &str| json!({"id": id, "login": login, "email": format!("{login}@acme.example")});
+    Mock::given(path("/members"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([member(1, "ann"), member(2, "bob")])))
+        .mount(&api)
+        .await;
+    Mock::given(path("/memberships/ann"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"role": "admin", "note": "token gh-secret-1"})))
+        .mount(&api)
+        .await;
+    Mock::given(path("/memberships/bob"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"role": "member"})))
+        .mount(&api)
+        .await;
+    let draft = format!(
+        "app \"Hub\"\nbase_url \"{}\"\ncredentials {{\n  token secret \"A token\"\n}}\nauth bearer \"{{token}}\"\n\
+         request GET \"/members\"\nlookup membership GET \"/memberships/{{login}}\"\npaginate none\nusers at .\n\
+         fields {{\n  id    = id\n  email = email\n  role  = membership.role\n}}\n",
+        api.uri()
+    );
+    let catalog = tib_front::catalog::Catalog::missing();
+    let client = tib_support::Client::new(tib_support::ClientSettings {
+        network: tib_support::NetworkPolicy::with_loopback(),
+        ..tib_support::ClientSettings::default()
+    })
+    .expect("a client");
+    let mut typed = trial::Trial::default();
+    typed.remember([("token".to_owned(), "gh-secret-1".to_owned())]);
+    let connector = std::sync::Arc::new(trial::ready(&draft, &catalog).expect("the request side checks"));
+    let report = trial::test(connector.clone(), &typed, &client).await.expect("tested");
+    let answer = report.answer.expect("answered");
+    assert!(answer.lookups_failed.is_none(), "{:?}", answer.lookups_failed);
+    let joined = String::from_utf8_lossy(answer.joined.answer(0, 0).expect("ann's membership")).into_owned();
+    assert!(joined.contains("[redacted]") && !joined.contains("gh-secret-1"), "secrets redacted: {joined}");
+    let spec = tib_front::compile("draft.tib", &draft, &catalog).spec.expect("the draft checks");
+    let preview = trial::preview(spec.clone(), &answer.body, &answer.joined).expect("a preview");
+    let roles: Vec<Option<&str>> = preview.users.iter().map(|u| u.role.as_deref()).collect();
+    assert_eq!(roles, [Some("admin"), Some("member")], "the roles the lookups gave");
+
+    api.reset().await;
+    Mock::given(path("/members"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([member(1, "ann")])))
+        .mount(&api)
+        .await;
+    let report = trial::test(connector, &typed, &client).await.expect("tested");
+    let answer = report.answer.expect("the users request answered");
+    let failed = answer.lookups_failed.expect("the membership answered 404");
+    assert!(failed.contains("/memberships/ann") && failed.contains("404"), "{failed}");
+    let preview = trial::preview(spec, &answer.body, &answer.joined).expect("a preview without the lookups");
+    assert_eq!((preview.total, preview.users[0].role.as_deref()), (1, None));
+}

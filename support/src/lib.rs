@@ -34,7 +34,7 @@ pub use error::SyncError;
 pub use http::{Client, ClientSettings, DEFAULT_MAX_ANSWER_BYTES, RetryPolicy};
 pub use network::NetworkPolicy;
 pub use page::{ApiErrorKind, Joined, PageError, PageInfo};
-pub use paginate::{DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, probe, sync};
+pub use paginate::{DEFAULT_DEADLINE, PageUsers, Probe, ProbeAnswer, SyncOptions, SyncSummary, lookups, probe, sync};
 pub use printable::{one_line, printable, storable};
 pub use record::{Dropped, User};
 pub use request::Connection;

@@ -87,7 +87,7 @@ impl PageError {
 /// The answers of a page's lookups, by listed item and lookup: what a connector joins to each
 /// user. An item has no answer where its lookup could not be asked (a value of its path missing)
 /// or answered 404 with `not_found = "none"`.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Joined {
     lookups: usize,
     answers: Vec<Option<bytes::Bytes>>,
@@ -97,6 +97,16 @@ impl Joined {
     /// Room for `items` listed items of `lookups` lookups each, none answered yet.
     pub fn new(items: usize, lookups: usize) -> Self {
         Joined { lookups, answers: vec![None; items * lookups] }
+    }
+
+    /// The listed items it has room for.
+    pub fn items(&self) -> usize {
+        self.answers.len().checked_div(self.lookups).unwrap_or(0)
+    }
+
+    /// The lookups of each item.
+    pub fn lookups(&self) -> usize {
+        self.lookups
     }
 
     /// Gives `item` its answer to `lookup`.

@@ -91,20 +91,8 @@ pub async fn sync(
         Pagination::Offset(counted) | Pagination::PageNumber(counted) => u64::from(counted.concurrency.max(1)),
         Pagination::None | Pagination::NextUrl { .. } | Pagination::Token { .. } => 1,
     };
-    let pages = Pages {
-        client,
-        connector,
-        requests: requests(spec, connection).await?,
-        retry: &options.retry,
-        answer_bytes: client.max_answer_bytes() / window,
-        lookups: spec
-            .lookups
-            .iter()
-            .map(|lookup| tokio::sync::Semaphore::new(lookup.concurrency.max(1) as usize))
-            .collect(),
-        looked_up: AtomicU64::new(0),
-        lookup_nanos: AtomicU64::new(0),
-    };
+    let requests = requests(spec, connection).await?;
+    let pages = Pages::new(client, connector, requests, &options.retry, client.max_answer_bytes() / window);
     let listings = spec.endpoint.listings;
     let handed = Handed {
         max_pages: options.max_pages,
@@ -272,7 +260,28 @@ enum Link {
     Token { param: TokenTarget, continue_path: Option<&'static str>, source: TokenSource },
 }
 
-impl Pages<'_> {
+impl<'r> Pages<'r> {
+    fn new(
+        client: &'r Client,
+        connector: Arc<dyn Connector>,
+        requests: Requests<'r>,
+        retry: &'r RetryPolicy,
+        answer_bytes: u64,
+    ) -> Self {
+        let spec = connector.spec();
+        let lookups = spec.lookups.iter().map(|l| tokio::sync::Semaphore::new(l.concurrency.max(1) as usize)).collect();
+        Pages {
+            client,
+            connector,
+            requests,
+            retry,
+            answer_bytes,
+            lookups,
+            looked_up: AtomicU64::new(0),
+            lookup_nanos: AtomicU64::new(0),
+        }
+    }
+
     /// Sends one page's request and reads the page.
     async fn get(&self, url: Url, body: Option<&Value>, number: u32) -> Result<Fetched, SyncError> {
         self.get_after(url, body, number, 0).await
@@ -327,13 +336,22 @@ impl Pages<'_> {
     /// Asks the lookups of each user a page lists, at most each lookup's concurrency at once
     /// across the sync: what the connector joins to the users.
     async fn join(&self, body: &[u8]) -> Result<Joined, SyncError> {
+        self.join_first(body, usize::MAX).await
+    }
+
+    /// [`Pages::join`] for the first `most` users the page lists.
+    async fn join_first(&self, body: &[u8], most: usize) -> Result<Joined, SyncError> {
         let lookups = self.connector.spec().lookups;
         if lookups.is_empty() {
             return Ok(Joined::default());
         }
         let started = Instant::now();
         let mut keys = Vec::new();
-        self.connector.lookup_keys(body, &mut |user| keys.push(user));
+        self.connector.lookup_keys(body, &mut |user| {
+            if keys.len() < most {
+                keys.push(user);
+            }
+        });
         let mut joined = Joined::new(keys.len(), lookups.len());
         let mut asked: FuturesUnordered<_> = keys
             .iter()
@@ -636,6 +654,26 @@ fn read(connector: &dyn Connector, answer: http::Answer, joined: &Joined, number
         Err(dropped) => users.dropped.push(dropped),
     })?;
     Ok(Fetched { number, info, headers: answer.headers, users })
+}
+
+/// The lookups of the first `most` users a page's `body` lists, asked as a sync asks them: what a
+/// person trying a spec sees joined to the users of its first page (the builder's preview).
+pub async fn lookups(
+    client: &Client,
+    connector: Arc<dyn Connector>,
+    connection: &Connection<'_>,
+    body: &[u8],
+    retry: &RetryPolicy,
+    most: usize,
+) -> Result<Joined, SyncError> {
+    let spec = connector.spec();
+    if spec.lookups.is_empty() {
+        return Ok(Joined::default());
+    }
+    let session = session(client, spec, connection, retry)?;
+    let connection = &signed_in(connection, session.as_ref());
+    let requests = requests(spec, connection).await?;
+    Pages::new(client, connector, requests, retry, client.max_answer_bytes()).join_first(body, most).await
 }
 
 /// The first page's request, as sent, and its answer, unread: what

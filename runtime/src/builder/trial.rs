@@ -31,6 +31,8 @@ use crate::operate::Error;
 const BODY_LINES: usize = 60;
 /// Sample users shown in the preview.
 const PREVIEW_USERS: usize = 50;
+/// Sample users whose lookups a test asks: a person waits for them.
+const LOOKED_UP: usize = 100;
 
 /// What a draft's test holds, in memory only.
 #[derive(Default)]
@@ -89,6 +91,10 @@ pub struct Answer {
     /// The body pretty-printed and cut, for showing.
     pub shown: String,
     pub size: String,
+    /// The lookups of the sample's first users, as the draft asks them, secrets redacted.
+    pub joined: tib_support::Joined,
+    /// Why the lookups could not be asked, when they could not.
+    pub lookups_failed: Option<String>,
 }
 
 /// Where the users are in the answer.
@@ -164,8 +170,8 @@ pub fn oauth_client(connector: &Interpreted, trial: &Trial, http: &tib_support::
 }
 
 /// Sends the draft's first request with the test's credentials and reads the answer.
-pub async fn test(connector: &Interpreted, trial: &Trial, http: &tib_support::Client) -> Result<Report, Error> {
-    let values = values(connector, trial)?;
+pub async fn test(connector: Arc<Interpreted>, trial: &Trial, http: &tib_support::Client) -> Result<Report, Error> {
+    let values = values(&connector, trial)?;
     let tokens: Option<Arc<dyn TokenProvider>> = match (&connector.ir().auth, &trial.tokens) {
         (ir::Auth::OAuthAuthorizationCode(_), Some(tokens)) => {
             Some(Arc::new(StaticToken(Secret::new(tokens.access_token.clone()))))
@@ -183,7 +189,7 @@ pub async fn test(connector: &Interpreted, trial: &Trial, http: &tib_support::Cl
     // A person waits for the answer: retry less and sooner than a scheduled sync.
     let retry =
         RetryPolicy { max_retries: 1, base_delay: Duration::from_millis(250), max_delay: Duration::from_secs(5) };
-    let probe = tib_support::probe(http, connector, &connection, &retry)
+    let probe = tib_support::probe(http, connector.as_ref(), &connection, &retry)
         .await
         .map_err(|e| Error::invalid(values.redact(&format!("the request could not be made: {e}"))))?;
     let secrets = &probe.secrets;
@@ -191,7 +197,15 @@ pub async fn test(connector: &Interpreted, trial: &Trial, http: &tib_support::Cl
         Err(error) => Err(secrets.redact(&error.to_string())),
         Ok(answer) => {
             let body = secrets.redact(&String::from_utf8_lossy(&answer.body));
+            let asked =
+                tib_support::lookups(http, connector.clone(), &connection, &answer.body, &retry, LOOKED_UP).await;
+            let (joined, lookups_failed) = match asked {
+                Ok(joined) => (redacted(&joined, secrets), None),
+                Err(error) => (tib_support::Joined::default(), Some(secrets.redact(&error.to_string()))),
+            };
             Ok(Answer {
+                joined,
+                lookups_failed,
                 status: answer.status,
                 elapsed: answer.elapsed,
                 headers: answer.headers.iter().map(|(n, v)| (n.clone(), secrets.redact(v))).collect(),
@@ -202,6 +216,19 @@ pub async fn test(connector: &Interpreted, trial: &Trial, http: &tib_support::Cl
         }
     };
     Ok(Report { method: probe.method, url: probe.url, request_headers: probe.headers, answer })
+}
+
+/// The lookups' answers with every secret taken out, as the answer's body is.
+fn redacted(joined: &tib_support::Joined, secrets: &CredentialValues) -> tib_support::Joined {
+    let mut out = tib_support::Joined::new(joined.items(), joined.lookups());
+    for item in 0..joined.items() {
+        for lookup in 0..joined.lookups() {
+            if let Some(answer) = joined.answer(item, lookup) {
+                out.set(item, lookup, secrets.redact(&String::from_utf8_lossy(answer)).into_bytes().into());
+            }
+        }
+    }
+    out
 }
 
 /// Where the users are in a test's answer, by the draft's users path as it is now.
@@ -258,8 +285,9 @@ pub struct Preview {
     pub active: Vec<String>,
 }
 
-/// Maps the sample answer with the draft's checked spec.
-pub fn preview(spec: ir::Spec, body: &str) -> Result<Preview, String> {
+/// Maps the sample answer with the draft's checked spec, its users joined to the answers their
+/// lookups gave at the test.
+pub fn preview(spec: ir::Spec, body: &str, joined: &tib_support::Joined) -> Result<Preview, String> {
     let names: Vec<String> = match &spec.licenses {
         ir::Licenses::Auto { name } => vec![name.clone()],
         ir::Licenses::None => Vec::new(),
@@ -269,7 +297,7 @@ pub fn preview(spec: ir::Spec, body: &str) -> Result<Preview, String> {
     };
     let connector = Interpreted::new(spec).count_presence();
     let mut preview = Preview { licenses: names.into_iter().map(|n| (n, Vec::new())).collect(), ..Preview::default() };
-    let read = connector.parse_page(body.as_bytes(), &mut |user| match user {
+    let read = connector.parse_joined(body.as_bytes(), joined, &mut |user| match user {
         Ok(user) => {
             preview.total += 1;
             let id = user.external_id.to_string();

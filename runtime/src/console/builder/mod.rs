@@ -229,7 +229,7 @@ pub(super) async fn test(
             d.trial.remember(typed(&form));
             Ok::<_, Error>((trial::ready(&d.text, &catalog)?, d.trial.snapshot()))
         })??;
-        let report = trial::test(&connector, &snapshot, &web.services.client).await?;
+        let report = trial::test(Arc::new(connector), &snapshot, &web.services.client).await?;
         web.builder.with(&operator.session, &draft, |d| d.trial.report = Some(report))?;
         Ok(Redirect::to(&format!("{}#report", step_path(&draft, Step::Test))).into_response())
     };

@@ -617,13 +617,16 @@ pub(super) fn preview_part(draft: &Draft, catalog: &Catalog, problem: Option<Str
             (diagnostics(&checked.diagnostics, &draft.text))
         };
     };
-    let preview = match trial::preview(spec, &answer.body) {
+    let preview = match trial::preview(spec, &answer.body, &answer.joined) {
         Ok(preview) => preview,
         Err(error) => return html! { p.error { "The answer cannot be read with this spec: " (line(&error)) } },
     };
     html! {
         h3 { "Preview" }
         p #preview-summary { (preview.total) " users map, " (preview.dropped.len()) " dropped, " (preview.active.len()) " active." }
+        @if let Some(failed) = &answer.lookups_failed {
+            p.error { "The lookups could not be asked, so the values they give are missing: " (line(failed)) }
+        }
         @if !warnings.is_empty() { ul.problems { @for w in &warnings { li { (line(&w.message)) } } } }
         ul.problems {
             @for path in &preview.absent { li { "No sample user has " code { (path) } "." } }
