@@ -236,6 +236,8 @@ impl Engine {
             }
             (Some(Ok(summary)), Ok(())) => summary,
         };
+        totals.lookups = i64::try_from(summary.lookups).unwrap_or(i64::MAX);
+        totals.lookup_ms = i64::try_from(summary.lookup_time.as_millis()).unwrap_or(i64::MAX);
         if summary.unlinked {
             // Right for an account of one page; for a larger one the spec reads the link from the wrong place.
             let warning = "only the first page was read: no page held the link to the next; if the account has \

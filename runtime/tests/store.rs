@@ -260,7 +260,7 @@ fn history(store: &dyn Store, id: i64, user: Option<&str>) -> Vec<(String, Event
 }
 
 on_both_backends!(
-    a_run_keeps_its_warning,
+    a_run_keeps_its_warning_and_what_its_lookups_cost,
     a_sync_that_lost_its_lease_is_not_applied,
     due_connections_are_claimed_once_within_the_limit_the_slow_share_and_each_integrations_cap,
     a_lease_renewed_stands_and_a_lapsed_one_is_freed_with_its_connection_due_again,
@@ -503,16 +503,24 @@ fn a_sync_that_would_delete_most_users_is_held_until_approved(backend: &Backend)
 }
 
 /// A run that worked keeps its warning (only its first page read, say); one without has none.
-fn a_run_keeps_its_warning(backend: &Backend) {
+fn a_run_keeps_its_warning_and_what_its_lookups_cost(backend: &Backend) {
     let store = backend.open();
     let (id, _) = connect(store.as_ref(), "okta", "Prod");
     sync(store.as_ref(), id, &users(0..3), 100);
     let Started { run_id, baseline } = staged(store.as_ref(), id, &users(0..3), 200);
     let warning = "only the first page was read: no page held the link to the next".to_owned();
-    let totals = RunTotals { pages: 1, users_seen: 3, warning: Some(warning.clone()), ..RunTotals::default() };
+    let totals = RunTotals {
+        pages: 1,
+        users_seen: 3,
+        warning: Some(warning.clone()),
+        lookups: 3,
+        lookup_ms: 1_250,
+        ..RunTotals::default()
+    };
     store.complete_run(run_id, OWNER, baseline, &totals, ApplyPolicy::default(), 200).expect("complete");
-    let warnings: Vec<Option<String>> = store.runs(id, 10).expect("runs").into_iter().map(|r| r.warning).collect();
-    assert_eq!(warnings, [Some(warning), None], "newest first");
+    let runs = store.runs(id, 10).expect("runs");
+    let kept: Vec<(Option<String>, i64, i64)> = runs.into_iter().map(|r| (r.warning, r.lookups, r.lookup_ms)).collect();
+    assert_eq!(kept, [(Some(warning), 3, 1_250), (None, 0, 0)], "newest first");
 }
 
 fn a_newer_sync_supersedes_a_held_one(backend: &Backend) {

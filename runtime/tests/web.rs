@@ -770,6 +770,8 @@ async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_an
         }
     };
 
+    let (_, connection) = get("/api/v1/connections/jira/Acme").await;
+    assert_eq!(connection["last_run"]["lookups"], 3, "one lookup per user, counted in the run: {connection}");
     let (status, page) = get("/api/v1/connections/jira/Acme/users").await;
     assert_eq!(status, 200, "{page}");
     let ada = page["users"].as_array().expect("users").iter().find(|u| u["external_id"] == "ada").expect("ada").clone();

@@ -191,6 +191,10 @@ pub struct Run {
     pub error: Option<String>,
     /// What deserves a look in a run that worked: only the first page read, say.
     pub warning: Option<String>,
+    /// Requests asked per listed user (the spec's lookups).
+    pub lookups: i64,
+    /// Milliseconds the pages waited for their lookups, summed.
+    pub lookup_ms: i64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -215,6 +219,8 @@ impl From<store::Run> for Run {
             deleted: run.deleted,
             error: run.error,
             warning: run.warning,
+            lookups: run.lookups,
+            lookup_ms: run.lookup_ms,
         }
     }
 }

@@ -240,7 +240,10 @@ fn runs_table(runs: &[Run]) -> Markup {
                         td { (when(Some(run.started_at))) }
                         td { (run.outcome.as_str()) }
                         td { (duration(run)) }
-                        td { (run.pages) }
+                        td {
+                            (run.pages)
+                            @if run.lookups > 0 { br; small { (run.lookups) " lookups, " (run.lookup_ms / 1000) " s" } }
+                        }
                         td { (run.users_seen) }
                         td { (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" } }
                         td { (run.added) " / " (run.updated) " / " (run.deleted) }
@@ -405,6 +408,8 @@ mod tests {
             updated: 0,
             deleted: 0,
             warning: Some("only the first page was read <b>".to_owned()),
+            lookups: 5,
+            lookup_ms: 2_400,
         };
         let summary = Summary { connection, last_run: Some(run.clone()), with_access: 4, users: 5 };
         AccountPage {

@@ -164,6 +164,8 @@ mod tests {
             updated: 0,
             deleted: 0,
             warning: None,
+            lookups: 0,
+            lookup_ms: 0,
         });
         Summary { connection, last_run, with_access: 3, users: 4 }
     }

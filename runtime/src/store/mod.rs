@@ -161,6 +161,9 @@ pub struct Run {
     pub deleted: i64,
     /// What deserves a look in a run that worked: only the first page read, say.
     pub warning: Option<String>,
+    /// Requests asked per listed user (`lookup`), and the milliseconds pages waited for them.
+    pub lookups: i64,
+    pub lookup_ms: i64,
 }
 
 /// A run started: its id, and the stored users it compares against.
@@ -178,6 +181,9 @@ pub struct RunTotals {
     pub dropped_reasons: Vec<(String, i64)>,
     /// What deserves a look, recorded with the run ([`Run::warning`]).
     pub warning: Option<String>,
+    /// The lookups' requests, and the milliseconds pages waited for them ([`Run::lookups`]).
+    pub lookups: i64,
+    pub lookup_ms: i64,
 }
 
 /// When a complete sync is held instead of applied.

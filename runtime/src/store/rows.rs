@@ -25,7 +25,8 @@ pub(super) const CONNECTION_COLUMNS: &str = "id, integration, account, credentia
                                              authorize_url, tokens";
 
 pub(super) const RUN_COLUMNS: &str = "id, connection_id, started_at, ended_at, outcome, pages, users_seen, \
-                                      users_dropped, dropped_reasons, error, added, updated, deleted, warning";
+                                      users_dropped, dropped_reasons, error, added, updated, deleted, warning, \
+                                      lookups, lookup_ms";
 
 /// A history entry: whose, when, by which run, what happened and its detail.
 pub(super) const HISTORY_COLUMNS: &str = "h.external_id, h.at, h.run_id, h.event, h.detail";
@@ -78,6 +79,8 @@ pub(super) fn run<R: Cells>(row: &R) -> Result<Run, R::Error> {
         updated: row.int(11)?,
         deleted: row.int(12)?,
         warning: row.opt_text(13)?,
+        lookups: row.int(14)?,
+        lookup_ms: row.int(15)?,
     })
 }
 

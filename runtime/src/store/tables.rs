@@ -87,6 +87,8 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("updated", Int),
                 ("deleted", Int),
                 ("warning", Text),
+                ("lookups", Int),
+                ("lookup_ms", Int),
             ],
         ),
         (

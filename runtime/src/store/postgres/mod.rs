@@ -268,8 +268,19 @@ async fn record_totals(
     let ended = tx
         .execute(
             "UPDATE runs SET outcome = $2, ended_at = $3, pages = $4, users_seen = $5, users_dropped = $6, \
-             dropped_reasons = $7, warning = $8 WHERE id = $1 AND outcome = 'running'",
-            &[&run_id, &outcome.as_str(), &now, &totals.pages, &totals.users_seen, &dropped, &reasons, &totals.warning],
+             dropped_reasons = $7, warning = $8, lookups = $9, lookup_ms = $10 WHERE id = $1 AND outcome = 'running'",
+            &[
+                &run_id,
+                &outcome.as_str(),
+                &now,
+                &totals.pages,
+                &totals.users_seen,
+                &dropped,
+                &reasons,
+                &totals.warning,
+                &totals.lookups,
+                &totals.lookup_ms,
+            ],
         )
         .await
         .map_err(&e)?;

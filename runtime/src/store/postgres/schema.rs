@@ -110,8 +110,11 @@ CREATE INDEX history_by_time ON user_history (connection_id, at);
     r#"
 ALTER TABLE runs ADD COLUMN warning TEXT;
 "#,
-    // Roles and groups (JSON lists), the account type and the last activity: null where the user has none.
+    // Roles and groups (JSON lists), the account type and the last activity: null where the user has
+    // none; what a run's lookups cost.
     r#"
+ALTER TABLE runs ADD COLUMN lookups BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN lookup_ms BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE users ADD COLUMN roles TEXT;
 ALTER TABLE users ADD COLUMN groups TEXT;
 ALTER TABLE users ADD COLUMN account_type TEXT;

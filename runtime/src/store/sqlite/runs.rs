@@ -220,7 +220,7 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
     let ended = tx
         .execute(
             "UPDATE runs SET outcome = ?2, ended_at = ?3, pages = ?4, users_seen = ?5, users_dropped = ?6, \
-         dropped_reasons = ?7, warning = ?8 WHERE id = ?1 AND outcome = 'running'",
+         dropped_reasons = ?7, warning = ?8, lookups = ?9, lookup_ms = ?10 WHERE id = ?1 AND outcome = 'running'",
             params![
                 run_id,
                 outcome.as_str(),
@@ -229,7 +229,9 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
                 totals.users_seen,
                 dropped,
                 json_text(&totals.dropped_reasons),
-                totals.warning
+                totals.warning,
+                totals.lookups,
+                totals.lookup_ms
             ],
         )
         .map_err(err("recording the run"))?;
