@@ -234,6 +234,15 @@ impl Auth {
                 auth.settings = vec![("param".into(), "\"api_key\"".into()), ("value".into(), "\"{api_key}\"".into())];
             }
             "oauth_client_credentials" => auth.settings = vec![("token_url".into(), "\"\"".into())],
+            "session" => {
+                ask("username", "text", "The user name");
+                ask("password", "secret", "The password or API token");
+                auth.settings = vec![
+                    ("path".into(), "\"/auth/signin\"".into()),
+                    ("body".into(), "{ \"username\" = \"{username}\" \"password\" = \"{password}\" }".into()),
+                    ("token".into(), "token".into()),
+                ];
+            }
             "oauth_authorization_code" => {
                 auth.settings = vec![
                     ("authorize_url".into(), "\"\"".into()),
@@ -906,6 +915,26 @@ mod tests {
                 twice = text::replace(&twice, part, section.as_deref()).expect("stays readable");
             }
             assert_eq!(rewritten, twice, "{name}");
+        }
+    }
+
+    /// Each auth kind the builder offers starts from settings that check, once its credentials are typed.
+    #[test]
+    fn every_auth_kind_starts_from_settings_that_check() {
+        let base = "app \"A\"\nbase_url \"https://a.example\"\nrequest GET \"/users\"\npaginate none\nusers at .\n\
+                    fields {\n  id = id\n  email = email\n}\n";
+        for kind in tib_front::check::vocabulary::AUTH_KINDS {
+            let auth = Auth::starting(kind, Vec::new());
+            let mut text = base.to_owned();
+            for (part, section) in auth.sections() {
+                text = text::replace(&text, part, section.as_deref()).expect("stays readable");
+            }
+            // OAuth's URLs are left for the person to type: filled here, the rest stands as started.
+            let text = text.replace("= \"\"", "= \"https://a.example/token\"");
+            let compiled = tib_front::compile("a.tib", &text, &tib_front::catalog::Catalog::missing());
+            let errors: Vec<&str> =
+                compiled.diagnostics.iter().filter(|d| d.is_error()).map(|d| d.message.as_str()).collect();
+            assert!(errors.is_empty(), "{kind}: {errors:?}\n{text}");
         }
     }
 

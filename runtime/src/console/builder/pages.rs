@@ -272,6 +272,10 @@ fn setting_hint(name: &str) -> Markup {
         "page_size" | "start" | "first_page" | "concurrency" => "a number: 100",
         "max_users" => "the most users the API lists this way: 10000",
         "continue_path" => "a path in the answer: data.next",
+        "path" => r#"the sign-in path after base_url: "/auth/signin""#,
+        "token" => "where the sign-in answer holds the token: credentials.token",
+        "header" => r#"the header the token is sent in: "X-Tableau-Auth" (else Authorization: Bearer)"#,
+        "values" => "values of the answer the users path names: { site_id = credentials.site.id }",
         _ => r#""text", with {credential} where a credential goes"#,
     };
     html! { "As the spec writes it: " code { (example) } }
@@ -493,6 +497,7 @@ fn kind_words(kind: &str) -> &'static str {
         "query" => "A key in the query",
         "oauth_client_credentials" => "OAuth 2.0 client credentials",
         "oauth_authorization_code" => "OAuth 2.0 authorization code",
+        "session" => "A sign-in session (the answer holds the token)",
         _ => "another kind",
     }
 }
