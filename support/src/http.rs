@@ -48,6 +48,9 @@ pub struct ClientSettings {
     pub max_answer_bytes: u64,
     /// Where requests may go.
     pub network: NetworkPolicy,
+    /// Certificates of authorities trusted besides the public ones, PEM: an on-premise API signed
+    /// by a company's own authority.
+    pub trusted: Vec<Vec<u8>>,
 }
 
 /// 32 MiB: a page of thousands of users, far below what would hurt the other syncs of a process.
@@ -59,18 +62,28 @@ impl Default for ClientSettings {
             timeout: Duration::from_secs(30),
             max_answer_bytes: DEFAULT_MAX_ANSWER_BYTES,
             network: NetworkPolicy::default(),
+            trusted: Vec::new(),
         }
     }
 }
 
 /// The HTTP client every sync of a process shares.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
     /// For OAuth token endpoints: it follows no redirects (RFC 9700 section 4.11).
     token_http: reqwest::Client,
     max_answer_bytes: u64,
     network: NetworkPolicy,
+    /// What it was made with, to make one like it that presents a client certificate.
+    settings: ClientSettings,
+    resolver: Arc<dyn reqwest::dns::Resolve>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("settings", &self.settings).finish_non_exhaustive()
+    }
 }
 
 /// Longest API error body kept in an error.
@@ -90,27 +103,60 @@ impl Client {
         settings: ClientSettings,
         resolver: Arc<dyn reqwest::dns::Resolve>,
     ) -> Result<Client, SyncError> {
-        let guarded = Arc::new(network::Guarded { policy: settings.network.clone(), inner: resolver });
+        Client::build(settings, resolver, None)
+    }
+
+    /// A client like this one that presents `identity` (a certificate chain and its private key,
+    /// PEM) to servers that ask for one: an API that authenticates its clients by certificate (mTLS).
+    pub fn with_identity(&self, identity: &[u8]) -> Result<Client, SyncError> {
+        let identity = reqwest::Identity::from_pem(identity).map_err(|_| {
+            SyncError::Config(
+                "the client certificate is not a PEM certificate with its private key (PKCS #8, RSA or EC)".to_owned(),
+            )
+        })?;
+        Client::build(self.settings.clone(), self.resolver.clone(), Some(identity))
+    }
+
+    fn build(
+        settings: ClientSettings,
+        resolver: Arc<dyn reqwest::dns::Resolve>,
+        identity: Option<reqwest::Identity>,
+    ) -> Result<Client, SyncError> {
+        let guarded = Arc::new(network::Guarded { policy: settings.network.clone(), inner: resolver.clone() });
+        let mut roots = Vec::new();
+        for pem in &settings.trusted {
+            roots.push(
+                reqwest::Certificate::from_pem(pem)
+                    .map_err(|e| SyncError::Config(format!("a trusted authority's certificate is not PEM: {e}")))?,
+            );
+        }
         let same_origin = reqwest::redirect::Policy::custom(|attempt| {
             let same_origin = attempt.previous().first().is_some_and(|first| first.origin() == attempt.url().origin());
             if same_origin && attempt.previous().len() < 5 { attempt.follow() } else { attempt.stop() }
         });
         let build = |redirects: reqwest::redirect::Policy| {
-            reqwest::Client::builder()
+            let mut builder = reqwest::Client::builder()
                 .timeout(settings.timeout)
                 .connect_timeout(settings.timeout.min(Duration::from_secs(10)))
                 .gzip(true)
                 .redirect(redirects)
                 .dns_resolver(guarded.clone())
-                .user_agent(concat!("tib/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| SyncError::Config(format!("cannot start the HTTP client: {e}")))
+                .user_agent(concat!("tib/", env!("CARGO_PKG_VERSION")));
+            for root in &roots {
+                builder = builder.add_root_certificate(root.clone());
+            }
+            if let Some(identity) = &identity {
+                builder = builder.identity(identity.clone());
+            }
+            builder.build().map_err(|e| SyncError::Config(format!("cannot start the HTTP client: {e}")))
         };
         Ok(Client {
             http: build(same_origin)?,
             token_http: build(reqwest::redirect::Policy::none())?,
             max_answer_bytes: settings.max_answer_bytes,
-            network: settings.network,
+            network: settings.network.clone(),
+            settings,
+            resolver,
         })
     }
 

@@ -84,6 +84,7 @@ pub async fn sync(
     sink: &mut (dyn FnMut(PageUsers) + Send),
 ) -> Result<SyncSummary, SyncError> {
     let spec = connector.spec();
+    let client = &*client_for(client, spec, connection)?;
     let session = session(client, spec, connection, &options.retry)?;
     let connection = &signed_in(connection, session.as_ref());
     // The bound on what a sync holds of its answers is shared by the requests it keeps in flight.
@@ -122,6 +123,19 @@ pub async fn sync(
     summary.lookups = run.pages.looked_up.load(Ordering::Relaxed);
     summary.lookup_time = Duration::from_nanos(run.pages.lookup_nanos.load(Ordering::Relaxed));
     Ok(summary)
+}
+
+/// The client a connection's requests go through: the process's, or one like it that presents the
+/// connection's client certificate.
+fn client_for<'c>(
+    client: &'c Client,
+    spec: &'static crate::Spec,
+    connection: &Connection<'_>,
+) -> Result<std::borrow::Cow<'c, Client>, SyncError> {
+    match spec.endpoint.client_certificate {
+        None => Ok(std::borrow::Cow::Borrowed(client)),
+        Some(index) => Ok(std::borrow::Cow::Owned(client.with_identity(connection.credentials.get(index).as_bytes())?)),
+    }
 }
 
 /// The sign-in of a spec with `auth session`, for a connection that brings no tokens of its own.
@@ -670,6 +684,7 @@ pub async fn lookups(
     if spec.lookups.is_empty() {
         return Ok(Joined::default());
     }
+    let client = &*client_for(client, spec, connection)?;
     let session = session(client, spec, connection, retry)?;
     let connection = &signed_in(connection, session.as_ref());
     let requests = requests(spec, connection).await?;
@@ -713,6 +728,7 @@ pub async fn probe(
     connection: &Connection<'_>,
     retry: &RetryPolicy,
 ) -> Result<Probe, SyncError> {
+    let client = &*client_for(client, connector.spec(), connection)?;
     let session = session(client, connector.spec(), connection, retry)?;
     let connection = &signed_in(connection, session.as_ref());
     let requests = requests(connector.spec(), connection).await?;

@@ -183,6 +183,9 @@ pub struct Endpoint {
     pub body: Option<Json>,
     /// Query variants listed one after another in one sync; empty: one listing.
     pub listings: &'static [&'static [Param]],
+    /// The credential (by index) holding the client certificate and its key, PEM, for an API that
+    /// authenticates its clients by certificate (mTLS).
+    pub client_certificate: Option<usize>,
 }
 
 /// A JSON body template.

@@ -1263,7 +1263,8 @@ async fn redirects_are_followed_within_the_origin_and_never_to_another() {
 /// A client that reads at most `max_answer_bytes` of the answers of a sync.
 fn bounded_client(max_answer_bytes: u64) -> Client {
     let network = NetworkPolicy::with_loopback();
-    Client::new(ClientSettings { timeout: Duration::from_secs(10), max_answer_bytes, network }).expect("client")
+    Client::new(ClientSettings { timeout: Duration::from_secs(10), max_answer_bytes, network, trusted: Vec::new() })
+        .expect("client")
 }
 
 async fn slack_through(client: &Client, base: &str) -> Result<(Synced, SyncSummary), SyncError> {
@@ -1398,4 +1399,102 @@ async fn addresses_written_out_are_refused_in_every_spelling_without_a_request()
         let shown = error.as_ref().map(ToString::to_string).unwrap_or_default();
         assert!(shown.contains("is a loopback address"), "{host}: {shown}");
     }
+}
+
+/// A users API on 127.0.0.1 behind TLS that asks every client for a certificate its own
+/// authority signed (mTLS): a spec naming the connection's certificate syncs through it, and a
+/// client without one is refused at the handshake.
+#[tokio::test]
+async fn a_client_certificate_is_presented_to_an_api_that_asks_for_one() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::pki_types::PrivatePkcs8KeyDer;
+    use tokio_rustls::rustls::server::WebPkiClientVerifier;
+    use tokio_rustls::rustls::{RootCertStore, ServerConfig};
+
+    let authority_key = rcgen::KeyPair::generate().expect("a key");
+    let mut authority = rcgen::CertificateParams::new(Vec::<String>::new()).expect("parameters");
+    authority.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let authority = authority.self_signed(&authority_key).expect("the company's authority");
+    let signed = |name: &str| {
+        let key = rcgen::KeyPair::generate().expect("a key");
+        let params = rcgen::CertificateParams::new(vec![name.to_owned()]).expect("parameters");
+        (params.signed_by(&key, &authority, &authority_key).expect("signed"), key)
+    };
+    let (server_cert, server_key) = signed("127.0.0.1");
+    let (client_cert, client_key) = signed("tib");
+    let mut roots = RootCertStore::empty();
+    roots.add(authority.der().clone()).expect("a root");
+    let verifier = WebPkiClientVerifier::builder(Arc::new(roots)).build().expect("a verifier");
+    let config = ServerConfig::builder()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![server_cert.der().clone()], PrivatePkcs8KeyDer::from(server_key.serialize_der()).into())
+        .expect("a TLS configuration");
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                // A client without a certificate ends here: the handshake fails.
+                let Ok(mut stream) = acceptor.accept(socket).await else { return };
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let mut byte = [0u8; 1];
+                    if stream.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let body = r#"[{"id": "u1", "email": "ada@acme.example"}]"#;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(answer.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+
+    let spec = format!(
+        "app \"Vault\"\nbase_url \"https://127.0.0.1:{port}\"\n\
+         credentials {{\n  token secret \"A token\"\n  certificate secret \"The client certificate and its key, PEM\"\n}}\n\
+         auth bearer \"{{token}}\"\nrequest GET \"/users\" {{\n  client_certificate = \"{{certificate}}\"\n}}\n\
+         paginate none\nusers at .\nfields {{\n  id = id\n  email = email\n}}\n"
+    );
+    let compiled = tib_front::compile("vault.tib", &spec, &tib_front::catalog::Catalog::missing());
+    let connector: Arc<dyn tib_support::Connector> =
+        Arc::new(tib_interpret::Interpreted::new(compiled.spec.expect("the spec checks")));
+    let client = Client::new(ClientSettings {
+        network: NetworkPolicy::with_loopback(),
+        trusted: vec![authority.pem().into_bytes()],
+        ..ClientSettings::default()
+    })
+    .expect("a client");
+    let sync_with = |identity: String| {
+        let (client, connector) = (client.clone(), connector.clone());
+        async move {
+            let credentials = CredentialValues::new(vec![(Secret::new("t"), true), (Secret::new(identity), true)]);
+            let connection = Connection { credentials: &credentials, tokens: None, base_url: None };
+            let mut users = Vec::new();
+            let options = SyncOptions { retry: fast_retries(), ..SyncOptions::default() };
+            tib_support::sync(&client, connector, &connection, &options, &mut |page| users.extend(page.users))
+                .await
+                .map(|_| users)
+        }
+    };
+    let identity = format!("{}{}", client_cert.pem(), client_key.serialize_pem());
+    let users = sync_with(identity).await.expect("the API took the certificate");
+    assert_eq!(users.iter().map(|u| u.email.as_str()).collect::<Vec<_>>(), ["ada@acme.example"]);
+
+    // A certificate the API's authority never signed is refused at the handshake.
+    let stranger_key = rcgen::KeyPair::generate().expect("a key");
+    let stranger =
+        rcgen::CertificateParams::new(vec!["tib".to_owned()]).expect("parameters").self_signed(&stranger_key);
+    let stranger = format!("{}{}", stranger.expect("self-signed").pem(), stranger_key.serialize_pem());
+    let refused = sync_with(stranger).await.expect_err("refused");
+    assert!(matches!(refused, SyncError::Transport { .. }), "{refused:?}");
+    let unreadable = sync_with("not a certificate".to_owned()).await.expect_err("not PEM");
+    assert!(unreadable.to_string().contains("not a PEM certificate"), "{unreadable}");
 }

@@ -272,6 +272,9 @@ pub struct Endpoint {
     /// Query variants listed one after another in one sync (Zoom's
     /// `status=inactive`); empty: the request is listed once as it is.
     pub listings: Vec<Vec<Param>>,
+    /// The secret credential holding the certificate (and private key, PEM) every request of the
+    /// sync presents to a server that asks for one (mTLS).
+    pub client_certificate: Option<CredentialId>,
 }
 
 /// `lookup membership GET "/memberships/{login}"`: one request per listed user.

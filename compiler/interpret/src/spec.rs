@@ -34,6 +34,7 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             headers: params(&spec.endpoint.headers),
             body: spec.endpoint.body.as_ref().map(json),
             listings: leak(spec.endpoint.listings.iter().map(|listing| params(listing)).collect()),
+            client_certificate: spec.endpoint.client_certificate.map(|id| id.0),
         },
         lookups: leak(spec.lookups.iter().map(lookup).collect()),
         pagination: pagination(&spec.pagination),

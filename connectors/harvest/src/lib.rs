@@ -53,6 +53,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         ],
         body: None,
         listings: &[],
+        client_certificate: None,
     },
     lookups: &[],
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {

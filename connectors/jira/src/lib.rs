@@ -44,6 +44,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         headers: &[],
         body: None,
         listings: &[],
+        client_certificate: None,
     },
     lookups: &[
         ::tib_support::spec::Lookup {

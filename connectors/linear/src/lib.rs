@@ -55,6 +55,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ),
         ),
         listings: &[],
+        client_certificate: None,
     },
     lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {

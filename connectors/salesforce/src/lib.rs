@@ -65,6 +65,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         headers: &[],
         body: None,
         listings: &[],
+        client_certificate: None,
     },
     lookups: &[],
     pagination: ::tib_support::spec::Pagination::NextUrl {

@@ -83,6 +83,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
                 },
             ],
         ],
+        client_certificate: None,
     },
     lookups: &[],
     pagination: ::tib_support::spec::Pagination::Token {

@@ -73,6 +73,11 @@ struct Settings {
     #[arg(long = "allow-network", global = true, env = "TIB_ALLOW_NETWORKS", value_name = "CIDR",
           value_delimiter = ',', value_parser = tib_support::network::parse_network)]
     allow_networks: Vec<ipnet::IpNet>,
+    /// Certificate authorities trusted besides the public ones (an on-premise API signed by the
+    /// company's own): a PEM file, repeatable, or comma-separated in TIB_TRUST_CA.
+    #[arg(long = "trust-ca", global = true, env = "TIB_TRUST_CA", value_name = "FILE",
+          value_delimiter = ',', value_parser = settings::certificates)]
+    trusted: Vec<Vec<u8>>,
     /// Admins are notified when a connection's syncs have failed this many times in a row (1 to 1000).
     #[arg(long, global = true, env = "TIB_NOTIFY_AFTER_FAILURES", default_value_t = 3,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -432,6 +437,7 @@ impl Context {
             timeout: Duration::from_secs(30),
             max_answer_bytes: settings.max_answer_bytes,
             network: NetworkPolicy::allowing(settings.allow_networks.clone()),
+            trusted: settings.trusted.clone(),
         })
         .map_err(|e| Failure(e.to_string(), 2))?;
         let policy = ApplyPolicy {

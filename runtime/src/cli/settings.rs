@@ -82,6 +82,15 @@ pub fn share(arg: &str) -> Result<f64, String> {
     if value > 0.0 && value <= 1.0 { Ok(value) } else { Err(format!("`{arg}` is not above 0 and at most 1")) }
 }
 
+/// The PEM certificates of a file (a company's own certificate authority), read once at start.
+pub fn certificates(arg: &str) -> Result<Vec<u8>, String> {
+    let pem = std::fs::read(arg).map_err(|e| format!("cannot read `{arg}`: {e}"))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("`{arg}` holds no PEM certificate (-----BEGIN CERTIFICATE-----)"));
+    }
+    Ok(pem)
+}
+
 /// A number of bytes: `32MiB`, `512KiB`, `1GiB` or bytes; 1 KiB to 4 GiB.
 pub fn size(arg: &str) -> Result<u64, String> {
     let arg = arg.trim();

@@ -111,6 +111,11 @@ impl Credentials {
         });
     }
 
+    /// Whether the credential is a secret.
+    pub fn is_secret(&self, id: CredentialId) -> bool {
+        self.declared.get(id.0).is_some_and(|c| c.credential.secret)
+    }
+
     /// Whether a credential of this name is declared (or implied by the auth kind).
     pub fn declares(&self, name: &str) -> bool {
         self.declared.iter().any(|c| c.credential.name == name)

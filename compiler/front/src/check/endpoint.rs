@@ -12,7 +12,7 @@ use super::sections::Request;
 use super::settings::Settings;
 
 /// The settings of the `request` block.
-pub const REQUEST_SETTINGS: &[&str] = &["query", "headers", "body", "listings"];
+pub const REQUEST_SETTINGS: &[&str] = &["query", "headers", "body", "listings", "client_certificate"];
 
 pub fn base_url(s: &Str, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<Template> {
     let mut template = super::credentials::url(s, creds, "base_url", d)?;
@@ -67,9 +67,14 @@ pub fn endpoint(
         _ => Vec::new(),
     };
     let path = request_path(request.path, &session, d);
+    let mut client_certificate = Some(None);
     let (query, headers, body, listings) = match request.settings {
         Some(block) => {
             let s = Settings::block(block, REQUEST_SETTINGS, "`request`", d);
+            if s.get("client_certificate").is_some() {
+                client_certificate =
+                    s.string("client_certificate", d).and_then(|value| certificate(value, creds, d)).map(Some);
+            }
             let body = match s.get("body") {
                 None => Some(None),
                 Some(ast::Value::Block(block)) => json_object(block, creds, d).map(Some),
@@ -159,7 +164,32 @@ pub fn endpoint(
         headers: headers.into_iter().map(|(p, _)| p).collect(),
         body,
         listings,
+        client_certificate: client_certificate?,
     })
+}
+
+/// `client_certificate = "{certificate}"`: one secret credential, whose value is a PEM
+/// certificate (or chain) with its private key.
+fn certificate(value: &Str, creds: &mut Credentials, d: &mut Vec<Diagnostic>) -> Option<ir::CredentialId> {
+    let template = creds.template(value, Use::Secret, "the client certificate", d)?;
+    match template.parts.as_slice() {
+        [ir::TemplatePart::Credential(id)] if creds.is_secret(*id) => Some(*id),
+        _ => {
+            d.push(
+                Diagnostic::error(
+                    "tib::client-certificate",
+                    "the client certificate is one secret credential",
+                    value.span,
+                    "not one secret credential",
+                )
+                .with_help(
+                    "declare it secret and name it alone: credentials { certificate secret \"The client certificate \
+                     and its private key, PEM\" } and client_certificate = \"{certificate}\"",
+                ),
+            );
+            None
+        }
+    }
 }
 
 /// `listings = [ { "status" = "inactive" }, ... ]`: two at least, each with its parameters.

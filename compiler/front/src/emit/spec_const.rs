@@ -209,6 +209,13 @@ fn endpoint(endpoint: &ir::Endpoint) -> TokenStream {
         None => quote!(None),
     };
     let listings = endpoint.listings.iter().map(|listing| params(listing));
+    let client_certificate = match endpoint.client_certificate {
+        Some(id) => {
+            let index = Literal::usize_unsuffixed(id.0);
+            quote!(Some(#index))
+        }
+        None => quote!(None),
+    };
     quote!(::tib_support::spec::Endpoint {
         method: #method,
         path: #path,
@@ -216,6 +223,7 @@ fn endpoint(endpoint: &ir::Endpoint) -> TokenStream {
         headers: #headers,
         body: #body,
         listings: &[#(#listings),*],
+        client_certificate: #client_certificate,
     })
 }
 
