@@ -35,6 +35,8 @@ pub(crate) struct Requests<'s> {
     first: Url,
     /// A POST's JSON body with the connection's values put in.
     body: Option<serde_json::Value>,
+    /// The session's values, in the spec's order, as the sign-in gave them.
+    session: Vec<String>,
 }
 
 impl<'s> Requests<'s> {
@@ -59,7 +61,8 @@ impl<'s> Requests<'s> {
         let base = base(spec, connection, token_origin)?;
         let first = first_url(spec, &base, creds, session);
         let body = spec.endpoint.body.as_ref().map(|body| json(body, creds));
-        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first, body })
+        let session = session.iter().map(|(_, value)| value.clone()).collect();
+        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first, body, session })
     }
 
     /// The requests of one listing: the first URL with its query parameters too.
@@ -173,6 +176,7 @@ impl<'s> Requests<'s> {
                     LookupPart::Text(text) => out.push_str(text),
                     LookupPart::Credential(index) => out.push_str(&encode(self.creds.get(*index))),
                     LookupPart::User(index) => out.push_str(&encode(keys.get(*index)?.as_deref()?)),
+                    LookupPart::Session(index) => out.push_str(&encode(self.session.get(*index)?)),
                 }
             }
             Some(out)

@@ -54,6 +54,8 @@ pub enum LookupPart {
     Credential(usize),
     /// The listed user's value at this index of what [`crate::Connector::lookup_keys`] gives.
     User(usize),
+    /// The session's value at this index of [`Session::values`].
+    Session(usize),
 }
 
 #[derive(Clone, Debug)]

@@ -649,9 +649,24 @@ async fn tableau_signs_in_sends_its_token_to_the_sites_users_and_signs_in_again_
             .respond_with(page("2", json!([tableau_user("c", "Unlicensed")])))
             .mount(&server)
             .await;
+        // Each user's groups, under the site the sign-in named, with the token of the moment.
+        for (user, groups) in [("a", vec!["Analysts", "All Users"]), ("b", vec!["All Users"])] {
+            let groups: Vec<Value> = groups.iter().map(|name| json!({"id": name, "name": name})).collect();
+            Mock::given(path(format!("/sites/site-9/users/{user}/groups")))
+                .and(query_param("pageSize", "1000"))
+                .respond_with(ok(json!({"pagination": {}, "groups": {"group": groups}})))
+                .mount(&server)
+                .await;
+        }
+        Mock::given(path("/sites/site-9/users/c/groups"))
+            .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error": {"code": "404002"}})))
+            .mount(&server)
+            .await;
         let values = ["tableau.example", "acme", "tib", "pat-secret"];
         let users = sync(connector, &server, &values, None).await.expect(kind);
         assert_eq!(ids(&users), ["a", "b", "c"], "{kind}");
+        let groups: Vec<Vec<&str>> = users.iter().map(|u| u.groups.iter().map(|g| g.as_str()).collect()).collect();
+        assert_eq!(groups, [vec!["Analysts", "All Users"], vec!["All Users"], vec![]], "{kind}: a 404 is no group");
         let licenses: Vec<&[&str]> = users.iter().map(|u| &*u.licenses).collect();
         assert_eq!(licenses, [&["Creator"][..], &["Viewer"][..], &[][..]], "{kind}");
         assert!(!find(&users, "c").active, "{kind}: an unlicensed user cannot sign in");

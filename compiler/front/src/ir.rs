@@ -307,6 +307,8 @@ pub enum LookupPart {
     Credential(CredentialId),
     /// The user's value at [`Spec::lookup_keys`]`[n]`.
     User(usize),
+    /// The session's `n`th value (`auth session`'s `values`), as the sign-in gave it.
+    Session(usize),
 }
 
 /// What a lookup's 404 means.

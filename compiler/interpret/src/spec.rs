@@ -51,6 +51,7 @@ fn lookup(lookup: &ir::Lookup) -> s::Lookup {
                     ir::LookupPart::Text(t) => s::LookupPart::Text(text(t)),
                     ir::LookupPart::Credential(id) => s::LookupPart::Credential(id.0),
                     ir::LookupPart::User(index) => s::LookupPart::User(*index),
+                    ir::LookupPart::Session(index) => s::LookupPart::Session(*index),
                 })
                 .collect(),
         )

@@ -98,7 +98,27 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         listings: &[],
         client_certificate: None,
     },
-    lookups: &[],
+    lookups: &[
+        ::tib_support::spec::Lookup {
+            name: "memberships",
+            path: &[
+                ::tib_support::spec::LookupPart::Text("/sites/"),
+                ::tib_support::spec::LookupPart::Session(0),
+                ::tib_support::spec::LookupPart::Text("/users/"),
+                ::tib_support::spec::LookupPart::User(0),
+                ::tib_support::spec::LookupPart::Text("/groups"),
+            ],
+            query: &[
+                ::tib_support::spec::LookupParam {
+                    name: "pageSize",
+                    value: &[::tib_support::spec::LookupPart::Text("1000")],
+                },
+            ],
+            headers: &[],
+            not_found_is_nothing: true,
+            concurrency: 8u32,
+        },
+    ],
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {
         position_param: "pageNumber",
         size_param: "pageSize",
@@ -149,6 +169,28 @@ struct User<'a> {
     site_role: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "lastLogin", default, borrow)]
     last_login: ::tib_support::value::Leaf<'a>,
+    #[serde(skip)]
+    memberships: ::tib_support::value::Tolerant<UserMemberships<'a>>,
+}
+#[derive(::tib_support::serde::Deserialize)]
+#[serde(crate = "::tib_support::serde")]
+struct UserMemberships<'a> {
+    #[serde(rename = "groups", default, borrow)]
+    groups: ::tib_support::value::Tolerant<UserMembershipsGroups<'a>>,
+}
+#[derive(::tib_support::serde::Deserialize)]
+#[serde(crate = "::tib_support::serde")]
+struct UserMembershipsGroups<'a> {
+    #[serde(rename = "group", default, borrow)]
+    group: ::tib_support::value::Many<
+        ::tib_support::value::Tolerant<UserMembershipsGroupsGroupItem<'a>>,
+    >,
+}
+#[derive(::tib_support::serde::Deserialize)]
+#[serde(crate = "::tib_support::serde")]
+struct UserMembershipsGroupsGroupItem<'a> {
+    #[serde(rename = "name", default, borrow)]
+    name: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]
@@ -174,6 +216,22 @@ struct BodyUsers<'a> {
 fn map_user(
     user: &User<'_>,
 ) -> ::core::result::Result<::tib_support::User, ::tib_support::Dropped> {
+    let built = [
+        ::tib_support::map::each(
+            Some(user)
+                .and_then(|v| v.memberships.get())
+                .and_then(|v| v.groups.get())
+                .map(|v| &v.group)
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|item| {
+                            let item = item.get();
+                            item.and_then(|v| v.name.present())
+                        })
+                }),
+        ),
+    ];
     let active: bool = ::tib_support::rules::is_not(
         Some(user).and_then(|v| v.site_role.present()),
         &::tib_support::rules::Lit::Text("Unlicensed"),
@@ -235,30 +293,63 @@ fn map_user(
         },
         custom_fields: &custom_fields,
         roles: None,
-        groups: None,
+        groups: ::tib_support::map::unless(built[0].as_ref(), &[]),
         account_type: None,
         last_activity_at: None,
     }
         .finish()
 }
+fn lookup_keys(
+    bytes: &[u8],
+    keys: &mut dyn FnMut(
+        ::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>,
+    ),
+) {
+    let Ok(body) = ::tib_support::page::read::<
+        ::tib_support::value::Tolerant<Body<'_>>,
+    >(bytes) else { return };
+    let Some(::tib_support::value::UsersAt::Array(items)) = body
+        .get()
+        .and_then(|v| v.users.get())
+        .map(|v| &v.user) else { return };
+    for item in items {
+        keys(
+            match item.get() {
+                Some(user) => {
+                    ::std::vec![
+                        ::tib_support::page::key(Some(user).and_then(| v | v.id
+                        .present()))
+                    ]
+                }
+                None => ::std::vec![None; 1usize],
+            },
+        );
+    }
+}
 fn parse_page(
     bytes: &[u8],
+    joined: &::tib_support::Joined,
     users: &mut dyn FnMut(
         ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
     ),
 ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-    let body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
+    let mut body: ::tib_support::value::Tolerant<Body<'_>> = ::tib_support::page::read(
         bytes,
     )?;
-    let items = ::tib_support::page::users(
-        body.get().and_then(|v| v.users.get()).map(|v| &v.user),
+    let optional = body.get().is_some();
+    let items = ::tib_support::page::users_mut(
+        body.get_mut().and_then(|v| v.users.get_mut()).map(|v| &mut v.user),
         "users.user",
-        body.get().is_some(),
+        optional,
     )?;
-    for item in items {
+    let count = items.len();
+    for (item, listed) in items.iter_mut().enumerate() {
         users(
-            match item.get() {
-                Some(user) => map_user(user),
+            match listed.get_mut() {
+                Some(user) => {
+                    user.memberships = joined.read(item, 0, "memberships")?;
+                    map_user(user)
+                }
                 None => {
                     Err(::tib_support::Dropped {
                         external_id: None,
@@ -268,7 +359,6 @@ fn parse_page(
             },
         );
     }
-    let count = items.len();
     Ok(::tib_support::PageInfo {
         count,
         next: None,
@@ -294,6 +384,25 @@ impl ::tib_support::Connector for Connector {
             ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
         ),
     ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
-        parse_page(body, users)
+        parse_page(body, &::tib_support::Joined::default(), users)
+    }
+    fn lookup_keys(
+        &self,
+        body: &[u8],
+        keys: &mut dyn FnMut(
+            ::std::vec::Vec<::core::option::Option<::tib_support::CompactString>>,
+        ),
+    ) {
+        lookup_keys(body, keys)
+    }
+    fn parse_joined(
+        &self,
+        body: &[u8],
+        joined: &::tib_support::Joined,
+        users: &mut dyn FnMut(
+            ::core::result::Result<::tib_support::User, ::tib_support::Dropped>,
+        ),
+    ) -> ::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError> {
+        parse_page(body, joined, users)
     }
 }

@@ -75,9 +75,11 @@ fn templated<'a>(lookup: &Lookup<'a>) -> Vec<&'a Str> {
     std::iter::once(lookup.path).chain(query).collect()
 }
 
+/// `session`: the names of the session's values (`auth session`), which a lookup may name too.
 pub fn lookups<'a>(
     found: &[Lookup<'_>],
     written: &'a Written,
+    session: &[String],
     creds: &mut Credentials,
     d: &mut Vec<Diagnostic>,
 ) -> Option<Checked<'a>> {
@@ -98,7 +100,7 @@ pub fn lookups<'a>(
             ok = false;
             continue;
         }
-        let mut values = Values { all: found, written, creds, keys: &mut checked.keys };
+        let mut values = Values { all: found, written, session, creds, keys: &mut checked.keys };
         match one(lookup, &mut values, d) {
             Some(lookup) => checked.lookups.push(lookup),
             None => ok = false,
@@ -112,6 +114,7 @@ pub fn lookups<'a>(
 struct Values<'v, 'a> {
     all: &'v [Lookup<'v>],
     written: &'a Written,
+    session: &'v [String],
     creds: &'v mut Credentials,
     keys: &'v mut Vec<(ir::Path, &'a ast::Path)>,
 }
@@ -208,8 +211,8 @@ fn query(s: &Settings<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>)
     ok.then_some(params)
 }
 
-/// Text, credentials and values of the user; a value of the user is never another lookup's
-/// answer, as lookups are asked side by side.
+/// Text, credentials, the session's values and values of the user; a value of the user is never
+/// another lookup's answer, as lookups are asked side by side.
 fn template(s: &Str, what: &str, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<Vec<ir::LookupPart>> {
     let mut parts = Vec::new();
     let mut ok = true;
@@ -225,6 +228,10 @@ fn template(s: &Str, what: &str, values: &mut Values<'_, '_>, d: &mut Vec<Diagno
                     })),
                     None => ok = false,
                 }
+            }
+            StrPart::Placeholder(word) if values.session.contains(&word.text) => {
+                let index = values.session.iter().position(|name| *name == word.text).unwrap_or_default();
+                parts.push(ir::LookupPart::Session(index));
             }
             StrPart::Placeholder(word) => match user_value(word, values, d) {
                 Some(index) => parts.push(ir::LookupPart::User(index)),

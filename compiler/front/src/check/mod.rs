@@ -55,7 +55,11 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         .request
         .and_then(|request| endpoint::endpoint(request, pagination.as_ref(), auth.as_ref(), &mut credentials, d));
     let written = lookup::Written::collect(&sections.lookups, &credentials);
-    let lookups = lookup::lookups(&sections.lookups, &written, &mut credentials, d);
+    let session: Vec<String> = match &auth {
+        Some(ir::Auth::Session(session)) => session.values.iter().map(|(name, _)| name.clone()).collect(),
+        _ => Vec::new(),
+    };
+    let lookups = lookup::lookups(&sections.lookups, &written, &session, &mut credentials, d);
     if let (Some((_, Some(paging))), Some(ir::Endpoint { body: Some(body), .. })) = (sections.paginate, &endpoint) {
         paginate::quoted_body_field(paging, body, d);
     }

@@ -53,6 +53,10 @@ fn lookup(lookup: &ir::Lookup) -> TokenStream {
                 let index = Literal::usize_unsuffixed(*index);
                 quote!(#spec::LookupPart::User(#index))
             }
+            ir::LookupPart::Session(index) => {
+                let index = Literal::usize_unsuffixed(*index);
+                quote!(#spec::LookupPart::Session(#index))
+            }
         });
         quote!(&[#(#parts),*])
     };
