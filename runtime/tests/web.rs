@@ -797,6 +797,20 @@ async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_an
     let members: Vec<&str> =
         software["members"].as_array().expect("members").iter().map(|m| m["value"].as_str().expect("an id")).collect();
     assert_eq!(members, ["ada", "bob"]);
+    let (_, second) = get(&format!("{scim}/Groups?startIndex=2&count=1")).await;
+    assert_eq!(
+        (&second["totalResults"], &second["startIndex"], &second["Resources"][0]["id"]),
+        (&json!(2), &json!(2), &json!("site admins")),
+        "{second}"
+    );
+    let (_, found) = get(&format!("{scim}/Groups?filter=displayName%20eq%20%22site%20admins%22")).await;
+    assert_eq!(
+        (&found["totalResults"], &found["Resources"][0]["displayName"]),
+        (&json!(1), &json!("site admins")),
+        "{found}"
+    );
+    let (status, wrong) = get(&format!("{scim}/Groups?filter=members%20pr")).await;
+    assert_eq!((status, &wrong["scimType"]), (400, &json!("invalidFilter")), "{wrong}");
     let (status, admins) = get(&format!("{scim}/Groups/site%20admins")).await;
     assert_eq!((status, &admins["members"][0]["value"]), (200, &json!("ada")), "{admins}");
     let (status, missing) = get(&format!("{scim}/Groups/nobody")).await;

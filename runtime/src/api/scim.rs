@@ -120,14 +120,33 @@ async fn user(State(web): State<Arc<Web>>, Path((integration, account, id)): Pat
 }
 
 /// Every group as a SCIM Group, with its members; a group's id is its name.
-async fn groups(State(web): State<Arc<Web>>, Path((integration, account)): Path<(String, String)>) -> Scim {
-    let groups = match web.services.groups(&integration, &account).await {
+/// The groups, largest first, a page by `startIndex` and `count`; `displayName eq "…"` finds one.
+async fn groups(
+    State(web): State<Arc<Web>>,
+    Path((integration, account)): Path<(String, String)>,
+    params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
+) -> Scim {
+    let Ok(Query(params)) = params else {
+        return error(StatusCode::BAD_REQUEST, Some("invalidValue"), "startIndex and count are numbers");
+    };
+    let named = match params.filter.as_deref().map(group_filter).transpose() {
+        Ok(named) => named,
+        Err(message) => return error(StatusCode::BAD_REQUEST, Some("invalidFilter"), message),
+    };
+    let mut groups = match web.services.groups(&integration, &account).await {
         Ok(groups) => groups,
         Err(error) => return error.into(),
     };
+    if let Some(named) = named {
+        groups.retain(|(name, _)| *name == named);
+    }
+    // RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0.
+    let start = params.start_index.unwrap_or(1).max(1);
+    let count = params.count.unwrap_or(100).clamp(0, MAX_COUNT);
     let base = base_path(&integration, &account);
-    let mut resources = Vec::with_capacity(groups.len());
-    for (name, _) in &groups {
+    let page = groups.iter().skip(usize::try_from(start - 1).unwrap_or(usize::MAX)).take(count as usize);
+    let mut resources = Vec::new();
+    for (name, _) in page {
         match web.services.group_members(&integration, &account, name).await {
             Ok(members) => resources.push(group_resource(&base, name, &members)),
             // A group whose last member was removed since it was counted is not listed.
@@ -138,12 +157,27 @@ async fn groups(State(web): State<Arc<Web>>, Path((integration, account)): Path<
         StatusCode::OK,
         json!({
             "schemas": [LIST],
-            "totalResults": resources.len(),
-            "startIndex": 1,
+            "totalResults": groups.len(),
+            "startIndex": start,
             "itemsPerPage": resources.len(),
             "Resources": resources,
         }),
     )
+}
+
+/// The one filter `/Groups` reads: `displayName eq "…"`, the group's name.
+fn group_filter(filter: &str) -> Result<String, String> {
+    if filter.len() > MAX_FILTER_BYTES {
+        return Err(format!("the filter is {} bytes long; at most {MAX_FILTER_BYTES} are read", filter.len()));
+    }
+    match tokens(filter)?.as_slice() {
+        [attribute, operator, value]
+            if attribute.eq_ignore_ascii_case("displayName") && operator.eq_ignore_ascii_case("eq") =>
+        {
+            quoted(value)
+        }
+        _ => Err(format!("`{filter}`: groups are found by `displayName eq \"name\"`")),
+    }
 }
 
 async fn group(State(web): State<Arc<Web>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
@@ -291,18 +325,22 @@ fn test(field: UserField, operator: &str, value: &str) -> Result<FieldTest, Stri
         };
         return Ok(FieldTest::Is(yes));
     }
-    let text = value
-        .strip_prefix('"')
-        .and_then(|v| v.strip_suffix('"'))
-        .ok_or_else(|| format!("`{value}` is not a quoted string"))?
-        .replace("\\\"", "\"")
-        .replace("\\\\", "\\");
+    let text = quoted(value)?;
     Ok(match operator {
         "eq" => FieldTest::Equals(text),
         "co" => FieldTest::Contains(text),
         "sw" => FieldTest::StartsWith(text),
         other => return Err(format!("`{other}` is not an operator here: eq, co, sw and pr are")),
     })
+}
+
+/// A filter's quoted string, its escapes read.
+fn quoted(value: &str) -> Result<String, String> {
+    let inner = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .ok_or_else(|| format!("`{value}` is not a quoted string"))?;
+    Ok(inner.replace("\\\"", "\"").replace("\\\\", "\\"))
 }
 
 /// Words and quoted strings (quotes kept, escapes inside).
