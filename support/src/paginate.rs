@@ -315,7 +315,7 @@ impl<'r> Pages<'r> {
             let requests = &self.requests;
             let build = |token: Option<&Secret>| requests.build(self.client.http(), url.clone(), body, token);
             let answer = send(self.client, requests, &build, self.retry, self.answer_bytes).await?;
-            let joined = self.join(&answer.body).await?;
+            let joined = self.join(&answer.body, number).await?;
             match read(self.connector.as_ref(), answer, &joined, number) {
                 Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. }) if retries < self.retry.max_retries => {
                     tokio::time::sleep(self.retry.backoff(retries)).await;
@@ -335,7 +335,7 @@ impl<'r> Pages<'r> {
             Ok(answer) => answer,
             Err(error) => return Arrived::Failed(error),
         };
-        let joined = match self.join(&answer.body).await {
+        let joined = match self.join(&answer.body, number).await {
             Ok(joined) => joined,
             Err(error) => return Arrived::Failed(error),
         };
@@ -349,12 +349,12 @@ impl<'r> Pages<'r> {
 
     /// Asks the lookups of each user a page lists, at most each lookup's concurrency at once
     /// across the sync: what the connector joins to the users.
-    async fn join(&self, body: &[u8]) -> Result<Joined, SyncError> {
-        self.join_first(body, usize::MAX).await
+    async fn join(&self, body: &[u8], number: u32) -> Result<Joined, SyncError> {
+        self.join_first(body, usize::MAX, number).await
     }
 
-    /// [`Pages::join`] for the first `most` users the page lists.
-    async fn join_first(&self, body: &[u8], most: usize) -> Result<Joined, SyncError> {
+    /// [`Pages::join`] for the first `most` users page `number` lists.
+    async fn join_first(&self, body: &[u8], most: usize, number: u32) -> Result<Joined, SyncError> {
         let lookups = self.connector.spec().lookups;
         if lookups.is_empty() {
             return Ok(Joined::default());
@@ -367,29 +367,60 @@ impl<'r> Pages<'r> {
             }
         });
         let mut joined = Joined::new(keys.len(), lookups.len());
-        let mut asked: FuturesUnordered<_> = keys
-            .iter()
-            .enumerate()
-            .flat_map(|(item, keys)| {
-                lookups.iter().enumerate().filter_map(move |(index, lookup)| {
-                    Some((item, index, lookup, self.requests.lookup_url(lookup, keys)?))
-                })
-            })
-            .map(|(item, index, lookup, url)| async move {
+        let asks = lookups.iter().enumerate().flat_map(|(index, lookup)| self.asks(index, lookup, &keys));
+        let mut asked: FuturesUnordered<_> = asks
+            .map(|ask| async move {
                 // The semaphores live as long as the sync and are never closed.
-                let _permit = self.lookups[index].acquire().await.ok();
-                (item, index, self.ask(lookup, url).await)
+                let _permit = self.lookups[ask.lookup].acquire().await.ok();
+                let answer = self.ask(&lookups[ask.lookup], ask.url.clone()).await;
+                (ask, answer)
             })
             .collect();
-        while let Some((item, index, answer)) = asked.next().await {
+        while let Some((ask, answer)) = asked.next().await {
             self.looked_up.fetch_add(1, Ordering::Relaxed);
-            if let Some(answer) = answer? {
-                joined.set(item, index, answer);
+            let Some(answer) = answer? else { continue };
+            let lookup = &lookups[ask.lookup];
+            match (&lookup.batch, ask.users.as_slice()) {
+                (None, [item]) => joined.set(*item, ask.lookup, answer),
+                (Some(batch), items) => {
+                    for (item, found) in batched(lookup.name, batch, &answer, items, &keys)
+                        .map_err(|error| self.unreadable(error, number, &ask.url))?
+                    {
+                        joined.set(item, ask.lookup, found);
+                    }
+                }
+                (None, _) => unreachable!("an unbatched lookup asks for one user"),
             }
         }
         let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.lookup_nanos.fetch_add(waited, Ordering::Relaxed);
         Ok(joined)
+    }
+
+    /// The requests of one lookup for the listed users `keys`: one a user, or one a batch of users.
+    fn asks(&self, lookup: usize, spec: &Lookup, keys: &[Vec<Option<compact_str::CompactString>>]) -> Vec<Ask> {
+        let Some(batch) = &spec.batch else {
+            return keys
+                .iter()
+                .enumerate()
+                .filter_map(|(item, keys)| {
+                    Some(Ask { lookup, url: self.requests.lookup_url(spec, keys)?, users: vec![item] })
+                })
+                .collect();
+        };
+        let valued: Vec<(usize, &str)> = keys
+            .iter()
+            .enumerate()
+            .filter_map(|(item, keys)| Some((item, keys.get(batch.user)?.as_deref()?)))
+            .collect();
+        valued
+            .chunks(batch.size.max(1) as usize)
+            .filter_map(|chunk| {
+                let values: Vec<&str> = chunk.iter().map(|(_, value)| *value).collect();
+                let url = self.requests.batch_url(spec, batch, &values)?;
+                Some(Ask { lookup, url, users: chunk.iter().map(|(item, _)| *item).collect() })
+            })
+            .collect()
     }
 
     /// One user's lookup: its answer, or none where a 404 means the user has nothing there.
@@ -614,6 +645,45 @@ impl Run<'_> {
     }
 }
 
+/// One request of a lookup, and the listed users (by place on the page) it asks for.
+struct Ask {
+    lookup: usize,
+    url: Url,
+    users: Vec<usize>,
+}
+
+/// A batched lookup's answer split into each user's item: the item whose value at the batch's key
+/// is the user's. A user the answer holds no item for has nothing there.
+fn batched(
+    name: &'static str,
+    batch: &crate::spec::Batch,
+    answer: &[u8],
+    users: &[usize],
+    keys: &[Vec<Option<compact_str::CompactString>>],
+) -> Result<Vec<(usize, bytes::Bytes)>, PageError> {
+    let unreadable = |why: String| PageError::Lookup { lookup: name, user: users[0] + 1, error: why };
+    let answer: Value = serde_json::from_slice(answer).map_err(|e| unreadable(e.to_string()))?;
+    let items = batch
+        .at
+        .iter()
+        .try_fold(&answer, |at, key| at.get(key))
+        .and_then(Value::as_array)
+        .ok_or_else(|| unreadable(format!("the answer holds no list at `{}`", batch.at.join("."))))?;
+    let mut found = Vec::new();
+    for item in items {
+        let Some(key) = batch.key.iter().try_fold(item, |at, key| at.get(key)) else { continue };
+        let key = match key {
+            Value::String(text) => text.trim().to_owned(),
+            Value::Number(number) => number.to_string(),
+            _ => continue,
+        };
+        let whose = users.iter().filter(|user| keys[**user].get(batch.user).and_then(Option::as_deref) == Some(&key));
+        let bytes = bytes::Bytes::from(serde_json::to_vec(item).unwrap_or_default());
+        found.extend(whose.map(|user| (*user, bytes.clone())));
+    }
+    Ok(found)
+}
+
 /// The oldest page being read, once read; it stays queued if this is cancelled.
 async fn oldest(pages: &Pages<'_>, reading: &mut VecDeque<(Arrived, u64)>) -> (Result<Fetched, SyncError>, u64) {
     let (arrived, position) = reading.front_mut().expect("called only with pages being read");
@@ -688,7 +758,7 @@ pub async fn lookups(
     let session = session(client, spec, connection, retry)?;
     let connection = &signed_in(connection, session.as_ref());
     let requests = requests(spec, connection).await?;
-    Pages::new(client, connector, requests, retry, client.max_answer_bytes()).join_first(body, most).await
+    Pages::new(client, connector, requests, retry, client.max_answer_bytes()).join_first(body, most, 1).await
 }
 
 /// The first page's request, as sent, and its answer, unread: what

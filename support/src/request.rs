@@ -196,6 +196,37 @@ impl<'s> Requests<'s> {
         Some(url)
     }
 
+    /// The URL of a batched lookup for the users whose values are `values` (its batch's user value).
+    pub fn batch_url(&self, lookup: &Lookup, batch: &crate::spec::Batch, values: &[&str]) -> Option<Url> {
+        // The batched value is put in below; the rest of the lookup holds no user value.
+        let mut url = self.lookup_url(&Lookup { query: &[], ..lookup.clone() }, &[])?;
+        let one = |parts: &[LookupPart]| -> Option<String> {
+            let mut out = String::new();
+            for part in parts {
+                match part {
+                    LookupPart::Text(text) => out.push_str(text),
+                    LookupPart::Credential(index) => out.push_str(self.creds.get(*index)),
+                    LookupPart::Session(index) => out.push_str(self.session.get(*index)?),
+                    LookupPart::User(_) => return None,
+                }
+            }
+            Some(out)
+        };
+        let mut pairs: Vec<(&str, String)> = Vec::new();
+        for (index, param) in lookup.query.iter().enumerate() {
+            if index != batch.param {
+                pairs.push((param.name, one(param.value)?));
+                continue;
+            }
+            match batch.separator {
+                Some(separator) => pairs.push((param.name, values.join(separator))),
+                None => pairs.extend(values.iter().map(|value| (param.name, (*value).to_owned()))),
+            }
+        }
+        url.query_pairs_mut().extend_pairs(pairs);
+        Some(url)
+    }
+
     /// A lookup's GET: the users request's headers and auth, then the lookup's own headers.
     pub fn build_lookup(
         &self,

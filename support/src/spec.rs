@@ -38,6 +38,25 @@ pub struct Lookup {
     pub not_found_is_nothing: bool,
     /// Requests of this lookup in flight at once, across the sync.
     pub concurrency: u32,
+    /// Asked for many users at once, where the API allows it.
+    pub batch: Option<Batch>,
+}
+
+/// A lookup asked for many users in one request (Jira's `user/bulk?accountId=a&accountId=b`).
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Users per request, at most.
+    pub size: u32,
+    /// The query parameter (by index in [`Lookup::query`]) that carries the users' values.
+    pub param: usize,
+    /// The user value it carries ([`LookupPart::User`]'s index).
+    pub user: usize,
+    /// Joins the values into one parameter; none: the parameter is repeated, one per user.
+    pub separator: Option<&'static str>,
+    /// The keys that lead to the answer's list of items, one per user found.
+    pub at: &'static [&'static str],
+    /// The keys in an item that lead to the user's value, which names whose it is.
+    pub key: &'static [&'static str],
 }
 
 /// A query parameter of a lookup; its value may hold the user's values.

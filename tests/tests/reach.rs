@@ -697,3 +697,62 @@ async fn a_refused_sign_in_disables_and_an_answer_without_the_token_says_where_i
         assert!(tokenless.to_string().contains("no token at `credentials.token`"), "{kind}: {tokenless}");
     }
 }
+
+// ------------------------------------------------------------ a batched lookup ---
+
+/// Answers `/user/bulk` with an item for each `accountId` it is asked for (repeated, or comma-joined
+/// in `ids`), but none for `gone`, and counts the requests.
+struct Bulk(Arc<std::sync::atomic::AtomicUsize>);
+
+impl wiremock::Respond for Bulk {
+    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ids: Vec<String> = request
+            .url
+            .query_pairs()
+            .flat_map(|(name, value)| match name.as_ref() {
+                "accountId" => vec![value.into_owned()],
+                "ids" => value.split(',').map(str::to_owned).collect(),
+                _ => vec![],
+            })
+            .collect();
+        let values: Vec<Value> = ids
+            .iter()
+            .filter(|id| *id != "gone")
+            .map(|id| json!({"accountId": id, "timeZone": format!("tz-{id}")}))
+            .collect();
+        ResponseTemplate::new(200).set_body_json(json!({"maxResults": 50, "values": values}))
+    }
+}
+
+#[tokio::test]
+async fn a_batched_lookup_asks_for_many_users_at_once_and_gives_each_their_item() {
+    let listing: Vec<Value> = ["a", "b", "c", "d", "e", "gone", "g"]
+        .iter()
+        .map(|id| json!({"id": id, "email": format!("{id}@acme.example")}))
+        .collect();
+    for (carried, separator) in [("accountId", ""), ("ids", "  separator = \",\"\n")] {
+        let server = MockServer::start().await;
+        Mock::given(path("/users")).respond_with(ok(Value::Array(listing.clone()))).mount(&server).await;
+        let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        Mock::given(path("/user/bulk")).respond_with(Bulk(asked.clone())).mount(&server).await;
+        let text = format!(
+            "app \"Bulk\"\nbase_url \"https://bulk.example\"\ncredentials {{\n  token secret \"A token\"\n}}\n\
+             auth bearer \"{{token}}\"\nrequest GET \"/users\"\n\
+             lookup details GET \"/user/bulk\" {{\n  query = {{ \"{carried}\" = \"{{id}}\" }}\n  batch = {{\n    size  = 3\n    at    = values\n    match = accountId\n{separator}  }}\n}}\n\
+             paginate none\nusers at .\nfields {{\n  id    = id\n  email = email\n  role  = details.timeZone\n}}\n"
+        );
+        let compiled = tib_front::compile("bulk.tib", &text, &tib_front::catalog::Catalog::missing());
+        let spec = compiled.spec.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
+        let (users, summary) =
+            sync_from(Arc::new(Interpreted::new(spec)), &server.uri(), &["t"], None).await.expect(carried);
+        let roles: Vec<Option<&str>> = users.iter().map(|u| u.role.as_deref()).collect();
+        assert_eq!(
+            roles,
+            [Some("tz-a"), Some("tz-b"), Some("tz-c"), Some("tz-d"), Some("tz-e"), None, Some("tz-g")],
+            "{carried}: each user their own item; none for one the answer leaves out"
+        );
+        assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 3, "{carried}: 7 users, 3 at a time");
+        assert_eq!(summary.lookups, 3, "{carried}: the requests counted");
+    }
+}

@@ -292,6 +292,25 @@ pub struct Lookup {
     pub not_found: NotFound,
     /// Lookups of this kind in flight at once, across the sync.
     pub concurrency: u32,
+    /// Asked for many users in one request, where the API allows it.
+    pub batch: Option<Batch>,
+}
+
+/// `batch = { size = 50  at = values  match = accountId }`: a lookup asked for many users at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// Users per request, at most.
+    pub size: u32,
+    /// The query parameter (by index in [`Lookup::query`]) that carries the users' values.
+    pub param: usize,
+    /// The user value it carries ([`Spec::lookup_keys`] index).
+    pub user: usize,
+    /// Joins the values into one parameter; none: the parameter is repeated, one per user.
+    pub separator: Option<String>,
+    /// The keys that lead to the answer's list of items.
+    pub at: Vec<String>,
+    /// The keys in an item that lead to the user's value, which names whose item it is.
+    pub key: Vec<String>,
 }
 
 /// A query parameter of a lookup (Jira's `accountId={accountId}`).

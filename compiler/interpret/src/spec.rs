@@ -69,6 +69,14 @@ fn lookup(lookup: &ir::Lookup) -> s::Lookup {
         headers: params(&lookup.headers),
         not_found_is_nothing: lookup.not_found == ir::NotFound::Nothing,
         concurrency: lookup.concurrency,
+        batch: lookup.batch.as_ref().map(|batch| s::Batch {
+            size: batch.size,
+            param: batch.param,
+            user: batch.user,
+            separator: batch.separator.as_deref().map(text),
+            at: scopes(&batch.at),
+            key: scopes(&batch.key),
+        }),
     }
 }
 

@@ -73,6 +73,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             ],
             not_found_is_nothing: false,
             concurrency: 8u32,
+            batch: None,
         },
     ],
     pagination: ::tib_support::spec::Pagination::NextUrl {

@@ -59,6 +59,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             headers: &[],
             not_found_is_nothing: true,
             concurrency: 8u32,
+            batch: None,
         },
     ],
     pagination: ::tib_support::spec::Pagination::Offset(::tib_support::spec::Counted {

@@ -117,6 +117,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             headers: &[],
             not_found_is_nothing: true,
             concurrency: 8u32,
+            batch: None,
         },
     ],
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {
@@ -167,10 +168,10 @@ struct User<'a> {
     full_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "siteRole", default, borrow)]
     site_role: ::tib_support::value::Leaf<'a>,
-    #[serde(rename = "lastLogin", default, borrow)]
-    last_login: ::tib_support::value::Leaf<'a>,
     #[serde(skip)]
     memberships: ::tib_support::value::Tolerant<UserMemberships<'a>>,
+    #[serde(rename = "lastLogin", default, borrow)]
+    last_login: ::tib_support::value::Leaf<'a>,
 }
 #[derive(::tib_support::serde::Deserialize)]
 #[serde(crate = "::tib_support::serde")]

@@ -12,7 +12,10 @@ use super::sections::Lookup;
 use super::settings::Settings;
 
 /// The settings of a `lookup` block.
-pub const LOOKUP_SETTINGS: &[&str] = &["query", "headers", "not_found", "concurrency"];
+pub const LOOKUP_SETTINGS: &[&str] = &["query", "headers", "not_found", "concurrency", "batch"];
+
+/// The settings of a lookup's `batch` block.
+const BATCH_SETTINGS: &[&str] = &["size", "at", "match", "separator"];
 
 /// What `not_found` takes.
 const NOT_FOUND: &[&str] = &["none", "error"];
@@ -162,7 +165,12 @@ fn one(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>
         );
         ok = false;
     }
+    let batch = match settings.as_ref().and_then(|s| s.get("batch").map(|value| (s, value))) {
+        None => Some(None),
+        Some((_, value)) => batch(value, &path, &query, d).map(Some),
+    };
     let lookup = ir::Lookup {
+        batch: batch?,
         name: lookup.name.text.clone(),
         path,
         query,
@@ -279,6 +287,77 @@ fn user_value(word: &ast::Word, values: &mut Values<'_, '_>, d: &mut Vec<Diagnos
             values.keys.len() - 1
         }
     })
+}
+
+/// `batch = { size = 50  at = values  match = accountId }`: the lookup names the user once, as a whole
+/// query value (`"accountId" = "{accountId}"`), which the batch carries for many users.
+fn batch(
+    value: &ast::Value,
+    path: &[ir::LookupPart],
+    query: &[ir::LookupParam],
+    d: &mut Vec<Diagnostic>,
+) -> Option<ir::Batch> {
+    let ast::Value::Block(block) = value else {
+        d.push(super::values::wrong_kind("batch", "a block: { size = 50  at = values  match = accountId }", value));
+        return None;
+    };
+    let s = Settings::block(block, BATCH_SETTINGS, "`batch`", d);
+    let size = s.required_integer("size", 2..=1000, "size = 50", d);
+    let keys = |name: &str, example: &str, d: &mut Vec<Diagnostic>| {
+        let value = s.required(name, example, d)?;
+        let path = super::values::path_value(name, value, d)?;
+        let keys: Option<Vec<String>> = path
+            .segments
+            .into_iter()
+            .map(|segment| match segment {
+                ir::Segment::Key(key) => Some(key),
+                ir::Segment::Index(_) => None,
+            })
+            .collect();
+        if keys.is_none() {
+            d.push(
+                Diagnostic::error("tib::lookup-batch", format!("`{name}` is read by keys"), value.span(), "an index")
+                    .with_help("name the list and the value by the keys that lead to them, e.g. at = values"),
+            );
+        }
+        keys
+    };
+    let at = keys("at", "at = values", d);
+    let key = keys("match", "match = accountId", d);
+    let separator = match s.get("separator") {
+        None => Some(None),
+        Some(_) => s.string("separator", d).and_then(|text| super::values::plain(text, "the separator", d)).map(Some),
+    };
+    // The users' values go in one query value of their own; nowhere else is a user named.
+    let in_path = path.iter().any(|part| matches!(part, ir::LookupPart::User(_)));
+    let carrying: Vec<(usize, usize)> = query
+        .iter()
+        .enumerate()
+        .filter_map(|(index, param)| match param.value.as_slice() {
+            [ir::LookupPart::User(user)] => Some((index, *user)),
+            _ => None,
+        })
+        .collect();
+    let elsewhere = query.iter().filter(|param| param.value.iter().any(|part| matches!(part, ir::LookupPart::User(_))));
+    let (param, user) = match (in_path, carrying.as_slice(), elsewhere.count()) {
+        (false, [one], 1) => *one,
+        _ => {
+            d.push(
+                Diagnostic::error(
+                    "tib::lookup-batch",
+                    "a batched lookup names the user once, as a whole query value",
+                    block.span,
+                    "batched",
+                )
+                .with_help(
+                    "write the user's value alone in one query value, e.g. lookup details GET \"/user/bulk\" \
+                     { query = { \"accountId\" = \"{accountId}\" } batch = { size = 50  at = values  match = accountId } }",
+                ),
+            );
+            return None;
+        }
+    };
+    Some(ir::Batch { size: size? as u32, param, user, separator: separator?, at: at?, key: key? })
 }
 
 fn not_found(s: &Settings<'_>, d: &mut Vec<Diagnostic>) -> Option<ir::NotFound> {

@@ -68,6 +68,25 @@ fn lookup(lookup: &ir::Lookup) -> TokenStream {
     let headers = params(&lookup.headers);
     let not_found_is_nothing = lookup.not_found == ir::NotFound::Nothing;
     let concurrency = lookup.concurrency;
+    let batch = match &lookup.batch {
+        None => quote!(None),
+        Some(batch) => {
+            let (size, at, key) = (batch.size, &batch.at, &batch.key);
+            let (param, user) = (Literal::usize_unsuffixed(batch.param), Literal::usize_unsuffixed(batch.user));
+            let separator = match &batch.separator {
+                Some(separator) => quote!(Some(#separator)),
+                None => quote!(None),
+            };
+            quote!(Some(#spec::Batch {
+                size: #size,
+                param: #param,
+                user: #user,
+                separator: #separator,
+                at: &[#(#at),*],
+                key: &[#(#key),*],
+            }))
+        }
+    };
     quote! {
         #spec::Lookup {
             name: #name,
@@ -76,6 +95,7 @@ fn lookup(lookup: &ir::Lookup) -> TokenStream {
             headers: #headers,
             not_found_is_nothing: #not_found_is_nothing,
             concurrency: #concurrency,
+            batch: #batch,
         }
     }
 }
