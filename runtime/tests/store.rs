@@ -378,6 +378,9 @@ fn roles_groups_the_account_type_and_the_last_activity_are_kept_and_their_change
     let members: Vec<String> =
         store.find_users(id, &members).expect("members").into_iter().map(|u| u.user.external_id).collect();
     assert_eq!(members, ["0"]);
+    let condition = Condition { field: UserField::Group, test: FieldTest::Equals("jira-software-users".to_owned()) };
+    let software = UserQuery { conditions: vec![condition], ..UserQuery::default() };
+    assert_eq!(store.count_users(id, &software).expect("count"), 2, "a condition on the groups, as SCIM filters");
 
     // Unchanged, nothing is written; a group left is a change in the history.
     let Started { baseline, run_id } = staged(store.as_ref(), id, &listed, 200);

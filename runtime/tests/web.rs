@@ -779,7 +779,13 @@ async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_an
     assert_eq!(ada["account_type"], "atlassian");
     assert_eq!(ada["licenses"], json!(["Jira Software"]));
 
+    let (_, admins) = get("/api/v1/connections/jira/Acme/users?group=site%20admins").await;
+    let ids: Vec<&str> =
+        admins["users"].as_array().expect("users").iter().map(|u| u["external_id"].as_str().expect("id")).collect();
+    assert_eq!(ids, ["ada"], "the group's members: {admins}");
     let scim = "/scim/v2/jira/Acme";
+    let (_, members) = get(&format!("{scim}/Users?filter=groups.value%20eq%20%22jira-software-users%22")).await;
+    assert_eq!(members["totalResults"], 2, "SCIM's filter on groups: {members}");
     let (_, user) = get(&format!("{scim}/Users/ada")).await;
     assert_eq!(user["userType"], "atlassian", "{user}");
     let groups: Vec<&str> =

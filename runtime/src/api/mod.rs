@@ -314,6 +314,9 @@ struct UsersParams {
     /// Only users holding this license.
     #[param(max_length = 1024)]
     license: Option<String>,
+    /// Only members of this group.
+    #[param(max_length = 1024)]
+    group: Option<String>,
     /// Only users a sync ending at or after this Unix time added or changed.
     changed_since: Option<i64>,
     /// Only users whose email or name contains this.
@@ -338,7 +341,13 @@ async fn users(
     InPath(at): InPath<ConnectionPath>,
     InQuery(params): InQuery<UsersParams>,
 ) -> Answer<views::UsersPage> {
-    for (name, value) in [("search", &params.search), ("license", &params.license), ("cursor", &params.cursor)] {
+    let checked = [
+        ("search", &params.search),
+        ("license", &params.license),
+        ("group", &params.group),
+        ("cursor", &params.cursor),
+    ];
+    for (name, value) in checked {
         if value.as_ref().is_some_and(|v| v.len() > MAX_PARAM_BYTES) {
             return Err(Problem::invalid(format!("{name} is longer than {MAX_PARAM_BYTES} bytes")));
         }
@@ -350,6 +359,7 @@ async fn users(
     let query = UserQuery {
         access: params.access,
         license: params.license,
+        group: params.group,
         changed_since: params.changed_since,
         search: params.search,
         after: params.cursor,

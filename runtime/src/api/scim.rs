@@ -2,7 +2,7 @@
 //! at `/scim/v2/{integration}/{account}`, for the products that consume the
 //! users: `/Users` (a ListResponse paged by `startIndex` and `count`,
 //! filtered with `eq`, `co`, `sw`, `pr` and `and` on `userName`,
-//! `emails.value`, `active` and `externalId`), `/Users/{id}`, and the
+//! `emails.value`, `active` and `externalId`, and `groups.value eq`), `/Users/{id}`, and the
 //! discovery endpoints `/ServiceProviderConfig`, `/Schemas` and
 //! `/ResourceTypes`. Licenses are `entitlements`, roles `roles`, groups
 //! `groups` and the account type `userType`; status, role, times and custom
@@ -293,10 +293,16 @@ fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
             "emails.value" | "emails" => UserField::Email,
             "active" => UserField::Access,
             "externalid" | "id" => UserField::ExternalId,
+            "groups.value" | "groups" => UserField::Group,
             other => {
-                return Err(format!("`{other}` cannot be filtered on: userName, emails.value, active, externalId can"));
+                return Err(format!(
+                    "`{other}` cannot be filtered on: userName, emails.value, active, externalId and groups.value can"
+                ));
             }
         };
+        if field == UserField::Group && operator != "eq" {
+            return Err("`groups.value` is compared with `eq`: a member of the group named".to_owned());
+        }
         let (test, after) = if operator == "pr" {
             (FieldTest::Present, after)
         } else {

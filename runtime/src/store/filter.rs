@@ -52,6 +52,7 @@ fn condition_column(field: UserField) -> (&'static str, bool) {
         UserField::Email => ("email", false),
         UserField::UserName => ("COALESCE(username, email)", false),
         UserField::Access => ("(NOT deleted AND active)", true),
+        UserField::Group => ("groups", true),
     }
 }
 
@@ -83,6 +84,10 @@ pub(super) fn users<D: Dialect>(connection_id: i64, query: &UserQuery) -> Filter
         clauses.push(format!("external_id > {}", filter.bind::<D>(Param::Text(after.clone()))));
     }
     for condition in &query.conditions {
+        if let (UserField::Group, FieldTest::Equals(group)) = (condition.field, &condition.test) {
+            clauses.push(D::holds("groups", &filter.bind::<D>(Param::Text(group.clone()))));
+            continue;
+        }
         let (field, exact) = condition_column(condition.field);
         let folded = if exact { field.to_owned() } else { format!("lower({field})") };
         let mut text = |text: &String| {

@@ -291,6 +291,8 @@ pub enum UserField {
     UserName,
     /// With access: listed by the last sync, and active.
     Access,
+    /// A member of the group named (compared exactly; only `Equals`).
+    Group,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
