@@ -312,18 +312,18 @@ struct UsersParams {
     /// With access (true) or without (false); both when absent.
     access: Option<bool>,
     /// Only users holding this license.
-    #[param(max_length = 1024)]
+    #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
     license: Option<String>,
     /// Only members of this group.
-    #[param(max_length = 1024)]
+    #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
     group: Option<String>,
     /// Only users a sync ending at or after this Unix time added or changed.
     changed_since: Option<i64>,
     /// Only users whose email or name contains this.
-    #[param(max_length = 1024)]
+    #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
     search: Option<String>,
     /// The `next_cursor` of the page before.
-    #[param(max_length = 1024)]
+    #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
     cursor: Option<String>,
     /// Users in the page, 1 to 1000 (100 when absent).
     #[param(minimum = 1, maximum = 1000)]
