@@ -169,19 +169,7 @@ impl<'s> Requests<'s> {
     /// path names is missing, as the lookup cannot be asked.
     pub fn lookup_url(&self, lookup: &Lookup, keys: &[Option<compact_str::CompactString>]) -> Option<Url> {
         // In the path each value is one segment, encoded here; the query encodes its own values.
-        let text = |parts: &[LookupPart], encode: fn(&str) -> String| -> Option<String> {
-            let mut out = String::new();
-            for part in parts {
-                match part {
-                    LookupPart::Text(text) => out.push_str(text),
-                    LookupPart::Credential(index) => out.push_str(&encode(self.creds.get(*index))),
-                    LookupPart::User(index) => out.push_str(&encode(keys.get(*index)?.as_deref()?)),
-                    LookupPart::Session(index) => out.push_str(&encode(self.session.get(*index)?)),
-                }
-            }
-            Some(out)
-        };
-        let path = text(lookup.path, segment)?;
+        let path = self.lookup_text(lookup.path, keys, segment)?;
         let mut url = self.base.clone();
         url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
         url.set_query(None);
@@ -189,33 +177,41 @@ impl<'s> Requests<'s> {
             let query: Vec<(&str, String)> = lookup
                 .query
                 .iter()
-                .map(|param| Some((param.name, text(param.value, str::to_owned)?)))
+                .map(|param| Some((param.name, self.lookup_text(param.value, keys, str::to_owned)?)))
                 .collect::<Option<_>>()?;
             url.query_pairs_mut().extend_pairs(query);
         }
         Some(url)
     }
 
+    /// A lookup's path or query value with its values put in, each through `encode`; none when a
+    /// value of the user it names is not in `keys`.
+    fn lookup_text(
+        &self,
+        parts: &[LookupPart],
+        keys: &[Option<compact_str::CompactString>],
+        encode: fn(&str) -> String,
+    ) -> Option<String> {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                LookupPart::Text(text) => out.push_str(text),
+                LookupPart::Credential(index) => out.push_str(&encode(self.creds.get(*index))),
+                LookupPart::User(index) => out.push_str(&encode(keys.get(*index)?.as_deref()?)),
+                LookupPart::Session(index) => out.push_str(&encode(self.session.get(*index)?)),
+            }
+        }
+        Some(out)
+    }
+
     /// The URL of a batched lookup for the users whose values are `values` (its batch's user value).
     pub fn batch_url(&self, lookup: &Lookup, batch: &crate::spec::Batch, values: &[&str]) -> Option<Url> {
         // The batched value is put in below; the rest of the lookup holds no user value.
         let mut url = self.lookup_url(&Lookup { query: &[], ..lookup.clone() }, &[])?;
-        let one = |parts: &[LookupPart]| -> Option<String> {
-            let mut out = String::new();
-            for part in parts {
-                match part {
-                    LookupPart::Text(text) => out.push_str(text),
-                    LookupPart::Credential(index) => out.push_str(self.creds.get(*index)),
-                    LookupPart::Session(index) => out.push_str(self.session.get(*index)?),
-                    LookupPart::User(_) => return None,
-                }
-            }
-            Some(out)
-        };
         let mut pairs: Vec<(&str, String)> = Vec::new();
         for (index, param) in lookup.query.iter().enumerate() {
             if index != batch.param {
-                pairs.push((param.name, one(param.value)?));
+                pairs.push((param.name, self.lookup_text(param.value, &[], str::to_owned)?));
                 continue;
             }
             match batch.separator {
