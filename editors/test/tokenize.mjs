@@ -27,7 +27,7 @@ const registry = new textmate.Registry({
 });
 const grammar = await registry.loadGrammar("source.tib");
 
-const SECTIONS = ["app", "base_url", "credentials", "auth", "request", "paginate", "api_error", "users", "fields",
+const SECTIONS = ["app", "base_url", "credentials", "auth", "request", "lookup", "listing", "paginate", "api_error", "users", "fields",
   "active", "status", "licenses", "custom_fields"];
 const OPERATORS = /\b(is\s+not|is|any\s+of|not\s+contains|contains|has\s+value|some)\b|>=/g;
 

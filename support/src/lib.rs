@@ -11,6 +11,7 @@ pub mod encoders;
 mod error;
 pub mod headers;
 mod http;
+pub mod listing;
 pub mod map;
 pub mod network;
 pub mod oauth;

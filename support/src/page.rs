@@ -45,6 +45,8 @@ pub enum PageError {
     NotAnArray { path: &'static str, found: &'static str },
     /// A lookup's answer for the page's `user`-th item (from 1) is not JSON tib can read.
     Lookup { lookup: &'static str, user: usize, error: String },
+    /// A page of a listing read before the users is not what the spec says it is.
+    Listing { listing: &'static str, error: String },
 }
 
 impl fmt::Display for PageError {
@@ -65,6 +67,7 @@ impl fmt::Display for PageError {
             PageError::Lookup { lookup, user, error } => {
                 write!(f, "lookup `{lookup}` answered user {user} of the page with what is not valid JSON: {error}")
             }
+            PageError::Listing { listing, error } => write!(f, "listing `{listing}`: {error}"),
         }
     }
 }
@@ -79,6 +82,7 @@ impl PageError {
             PageError::Lookup { lookup, user, error } => {
                 PageError::Lookup { lookup, user, error: creds.redact(&error) }
             }
+            PageError::Listing { listing, error } => PageError::Listing { listing, error: creds.redact(&error) },
             other => other,
         }
     }

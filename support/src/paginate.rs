@@ -19,12 +19,16 @@ use crate::Connector;
 use crate::error::SyncError;
 use crate::headers::link_next;
 use crate::http::{self, Client, RetryPolicy};
+use crate::listing::{Gathered, Held};
 use crate::page::{ApiErrorKind, Joined, PageError, PageInfo};
 use crate::record::{Dropped, User};
 use crate::request::{Connection, Requests};
 use crate::secret::{CredentialValues, Secret};
 use crate::session::SignIn;
-use crate::spec::{Auth, CountStop, Counted, Lookup, NextUrlSource, Pagination, TokenSource, TokenStop, TokenTarget};
+use crate::spec::{
+    Auth, CountStop, Counted, ListingKind, ListingRequest, Lookup, NextUrlSource, Pagination, TokenSource, TokenStop,
+    TokenTarget,
+};
 
 /// Bounds of one sync.
 #[derive(Clone, Debug)]
@@ -102,9 +106,17 @@ pub async fn sync(
         sink,
         summary: SyncSummary::default(),
         listed: (!listings.is_empty()).then(HashSet::new),
+        gather: None,
     };
     let mut run = Run { pages, handed, max_users: spec.max_users };
     let paged = async {
+        if !spec.listings.is_empty() {
+            let started = Instant::now();
+            let (gathered, asked) = gather(&run.pages, options.max_pages).await?;
+            run.pages.gathered = gathered;
+            run.pages.looked_up.fetch_add(asked, Ordering::Relaxed);
+            run.pages.lookup_nanos.fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
+        }
         if listings.is_empty() {
             return run.listing(&spec.pagination).await;
         }
@@ -229,6 +241,10 @@ struct Pages<'r> {
     looked_up: AtomicU64,
     /// Time pages waited for their lookups so far.
     lookup_nanos: AtomicU64,
+    /// The listing these pages belong to, with its name, when not the users.
+    listing: Option<(&'static ListingRequest, &'static str)>,
+    /// What the spec's listings gave each user, read before the users.
+    gathered: Gathered,
 }
 
 /// The pages asked for and handed on so far, and the sink that receives them in order.
@@ -243,6 +259,8 @@ struct Handed<'r> {
     /// With several listings, the ids handed on so far: a user listed by more
     /// than one is kept as the first listing gave it.
     listed: Option<HashSet<compact_str::CompactString>>,
+    /// For a listing read before the users, where each page's items go instead of the sink.
+    gather: Option<&'r mut (dyn FnMut(Vec<Value>) + Send)>,
 }
 
 /// A counted page whose request is answered: its answer being read, or the
@@ -267,6 +285,8 @@ struct Fetched {
     info: PageInfo,
     headers: HeaderMap,
     users: PageUsers,
+    /// A listing's items (none for a page of users).
+    items: Vec<Value>,
 }
 
 enum Link {
@@ -293,6 +313,8 @@ impl<'r> Pages<'r> {
             lookups,
             looked_up: AtomicU64::new(0),
             lookup_nanos: AtomicU64::new(0),
+            listing: None,
+            gathered: Gathered::default(),
         }
     }
 
@@ -316,7 +338,7 @@ impl<'r> Pages<'r> {
             let build = |token: Option<&Secret>| requests.build(self.client.http(), url.clone(), body, token);
             let answer = send(self.client, requests, &build, self.retry, self.answer_bytes).await?;
             let joined = self.join(&answer.body, number).await?;
-            match read(self.connector.as_ref(), answer, &joined, number) {
+            match read(self.connector.as_ref(), self.listing, answer, &joined, number) {
                 Err(PageError::Api { kind: ApiErrorKind::RateLimited, .. }) if retries < self.retry.max_retries => {
                     tokio::time::sleep(self.retry.backoff(retries)).await;
                     retries += 1;
@@ -339,9 +361,9 @@ impl<'r> Pages<'r> {
             Ok(joined) => joined,
             Err(error) => return Arrived::Failed(error),
         };
-        let connector = self.connector.clone();
+        let (connector, listing) = (self.connector.clone(), self.listing);
         Arrived::Reading {
-            task: tokio::spawn(async move { read(connector.as_ref(), answer, &joined, number) }),
+            task: tokio::spawn(async move { read(connector.as_ref(), listing, answer, &joined, number) }),
             number,
             url,
         }
@@ -355,8 +377,8 @@ impl<'r> Pages<'r> {
 
     /// [`Pages::join`] for the first `most` users page `number` lists.
     async fn join_first(&self, body: &[u8], most: usize, number: u32) -> Result<Joined, SyncError> {
-        let lookups = self.connector.spec().lookups;
-        if lookups.is_empty() {
+        let (lookups, listings) = (self.connector.spec().lookups, self.connector.spec().listings);
+        if self.listing.is_some() || (lookups.is_empty() && listings.is_empty()) {
             return Ok(Joined::default());
         }
         let started = Instant::now();
@@ -366,7 +388,15 @@ impl<'r> Pages<'r> {
                 keys.push(user);
             }
         });
-        let mut joined = Joined::new(keys.len(), lookups.len());
+        let mut joined = Joined::new(keys.len(), lookups.len() + listings.len());
+        for (index, listing) in listings.iter().enumerate() {
+            for (item, keys) in keys.iter().enumerate() {
+                let key = keys.get(listing.matches).and_then(Option::as_deref);
+                if let Some(answer) = key.and_then(|key| self.gathered.answer(index, key)) {
+                    joined.set(item, lookups.len() + index, answer);
+                }
+            }
+        }
         let asks = lookups.iter().enumerate().flat_map(|(index, lookup)| self.asks(index, lookup, &keys));
         let mut asked: FuturesUnordered<_> = asks
             .map(|ask| async move {
@@ -392,8 +422,7 @@ impl<'r> Pages<'r> {
                 (None, _) => unreachable!("an unbatched lookup asks for one user"),
             }
         }
-        let waited = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.lookup_nanos.fetch_add(waited, Ordering::Relaxed);
+        self.lookup_nanos.fetch_add(nanos(started.elapsed()), Ordering::Relaxed);
         Ok(joined)
     }
 
@@ -478,7 +507,10 @@ impl Handed<'_> {
         self.summary.pages += 1;
         self.summary.users += fetched.users.users.len() as u64;
         self.summary.dropped += fetched.users.dropped.len() as u64;
-        (self.sink)(std::mem::take(&mut fetched.users));
+        match &mut self.gather {
+            Some(gather) => gather(std::mem::take(&mut fetched.items)),
+            None => (self.sink)(std::mem::take(&mut fetched.users)),
+        }
         fetched
     }
 }
@@ -725,8 +757,19 @@ async fn send(
     }
 }
 
-/// Reads one page's answer; the users are not handed on yet.
-fn read(connector: &dyn Connector, answer: http::Answer, joined: &Joined, number: u32) -> Result<Fetched, PageError> {
+/// Reads one page's answer (of users, or of `listing`); the users are not handed on yet.
+fn read(
+    connector: &dyn Connector,
+    listing: Option<(&'static ListingRequest, &'static str)>,
+    answer: http::Answer,
+    joined: &Joined,
+    number: u32,
+) -> Result<Fetched, PageError> {
+    if let Some((request, name)) = listing {
+        let page = crate::listing::read(request, name, &answer.body)?;
+        let users = PageUsers { number, ..PageUsers::default() };
+        return Ok(Fetched { number, info: page.info, headers: answer.headers, users, items: page.items });
+    }
     // Room for a full page from the start, so records are not copied as the vector grows.
     let expected = match &connector.spec().pagination {
         Pagination::Offset(counted) | Pagination::PageNumber(counted) => counted.page_size as usize,
@@ -737,7 +780,7 @@ fn read(connector: &dyn Connector, answer: http::Answer, joined: &Joined, number
         Ok(user) => users.users.push(user),
         Err(dropped) => users.dropped.push(dropped),
     })?;
-    Ok(Fetched { number, info, headers: answer.headers, users })
+    Ok(Fetched { number, info, headers: answer.headers, users, items: Vec::new() })
 }
 
 /// The lookups of the first `most` users a page's `body` lists, asked as a sync asks them: what a
@@ -751,14 +794,90 @@ pub async fn lookups(
     most: usize,
 ) -> Result<Joined, SyncError> {
     let spec = connector.spec();
-    if spec.lookups.is_empty() {
+    if spec.lookups.is_empty() && spec.listings.is_empty() {
         return Ok(Joined::default());
     }
     let client = &*client_for(client, spec, connection)?;
     let session = session(client, spec, connection, retry)?;
     let connection = &signed_in(connection, session.as_ref());
     let requests = requests(spec, connection).await?;
-    Pages::new(client, connector, requests, retry, client.max_answer_bytes()).join_first(body, most, 1).await
+    let mut pages = Pages::new(client, connector, requests, retry, client.max_answer_bytes());
+    pages.gathered = gather(&pages, SyncOptions::default().max_pages).await?.0;
+    pages.join_first(body, most, 1).await
+}
+
+/// Reads every listing of the spec whole, before the users, sharing the users pages' client,
+/// requests and bounds: what each gives each user, and the requests it took.
+async fn gather(users: &Pages<'_>, max_pages: u32) -> Result<(Gathered, u64), SyncError> {
+    let mut gathered = Gathered::default();
+    let mut asked = 0;
+    for listing in users.connector.spec().listings {
+        let now = chrono::Utc::now();
+        let mut held = Held::new(listing, now);
+        let request = &listing.request;
+        match &listing.kind {
+            ListingKind::Members { members, .. } => {
+                let mut groups = Vec::new();
+                let requests = users.requests.for_listing(request, &[], None);
+                asked += page_through(users, requests, listing.name, max_pages, &mut |items| {
+                    groups.extend(crate::listing::groups(listing, items))
+                })
+                .await?;
+                for group in groups {
+                    // A group without a value its members request names cannot be asked for them.
+                    let requests = users.requests.for_listing(members, &group.keys, None);
+                    asked += page_through(users, requests, listing.name, max_pages, &mut |items| {
+                        held.members(&group.kept, items)
+                    })
+                    .await?;
+                }
+            }
+            ListingKind::Latest { since, days, .. } => {
+                let start = crate::listing::window_start(now, *days);
+                let since = since.map(|(param, format)| (param, crate::listing::written(start, format)));
+                let since = since.as_ref().map(|(param, value)| (*param, value.as_str()));
+                let requests = users.requests.for_listing(request, &[], since);
+                asked += page_through(users, requests, listing.name, max_pages, &mut |items| held.take(items)).await?;
+            }
+            ListingKind::Items { .. } => {
+                let requests = users.requests.for_listing(request, &[], None);
+                asked += page_through(users, requests, listing.name, max_pages, &mut |items| held.take(items)).await?;
+            }
+        }
+        gathered.push(held);
+    }
+    Ok((gathered, asked))
+}
+
+/// Every page of one listing, by its own pagination, each page's items handed to `gather`: the
+/// pages it took. No requests (a value of the group missing): no pages.
+async fn page_through(
+    users: &Pages<'_>,
+    requests: Option<Requests<'_>>,
+    name: &'static str,
+    max_pages: u32,
+    gather: &mut (dyn FnMut(Vec<Value>) + Send),
+) -> Result<u64, SyncError> {
+    let Some(requests) = requests else { return Ok(0) };
+    let Some(request) = requests.listing_request() else { return Ok(0) };
+    let mut pages = Pages::new(users.client, users.connector.clone(), requests, users.retry, users.answer_bytes);
+    pages.listing = Some((request, name));
+    let handed = Handed {
+        max_pages,
+        requested: 0,
+        numbered: 0,
+        sink: &mut |_| {},
+        summary: SyncSummary::default(),
+        listed: None,
+        gather: Some(gather),
+    };
+    let mut run = Run { pages, handed, max_users: None };
+    run.listing(&request.pagination).await?;
+    Ok(u64::from(run.handed.requested))
+}
+
+fn nanos(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// The first page's request, as sent, and its answer, unread: what

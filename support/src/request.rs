@@ -7,7 +7,9 @@ use url::{Origin, Url};
 use crate::error::SyncError;
 use crate::oauth::TokenProvider;
 use crate::secret::{CredentialValues, Secret};
-use crate::spec::{Auth, Counted, Json, Lookup, LookupPart, Method, Pagination, Param, Session, Spec};
+use crate::spec::{
+    Auth, Counted, Json, ListingRequest, Lookup, LookupParam, LookupPart, Method, Pagination, Param, Session, Spec,
+};
 use crate::template::{render, render_url};
 
 /// What a connection brings to a sync.
@@ -37,6 +39,8 @@ pub(crate) struct Requests<'s> {
     body: Option<serde_json::Value>,
     /// The session's values, in the spec's order, as the sign-in gave them.
     session: Vec<String>,
+    /// The listing these requests page through, when not the users.
+    listing: Option<&'static ListingRequest>,
 }
 
 impl<'s> Requests<'s> {
@@ -62,7 +66,7 @@ impl<'s> Requests<'s> {
         let first = first_url(spec, &base, creds, session);
         let body = spec.endpoint.body.as_ref().map(|body| json(body, creds));
         let session = session.iter().map(|(_, value)| value.clone()).collect();
-        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first, body, session })
+        Ok(Requests { spec, creds, secrets: secrets(spec, creds), tokens, base, first, body, session, listing: None })
     }
 
     /// The requests of one listing: the first URL with its query parameters too.
@@ -74,6 +78,11 @@ impl<'s> Requests<'s> {
         }
         drop(query);
         requests
+    }
+
+    /// The listing these requests page through, when not the users.
+    pub fn listing_request(&self) -> Option<&'static ListingRequest> {
+        self.listing
     }
 
     /// The body every page of a POST carries, unless pagination puts a token in it.
@@ -168,20 +177,47 @@ impl<'s> Requests<'s> {
     /// The URL of a lookup for one user, from the user's values `keys`; none when a value its
     /// path names is missing, as the lookup cannot be asked.
     pub fn lookup_url(&self, lookup: &Lookup, keys: &[Option<compact_str::CompactString>]) -> Option<Url> {
+        self.templated_url(lookup.path, lookup.query, keys)
+    }
+
+    /// The URL of a path and query templated from `keys`; none when a value they name is missing.
+    fn templated_url(
+        &self,
+        path: &[LookupPart],
+        query: &[LookupParam],
+        keys: &[Option<compact_str::CompactString>],
+    ) -> Option<Url> {
         // In the path each value is one segment, encoded here; the query encodes its own values.
-        let path = self.lookup_text(lookup.path, keys, segment)?;
+        let path = self.lookup_text(path, keys, segment)?;
         let mut url = self.base.clone();
         url.set_path(&format!("{}{path}", self.base.path().trim_end_matches('/')));
         url.set_query(None);
-        if !lookup.query.is_empty() {
-            let query: Vec<(&str, String)> = lookup
-                .query
+        if !query.is_empty() {
+            let query: Vec<(&str, String)> = query
                 .iter()
                 .map(|param| Some((param.name, self.lookup_text(param.value, keys, str::to_owned)?)))
                 .collect::<Option<_>>()?;
             url.query_pairs_mut().extend_pairs(query);
         }
         Some(url)
+    }
+
+    /// The requests that page through a listing (or a group's members, the group's values `keys`),
+    /// `since` a query parameter more; none when a value of the group its request names is missing.
+    pub fn for_listing(
+        &self,
+        listing: &'static ListingRequest,
+        keys: &[Option<compact_str::CompactString>],
+        since: Option<(&str, &str)>,
+    ) -> Option<Requests<'s>> {
+        let mut first = self.templated_url(listing.path, listing.query, keys)?;
+        if let Some((param, value)) = since {
+            first.query_pairs_mut().append_pair(param, value);
+        }
+        if first.query() == Some("") {
+            first.set_query(None);
+        }
+        Some(Requests { first, body: None, listing: Some(listing), ..self.clone() })
     }
 
     /// A lookup's path or query value with its values put in, each through `encode`; none when a
@@ -245,11 +281,15 @@ impl<'s> Requests<'s> {
         body: Option<&serde_json::Value>,
         bearer: Option<&Secret>,
     ) -> Result<reqwest::Request, SyncError> {
-        let method = match self.spec.endpoint.method {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
+        let method = match (self.listing, self.spec.endpoint.method) {
+            (Some(_), _) | (None, Method::Get) => reqwest::Method::GET,
+            (None, Method::Post) => reqwest::Method::POST,
         };
-        self.build_as(client, method, url, body, bearer)
+        let mut request = self.build_as(client, method, url, body, bearer)?;
+        for header in self.listing.map_or(&[][..], |listing| listing.headers) {
+            request.headers_mut().insert(header_name(header)?, header_value(header, self.creds)?);
+        }
+        Ok(request)
     }
 
     fn build_as(
@@ -428,6 +468,7 @@ mod tests {
             client_certificate: None,
         },
         lookups: &[],
+        listings: &[],
         pagination: Pagination::None,
         max_users: None,
     };
@@ -478,6 +519,7 @@ mod tests {
                 client_certificate: None,
             },
             lookups: &[],
+            listings: &[],
             pagination: Pagination::None,
             max_users: None,
         };

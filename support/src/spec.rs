@@ -18,6 +18,9 @@ pub struct Spec {
     pub endpoint: Endpoint,
     /// Requests asked per listed user; their answers go to [`crate::Connector::parse_joined`].
     pub lookups: &'static [Lookup],
+    /// Other listings, read whole before the users; what their items give each user is joined
+    /// after the lookups' answers.
+    pub listings: &'static [Listing],
     pub pagination: Pagination,
     /// The most users the API lists through this paging: reaching it with more remaining
     /// fails the sync ([`crate::SyncError::Capped`]), and no request asks past it.
@@ -57,6 +60,73 @@ pub struct Batch {
     pub at: &'static [&'static str],
     /// The keys in an item that lead to the user's value, which names whose it is.
     pub key: &'static [&'static str],
+}
+
+/// `listing access GET "/team.accessLogs"`: another listing, read whole before the users, whose
+/// items name the users they belong to ([`crate::listing`]).
+#[derive(Clone, Debug)]
+pub struct Listing {
+    /// The name the spec reads what it gave a user under.
+    pub name: &'static str,
+    pub request: ListingRequest,
+    pub kind: ListingKind,
+    /// The listed user's value its items name, by index in what [`crate::Connector::lookup_keys`] gives.
+    pub matches: usize,
+    /// The keys of an item kept for its user; none: the whole item.
+    pub keep: Option<&'static [&'static str]>,
+}
+
+/// The paged GET of a listing, or of a group's members.
+#[derive(Clone, Debug)]
+pub struct ListingRequest {
+    /// Appended to the base URL's path; in a members request [`LookupPart::User`] is the group's value.
+    pub path: &'static [LookupPart],
+    pub query: &'static [LookupParam],
+    /// Sent after the users request's own headers, replacing any of the same name.
+    pub headers: &'static [Param],
+    pub pagination: Pagination,
+    /// Where each answer holds the items (empty: the answer is the list).
+    pub items: &'static [Step],
+    /// Where each answer holds the next URL or token, the has-more flag and the total, where the
+    /// pagination reads them from the body.
+    pub next: Option<&'static [Step]>,
+    pub more: Option<&'static [Step]>,
+    pub total: Option<&'static [Step]>,
+}
+
+#[derive(Clone, Debug)]
+pub enum ListingKind {
+    /// Each user gets the list of the items that name them at `user`.
+    Items { user: &'static [Step] },
+    /// Each user gets their latest event (time at `at`) within the last `days` days.
+    Latest {
+        user: &'static [Step],
+        at: &'static [Step],
+        days: u32,
+        /// The query parameter that asks for events since the window's start, and how it is written.
+        since: Option<(&'static str, TimeFormat)>,
+    },
+    /// The items are groups; `members` lists each group's members (its [`LookupPart::User`] the
+    /// group's values at `group_keys`), who name their user at `user`. Each user gets their groups.
+    Members { members: &'static ListingRequest, group_keys: &'static [&'static [Step]], user: &'static [Step] },
+}
+
+/// A step into JSON: an object's key or an array's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Key(&'static str),
+    Index(usize),
+}
+
+/// How a time is written in a query value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Seconds since 1970.
+    Unix,
+    /// `2024-12-07`.
+    Date,
+    /// RFC 3339.
+    Iso,
 }
 
 /// A query parameter of a lookup; its value may hold the user's values.

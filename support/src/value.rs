@@ -133,6 +133,18 @@ impl<'de: 'a, 'a> Visitor<'de> for LeafVisitor<'a> {
     }
 }
 
+/// What kind of JSON a value is, for messages (as [`Leaf::kind`] says it).
+pub fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// An object that may be missing or be something else: then it is `None`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tolerant<T>(pub Option<T>);

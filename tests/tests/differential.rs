@@ -157,13 +157,14 @@ fn keys(connector: &dyn Connector, body: &[u8]) -> Vec<Vec<Option<CompactString>
     keys
 }
 
-/// Answers to a page's lookups, generated from the shapes their answers are read with.
+/// Answers to a page's lookups and listings, generated from the shapes their answers are read with.
 fn answers(spec: &ir::Spec, items: usize, pool: &[Value], rng: &mut Rng) -> Joined {
-    let mut joined = Joined::new(items, spec.lookups.len());
+    let names: Vec<&str> = spec.joined_names().collect();
+    let mut joined = Joined::new(items, names.len());
     let Shape::Object(user) = &spec.shapes.user else { return joined };
     for item in 0..items {
-        for (index, lookup) in spec.lookups.iter().enumerate() {
-            let shape = user.fields.iter().find(|f| f.joined && f.key == lookup.name).map_or(&Shape::Any, |f| &f.shape);
+        for (index, name) in names.iter().enumerate() {
+            let shape = user.fields.iter().find(|f| f.joined && f.key == *name).map_or(&Shape::Any, |f| &f.shape);
             let answer = match rng.below(10) {
                 0 => continue,
                 1 => b"<html>not JSON</html>".to_vec(),

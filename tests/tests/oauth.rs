@@ -189,6 +189,7 @@ const CODE: Spec = Spec {
         client_certificate: None,
     },
     lookups: &[],
+    listings: &[],
     pagination: Pagination::None,
     max_users: None,
 };

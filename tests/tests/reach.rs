@@ -16,7 +16,7 @@ use tib_support::{
     ApiErrorKind, Client, ClientSettings, Connection, Connector, CredentialValues, NetworkPolicy, PageError,
     RetryPolicy, Secret, SyncError, SyncOptions, User,
 };
-use wiremock::matchers::{body_json, header, method, path, query_param};
+use wiremock::matchers::{body_json, header, method, path, path_regex, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The example spec of `app`, as its generated connector and as interpreted.
@@ -383,6 +383,11 @@ fn github_member(id: u64, login: &str, kind: &str) -> Value {
     json!({"id": id, "login": login, "email": null, "name": null, "type": kind})
 }
 
+/// An organization without teams.
+async fn no_teams(server: &MockServer) {
+    Mock::given(path("/teams")).respond_with(ok(json!([]))).mount(server).await;
+}
+
 #[tokio::test]
 async fn github_roles_come_from_each_members_membership() {
     for (kind, connector) in both("github") {
@@ -396,6 +401,7 @@ async fn github_roles_come_from_each_members_membership() {
             ])))
             .mount(&server)
             .await;
+        no_teams(&server).await;
         for (login, role) in [("ann", "member"), ("octocat", "admin"), ("dependabot%5Bbot%5D", "member")] {
             Mock::given(path(format!("/memberships/{login}")))
                 .and(header("authorization", "Bearer gh"))
@@ -410,7 +416,7 @@ async fn github_roles_come_from_each_members_membership() {
         assert_eq!(roles, [Some("member"), Some("admin"), Some("member")], "{kind}");
         let kinds: Vec<Option<&str>> = users.iter().map(|u| u.account_type.as_deref()).collect();
         assert_eq!(kinds, [Some("human"), Some("human"), Some("bot")], "{kind}: a bot's account, decided by rules");
-        assert_eq!(summary.lookups, 3, "{kind}: one lookup per member, counted");
+        assert_eq!(summary.lookups, 4, "{kind}: one lookup per member, and the page of teams, counted");
     }
 }
 
@@ -422,6 +428,7 @@ async fn a_lookup_that_fails_fails_the_sync_naming_what_and_where() {
             .respond_with(ok(json!([github_member(1, "ann", "User"), github_member(2, "bob", "User")])))
             .mount(&server)
             .await;
+        no_teams(&server).await;
         Mock::given(path("/memberships/ann")).respond_with(ok(json!({"role": "admin"}))).mount(&server).await;
         Mock::given(path("/memberships/bob"))
             .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
@@ -436,6 +443,7 @@ async fn a_lookup_that_fails_fails_the_sync_naming_what_and_where() {
         assert!(missing.is_auth_or_config_failure(), "{kind}");
 
         server.reset().await;
+        no_teams(&server).await;
         Mock::given(path("/members")).respond_with(ok(json!([github_member(1, "ann", "User")]))).mount(&server).await;
         Mock::given(path("/memberships/ann"))
             .respond_with(ResponseTemplate::new(200).set_body_string("<html>sign in</html>"))
@@ -580,7 +588,8 @@ async fn lookups_are_asked_side_by_side_never_more_than_the_spec_allows() {
     for (kind, connector) in both("github") {
         let api = slow_lookups(40, Duration::from_millis(25)).await;
         let (users, summary) = sync_from(connector, &api.base, &["acme", "gh"], None).await.expect(kind);
-        assert_eq!((users.len(), summary.lookups), (40, 40), "{kind}");
+        // 40 lookups, and one page of teams (the listing again: members, not teams, so no team's members).
+        assert_eq!((users.len(), summary.lookups), (40, 41), "{kind}");
         let most = api.most_at_once.load(std::sync::atomic::Ordering::SeqCst);
         // specs/github.tib allows 8: 40 lookups one at a time would take a second.
         assert!((2..=8).contains(&most), "{kind}: {most} lookups at once");
@@ -755,4 +764,183 @@ async fn a_batched_lookup_asks_for_many_users_at_once_and_gives_each_their_item(
         assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 3, "{carried}: 7 users, 3 at a time");
         assert_eq!(summary.lookups, 3, "{carried}: the requests counted");
     }
+}
+
+// ------------------------------------------------- listings before the users ---
+
+/// A `Link` header to the next page at `path` of `server`.
+fn linked(body: Value, server: &MockServer, next: &str) -> ResponseTemplate {
+    ok(body).insert_header("link", format!("<{}{next}>; rel=\"next\"", server.uri()).as_str())
+}
+
+#[tokio::test]
+async fn github_teams_come_from_the_teams_listing_and_each_teams_members() {
+    for (kind, connector) in both("github") {
+        let server = MockServer::start().await;
+        Mock::given(path("/members"))
+            .respond_with(ok(json!([
+                github_member(1, "ann", "User"),
+                github_member(2, "bob", "User"),
+                github_member(3, "cy", "User")
+            ])))
+            .mount(&server)
+            .await;
+        Mock::given(path_regex("^/memberships/")).respond_with(ok(json!({"role": "member"}))).mount(&server).await;
+        // Two pages of teams; the first team's members on two pages too.
+        Mock::given(path("/teams"))
+            .and(query_param("page", "2"))
+            .respond_with(ok(json!([{"id": 3, "slug": "empty", "name": "Empty"}, {"id": 4, "name": "No slug"}])))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/teams"))
+            .and(query_param("per_page", "100"))
+            .and(query_param_is_missing("page"))
+            .respond_with(linked(
+                json!([{"id": 1, "slug": "core", "name": "Core", "privacy": "closed"}, {"id": 2, "slug": "docs", "name": "Docs"}]),
+                &server,
+                "/teams?per_page=100&page=2",
+            ))
+            .expect(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/teams/core/members"))
+            .and(query_param("page", "2"))
+            .respond_with(ok(json!([{"login": "bob"}])))
+            .mount(&server)
+            .await;
+        Mock::given(path("/teams/core/members"))
+            .and(query_param_is_missing("page"))
+            .respond_with(linked(json!([{"login": "ann", "id": 1}]), &server, "/teams/core/members?page=2"))
+            .mount(&server)
+            .await;
+        Mock::given(path("/teams/docs/members"))
+            .respond_with(ok(json!([{"login": "bob"}, {"login": "ghost"}])))
+            .mount(&server)
+            .await;
+        Mock::given(path("/teams/empty/members")).respond_with(ok(json!([]))).mount(&server).await;
+        let (users, summary) = sync_from(connector, &server.uri(), &["acme", "gh"], None).await.expect(kind);
+        let groups: Vec<Vec<&str>> = users.iter().map(|u| u.groups.iter().map(|g| g.as_str()).collect()).collect();
+        assert_eq!(groups, [vec!["Core"], vec!["Core", "Docs"], vec![]], "{kind}");
+        // 3 memberships, 2 pages of teams, 2 + 1 + 1 pages of members (a team without a slug is not asked).
+        assert_eq!(summary.lookups, 9, "{kind}: the listings' requests counted with the lookups'");
+    }
+}
+
+fn slack_member(id: &str) -> Value {
+    json!({"id": id, "name": id.to_lowercase(), "profile": {"email": format!("{id}@acme.example")}})
+}
+
+fn access(user: &str, date_last: i64, ip: &str) -> Value {
+    json!({"user_id": user, "username": user.to_lowercase(), "date_first": date_last - 60, "date_last": date_last, "count": 3, "ip": ip})
+}
+
+#[tokio::test]
+async fn slack_last_activity_is_each_members_latest_access_in_the_window() {
+    let now = chrono::Utc::now().timestamp();
+    let day = 86_400;
+    // The first page is full (1,000 entries, mostly of one busy member); the second ends the logs.
+    let mut first: Vec<Value> = (0..998).map(|i| access("UBUSY", now - i, "10.0.0.9")).collect();
+    first.push(access("U1", now - 5 * day, "10.0.0.1"));
+    first.push(access("U2", now - 120 * day, "10.0.0.2"));
+    let second = vec![access("U1", now - 2 * day, "10.0.0.3"), access("U1", now - 9 * day, "10.0.0.4")];
+    for (kind, connector) in both("slack_access_logs") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users.list"))
+            .respond_with(ok(
+                json!({"ok": true, "members": [slack_member("U1"), slack_member("U2"), slack_member("U3")]}),
+            ))
+            .mount(&server)
+            .await;
+        for (page, logins) in [("1", &first), ("2", &second)] {
+            Mock::given(path("/team.accessLogs"))
+                .and(query_param("page", page))
+                .and(query_param("count", "1000"))
+                .and(header("authorization", "Bearer xoxp"))
+                .respond_with(ok(json!({"ok": true, "logins": logins, "paging": {"count": 1000, "page": page}})))
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let (users, summary) = sync_from(connector, &server.uri(), &["xoxp"], None).await.expect(kind);
+        let seen: Vec<Option<i64>> = users.iter().map(|u| u.last_activity_at.map(|t| t.timestamp())).collect();
+        assert_eq!(
+            seen,
+            [Some(now - 2 * day), None, None],
+            "{kind}: U1's latest; U2 only before the 90 days; U3 never"
+        );
+        assert_eq!(summary.lookups, 2, "{kind}: two pages of logs");
+    }
+}
+
+#[tokio::test]
+async fn a_listing_answered_without_its_items_fails_the_sync_with_what_the_api_said() {
+    for (kind, connector) in both("slack_access_logs") {
+        let server = MockServer::start().await;
+        Mock::given(path("/users.list"))
+            .respond_with(ok(json!({"ok": true, "members": [slack_member("U1")]})))
+            .expect(0)
+            .mount(&server)
+            .await;
+        Mock::given(path("/team.accessLogs"))
+            .respond_with(ok(json!({"ok": false, "error": "paid_only"})))
+            .mount(&server)
+            .await;
+        let error = sync_from(connector, &server.uri(), &["xoxp"], None).await.expect_err(kind);
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "page 1 ({}/team.accessLogs?page=1&count=1000): listing `access`: nothing at `logins` in the \
+                 answer `{{\"error\":\"paid_only\",\"ok\":false}}`",
+                server.uri()
+            ),
+            "{kind}"
+        );
+    }
+    // A refusal disables the connection as a refused users page does.
+    let [(_, connector), _] = both("github");
+    let server = MockServer::start().await;
+    Mock::given(path("/teams")).respond_with(ResponseTemplate::new(403)).mount(&server).await;
+    let error = sync_from(connector, &server.uri(), &["acme", "gh"], None).await.expect_err("refused");
+    assert!(matches!(error, SyncError::Status { status: 403, .. }), "{error:?}");
+    assert!(error.is_auth_or_config_failure(), "{error}: the connection is disabled");
+}
+
+#[tokio::test]
+async fn a_window_can_be_asked_of_the_api_and_events_are_matched_by_email() {
+    let server = MockServer::start().await;
+    Mock::given(path("/users"))
+        .respond_with(ok(json!([{"id": "1", "email": "ann@acme.example"}, {"id": "2", "email": "bob@acme.example"}])))
+        .mount(&server)
+        .await;
+    Mock::given(path("/report/activities"))
+        .and(query_param("type", "Sign in"))
+        .respond_with(ok(json!({"activity_logs": [
+            {"email": "ann@acme.example", "time": "2026-01-02T10:00:00Z"},
+            {"email": "ann@acme.example", "time": "2026-01-05T10:00:00Z"},
+            {"email": "nobody@acme.example", "time": "2026-01-05T10:00:00Z"}
+        ]})))
+        .mount(&server)
+        .await;
+    let text = "app \"Events\"\nbase_url \"https://events.example\"\ncredentials {\n  token secret \"A token\"\n}\n\
+                auth bearer \"{token}\"\nrequest GET \"/users\"\n\
+                listing signins GET \"/report/activities\" {\n  query = { \"type\" = \"Sign in\" }\n  paginate none\n  \
+                items = activity_logs\n  user = email\n  match = email\n  latest = time\n  window = 3650\n  \
+                since = \"from\"\n  since_format = \"date\"\n}\n\
+                paginate none\nusers at .\nfields {\n  id    = id\n  email = email\n  last_activity_at = signins.time\n}\n";
+    let compiled = tib_front::compile("events.tib", text, &tib_front::catalog::Catalog::missing());
+    let spec = compiled.spec.unwrap_or_else(|| panic!("{:?}", compiled.diagnostics));
+    let (users, _) = sync_from(Arc::new(Interpreted::new(spec)), &server.uri(), &["t"], None).await.expect("a sync");
+    let seen: Vec<Option<String>> = users.iter().map(|u| u.last_activity_at.map(|t| t.to_rfc3339())).collect();
+    assert_eq!(seen, [Some("2026-01-05T10:00:00+00:00".to_owned()), None]);
+    let asked = server.received_requests().await.expect("recorded");
+    let from = asked
+        .iter()
+        .find(|request| request.url.path() == "/report/activities")
+        .and_then(|request| {
+            request.url.query_pairs().find(|(name, _)| name == "from").map(|(_, value)| value.into_owned())
+        })
+        .expect("the window's start asked for");
+    let expected = (chrono::Utc::now() - chrono::Duration::days(3650)).date_naive().to_string();
+    assert_eq!(from, expected, "the window's first day, as a date");
 }

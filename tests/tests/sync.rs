@@ -320,6 +320,8 @@ async fn github_members_without_a_public_email_get_the_no_reply_address_github_b
         .respond_with(json(json!({"state": "active", "role": "member"})))
         .mount(&server)
         .await;
+    // An organization without teams.
+    Mock::given(path("/orgs/acme/teams")).respond_with(json(json!([]))).mount(&server).await;
     let (synced, summary) = sync("github", &server, "/orgs/acme", &["acme", "gh-token"]).await.expect("sync");
     assert_eq!(summary.pages, 2);
     let emails: Vec<&str> =

@@ -42,6 +42,8 @@ pub enum SectionKind {
         path: Str,
         settings: Option<Block>,
     },
+    /// `listing teams GET "/teams" { paginate … members … settings }`.
+    Listing(Listing),
     Paginate {
         style: Word,
         body: Option<Pagination>,
@@ -90,6 +92,27 @@ pub struct CredentialDecl {
 pub enum AuthArg {
     Str(Str),
     Block(Block),
+}
+
+/// `listing NAME METHOD "/path" { … }`: another listing whose items name the users they belong to.
+#[derive(Clone, Debug)]
+pub struct Listing {
+    pub name: Word,
+    pub request: ListingRequest,
+}
+
+/// A listing's request and what its block holds: `METHOD "/path" { paginate … members … settings }`,
+/// the shape of a listing and of its `members` request alike.
+#[derive(Clone, Debug)]
+pub struct ListingRequest {
+    pub method: Word,
+    pub path: Str,
+    /// `paginate <style> { … }` lines in the block, in source order (one is right).
+    pub paginate: Vec<(Word, Option<Pagination>)>,
+    /// `members METHOD "/path" { … }` lines in the block, in source order (at most one is right).
+    pub members: Vec<(Word, ListingRequest)>,
+    /// The block's `key = value` settings (empty without a block), spanning the whole block.
+    pub settings: Option<Block>,
 }
 
 /// The body of `paginate <style> { ... }`, in source order.

@@ -92,8 +92,10 @@ impl Tree {
             self.branches.insert(span.start(), span.end());
         }
         // An empty block or list has no inner pairs, but its braces are punctuation all the same.
-        let container =
-            matches!(kind, Rule::block | Rule::list | Rule::rule_group | Rule::pagination | Rule::license_list);
+        let container = matches!(
+            kind,
+            Rule::block | Rule::list | Rule::rule_group | Rule::pagination | Rule::license_list | Rule::listing_body
+        );
         let leaf = matches!(kind, Rule::path | Rule::each | Rule::unknown | Rule::operator)
             || (!container && pair.clone().into_inner().next().is_none());
         if leaf {
@@ -113,10 +115,10 @@ fn item_kind(parent: Rule, child: Rule) -> Option<ItemKind> {
     Some(match (parent, child) {
         (Rule::file, Rule::EOI) => return None,
         (Rule::file, _) => ItemKind::Section,
-        (Rule::block | Rule::pagination, Rule::entry) => ItemKind::Entry,
+        (Rule::block | Rule::pagination | Rule::listing_body, Rule::entry) => ItemKind::Entry,
         (Rule::credentials, Rule::credential) => ItemKind::Credential,
         (Rule::license_list, Rule::license) => ItemKind::License,
-        (Rule::pagination, _) | (Rule::rule_group, _) | (Rule::list, _) => ItemKind::Other,
+        (Rule::pagination | Rule::listing_body, _) | (Rule::rule_group, _) | (Rule::list, _) => ItemKind::Other,
         (Rule::any_group, Rule::kw_any) => return None,
         (Rule::any_group, _) => ItemKind::Other,
         _ => return None,

@@ -24,7 +24,11 @@ pub struct Spec {
     pub endpoint: Endpoint,
     /// Requests asked per listed user, whose answers the user's values read under their names.
     pub lookups: Vec<Lookup>,
-    /// The values of a user the lookups' paths are built from, each once (`LookupPart::User` indexes it).
+    /// Other listings, read whole before the users, whose items name the users they belong to; the
+    /// users' values read what each gave them under its name, after the lookups' answers.
+    pub listings: Vec<Listing>,
+    /// The values of a user the lookups' paths are built from and the listings' items name, each
+    /// once (`LookupPart::User` and `Listing::matches` index it).
     pub lookup_keys: Vec<Path>,
     /// How to get from one page of users to the next and when to stop.
     pub pagination: Pagination,
@@ -330,6 +334,68 @@ pub enum LookupPart {
     Session(usize),
 }
 
+/// `listing access GET "/team.accessLogs" { … }`: another listing, read whole before the users,
+/// whose items name the users they belong to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// The key the user's values read what it gave them under (`access.date_last`).
+    pub name: String,
+    pub request: ListingRequest,
+    /// What each user gets of it.
+    pub kind: ListingKind,
+    /// The listed user's value its items name ([`Spec::lookup_keys`] index): `match = id`.
+    pub matches: usize,
+    /// The keys of an item the spec reads: all that is kept of an item for its user. None: the
+    /// whole item (the spec only tests that something is there).
+    pub keep: Option<Vec<String>>,
+}
+
+/// The request of a listing, or of a group's members: a paged GET.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListingRequest {
+    /// Appended to the base URL's path: text, credentials, the session's values and, for members,
+    /// the group's (`LookupPart::User` then indexes [`ListingKind::Members`]'s `group_keys`).
+    pub path: Vec<LookupPart>,
+    pub query: Vec<LookupParam>,
+    /// Sent after the users request's own headers, replacing any of the same name.
+    pub headers: Vec<Param>,
+    pub pagination: Pagination,
+    /// Where the items are in each answer (empty: the answer is the list).
+    pub items: Path,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListingKind {
+    /// Each user gets the list of the items that name them at `user`.
+    Items { user: Path },
+    /// Each item is an event naming its user at `user` and its time at `at`: each user gets their
+    /// latest event within the window, one kept per user whatever the number of events.
+    Latest { user: Path, at: Path, window: Window },
+    /// Each item is a group, whose members `members` lists, one listing per group; each member
+    /// names its user at `user`. Each user gets the list of groups they are a member of.
+    Members { members: Box<ListingRequest>, group_keys: Vec<Path>, user: Path },
+}
+
+/// `window = 90`: how far back events count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub days: u32,
+    /// The query parameter that asks the API for events since the window's start, and how it is
+    /// written; none: the API sends what it has and older events are skipped.
+    pub since: Option<(String, TimeFormat)>,
+}
+
+/// How a time is written in a query value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Seconds since 1970 (`1733529600`).
+    Unix,
+    /// A day (`2024-12-07`).
+    Date,
+    /// RFC 3339 (`2024-12-07T00:00:00Z`).
+    Iso,
+}
+
 /// What a lookup's 404 means.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NotFound {
@@ -382,6 +448,58 @@ pub enum Pagination {
     NextUrl(NextUrl),
     /// An opaque token sent back as a query parameter.
     Token(Token),
+}
+
+/// The values of an answer that pagination reads from its body.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PagingPaths<'p> {
+    /// The next URL or token.
+    pub next: Option<&'p Path>,
+    /// The has-more flag.
+    pub more: Option<&'p Path>,
+    /// The total count.
+    pub total: Option<&'p Path>,
+}
+
+impl Pagination {
+    /// Where in an answer's body it reads the next URL or token, the has-more flag and the total.
+    pub fn body_paths(&self) -> PagingPaths<'_> {
+        fn count_stop(stops: &[CountStop], total: bool) -> Option<&Path> {
+            stops.iter().find_map(|stop| match stop {
+                CountStop::NoMore(path) if !total => Some(path),
+                CountStop::Total(path) if total => Some(path),
+                _ => None,
+            })
+        }
+        fn token_more(stops: &[TokenStop]) -> Option<&Path> {
+            stops.iter().find_map(|stop| match stop {
+                TokenStop::NoMore(path) => Some(path),
+                _ => None,
+            })
+        }
+        match self {
+            Pagination::None => PagingPaths::default(),
+            Pagination::Offset(Offset { stop, .. }) | Pagination::PageNumber(PageNumber { stop, .. }) => {
+                PagingPaths { next: None, more: count_stop(stop, false), total: count_stop(stop, true) }
+            }
+            Pagination::NextUrl(NextUrl { source, stop }) => PagingPaths {
+                next: match source {
+                    NextUrlSource::Body(path) => Some(path),
+                    NextUrlSource::LinkHeader => None,
+                },
+                more: token_more(stop),
+                total: None,
+            },
+            Pagination::Token(Token { source, stop, .. }) => PagingPaths {
+                next: match source {
+                    TokenSource::Body(path) => Some(path),
+                    TokenSource::Header(_) => None,
+                },
+                more: token_more(stop),
+                total: None,
+            },
+        }
+    }
 }
 
 /// Offset/limit pagination.
@@ -698,6 +816,17 @@ macro_rules! user_values {
 }
 
 impl Spec {
+    /// Whether a user's values read answers joined to them: a lookup's or a listing's.
+    pub fn joins(&self) -> bool {
+        !self.lookups.is_empty() || !self.listings.is_empty()
+    }
+
+    /// The names the users' values read joined answers under, in the order they are joined: the
+    /// lookups', then the listings'.
+    pub fn joined_names(&self) -> impl Iterator<Item = &str> {
+        self.lookups.iter().map(|lookup| lookup.name.as_str()).chain(self.listings.iter().map(|l| l.name.as_str()))
+    }
+
     /// Every mapped value of a user, in the order the record lists them.
     pub fn mapped(&self) -> Vec<&Mapped> {
         user_values!(self,)

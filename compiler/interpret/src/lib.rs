@@ -218,21 +218,21 @@ impl Interpreted {
         .finish()
     }
 
-    /// The listed user with each lookup's answer under the lookup's name, read through the shape
-    /// the spec reads it with; a lookup without an answer leaves nothing there, as the listing's
-    /// own key of that name is never read.
+    /// The listed user with each lookup's answer and listing's items under their names, read
+    /// through the shape the spec reads them with; one without an answer leaves nothing there, as
+    /// the users listing's own key of that name is never read.
     fn join(&self, user: &Value, index: usize, joined: &Joined) -> Result<Value, PageError> {
         let mut user = user.clone();
         let (Value::Object(object), Shape::Object(shape)) = (&mut user, &self.ir.shapes.user) else { return Ok(user) };
-        for (lookup_index, lookup) in self.ir.lookups.iter().enumerate() {
-            object.remove(&lookup.name);
-            let Some(field) = shape.fields.iter().find(|field| field.joined && field.key == lookup.name) else {
+        for (joined_index, name) in self.ir.joined_names().enumerate() {
+            object.remove(name);
+            let Some(field) = shape.fields.iter().find(|field| field.joined && field.key == name) else {
                 continue;
             };
-            if let Some(answer) = joined.answer(index, lookup_index) {
+            if let Some(answer) = joined.answer(index, joined_index) {
                 let value = shaped::read(answer, &field.shape, &self.ir.shapes.user)
-                    .map_err(|error| PageError::lookup(keep::text(&lookup.name), index, error))?;
-                object.insert(lookup.name.clone(), value);
+                    .map_err(|error| PageError::lookup(keep::text(name), index, error))?;
+                object.insert(name.to_owned(), value);
             }
         }
         Ok(user)
@@ -263,7 +263,7 @@ impl Connector for Interpreted {
     }
 
     fn lookup_keys(&self, bytes: &[u8], keys: &mut dyn FnMut(Vec<Option<CompactString>>)) {
-        if self.ir.lookups.is_empty() {
+        if !self.ir.joins() {
             return;
         }
         let Ok(body) = shaped::read(bytes, &self.ir.shapes.body, &self.ir.shapes.user) else { return };
@@ -315,37 +315,19 @@ impl Connector for Interpreted {
         for (index, item) in items.iter().enumerate() {
             users(if !item.is_object() {
                 Err(Dropped { external_id: None, reason: DropReason::NotAnObject })
-            } else if self.ir.lookups.is_empty() {
+            } else if !self.ir.joins() {
                 self.map_user(item)
             } else {
                 self.map_user(&self.join(item, index, joined)?)
             });
         }
         let body_leaf = |path: &ir::Path| leaf(at(Some(&body), shape, path).0);
-        let next = match &self.ir.pagination {
-            ir::Pagination::NextUrl(ir::NextUrl { source: ir::NextUrlSource::Body(p), .. })
-            | ir::Pagination::Token(ir::Token { source: ir::TokenSource::Body(p), .. }) => {
-                page::token(body_leaf(p).as_ref())
-            }
-            _ => None,
-        };
-        let (more, total) = match &self.ir.pagination {
-            ir::Pagination::Offset(ir::Offset { stop, .. })
-            | ir::Pagination::PageNumber(ir::PageNumber { stop, .. }) => {
-                let more = stop.iter().find_map(|s| if let ir::CountStop::NoMore(p) = s { Some(p) } else { None });
-                let total = stop.iter().find_map(|s| if let ir::CountStop::Total(p) = s { Some(p) } else { None });
-                (more, total)
-            }
-            ir::Pagination::NextUrl(ir::NextUrl { stop, .. }) | ir::Pagination::Token(ir::Token { stop, .. }) => {
-                (stop.iter().find_map(|s| if let ir::TokenStop::NoMore(p) = s { Some(p) } else { None }), None)
-            }
-            ir::Pagination::None => (None, None),
-        };
+        let paths = self.ir.pagination.body_paths();
         Ok(PageInfo {
             count: items.len(),
-            next,
-            more: more.and_then(|p| page::flag(body_leaf(p).as_ref())),
-            total: total.and_then(|p| page::count(body_leaf(p).as_ref())),
+            next: paths.next.and_then(|p| page::token(body_leaf(p).as_ref())),
+            more: paths.more.and_then(|p| page::flag(body_leaf(p).as_ref())),
+            total: paths.total.and_then(|p| page::count(body_leaf(p).as_ref())),
         })
     }
 }
@@ -361,7 +343,7 @@ fn users_at<'v>(body: &'v Value, shape: &Shape, path: &ir::Path) -> UsersAt<'v> 
     match at(Some(body), shape, path).0 {
         None => UsersAt::Missing,
         Some(Value::Array(items)) => UsersAt::Array(items),
-        Some(other) => UsersAt::Found(kind(other)),
+        Some(other) => UsersAt::Found(tib_support::value::kind_of(other)),
     }
 }
 
@@ -477,17 +459,6 @@ fn number_text(n: &serde_json::Number) -> String {
         (None, Some(i), _) => i.to_string(),
         (None, None, Some(f)) => f.to_string(),
         (None, None, None) => n.to_string(),
-    }
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

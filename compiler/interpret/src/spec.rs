@@ -37,35 +37,93 @@ pub fn spec(spec: &ir::Spec) -> &'static s::Spec {
             client_certificate: spec.endpoint.client_certificate.map(|id| id.0),
         },
         lookups: leak(spec.lookups.iter().map(lookup).collect()),
+        listings: leak(spec.listings.iter().map(listing).collect()),
         pagination: pagination(&spec.pagination),
         max_users: spec.max_users,
     })
 }
 
-fn lookup(lookup: &ir::Lookup) -> s::Lookup {
-    let parts = |parts: &[ir::LookupPart]| {
-        leak(
-            parts
-                .iter()
-                .map(|part| match part {
-                    ir::LookupPart::Text(t) => s::LookupPart::Text(text(t)),
-                    ir::LookupPart::Credential(id) => s::LookupPart::Credential(id.0),
-                    ir::LookupPart::User(index) => s::LookupPart::User(*index),
-                    ir::LookupPart::Session(index) => s::LookupPart::Session(*index),
-                })
-                .collect(),
-        )
+/// A lookup's or listing's path or query value.
+fn parts(parts: &[ir::LookupPart]) -> &'static [s::LookupPart] {
+    leak(
+        parts
+            .iter()
+            .map(|part| match part {
+                ir::LookupPart::Text(t) => s::LookupPart::Text(text(t)),
+                ir::LookupPart::Credential(id) => s::LookupPart::Credential(id.0),
+                ir::LookupPart::User(index) => s::LookupPart::User(*index),
+                ir::LookupPart::Session(index) => s::LookupPart::Session(*index),
+            })
+            .collect(),
+    )
+}
+
+fn query(query: &[ir::LookupParam]) -> &'static [s::LookupParam] {
+    leak(query.iter().map(|param| s::LookupParam { name: text(&param.name), value: parts(&param.value) }).collect())
+}
+
+fn listing(listing: &ir::Listing) -> s::Listing {
+    let kind = match &listing.kind {
+        ir::ListingKind::Items { user } => s::ListingKind::Items { user: steps(user) },
+        ir::ListingKind::Latest { user, at, window } => s::ListingKind::Latest {
+            user: steps(user),
+            at: steps(at),
+            days: window.days,
+            since: window.since.as_ref().map(|(param, format)| {
+                let format = match format {
+                    ir::TimeFormat::Unix => s::TimeFormat::Unix,
+                    ir::TimeFormat::Date => s::TimeFormat::Date,
+                    ir::TimeFormat::Iso => s::TimeFormat::Iso,
+                };
+                (text(param), format)
+            }),
+        },
+        ir::ListingKind::Members { members, group_keys, user } => s::ListingKind::Members {
+            members: crate::keep::value(listing_request(members)),
+            group_keys: leak(group_keys.iter().map(steps).collect()),
+            user: steps(user),
+        },
     };
+    s::Listing {
+        name: text(&listing.name),
+        request: listing_request(&listing.request),
+        kind,
+        matches: listing.matches,
+        keep: listing.keep.as_ref().map(|keys| leak(keys.iter().map(|key| text(key)).collect())),
+    }
+}
+
+fn listing_request(request: &ir::ListingRequest) -> s::ListingRequest {
+    let paths = request.pagination.body_paths();
+    s::ListingRequest {
+        path: parts(&request.path),
+        query: query(&request.query),
+        headers: params(&request.headers),
+        pagination: pagination(&request.pagination),
+        items: steps(&request.items),
+        next: paths.next.map(steps),
+        more: paths.more.map(steps),
+        total: paths.total.map(steps),
+    }
+}
+
+fn steps(path: &ir::Path) -> &'static [s::Step] {
+    leak(
+        path.segments
+            .iter()
+            .map(|segment| match segment {
+                ir::Segment::Key(key) => s::Step::Key(text(key)),
+                ir::Segment::Index(index) => s::Step::Index(*index),
+            })
+            .collect(),
+    )
+}
+
+fn lookup(lookup: &ir::Lookup) -> s::Lookup {
     s::Lookup {
         name: text(&lookup.name),
         path: parts(&lookup.path),
-        query: leak(
-            lookup
-                .query
-                .iter()
-                .map(|param| s::LookupParam { name: text(&param.name), value: parts(&param.value) })
-                .collect(),
-        ),
+        query: query(&lookup.query),
         headers: params(&lookup.headers),
         not_found_is_nothing: lookup.not_found == ir::NotFound::Nothing,
         concurrency: lookup.concurrency,

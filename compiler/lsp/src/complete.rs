@@ -71,6 +71,22 @@ pub fn complete(doc: &Document, offset: usize) -> Vec<CompletionItem> {
         (["request", ..], []) => keyword(vocabulary::REQUEST_SETTINGS, CompletionItemKind::PROPERTY),
         (["lookup", ..], ["not_found", "="]) => keyword(&["\"none\"", "\"error\""], CompletionItemKind::ENUM_MEMBER),
         (["lookup", ..], []) => keyword(vocabulary::LOOKUP_SETTINGS, CompletionItemKind::PROPERTY),
+        (["listing" | "members", ..], ["paginate"]) => {
+            keyword(vocabulary::PAGINATION_STYLES, CompletionItemKind::ENUM_MEMBER)
+        }
+        (["listing", ..], ["since_format", "="]) => {
+            keyword(&["\"iso\"", "\"date\"", "\"unix\""], CompletionItemKind::ENUM_MEMBER)
+        }
+        (["listing", ..], []) => {
+            let mut list = keyword(vocabulary::LISTING_SETTINGS, CompletionItemKind::PROPERTY);
+            list.extend(keyword(&["paginate", "members"], CompletionItemKind::KEYWORD));
+            list
+        }
+        (["members", ..], []) => {
+            let mut list = keyword(vocabulary::MEMBERS_SETTINGS, CompletionItemKind::PROPERTY);
+            list.extend(keyword(&["paginate"], CompletionItemKind::KEYWORD));
+            list
+        }
         (["fields"], []) => keyword(vocabulary::FIELDS, CompletionItemKind::PROPERTY),
         (["custom_fields"], []) => custom_fields(doc),
         _ => Vec::new(),

@@ -31,6 +31,8 @@ const KEYWORDS: &[Rule] = &[
     Rule::kw_auth,
     Rule::kw_request,
     Rule::kw_lookup,
+    Rule::kw_listing,
+    Rule::kw_members,
     Rule::kw_paginate,
     Rule::kw_api_error,
     Rule::kw_users,

@@ -87,6 +87,9 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
         SyncError::Page { error: PageError::Lookup { lookup, .. }, .. } => {
             format!("the API answered lookup `{lookup}` with what is not JSON: check the lookup's path")
         }
+        SyncError::Page { error: PageError::Listing { listing, .. }, .. } => format!(
+            "check listing `{listing}`: its `items` path, and its path and query; the answer shown is what the API sent instead"
+        ),
         SyncError::Page { error: PageError::MissingUsers { .. }, .. } if spec.users_optional => {
             "the body is not an object; check the URL".to_owned()
         }

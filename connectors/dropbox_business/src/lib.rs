@@ -35,6 +35,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         client_certificate: None,
     },
     lookups: &[],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::Token {
         param: ::tib_support::spec::TokenTarget::Body(&["cursor"]),
         continue_path: Some("/2/team/members/list/continue_v2"),

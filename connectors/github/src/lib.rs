@@ -76,6 +76,57 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             batch: None,
         },
     ],
+    listings: &[
+        ::tib_support::spec::Listing {
+            name: "teams",
+            request: ::tib_support::spec::ListingRequest {
+                path: &[::tib_support::spec::LookupPart::Text("/teams")],
+                query: &[
+                    ::tib_support::spec::LookupParam {
+                        name: "per_page",
+                        value: &[::tib_support::spec::LookupPart::Text("100")],
+                    },
+                ],
+                headers: &[],
+                pagination: ::tib_support::spec::Pagination::NextUrl {
+                    source: ::tib_support::spec::NextUrlSource::LinkHeader,
+                    stop: &[::tib_support::spec::TokenStop::MissingToken],
+                },
+                items: &[],
+                next: None,
+                more: None,
+                total: None,
+            },
+            kind: ::tib_support::spec::ListingKind::Members {
+                members: &::tib_support::spec::ListingRequest {
+                    path: &[
+                        ::tib_support::spec::LookupPart::Text("/teams/"),
+                        ::tib_support::spec::LookupPart::User(0),
+                        ::tib_support::spec::LookupPart::Text("/members"),
+                    ],
+                    query: &[
+                        ::tib_support::spec::LookupParam {
+                            name: "per_page",
+                            value: &[::tib_support::spec::LookupPart::Text("100")],
+                        },
+                    ],
+                    headers: &[],
+                    pagination: ::tib_support::spec::Pagination::NextUrl {
+                        source: ::tib_support::spec::NextUrlSource::LinkHeader,
+                        stop: &[::tib_support::spec::TokenStop::MissingToken],
+                    },
+                    items: &[],
+                    next: None,
+                    more: None,
+                    total: None,
+                },
+                group_keys: &[&[::tib_support::spec::Step::Key("slug")]],
+                user: &[::tib_support::spec::Step::Key("login")],
+            },
+            matches: 0,
+            keep: Some(&["name"]),
+        },
+    ],
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::LinkHeader,
         stop: &[::tib_support::spec::TokenStop::MissingToken],
@@ -113,6 +164,8 @@ struct User<'a> {
     name: ::tib_support::value::Leaf<'a>,
     #[serde(skip)]
     membership: ::tib_support::value::Tolerant<UserMembership<'a>>,
+    #[serde(skip)]
+    teams: ::tib_support::value::Many<::tib_support::value::Tolerant<UserTeamsItem<'a>>>,
     #[serde(rename = "type", default, borrow)]
     type_: ::tib_support::value::Leaf<'a>,
 }
@@ -121,6 +174,12 @@ struct User<'a> {
 struct UserMembership<'a> {
     #[serde(rename = "role", default, borrow)]
     role: ::tib_support::value::Leaf<'a>,
+}
+#[derive(::tib_support::serde::Deserialize)]
+#[serde(crate = "::tib_support::serde")]
+struct UserTeamsItem<'a> {
+    #[serde(rename = "name", default, borrow)]
+    name: ::tib_support::value::Leaf<'a>,
 }
 /// One user object as the common record, or why it cannot be stored.
 fn map_user(
@@ -138,6 +197,18 @@ fn map_user(
                 ),
                 ::tib_support::map::Piece::Text("@users.noreply.github.com"),
             ],
+        ),
+        ::tib_support::map::each(
+            Some(user)
+                .map(|v| &v.teams)
+                .map(|items| {
+                    items
+                        .iter()
+                        .map(|item| {
+                            let item = item.get();
+                            item.and_then(|v| v.name.present())
+                        })
+                }),
         ),
     ];
     let active: bool = ::tib_support::rules::is(
@@ -174,7 +245,7 @@ fn map_user(
         ),
         custom_fields: &custom_fields,
         roles: None,
-        groups: None,
+        groups: ::tib_support::map::unless(built[1].as_ref(), &[]),
         account_type: Some(
             ::tib_support::map::Label::Fixed(
                 if ::tib_support::rules::is(
@@ -233,6 +304,7 @@ fn parse_page(
             match listed.get_mut() {
                 Some(user) => {
                     user.membership = joined.read(item, 0, "membership")?;
+                    user.teams = joined.read(item, 1, "teams")?;
                     map_user(user)
                 }
                 None => {

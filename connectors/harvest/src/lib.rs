@@ -56,6 +56,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         client_certificate: None,
     },
     lookups: &[],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {
         position_param: "page",
         size_param: "per_page",

@@ -62,6 +62,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             batch: None,
         },
     ],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::Offset(::tib_support::spec::Counted {
         position_param: "startAt",
         size_param: "maxResults",

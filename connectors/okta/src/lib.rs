@@ -69,6 +69,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         client_certificate: None,
     },
     lookups: &[],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::NextUrl {
         source: ::tib_support::spec::NextUrlSource::LinkHeader,
         stop: &[::tib_support::spec::TokenStop::MissingToken],

@@ -55,6 +55,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         client_certificate: None,
     },
     lookups: &[],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::Offset(::tib_support::spec::Counted {
         position_param: "offset",
         size_param: "limit",

@@ -29,6 +29,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
         client_certificate: None,
     },
     lookups: &[],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::None,
     max_users: None,
 };

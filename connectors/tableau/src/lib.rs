@@ -120,6 +120,7 @@ pub static SPEC: ::tib_support::Spec = ::tib_support::Spec {
             batch: None,
         },
     ],
+    listings: &[],
     pagination: ::tib_support::spec::Pagination::PageNumber(::tib_support::spec::Counted {
         position_param: "pageNumber",
         size_param: "pageSize",

@@ -34,6 +34,10 @@ pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
         &tib_connector_salesforce::Connector as &dyn ::tib_support::Connector,
     ),
     ("slack", &tib_connector_slack::Connector as &dyn ::tib_support::Connector),
+    (
+        "slack_access_logs",
+        &tib_connector_slack_access_logs::Connector as &dyn ::tib_support::Connector,
+    ),
     ("tableau", &tib_connector_tableau::Connector as &dyn ::tib_support::Connector),
     ("zendesk", &tib_connector_zendesk::Connector as &dyn ::tib_support::Connector),
     ("zoom", &tib_connector_zoom::Connector as &dyn ::tib_support::Connector),
@@ -63,6 +67,7 @@ pub static SPECS: &[(&str, &str)] = &[
     ("pipedrive", include_str!("../../../specs/pipedrive.tib")),
     ("salesforce", include_str!("../../../specs/salesforce.tib")),
     ("slack", include_str!("../../../specs/slack.tib")),
+    ("slack_access_logs", include_str!("../../../specs/slack-access-logs.tib")),
     ("tableau", include_str!("../../../specs/tableau.tib")),
     ("zendesk", include_str!("../../../specs/zendesk.tib")),
     ("zoom", include_str!("../../../specs/zoom.tib")),

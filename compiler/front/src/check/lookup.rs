@@ -227,19 +227,11 @@ fn template(s: &Str, what: &str, values: &mut Values<'_, '_>, d: &mut Vec<Diagno
     for part in &s.parts {
         match part {
             StrPart::Text(text) => parts.push(ir::LookupPart::Text(text.clone())),
-            StrPart::Placeholder(word) if values.creds.declares(&word.text) => {
-                let one = Str { parts: vec![part.clone()], span: word.span, lookalikes: Vec::new() };
-                match values.creds.template(&one, Use::Shown, what, d) {
-                    Some(ir::Template { parts: found }) => parts.extend(found.into_iter().map(|part| match part {
-                        ir::TemplatePart::Credential(id) => ir::LookupPart::Credential(id),
-                        ir::TemplatePart::Text(text) => ir::LookupPart::Text(text),
-                    })),
+            StrPart::Placeholder(word) if let Some(fixed) = fixed(word, values.creds, values.session, what, d) => {
+                match fixed {
+                    Some(fixed) => parts.push(fixed),
                     None => ok = false,
                 }
-            }
-            StrPart::Placeholder(word) if values.session.contains(&word.text) => {
-                let index = values.session.iter().position(|name| *name == word.text).unwrap_or_default();
-                parts.push(ir::LookupPart::Session(index));
             }
             StrPart::Placeholder(word) => match user_value(word, values, d) {
                 Some(index) => parts.push(ir::LookupPart::User(index)),
@@ -248,6 +240,27 @@ fn template(s: &Str, what: &str, values: &mut Values<'_, '_>, d: &mut Vec<Diagno
         }
     }
     ok.then_some(parts)
+}
+
+/// A placeholder that names a credential (`text` only: it goes in a URL) or a value of the
+/// session, as the part it is (none where that credential cannot go there); none when it names
+/// neither, as a value of the user or of a group does.
+pub(super) fn fixed(
+    word: &ast::Word,
+    creds: &mut Credentials,
+    session: &[String],
+    what: &str,
+    d: &mut Vec<Diagnostic>,
+) -> Option<Option<ir::LookupPart>> {
+    if creds.declares(&word.text) {
+        let one = Str { parts: vec![StrPart::Placeholder(word.clone())], span: word.span, lookalikes: Vec::new() };
+        return Some(creds.template(&one, Use::Shown, what, d).and_then(|template| match template.parts.as_slice() {
+            [ir::TemplatePart::Credential(id)] => Some(ir::LookupPart::Credential(*id)),
+            _ => None,
+        }));
+    }
+    let index = session.iter().position(|name| *name == word.text)?;
+    Some(Some(ir::LookupPart::Session(index)))
 }
 
 /// `{login}`: the index of a value of the user among those lookups are asked with.

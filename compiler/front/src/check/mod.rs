@@ -8,6 +8,7 @@ mod auth;
 mod credentials;
 mod endpoint;
 mod fields;
+mod listing;
 mod lookup;
 mod paginate;
 mod rules;
@@ -23,6 +24,7 @@ pub mod vocabulary {
     pub use super::auth::{KINDS as AUTH_KINDS, settings as auth_settings};
     pub use super::endpoint::REQUEST_SETTINGS;
     pub use super::fields::FIELDS;
+    pub use super::listing::{LISTING_SETTINGS, MEMBERS_SETTINGS};
     pub use super::lookup::LOOKUP_SETTINGS;
     pub use super::paginate::{STYLES as PAGINATION_STYLES, settings as pagination_settings, stop_conditions};
     pub use super::rules::OPERATORS;
@@ -59,7 +61,15 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         Some(ir::Auth::Session(session)) => session.values.iter().map(|(name, _)| name.clone()).collect(),
         _ => Vec::new(),
     };
-    let lookups = lookup::lookups(&sections.lookups, &written, &session, &mut credentials, d);
+    let mut lookups = lookup::lookups(&sections.lookups, &written, &session, &mut credentials, d);
+    let lookup_names: Vec<&ast::Word> = sections.lookups.iter().map(|lookup| lookup.name).collect();
+    let listings = match &mut lookups {
+        Some(checked) => {
+            let mut context = listing::Context { creds: &mut credentials, session: &session, lookups: &lookup_names };
+            listing::listings(&sections.listings, &mut context, &mut checked.keys, d)
+        }
+        None => None,
+    };
     if let (Some((_, Some(paging))), Some(ir::Endpoint { body: Some(body), .. })) = (sections.paginate, &endpoint) {
         paginate::quoted_body_field(paging, body, d);
     }
@@ -95,9 +105,18 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
     // Shapes compare paths across sections, so they are built once all sections are sound.
     let lookups = lookups?;
     let keys: Vec<&ast::Path> = lookups.keys.iter().map(|(_, written)| *written).collect();
-    let names: Vec<&str> = lookups.lookups.iter().map(|lookup| lookup.name.as_str()).collect();
+    let mut listings = listings?;
+    let names: Vec<&str> = lookups
+        .lookups
+        .iter()
+        .map(|lookup| lookup.name.as_str())
+        .chain(listings.iter().map(|l| l.name.as_str()))
+        .collect();
     let shapes = shape::shapes(file, &keys, &names, d)?;
     lookup::warn_unread(&sections.lookups, &shapes.user, d);
+    if !listing::read_as_written(&sections.listings, &mut listings, &shapes.user, d) {
+        return None;
+    }
     let app = app?;
     let licenses = match licenses {
         Some(checked) => checked?,
@@ -112,6 +131,7 @@ pub fn check(file: &ast::File, source: &str, catalog: &Catalog, diagnostics: &mu
         endpoint: endpoint?,
         lookup_keys: lookups.keys.into_iter().map(|(path, _)| path).collect(),
         lookups: lookups.lookups,
+        listings,
         pagination: pagination?,
         max_users,
         api_error: api_error.flatten(),

@@ -14,6 +14,7 @@ pub const KEYWORDS: &[&str] = &[
     "auth",
     "request",
     "lookup",
+    "listing",
     "paginate",
     "api_error",
     "users",
@@ -34,6 +35,8 @@ pub struct Sections<'a> {
     pub request: Option<Request<'a>>,
     /// Every `lookup`, in spec order: a spec may have several.
     pub lookups: Vec<Lookup<'a>>,
+    /// Every `listing`, in spec order: a spec may have several.
+    pub listings: Vec<&'a ast::Listing>,
     pub paginate: Option<(&'a ast::Word, Option<&'a ast::Pagination>)>,
     pub api_error: Option<(&'a ast::RuleGroup, Option<&'a ast::Path>, &'a [ast::ApiClass])>,
     /// The users path, and whether `or none` follows it.
@@ -119,6 +122,10 @@ impl<'a> Sections<'a> {
                 found.lookups.push(Lookup { name, method, path, settings: settings.as_ref() });
                 continue;
             }
+            if let SectionKind::Listing(listing) = &section.kind {
+                found.listings.push(listing);
+                continue;
+            }
             if let Some((_, first)) = first_seen.iter().find(|(k, _)| *k == keyword) {
                 d.push(
                     Diagnostic::error(
@@ -176,7 +183,7 @@ impl<'a> Sections<'a> {
             SectionKind::Status(status) => self.status = Some(status),
             SectionKind::Licenses(licenses) => self.licenses = Some(licenses),
             SectionKind::CustomFields(block) => self.custom_fields = Some(block),
-            SectionKind::Lookup { .. } | SectionKind::Gap(_) | SectionKind::Unknown => {}
+            SectionKind::Lookup { .. } | SectionKind::Listing(_) | SectionKind::Gap(_) | SectionKind::Unknown => {}
         }
     }
 }

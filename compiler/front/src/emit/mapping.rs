@@ -12,8 +12,8 @@ pub fn connector(spec: &ir::Spec) -> TokenStream {
     let parse_page = parse_page(spec);
     let sink = quote!(&mut dyn FnMut(::core::result::Result<::tib_support::User, ::tib_support::Dropped>));
     let outcome = quote!(::core::result::Result<::tib_support::PageInfo, ::tib_support::PageError>);
-    // A spec with lookups reads its pages with their answers joined; without, none are given.
-    let (lookup_keys, read, joined) = if spec.lookups.is_empty() {
+    // A spec with lookups or listings reads its pages with their answers joined; without, none are given.
+    let (lookup_keys, read, joined) = if !spec.joins() {
         (quote!(), quote!(parse_page(body, users)), quote!())
     } else {
         let joined = quote! {
@@ -303,15 +303,12 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
     });
     let page = quote!(::tib_support::page);
     let body_leaf = |path: &ir::Path| leaf(body.clone(), body_shape, path);
-    let next = match &spec.pagination {
-        ir::Pagination::NextUrl(ir::NextUrl { source: ir::NextUrlSource::Body(path), .. })
-        | ir::Pagination::Token(ir::Token { source: ir::TokenSource::Body(path), .. }) => {
-            let value = body_leaf(path);
-            quote!(#page::token(#value))
-        }
-        _ => quote!(None),
-    };
-    let (more, total) = pagination_values(&spec.pagination);
+    let paths = spec.pagination.body_paths();
+    let next = paths.next.map_or(quote!(None), |path| {
+        let value = body_leaf(path);
+        quote!(#page::token(#value))
+    });
+    let (more, total) = (paths.more, paths.total);
     let more = more.map_or(quote!(None), |path| {
         let value = body_leaf(path);
         quote!(#page::flag(#value))
@@ -321,13 +318,13 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
         quote!(#page::count(#value))
     });
     let info = quote!(::tib_support::PageInfo { count, next: #next, more: #more, total: #total });
-    if !spec.lookups.is_empty() {
+    if spec.joins() {
         let users_mut = users_mut(body_shape, &spec.users_path);
-        let joins = spec.lookups.iter().enumerate().filter_map(|(index, lookup)| {
+        let joins = spec.joined_names().enumerate().filter_map(|(index, name)| {
             let ir::Shape::Object(user) = &spec.shapes.user else { return None };
-            // A lookup nothing reads has no field to join to (the checker warns of it).
-            let field = user.fields.iter().find(|field| field.joined && field.key == lookup.name)?;
-            let (field, name) = (super::access::ident(&field.ident), &lookup.name);
+            // A lookup or listing nothing reads has no field to join to (the checker warns of it).
+            let field = user.fields.iter().find(|field| field.joined && field.key == name)?;
+            let field = super::access::ident(&field.ident);
             let index = proc_macro2::Literal::usize_unsuffixed(index);
             Some(quote!(user.#field = joined.read(item, #index, #name)?;))
         });
@@ -379,30 +376,4 @@ fn parse_page(spec: &ir::Spec) -> TokenStream {
             Ok(#info)
         }
     }
-}
-
-/// The body paths of the has-more flag and the total count, if the stop conditions read them.
-fn pagination_values(pagination: &ir::Pagination) -> (Option<&ir::Path>, Option<&ir::Path>) {
-    match pagination {
-        ir::Pagination::None => (None, None),
-        ir::Pagination::Offset(ir::Offset { stop, .. }) | ir::Pagination::PageNumber(ir::PageNumber { stop, .. }) => (
-            count_stop(stop, |s| matches!(s, ir::CountStop::NoMore(_))),
-            count_stop(stop, |s| matches!(s, ir::CountStop::Total(_))),
-        ),
-        ir::Pagination::NextUrl(ir::NextUrl { stop, .. }) | ir::Pagination::Token(ir::Token { stop, .. }) => {
-            let more = stop.iter().find_map(|s| match s {
-                ir::TokenStop::NoMore(path) => Some(path),
-                _ => None,
-            });
-            (more, None)
-        }
-    }
-}
-
-/// The path of the first counted stop condition `wanted` picks.
-fn count_stop(stops: &[ir::CountStop], wanted: impl Fn(&ir::CountStop) -> bool) -> Option<&ir::Path> {
-    stops.iter().filter(|s| wanted(s)).find_map(|s| match s {
-        ir::CountStop::NoMore(path) | ir::CountStop::Total(path) => Some(path),
-        ir::CountStop::EmptyPage | ir::CountStop::ShortPage => None,
-    })
 }

@@ -18,6 +18,7 @@ pub fn spec(spec: &ir::Spec) -> TokenStream {
     let endpoint = endpoint(&spec.endpoint);
     let pagination = pagination(&spec.pagination);
     let lookups = spec.lookups.iter().map(lookup);
+    let listings = spec.listings.iter().map(listing);
     let max_users = match spec.max_users {
         Some(cap) => quote!(Some(#cap)),
         None => quote!(None),
@@ -33,38 +34,121 @@ pub fn spec(spec: &ir::Spec) -> TokenStream {
             auth: #auth,
             endpoint: #endpoint,
             lookups: &[#(#lookups),*],
+            listings: &[#(#listings),*],
             pagination: #pagination,
             max_users: #max_users,
         };
     }
 }
 
+/// A lookup's or listing's path or query value: text with values put in.
+fn parts(parts: &[ir::LookupPart]) -> TokenStream {
+    let spec = quote!(::tib_support::spec);
+    let parts = parts.iter().map(|part| match part {
+        ir::LookupPart::Text(text) => quote!(#spec::LookupPart::Text(#text)),
+        ir::LookupPart::Credential(id) => {
+            let index = Literal::usize_unsuffixed(id.0);
+            quote!(#spec::LookupPart::Credential(#index))
+        }
+        ir::LookupPart::User(index) => {
+            let index = Literal::usize_unsuffixed(*index);
+            quote!(#spec::LookupPart::User(#index))
+        }
+        ir::LookupPart::Session(index) => {
+            let index = Literal::usize_unsuffixed(*index);
+            quote!(#spec::LookupPart::Session(#index))
+        }
+    });
+    quote!(&[#(#parts),*])
+}
+
+fn query(query: &[ir::LookupParam]) -> TokenStream {
+    let query = query.iter().map(|param| {
+        let (name, value) = (&param.name, parts(&param.value));
+        quote!(::tib_support::spec::LookupParam { name: #name, value: #value })
+    });
+    quote!(&[#(#query),*])
+}
+
+fn listing(listing: &ir::Listing) -> TokenStream {
+    let spec = quote!(::tib_support::spec);
+    let (name, request) = (&listing.name, listing_request(&listing.request));
+    let kind = match &listing.kind {
+        ir::ListingKind::Items { user } => {
+            let user = steps(user);
+            quote!(#spec::ListingKind::Items { user: #user })
+        }
+        ir::ListingKind::Latest { user, at, window } => {
+            let (user, at, days) = (steps(user), steps(at), window.days);
+            let since = match &window.since {
+                Some((param, format)) => {
+                    let format = match format {
+                        ir::TimeFormat::Unix => quote!(#spec::TimeFormat::Unix),
+                        ir::TimeFormat::Date => quote!(#spec::TimeFormat::Date),
+                        ir::TimeFormat::Iso => quote!(#spec::TimeFormat::Iso),
+                    };
+                    quote!(Some((#param, #format)))
+                }
+                None => quote!(None),
+            };
+            quote!(#spec::ListingKind::Latest { user: #user, at: #at, days: #days, since: #since })
+        }
+        ir::ListingKind::Members { members, group_keys, user } => {
+            let (members, user) = (listing_request(members), steps(user));
+            let group_keys = group_keys.iter().map(steps);
+            quote!(#spec::ListingKind::Members { members: &#members, group_keys: &[#(#group_keys),*], user: #user })
+        }
+    };
+    let matches = Literal::usize_unsuffixed(listing.matches);
+    let keep = match &listing.keep {
+        Some(keys) => quote!(Some(&[#(#keys),*])),
+        None => quote!(None),
+    };
+    quote! {
+        #spec::Listing { name: #name, request: #request, kind: #kind, matches: #matches, keep: #keep }
+    }
+}
+
+fn listing_request(request: &ir::ListingRequest) -> TokenStream {
+    let (path, query, headers) = (parts(&request.path), query(&request.query), params(&request.headers));
+    let (pagination, items) = (pagination(&request.pagination), steps(&request.items));
+    let paths = request.pagination.body_paths();
+    let optional = |path: Option<&ir::Path>| match path {
+        Some(path) => {
+            let path = steps(path);
+            quote!(Some(#path))
+        }
+        None => quote!(None),
+    };
+    let (next, more, total) = (optional(paths.next), optional(paths.more), optional(paths.total));
+    quote!(::tib_support::spec::ListingRequest {
+        path: #path,
+        query: #query,
+        headers: #headers,
+        pagination: #pagination,
+        items: #items,
+        next: #next,
+        more: #more,
+        total: #total,
+    })
+}
+
+fn steps(path: &ir::Path) -> TokenStream {
+    let steps = path.segments.iter().map(|segment| match segment {
+        ir::Segment::Key(key) => quote!(::tib_support::spec::Step::Key(#key)),
+        ir::Segment::Index(index) => {
+            let index = Literal::usize_unsuffixed(*index);
+            quote!(::tib_support::spec::Step::Index(#index))
+        }
+    });
+    quote!(&[#(#steps),*])
+}
+
 fn lookup(lookup: &ir::Lookup) -> TokenStream {
     let spec = quote!(::tib_support::spec);
     let name = &lookup.name;
-    let parts = |parts: &[ir::LookupPart]| {
-        let parts = parts.iter().map(|part| match part {
-            ir::LookupPart::Text(text) => quote!(#spec::LookupPart::Text(#text)),
-            ir::LookupPart::Credential(id) => {
-                let index = Literal::usize_unsuffixed(id.0);
-                quote!(#spec::LookupPart::Credential(#index))
-            }
-            ir::LookupPart::User(index) => {
-                let index = Literal::usize_unsuffixed(*index);
-                quote!(#spec::LookupPart::User(#index))
-            }
-            ir::LookupPart::Session(index) => {
-                let index = Literal::usize_unsuffixed(*index);
-                quote!(#spec::LookupPart::Session(#index))
-            }
-        });
-        quote!(&[#(#parts),*])
-    };
     let path = parts(&lookup.path);
-    let query = lookup.query.iter().map(|param| {
-        let (name, value) = (&param.name, parts(&param.value));
-        quote!(#spec::LookupParam { name: #name, value: #value })
-    });
+    let query = query(&lookup.query);
     let headers = params(&lookup.headers);
     let not_found_is_nothing = lookup.not_found == ir::NotFound::Nothing;
     let concurrency = lookup.concurrency;
@@ -91,7 +175,7 @@ fn lookup(lookup: &ir::Lookup) -> TokenStream {
         #spec::Lookup {
             name: #name,
             path: #path,
-            query: &[#(#query),*],
+            query: #query,
             headers: #headers,
             not_found_is_nothing: #not_found_is_nothing,
             concurrency: #concurrency,

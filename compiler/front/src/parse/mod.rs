@@ -8,7 +8,7 @@ mod recover;
 mod syntax;
 
 use pest::Parser as _;
-use pest::iterators::Pair;
+use pest::iterators::{Pair, Pairs};
 use tib_grammar::{Rule, TibParser};
 
 // `Rule` here is the grammar's rule kind; a condition rule of the AST is `ast::Rule`.
@@ -112,6 +112,10 @@ impl Lower<'_> {
                 let settings = inner.next().map(|p| self.block(p));
                 SectionKind::Lookup { name, method, path, settings }
             }
+            Rule::listing => {
+                let name = word(next(&mut inner));
+                SectionKind::Listing(Listing { name, request: self.listing_request(&mut inner) })
+            }
             Rule::paginate => {
                 let style = word(next(&mut inner));
                 let body = inner.next().map(|p| self.pagination(p));
@@ -143,6 +147,36 @@ impl Lower<'_> {
             other => unreachable!("the grammar has no section {other:?}"),
         };
         Section { keyword, span, kind }
+    }
+
+    /// `METHOD "/path" { paginate … members … settings }`, after a listing's name or `members`.
+    fn listing_request(&mut self, inner: &mut Pairs<'_, Rule>) -> ListingRequest {
+        let method = word(next(inner));
+        let path = self.string(next(inner));
+        let mut request = ListingRequest { method, path, paginate: Vec::new(), members: Vec::new(), settings: None };
+        let Some(body) = inner.next() else { return request };
+        let mut entries = Vec::new();
+        let span = body.as_span().into();
+        for item in body.into_inner() {
+            match item.as_rule() {
+                Rule::paginate => {
+                    // A `todo` where the style belongs reads as a style the checker does not know.
+                    let mut inner = item.into_inner();
+                    let style = word(skip_keyword(&mut inner));
+                    let body = inner.next().map(|p| self.pagination(p));
+                    request.paginate.push((style, body));
+                }
+                Rule::members => {
+                    let mut inner = item.into_inner();
+                    let keyword = word(next(&mut inner));
+                    let members = self.listing_request(&mut inner);
+                    request.members.push((keyword, members));
+                }
+                _ => entries.push(self.entry(item)),
+            }
+        }
+        request.settings = Some(Block { entries, span });
+        request
     }
 
     fn credential(&mut self, pair: Pair<'_, Rule>) -> CredentialDecl {
@@ -739,6 +773,8 @@ fn is_keyword(kind: Rule) -> bool {
             | Rule::kw_at
             | Rule::kw_message
             | Rule::kw_stop
+            | Rule::kw_paginate
+            | Rule::kw_members
             | Rule::kw_from
             | Rule::kw_field
             | Rule::kw_if
