@@ -50,8 +50,11 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
         SyncError::Status { status: 403, .. } => {
             format!("the credentials were accepted but may not list users: check the rights or scopes of {credentials}")
         }
+        SyncError::Status { status: 404, url, .. } if let Some(listing) = listing_at(spec, url) => format!(
+            "listing `{listing}` found nothing at that URL: check its path (and, for its members, the group's value the path names)"
+        ),
         // A lookup's URL is not the users request's.
-        SyncError::Status { status: 404, url, .. } if !spec.lookups.is_empty() && !url.contains(&spec.endpoint.path) => {
+        SyncError::Status { status: 404, url, .. } if !spec.lookups.is_empty() && !users_request(spec, url) => {
             "a lookup found nothing for one user: check its path, and write `not_found = \"none\"` in the lookup \
              if the API answers 404 for a user who has nothing there"
                 .to_owned()
@@ -125,9 +128,45 @@ pub fn hint(error: &SyncError, spec: &ir::Spec) -> String {
     }
 }
 
+/// Whether `url` is the users request's: its path ends as the request's does (after any value of
+/// the session it names).
+fn users_request(spec: &ir::Spec, url: &str) -> bool {
+    let end = spec.endpoint.path.rsplit('}').next().unwrap_or_default();
+    url::Url::parse(url).is_ok_and(|url| url.path().ends_with(end))
+}
+
+/// The listing whose request (or members request) `url` is, by the text its path starts with.
+fn listing_at<'s>(spec: &'s ir::Spec, url: &str) -> Option<&'s str> {
+    let path = url::Url::parse(url).ok()?.path().to_owned();
+    let starts = |request: &ir::ListingRequest| match request.path.first() {
+        Some(ir::LookupPart::Text(text)) => text.len() > 1 && path.contains(text.as_str()),
+        _ => false,
+    };
+    spec.listings
+        .iter()
+        .find(|listing| {
+            starts(&listing.request)
+                || matches!(&listing.kind, ir::ListingKind::Members { members, .. } if starts(members))
+        })
+        .map(|listing| listing.name.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listings_404_names_the_listing() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace");
+        let text = std::fs::read_to_string(root.join("specs/github.tib")).expect("the GitHub spec");
+        let compiled = tib_front::compile("specs/github.tib", &text, &tib_front::catalog::Catalog::missing());
+        let spec = compiled.spec.expect("the GitHub spec checks");
+        let missing = |url: &str| SyncError::Status { status: 404, url: url.to_owned(), body: String::new() };
+        let teams = hint(&missing("https://api.github.com/orgs/acme/teams/core/members?per_page=100"), &spec);
+        assert!(teams.starts_with("listing `teams` found nothing"), "{teams}");
+        let membership = hint(&missing("https://api.github.com/orgs/acme/memberships/ann"), &spec);
+        assert!(membership.starts_with("a lookup found nothing"), "{membership}");
+    }
 
     #[test]
     fn finds_the_message_apis_send() {
