@@ -8,6 +8,7 @@ pub mod builder;
 pub mod cli;
 pub mod clock;
 pub mod console;
+pub mod csv;
 pub mod demo;
 pub mod integrations;
 pub mod listen;

@@ -126,6 +126,18 @@ impl Users for Gated {
     }
 }
 
+impl Company for Gated {
+    fn people(&self, query: &PeopleQuery) -> Result<Vec<Person>> {
+        self.inner.people(query)
+    }
+    fn person(&self, email: &str) -> Result<Vec<(i64, StoredUser)>> {
+        self.inner.person(email)
+    }
+    fn licenses_held(&self, unseen_before: &str) -> Result<Vec<LicenseHeld>> {
+        self.inner.licenses_held(unseen_before)
+    }
+}
+
 impl Notifications for Gated {
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64> {
         self.inner.add_notification(connection, kind, message, now)

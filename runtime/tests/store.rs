@@ -12,8 +12,8 @@ use tib_runtime::store::postgres::Postgres;
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::staging;
 use tib_runtime::store::{
-    Applied, ApplyPolicy, Claim, Connection, Event, HistoryQuery, NewConnection, Outcome, RunTotals, Started, Store,
-    Upserted, UserQuery,
+    Applied, ApplyPolicy, Claim, Connection, Event, HistoryQuery, NewConnection, Outcome, PeopleQuery, RunTotals,
+    Started, Store, Upserted, UserQuery,
 };
 use tib_runtime::store::{Condition, FieldTest, UserField, UserOrder};
 use tib_support::User;
@@ -284,7 +284,96 @@ on_both_backends!(
     conditions_on_fields_select_users_and_count_them_and_offsets_page_them,
     users_are_sorted_by_email_name_and_times_those_without_the_value_last,
     text_beyond_ascii_is_matched_without_regard_to_case,
+    a_person_is_an_email_across_every_account_in_any_case,
+    licenses_are_counted_by_account_with_the_holders_not_seen_apart,
 );
+
+fn a_person_is_an_email_across_every_account_in_any_case(backend: &Backend) {
+    let store = backend.open();
+    let (okta, _) = connect(store.as_ref(), "okta", "Prod");
+    let (slack, _) = connect(store.as_ref(), "slack", "Acme");
+    let mut in_okta = users(0..3);
+    in_okta[0].email = "Ada@Example.com".into();
+    in_okta[0].last_seen_at = Some("2026-01-02T00:00:00+00:00".parse().expect("a time"));
+    let mut in_slack = users(10..12);
+    in_slack[0].email = "ada@example.COM".into();
+    in_slack[0].name = Some(Name::Full("Ada Lovelace".into()));
+    in_slack[0].last_activity_at = Some("2026-03-04T00:00:00+00:00".parse().expect("a time"));
+    in_slack[1].active = false;
+    in_slack[1].email = "".into();
+    sync(store.as_ref(), okta, &in_okta, 100);
+    sync(store.as_ref(), slack, &in_slack, 100);
+
+    let people = |query: PeopleQuery| -> Vec<(String, i64, i64)> {
+        store.people(&query).expect("people").into_iter().map(|p| (p.email, p.accounts, p.with_access)).collect()
+    };
+    let all = PeopleQuery { limit: 100, ..PeopleQuery::default() };
+    assert_eq!(
+        people(all.clone()),
+        [
+            ("ada@example.com".to_owned(), 2, 2),
+            ("u1@example.com".to_owned(), 1, 1),
+            ("u2@example.com".to_owned(), 1, 1)
+        ],
+        "one person in two accounts; a user without an email is no one"
+    );
+    let ada = &store.people(&all).expect("people")[0];
+    assert_eq!(ada.last_seen_at.as_deref(), Some("2026-03-04T00:00:00+00:00"), "the latest time any app gives");
+    // Found by a name only one account gives, and shown with both.
+    let found = people(PeopleQuery { search: Some("LOVELACE".into()), ..all.clone() });
+    assert_eq!(found, [("ada@example.com".to_owned(), 2, 2)]);
+    let after = people(PeopleQuery { after: Some("ADA@example.com".into()), limit: 1, ..all.clone() });
+    assert_eq!(after, [("u1@example.com".to_owned(), 1, 1)], "pages after an email, in any case");
+
+    let accounts: Vec<(i64, String)> =
+        store.person("ADA@EXAMPLE.COM").expect("a person").into_iter().map(|(c, u)| (c, u.user.external_id)).collect();
+    assert_eq!(accounts, [(okta, "0".to_owned()), (slack, "10".to_owned())]);
+    assert!(store.person("nobody@example.com").expect("read").is_empty());
+}
+
+fn licenses_are_counted_by_account_with_the_holders_not_seen_apart(backend: &Backend) {
+    let store = backend.open();
+    let (okta, _) = connect(store.as_ref(), "okta", "Prod");
+    let (slack, _) = connect(store.as_ref(), "slack", "Acme");
+    let mut in_okta = users(0..4);
+    in_okta[0].last_seen_at = Some("2026-06-01T00:00:00+00:00".parse().expect("a time"));
+    in_okta[1].last_activity_at = Some("2026-06-01T12:30:00.250+00:00".parse().expect("a time"));
+    in_okta[2].last_seen_at = Some("2025-01-01T00:00:00+00:00".parse().expect("a time"));
+    in_okta[3].active = false;
+    let mut in_slack = users(10..12);
+    in_slack[0].licenses = std::borrow::Cow::Borrowed(&["Full Member", "Pro"]);
+    sync(store.as_ref(), okta, &in_okta, 100);
+    sync(store.as_ref(), slack, &in_slack, 100);
+
+    let held: Vec<(i64, String, i64, i64)> = store
+        .licenses_held("2026-06-01T00:00:00+00:00")
+        .expect("licenses")
+        .into_iter()
+        .map(|l| (l.connection_id, l.license, l.holders, l.unseen))
+        .collect();
+    assert_eq!(
+        held,
+        [
+            // 0 and 1 seen since; 2 seen before, and 3 is inactive.
+            (okta, "Pro".to_owned(), 3, 1),
+            (slack, "Pro".to_owned(), 2, 2),
+            (slack, "Full Member".to_owned(), 1, 1),
+        ],
+        "by account, most held first; a holder no app gives a time for counts as not seen"
+    );
+    let unseen = store
+        .find_users(
+            okta,
+            &UserQuery {
+                license: Some("Pro".into()),
+                access: Some(true),
+                unseen_before: Some("2026-06-01T00:00:00+00:00".into()),
+                ..UserQuery::default()
+            },
+        )
+        .expect("holders");
+    assert_eq!(unseen.iter().map(|u| u.user.external_id.as_str()).collect::<Vec<_>>(), ["2"]);
+}
 
 fn an_unchanged_resync_writes_no_user_and_stages_nothing(backend: &Backend) {
     let store = backend.open();

@@ -289,7 +289,7 @@ async fn the_openapi_document_names_every_route_and_every_route_it_names_is_serv
     for path in ["/integrations", "/connections", "/connections/{integration}/{account}/users", "/notifications"] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
-    assert_eq!(operations, 12, "every operation of the API is in the document");
+    assert_eq!(operations, 15, "every operation of the API is in the document");
     // And a route it does not name is not served.
     let unknown =
         client.get(format!("{base}/api/v1/nothing-here")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
@@ -887,4 +887,115 @@ async fn the_builders_test_asks_the_samples_lookups_and_its_preview_reads_them()
     assert!(failed.contains("/memberships/ann") && failed.contains("404"), "{failed}");
     let preview = trial::preview(spec, &answer.body, &answer.joined).expect("a preview without the lookups");
     assert_eq!((preview.total, preview.users[0].role.as_deref()), (1, None));
+}
+
+/// The company's views across accounts: people by email in the API and the console's CSV, one
+/// person in every account, and the licenses with their holders not seen in a window.
+#[tokio::test(flavor = "multi_thread")]
+async fn people_and_licenses_answer_across_every_account_in_the_api_and_as_csv() {
+    let api = api(40).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    for account in ["Prod", "Sandbox"] {
+        connect(&server, &api, account).await;
+        synced(&server, account).await;
+    }
+    let base = server.base.clone();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let get = |path: String| {
+        let client = client.clone();
+        let url = format!("{base}/api/v1{path}");
+        async move {
+            let answer = client.get(url).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+            let status = answer.status().as_u16();
+            (status, serde_json::from_str::<Value>(&answer.text().await.expect("text")).expect("JSON"))
+        }
+    };
+
+    // Pages of people by email, each in both accounts.
+    let (status, first) = get("/people?limit=5".to_owned()).await;
+    assert_eq!(status, 200, "{first}");
+    let emails: Vec<&str> =
+        first["people"].as_array().expect("people").iter().map(|p| p["email"].as_str().expect("an email")).collect();
+    assert_eq!(
+        emails,
+        [
+            "user0@acme.example",
+            "user10@acme.example",
+            "user11@acme.example",
+            "user12@acme.example",
+            "user14@acme.example"
+        ]
+    );
+    assert!(first["people"].as_array().expect("people").iter().all(|p| p["accounts"] == 2), "{first}");
+    assert_eq!(first["next_cursor"], "user14@acme.example");
+    let (_, second) = get("/people?limit=2&cursor=user14%40acme.example".to_owned()).await;
+    assert_eq!(second["people"][0]["email"], "user15@acme.example");
+    let (_, found) = get("/people?search=LEE7".to_owned()).await;
+    let found: Vec<&str> =
+        found["people"].as_array().expect("people").iter().map(|p| p["email"].as_str().expect("an email")).collect();
+    assert_eq!(found, ["user7@acme.example"], "by name, in any case");
+
+    // One person in every account, named in any case.
+    let (status, person) = get("/people/USER1%40Acme.Example".to_owned()).await;
+    assert_eq!(status, 200, "{person}");
+    assert_eq!(person["email"], "user1@acme.example");
+    let accounts: Vec<&str> = person["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|a| a["account"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(accounts, ["Prod", "Sandbox"]);
+    assert_eq!(person["accounts"][0]["user"]["licenses"], json!(["Acme Pro"]));
+    let (status, nobody) = get("/people/nobody%40acme.example".to_owned()).await;
+    assert_eq!((status, nobody["detail"].as_str()), (404, Some("no account lists nobody@acme.example")));
+
+    // Licenses by account; the demo's members were last seen in 2024: every holder is unseen in 30 days.
+    let (status, licenses) = get("/licenses?unseen_days=30".to_owned()).await;
+    assert_eq!(status, 200, "{licenses}");
+    let held = licenses["licenses"].as_array().expect("licenses");
+    let pro = held.iter().find(|l| l["account"] == "Prod" && l["license"] == "Acme Pro").expect("Acme Pro in Prod");
+    assert!(pro["holders"].as_i64().expect("a count") > 0);
+    assert_eq!(pro["unseen"], pro["holders"], "{pro}");
+    let holders =
+        get("/connections/acme/Prod/users?license=Acme%20Pro&access=true&unseen_days=30&limit=1000".to_owned()).await.1;
+    assert_eq!(holders["users"].as_array().expect("users").len() as i64, pro["holders"].as_i64().expect("a count"));
+    // A window of ten years holds them all: none unseen.
+    let (_, recent) = get("/licenses?unseen_days=3650".to_owned()).await;
+    assert!(recent["licenses"].as_array().expect("licenses").iter().all(|l| l["unseen"] == 0), "{recent}");
+    let (status, refused) = get("/licenses?unseen_days=0".to_owned()).await;
+    assert_eq!((status, refused["detail"].as_str()), (422, Some("the days not seen are from 1 to 3650, not 0")));
+
+    // The console's downloads, behind its login.
+    let login = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .expect("sent");
+    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let csv = |path: &str| {
+        let request = client.get(format!("{base}{path}")).header("cookie", &cookie);
+        async move {
+            let answer = request.send().await.expect("sent");
+            assert_eq!(answer.headers()["content-type"], "text/csv; charset=utf-8");
+            assert!(answer.headers()["content-disposition"].to_str().expect("text").starts_with("attachment"));
+            answer.text().await.expect("text")
+        }
+    };
+    let people = csv("/people?q=lee3&format=csv").await;
+    let lines: Vec<&str> = people.lines().collect();
+    assert_eq!(lines[0], "email,name,accounts,with_access,last_seen_at");
+    assert_eq!(lines.len(), 1 + 11, "Lee3 and Lee30 to Lee39: {people}");
+    assert!(people.contains("\"user3@acme.example\",\"Di Lee3\",\"2\""), "{people}");
+    let licenses = csv("/licenses?unseen=30&format=csv").await;
+    assert!(licenses.contains("\"acme\",\"Sandbox\",\"Acme Pro\""), "{licenses}");
+    let holders = csv("/licenses/acme/Prod?license=Acme%20Pro&unseen=30&format=csv").await;
+    assert_eq!(holders.lines().count() as i64 - 1, pro["holders"].as_i64().expect("a count"), "{holders}");
+    let page =
+        client.get(format!("{base}/people/user1%40acme.example")).header("cookie", &cookie).send().await.expect("sent");
+    let html = page.text().await.expect("text");
+    assert!(html.contains("In 2 accounts, with access in") && html.contains("/connections/acme/Sandbox"), "{html}");
+    drop(server);
 }

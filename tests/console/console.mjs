@@ -139,6 +139,34 @@ try {
   await submit("text=Next users");
   if (!(await text("main")).includes("51–100 of")) await fail("the next page of users", page);
 
+  // The company's views: one person across the accounts, the licenses and the holders not seen in a while.
+  await submit("nav a:has-text('People')");
+  await page.fill("#people-search input[name=q]", "USER7@");
+  await submit("#people-search button");
+  const people = await page.$$eval("#people tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  if (people.length !== 1 || !people[0].includes("user7@acme.example")) await fail(`people found by email: ${people}`, page);
+  await submit("#people a:has-text('user7@acme.example')");
+  if (!(await text("#person")).includes("Staging")) await fail("the person's page lists their accounts", page);
+  await page.setViewportSize({ width: 390, height: 844 });
+  const labelled = await page.$eval("#person tbody td", (td) => [td.dataset.label, getComputedStyle(td, "::before").content]);
+  if (labelled[0] !== "App" || !/App|attr\(data-label\)/.test(labelled[1])) await fail(`on a phone a cell keeps its label: ${labelled}`, page);
+  await page.screenshot({ path: `${screenshots}/person-phone.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await submit("nav a:has-text('Licenses')");
+  await page.fill("#window input[name=unseen]", "30");
+  await submit("#window button");
+  const pro = await page.$$eval("#licenses tbody tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)).find((cells) => cells[1] === "Staging" && cells[2] === "Acme Pro"));
+  // The demo's members were last seen in 2024: every holder is one not seen in 30 days.
+  if (!pro || pro[3] !== pro[4] || Number(pro[3]) < 100) await fail(`Acme Pro in Staging, its holders all unseen: ${pro}`, page);
+  await page.screenshot({ path: `${screenshots}/licenses.png`, fullPage: true });
+  await submit("#licenses tr:has-text('Staging'):has-text('Acme Pro') td:last-child a");
+  if (!(await text("main")).includes(`${pro[4]} holders with access the app has not seen in 30 days`)) await fail("the unseen holders' page", page);
+  if ((await page.$$("#holders tbody tr")).length !== 100) await fail("the holders, a page of 100", page);
+  await submit("text=Next holders");
+  await submit("#holders a:has-text('@acme.example')");
+  if (!(await text("#person")).includes("Acme Pro")) await fail("a holder leads to the person", page);
+  await page.goto(`${base}/connections/acme/Staging`);
+
   // Most users gone at once: the sync is held until approved.
   await control("users/100");
   const held = await syncAndWatch(false);

@@ -8,7 +8,7 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    info(title = "tib", description = "The operators' API of the tib runtime: integrations, connections, runs, users, notifications"),
+    info(title = "tib", description = "The operators' API of the tib runtime: integrations, connections, runs, users, notifications, and the company's people and licenses across every account"),
     servers((url = "/api/v1")),
     security(("admin_token" = []))
 )]
@@ -32,7 +32,7 @@ const PROBLEMS: [(&str, &str, &str, Scope); 5] = [
         Scope::Input,
     ),
     ("401", "Unauthorized", "No admin token, or not this server's", Scope::All),
-    ("404", "NotFound", "No such connection or integration", Scope::Connection),
+    ("404", "NotFound", "No such connection, integration or person", Scope::Connection),
     ("500", "Failed", "The server could not do it (the store, the vault); its log says why", Scope::All),
     ("503", "Off", "The API is off: the server was started without an admin token", Scope::All),
 ];

@@ -28,6 +28,9 @@ use crate::store::{Upserted, UserQuery};
 use crate::web::Web;
 use problem::Problem;
 
+/// The window of "not seen" when none is asked for: a quarter.
+pub const DEFAULT_UNSEEN_DAYS: u32 = 90;
+
 /// The most users one page of `/users` holds.
 const MAX_PAGE: i64 = 1000;
 /// The longest text a parameter of `/users` may be: a search or a license name, not a document.
@@ -58,6 +61,9 @@ fn v1() -> (Router<Arc<Web>>, utoipa::openapi::OpenApi) {
         .routes(routes!(runs))
         .routes(routes!(users))
         .routes(routes!(notifications))
+        .routes(routes!(people))
+        .routes(routes!(person))
+        .routes(routes!(licenses))
         .split_for_parts()
 }
 
@@ -322,6 +328,9 @@ struct UsersParams {
     /// Only users whose email or name contains this.
     #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
     search: Option<String>,
+    /// Only users the app has not seen (last sign-in, last activity) in this many days, or gives no time for.
+    #[param(minimum = 1, maximum = 3650)]
+    unseen_days: Option<u32>,
     /// The `next_cursor` of the page before.
     #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
     cursor: Option<String>,
@@ -347,25 +356,103 @@ async fn users(
         ("group", &params.group),
         ("cursor", &params.cursor),
     ];
-    for (name, value) in checked {
-        if value.as_ref().is_some_and(|v| v.len() > MAX_PARAM_BYTES) {
-            return Err(Problem::invalid(format!("{name} is longer than {MAX_PARAM_BYTES} bytes")));
-        }
-    }
-    let limit = params.limit.unwrap_or(100);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::invalid(format!("limit must be from 1 to {MAX_PAGE}")));
-    }
+    short(&checked)?;
+    let limit = page_limit(params.limit)?;
     let query = UserQuery {
         access: params.access,
         license: params.license,
         group: params.group,
         changed_since: params.changed_since,
         search: params.search,
+        unseen_before: web.services.unseen_before(params.unseen_days)?,
         after: params.cursor,
         ..UserQuery::default()
     };
     Ok(Json(web.services.users_page(&at.integration, &at.account, query, limit).await?.into()))
+}
+
+/// Text parameters no longer than a search or a name is.
+fn short(params: &[(&str, &Option<String>)]) -> Result<(), Problem> {
+    match params.iter().find(|(_, value)| value.as_ref().is_some_and(|v| v.len() > MAX_PARAM_BYTES)) {
+        Some((name, _)) => Err(Problem::invalid(format!("{name} is longer than {MAX_PARAM_BYTES} bytes"))),
+        None => Ok(()),
+    }
+}
+
+/// How many a page holds: 100 unless asked, at most [`MAX_PAGE`].
+fn page_limit(limit: Option<i64>) -> Result<i64, Problem> {
+    let limit = limit.unwrap_or(100);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::invalid(format!("limit must be from 1 to {MAX_PAGE}")))
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct PeopleParams {
+    /// Only people with an email or a name (in any of their accounts) that contains this, in any case.
+    #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
+    search: Option<String>,
+    /// The `next_cursor` of the page before.
+    #[param(max_length = 1024, pattern = "^[^\\u0000]*$")]
+    cursor: Option<String>,
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
+/// People across every account, by email (without regard to case); a search and a cursor.
+#[utoipa::path(get, path = "/people", tag = "people", params(PeopleParams),
+    responses(
+        (status = 200, description = "A page of people and the cursor of the next", body = views::PeoplePage),
+        (status = 422, description = "A parameter out of range", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn people(State(web): State<Arc<Web>>, InQuery(params): InQuery<PeopleParams>) -> Answer<views::PeoplePage> {
+    short(&[("search", &params.search), ("cursor", &params.cursor)])?;
+    let limit = page_limit(params.limit)?;
+    Ok(Json(web.services.people(params.search, params.cursor, limit).await?.into()))
+}
+
+/// The person an email names.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct PersonPath {
+    /// Their email, in any case.
+    #[param(max_length = 1024)]
+    email: String,
+}
+
+/// One person in every account that lists them: status, access, licenses, role, when last seen.
+#[utoipa::path(get, path = "/people/{email}", tag = "people", params(PersonPath),
+    responses(
+        (status = 200, description = "Every account of the person", body = views::PersonAccounts),
+        (status = 422, description = "An email longer than 1,024 characters", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn person(State(web): State<Arc<Web>>, InPath(at): InPath<PersonPath>) -> Answer<views::PersonAccounts> {
+    if at.email.chars().count() > MAX_PARAM_BYTES {
+        return Err(Problem::invalid(format!("the email is longer than {MAX_PARAM_BYTES} characters")));
+    }
+    let accounts = web.services.person(&at.email).await?;
+    Ok(Json(views::PersonAccounts::new(&at.email, accounts)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct LicensesParams {
+    /// Count apart the holders the app has not seen in this many days (default 90).
+    #[param(minimum = 1, maximum = 3650)]
+    unseen_days: Option<u32>,
+}
+
+/// Every license in use, by account: its holders with access, and those not seen in a while.
+#[utoipa::path(get, path = "/licenses", tag = "licenses", params(LicensesParams),
+    responses(
+        (status = 200, description = "The licenses in use", body = views::Licenses),
+        (status = 422, description = "A number of days out of range", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn licenses(State(web): State<Arc<Web>>, InQuery(params): InQuery<LicensesParams>) -> Answer<views::Licenses> {
+    Ok(Json(web.services.licenses(params.unseen_days.unwrap_or(DEFAULT_UNSEEN_DAYS)).await?.into()))
 }
 
 /// What admins were told, newest first.

@@ -332,6 +332,115 @@ impl From<operate::UsersPage> for UsersPage {
     }
 }
 
+/// A person: every account that lists one email, without regard to case.
+#[derive(Serialize, ToSchema)]
+pub struct Person {
+    /// The email in lower case.
+    pub email: String,
+    /// A name one of their accounts gives.
+    pub name: Option<String>,
+    /// The accounts that list them, those that no longer do included.
+    pub accounts: i64,
+    /// The accounts where they have access.
+    pub with_access: i64,
+    /// The latest time an app gives for them (last sign-in or activity); RFC 3339, UTC.
+    pub last_seen_at: Option<String>,
+}
+
+impl From<store::Person> for Person {
+    fn from(p: store::Person) -> Person {
+        Person {
+            email: p.email,
+            name: p.name,
+            accounts: p.accounts,
+            with_access: p.with_access,
+            last_seen_at: p.last_seen_at,
+        }
+    }
+}
+
+/// A page of people, by email.
+#[derive(Serialize, ToSchema)]
+pub struct PeoplePage {
+    pub people: Vec<Person>,
+    /// The `cursor` of the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+impl From<operate::PeoplePage> for PeoplePage {
+    fn from(page: operate::PeoplePage) -> PeoplePage {
+        PeoplePage { people: page.people.into_iter().map(Person::from).collect(), next_cursor: page.next_cursor }
+    }
+}
+
+/// One account of a person.
+#[derive(Serialize, ToSchema)]
+pub struct PersonAccount {
+    pub integration: String,
+    pub account: String,
+    /// The user as the account lists them: status, access, licenses, role, when last seen.
+    pub user: User,
+}
+
+/// Every account of one person.
+#[derive(Serialize, ToSchema)]
+pub struct PersonAccounts {
+    pub email: String,
+    pub accounts: Vec<PersonAccount>,
+}
+
+impl PersonAccounts {
+    pub fn new(email: &str, accounts: Vec<operate::PersonAccount>) -> PersonAccounts {
+        let accounts = accounts
+            .into_iter()
+            .map(|a| PersonAccount {
+                integration: a.connection.integration,
+                account: a.connection.account,
+                user: a.user.into(),
+            })
+            .collect();
+        PersonAccounts { email: email.trim().to_lowercase(), accounts }
+    }
+}
+
+/// A license of one account, and how many hold it.
+#[derive(Serialize, ToSchema)]
+pub struct LicenseUse {
+    pub integration: String,
+    pub account: String,
+    pub license: String,
+    /// Users with access who hold it.
+    pub holders: i64,
+    /// Of those, the ones the app has not seen since `unseen_since` (or gives no time for).
+    pub unseen: i64,
+}
+
+/// The licenses in use across every account.
+#[derive(Serialize, ToSchema)]
+pub struct Licenses {
+    /// The window's start: holders the app has not seen since then are counted in `unseen`; RFC 3339, UTC.
+    pub unseen_since: String,
+    pub licenses: Vec<LicenseUse>,
+}
+
+impl From<operate::Licenses> for Licenses {
+    fn from(licenses: operate::Licenses) -> Licenses {
+        let unseen_since = chrono::DateTime::from_timestamp(licenses.unseen_since, 0).unwrap_or_default().to_rfc3339();
+        let licenses = licenses
+            .licenses
+            .into_iter()
+            .map(|l| LicenseUse {
+                integration: l.connection.integration,
+                account: l.connection.account,
+                license: l.license,
+                holders: l.holders,
+                unseen: l.unseen,
+            })
+            .collect();
+        Licenses { unseen_since, licenses }
+    }
+}
+
 /// Something admins were told.
 #[derive(Serialize, ToSchema)]
 pub struct Notification {

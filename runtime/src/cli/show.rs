@@ -48,25 +48,7 @@ pub fn user_cells(stored: &StoredUser) -> Vec<String> {
     ]
 }
 
-/// RFC 4180: every field quoted, quotes doubled. A cell that a spreadsheet
-/// would read as a formula (it begins with `=`, `+`, `-`, `@`, a tab or a
-/// carriage return: OWASP's CSV injection rule) starts with `'`, so it is
-/// read as text; control characters are escaped.
-fn csv_rows<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
-    let quote = |s: &str| {
-        let s = tib_support::printable(s);
-        let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
-        format!("\"{}{}\"", if formula { "'" } else { "" }, s.replace('"', "\"\""))
-    };
-    let mut out = header.join(",") + "\r\n";
-    for cells in rows {
-        out += &cells.iter().map(|c| quote(c)).collect::<Vec<_>>().join(",");
-        out += "\r\n";
-    }
-    out
-}
-
-/// The stored users as CSV (see [`csv_rows`]).
+/// The stored users as CSV (see [`crate::csv::rows`]).
 pub fn csv(users: &[StoredUser]) -> String {
     let header = [
         "external_id",
@@ -111,7 +93,7 @@ pub fn csv(users: &[StoredUser]) -> String {
             when(Some(stored.last_seen)),
         ]
     });
-    csv_rows(header, rows)
+    crate::csv::rows(header, rows)
 }
 
 /// The columns of a history table.
@@ -137,5 +119,5 @@ pub fn history_csv(changes: &[Change]) -> String {
         let at = chrono::DateTime::from_timestamp(c.at, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
         [at, c.external_id.clone(), c.event.as_str().to_owned(), history_what(c), c.run_id.to_string()]
     });
-    csv_rows(["at", "external_id", "event", "what", "run"], rows)
+    crate::csv::rows(["at", "external_id", "event", "what", "run"], rows)
 }

@@ -59,6 +59,8 @@ pub(super) fn navigation(csrf: &str) -> Markup {
         nav {
             a href="/" { strong { "tib" } }
             " " a href="/" { "Accounts" }
+            " " a href="/people" { "People" }
+            " " a href="/licenses" { "Licenses" }
             " " a href="/notifications" { "Notifications" }
             " " a href="/builder" { "Builder" }
             " "
@@ -115,7 +117,8 @@ form.dialog div.row input[type=text]{width:auto;flex:1 1 10rem;max-width:none}di
 div.labelled{border-left:3px solid #e3e5e8;padding-left:.6rem;margin:.6rem 0}label.check{display:inline;font-weight:normal}\
 textarea{font:inherit;width:100%;box-sizing:border-box}#spec{font-family:ui-monospace,monospace}\
 pre{background:#fff;border:1px solid #e3e5e8;padding:.6rem;overflow:auto;max-height:30rem}.warning-text{color:#8a5300}\
-@media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}}";
+@media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}\
+td[data-label]::before{content:attr(data-label) \": \";font-weight:600}}";
 
 #[cfg(test)]
 mod tests {

@@ -4,7 +4,8 @@
 //! (`overview`); the connect dialog connects one (`connect`); an
 //! account's page shows its runs, licenses and users and follows a sync live
 //! (`account`, `live`); the notifications page shows what admins were
-//! told (`notifications`); the OAuth callback page ends an authorization
+//! told (`notifications`); the company's views show one person across every account and the
+//! licenses in use with their holders (`company`); the OAuth callback page ends an authorization
 //! (`callback`). Each page is a struct rendered by its template (maud, which
 //! escapes every value by construction) inside one layout (`layout`). Every
 //! page is self-contained (its style inline, nothing fetched from elsewhere,
@@ -16,6 +17,7 @@
 mod account;
 mod builder;
 mod callback;
+mod company;
 mod connect;
 mod layout;
 mod live;
@@ -48,6 +50,10 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/connections/{integration}/{account}/authorize", post(connect::authorize_again))
         .route("/connections/{integration}/{account}/live", get(live::events))
         .route("/notifications", get(notifications::notifications))
+        .route("/people", get(company::people))
+        .route("/people/{email}", get(company::person))
+        .route("/licenses", get(company::licenses))
+        .route("/licenses/{integration}/{account}", get(company::holders))
         .route("/console.js", get(live::script))
         .route("/builder", get(builder::list))
         .route("/builder/new", post(builder::new))

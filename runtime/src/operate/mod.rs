@@ -5,6 +5,7 @@
 //! their own form, each edge in one place.
 
 mod authorize;
+mod company;
 mod connect;
 mod connections;
 mod users;
@@ -12,6 +13,7 @@ mod users;
 use std::fmt;
 
 pub use authorize::Authorization;
+pub use company::{LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
 pub use connect::{Connected, NewAccount, Overrides};
 pub use connections::{Action, ConnectionState, Summary};
 pub use users::{Account, AccountQuery, UsersPage};

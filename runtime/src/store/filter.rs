@@ -3,7 +3,7 @@
 //! Each backend says how its SQL writes a parameter and the few functions
 //! that differ ([`Dialect`]).
 
-use super::{FieldTest, UserField, UserOrder, UserQuery};
+use super::{FieldTest, PeopleQuery, UserField, UserOrder, UserQuery};
 
 /// A parameter of a filter, as each backend binds it.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +25,9 @@ pub(super) trait Dialect {
     fn starts_with(text: &str, prefix: &str) -> String;
     /// How text is compared by its bytes (RFC 3339 times in UTC sort so), after a column.
     const BY_BYTES: &'static str;
+    /// A FROM item of the elements of the list in `column` (a JSON array of text), and the
+    /// expression of one element.
+    fn elements(column: &str) -> (String, String);
 }
 
 /// SQL and the parameters its placeholders number.
@@ -80,6 +83,9 @@ pub(super) fn users<D: Dialect>(connection_id: i64, query: &UserQuery) -> Filter
             (D::contains("lower(email)", &search), D::contains(&format!("lower({FULL_NAME})"), &search));
         clauses.push(format!("{email} OR {name}"));
     }
+    if let Some(before) = &query.unseen_before {
+        clauses.push(unseen::<D>(&filter.bind::<D>(Param::Text(before.clone()))));
+    }
     if let Some(after) = &query.after {
         clauses.push(format!("external_id > {}", filter.bind::<D>(Param::Text(after.clone()))));
     }
@@ -105,6 +111,67 @@ pub(super) fn users<D: Dialect>(connection_id: i64, query: &UserQuery) -> Filter
     }
     filter.text = clauses.iter().map(|c| format!("({c})")).collect::<Vec<_>>().join(" AND ");
     filter
+}
+
+/// Neither time the app gives for a user (last sign-in, last activity) is at or after `before`.
+fn unseen<D: Dialect>(before: &str) -> String {
+    let bytes = D::BY_BYTES;
+    format!(
+        "NOT (COALESCE(last_seen_at{bytes} >= {before}, FALSE) OR COALESCE(last_activity_at{bytes} >= {before}, FALSE))"
+    )
+}
+
+/// The people a query selects, with their parameters: a row per person of email (lower case),
+/// a name, accounts, accounts with access, the latest last sign-in and the latest last activity.
+pub(super) fn people<D: Dialect>(query: &PeopleQuery) -> Filter {
+    let mut filter = Filter::default();
+    let bytes = D::BY_BYTES;
+    let person = format!("lower(email){bytes}");
+    let mut clauses = vec!["email <> ''".to_owned()];
+    if let Some(after) = &query.after {
+        clauses.push(format!("{person} > {}", filter.bind::<D>(Param::Text(after.to_lowercase()))));
+    }
+    // A person is found by any of their accounts, and shown with all of them.
+    let found = match &query.search {
+        Some(search) => {
+            let search = filter.bind::<D>(Param::Text(search.to_lowercase()));
+            let (email, name) =
+                (D::contains("lower(email)", &search), D::contains(&format!("lower({FULL_NAME})"), &search));
+            format!("HAVING MAX(CASE WHEN {email} OR {name} THEN 1 ELSE 0 END) = 1")
+        }
+        None => String::new(),
+    };
+    let limit = filter.bind::<D>(Param::Int(query.limit));
+    filter.text = format!(
+        "SELECT {person}, MAX(NULLIF(trim({FULL_NAME}), '')), COUNT(*), \
+         SUM(CASE WHEN NOT deleted AND active THEN 1 ELSE 0 END), MAX(last_seen_at{bytes}), \
+         MAX(last_activity_at{bytes}) FROM users WHERE {} GROUP BY {person} {found} ORDER BY {person} LIMIT {limit}",
+        clauses.join(" AND ")
+    );
+    filter
+}
+
+/// Every stored user of one person ([`super::rows::stored_user_columns`], then the connection's id):
+/// its parameter is the email in lower case.
+pub(super) fn person<D: Dialect>() -> String {
+    format!(
+        "SELECT {}, connection_id FROM users WHERE lower(email) = {} ORDER BY connection_id, external_id",
+        super::rows::stored_user_columns("users.connection_id"),
+        D::placeholder(1)
+    )
+}
+
+/// Each license of each connection held by users with access: connection, license, holders, and
+/// holders the app has not seen since the first parameter.
+pub(super) fn licenses_held<D: Dialect>() -> String {
+    let (from, license) = D::elements("users.licenses");
+    let unseen = unseen::<D>(&D::placeholder(1));
+    format!(
+        "SELECT connection_id, {license}, COUNT(*), SUM(CASE WHEN {unseen} THEN 1 ELSE 0 END) FROM users, {from} \
+         WHERE NOT deleted AND active GROUP BY connection_id, {license} \
+         ORDER BY connection_id, COUNT(*) DESC, {license}{}",
+        D::BY_BYTES
+    )
 }
 
 /// The ORDER BY of a user query.
@@ -154,6 +221,9 @@ mod tests {
             format!("starts({text}, {prefix})")
         }
         const BY_BYTES: &'static str = "";
+        fn elements(column: &str) -> (String, String) {
+            (format!("each({column}) AS e"), "e".to_owned())
+        }
     }
 
     #[test]

@@ -247,6 +247,9 @@ pub struct UserQuery {
     pub changed_since: Option<Time>,
     /// Only users whose email or name contains this text, in any case.
     pub search: Option<String>,
+    /// Only users the app has not seen since this time (RFC 3339, UTC): neither the last sign-in nor
+    /// the last activity it gives is at or after it, or it gives neither.
+    pub unseen_before: Option<String>,
     /// Only users whose external id sorts after this one: the cursor of the next page.
     pub after: Option<String>,
     /// Conditions on single fields, all of which must hold (a SCIM filter).
@@ -304,6 +307,42 @@ pub enum FieldTest {
     Present,
     /// A yes/no field is this.
     Is(bool),
+}
+
+/// Which people to read: a person is an email, without regard to case, across every connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeopleQuery {
+    /// Only people with an email or a name (in any of their accounts) that contains this text, in any case.
+    pub search: Option<String>,
+    /// Only people whose email (in lower case) sorts after this one: the cursor of the next page.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// One person: their stored users across every connection, summed up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    /// The email in lower case: what makes stored users one person.
+    pub email: String,
+    /// A name one of their accounts gives.
+    pub name: Option<String>,
+    /// The accounts that list them, those that no longer do included.
+    pub accounts: i64,
+    /// The accounts where they have access.
+    pub with_access: i64,
+    /// The latest time an app gives for them (last sign-in or activity), as it gave it.
+    pub last_seen_at: Option<String>,
+}
+
+/// A license of one connection: how many users with access hold it, and how many of those the app
+/// has not seen since a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LicenseHeld {
+    pub connection_id: i64,
+    pub license: String,
+    pub holders: i64,
+    pub unseen: i64,
 }
 
 /// Which due connections a process takes at once, and for how long.
@@ -635,6 +674,18 @@ pub trait Users: Send + Sync {
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>>;
 }
 
+/// The company's views, across every connection: people by email, licenses and their holders.
+pub trait Company: Send + Sync {
+    /// The people `query` selects, by email.
+    fn people(&self, query: &PeopleQuery) -> Result<Vec<Person>>;
+    /// Every stored user whose email is `email` without regard to case, with their connection's id,
+    /// by connection.
+    fn person(&self, email: &str) -> Result<Vec<(i64, StoredUser)>>;
+    /// Each license held in each connection by users with access, with how many of them the app has
+    /// not seen since `unseen_before` (RFC 3339, UTC); by connection, then most held first.
+    fn licenses_held(&self, unseen_before: &str) -> Result<Vec<LicenseHeld>>;
+}
+
 /// What the admins were told.
 pub trait Notifications: Send + Sync {
     fn add_notification(&self, connection: Option<&str>, kind: &str, message: &str, now: Time) -> Result<i64>;
@@ -652,7 +703,7 @@ pub trait Authorizations: Send + Sync {
 
 /// The runtime's storage, every aggregate of it: what the operations, the sync engine and the
 /// scheduler are given. Every method is one transaction.
-pub trait Store: Connections + Leases + Runs + Users + Notifications + Authorizations {
+pub trait Store: Connections + Leases + Runs + Users + Company + Notifications + Authorizations {
     /// A short health line: reachable, schema version, integrity.
     fn health(&self) -> Result<String>;
 }

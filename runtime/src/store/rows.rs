@@ -4,7 +4,7 @@
 //! rows is read ([`Cells`]); the rest is here.
 
 use super::history::{Change, Event};
-use super::{Connection, Outcome, Run, StoredUser, Time, UserRow};
+use super::{Connection, LicenseHeld, Outcome, Person, Run, StoredUser, Time, UserRow};
 
 /// The columns a user row and a staged record share, in this order.
 pub(super) const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, \
@@ -110,6 +110,29 @@ pub(super) fn stored_user<R: Cells>(row: &R) -> Result<StoredUser, R::Error> {
         first_seen: row.int(18)?,
         last_seen: row.int(19)?,
     })
+}
+
+/// A row of [`super::filter::people`].
+pub(super) fn person<R: Cells>(row: &R) -> Result<Person, R::Error> {
+    // RFC 3339 times in UTC sort as text; the later of the two is when the app last saw them.
+    let last_seen_at = row.opt_text(4)?.into_iter().chain(row.opt_text(5)?).max();
+    Ok(Person {
+        email: row.text(0)?,
+        name: row.opt_text(1)?,
+        accounts: row.int(2)?,
+        with_access: row.int(3)?,
+        last_seen_at,
+    })
+}
+
+/// A row of [`super::filter::person`]: the connection's id and the stored user.
+pub(super) fn persons_user<R: Cells>(row: &R) -> Result<(i64, StoredUser), R::Error> {
+    Ok((row.int(20)?, stored_user(row)?))
+}
+
+/// A row of [`super::filter::licenses_held`].
+pub(super) fn license_held<R: Cells>(row: &R) -> Result<LicenseHeld, R::Error> {
+    Ok(LicenseHeld { connection_id: row.int(0)?, license: row.text(1)?, holders: row.int(2)?, unseen: row.int(3)? })
 }
 
 /// A row of [`HISTORY_COLUMNS`]; `None` for an event this build does not know.

@@ -8,6 +8,7 @@
 
 mod apply;
 mod authorizations;
+mod company;
 mod connections;
 mod leases;
 mod notifications;
@@ -359,6 +360,9 @@ impl Dialect for Postgres {
     }
     // Not the database's collation: the order SQLite gives, byte by byte.
     const BY_BYTES: &'static str = " COLLATE \"C\"";
+    fn elements(column: &str) -> (String, String) {
+        (format!("jsonb_array_elements_text({column}::jsonb) AS element"), "element".to_owned())
+    }
 }
 
 /// Rows made into the store's type by `make`; a row that cannot be is the store's error.

@@ -85,7 +85,7 @@ impl Users for Postgres {
 }
 
 /// A filter's parameters as PostgreSQL binds them.
-fn values(filter: &Filter) -> Vec<Box<dyn ToSql + Sync + Send>> {
+pub(super) fn values(filter: &Filter) -> Vec<Box<dyn ToSql + Sync + Send>> {
     filter
         .params
         .iter()
@@ -100,6 +100,6 @@ fn values(filter: &Filter) -> Vec<Box<dyn ToSql + Sync + Send>> {
 }
 
 /// Parameters as a query takes them.
-fn borrowed(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+pub(super) fn borrowed(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
     values.iter().map(|value| value.as_ref() as &(dyn ToSql + Sync)).collect()
 }

@@ -18,6 +18,7 @@ use apply::{Spool, Target};
 
 mod apply;
 mod authorizations;
+mod company;
 mod connections;
 mod leases;
 mod notifications;
@@ -390,4 +391,7 @@ impl Dialect for Sqlite {
     }
     // SQLite compares text by its bytes unless told otherwise.
     const BY_BYTES: &'static str = "";
+    fn elements(column: &str) -> (String, String) {
+        (format!("json_each({column}) AS element"), "element.value".to_owned())
+    }
 }

@@ -85,7 +85,7 @@ impl Users for Sqlite {
 }
 
 /// A filter's parameters as SQLite binds them.
-fn values(filter: &Filter) -> Vec<rusqlite::types::Value> {
+pub(super) fn values(filter: &Filter) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value;
     filter
         .params

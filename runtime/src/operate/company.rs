@@ -1,0 +1,129 @@
+//! The company's views, across every connected account: one person in every app, and the licenses
+//! in use with their holders, those the apps have not seen for a while among them (the seats that
+//! could be taken back).
+
+use super::{Error, Result, Services};
+use crate::store::{Connection, LicenseHeld, PeopleQuery, Person, StoredUser, Time, UserQuery};
+
+/// People by email, and where the next page starts.
+pub struct PeoplePage {
+    pub people: Vec<Person>,
+    /// The last email of this page, when another page follows.
+    pub next_cursor: Option<String>,
+}
+
+/// One person's account in one app.
+pub struct PersonAccount {
+    pub connection: Connection,
+    pub user: StoredUser,
+}
+
+/// A license of one account, with its holders' count.
+pub struct LicenseUse {
+    pub connection: Connection,
+    pub license: String,
+    /// Users with access who hold it.
+    pub holders: i64,
+    /// Of those, the ones the app has not seen in the window.
+    pub unseen: i64,
+}
+
+/// The licenses in use across every account.
+pub struct Licenses {
+    /// The window: holders the app has not seen since this time are counted apart.
+    pub unseen_since: Time,
+    pub licenses: Vec<LicenseUse>,
+}
+
+/// The most days a "not seen in" window spans: ten years.
+pub const MAX_UNSEEN_DAYS: u32 = 3650;
+
+impl Services {
+    /// The people `search` finds (all without one), at most `limit` after `after`.
+    pub async fn people(&self, search: Option<String>, after: Option<String>, limit: i64) -> Result<PeoplePage> {
+        // One more than asked shows whether a next page exists.
+        let query = PeopleQuery { search, after, limit: limit + 1 };
+        let mut people = self.in_store(move |store| store.people(&query)).await?;
+        let more = people.len() as i64 > limit;
+        people.truncate(limit as usize);
+        let next_cursor = more.then(|| people.last().map(|p| p.email.clone())).flatten();
+        Ok(PeoplePage { people, next_cursor })
+    }
+
+    /// Every account of the person with this email (without regard to case), by account.
+    pub async fn person(&self, email: &str) -> Result<Vec<PersonAccount>> {
+        let email = email.trim().to_owned();
+        let (found, connections) = {
+            let email = email.clone();
+            self.in_store(move |store| Ok((store.person(&email)?, store.connections()?))).await?
+        };
+        let accounts: Vec<PersonAccount> = found
+            .into_iter()
+            .filter_map(|(id, user)| {
+                let connection = connections.iter().find(|c| c.id == id)?.clone();
+                Some(PersonAccount { connection, user })
+            })
+            .collect();
+        if accounts.is_empty() {
+            return Err(Error::not_found(format!("no account lists {email}")));
+        }
+        Ok(accounts)
+    }
+
+    /// Every license in use, with how many of its holders the apps have not seen in `unseen_days` days.
+    pub async fn licenses(&self, unseen_days: u32) -> Result<Licenses> {
+        let unseen_since = self.unseen_since(unseen_days)?;
+        let before = rfc3339(unseen_since);
+        let (held, connections) =
+            self.in_store(move |store| Ok((store.licenses_held(&before)?, store.connections()?))).await?;
+        let licenses = held
+            .into_iter()
+            .filter_map(|LicenseHeld { connection_id, license, holders, unseen }| {
+                let connection = connections.iter().find(|c| c.id == connection_id)?.clone();
+                Some(LicenseUse { connection, license, holders, unseen })
+            })
+            .collect();
+        Ok(Licenses { unseen_since, licenses })
+    }
+
+    /// The holders of one license of an account, with access, by email; with `unseen_days`, only
+    /// those the app has not seen in that many days. How many there are, and those on the page
+    /// (`offset`, `limit`), or all of them.
+    pub async fn license_holders(
+        &self,
+        integration: &str,
+        account: &str,
+        license: &str,
+        unseen_days: Option<u32>,
+        page: Option<(i64, i64)>,
+    ) -> Result<(i64, Vec<StoredUser>)> {
+        let query = UserQuery {
+            access: Some(true),
+            license: Some(license.to_owned()),
+            unseen_before: self.unseen_before(unseen_days)?,
+            order: crate::store::UserOrder::Email,
+            offset: page.map(|(offset, _)| offset),
+            limit: page.map(|(_, limit)| limit),
+            ..UserQuery::default()
+        };
+        self.count_users(integration, account, query).await
+    }
+
+    /// The time a user query's `unseen_before` holds for a window of `days` days, if any.
+    pub fn unseen_before(&self, days: Option<u32>) -> Result<Option<String>> {
+        days.map(|days| self.unseen_since(days).map(rfc3339)).transpose()
+    }
+
+    /// The start of a window of `days` days that ends now.
+    pub fn unseen_since(&self, days: u32) -> Result<Time> {
+        if !(1..=MAX_UNSEEN_DAYS).contains(&days) {
+            return Err(Error::invalid(format!("the days not seen are from 1 to {MAX_UNSEEN_DAYS}, not {days}")));
+        }
+        Ok(self.clock.now() - i64::from(days) * 86_400)
+    }
+}
+
+/// A time as the store holds the apps' times: RFC 3339 in UTC, `+00:00`.
+fn rfc3339(time: Time) -> String {
+    chrono::DateTime::from_timestamp(time, 0).unwrap_or_default().to_rfc3339()
+}
