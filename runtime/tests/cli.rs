@@ -979,9 +979,17 @@ async fn the_console_works_in_a_real_browser() {
     node.arg(&script).arg(&base).arg(ADMIN_TOKEN).arg(&screenshots).arg(&api.base_url).arg(SECRET);
     let run = drive(node, &mut child).await;
     assert_eq!(run.code, 0, "{run:?}");
-    for shot in
-        ["overview", "overview-phone", "connect", "live", "account", "person-phone", "licenses", "notifications"]
-    {
+    for shot in [
+        "overview",
+        "overview-phone",
+        "connect",
+        "live",
+        "account",
+        "person-phone",
+        "licenses",
+        "access-review",
+        "notifications",
+    ] {
         assert!(screenshots.join(format!("{shot}.png")).exists(), "the screenshot of {shot}");
     }
 }

@@ -136,6 +136,18 @@ impl Company for Gated {
     fn licenses_held(&self, unseen_before: &str) -> Result<Vec<LicenseHeld>> {
         self.inner.licenses_held(unseen_before)
     }
+    fn set_directory(&self, connection_id: i64, directory: bool) -> Result<()> {
+        self.inner.set_directory(connection_id, directory)
+    }
+    fn directories(&self) -> Result<Vec<i64>> {
+        self.inner.directories()
+    }
+    fn departed(&self) -> Result<Vec<Departed>> {
+        self.inner.departed()
+    }
+    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
+        self.inner.unaccounted()
+    }
 }
 
 impl Notifications for Gated {

@@ -140,8 +140,8 @@ impl Backend {
     /// What the health line of a store opened again says of its schema.
     fn healthy(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "schema 5, integrity ok",
-            Backend::Postgres { .. } => "schema version 3",
+            Backend::Sqlite(_) => "schema 6, integrity ok",
+            Backend::Postgres { .. } => "schema version 4",
         }
     }
 }
@@ -286,7 +286,53 @@ on_both_backends!(
     text_beyond_ascii_is_matched_without_regard_to_case,
     a_person_is_an_email_across_every_account_in_any_case,
     licenses_are_counted_by_account_with_the_holders_not_seen_apart,
+    the_access_review_finds_who_left_the_directory_and_who_has_no_account,
 );
+
+fn the_access_review_finds_who_left_the_directory_and_who_has_no_account(backend: &Backend) {
+    let store = backend.open();
+    let (okta, _) = connect(store.as_ref(), "okta", "Prod");
+    let (slack, _) = connect(store.as_ref(), "slack", "Acme");
+    // The directory: 0 and 1 active, 2 suspended; 3 active with no app account.
+    let mut people = users(0..4);
+    people[2].active = false;
+    sync(store.as_ref(), okta, &people, 100);
+    // Slack: 0 (in the directory), 2 (suspended there: left), 9 (never in it), 1 without access.
+    let mut in_slack = vec![user(0), user(1), user(2), user(9)];
+    in_slack[0].email = "U0@EXAMPLE.com".into();
+    in_slack[1].active = false;
+    sync(store.as_ref(), slack, &in_slack, 100);
+
+    let review = |store: &dyn Store| -> (Vec<(i64, String, bool)>, Vec<String>) {
+        let departed = store.departed().expect("departed");
+        let unaccounted = store.unaccounted().expect("unaccounted");
+        (
+            departed.into_iter().map(|d| (d.connection_id, d.user.user.external_id, d.in_directory)).collect(),
+            unaccounted.into_iter().map(|(_, u)| u.user.external_id).collect(),
+        )
+    };
+    // Without a directory, the review has nothing to compare with.
+    assert!(store.directories().expect("directories").is_empty());
+    store.set_directory(okta, true).expect("marked");
+    store.set_directory(okta, true).expect("marked twice, still once");
+    assert_eq!(store.directories().expect("directories"), [okta]);
+    assert_eq!(
+        review(store.as_ref()),
+        (vec![(slack, "2".to_owned(), true), (slack, "9".to_owned(), false)], vec!["1".to_owned(), "3".to_owned()]),
+        "2 left, 9 was never in the directory; 1 has no access in Slack and 3 no account"
+    );
+    store.set_directory(okta, false).expect("unmarked");
+    assert!(store.directories().expect("directories").is_empty());
+    assert_eq!(
+        review(store.as_ref()),
+        (vec![], vec![]),
+        "every account is an app again, and no directory says who is active"
+    );
+    // A directory disconnected is no longer one.
+    store.set_directory(slack, true).expect("marked");
+    assert!(store.remove_connection(slack).expect("removed"));
+    assert!(store.directories().expect("directories").is_empty());
+}
 
 fn a_person_is_an_email_across_every_account_in_any_case(backend: &Backend) {
     let store = backend.open();

@@ -36,6 +36,18 @@ async fn connect(server: &Server, api: &Api, account: &str) {
     server.services.connect(new).await.expect("connected");
 }
 
+/// A console session's cookie, logged in with the admin token.
+async fn logged_in(client: &reqwest::Client, base: &str) -> String {
+    let login = client
+        .post(format!("{base}/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("token={ADMIN_TOKEN}"))
+        .send()
+        .await
+        .expect("sent");
+    login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned()
+}
+
 /// Makes the account due now and waits until a sync of it has applied.
 async fn synced(server: &Server, account: &str) {
     server.services.act("acme", account, tib_runtime::operate::Action::Sync).await.expect("due");
@@ -289,7 +301,7 @@ async fn the_openapi_document_names_every_route_and_every_route_it_names_is_serv
     for path in ["/integrations", "/connections", "/connections/{integration}/{account}/users", "/notifications"] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
-    assert_eq!(operations, 15, "every operation of the API is in the document");
+    assert_eq!(operations, 18, "every operation of the API is in the document");
     // And a route it does not name is not served.
     let unknown =
         client.get(format!("{base}/api/v1/nothing-here")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
@@ -967,14 +979,7 @@ async fn people_and_licenses_answer_across_every_account_in_the_api_and_as_csv()
     assert_eq!((status, refused["detail"].as_str()), (422, Some("the days not seen are from 1 to 3650, not 0")));
 
     // The console's downloads, behind its login.
-    let login = client
-        .post(format!("{base}/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("token={ADMIN_TOKEN}"))
-        .send()
-        .await
-        .expect("sent");
-    let cookie = login.headers()["set-cookie"].to_str().expect("text").split(';').next().expect("a pair").to_owned();
+    let cookie = logged_in(&client, &base).await;
     let csv = |path: &str| {
         let request = client.get(format!("{base}{path}")).header("cookie", &cookie);
         async move {
@@ -997,5 +1002,76 @@ async fn people_and_licenses_answer_across_every_account_in_the_api_and_as_csv()
         client.get(format!("{base}/people/user1%40acme.example")).header("cookie", &cookie).send().await.expect("sent");
     let html = page.text().await.expect("text");
     assert!(html.contains("In 2 accounts, with access in") && html.contains("/connections/acme/Sandbox"), "{html}");
+    drop(server);
+}
+
+/// The access review in the API and the console: an account marked as the directory, the others'
+/// users with access compared with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_access_review_compares_every_account_with_the_directory() {
+    let (directory_api, app_api) = (api(30).await, api(45).await);
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &directory_api, "Directory").await;
+    synced(&server, "Directory").await;
+    connect(&server, &app_api, "App").await;
+    synced(&server, "App").await;
+    let base = server.base.clone();
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let call = |method: reqwest::Method, path: &str| {
+        let request = client.request(method, format!("{base}/api/v1{path}")).bearer_auth(ADMIN_TOKEN);
+        async move {
+            let answer = request.send().await.expect("sent");
+            let status = answer.status().as_u16();
+            (status, serde_json::from_str::<Value>(&answer.text().await.expect("text")).expect("JSON"))
+        }
+    };
+
+    let (_, review) = call(reqwest::Method::GET, "/access-review").await;
+    assert_eq!(review, json!({"directories": [], "departed": [], "unaccounted": []}), "nothing to compare with yet");
+    let (status, marked) = call(reqwest::Method::PUT, "/connections/acme/Directory/directory").await;
+    assert_eq!(status, 200, "{marked}");
+    assert_eq!(marked["directory"], true);
+    let (_, review) = call(reqwest::Method::GET, "/access-review").await;
+    assert_eq!(review["directories"], json!([{"integration": "acme", "account": "Directory"}]));
+    // The app's members 30 to 44 are not in the directory; those with access are listed.
+    let departed: Vec<&str> = review["departed"]
+        .as_array()
+        .expect("departed")
+        .iter()
+        .map(|d| {
+            assert_eq!((d["account"].as_str(), d["in_directory"].as_bool()), (Some("App"), Some(false)), "{d}");
+            assert_eq!(d["user"]["active"], true, "{d}");
+            d["user"]["email"].as_str().expect("an email")
+        })
+        .collect();
+    assert!(
+        !departed.is_empty()
+            && departed.iter().all(|email| email["user".len()..]
+                .split('@')
+                .next()
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_some_and(|n| (30..45).contains(&n))),
+        "{departed:?}"
+    );
+    assert_eq!(review["unaccounted"], json!([]), "everyone active in the directory is active in the app");
+
+    // The console's page and download.
+    let cookie = logged_in(&client, &base).await;
+    let page = client.get(format!("{base}/access-review")).header("cookie", &cookie).send().await.expect("sent");
+    let html = page.text().await.expect("text");
+    assert!(
+        html.contains(&format!("Access held by people not active in the directory ({})", departed.len())),
+        "{html}"
+    );
+    let csv =
+        client.get(format!("{base}/access-review?format=csv")).header("cookie", &cookie).send().await.expect("sent");
+    let csv = csv.text().await.expect("text");
+    assert_eq!(csv.lines().count(), 1 + departed.len(), "{csv}");
+    assert!(csv.lines().nth(1).is_some_and(|row| row.starts_with("\"not in the directory\",\"user3")), "{csv}");
+
+    let (status, _) = call(reqwest::Method::DELETE, "/connections/acme/Directory/directory").await;
+    assert_eq!(status, 200);
+    let (_, review) = call(reqwest::Method::GET, "/access-review").await;
+    assert_eq!(review["directories"], json!([]));
     drop(server);
 }

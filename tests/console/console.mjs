@@ -165,6 +165,20 @@ try {
   await submit("text=Next holders");
   await submit("#holders a:has-text('@acme.example')");
   if (!(await text("#person")).includes("Acme Pro")) await fail("a holder leads to the person", page);
+  // Who left but still has access: Prod made the directory, Staging's members beyond Prod's 20 are in no directory.
+  await page.goto(`${base}/access-review`);
+  if (!(await text("main")).includes("No account is the company's directory yet")) await fail("the review without a directory says what to do", page);
+  await page.goto(`${base}/connections/acme/Prod`);
+  await submit("button:has-text(\"Use as the company's directory\")");
+  if (!(await text("#directory")).includes("The company's directory")) await fail("the account page says it is the directory", page);
+  await submit("#directory a");
+  const departed = await page.$$eval("#departed tbody tr", (trs) => trs.map((tr) => tr.textContent));
+  if (departed.length < 100 || !departed.every((row) => row.includes("Staging") && row.includes("not in the directory"))) {
+    await fail(`the access review lists Staging's members beyond the directory's: ${departed.slice(0, 3)}`, page);
+  }
+  await page.screenshot({ path: `${screenshots}/access-review.png`, fullPage: true });
+  await page.goto(`${base}/connections/acme/Prod`);
+  await submit("button:has-text('No longer the directory')");
   await page.goto(`${base}/connections/acme/Staging`);
 
   // Most users gone at once: the sync is held until approved.

@@ -64,6 +64,8 @@ fn v1() -> (Router<Arc<Web>>, utoipa::openapi::OpenApi) {
         .routes(routes!(people))
         .routes(routes!(person))
         .routes(routes!(licenses))
+        .routes(routes!(mark_directory, unmark_directory))
+        .routes(routes!(access_review))
         .split_for_parts()
 }
 
@@ -435,6 +437,28 @@ async fn person(State(web): State<Arc<Web>>, InPath(at): InPath<PersonPath>) -> 
     }
     let accounts = web.services.person(&at.email).await?;
     Ok(Json(views::PersonAccounts::new(&at.email, accounts)))
+}
+
+/// Makes the account one of the company's directories (its Okta, Entra ID or Google Workspace).
+#[utoipa::path(put, path = "/connections/{integration}/{account}/directory", tag = "access review", params(ConnectionPath),
+    responses((status = 200, description = "It is a directory", body = views::Acted)))]
+async fn mark_directory(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
+    acted(&web, at, Action::MarkDirectory).await
+}
+
+/// The account is no longer one of the company's directories.
+#[utoipa::path(delete, path = "/connections/{integration}/{account}/directory", tag = "access review", params(ConnectionPath),
+    responses((status = 200, description = "It is no longer a directory", body = views::Acted)))]
+async fn unmark_directory(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
+    acted(&web, at, Action::UnmarkDirectory).await
+}
+
+/// Who left but still has access: every other account's users with access whose person (email) is
+/// active in no directory, and the directories' active people with access in no other account.
+#[utoipa::path(get, path = "/access-review", tag = "access review",
+    responses((status = 200, description = "The accounts compared with the directories", body = views::AccessReview)))]
+async fn access_review(State(web): State<Arc<Web>>) -> Answer<views::AccessReview> {
+    Ok(Json(web.services.access_review().await?.into()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

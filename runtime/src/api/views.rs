@@ -110,6 +110,8 @@ pub struct Connection {
     pub users_with_access: i64,
     /// Every stored user, with access or not.
     pub users: i64,
+    /// One of the company's directories, which the access review compares the other accounts with.
+    pub directory: bool,
     pub last_run: Option<Run>,
 }
 
@@ -126,6 +128,7 @@ impl From<Summary> for Connection {
             interval_secs: c.interval_secs,
             users_with_access: summary.with_access,
             users: summary.users,
+            directory: summary.directory,
             last_run: summary.last_run.map(Run::from),
         }
     }
@@ -391,14 +394,7 @@ pub struct PersonAccounts {
 
 impl PersonAccounts {
     pub fn new(email: &str, accounts: Vec<operate::PersonAccount>) -> PersonAccounts {
-        let accounts = accounts
-            .into_iter()
-            .map(|a| PersonAccount {
-                integration: a.connection.integration,
-                account: a.connection.account,
-                user: a.user.into(),
-            })
-            .collect();
+        let accounts = accounts.into_iter().map(PersonAccount::from).collect();
         PersonAccounts { email: email.trim().to_lowercase(), accounts }
     }
 }
@@ -438,6 +434,62 @@ impl From<operate::Licenses> for Licenses {
             })
             .collect();
         Licenses { unseen_since, licenses }
+    }
+}
+
+/// An account with access whose person is active in no directory.
+#[derive(Serialize, ToSchema)]
+pub struct DepartedAccount {
+    pub integration: String,
+    pub account: String,
+    /// A directory lists the person, no longer active: they left. Otherwise they were never in it
+    /// (someone from outside, or an account under another email).
+    pub in_directory: bool,
+    pub user: User,
+}
+
+/// A connection, by name.
+#[derive(Serialize, ToSchema)]
+pub struct ConnectionName {
+    pub integration: String,
+    pub account: String,
+}
+
+/// Who left but still has access: the accounts compared with the company's directories.
+#[derive(Serialize, ToSchema)]
+pub struct AccessReview {
+    /// The connections marked as directories; with none, the lists are empty.
+    pub directories: Vec<ConnectionName>,
+    /// Accounts with access whose person is active in no directory.
+    pub departed: Vec<DepartedAccount>,
+    /// The directories' active people with access in no other account.
+    pub unaccounted: Vec<PersonAccount>,
+}
+
+impl From<operate::PersonAccount> for PersonAccount {
+    fn from(a: operate::PersonAccount) -> PersonAccount {
+        PersonAccount { integration: a.connection.integration, account: a.connection.account, user: a.user.into() }
+    }
+}
+
+impl From<operate::AccessReview> for AccessReview {
+    fn from(review: operate::AccessReview) -> AccessReview {
+        AccessReview {
+            directories: review
+                .directories
+                .into_iter()
+                .map(|c| ConnectionName { integration: c.integration, account: c.account })
+                .collect(),
+            departed: review
+                .departed
+                .into_iter()
+                .map(|d| {
+                    let PersonAccount { integration, account, user } = d.account.into();
+                    DepartedAccount { integration, account, in_directory: d.in_directory, user }
+                })
+                .collect(),
+            unaccounted: review.unaccounted.into_iter().map(PersonAccount::from).collect(),
+        }
     }
 }
 

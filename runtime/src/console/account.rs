@@ -173,8 +173,16 @@ impl AccountPage {
                     }
                     " "
                 }
+                @if self.account.summary.directory {
+                    (form("unmark_directory", "No longer the directory"))
+                } @else {
+                    (form("mark_directory", "Use as the company's directory"))
+                }
                 (form("disconnect", "Disconnect"))
                 a href={ "/connect/" (percent_encode(&c.integration)) } { "Connect again" }
+            }
+            @if self.account.summary.directory {
+                p #directory { "The company's directory: " a href="/access-review" { "the access review" } " compares every other account with it." }
             }
         }
     }
@@ -411,7 +419,7 @@ mod tests {
             lookups: 5,
             lookup_ms: 2_400,
         };
-        let summary = Summary { connection, last_run: Some(run.clone()), with_access: 4, users: 5 };
+        let summary = Summary { connection, last_run: Some(run.clone()), with_access: 4, users: 5, directory: false };
         AccountPage {
             csrf: "c\"srf".to_owned(),
             done: None,

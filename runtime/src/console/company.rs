@@ -1,7 +1,8 @@
 //! What the company needs to know, across every connected account: one person in every app
 //! (`/people`), and the licenses in use with their holders, those the apps have not seen in a while
-//! apart (`/licenses`): the seats that could be taken back. Each page is also a CSV download
-//! (`?format=csv`).
+//! apart (`/licenses`): the seats that could be taken back; and who left but still has access,
+//! the accounts compared with the company's directories (`/access-review`). Each page is also a
+//! CSV download (`?format=csv`).
 
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use serde::Deserialize;
 use super::layout::{self, Page, line, navigation};
 use super::{Operator, error_page};
 use crate::api::DEFAULT_UNSEEN_DAYS;
-use crate::operate::{LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount};
+use crate::operate::{AccessReview, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount};
 use crate::store::{Person, StoredUser};
 use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
@@ -23,6 +24,8 @@ use crate::web::{account_path, percent_encode, when};
 const PEOPLE_PER_PAGE: i64 = 100;
 /// Holders shown on one page.
 const HOLDERS_PER_PAGE: i64 = 100;
+/// Findings of each kind the access review's page shows; its CSV holds them all.
+const REVIEW_SHOWN: usize = 500;
 /// The windows offered in one click; any other number of days can be typed.
 const WINDOWS: [u32; 3] = [30, 60, 90];
 
@@ -502,4 +505,117 @@ pub(super) async fn holders(
         holders,
     };
     layout::respond(StatusCode::OK, &page)
+}
+
+// ------------------------------------------------------------ access review ---
+
+struct ReviewPage {
+    csrf: String,
+    review: AccessReview,
+}
+
+impl Render for ReviewPage {
+    fn render(&self) -> Markup {
+        let review = &self.review;
+        html! {
+            (navigation(&self.csrf))
+            h1 { "Access review" }
+            @if review.directories.is_empty() {
+                p {
+                    "No account is the company's directory yet. Open the account of your identity provider (Okta, "
+                    "Entra ID, Google Workspace) and press “Use as the company's directory”: this page then lists, "
+                    "for every other app, who has access without being active in it."
+                }
+            } @else {
+                p {
+                    "Compared with the directory: "
+                    @for (i, c) in review.directories.iter().enumerate() {
+                        @if i > 0 { ", " }
+                        a href=(account_path(&c.integration, &c.account)) { (app(&c.integration)) " " (line(&c.account)) }
+                    }
+                    ". " a href="/access-review?format=csv" { "Export CSV" }
+                }
+                h2 { "Access held by people not active in the directory (" (review.departed.len()) ")" }
+                @if review.departed.is_empty() {
+                    p { "Everyone with access in an app is active in the directory." }
+                } @else {
+                    @if review.departed.len() > REVIEW_SHOWN { p { "The first " (REVIEW_SHOWN) " are shown; the CSV holds them all." } }
+                    table #departed {
+                        thead { tr { th { "Email" } th { "App" } th { "Account" } th { "Why" } th { "Licenses" } th { "Last seen" } } }
+                        tbody { @for d in review.departed.iter().take(REVIEW_SHOWN) {
+                            @let (c, u) = (&d.account.connection, &d.account.user);
+                            tr {
+                                td data-label="Email" { a href=(person_path(&u.user.email)) { (line(&u.user.email)) } }
+                                td data-label="App" { (app(&c.integration)) }
+                                td data-label="Account" { a href=(account_path(&c.integration, &c.account)) { (line(&c.account)) } }
+                                td data-label="Why" { @if d.in_directory { "left: not active in the directory" } @else { "not in the directory" } }
+                                td data-label="Licenses" { (line(&u.user.licenses.join(", "))) }
+                                td data-label="Last seen" { (app_time(seen(u))) }
+                            }
+                        } }
+                    }
+                }
+                h2 { "Active in the directory, with no account (" (review.unaccounted.len()) ")" }
+                @if review.unaccounted.is_empty() {
+                    p { "Everyone active in the directory has access to at least one other app." }
+                } @else {
+                    @if review.unaccounted.len() > REVIEW_SHOWN { p { "The first " (REVIEW_SHOWN) " are shown; the CSV holds them all." } }
+                    table #unaccounted {
+                        thead { tr { th { "Email" } th { "Name" } th { "Directory" } } }
+                        tbody { @for a in review.unaccounted.iter().take(REVIEW_SHOWN) {
+                            tr {
+                                td data-label="Email" { a href=(person_path(&a.user.user.email)) { (line(&a.user.user.email)) } }
+                                td data-label="Name" { (line(&a.user.user.name())) }
+                                td data-label="Directory" { (line(&a.connection.name())) }
+                            }
+                        } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Page for ReviewPage {
+    fn title(&self) -> String {
+        "Access review".to_owned()
+    }
+}
+
+/// Who left but still has access, and who in the directory has no account; or as CSV (one row
+/// per finding).
+pub(super) async fn access_review(
+    State(web): State<Arc<Web>>,
+    operator: Operator,
+    Query(format): Query<Format>,
+) -> Response {
+    let review = match web.services.access_review().await {
+        Ok(review) => review,
+        Err(error) => return error_page(error),
+    };
+    if wants_csv(format.format.as_deref()) {
+        let departed = review.departed.iter().map(|d| {
+            let why = if d.in_directory { "left" } else { "not in the directory" };
+            finding(&d.account, why)
+        });
+        let unaccounted = review.unaccounted.iter().map(|a| finding(a, "no account"));
+        let header = ["finding", "email", "name", "integration", "account", "external_id", "licenses", "last_seen_at"];
+        return download("access-review.csv", crate::csv::rows(header, departed.chain(unaccounted)));
+    }
+    layout::respond(StatusCode::OK, &ReviewPage { csrf: operator.csrf, review })
+}
+
+/// A row of the access review's CSV.
+fn finding(a: &PersonAccount, what: &str) -> [String; 8] {
+    let (c, u) = (&a.connection, &a.user.user);
+    [
+        what.to_owned(),
+        u.email.clone(),
+        u.name(),
+        c.integration.clone(),
+        c.account.clone(),
+        u.external_id.clone(),
+        u.licenses.join("; "),
+        seen(&a.user).unwrap_or_default().to_owned(),
+    ]
 }

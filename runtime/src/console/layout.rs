@@ -61,6 +61,7 @@ pub(super) fn navigation(csrf: &str) -> Markup {
             " " a href="/" { "Accounts" }
             " " a href="/people" { "People" }
             " " a href="/licenses" { "Licenses" }
+            " " a href="/access-review" { "Access review" }
             " " a href="/notifications" { "Notifications" }
             " " a href="/builder" { "Builder" }
             " "

@@ -54,6 +54,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/people/{email}", get(company::person))
         .route("/licenses", get(company::licenses))
         .route("/licenses/{integration}/{account}", get(company::holders))
+        .route("/access-review", get(company::access_review))
         .route("/console.js", get(live::script))
         .route("/builder", get(builder::list))
         .route("/builder/new", post(builder::new))

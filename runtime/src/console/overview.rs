@@ -167,7 +167,7 @@ mod tests {
             lookups: 0,
             lookup_ms: 0,
         });
-        Summary { connection, last_run, with_access: 3, users: 4 }
+        Summary { connection, last_run, with_access: 3, users: 4, directory: false }
     }
 
     #[test]

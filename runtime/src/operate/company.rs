@@ -3,7 +3,7 @@
 //! could be taken back).
 
 use super::{Error, Result, Services};
-use crate::store::{Connection, LicenseHeld, PeopleQuery, Person, StoredUser, Time, UserQuery};
+use crate::store::{Connection, Departed, LicenseHeld, PeopleQuery, Person, StoredUser, Time, UserQuery};
 
 /// People by email, and where the next page starts.
 pub struct PeoplePage {
@@ -33,6 +33,23 @@ pub struct Licenses {
     /// The window: holders the app has not seen since this time are counted apart.
     pub unseen_since: Time,
     pub licenses: Vec<LicenseUse>,
+}
+
+/// Who left but still has access: the apps' accounts compared with the company's directories.
+pub struct AccessReview {
+    /// The connections marked as directories; none, and there is nothing to compare with.
+    pub directories: Vec<Connection>,
+    /// Accounts with access whose person is active in no directory.
+    pub departed: Vec<DepartedAccount>,
+    /// The directories' active people with access in no other account.
+    pub unaccounted: Vec<PersonAccount>,
+}
+
+/// An account with access whose person is not active in the directory.
+pub struct DepartedAccount {
+    pub account: PersonAccount,
+    /// A directory lists the person, no longer active: they left. Otherwise they were never in it.
+    pub in_directory: bool,
 }
 
 /// The most days a "not seen in" window spans: ten years.
@@ -112,6 +129,27 @@ impl Services {
     /// The time a user query's `unseen_before` holds for a window of `days` days, if any.
     pub fn unseen_before(&self, days: Option<u32>) -> Result<Option<String>> {
         days.map(|days| self.unseen_since(days).map(rfc3339)).transpose()
+    }
+
+    /// Who left but still has access, and who in the directory has no account.
+    pub async fn access_review(&self) -> Result<AccessReview> {
+        let (directories, departed, unaccounted, connections) = self
+            .in_store(|store| Ok((store.directories()?, store.departed()?, store.unaccounted()?, store.connections()?)))
+            .await?;
+        let connection = |id: i64| connections.iter().find(|c| c.id == id).cloned();
+        let departed = departed
+            .into_iter()
+            .filter_map(|Departed { connection_id, user, in_directory }| {
+                let account = PersonAccount { connection: connection(connection_id)?, user };
+                Some(DepartedAccount { account, in_directory })
+            })
+            .collect();
+        let unaccounted = unaccounted
+            .into_iter()
+            .filter_map(|(id, user)| Some(PersonAccount { connection: connection(id)?, user }))
+            .collect();
+        let directories = directories.into_iter().filter_map(connection).collect();
+        Ok(AccessReview { directories, departed, unaccounted })
     }
 
     /// The start of a window of `days` days that ends now.

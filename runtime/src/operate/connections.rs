@@ -12,6 +12,8 @@ pub struct Summary {
     /// Users with access, and all stored users.
     pub with_access: i64,
     pub users: i64,
+    /// One of the company's directories: who is active in it is active in the company.
+    pub directory: bool,
 }
 
 impl Summary {
@@ -22,7 +24,8 @@ impl Summary {
     fn read(store: &dyn store::Store, connection: Connection) -> store::Result<Summary> {
         let last_run = store.last_run(connection.id)?;
         let (with_access, users) = store.user_counts(connection.id)?;
-        Ok(Summary { connection, last_run, with_access, users })
+        let directory = store.directories()?.contains(&connection.id);
+        Ok(Summary { connection, last_run, with_access, users, directory })
     }
 }
 
@@ -64,6 +67,10 @@ pub enum Action {
     /// Applies its held sync.
     Approve,
     Disconnect,
+    /// Makes it one of the company's directories, which the access review compares the apps with.
+    MarkDirectory,
+    /// It is no longer a directory.
+    UnmarkDirectory,
 }
 
 impl Services {
@@ -127,6 +134,14 @@ impl Services {
             Action::Disconnect => {
                 self.in_store(move |store| store.remove_connection(id)).await?;
                 Ok(format!("disconnected {name}; its stored users and runs are removed"))
+            }
+            Action::MarkDirectory => {
+                self.in_store(move |store| store.set_directory(id, true)).await?;
+                Ok(format!("{name} is a directory: the access review compares every other account with it"))
+            }
+            Action::UnmarkDirectory => {
+                self.in_store(move |store| store.set_directory(id, false)).await?;
+                Ok(format!("{name} is no longer a directory"))
             }
         }
     }

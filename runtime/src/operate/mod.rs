@@ -13,7 +13,7 @@ mod users;
 use std::fmt;
 
 pub use authorize::Authorization;
-pub use company::{LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
+pub use company::{AccessReview, DepartedAccount, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
 pub use connect::{Connected, NewAccount, Overrides};
 pub use connections::{Action, ConnectionState, Summary};
 pub use users::{Account, AccountQuery, UsersPage};

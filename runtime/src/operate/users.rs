@@ -119,7 +119,8 @@ impl Services {
             let selected = store.count_users(id, &query.users)?;
             let runs = store.runs(id, query.runs)?;
             let (with_access, all) = store.user_counts(id)?;
-            let summary = Summary { connection, last_run: runs.first().cloned(), with_access, users: all };
+            let directory = store.directories()?.contains(&id);
+            let summary = Summary { connection, last_run: runs.first().cloned(), with_access, users: all, directory };
             Ok(Account { summary, runs, users, selected, licenses: store.license_counts(id)?, progress })
         })
         .await

@@ -174,6 +174,42 @@ pub(super) fn licenses_held<D: Dialect>() -> String {
     )
 }
 
+/// Users of the directories (as `d`) whose person is `person` (an email): `and` holds of them.
+fn in_directory(person: &str, and: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM users d WHERE d.connection_id IN (SELECT connection_id FROM directories) \
+         AND lower(d.email) = lower({person}){and})"
+    )
+}
+
+/// [`super::Departed`]: the stored user, its connection's id, and whether a directory lists them. None
+/// without a directory: there is nothing to compare with.
+pub(super) fn departed() -> String {
+    format!(
+        "SELECT {}, u.connection_id, {} FROM users u \
+         WHERE EXISTS (SELECT 1 FROM directories) \
+         AND u.connection_id NOT IN (SELECT connection_id FROM directories) AND NOT u.deleted AND u.active \
+         AND u.email <> '' AND NOT {} ORDER BY u.connection_id, lower(u.email), u.external_id",
+        super::rows::stored_user_columns("u.connection_id"),
+        in_directory("u.email", ""),
+        in_directory("u.email", " AND NOT d.deleted AND d.active"),
+    )
+}
+
+/// The directories' active users with access in no other connection: the stored user and the
+/// directory's id.
+pub(super) fn unaccounted() -> String {
+    format!(
+        "SELECT {}, a.connection_id FROM users a \
+         WHERE a.connection_id IN (SELECT connection_id FROM directories) AND NOT a.deleted AND a.active \
+         AND a.email <> '' AND NOT EXISTS (SELECT 1 FROM users o \
+         WHERE o.connection_id NOT IN (SELECT connection_id FROM directories) \
+         AND lower(o.email) = lower(a.email) AND NOT o.deleted AND o.active) \
+         ORDER BY lower(a.email), a.connection_id, a.external_id",
+        super::rows::stored_user_columns("a.connection_id"),
+    )
+}
+
 /// The ORDER BY of a user query.
 pub(super) fn order_by<D: Dialect>(order: UserOrder) -> String {
     let bytes = D::BY_BYTES;

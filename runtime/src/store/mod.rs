@@ -684,6 +684,26 @@ pub trait Company: Send + Sync {
     /// Each license held in each connection by users with access, with how many of them the app has
     /// not seen since `unseen_before` (RFC 3339, UTC); by connection, then most held first.
     fn licenses_held(&self, unseen_before: &str) -> Result<Vec<LicenseHeld>>;
+    /// Marks a connection as one of the company's directories, or no longer.
+    fn set_directory(&self, connection_id: i64, directory: bool) -> Result<()>;
+    /// The connections marked as directories.
+    fn directories(&self) -> Result<Vec<i64>>;
+    /// The users with access in the connections that are not directories whose person (their email,
+    /// in any case) is active in no directory: by connection, then email.
+    fn departed(&self) -> Result<Vec<Departed>>;
+    /// The directories' active users with access in no other connection, with their directory's id:
+    /// by email.
+    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>>;
+}
+
+/// A user with access in an app whose person is not active in the directory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Departed {
+    pub connection_id: i64,
+    pub user: StoredUser,
+    /// A directory lists the person (suspended, deactivated, gone): they left. Otherwise they were
+    /// never in it: someone from outside the company, or an account under another email.
+    pub in_directory: bool,
 }
 
 /// What the admins were told.

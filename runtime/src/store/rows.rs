@@ -4,7 +4,7 @@
 //! rows is read ([`Cells`]); the rest is here.
 
 use super::history::{Change, Event};
-use super::{Connection, LicenseHeld, Outcome, Person, Run, StoredUser, Time, UserRow};
+use super::{Connection, Departed, LicenseHeld, Outcome, Person, Run, StoredUser, Time, UserRow};
 
 /// The columns a user row and a staged record share, in this order.
 pub(super) const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, \
@@ -128,6 +128,11 @@ pub(super) fn person<R: Cells>(row: &R) -> Result<Person, R::Error> {
 /// A row of [`super::filter::person`]: the connection's id and the stored user.
 pub(super) fn persons_user<R: Cells>(row: &R) -> Result<(i64, StoredUser), R::Error> {
     Ok((row.int(20)?, stored_user(row)?))
+}
+
+/// A row of [`super::filter::departed`].
+pub(super) fn departed<R: Cells>(row: &R) -> Result<Departed, R::Error> {
+    Ok(Departed { connection_id: row.int(20)?, user: stored_user(row)?, in_directory: row.flag(21)? })
 }
 
 /// A row of [`super::filter::licenses_held`].

@@ -2,7 +2,7 @@
 
 use super::users::{borrowed, values};
 use super::*;
-use crate::store::{Company, LicenseHeld, PeopleQuery, Person, filter};
+use crate::store::{Company, Departed, LicenseHeld, PeopleQuery, Person, filter};
 
 impl Company for Postgres {
     fn people(&self, query: &PeopleQuery) -> Result<Vec<Person>> {
@@ -29,6 +29,41 @@ impl Company for Postgres {
                 .await
                 .map_err(pg("counting licenses"))?;
             all(&rows, "counting licenses", rows::license_held)
+        })
+    }
+
+    fn set_directory(&self, connection_id: i64, directory: bool) -> Result<()> {
+        let sql = if directory {
+            "INSERT INTO directories (connection_id) VALUES ($1) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM directories WHERE connection_id = $1"
+        };
+        self.with(async |client| {
+            client.execute(sql, &[&connection_id]).await.map(drop).map_err(pg("marking the directory"))
+        })
+    }
+
+    fn directories(&self) -> Result<Vec<i64>> {
+        self.with(async |client| {
+            let rows = client
+                .query("SELECT connection_id FROM directories ORDER BY connection_id", &[])
+                .await
+                .map_err(pg("reading the directories"))?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    fn departed(&self) -> Result<Vec<Departed>> {
+        self.with(async |client| {
+            let rows = client.query(&filter::departed(), &[]).await.map_err(pg("reviewing access"))?;
+            all(&rows, "reviewing access", rows::departed)
+        })
+    }
+
+    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
+        self.with(async |client| {
+            let rows = client.query(&filter::unaccounted(), &[]).await.map_err(pg("reviewing access"))?;
+            all(&rows, "reviewing access", rows::persons_user)
         })
     }
 }

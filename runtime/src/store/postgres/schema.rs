@@ -120,4 +120,12 @@ ALTER TABLE users ADD COLUMN groups TEXT;
 ALTER TABLE users ADD COLUMN account_type TEXT;
 ALTER TABLE users ADD COLUMN last_activity_at TEXT;
 "#,
+    // The connections an operator marked as the company's directory (its Okta, Entra ID or Google
+    // Workspace), and users found by person (their email, in any case) across connections.
+    r#"
+CREATE TABLE directories (
+    connection_id   BIGINT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE
+);
+CREATE INDEX users_by_person ON users (lower(email));
+"#,
 ];

@@ -2,7 +2,7 @@
 
 use super::users::values;
 use super::*;
-use crate::store::{Company, LicenseHeld, PeopleQuery, Person, filter};
+use crate::store::{Company, Departed, LicenseHeld, PeopleQuery, Person, filter};
 
 impl Company for Sqlite {
     fn people(&self, query: &PeopleQuery) -> Result<Vec<Person>> {
@@ -28,5 +28,38 @@ impl Company for Sqlite {
         let mut statement = db.prepare_cached(&filter::licenses_held::<Sqlite>()).map_err(err("counting licenses"))?;
         let rows = statement.query_map([unseen_before], |r| rows::license_held(r)).map_err(err("counting licenses"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("counting licenses"))
+    }
+
+    fn set_directory(&self, connection_id: i64, directory: bool) -> Result<()> {
+        let db = self.lock();
+        let sql = if directory {
+            "INSERT INTO directories (connection_id) VALUES (?1) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM directories WHERE connection_id = ?1"
+        };
+        db.execute(sql, [connection_id]).map(drop).map_err(err("marking the directory"))
+    }
+
+    fn directories(&self) -> Result<Vec<i64>> {
+        let db = self.lock();
+        let mut statement = db
+            .prepare_cached("SELECT connection_id FROM directories ORDER BY connection_id")
+            .map_err(err("reading the directories"))?;
+        let rows = statement.query_map([], |r| r.get(0)).map_err(err("reading the directories"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("reading the directories"))
+    }
+
+    fn departed(&self) -> Result<Vec<Departed>> {
+        let db = self.lock();
+        let mut statement = db.prepare_cached(&filter::departed()).map_err(err("reviewing access"))?;
+        let rows = statement.query_map([], |r| rows::departed(r)).map_err(err("reviewing access"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
+    }
+
+    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
+        let db = self.lock();
+        let mut statement = db.prepare_cached(&filter::unaccounted()).map_err(err("reviewing access"))?;
+        let rows = statement.query_map([], |r| rows::persons_user(r)).map_err(err("reviewing access"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
     }
 }
