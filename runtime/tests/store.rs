@@ -1025,3 +1025,25 @@ fn text_beyond_ascii_is_matched_without_regard_to_case(backend: &Backend) {
     assert_eq!(find(&search("ÅNGSTRÖM")), ["1"], "a search of the name");
     assert_eq!(find(&search("émile@")), ["1"], "a search of the email");
 }
+
+/// SCIM's `userName eq` and a person's email are found through their indexes, not by reading every
+/// user of the connection: the statistics a sync gathers let SQLite's planner see that.
+#[test]
+fn searches_by_user_name_and_email_use_their_indexes_on_sqlite() {
+    let backend = Backend::sqlite();
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "okta", "Prod");
+    sync(store.as_ref(), id, &users(0..2000), 100);
+    let Backend::Sqlite(dir) = &backend else { unreachable!("an SQLite backend") };
+    let db = rusqlite::Connection::open(dir.path().join("data/tib.db")).expect("the store");
+    let plan = |query: &str| -> String {
+        let mut statement = db.prepare(&format!("EXPLAIN QUERY PLAN {query}")).expect("a plan");
+        let rows = statement.query_map([], |r| r.get::<_, String>(3)).expect("its steps");
+        rows.collect::<rusqlite::Result<Vec<_>>>().expect("read").join("; ")
+    };
+    let by_name =
+        plan("SELECT * FROM users WHERE (connection_id = 1) AND (lower(COALESCE(username, email)) = 'u7@example.com')");
+    assert!(by_name.contains("USING INDEX users_by_user_name"), "{by_name}");
+    let by_person = plan("SELECT * FROM users WHERE lower(email) = 'u7@example.com'");
+    assert!(by_person.contains("USING INDEX users_by_person"), "{by_person}");
+}

@@ -514,6 +514,33 @@ async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages
     assert!(stdout.contains("scim2-client read"), "{stdout}\n{stderr}");
 }
 
+/// tib's SCIM service checked by scim2-tester (`tests/scim/tester.py`): every discovery, read, search
+/// and pagination check passes; the writes it would try are left out, as the service is read-only.
+#[tokio::test(flavor = "multi_thread")]
+async fn scim2_tester_finds_the_service_conformant() {
+    let Some(python) = std::env::var_os("TIB_SCIM_PYTHON") else {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_SCIM_CLIENT").is_none(),
+            "TIB_REQUIRE_SCIM_CLIENT is set, but TIB_SCIM_PYTHON is not"
+        );
+        eprintln!("skipped: set TIB_SCIM_PYTHON to a Python with tests/scim/requirements.txt installed");
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
+    let api = api(60).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    synced(&server, "Prod").await;
+    let mut tester = Command::new(python);
+    tester.arg(root.join("tests/scim/tester.py")).arg(format!("{}/scim/v2/acme/Prod", server.base)).arg(ADMIN_TOKEN);
+    let output = tokio::task::spawn_blocking(move || tester.output().expect("python runs")).await.expect("joined");
+    drop(server);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("scim2-tester:"), "{stdout}\n{stderr}");
+}
+
 /// Approving a held sync after the stored users changed under it is a conflict (409), as the API, the
 /// console and the CLI see it; the held sync stays held and the users as they are.
 #[tokio::test(flavor = "multi_thread")]
@@ -1073,5 +1100,98 @@ async fn the_access_review_compares_every_account_with_the_directory() {
     assert_eq!(status, 200);
     let (_, review) = call(reqwest::Method::GET, "/access-review").await;
     assert_eq!(review["directories"], json!([]));
+    drop(server);
+}
+
+/// SCIM's attribute selection, `POST /.search`, discovery by id, and RFC 7644 §3.12 errors for
+/// unknown routes and writes.
+#[tokio::test(flavor = "multi_thread")]
+async fn scim_returns_the_attributes_asked_searches_by_post_and_refuses_writes_with_its_errors() {
+    let api = api(20).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    synced(&server, "Prod").await;
+    let scim = format!("{}/scim/v2/acme/Prod", server.base);
+    let client = reqwest::Client::new();
+    let send = |request: reqwest::RequestBuilder| async move {
+        let answer = request.bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
+        let status = answer.status().as_u16();
+        let kind = answer.headers()["content-type"].to_str().expect("text").to_owned();
+        (status, kind, serde_json::from_str::<Value>(&answer.text().await.expect("text")).expect("JSON"))
+    };
+
+    let (_, _, only) = send(client.get(format!("{scim}/Users?count=2&attributes=userName,name.givenName,urn:ietf:params:scim:schemas:extension:tib:2.0:User:status"))).await;
+    let user = &only["Resources"][0];
+    let mut keys: Vec<&str> = user.as_object().expect("a user").keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        ["id", "name", "schemas", "urn:ietf:params:scim:schemas:extension:tib:2.0:User", "userName"],
+        "{user}"
+    );
+    assert_eq!(user["name"].as_object().expect("a name").keys().collect::<Vec<_>>(), ["givenName"], "{user}");
+    assert_eq!(
+        user["urn:ietf:params:scim:schemas:extension:tib:2.0:User"]
+            .as_object()
+            .expect("tib's")
+            .keys()
+            .collect::<Vec<_>>(),
+        ["status"]
+    );
+    let id = user["id"].as_str().expect("an id").to_owned();
+    let (_, _, without) = send(client.get(format!("{scim}/Users/{id}?excludedAttributes=emails,groups,meta"))).await;
+    assert!(
+        without.get("emails").is_none() && without.get("meta").is_none() && without["userName"].is_string(),
+        "{without}"
+    );
+    assert_eq!(without["id"], id.as_str(), "the id is always returned");
+
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName sw \"user1\"", "count": 3, "attributes": ["userName"]});
+    let (status, _, found) = send(
+        client
+            .post(format!("{scim}/Users/.search"))
+            .header("content-type", "application/scim+json")
+            .body(search.to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    assert!(
+        found["totalResults"].as_i64().expect("a total") > 3
+            && found["Resources"].as_array().expect("users").len() == 3,
+        "{found}"
+    );
+    assert!(
+        found["Resources"]
+            .as_array()
+            .expect("users")
+            .iter()
+            .all(|u| u["userName"].as_str().is_some_and(|n| n.starts_with("user1")) && u.get("emails").is_none())
+    );
+
+    let (status, _, kind) = send(client.get(format!("{scim}/ResourceTypes/User"))).await;
+    assert_eq!((status, kind["endpoint"].as_str()), (200, Some("/Users")));
+    let (status, _, schema) =
+        send(client.get(format!("{scim}/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group"))).await;
+    assert_eq!((status, schema["name"].as_str()), (200, Some("Group")));
+
+    // Unknown routes and writes: SCIM errors, as SCIM's own media type.
+    for (request, expected) in [
+        (client.get(format!("{scim}/Nothing")), 404),
+        (client.get(format!("{scim}/Schemas/urn:nothing")), 404),
+        (
+            client
+                .post(format!("{scim}/Users"))
+                .header("content-type", "application/scim+json")
+                .body(r#"{"userName": "new"}"#),
+            405,
+        ),
+        (client.delete(format!("{scim}/Users/{id}")), 405),
+        (client.patch(format!("{scim}/Groups/core")), 405),
+    ] {
+        let (status, kind, problem) = send(request).await;
+        assert_eq!((status, kind.as_str()), (expected, "application/scim+json"), "{problem}");
+        assert_eq!(problem["schemas"], json!(["urn:ietf:params:scim:api:messages:2.0:Error"]), "{problem}");
+        assert_eq!(problem["status"], expected.to_string(), "{problem}");
+    }
     drop(server);
 }

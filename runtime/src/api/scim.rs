@@ -2,9 +2,10 @@
 //! at `/scim/v2/{integration}/{account}`, for the products that consume the
 //! users: `/Users` (a ListResponse paged by `startIndex` and `count`,
 //! filtered with `eq`, `co`, `sw`, `pr` and `and` on `userName`,
-//! `emails.value`, `active` and `externalId`, and `groups.value eq`), `/Users/{id}`, and the
-//! discovery endpoints `/ServiceProviderConfig`, `/Schemas` and
-//! `/ResourceTypes`. Licenses are `entitlements`, roles `roles`, groups
+//! `emails.value`, `active` and `externalId`, and `groups.value eq`), the same as a
+//! `POST /Users/.search`, `/Users/{id}`, each with `attributes` and `excludedAttributes`, and the
+//! discovery endpoints `/ServiceProviderConfig`, `/Schemas` and `/ResourceTypes` (each schema and
+//! resource type by its id too). Unknown routes and writes answer SCIM errors (404, 405). Licenses are `entitlements`, roles `roles`, groups
 //! `groups` and the account type `userType`; status, role, times and custom
 //! fields are in tib's extension schema. The filters and paging run in the
 //! store. `/Groups` and `/Groups/{id}` list the groups the app gives its
@@ -16,7 +17,7 @@ use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -33,15 +34,26 @@ const ERROR: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 const MAX_COUNT: i64 = 1000;
 
 pub fn router() -> Router<Arc<Web>> {
-    let base = "/scim/v2/{integration}/{account}";
-    Router::new()
-        .route(&format!("{base}/Users"), get(users))
-        .route(&format!("{base}/Users/{{id}}"), get(user))
-        .route(&format!("{base}/Groups"), get(groups))
-        .route(&format!("{base}/Groups/{{id}}"), get(group))
-        .route(&format!("{base}/ServiceProviderConfig"), get(service_provider_config))
-        .route(&format!("{base}/ResourceTypes"), get(resource_types))
-        .route(&format!("{base}/Schemas"), get(schemas))
+    let base = "/{integration}/{account}";
+    let read = |handler: MethodRouter<Arc<Web>>| handler.fallback(read_only);
+    let service = Router::new()
+        .route(&format!("{base}/Users"), read(get(users)))
+        .route(&format!("{base}/Users/.search"), read(post(search)))
+        .route(&format!("{base}/Users/{{id}}"), read(get(user)))
+        .route(&format!("{base}/Groups"), read(get(groups)))
+        .route(&format!("{base}/Groups/{{id}}"), read(get(group)))
+        .route(&format!("{base}/ServiceProviderConfig"), read(get(service_provider_config)))
+        .route(&format!("{base}/ResourceTypes"), read(get(resource_types)))
+        .route(&format!("{base}/ResourceTypes/{{id}}"), read(get(resource_type)))
+        .route(&format!("{base}/Schemas"), read(get(schemas)))
+        .route(&format!("{base}/Schemas/{{id}}"), read(get(schema_by_id)))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, None, "no such SCIM resource or endpoint here") });
+    Router::new().nest("/scim/v2", service)
+}
+
+/// Any method but a read: this service changes nothing (RFC 7644 §3.12's error, 405).
+async fn read_only() -> Scim {
+    error(StatusCode::METHOD_NOT_ALLOWED, None, "this SCIM service is read-only: it answers GET (and POST /.search)")
 }
 
 /// A SCIM answer: `application/scim+json`.
@@ -76,6 +88,41 @@ struct ListParams {
     filter: Option<String>,
     start_index: Option<i64>,
     count: Option<i64>,
+    /// Comma-separated attribute paths: only these are returned (RFC 7644 §3.4.2.5).
+    attributes: Option<String>,
+    /// Comma-separated attribute paths: these are not returned.
+    excluded_attributes: Option<String>,
+}
+
+/// What `attributes` or `excludedAttributes` holds, as paths.
+fn paths(list: Option<&str>) -> Vec<String> {
+    list.into_iter()
+        .flat_map(|list| list.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `POST …/Users/.search`: a SearchRequest (RFC 7644 §3.4.3), the query in the body.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRequest {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    #[serde(default)]
+    attributes: Vec<String>,
+    #[serde(default)]
+    excluded_attributes: Vec<String>,
+}
+
+/// Which users a list answers, and which of their attributes.
+struct Listing {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    shown: Shown,
 }
 
 async fn users(
@@ -86,20 +133,41 @@ async fn users(
     let Ok(Query(params)) = params else {
         return error(StatusCode::BAD_REQUEST, Some("invalidValue"), "startIndex and count are numbers");
     };
-    let conditions = match params.filter.as_deref().map(parse_filter).transpose() {
+    let shown = Shown::new(paths(params.attributes.as_deref()), paths(params.excluded_attributes.as_deref()));
+    let listing = Listing { filter: params.filter, start_index: params.start_index, count: params.count, shown };
+    list_users(&web, &integration, &account, listing).await
+}
+
+async fn search(
+    State(web): State<Arc<Web>>,
+    Path((integration, account)): Path<(String, String)>,
+    body: Result<axum::Json<SearchRequest>, axum::extract::rejection::JsonRejection>,
+) -> Scim {
+    let request = match body {
+        Ok(axum::Json(request)) => request,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, Some("invalidSyntax"), rejection.body_text()),
+    };
+    let shown = Shown::new(request.attributes, request.excluded_attributes);
+    let listing = Listing { filter: request.filter, start_index: request.start_index, count: request.count, shown };
+    list_users(&web, &integration, &account, listing).await
+}
+
+/// A ListResponse of the users a listing selects, a page by `startIndex` and `count`.
+async fn list_users(web: &Web, integration: &str, account: &str, listing: Listing) -> Scim {
+    let conditions = match listing.filter.as_deref().map(parse_filter).transpose() {
         Ok(conditions) => conditions.unwrap_or_default(),
         Err(message) => return error(StatusCode::BAD_REQUEST, Some("invalidFilter"), message),
     };
     // RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0.
-    let start = params.start_index.unwrap_or(1).max(1);
-    let count = params.count.unwrap_or(100).clamp(0, MAX_COUNT);
+    let start = listing.start_index.unwrap_or(1).max(1);
+    let count = listing.count.unwrap_or(100).clamp(0, MAX_COUNT);
     let query = UserQuery { conditions, offset: Some(start - 1), limit: Some(count), ..UserQuery::default() };
-    let (total, users) = match web.services.count_users(&integration, &account, query).await {
+    let (total, users) = match web.services.count_users(integration, account, query).await {
         Ok(found) => found,
         Err(error) => return error.into(),
     };
-    let base = base_path(&integration, &account);
-    let resources: Vec<Value> = users.iter().map(|u| resource(&base, u)).collect();
+    let base = base_path(integration, account);
+    let resources: Vec<Value> = users.iter().map(|u| listing.shown.apply(resource(&base, u))).collect();
     Scim(
         StatusCode::OK,
         json!({
@@ -112,10 +180,111 @@ async fn users(
     )
 }
 
-async fn user(State(web): State<Arc<Web>>, Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShownParams {
+    attributes: Option<String>,
+    excluded_attributes: Option<String>,
+}
+
+async fn user(
+    State(web): State<Arc<Web>>,
+    Path((integration, account, id)): Path<(String, String, String)>,
+    Query(params): Query<ShownParams>,
+) -> Scim {
+    let shown = Shown::new(paths(params.attributes.as_deref()), paths(params.excluded_attributes.as_deref()));
     match web.services.user(&integration, &account, &id).await {
-        Ok(user) => Scim(StatusCode::OK, resource(&base_path(&integration, &account), &user)),
+        Ok(user) => Scim(StatusCode::OK, shown.apply(resource(&base_path(&integration, &account), &user))),
         Err(error) => error.into(),
+    }
+}
+
+/// The attributes a resource is returned with: `attributes` names the only ones (besides those
+/// always returned), `excludedAttributes` ones left out. Names are compared without regard to case,
+/// with or without their schema's URN.
+struct Shown {
+    only: Vec<Vec<String>>,
+    excluded: Vec<Vec<String>>,
+}
+
+/// Attributes returned whatever is asked (RFC 7643's `returned: always`).
+const ALWAYS: [&str; 2] = ["schemas", "id"];
+
+impl Shown {
+    fn new(only: Vec<String>, excluded: Vec<String>) -> Shown {
+        let split = |paths: Vec<String>| paths.iter().map(|path| Shown::steps(path)).collect();
+        Shown { only: split(only), excluded: split(excluded) }
+    }
+
+    /// `name.givenName`, `urn:…:core:2.0:User:userName`, `urn:…:tib:2.0:User:status`: the keys to it.
+    fn steps(path: &str) -> Vec<String> {
+        let lower = path.to_ascii_lowercase();
+        for urn in [USER, GROUP] {
+            if let Some(rest) = lower.strip_prefix(&format!("{}:", urn.to_ascii_lowercase())) {
+                return rest.split('.').map(str::to_owned).collect();
+            }
+        }
+        let extension = EXTENSION.to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix(&extension) {
+            let mut steps = vec![extension];
+            steps.extend(rest.strip_prefix(':').into_iter().flat_map(|rest| rest.split('.')).map(str::to_owned));
+            return steps;
+        }
+        lower.split('.').map(str::to_owned).collect()
+    }
+
+    fn apply(&self, resource: Value) -> Value {
+        let Value::Object(object) = resource else { return resource };
+        let key = |k: &String| k.to_ascii_lowercase();
+        let kept = object
+            .into_iter()
+            .filter_map(|(name, value)| {
+                if ALWAYS.contains(&name.as_str()) {
+                    return Some((name, value));
+                }
+                let value = if self.only.is_empty() {
+                    Some(value)
+                } else {
+                    let asked: Vec<&[String]> =
+                        self.only.iter().filter(|p| p[0] == key(&name)).map(|p| &p[1..]).collect();
+                    match asked.as_slice() {
+                        [] => None,
+                        subs if subs.iter().any(|s| s.is_empty()) => Some(value),
+                        subs => Some(only_subs(value, subs)),
+                    }
+                }?;
+                let excluded: Vec<&[String]> =
+                    self.excluded.iter().filter(|p| p[0] == key(&name)).map(|p| &p[1..]).collect();
+                match excluded.as_slice() {
+                    [] => Some((name, value)),
+                    subs if subs.iter().any(|s| s.is_empty()) => None,
+                    subs => Some((name, without_subs(value, subs))),
+                }
+            })
+            .collect();
+        Value::Object(kept)
+    }
+}
+
+/// A complex value (or each of a multi-valued one's) with only the sub-attributes `subs` name.
+fn only_subs(value: Value, subs: &[&[String]]) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(|item| only_subs(item, subs)).collect()),
+        Value::Object(object) => Value::Object(
+            object.into_iter().filter(|(k, _)| subs.iter().any(|s| s[0] == k.to_ascii_lowercase())).collect(),
+        ),
+        other => other,
+    }
+}
+
+/// A complex value (or each of a multi-valued one's) without the sub-attributes `subs` name.
+fn without_subs(value: Value, subs: &[&[String]]) -> Value {
+    match value {
+        Value::Array(items) => Value::Array(items.into_iter().map(|item| without_subs(item, subs)).collect()),
+        Value::Object(object) => Value::Object(
+            object.into_iter().filter(|(k, _)| !subs.iter().any(|s| s[0] == k.to_ascii_lowercase())).collect(),
+        ),
+        other => other,
     }
 }
 
@@ -408,27 +577,41 @@ async fn service_provider_config() -> Scim {
     )
 }
 
-async fn resource_types() -> Scim {
+/// The resource types this service has: users and groups.
+fn resource_type_list(base: &str) -> Vec<Value> {
+    let kind = |id: &str, endpoint: &str, schema: &str| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": id,
+            "name": id,
+            "endpoint": endpoint,
+            "schema": schema,
+            "meta": {"resourceType": "ResourceType", "location": format!("{base}/ResourceTypes/{id}")},
+        })
+    };
+    let mut user = kind("User", "/Users", USER);
+    user["schemaExtensions"] = json!([{"schema": EXTENSION, "required": false}]);
+    vec![user, kind("Group", "/Groups", GROUP)]
+}
+
+async fn resource_types(Path((integration, account)): Path<(String, String)>) -> Scim {
+    list(resource_type_list(&base_path(&integration, &account)))
+}
+
+async fn resource_type(Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
+    let found = resource_type_list(&base_path(&integration, &account)).into_iter().find(|kind| kind["id"] == id);
+    match found {
+        Some(kind) => Scim(StatusCode::OK, kind),
+        None => error(StatusCode::NOT_FOUND, None, format!("no resource type {id}: User and Group are served")),
+    }
+}
+
+/// A discovery ListResponse: every resource, on one page.
+fn list(resources: Vec<Value>) -> Scim {
+    let n = resources.len();
     Scim(
         StatusCode::OK,
-        json!({
-            "schemas": [LIST],
-            "totalResults": 2,
-            "Resources": [{
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-                "id": "User",
-                "name": "User",
-                "endpoint": "/Users",
-                "schema": USER,
-                "schemaExtensions": [{"schema": EXTENSION, "required": false}],
-            }, {
-                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
-                "id": "Group",
-                "name": "Group",
-                "endpoint": "/Groups",
-                "schema": GROUP,
-            }],
-        }),
+        json!({"schemas": [LIST], "totalResults": n, "itemsPerPage": n, "startIndex": 1, "Resources": resources}),
     )
 }
 
@@ -453,8 +636,8 @@ fn schema(id: &str, name: &str, description: &str, attributes: Vec<Value>, base:
     })
 }
 
-async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
-    let base = base_path(&integration, &account);
+/// The schemas of this service's resources: User, its tib extension, Group.
+fn schema_list(base: &str) -> Vec<Value> {
     let text = |name: &str| attribute(name, "string", false, &[]);
     let user = schema(
         USER,
@@ -476,7 +659,7 @@ async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
                 &[text("value"), text("display"), attribute("$ref", "reference", false, &[])],
             ),
         ],
-        &base,
+        base,
     );
     let group = schema(
         GROUP,
@@ -491,7 +674,7 @@ async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
                 &[text("value"), text("display"), text("type"), attribute("$ref", "reference", false, &[])],
             ),
         ],
-        &base,
+        base,
     );
     let extension = schema(
         EXTENSION,
@@ -505,12 +688,21 @@ async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
             attribute("lastActivityAt", "dateTime", false, &[]),
             attribute("customFields", "complex", true, &[text("name"), text("value")]),
         ],
-        &base,
+        base,
     );
-    Scim(
-        StatusCode::OK,
-        json!({"schemas": [LIST], "totalResults": 3, "itemsPerPage": 3, "startIndex": 1, "Resources": [user, extension, group]}),
-    )
+    vec![user, extension, group]
+}
+
+async fn schemas(Path((integration, account)): Path<(String, String)>) -> Scim {
+    list(schema_list(&base_path(&integration, &account)))
+}
+
+async fn schema_by_id(Path((integration, account, id)): Path<(String, String, String)>) -> Scim {
+    let found = schema_list(&base_path(&integration, &account)).into_iter().find(|schema| schema["id"] == id);
+    match found {
+        Some(schema) => Scim(StatusCode::OK, schema),
+        None => error(StatusCode::NOT_FOUND, None, format!("no schema {id} here")),
+    }
 }
 
 #[cfg(test)]

@@ -121,11 +121,13 @@ ALTER TABLE users ADD COLUMN account_type TEXT;
 ALTER TABLE users ADD COLUMN last_activity_at TEXT;
 "#,
     // The connections an operator marked as the company's directory (its Okta, Entra ID or Google
-    // Workspace), and users found by person (their email, in any case) across connections.
+    // Workspace); users found by person (their email, in any case) across connections, and by
+    // SCIM's userName within one.
     r#"
 CREATE TABLE directories (
     connection_id   BIGINT PRIMARY KEY REFERENCES connections(id) ON DELETE CASCADE
 );
 CREATE INDEX users_by_person ON users (lower(email));
+CREATE INDEX users_by_user_name ON users (connection_id, lower(COALESCE(username, email)));
 "#,
 ];

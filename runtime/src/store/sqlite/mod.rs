@@ -121,6 +121,8 @@ impl Sqlite {
         unicode_lower(&db)?;
         let store = Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) };
         store.migrate(&shown)?;
+        // Statistics (each sync gathers them, [`super::runs`]) sample at most this many rows an index.
+        store.lock().execute_batch("PRAGMA analysis_limit = 1000;").map_err(err("bounding statistics"))?;
         Ok(store)
     }
 

@@ -102,6 +102,10 @@ impl Runs for Sqlite {
         record_totals(&tx, run_id, totals, Outcome::Applied, now)?;
         record_changes(&tx, run_id, applied)?;
         tx.commit().map_err(&e)?;
+        // The query planner picks the indexes of a search (SCIM's `userName eq`, a person's email)
+        // over the primary key only with statistics: gathered over a bounded sample as the users
+        // change. The sync has applied; statistics not gathered change only which index a search uses.
+        let _ = db.execute_batch("ANALYZE users;");
         drop(db);
         spool.remove();
         remove_spools(&self.staging, &superseded);
