@@ -92,6 +92,8 @@ pub struct Scheduler<R: Runner> {
     /// When this process last renewed its leases: past a lease without one,
     /// it cannot be sure it still holds them, and abandons its syncs.
     renewed: tokio::time::Instant,
+    /// Rung when a connection is made due now in this process: it is claimed at once.
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl<R: Runner> Scheduler<R> {
@@ -117,7 +119,15 @@ impl<R: Runner> Scheduler<R> {
             held: Arc::default(),
             tasks: JoinSet::new(),
             renewed: tokio::time::Instant::now(),
+            wake: Arc::default(),
         }
+    }
+
+    /// Claims due connections as soon as `wake` is rung ([`crate::services::Services::wake`]), as well
+    /// as at every poll.
+    pub fn with_wake(mut self, wake: Arc<tokio::sync::Notify>) -> Self {
+        self.wake = wake;
+        self
     }
 
     /// Connections whose last sync lasted `seconds` or longer count as slow.
@@ -257,8 +267,8 @@ impl<R: Runner> Scheduler<R> {
         );
     }
 
-    /// Ticks every `poll`, and as soon as a sync ends (its room goes to the
-    /// next due connection at once, not at the next poll), and renews the
+    /// Ticks every `poll`, as soon as a sync ends (its room goes to the
+    /// next due connection at once, not at the next poll) and when woken, and renews the
     /// leases a third of a lease apart, until `shutdown` completes; then waits
     /// up to `grace` for the syncs under way (a sync cut short is recovered as
     /// interrupted by the next tick of any instance, its users untouched).
@@ -269,11 +279,14 @@ impl<R: Runner> Scheduler<R> {
         renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut polling = tokio::time::interval(poll);
         polling.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let wake = self.wake.clone();
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
                 _ = renewal.tick() => self.renew().await,
                 _ = polling.tick() => self.look_logged(Look::RecoverAndClaim).await,
+                // A sync now: claimed at once, not at the next poll.
+                () = wake.notified() => self.look_logged(Look::Claim).await,
                 // Recovery waits for the poll: it reads every lease, and syncs end many times a second.
                 Some(_) = self.tasks.join_next() => self.look_logged(Look::Claim).await,
             }

@@ -26,6 +26,9 @@ pub struct Services {
     pub public_url: Url,
     /// How admins are told: the store's notifications, and the webhook.
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Wakes this process's scheduler: a connection made due now (sync now, enable) starts at once,
+    /// not at its next poll.
+    pub wake: Arc<tokio::sync::Notify>,
     vault: OnceLock<Arc<Vault>>,
     open_vault: OpenVault,
 }
@@ -51,6 +54,7 @@ impl Services {
             live: Arc::default(),
             public_url,
             notifier,
+            wake: Arc::default(),
             vault: OnceLock::new(),
             open_vault,
         }

@@ -1195,3 +1195,33 @@ async fn scim_returns_the_attributes_asked_searches_by_post_and_refuses_writes_w
     }
     drop(server);
 }
+
+/// Sync now wakes the scheduler: with a poll of an hour, the sync starts at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn sync_now_starts_the_sync_at_once_not_at_the_next_poll() {
+    let api = api(20).await;
+    let setup =
+        Setup { admin: Some(ADMIN_TOKEN.to_owned()), poll: Some(Duration::from_secs(3600)), ..Setup::default() };
+    let server = Server::with(setup).await;
+    connect(&server, &api, "Prod").await;
+    // The first poll, at start, found nothing due: the account was connected after it.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let asked = Instant::now();
+    let answer = reqwest::Client::new()
+        .post(format!("{}/api/v1/connections/acme/Prod/sync", server.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(answer.status(), 202);
+    assert!(answer.text().await.expect("text").contains("is due now"));
+    loop {
+        let summary = server.services.summary("acme", "Prod").await.expect("a connection");
+        if summary.last_run.is_some_and(|r| r.outcome == tib_runtime::store::Outcome::Applied) {
+            break;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "the sync waited for the next poll");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(server);
+}

@@ -257,10 +257,10 @@ async fn disable(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>
     acted(&web, at, Action::Disable).await
 }
 
-/// Makes the connection due now: the scheduler syncs it at its next tick.
+/// Makes the connection due now: this server's scheduler is woken and starts it as soon as a sync slot is free.
 #[utoipa::path(post, path = "/connections/{integration}/{account}/sync", tag = "connections", params(ConnectionPath),
     responses(
-        (status = 202, description = "Due now: the scheduler syncs it at its next tick", body = views::Queued),
+        (status = 202, description = "Due now: the scheduler starts it as soon as a sync slot is free", body = views::Queued),
         (status = 409, description = "The connection is disabled", body = views::Problem, content_type = "application/problem+json"),
     ))]
 async fn sync_now(

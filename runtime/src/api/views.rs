@@ -164,7 +164,7 @@ pub struct Acted {
 #[derive(Serialize, ToSchema)]
 pub struct Queued {
     pub queued: bool,
-    /// Unix time it became due: the scheduler syncs it at its next tick.
+    /// Unix time it became due: the scheduler starts it as soon as a sync slot is free.
     pub due_at: i64,
     pub done: String,
 }

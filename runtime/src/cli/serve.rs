@@ -38,7 +38,8 @@ impl Context {
             Scheduler::new(services.store.clone(), services.clock.clone(), engine, usize::from(max_concurrent), &owner)
                 .with_slow_after(slow_after)
                 .with_lease(self.settings.lease)
-                .with_caps(caps);
+                .with_caps(caps)
+                .with_wake(services.wake.clone());
         let public_url = &self.settings.public_url;
         tracing::info!(store = %self.store_shown(), %owner, max_concurrent, %listen, %public_url, "serving");
         if let Some(dir) = self.settings.specs.clone() {

@@ -62,7 +62,7 @@ impl ConnectionState {
 pub enum Action {
     Enable,
     Disable,
-    /// Due now: the scheduler syncs it at its next tick.
+    /// Due now: the scheduler is woken and starts it at once, when it has room.
     Sync,
     /// Applies its held sync.
     Approve,
@@ -113,7 +113,8 @@ impl Services {
                     store.set_next_sync(id, now)
                 })
                 .await?;
-                Ok(format!("enabled {name}; it syncs at the next tick"))
+                self.wake.notify_one();
+                Ok(format!("enabled {name}; it is due now"))
             }
             Action::Disable => {
                 self.in_store(move |store| store.set_enabled(id, false, Some("disabled by an operator"))).await?;
@@ -125,7 +126,8 @@ impl Services {
             }
             Action::Sync => {
                 self.in_store(move |store| store.set_next_sync(id, now)).await?;
-                Ok(format!("{name} syncs at the next tick"))
+                self.wake.notify_one();
+                Ok(format!("{name} is due now: it starts as soon as a sync slot is free"))
             }
             Action::Approve => match self.in_store(move |store| store.approve_held(id, policy, now)).await? {
                 Some(applied) => Ok(format!("applied the held sync of {name}: {applied:?}")),

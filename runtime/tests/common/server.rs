@@ -41,6 +41,8 @@ pub struct Setup {
     pub store: Option<Arc<dyn Store>>,
     /// Where the builder saves specs (`--specs`); without it the builder is read-only.
     pub specs: Option<std::path::PathBuf>,
+    /// How often the scheduler looks for due connections by itself (a fifth of a second unless set).
+    pub poll: Option<Duration>,
 }
 
 impl Server {
@@ -74,7 +76,9 @@ impl Server {
         ));
         let engine = Arc::new(engine(&services));
         let owner = engine.owner.clone();
-        let scheduler = Scheduler::new(services.store.clone(), services.clock.clone(), engine, 4, &owner);
+        let scheduler = Scheduler::new(services.store.clone(), services.clock.clone(), engine, 4, &owner)
+            .with_wake(services.wake.clone());
+        let poll = setup.poll.unwrap_or(Duration::from_millis(200));
         let admin = setup.admin.as_deref().map(AdminToken::from_token);
         let proxies = tib_runtime::access::proxies::TrustedProxies::new(setup.trusted_proxies);
         let specs = setup.specs.map(|dir| tib_runtime::builder::SpecsDir { dir, max_bytes: 1 << 20 });
@@ -85,7 +89,7 @@ impl Server {
             let shutdown = async move {
                 let _ = scheduler_stopped.wait_for(|s| *s).await;
             };
-            scheduler.serve(Duration::from_millis(200), Duration::from_secs(1), shutdown).await;
+            scheduler.serve(poll, Duration::from_secs(1), shutdown).await;
         });
         let mut server_stopped = stopped;
         let serving = web.clone();
