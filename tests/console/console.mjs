@@ -2,6 +2,7 @@
 // Usage: node console.mjs BASE_URL ADMIN_TOKEN SCREENSHOT_DIR MOCK_API_URL API_SECRET [OAUTH_SERVER_URL]
 // The mock Acme API is switched through its `/__control/...` paths. Exits
 // non-zero, naming the step, when the console does not behave.
+import { audit } from "./axe.mjs";
 import { launch } from "./browser.mjs";
 
 const [base, token, screenshots, mockApi, secret, oauthServer] = process.argv.slice(2);
@@ -241,6 +242,12 @@ try {
     await submit("text=Open it in the console");
     if ((await text("#state")).includes("waiting")) await fail("authorized, the account no longer waits", page);
   }
+
+  // No page breaks an accessibility rule of WCAG 2.1 A or AA, as axe-core checks them.
+  const pages = ["/", "/people", "/people/user7%40acme.example", "/licenses", "/licenses/acme/Prod?license=Acme%20Pro",
+    "/access-review", "/notifications", "/connections/acme/Prod", "/connect/acme", "/builder"];
+  const violations = await audit(browser, base, await context.cookies(), pages);
+  if (violations.length > 0) await fail(`axe-core: ${violations.join("; ")}`, page);
 
   await submit("text=Log out");
   await page.waitForURL(`${base}/login`);

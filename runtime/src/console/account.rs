@@ -245,19 +245,19 @@ fn runs_table(runs: &[Run]) -> Markup {
                 tbody { @for run in runs {
                     @let dropped: Vec<String> = run.dropped_reasons.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
                     tr {
-                        td { (when(Some(run.started_at))) }
-                        td { (run.outcome.as_str()) }
-                        td { (duration(run)) }
-                        td {
+                        td data-label="Started" { (when(Some(run.started_at))) }
+                        td data-label="Outcome" { (run.outcome.as_str()) }
+                        td data-label="Took" { (duration(run)) }
+                        td data-label="Pages" {
                             (run.pages)
                             @if run.lookups > 0 { br; small { (run.lookups) " lookups, " (run.lookup_ms / 1000) " s" } }
                         }
-                        td { (run.users_seen) }
-                        td { (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" } }
-                        td { (run.added) " / " (run.updated) " / " (run.deleted) }
+                        td data-label="Users seen" { (run.users_seen) }
+                        td data-label="Dropped" { (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" } }
+                        td data-label="Added / updated / deleted" { (run.added) " / " (run.updated) " / " (run.deleted) }
                         @match (&run.error, &run.warning) {
-                            (Some(error), _) => td.error { (line(error)) },
-                            (None, Some(warning)) => td.warning-text { (line(warning)) },
+                            (Some(error), _) => td.error data-label="Error" { (line(error)) },
+                            (None, Some(warning)) => td.warning-text data-label="Warning" { (line(warning)) },
                             (None, None) => td {},
                         }
                     }
@@ -275,7 +275,9 @@ fn licenses_table(licenses: &[(String, i64)]) -> Markup {
         } @else {
             table #licenses {
                 thead { tr { th { "License" } th { "Users with access holding it" } } }
-                tbody { @for (license, count) in licenses { tr { td { (license) } td { (count) } } } }
+                tbody { @for (license, count) in licenses {
+                    tr { td data-label="License" { (license) } td data-label="Users with access holding it" { (count) } }
+                } }
             }
         }
     }
@@ -295,18 +297,18 @@ fn user_row(stored: &StoredUser) -> Markup {
     let seen = u.last_seen_at.as_deref().max(u.last_activity_at.as_deref());
     html! {
         tr {
-            td { (line(&u.email)) }
-            td {
+            td data-label="Email" { (line(&u.email)) }
+            td data-label="Name" {
                 (line(&u.name()))
                 @if let Some(kind) = &u.account_type { br; small { "account: " (line(kind)) } }
             }
-            td { (line(&u.status)) }
-            td { (line(&roles.join(", "))) }
-            td { (line(&u.groups.join(", "))) }
-            td { (line(&u.licenses.join(", "))) }
-            td { (seen.map(to_the_minute).unwrap_or_default()) }
-            td { dl.fields { @for name in u.custom_fields.keys() { dt { (name) } dd { (line(&u.custom_text(name))) } } } }
-            td { (access) }
+            td data-label="Status" { (line(&u.status)) }
+            td data-label="Role" { (line(&roles.join(", "))) }
+            td data-label="Groups" { (line(&u.groups.join(", "))) }
+            td data-label="Licenses" { (line(&u.licenses.join(", "))) }
+            td data-label="Last seen" { (seen.map(to_the_minute).unwrap_or_default()) }
+            td data-label="Custom fields" { dl.fields { @for name in u.custom_fields.keys() { dt { (name) } dd { (line(&u.custom_text(name))) } } } }
+            td data-label="Access" { (access) }
         }
     }
 }
@@ -469,12 +471,22 @@ mod tests {
     fn the_account_page_escapes_what_the_api_sent_and_pages_its_users() {
         let html = page(vec![user("<img src=x>@example.com")], 120, 50, false).render().into_string();
         assert!(html.contains("<h1>acme/Prod &lt;EU&gt;</h1>"), "{html}");
-        assert!(html.contains("<td>&lt;img src=x&gt;@example.com</td>"), "{html}");
+        assert!(html.contains("<td data-label=\"Email\">&lt;img src=x&gt;@example.com</td>"), "{html}");
         assert!(html.contains("<dt>team&lt;&gt;</dt><dd>&lt;Ops&gt;</dd>"), "{html}");
-        assert!(html.contains("<td>Pro &lt;max&gt;</td><td>4</td>"), "{html}");
+        assert!(
+            html.contains(
+                "<td data-label=\"License\">Pro &lt;max&gt;</td><td data-label=\"Users with access holding it\">4</td>"
+            ),
+            "{html}"
+        );
         assert!(html.contains("1 (1 no email &lt;x&gt;)"), "{html}");
-        assert!(html.contains("<td class=\"warning-text\">only the first page was read &lt;b&gt;</td>"), "{html}");
-        assert!(html.contains("<td>2026-01-02 03:04</td>"), "{html}");
+        assert!(
+            html.contains(
+                "<td class=\"warning-text\" data-label=\"Warning\">only the first page was read &lt;b&gt;</td>"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<td data-label=\"Last seen\">2026-01-02 03:04</td>"), "{html}");
         assert!(html.contains("51–51 of 120 users"), "{html}");
         let previous = "href=\"/connections/acme/Prod%20%3CEU%3E?sort=name&amp;from=0&amp;q=a%26b&amp;access=true\"";
         assert!(html.contains(previous), "{html}");

@@ -119,7 +119,7 @@ div.labelled{border-left:3px solid #e3e5e8;padding-left:.6rem;margin:.6rem 0}lab
 textarea{font:inherit;width:100%;box-sizing:border-box}#spec{font-family:ui-monospace,monospace}\
 pre{background:#fff;border:1px solid #e3e5e8;padding:.6rem;overflow:auto;max-height:30rem}.warning-text{color:#8a5300}\
 @media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}\
-td[data-label]::before{content:attr(data-label) \": \";font-weight:600}}";
+td[data-label]::before{content:attr(data-label) \": \";font-weight:600}td[data-label]:empty{display:none}}";
 
 #[cfg(test)]
 mod tests {

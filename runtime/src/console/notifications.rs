@@ -33,10 +33,10 @@ impl Render for Notifications {
                     thead { tr { th { "When" } th { "Connection" } th { "Kind" } th { "Message" } } }
                     tbody { @for n in &self.list {
                         tr {
-                            td { (when(Some(n.created_at))) }
-                            td { (n.connection.as_deref().unwrap_or("")) }
-                            td { (n.kind) }
-                            td { (line(&n.message)) }
+                            td data-label="When" { (when(Some(n.created_at))) }
+                            td data-label="Connection" { (n.connection.as_deref().unwrap_or("")) }
+                            td data-label="Kind" { (n.kind) }
+                            td data-label="Message" { (line(&n.message)) }
                         }
                     } }
                 }
@@ -73,7 +73,10 @@ mod tests {
         };
         let html = Notifications { csrf: String::new(), list: vec![n] }.render().into_string();
         assert!(
-            html.contains("<td>acme/&lt;Prod&gt;</td><td>disabled</td><td>HTTP 401\\u000a&lt;b&gt;no&lt;/b&gt;</td>"),
+            html.contains(
+                "<td data-label=\"Connection\">acme/&lt;Prod&gt;</td><td data-label=\"Kind\">disabled</td>\
+                 <td data-label=\"Message\">HTTP 401\\u000a&lt;b&gt;no&lt;/b&gt;</td>"
+            ),
             "{html}"
         );
         let empty = Notifications { csrf: String::new(), list: vec![] }.render().into_string();

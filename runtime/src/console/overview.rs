@@ -87,12 +87,15 @@ fn account_row(summary: &Summary) -> Markup {
     let error = summary.last_run.as_ref().and_then(|r| r.error.as_deref()).unwrap_or_default();
     html! {
         tr {
-            td { a href=(account_path(&c.integration, &c.account)) { (c.name()) } }
-            td class=(class) { (line(&state)) }
-            td { (last_sync(summary)) }
-            td { (next_sync(summary)) }
-            td { (summary.with_access) " / " (summary.users) }
-            td.error { (line(error)) }
+            td data-label="Account" {
+                a href=(account_path(&c.integration, &c.account)) { (c.name()) }
+                @if summary.directory { " " small { "(directory)" } }
+            }
+            td data-label="State" class=(class) { (line(&state)) }
+            td data-label="Last sync" { (last_sync(summary)) }
+            td data-label="Next sync" { (next_sync(summary)) }
+            td data-label="Users with access / all" { (summary.with_access) " / " (summary.users) }
+            td.error data-label="Last error" { (line(error)) }
         }
     }
 }
@@ -105,9 +108,9 @@ fn integration_row(integration: &Integration) -> Markup {
         .collect();
     html! {
         tr {
-            td { (integration.app) " " small { "(" (integration.id) @if integration.interpreted { " interpreted" } ")" } }
-            td { (AuthKind::words(integration.auth)) }
-            td { (asks.join(", ")) }
+            td data-label="Integration" { (integration.app) " " small { "(" (integration.id) @if integration.interpreted { " interpreted" } ")" } }
+            td data-label="Auth" { (AuthKind::words(integration.auth)) }
+            td data-label="Asks for" { (asks.join(", ")) }
             td { a href={ "/connect/" (percent_encode(&integration.id)) } { "Connect" } }
         }
     }
@@ -182,9 +185,12 @@ mod tests {
         let html = page.render().into_string();
         assert!(html.contains("<a href=\"/connections/acme/Dev%20%3C1%3E\">acme/Dev &lt;1&gt;</a>"), "{html}");
         assert!(html.contains("class=\"state-disabled\">disabled: HTTP 401 &lt;Unauthorized&gt;</td>"), "{html}");
-        assert!(html.contains("<td class=\"error\">HTTP 500\\u000a&lt;html&gt;</td>"), "{html}");
+        assert!(
+            html.contains("<td class=\"error\" data-label=\"Last error\">HTTP 500\\u000a&lt;html&gt;</td>"),
+            "{html}"
+        );
         assert!(html.contains("<p role=\"status\">connected &lt;b&gt;</p>"), "{html}");
-        assert!(html.contains("<td>3 / 4</td>"), "{html}");
+        assert!(html.contains("<td data-label=\"Users with access / all\">3 / 4</td>"), "{html}");
         assert!(!html.contains("<b>") && !html.contains("<html>"), "{html}");
         assert!(
             html.contains("the spec specs/acme &lt;x&gt;.tib is ignored: this build has `acme` compiled in"),
