@@ -97,6 +97,9 @@ impl Runs for Gated {
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>> {
         self.inner.approve_held(connection_id, policy, now)
     }
+    fn discard_held(&self, connection_id: i64) -> Result<bool> {
+        self.inner.discard_held(connection_id)
+    }
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         self.inner.last_run(connection_id)
     }

@@ -625,8 +625,23 @@ fn a_sync_that_would_delete_most_users_is_held_until_approved(backend: &Backend)
     // 19 of 30 gone: more than half, and more than 10.
     assert_eq!(sync(store.as_ref(), id, &users(0..11), 200), Applied::Held { would_delete: 19, of: 30 });
     assert_eq!(store.user_counts(id).expect("counts"), (30, 30), "nothing applied");
-    assert_eq!(store.last_run(id).expect("runs").expect("run").outcome, Outcome::Held);
+    let held = store.last_run(id).expect("runs").expect("run");
+    assert_eq!((held.outcome, held.deleted, held.users_seen), (Outcome::Held, 19, 11), "what it would delete, kept");
 
+    // Discarded: the stored users stay, nothing is held any more, and what it staged is gone.
+    assert!(store.discard_held(id).expect("discard"));
+    let discarded = store.last_run(id).expect("runs").expect("run");
+    assert_eq!(
+        (discarded.outcome, discarded.error.as_deref()),
+        (Outcome::Superseded, Some(tib_runtime::store::DISCARDED))
+    );
+    assert!(!store.discard_held(id).expect("nothing held"), "nothing left to discard");
+    assert_eq!(store.approve_held(id, ApplyPolicy::default(), 250).expect("nothing held"), None);
+    assert!(backend.staged().is_empty(), "{:?}", backend.staged());
+    assert_eq!(store.user_counts(id).expect("counts"), (30, 30), "the users as they were");
+
+    // Held again, then approved.
+    assert_eq!(sync(store.as_ref(), id, &users(0..11), 260), Applied::Held { would_delete: 19, of: 30 });
     assert_eq!(
         store.approve_held(id, ApplyPolicy::default(), 300).expect("approve"),
         Some(Applied::Applied { added: 0, updated: 0, deleted: 19 })

@@ -301,7 +301,7 @@ async fn the_openapi_document_names_every_route_and_every_route_it_names_is_serv
     for path in ["/integrations", "/connections", "/connections/{integration}/{account}/users", "/notifications"] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
-    assert_eq!(operations, 18, "every operation of the API is in the document");
+    assert_eq!(operations, 19, "every operation of the API is in the document");
     // And a route it does not name is not served.
     let unknown =
         client.get(format!("{base}/api/v1/nothing-here")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
@@ -575,6 +575,17 @@ async fn approving_a_held_sync_after_the_users_changed_is_a_conflict() {
     assert_eq!(summary.state(), tib_runtime::operate::ConnectionState::Held, "still held");
     let error = server.services.act("acme", "Prod", tib_runtime::operate::Action::Approve).await.expect_err("refused");
     assert_eq!(error.kind, tib_runtime::operate::ErrorKind::Conflict);
+
+    // A held sync that cannot be approved can be discarded: the users stay, nothing is held.
+    let discard = || client.post(server.api("/connections/acme/Prod/discard")).bearer_auth(ADMIN_TOKEN).send();
+    let answer = discard().await.expect("sent");
+    assert_eq!(answer.status(), 200);
+    let acted: Value = serde_json::from_str(&answer.text().await.expect("text")).expect("JSON");
+    assert_eq!(acted["state"], "enabled", "{acted}");
+    assert!(acted["done"].as_str().expect("words").starts_with("discarded the held sync of acme/Prod"), "{acted}");
+    let summary = server.services.summary("acme", "Prod").await.expect("read");
+    assert_eq!((summary.with_access, summary.users), (before.with_access, valid(30) as i64), "the users as they were");
+    assert_eq!(discard().await.expect("sent").status(), 409, "nothing held any more");
 }
 
 /// A store that fails while an account is connected is the server's failure (500), said without the

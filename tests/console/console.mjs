@@ -186,7 +186,10 @@ try {
   await control("users/100");
   const held = await syncAndWatch(false);
   if (!held.includes("held: it would mark")) await fail(`a sync deleting most users should be held: ${held}`, page);
-  if (!(await text("#state")).includes("held")) await fail("the state should say held", page);
+  if (!/held: its last sync listed \d+ users and would mark \d+ stored users deleted/.test(await text("#state"))) {
+    await fail(`the state should say held, and what it would delete: ${await text("#state")}`, page);
+  }
+  if (!(await page.$("button:has-text('Discard the held sync')"))) await fail("a held sync can be discarded", page);
   await submit("button:has-text('Approve the held sync')");
   if (!(await text("[role=status]")).includes("applied the held sync")) await fail("approving should apply it", page);
 

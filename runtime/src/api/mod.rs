@@ -58,6 +58,7 @@ fn v1() -> (Router<Arc<Web>>, utoipa::openapi::OpenApi) {
         .routes(routes!(disable))
         .routes(routes!(sync_now))
         .routes(routes!(approve))
+        .routes(routes!(discard))
         .routes(routes!(runs))
         .routes(routes!(users))
         .routes(routes!(notifications))
@@ -279,6 +280,16 @@ async fn sync_now(
     ))]
 async fn approve(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Approved> {
     Ok(Json(views::Approved { applied: web.services.act(&at.integration, &at.account, Action::Approve).await? }))
+}
+
+/// Drops the held sync without applying it: the stored users stay as they were.
+#[utoipa::path(post, path = "/connections/{integration}/{account}/discard", tag = "connections", params(ConnectionPath),
+    responses(
+        (status = 200, description = "The held sync is dropped: the stored users stay as they were", body = views::Acted),
+        (status = 409, description = "No sync is held", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn discard(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
+    acted(&web, at, Action::Discard).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

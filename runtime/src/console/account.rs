@@ -165,7 +165,9 @@ impl AccountPage {
                     ConnectionState::Disabled => { (form("enable", "Enable")) }
                     ConnectionState::WaitingForAuthorization => {}
                 }
-                @if state == ConnectionState::Held { (form("approve", "Approve the held sync")) }
+                @if state == ConnectionState::Held {
+                    (form("approve", "Approve the held sync")) (form("discard", "Discard the held sync"))
+                }
                 @if self.authorization_code {
                     form.inline method="post" action={ (path) "/authorize" } {
                         (csrf_field(&self.csrf))

@@ -25,7 +25,14 @@ pub(super) fn state_text(summary: &Summary) -> (String, &'static str) {
             (format!("disabled: {reason}"), "state-disabled")
         }
         ConnectionState::WaitingForAuthorization => ("waiting for authorization".to_owned(), "state-waiting"),
-        ConnectionState::Held => ("held: its last sync waits for approval".to_owned(), "state-held"),
+        ConnectionState::Held => {
+            let (would_delete, listed) = summary.last_run.as_ref().map_or((0, 0), |run| (run.deleted, run.users_seen));
+            let words = format!(
+                "held: its last sync listed {listed} users and would mark {would_delete} stored users deleted; \
+                 it waits to be approved or discarded"
+            );
+            (words, "state-held")
+        }
     }
 }
 

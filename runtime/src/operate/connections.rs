@@ -66,6 +66,8 @@ pub enum Action {
     Sync,
     /// Applies its held sync.
     Approve,
+    /// Drops its held sync: the stored users stay as they are.
+    Discard,
     Disconnect,
     /// Makes it one of the company's directories, which the access review compares the apps with.
     MarkDirectory,
@@ -132,6 +134,10 @@ impl Services {
             Action::Approve => match self.in_store(move |store| store.approve_held(id, policy, now)).await? {
                 Some(applied) => Ok(format!("applied the held sync of {name}: {applied:?}")),
                 None => Err(Error::conflict(format!("{name} has no held sync"))),
+            },
+            Action::Discard => match self.in_store(move |store| store.discard_held(id)).await? {
+                true => Ok(format!("discarded the held sync of {name}: its users stay as they were")),
+                false => Err(Error::conflict(format!("{name} has no held sync"))),
             },
             Action::Disconnect => {
                 self.in_store(move |store| store.remove_connection(id)).await?;

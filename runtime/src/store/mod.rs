@@ -345,6 +345,9 @@ pub struct LicenseHeld {
     pub unseen: i64,
 }
 
+/// What a held run that an operator discarded says of itself.
+pub const DISCARDED: &str = "discarded by an operator: the stored users stay as they were";
+
 /// Which due connections a process takes at once, and for how long.
 pub struct Claim<'a> {
     /// The process, as leases name it (`host:pid`).
@@ -646,6 +649,8 @@ pub trait Runs: Send + Sync {
     fn fail_run(&self, run_id: i64, totals: &RunTotals, error: &str, now: Time) -> Result<()>;
     /// Applies the connection's held run regardless of the hold.
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>>;
+    /// Drops the connection's held run without applying it ([`DISCARDED`]); false when none was held.
+    fn discard_held(&self, connection_id: i64) -> Result<bool>;
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         Ok(self.runs(connection_id, 1)?.into_iter().next())
     }

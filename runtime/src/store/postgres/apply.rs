@@ -39,6 +39,25 @@ async fn target(tx: &Transaction<'_>, run_id: i64, now: Time) -> Result<(Target,
     Ok((target, row.get(3)))
 }
 
+/// Marks the connection's held run superseded by an operator's word, and drops what it staged.
+pub(super) async fn discard(mut client: Client, connection_id: i64) -> Result<bool> {
+    let e = pg("discarding the held sync");
+    let tx = client.transaction().await.map_err(&e)?;
+    let discarded: Vec<i64> = tx
+        .query(
+            "UPDATE runs SET outcome = 'superseded', error = $2 WHERE connection_id = $1 AND outcome = 'held' RETURNING id",
+            &[&connection_id, &crate::store::DISCARDED],
+        )
+        .await
+        .map_err(&e)?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    drop_staged(&tx, &discarded).await?;
+    tx.commit().await.map_err(&e)?;
+    Ok(!discarded.is_empty())
+}
+
 /// Marks the connection's held runs other than `run_id` superseded, and drops what they staged.
 async fn supersede_held(tx: &Transaction<'_>, connection_id: i64, run_id: i64) -> Result<()> {
     let e = pg("completing the sync");
@@ -107,7 +126,13 @@ pub async fn complete(
         supersede_held(&tx, target.connection_id, run_id).await?;
         let kept: Vec<u8> = baseline.kept_digests().flat_map(u64::to_le_bytes).collect();
         tx.execute("INSERT INTO held (run_id, kept) VALUES ($1, $2)", &[&run_id, &kept]).await.map_err(&e)?;
-        tx.execute("UPDATE runs SET users_version = $2 WHERE id = $1", &[&run_id, &version]).await.map_err(&e)?;
+        // What it would delete, kept with it: the account's page says how many.
+        tx.execute(
+            "UPDATE runs SET users_version = $2, deleted = $3 WHERE id = $1",
+            &[&run_id, &version, &would_delete],
+        )
+        .await
+        .map_err(&e)?;
         record_totals(&tx, run_id, totals, Outcome::Held, now).await?;
         tx.commit().await.map_err(&e)?;
         return Ok(Applied::Held { would_delete, of: present });

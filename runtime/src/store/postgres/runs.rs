@@ -85,6 +85,10 @@ impl Runs for Postgres {
         self.with(async |client| apply::approve(client, connection_id, policy, now).await)
     }
 
+    fn discard_held(&self, connection_id: i64) -> Result<bool> {
+        self.with(async |client| apply::discard(client, connection_id).await)
+    }
+
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         self.with(async |client| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE connection_id = $1 ORDER BY id DESC LIMIT $2");

@@ -90,8 +90,12 @@ impl Runs for Sqlite {
             spool.hold(&baseline)?;
             self.in_transaction_on(&mut db, "holding the sync", |tx| {
                 supersede_held(tx, target.connection_id, run_id)?;
-                tx.execute("UPDATE runs SET users_version = ?2 WHERE id = ?1", [run_id, version])
-                    .map_err(err("holding the sync"))?;
+                // What it would delete, kept with it: the account's page says how many.
+                tx.execute(
+                    "UPDATE runs SET users_version = ?2, deleted = ?3 WHERE id = ?1",
+                    [run_id, version, would_delete],
+                )
+                .map_err(err("holding the sync"))?;
                 record_totals(tx, run_id, totals, Outcome::Held, now).map(drop)
             })?;
             drop(db);
@@ -159,6 +163,23 @@ impl Runs for Sqlite {
         })?;
         spool.remove();
         Ok(Some(applied))
+    }
+
+    fn discard_held(&self, connection_id: i64) -> Result<bool> {
+        let discarded = self.in_transaction("discarding the held sync", |tx| {
+            let e = err("discarding the held sync");
+            let mut statement = tx
+                .prepare_cached(
+                    "UPDATE runs SET outcome = 'superseded', error = ?2 WHERE connection_id = ?1 AND outcome = 'held' \
+                     RETURNING id",
+                )
+                .map_err(&e)?;
+            let rows =
+                statement.query_map(params![connection_id, crate::store::DISCARDED], |r| r.get(0)).map_err(&e)?;
+            rows.collect::<rusqlite::Result<Vec<i64>>>().map_err(&e)
+        })?;
+        remove_spools(&self.staging, &discarded);
+        Ok(!discarded.is_empty())
     }
 
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
