@@ -263,8 +263,7 @@ impl Engine {
             Ok(Applied::Held { would_delete, of }) => {
                 let message = format!(
                     "the sync of {name} would mark {would_delete} of {of} users deleted, more than the policy allows; \
-                     the stored users are unchanged. If that is right, run `tib approve {} {}`",
-                    connection.integration, connection.account
+                     the stored users are unchanged. If that is right, approve it; if not, discard it"
                 );
                 self.notifier.notify(&self.store, name, Kind::Held, &message, now).await;
                 Ok(Ended::Held { would_delete, of })
@@ -380,7 +379,7 @@ impl Engine {
         let name = connection.name();
         let message = format!(
             "the last {streak} syncs of {name} failed; the last with: {error}. It is still retried at every \
-             scheduled sync; `tib status` shows it"
+             scheduled sync"
         );
         self.notifier.notify(&self.store, &name, Kind::Failing, &message, self.clock.now()).await;
     }
@@ -416,10 +415,7 @@ impl Engine {
         if let Err(e) = self.store(move |s| s.set_enabled(id, false, Some(&reason))).await {
             tracing::error!(error = %e, connection = name, "cannot disable the connection");
         }
-        let message = format!(
-            "{name} is disabled: {text}. {hint}, then `tib connect {} {}` again or `tib enable {} {}`",
-            connection.integration, connection.account, connection.integration, connection.account
-        );
+        let message = format!("{name} is disabled: {text}. {hint}, then connect it again or enable it");
         self.notifier.notify(&self.store, name, Kind::Disabled, &message, now).await;
         Ended::Disabled { error: text, hint }
     }

@@ -204,9 +204,10 @@ try {
   await control("fine");
   await submit("text=Notifications");
   if (!(await text("#notifications")).includes("acme/Staging is disabled")) await fail("admins were told of the 401", page);
+  if ((await text("#notifications")).includes("tib ")) await fail("a notification names no command", page);
   await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });
-  await page.goBack();
-  await submit("button:has-text('Enable')");
+  // Its action is a button there: enabled from the notification, back on the account's page.
+  await submit("#notifications tr:has-text('acme/Staging is disabled') button:has-text('Enable')");
   if (!(await text("#state")).includes("enabled")) await fail("enable should enable", page);
 
   // A form without its CSRF token, or with a forged one, is refused.

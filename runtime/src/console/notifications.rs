@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
 
-use super::layout::{self, Page, line, navigation};
+use super::layout::{self, Page, csrf_field, line, navigation};
 use super::{Operator, error_page};
 use crate::store::Notification;
 use crate::web::Web;
-use crate::web::when;
+use crate::web::{account_path, when};
 
 /// Notifications the page lists: the newest.
 const SHOWN: i64 = 200;
@@ -30,18 +30,60 @@ impl Render for Notifications {
                 p { "Admins have not been told anything yet." }
             } @else {
                 table #notifications {
-                    thead { tr { th { "When" } th { "Connection" } th { "Kind" } th { "Message" } } }
+                    thead { tr { th { "When" } th { "Connection" } th { "Kind" } th { "Message" } th { "Action" } } }
                     tbody { @for n in &self.list {
+                        @let account = n.connection.as_deref().and_then(|name| name.split_once('/'));
                         tr {
                             td data-label="When" { (when(Some(n.created_at))) }
-                            td data-label="Connection" { (n.connection.as_deref().unwrap_or("")) }
-                            td data-label="Kind" { (n.kind) }
+                            td data-label="Connection" {
+                                @match account {
+                                    Some((integration, account)) => {
+                                        a href=(account_path(integration, account)) { (n.connection.as_deref().unwrap_or("")) }
+                                    }
+                                    None => { (n.connection.as_deref().unwrap_or("")) }
+                                }
+                            }
+                            td data-label="Kind" { (kind_words(&n.kind)) }
                             td data-label="Message" { (line(&n.message)) }
+                            td data-label="Action" {
+                                @if let Some((integration, account)) = account {
+                                    @for (action, label) in actions(&n.kind) {
+                                        form.inline method="post" action=(account_path(integration, account)) {
+                                            (csrf_field(&self.csrf))
+                                            input type="hidden" name="action" value=(action);
+                                            button type="submit" { (label) }
+                                        }
+                                        " "
+                                    }
+                                }
+                            }
                         }
                     } }
                 }
             }
         }
+    }
+}
+
+/// What a notification's kind means, in words.
+fn kind_words(kind: &str) -> &str {
+    match kind {
+        "connection_disabled" => "disabled",
+        "sync_held" => "sync held",
+        "sync_failing" => "syncs failing",
+        "authorization_failed" => "authorization failed",
+        other => other,
+    }
+}
+
+/// What an operator can do about a notification of `kind`, from the notifications page: the
+/// account's own actions. Whether it still applies, the action itself says.
+fn actions(kind: &str) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        "connection_disabled" => &[("enable", "Enable")],
+        "sync_held" => &[("approve", "Approve"), ("discard", "Discard")],
+        "sync_failing" => &[("sync", "Sync now")],
+        _ => &[],
     }
 }
 
@@ -68,14 +110,23 @@ mod tests {
             id: 1,
             connection: Some("acme/<Prod>".to_owned()),
             created_at: 0,
-            kind: "disabled".to_owned(),
+            kind: "connection_disabled".to_owned(),
             message: "HTTP 401\n<b>no</b>".to_owned(),
         };
-        let html = Notifications { csrf: String::new(), list: vec![n] }.render().into_string();
+        let html = Notifications { csrf: "t0k".to_owned(), list: vec![n] }.render().into_string();
         assert!(
             html.contains(
-                "<td data-label=\"Connection\">acme/&lt;Prod&gt;</td><td data-label=\"Kind\">disabled</td>\
-                 <td data-label=\"Message\">HTTP 401\\u000a&lt;b&gt;no&lt;/b&gt;</td>"
+                "<td data-label=\"Connection\"><a href=\"/connections/acme/%3CProd%3E\">acme/&lt;Prod&gt;</a></td>\
+                 <td data-label=\"Kind\">disabled</td><td data-label=\"Message\">HTTP 401\\u000a&lt;b&gt;no&lt;/b&gt;</td>"
+            ),
+            "{html}"
+        );
+        // Its action, as a button posting the account's own form with the session's token.
+        assert!(
+            html.contains(
+                "<form class=\"inline\" method=\"post\" action=\"/connections/acme/%3CProd%3E\">\
+                 <input type=\"hidden\" name=\"csrf\" value=\"t0k\"><input type=\"hidden\" name=\"action\" value=\"enable\">\
+                 <button type=\"submit\">Enable</button></form>"
             ),
             "{html}"
         );
