@@ -113,6 +113,13 @@ try {
   await page.check("input[name=overwrite]");
   await submit("button:has-text('Connect')");
   if (!(await text("[role=status]")).includes("connected acme/Staging")) await fail("overwriting, confirmed, connects", page);
+  // Connect again (to rotate a token): the account's name and non-secret values filled in, the secret not.
+  await submit("a:has-text('Connect again')");
+  const again = [await page.inputValue("#account"), await page.inputValue("[name='credential.tenant']"),
+    await page.inputValue("[name='credential.api_token']"), await page.inputValue("#base_url")];
+  if (again.join("|") !== `Staging|demo||${mockApi}`) await fail(`connect again starts from the account: ${again}`, page);
+  await noSecret("the dialog to connect again");
+  await page.goBack();
 
   // Sync now, watched live: 3,000 users in pages the API answers slowly.
   await control("users/3000");

@@ -30,6 +30,8 @@ pub(super) struct UserView {
     from: i64,
     /// What an action did, shown once after its redirect.
     done: Option<String>,
+    /// After sync now: the syncs started before it, so that the page follows the one it asked for.
+    since: Option<u64>,
 }
 
 /// Users shown on one page.
@@ -98,6 +100,8 @@ pub(super) struct AccountPage {
     selection: Selection,
     /// Whether the integration authorizes with an OAuth authorization code.
     authorization_code: bool,
+    /// After sync now: the syncs started before it ([`UserView::since`]).
+    since: Option<u64>,
 }
 
 impl Render for AccountPage {
@@ -124,7 +128,7 @@ impl Render for AccountPage {
                     @if retried { " It is retried at the next scheduled sync." }
                 }
             }
-            p #live .live data-events={ (path) "/live" } data-sync=(progress.sync) hidden[!progress.running] {
+            p #live .live data-events={ (path) "/live" } data-sync=(progress.sync) data-since=[self.since] hidden[!progress.running] {
                 @if progress.running {
                     "Syncing now: " (progress.pages) " pages, " (progress.users) " users so far"
                 }
@@ -181,7 +185,7 @@ impl AccountPage {
                     (form("mark_directory", "Use as the company's directory"))
                 }
                 (form("disconnect", "Disconnect"))
-                a href={ "/connect/" (percent_encode(&c.integration)) } { "Connect again" }
+                a href={ "/connect/" (percent_encode(&c.integration)) "?account=" (percent_encode(&c.account)) } { "Connect again" }
             }
             @if self.account.summary.directory {
                 p #directory { "The company's directory: " a href="/access-review" { "the access review" } " compares every other account with it." }
@@ -354,7 +358,8 @@ pub(super) async fn account_page(
     };
     let authorization_code = crate::integrations::connector(&integration)
         .is_some_and(|c| matches!(c.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_)));
-    let page = AccountPage { csrf: operator.csrf, done: view.done, account, selection, authorization_code };
+    let page =
+        AccountPage { csrf: operator.csrf, done: view.done, account, selection, authorization_code, since: view.since };
     layout::respond(StatusCode::OK, &page)
 }
 
@@ -381,8 +386,15 @@ pub(super) async fn act(
     if form.action == Action::Disconnect && form.confirm.as_deref() != Some("yes") {
         return done(&path, "tick the box to confirm the disconnection");
     }
+    // The syncs this process had started when sync now was pressed: the page that follows the press
+    // tells the sync it asked for by a greater count, even one that ended before the page was made.
+    let since = match (form.action, web.services.find(&integration, &account).await) {
+        (Action::Sync | Action::Enable, Ok(connection)) => Some(web.services.live.watch(connection.id).borrow().sync),
+        _ => None,
+    };
     match web.services.act(&integration, &account, form.action).await {
         Ok(message) if form.action == Action::Disconnect => done("/", &message),
+        Ok(message) if since.is_some() => done(&format!("{path}?since={}", since.unwrap_or_default()), &message),
         Ok(message) => done(&path, &message),
         // A refusal (disabled, nothing held) is shown on the page the operator acted from.
         Err(error) if matches!(error.kind, crate::operate::ErrorKind::Conflict) => done(&path, &error.message),
@@ -437,6 +449,7 @@ mod tests {
             },
             selection: Selection { q: "a&b".to_owned(), access: Some(true), order: UserOrder::Name, from },
             authorization_code: false,
+            since: None,
         }
     }
 

@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Form, Path, State};
+use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
@@ -219,10 +219,18 @@ impl Page for AuthorizePage<'_> {
     }
 }
 
+/// `?account=`: connect that account again (to rotate a token), its name and non-secret values
+/// filled in; only its secrets are typed again.
+#[derive(serde::Deserialize)]
+pub(super) struct ConnectAgain {
+    account: Option<String>,
+}
+
 pub(super) async fn dialog(
     State(web): State<Arc<Web>>,
     operator: Operator,
     Path(integration): Path<String>,
+    Query(again): Query<ConnectAgain>,
 ) -> Response {
     let services = &web.services;
     let read = async { Ok::<_, Error>((services.connector(&integration)?, services.accounts_of(&integration).await?)) };
@@ -230,12 +238,25 @@ pub(super) async fn dialog(
         Ok(read) => read,
         Err(error) => return error_page(error),
     };
+    let typed = match again.account {
+        None => Typed::default(),
+        Some(account) => match services.connected_with(&integration, &account).await {
+            Ok(shown) => Typed {
+                account,
+                values: shown.values,
+                base_url: shown.base_url.unwrap_or_default(),
+                token_url: shown.token_url.unwrap_or_default(),
+                authorize_url: shown.authorize_url.unwrap_or_default(),
+            },
+            Err(error) => return error_page(error),
+        },
+    };
     let page = Dialog {
         csrf: operator.csrf,
         id: &integration,
         spec: connector.spec(),
         connected,
-        typed: Typed::default(),
+        typed,
         again: None,
         public_url: &services.public_url,
     };

@@ -1,18 +1,21 @@
 // The console's one script: an account page follows its syncs live. The
 // server sends the progress as server-sent events; when a sync ends that
-// had not ended when the page was made, the page loads again, showing the
-// new run and how it ended.
+// had not ended when the page was made (or that sync now asked for), the page
+// loads again, showing the new run and how it ended.
 "use strict";
 const live = document.getElementById("live");
 if (live) {
   const source = new EventSource(live.dataset.events);
   const shown = Number(live.dataset.sync);
+  // After sync now: the syncs started before it. The one asked for has a greater count; it may
+  // have ended before this page was made, and the page loads again to say how.
+  const since = live.dataset.since === undefined ? null : Number(live.dataset.since);
   source.addEventListener("progress", (event) => {
     const progress = JSON.parse(event.data);
     if (progress.running) {
       live.hidden = false;
       live.textContent = `Syncing now: ${progress.pages} pages, ${progress.users} users so far`;
-    } else if (progress.sync !== shown || !live.hidden) {
+    } else if (progress.sync !== shown || !live.hidden || (since !== null && progress.sync > since)) {
       source.close();
       const ended = `the sync ended: ${progress.ended ?? "see its run below"}`;
       live.textContent = ended;

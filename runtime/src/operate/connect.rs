@@ -110,3 +110,36 @@ fn check(new: &NewAccount) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a connected account was connected with, secrets left out: what connecting it again starts from.
+pub struct Shown {
+    /// The non-secret credentials, by name, in the spec's order.
+    pub values: Vec<(String, String)>,
+    pub base_url: Option<String>,
+    pub token_url: Option<String>,
+    pub authorize_url: Option<String>,
+}
+
+impl Services {
+    /// The account's non-secret credentials and its URLs, for connecting it again; its secrets are
+    /// never read out.
+    pub async fn connected_with(&self, integration: &str, account: &str) -> Result<Shown> {
+        let connection = self.find(integration, account).await?;
+        let spec = self.connector(integration)?.spec();
+        let vault = self.vault().map_err(Error::failed)?;
+        let values = vault.credentials(&connection, spec).map_err(Error::failed)?;
+        let values = spec
+            .credentials
+            .iter()
+            .enumerate()
+            .filter(|(_, credential)| !credential.secret)
+            .map(|(index, credential)| (credential.name.to_owned(), values.get(index).to_owned()))
+            .collect();
+        Ok(Shown {
+            values,
+            base_url: connection.base_url,
+            token_url: connection.token_url,
+            authorize_url: connection.authorize_url,
+        })
+    }
+}

@@ -14,7 +14,7 @@ use std::fmt;
 
 pub use authorize::Authorization;
 pub use company::{AccessReview, DepartedAccount, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
-pub use connect::{Connected, NewAccount, Overrides};
+pub use connect::{Connected, NewAccount, Overrides, Shown};
 pub use connections::{Action, ConnectionState, Summary};
 pub use users::{Account, AccountQuery, UsersPage};
 
