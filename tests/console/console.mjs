@@ -71,6 +71,15 @@ try {
     if (!overview.includes(expected)) await fail(`the overview should show ${expected}`, page);
   }
   await noSecret("the overview");
+  if (!/^\d+ accounts: \d+ failing, \d+ held, \d+ waiting for authorization, \d+ disabled\./.test(await text("#totals"))) {
+    await fail(`the overview's totals: ${await text("#totals")}`, page);
+  }
+  await page.fill("#accounts-search input[name=q]", "prod");
+  await page.selectOption("#accounts-search select[name=integration]", "acme");
+  await submit("#accounts-search button");
+  const listed = await page.$$eval("#accounts tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  if (listed.join() !== "acme/Prod") await fail(`the search and filters select acme/Prod: ${listed}`, page);
+  await page.goto(`${base}/`);
   const session = (await context.cookies()).find((c) => c.name === "tib_session");
   if (!session?.httpOnly || session.sameSite !== "Strict") await fail(`the session cookie: ${JSON.stringify(session)}`, page);
   await page.screenshot({ path: `${screenshots}/overview.png`, fullPage: true });

@@ -9,9 +9,10 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 
 use super::layout::{self, Page, line, navigation};
-use super::{Done, Operator, error_page};
+use super::{Operator, error_page};
 use crate::api::views::{AuthKind, Integration};
 use crate::operate::{ConnectionState, Summary};
+use crate::store::Outcome;
 use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
 
@@ -50,9 +51,83 @@ pub(super) fn next_sync(summary: &Summary) -> String {
     if c.enabled { when(Some(c.next_sync_at)) } else { "-".to_owned() }
 }
 
+/// Accounts shown on one page of the overview.
+const ACCOUNTS_PER_PAGE: usize = 100;
+
+/// The overview's query: what an action did, and which accounts to show.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct OverviewView {
+    done: Option<String>,
+    /// Accounts whose name (integration or account) contains this, in any case.
+    q: Option<String>,
+    /// `failing`, `held`, `waiting`, `disabled`, `enabled`, or empty for all.
+    state: Option<String>,
+    /// Accounts of this integration only.
+    integration: Option<String>,
+    /// Accounts skipped: the page shown.
+    #[serde(default)]
+    from: usize,
+}
+
+/// The states the overview filters by, with their words.
+const STATES: [(&str, &str); 5] = [
+    ("failing", "last sync failed"),
+    ("held", "held"),
+    ("waiting", "waiting for authorization"),
+    ("disabled", "disabled"),
+    ("enabled", "enabled"),
+];
+
+/// Whether an account is in the state a filter names.
+fn in_state(summary: &Summary, state: &str) -> bool {
+    let failed =
+        summary.last_run.as_ref().is_some_and(|run| matches!(run.outcome, Outcome::Failed | Outcome::Interrupted));
+    match state {
+        "failing" => failed,
+        "held" => summary.state() == ConnectionState::Held,
+        "waiting" => summary.state() == ConnectionState::WaitingForAuthorization,
+        "disabled" => summary.state() == ConnectionState::Disabled,
+        "enabled" => summary.state() == ConnectionState::Enabled,
+        _ => true,
+    }
+}
+
+/// What the company's accounts add up to, over all of them: what needs an operator, and the users.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Totals {
+    accounts: usize,
+    failing: usize,
+    held: usize,
+    waiting: usize,
+    disabled: usize,
+    with_access: i64,
+}
+
+impl Totals {
+    fn of(accounts: &[Summary]) -> Totals {
+        let count = |state: &str| accounts.iter().filter(|s| in_state(s, state)).count();
+        Totals {
+            accounts: accounts.len(),
+            failing: count("failing"),
+            held: count("held"),
+            waiting: count("waiting"),
+            disabled: count("disabled"),
+            with_access: accounts.iter().map(|s| s.with_access).sum(),
+        }
+    }
+}
+
 pub(super) struct Overview {
     pub csrf: String,
     pub done: Option<String>,
+    /// Over every account, whatever is shown.
+    pub totals: Totals,
+    /// The accounts the search and filters select; those of the page shown.
+    pub selected: usize,
+    pub from: usize,
+    pub q: String,
+    pub state: String,
+    pub integration: String,
     pub accounts: Vec<Summary>,
     pub integrations: Vec<Integration>,
     /// Specs a compiled connector of the same app stands in for.
@@ -65,15 +140,51 @@ impl Render for Overview {
             (navigation(&self.csrf))
             (layout::done(self.done.as_deref()))
             h1 { "Connected accounts" }
-            @if self.accounts.is_empty() {
+            @let t = &self.totals;
+            p #totals {
+                (t.accounts) " accounts: "
+                a href="/?state=failing" { (t.failing) " failing" } ", "
+                a href="/?state=held" { (t.held) " held" } ", "
+                a href="/?state=waiting" { (t.waiting) " waiting for authorization" } ", "
+                a href="/?state=disabled" { (t.disabled) " disabled" } ". "
+                (t.with_access) " users with access; " a href="/licenses" { "licenses" } ", " a href="/people" { "people" } "."
+            }
+            form #accounts-search method="get" action="/" {
+                input type="search" name="q" value=(self.q) placeholder="integration or account" aria-label="integration or account";
+                " "
+                select name="state" aria-label="state" {
+                    option value="" selected[self.state.is_empty()] { "every state" }
+                    @for (value, words) in STATES { option value=(value) selected[self.state == value] { (words) } }
+                }
+                " "
+                select name="integration" aria-label="integration" {
+                    option value="" selected[self.integration.is_empty()] { "every integration" }
+                    @for integration in &self.integrations {
+                        option value=(integration.id) selected[self.integration == integration.id] { (integration.app) }
+                    }
+                }
+                " " button type="submit" { "Show" }
+            }
+            @if t.accounts == 0 {
                 p { "No account is connected yet: connect one below." }
+            } @else if self.accounts.is_empty() {
+                p { "No account matches." }
             } @else {
+                p { (self.from + 1) "–" (self.from + self.accounts.len()) " of " (self.selected) " accounts" }
                 table #accounts {
                     thead { tr {
                         th { "Account" } th { "State" } th { "Last sync" } th { "Next sync" }
                         th { "Users with access / all" } th { "Last error" }
                     } }
                     tbody { @for summary in &self.accounts { (account_row(summary)) } }
+                }
+                @if self.from > 0 || self.from + self.accounts.len() < self.selected {
+                    p {
+                        @if self.from > 0 { a href=(self.link(self.from.saturating_sub(ACCOUNTS_PER_PAGE))) { "Previous accounts" } " " }
+                        @if self.from + self.accounts.len() < self.selected {
+                            a href=(self.link(self.from + self.accounts.len())) { "Next accounts" }
+                        }
+                    }
                 }
             }
             h2 { "Available to connect" }
@@ -123,6 +234,18 @@ fn integration_row(integration: &Integration) -> Markup {
     }
 }
 
+impl Overview {
+    /// The overview from `from`, with the same search and filters.
+    fn link(&self, from: usize) -> String {
+        format!(
+            "/?q={}&state={}&integration={}&from={from}",
+            percent_encode(&self.q),
+            percent_encode(&self.state),
+            percent_encode(&self.integration)
+        )
+    }
+}
+
 impl Page for Overview {
     fn title(&self) -> String {
         "Accounts".to_owned()
@@ -132,15 +255,52 @@ impl Page for Overview {
 pub(super) async fn overview(
     State(web): State<Arc<Web>>,
     operator: Operator,
-    Query(Done { done }): Query<Done>,
+    Query(view): Query<OverviewView>,
 ) -> Response {
-    let accounts = match web.services.summaries().await {
+    let all = match web.services.summaries().await {
         Ok(accounts) => accounts,
         Err(error) => return error_page(error),
     };
     let integrations = crate::integrations::all().into_iter().map(Integration::from).collect();
     let shadowed = crate::integrations::shadowed();
-    layout::respond(StatusCode::OK, &Overview { csrf: operator.csrf, done, accounts, integrations, shadowed })
+    let page = select(operator.csrf, view, all, integrations, shadowed);
+    layout::respond(StatusCode::OK, &page)
+}
+
+/// The overview of `all` the accounts, as `view` searches, filters and pages them.
+fn select(
+    csrf: String,
+    view: OverviewView,
+    all: Vec<Summary>,
+    integrations: Vec<Integration>,
+    shadowed: Vec<(std::path::PathBuf, String)>,
+) -> Overview {
+    let totals = Totals::of(&all);
+    let (q, state, integration) =
+        (view.q.unwrap_or_default(), view.state.unwrap_or_default(), view.integration.unwrap_or_default());
+    let needle = q.trim().to_lowercase();
+    let selected: Vec<Summary> = all
+        .into_iter()
+        .filter(|s| needle.is_empty() || s.connection.name().to_lowercase().contains(&needle))
+        .filter(|s| in_state(s, &state))
+        .filter(|s| integration.is_empty() || s.connection.integration == integration)
+        .collect();
+    let from = view.from.min(selected.len());
+    let count = selected.len();
+    let accounts = selected.into_iter().skip(from).take(ACCOUNTS_PER_PAGE).collect();
+    Overview {
+        csrf,
+        done: view.done,
+        totals,
+        selected: count,
+        from,
+        q,
+        state,
+        integration,
+        accounts,
+        integrations,
+        shadowed,
+    }
 }
 
 #[cfg(test)]
@@ -180,15 +340,18 @@ mod tests {
         Summary { connection, last_run, with_access: 3, users: 4, directory: false }
     }
 
+    /// The view of the overview's query string.
+    fn view(query: &str) -> OverviewView {
+        let uri: axum::http::Uri = format!("/?{query}").parse().expect("a URI");
+        Query::<OverviewView>::try_from_uri(&uri).expect("a query").0
+    }
+
     #[test]
     fn the_overview_lists_accounts_escaped_with_their_state_and_links() {
-        let page = Overview {
-            csrf: "t0ken".to_owned(),
-            done: Some("connected <b>".to_owned()),
-            accounts: vec![summary("Dev <1>", false, Some("HTTP 500\n<html>"))],
-            integrations: vec![],
-            shadowed: vec![("specs/acme <x>.tib".into(), "acme".to_owned())],
-        };
+        let view = OverviewView { done: Some("connected <b>".to_owned()), ..OverviewView::default() };
+        let accounts = vec![summary("Dev <1>", false, Some("HTTP 500\n<html>"))];
+        let page =
+            select("t0ken".to_owned(), view, accounts, vec![], vec![("specs/acme <x>.tib".into(), "acme".to_owned())]);
         let html = page.render().into_string();
         assert!(html.contains("<a href=\"/connections/acme/Dev%20%3C1%3E\">acme/Dev &lt;1&gt;</a>"), "{html}");
         assert!(html.contains("class=\"state-disabled\">disabled: HTTP 401 &lt;Unauthorized&gt;</td>"), "{html}");
@@ -207,8 +370,33 @@ mod tests {
 
     #[test]
     fn with_no_account_the_overview_says_so() {
-        let page =
-            Overview { csrf: String::new(), done: None, accounts: vec![], integrations: vec![], shadowed: vec![] };
+        let page = select(String::new(), OverviewView::default(), vec![], vec![], vec![]);
         assert!(page.render().into_string().contains("No account is connected yet"));
+    }
+
+    #[test]
+    fn totals_count_every_account_and_the_search_filters_and_pages_select_some() {
+        let mut accounts: Vec<Summary> = (0..250).map(|i| summary(&format!("Team {i:03}"), true, None)).collect();
+        accounts.push(summary("Broken", true, Some("HTTP 500")));
+        accounts.push(summary("Off", false, None));
+        let page = select(String::new(), view(""), accounts.clone(), vec![], vec![]);
+        let expected = Totals { accounts: 252, failing: 1, held: 0, waiting: 0, disabled: 1, with_access: 3 * 252 };
+        assert_eq!(page.totals, expected);
+        assert_eq!((page.selected, page.accounts.len()), (252, 100), "a page of 100");
+        let html = page.render().into_string();
+        assert!(html.contains("1–100 of 252 accounts") && html.contains("from=100\">Next accounts"), "{html}");
+
+        let page = select(String::new(), view("q=TEAM%2012&from=0"), accounts.clone(), vec![], vec![]);
+        let names: Vec<String> = page.accounts.iter().map(|s| s.connection.account.clone()).collect();
+        assert_eq!(names.len(), 10, "Team 120 to Team 129, in any case: {names:?}");
+        assert_eq!(page.totals, expected, "the totals stay over every account");
+
+        let failing = select(String::new(), view("state=failing"), accounts.clone(), vec![], vec![]);
+        assert_eq!(failing.accounts.iter().map(|s| s.connection.account.as_str()).collect::<Vec<_>>(), ["Broken"]);
+        let other = select(String::new(), view("integration=okta"), accounts.clone(), vec![], vec![]);
+        assert!(other.accounts.is_empty() && other.render().into_string().contains("No account matches."));
+        let last = select(String::new(), view("from=200"), accounts, vec![], vec![]);
+        assert_eq!((last.from, last.accounts.len()), (200, 52));
+        assert!(last.render().into_string().contains("from=100\">Previous accounts"));
     }
 }
