@@ -120,7 +120,7 @@ impl Render for AccountPage {
             p { "State: " strong #state class=(class) { (line(&state)) } }
             p {
                 "Last sync " (last_sync(summary)) " · next sync " (next_sync(summary))
-                " · users with access " (summary.with_access) " of " (summary.users)
+                " · users with access " (summary.with_access) " of " (summary.users) " stored (those gone from the app included)"
             }
             @if let Some(error) = last_error {
                 p.error #last-error {
@@ -204,7 +204,7 @@ impl AccountPage {
                 input type="search" name="q" value=(s.q) placeholder="email or name" aria-label="email or name";
                 " "
                 select name="access" aria-label="access" {
-                    option value="" selected[s.access.is_none()] { "all" }
+                    option value="" selected[s.access.is_none()] { "all, gone from the app included" }
                     option value="true" selected[s.access == Some(true)] { "with access" }
                     option value="false" selected[s.access == Some(false)] { "without access" }
                 }

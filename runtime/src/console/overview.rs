@@ -174,7 +174,7 @@ impl Render for Overview {
                 table #accounts {
                     thead { tr {
                         th { "Account" } th { "State" } th { "Last sync" } th { "Next sync" }
-                        th { "Users with access / all" } th { "Last error" }
+                        th { "Users with access / stored" } th { "Last error" }
                     } }
                     tbody { @for summary in &self.accounts { (account_row(summary)) } }
                 }
@@ -212,7 +212,7 @@ fn account_row(summary: &Summary) -> Markup {
             td data-label="State" class=(class) { (line(&state)) }
             td data-label="Last sync" { (last_sync(summary)) }
             td data-label="Next sync" { (next_sync(summary)) }
-            td data-label="Users with access / all" { (summary.with_access) " / " (summary.users) }
+            td data-label="Users with access / stored" { (summary.with_access) " / " (summary.users) }
             td.error data-label="Last error" { (line(error)) }
         }
     }
@@ -360,7 +360,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("<p role=\"status\">connected &lt;b&gt;</p>"), "{html}");
-        assert!(html.contains("<td data-label=\"Users with access / all\">3 / 4</td>"), "{html}");
+        assert!(html.contains("<td data-label=\"Users with access / stored\">3 / 4</td>"), "{html}");
         assert!(!html.contains("<b>") && !html.contains("<html>"), "{html}");
         assert!(
             html.contains("the spec specs/acme &lt;x&gt;.tib is ignored: this build has `acme` compiled in"),
