@@ -182,15 +182,9 @@ pub(crate) fn written(time: DateTime<Utc>, format: TimeFormat) -> String {
     }
 }
 
-/// The value at `path` as a key: text or a number, trimmed, not empty (as [`crate::page::key`]).
+/// The value at `path` as a key, as [`crate::page::key`] makes the listed users' values one.
 fn key(item: &Value, path: &[Step]) -> Option<CompactString> {
-    let text = match at(item, path)? {
-        Value::String(text) => text.trim().into(),
-        Value::Number(number) => CompactString::from(number.to_string()),
-        Value::Bool(flag) => CompactString::from(if *flag { "true" } else { "false" }),
-        _ => return None,
-    };
-    (!text.is_empty()).then_some(text)
+    crate::page::key(Some(&Leaf::of_json(at(item, path)?)))
 }
 
 /// The item as kept for its user: only the keys the spec reads, where it says which.
@@ -207,17 +201,12 @@ fn kept(item: &Value, keep: Option<&[&str]>) -> bytes::Bytes {
 }
 
 fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
-    crate::time::timestamp(&leaf(value)?).ok()
+    crate::time::timestamp(&Leaf::of_json(value)).ok()
 }
 
+/// A value where pagination reads one; null or missing is none.
 fn leaf(value: &Value) -> Option<Leaf<'_>> {
-    Some(match value {
-        Value::Null => return None,
-        Value::Bool(flag) => Leaf::Bool(*flag),
-        Value::Number(number) => Leaf::Number(number.to_string().into()),
-        Value::String(text) => Leaf::Text(text.as_str().into()),
-        Value::Array(_) | Value::Object(_) => Leaf::Object,
-    })
+    Some(Leaf::of_json(value)).filter(|leaf| leaf.present().is_some())
 }
 
 fn at<'v>(value: &'v Value, path: &[Step]) -> Option<&'v Value> {

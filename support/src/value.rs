@@ -63,6 +63,31 @@ impl<'a> Leaf<'a> {
     }
 }
 
+impl Leaf<'_> {
+    /// A JSON value already read as `serde_json::Value` (preview, listings) as the generated types
+    /// would have read it from the text: strings borrowed, numbers as the visitor writes them.
+    pub fn of_json(value: &serde_json::Value) -> Leaf<'_> {
+        match value {
+            serde_json::Value::Null => Leaf::Null,
+            serde_json::Value::Bool(b) => Leaf::Bool(*b),
+            serde_json::Value::Number(n) => Leaf::Number(Cow::Owned(number_text(n))),
+            serde_json::Value::String(s) => Leaf::Text(Cow::Borrowed(s)),
+            serde_json::Value::Array(items) => Leaf::List(items.iter().map(Leaf::of_json).collect()),
+            serde_json::Value::Object(_) => Leaf::Object,
+        }
+    }
+}
+
+/// The text [`LeafVisitor`] makes of a number: integers exactly, floats as Rust prints them.
+fn number_text(n: &serde_json::Number) -> String {
+    match (n.as_u64(), n.as_i64(), n.as_f64()) {
+        (Some(u), _, _) => u.to_string(),
+        (None, Some(i), _) => i.to_string(),
+        (None, None, Some(f)) => f.to_string(),
+        (None, None, None) => n.to_string(),
+    }
+}
+
 // `'de: 'a`, as serde's own `Cow<'a, str>`: a leaf may borrow from any input that outlives it.
 impl<'de: 'a, 'a> Deserialize<'de> for Leaf<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -437,28 +437,7 @@ fn lit(l: &ir::Literal) -> Lit<'_> {
 fn leaf(value: Option<&Value>) -> Option<Leaf<'_>> {
     match value? {
         Value::Null => None,
-        other => Some(item_leaf(other)),
-    }
-}
-
-fn item_leaf(value: &Value) -> Leaf<'_> {
-    match value {
-        Value::Null => Leaf::Null,
-        Value::Bool(b) => Leaf::Bool(*b),
-        Value::Number(n) => Leaf::Number(Cow::Owned(number_text(n))),
-        Value::String(s) => Leaf::Text(Cow::Borrowed(s)),
-        Value::Array(items) => Leaf::List(items.iter().map(item_leaf).collect()),
-        Value::Object(_) => Leaf::Object,
-    }
-}
-
-/// The text the Leaf visitor makes of a number: integers exactly, floats as Rust prints them.
-fn number_text(n: &serde_json::Number) -> String {
-    match (n.as_u64(), n.as_i64(), n.as_f64()) {
-        (Some(u), _, _) => u.to_string(),
-        (None, Some(i), _) => i.to_string(),
-        (None, None, Some(f)) => f.to_string(),
-        (None, None, None) => n.to_string(),
+        other => Some(Leaf::of_json(other)),
     }
 }
 
