@@ -21,10 +21,11 @@ impl Summary {
         ConnectionState::of(&self.connection, self.last_run.as_ref())
     }
 
-    fn read(store: &dyn store::Store, connection: Connection) -> store::Result<Summary> {
+    /// The connection's summary; `directories` are the store's, read once for every summary.
+    fn read(store: &dyn store::Store, connection: Connection, directories: &[i64]) -> store::Result<Summary> {
         let last_run = store.last_run(connection.id)?;
         let (with_access, users) = store.user_counts(connection.id)?;
-        let directory = store.directories()?.contains(&connection.id);
+        let directory = directories.contains(&connection.id);
         Ok(Summary { connection, last_run, with_access, users, directory })
     }
 }
@@ -86,13 +87,17 @@ impl Services {
 
     /// Every connection, with its last run and counts.
     pub async fn summaries(&self) -> Result<Vec<Summary>> {
-        self.in_store(|store| store.connections()?.into_iter().map(|c| Summary::read(store, c)).collect()).await
+        self.in_store(|store| {
+            let directories = store.directories()?;
+            store.connections()?.into_iter().map(|c| Summary::read(store, c, &directories)).collect()
+        })
+        .await
     }
 
     /// The connection `integration/account`, with its last run and counts.
     pub async fn summary(&self, integration: &str, account: &str) -> Result<Summary> {
         let connection = self.find(integration, account).await?;
-        self.in_store(move |store| Summary::read(store, connection)).await
+        self.in_store(move |store| Summary::read(store, connection, &store.directories()?)).await
     }
 
     /// The accounts of an integration connected now.
