@@ -36,6 +36,20 @@ async fn connect(server: &Server, api: &Api, account: &str) {
     server.services.connect(new).await.expect("connected");
 }
 
+/// The Python with `tests/scim/requirements.txt` that TIB_SCIM_PYTHON names; none (the test
+/// skipped) without one, unless TIB_REQUIRE_SCIM_CLIENT says it must run.
+fn scim_python() -> Option<std::ffi::OsString> {
+    let python = std::env::var_os("TIB_SCIM_PYTHON");
+    if python.is_none() {
+        assert!(
+            std::env::var_os("TIB_REQUIRE_SCIM_CLIENT").is_none(),
+            "TIB_REQUIRE_SCIM_CLIENT is set, but TIB_SCIM_PYTHON is not"
+        );
+        eprintln!("skipped: set TIB_SCIM_PYTHON to a Python with tests/scim/requirements.txt installed");
+    }
+    python
+}
+
 /// A console session's cookie, logged in with the admin token.
 async fn logged_in(client: &reqwest::Client, base: &str) -> String {
     let login = client
@@ -486,14 +500,7 @@ async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csr
 /// installed; `.ci/run` makes one and sets it with TIB_REQUIRE_SCIM_CLIENT=1.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages_and_filters() {
-    let Some(python) = std::env::var_os("TIB_SCIM_PYTHON") else {
-        assert!(
-            std::env::var_os("TIB_REQUIRE_SCIM_CLIENT").is_none(),
-            "TIB_REQUIRE_SCIM_CLIENT is set, but TIB_SCIM_PYTHON is not"
-        );
-        eprintln!("skipped: set TIB_SCIM_PYTHON to a Python with tests/scim/requirements.txt installed");
-        return;
-    };
+    let Some(python) = scim_python() else { return };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
     let api = api(250).await;
     let server = Server::start(Some(ADMIN_TOKEN)).await;
@@ -518,14 +525,7 @@ async fn a_scim_client_no_one_here_wrote_reads_the_users_through_discovery_pages
 /// and pagination check passes; the writes it would try are left out, as the service is read-only.
 #[tokio::test(flavor = "multi_thread")]
 async fn scim2_tester_finds_the_service_conformant() {
-    let Some(python) = std::env::var_os("TIB_SCIM_PYTHON") else {
-        assert!(
-            std::env::var_os("TIB_REQUIRE_SCIM_CLIENT").is_none(),
-            "TIB_REQUIRE_SCIM_CLIENT is set, but TIB_SCIM_PYTHON is not"
-        );
-        eprintln!("skipped: set TIB_SCIM_PYTHON to a Python with tests/scim/requirements.txt installed");
-        return;
-    };
+    let Some(python) = scim_python() else { return };
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf();
     let api = api(60).await;
     let server = Server::start(Some(ADMIN_TOKEN)).await;

@@ -235,7 +235,6 @@ impl Shown {
 
     fn apply(&self, resource: Value) -> Value {
         let Value::Object(object) = resource else { return resource };
-        let key = |k: &String| k.to_ascii_lowercase();
         let kept = object
             .into_iter()
             .filter_map(|(name, value)| {
@@ -243,22 +242,18 @@ impl Shown {
                     return Some((name, value));
                 }
                 let value = if self.only.is_empty() {
-                    Some(value)
+                    value
                 } else {
-                    let asked: Vec<&[String]> =
-                        self.only.iter().filter(|p| p[0] == key(&name)).map(|p| &p[1..]).collect();
-                    match asked.as_slice() {
-                        [] => None,
-                        subs if subs.iter().any(|s| s.is_empty()) => Some(value),
-                        subs => Some(only_subs(value, subs)),
+                    match under(&self.only, &name).as_slice() {
+                        [] => return None,
+                        subs if subs.iter().any(|s| s.is_empty()) => value,
+                        subs => sub_attributes(value, subs, true),
                     }
-                }?;
-                let excluded: Vec<&[String]> =
-                    self.excluded.iter().filter(|p| p[0] == key(&name)).map(|p| &p[1..]).collect();
-                match excluded.as_slice() {
+                };
+                match under(&self.excluded, &name).as_slice() {
                     [] => Some((name, value)),
                     subs if subs.iter().any(|s| s.is_empty()) => None,
-                    subs => Some((name, without_subs(value, subs))),
+                    subs => Some((name, sub_attributes(value, subs, false))),
                 }
             })
             .collect();
@@ -266,23 +261,19 @@ impl Shown {
     }
 }
 
-/// A complex value (or each of a multi-valued one's) with only the sub-attributes `subs` name.
-fn only_subs(value: Value, subs: &[&[String]]) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(items.into_iter().map(|item| only_subs(item, subs)).collect()),
-        Value::Object(object) => Value::Object(
-            object.into_iter().filter(|(k, _)| subs.iter().any(|s| s[0] == k.to_ascii_lowercase())).collect(),
-        ),
-        other => other,
-    }
+/// What `paths` name under the attribute `name`: an empty path for the whole attribute.
+fn under<'p>(paths: &'p [Vec<String>], name: &str) -> Vec<&'p [String]> {
+    let name = name.to_ascii_lowercase();
+    paths.iter().filter(|p| p[0] == name).map(|p| &p[1..]).collect()
 }
 
-/// A complex value (or each of a multi-valued one's) without the sub-attributes `subs` name.
-fn without_subs(value: Value, subs: &[&[String]]) -> Value {
+/// A complex value (or each of a multi-valued one's) with only (`keep`) or without the
+/// sub-attributes `subs` name.
+fn sub_attributes(value: Value, subs: &[&[String]], keep: bool) -> Value {
     match value {
-        Value::Array(items) => Value::Array(items.into_iter().map(|item| without_subs(item, subs)).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(|item| sub_attributes(item, subs, keep)).collect()),
         Value::Object(object) => Value::Object(
-            object.into_iter().filter(|(k, _)| !subs.iter().any(|s| s[0] == k.to_ascii_lowercase())).collect(),
+            object.into_iter().filter(|(k, _)| subs.iter().any(|s| s[0] == k.to_ascii_lowercase()) == keep).collect(),
         ),
         other => other,
     }
@@ -421,7 +412,7 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
         "displayName": formatted,
         "name": {"formatted": formatted, "givenName": u.first_name, "familyName": u.last_name},
         "emails": [{"value": u.email, "primary": true}],
-        "active": u.active && !stored.deleted,
+        "active": stored.has_access(),
         "userType": u.account_type,
         "entitlements": entitlements,
         "roles": roles,

@@ -291,11 +291,7 @@ fn licenses_table(licenses: &[(String, i64)]) -> Markup {
 
 fn user_row(stored: &StoredUser) -> Markup {
     let u = &stored.user;
-    let access = match (stored.deleted, u.active) {
-        (true, _) => "no (deleted)",
-        (false, true) => "yes",
-        (false, false) => "no",
-    };
+    let access = layout::access(stored);
     // The role the spec maps, then the roles the app lists besides it.
     let roles: Vec<&str> =
         u.role.iter().chain(u.roles.iter().filter(|r| u.role.as_ref() != Some(*r))).map(String::as_str).collect();

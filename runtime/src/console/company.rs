@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Page, line, navigation};
+use super::layout::{self, Page, access, line, navigation};
 use super::{Operator, error_page};
 use crate::api::DEFAULT_UNSEEN_DAYS;
 use crate::operate::{AccessReview, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount};
@@ -78,15 +78,6 @@ fn seen(user: &StoredUser) -> Option<&str> {
 /// An integration's app as people know it (`HubSpot`), or its id where this build has no such connector.
 fn app(integration: &str) -> String {
     crate::integrations::connector(integration).map_or_else(|| integration.to_owned(), |c| c.spec().app.to_owned())
-}
-
-/// Whether a user has access, in words.
-fn access(user: &StoredUser) -> &'static str {
-    match (user.deleted, user.user.active) {
-        (true, _) => "no (gone from the app)",
-        (false, true) => "yes",
-        (false, false) => "no",
-    }
 }
 
 // ------------------------------------------------------------------ people ---
@@ -222,7 +213,7 @@ struct PersonPage {
 
 impl Render for PersonPage {
     fn render(&self) -> Markup {
-        let with_access = self.accounts.iter().filter(|a| access(&a.user) == "yes").count();
+        let with_access = self.accounts.iter().filter(|a| a.user.has_access()).count();
         html! {
             (navigation(&self.csrf))
             p { a href="/people" { "All people" } }
@@ -281,7 +272,7 @@ pub(super) async fn person(
                 u.external_id.clone(),
                 u.name(),
                 u.status.clone(),
-                (access(&a.user) == "yes").to_string(),
+                a.user.has_access().to_string(),
                 u.licenses.join("; "),
                 u.role.clone().unwrap_or_default(),
                 seen(&a.user).unwrap_or_default().to_owned(),

@@ -48,6 +48,15 @@ pub(super) fn line(text: &str) -> String {
     tib_support::one_line(text).into_owned()
 }
 
+/// Whether a stored user has access, in words: whether the app lists them still, too.
+pub(super) fn access(user: &crate::store::StoredUser) -> &'static str {
+    match (user.deleted, user.has_access()) {
+        (true, _) => "no (gone from the app)",
+        (false, true) => "yes",
+        (false, false) => "no",
+    }
+}
+
 /// The hidden field that carries the session's CSRF token in a form.
 pub(super) fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }

@@ -234,6 +234,13 @@ pub struct StoredUser {
     pub last_seen: Time,
 }
 
+impl StoredUser {
+    /// Listed by the last sync, and active in the app.
+    pub fn has_access(&self) -> bool {
+        self.user.active && !self.deleted
+    }
+}
+
 /// Which of a connection's users to read, in pages by external id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserQuery {

@@ -184,20 +184,12 @@ fn request(
     context: &mut Context<'_>,
     d: &mut Vec<Diagnostic>,
 ) -> Option<ir::ListingRequest> {
-    let mut ok = true;
-    if written.method.text != "GET" {
-        d.push(
-            Diagnostic::error(
-                "tib::method",
-                format!("`{}` is not a method for a listing", written.method.text),
-                written.method.span,
-                "not GET",
-            )
-            .with_help("a listing is a `GET` of pages, e.g. listing teams GET \"/teams\"")
-            .with_replacement("GET"),
-        );
-        ok = false;
-    }
+    let mut ok = super::lookup::get_only(
+        &written.method,
+        "a listing",
+        "a listing is a `GET` of pages, e.g. listing teams GET \"/teams\"",
+        d,
+    );
     let mut group_keys = group_keys;
     let path = path(&written.path, group_keys.as_deref_mut(), context, d);
     let query = match s {

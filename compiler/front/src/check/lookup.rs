@@ -123,20 +123,12 @@ struct Values<'v, 'a> {
 }
 
 fn one(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>) -> Option<ir::Lookup> {
-    let mut ok = true;
-    if lookup.method.text != "GET" {
-        d.push(
-            Diagnostic::error(
-                "tib::method",
-                format!("`{}` is not a method for a lookup", lookup.method.text),
-                lookup.method.span,
-                "not GET",
-            )
-            .with_help("a lookup is a `GET` of one user's details, e.g. lookup membership GET \"/memberships/{login}\"")
-            .with_replacement("GET"),
-        );
-        ok = false;
-    }
+    let mut ok = get_only(
+        lookup.method,
+        "a lookup",
+        "a lookup is a `GET` of one user's details, e.g. lookup membership GET \"/memberships/{login}\"",
+        d,
+    );
     let path = lookup_path(lookup, values, d);
     let settings = lookup.settings.map(|block| Settings::block(block, LOOKUP_SETTINGS, "`lookup`", d));
     let (query, headers, not_found, concurrency) = match &settings {
@@ -179,6 +171,25 @@ fn one(lookup: &Lookup<'_>, values: &mut Values<'_, '_>, d: &mut Vec<Diagnostic>
         concurrency: concurrency?,
     };
     ok.then_some(lookup)
+}
+
+/// Whether `method` is GET, the one method of a request the spec makes besides the users'; `what`
+/// the request is, and `help` how to write it.
+pub(super) fn get_only(method: &ast::Word, what: &str, help: &str, d: &mut Vec<Diagnostic>) -> bool {
+    if method.text == "GET" {
+        return true;
+    }
+    d.push(
+        Diagnostic::error(
+            "tib::method",
+            format!("`{}` is not a method for {what}", method.text),
+            method.span,
+            "not GET",
+        )
+        .with_help(help)
+        .with_replacement("GET"),
+    );
+    false
 }
 
 /// `"/memberships/{login}"`: a path after base_url, with no query of its own.
