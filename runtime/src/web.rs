@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::access::attempts::Attempts;
+use crate::access::operator::Actor;
 use crate::access::proxies::TrustedProxies;
 use crate::access::sessions::Sessions;
 use crate::access::token::AdminToken;
@@ -26,6 +27,8 @@ pub struct Web {
     pub sessions: Sessions,
     /// The Integration Builder's drafts, and where it saves specs.
     pub builder: crate::builder::Builder,
+    /// Logging in at the company's identity provider, when it is set up.
+    pub oidc: Option<crate::access::oidc::Oidc>,
 }
 
 impl Web {
@@ -37,7 +40,14 @@ impl Web {
             proxies: Arc::new(proxies),
             sessions: Sessions::default(),
             builder: crate::builder::Builder::new(None),
+            oidc: None,
         }
+    }
+
+    /// Operators log in at the company's identity provider too.
+    pub fn with_oidc(mut self, oidc: Option<crate::access::oidc::Oidc>) -> Web {
+        self.oidc = oidc;
+        self
     }
 
     /// The builder saves specs into `specs` (`tib serve --specs DIR`).
@@ -58,6 +68,26 @@ impl Web {
             .get::<axum::extract::ConnectInfo<crate::listen::ClientAddress>>()
             .map_or(IpAddr::from([0, 0, 0, 0]), |info| info.0.0.ip());
         self.proxies.client(peer, &request.headers)
+    }
+
+    /// Who presents `presented`: the admin token's holder or a named API token's, after the wait
+    /// failed attempts from `client` impose; a failure is counted.
+    pub(crate) async fn identify(
+        &self,
+        client: IpAddr,
+        presented: &str,
+    ) -> Result<Option<Actor>, crate::operate::Error> {
+        self.attempts.wait_turn(client).await;
+        let actor = match &self.admin {
+            Some(admin) if admin.accepts(presented) => Some(Actor::admin_token(client)),
+            _ => self.services.token_holder(presented, client).await?,
+        };
+        let now = std::time::Instant::now();
+        match actor {
+            Some(_) => self.attempts.succeeded(client, now),
+            None => self.attempts.failed(client, now),
+        }
+        Ok(actor)
     }
 
     /// Whether `presented` is the admin token, after the wait failed

@@ -868,14 +868,15 @@ async fn healthy(client: &reqwest::Client, base: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn without_an_admin_token_the_api_is_off_and_serve_stays_on_loopback() {
+async fn without_an_admin_token_only_api_tokens_come_in_and_serve_stays_on_loopback() {
     let tib = Tib::new();
     let (mut child, base) = serve_api(&tib, None);
     let client = reqwest::Client::new();
     healthy(&client, &base).await;
     let answer = client.get(format!("{base}/api/v1/connections")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
-    assert_eq!(answer.status(), 503);
-    assert!(answer.text().await.expect("text").contains("TIB_ADMIN_TOKEN"));
+    // Only named API tokens could come in: this is none, and the server has no admin token.
+    assert_eq!(answer.status(), 401);
+    assert!(answer.text().await.expect("text").contains("it has no admin token (TIB_ADMIN_TOKEN)"));
     let _ = child.kill();
     let _ = child.wait();
 
@@ -972,7 +973,16 @@ async fn the_console_works_in_a_real_browser() {
     let tib = Tib::new();
     assert_eq!(tib.connect(&api, "Prod").await.code, 0);
     assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0);
-    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    // With the OAuth test server, operators log in there too: its one user, `johndoe`, is a viewer.
+    let sso = std::env::var("TIB_OAUTH_SERVER").ok().map(|issuer| {
+        [
+            format!("--oidc-issuer={issuer}"),
+            "--oidc-client-id=tib-console".to_owned(),
+            "--oidc-admins=it@acme.example".to_owned(),
+        ]
+    });
+    let sso: Vec<&str> = sso.iter().flatten().map(String::as_str).collect();
+    let (mut child, base) = serve_api_with(&tib, Some(ADMIN_TOKEN), &sso);
     healthy(&reqwest::Client::new(), &base).await;
     let screenshots = fresh(&root.join("target/console-screenshots"));
     let mut node = Command::new("node");
@@ -989,6 +999,7 @@ async fn the_console_works_in_a_real_browser() {
         "licenses",
         "access-review",
         "notifications",
+        "operators",
     ] {
         assert!(screenshots.join(format!("{shot}.png")).exists(), "the screenshot of {shot}");
     }
@@ -1361,4 +1372,42 @@ async fn a_sync_that_read_one_page_of_linked_pages_records_a_warning() {
     let status = tib.run(&["status"]).await;
     assert!(status.stdout.contains("linky/Prod: ok, last synced"), "{status:?}");
     assert!(status.stdout.contains("warning: only the first page was read: no page held the link"), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tokens_are_made_listed_and_removed_at_the_shell_and_the_audit_log_read_there() {
+    let tib = Tib::new();
+    let made = tib.run(&["token", "add", "scim-reader"]).await;
+    assert_eq!(made.code, 0, "{made:?}");
+    let token = made.stdout.trim().to_owned();
+    assert!(token.starts_with("tib_") && made.stderr.contains("shown this once"), "{made:?}");
+    let listed = tib.run(&["token", "list"]).await;
+    assert!(listed.stdout.contains("scim-reader  viewer") && !listed.stdout.contains(&token), "{listed:?}");
+    let taken = tib.run(&["token", "add", "scim-reader", "--role", "admin"]).await;
+    assert_eq!(taken.code, 1, "{taken:?}");
+    assert!(taken.stderr.contains("a token named `scim-reader` exists"), "{taken:?}");
+
+    // The token reads the API of a server on this store.
+    let (mut child, base) = serve_api(&tib, Some(ADMIN_TOKEN));
+    let client = reqwest::Client::new();
+    healthy(&client, &base).await;
+    let read = client.get(format!("{base}/api/v1/connections")).bearer_auth(&token).send().await.expect("sent");
+    assert_eq!(read.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(tib.run(&["token", "remove", "scim-reader"]).await.code, 0);
+    let gone = tib.run(&["token", "remove", "scim-reader"]).await;
+    assert_eq!(gone.code, 1, "{gone:?}");
+    let audit = tib.run(&["audit", "--format", "csv"]).await;
+    assert_eq!(audit.code, 0, "{audit:?}");
+    let lines: Vec<&str> = audit.stdout.lines().collect();
+    assert_eq!(lines[0], "at,actor,via,from,action,target,outcome");
+    assert!(
+        lines[1]
+            .ends_with(r#""command line","this machine","remove token","scim-reader","no token named `scim-reader`""#),
+        "{audit:?}"
+    );
+    assert!(lines[2].ends_with(r#""command line","this machine","remove token","scim-reader","done""#), "{audit:?}");
+    assert!(lines.iter().any(|l| l.contains(r#""add admin token","scim-reader","a token named"#)), "{audit:?}");
 }

@@ -162,6 +162,33 @@ impl Notifications for Gated {
     }
 }
 
+impl Operators for Gated {
+    fn add_token(&self, token: &ApiToken, hash: &str) -> Result<bool> {
+        self.inner.add_token(token, hash)
+    }
+    fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
+        self.inner.token_by_hash(hash)
+    }
+    fn tokens(&self) -> Result<Vec<ApiToken>> {
+        self.inner.tokens()
+    }
+    fn remove_token(&self, name: &str) -> Result<bool> {
+        self.inner.remove_token(name)
+    }
+    fn record(&self, entry: &AuditEntry) -> Result<()> {
+        self.inner.record(entry)
+    }
+    fn audit(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
+        self.inner.audit(before, limit)
+    }
+    fn mark_read(&self, operator: &str, up_to: i64) -> Result<()> {
+        self.inner.mark_read(operator, up_to)
+    }
+    fn unread(&self, operator: &str) -> Result<i64> {
+        self.inner.unread(operator)
+    }
+}
+
 impl Authorizations for Gated {
     fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()> {
         self.inner.save_tokens(id, sealed)

@@ -11,11 +11,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tib_runtime::store::postgres::Postgres;
 use tib_runtime::store::sqlite::Sqlite;
 use tib_runtime::store::staging;
+use tib_runtime::store::{ApiToken, AuditEntry, Condition, FieldTest, UserField, UserOrder};
 use tib_runtime::store::{
     Applied, ApplyPolicy, Claim, Connection, Event, HistoryQuery, NewConnection, Outcome, PeopleQuery, RunTotals,
     Started, Store, Upserted, UserQuery,
 };
-use tib_runtime::store::{Condition, FieldTest, UserField, UserOrder};
 use tib_support::User;
 use tib_support::record::Name;
 
@@ -140,8 +140,8 @@ impl Backend {
     /// What the health line of a store opened again says of its schema.
     fn healthy(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "schema 6, integrity ok",
-            Backend::Postgres { .. } => "schema version 4",
+            Backend::Sqlite(_) => "schema 7, integrity ok",
+            Backend::Postgres { .. } => "schema version 5",
         }
     }
 }
@@ -287,7 +287,60 @@ on_both_backends!(
     a_person_is_an_email_across_every_account_in_any_case,
     licenses_are_counted_by_account_with_the_holders_not_seen_apart,
     the_access_review_finds_who_left_the_directory_and_who_has_no_account,
+    tokens_are_found_by_their_hash_and_names_are_unique,
+    the_audit_log_pages_newest_first_and_unread_notifications_are_counted_per_operator,
 );
+
+fn tokens_are_found_by_their_hash_and_names_are_unique(backend: &Backend) {
+    use tib_runtime::access::operator::Role;
+    let store = backend.open();
+    let reader = ApiToken { name: "scim-reader".into(), role: Role::Viewer, created_at: 5, created_by: "ann".into() };
+    assert!(store.add_token(&reader, "h1").expect("kept"));
+    // A second token of that name is not kept, and does not replace the first.
+    let other = ApiToken { role: Role::Admin, ..reader.clone() };
+    assert!(!store.add_token(&other, "h2").expect("refused"));
+    assert_eq!(store.token_by_hash("h1").expect("read"), Some(reader.clone()));
+    assert_eq!(store.token_by_hash("h2").expect("read"), None);
+    let ci = ApiToken { name: "ci".into(), role: Role::Admin, created_at: 6, created_by: "ann".into() };
+    assert!(store.add_token(&ci, "h3").expect("kept"));
+    assert_eq!(store.tokens().expect("read"), vec![ci, reader]);
+    assert!(store.remove_token("scim-reader").expect("removed"));
+    assert!(!store.remove_token("scim-reader").expect("gone already"));
+    assert_eq!(store.token_by_hash("h1").expect("read"), None);
+}
+
+fn the_audit_log_pages_newest_first_and_unread_notifications_are_counted_per_operator(backend: &Backend) {
+    let store = backend.open();
+    for i in 0..5 {
+        let entry = AuditEntry {
+            id: 0,
+            at: i,
+            actor: "ann".into(),
+            via: "single sign-on".into(),
+            address: "10.0.0.1".into(),
+            action: format!("action {i}"),
+            target: "acme/Prod".into(),
+            outcome: "done".into(),
+        };
+        store.record(&entry).expect("recorded");
+    }
+    let newest = store.audit(None, 2).expect("read");
+    assert_eq!(newest.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(), ["action 4", "action 3"]);
+    let older = store.audit(Some(newest[1].id), 10).expect("read");
+    assert_eq!(older.iter().map(|e| e.at).collect::<Vec<_>>(), [2, 1, 0]);
+    assert_eq!(older[0].address, "10.0.0.1");
+
+    assert_eq!(store.unread("ann").expect("counted"), 0);
+    let first = store.add_notification(Some("acme/Prod"), "sync_failing", "failing", 1).expect("told");
+    let second = store.add_notification(None, "sync_held", "held", 2).expect("told");
+    assert_eq!((store.unread("ann").expect("counted"), store.unread("bob").expect("counted")), (2, 2));
+    store.mark_read("ann", second).expect("read");
+    // Reading an older one later does not make the newer unread again.
+    store.mark_read("ann", first).expect("read");
+    assert_eq!((store.unread("ann").expect("counted"), store.unread("bob").expect("counted")), (0, 2));
+    store.add_notification(None, "sync_held", "held again", 3).expect("told");
+    assert_eq!(store.unread("ann").expect("counted"), 1);
+}
 
 fn the_access_review_finds_who_left_the_directory_and_who_has_no_account(backend: &Backend) {
     let store = backend.open();

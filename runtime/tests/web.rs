@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use common::acme::*;
 use common::server::{Server, Setup};
 use serde_json::{Value, json};
+use tib_runtime::access::operator::Actor;
 
 const ADMIN_TOKEN: &str = "admin-token-for-the-api-tests";
 
@@ -33,7 +34,7 @@ async fn connect(server: &Server, api: &Api, account: &str) {
         every: tib_runtime::schedule::DAY,
         replace: false,
     };
-    server.services.connect(new).await.expect("connected");
+    server.services.connect(&Actor::command_line(), new).await.expect("connected");
 }
 
 /// The Python with `tests/scim/requirements.txt` that TIB_SCIM_PYTHON names; none (the test
@@ -64,7 +65,11 @@ async fn logged_in(client: &reqwest::Client, base: &str) -> String {
 
 /// Makes the account due now and waits until a sync of it has applied.
 async fn synced(server: &Server, account: &str) {
-    server.services.act("acme", account, tib_runtime::operate::Action::Sync).await.expect("due");
+    server
+        .services
+        .act(&Actor::command_line(), "acme", account, tib_runtime::operate::Action::Sync)
+        .await
+        .expect("due");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let summary = server.services.summary("acme", account).await.expect("a connection");
@@ -286,6 +291,123 @@ async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn named_tokens_act_in_their_role_and_every_change_is_in_the_audit_log() {
+    let api = api(12).await;
+    let server = Server::start(Some(ADMIN_TOKEN)).await;
+    connect(&server, &api, "Prod").await;
+    let client = reqwest::Client::new();
+    let make = |token: &str, name: &str, role: &str| {
+        client
+            .post(server.api("/tokens"))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(json!({ "name": name, "role": role }).to_string())
+            .send()
+    };
+    let made: Value = make(ADMIN_TOKEN, "scim-reader", "viewer")
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
+        .expect("text");
+    let reader = made["token"].as_str().expect("the token, once").to_owned();
+    assert!(reader.starts_with("tib_") && made["role"] == "viewer" && made["created_by"] == "admin", "{made}");
+    let made: Value = make(ADMIN_TOKEN, "ci", "admin")
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
+        .expect("text");
+    let ci = made["token"].as_str().expect("the token").to_owned();
+
+    // A name taken, a name or role refused.
+    assert_eq!(make(ADMIN_TOKEN, "ci", "viewer").await.expect("sent").status(), 409);
+    assert_eq!(make(ADMIN_TOKEN, "has space", "viewer").await.expect("sent").status(), 422);
+    assert_eq!(make(ADMIN_TOKEN, "owner", "owner").await.expect("sent").status(), 422);
+
+    // The viewer reads, and is refused every change, tokens included.
+    let get = |token: &str, path: &str| client.get(server.api(path)).bearer_auth(token.to_owned()).send();
+    assert_eq!(get(&reader, "/connections").await.expect("sent").status(), 200);
+    let scim =
+        client.get(format!("{}/scim/v2/acme/Prod/Users", server.base)).bearer_auth(&reader).send().await.expect("sent");
+    assert_eq!(scim.status(), 200);
+    let refused =
+        client.post(server.api("/connections/acme/Prod/sync")).bearer_auth(&reader).send().await.expect("sent");
+    assert_eq!(refused.status(), 403);
+    let problem: Value = refused.text().await.map(|t| serde_json::from_str::<Value>(&t).expect("JSON")).expect("text");
+    assert_eq!(problem["detail"], "scim-reader is a viewer: viewers read only; an admin can do this");
+    assert_eq!(make(&reader, "mine", "admin").await.expect("sent").status(), 403);
+    // The admin token of a machine changes things.
+    let synced_now =
+        client.post(server.api("/connections/acme/Prod/sync")).bearer_auth(&ci).send().await.expect("sent");
+    assert_eq!(synced_now.status(), 202);
+
+    // The tokens are listed, never shown again; one removed is refused from then on.
+    let listed: Value = get(ADMIN_TOKEN, "/tokens")
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
+        .expect("text");
+    assert_eq!(listed["tokens"].as_array().map(Vec::len), Some(2));
+    assert!(!listed.to_string().contains(&reader), "{listed}");
+    let removed = client.delete(server.api("/tokens/scim-reader")).bearer_auth(&ci).send().await.expect("sent");
+    assert_eq!(removed.status(), 204);
+    assert_eq!(get(&reader, "/connections").await.expect("sent").status(), 401);
+    let again = client.delete(server.api("/tokens/scim-reader")).bearer_auth(&ci).send().await.expect("sent");
+    assert_eq!(again.status(), 404);
+
+    // The audit log: each change and each refusal, newest first, by whom, from where; in pages.
+    let log: Value = get(ADMIN_TOKEN, "/audit?limit=4")
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
+        .expect("text");
+    let entry = |e: &Value| {
+        format!(
+            "{}|{}|{}|{}|{}",
+            e["actor"].as_str().unwrap_or(""),
+            e["via"].as_str().unwrap_or(""),
+            e["action"].as_str().unwrap_or(""),
+            e["target"].as_str().unwrap_or(""),
+            e["outcome"].as_str().unwrap_or("")
+        )
+    };
+    let first: Vec<String> = log["entries"].as_array().expect("entries").iter().map(entry).collect();
+    assert_eq!(
+        first,
+        [
+            "ci|API token|remove token|scim-reader|no token named `scim-reader`",
+            "ci|API token|remove token|scim-reader|done",
+            "ci|API token|sync now|acme/Prod|done",
+            "scim-reader|API token|add admin token|mine|scim-reader is a viewer: viewers read only; an admin can do this",
+        ]
+    );
+    assert!(log["entries"].as_array().expect("entries").iter().all(|e| e["address"] == "127.0.0.1"), "{log}");
+    let cursor = log["next_cursor"].as_i64().expect("older entries");
+    let older: Value = get(ADMIN_TOKEN, &format!("/audit?before={cursor}"))
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
+        .expect("text");
+    let rest: Vec<String> = older["entries"].as_array().expect("entries").iter().map(entry).collect();
+    assert_eq!(rest.last().map(String::as_str), Some("operator|command line|connect|acme/Prod|done"), "{rest:?}");
+    assert!(rest.contains(&"admin|admin token|add viewer token|scim-reader|done".to_owned()), "{rest:?}");
+    assert!(
+        rest.iter().any(|r| r.starts_with("admin|admin token|add viewer token|has space|a token's name is")),
+        "{rest:?}"
+    );
+    assert!(older["next_cursor"].is_null(), "{older}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_openapi_document_names_every_route_and_every_route_it_names_is_served() {
     let server = Server::start(Some(ADMIN_TOKEN)).await;
     let base = server.base.clone();
@@ -295,14 +417,16 @@ async fn the_openapi_document_names_every_route_and_every_route_it_names_is_serv
     let document: Value = serde_json::from_str(&answer.text().await.expect("text")).expect("JSON");
     assert_eq!(document["openapi"], "3.1.0");
     assert_eq!(document["servers"][0]["url"], "/api/v1");
-    assert_eq!(document["components"]["securitySchemes"]["admin_token"]["scheme"], "bearer");
+    assert_eq!(document["components"]["securitySchemes"]["token"]["scheme"], "bearer");
     let paths = document["paths"].as_object().expect("paths");
     let mut operations = 0;
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("an item") {
             assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
-            let url =
-                format!("{base}/api/v1{}", path.replace("{integration}", "nothing").replace("{account}", "Nobody"));
+            let url = format!(
+                "{base}/api/v1{}",
+                path.replace("{integration}", "nothing").replace("{account}", "Nobody").replace("{name}", "nobody")
+            );
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
             let answer = client.request(method.clone(), &url).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
             let status = answer.status().as_u16();
@@ -315,7 +439,7 @@ async fn the_openapi_document_names_every_route_and_every_route_it_names_is_serv
     for path in ["/integrations", "/connections", "/connections/{integration}/{account}/users", "/notifications"] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
-    assert_eq!(operations, 19, "every operation of the API is in the document");
+    assert_eq!(operations, 23, "every operation of the API is in the document");
     // And a route it does not name is not served.
     let unknown =
         client.get(format!("{base}/api/v1/nothing-here")).bearer_auth(ADMIN_TOKEN).send().await.expect("sent");
@@ -451,7 +575,8 @@ async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csr
     assert_eq!(in_anyway.status(), 303, "never locked out");
     drop(server);
 
-    // The right token: a session cookie, HttpOnly and SameSite=Strict (not Secure: the public URL is http).
+    // The right token: a session cookie, HttpOnly and SameSite=Lax, so the navigation that the identity
+    // provider's redirect back starts carries it (not Secure: the public URL is http).
     let server = Server::start(Some(ADMIN_TOKEN)).await;
     connect(&server, &api, "Prod").await;
     let base = server.base.clone();
@@ -467,7 +592,7 @@ async fn the_console_logs_in_with_the_admin_token_limits_failures_and_checks_csr
     assert_eq!(answer.status(), 303);
     let set_cookie = answer.headers()["set-cookie"].to_str().expect("text").to_owned();
     assert!(
-        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict") && !set_cookie.contains("Secure"),
+        set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && !set_cookie.contains("Secure"),
         "{set_cookie}"
     );
     let cookie = set_cookie.split(';').next().expect("a pair").to_owned();
@@ -551,7 +676,7 @@ async fn approving_a_held_sync_after_the_users_changed_is_a_conflict() {
     synced(&server, "Prod").await;
     // The API now lists 5 of the 30: the sync that would delete 25 is held.
     api.users.store(5, std::sync::atomic::Ordering::SeqCst);
-    server.services.act("acme", "Prod", tib_runtime::operate::Action::Sync).await.expect("due");
+    server.services.act(&Actor::command_line(), "acme", "Prod", tib_runtime::operate::Action::Sync).await.expect("due");
     let deadline = Instant::now() + Duration::from_secs(30);
     while server.services.summary("acme", "Prod").await.expect("read").state()
         != tib_runtime::operate::ConnectionState::Held
@@ -573,7 +698,11 @@ async fn approving_a_held_sync_after_the_users_changed_is_a_conflict() {
     let summary = server.services.summary("acme", "Prod").await.expect("read");
     assert_eq!((summary.with_access, summary.users), (before.with_access, valid(30) as i64), "the users as they were");
     assert_eq!(summary.state(), tib_runtime::operate::ConnectionState::Held, "still held");
-    let error = server.services.act("acme", "Prod", tib_runtime::operate::Action::Approve).await.expect_err("refused");
+    let error = server
+        .services
+        .act(&Actor::command_line(), "acme", "Prod", tib_runtime::operate::Action::Approve)
+        .await
+        .expect_err("refused");
     assert_eq!(error.kind, tib_runtime::operate::ErrorKind::Conflict);
 
     // A held sync that cannot be approved can be discarded: the users stay, nothing is held.
@@ -796,8 +925,8 @@ async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_an
         every: tib_runtime::schedule::DAY,
         replace: false,
     };
-    server.services.connect(new).await.expect("connected");
-    server.services.act("jira", "Acme", tib_runtime::operate::Action::Sync).await.expect("due");
+    server.services.connect(&Actor::command_line(), new).await.expect("connected");
+    server.services.act(&Actor::command_line(), "jira", "Acme", tib_runtime::operate::Action::Sync).await.expect("due");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !server
         .services

@@ -81,7 +81,7 @@ try {
   if (listed.join() !== "acme/Prod") await fail(`the search and filters select acme/Prod: ${listed}`, page);
   await page.goto(`${base}/`);
   const session = (await context.cookies()).find((c) => c.name === "tib_session");
-  if (!session?.httpOnly || session.sameSite !== "Strict") await fail(`the session cookie: ${JSON.stringify(session)}`, page);
+  if (!session?.httpOnly || session.sameSite !== "Lax") await fail(`the session cookie: ${JSON.stringify(session)}`, page);
   await page.screenshot({ path: `${screenshots}/overview.png`, fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.screenshot({ path: `${screenshots}/overview-phone.png`, fullPage: true });
@@ -218,7 +218,11 @@ try {
     await fail(`the state should carry the API's message and the hint: ${state}`, page);
   }
   await control("fine");
+  // What admins were told since this operator last looked is counted in the navigation, until read.
+  if (!/^\d+$/.test(await text("nav .badge"))) await fail("the navigation counts the unread notifications", page);
   await submit("text=Notifications");
+  if (await page.$("nav .badge")) await fail("once shown, the notifications are read", page);
+  if (!(await text("#notifications tr:has-text('acme/Staging is disabled')")).includes("new")) await fail("the unread ones are marked new", page);
   if (!(await text("#notifications")).includes("acme/Staging is disabled")) await fail("admins were told of the 401", page);
   if ((await text("#notifications")).includes("tib ")) await fail("a notification names no command", page);
   await page.screenshot({ path: `${screenshots}/notifications.png`, fullPage: true });
@@ -263,9 +267,34 @@ try {
     if ((await text("#state")).includes("waiting")) await fail("authorized, the account no longer waits", page);
   }
 
+  // A token for a machine that reads: shown once; it reads the API, and is refused a change.
+  await page.goto(`${base}/operators`);
+  await page.fill("#token-name", "scim-reader");
+  await submit("button:has-text('Make a token')");
+  const made = await text("#made-token");
+  if (!made.startsWith("tib_")) await fail(`the token is shown once it is made: ${made}`, page);
+  const asReader = (path, method = "GET") => fetch(`${base}/api/v1${path}`, { method, headers: { authorization: `Bearer ${made}` } });
+  if ((await asReader("/connections")).status !== 200) await fail("a viewer's token reads the API", page);
+  const refused = await asReader("/connections/acme/Prod/sync", "POST");
+  if (refused.status !== 403 || !(await refused.text()).includes("scim-reader is a viewer")) await fail("a viewer's token is refused a change", page);
+  // The audit log holds each change of this test, by whom and from where, the refused one too.
+  await page.goto(`${base}/operators`);
+  // Each entry as `who|from|action|target|outcome`.
+  const log = await page.$$eval("#audit tbody tr", (rows) => rows.map((r) => [...r.cells].slice(1).map((c) => c.textContent).join("|")));
+  for (const [who, action, target] of [["admin", "log in", ""], ["admin", "connect", "acme/Staging"],
+    ["admin", "connect again", "acme/Staging"], ["admin", "sync now", "acme/Staging"], ["admin", "mark as directory", "acme/Prod"],
+    ["admin", "unmark as directory", "acme/Prod"], ["admin", "approve the held sync", "acme/Staging"], ["admin", "enable", "acme/Staging"],
+    ["admin", "disconnect", "acme/Staging"], ["admin", "add viewer token", "scim-reader"], ["scim-reader", "sync now", "acme/Prod"]]) {
+    if (!log.some((row) => row.startsWith(`${who} (`) && row.includes(`|127.0.0.1|${action}|${target}|`))) {
+      await fail(`the audit log should hold ${who}'s ${action} ${target}: ${log.join(" | ")}`, page);
+    }
+  }
+  if (!log[0].includes("scim-reader is a viewer")) await fail(`the refusal is logged with why: ${log[0]}`, page);
+  await page.screenshot({ path: `${screenshots}/operators.png`, fullPage: true });
+
   // No page breaks an accessibility rule of WCAG 2.1 A or AA, as axe-core checks them.
   const pages = ["/", "/people", "/people/user7%40acme.example", "/licenses", "/licenses/acme/Prod?license=Acme%20Pro",
-    "/access-review", "/notifications", "/connections/acme/Prod", "/connect/acme", "/builder"];
+    "/access-review", "/notifications", "/connections/acme/Prod", "/connect/acme", "/builder", "/operators"];
   const violations = await audit(browser, base, await context.cookies(), pages);
   if (violations.length > 0) await fail(`axe-core: ${violations.join("; ")}`, page);
 
@@ -273,6 +302,23 @@ try {
   await page.waitForURL(`${base}/login`);
   await page.goto(`${base}/`);
   if (!page.url().endsWith("/login")) await fail("after logging out, / should lead to /login again", page);
+
+  // Single sign-on at the OAuth test server (authorization code with PKCE and a nonce): its user is
+  // a viewer, who reads every page and is refused every change, the refusal logged.
+  if (oauthServer) {
+    await submit("a:has-text('Log in with single sign-on')");
+    await page.waitForURL(`${base}/`);
+    if ((await text("nav .who")) !== "johndoe (viewer)") await fail(`logged in by the provider: ${await text("nav .who")}`, page);
+    await page.goto(`${base}/connections/acme/Prod`);
+    await submit("button:has-text('Sync now')");
+    if (!(await text("main")).includes("johndoe is a viewer")) await fail("a viewer is refused a change", page);
+    await page.goto(`${base}/operators`);
+    const mine = await page.$$eval("#audit tbody tr", (rows) => rows.slice(0, 2).map((r) => [...r.cells].slice(1).map((c) => c.textContent).join("|")));
+    if (!mine[0]?.startsWith("johndoe (single sign-on)|") || !mine[0].includes("|sync now|acme/Prod|") || !mine[1]?.includes("|log in|")) {
+      await fail(`the viewer's login and refused change are logged: ${mine.join(" | ")}`, page);
+    }
+    await submit("text=Log out");
+  }
   if (outside.length > 0) await fail(`requests beyond the server: ${outside.join(", ")}`, page);
   if (errors.length > 0) await fail(`the page logged errors: ${errors.join("; ")}`, page);
   console.log("the console behaved in Chromium");

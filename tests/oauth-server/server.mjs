@@ -14,8 +14,10 @@ server.service.on('beforeResponse', (response) => {
   }
 });
 await server.start(port, '127.0.0.1');
-// The issuer says localhost; tests use the loopback address itself.
-console.log(`http://127.0.0.1:${server.address().port}`);
+// The tests reach it at the loopback address itself, so its issuer (what OpenID Connect discovery
+// and ID tokens name) is that, not `localhost`.
+server.issuer.url = `http://127.0.0.1:${server.address().port}`;
+console.log(server.issuer.url);
 
 for (const signal of ['SIGTERM', 'SIGINT']) {
   process.on(signal, async () => {

@@ -1,5 +1,5 @@
-//! The console's sessions: an operator logs in with the admin token once and
-//! gets a random session id in an `HttpOnly`, `SameSite=Strict` cookie; each
+//! The console's sessions: an operator logs in (with the admin token, or at the company's identity
+//! provider) once and gets a random session id in an `HttpOnly`, `SameSite=Strict` cookie; each
 //! session has its own CSRF token, which every form carries back. Failed
 //! logins cost time as every wrong admin token does ([`crate::access::attempts`]).
 
@@ -10,11 +10,15 @@ use std::time::{Duration, Instant};
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 
+use super::operator::Actor;
+
 /// How long a session lasts from its login.
 const LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 
 pub struct Session {
     pub csrf: String,
+    /// Who logged in: their name, role and how they proved it; the address is each request's own.
+    pub who: Actor,
     expires: Instant,
 }
 
@@ -36,20 +40,20 @@ pub fn random_id() -> String {
 }
 
 impl Sessions {
-    /// A new session: its id (for the cookie) and its CSRF token.
-    pub fn open(&self) -> (String, String) {
+    /// A new session of `who`: its id (for the cookie) and its CSRF token.
+    pub fn open(&self, who: Actor) -> (String, String) {
         let (id, csrf) = (random_id(), random_id());
         let mut sessions = lock(&self.sessions);
         let now = Instant::now();
         sessions.retain(|_, s| s.expires > now);
-        sessions.insert(id.clone(), Session { csrf: csrf.clone(), expires: now + LIFETIME });
+        sessions.insert(id.clone(), Session { csrf: csrf.clone(), who, expires: now + LIFETIME });
         (id, csrf)
     }
 
-    /// The CSRF token of a live session.
-    pub fn csrf(&self, id: &str) -> Option<String> {
+    /// The CSRF token of a live session, and who it is.
+    pub fn find(&self, id: &str) -> Option<(String, Actor)> {
         let sessions = lock(&self.sessions);
-        sessions.get(id).filter(|s| s.expires > Instant::now()).map(|s| s.csrf.clone())
+        sessions.get(id).filter(|s| s.expires > Instant::now()).map(|s| (s.csrf.clone(), s.who.clone()))
     }
 
     pub fn close(&self, id: &str) {

@@ -10,7 +10,7 @@ use utoipa::openapi::{Content, OpenApi, Ref, RefOr};
 #[openapi(
     info(title = "tib", description = "The operators' API of the tib runtime: integrations, connections, runs, users, notifications, and the company's people and licenses across every account"),
     servers((url = "/api/v1")),
-    security(("admin_token" = []))
+    security(("token" = []))
 )]
 struct Frame;
 
@@ -18,7 +18,7 @@ struct Frame;
 pub(super) fn frame() -> OpenApi {
     let mut document = <Frame as utoipa::OpenApi>::openapi();
     let scheme = SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build());
-    document.components.get_or_insert_with(Default::default).add_security_scheme("admin_token", scheme);
+    document.components.get_or_insert_with(Default::default).add_security_scheme("token", scheme);
     document
 }
 
@@ -31,10 +31,10 @@ const PROBLEMS: [(&str, &str, &str, Scope); 5] = [
         "The request cannot be read: a parameter of the wrong type, a body that is not the schema's JSON",
         Scope::Input,
     ),
-    ("401", "Unauthorized", "No admin token, or not this server's", Scope::All),
-    ("404", "NotFound", "No such connection, integration or person", Scope::Connection),
+    ("401", "Unauthorized", "No token, or not one of this server's", Scope::All),
+    ("403", "Forbidden", "The token's holder is a viewer: viewers read only", Scope::Change),
+    ("404", "NotFound", "No such connection, integration, person or token", Scope::Connection),
     ("500", "Failed", "The server could not do it (the store, the vault); its log says why", Scope::All),
-    ("503", "Off", "The API is off: the server was started without an admin token", Scope::All),
 ];
 
 /// Which operations a problem answer is listed on.
@@ -45,6 +45,8 @@ enum Scope {
     Input,
     /// Those on a path naming a connection or an integration.
     Connection,
+    /// Those that change something: an admin's only.
+    Change,
 }
 
 /// The document with the problem answers as reusable responses, listed on every operation they apply to.
@@ -61,8 +63,8 @@ pub(super) fn finish(mut document: OpenApi) -> OpenApi {
     for (path, item) in document.paths.paths.iter_mut() {
         let on_connection = path.contains('{');
         let operations =
-            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete].into_iter().filter_map(Option::as_mut);
-        for operation in operations {
+            [(&mut item.get, false), (&mut item.put, true), (&mut item.post, true), (&mut item.delete, true)];
+        for (operation, changes) in operations.into_iter().filter_map(|(o, changes)| Some((o.as_mut()?, changes))) {
             let takes_input =
                 operation.request_body.is_some() || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             for (status, name, _, scope) in PROBLEMS {
@@ -70,6 +72,7 @@ pub(super) fn finish(mut document: OpenApi) -> OpenApi {
                     Scope::All => true,
                     Scope::Input => takes_input,
                     Scope::Connection => on_connection,
+                    Scope::Change => changes,
                 };
                 if applies {
                     list(operation, status, name);

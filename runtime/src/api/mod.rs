@@ -23,6 +23,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use crate::access::operator::{Actor, Role};
 use crate::operate::{Action, NewAccount, Overrides};
 use crate::store::{Upserted, UserQuery};
 use crate::web::Web;
@@ -67,6 +68,9 @@ fn v1() -> (Router<Arc<Web>>, utoipa::openapi::OpenApi) {
         .routes(routes!(licenses))
         .routes(routes!(mark_directory, unmark_directory))
         .routes(routes!(access_review))
+        .routes(routes!(tokens, add_token))
+        .routes(routes!(remove_token))
+        .routes(routes!(audit))
         .split_for_parts()
 }
 
@@ -85,14 +89,11 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/health", get(|| async { "ok" }))
 }
 
-/// Lets a request through only with `Authorization: Bearer <admin token>`;
-/// wrong tokens cost their address a growing wait ([`crate::access::attempts`]).
+/// Lets a request through only with `Authorization: Bearer <token>`: the admin token or a named
+/// API token, whose holder the handlers are given ([`By`]); wrong tokens cost their address a
+/// growing wait ([`crate::access::attempts`]).
 async fn authorized(State(web): State<Arc<Web>>, request: Request, next: Next) -> Response {
-    let Some(admin) = &web.admin else {
-        let off = "the API is off: start `tib serve` with TIB_ADMIN_TOKEN or --admin-token-file";
-        return Problem::new(StatusCode::SERVICE_UNAVAILABLE, off).into_response();
-    };
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     let presented = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -100,19 +101,44 @@ async fn authorized(State(web): State<Arc<Web>>, request: Request, next: Next) -
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::to_owned);
     let Some(presented) = presented else {
-        let problem = Problem::new(StatusCode::UNAUTHORIZED, "send the admin token: Authorization: Bearer <token>");
+        let problem = Problem::new(StatusCode::UNAUTHORIZED, "send a token: Authorization: Bearer <token>");
         return ([(header::WWW_AUTHENTICATE, "Bearer")], problem).into_response();
     };
     let client = web.client(&parts);
-    if web.check_token(admin, client, &presented).await {
-        return next.run(Request::from_parts(parts, body)).await;
+    match web.identify(client, &presented).await {
+        Ok(Some(actor)) => {
+            parts.extensions.insert(actor);
+            return next.run(Request::from_parts(parts, body)).await;
+        }
+        Ok(None) => {}
+        Err(error) => return Problem::from(error).into_response(),
     }
     let failures = web.attempts.failures(client, std::time::Instant::now());
+    let kinds = match web.admin {
+        Some(_) => "neither this server's admin token nor one of its API tokens",
+        None => {
+            "not one of this server's API tokens (`tib token add` makes them), and it has no admin token \
+                 (TIB_ADMIN_TOKEN)"
+        }
+    };
     let detail = format!(
-        "the admin token is not this server's ({failures} failed attempts from {client} in the last quarter hour; \
-         beyond five, each attempt waits longer)"
+        "the token is {kinds} ({failures} failed attempts from {client} in the last quarter hour; beyond five, \
+         each attempt waits longer)"
     );
     ([(header::WWW_AUTHENTICATE, "Bearer")], Problem::new(StatusCode::UNAUTHORIZED, detail)).into_response()
+}
+
+/// Who sent the request: the holder of the token it presented.
+struct By(Actor);
+
+impl<S: Send + Sync> FromRequestParts<S> for By {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        // Every route behind `authorized` has one; a route outside it asking is this server's mistake.
+        let actor = parts.extensions.get::<Actor>().cloned();
+        actor.map(By).ok_or_else(|| Problem::new(StatusCode::INTERNAL_SERVER_ERROR, "no one is identified"))
+    }
 }
 
 type Answer<T> = Result<Json<T>, Problem>;
@@ -186,6 +212,7 @@ struct Replace {
     ))]
 async fn put_connection(
     State(web): State<Arc<Web>>,
+    By(by): By,
     InPath(at): InPath<ConnectionPath>,
     InQuery(Replace { replace }): InQuery<Replace>,
     body: Result<Json<views::NewConnection>, axum::extract::rejection::JsonRejection>,
@@ -206,7 +233,7 @@ async fn put_connection(
         every,
         replace,
     };
-    let connected = services.connect(new).await.map_err(|error| {
+    let connected = services.connect(&by, new).await.map_err(|error| {
         let problem = Problem::from(error);
         match problem.status {
             StatusCode::CONFLICT => {
@@ -232,14 +259,18 @@ async fn put_connection(
 /// Disconnects an account: its stored users and runs are removed.
 #[utoipa::path(delete, path = "/connections/{integration}/{account}", tag = "connections", params(ConnectionPath),
     responses((status = 204, description = "Disconnected: its users and runs are removed")))]
-async fn disconnect(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Result<StatusCode, Problem> {
-    web.services.act(&at.integration, &at.account, Action::Disconnect).await?;
+async fn disconnect(
+    State(web): State<Arc<Web>>,
+    By(by): By,
+    InPath(at): InPath<ConnectionPath>,
+) -> Result<StatusCode, Problem> {
+    web.services.act(&by, &at.integration, &at.account, Action::Disconnect).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Performs an action and answers with the connection as it is then.
-async fn acted(web: &Web, at: ConnectionPath, action: Action) -> Answer<views::Acted> {
-    let done = web.services.act(&at.integration, &at.account, action).await?;
+async fn acted(web: &Web, by: &Actor, at: ConnectionPath, action: Action) -> Answer<views::Acted> {
+    let done = web.services.act(by, &at.integration, &at.account, action).await?;
     let connection = web.services.summary(&at.integration, &at.account).await?.into();
     Ok(Json(views::Acted { connection, done }))
 }
@@ -247,15 +278,15 @@ async fn acted(web: &Web, at: ConnectionPath, action: Action) -> Answer<views::A
 /// Enables a connection; it is due at once.
 #[utoipa::path(post, path = "/connections/{integration}/{account}/enable", tag = "connections", params(ConnectionPath),
     responses((status = 200, description = "Enabled, and due now", body = views::Acted)))]
-async fn enable(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
-    acted(&web, at, Action::Enable).await
+async fn enable(State(web): State<Arc<Web>>, By(by): By, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
+    acted(&web, &by, at, Action::Enable).await
 }
 
 /// Disables a connection: it is not synced until enabled.
 #[utoipa::path(post, path = "/connections/{integration}/{account}/disable", tag = "connections", params(ConnectionPath),
     responses((status = 200, description = "Disabled", body = views::Acted)))]
-async fn disable(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
-    acted(&web, at, Action::Disable).await
+async fn disable(State(web): State<Arc<Web>>, By(by): By, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
+    acted(&web, &by, at, Action::Disable).await
 }
 
 /// Makes the connection due now: this server's scheduler is woken and starts it as soon as a sync slot is free.
@@ -266,9 +297,10 @@ async fn disable(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>
     ))]
 async fn sync_now(
     State(web): State<Arc<Web>>,
+    By(by): By,
     InPath(at): InPath<ConnectionPath>,
 ) -> Result<(StatusCode, Json<views::Queued>), Problem> {
-    let done = web.services.act(&at.integration, &at.account, Action::Sync).await?;
+    let done = web.services.act(&by, &at.integration, &at.account, Action::Sync).await?;
     Ok((StatusCode::ACCEPTED, Json(views::Queued { queued: true, due_at: web.services.clock.now(), done })))
 }
 
@@ -278,8 +310,13 @@ async fn sync_now(
         (status = 200, description = "The held sync is applied", body = views::Approved),
         (status = 409, description = "No sync is held, or the stored users changed since it was", body = views::Problem, content_type = "application/problem+json"),
     ))]
-async fn approve(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Approved> {
-    Ok(Json(views::Approved { applied: web.services.act(&at.integration, &at.account, Action::Approve).await? }))
+async fn approve(
+    State(web): State<Arc<Web>>,
+    By(by): By,
+    InPath(at): InPath<ConnectionPath>,
+) -> Answer<views::Approved> {
+    let applied = web.services.act(&by, &at.integration, &at.account, Action::Approve).await?;
+    Ok(Json(views::Approved { applied }))
 }
 
 /// Drops the held sync without applying it: the stored users stay as they were.
@@ -288,8 +325,8 @@ async fn approve(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>
         (status = 200, description = "The held sync is dropped: the stored users stay as they were", body = views::Acted),
         (status = 409, description = "No sync is held", body = views::Problem, content_type = "application/problem+json"),
     ))]
-async fn discard(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
-    acted(&web, at, Action::Discard).await
+async fn discard(State(web): State<Arc<Web>>, By(by): By, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
+    acted(&web, &by, at, Action::Discard).await
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -453,15 +490,23 @@ async fn person(State(web): State<Arc<Web>>, InPath(at): InPath<PersonPath>) -> 
 /// Makes the account one of the company's directories (its Okta, Entra ID or Google Workspace).
 #[utoipa::path(put, path = "/connections/{integration}/{account}/directory", tag = "access review", params(ConnectionPath),
     responses((status = 200, description = "It is a directory", body = views::Acted)))]
-async fn mark_directory(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
-    acted(&web, at, Action::MarkDirectory).await
+async fn mark_directory(
+    State(web): State<Arc<Web>>,
+    By(by): By,
+    InPath(at): InPath<ConnectionPath>,
+) -> Answer<views::Acted> {
+    acted(&web, &by, at, Action::MarkDirectory).await
 }
 
 /// The account is no longer one of the company's directories.
 #[utoipa::path(delete, path = "/connections/{integration}/{account}/directory", tag = "access review", params(ConnectionPath),
     responses((status = 200, description = "It is no longer a directory", body = views::Acted)))]
-async fn unmark_directory(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPath>) -> Answer<views::Acted> {
-    acted(&web, at, Action::UnmarkDirectory).await
+async fn unmark_directory(
+    State(web): State<Arc<Web>>,
+    By(by): By,
+    InPath(at): InPath<ConnectionPath>,
+) -> Answer<views::Acted> {
+    acted(&web, &by, at, Action::UnmarkDirectory).await
 }
 
 /// Who left but still has access: every other account's users with access whose person (email) is
@@ -500,4 +545,73 @@ async fn notifications(State(web): State<Arc<Web>>, InQuery(limit): InQuery<Limi
     let limit = limit.or(50)?;
     let notifications = web.services.notifications(limit).await?.into_iter().map(views::Notification::from).collect();
     Ok(Json(views::Notifications { notifications }))
+}
+
+/// The named API tokens (never the tokens themselves).
+#[utoipa::path(get, path = "/tokens", tag = "operators",
+    responses((status = 200, description = "The named API tokens, by name", body = views::Tokens)))]
+async fn tokens(State(web): State<Arc<Web>>) -> Answer<views::Tokens> {
+    Ok(Json(views::Tokens { tokens: web.services.tokens().await?.into_iter().map(views::Token::from).collect() }))
+}
+
+/// Makes a named API token for a machine: the token is in the answer only.
+#[utoipa::path(post, path = "/tokens", tag = "operators", request_body = views::NewToken,
+    responses(
+        (status = 201, description = "Made: keep the token now, it is not shown again", body = views::MadeToken),
+        (status = 409, description = "A token of that name exists", body = views::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A name or role refused", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn add_token(
+    State(web): State<Arc<Web>>,
+    By(by): By,
+    body: Result<Json<views::NewToken>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<views::MadeToken>), Problem> {
+    let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
+    let role = Role::parse(&body.role).map_err(Problem::invalid)?;
+    let made = web.services.add_token(&by, &body.name, role).await?;
+    Ok((StatusCode::CREATED, Json(views::MadeToken { token: made.token, made: made.made.into() })))
+}
+
+/// The token a path names.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+struct TokenPath {
+    /// The token's name.
+    #[param(max_length = 64)]
+    name: String,
+}
+
+/// Removes a named API token: requests presenting it are refused from now on.
+#[utoipa::path(delete, path = "/tokens/{name}", tag = "operators", params(TokenPath),
+    responses((status = 204, description = "Removed")))]
+async fn remove_token(
+    State(web): State<Arc<Web>>,
+    By(by): By,
+    InPath(at): InPath<TokenPath>,
+) -> Result<StatusCode, Problem> {
+    web.services.remove_token(&by, &at.name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct AuditParams {
+    /// The `next_cursor` of the page before: entries older than it.
+    before: Option<i64>,
+    /// The most to list, 1 to 500 (100 when absent).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+}
+
+/// The audit log: every change an operator made or tried (who, what, when, from where), newest first.
+#[utoipa::path(get, path = "/audit", tag = "operators", params(AuditParams),
+    responses(
+        (status = 200, description = "A page of the audit log, newest first", body = views::AuditLog),
+        (status = 422, description = "A limit out of range", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn audit(State(web): State<Arc<Web>>, InQuery(params): InQuery<AuditParams>) -> Answer<views::AuditLog> {
+    let limit = Limit { limit: params.limit }.or(100)?;
+    let page = web.services.audit(params.before, limit).await?;
+    let entries = page.entries.into_iter().map(views::AuditEntry::from).collect();
+    Ok(Json(views::AuditLog { entries, next_cursor: page.older }))
 }

@@ -39,6 +39,7 @@ impl From<operate::Error> for Problem {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::Failed => {
                 // The store's or the vault's own words stay in the server's log: a client learns only
                 // that the server failed.

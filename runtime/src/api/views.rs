@@ -557,3 +557,86 @@ pub struct Problem {
     /// What went wrong in this request.
     pub detail: String,
 }
+
+/// A named API token, as kept: never the token itself.
+#[derive(Serialize, ToSchema)]
+pub struct Token {
+    pub name: String,
+    /// `admin` (everything) or `viewer` (reads only).
+    pub role: String,
+    pub created_at: i64,
+    /// The operator who made it.
+    pub created_by: String,
+}
+
+impl From<store::ApiToken> for Token {
+    fn from(t: store::ApiToken) -> Token {
+        Token { name: t.name, role: t.role.as_str().to_owned(), created_at: t.created_at, created_by: t.created_by }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Tokens {
+    pub tokens: Vec<Token>,
+}
+
+/// A token to make.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// 1 to 64 letters, digits, `-`, `_`, `.` or `@`.
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._@-]+$")]
+    pub name: String,
+    /// `admin` (everything) or `viewer` (reads only).
+    #[schema(pattern = "^(admin|viewer)$")]
+    pub role: String,
+}
+
+/// A token just made: the token is in this answer only; keep it now.
+#[derive(Serialize, ToSchema)]
+pub struct MadeToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub made: Token,
+}
+
+/// One change an operator made or tried.
+#[derive(Serialize, ToSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at: i64,
+    /// Who: an email from the identity provider, a token's name, `admin` for the admin token.
+    pub actor: String,
+    /// How they proved it: `admin token`, `API token`, `single sign-on`, `command line`.
+    pub via: String,
+    /// From where: the client's address, or `this machine`.
+    pub address: String,
+    pub action: String,
+    /// To what: a connection, a token; empty for a login.
+    pub target: String,
+    /// `done`, or why it was refused or failed.
+    pub outcome: String,
+}
+
+impl From<store::AuditEntry> for AuditEntry {
+    fn from(e: store::AuditEntry) -> AuditEntry {
+        AuditEntry {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            via: e.via,
+            address: e.address,
+            action: e.action,
+            target: e.target,
+            outcome: e.outcome,
+        }
+    }
+}
+
+/// A page of the audit log, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct AuditLog {
+    pub entries: Vec<AuditEntry>,
+    /// Send as `before` for older entries; none when these are the oldest.
+    pub next_cursor: Option<i64>,
+}

@@ -8,6 +8,7 @@ use tib_support::spec::CredentialSpec;
 use tib_support::{CredentialValues, env_name};
 
 use super::{Context, Failure};
+use crate::access::operator::Actor;
 use crate::operate::{Action, Authorization, NewAccount, Overrides};
 use crate::store::{Outcome, Upserted};
 use crate::web::when;
@@ -39,7 +40,7 @@ impl Context {
             // The same account name overwrites: the command says it did.
             replace: true,
         };
-        let connected = self.services.connect(new).await.map_err(|e| Failure(e.message, 2))?;
+        let connected = self.services.connect(&Actor::command_line(), new).await.map_err(|e| Failure(e.message, 2))?;
         let name = format!("{integration}/{account}");
         match connected.upserted {
             Upserted::Created => println!("connected {name}"),
@@ -80,7 +81,11 @@ impl Context {
 
     /// Does `action` to a connection and says what it did.
     pub(super) async fn act(&self, integration: &str, account: &str, action: Action) -> Result<(), Failure> {
-        let done = self.services.act(integration, account, action).await.map_err(super::about_connection)?;
+        let done = self
+            .services
+            .act(&Actor::command_line(), integration, account, action)
+            .await
+            .map_err(super::about_connection)?;
         match action {
             Action::Enable => println!("{done} of `tib serve` (or run `tib sync`)"),
             _ => println!("{done}"),

@@ -15,6 +15,7 @@ use tib_support::{ClientSettings, NetworkPolicy};
 
 mod accounts;
 mod demo;
+mod operators;
 mod read;
 mod serve;
 mod settings;
@@ -126,6 +127,22 @@ enum StoreAction {
     },
 }
 
+/// What `tib token` does.
+#[derive(clap::Subcommand)]
+enum TokenAction {
+    /// Make a token and print it: it is shown this once, and only its hash is kept.
+    Add {
+        /// What it is for: 1 to 64 letters, digits, `-`, `_`, `.` or `@` (`scim-reader`).
+        name: String,
+        #[arg(long, value_parser = ["admin", "viewer"], default_value = "viewer")]
+        role: String,
+    },
+    /// Every token: name, role, when and by whom it was made.
+    List,
+    /// Remove a token: requests presenting it are refused from now on.
+    Remove { name: String },
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Connect an account of an integration, or replace the credentials of one already connected.
@@ -208,6 +225,8 @@ enum Command {
         #[arg(long = "trusted-proxy", env = "TIB_TRUSTED_PROXIES", value_name = "CIDR",
               value_delimiter = ',', value_parser = tib_support::network::parse_network)]
         trusted_proxies: Vec<ipnet::IpNet>,
+        #[command(flatten)]
+        sso: SsoArgs,
     },
     /// Read an admin token on stdin and print the line `--admin-token-file` holds for it.
     HashToken,
@@ -216,12 +235,42 @@ enum Command {
         #[command(subcommand)]
         action: StoreAction,
     },
+    /// Named API tokens, for machines: each with a role, admin (everything) or viewer (reads only).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Every change an operator made or tried, newest first: who, what, to what, from where, when.
+    Audit {
+        /// The newest this many.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..=500))]
+        limit: i64,
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
     /// Health of the store and of every connection, and recent notifications.
     Status,
     /// The integrations compiled into this runtime and the credentials each asks for.
     Integrations,
     /// Serve a demo Acme API on 127.0.0.1, connect it and sync it: the whole path, offline.
     Demo,
+}
+
+/// Operators logging in to the console at the company's identity provider (OpenID Connect).
+#[derive(Args)]
+struct SsoArgs {
+    /// The identity provider's issuer URL (its discovery document is under it): operators log in
+    /// there; its client's redirect URL is the public URL plus /login/sso/callback.
+    #[arg(long = "oidc-issuer", env = "TIB_OIDC_ISSUER", value_name = "URL")]
+    issuer: Option<url::Url>,
+    /// The client id tib has at the identity provider. Its secret, for a confidential client, is
+    /// TIB_OIDC_CLIENT_SECRET.
+    #[arg(long = "oidc-client-id", env = "TIB_OIDC_CLIENT_ID", value_name = "ID", requires = "issuer")]
+    client_id: Option<String>,
+    /// The operators who are admins: their emails (or usernames, or subjects), comma-separated.
+    /// Everyone else the identity provider lets in is a viewer, who reads only.
+    #[arg(long = "oidc-admins", env = "TIB_OIDC_ADMINS", value_name = "EMAIL", value_delimiter = ',')]
+    admins: Vec<String>,
 }
 
 #[derive(Args)]
@@ -279,7 +328,7 @@ impl From<crate::operate::Error> for Failure {
     fn from(e: crate::operate::Error) -> Self {
         let code = match e.kind {
             ErrorKind::NotFound | ErrorKind::Conflict => 1,
-            ErrorKind::Invalid | ErrorKind::Failed => 2,
+            ErrorKind::Invalid | ErrorKind::Forbidden | ErrorKind::Failed => 2,
         };
         Failure(e.message, code)
     }
@@ -402,7 +451,16 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
         Command::Users { integration, account, all, format } => {
             context.users(&integration, &account, all, format).await
         }
-        Command::Serve { max_concurrent, poll, listen, max_connections, admin_token_file, caps, trusted_proxies } => {
+        Command::Serve {
+            max_concurrent,
+            poll,
+            listen,
+            max_connections,
+            admin_token_file,
+            caps,
+            trusted_proxies,
+            sso,
+        } => {
             let limits = crate::listen::Limits { max_connections: usize::from(max_connections), ..Default::default() };
             let proxies = crate::access::proxies::TrustedProxies::new(trusted_proxies);
             let admin = serve::admin_token(admin_token_file.as_deref())?;
@@ -413,9 +471,12 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
                 ));
             }
             let schedule = Schedule { max_concurrent, poll, caps: caps.into_iter().collect() };
-            context.serve(schedule, listen, limits, admin, proxies).await
+            let oidc = serve::single_sign_on(sso)?;
+            context.serve(schedule, listen, limits, serve::Access { admin, proxies, oidc }).await
         }
         Command::HashToken => serve::hash_token(),
+        Command::Token { action } => context.token(action).await,
+        Command::Audit { limit, format } => context.audit(limit, format).await,
         Command::Status => context.status().await,
         Command::Demo => context.demo().await,
         Command::Integrations => {

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Context, Failure, NOTIFY_GRACE, Schedule, fail};
+use super::{Context, Failure, NOTIFY_GRACE, Schedule, SsoArgs, fail};
+use crate::access::oidc::{Oidc, OidcSettings};
 use crate::access::token::AdminToken;
 use crate::schedule::{self, Scheduler};
 use crate::web::Web;
@@ -15,16 +16,16 @@ impl Context {
         schedule: Schedule,
         listen: std::net::SocketAddr,
         limits: crate::listen::Limits,
-        admin: Option<AdminToken>,
-        proxies: crate::access::proxies::TrustedProxies,
+        access: Access,
     ) -> Result<(), Failure> {
+        let Access { admin, proxies, oidc } = access;
         let engine = Arc::new(self.engine()?);
         let specs = self
             .settings
             .specs
             .clone()
             .map(|dir| crate::builder::SpecsDir { dir, max_bytes: self.settings.max_spec_bytes });
-        let web = Arc::new(Web::new(self.services.clone(), admin, proxies).with_specs(specs));
+        let web = Arc::new(Web::new(self.services.clone(), admin, proxies).with_specs(specs).with_oidc(oidc));
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| Failure(format!("cannot listen on {listen} for the API and OAuth redirects: {e}"), 2))?;
@@ -71,6 +72,24 @@ impl Context {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Who may come in: the admin token, the proxies that name clients, the identity provider.
+pub(super) struct Access {
+    pub admin: Option<AdminToken>,
+    pub proxies: crate::access::proxies::TrustedProxies,
+    pub oidc: Option<Oidc>,
+}
+
+/// Single sign-on, when an issuer is set: its client id is needed then.
+pub(super) fn single_sign_on(sso: SsoArgs) -> Result<Option<Oidc>, Failure> {
+    let Some(issuer) = sso.issuer else { return Ok(None) };
+    let Some(client_id) = sso.client_id else {
+        return fail("--oidc-issuer needs --oidc-client-id (TIB_OIDC_CLIENT_ID): the client tib has there");
+    };
+    let client_secret = std::env::var("TIB_OIDC_CLIENT_SECRET").ok().filter(|s| !s.is_empty());
+    let admins = sso.admins.into_iter().map(|a| a.trim().to_owned()).filter(|a| !a.is_empty()).collect();
+    Oidc::new(OidcSettings { issuer, client_id, client_secret, admins }).map(Some).map_err(|e| Failure(e, 2))
 }
 
 /// The admin token of the HTTP API: from its hash file, or from TIB_ADMIN_TOKEN.

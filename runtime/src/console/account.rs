@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Page, csrf_field, line, navigation};
+use super::layout::{self, Nav, Page, csrf_field, line, navigation};
 use super::overview::{last_sync, next_sync, state_text};
 use super::{Operator, done, error_page};
 use crate::operate::{Account, AccountQuery, Action, ConnectionState};
@@ -94,7 +94,7 @@ impl Selection {
 }
 
 pub(super) struct AccountPage {
-    csrf: String,
+    nav: Nav,
     done: Option<String>,
     account: Account,
     selection: Selection,
@@ -114,7 +114,7 @@ impl Render for AccountPage {
         let retried = summary.state() == ConnectionState::Enabled;
         let progress = &self.account.progress;
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             (layout::done(self.done.as_deref()))
             h1 { (c.name()) }
             p { "State: " strong #state class=(class) { (line(&state)) } }
@@ -150,7 +150,7 @@ impl AccountPage {
         let form = |action: &str, label: &str| {
             html! {
                 form.inline method="post" action=(path) {
-                    (csrf_field(&self.csrf))
+                    (csrf_field(&self.nav))
                     input type="hidden" name="action" value=(action);
                     @if action == "disconnect" {
                         label { input type="checkbox" name="confirm" value="yes" required; " remove its users and runs" } " "
@@ -174,7 +174,7 @@ impl AccountPage {
                 }
                 @if self.authorization_code {
                     form.inline method="post" action={ (path) "/authorize" } {
-                        (csrf_field(&self.csrf))
+                        (csrf_field(&self.nav))
                         button type="submit" { "Authorize" }
                     }
                     " "
@@ -355,7 +355,7 @@ pub(super) async fn account_page(
     let authorization_code = crate::integrations::connector(&integration)
         .is_some_and(|c| matches!(c.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_)));
     let page =
-        AccountPage { csrf: operator.csrf, done: view.done, account, selection, authorization_code, since: view.since };
+        AccountPage { nav: operator.nav, done: view.done, account, selection, authorization_code, since: view.since };
     layout::respond(StatusCode::OK, &page)
 }
 
@@ -388,7 +388,7 @@ pub(super) async fn act(
         (Action::Sync | Action::Enable, Ok(connection)) => Some(web.services.live.watch(connection.id).borrow().sync),
         _ => None,
     };
-    match web.services.act(&integration, &account, form.action).await {
+    match web.services.act(&operator.who, &integration, &account, form.action).await {
         Ok(message) if form.action == Action::Disconnect => done("/", &message),
         Ok(message) if since.is_some() => done(&format!("{path}?since={}", since.unwrap_or_default()), &message),
         Ok(message) => done(&path, &message),
@@ -433,7 +433,7 @@ mod tests {
         };
         let summary = Summary { connection, last_run: Some(run.clone()), with_access: 4, users: 5, directory: false };
         AccountPage {
-            csrf: "c\"srf".to_owned(),
+            nav: Nav::token("c\"srf"),
             done: None,
             account: Account {
                 summary,

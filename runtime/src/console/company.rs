@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Page, access, line, navigation};
+use super::layout::{self, Nav, Page, access, line, navigation};
 use super::{Operator, error_page};
 use crate::api::DEFAULT_UNSEEN_DAYS;
 use crate::operate::{AccessReview, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount};
@@ -91,7 +91,7 @@ pub(super) struct PeopleView {
 }
 
 struct PeoplePage {
-    csrf: String,
+    nav: Nav,
     q: String,
     people: Vec<Person>,
     next: Option<String>,
@@ -102,7 +102,7 @@ impl Render for PeoplePage {
     fn render(&self) -> Markup {
         let query = if self.q.is_empty() { String::new() } else { format!("q={}&", percent_encode(&self.q)) };
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "People" }
             p { "Each person is an email, in every connected account that lists it." }
             form #people-search method="get" action="/people" {
@@ -161,7 +161,7 @@ pub(super) async fn people(
     match web.services.people(search, view.after.clone(), PEOPLE_PER_PAGE).await {
         Ok(page) => {
             let page = PeoplePage {
-                csrf: operator.csrf,
+                nav: operator.nav,
                 q,
                 people: page.people,
                 next: page.next_cursor,
@@ -206,7 +206,7 @@ pub(super) struct Format {
 }
 
 struct PersonPage {
-    csrf: String,
+    nav: Nav,
     email: String,
     accounts: Vec<PersonAccount>,
 }
@@ -215,7 +215,7 @@ impl Render for PersonPage {
     fn render(&self) -> Markup {
         let with_access = self.accounts.iter().filter(|a| a.user.has_access()).count();
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             p { a href="/people" { "All people" } }
             h1 { (line(&self.email)) }
             p {
@@ -282,7 +282,7 @@ pub(super) async fn person(
             ["integration", "account", "external_id", "name", "status", "access", "licenses", "role", "last_seen_at"];
         return download("person.csv", crate::csv::rows(header, rows));
     }
-    layout::respond(StatusCode::OK, &PersonPage { csrf: operator.csrf, email, accounts })
+    layout::respond(StatusCode::OK, &PersonPage { nav: operator.nav, email, accounts })
 }
 
 // ---------------------------------------------------------------- licenses ---
@@ -313,7 +313,7 @@ fn window_form(action: &str, days: u32, hidden: &[(&str, &str)]) -> Markup {
 }
 
 struct LicensesPage {
-    csrf: String,
+    nav: Nav,
     days: u32,
     licenses: Licenses,
 }
@@ -324,7 +324,7 @@ impl Render for LicensesPage {
         let total: i64 = self.licenses.licenses.iter().map(|l| l.holders).sum();
         let unseen: i64 = self.licenses.licenses.iter().map(|l| l.unseen).sum();
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "Licenses" }
             p {
                 (total) " licenses held by users with access; " (unseen) " of them by users the app has not seen in "
@@ -395,7 +395,7 @@ pub(super) async fn licenses(
         let header = ["integration", "account", "license", "holders_with_access", "unseen"];
         return download("licenses.csv", crate::csv::rows(header, rows));
     }
-    layout::respond(StatusCode::OK, &LicensesPage { csrf: operator.csrf, days, licenses })
+    layout::respond(StatusCode::OK, &LicensesPage { nav: operator.nav, days, licenses })
 }
 
 #[derive(Deserialize)]
@@ -409,7 +409,7 @@ pub(super) struct HoldersView {
 }
 
 struct HoldersPage {
-    csrf: String,
+    nav: Nav,
     integration: String,
     account: String,
     license: String,
@@ -425,7 +425,7 @@ impl Render for HoldersPage {
         let here = holders_path(integration, account, license, self.unseen);
         let shown_to = self.from + self.holders.len() as i64;
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             p { a href="/licenses" { "All licenses" } " · " a href=(account_path(integration, account)) { (line(account)) } }
             h1 { (line(license)) " in " (line(account)) }
             p {
@@ -486,7 +486,7 @@ pub(super) async fn holders(
         return download("holders.csv", crate::cli::show::csv(&holders));
     }
     let page = HoldersPage {
-        csrf: operator.csrf,
+        nav: operator.nav,
         integration,
         account,
         license: view.license,
@@ -501,7 +501,7 @@ pub(super) async fn holders(
 // ------------------------------------------------------------ access review ---
 
 struct ReviewPage {
-    csrf: String,
+    nav: Nav,
     review: AccessReview,
 }
 
@@ -509,7 +509,7 @@ impl Render for ReviewPage {
     fn render(&self) -> Markup {
         let review = &self.review;
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "Access review" }
             @if review.directories.is_empty() {
                 p {
@@ -593,7 +593,7 @@ pub(super) async fn access_review(
         let header = ["finding", "email", "name", "integration", "account", "external_id", "licenses", "last_seen_at"];
         return download("access-review.csv", crate::csv::rows(header, departed.chain(unaccounted)));
     }
-    layout::respond(StatusCode::OK, &ReviewPage { csrf: operator.csrf, review })
+    layout::respond(StatusCode::OK, &ReviewPage { nav: operator.nav, review })
 }
 
 /// A row of the access review's CSV.

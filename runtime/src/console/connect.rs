@@ -15,7 +15,7 @@ use maud::{Markup, Render, html};
 use tib_support::spec::{Auth, Part, Template};
 use url::Url;
 
-use super::layout::{self, Page, csrf_field, navigation};
+use super::layout::{self, Nav, Page, csrf_field, navigation};
 use super::{Operator, done, error_page};
 use crate::api::views::AuthKind;
 use crate::operate::{Error, ErrorKind, NewAccount, Overrides};
@@ -59,7 +59,7 @@ fn credential_field(name: &str) -> String {
 }
 
 pub(super) struct Dialog<'a> {
-    csrf: String,
+    nav: Nav,
     id: &'a str,
     spec: &'static tib_support::Spec,
     connected: Vec<String>,
@@ -96,7 +96,7 @@ impl Render for Dialog<'_> {
         let open = !(typed.base_url.is_empty() && typed.token_url.is_empty() && typed.authorize_url.is_empty());
         let authorization_code = matches!(spec.auth, Auth::OAuthAuthorizationCode(_));
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "Connect " (spec.app) }
             p { (self.id) " · " (AuthKind::of(&spec.auth).words()) }
             @match &self.again {
@@ -108,7 +108,7 @@ impl Render for Dialog<'_> {
                 p { "Already connected: " (self.connected.join(", ")) ". Connecting one of these names again overwrites it." }
             }
             form.dialog method="post" action={ "/connect/" (percent_encode(self.id)) } {
-                (csrf_field(&self.csrf))
+                (csrf_field(&self.nav))
                 label for="account" { "Account name" }
                 input type="text" id="account" name="account" value=(typed.account) required autofocus autocomplete="off";
                 small { "How tib names this account: a company, a workspace. One name per account of the app." }
@@ -172,7 +172,7 @@ impl Page for Dialog<'_> {
 /// The page with the Connect button: a link to the provider, which the
 /// Content-Security-Policy allows where a form posting there would not be.
 pub(super) struct AuthorizePage<'a> {
-    csrf: String,
+    nav: Nav,
     spec: &'static tib_support::Spec,
     integration: &'a str,
     account: &'a str,
@@ -183,7 +183,7 @@ impl Render for AuthorizePage<'_> {
     fn render(&self) -> Markup {
         let app = self.spec.app;
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "Authorize " (app) }
             p {
                 (self.integration) "/" (self.account) " is saved and waits for your authorization. Connect takes you to "
@@ -208,7 +208,7 @@ impl AuthorizePage<'_> {
         account: &str,
         authorization: crate::operate::Authorization,
     ) -> Response {
-        let page = AuthorizePage { csrf: operator.csrf, spec, integration, account, authorization };
+        let page = AuthorizePage { nav: operator.nav, spec, integration, account, authorization };
         layout::respond(StatusCode::OK, &page)
     }
 }
@@ -252,7 +252,7 @@ pub(super) async fn dialog(
         },
     };
     let page = Dialog {
-        csrf: operator.csrf,
+        nav: operator.nav,
         id: &integration,
         spec: connector.spec(),
         connected,
@@ -303,7 +303,7 @@ pub(super) async fn submit(
     };
     let account = typed.account.clone();
     let mut page = Dialog {
-        csrf: operator.csrf.clone(),
+        nav: operator.nav.clone(),
         id: &integration,
         spec,
         connected,
@@ -320,7 +320,7 @@ pub(super) async fn submit(
         replace: get("overwrite") == "yes",
     });
     let connected = match new {
-        Ok(new) => services.connect(new).await,
+        Ok(new) => services.connect(&operator.who, new).await,
         Err(message) => Err(Error::invalid(message)),
     };
     page.again = match connected {
@@ -341,7 +341,7 @@ pub(super) async fn submit(
         Err(error) => match error.kind {
             ErrorKind::Conflict => Some(Again::Exists(error.message)),
             ErrorKind::Invalid => Some(Again::Invalid(error.message)),
-            ErrorKind::NotFound | ErrorKind::Failed => return error_page(error),
+            ErrorKind::NotFound | ErrorKind::Forbidden | ErrorKind::Failed => return error_page(error),
         },
     };
     layout::respond(page.status(), &page)
@@ -396,7 +396,7 @@ pub(super) async fn authorize_again(
         return refused;
     }
     let services = &web.services;
-    match services.authorize_again(&integration, &account).await {
+    match services.authorize_again(&operator.who, &integration, &account).await {
         Ok(authorization) => {
             let spec = match services.connector(&integration) {
                 Ok(connector) => connector.spec(),
@@ -429,7 +429,7 @@ mod tests {
             ..Typed::default()
         };
         let dialog = Dialog {
-            csrf: "t".to_owned(),
+            nav: Nav::token("t"),
             id: "acme",
             spec: acme(),
             connected: vec!["Prod <old>".to_owned()],
@@ -456,7 +456,7 @@ mod tests {
     fn an_invalid_form_is_422_and_a_first_dialog_200() {
         let public_url = Url::parse("https://tib.example.com").expect("a URL");
         let mut dialog = Dialog {
-            csrf: String::new(),
+            nav: Nav::default(),
             id: "acme",
             spec: acme(),
             connected: vec![],

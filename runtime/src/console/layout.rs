@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 
+use crate::access::operator::Role;
+
 /// A page: its title, and its body as its template renders it.
 pub(super) trait Page: Render {
     fn title(&self) -> String;
@@ -62,8 +64,36 @@ pub(super) fn csrf_field(csrf: &str) -> Markup {
     html! { input type="hidden" name="csrf" value=(csrf); }
 }
 
-/// The header of every page behind the login: where to go, and logging out.
-pub(super) fn navigation(csrf: &str) -> Markup {
+/// What every page behind the login knows of its session: the CSRF token its forms carry, who is
+/// logged in, and how many notifications they have not read.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Nav {
+    pub csrf: String,
+    pub who: String,
+    pub role: Option<Role>,
+    pub unread: i64,
+}
+
+impl Nav {
+    /// A page's session with only its CSRF token, as unit tests render pages.
+    #[cfg(test)]
+    pub fn token(csrf: &str) -> Nav {
+        Nav { csrf: csrf.to_owned(), ..Nav::default() }
+    }
+}
+
+/// A form's CSRF field takes the token wherever a page keeps it.
+impl std::ops::Deref for Nav {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// The header of every page behind the login: where to go, the notifications not yet read, who is
+/// logged in, and logging out.
+pub(super) fn navigation(nav: &Nav) -> Markup {
     html! {
         nav {
             a href="/" { strong { "tib" } }
@@ -71,11 +101,18 @@ pub(super) fn navigation(csrf: &str) -> Markup {
             " " a href="/people" { "People" }
             " " a href="/licenses" { "Licenses" }
             " " a href="/access-review" { "Access review" }
-            " " a href="/notifications" { "Notifications" }
+            " " a href="/notifications" {
+                "Notifications"
+                @if nav.unread > 0 { " " span.badge aria-label=(format!("{} unread", nav.unread)) { (nav.unread) } }
+            }
             " " a href="/builder" { "Builder" }
+            " " a href="/operators" { "Operators" }
             " "
             form.inline method="post" action="/logout" {
-                (csrf_field(csrf))
+                @if !nav.who.is_empty() {
+                    span.who { (nav.who) @if let Some(role) = nav.role { " (" (role) ")" } } " "
+                }
+                (csrf_field(&nav.csrf))
                 button type="submit" { "Log out" }
             }
         }
@@ -111,7 +148,7 @@ impl Page for Problem<'_> {
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1c1e21}\
 main{max-width:72rem;margin:0 auto;padding:1rem}h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}\
 nav{display:flex;gap:1rem;align-items:center;flex-wrap:wrap;border-bottom:1px solid #e3e5e8;padding-bottom:.5rem}\
-nav form{margin-left:auto}\
+nav form{margin-left:auto}.badge{background:#b00020;color:#fff;border-radius:1rem;padding:0 .45rem;font-size:.85em}\
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.4rem .6rem;\
 border-bottom:1px solid #e3e5e8;vertical-align:top}.state-disabled,.error{color:#b00020}.state-held,.state-waiting{color:#8a5300}\
 .warning{background:#fff4e5;border:1px solid #f0b45a;padding:.6rem}.live{background:#e8f1fd;padding:.6rem}\
@@ -146,7 +183,12 @@ mod tests {
 
     #[test]
     fn the_navigation_carries_the_csrf_token_escaped() {
-        let html = navigation("a\"b<c").into_string();
+        let html = navigation(&Nav::token("a\"b<c")).into_string();
         assert!(html.contains("name=\"csrf\" value=\"a&quot;b&lt;c\""), "{html}");
+        assert!(!html.contains("unread"), "{html}");
+        let nav = Nav { csrf: "t".into(), who: "ann@example.com".into(), role: Some(Role::Viewer), unread: 3 };
+        let html = navigation(&nav).into_string();
+        assert!(html.contains("Notifications <span class=\"badge\" aria-label=\"3 unread\">3</span>"), "{html}");
+        assert!(html.contains("<span class=\"who\">ann@example.com (viewer)</span>"), "{html}");
     }
 }

@@ -1,11 +1,13 @@
 //! The operators' console: server-rendered pages in `tib serve`. An operator
-//! logs in with the admin token (`login`, [`crate::access::sessions`]); the overview shows
+//! logs in at the company's identity provider or with the admin token (`login`,
+//! [`crate::access::sessions`]) and acts under their name and role; the overview shows
 //! the integrations available to connect and the connected accounts
 //! (`overview`); the connect dialog connects one (`connect`); an
 //! account's page shows its runs, licenses and users and follows a sync live
 //! (`account`, `live`); the notifications page shows what admins were
 //! told (`notifications`); the company's views show one person across every account and the
-//! licenses in use with their holders (`company`); the OAuth callback page ends an authorization
+//! licenses in use with their holders (`company`); the operators' page shows the API tokens and
+//! the audit log (`operators`); the OAuth callback page ends an authorization
 //! (`callback`). Each page is a struct rendered by its template (maud, which
 //! escapes every value by construction) inside one layout (`layout`). Every
 //! page is self-contained (its style inline, nothing fetched from elsewhere,
@@ -23,6 +25,7 @@ mod layout;
 mod live;
 mod login;
 mod notifications;
+mod operators;
 mod overview;
 
 use std::sync::Arc;
@@ -44,6 +47,8 @@ pub fn router(web: Arc<Web>) -> Router {
     Router::new()
         .route("/", get(overview::overview))
         .route("/login", get(login::login_page).post(login::login))
+        .route("/login/sso", get(login::single_sign_on))
+        .route("/login/sso/callback", get(login::signed_on))
         .route("/logout", post(login::logout))
         .route("/connect/{integration}", get(connect::dialog).post(connect::submit))
         .route("/connections/{integration}/{account}", get(account::account_page).post(account::act))
@@ -55,6 +60,9 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/licenses", get(company::licenses))
         .route("/licenses/{integration}/{account}", get(company::holders))
         .route("/access-review", get(company::access_review))
+        .route("/operators", get(operators::operators))
+        .route("/operators/tokens", post(operators::add_token))
+        .route("/operators/tokens/{name}/remove", post(operators::remove_token))
         .route("/console.js", get(live::script))
         .route("/builder", get(builder::list))
         .route("/builder/new", post(builder::new))
@@ -76,9 +84,11 @@ pub fn router(web: Arc<Web>) -> Router {
 /// A logged-in operator: the request's session cookie names a live session.
 /// Without one, the request is sent to the login page.
 struct Operator {
-    /// The session's CSRF token, which every form of the page carries.
-    csrf: String,
+    /// The session as its pages show it: the CSRF token every form carries, who, what is unread.
+    nav: layout::Nav,
     session: String,
+    /// Who they are, from this request's address.
+    who: crate::access::operator::Actor,
 }
 
 impl FromRequestParts<Arc<Web>> for Operator {
@@ -90,15 +100,22 @@ impl FromRequestParts<Arc<Web>> for Operator {
             .flat_map(|v| v.split(';'))
             .find_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")).map(str::to_owned))
             .ok_or_else(|| Redirect::to("/login"))?;
-        let csrf = web.sessions.csrf(&session).ok_or_else(|| Redirect::to("/login"))?;
-        Ok(Operator { csrf, session })
+        let (csrf, mut who) = web.sessions.find(&session).ok_or_else(|| Redirect::to("/login"))?;
+        who.address = Some(web.client(parts));
+        // A count that cannot be read is no reason to refuse the page.
+        let unread = web.services.unread(&who.name).await.unwrap_or_else(|error| {
+            tracing::warn!(%error, "the unread notifications cannot be counted");
+            0
+        });
+        let nav = layout::Nav { csrf, who: who.name.clone(), role: Some(who.role), unread };
+        Ok(Operator { nav, session, who })
     }
 }
 
 impl Operator {
     /// The refusal of a form whose CSRF token is not this session's; `None` for one whose token is.
     fn refuses(&self, presented: &str) -> Option<Response> {
-        let forged = !crate::access::sessions::same(presented, &self.csrf);
+        let forged = !crate::access::sessions::same(presented, &self.nav.csrf);
         forged.then(|| {
             let page = layout::Problem { title: "Refused", message: "The form's CSRF token is missing or wrong." };
             layout::respond(StatusCode::FORBIDDEN, &page)
@@ -113,6 +130,7 @@ fn error_page(error: operate::Error) -> Response {
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "Not found"),
         ErrorKind::Conflict => (StatusCode::CONFLICT, "Conflict"),
         ErrorKind::Invalid => (StatusCode::UNPROCESSABLE_ENTITY, "Refused"),
+        ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "Not allowed"),
         ErrorKind::Failed => {
             tracing::error!(error = %error.message, "a page failed");
             let page = layout::Problem { title: "Error", message: "The server could not do it; its log says why." };

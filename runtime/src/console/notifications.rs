@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
 
-use super::layout::{self, Page, csrf_field, line, navigation};
+use super::layout::{self, Nav, Page, csrf_field, line, navigation};
 use super::{Operator, error_page};
 use crate::store::Notification;
 use crate::web::Web;
@@ -17,24 +17,27 @@ use crate::web::{account_path, when};
 const SHOWN: i64 = 200;
 
 pub(super) struct Notifications {
-    csrf: String,
+    nav: Nav,
     list: Vec<Notification>,
+    /// How many of the newest the operator had not seen before this page.
+    new: i64,
 }
 
 impl Render for Notifications {
     fn render(&self) -> Markup {
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "Notifications" }
             @if self.list.is_empty() {
                 p { "Admins have not been told anything yet." }
             } @else {
                 table #notifications {
                     thead { tr { th { "When" } th { "Connection" } th { "Kind" } th { "Message" } th { "Action" } } }
-                    tbody { @for n in &self.list {
+                    tbody { @for (i, n) in self.list.iter().enumerate() {
                         @let account = n.connection.as_deref().and_then(|name| name.split_once('/'));
+                        @let new = (i as i64) < self.new;
                         tr {
-                            td data-label="When" { (when(Some(n.created_at))) }
+                            td data-label="When" { (when(Some(n.created_at))) @if new { " " span.badge { "new" } } }
                             td data-label="Connection" {
                                 @match account {
                                     Some((integration, account)) => {
@@ -49,7 +52,7 @@ impl Render for Notifications {
                                 @if let Some((integration, account)) = account {
                                     @for (action, label) in actions(&n.kind) {
                                         form.inline method="post" action=(account_path(integration, account)) {
-                                            (csrf_field(&self.csrf))
+                                            (csrf_field(&self.nav))
                                             input type="hidden" name="action" value=(action);
                                             button type="submit" { (label) }
                                         }
@@ -93,11 +96,20 @@ impl Page for Notifications {
     }
 }
 
-pub(super) async fn notifications(State(web): State<Arc<Web>>, operator: Operator) -> Response {
-    match web.services.notifications(SHOWN).await {
-        Ok(list) => layout::respond(StatusCode::OK, &Notifications { csrf: operator.csrf, list }),
-        Err(error) => error_page(error),
+/// The page, the unread ones marked new; once shown, they are read.
+pub(super) async fn notifications(State(web): State<Arc<Web>>, mut operator: Operator) -> Response {
+    let list = match web.services.notifications(SHOWN).await {
+        Ok(list) => list,
+        Err(error) => return error_page(error),
+    };
+    if let Some(newest) = list.first()
+        && let Err(error) = web.services.mark_read(&operator.who.name, newest.id).await
+    {
+        tracing::warn!(%error, "the notifications cannot be marked read");
     }
+    // Shown now: none is unread any more.
+    let new = std::mem::take(&mut operator.nav.unread);
+    layout::respond(StatusCode::OK, &Notifications { nav: operator.nav, list, new })
 }
 
 #[cfg(test)]
@@ -113,7 +125,7 @@ mod tests {
             kind: "connection_disabled".to_owned(),
             message: "HTTP 401\n<b>no</b>".to_owned(),
         };
-        let html = Notifications { csrf: "t0k".to_owned(), list: vec![n] }.render().into_string();
+        let html = Notifications { nav: Nav::token("t0k"), list: vec![n], new: 1 }.render().into_string();
         assert!(
             html.contains(
                 "<td data-label=\"Connection\"><a href=\"/connections/acme/%3CProd%3E\">acme/&lt;Prod&gt;</a></td>\
@@ -130,7 +142,7 @@ mod tests {
             ),
             "{html}"
         );
-        let empty = Notifications { csrf: String::new(), list: vec![] }.render().into_string();
+        let empty = Notifications { nav: Nav::default(), list: vec![], new: 0 }.render().into_string();
         assert!(empty.contains("Admins have not been told anything yet."), "{empty}");
     }
 }

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
 
-use super::layout::{self, Page, line, navigation};
+use super::layout::{self, Nav, Page, line, navigation};
 use super::{Operator, error_page};
 use crate::api::views::{AuthKind, Integration};
 use crate::operate::{ConnectionState, Summary};
@@ -118,7 +118,7 @@ impl Totals {
 }
 
 pub(super) struct Overview {
-    pub csrf: String,
+    pub nav: Nav,
     pub done: Option<String>,
     /// Over every account, whatever is shown.
     pub totals: Totals,
@@ -137,7 +137,7 @@ pub(super) struct Overview {
 impl Render for Overview {
     fn render(&self) -> Markup {
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             (layout::done(self.done.as_deref()))
             h1 { "Connected accounts" }
             @let t = &self.totals;
@@ -263,13 +263,13 @@ pub(super) async fn overview(
     };
     let integrations = crate::integrations::all().into_iter().map(Integration::from).collect();
     let shadowed = crate::integrations::shadowed();
-    let page = select(operator.csrf, view, all, integrations, shadowed);
+    let page = select(operator.nav, view, all, integrations, shadowed);
     layout::respond(StatusCode::OK, &page)
 }
 
 /// The overview of `all` the accounts, as `view` searches, filters and pages them.
 fn select(
-    csrf: String,
+    nav: Nav,
     view: OverviewView,
     all: Vec<Summary>,
     integrations: Vec<Integration>,
@@ -289,7 +289,7 @@ fn select(
     let count = selected.len();
     let accounts = selected.into_iter().skip(from).take(ACCOUNTS_PER_PAGE).collect();
     Overview {
-        csrf,
+        nav,
         done: view.done,
         totals,
         selected: count,
@@ -351,7 +351,7 @@ mod tests {
         let view = OverviewView { done: Some("connected <b>".to_owned()), ..OverviewView::default() };
         let accounts = vec![summary("Dev <1>", false, Some("HTTP 500\n<html>"))];
         let page =
-            select("t0ken".to_owned(), view, accounts, vec![], vec![("specs/acme <x>.tib".into(), "acme".to_owned())]);
+            select(Nav::token("t0ken"), view, accounts, vec![], vec![("specs/acme <x>.tib".into(), "acme".to_owned())]);
         let html = page.render().into_string();
         assert!(html.contains("<a href=\"/connections/acme/Dev%20%3C1%3E\">acme/Dev &lt;1&gt;</a>"), "{html}");
         assert!(html.contains("class=\"state-disabled\">disabled: HTTP 401 &lt;Unauthorized&gt;</td>"), "{html}");
@@ -370,7 +370,7 @@ mod tests {
 
     #[test]
     fn with_no_account_the_overview_says_so() {
-        let page = select(String::new(), OverviewView::default(), vec![], vec![], vec![]);
+        let page = select(Nav::default(), OverviewView::default(), vec![], vec![], vec![]);
         assert!(page.render().into_string().contains("No account is connected yet"));
     }
 
@@ -379,23 +379,23 @@ mod tests {
         let mut accounts: Vec<Summary> = (0..250).map(|i| summary(&format!("Team {i:03}"), true, None)).collect();
         accounts.push(summary("Broken", true, Some("HTTP 500")));
         accounts.push(summary("Off", false, None));
-        let page = select(String::new(), view(""), accounts.clone(), vec![], vec![]);
+        let page = select(Nav::default(), view(""), accounts.clone(), vec![], vec![]);
         let expected = Totals { accounts: 252, failing: 1, held: 0, waiting: 0, disabled: 1, with_access: 3 * 252 };
         assert_eq!(page.totals, expected);
         assert_eq!((page.selected, page.accounts.len()), (252, 100), "a page of 100");
         let html = page.render().into_string();
         assert!(html.contains("1–100 of 252 accounts") && html.contains("from=100\">Next accounts"), "{html}");
 
-        let page = select(String::new(), view("q=TEAM%2012&from=0"), accounts.clone(), vec![], vec![]);
+        let page = select(Nav::default(), view("q=TEAM%2012&from=0"), accounts.clone(), vec![], vec![]);
         let names: Vec<String> = page.accounts.iter().map(|s| s.connection.account.clone()).collect();
         assert_eq!(names.len(), 10, "Team 120 to Team 129, in any case: {names:?}");
         assert_eq!(page.totals, expected, "the totals stay over every account");
 
-        let failing = select(String::new(), view("state=failing"), accounts.clone(), vec![], vec![]);
+        let failing = select(Nav::default(), view("state=failing"), accounts.clone(), vec![], vec![]);
         assert_eq!(failing.accounts.iter().map(|s| s.connection.account.as_str()).collect::<Vec<_>>(), ["Broken"]);
-        let other = select(String::new(), view("integration=okta"), accounts.clone(), vec![], vec![]);
+        let other = select(Nav::default(), view("integration=okta"), accounts.clone(), vec![], vec![]);
         assert!(other.accounts.is_empty() && other.render().into_string().contains("No account matches."));
-        let last = select(String::new(), view("from=200"), accounts, vec![], vec![]);
+        let last = select(Nav::default(), view("from=200"), accounts, vec![], vec![]);
         assert_eq!((last.from, last.accounts.len()), (200, 52));
         assert!(last.render().into_string().contains("from=100\">Previous accounts"));
     }

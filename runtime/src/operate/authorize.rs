@@ -14,6 +14,7 @@ use tib_support::spec::Auth;
 use url::Url;
 
 use super::{Error, Result, Services};
+use crate::access::operator::Actor;
 use crate::oauth::{endpoints, seal_tokens};
 use crate::store::{Connection, PendingAuthorization};
 
@@ -66,14 +67,17 @@ impl Services {
     }
 
     /// A new authorization for an account saved before (waiting, or whose tokens the provider revoked).
-    pub async fn authorize_again(&self, integration: &str, account: &str) -> Result<Authorization> {
-        let connection = self.find(integration, account).await?;
-        let spec = self.connector(integration)?.spec();
-        if !matches!(spec.auth, Auth::OAuthAuthorizationCode(_)) {
-            return Err(Error::conflict("only OAuth authorization code accounts are authorized"));
-        }
-        let credentials = self.sealing()?.credentials(&connection, spec).map_err(Error::failed)?;
-        self.start_authorization(&connection, spec, &credentials).await
+    pub async fn authorize_again(&self, by: &Actor, integration: &str, account: &str) -> Result<Authorization> {
+        self.change(by, "authorize again", &format!("{integration}/{account}"), async {
+            let connection = self.find(integration, account).await?;
+            let spec = self.connector(integration)?.spec();
+            if !matches!(spec.auth, Auth::OAuthAuthorizationCode(_)) {
+                return Err(Error::conflict("only OAuth authorization code accounts are authorized"));
+            }
+            let credentials = self.sealing()?.credentials(&connection, spec).map_err(Error::failed)?;
+            self.start_authorization(&connection, spec, &credentials).await
+        })
+        .await
     }
 
     /// The provider's redirect to `integration`'s callback: checked against its pending

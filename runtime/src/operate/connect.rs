@@ -9,6 +9,7 @@ use url::Url;
 
 use super::authorize::Authorization;
 use super::{Error, Result, Services};
+use crate::access::operator::Actor;
 use crate::schedule;
 use crate::store::{NewConnection, Upserted};
 
@@ -44,7 +45,15 @@ pub struct Connected {
 const MAX_ACCOUNT_LEN: usize = 200;
 
 impl Services {
-    pub async fn connect(&self, new: NewAccount) -> Result<Connected> {
+    /// Connects `new` for `by` (an admin): refused with nothing saved when it cannot be.
+    pub async fn connect(&self, by: &Actor, new: NewAccount) -> Result<Connected> {
+        let exists = self.find(&new.integration, &new.account).await.is_ok();
+        let verb = if exists { "connect again" } else { "connect" };
+        let target = format!("{}/{}", new.integration, new.account);
+        self.change(by, verb, &target, self.connect_now(new)).await
+    }
+
+    async fn connect_now(&self, new: NewAccount) -> Result<Connected> {
         let connector = self.connector(&new.integration)?;
         check(&new)?;
         let name = format!("{}/{}", new.integration, new.account);

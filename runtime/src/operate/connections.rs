@@ -2,6 +2,7 @@
 //! does to one (enable, disable, sync now, approve its held sync, disconnect).
 
 use super::{Error, Result, Services};
+use crate::access::operator::Actor;
 use crate::store::{self, Connection, Run};
 
 /// A connection with what its pages and listings show beside it.
@@ -76,6 +77,22 @@ pub enum Action {
     UnmarkDirectory,
 }
 
+impl Action {
+    /// What the audit log calls it.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Action::Enable => "enable",
+            Action::Disable => "disable",
+            Action::Sync => "sync now",
+            Action::Approve => "approve the held sync",
+            Action::Discard => "discard the held sync",
+            Action::Disconnect => "disconnect",
+            Action::MarkDirectory => "mark as directory",
+            Action::UnmarkDirectory => "unmark as directory",
+        }
+    }
+}
+
 impl Services {
     /// The connection `integration/account`.
     pub async fn find(&self, integration: &str, account: &str) -> Result<Connection> {
@@ -109,8 +126,13 @@ impl Services {
         .await
     }
 
-    /// Does `action` to `integration/account`; what happened, in words for the operator.
-    pub async fn act(&self, integration: &str, account: &str, action: Action) -> Result<String> {
+    /// Does `action` to `integration/account` for `by`; what happened, in words for the operator.
+    pub async fn act(&self, by: &Actor, integration: &str, account: &str, action: Action) -> Result<String> {
+        let target = format!("{integration}/{account}");
+        self.change(by, action.verb(), &target, self.act_now(integration, account, action)).await
+    }
+
+    async fn act_now(&self, integration: &str, account: &str, action: Action) -> Result<String> {
         let connection = self.find(integration, account).await?;
         let (name, id, now, policy) = (connection.name(), connection.id, self.clock.now(), self.policy);
         match action {

@@ -8,6 +8,7 @@ mod authorize;
 mod company;
 mod connect;
 mod connections;
+mod operators;
 mod users;
 
 use std::fmt;
@@ -16,6 +17,7 @@ pub use authorize::Authorization;
 pub use company::{AccessReview, DepartedAccount, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
 pub use connect::{Connected, NewAccount, Overrides, Shown};
 pub use connections::{Action, ConnectionState, Summary};
+pub use operators::{AuditPage, MadeToken};
 pub use users::{Account, AccountQuery, UsersPage};
 
 pub use crate::services::Services;
@@ -31,6 +33,8 @@ pub enum ErrorKind {
     Conflict,
     /// What was given is wrong: a credential missing, an override refused, a value out of range.
     Invalid,
+    /// Who asked may not: a viewer asking for a change.
+    Forbidden,
     /// The server could not do it: the store, the vault, a provider.
     Failed,
 }
@@ -52,6 +56,10 @@ impl Error {
 
     pub fn invalid(message: impl Into<String>) -> Error {
         Error { kind: ErrorKind::Invalid, message: message.into() }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Error {
+        Error { kind: ErrorKind::Forbidden, message: message.into() }
     }
 
     pub fn failed(message: impl Into<String>) -> Error {

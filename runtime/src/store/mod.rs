@@ -20,7 +20,7 @@ pub mod tables;
 
 /// Every aggregate's trait, for code that calls a backend by its own type rather than as a `dyn Store`.
 pub mod prelude {
-    pub use super::{Authorizations, Connections, Leases, Notifications, Runs, Store, Users};
+    pub use super::{Authorizations, Connections, Leases, Notifications, Operators, Runs, Store, Users};
 }
 
 use std::fmt;
@@ -724,6 +724,56 @@ pub trait Notifications: Send + Sync {
     fn notifications(&self, limit: i64) -> Result<Vec<Notification>>;
 }
 
+/// The operators' side of the store: named API tokens (kept by their hash, never the token),
+/// the audit log of every change, and how far each operator has read the notifications.
+pub trait Operators: Send + Sync {
+    /// Keeps a new token under its name; `false`, and nothing kept, when a token has that name.
+    fn add_token(&self, token: &ApiToken, hash: &str) -> Result<bool>;
+    /// The token whose SHA-256 (in hex) this is.
+    fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>>;
+    /// Every token, by name.
+    fn tokens(&self) -> Result<Vec<ApiToken>>;
+    /// Removes the token of this name; whether there was one.
+    fn remove_token(&self, name: &str) -> Result<bool>;
+    fn record(&self, entry: &AuditEntry) -> Result<()>;
+    /// The latest entries, newest first, older than `before` (an entry's id) when given.
+    fn audit(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// The operator has read every notification up to this id.
+    fn mark_read(&self, operator: &str, up_to: i64) -> Result<()>;
+    /// How many notifications came after the last one the operator read.
+    fn unread(&self, operator: &str) -> Result<i64>;
+}
+
+/// A named API token, as kept: its name and role; the token itself is shown once, at its making.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiToken {
+    pub name: String,
+    pub role: crate::access::operator::Role,
+    pub created_at: Time,
+    /// The operator who made it.
+    pub created_by: String,
+}
+
+/// One change an operator made or tried, as the audit log keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Given by the store; 0 in an entry not yet recorded.
+    pub id: i64,
+    pub at: Time,
+    /// Who: an email, a token's name, `admin`.
+    pub actor: String,
+    /// How they proved it ([`crate::access::operator::Via`]).
+    pub via: String,
+    /// From where: the client's address, or this machine.
+    pub address: String,
+    /// What: `connect`, `sync now`, `approve`, `add token` …
+    pub action: String,
+    /// To what: a connection, a token.
+    pub target: String,
+    /// `done`, or why it was refused or failed.
+    pub outcome: String,
+}
+
 /// OAuth: the authorizations under way, and a connection's tokens.
 pub trait Authorizations: Send + Sync {
     fn save_tokens(&self, id: i64, sealed: &[u8]) -> Result<()>;
@@ -735,7 +785,7 @@ pub trait Authorizations: Send + Sync {
 
 /// The runtime's storage, every aggregate of it: what the operations, the sync engine and the
 /// scheduler are given. Every method is one transaction.
-pub trait Store: Connections + Leases + Runs + Users + Company + Notifications + Authorizations {
+pub trait Store: Connections + Leases + Runs + Users + Company + Notifications + Operators + Authorizations {
     /// A short health line: reachable, schema version, integrity.
     fn health(&self) -> Result<String>;
 }

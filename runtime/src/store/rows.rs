@@ -4,7 +4,7 @@
 //! rows is read ([`Cells`]); the rest is here.
 
 use super::history::{Change, Event};
-use super::{Connection, Departed, LicenseHeld, Outcome, Person, Run, StoredUser, Time, UserRow};
+use super::{ApiToken, AuditEntry, Connection, Departed, LicenseHeld, Outcome, Person, Run, StoredUser, Time, UserRow};
 
 /// The columns a user row and a staged record share, in this order.
 pub(super) const USER_COLUMNS: &str = "external_id, email, username, full_name, first_name, last_name, role, \
@@ -138,6 +138,33 @@ pub(super) fn departed<R: Cells>(row: &R) -> Result<Departed, R::Error> {
 /// A row of [`super::filter::licenses_held`].
 pub(super) fn license_held<R: Cells>(row: &R) -> Result<LicenseHeld, R::Error> {
     Ok(LicenseHeld { connection_id: row.int(0)?, license: row.text(1)?, holders: row.int(2)?, unseen: row.int(3)? })
+}
+
+/// The columns of a named API token.
+pub(super) const TOKEN_COLUMNS: &str = "name, role, created_at, created_by";
+
+/// A row of [`TOKEN_COLUMNS`]. A role this build does not know reads as a viewer: the least a
+/// token of a newer tib could be.
+pub(super) fn api_token<R: Cells>(row: &R) -> Result<ApiToken, R::Error> {
+    let role = crate::access::operator::Role::parse(&row.text(1)?).unwrap_or(crate::access::operator::Role::Viewer);
+    Ok(ApiToken { name: row.text(0)?, role, created_at: row.int(2)?, created_by: row.text(3)? })
+}
+
+/// The columns of an audit entry.
+pub(super) const AUDIT_COLUMNS: &str = "id, at, actor, via, address, action, target, outcome";
+
+/// A row of [`AUDIT_COLUMNS`].
+pub(super) fn audit_entry<R: Cells>(row: &R) -> Result<AuditEntry, R::Error> {
+    Ok(AuditEntry {
+        id: row.int(0)?,
+        at: row.int(1)?,
+        actor: row.text(2)?,
+        via: row.text(3)?,
+        address: row.text(4)?,
+        action: row.text(5)?,
+        target: row.text(6)?,
+        outcome: row.text(7)?,
+    })
 }
 
 /// A row of [`HISTORY_COLUMNS`]; `None` for an event this build does not know.

@@ -26,7 +26,7 @@ pub use pages::{Note, Step};
 /// `/builder`: the integrations, to open one or start a new one.
 pub(super) async fn list(State(web): State<Arc<Web>>, operator: Operator, Query(query): Query<Done>) -> Response {
     let page = pages::List {
-        csrf: operator.csrf,
+        nav: operator.nav,
         done: query.done,
         specs: web.builder.specs.as_ref().map(|s| s.dir.display().to_string()),
         integrations: crate::integrations::all(),
@@ -67,7 +67,7 @@ fn outcome(web: &Web, operator: &Operator, draft: &str, step: Step, result: Resu
             let status = match error.kind {
                 ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
                 ErrorKind::Conflict => StatusCode::CONFLICT,
-                ErrorKind::NotFound | ErrorKind::Failed => return error_page(error),
+                ErrorKind::NotFound | ErrorKind::Forbidden | ErrorKind::Failed => return error_page(error),
             };
             respond(web, operator, draft, step, Some(Note::Problem(error.message)), status)
         }
@@ -121,7 +121,7 @@ fn respond(
 ) -> Response {
     let catalog = web.builder.catalog();
     let context = pages::Context {
-        csrf: &operator.csrf,
+        nav: &operator.nav,
         catalog: &catalog,
         public_url: &web.services.public_url,
         can_save: web.builder.specs.is_some(),
@@ -275,7 +275,7 @@ pub(super) async fn authorize(
     // A link, not a redirect: the Content-Security-Policy lets a form post only to this server.
     let page = started.and_then(|s| s).map(|url| {
         let back = step_path(&draft, Step::Test);
-        layout::respond(StatusCode::OK, &pages::Authorize { csrf: operator.csrf.clone(), url, back })
+        layout::respond(StatusCode::OK, &pages::Authorize { nav: operator.nav.clone(), url, back })
     });
     outcome(&web, &operator, &draft, Step::Test, page)
 }
@@ -409,8 +409,11 @@ pub(super) async fn save(
         return outcome(&web, &operator, &draft, Step::Review, Err(refused));
     };
     let catalog = web.builder.catalog();
-    let saved = web.builder.with(&operator.session, &draft, |d| save::save(specs, d, &catalog));
-    let page = saved.and_then(|s| s).map(|saved| {
+    let file = web.builder.with(&operator.session, &draft, |d| d.file_name()).unwrap_or_default();
+    let saving =
+        async { web.builder.with(&operator.session, &draft, |d| save::save(specs, d, &catalog)).and_then(|s| s) };
+    let saved = web.services.change(&operator.who, "save spec", &file, saving).await;
+    let page = saved.map(|saved| {
         let mut message =
             format!("saved to {}: {} is offered under Available to connect", saved.path.display(), saved.integration);
         if saved.compiled {

@@ -6,7 +6,7 @@ use tib_front::catalog::Catalog;
 use tib_front::diag::{Diagnostic, Severity};
 use url::Url;
 
-use super::super::layout::{Page, csrf_field, line, navigation};
+use super::super::layout::{Nav, Page, csrf_field, line, navigation};
 use super::{step_path, test_redirect_url};
 use crate::builder::form::{self, Auth, Endpoint, General, Labelled, Licenses, Mapping, Row, Rules, Status};
 use crate::builder::text::{self, Parsed};
@@ -63,7 +63,7 @@ impl Step {
 
 /// `/builder`: every integration, and a new one.
 pub(super) struct List {
-    pub csrf: String,
+    pub nav: Nav,
     pub done: Option<String>,
     /// The specs directory, when the builder may save.
     pub specs: Option<String>,
@@ -73,7 +73,7 @@ pub(super) struct List {
 impl Render for List {
     fn render(&self) -> Markup {
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             (super::super::layout::done(self.done.as_deref()))
             h1 { "Integration Builder" }
             @match &self.specs {
@@ -85,7 +85,7 @@ impl Render for List {
                 } }
             }
             form.inline method="post" action="/builder/new" {
-                (csrf_field(&self.csrf))
+                (csrf_field(&self.nav))
                 button #new-integration type="submit" { "New integration" }
             }
             h2 { "Integrations" }
@@ -103,7 +103,7 @@ impl Render for List {
                             }
                             td {
                                 form.inline method="post" action={ "/builder/open/" (percent_encode(&integration.id)) } {
-                                    (csrf_field(&self.csrf))
+                                    (csrf_field(&self.nav))
                                     button type="submit" { "Open in the builder" }
                                 }
                             }
@@ -136,7 +136,7 @@ pub enum Note {
 /// What every step's page is made with besides its draft.
 #[derive(Clone, Copy)]
 pub(super) struct Context<'a> {
-    pub csrf: &'a str,
+    pub nav: &'a Nav,
     pub catalog: &'a Catalog,
     /// This server's: redirect URLs are made from it.
     pub public_url: &'a Url,
@@ -146,7 +146,7 @@ pub(super) struct Context<'a> {
 
 /// One step of a draft.
 pub(super) struct Workspace {
-    csrf: String,
+    nav: Nav,
     draft: String,
     step: Step,
     name: String,
@@ -157,7 +157,8 @@ pub(super) struct Workspace {
 
 impl Workspace {
     pub fn new(draft: &Draft, step: Step, context: &Context<'_>, note: Option<Note>) -> Workspace {
-        let Context { csrf, catalog, public_url, can_save } = *context;
+        let Context { nav, catalog, public_url, can_save } = *context;
+        let csrf: &str = nav;
         let parsed = text::parse(&draft.text);
         let name = parsed.as_ref().ok().map(|p| General::read(p).app).filter(|n| !n.is_empty());
         let body = match (&parsed, step) {
@@ -178,7 +179,7 @@ impl Workspace {
             },
         };
         Workspace {
-            csrf: csrf.to_owned(),
+            nav: nav.clone(),
             draft: draft.id.clone(),
             step,
             name: name.unwrap_or_else(|| "New integration".to_owned()),
@@ -192,7 +193,7 @@ impl Workspace {
 impl Render for Workspace {
     fn render(&self) -> Markup {
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             @match &self.note {
                 Some(Note::Done(done)) => (super::super::layout::done(Some(done))),
                 Some(Note::Problem(problem)) => p.error role="alert" { (line(problem)) },
@@ -810,7 +811,7 @@ fn review(draft: &Draft, catalog: &Catalog, csrf: &str, can_save: bool) -> Marku
 
 /// The link to the provider, which opens beside the builder.
 pub(super) struct Authorize {
-    pub csrf: String,
+    pub nav: Nav,
     pub url: Url,
     pub back: String,
 }
@@ -818,7 +819,7 @@ pub(super) struct Authorize {
 impl Render for Authorize {
     fn render(&self) -> Markup {
         html! {
-            (navigation(&self.csrf))
+            (navigation(&self.nav))
             h1 { "Authorize the test" }
             p { "The provider opens in a new tab: allow access there; it sends you back to this server, which keeps the token for this builder session only." }
             p { a.button #open-provider href=(self.url) target="_blank" rel="noopener" { "Open the provider" } }

@@ -22,6 +22,7 @@ mod company;
 mod connections;
 mod leases;
 mod notifications;
+mod operators;
 mod runs;
 mod schema;
 mod users;

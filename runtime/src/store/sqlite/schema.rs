@@ -142,4 +142,29 @@ CREATE TABLE directories (
 CREATE INDEX users_by_person ON users (lower(email));
 CREATE INDEX users_by_user_name ON users (connection_id, lower(COALESCE(username, email)));
 "#,
+    // Operators by name: named API tokens (by their SHA-256; the token itself is never kept), the
+    // audit log of every change, and how far each operator has read the notifications.
+    r#"
+CREATE TABLE api_tokens (
+    name            TEXT PRIMARY KEY,
+    hash            TEXT NOT NULL UNIQUE,
+    role            TEXT NOT NULL,
+    created_at      INTEGER NOT NULL,
+    created_by      TEXT NOT NULL
+);
+CREATE TABLE audit (
+    id              INTEGER PRIMARY KEY,
+    at              INTEGER NOT NULL,
+    actor           TEXT NOT NULL,
+    via             TEXT NOT NULL,
+    address         TEXT NOT NULL,
+    action          TEXT NOT NULL,
+    target          TEXT NOT NULL,
+    outcome         TEXT NOT NULL
+);
+CREATE TABLE notification_reads (
+    operator        TEXT PRIMARY KEY,
+    last_read       INTEGER NOT NULL
+);
+"#,
 ];
