@@ -10,13 +10,13 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Nav, Page, csrf_field, line, navigation};
+use super::layout::{self, Nav, Page, ago, app_time, csrf_field, line, navigation};
 use super::overview::{last_sync, next_sync, state_text};
 use super::{Operator, done, error_page};
 use crate::operate::{Account, AccountQuery, Action, ConnectionState};
-use crate::store::{Run, StoredUser, UserOrder, UserQuery};
+use crate::store::{Run, StoredUser, Time, UserOrder, UserQuery};
 use crate::web::Web;
-use crate::web::{account_path, percent_encode, when};
+use crate::web::{account_path, percent_encode};
 
 #[derive(Deserialize)]
 pub(super) struct UserView {
@@ -64,11 +64,6 @@ fn duration(run: &Run) -> String {
         }
         None => "running".to_owned(),
     }
-}
-
-/// An RFC 3339 time as the console shows times; as stored when it is not one.
-fn to_the_minute(time: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(time).map_or_else(|_| time.to_owned(), |t| when(Some(t.timestamp())))
 }
 
 /// The users the page shows: searched, filtered by access, sorted, from an offset.
@@ -119,7 +114,7 @@ impl Render for AccountPage {
             h1 { (c.name()) }
             p { "State: " strong #state class=(class) { (line(&state)) } }
             p {
-                "Last sync " (last_sync(summary)) " · next sync " (next_sync(summary))
+                "Last sync " (last_sync(summary, self.nav.now)) " · next sync " (next_sync(summary, self.nav.now))
                 " · users with access " (summary.with_access) " of " (summary.users) " stored (those gone from the app included)"
             }
             @if let Some(error) = last_error {
@@ -135,7 +130,7 @@ impl Render for AccountPage {
             }
             script src="/console.js" defer {}
             (self.actions(&path))
-            (runs_table(&self.account.runs))
+            (runs_table(&self.account.runs, self.nav.now))
             (licenses_table(&self.account.licenses))
             (self.users_section(&path))
         }
@@ -225,7 +220,7 @@ impl AccountPage {
                     th { "Email" } th { "Name" } th { "Status" } th { "Role" } th { "Groups" } th { "Licenses" }
                     th { "Last seen" } th { "Custom fields" } th { "Access" }
                 } }
-                tbody { @for user in users { (user_row(user)) } }
+                tbody { @for user in users { (user_row(user, self.nav.now)) } }
             }
             @if s.from > 0 || shown_to < selected {
                 p {
@@ -237,7 +232,7 @@ impl AccountPage {
     }
 }
 
-fn runs_table(runs: &[Run]) -> Markup {
+fn runs_table(runs: &[Run], now: Time) -> Markup {
     html! {
         h2 { "Runs" }
         @if runs.is_empty() {
@@ -251,7 +246,7 @@ fn runs_table(runs: &[Run]) -> Markup {
                 tbody { @for run in runs {
                     @let dropped: Vec<String> = run.dropped_reasons.iter().map(|(reason, n)| format!("{n} {reason}")).collect();
                     tr {
-                        td data-label="Started" { (when(Some(run.started_at))) }
+                        td data-label="Started" { (ago(Some(run.started_at), now)) }
                         td data-label="Outcome" { (run.outcome.as_str()) }
                         td data-label="Took" { (duration(run)) }
                         td data-label="Pages" {
@@ -289,7 +284,7 @@ fn licenses_table(licenses: &[(String, i64)]) -> Markup {
     }
 }
 
-fn user_row(stored: &StoredUser) -> Markup {
+fn user_row(stored: &StoredUser, now: Time) -> Markup {
     let u = &stored.user;
     let access = layout::access(stored);
     // The role the spec maps, then the roles the app lists besides it.
@@ -308,7 +303,7 @@ fn user_row(stored: &StoredUser) -> Markup {
             td data-label="Role" { (line(&roles.join(", "))) }
             td data-label="Groups" { (line(&u.groups.join(", "))) }
             td data-label="Licenses" { (line(&u.licenses.join(", "))) }
-            td data-label="Last seen" { (seen.map(to_the_minute).unwrap_or_default()) }
+            td data-label="Last seen" { (app_time(seen, now)) }
             td data-label="Custom fields" { dl.fields { @for name in u.custom_fields.keys() { dt { (name) } dd { (line(&u.custom_text(name))) } } } }
             td data-label="Access" { (access) }
         }
@@ -497,7 +492,8 @@ mod tests {
             ),
             "{html}"
         );
-        assert!(html.contains("<td data-label=\"Last seen\">2026-01-02 03:04</td>"), "{html}");
+        let seen = "<time datetime=\"2026-01-02T03:04:05Z\" title=\"2026-01-02 03:04 UTC\">2026-01-02</time>";
+        assert!(html.contains(&format!("<td data-label=\"Last seen\">{seen}</td>")), "{html}");
         assert!(html.contains("51–51 of 120 users"), "{html}");
         let previous = "href=\"/connections/acme/Prod%20%3CEU%3E?sort=name&amp;from=0&amp;q=a%26b&amp;access=true\"";
         assert!(html.contains(previous), "{html}");

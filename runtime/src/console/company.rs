@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Nav, Page, access, line, navigation};
+use super::layout::{self, Nav, Page, access, app_time, line, navigation};
 use super::{Operator, error_page};
 use crate::api::DEFAULT_UNSEEN_DAYS;
 use crate::operate::{AccessReview, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount};
@@ -62,12 +62,6 @@ fn holders_path(integration: &str, account: &str, license: &str, unseen: Option<
         path.push_str(&format!("&unseen={days}"));
     }
     path
-}
-
-/// An app's time (RFC 3339) as the console shows times; as the app gave it when it is not one.
-fn app_time(time: Option<&str>) -> String {
-    time.map(|t| chrono::DateTime::parse_from_rfc3339(t).map_or_else(|_| t.to_owned(), |t| when(Some(t.timestamp()))))
-        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// The later of the last sign-in and the last activity an app gives for a user.
@@ -121,7 +115,7 @@ impl Render for PeoplePage {
                             td data-label="Name" { (line(p.name.as_deref().unwrap_or(""))) }
                             td data-label="Accounts" { (p.accounts) }
                             td data-label="With access" { (p.with_access) }
-                            td data-label="Last seen" { (app_time(p.last_seen_at.as_deref())) }
+                            td data-label="Last seen" { (app_time(p.last_seen_at.as_deref(), self.nav.now)) }
                         }
                     } }
                 }
@@ -237,7 +231,7 @@ impl Render for PersonPage {
                         td data-label="Access" { (access(&a.user)) }
                         td data-label="Licenses" { (line(&u.licenses.join(", "))) }
                         td data-label="Role" { (line(u.role.as_deref().unwrap_or(""))) }
-                        td data-label="Last seen" { (app_time(seen(&a.user))) }
+                        td data-label="Last seen" { (app_time(seen(&a.user), self.nav.now)) }
                     }
                 } }
             }
@@ -447,7 +441,7 @@ impl Render for HoldersPage {
                         td data-label="Name" { (line(&u.name())) }
                         td data-label="Status" { (line(&u.status)) }
                         td data-label="Role" { (line(u.role.as_deref().unwrap_or(""))) }
-                        td data-label="Last seen" { (app_time(seen(holder))) }
+                        td data-label="Last seen" { (app_time(seen(holder), self.nav.now)) }
                     }
                 } }
             }
@@ -541,7 +535,7 @@ impl Render for ReviewPage {
                                 td data-label="Account" { a href=(account_path(&c.integration, &c.account)) { (line(&c.account)) } }
                                 td data-label="Why" { @if d.in_directory { "left: not active in the directory" } @else { "not in the directory" } }
                                 td data-label="Licenses" { (line(&u.user.licenses.join(", "))) }
-                                td data-label="Last seen" { (app_time(seen(u))) }
+                                td data-label="Last seen" { (app_time(seen(u), self.nav.now)) }
                             }
                         } }
                     }

@@ -7,6 +7,8 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, Render, html};
 
 use crate::access::operator::Role;
+use crate::store::Time;
+use crate::web::when;
 
 /// A page: its title, and its body as its template renders it.
 pub(super) trait Page: Render {
@@ -72,6 +74,8 @@ pub(super) struct Nav {
     pub who: String,
     pub role: Option<Role>,
     pub unread: i64,
+    /// When the page is made: its times are told from it ("3 h ago").
+    pub now: Time,
 }
 
 impl Nav {
@@ -117,6 +121,37 @@ pub(super) fn navigation(nav: &Nav) -> Markup {
             }
         }
     }
+}
+
+/// A time as an operator reads it at a glance ("3 h ago", "in 20 min"), with the exact time, its
+/// zone named, on hover (and for machines, in `datetime`); `-` for none.
+pub(super) fn ago(at: Option<Time>, now: Time) -> Markup {
+    let Some(instant) = at.and_then(|t| chrono::DateTime::from_timestamp(t, 0)) else { return html! { "-" } };
+    let exact = format!("{} UTC", when(at));
+    html! { time datetime=(instant.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) title=(exact) { (relative(instant.timestamp(), now)) } }
+}
+
+/// An app's time (RFC 3339) as [`ago`] shows it; as the app gave it when it is not one.
+pub(super) fn app_time(time: Option<&str>, now: Time) -> Markup {
+    match time.map(chrono::DateTime::parse_from_rfc3339) {
+        None => html! { "-" },
+        Some(Ok(at)) => ago(Some(at.timestamp()), now),
+        Some(Err(_)) => html! { (line(time.unwrap_or_default())) },
+    }
+}
+
+/// How long before or after `now` a time is, in the largest unit that reads plainly; beyond two
+/// months, the day itself.
+fn relative(at: Time, now: Time) -> String {
+    let seconds = (now - at).unsigned_abs();
+    let amount = match seconds {
+        0..60 => return if at > now { "in a moment" } else { "just now" }.to_owned(),
+        60..3600 => format!("{} min", seconds / 60),
+        3600..172_800 => format!("{} h", seconds / 3600),
+        172_800..5_184_000 => format!("{} days", seconds / 86_400),
+        _ => return when(Some(at)).chars().take(10).collect(),
+    };
+    if at > now { format!("in {amount}") } else { format!("{amount} ago") }
 }
 
 /// What an action did, shown once at the top of the page it went back to.
@@ -182,11 +217,28 @@ mod tests {
     }
 
     #[test]
+    fn times_read_relative_with_the_exact_time_and_its_zone_on_hover() {
+        let now = 1_000_000;
+        let shown = |at: Option<Time>| ago(at, now).into_string();
+        assert_eq!(
+            shown(Some(now - 3 * 3600 - 5)),
+            "<time datetime=\"1970-01-12T10:46:35Z\" title=\"1970-01-12 10:46 UTC\">3 h ago</time>"
+        );
+        assert!(shown(Some(now - 30)).contains(">just now<"));
+        assert!(shown(Some(now + 20 * 60)).contains(">in 20 min<"));
+        assert!(shown(Some(now - 3 * 86_400)).contains(">3 days ago<"));
+        assert!(shown(Some(now + 400 * 86_400)).contains(">1971-02-16<"));
+        assert_eq!(shown(None), "-");
+        assert!(app_time(Some("1970-01-12T13:46:40+00:00"), now).into_string().contains(">just now<"));
+        assert_eq!(app_time(Some("last <week>"), now).into_string(), "last &lt;week&gt;");
+    }
+
+    #[test]
     fn the_navigation_carries_the_csrf_token_escaped() {
         let html = navigation(&Nav::token("a\"b<c")).into_string();
         assert!(html.contains("name=\"csrf\" value=\"a&quot;b&lt;c\""), "{html}");
         assert!(!html.contains("unread"), "{html}");
-        let nav = Nav { csrf: "t".into(), who: "ann@example.com".into(), role: Some(Role::Viewer), unread: 3 };
+        let nav = Nav { csrf: "t".into(), who: "ann@example.com".into(), role: Some(Role::Viewer), unread: 3, now: 0 };
         let html = navigation(&nav).into_string();
         assert!(html.contains("Notifications <span class=\"badge\" aria-label=\"3 unread\">3</span>"), "{html}");
         assert!(html.contains("<span class=\"who\">ann@example.com (viewer)</span>"), "{html}");

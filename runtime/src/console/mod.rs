@@ -107,7 +107,8 @@ impl FromRequestParts<Arc<Web>> for Operator {
             tracing::warn!(%error, "the unread notifications cannot be counted");
             0
         });
-        let nav = layout::Nav { csrf, who: who.name.clone(), role: Some(who.role), unread };
+        let nav =
+            layout::Nav { csrf, who: who.name.clone(), role: Some(who.role), unread, now: web.services.clock.now() };
         Ok(Operator { nav, session, who })
     }
 }

@@ -7,11 +7,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
 
-use super::layout::{self, Nav, Page, csrf_field, line, navigation};
+use super::layout::{self, Nav, Page, ago, csrf_field, line, navigation};
 use super::{Operator, error_page};
 use crate::store::Notification;
 use crate::web::Web;
-use crate::web::{account_path, when};
+use crate::web::account_path;
 
 /// Notifications the page lists: the newest.
 const SHOWN: i64 = 200;
@@ -37,7 +37,7 @@ impl Render for Notifications {
                         @let account = n.connection.as_deref().and_then(|name| name.split_once('/'));
                         @let new = (i as i64) < self.new;
                         tr {
-                            td data-label="When" { (when(Some(n.created_at))) @if new { " " span.badge { "new" } } }
+                            td data-label="When" { (ago(Some(n.created_at), self.nav.now)) @if new { " " span.badge { "new" } } }
                             td data-label="Connection" {
                                 @match account {
                                     Some((integration, account)) => {

@@ -9,12 +9,12 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Nav, Page, csrf_field, line, navigation};
+use super::layout::{self, Nav, Page, ago, csrf_field, line, navigation};
 use super::{Operator, done, error_page};
 use crate::access::operator::Role;
 use crate::operate::{AuditPage, MadeToken};
 use crate::store::ApiToken;
-use crate::web::{Web, percent_encode, when};
+use crate::web::{Web, percent_encode};
 
 /// Audit entries a page shows.
 const AUDIT_PAGE: i64 = 100;
@@ -59,7 +59,7 @@ impl Render for OperatorsPage {
                         tr {
                             td data-label="Name" { (token.name) }
                             td data-label="Role" { (token.role) }
-                            td data-label="Made" { (when(Some(token.created_at))) " UTC" }
+                            td data-label="Made" { (ago(Some(token.created_at), self.nav.now)) }
                             td data-label="By" { (token.created_by) }
                             td data-label="Action" {
                                 form.inline method="post" action=(format!("/operators/tokens/{}/remove", percent_encode(&token.name))) {
@@ -88,10 +88,10 @@ impl Render for OperatorsPage {
                 p { "Nothing has been changed yet." }
             } @else {
                 table #audit {
-                    thead { tr { th { "When (UTC)" } th { "Who" } th { "From" } th { "Action" } th { "Target" } th { "Outcome" } } }
+                    thead { tr { th { "When" } th { "Who" } th { "From" } th { "Action" } th { "Target" } th { "Outcome" } } }
                     tbody { @for e in &self.audit.entries {
                         tr {
-                            td data-label="When (UTC)" { (when(Some(e.at))) }
+                            td data-label="When" { (ago(Some(e.at), self.nav.now)) }
                             td data-label="Who" { (line(&e.actor)) " " small { "(" (e.via) ")" } }
                             td data-label="From" { (e.address) }
                             td data-label="Action" { (e.action) }

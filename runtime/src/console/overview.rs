@@ -8,13 +8,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
 
-use super::layout::{self, Nav, Page, line, navigation};
+use super::layout::{self, Nav, Page, ago, line, navigation};
 use super::{Operator, error_page};
 use crate::api::views::{AuthKind, Integration};
 use crate::operate::{ConnectionState, Summary};
-use crate::store::Outcome;
+use crate::store::{Outcome, Time};
 use crate::web::Web;
-use crate::web::{account_path, percent_encode, when};
+use crate::web::{account_path, percent_encode};
 
 /// A connection's state in words, with its reason (the API's message and its hint when the error
 /// policy disabled it), and its style.
@@ -38,17 +38,17 @@ pub(super) fn state_text(summary: &Summary) -> (String, &'static str) {
 }
 
 /// When a connection last synced, and how that ended.
-pub(super) fn last_sync(summary: &Summary) -> String {
-    summary
-        .last_run
-        .as_ref()
-        .map_or_else(|| "never".to_owned(), |r| format!("{} ({})", when(Some(r.started_at)), r.outcome.as_str()))
+pub(super) fn last_sync(summary: &Summary, now: Time) -> Markup {
+    match &summary.last_run {
+        None => html! { "never" },
+        Some(run) => html! { (ago(Some(run.started_at), now)) " (" (run.outcome.as_str()) ")" },
+    }
 }
 
 /// When a connection syncs next: `-` when disabled.
-pub(super) fn next_sync(summary: &Summary) -> String {
+pub(super) fn next_sync(summary: &Summary, now: Time) -> Markup {
     let c = &summary.connection;
-    if c.enabled { when(Some(c.next_sync_at)) } else { "-".to_owned() }
+    ago(c.enabled.then_some(c.next_sync_at), now)
 }
 
 /// Accounts shown on one page of the overview.
@@ -176,7 +176,7 @@ impl Render for Overview {
                         th { "Account" } th { "State" } th { "Last sync" } th { "Next sync" }
                         th { "Users with access / stored" } th { "Last error" }
                     } }
-                    tbody { @for summary in &self.accounts { (account_row(summary)) } }
+                    tbody { @for summary in &self.accounts { (account_row(summary, self.nav.now)) } }
                 }
                 @if self.from > 0 || self.from + self.accounts.len() < self.selected {
                     p {
@@ -199,7 +199,7 @@ impl Render for Overview {
     }
 }
 
-fn account_row(summary: &Summary) -> Markup {
+fn account_row(summary: &Summary, now: Time) -> Markup {
     let c = &summary.connection;
     let (state, class) = state_text(summary);
     let error = summary.last_run.as_ref().and_then(|r| r.error.as_deref()).unwrap_or_default();
@@ -210,8 +210,8 @@ fn account_row(summary: &Summary) -> Markup {
                 @if summary.directory { " " small { "(directory)" } }
             }
             td data-label="State" class=(class) { (line(&state)) }
-            td data-label="Last sync" { (last_sync(summary)) }
-            td data-label="Next sync" { (next_sync(summary)) }
+            td data-label="Last sync" { (last_sync(summary, now)) }
+            td data-label="Next sync" { (next_sync(summary, now)) }
             td data-label="Users with access / stored" { (summary.with_access) " / " (summary.users) }
             td.error data-label="Last error" { (line(error)) }
         }
