@@ -45,6 +45,7 @@ try {
     if (slow) {
       // A quick sync may end, and the page load again, before its first page is read.
       if (!(await text("[role=status]")).includes("is due now")) await fail("sync now should say so", page);
+      if (!(await page.$("#actions button[disabled]:has-text('Sync')"))) await fail("sync now cannot be pressed twice", page);
       await page.waitForSelector("#live:not([hidden])", { timeout: 20000 });
       if (!(await text("#live")).includes("Syncing now")) await fail("the live view should show the sync running", page);
       await page.screenshot({ path: `${screenshots}/live.png`, fullPage: true });

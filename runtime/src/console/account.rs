@@ -159,7 +159,15 @@ impl AccountPage {
             p #actions {
                 @match state {
                     ConnectionState::Enabled | ConnectionState::Held => {
-                        (form("sync", "Sync now")) (form("disable", "Disable"))
+                        // Pressed already, or running: not a second time.
+                        @if self.account.progress.running {
+                            button #sync type="button" disabled { "Syncing…" } " "
+                        } @else if c.enabled && c.next_sync_at <= self.nav.now {
+                            button #sync type="button" disabled { "Sync due now" } " "
+                        } @else {
+                            (form("sync", "Sync now"))
+                        }
+                        (form("disable", "Disable"))
                     }
                     ConnectionState::Disabled => { (form("enable", "Enable")) }
                     ConnectionState::WaitingForAuthorization => {}

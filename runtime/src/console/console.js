@@ -1,8 +1,13 @@
 // The console's one script: an account page follows its syncs live. The
 // server sends the progress as server-sent events; when a sync ends that
 // had not ended when the page was made (or that sync now asked for), the page
-// loads again, showing the new run and how it ended.
+// loads again, showing the new run and how it ended. A button pressed cannot
+// be pressed again while the page it leads to loads.
 "use strict";
+for (const form of document.querySelectorAll("form")) {
+  // After the form's data is taken: a disabled button sends nothing.
+  form.addEventListener("submit", (event) => setTimeout(() => { if (event.submitter) event.submitter.disabled = true; }));
+}
 const live = document.getElementById("live");
 if (live) {
   const source = new EventSource(live.dataset.events);
@@ -13,6 +18,8 @@ if (live) {
   source.addEventListener("progress", (event) => {
     const progress = JSON.parse(event.data);
     if (progress.running) {
+      const sync = document.querySelector("#actions form:has(input[value=sync]) button");
+      if (sync) sync.disabled = true;
       live.hidden = false;
       live.textContent = `Syncing now: ${progress.pages} pages, ${progress.users} users so far`;
     } else if (progress.sync !== shown || !live.hidden || (since !== null && progress.sync > since)) {
