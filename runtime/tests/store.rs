@@ -289,7 +289,36 @@ on_both_backends!(
     the_access_review_finds_who_left_the_directory_and_who_has_no_account,
     tokens_are_found_by_their_hash_and_names_are_unique,
     the_audit_log_pages_newest_first_and_unread_notifications_are_counted_per_operator,
+    users_are_read_by_when_they_last_changed_and_in_either_order,
 );
+
+fn users_are_read_by_when_they_last_changed_and_in_either_order(backend: &Backend) {
+    let store = backend.open();
+    let (id, _) = connect(store.as_ref(), "acme", "Prod");
+    // The first sync records no history: its users last changed when first seen.
+    sync(store.as_ref(), id, &users(0..5), 100);
+    let mut second = users(0..4);
+    second[1].name = Some(Name::Full("Renamed".into()));
+    sync(store.as_ref(), id, &second, 200);
+    sync(store.as_ref(), id, &[second.clone(), users(5..6)].concat(), 300);
+    let read = |query: UserQuery| -> Vec<(String, i64)> {
+        let found = store.find_users(id, &query).expect("read");
+        found.into_iter().map(|u| (u.user.external_id, u.modified_at)).collect()
+    };
+    let at =
+        |pairs: &[(&str, i64)]| -> Vec<(String, i64)> { pairs.iter().map(|(i, t)| ((*i).to_owned(), *t)).collect() };
+    // Changed (1), marked deleted (4), appeared (5); the others as first seen.
+    let oldest_first = read(UserQuery { order: UserOrder::Modified, ..UserQuery::default() });
+    assert_eq!(oldest_first, at(&[("0", 100), ("2", 100), ("3", 100), ("1", 200), ("4", 200), ("5", 300)]));
+    let newest_first = read(UserQuery { order: UserOrder::Modified, reversed: true, ..UserQuery::default() });
+    assert_eq!(newest_first, at(&[("5", 300), ("4", 200), ("1", 200), ("3", 100), ("2", 100), ("0", 100)]));
+    let since = read(UserQuery { modified_after: Some(150), ..UserQuery::default() });
+    assert_eq!(since, at(&[("1", 200), ("4", 200), ("5", 300)]));
+    assert_eq!(read(UserQuery { modified_after: Some(200), ..UserQuery::default() }), at(&[("5", 300)]));
+    let by_name =
+        read(UserQuery { order: UserOrder::UserName, reversed: true, limit: Some(2), ..UserQuery::default() });
+    assert_eq!(by_name.iter().map(|(i, _)| i.as_str()).collect::<Vec<_>>(), ["5", "4"]);
+}
 
 fn tokens_are_found_by_their_hash_and_names_are_unique(backend: &Backend) {
     use tib_runtime::access::operator::Role;

@@ -36,11 +36,12 @@ check(f"a ListResponse of 10 from {users}", isinstance(first, ListResponse) and 
 check(f"totalResults is every user ({first.total_results})", first.total_results == users)
 check("startIndex and itemsPerPage", first.start_index == 1 and first.items_per_page == 10)
 
-seen = set()
+seen, all_names = set(), []
 start = 1
 while start <= users:
     page = scim.query(user_model, query_parameters=SearchRequest(start_index=start, count=100))
     seen.update(u.id for u in page.resources or [])
+    all_names.extend(u.user_name.lower() for u in page.resources or [])
     start += 100
 check(f"pages by startIndex cover every user once ({len(seen)} of {users})", len(seen) == users)
 
@@ -58,4 +59,13 @@ present = scim.query(user_model, query_parameters=SearchRequest(filter="external
 check("pr, and count=0 for the total alone", present.total_results == users and not present.resources)
 contains = scim.query(user_model, query_parameters=SearchRequest(filter='emails.value co "er42@"'))
 check("co", [u.emails[0].value for u in contains.resources or []] == ["user42@acme.example"])
+descending = scim.query(user_model, query_parameters=SearchRequest(sort_by="userName", sort_order="descending", count=20))
+names = [u.user_name.lower() for u in descending.resources or []]
+check(f"sortBy userName descending: the last 20 names first ({names[:3]})", names == sorted(all_names, reverse=True)[:20])
+changed = read.meta.last_modified if read.meta else None
+check("meta.lastModified", changed is not None)
+newer = scim.query(user_model, query_parameters=SearchRequest(filter=f'meta.lastModified gt "{changed.isoformat()}"', count=0))
+check(f"no user changed after the sync ({newer.total_results})", newer.total_results == 0)
+since = scim.query(user_model, query_parameters=SearchRequest(filter=f'meta.lastModified ge "{changed.isoformat()}"', count=0))
+check(f"every user changed at the sync ({since.total_results})", since.total_results == users)
 print(f"scim2-client read {users} users through discovery, pages, filters and a read by id")

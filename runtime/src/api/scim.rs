@@ -2,7 +2,8 @@
 //! at `/scim/v2/{integration}/{account}`, for the products that consume the
 //! users: `/Users` (a ListResponse paged by `startIndex` and `count`,
 //! filtered with `eq`, `co`, `sw`, `pr` and `and` on `userName`,
-//! `emails.value`, `active` and `externalId`, and `groups.value eq`), the same as a
+//! `emails.value`, `active` and `externalId`, `groups.value eq`, and `meta.lastModified gt` or `ge`
+//! for incremental readers; sorted by `sortBy` and `sortOrder`), the same as a
 //! `POST /Users/.search`, `/Users/{id}`, each with `attributes` and `excludedAttributes`, and the
 //! discovery endpoints `/ServiceProviderConfig`, `/Schemas` and `/ResourceTypes` (each schema and
 //! resource type by its id too). Unknown routes and writes answer SCIM errors (404, 405). Licenses are `entitlements`, roles `roles`, groups
@@ -21,7 +22,7 @@ use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::store::{Condition, FieldTest, StoredUser, UserField, UserQuery};
+use crate::store::{Condition, FieldTest, StoredUser, UserField, UserOrder, UserQuery};
 use crate::web::Web;
 use crate::web::percent_encode;
 
@@ -92,6 +93,8 @@ struct ListParams {
     attributes: Option<String>,
     /// Comma-separated attribute paths: these are not returned.
     excluded_attributes: Option<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
 }
 
 /// What `attributes` or `excludedAttributes` holds, as paths.
@@ -115,14 +118,41 @@ struct SearchRequest {
     attributes: Vec<String>,
     #[serde(default)]
     excluded_attributes: Vec<String>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
 }
 
-/// Which users a list answers, and which of their attributes.
+/// Which users a list answers, in which order, and which of their attributes.
 struct Listing {
     filter: Option<String>,
     start_index: Option<i64>,
     count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
     shown: Shown,
+}
+
+/// The order `sortBy` and `sortOrder` ask for (RFC 7644 §3.4.2.3): ascending unless said, by
+/// external id when no attribute is named.
+fn sorted(sort_by: Option<&str>, sort_order: Option<&str>) -> Result<(UserOrder, bool), String> {
+    let order = match sort_by.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("id" | "externalid") => UserOrder::ExternalId,
+        Some("username") => UserOrder::UserName,
+        Some("emails" | "emails.value") => UserOrder::Email,
+        Some("displayname" | "name.formatted") => UserOrder::Name,
+        Some("meta.lastmodified") => UserOrder::Modified,
+        Some(other) => {
+            return Err(format!(
+                "`{other}` cannot be sorted on: userName, emails.value, displayName, externalId and meta.lastModified can"
+            ));
+        }
+    };
+    let reversed = match sort_order.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("ascending") => false,
+        Some("descending") => true,
+        Some(other) => return Err(format!("sortOrder is `ascending` or `descending`, not `{other}`")),
+    };
+    Ok((order, reversed))
 }
 
 async fn users(
@@ -134,7 +164,14 @@ async fn users(
         return error(StatusCode::BAD_REQUEST, Some("invalidValue"), "startIndex and count are numbers");
     };
     let shown = Shown::new(paths(params.attributes.as_deref()), paths(params.excluded_attributes.as_deref()));
-    let listing = Listing { filter: params.filter, start_index: params.start_index, count: params.count, shown };
+    let listing = Listing {
+        filter: params.filter,
+        start_index: params.start_index,
+        count: params.count,
+        sort_by: params.sort_by,
+        sort_order: params.sort_order,
+        shown,
+    };
     list_users(&web, &integration, &account, listing).await
 }
 
@@ -148,20 +185,39 @@ async fn search(
         Err(rejection) => return error(StatusCode::BAD_REQUEST, Some("invalidSyntax"), rejection.body_text()),
     };
     let shown = Shown::new(request.attributes, request.excluded_attributes);
-    let listing = Listing { filter: request.filter, start_index: request.start_index, count: request.count, shown };
+    let listing = Listing {
+        filter: request.filter,
+        start_index: request.start_index,
+        count: request.count,
+        sort_by: request.sort_by,
+        sort_order: request.sort_order,
+        shown,
+    };
     list_users(&web, &integration, &account, listing).await
 }
 
 /// A ListResponse of the users a listing selects, a page by `startIndex` and `count`.
 async fn list_users(web: &Web, integration: &str, account: &str, listing: Listing) -> Scim {
-    let conditions = match listing.filter.as_deref().map(parse_filter).transpose() {
-        Ok(conditions) => conditions.unwrap_or_default(),
+    let filter = match listing.filter.as_deref().map(parse_filter).transpose() {
+        Ok(filter) => filter.unwrap_or_default(),
         Err(message) => return error(StatusCode::BAD_REQUEST, Some("invalidFilter"), message),
+    };
+    let (order, reversed) = match sorted(listing.sort_by.as_deref(), listing.sort_order.as_deref()) {
+        Ok(sorted) => sorted,
+        Err(message) => return error(StatusCode::BAD_REQUEST, Some("invalidValue"), message),
     };
     // RFC 7644 §3.4.2.4: startIndex below 1 is 1; count below 0 is 0.
     let start = listing.start_index.unwrap_or(1).max(1);
     let count = listing.count.unwrap_or(100).clamp(0, MAX_COUNT);
-    let query = UserQuery { conditions, offset: Some(start - 1), limit: Some(count), ..UserQuery::default() };
+    let query = UserQuery {
+        conditions: filter.conditions,
+        modified_after: filter.modified_after,
+        order,
+        reversed,
+        offset: Some(start - 1),
+        limit: Some(count),
+        ..UserQuery::default()
+    };
     let (total, users) = match web.services.count_users(integration, account, query).await {
         Ok(found) => found,
         Err(error) => return error.into(),
@@ -425,8 +481,18 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
             "lastActivityAt": u.last_activity_at,
             "customFields": custom,
         },
-        "meta": {"resourceType": "User", "location": format!("{base}/Users/{id}")},
+        "meta": {
+            "resourceType": "User",
+            "location": format!("{base}/Users/{id}"),
+            "created": rfc3339(stored.first_seen),
+            "lastModified": rfc3339(stored.modified_at),
+        },
     })
+}
+
+/// A time as SCIM's `dateTime` writes it (RFC 3339, UTC, to the second).
+fn rfc3339(at: crate::store::Time) -> Option<String> {
+    chrono::DateTime::from_timestamp(at, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// The longest filter read, in bytes, and the most conditions it may join: a
@@ -434,20 +500,43 @@ fn resource(base: &str, stored: &StoredUser) -> Value {
 const MAX_FILTER_BYTES: usize = 4096;
 const MAX_CONDITIONS: usize = 32;
 
+/// What a filter selects: conditions on fields, and for incremental readers, a time the users
+/// changed after.
+#[derive(Debug, Default, PartialEq)]
+struct Filter {
+    conditions: Vec<Condition>,
+    modified_after: Option<crate::store::Time>,
+}
+
 /// A SCIM filter (RFC 7644 §3.4.2.2), as far as this provider reads one:
 /// `attribute op "value"` or `attribute pr`, joined by `and`, within the bounds above.
-fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
+fn parse_filter(filter: &str) -> Result<Filter, String> {
     if filter.len() > MAX_FILTER_BYTES {
         return Err(format!("the filter is {} bytes long; at most {MAX_FILTER_BYTES} are read", filter.len()));
     }
     let tokens = tokens(filter)?;
-    let mut conditions = Vec::new();
+    let mut selected = Filter::default();
+    let conditions = &mut selected.conditions;
     let mut rest = tokens.as_slice();
     loop {
         let (attribute, operator, after) = match rest {
             [attribute, operator, after @ ..] => (attribute, operator.to_ascii_lowercase(), after),
             _ => return Err(format!("`{filter}` is not `attribute operator value`")),
         };
+        if attribute.eq_ignore_ascii_case("meta.lastModified") {
+            let [value, next @ ..] = after else { return Err(format!("`{operator}` needs a value")) };
+            let after = changed_after(&operator, value)?;
+            // Two bounds: the later holds.
+            selected.modified_after = selected.modified_after.max(Some(after));
+            match next {
+                [] => return Ok(selected),
+                [and, next @ ..] if and.eq_ignore_ascii_case("and") => {
+                    rest = next;
+                    continue;
+                }
+                [other, ..] => return Err(format!("`{other}`: only `and` joins filters here")),
+            }
+        }
         let field = match attribute.to_ascii_lowercase().as_str() {
             "username" => UserField::UserName,
             "emails.value" | "emails" => UserField::Email,
@@ -456,7 +545,8 @@ fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
             "groups.value" | "groups" => UserField::Group,
             other => {
                 return Err(format!(
-                    "`{other}` cannot be filtered on: userName, emails.value, active, externalId and groups.value can"
+                    "`{other}` cannot be filtered on: userName, emails.value, active, externalId, groups.value and \
+                     meta.lastModified can"
                 ));
             }
         };
@@ -474,10 +564,25 @@ fn parse_filter(filter: &str) -> Result<Vec<Condition>, String> {
             return Err(format!("the filter joins more than {MAX_CONDITIONS} conditions"));
         }
         match after {
-            [] => return Ok(conditions),
+            [] => return Ok(selected),
             [and, next @ ..] if and.eq_ignore_ascii_case("and") => rest = next,
             [other, ..] => return Err(format!("`{other}`: only `and` joins filters here")),
         }
+    }
+}
+
+/// The time after which a user changed, for `meta.lastModified gt|ge "time"`: the store keeps
+/// whole seconds, so `gt` a time is after its second, and `ge` it after the second before the
+/// first whole second at or past it.
+fn changed_after(operator: &str, value: &str) -> Result<crate::store::Time, String> {
+    let text = quoted(value)?;
+    let at = chrono::DateTime::parse_from_rfc3339(&text)
+        .map_err(|_| format!("`{text}` is not a dateTime (RFC 3339, `2026-12-01T00:00:00Z`)"))?;
+    let (seconds, fraction) = (at.timestamp(), at.timestamp_subsec_nanos());
+    match operator {
+        "gt" => Ok(seconds),
+        "ge" => Ok(if fraction > 0 { seconds } else { seconds - 1 }),
+        other => Err(format!("`meta.lastModified` is compared with `gt` or `ge` (changed since), not `{other}`")),
     }
 }
 
@@ -557,7 +662,7 @@ async fn service_provider_config() -> Scim {
             "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
             "filter": {"supported": true, "maxResults": MAX_COUNT},
             "changePassword": unsupported,
-            "sort": unsupported,
+            "sort": {"supported": true},
             "etag": unsupported,
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
@@ -701,9 +806,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sorting_is_by_the_attributes_the_store_orders_and_ascending_unless_said() {
+        assert_eq!(sorted(None, None), Ok((UserOrder::ExternalId, false)));
+        assert_eq!(sorted(Some("userName"), Some("descending")), Ok((UserOrder::UserName, true)));
+        assert_eq!(sorted(Some("meta.lastModified"), Some("ascending")), Ok((UserOrder::Modified, false)));
+        assert!(sorted(Some("title"), None).expect_err("unknown").contains("cannot be sorted on"));
+        assert!(sorted(Some("userName"), Some("up")).expect_err("order").contains("`ascending` or `descending`"));
+    }
+
+    #[test]
     fn filters_read_as_conditions_and_mistakes_are_named() {
-        let conditions =
-            parse_filter(r#"userName eq "Ada" and emails.value co "@acme" and active eq true"#).expect("valid");
+        let conditions = parse_filter(r#"userName eq "Ada" and emails.value co "@acme" and active eq true"#)
+            .expect("valid")
+            .conditions;
         assert_eq!(
             conditions,
             [
@@ -712,7 +827,7 @@ mod tests {
                 Condition { field: UserField::Access, test: FieldTest::Is(true) },
             ]
         );
-        let escaped = parse_filter(r#"externalId EQ "a \"b\"" AND userName pr"#).expect("valid");
+        let escaped = parse_filter(r#"externalId EQ "a \"b\"" AND userName pr"#).expect("valid").conditions;
         assert_eq!(escaped[0].test, FieldTest::Equals("a \"b\"".into()));
         assert_eq!(escaped[1].test, FieldTest::Present);
         assert!(parse_filter(r#"title eq "x""#).expect_err("unknown").contains("cannot be filtered"));
@@ -723,7 +838,21 @@ mod tests {
         let many = vec![r#"userName eq "x""#; 1001].join(" and ");
         assert!(parse_filter(&many).expect_err("too long").contains("at most 4096"));
         let just_over = vec!["userName pr"; MAX_CONDITIONS + 1].join(" and ");
+        // Incremental readers: changed after a time, the later of two bounds, to the second.
+        let since = parse_filter(r#"meta.lastModified gt "2026-12-01T00:00:00Z" and active eq true"#).expect("valid");
+        assert_eq!((since.modified_after, since.conditions.len()), (Some(1_796_083_200), 1));
+        let both = r#"meta.lastModified ge "2026-12-01T00:00:00Z" AND meta.lastModified gt "2026-12-01T00:00:00.5Z""#;
+        assert_eq!(parse_filter(both).expect("valid").modified_after, Some(1_796_083_200));
+        let ge = parse_filter(r#"meta.lastModified ge "2026-12-01T00:00:00Z""#).expect("valid");
+        assert_eq!(ge.modified_after, Some(1_796_083_199));
+        assert!(
+            parse_filter(r#"meta.lastModified lt "2026-12-01T00:00:00Z""#).expect_err("lt").contains("`gt` or `ge`")
+        );
+        assert!(parse_filter(r#"meta.lastModified gt "yesterday""#).expect_err("time").contains("not a dateTime"));
         assert!(parse_filter(&just_over).expect_err("too many").contains("more than 32 conditions"));
-        assert_eq!(parse_filter(&vec!["userName pr"; MAX_CONDITIONS].join(" and ")).map(|c| c.len()), Ok(32));
+        assert_eq!(
+            parse_filter(&vec!["userName pr"; MAX_CONDITIONS].join(" and ")).map(|f| f.conditions.len()),
+            Ok(32)
+        );
     }
 }

@@ -52,6 +52,8 @@ fn sort_value(order: UserOrder) -> &'static str {
         UserOrder::Name => "name",
         UserOrder::LastSeen => "last_seen",
         UserOrder::Created => "created",
+        UserOrder::UserName => "user_name",
+        UserOrder::Modified => "modified",
     }
 }
 
@@ -478,6 +480,7 @@ mod tests {
             deleted: false,
             first_seen: 0,
             last_seen: 0,
+            modified_at: 0,
         }
     }
 

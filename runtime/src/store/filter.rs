@@ -77,6 +77,15 @@ pub(super) fn users<D: Dialect>(connection_id: i64, query: &UserQuery) -> Filter
         let since = filter.bind::<D>(Param::Int(since));
         clauses.push(format!("run_id IN (SELECT id FROM runs WHERE connection_id = {id} AND ended_at >= {since})"));
     }
+    if let Some(after) = query.modified_after {
+        // The history's index by time finds the users changed since; one whose history is pruned
+        // was changed before any time it still holds.
+        let after = filter.bind::<D>(Param::Int(after));
+        clauses.push(format!(
+            "(external_id IN (SELECT external_id FROM user_history WHERE connection_id = {id} AND at > {after}) \
+             OR first_seen > {after})"
+        ));
+    }
     if let Some(search) = &query.search {
         let search = filter.bind::<D>(Param::Text(search.to_lowercase()));
         let (email, name) =
@@ -156,7 +165,7 @@ pub(super) fn people<D: Dialect>(query: &PeopleQuery) -> Filter {
 pub(super) fn person<D: Dialect>() -> String {
     format!(
         "SELECT {}, connection_id FROM users WHERE lower(email) = {} ORDER BY connection_id, external_id",
-        super::rows::stored_user_columns("users.connection_id"),
+        super::rows::stored_user_columns("users", "users.connection_id"),
         D::placeholder(1)
     )
 }
@@ -190,7 +199,7 @@ pub(super) fn departed() -> String {
          WHERE EXISTS (SELECT 1 FROM directories) \
          AND u.connection_id NOT IN (SELECT connection_id FROM directories) AND NOT u.deleted AND u.active \
          AND u.email <> '' AND NOT {} ORDER BY u.connection_id, lower(u.email), u.external_id",
-        super::rows::stored_user_columns("u.connection_id"),
+        super::rows::stored_user_columns("u", "u.connection_id"),
         in_directory("u.email", ""),
         in_directory("u.email", " AND NOT d.deleted AND d.active"),
     )
@@ -206,20 +215,29 @@ pub(super) fn unaccounted() -> String {
          WHERE o.connection_id NOT IN (SELECT connection_id FROM directories) \
          AND lower(o.email) = lower(a.email) AND NOT o.deleted AND o.active) \
          ORDER BY lower(a.email), a.connection_id, a.external_id",
-        super::rows::stored_user_columns("a.connection_id"),
+        super::rows::stored_user_columns("a", "a.connection_id"),
     )
 }
 
-/// The ORDER BY of a user query.
-pub(super) fn order_by<D: Dialect>(order: UserOrder) -> String {
+/// The ORDER BY of a user query: its order, or that order reversed. Users without the value sorted
+/// on come last either way.
+pub(super) fn order_by<D: Dialect>(order: UserOrder, reversed: bool) -> String {
     let bytes = D::BY_BYTES;
-    match order {
-        UserOrder::ExternalId => "external_id".to_owned(),
-        UserOrder::Email => "lower(email), external_id".to_owned(),
-        UserOrder::Name => format!("trim(lower({FULL_NAME})) = '', trim(lower({FULL_NAME})), external_id"),
-        UserOrder::LastSeen => format!("last_seen_at IS NULL, last_seen_at{bytes} DESC, external_id"),
-        UserOrder::Created => format!("created_at IS NULL, created_at{bytes} DESC, external_id"),
-    }
+    // Each key, and whether it sorts descending in the order's own direction.
+    let (missing_last, keys): (Option<String>, Vec<(String, bool)>) = match order {
+        UserOrder::ExternalId => (None, vec![]),
+        UserOrder::Email => (None, vec![("lower(email)".to_owned(), false)]),
+        UserOrder::UserName => (None, vec![("lower(COALESCE(username, email))".to_owned(), false)]),
+        UserOrder::Name => {
+            (Some(format!("trim(lower({FULL_NAME})) = ''")), vec![(format!("trim(lower({FULL_NAME}))"), false)])
+        }
+        UserOrder::LastSeen => (Some("last_seen_at IS NULL".to_owned()), vec![(format!("last_seen_at{bytes}"), true)]),
+        UserOrder::Created => (Some("created_at IS NULL".to_owned()), vec![(format!("created_at{bytes}"), true)]),
+        UserOrder::Modified => (None, vec![(super::rows::modified_at("users"), false)]),
+    };
+    let keys = keys.into_iter().chain([("external_id".to_owned(), false)]);
+    let keys = keys.map(|(key, descending)| if descending != reversed { format!("{key} DESC") } else { key });
+    missing_last.into_iter().chain(keys).collect::<Vec<_>>().join(", ")
 }
 
 /// A connection's history entries, newest first ([`super::rows::HISTORY_COLUMNS`]): its parameters are

@@ -232,6 +232,8 @@ pub struct StoredUser {
     pub first_seen: Time,
     /// The last applied sync that listed it.
     pub last_seen: Time,
+    /// When it last changed here: appeared, changed, was marked deleted or came back.
+    pub modified_at: Time,
 }
 
 impl StoredUser {
@@ -263,6 +265,10 @@ pub struct UserQuery {
     pub conditions: Vec<Condition>,
     /// The order they come in; `after` pages only the external id order.
     pub order: UserOrder,
+    /// The order reversed (users without the value sorted on still last).
+    pub reversed: bool,
+    /// Only users changed here after this time ([`StoredUser::modified_at`]).
+    pub modified_after: Option<Time>,
     /// Skip this many of those selected, for paging by index.
     pub offset: Option<i64>,
     /// At most this many.
@@ -283,6 +289,10 @@ pub enum UserOrder {
     LastSeen,
     /// The most recently created in the app first.
     Created,
+    /// By SCIM's userName (the username, or the email where there is none), without regard to case.
+    UserName,
+    /// The least recently changed here first ([`StoredUser::modified_at`]).
+    Modified,
 }
 
 /// One field of a stored user, tested.

@@ -12,11 +12,26 @@ pub(super) const USER_COLUMNS: &str = "external_id, email, username, full_name, 
                                        groups, account_type, last_activity_at";
 
 /// A stored user: [`USER_COLUMNS`], whether it is deleted, when it was first and last seen (a present
-/// user was seen by the last applied sync). `connection_id` is the placeholder of the connection's id.
-pub(super) fn stored_user_columns(connection_id: &str) -> String {
+/// user was seen by the last applied sync), and when it last changed ([`modified_at`]). `table` is
+/// the users table's name or alias in the query; `connection_id` the placeholder of the connection's id.
+pub(super) fn stored_user_columns(table: &str, connection_id: &str) -> String {
     format!(
         "{USER_COLUMNS}, deleted, first_seen, CASE WHEN deleted THEN last_seen \
-         ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = {connection_id}), last_seen) END"
+         ELSE COALESCE((SELECT users_synced_at FROM connections WHERE id = {connection_id}), last_seen) END, {}",
+        modified_at(table)
+    )
+}
+
+/// How many cells [`stored_user_columns`] makes: what a query selects after them starts here.
+pub(super) const STORED_USER_CELLS: usize = 21;
+
+/// When a stored user last changed (appeared, changed, gained or lost a license, was marked
+/// deleted or came back): its latest history entry, or when it was first seen once its history has
+/// been pruned past every change.
+pub(super) fn modified_at(table: &str) -> String {
+    format!(
+        "COALESCE((SELECT MAX(h.at) FROM user_history h WHERE h.connection_id = {table}.connection_id \
+         AND h.external_id = {table}.external_id), {table}.first_seen)"
     )
 }
 
@@ -109,6 +124,7 @@ pub(super) fn stored_user<R: Cells>(row: &R) -> Result<StoredUser, R::Error> {
         deleted: row.flag(17)?,
         first_seen: row.int(18)?,
         last_seen: row.int(19)?,
+        modified_at: row.int(20)?,
     })
 }
 
@@ -127,12 +143,13 @@ pub(super) fn person<R: Cells>(row: &R) -> Result<Person, R::Error> {
 
 /// A row of [`super::filter::person`]: the connection's id and the stored user.
 pub(super) fn persons_user<R: Cells>(row: &R) -> Result<(i64, StoredUser), R::Error> {
-    Ok((row.int(20)?, stored_user(row)?))
+    Ok((row.int(STORED_USER_CELLS)?, stored_user(row)?))
 }
 
 /// A row of [`super::filter::departed`].
 pub(super) fn departed<R: Cells>(row: &R) -> Result<Departed, R::Error> {
-    Ok(Departed { connection_id: row.int(20)?, user: stored_user(row)?, in_directory: row.flag(21)? })
+    let (connection_id, in_directory) = (row.int(STORED_USER_CELLS)?, row.flag(STORED_USER_CELLS + 1)?);
+    Ok(Departed { connection_id, user: stored_user(row)?, in_directory })
 }
 
 /// A row of [`super::filter::licenses_held`].

@@ -12,9 +12,9 @@ impl Users for Postgres {
         let offset = filter.bind::<Postgres>(Param::Int(query.offset.unwrap_or(0)));
         let sql = format!(
             "SELECT {} FROM users WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            rows::stored_user_columns("$1"),
+            rows::stored_user_columns("users", "$1"),
             filter.text,
-            filter::order_by::<Postgres>(query.order)
+            filter::order_by::<Postgres>(query.order, query.reversed)
         );
         let values = values(&filter);
         self.with(async |client| {

@@ -13,9 +13,9 @@ impl Users for Sqlite {
         let offset = filter.bind::<Sqlite>(Param::Int(query.offset.unwrap_or(0)));
         let sql = format!(
             "SELECT {} FROM users WHERE {} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            rows::stored_user_columns("?1"),
+            rows::stored_user_columns("users", "?1"),
             filter.text,
-            filter::order_by::<Sqlite>(query.order)
+            filter::order_by::<Sqlite>(query.order, query.reversed)
         );
         let mut statement = db.prepare_cached(&sql).map_err(err("reading users"))?;
         let rows = statement
