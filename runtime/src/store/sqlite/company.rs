@@ -6,7 +6,7 @@ use crate::store::{Company, Departed, LicenseHeld, PeopleQuery, Person, filter};
 
 impl Company for Sqlite {
     fn people(&self, query: &PeopleQuery) -> Result<Vec<Person>> {
-        let db = self.lock();
+        let db = self.read();
         let filter = filter::people::<Sqlite>(query);
         let mut statement = db.prepare_cached(&filter.text).map_err(err("reading people"))?;
         let rows = statement
@@ -16,7 +16,7 @@ impl Company for Sqlite {
     }
 
     fn person(&self, email: &str) -> Result<Vec<(i64, StoredUser)>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db.prepare_cached(&filter::person::<Sqlite>()).map_err(err("reading a person"))?;
         let rows =
             statement.query_map([email.to_lowercase()], |r| rows::persons_user(r)).map_err(err("reading a person"))?;
@@ -24,7 +24,7 @@ impl Company for Sqlite {
     }
 
     fn licenses_held(&self, unseen_before: &str) -> Result<Vec<LicenseHeld>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db.prepare_cached(&filter::licenses_held::<Sqlite>()).map_err(err("counting licenses"))?;
         let rows = statement.query_map([unseen_before], |r| rows::license_held(r)).map_err(err("counting licenses"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("counting licenses"))
@@ -41,7 +41,7 @@ impl Company for Sqlite {
     }
 
     fn directories(&self) -> Result<Vec<i64>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare_cached("SELECT connection_id FROM directories ORDER BY connection_id")
             .map_err(err("reading the directories"))?;
@@ -50,14 +50,14 @@ impl Company for Sqlite {
     }
 
     fn departed(&self) -> Result<Vec<Departed>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db.prepare_cached(&filter::departed()).map_err(err("reviewing access"))?;
         let rows = statement.query_map([], |r| rows::departed(r)).map_err(err("reviewing access"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
     }
 
     fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db.prepare_cached(&filter::unaccounted()).map_err(err("reviewing access"))?;
         let rows = statement.query_map([], |r| rows::persons_user(r)).map_err(err("reviewing access"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))

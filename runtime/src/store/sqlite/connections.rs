@@ -62,7 +62,7 @@ impl Connections for Sqlite {
     }
 
     fn connection(&self, integration: &str, account: &str) -> Result<Option<Connection>> {
-        self.lock()
+        self.read()
             .query_row(
                 &format!("SELECT {CONNECTION_COLUMNS} FROM connections WHERE integration = ?1 AND account = ?2"),
                 [integration, account],
@@ -73,7 +73,7 @@ impl Connections for Sqlite {
     }
 
     fn connections(&self) -> Result<Vec<Connection>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare(&format!("SELECT {CONNECTION_COLUMNS} FROM connections ORDER BY integration, account"))
             .map_err(err("reading connections"))?;

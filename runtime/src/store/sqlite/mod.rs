@@ -30,9 +30,29 @@ mod users;
 use schema::MIGRATIONS;
 
 pub struct Sqlite {
+    /// The one connection that writes, and reads inside its transactions.
     db: Mutex<rusqlite::Connection>,
+    /// Connections that only read, so that the edges' reads (the API, SCIM, the console) run side by
+    /// side with each other and with a sync's writes, as WAL allows. None in a store opened to read
+    /// only: its one connection reads.
+    readers: Vec<Mutex<rusqlite::Connection>>,
+    /// Which reader the next read tries first.
+    next_reader: std::sync::atomic::AtomicUsize,
     /// Where runs spool their staged users (see [`apply`]).
     staging: PathBuf,
+}
+
+/// Readers a store opens beside its writer: two per core of a small server is what its reads can use.
+const READERS: usize = 4;
+
+/// A connection that only reads the store at `path` (SQLite refuses its writes).
+fn reader(path: &Path, shown: &str) -> Result<rusqlite::Connection> {
+    let db = rusqlite::Connection::open(path)
+        .map_err(|e| StoreError::failed(format!("cannot open the store {shown} to read: {e}")))?;
+    db.busy_timeout(std::time::Duration::from_secs(10)).map_err(err("busy timeout"))?;
+    db.execute_batch("PRAGMA query_only = ON;").map_err(err("a reading connection"))?;
+    unicode_lower(&db)?;
+    Ok(db)
 }
 
 fn err(context: &str) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -120,8 +140,10 @@ impl Sqlite {
             }
         }
         unicode_lower(&db)?;
-        let store = Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) };
+        let mut store = Sqlite::with(db, path);
         store.migrate(&shown)?;
+        // After the migration: a reader keeps the schema it first saw until it changes again.
+        store.readers = (0..READERS).map(|_| reader(path, &shown).map(Mutex::new)).collect::<Result<_>>()?;
         // Statistics (each sync gathers them, [`super::runs`]) sample at most this many rows an index.
         store.lock().execute_batch("PRAGMA analysis_limit = 1000;").map_err(err("bounding statistics"))?;
         Ok(store)
@@ -141,7 +163,7 @@ impl Sqlite {
             )));
         }
         unicode_lower(&db)?;
-        Ok(Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) })
+        Ok(Sqlite::with(db, path))
     }
 
     /// Opens the store at `path` to move it elsewhere: read only (not
@@ -169,7 +191,7 @@ impl Sqlite {
             )));
         }
         unicode_lower(&db)?;
-        Ok(Sqlite { db: Mutex::new(db), staging: apply::staging_dir(path) })
+        Ok(Sqlite::with(db, path))
     }
 
     fn migrate(&self, shown: &str) -> Result<()> {
@@ -195,6 +217,32 @@ impl Sqlite {
             tx.commit().map_err(err("migration"))?;
         }
         Ok(())
+    }
+
+    /// A store of one connection, `db`, at `path`; readers are opened beside it once it is migrated.
+    fn with(db: rusqlite::Connection, path: &Path) -> Sqlite {
+        Sqlite {
+            db: Mutex::new(db),
+            readers: Vec::new(),
+            next_reader: std::sync::atomic::AtomicUsize::new(0),
+            staging: apply::staging_dir(path),
+        }
+    }
+
+    /// A connection to read with, outside any transaction: a reader that is free, else the next one
+    /// in turn once it is; the writer in a store without readers.
+    fn read(&self) -> MutexGuard<'_, rusqlite::Connection> {
+        let count = self.readers.len();
+        if count == 0 {
+            return self.lock();
+        }
+        let first = self.next_reader.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..count {
+            if let Ok(reader) = self.readers[(first + i) % count].try_lock() {
+                return reader;
+            }
+        }
+        self.readers[first % count].lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lock(&self) -> MutexGuard<'_, rusqlite::Connection> {

@@ -15,7 +15,7 @@ impl Notifications for Sqlite {
     }
 
     fn notifications(&self, limit: i64) -> Result<Vec<Notification>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare("SELECT id, connection, created_at, kind, message FROM notifications ORDER BY id DESC LIMIT ?1")
             .map_err(err("reading notifications"))?;

@@ -18,7 +18,7 @@ impl Operators for Sqlite {
     }
 
     fn token_by_hash(&self, hash: &str) -> Result<Option<ApiToken>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE hash = ?1"))
             .map_err(err("reading a token"))?;
@@ -26,7 +26,7 @@ impl Operators for Sqlite {
     }
 
     fn tokens(&self) -> Result<Vec<ApiToken>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare_cached(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY name"))
             .map_err(err("reading the tokens"))?;
@@ -51,7 +51,7 @@ impl Operators for Sqlite {
     }
 
     fn audit(&self, before: Option<i64>, limit: i64) -> Result<Vec<AuditEntry>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare_cached(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2"
@@ -75,7 +75,7 @@ impl Operators for Sqlite {
     }
 
     fn unread(&self, operator: &str) -> Result<i64> {
-        let db = self.lock();
+        let db = self.read();
         db.query_row(
             "SELECT COUNT(*) FROM notifications WHERE id > \
              COALESCE((SELECT last_read FROM notification_reads WHERE operator = ?1), 0)",

@@ -183,7 +183,7 @@ impl Runs for Sqlite {
     }
 
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare(&format!("SELECT {RUN_COLUMNS} FROM runs WHERE connection_id = ?1 ORDER BY id DESC LIMIT ?2"))
             .map_err(err("reading runs"))?;

@@ -7,7 +7,7 @@ use crate::store::filter;
 
 impl Users for Sqlite {
     fn find_users(&self, connection_id: i64, query: &UserQuery) -> Result<Vec<StoredUser>> {
-        let db = self.lock();
+        let db = self.read();
         let mut filter = filter::users::<Sqlite>(connection_id, query);
         let limit = filter.bind::<Sqlite>(Param::Int(query.limit.unwrap_or(-1)));
         let offset = filter.bind::<Sqlite>(Param::Int(query.offset.unwrap_or(0)));
@@ -25,7 +25,7 @@ impl Users for Sqlite {
     }
 
     fn count_users(&self, connection_id: i64, query: &UserQuery) -> Result<i64> {
-        let db = self.lock();
+        let db = self.read();
         let filter = filter::users::<Sqlite>(connection_id, &UserQuery { after: None, ..query.clone() });
         db.prepare_cached(&format!("SELECT COUNT(*) FROM users WHERE {}", filter.text))
             .and_then(|mut statement| statement.query_row(rusqlite::params_from_iter(values(&filter)), |r| r.get(0)))
@@ -33,7 +33,7 @@ impl Users for Sqlite {
     }
 
     fn license_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare_cached(
                 "SELECT license.value, COUNT(*) FROM users, json_each(users.licenses) AS license \
@@ -47,7 +47,7 @@ impl Users for Sqlite {
     }
 
     fn group_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>> {
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db
             .prepare_cached(
                 "SELECT member.value, COUNT(*) FROM users, json_each(users.groups) AS member \
@@ -61,7 +61,7 @@ impl Users for Sqlite {
     }
 
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
-        self.lock()
+        self.read()
             .query_row(
                 "SELECT COALESCE(SUM(deleted = 0 AND active = 1), 0), COUNT(*) FROM users WHERE connection_id = ?1",
                 [connection_id],
@@ -72,7 +72,7 @@ impl Users for Sqlite {
 
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
         let e = err("reading the history");
-        let db = self.lock();
+        let db = self.read();
         let mut statement = db.prepare(&filter::history::<Sqlite>()).map_err(&e)?;
         let rows = statement
             .query_map(params![connection_id, query.since.unwrap_or(i64::MIN), query.user, query.limit], |r| {
