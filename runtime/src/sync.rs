@@ -405,11 +405,7 @@ impl Engine {
             self.failing(connection, &text).await;
             return Ended::Failed { error: text };
         }
-        let hint = match error {
-            SyncError::Status { status: 401 | 403, .. } => "check the credentials",
-            SyncError::Auth { .. } => "check the OAuth client id and secret, and authorize the connection again",
-            _ => "check the configuration (base URL, account)",
-        };
+        let hint = hint(error);
         // The reason carries the hint: the console and `tib status` show it beside the API's message.
         let (id, reason) = (connection.id, format!("{text}; {hint}"));
         if let Err(e) = self.store(move |s| s.set_enabled(id, false, Some(&reason))).await {
@@ -418,6 +414,15 @@ impl Engine {
         let message = format!("{name} is disabled: {text}. {hint}, then connect it again or enable it");
         self.notifier.notify(&self.store, name, Kind::Disabled, &message, now).await;
         Ended::Disabled { error: text, hint }
+    }
+}
+
+/// What an operator can do about an API's refusal, in words.
+pub(crate) fn hint(error: &SyncError) -> &'static str {
+    match error {
+        SyncError::Status { status: 401 | 403, .. } => "check the credentials",
+        SyncError::Auth { .. } => "check the OAuth client id and secret, and authorize the connection again",
+        _ => "check the configuration (base URL, account)",
     }
 }
 

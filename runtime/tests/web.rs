@@ -34,7 +34,11 @@ async fn connect(server: &Server, api: &Api, account: &str) {
         every: tib_runtime::schedule::DAY,
         replace: false,
     };
-    server.services.connect(&Actor::command_line(), new).await.expect("connected");
+    server
+        .services
+        .connect(&Actor::command_line(), new, tib_runtime::operate::Trial::Untried)
+        .await
+        .expect("connected");
 }
 
 /// The Python with `tests/scim/requirements.txt` that TIB_SCIM_PYTHON names; none (the test
@@ -925,7 +929,11 @@ async fn groups_and_the_account_type_are_stored_and_read_through_the_api_scim_an
         every: tib_runtime::schedule::DAY,
         replace: false,
     };
-    server.services.connect(&Actor::command_line(), new).await.expect("connected");
+    server
+        .services
+        .connect(&Actor::command_line(), new, tib_runtime::operate::Trial::Untried)
+        .await
+        .expect("connected");
     server.services.act(&Actor::command_line(), "jira", "Acme", tib_runtime::operate::Action::Sync).await.expect("due");
     let deadline = Instant::now() + Duration::from_secs(30);
     while !server

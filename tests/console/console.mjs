@@ -103,11 +103,24 @@ try {
     await page.click("summary");
     await page.fill("#base_url", mockApi);
   };
+  // Credentials the API refuses: its message and the hint, and nothing saved.
+  await fillDialog("Wrong");
+  await page.fill("[name='credential.api_token']", "not-the-token");
+  await submit("button:has-text('Connect')");
+  const refusedConnect = await text("[role=alert]");
+  if (!refusedConnect.includes("refused") || !refusedConnect.includes("check the credentials")) {
+    await fail(`a refusal says the API's message and the hint: ${refusedConnect}`, page);
+  }
+  await page.goto(`${base}/`);
+  if ((await text("#accounts")).includes("acme/Wrong")) await fail("refused credentials save nothing", page);
+  await page.goto(`${base}/connect/acme`);
   await fillDialog("Staging");
+  await page.selectOption("#every", "43200");
   await page.screenshot({ path: `${screenshots}/connect.png`, fullPage: true });
   await submit("button:has-text('Connect')");
-  await page.waitForURL(/\/connections\/acme\/Staging/);
-  if (!(await text("[role=status]")).includes("connected acme/Staging")) await fail("connecting should say so", page);
+  // Connected: the first sync starts at once, and its page follows it to its end.
+  await page.waitForURL(/\/connections\/acme\/Staging\?.*done=the%20sync%20ended/, { timeout: 30000 });
+  if (!(await text("[role=status]")).includes("synced")) await fail(`the first sync at once: ${await text("[role=status]")}`, page);
   await noSecret("the account page after connecting");
 
   // The same name again: a warning that needs confirming; the secret is not put back.
@@ -121,13 +134,15 @@ try {
   await noSecret("the dialog shown again");
   await page.fill("[name='credential.api_token']", secret);
   await page.check("input[name=overwrite]");
+  await page.selectOption("#every", "43200");
   await submit("button:has-text('Connect')");
-  if (!(await text("[role=status]")).includes("connected acme/Staging")) await fail("overwriting, confirmed, connects", page);
+  await page.waitForURL(/\/connections\/acme\/Staging\?.*done=the%20sync%20ended/, { timeout: 30000 });
   // Connect again (to rotate a token): the account's name and non-secret values filled in, the secret not.
   await submit("a:has-text('Connect again')");
   const again = [await page.inputValue("#account"), await page.inputValue("[name='credential.tenant']"),
     await page.inputValue("[name='credential.api_token']"), await page.inputValue("#base_url")];
   if (again.join("|") !== `Staging|demo||${mockApi}`) await fail(`connect again starts from the account: ${again}`, page);
+  if ((await page.inputValue("#every")) !== "43200") await fail("connect again keeps how often it syncs", page);
   await noSecret("the dialog to connect again");
   await page.goBack();
 
@@ -282,7 +297,7 @@ try {
   await page.goto(`${base}/operators`);
   // Each entry as `who|from|action|target|outcome`.
   const log = await page.$$eval("#audit tbody tr", (rows) => rows.map((r) => [...r.cells].slice(1).map((c) => c.textContent).join("|")));
-  for (const [who, action, target] of [["admin", "log in", ""], ["admin", "connect", "acme/Staging"],
+  for (const [who, action, target] of [["admin", "log in", ""], ["admin", "connect", "acme/Wrong"], ["admin", "connect", "acme/Staging"],
     ["admin", "connect again", "acme/Staging"], ["admin", "sync now", "acme/Staging"], ["admin", "mark as directory", "acme/Prod"],
     ["admin", "unmark as directory", "acme/Prod"], ["admin", "approve the held sync", "acme/Staging"], ["admin", "enable", "acme/Staging"],
     ["admin", "disconnect", "acme/Staging"], ["admin", "add viewer token", "scim-reader"], ["scim-reader", "sync now", "acme/Prod"]]) {

@@ -24,7 +24,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::access::operator::{Actor, Role};
-use crate::operate::{Action, NewAccount, Overrides};
+use crate::operate::{Action, NewAccount, Overrides, Trial};
 use crate::store::{Upserted, UserQuery};
 use crate::web::Web;
 use problem::Problem;
@@ -233,7 +233,7 @@ async fn put_connection(
         every,
         replace,
     };
-    let connected = services.connect(&by, new).await.map_err(|error| {
+    let connected = services.connect(&by, new, Trial::Untried).await.map_err(|error| {
         let problem = Problem::from(error);
         match problem.status {
             StatusCode::CONFLICT => {

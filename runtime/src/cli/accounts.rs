@@ -40,7 +40,11 @@ impl Context {
             // The same account name overwrites: the command says it did.
             replace: true,
         };
-        let connected = self.services.connect(&Actor::command_line(), new).await.map_err(|e| Failure(e.message, 2))?;
+        let connected = self
+            .services
+            .connect(&Actor::command_line(), new, crate::operate::Trial::Untried)
+            .await
+            .map_err(|e| Failure(e.message, 2))?;
         let name = format!("{integration}/{account}");
         match connected.upserted {
             Upserted::Created => println!("connected {name}"),

@@ -18,9 +18,9 @@ use url::Url;
 use super::layout::{self, Nav, Page, csrf_field, navigation};
 use super::{Operator, done, error_page};
 use crate::api::views::AuthKind;
-use crate::operate::{Error, ErrorKind, NewAccount, Overrides};
+use crate::operate::{Error, ErrorKind, NewAccount, Overrides, Trial};
 use crate::web::Web;
-use crate::web::{account_path, percent_encode, when};
+use crate::web::{account_path, percent_encode};
 
 /// A template as the spec wrote it: credentials as `{name}`.
 fn template_text(template: &Template, spec: &tib_support::Spec) -> String {
@@ -35,7 +35,6 @@ fn template_text(template: &Template, spec: &tib_support::Spec) -> String {
 }
 
 /// What the operator typed, put back into the dialog when it is shown again: never a secret.
-#[derive(Default)]
 struct Typed {
     account: String,
     /// Non-secret credentials by name.
@@ -43,6 +42,30 @@ struct Typed {
     base_url: String,
     token_url: String,
     authorize_url: String,
+    /// Seconds between its syncs: one of [`INTERVALS`].
+    every: i64,
+}
+
+/// How often an account can sync, as the dialog offers it.
+const INTERVALS: [(i64, &str); 5] = [
+    (3600, "every hour"),
+    (6 * 3600, "every 6 hours"),
+    (12 * 3600, "every 12 hours"),
+    (86_400, "every day"),
+    (7 * 86_400, "every week"),
+];
+
+impl Default for Typed {
+    fn default() -> Typed {
+        Typed {
+            account: String::new(),
+            values: Vec::new(),
+            base_url: String::new(),
+            token_url: String::new(),
+            authorize_url: String::new(),
+            every: crate::schedule::DAY,
+        }
+    }
 }
 
 /// Why the dialog is shown again.
@@ -131,6 +154,12 @@ impl Render for Dialog<'_> {
                     small { (credential.description) }
                 }
                 @if secrets_again { p { small { "Secrets are not kept between tries: enter them again." } } }
+                label for="every" { "Syncs" }
+                select #every name="every" {
+                    @for (seconds, words) in INTERVALS {
+                        option value=(seconds) selected[seconds == typed.every] { (words) }
+                    }
+                }
                 details open[open] {
                     summary { "Where its requests go" }
                     label for="base_url" { "Base URL" }
@@ -154,7 +183,7 @@ impl Render for Dialog<'_> {
                     @let test = tib_support::oauth::test_redirect_url(tib_support::oauth::TEST_REDIRECT_PORT);
                     @let production = tib_support::oauth::production_redirect_url(self.public_url, self.id);
                     h2 { "Redirect URLs to register with " (spec.app) }
-                    p { "Test, for " code { "compiler session" } " while writing the spec: " code #test-redirect { (test) } }
+                    p { "Test, for trying the spec while writing it: " code #test-redirect { (test) } }
                     p { "Production, this server's callback: " code #production-redirect { (production) } }
                 }
                 p { button type="submit" { @if authorization_code { "Save and authorize" } @else { "Connect" } } }
@@ -247,6 +276,7 @@ pub(super) async fn dialog(
                 base_url: shown.base_url.unwrap_or_default(),
                 token_url: shown.token_url.unwrap_or_default(),
                 authorize_url: shown.authorize_url.unwrap_or_default(),
+                every: shown.every,
             },
             Err(error) => return error_page(error),
         },
@@ -300,8 +330,14 @@ pub(super) async fn submit(
         base_url: get("base_url").trim().to_owned(),
         token_url: get("token_url").trim().to_owned(),
         authorize_url: get("authorize_url").trim().to_owned(),
+        every: get("every")
+            .parse()
+            .ok()
+            .filter(|every| INTERVALS.iter().any(|(seconds, _)| seconds == every))
+            .unwrap_or(crate::schedule::DAY),
     };
     let account = typed.account.clone();
+    let every = typed.every;
     let mut page = Dialog {
         nav: operator.nav.clone(),
         id: &integration,
@@ -316,26 +352,18 @@ pub(super) async fn submit(
         account: account.clone(),
         values,
         overrides,
-        every: crate::schedule::DAY,
+        every,
         replace: get("overwrite") == "yes",
     });
     let connected = match new {
-        Ok(new) => services.connect(&operator.who, new).await,
+        Ok(new) => services.connect(&operator.who, new, Trial::Tried).await,
         Err(message) => Err(Error::invalid(message)),
     };
     page.again = match connected {
         Ok(connected) => {
             return match connected.authorization {
                 Some(authorization) => AuthorizePage::respond(operator, spec, &integration, &account, authorization),
-                None => {
-                    let name = format!("{integration}/{account}");
-                    let first = crate::schedule::first_sync(services.clock.now(), &name);
-                    let message = format!(
-                        "connected {name}: its first sync starts by {} UTC, or now with Sync now",
-                        when(Some(first))
-                    );
-                    done(&account_path(&integration, &account), &message)
-                }
+                None => first_sync(&web, &operator, &integration, &account).await,
             };
         }
         Err(error) => match error.kind {
@@ -345,6 +373,22 @@ pub(super) async fn submit(
         },
     };
     layout::respond(page.status(), &page)
+}
+
+/// An account just connected: its first sync started at once, and its page following it live.
+async fn first_sync(web: &Web, operator: &Operator, integration: &str, account: &str) -> Response {
+    let services = &web.services;
+    let path = account_path(integration, account);
+    let name = format!("{integration}/{account}");
+    // The syncs started before this one: the page tells the first sync by a greater count.
+    let since = match services.find(integration, account).await {
+        Ok(connection) => services.live.watch(connection.id).borrow().sync,
+        Err(error) => return error_page(error),
+    };
+    match services.act(&operator.who, integration, account, crate::operate::Action::Sync).await {
+        Ok(_) => done(&format!("{path}?since={since}"), &format!("connected {name}: its first sync is starting")),
+        Err(error) => done(&path, &format!("connected {name}; its first sync could not start: {}", error.message)),
+    }
 }
 
 /// A field of a form; the last one given, when it is given twice.
@@ -426,6 +470,7 @@ mod tests {
             account: "Prod \"EU\"".to_owned(),
             values: vec![("tenant".to_owned(), "acme<eu>".to_owned()), ("api_token".to_owned(), "s3cret".to_owned())],
             base_url: "https://sandbox.example.com".to_owned(),
+            every: 6 * 3600,
             ..Typed::default()
         };
         let dialog = Dialog {
@@ -450,6 +495,7 @@ mod tests {
         assert!(html.contains("Already connected: Prod &lt;old&gt;."), "{html}");
         assert!(html.contains("<details open>"), "the overrides typed are shown: {html}");
         assert!(html.contains("Secrets are not kept between tries"), "{html}");
+        assert!(html.contains("<option value=\"21600\" selected>every 6 hours</option>"), "the interval kept: {html}");
     }
 
     #[test]

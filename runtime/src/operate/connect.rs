@@ -41,19 +41,71 @@ pub struct Connected {
     pub authorization: Option<Authorization>,
 }
 
+/// Whether connecting asks the API first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trial {
+    /// The first page is requested with the credentials; a refusal saves nothing. The console's
+    /// way: the operator is there to mend them.
+    Tried,
+    /// Saved as given; the first sync finds out. The CLI's and the API's way, whose callers may
+    /// connect an account before its API is up.
+    Untried,
+}
+
 /// The longest account name: a name, not a document.
 const MAX_ACCOUNT_LEN: usize = 200;
 
 impl Services {
-    /// Connects `new` for `by` (an admin): refused with nothing saved when it cannot be.
-    pub async fn connect(&self, by: &Actor, new: NewAccount) -> Result<Connected> {
+    /// Asks the API for the first page with `new`'s credentials, as its first sync would, and saves
+    /// nothing: an API that refuses them, or cannot be reached, is `Invalid` with its message and
+    /// what to do. An authorization code account is not asked: a person authorizes it first.
+    async fn try_credentials(&self, new: &NewAccount) -> Result<()> {
+        use tib_support::oauth::{ClientCredentials, Endpoints, OAuthClient};
+        let connector = self.connector(&new.integration)?;
+        let spec = connector.spec();
+        let tokens: Option<ClientCredentials> = match spec.auth {
+            tib_support::spec::Auth::OAuthAuthorizationCode(_) => return Ok(()),
+            tib_support::spec::Auth::OAuthClientCredentials(_) => {
+                let endpoints = Endpoints { token_url: new.overrides.token_url.clone(), authorize_url: None };
+                let client = OAuthClient::new(spec, &new.values, &endpoints, &self.client)
+                    .map_err(|e| Error::invalid(new.values.redact(&e.to_string())))?;
+                Some(ClientCredentials::new(client))
+            }
+            _ => None,
+        };
+        let connection = tib_support::Connection {
+            credentials: &new.values,
+            tokens: tokens.as_ref().map(|t| t as &dyn tib_support::oauth::TokenProvider),
+            base_url: new.overrides.base_url.as_ref(),
+        };
+        // A person waits for the answer: retry less and sooner than a scheduled sync.
+        let retry = tib_support::RetryPolicy {
+            max_retries: 1,
+            base_delay: std::time::Duration::from_millis(250),
+            max_delay: std::time::Duration::from_secs(5),
+        };
+        let probe = tib_support::probe(&self.client, connector.as_ref(), &connection, &retry)
+            .await
+            .map_err(|e| Error::invalid(new.values.redact(&format!("the request could not be made: {e}"))))?;
+        match probe.answer {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let said = probe.secrets.redact(&error.to_string());
+                Err(Error::invalid(format!("{} refused: {said}; {}", spec.app, crate::sync::hint(&error))))
+            }
+        }
+    }
+
+    /// Connects `new` for `by` (an admin): refused with nothing saved when it cannot be. Its
+    /// credentials are first tried on the API when `first` says so ([`Services::try_credentials`]).
+    pub async fn connect(&self, by: &Actor, new: NewAccount, first: Trial) -> Result<Connected> {
         let exists = self.find(&new.integration, &new.account).await.is_ok();
         let verb = if exists { "connect again" } else { "connect" };
         let target = format!("{}/{}", new.integration, new.account);
-        self.change(by, verb, &target, self.connect_now(new)).await
+        self.change(by, verb, &target, self.connect_now(new, first)).await
     }
 
-    async fn connect_now(&self, new: NewAccount) -> Result<Connected> {
+    async fn connect_now(&self, new: NewAccount, first: Trial) -> Result<Connected> {
         let connector = self.connector(&new.integration)?;
         check(&new)?;
         let name = format!("{}/{}", new.integration, new.account);
@@ -64,6 +116,9 @@ impl Services {
                 "{name} is already connected: connecting again overwrites its credentials and its next sync \
                  replaces its users"
             )));
+        }
+        if first == Trial::Tried {
+            self.try_credentials(&new).await?;
         }
         let vault = self.sealing()?;
         let sealed = vault.seal(new.values.values(), &name).map_err(Error::failed)?;
@@ -127,6 +182,8 @@ pub struct Shown {
     pub base_url: Option<String>,
     pub token_url: Option<String>,
     pub authorize_url: Option<String>,
+    /// Seconds between its syncs.
+    pub every: i64,
 }
 
 impl Services {
@@ -149,6 +206,7 @@ impl Services {
             base_url: connection.base_url,
             token_url: connection.token_url,
             authorize_url: connection.authorize_url,
+            every: connection.interval_secs,
         })
     }
 }

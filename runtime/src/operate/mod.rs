@@ -15,7 +15,7 @@ use std::fmt;
 
 pub use authorize::Authorization;
 pub use company::{AccessReview, DepartedAccount, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
-pub use connect::{Connected, NewAccount, Overrides, Shown};
+pub use connect::{Connected, NewAccount, Overrides, Shown, Trial};
 pub use connections::{Action, ConnectionState, Summary};
 pub use operators::{AuditPage, MadeToken};
 pub use users::{Account, AccountQuery, UsersPage};
