@@ -200,6 +200,12 @@ impl Engine {
                 users += page.users.len() as u64;
                 for dropped in &page.dropped {
                     *reasons.entry(reason_kind(&dropped.reason)).or_default() += 1;
+                    if totals.dropped_users.len() < crate::store::MAX_DROPPED_SHOWN {
+                        let reason = tib_support::storable(&dropped.reason.to_string()).into_owned();
+                        let external_id =
+                            dropped.external_id.as_deref().map(|id| tib_support::storable(id).into_owned());
+                        totals.dropped_users.push(crate::store::DroppedUser { external_id, reason });
+                    }
                 }
                 // Unchanged users are only looked up in the baseline: nothing is written for them.
                 for user in &page.users {

@@ -140,8 +140,8 @@ impl Backend {
     /// What the health line of a store opened again says of its schema.
     fn healthy(&self) -> &'static str {
         match self {
-            Backend::Sqlite(_) => "schema 7, integrity ok",
-            Backend::Postgres { .. } => "schema version 5",
+            Backend::Sqlite(_) => "schema 8, integrity ok",
+            Backend::Postgres { .. } => "schema version 6",
         }
     }
 }

@@ -271,6 +271,12 @@ async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() 
         json(call(reqwest::Method::GET, "/connections/acme/Prod/runs").send().await.expect("sent")).await;
     assert_eq!(runs["runs"][0]["outcome"], "applied");
     assert_eq!(runs["runs"][0]["added"], stored);
+    // Who was dropped, and why: the members without a valid email (every 97th from 13).
+    let dropped: Vec<String> = (runs["runs"][0]["dropped_users"].as_array().expect("dropped users").iter())
+        .map(|d| format!("{}: {}", d["external_id"].as_str().unwrap_or("-"), d["reason"].as_str().unwrap_or("-")))
+        .collect();
+    let why = |i: usize| format!("{}: invalid email: `user{i}-at-acme.example` has no @", 100_000 + i);
+    assert_eq!(dropped, [why(13), why(110), why(207)]);
     let (_, _, disabled) =
         json(call(reqwest::Method::POST, "/connections/acme/Prod/disable").send().await.expect("sent")).await;
     assert_eq!(disabled["state"], "disabled");

@@ -187,6 +187,8 @@ pub struct Run {
     pub users_dropped: i64,
     /// Each reason users were dropped for, with how many.
     pub dropped_reasons: Vec<Dropped>,
+    /// The first 100 users dropped, each with why.
+    pub dropped_users: Vec<DroppedUser>,
     /// Users new or back, changed, marked deleted.
     pub added: i64,
     pub updated: i64,
@@ -206,6 +208,14 @@ pub struct Dropped {
     pub users: i64,
 }
 
+/// A user a run dropped.
+#[derive(Serialize, ToSchema)]
+pub struct DroppedUser {
+    /// Its id, when it had a usable one.
+    pub external_id: Option<String>,
+    pub reason: String,
+}
+
 impl From<store::Run> for Run {
     fn from(run: store::Run) -> Run {
         Run {
@@ -217,6 +227,9 @@ impl From<store::Run> for Run {
             users_seen: run.users_seen,
             users_dropped: run.users_dropped,
             dropped_reasons: run.dropped_reasons.into_iter().map(|(reason, users)| Dropped { reason, users }).collect(),
+            dropped_users: (run.dropped_users.into_iter())
+                .map(|d| DroppedUser { external_id: d.external_id, reason: d.reason })
+                .collect(),
             added: run.added,
             updated: run.updated,
             deleted: run.deleted,

@@ -264,7 +264,20 @@ fn runs_table(runs: &[Run], now: Time) -> Markup {
                             @if run.lookups > 0 { br; small { (run.lookups) " lookups, " (run.lookup_ms / 1000) " s" } }
                         }
                         td data-label="Users seen" { (run.users_seen) }
-                        td data-label="Dropped" { (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" } }
+                        td data-label="Dropped" {
+                            (run.users_dropped) @if !dropped.is_empty() { " (" (dropped.join(", ")) ")" }
+                            @if !run.dropped_users.is_empty() {
+                                details.dropped {
+                                    summary { "who" }
+                                    ul { @for d in &run.dropped_users {
+                                        li { (line(d.external_id.as_deref().unwrap_or("(no id)"))) ": " (line(&d.reason)) }
+                                    } }
+                                    @if run.users_dropped > run.dropped_users.len() as i64 {
+                                        small { "the first " (run.dropped_users.len()) " of " (run.users_dropped) }
+                                    }
+                                }
+                            }
+                        }
                         td data-label="Added / updated / deleted" { (run.added) " / " (run.updated) " / " (run.deleted) }
                         @match (&run.error, &run.warning) {
                             (Some(error), _) => td.error data-label="Error" { (line(error)) },
@@ -428,6 +441,10 @@ mod tests {
             users_seen: 5,
             users_dropped: 1,
             dropped_reasons: vec![("no email <x>".to_owned(), 1)],
+            dropped_users: vec![crate::store::DroppedUser {
+                external_id: Some("u<7>".into()),
+                reason: "no email".into(),
+            }],
             error: None,
             added: 5,
             updated: 0,
@@ -497,6 +514,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("1 (1 no email &lt;x&gt;)"), "{html}");
+        assert!(html.contains("<li>u&lt;7&gt;: no email</li>"), "who was dropped, and why: {html}");
         assert!(
             html.contains(
                 "<td class=\"warning-text\" data-label=\"Warning\">only the first page was read &lt;b&gt;</td>"

@@ -329,6 +329,7 @@ mod tests {
             users_seen: 0,
             users_dropped: 0,
             dropped_reasons: vec![],
+            dropped_users: vec![],
             error: Some(e.to_owned()),
             added: 0,
             updated: 0,

@@ -154,6 +154,8 @@ pub struct Run {
     pub users_dropped: i64,
     /// Each distinct reason with how many users it dropped.
     pub dropped_reasons: Vec<(String, i64)>,
+    /// The first users it dropped ([`MAX_DROPPED_SHOWN`]), each with why.
+    pub dropped_users: Vec<DroppedUser>,
     pub error: Option<String>,
     /// What an applied run changed: users new or back, changed, marked deleted.
     pub added: i64,
@@ -164,6 +166,17 @@ pub struct Run {
     /// Requests asked per listed user (`lookup`), and the milliseconds pages waited for them.
     pub lookups: i64,
     pub lookup_ms: i64,
+}
+
+/// How many dropped users a run keeps by name: enough to see what is wrong, not a second copy of a
+/// broken listing.
+pub const MAX_DROPPED_SHOWN: usize = 100;
+
+/// A user a run dropped: its external id, when it had a usable one, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DroppedUser {
+    pub external_id: Option<String>,
+    pub reason: String,
 }
 
 /// A run started: its id, and the stored users it compares against.
@@ -179,6 +192,8 @@ pub struct RunTotals {
     pub pages: i64,
     pub users_seen: i64,
     pub dropped_reasons: Vec<(String, i64)>,
+    /// The first users dropped, each with why ([`Run::dropped_users`]).
+    pub dropped_users: Vec<DroppedUser>,
     /// What deserves a look, recorded with the run ([`Run::warning`]).
     pub warning: Option<String>,
     /// The lookups' requests, and the milliseconds pages waited for them ([`Run::lookups`]).

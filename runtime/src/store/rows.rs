@@ -41,7 +41,7 @@ pub(super) const CONNECTION_COLUMNS: &str = "id, integration, account, credentia
 
 pub(super) const RUN_COLUMNS: &str = "id, connection_id, started_at, ended_at, outcome, pages, users_seen, \
                                       users_dropped, dropped_reasons, error, added, updated, deleted, warning, \
-                                      lookups, lookup_ms";
+                                      lookups, lookup_ms, dropped_users";
 
 /// A history entry: whose, when, by which run, what happened and its detail.
 pub(super) const HISTORY_COLUMNS: &str = "h.external_id, h.at, h.run_id, h.event, h.detail";
@@ -96,6 +96,7 @@ pub(super) fn run<R: Cells>(row: &R) -> Result<Run, R::Error> {
         warning: row.opt_text(13)?,
         lookups: row.int(14)?,
         lookup_ms: row.int(15)?,
+        dropped_users: serde_json::from_str(&row.text(16)?).unwrap_or_default(),
     })
 }
 

@@ -89,6 +89,7 @@ pub const TABLES: &[(&str, &[(&str, Kind)])] = {
                 ("warning", Text),
                 ("lookups", Int),
                 ("lookup_ms", Int),
+                ("dropped_users", Text),
             ],
         ),
         (

@@ -266,11 +266,13 @@ async fn record_totals(
 ) -> Result<bool> {
     let dropped: i64 = totals.dropped_reasons.iter().map(|(_, n)| n).sum();
     let reasons = serde_json::to_string(&totals.dropped_reasons).unwrap_or_else(|_| "[]".to_owned());
+    let dropped_users = serde_json::to_string(&totals.dropped_users).unwrap_or_else(|_| "[]".to_owned());
     let e = pg("recording the run");
     let ended = tx
         .execute(
             "UPDATE runs SET outcome = $2, ended_at = $3, pages = $4, users_seen = $5, users_dropped = $6, \
-             dropped_reasons = $7, warning = $8, lookups = $9, lookup_ms = $10 WHERE id = $1 AND outcome = 'running'",
+             dropped_reasons = $7, warning = $8, lookups = $9, lookup_ms = $10, dropped_users = $11 \
+             WHERE id = $1 AND outcome = 'running'",
             &[
                 &run_id,
                 &outcome.as_str(),
@@ -282,6 +284,7 @@ async fn record_totals(
                 &totals.warning,
                 &totals.lookups,
                 &totals.lookup_ms,
+                &dropped_users,
             ],
         )
         .await

@@ -245,7 +245,8 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
     let ended = tx
         .execute(
             "UPDATE runs SET outcome = ?2, ended_at = ?3, pages = ?4, users_seen = ?5, users_dropped = ?6, \
-         dropped_reasons = ?7, warning = ?8, lookups = ?9, lookup_ms = ?10 WHERE id = ?1 AND outcome = 'running'",
+         dropped_reasons = ?7, warning = ?8, lookups = ?9, lookup_ms = ?10, dropped_users = ?11 \
+         WHERE id = ?1 AND outcome = 'running'",
             params![
                 run_id,
                 outcome.as_str(),
@@ -256,7 +257,8 @@ fn record_totals(tx: &Transaction<'_>, run_id: i64, totals: &RunTotals, outcome:
                 json_text(&totals.dropped_reasons),
                 totals.warning,
                 totals.lookups,
-                totals.lookup_ms
+                totals.lookup_ms,
+                json_text(&totals.dropped_users)
             ],
         )
         .map_err(err("recording the run"))?;

@@ -167,4 +167,8 @@ CREATE TABLE notification_reads (
     last_read       INTEGER NOT NULL
 );
 "#,
+    // The first users a run dropped, by id, each with why: the counts by reason say what, these say who.
+    r#"
+ALTER TABLE runs ADD COLUMN dropped_users TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
