@@ -233,6 +233,10 @@ try {
   if (!state.includes("disabled") || !state.includes("invalid API token") || !state.includes("check the credentials")) {
     await fail(`the state should carry the API's message and the hint: ${state}`, page);
   }
+  // In words, on one line: the request's URL and the API's raw answer are one click away, not in it.
+  if (state.includes("answered HTTP") || !state.startsWith("disabled: HTTP 401: ")) await fail(`the state in words: ${state}`, page);
+  await page.click("details.error-detail summary");
+  if (!(await text("details.error-detail pre")).includes("answered HTTP 401")) await fail("the whole answer a click away", page);
   await control("fine");
   // What admins were told since this operator last looked is counted in the navigation, until read.
   if (!/^\d+$/.test(await text("nav .badge"))) await fail("the navigation counts the unread notifications", page);

@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Nav, Page, ago, app_time, csrf_field, line, navigation};
+use super::layout::{self, ErrorWords, Nav, Page, ago, app_time, csrf_field, line, navigation};
 use super::overview::{last_sync, next_sync, state_text};
 use super::{Operator, done, error_page};
 use crate::operate::{Account, AccountQuery, Action, ConnectionState};
@@ -114,16 +114,24 @@ impl Render for AccountPage {
             (navigation(&self.nav))
             (layout::done(self.done.as_deref()))
             h1 { (c.name()) }
-            p { "State: " strong #state class=(class) { (line(&state)) } }
+            @let reason = c.disabled_reason.as_deref().filter(|_| summary.state() == ConnectionState::Disabled).map(ErrorWords::of);
+            p {
+                "State: "
+                strong #state class=(class) {
+                    @match &reason { Some(reason) => { "disabled: " (reason.line()) } None => { (line(&state)) } }
+                }
+            }
+            @if let Some(reason) = &reason { (reason.detail()) }
             p {
                 "Last sync " (last_sync(summary, self.nav.now)) " · next sync " (next_sync(summary, self.nav.now))
                 " · users with access " (summary.with_access) " of " (summary.users) " stored (those gone from the app included)"
             }
-            @if let Some(error) = last_error {
+            @if let Some(error) = last_error.map(ErrorWords::of) {
                 p.error #last-error {
-                    "Last error: " (line(error)) "."
+                    "Last error: " (error.line()) "."
                     @if retried { " It is retried at the next scheduled sync." }
                 }
+                (error.detail())
             }
             p #live .live data-events={ (path) "/live" } data-sync=(progress.sync) data-since=[self.since] hidden[!progress.running] {
                 @if progress.running {

@@ -52,6 +52,79 @@ pub(super) fn line(text: &str) -> String {
     tib_support::one_line(text).into_owned()
 }
 
+/// A sync's error as an operator reads it: the status and the API's own message on one line, and
+/// the full request and answer one click away; or the text as it is when it is not an API's answer.
+pub(super) struct ErrorWords<'a> {
+    text: &'a str,
+    short: Option<String>,
+}
+
+impl<'a> ErrorWords<'a> {
+    pub(super) fn of(text: &'a str) -> ErrorWords<'a> {
+        ErrorWords { text, short: short_error(text) }
+    }
+
+    /// The one line, for inside a sentence.
+    pub(super) fn line(&self) -> Markup {
+        html! { (line(self.short.as_deref().unwrap_or(self.text))) }
+    }
+
+    /// The whole of it, folded: a block, for after the sentence.
+    pub(super) fn detail(&self) -> Markup {
+        html! {
+            @if self.short.is_some() {
+                details.error-detail { summary { "the request and the answer" } pre { (line(self.text)) } }
+            }
+        }
+    }
+}
+
+/// The line and its detail together, where a block may go (a table's cell).
+pub(super) fn error_words(text: &str) -> Markup {
+    let words = ErrorWords::of(text);
+    html! { (words.line()) (words.detail()) }
+}
+
+/// `HTTP 401: invalid API token` from `<url> answered HTTP 401: <body>` and what follows it (a
+/// hint after `; `), the message read from the JSON body where an API puts one; `None` for text
+/// of another shape.
+fn short_error(text: &str) -> Option<String> {
+    let (_, rest) = text.split_once(" answered HTTP ")?;
+    let (status, rest) = rest.split_at(rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len()));
+    let body = rest.strip_prefix(": ").unwrap_or("");
+    // What the engine adds after the body: its hint.
+    let (body, hint) = match body.rsplit_once("; ") {
+        Some((body, hint)) if hint.starts_with("check ") => (body, Some(hint)),
+        _ => (body, None),
+    };
+    let message = serde_json::from_str::<serde_json::Value>(body).ok().and_then(|json| api_message(&json));
+    let mut short = format!("HTTP {status}");
+    if let Some(message) = message {
+        short.push_str(&format!(": {message}"));
+    }
+    if let Some(hint) = hint {
+        short.push_str(&format!("; {hint}"));
+    }
+    Some(short)
+}
+
+/// Where APIs put the words of an error: `error.message`, `error_description`, `message`, `error`,
+/// `errors[0].message`, `detail`, `title`.
+fn api_message(json: &serde_json::Value) -> Option<String> {
+    let text = |v: &serde_json::Value| v.as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    [
+        &json["error"]["message"],
+        &json["error_description"],
+        &json["message"],
+        &json["error"],
+        &json["errors"][0]["message"],
+        &json["detail"],
+        &json["title"],
+    ]
+    .into_iter()
+    .find_map(text)
+}
+
 /// Whether a stored user has access, in words: whether the app lists them still, too.
 pub(super) fn access(user: &crate::store::StoredUser) -> &'static str {
     match (user.deleted, user.has_access()) {
@@ -198,7 +271,7 @@ fieldset{border:1px solid #e3e5e8;margin:1rem 0;background:#fff}div.row{display:
 form.dialog div.row input[type=text]{width:auto;flex:1 1 10rem;max-width:none}div.row textarea{flex:1 1 30rem}\
 div.labelled{border-left:3px solid #e3e5e8;padding-left:.6rem;margin:.6rem 0}label.check{display:inline;font-weight:normal}\
 textarea{font:inherit;width:100%;box-sizing:border-box}#spec{font-family:ui-monospace,monospace}\
-pre{background:#fff;border:1px solid #e3e5e8;padding:.6rem;overflow:auto;max-height:30rem}.warning-text{color:#8a5300}\
+details.error-detail{color:#1c1e21}details.error-detail pre{white-space:pre-wrap}pre{background:#fff;border:1px solid #e3e5e8;padding:.6rem;overflow:auto;max-height:30rem}.warning-text{color:#8a5300}\
 @media (max-width:40rem){table,thead,tbody,tr,th,td{display:block}thead{display:none}td{border:0}tr{border-bottom:1px solid #e3e5e8}\
 td[data-label]::before{content:attr(data-label) \": \";font-weight:600}td[data-label]:empty{display:none}}";
 
@@ -214,6 +287,26 @@ mod tests {
         assert!(html.contains("<title>Not &lt;found&gt; · tib</title>"), "{html}");
         assert!(html.contains("no connection &lt;script&gt;alert(1)&lt;/script&gt;/&quot;x&quot;"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
+    fn an_apis_error_reads_as_its_status_and_message_with_the_whole_answer_a_click_away() {
+        let text = r#"http://127.0.0.1:9/api/v2/members?offset=0 answered HTTP 401: {"ok":false,"error":{"message":"invalid <API> token"}}; check the credentials"#;
+        assert_eq!(short_error(text).as_deref(), Some("HTTP 401: invalid <API> token; check the credentials"));
+        let html = error_words(text).into_string();
+        assert!(
+            html.starts_with(
+                "HTTP 401: invalid &lt;API&gt; token; check the credentials<details class=\"error-detail\">"
+            ),
+            "{html}"
+        );
+        assert!(html.contains("<pre>http://127.0.0.1:9/api/v2/members?offset=0 answered HTTP 401"), "{html}");
+        assert_eq!(short_error("https://x answered HTTP 500: <html>").as_deref(), Some("HTTP 500"));
+        assert_eq!(short_error("https://x answered HTTP 503").as_deref(), Some("HTTP 503"));
+        let slack = r#"https://slack.com/api/users.list answered HTTP 400: {"ok":false,"error":"invalid_auth"}"#;
+        assert_eq!(short_error(slack).as_deref(), Some("HTTP 400: invalid_auth"));
+        assert_eq!(short_error("the sync ran past its deadline"), None);
+        assert_eq!(error_words("no <answer>").into_string(), "no &lt;answer&gt;");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use maud::{Markup, Render, html};
 
-use super::layout::{self, Nav, Page, ago, line, navigation};
+use super::layout::{self, Nav, Page, ago, error_words, line, navigation};
 use super::{Operator, error_page};
 use crate::api::views::{AuthKind, Integration};
 use crate::operate::{ConnectionState, Summary};
@@ -213,7 +213,7 @@ fn account_row(summary: &Summary, now: Time) -> Markup {
             td data-label="Last sync" { (last_sync(summary, now)) }
             td data-label="Next sync" { (next_sync(summary, now)) }
             td data-label="Users with access / stored" { (summary.with_access) " / " (summary.users) }
-            td.error data-label="Last error" { (line(error)) }
+            td.error data-label="Last error" { (error_words(error)) }
         }
     }
 }
