@@ -100,6 +100,9 @@ impl Runs for Gated {
     fn discard_held(&self, connection_id: i64) -> Result<bool> {
         self.inner.discard_held(connection_id)
     }
+    fn held_deletions(&self, connection_id: i64, offset: i64, limit: i64, now: Time) -> Result<Option<HeldDeletions>> {
+        self.inner.held_deletions(connection_id, offset, limit, now)
+    }
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         self.inner.last_run(connection_id)
     }

@@ -722,11 +722,24 @@ fn a_sync_that_would_delete_most_users_is_held_until_approved(backend: &Backend)
     assert!(backend.staged().is_empty(), "{:?}", backend.staged());
     assert_eq!(store.user_counts(id).expect("counts"), (30, 30), "the users as they were");
 
-    // Held again, then approved.
-    assert_eq!(sync(store.as_ref(), id, &users(0..11), 260), Applied::Held { would_delete: 19, of: 30 });
+    // Held again: who it would delete is read in pages, changing nothing; then approved.
+    assert_eq!(store.held_deletions(id, 0, 10, 250).expect("read"), None, "nothing held");
+    let mut changed = users(0..11);
+    changed[3].name = Some(Name::Full("Changed".into()));
+    assert_eq!(sync(store.as_ref(), id, &changed, 260), Applied::Held { would_delete: 19, of: 30 });
+    let ids = |page: &tib_runtime::store::HeldDeletions| -> Vec<String> {
+        page.users.iter().map(|u| u.user.external_id.clone()).collect()
+    };
+    let first = store.held_deletions(id, 0, 5, 270).expect("read").expect("held");
+    assert_eq!((first.total, first.present), (19, 30));
+    assert_eq!(ids(&first), ["11", "12", "13", "14", "15"]);
+    let last = store.held_deletions(id, 15, 5, 270).expect("read").expect("held");
+    assert_eq!(ids(&last), ["26", "27", "28", "29"]);
+    assert!(last.users.iter().all(|u| !u.deleted), "they are not deleted yet");
+    assert_eq!(store.user_counts(id).expect("counts"), (30, 30), "reading changed nothing");
     assert_eq!(
         store.approve_held(id, ApplyPolicy::default(), 300).expect("approve"),
-        Some(Applied::Applied { added: 0, updated: 0, deleted: 19 })
+        Some(Applied::Applied { added: 0, updated: 1, deleted: 19 })
     );
     assert_eq!(store.user_counts(id).expect("counts"), (11, 30));
     assert_eq!(store.approve_held(id, ApplyPolicy::default(), 301).expect("nothing held"), None);

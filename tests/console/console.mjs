@@ -222,6 +222,14 @@ try {
     await fail(`the state should say held, and what it would delete: ${await text("#state")}`, page);
   }
   if (!(await page.$("button:has-text('Discard the held sync')"))) await fail("a held sync can be discarded", page);
+  // Who it would delete, a page at a time: 3,000 stored, 100 listed, the rest would go.
+  const wouldDelete = await text("#held-count");
+  const [, total, present] = wouldDelete.match(/^(\d+) of the (\d+) users stored now would be marked deleted/) ?? [];
+  if (!total || Number(total) !== Number(present) - valid(100)) await fail(`how many of how many: ${wouldDelete}`, page);
+  const heldFirst = await page.$$eval("#held-deletions tbody tr td:first-child", (tds) => tds.map((td) => td.textContent));
+  if (heldFirst.length !== 50 || heldFirst.some((email) => !email.endsWith("@acme.example"))) await fail(`a page of who: ${heldFirst.slice(0, 3)}`, page);
+  await submit("#held-count + table + p a:has-text('Next')");
+  if (!(await text("#held-count")).includes("51–100 shown")) await fail(`the next page of who: ${await text("#held-count")}`, page);
   await submit("button:has-text('Approve the held sync')");
   if (!(await text("[role=status]")).includes("applied the held sync")) await fail("approving should apply it", page);
 

@@ -32,10 +32,22 @@ pub(super) struct UserView {
     done: Option<String>,
     /// After sync now: the syncs started before it, so that the page follows the one it asked for.
     since: Option<u64>,
+    /// The users a held sync would delete skipped: the page of them shown.
+    #[serde(default)]
+    held_from: i64,
 }
 
 /// Users shown on one page.
 const USERS_PER_PAGE: i64 = 50;
+
+/// Users a held sync would delete, shown on one page.
+const HELD_PER_PAGE: i64 = 50;
+
+/// A page of the users a held sync would mark deleted, and where it starts.
+struct HeldPage {
+    deletions: crate::store::HeldDeletions,
+    from: i64,
+}
 
 const SORTS: [(UserOrder, &str); 5] = [
     (UserOrder::Email, "email"),
@@ -99,6 +111,8 @@ pub(super) struct AccountPage {
     authorization_code: bool,
     /// After sync now: the syncs started before it ([`UserView::since`]).
     since: Option<u64>,
+    /// Who a held sync would mark deleted: a page of them.
+    held: Option<HeldPage>,
 }
 
 impl Render for AccountPage {
@@ -140,6 +154,7 @@ impl Render for AccountPage {
             }
             script src="/console.js" defer {}
             (self.actions(&path))
+            @if let Some(held) = &self.held { (self.held_section(&path, held)) }
             (runs_table(&self.account.runs, self.nav.now))
             (licenses_table(&self.account.licenses))
             (self.users_section(&path))
@@ -148,6 +163,38 @@ impl Render for AccountPage {
 }
 
 impl AccountPage {
+    /// Who the held sync would mark deleted, a page at a time, beside Approve and Discard.
+    fn held_section(&self, path: &str, held: &HeldPage) -> Markup {
+        let HeldPage { deletions, from } = held;
+        let shown = deletions.users.len() as i64;
+        html! {
+            h2 { "Who the held sync would mark deleted" }
+            p #held-count {
+                (deletions.total) " of the " (deletions.present) " users stored now would be marked deleted if it is approved"
+                @if shown > 0 { "; " (from + 1) "–" (from + shown) " shown" } "."
+            }
+            @if shown > 0 {
+                table #held-deletions {
+                    thead { tr { th { "Email" } th { "Name" } th { "Status" } th { "Licenses" } th { "Last seen" } } }
+                    tbody { @for stored in &deletions.users {
+                        @let u = &stored.user;
+                        tr {
+                            td data-label="Email" { (line(&u.email)) }
+                            td data-label="Name" { (line(&u.name())) }
+                            td data-label="Status" { (line(&u.status)) }
+                            td data-label="Licenses" { (line(&u.licenses.join(", "))) }
+                            td data-label="Last seen" { (app_time(u.last_seen_at.as_deref(), self.nav.now)) }
+                        }
+                    } }
+                }
+                p {
+                    @if *from > 0 { a href={ (path) "?held_from=" ((from - HELD_PER_PAGE).max(0)) } { "Previous" } " " }
+                    @if from + shown < deletions.total { a href={ (path) "?held_from=" (from + shown) } { "Next" } }
+                }
+            }
+        }
+    }
+
     /// The actions that apply to the connection as it stands.
     fn actions(&self, path: &str) -> Markup {
         let c = &self.account.summary.connection;
@@ -374,14 +421,31 @@ pub(super) async fn account_page(
         ..UserQuery::default()
     };
     let read = web.services.account(&integration, &account, AccountQuery { users, runs: 20 }).await;
+    let account_name = account;
     let account = match read {
         Ok(account) => account,
         Err(error) => return error_page(error),
     };
     let authorization_code = crate::integrations::connector(&integration)
         .is_some_and(|c| matches!(c.spec().auth, tib_support::spec::Auth::OAuthAuthorizationCode(_)));
-    let page =
-        AccountPage { nav: operator.nav, done: view.done, account, selection, authorization_code, since: view.since };
+    let held = match account.summary.state() {
+        ConnectionState::Held => {
+            match web.services.held_deletions(&integration, &account_name, view.held_from, HELD_PER_PAGE).await {
+                Ok(deletions) => deletions.map(|deletions| HeldPage { deletions, from: view.held_from.max(0) }),
+                Err(error) => return error_page(error),
+            }
+        }
+        _ => None,
+    };
+    let page = AccountPage {
+        nav: operator.nav,
+        done: view.done,
+        account,
+        selection,
+        authorization_code,
+        since: view.since,
+        held,
+    };
     layout::respond(StatusCode::OK, &page)
 }
 
@@ -476,6 +540,7 @@ mod tests {
             selection: Selection { q: "a&b".to_owned(), access: Some(true), order: UserOrder::Name, from },
             authorization_code: false,
             since: None,
+            held: None,
         }
     }
 

@@ -126,3 +126,18 @@ impl Services {
         .await
     }
 }
+
+impl Services {
+    /// Who the account's held sync would mark deleted if approved now, a page from `offset`; `None`
+    /// when nothing is held.
+    pub async fn held_deletions(
+        &self,
+        integration: &str,
+        account: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<Option<crate::store::HeldDeletions>> {
+        let (id, now) = (self.find(integration, account).await?.id, self.clock.now());
+        self.in_store(move |store| store.held_deletions(id, offset.max(0), limit, now)).await
+    }
+}

@@ -179,6 +179,17 @@ pub struct DroppedUser {
     pub reason: String,
 }
 
+/// Who a held sync would mark deleted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldDeletions {
+    /// How many it would mark deleted.
+    pub total: i64,
+    /// Of how many stored users present now.
+    pub present: i64,
+    /// A page of them, by external id.
+    pub users: Vec<StoredUser>,
+}
+
 /// A run started: its id, and the stored users it compares against.
 #[derive(Debug)]
 pub struct Started {
@@ -683,6 +694,9 @@ pub trait Runs: Send + Sync {
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>>;
     /// Drops the connection's held run without applying it ([`DISCARDED`]); false when none was held.
     fn discard_held(&self, connection_id: i64) -> Result<bool>;
+    /// Who the connection's held sync would mark deleted if approved now: how many of how many
+    /// present, and a page of them by external id; `None` when no sync is held. Nothing changes.
+    fn held_deletions(&self, connection_id: i64, offset: i64, limit: i64, now: Time) -> Result<Option<HeldDeletions>>;
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         Ok(self.runs(connection_id, 1)?.into_iter().next())
     }

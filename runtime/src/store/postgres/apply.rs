@@ -394,10 +394,17 @@ async fn write_records(tx: &Transaction<'_>, target: &Target, baseline: &Baselin
 
 /// Marks deleted (or, for an account connected again, removes) the users
 /// the run neither kept nor wrote; returns how many were marked deleted.
-async fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: &Baseline) -> Result<i64> {
+/// Whether the baseline kept a user ([`kept_table`]).
+const IS_KEPT: &str = "EXISTS (SELECT 1 FROM tib_kept k WHERE k.digest = users.digest)";
+
+/// The users a run neither kept nor wrote, which its apply marks deleted: the connection's id is
+/// `$1`, the run's `$2`, and [`kept_table`] must be made.
+const UNLISTED: &str = "connection_id = $1 AND run_id IS DISTINCT FROM $2 AND NOT deleted AND NOT \
+                        EXISTS (SELECT 1 FROM tib_kept k WHERE k.digest = users.digest)";
+
+/// The kept digests in a table of the transaction's own, for one anti-join over the account.
+async fn kept_table(tx: &Transaction<'_>, baseline: &Baseline) -> Result<()> {
     let e = pg("applying the sync");
-    let Target { connection_id, run_id, now, .. } = *target;
-    // The kept digests in a table of the transaction's own, for one anti-join over the account.
     tx.batch_execute("CREATE TEMPORARY TABLE tib_kept (digest BIGINT PRIMARY KEY) ON COMMIT DROP").await.map_err(&e)?;
     let kept: Vec<i64> = baseline.kept_digests().map(|d| d as i64).collect();
     for chunk in kept.chunks(100_000) {
@@ -405,8 +412,66 @@ async fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: &Basel
             .await
             .map_err(&e)?;
     }
-    let is_kept = "EXISTS (SELECT 1 FROM tib_kept k WHERE k.digest = users.digest)";
-    let unlisted = format!("connection_id = $1 AND run_id IS DISTINCT FROM $2 AND NOT deleted AND NOT {is_kept}");
+    Ok(())
+}
+
+/// Who the connection's held sync would mark deleted if approved now: its approval done in a
+/// transaction that is rolled back.
+pub async fn held_deletions(
+    mut client: Client,
+    connection_id: i64,
+    offset: i64,
+    limit: i64,
+    now: Time,
+) -> Result<Option<crate::store::HeldDeletions>> {
+    let e = pg("reading who the held sync would delete");
+    let tx = client.transaction().await.map_err(&e)?;
+    let held = tx
+        .query_opt(
+            "SELECT r.id, h.kept FROM runs r JOIN held h ON h.run_id = r.id \
+             WHERE r.connection_id = $1 AND r.outcome = 'held' ORDER BY r.id DESC LIMIT 1",
+            &[&connection_id],
+        )
+        .await
+        .map_err(&e)?;
+    let Some(held) = held else { return Ok(None) };
+    let (run_id, kept): (i64, Vec<u8>) = (held.get(0), held.get(1));
+    let (target, version) = target(&tx, run_id, now).await?;
+    let present: i64 = one(
+        &tx,
+        "reading who the held sync would delete",
+        "SELECT COUNT(*) FROM users WHERE connection_id = $1 AND NOT deleted",
+        &[&connection_id],
+    )
+    .await?;
+    let kept: Vec<Digest> =
+        kept.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
+    let baseline = Baseline::from_kept(kept, present as usize, version);
+    write_records(&tx, &target, &baseline).await?;
+    kept_table(&tx, &baseline).await?;
+    let total: i64 = one(
+        &tx,
+        "reading who the held sync would delete",
+        &format!("SELECT COUNT(*) FROM users WHERE {UNLISTED}"),
+        &[&connection_id, &run_id],
+    )
+    .await?;
+    let sql = format!(
+        "SELECT {} FROM users WHERE {UNLISTED} ORDER BY external_id LIMIT $3 OFFSET $4",
+        crate::store::rows::stored_user_columns("users", "$1")
+    );
+    let rows = tx.query(&sql, &[&connection_id, &run_id, &limit, &offset]).await.map_err(&e)?;
+    let users = super::all(&rows, "reading who the held sync would delete", crate::store::rows::stored_user)?;
+    tx.rollback().await.map_err(&e)?;
+    Ok(Some(crate::store::HeldDeletions { total, present, users }))
+}
+
+async fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: &Baseline) -> Result<i64> {
+    let e = pg("applying the sync");
+    let Target { connection_id, run_id, now, .. } = *target;
+    kept_table(tx, baseline).await?;
+    let is_kept = IS_KEPT;
+    let unlisted = UNLISTED;
     if target.replace {
         // Connected again: the old listing's users go, with their history.
         let gone = format!("connection_id = $1 AND run_id IS DISTINCT FROM $2 AND NOT (NOT deleted AND {is_kept})");

@@ -85,6 +85,16 @@ impl Runs for Postgres {
         self.with(async |client| apply::approve(client, connection_id, policy, now).await)
     }
 
+    fn held_deletions(
+        &self,
+        connection_id: i64,
+        offset: i64,
+        limit: i64,
+        now: Time,
+    ) -> Result<Option<crate::store::HeldDeletions>> {
+        self.with(async |client| apply::held_deletions(client, connection_id, offset, limit, now).await)
+    }
+
     fn discard_held(&self, connection_id: i64) -> Result<bool> {
         self.with(async |client| apply::discard(client, connection_id).await)
     }

@@ -312,13 +312,13 @@ impl<'t> History<'t> {
     }
 }
 
-/// Marks deleted (or, for an account connected again, removes) the users
-/// the run neither kept nor wrote; returns how many were marked deleted.
-pub fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: Baseline) -> Result<i64> {
-    let e = err("applying the sync");
-    let Target { connection_id, run_id, now, .. } = *target;
-    // The kept set is asked from SQL: one pass over the account's rows, with
-    // no list of the deleted built in memory.
+/// The users a run neither kept nor wrote, which its apply marks deleted: the connection's id is
+/// the first parameter, the run's the second, and [`kept_function`] must be registered.
+const UNLISTED: &str = "connection_id = ?1 AND run_id IS NOT ?2 AND deleted = 0 AND NOT tib_kept(digest)";
+
+/// Registers `tib_kept(digest)`: whether the baseline kept the user of that digest. The kept set is
+/// asked from SQL: one pass over the account's rows, with no list of the deleted built in memory.
+fn kept_function(tx: &Transaction<'_>, baseline: Baseline) -> rusqlite::Result<()> {
     let kept = Arc::new(baseline);
     tx.create_scalar_function(
         "tib_kept",
@@ -326,8 +326,48 @@ pub fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: Baseline
         rusqlite::functions::FunctionFlags::SQLITE_UTF8 | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC,
         move |ctx| Ok(ctx.get::<Option<i64>>(0)?.is_some_and(|d| kept.is_kept(d as Digest))),
     )
-    .map_err(&e)?;
-    let unlisted = "connection_id = ?1 AND run_id IS NOT ?2 AND deleted = 0 AND NOT tib_kept(digest)";
+}
+
+/// The users the run's apply would mark deleted, after its records are written: how many, and a
+/// page of them by external id.
+pub fn unlisted_users(
+    tx: &Transaction<'_>,
+    target: &Target,
+    baseline: Baseline,
+    offset: i64,
+    limit: i64,
+) -> Result<(i64, Vec<crate::store::StoredUser>)> {
+    let e = err("reading who the held sync would delete");
+    kept_function(tx, baseline).map_err(&e)?;
+    let (connection_id, run_id) = (target.connection_id, target.run_id);
+    let result = (|| {
+        let total: i64 =
+            tx.query_row(&format!("SELECT COUNT(*) FROM users WHERE {UNLISTED}"), [connection_id, run_id], |r| {
+                r.get(0)
+            })?;
+        let sql = format!(
+            "SELECT {} FROM users WHERE {UNLISTED} ORDER BY external_id LIMIT ?3 OFFSET ?4",
+            crate::store::rows::stored_user_columns("users", "?1")
+        );
+        let mut statement = tx.prepare(&sql)?;
+        let users = statement
+            .query_map(params![connection_id, run_id, limit, offset], |r| crate::store::rows::stored_user(r))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok((total, users))
+    })();
+    let removed = tx.remove_function("tib_kept", 1);
+    let found = result.map_err(&e)?;
+    removed.map_err(&e)?;
+    Ok(found)
+}
+
+/// Marks deleted (or, for an account connected again, removes) the users
+/// the run neither kept nor wrote; returns how many were marked deleted.
+pub fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: Baseline) -> Result<i64> {
+    let e = err("applying the sync");
+    let Target { connection_id, run_id, now, .. } = *target;
+    kept_function(tx, baseline).map_err(&e)?;
+    let unlisted = UNLISTED;
     let result = (|| {
         if target.replace {
             // Connected again: the old listing's users go, with their history.

@@ -165,6 +165,44 @@ impl Runs for Sqlite {
         Ok(Some(applied))
     }
 
+    fn held_deletions(
+        &self,
+        connection_id: i64,
+        offset: i64,
+        limit: i64,
+        now: Time,
+    ) -> Result<Option<crate::store::HeldDeletions>> {
+        let e = err("reading who the held sync would delete");
+        let mut db = self.lock();
+        let held: Option<i64> = db
+            .query_row(
+                "SELECT id FROM runs WHERE connection_id = ?1 AND outcome = 'held' ORDER BY id DESC LIMIT 1",
+                [connection_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&e)?;
+        let Some(run_id) = held else { return Ok(None) };
+        let spool = Spool::of(&self.staging, run_id);
+        let kept = spool.kept()?;
+        // The approval itself, in a transaction that is never committed: exactly the users it would
+        // mark deleted, as the users stand now.
+        let tx = db.transaction().map_err(&e)?;
+        let target = target(&tx, run_id, now)?;
+        let (version, present): (i64, i64) = tx
+            .query_row(
+                "SELECT users_version, (SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND deleted = 0)                  FROM connections WHERE id = ?1",
+                [connection_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(&e)?;
+        let baseline = Baseline::from_kept(kept, present as usize, version);
+        apply::write_records(&tx, &target, &baseline, &spool)?;
+        let (total, users) = apply::unlisted_users(&tx, &target, baseline, offset, limit)?;
+        drop(tx);
+        Ok(Some(crate::store::HeldDeletions { total, present, users }))
+    }
+
     fn discard_held(&self, connection_id: i64) -> Result<bool> {
         let discarded = self.in_transaction("discarding the held sync", |tx| {
             let e = err("discarding the held sync");
