@@ -306,6 +306,9 @@ async fn named_tokens_act_in_their_role_and_every_change_is_in_the_audit_log() {
     let server = Server::start(Some(ADMIN_TOKEN)).await;
     connect(&server, &api, "Prod").await;
     let client = reqwest::Client::new();
+    let value = |response: reqwest::Response| async move {
+        serde_json::from_str::<Value>(&response.text().await.expect("text")).expect("JSON")
+    };
     let make = |token: &str, name: &str, role: &str| {
         client
             .post(server.api("/tokens"))
@@ -314,22 +317,10 @@ async fn named_tokens_act_in_their_role_and_every_change_is_in_the_audit_log() {
             .body(json!({ "name": name, "role": role }).to_string())
             .send()
     };
-    let made: Value = make(ADMIN_TOKEN, "scim-reader", "viewer")
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
-        .expect("text");
+    let made: Value = value(make(ADMIN_TOKEN, "scim-reader", "viewer").await.expect("sent")).await;
     let reader = made["token"].as_str().expect("the token, once").to_owned();
     assert!(reader.starts_with("tib_") && made["role"] == "viewer" && made["created_by"] == "admin", "{made}");
-    let made: Value = make(ADMIN_TOKEN, "ci", "admin")
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
-        .expect("text");
+    let made: Value = value(make(ADMIN_TOKEN, "ci", "admin").await.expect("sent")).await;
     let ci = made["token"].as_str().expect("the token").to_owned();
 
     // A name taken, a name or role refused.
@@ -355,13 +346,7 @@ async fn named_tokens_act_in_their_role_and_every_change_is_in_the_audit_log() {
     assert_eq!(synced_now.status(), 202);
 
     // The tokens are listed, never shown again; one removed is refused from then on.
-    let listed: Value = get(ADMIN_TOKEN, "/tokens")
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
-        .expect("text");
+    let listed: Value = value(get(ADMIN_TOKEN, "/tokens").await.expect("sent")).await;
     assert_eq!(listed["tokens"].as_array().map(Vec::len), Some(2));
     assert!(!listed.to_string().contains(&reader), "{listed}");
     let removed = client.delete(server.api("/tokens/scim-reader")).bearer_auth(&ci).send().await.expect("sent");
@@ -371,13 +356,7 @@ async fn named_tokens_act_in_their_role_and_every_change_is_in_the_audit_log() {
     assert_eq!(again.status(), 404);
 
     // The audit log: each change and each refusal, newest first, by whom, from where; in pages.
-    let log: Value = get(ADMIN_TOKEN, "/audit?limit=4")
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
-        .expect("text");
+    let log: Value = value(get(ADMIN_TOKEN, "/audit?limit=4").await.expect("sent")).await;
     let entry = |e: &Value| {
         format!(
             "{}|{}|{}|{}|{}",
@@ -400,13 +379,7 @@ async fn named_tokens_act_in_their_role_and_every_change_is_in_the_audit_log() {
     );
     assert!(log["entries"].as_array().expect("entries").iter().all(|e| e["address"] == "127.0.0.1"), "{log}");
     let cursor = log["next_cursor"].as_i64().expect("older entries");
-    let older: Value = get(ADMIN_TOKEN, &format!("/audit?before={cursor}"))
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .map(|t| serde_json::from_str::<Value>(&t).expect("JSON"))
-        .expect("text");
+    let older: Value = value(get(ADMIN_TOKEN, &format!("/audit?before={cursor}")).await.expect("sent")).await;
     let rest: Vec<String> = older["entries"].as_array().expect("entries").iter().map(entry).collect();
     assert_eq!(rest.last().map(String::as_str), Some("operator|command line|connect|acme/Prod|done"), "{rest:?}");
     assert!(rest.contains(&"admin|admin token|add viewer token|scim-reader|done".to_owned()), "{rest:?}");

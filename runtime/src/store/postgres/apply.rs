@@ -154,6 +154,33 @@ pub async fn approve(
 ) -> Result<Option<Applied>> {
     let e = pg("approving the held sync");
     let tx = client.transaction().await.map_err(&e)?;
+    let Some(replayed) = replay_held(&tx, connection_id, now).await? else { return Ok(None) };
+    if Some(replayed.version) != replayed.held_version {
+        return Err(StoreError::conflict("the stored users changed since this sync was held; sync again".to_owned()));
+    }
+    let run_id = replayed.target.run_id;
+    let applied = finish(&tx, &replayed.target, replayed.baseline, replayed.written, policy).await?;
+    tx.execute("UPDATE runs SET outcome = 'approved' WHERE id = $1", &[&run_id]).await.map_err(&e)?;
+    record_changes(&tx, run_id, applied).await?;
+    drop_staged(&tx, &[run_id]).await?;
+    tx.commit().await.map_err(&e)?;
+    Ok(Some(applied))
+}
+
+/// A held run's records written over the stored users, as its approval begins.
+struct Replayed {
+    target: Target,
+    baseline: Baseline,
+    written: Written,
+    /// The connection's users version now, and when the run was held.
+    version: i64,
+    held_version: Option<i64>,
+}
+
+/// Writes the connection's newest held run's records in `tx`, against the users it kept: committed,
+/// it is the approval; rolled back, it shows what the approval would do. `None` when none is held.
+async fn replay_held(tx: &Transaction<'_>, connection_id: i64, now: Time) -> Result<Option<Replayed>> {
+    let e = pg("replaying the held sync");
     let held = tx
         .query_opt(
             "SELECT r.id, r.users_version, h.kept FROM runs r JOIN held h ON h.run_id = r.id \
@@ -164,13 +191,10 @@ pub async fn approve(
         .map_err(&e)?;
     let Some(held) = held else { return Ok(None) };
     let (run_id, held_version, kept): (i64, Option<i64>, Vec<u8>) = (held.get(0), held.get(1), held.get(2));
-    let (target, version) = target(&tx, run_id, now).await?;
-    if Some(version) != held_version {
-        return Err(StoreError::conflict("the stored users changed since this sync was held; sync again".to_owned()));
-    }
+    let (target, version) = target(tx, run_id, now).await?;
     let present: i64 = one(
-        &tx,
-        "approving the held sync",
+        tx,
+        "replaying the held sync",
         "SELECT COUNT(*) FROM users WHERE connection_id = $1 AND NOT deleted",
         &[&connection_id],
     )
@@ -178,13 +202,8 @@ pub async fn approve(
     let kept: Vec<Digest> =
         kept.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
     let baseline = Baseline::from_kept(kept, present as usize, version);
-    let written = write_records(&tx, &target, &baseline).await?;
-    let applied = finish(&tx, &target, baseline, written, policy).await?;
-    tx.execute("UPDATE runs SET outcome = 'approved' WHERE id = $1", &[&run_id]).await.map_err(&e)?;
-    record_changes(&tx, run_id, applied).await?;
-    drop_staged(&tx, &[run_id]).await?;
-    tx.commit().await.map_err(&e)?;
-    Ok(Some(applied))
+    let written = write_records(tx, &target, &baseline).await?;
+    Ok(Some(Replayed { target, baseline, written, version, held_version }))
 }
 
 async fn record_changes(tx: &Transaction<'_>, run_id: i64, applied: Applied) -> Result<()> {
@@ -426,44 +445,25 @@ pub async fn held_deletions(
 ) -> Result<Option<crate::store::HeldDeletions>> {
     let e = pg("reading who the held sync would delete");
     let tx = client.transaction().await.map_err(&e)?;
-    let held = tx
-        .query_opt(
-            "SELECT r.id, h.kept FROM runs r JOIN held h ON h.run_id = r.id \
-             WHERE r.connection_id = $1 AND r.outcome = 'held' ORDER BY r.id DESC LIMIT 1",
-            &[&connection_id],
-        )
-        .await
-        .map_err(&e)?;
-    let Some(held) = held else { return Ok(None) };
-    let (run_id, kept): (i64, Vec<u8>) = (held.get(0), held.get(1));
-    let (target, version) = target(&tx, run_id, now).await?;
-    let present: i64 = one(
-        &tx,
-        "reading who the held sync would delete",
-        "SELECT COUNT(*) FROM users WHERE connection_id = $1 AND NOT deleted",
-        &[&connection_id],
-    )
-    .await?;
-    let kept: Vec<Digest> =
-        kept.chunks_exact(8).map(|c| u64::from_le_bytes(c.try_into().unwrap_or_default())).collect();
-    let baseline = Baseline::from_kept(kept, present as usize, version);
-    write_records(&tx, &target, &baseline).await?;
-    kept_table(&tx, &baseline).await?;
+    let Some(replayed) = replay_held(&tx, connection_id, now).await? else { return Ok(None) };
+    kept_table(&tx, &replayed.baseline).await?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+        [&connection_id, &replayed.target.run_id, &limit, &offset];
     let total: i64 = one(
         &tx,
         "reading who the held sync would delete",
         &format!("SELECT COUNT(*) FROM users WHERE {UNLISTED}"),
-        &[&connection_id, &run_id],
+        &params[..2],
     )
     .await?;
     let sql = format!(
         "SELECT {} FROM users WHERE {UNLISTED} ORDER BY external_id LIMIT $3 OFFSET $4",
         crate::store::rows::stored_user_columns("users", "$1")
     );
-    let rows = tx.query(&sql, &[&connection_id, &run_id, &limit, &offset]).await.map_err(&e)?;
+    let rows = tx.query(&sql, &params).await.map_err(&e)?;
     let users = super::all(&rows, "reading who the held sync would delete", crate::store::rows::stored_user)?;
     tx.rollback().await.map_err(&e)?;
-    Ok(Some(crate::store::HeldDeletions { total, present, users }))
+    Ok(Some(crate::store::HeldDeletions { total, present: replayed.baseline.present() as i64, users }))
 }
 
 async fn delete_unlisted(tx: &Transaction<'_>, target: &Target, baseline: &Baseline) -> Result<i64> {

@@ -130,33 +130,17 @@ impl Runs for Sqlite {
 
     fn approve_held(&self, connection_id: i64, policy: ApplyPolicy, now: Time) -> Result<Option<Applied>> {
         let e = err("approving the held sync");
-        let held: Option<(i64, Option<i64>)> = self
-            .lock()
-            .query_row(
-                "SELECT id, users_version FROM runs WHERE connection_id = ?1 AND outcome = 'held' ORDER BY id DESC LIMIT 1",
-                [connection_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(&e)?;
-        let Some((run_id, held_version)) = held else { return Ok(None) };
+        let Some((run_id, held_version)) = held_run(&self.lock(), connection_id)? else { return Ok(None) };
         let spool = Spool::of(&self.staging, run_id);
         let kept = spool.kept()?;
         let applied = self.in_transaction("approving the held sync", |tx| {
-            let target = target(tx, run_id, now)?;
-            let (version, present): (i64, i64) = tx
-                .query_row(
-                    "SELECT users_version, (SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND deleted = 0)                      FROM connections WHERE id = ?1",
-                    [connection_id],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .map_err(&e)?;
-            if Some(version) != held_version {
-                return Err(StoreError::conflict("the stored users changed since this sync was held; sync again".to_owned()));
+            let replayed = replay_held(tx, run_id, kept, &spool, now)?;
+            if Some(replayed.version) != held_version {
+                return Err(StoreError::conflict(
+                    "the stored users changed since this sync was held; sync again".to_owned(),
+                ));
             }
-            let baseline = Baseline::from_kept(kept, present as usize, version);
-            let written = apply::write_records(tx, &target, &baseline, &spool)?;
-            let applied = finish(tx, &target, baseline, written, policy)?;
+            let applied = finish(tx, &replayed.target, replayed.baseline, replayed.written, policy)?;
             tx.execute("UPDATE runs SET outcome = 'approved' WHERE id = ?1", [run_id]).map_err(&e)?;
             record_changes(tx, run_id, applied)?;
             Ok(applied)
@@ -172,33 +156,16 @@ impl Runs for Sqlite {
         limit: i64,
         now: Time,
     ) -> Result<Option<crate::store::HeldDeletions>> {
-        let e = err("reading who the held sync would delete");
         let mut db = self.lock();
-        let held: Option<i64> = db
-            .query_row(
-                "SELECT id FROM runs WHERE connection_id = ?1 AND outcome = 'held' ORDER BY id DESC LIMIT 1",
-                [connection_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(&e)?;
-        let Some(run_id) = held else { return Ok(None) };
+        let Some((run_id, _)) = held_run(&db, connection_id)? else { return Ok(None) };
         let spool = Spool::of(&self.staging, run_id);
         let kept = spool.kept()?;
         // The approval itself, in a transaction that is never committed: exactly the users it would
         // mark deleted, as the users stand now.
-        let tx = db.transaction().map_err(&e)?;
-        let target = target(&tx, run_id, now)?;
-        let (version, present): (i64, i64) = tx
-            .query_row(
-                "SELECT users_version, (SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND deleted = 0)                  FROM connections WHERE id = ?1",
-                [connection_id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(&e)?;
-        let baseline = Baseline::from_kept(kept, present as usize, version);
-        apply::write_records(&tx, &target, &baseline, &spool)?;
-        let (total, users) = apply::unlisted_users(&tx, &target, baseline, offset, limit)?;
+        let tx = db.transaction().map_err(err("reading who the held sync would delete"))?;
+        let replayed = replay_held(&tx, run_id, kept, &spool, now)?;
+        let present = replayed.baseline.present() as i64;
+        let (total, users) = apply::unlisted_users(&tx, &replayed.target, replayed.baseline, offset, limit)?;
         drop(tx);
         Ok(Some(crate::store::HeldDeletions { total, present, users }))
     }
@@ -262,6 +229,49 @@ fn finish(
     )
     .map_err(err("applying the sync"))?;
     Ok(Applied::Applied { added: written.added, updated: written.updated, deleted })
+}
+
+/// The connection's newest held run: its id, and the users version it was held at.
+fn held_run(db: &rusqlite::Connection, connection_id: i64) -> Result<Option<(i64, Option<i64>)>> {
+    db.query_row(
+        "SELECT id, users_version FROM runs WHERE connection_id = ?1 AND outcome = 'held' ORDER BY id DESC LIMIT 1",
+        [connection_id],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(err("reading the held sync"))
+}
+
+/// A held run's records written over the stored users, as its approval begins.
+struct Replayed {
+    target: Target,
+    baseline: Baseline,
+    written: crate::store::applying::Written,
+    /// The connection's users version now.
+    version: i64,
+}
+
+/// Writes the held run's records in `tx`, against the users it kept (`kept`): committed, it is
+/// the approval; rolled back, it shows what the approval would do.
+fn replay_held(
+    tx: &Transaction<'_>,
+    run_id: i64,
+    kept: Vec<crate::store::staging::Digest>,
+    spool: &Spool,
+    now: Time,
+) -> Result<Replayed> {
+    let target = target(tx, run_id, now)?;
+    let (version, present): (i64, i64) = tx
+        .query_row(
+            "SELECT users_version, (SELECT COUNT(*) FROM users WHERE connection_id = ?1 AND deleted = 0) \
+             FROM connections WHERE id = ?1",
+            [target.connection_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(err("replaying the held sync"))?;
+    let baseline = Baseline::from_kept(kept, present as usize, version);
+    let written = apply::write_records(tx, &target, &baseline, spool)?;
+    Ok(Replayed { target, baseline, written, version })
 }
 
 fn record_changes(tx: &Transaction<'_>, run_id: i64, applied: Applied) -> Result<()> {
