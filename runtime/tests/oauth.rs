@@ -227,7 +227,7 @@ async fn authorization_code_connects_through_the_callback_syncs_refreshes_and_ro
     let forged = format!("{}/oauth/callback/hubspot?code=stolen&state=forged", tib.public_url);
     let refused = browser.get(&forged).send().await.expect("forged");
     assert_eq!(refused.status(), 422);
-    assert!(refused.text().await.expect("page").contains("unknown or already used state"));
+    assert!(refused.text().await.expect("page").contains("this authorization is unknown or was used already"));
 
     let _ = Command::new("kill").args(["-TERM", &serve.id().to_string()]).status();
     let _ = serve.wait();

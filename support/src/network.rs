@@ -85,7 +85,7 @@ pub fn secure_or_loopback(url: &url::Url) -> bool {
     }
 }
 
-/// An operator's override of a spec's URL (`flag` names it), under the rule of
+/// An operator's override of a spec's URL (`flag` names it: the option, or the URL in words), under the rule of
 /// [`secure_or_loopback`], with the message that says what is allowed. It is
 /// stored as it is and shown wherever the connection is, so it may hold no
 /// password (`user:pw@`): that is a credential, sealed. A refusal never
@@ -108,14 +108,14 @@ pub fn check_override(flag: &str, url: &url::Url) -> Result<(), String> {
     }
 }
 
-/// An operator's base URL: an override ([`check_override`]) with no query
+/// An operator's base URL: an override ([`check_override`]; `what` names it) with no query
 /// either, where a token would sit in the clear (paths are appended to a base
 /// URL; fixed query values belong in the spec's request).
-pub fn check_base_override(url: &url::Url) -> Result<(), String> {
-    check_override("--base-url", url)?;
+pub fn check_base_override(what: &str, url: &url::Url) -> Result<(), String> {
+    check_override(what, url)?;
     match url.query() {
         Some(_) => Err(format!(
-            "--base-url {} carries a query (`?…`): a URL is stored and shown in the clear, and a token is a \
+            "{what} {} carries a query (`?…`): a URL is stored and shown in the clear, and a token is a \
              credential; give the URL without it",
             without_secrets(url)
         )),
@@ -257,7 +257,7 @@ mod tests {
     #[test]
     fn an_override_carries_no_password_and_a_base_url_no_query_and_neither_is_repeated() {
         let url = |text: &str| url::Url::parse(text).expect("a URL");
-        assert_eq!(check_base_override(&url("https://api.example.com/v1")), Ok(()));
+        assert_eq!(check_base_override("--base-url", &url("https://api.example.com/v1")), Ok(()));
         assert_eq!(check_override("--token-url", &url("https://id.example.com/token?p=b2c")), Ok(()));
         for (refused, said) in [
             ("https://admin:hunter2@api.example.com/v1", "user name or password"),
@@ -266,7 +266,8 @@ mod tests {
             ("https://api.example.com/v1#hunter2", "fragment"),
             ("http://api.example.com/v1?token=hunter2", "https"),
         ] {
-            let error = check_override("--base-url", &url(refused)).and_then(|()| check_base_override(&url(refused)));
+            let error = check_override("--base-url", &url(refused))
+                .and_then(|()| check_base_override("--base-url", &url(refused)));
             let error = error.expect_err(refused);
             assert!(error.contains(said) && error.contains("api.example.com/v1"), "{refused}: {error}");
             assert!(!error.contains("hunter2"), "{refused}: repeated in {error}");

@@ -82,7 +82,7 @@ fn override_url(flag: &str, given: Option<String>) -> Result<Option<Url>, String
     // The text is not repeated: a mistyped URL may still hold a password.
     let url = Url::parse(&text).map_err(|e| format!("{flag} is not a URL: {e}"))?;
     match flag {
-        "--base-url" => tib_support::network::check_base_override(&url)?,
+        "--base-url" => tib_support::network::check_base_override(flag, &url)?,
         _ => tib_support::network::check_override(flag, &url)?,
     }
     Ok(Some(url))

@@ -1,8 +1,10 @@
 //! The operators' HTTP API under `/api/v1`, served by `tib serve`: the
 //! integrations of this build, the connections (read, connect, enable,
 //! disable, sync now, approve a held sync, disconnect), their runs and users,
-//! and the admins' notifications. Every route needs the admin token
-//! ([`crate::access::token::AdminToken`]) as a bearer token; errors are RFC 9457 problem
+//! the admins' notifications, the company's people, licenses and access review, the named API
+//! tokens and the audit log. Every route needs a bearer token, the admin token
+//! ([`crate::access::token::AdminToken`]) or a named one, whose holder acts in its role
+//! ([`crate::access::operator`]); errors are RFC 9457 problem
 //! details ([`problem::Problem`]). `/health` needs nothing. Each handler
 //! reads its request, calls one operation ([`crate::operate`]) and answers
 //! with a view ([`views`]).

@@ -667,7 +667,7 @@ async fn service_provider_config() -> Scim {
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",
                 "name": "Admin token",
-                "description": "The runtime's admin token, as Authorization: Bearer <token>",
+                "description": "The runtime's admin token or a named API token, as Authorization: Bearer <token>",
             }],
         }),
     )

@@ -90,17 +90,20 @@ impl Services {
         let state = query.get("state").ok_or_else(|| Error::invalid("the redirect has no state"))?;
         let now = self.clock.now();
         let taken = state.clone();
-        let pending = self
-            .in_store(move |s| s.take_authorization(&taken, now))
-            .await?
-            .ok_or_else(|| Error::invalid("unknown or already used state: start again with `tib connect`"))?;
+        let pending = self.in_store(move |s| s.take_authorization(&taken, now)).await?.ok_or_else(|| {
+            Error::invalid(
+                "this authorization is unknown or was used already: authorize the account again from its page",
+            )
+        })?;
         if pending.integration != integration {
             return Err(Error::invalid(format!(
                 "this authorization belongs to another integration than {integration}"
             )));
         }
         if pending.expires_at < now {
-            return Err(Error::invalid("the authorization link has expired: start again with `tib connect`"));
+            return Err(Error::invalid(
+                "the authorization link has expired: authorize the account again from its page",
+            ));
         }
         let (found, account) = (pending.integration.clone(), pending.account.clone());
         let connection = self

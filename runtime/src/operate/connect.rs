@@ -165,11 +165,14 @@ fn check(new: &NewAccount) -> Result<()> {
         )));
     }
     if let Some(url) = &new.overrides.base_url {
-        tib_support::network::check_base_override(url).map_err(Error::invalid)?;
+        tib_support::network::check_base_override("the base URL", url).map_err(Error::invalid)?;
     }
-    for (flag, url) in [("--token-url", &new.overrides.token_url), ("--authorize-url", &new.overrides.authorize_url)] {
+    // In words: every edge shows the refusal, the console's pages among them.
+    for (what, url) in
+        [("the token URL", &new.overrides.token_url), ("the authorize URL", &new.overrides.authorize_url)]
+    {
         if let Some(url) = url {
-            tib_support::network::check_override(flag, url).map_err(Error::invalid)?;
+            tib_support::network::check_override(what, url).map_err(Error::invalid)?;
         }
     }
     Ok(())
