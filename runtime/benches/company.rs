@@ -39,7 +39,7 @@ fn user(account: usize, n: usize) -> User {
         role: Some("Member".into()),
         created_at: None,
         last_seen_at: chrono::DateTime::from_timestamp(1_700_000_000 + (n as i64 % 400) * 86_400, 0),
-        active: n % 10 != 0,
+        active: !n.is_multiple_of(10),
         status: "Active".into(),
         licenses: Cow::Borrowed(LICENSES[n % 3]),
         custom_fields: vec![],
