@@ -103,6 +103,9 @@ impl Runs for Gated {
     fn held_deletions(&self, connection_id: i64, offset: i64, limit: i64, now: Time) -> Result<Option<HeldDeletions>> {
         self.inner.held_deletions(connection_id, offset, limit, now)
     }
+    fn last_runs(&self) -> Result<Vec<Run>> {
+        self.inner.last_runs()
+    }
     fn last_run(&self, connection_id: i64) -> Result<Option<Run>> {
         self.inner.last_run(connection_id)
     }
@@ -126,6 +129,9 @@ impl Users for Gated {
     }
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)> {
         self.inner.user_counts(connection_id)
+    }
+    fn all_user_counts(&self) -> Result<Vec<(i64, i64, i64)>> {
+        self.inner.all_user_counts()
     }
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
         self.inner.history(connection_id, query)

@@ -290,7 +290,39 @@ on_both_backends!(
     tokens_are_found_by_their_hash_and_names_are_unique,
     the_audit_log_pages_newest_first_and_unread_notifications_are_counted_per_operator,
     users_are_read_by_when_they_last_changed_and_in_either_order,
+    every_accounts_last_run_and_counts_are_read_at_once_as_each_alone,
 );
+
+fn every_accounts_last_run_and_counts_are_read_at_once_as_each_alone(backend: &Backend) {
+    let store = backend.open();
+    let (prod, _) = connect(store.as_ref(), "acme", "Prod");
+    let (dev, _) = connect(store.as_ref(), "acme", "Dev");
+    let (empty, _) = connect(store.as_ref(), "acme", "Empty");
+    sync(store.as_ref(), prod, &users(0..12), 100);
+    let mut fewer = users(0..4);
+    fewer[1].active = false;
+    sync(store.as_ref(), dev, &users(0..5), 100);
+    sync(store.as_ref(), dev, &fewer, 200);
+    let mut counts = store.all_user_counts().expect("counts");
+    counts.sort();
+    let mut alone: Vec<(i64, i64, i64)> = [prod, dev]
+        .into_iter()
+        .map(|id| {
+            let (with_access, all) = store.user_counts(id).expect("counts");
+            (id, with_access, all)
+        })
+        .collect();
+    alone.sort();
+    assert_eq!(counts, alone);
+    assert_eq!(alone.iter().find(|c| c.0 == dev).map(|c| (c.1, c.2)), Some((3, 5)), "one inactive, one gone");
+    let mut last: Vec<(i64, i64)> = store.last_runs().expect("runs").iter().map(|r| (r.connection_id, r.id)).collect();
+    last.sort();
+    let mut each: Vec<(i64, i64)> =
+        [prod, dev, empty].into_iter().filter_map(|id| store.last_run(id).expect("run").map(|r| (id, r.id))).collect();
+    each.sort();
+    assert_eq!(last, each);
+    assert_eq!(last.len(), 2, "an account never synced has none");
+}
 
 fn users_are_read_by_when_they_last_changed_and_in_either_order(backend: &Backend) {
     let store = backend.open();

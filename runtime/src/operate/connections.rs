@@ -104,9 +104,24 @@ impl Services {
 
     /// Every connection, with its last run and counts.
     pub async fn summaries(&self) -> Result<Vec<Summary>> {
+        // A few reads for every connection together, not a few for each: the overview of ten
+        // thousand accounts.
         self.in_store(|store| {
             let directories = store.directories()?;
-            store.connections()?.into_iter().map(|c| Summary::read(store, c, &directories)).collect()
+            let mut last_runs: std::collections::HashMap<i64, Run> =
+                store.last_runs()?.into_iter().map(|run| (run.connection_id, run)).collect();
+            let counts: std::collections::HashMap<i64, (i64, i64)> = store
+                .all_user_counts()?
+                .into_iter()
+                .map(|(id, with_access, users)| (id, (with_access, users)))
+                .collect();
+            let summaries = store.connections()?.into_iter().map(|connection| {
+                let last_run = last_runs.remove(&connection.id);
+                let (with_access, users) = counts.get(&connection.id).copied().unwrap_or_default();
+                let directory = directories.contains(&connection.id);
+                Summary { connection, last_run, with_access, users, directory }
+            });
+            Ok(summaries.collect())
         })
         .await
     }

@@ -702,6 +702,8 @@ pub trait Runs: Send + Sync {
     }
     /// The connection's newest runs, newest first.
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>>;
+    /// Every connection's newest run, in one read (the overview's).
+    fn last_runs(&self) -> Result<Vec<Run>>;
 }
 
 /// A connection's stored users, as the edges read them, and their history.
@@ -721,6 +723,8 @@ pub trait Users: Send + Sync {
     fn group_counts(&self, connection_id: i64) -> Result<Vec<(String, i64)>>;
     /// Active (not deleted, active) and all stored users.
     fn user_counts(&self, connection_id: i64) -> Result<(i64, i64)>;
+    /// [`Users::user_counts`] of every connection with users, in one read: its id, then the counts.
+    fn all_user_counts(&self) -> Result<Vec<(i64, i64, i64)>>;
     /// The connection's users' history, newest first.
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>>;
 }

@@ -99,6 +99,15 @@ impl Runs for Postgres {
         self.with(async |client| apply::discard(client, connection_id).await)
     }
 
+    fn last_runs(&self) -> Result<Vec<Run>> {
+        self.with(async |client| {
+            let sql =
+                format!("SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY connection_id)");
+            let rows = client.query(&sql, &[]).await.map_err(pg("reading runs"))?;
+            all(&rows, "reading runs", rows::run)
+        })
+    }
+
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         self.with(async |client| {
             let sql = format!("SELECT {RUN_COLUMNS} FROM runs WHERE connection_id = $1 ORDER BY id DESC LIMIT $2");

@@ -73,6 +73,20 @@ impl Users for Postgres {
         })
     }
 
+    fn all_user_counts(&self) -> Result<Vec<(i64, i64, i64)>> {
+        self.with(async |client| {
+            let rows = client
+                .query(
+                    "SELECT connection_id, COUNT(*) FILTER (WHERE NOT deleted AND active), COUNT(*) FROM users \
+                     GROUP BY connection_id",
+                    &[],
+                )
+                .await
+                .map_err(pg("counting users"))?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+        })
+    }
+
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
         let since = query.since.unwrap_or(i64::MIN);
         self.with(async |client| {

@@ -187,6 +187,17 @@ impl Runs for Sqlite {
         Ok(!discarded.is_empty())
     }
 
+    fn last_runs(&self) -> Result<Vec<Run>> {
+        let db = self.read();
+        let mut statement = db
+            .prepare_cached(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE id IN (SELECT MAX(id) FROM runs GROUP BY connection_id)"
+            ))
+            .map_err(err("reading runs"))?;
+        let rows = statement.query_map([], |r| rows::run(r)).map_err(err("reading runs"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("reading runs"))
+    }
+
     fn runs(&self, connection_id: i64, limit: i64) -> Result<Vec<Run>> {
         let db = self.read();
         let mut statement = db

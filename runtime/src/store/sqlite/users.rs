@@ -70,6 +70,18 @@ impl Users for Sqlite {
             .map_err(err("counting users"))
     }
 
+    fn all_user_counts(&self) -> Result<Vec<(i64, i64, i64)>> {
+        let db = self.read();
+        let mut statement = db
+            .prepare_cached(
+                "SELECT connection_id, COALESCE(SUM(deleted = 0 AND active = 1), 0), COUNT(*) FROM users \
+                 GROUP BY connection_id",
+            )
+            .map_err(err("counting users"))?;
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(err("counting users"))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(err("counting users"))
+    }
+
     fn history(&self, connection_id: i64, query: &HistoryQuery) -> Result<Vec<Change>> {
         let e = err("reading the history");
         let db = self.read();
