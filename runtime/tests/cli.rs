@@ -1228,7 +1228,9 @@ async fn a_spec_in_the_specs_directory_is_connected_and_synced_without_a_rebuild
             .cloned()
             .map(|mut user| {
                 let fields = user.as_object_mut().expect("a user");
-                assert!(fields.remove("first_seen").is_some() && fields.remove("last_seen").is_some());
+                for when in ["first_seen", "last_seen", "modified_at"] {
+                    assert!(fields.remove(when).is_some(), "{when}");
+                }
                 user
             })
             .collect()
