@@ -99,18 +99,18 @@ impl Services {
     /// Connects `new` for `by` (an admin): refused with nothing saved when it cannot be. Its
     /// credentials are first tried on the API when `first` says so ([`Services::try_credentials`]).
     pub async fn connect(&self, by: &Actor, new: NewAccount, first: Trial) -> Result<Connected> {
-        let exists = self.find(&new.integration, &new.account).await.is_ok();
+        let (i, a) = (new.integration.clone(), new.account.clone());
+        // Read once: it names the action in the audit log and decides whether connecting overwrites.
+        let exists = self.in_store(move |store| store.connection(&i, &a)).await?.is_some();
         let verb = if exists { "connect again" } else { "connect" };
         let target = format!("{}/{}", new.integration, new.account);
-        self.change(by, verb, &target, self.connect_now(new, first)).await
+        self.change(by, verb, &target, self.connect_now(new, exists, first)).await
     }
 
-    async fn connect_now(&self, new: NewAccount, first: Trial) -> Result<Connected> {
+    async fn connect_now(&self, new: NewAccount, exists: bool, first: Trial) -> Result<Connected> {
         let connector = self.connector(&new.integration)?;
         check(&new)?;
         let name = format!("{}/{}", new.integration, new.account);
-        let (i, a) = (new.integration.clone(), new.account.clone());
-        let exists = self.in_store(move |store| store.connection(&i, &a)).await?.is_some();
         if exists && !new.replace {
             return Err(Error::conflict(format!(
                 "{name} is already connected: connecting again overwrites its credentials and its next sync \
