@@ -10,7 +10,7 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, ErrorWords, Nav, Page, ago, app_time, csrf_field, line, navigation};
+use super::layout::{self, ErrorWords, Nav, Page, ago, app_time, csrf_field, line, navigation, viewer_note};
 use super::overview::{last_sync, next_sync, state_text};
 use super::{Operator, done, error_page};
 use crate::operate::{Account, AccountQuery, Action, ConnectionState};
@@ -149,7 +149,9 @@ impl Render for AccountPage {
             }
             p #live .live data-events={ (path) "/live" } data-sync=(progress.sync) data-since=[self.since] hidden[!progress.running] {
                 @if progress.running {
-                    "Syncing now: " (progress.pages) " pages, " (progress.users) " users so far"
+                    // As console.js writes it from each event after this.
+                    "Syncing now: " (layout::counted(progress.pages.into(), "page")) ", "
+                    (layout::counted(progress.users, "user")) " so far"
                 }
             }
             script src="/console.js" defer {}
@@ -212,6 +214,9 @@ impl AccountPage {
                 " "
             }
         };
+        if !self.nav.may_change() {
+            return viewer_note("sync, approve, disable or connect this account again");
+        }
         html! {
             p #actions {
                 @match state {

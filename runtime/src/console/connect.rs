@@ -15,7 +15,7 @@ use maud::{Markup, Render, html};
 use tib_support::spec::{Auth, Part, Template};
 use url::Url;
 
-use super::layout::{self, Nav, Page, csrf_field, navigation};
+use super::layout::{self, Nav, Page, csrf_field, navigation, viewer_note};
 use super::{Operator, done, error_page};
 use crate::api::views::AuthKind;
 use crate::operate::{Error, ErrorKind, NewAccount, Overrides, Trial};
@@ -130,7 +130,9 @@ impl Render for Dialog<'_> {
             @if !self.connected.is_empty() {
                 p { "Already connected: " (self.connected.join(", ")) ". Connecting one of these names again overwrites it." }
             }
-            form.dialog method="post" action={ "/connect/" (percent_encode(self.id)) } {
+            @if !self.nav.may_change() {
+                (viewer_note("connect accounts"))
+            } @else { form.dialog method="post" action={ "/connect/" (percent_encode(self.id)) } {
                 (csrf_field(&self.nav))
                 label for="account" { "Account name" }
                 input type="text" id="account" name="account" value=(typed.account) required autofocus autocomplete="off";
@@ -187,7 +189,7 @@ impl Render for Dialog<'_> {
                     p { "Production, this server's callback: " code #production-redirect { (production) } }
                 }
                 p { button type="submit" { @if authorization_code { "Save and authorize" } @else { "Connect" } } }
-            }
+            } }
         }
     }
 }

@@ -21,7 +21,8 @@ if (live) {
       const sync = document.querySelector("#actions form:has(input[value=sync]) button");
       if (sync) sync.disabled = true;
       live.hidden = false;
-      live.textContent = `Syncing now: ${progress.pages} pages, ${progress.users} users so far`;
+      const plural = (n, one) => `${n} ${one}${n === 1 ? "" : "s"}`;
+      live.textContent = `Syncing now: ${plural(progress.pages, "page")}, ${plural(progress.users, "user")} so far`;
     } else if (progress.sync !== shown || !live.hidden || (since !== null && progress.sync > since)) {
       source.close();
       const ended = `the sync ended: ${progress.ended ?? "see its run below"}`;

@@ -152,6 +152,12 @@ pub(super) struct Nav {
 }
 
 impl Nav {
+    /// Whether the operator may change things, so that a page offers its actions. Viewers are
+    /// refused every change by the operations layer anyway; a page does not offer what it would refuse.
+    pub fn may_change(&self) -> bool {
+        self.role != Some(Role::Viewer)
+    }
+
     /// A page's session with only its CSRF token, as unit tests render pages.
     #[cfg(test)]
     pub fn token(csrf: &str) -> Nav {
@@ -194,6 +200,16 @@ pub(super) fn navigation(nav: &Nav) -> Markup {
             }
         }
     }
+}
+
+/// How many of a thing, its name in the plural unless one: "1 page", "30 pages".
+pub(super) fn counted(n: u64, one: &str) -> String {
+    if n == 1 { format!("1 {one}") } else { format!("{n} {one}s") }
+}
+
+/// Where a page's actions would be, for a viewer: what they cannot do, and who can.
+pub(super) fn viewer_note(what: &str) -> Markup {
+    html! { p.note { "You are a viewer: an admin can " (what) "." } }
 }
 
 /// A time as an operator reads it at a glance ("3 h ago", "in 20 min"), with the exact time, its
@@ -259,7 +275,7 @@ nav{display:flex;gap:1rem;align-items:center;flex-wrap:wrap;border-bottom:1px so
 nav form{margin-left:auto}.badge{background:#b00020;color:#fff;border-radius:1rem;padding:0 .45rem;font-size:.85em}\
 table{border-collapse:collapse;width:100%;background:#fff}th,td{text-align:left;padding:.4rem .6rem;\
 border-bottom:1px solid #e3e5e8;vertical-align:top}.state-disabled,.error{color:#b00020}.state-held,.state-waiting{color:#8a5300}\
-.warning{background:#fff4e5;border:1px solid #f0b45a;padding:.6rem}.live{background:#e8f1fd;padding:.6rem}\
+.warning{background:#fff4e5;border:1px solid #f0b45a;padding:.6rem}.live,.note{background:#e8f1fd;padding:.6rem}\
 form.inline{display:inline}input,button,select{font:inherit;padding:.4rem .6rem}\
 form.dialog label{display:block;margin:.8rem 0 .2rem;font-weight:600}form.dialog small{display:block;color:#555}\
 form.dialog input[type=text],form.dialog input[type=password],form.dialog input[type=url]{width:100%;max-width:32rem;box-sizing:border-box}\

@@ -49,7 +49,7 @@ impl Render for Notifications {
                             td data-label="Kind" { (kind_words(&n.kind)) }
                             td data-label="Message" { (line(&n.message)) }
                             td data-label="Action" {
-                                @if let Some((integration, account)) = account {
+                                @if let (Some((integration, account)), true) = (account, self.nav.may_change()) {
                                     @for (action, label) in actions(&n.kind) {
                                         form.inline method="post" action=(account_path(integration, account)) {
                                             (csrf_field(&self.nav))

@@ -9,7 +9,7 @@ use axum::response::Response;
 use maud::{Markup, Render, html};
 use serde::Deserialize;
 
-use super::layout::{self, Nav, Page, ago, csrf_field, line, navigation};
+use super::layout::{self, Nav, Page, ago, csrf_field, line, navigation, viewer_note};
 use super::{Operator, done, error_page};
 use crate::access::operator::Role;
 use crate::operate::{AuditPage, MadeToken};
@@ -62,16 +62,18 @@ impl Render for OperatorsPage {
                             td data-label="Made" { (ago(Some(token.created_at), self.nav.now)) }
                             td data-label="By" { (token.created_by) }
                             td data-label="Action" {
-                                form.inline method="post" action=(format!("/operators/tokens/{}/remove", percent_encode(&token.name))) {
+                                @if self.nav.may_change() { form.inline method="post" action=(format!("/operators/tokens/{}/remove", percent_encode(&token.name))) {
                                     (csrf_field(&self.nav))
                                     button type="submit" { "Remove" }
-                                }
+                                } }
                             }
                         }
                     } }
                 }
             }
-            form.dialog method="post" action="/operators/tokens" {
+            @if !self.nav.may_change() {
+                (viewer_note("make and remove tokens"))
+            } @else { form.dialog method="post" action="/operators/tokens" {
                 (csrf_field(&self.nav))
                 label for="token-name" { "New token's name" }
                 input #token-name type="text" name="name" required maxlength="64" pattern="[A-Za-z0-9._@\\-]+" placeholder="scim-reader";
@@ -82,7 +84,7 @@ impl Render for OperatorsPage {
                     option value="admin" { "admin: everything" }
                 }
                 p { button type="submit" { "Make a token" } }
-            }
+            } }
             h2 { "Audit log" }
             @if self.audit.entries.is_empty() {
                 p { "Nothing has been changed yet." }

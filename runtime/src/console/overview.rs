@@ -64,6 +64,8 @@ pub(super) struct OverviewView {
     state: Option<String>,
     /// Accounts of this integration only.
     integration: Option<String>,
+    /// The order: one of [`SORTS`]; by name when empty.
+    sort: Option<String>,
     /// Accounts skipped: the page shown.
     #[serde(default)]
     from: usize,
@@ -77,6 +79,31 @@ const STATES: [(&str, &str); 5] = [
     ("disabled", "disabled"),
     ("enabled", "enabled"),
 ];
+
+/// The orders the overview sorts by, with their words: the first is the default.
+const SORTS: [(&str, &str); 4] = [
+    ("name", "by name"),
+    ("attention", "needing attention first"),
+    ("last-sync", "longest since a sync first"),
+    ("users", "most users with access first"),
+];
+
+/// How urgently an account needs an operator: failing first, then held, waiting, disabled, fine.
+fn attention(summary: &Summary) -> u8 {
+    ["failing", "held", "waiting", "disabled"].iter().position(|state| in_state(summary, state)).unwrap_or(4) as u8
+}
+
+/// Sorts accounts in the order `sort` names (a stable sort: ties stay by name).
+fn sort_accounts(accounts: &mut [Summary], sort: &str) {
+    accounts.sort_by_key(|s| s.connection.name().to_lowercase());
+    match sort {
+        "attention" => accounts.sort_by_key(attention),
+        // Never synced sorts first (None < Some).
+        "last-sync" => accounts.sort_by_key(|s| s.last_run.as_ref().map(|run| run.started_at)),
+        "users" => accounts.sort_by_key(|s| std::cmp::Reverse(s.with_access)),
+        _ => {}
+    }
+}
 
 /// Whether an account is in the state a filter names.
 fn in_state(summary: &Summary, state: &str) -> bool {
@@ -128,6 +155,7 @@ pub(super) struct Overview {
     pub q: String,
     pub state: String,
     pub integration: String,
+    pub sort: String,
     pub accounts: Vec<Summary>,
     pub integrations: Vec<Integration>,
     /// Specs a compiled connector of the same app stands in for.
@@ -163,6 +191,10 @@ impl Render for Overview {
                         option value=(integration.id) selected[self.integration == integration.id] { (integration.app) }
                     }
                 }
+                " "
+                select name="sort" aria-label="order" {
+                    @for (value, words) in SORTS { option value=(value) selected[self.sort == value] { (words) } }
+                }
                 " " button type="submit" { "Show" }
             }
             @if t.accounts == 0 {
@@ -193,7 +225,7 @@ impl Render for Overview {
             }
             table #integrations {
                 thead { tr { th { "Integration" } th { "Auth" } th { "Asks for" } th {} } }
-                tbody { @for integration in &self.integrations { (integration_row(integration)) } }
+                tbody { @for integration in &self.integrations { (integration_row(integration, self.nav.may_change())) } }
             }
         }
     }
@@ -218,7 +250,8 @@ fn account_row(summary: &Summary, now: Time) -> Markup {
     }
 }
 
-fn integration_row(integration: &Integration) -> Markup {
+/// An integration that can be connected; with its Connect link for those who may connect.
+fn integration_row(integration: &Integration, may_connect: bool) -> Markup {
     let asks: Vec<String> = integration
         .credentials
         .iter()
@@ -229,7 +262,7 @@ fn integration_row(integration: &Integration) -> Markup {
             td data-label="Integration" { (integration.app) " " small { "(" (integration.id) @if integration.interpreted { " interpreted" } ")" } }
             td data-label="Auth" { (AuthKind::words(integration.auth)) }
             td data-label="Asks for" { (asks.join(", ")) }
-            td { a href={ "/connect/" (percent_encode(&integration.id)) } { "Connect" } }
+            td { @if may_connect { a href={ "/connect/" (percent_encode(&integration.id)) } { "Connect" } } }
         }
     }
 }
@@ -238,10 +271,11 @@ impl Overview {
     /// The overview from `from`, with the same search and filters.
     fn link(&self, from: usize) -> String {
         format!(
-            "/?q={}&state={}&integration={}&from={from}",
+            "/?q={}&state={}&integration={}&sort={}&from={from}",
             percent_encode(&self.q),
             percent_encode(&self.state),
-            percent_encode(&self.integration)
+            percent_encode(&self.integration),
+            percent_encode(&self.sort)
         )
     }
 }
@@ -278,13 +312,15 @@ fn select(
     let totals = Totals::of(&all);
     let (q, state, integration) =
         (view.q.unwrap_or_default(), view.state.unwrap_or_default(), view.integration.unwrap_or_default());
+    let sort = view.sort.filter(|s| SORTS.iter().any(|(value, _)| value == s)).unwrap_or_else(|| SORTS[0].0.to_owned());
     let needle = q.trim().to_lowercase();
-    let selected: Vec<Summary> = all
+    let mut selected: Vec<Summary> = all
         .into_iter()
         .filter(|s| needle.is_empty() || s.connection.name().to_lowercase().contains(&needle))
         .filter(|s| in_state(s, &state))
         .filter(|s| integration.is_empty() || s.connection.integration == integration)
         .collect();
+    sort_accounts(&mut selected, &sort);
     let from = view.from.min(selected.len());
     let count = selected.len();
     let accounts = selected.into_iter().skip(from).take(ACCOUNTS_PER_PAGE).collect();
@@ -297,6 +333,7 @@ fn select(
         q,
         state,
         integration,
+        sort,
         accounts,
         integrations,
         shadowed,
@@ -399,5 +436,29 @@ mod tests {
         let last = select(Nav::default(), view("from=200"), accounts, vec![], vec![]);
         assert_eq!((last.from, last.accounts.len()), (200, 52));
         assert!(last.render().into_string().contains("from=100\">Previous accounts"));
+    }
+
+    #[test]
+    fn the_accounts_sort_by_name_by_attention_by_last_sync_and_by_users_and_pages_keep_the_order() {
+        let mut accounts = vec![
+            summary("Fine", true, None),
+            summary("Broken", true, Some("HTTP 500")),
+            summary("Off", false, None),
+            summary("Big", true, None),
+        ];
+        accounts[3].with_access = 900;
+        accounts[1].last_run.as_mut().expect("a run").started_at = 30;
+        let order = |query: &str| -> Vec<String> {
+            let page = select(Nav::default(), view(query), accounts.clone(), vec![], vec![]);
+            page.accounts.iter().map(|s| s.connection.account.clone()).collect()
+        };
+        assert_eq!(order(""), ["Big", "Broken", "Fine", "Off"]);
+        assert_eq!(order("sort=attention"), ["Broken", "Off", "Big", "Fine"]);
+        assert_eq!(order("sort=users"), ["Big", "Broken", "Fine", "Off"]);
+        // Never synced first (by name), then the oldest sync.
+        assert_eq!(order("sort=last-sync"), ["Big", "Fine", "Off", "Broken"]);
+        assert_eq!(order("sort=nonsense"), order(""), "an unknown order is the default");
+        let page = select(Nav::default(), view("sort=users"), accounts, vec![], vec![]);
+        assert!(page.link(100).contains("&sort=users&from=100"), "the next page keeps the order");
     }
 }

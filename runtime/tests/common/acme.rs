@@ -29,8 +29,9 @@ pub const STALLS_AT_400: usize = 5;
 pub const HOSTILE: usize = 6;
 /// Answers each first page (offset 0) after 300 ms, counting those in flight: one per sync under way.
 pub const SLOW: usize = 7;
-/// Answers every page after 300 ms: a sync long enough to watch.
-pub const SLOW_PAGES: usize = 8;
+/// Answers the first page (offset 0) at once and holds every later one until the mode changes: a
+/// sync stopped after its first page, for a test to see what is shown while it runs.
+pub const HOLDS_AFTER_FIRST_PAGE: usize = 8;
 /// Lists members whose first names hold a NUL character.
 pub const NUL_TEXT: usize = 9;
 /// Answers 500 with a body that holds NUL characters.
@@ -59,7 +60,7 @@ fn control(head: &str, mode: &AtomicUsize, count: &AtomicUsize) -> Option<&'stat
     match path {
         "fine" => mode.store(FINE, Ordering::SeqCst),
         "unauthorized" => mode.store(UNAUTHORIZED, Ordering::SeqCst),
-        "slow-pages" => mode.store(SLOW_PAGES, Ordering::SeqCst),
+        "hold-after-first-page" => mode.store(HOLDS_AFTER_FIRST_PAGE, Ordering::SeqCst),
         users => count.store(users.strip_prefix("users/")?.parse().ok()?, Ordering::SeqCst),
     }
     Some("200 OK")
@@ -78,6 +79,7 @@ pub async fn api(users: usize) -> Api {
     serve(listener, move |head| {
         let head = head.to_lowercase();
         let controlled = control(&head, &m, &c);
+        let switch = m.clone();
         let (mode, count, held) = (m.load(Ordering::SeqCst), c.load(Ordering::SeqCst), held.clone());
         let (flying, most) = (flying.clone(), most.clone());
         async move {
@@ -89,8 +91,10 @@ pub async fn api(users: usize) -> Api {
                 .find_map(|p| p.strip_prefix("offset="))
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            if mode == SLOW_PAGES {
-                tokio::time::sleep(Duration::from_millis(300)).await;
+            if mode == HOLDS_AFTER_FIRST_PAGE && offset > 0 {
+                while switch.load(Ordering::SeqCst) == HOLDS_AFTER_FIRST_PAGE {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
             if mode == SLOW && offset == 0 {
                 most.fetch_max(flying.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);

@@ -124,7 +124,11 @@ fn respond(
         nav: &operator.nav,
         catalog: &catalog,
         public_url: &web.services.public_url,
-        can_save: web.builder.specs.is_some(),
+        saving: match (web.builder.specs.is_some(), operator.nav.may_change()) {
+            (_, false) => pages::Saving::Viewer,
+            (false, true) => pages::Saving::NoSpecsDirectory,
+            (true, true) => pages::Saving::Open,
+        },
     };
     let page = web.builder.with(&operator.session, draft, |draft| pages::Workspace::new(draft, step, &context, note));
     match page {

@@ -140,8 +140,18 @@ pub(super) struct Context<'a> {
     pub catalog: &'a Catalog,
     /// This server's: redirect URLs are made from it.
     pub public_url: &'a Url,
-    /// Whether there is a specs directory to save into.
-    pub can_save: bool,
+    /// Whether the review's Save saves, and if not, why.
+    pub saving: Saving,
+}
+
+/// Whether a draft can be saved from the builder, and if not, why not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Saving {
+    Open,
+    /// The server was started without a specs directory to save into.
+    NoSpecsDirectory,
+    /// The operator is a viewer: they may build and test, not save.
+    Viewer,
 }
 
 /// One step of a draft.
@@ -157,12 +167,12 @@ pub(super) struct Workspace {
 
 impl Workspace {
     pub fn new(draft: &Draft, step: Step, context: &Context<'_>, note: Option<Note>) -> Workspace {
-        let Context { nav, catalog, public_url, can_save } = *context;
+        let Context { nav, catalog, public_url, saving } = *context;
         let csrf: &str = nav;
         let parsed = text::parse(&draft.text);
         let name = parsed.as_ref().ok().map(|p| General::read(p).app).filter(|n| !n.is_empty());
         let body = match (&parsed, step) {
-            (_, Step::Review) => review(draft, catalog, csrf, can_save),
+            (_, Step::Review) => review(draft, catalog, csrf, saving),
             (_, Step::Test) => test_step(draft, catalog, public_url, csrf),
             (Ok(parsed), step) => {
                 let steps = Steps { csrf, draft: &draft.id, parsed, catalog, public_url };
@@ -780,7 +790,7 @@ fn report_part(report: &Report, connector: &tib_interpret::Interpreted, csrf: &s
     }
 }
 
-fn review(draft: &Draft, catalog: &Catalog, csrf: &str, can_save: bool) -> Markup {
+fn review(draft: &Draft, catalog: &Catalog, csrf: &str, saving: Saving) -> Markup {
     let action = |what: &str| format!("/builder/{}/{what}", percent_encode(&draft.id));
     let shown = tib_front::format::format(&draft.text).unwrap_or_else(|_| draft.text.clone());
     let checked = draft.check(catalog);
@@ -795,10 +805,12 @@ fn review(draft: &Draft, catalog: &Catalog, csrf: &str, can_save: bool) -> Marku
         section #diagnostics aria-live="polite" { (diagnostics(&checked.diagnostics, &draft.text)) }
         form.inline method="post" action=(action("save")) {
             (csrf_field(csrf))
-            button #save type="submit" disabled[!can_save || errors > 0] { "Save" }
+            button #save type="submit" disabled[saving != Saving::Open || errors > 0] { "Save" }
         }
-        @if !can_save {
+        @if saving == Saving::NoSpecsDirectory {
             p.warning { "Read-only: start the server with " code { "tib serve --specs DIR" } " to save." }
+        } @else if saving == Saving::Viewer {
+            p.note { "You are a viewer: you can build and test an integration; an admin can save it." }
         } @else if errors > 0 {
             p { "Saving waits for the errors to be fixed." }
         }
