@@ -141,7 +141,7 @@ impl Backend {
     fn healthy(&self) -> &'static str {
         match self {
             Backend::Sqlite(_) => "schema 8, integrity ok",
-            Backend::Postgres { .. } => "schema version 6",
+            Backend::Postgres { .. } => "schema version 7",
         }
     }
 }

@@ -55,14 +55,14 @@ impl Company for Postgres {
 
     fn departed(&self) -> Result<Vec<Departed>> {
         self.with(async |client| {
-            let rows = client.query(&filter::departed(), &[]).await.map_err(pg("reviewing access"))?;
+            let rows = client.query(&filter::departed::<Postgres>(), &[]).await.map_err(pg("reviewing access"))?;
             all(&rows, "reviewing access", rows::departed)
         })
     }
 
     fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
         self.with(async |client| {
-            let rows = client.query(&filter::unaccounted(), &[]).await.map_err(pg("reviewing access"))?;
+            let rows = client.query(&filter::unaccounted::<Postgres>(), &[]).await.map_err(pg("reviewing access"))?;
             all(&rows, "reviewing access", rows::persons_user)
         })
     }

@@ -159,4 +159,10 @@ CREATE TABLE notification_reads (
     r#"
 ALTER TABLE runs ADD COLUMN dropped_users TEXT NOT NULL DEFAULT '[]';
 "#,
+    // People are paged in byte order (as SQLite pages them): the index of users by person holds
+    // their emails so, or every page of people would sort every user.
+    r#"
+DROP INDEX users_by_person;
+CREATE INDEX users_by_person ON users ((lower(email) COLLATE "C"));
+"#,
 ];

@@ -51,14 +51,14 @@ impl Company for Sqlite {
 
     fn departed(&self) -> Result<Vec<Departed>> {
         let db = self.read();
-        let mut statement = db.prepare_cached(&filter::departed()).map_err(err("reviewing access"))?;
+        let mut statement = db.prepare_cached(&filter::departed::<Sqlite>()).map_err(err("reviewing access"))?;
         let rows = statement.query_map([], |r| rows::departed(r)).map_err(err("reviewing access"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
     }
 
     fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
         let db = self.read();
-        let mut statement = db.prepare_cached(&filter::unaccounted()).map_err(err("reviewing access"))?;
+        let mut statement = db.prepare_cached(&filter::unaccounted::<Sqlite>()).map_err(err("reviewing access"))?;
         let rows = statement.query_map([], |r| rows::persons_user(r)).map_err(err("reviewing access"))?;
         rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
     }
