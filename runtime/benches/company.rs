@@ -4,7 +4,8 @@
 //! `TIB_POSTGRES_URL` names one, into a PostgreSQL schema of its own. Each view is then asked
 //! through the operations layer the console and the API call, five times; the median is printed:
 //! the overview's summaries, a people search, a person, the first page of people, the licenses in
-//! use, and SCIM's `userName eq` count.
+//! use, the access review, and SCIM's `userName eq` count. The access review compares the accounts
+//! with a directory of every person: one in twenty has left, one in twenty was never in it.
 //!
 //!     TIB_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench -p tib-runtime --bench company
 
@@ -51,38 +52,60 @@ fn user(account: usize, n: usize) -> User {
     }
 }
 
-/// Connects and syncs every account, as the engine stores them.
-fn seed(store: &dyn Store, connections: usize, each: usize) {
+/// The company's directory's user of a person: every person is in it but the last twentieth (from
+/// outside the company), and one in twenty of them has left (not active).
+fn directory_user(person: usize) -> Option<User> {
+    (person < PEOPLE / 20 * 19).then(|| User {
+        external_id: person.to_string().into(),
+        email: format!("person{person}@acme.example").into(),
+        name: Some(Name::Full(format!("Person {person}").into())),
+        active: !person.is_multiple_of(20),
+        status: if person.is_multiple_of(20) { "Suspended" } else { "Active" }.into(),
+        ..user(0, 0)
+    })
+}
+
+/// Connects an account and syncs `users` into it, as the engine stores them: its id.
+fn synced(store: &dyn Store, integration: &str, name: &str, users: impl Iterator<Item = User>) -> i64 {
     let now = chrono::Utc::now().timestamp();
+    store
+        .upsert_connection(&NewConnection {
+            integration,
+            account: name,
+            sealed_credentials: b"sealed",
+            base_url: None,
+            interval_secs: 86_400,
+            next_sync_at: now + 86_400,
+            token_url: None,
+            authorize_url: None,
+            waiting_reason: None,
+        })
+        .expect("connect");
+    let id = store.connection(integration, name).expect("read").expect("connected").id;
+    store.try_lease(id, OWNER, now + 900).expect("lease");
+    let started = store.start_run(id, OWNER, now).expect("run");
+    let mut baseline = started.baseline;
+    let (mut records, mut seen) = (Vec::new(), 0);
+    for user in users {
+        staging::stage(&user, &mut baseline, &mut records);
+        seen += 1;
+    }
+    store.stage(started.run_id, &records).expect("stage");
+    let totals = RunTotals { pages: 1, users_seen: seen, ..RunTotals::default() };
+    store.complete_run(started.run_id, OWNER, baseline, &totals, ApplyPolicy::default(), now).expect("complete");
+    store.release(id, OWNER).expect("release");
+    id
+}
+
+/// Connects and syncs every account, then the company's directory.
+fn seed(store: &dyn Store, connections: usize, each: usize) {
     for account in 0..connections {
         let name = format!("tenant-{account:05}");
         let integration = ["slack", "github", "zoom", "okta"][account % 4];
-        store
-            .upsert_connection(&NewConnection {
-                integration,
-                account: &name,
-                sealed_credentials: b"sealed",
-                base_url: None,
-                interval_secs: 86_400,
-                next_sync_at: now + 86_400,
-                token_url: None,
-                authorize_url: None,
-                waiting_reason: None,
-            })
-            .expect("connect");
-        let id = store.connection(integration, &name).expect("read").expect("connected").id;
-        store.try_lease(id, OWNER, now + 900).expect("lease");
-        let started = store.start_run(id, OWNER, now).expect("run");
-        let mut baseline = started.baseline;
-        let mut records = Vec::new();
-        for n in 0..each {
-            staging::stage(&user(account, n), &mut baseline, &mut records);
-        }
-        store.stage(started.run_id, &records).expect("stage");
-        let totals = RunTotals { pages: 1, users_seen: each as i64, ..RunTotals::default() };
-        store.complete_run(started.run_id, OWNER, baseline, &totals, ApplyPolicy::default(), now).expect("complete");
-        store.release(id, OWNER).expect("release");
+        synced(store, integration, &name, (0..each).map(|n| user(account, n)));
     }
+    let directory = synced(store, "okta", "directory", (0..PEOPLE).filter_map(directory_user));
+    store.set_directory(directory, true).expect("the directory");
 }
 
 /// The median of five runs of `ask`, and what the last one found.
@@ -128,6 +151,10 @@ fn measure(label: &str, store: Arc<dyn Store>, connections: usize, each: usize) 
     row("a person's accounts", took, format!("{} accounts", found.expect("person").len()));
     let (took, found) = median(&runtime, || s.licenses(90));
     row("licenses in use, unseen in 90 days", took, format!("{} licenses", found.expect("licenses").licenses.len()));
+    let first_pages = tib_runtime::operate::ReviewPages { limit: Some(100), ..Default::default() };
+    let (took, found) = median(&runtime, || s.access_review(first_pages));
+    let review = found.expect("the access review");
+    row("access review", took, format!("{} left, {} without an account", review.departed.0, review.unaccounted.0));
     let by_name = || {
         let condition = Condition { field: UserField::UserName, test: FieldTest::Equals("user42".to_owned()) };
         let query = UserQuery { conditions: vec![condition], limit: Some(1), ..UserQuery::default() };

@@ -154,11 +154,11 @@ impl Company for Gated {
     fn directories(&self) -> Result<Vec<i64>> {
         self.inner.directories()
     }
-    fn departed(&self) -> Result<Vec<Departed>> {
-        self.inner.departed()
+    fn departed(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<Departed>)> {
+        self.inner.departed(page)
     }
-    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
-        self.inner.unaccounted()
+    fn unaccounted(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<(i64, StoredUser)>)> {
+        self.inner.unaccounted(page)
     }
 }
 

@@ -417,16 +417,24 @@ fn the_access_review_finds_who_left_the_directory_and_who_has_no_account(backend
     in_slack[1].active = false;
     sync(store.as_ref(), slack, &in_slack, 100);
 
-    let review = |store: &dyn Store| -> (Vec<(i64, String, bool)>, Vec<String>) {
-        let departed = store.departed().expect("departed");
-        let unaccounted = store.unaccounted().expect("unaccounted");
+    // Each list counted, with its rows: who left (connection, id, in the directory), who has no account.
+    type Review = ((i64, Vec<(i64, String, bool)>), (i64, Vec<String>));
+    let paged = |store: &dyn Store, page: Option<(i64, i64)>| -> Review {
+        let (left, departed) = store.departed(page).expect("departed");
+        let (alone, unaccounted) = store.unaccounted(page).expect("unaccounted");
         (
-            departed.into_iter().map(|d| (d.connection_id, d.user.user.external_id, d.in_directory)).collect(),
-            unaccounted.into_iter().map(|(_, u)| u.user.external_id).collect(),
+            (left, departed.into_iter().map(|d| (d.connection_id, d.user.user.external_id, d.in_directory)).collect()),
+            (alone, unaccounted.into_iter().map(|(_, u)| u.user.external_id).collect()),
         )
+    };
+    let review = |store: &dyn Store| {
+        let ((left, departed), (alone, unaccounted)) = paged(store, None);
+        assert_eq!((left, alone), (departed.len() as i64, unaccounted.len() as i64), "every row, counted");
+        (departed, unaccounted)
     };
     // Without a directory, the review has nothing to compare with.
     assert!(store.directories().expect("directories").is_empty());
+    assert_eq!(review(store.as_ref()), (vec![], vec![]));
     store.set_directory(okta, true).expect("marked");
     store.set_directory(okta, true).expect("marked twice, still once");
     assert_eq!(store.directories().expect("directories"), [okta]);
@@ -435,6 +443,13 @@ fn the_access_review_finds_who_left_the_directory_and_who_has_no_account(backend
         (vec![(slack, "2".to_owned(), true), (slack, "9".to_owned(), false)], vec!["1".to_owned(), "3".to_owned()]),
         "2 left, 9 was never in the directory; 1 has no access in Slack and 3 no account"
     );
+    // A page of each list, with the count of all; past the end, nothing.
+    assert_eq!(
+        paged(store.as_ref(), Some((1, 1))),
+        ((2, vec![(slack, "9".to_owned(), false)]), (2, vec!["3".to_owned()]))
+    );
+    assert_eq!(paged(store.as_ref(), Some((0, 1))).1, (2, vec!["1".to_owned()]));
+    assert_eq!(paged(store.as_ref(), Some((5, 10))), ((0, vec![]), (0, vec![])));
     store.set_directory(okta, false).expect("unmarked");
     assert!(store.directories().expect("directories").is_empty());
     assert_eq!(

@@ -1181,7 +1181,11 @@ async fn the_access_review_compares_every_account_with_the_directory() {
     };
 
     let (_, review) = call(reqwest::Method::GET, "/access-review").await;
-    assert_eq!(review, json!({"directories": [], "departed": [], "unaccounted": []}), "nothing to compare with yet");
+    assert_eq!(
+        review,
+        json!({"directories": [], "departed_total": 0, "departed": [], "unaccounted_total": 0, "unaccounted": []}),
+        "nothing to compare with yet"
+    );
     let (status, marked) = call(reqwest::Method::PUT, "/connections/acme/Directory/directory").await;
     assert_eq!(status, 200, "{marked}");
     assert_eq!(marked["directory"], true);
@@ -1208,6 +1212,20 @@ async fn the_access_review_compares_every_account_with_the_directory() {
         "{departed:?}"
     );
     assert_eq!(review["unaccounted"], json!([]), "everyone active in the directory is active in the app");
+    assert_eq!(review["departed_total"], departed.len(), "one page holds them all");
+    // Paged: the second page of five follows the first.
+    let emails = |review: &Value| -> Vec<String> {
+        review["departed"].as_array().expect("departed").iter().map(|d| d["user"]["email"].to_string()).collect()
+    };
+    let (_, second) = call(reqwest::Method::GET, "/access-review?departed_from=5&limit=5").await;
+    assert_eq!(second["departed_total"], departed.len());
+    assert_eq!(emails(&second), departed[5..10].iter().map(|e| format!("\"{e}\"")).collect::<Vec<_>>());
+    for (refused, expected) in
+        [("limit=0", 422), ("limit=1001", 422), ("departed_from=-1", 422), ("unaccounted_from=x", 400)]
+    {
+        let (status, problem) = call(reqwest::Method::GET, &format!("/access-review?{refused}")).await;
+        assert_eq!(status, expected, "{refused}: {problem}");
+    }
 
     // The console's page and download.
     let cookie = logged_in(&client, &base).await;
@@ -1216,6 +1234,34 @@ async fn the_access_review_compares_every_account_with_the_directory() {
     assert!(
         html.contains(&format!("Access held by people not active in the directory ({})", departed.len())),
         "{html}"
+    );
+    let page = client
+        .get(format!("{base}/access-review?departed_from=5&unaccounted_from=0"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("sent");
+    let html = page.text().await.expect("text");
+    let last = departed.len();
+    assert!(html.contains(&format!("6–{last} of {last} ")), "{html}");
+    assert!(
+        html.contains("href=\"/access-review?departed_from=0&amp;unaccounted_from=0#departed\">Previous"),
+        "{html}"
+    );
+    assert!(!html.contains(departed[0]) && html.contains(departed[5]), "{html}");
+    // Past the end, the count stays and the page says where the list starts.
+    let page = client
+        .get(format!("{base}/access-review?departed_from=500"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .expect("sent");
+    let html = page.text().await.expect("text");
+    assert!(html.contains(&format!("not active in the directory ({last})")) && html.contains("past the end"), "{html}");
+    let (_, past) = call(reqwest::Method::GET, "/access-review?departed_from=500").await;
+    assert_eq!(
+        (past["departed_total"].as_u64(), past["departed"].as_array().map(Vec::len)),
+        (Some(last as u64), Some(0))
     );
     let csv =
         client.get(format!("{base}/access-review?format=csv")).header("cookie", &cookie).send().await.expect("sent");

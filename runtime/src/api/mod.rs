@@ -26,7 +26,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use crate::access::operator::{Actor, Role};
-use crate::operate::{Action, NewAccount, Overrides, Trial};
+use crate::operate::{Action, NewAccount, Overrides, ReviewPages, Trial};
 use crate::store::{Upserted, UserQuery};
 use crate::web::Web;
 use problem::Problem;
@@ -511,12 +511,38 @@ async fn unmark_directory(
     acted(&web, &by, at, Action::UnmarkDirectory).await
 }
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ReviewParams {
+    /// How many of the accounts whose person left to skip: the page of that list.
+    #[param(minimum = 0)]
+    departed_from: Option<i64>,
+    /// How many of the directory's people without an account to skip: the page of that list.
+    #[param(minimum = 0)]
+    unaccounted_from: Option<i64>,
+    /// The most of each list, 1 to 1000 (100 when absent).
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<i64>,
+}
+
 /// Who left but still has access: every other account's users with access whose person (email) is
 /// active in no directory, and the directories' active people with access in no other account.
-#[utoipa::path(get, path = "/access-review", tag = "access review",
-    responses((status = 200, description = "The accounts compared with the directories", body = views::AccessReview)))]
-async fn access_review(State(web): State<Arc<Web>>) -> Answer<views::AccessReview> {
-    Ok(Json(web.services.access_review().await?.into()))
+/// Each list is paged, with its count in all.
+#[utoipa::path(get, path = "/access-review", tag = "access review", params(ReviewParams),
+    responses(
+        (status = 200, description = "The accounts compared with the directories", body = views::AccessReview),
+        (status = 422, description = "A parameter out of range", body = views::Problem, content_type = "application/problem+json"),
+    ))]
+async fn access_review(
+    State(web): State<Arc<Web>>,
+    InQuery(params): InQuery<ReviewParams>,
+) -> Answer<views::AccessReview> {
+    let (departed_from, unaccounted_from) = (params.departed_from.unwrap_or(0), params.unaccounted_from.unwrap_or(0));
+    if departed_from < 0 || unaccounted_from < 0 {
+        return Err(Problem::invalid("departed_from and unaccounted_from must be 0 or more"));
+    }
+    let pages = ReviewPages { departed_from, unaccounted_from, limit: Some(page_limit(params.limit)?) };
+    Ok(Json(web.services.access_review(pages).await?.into()))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

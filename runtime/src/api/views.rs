@@ -473,9 +473,13 @@ pub struct ConnectionName {
 pub struct AccessReview {
     /// The connections marked as directories; with none, the lists are empty.
     pub directories: Vec<ConnectionName>,
-    /// Accounts with access whose person is active in no directory.
+    /// Accounts with access whose person is active in no directory: how many in all.
+    pub departed_total: i64,
+    /// Those of the page asked for.
     pub departed: Vec<DepartedAccount>,
-    /// The directories' active people with access in no other account.
+    /// The directories' active people with access in no other account: how many in all.
+    pub unaccounted_total: i64,
+    /// Those of the page asked for.
     pub unaccounted: Vec<PersonAccount>,
 }
 
@@ -493,15 +497,18 @@ impl From<operate::AccessReview> for AccessReview {
                 .into_iter()
                 .map(|c| ConnectionName { integration: c.integration, account: c.account })
                 .collect(),
+            departed_total: review.departed.0,
             departed: review
                 .departed
+                .1
                 .into_iter()
                 .map(|d| {
                     let PersonAccount { integration, account, user } = d.account.into();
                     DepartedAccount { integration, account, in_directory: d.in_directory, user }
                 })
                 .collect(),
-            unaccounted: review.unaccounted.into_iter().map(PersonAccount::from).collect(),
+            unaccounted_total: review.unaccounted.0,
+            unaccounted: review.unaccounted.1.into_iter().map(PersonAccount::from).collect(),
         }
     }
 }

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::layout::{self, Nav, Page, access, app_time, line, navigation};
 use super::{Operator, error_page};
 use crate::api::DEFAULT_UNSEEN_DAYS;
-use crate::operate::{AccessReview, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount};
+use crate::operate::{AccessReview, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PersonAccount, ReviewPages};
 use crate::store::{Person, StoredUser};
 use crate::web::Web;
 use crate::web::{account_path, percent_encode, when};
@@ -25,7 +25,7 @@ const PEOPLE_PER_PAGE: i64 = 100;
 /// Holders shown on one page.
 const HOLDERS_PER_PAGE: i64 = 100;
 /// Findings of each kind the access review's page shows; its CSV holds them all.
-const REVIEW_SHOWN: usize = 500;
+const REVIEW_PER_PAGE: i64 = 100;
 /// The windows offered in one click; any other number of days can be typed.
 const WINDOWS: [u32; 3] = [30, 60, 90];
 
@@ -494,9 +494,47 @@ pub(super) async fn holders(
 
 // ------------------------------------------------------------ access review ---
 
+/// The access review's query: the page of each list, or a CSV of both.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ReviewView {
+    format: Option<String>,
+    #[serde(default)]
+    departed_from: i64,
+    #[serde(default)]
+    unaccounted_from: i64,
+}
+
 struct ReviewPage {
     nav: Nav,
     review: AccessReview,
+    pages: ReviewPages,
+}
+
+impl ReviewPage {
+    /// Links to the pages before and after of one list (`which`: `departed` or `unaccounted`), the
+    /// other list staying on its page.
+    fn pager(&self, which: &str, from: i64, total: i64, shown: usize) -> Markup {
+        let link = |from: i64| {
+            let (departed, unaccounted) = if which == "departed" {
+                (from, self.pages.unaccounted_from)
+            } else {
+                (self.pages.departed_from, from)
+            };
+            format!("/access-review?departed_from={departed}&unaccounted_from={unaccounted}#{which}")
+        };
+        let next = from + shown as i64;
+        html! {
+            @if shown == 0 {
+                p { "This page is past the end of the list: " a href=(link(0)) { "its first page" } "." }
+            } @else {
+                p {
+                    (from + 1) "–" (next) " of " (total) " "
+                    @if from > 0 { a href=(link((from - REVIEW_PER_PAGE).max(0))) { "Previous" } " " }
+                    @if next < total { a href=(link(next)) { "Next" } }
+                }
+            }
+        }
+    }
 }
 
 impl Render for ReviewPage {
@@ -520,14 +558,15 @@ impl Render for ReviewPage {
                     }
                     ". " a href="/access-review?format=csv" { "Export CSV" }
                 }
-                h2 { "Access held by people not active in the directory (" (review.departed.len()) ")" }
-                @if review.departed.is_empty() {
+                @let (departed_total, departed) = &review.departed;
+                h2 { "Access held by people not active in the directory (" (departed_total) ")" }
+                @if *departed_total == 0 {
                     p { "Everyone with access in an app is active in the directory." }
                 } @else {
-                    @if review.departed.len() > REVIEW_SHOWN { p { "The first " (REVIEW_SHOWN) " are shown; the CSV holds them all." } }
+                    (self.pager("departed", self.pages.departed_from, *departed_total, departed.len()))
                     table #departed {
                         thead { tr { th { "Email" } th { "App" } th { "Account" } th { "Why" } th { "Licenses" } th { "Last seen" } } }
-                        tbody { @for d in review.departed.iter().take(REVIEW_SHOWN) {
+                        tbody { @for d in departed {
                             @let (c, u) = (&d.account.connection, &d.account.user);
                             tr {
                                 td data-label="Email" { a href=(person_path(&u.user.email)) { (line(&u.user.email)) } }
@@ -540,14 +579,15 @@ impl Render for ReviewPage {
                         } }
                     }
                 }
-                h2 { "Active in the directory, with no account (" (review.unaccounted.len()) ")" }
-                @if review.unaccounted.is_empty() {
+                @let (unaccounted_total, unaccounted) = &review.unaccounted;
+                h2 { "Active in the directory, with no account (" (unaccounted_total) ")" }
+                @if *unaccounted_total == 0 {
                     p { "Everyone active in the directory has access to at least one other app." }
                 } @else {
-                    @if review.unaccounted.len() > REVIEW_SHOWN { p { "The first " (REVIEW_SHOWN) " are shown; the CSV holds them all." } }
+                    (self.pager("unaccounted", self.pages.unaccounted_from, *unaccounted_total, unaccounted.len()))
                     table #unaccounted {
                         thead { tr { th { "Email" } th { "Name" } th { "Directory" } } }
-                        tbody { @for a in review.unaccounted.iter().take(REVIEW_SHOWN) {
+                        tbody { @for a in unaccounted {
                             tr {
                                 td data-label="Email" { a href=(person_path(&a.user.user.email)) { (line(&a.user.user.email)) } }
                                 td data-label="Name" { (line(&a.user.user.name())) }
@@ -572,22 +612,32 @@ impl Page for ReviewPage {
 pub(super) async fn access_review(
     State(web): State<Arc<Web>>,
     operator: Operator,
-    Query(format): Query<Format>,
+    Query(view): Query<ReviewView>,
 ) -> Response {
-    let review = match web.services.access_review().await {
+    let csv = wants_csv(view.format.as_deref());
+    let pages = if csv {
+        ReviewPages::ALL
+    } else {
+        ReviewPages {
+            departed_from: view.departed_from.max(0),
+            unaccounted_from: view.unaccounted_from.max(0),
+            limit: Some(REVIEW_PER_PAGE),
+        }
+    };
+    let review = match web.services.access_review(pages).await {
         Ok(review) => review,
         Err(error) => return error_page(error),
     };
-    if wants_csv(format.format.as_deref()) {
-        let departed = review.departed.iter().map(|d| {
+    if csv {
+        let departed = review.departed.1.iter().map(|d| {
             let why = if d.in_directory { "left" } else { "not in the directory" };
             finding(&d.account, why)
         });
-        let unaccounted = review.unaccounted.iter().map(|a| finding(a, "no account"));
+        let unaccounted = review.unaccounted.1.iter().map(|a| finding(a, "no account"));
         let header = ["finding", "email", "name", "integration", "account", "external_id", "licenses", "last_seen_at"];
         return download("access-review.csv", crate::csv::rows(header, departed.chain(unaccounted)));
     }
-    layout::respond(StatusCode::OK, &ReviewPage { nav: operator.nav, review })
+    layout::respond(StatusCode::OK, &ReviewPage { nav: operator.nav, review, pages })
 }
 
 /// A row of the access review's CSV.

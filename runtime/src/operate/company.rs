@@ -39,10 +39,29 @@ pub struct Licenses {
 pub struct AccessReview {
     /// The connections marked as directories; none, and there is nothing to compare with.
     pub directories: Vec<Connection>,
-    /// Accounts with access whose person is active in no directory.
-    pub departed: Vec<DepartedAccount>,
-    /// The directories' active people with access in no other account.
-    pub unaccounted: Vec<PersonAccount>,
+    /// Accounts with access whose person is active in no directory: how many, and those asked for.
+    pub departed: (i64, Vec<DepartedAccount>),
+    /// The directories' active people with access in no other account: how many, and those asked for.
+    pub unaccounted: (i64, Vec<PersonAccount>),
+}
+
+/// Which rows of the access review's two lists to read: a page of each, or every row of both.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReviewPages {
+    /// The first of the accounts whose person left, and of the directory's people without one.
+    pub departed_from: i64,
+    pub unaccounted_from: i64,
+    /// How many of each; every one without a limit.
+    pub limit: Option<i64>,
+}
+
+impl ReviewPages {
+    /// Every row of both lists, as an export reads them.
+    pub const ALL: ReviewPages = ReviewPages { departed_from: 0, unaccounted_from: 0, limit: None };
+
+    fn of(self, from: i64) -> Option<(i64, i64)> {
+        self.limit.map(|limit| (from.max(0), limit))
+    }
 }
 
 /// An account with access whose person is not active in the directory.
@@ -128,9 +147,13 @@ impl Services {
     }
 
     /// Who left but still has access, and who in the directory has no account.
-    pub async fn access_review(&self) -> Result<AccessReview> {
-        let (directories, departed, unaccounted, connections) = self
-            .in_store(|store| Ok((store.directories()?, store.departed()?, store.unaccounted()?, ById::read(store)?)))
+    pub async fn access_review(&self, pages: ReviewPages) -> Result<AccessReview> {
+        let (directories, (departed_total, departed), (unaccounted_total, unaccounted), connections) = self
+            .in_store(move |store| {
+                let departed = counted(pages.of(pages.departed_from), |page| store.departed(page))?;
+                let unaccounted = counted(pages.of(pages.unaccounted_from), |page| store.unaccounted(page))?;
+                Ok((store.directories()?, departed, unaccounted, ById::read(store)?))
+            })
             .await?;
         let connection = |id: i64| connections.get(id);
         let departed = departed
@@ -145,7 +168,11 @@ impl Services {
             .filter_map(|(id, user)| Some(PersonAccount { connection: connection(id)?, user }))
             .collect();
         let directories = directories.into_iter().filter_map(connection).collect();
-        Ok(AccessReview { directories, departed, unaccounted })
+        Ok(AccessReview {
+            directories,
+            departed: (departed_total, departed),
+            unaccounted: (unaccounted_total, unaccounted),
+        })
     }
 
     /// The start of a window of `days` days that ends now.
@@ -154,6 +181,19 @@ impl Services {
             return Err(Error::invalid(format!("the days not seen are from 1 to {MAX_UNSEEN_DAYS}, not {days}")));
         }
         Ok(self.clock.now() - i64::from(days) * 86_400)
+    }
+}
+
+/// A page of a list the store counts with its rows, and how many the list holds: a page past the
+/// end has no row to count with, so the count is asked for apart.
+fn counted<T>(
+    page: Option<(i64, i64)>,
+    read: impl Fn(Option<(i64, i64)>) -> crate::store::Result<(i64, Vec<T>)>,
+) -> crate::store::Result<(i64, Vec<T>)> {
+    let (total, rows) = read(page)?;
+    match page {
+        Some((from, _)) if from > 0 && rows.is_empty() => Ok((read(Some((0, 1)))?.0, rows)),
+        _ => Ok((total, rows)),
     }
 }
 

@@ -14,7 +14,9 @@ mod users;
 use std::fmt;
 
 pub use authorize::Authorization;
-pub use company::{AccessReview, DepartedAccount, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount};
+pub use company::{
+    AccessReview, DepartedAccount, LicenseUse, Licenses, MAX_UNSEEN_DAYS, PeoplePage, PersonAccount, ReviewPages,
+};
 pub use connect::{Connected, NewAccount, Overrides, Shown, Trial};
 pub use connections::{Action, ConnectionState, Summary};
 pub use operators::{AuditPage, MadeToken};

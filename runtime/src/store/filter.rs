@@ -193,46 +193,62 @@ pub(super) fn licenses_held<D: Dialect>() -> String {
     )
 }
 
-/// Users of the directories (as `d`) whose person is `person` (an email): `and` holds of them.
-fn in_directory<D: Dialect>(person: &str, and: &str) -> String {
-    format!(
-        "EXISTS (SELECT 1 FROM users d WHERE d.connection_id IN (SELECT connection_id FROM directories) \
-         AND {} = {}{and})",
-        person_of::<D>("d.email"),
-        person_of::<D>(person)
-    )
-}
+/// The connections marked as directories, as a subquery.
+const DIRECTORIES: &str = "(SELECT connection_id FROM directories)";
 
-/// [`super::Departed`]: the stored user, its connection's id, and whether a directory lists them. None
-/// without a directory: there is nothing to compare with.
-pub(super) fn departed<D: Dialect>() -> String {
+/// One page of a list of stored users chosen by `found`, a query of their keys (`connection_id`,
+/// `external_id`), a sort key `person` and a `flag` the rows carry, sorted by `order` (of those
+/// columns): the stored users' columns, the connection's id, the flag, and how many `found` holds in
+/// all. Its parameters are how many rows to skip and how many to give.
+///
+/// The page is chosen from the keys alone; only its rows' columns are read, so that a long list
+/// costs a scan, not a read of every row it holds.
+fn paged<D: Dialect>(found: &str, order: &str) -> String {
+    let (offset, limit) = (D::placeholder(1), D::placeholder(2));
     format!(
-        "SELECT {}, u.connection_id, {} FROM users u \
-         WHERE EXISTS (SELECT 1 FROM directories) \
-         AND u.connection_id NOT IN (SELECT connection_id FROM directories) AND NOT u.deleted AND u.active \
-         AND u.email <> '' AND NOT {} ORDER BY u.connection_id, {}, u.external_id",
+        "WITH found AS ({found}), \
+         page AS (SELECT connection_id AS page_connection, external_id AS page_user, flag, COUNT(*) OVER () AS total, \
+         ROW_NUMBER() OVER (ORDER BY {order}) AS place FROM found ORDER BY {order} LIMIT {limit} OFFSET {offset}) \
+         SELECT {}, u.connection_id, page.flag, page.total FROM page \
+         JOIN users u ON u.connection_id = page.page_connection AND u.external_id = page.page_user \
+         ORDER BY page.place",
         super::rows::stored_user_columns("u", "u.connection_id"),
-        in_directory::<D>("u.email", ""),
-        in_directory::<D>("u.email", " AND NOT d.deleted AND d.active"),
-        person_of::<D>("u.email"),
     )
 }
 
-/// The directories' active users with access in no other connection: the stored user and the
-/// directory's id.
+/// [`super::Departed`]s, one page ([`paged`]; the flag is whether a directory lists them).
+/// None without a directory: there is nothing to compare with.
+///
+/// Each directory's people are summed up once (active in any directory or not), then every other
+/// account is looked up among them: one pass over the users, not a search of the directories per user.
+pub(super) fn departed<D: Dialect>() -> String {
+    let found = format!(
+        "WITH listed AS (SELECT {} AS person, MAX(CASE WHEN NOT deleted AND active THEN 1 ELSE 0 END) AS active \
+         FROM users WHERE connection_id IN {DIRECTORIES} AND email <> '' GROUP BY 1) \
+         SELECT u.connection_id, u.external_id, {} AS person, listed.person IS NOT NULL AS flag \
+         FROM users u LEFT JOIN listed ON listed.person = {} \
+         WHERE EXISTS (SELECT 1 FROM directories) AND u.connection_id NOT IN {DIRECTORIES} \
+         AND NOT u.deleted AND u.active AND u.email <> '' AND COALESCE(listed.active, 0) = 0",
+        person_of::<D>("email"),
+        person_of::<D>("u.email"),
+        person_of::<D>("u.email"),
+    );
+    paged::<D>(&found, "connection_id, person, external_id")
+}
+
+/// The directories' active users with access in no other connection, one page ([`paged`]; the
+/// flag is unused).
 pub(super) fn unaccounted<D: Dialect>() -> String {
-    format!(
-        "SELECT {}, a.connection_id FROM users a \
-         WHERE a.connection_id IN (SELECT connection_id FROM directories) AND NOT a.deleted AND a.active \
-         AND a.email <> '' AND NOT EXISTS (SELECT 1 FROM users o \
-         WHERE o.connection_id NOT IN (SELECT connection_id FROM directories) \
-         AND {} = {} AND NOT o.deleted AND o.active) \
-         ORDER BY {}, a.connection_id, a.external_id",
-        super::rows::stored_user_columns("a", "a.connection_id"),
+    let found = format!(
+        "SELECT a.connection_id, a.external_id, {} AS person, FALSE AS flag FROM users a \
+         WHERE a.connection_id IN {DIRECTORIES} AND NOT a.deleted AND a.active AND a.email <> '' \
+         AND NOT EXISTS (SELECT 1 FROM users o WHERE {} = {} AND o.connection_id NOT IN {DIRECTORIES} \
+         AND NOT o.deleted AND o.active)",
+        person_of::<D>("a.email"),
         person_of::<D>("o.email"),
         person_of::<D>("a.email"),
-        person_of::<D>("a.email"),
-    )
+    );
+    paged::<D>(&found, "person, connection_id, external_id")
 }
 
 /// The ORDER BY of a user query: its order, or that order reversed. Users without the value sorted

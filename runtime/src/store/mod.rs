@@ -744,11 +744,13 @@ pub trait Company: Send + Sync {
     /// The connections marked as directories.
     fn directories(&self) -> Result<Vec<i64>>;
     /// The users with access in the connections that are not directories whose person (their email,
-    /// in any case) is active in no directory: by connection, then email.
-    fn departed(&self) -> Result<Vec<Departed>>;
+    /// in any case) is active in no directory: by connection, then email; how many in all (0 for a
+    /// page past the end), and those of the `page` (offset, limit) or every one.
+    fn departed(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<Departed>)>;
     /// The directories' active users with access in no other connection, with their directory's id:
-    /// by email.
-    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>>;
+    /// by email; how many in all (0 for a page past the end), and those of the `page` (offset,
+    /// limit) or every one.
+    fn unaccounted(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<(i64, StoredUser)>)>;
 }
 
 /// A user with access in an app whose person is not active in the directory.

@@ -147,10 +147,26 @@ pub(super) fn persons_user<R: Cells>(row: &R) -> Result<(i64, StoredUser), R::Er
     Ok((row.int(STORED_USER_CELLS)?, stored_user(row)?))
 }
 
-/// A row of [`super::filter::departed`].
-pub(super) fn departed<R: Cells>(row: &R) -> Result<Departed, R::Error> {
+/// A row of [`super::filter::departed`], and how many there are in all.
+pub(super) fn departed<R: Cells>(row: &R) -> Result<(i64, Departed), R::Error> {
     let (connection_id, in_directory) = (row.int(STORED_USER_CELLS)?, row.flag(STORED_USER_CELLS + 1)?);
-    Ok(Departed { connection_id, user: stored_user(row)?, in_directory })
+    Ok((row.int(STORED_USER_CELLS + 2)?, Departed { connection_id, user: stored_user(row)?, in_directory }))
+}
+
+/// A row of [`super::filter::unaccounted`], and how many there are in all.
+pub(super) fn unaccounted<R: Cells>(row: &R) -> Result<(i64, (i64, StoredUser)), R::Error> {
+    Ok((row.int(STORED_USER_CELLS + 2)?, persons_user(row)?))
+}
+
+/// The rows of a page each with the count of all ([`super::filter`]'s paged lists): the count and the rows.
+pub(super) fn counted<T>(rows: Vec<(i64, T)>) -> (i64, Vec<T>) {
+    let total = rows.first().map_or(0, |(total, _)| *total);
+    (total, rows.into_iter().map(|(_, row)| row).collect())
+}
+
+/// The parameters of a page of a paged list: the offset, and the limit (every row without one).
+pub(super) fn page_window(page: Option<(i64, i64)>) -> (i64, i64) {
+    page.unwrap_or((0, i64::MAX))
 }
 
 /// A row of [`super::filter::licenses_held`].

@@ -53,17 +53,25 @@ impl Company for Postgres {
         })
     }
 
-    fn departed(&self) -> Result<Vec<Departed>> {
+    fn departed(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<Departed>)> {
+        let (offset, limit) = rows::page_window(page);
         self.with(async |client| {
-            let rows = client.query(&filter::departed::<Postgres>(), &[]).await.map_err(pg("reviewing access"))?;
-            all(&rows, "reviewing access", rows::departed)
+            let rows = client
+                .query(&filter::departed::<Postgres>(), &[&offset, &limit])
+                .await
+                .map_err(pg("reviewing access"))?;
+            all(&rows, "reviewing access", rows::departed).map(rows::counted)
         })
     }
 
-    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
+    fn unaccounted(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<(i64, StoredUser)>)> {
+        let (offset, limit) = rows::page_window(page);
         self.with(async |client| {
-            let rows = client.query(&filter::unaccounted::<Postgres>(), &[]).await.map_err(pg("reviewing access"))?;
-            all(&rows, "reviewing access", rows::persons_user)
+            let rows = client
+                .query(&filter::unaccounted::<Postgres>(), &[&offset, &limit])
+                .await
+                .map_err(pg("reviewing access"))?;
+            all(&rows, "reviewing access", rows::unaccounted).map(rows::counted)
         })
     }
 }

@@ -49,17 +49,19 @@ impl Company for Sqlite {
         rows.collect::<rusqlite::Result<_>>().map_err(err("reading the directories"))
     }
 
-    fn departed(&self) -> Result<Vec<Departed>> {
+    fn departed(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<Departed>)> {
         let db = self.read();
         let mut statement = db.prepare_cached(&filter::departed::<Sqlite>()).map_err(err("reviewing access"))?;
-        let rows = statement.query_map([], |r| rows::departed(r)).map_err(err("reviewing access"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
+        let (offset, limit) = rows::page_window(page);
+        let rows = statement.query_map([offset, limit], |r| rows::departed(r)).map_err(err("reviewing access"))?;
+        rows.collect::<rusqlite::Result<_>>().map(rows::counted).map_err(err("reviewing access"))
     }
 
-    fn unaccounted(&self) -> Result<Vec<(i64, StoredUser)>> {
+    fn unaccounted(&self, page: Option<(i64, i64)>) -> Result<(i64, Vec<(i64, StoredUser)>)> {
         let db = self.read();
         let mut statement = db.prepare_cached(&filter::unaccounted::<Sqlite>()).map_err(err("reviewing access"))?;
-        let rows = statement.query_map([], |r| rows::persons_user(r)).map_err(err("reviewing access"))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(err("reviewing access"))
+        let (offset, limit) = rows::page_window(page);
+        let rows = statement.query_map([offset, limit], |r| rows::unaccounted(r)).map_err(err("reviewing access"))?;
+        rows.collect::<rusqlite::Result<_>>().map(rows::counted).map_err(err("reviewing access"))
     }
 }
