@@ -508,6 +508,42 @@ async fn settings_out_of_range_are_refused_at_start_with_what_they_take() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn connect_with_try_first_saves_only_credentials_the_api_accepts() {
+    let api = api(20).await;
+    let tib = Tib::new();
+    async fn connect_trying(tib: &Tib, base_url: &str, token: &str) -> Run {
+        let token = format!("api_token={token}");
+        tib.run(&[
+            "connect",
+            "acme",
+            "Prod",
+            "--try-first",
+            "--cred",
+            "tenant=demo",
+            "--cred",
+            &token,
+            "--base-url",
+            base_url,
+        ])
+        .await
+    }
+    let connect = |token: &'static str| connect_trying(&tib, &api.base_url, token);
+    let refused = connect("wrong-token").await;
+    assert_eq!(refused.code, 2, "{refused:?}");
+    assert!(refused.stderr.contains("HTTP 401") && refused.stderr.contains("invalid API token"), "{refused:?}");
+    assert!(!refused.stderr.contains("wrong-token"), "the secret is not repeated: {refused:?}");
+    assert!(!tib.run(&["list"]).await.stdout.contains("Prod"), "nothing saved");
+    assert_eq!(connect(SECRET).await.code, 0, "accepted: saved");
+    // Replacing it with a refused token keeps the credentials that work.
+    assert_eq!(connect("another-wrong-token").await.code, 2);
+    assert_eq!(tib.run(&["sync", "acme", "Prod"]).await.code, 0, "the old credentials still sync");
+    // Without --try-first a token is saved as given, for an API that is not up yet.
+    let token = "api_token=not-tried".to_owned();
+    let untried = tib.run(&["connect", "acme", "Later", "--cred", "tenant=demo", "--cred", &token]).await;
+    assert_eq!(untried.code, 0, "{untried:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn plain_http_and_addresses_of_this_machine_are_refused_unless_allowed() {
     let api = api(20).await;
     let tib = Tib::new();

@@ -252,6 +252,20 @@ async fn the_api_needs_the_admin_token_and_manages_connections_runs_and_users() 
     assert!(problem["detail"].as_str().expect("detail").contains("replace=true"), "{problem}");
     let (status, _, _) = json(put("/connections/acme/Second?replace=true", &body).send().await.expect("sent")).await;
     assert_eq!(status, 200);
+    // Tried first: a token the API refuses saves nothing, and a replaced account keeps what works.
+    let wrong = json!({"credentials": {"tenant": "demo", "api_token": "wrong-token"}, "base_url": api.base_url});
+    for path in ["/connections/acme/Tried?try_first=true", "/connections/acme/Second?replace=true&try_first=true"] {
+        let (status, _, problem) = json(put(path, &wrong).send().await.expect("sent")).await;
+        assert_eq!(status, 422, "{path}: {problem}");
+        let detail = problem["detail"].as_str().expect("detail");
+        assert!(detail.contains("HTTP 401") && detail.contains("invalid API token"), "{problem}");
+        assert!(!detail.contains("wrong-token"), "{problem}");
+    }
+    let (status, _, _) = json(call(reqwest::Method::GET, "/connections/acme/Tried").send().await.expect("sent")).await;
+    assert_eq!(status, 404, "nothing saved");
+    let (status, _, tried) =
+        json(put("/connections/acme/Tried?try_first=true", &body).send().await.expect("sent")).await;
+    assert_eq!(status, 201, "{tried}");
     let missing = json!({"credentials": {"tenant": "demo"}});
     let (status, _, problem) = json(put("/connections/acme/Third", &missing).send().await.expect("sent")).await;
     assert_eq!(status, 422, "{problem}");

@@ -196,27 +196,32 @@ async fn connection(State(web): State<Arc<Web>>, InPath(at): InPath<ConnectionPa
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
-struct Replace {
+struct ConnectParams {
     /// Replace the account if it is already connected.
     #[serde(default)]
     replace: bool,
+    /// Request the first page with the credentials before saving them: a refusal (the API's
+    /// status and message) saves nothing, and an account being replaced keeps its old credentials.
+    #[serde(default)]
+    try_first: bool,
 }
 
 /// Connects an account. An account of that name already connected is replaced only with
-/// `replace=true`: its credentials are overwritten and its next sync replaces its users.
-#[utoipa::path(put, path = "/connections/{integration}/{account}", tag = "connections", params(ConnectionPath, Replace),
+/// `replace=true`: its credentials are overwritten and its next sync replaces its users. With
+/// `try_first=true` the credentials are tried on the API first.
+#[utoipa::path(put, path = "/connections/{integration}/{account}", tag = "connections", params(ConnectionPath, ConnectParams),
     request_body = views::NewConnection,
     responses(
         (status = 201, description = "Connected", body = views::Connected),
         (status = 200, description = "Replaced", body = views::Connected),
         (status = 409, description = "Already connected, and replace=true not sent", body = views::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Missing or unknown credentials, a refused override or name, an interval out of range", body = views::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Missing or unknown credentials, a refused override or name, an interval out of range, credentials the API refused when tried first", body = views::Problem, content_type = "application/problem+json"),
     ))]
 async fn put_connection(
     State(web): State<Arc<Web>>,
     By(by): By,
     InPath(at): InPath<ConnectionPath>,
-    InQuery(Replace { replace }): InQuery<Replace>,
+    InQuery(ConnectParams { replace, try_first }): InQuery<ConnectParams>,
     body: Result<Json<views::NewConnection>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<views::Connected>), Problem> {
     let Json(body) = body.map_err(|e| Problem::bad_request(e.body_text()))?;
@@ -235,7 +240,8 @@ async fn put_connection(
         every,
         replace,
     };
-    let connected = services.connect(&by, new, Trial::Untried).await.map_err(|error| {
+    let trial = if try_first { Trial::Tried } else { Trial::Untried };
+    let connected = services.connect(&by, new, trial).await.map_err(|error| {
         let problem = Problem::from(error);
         match problem.status {
             StatusCode::CONFLICT => {

@@ -9,7 +9,7 @@ use tib_support::{CredentialValues, env_name};
 
 use super::{Context, Failure};
 use crate::access::operator::Actor;
-use crate::operate::{Action, Authorization, NewAccount, Overrides};
+use crate::operate::{Action, Authorization, NewAccount, Overrides, Trial};
 use crate::store::{Outcome, Upserted};
 use crate::web::when;
 
@@ -21,6 +21,7 @@ impl Context {
         flags: &[(String, String)],
         overrides: Overrides,
         every: i64,
+        trial: Trial,
     ) -> Result<(), Failure> {
         let connector = self.services.connector(integration).map_err(|e| Failure(e.message, 2))?;
         let spec = connector.spec();
@@ -40,11 +41,8 @@ impl Context {
             // The same account name overwrites: the command says it did.
             replace: true,
         };
-        let connected = self
-            .services
-            .connect(&Actor::command_line(), new, crate::operate::Trial::Untried)
-            .await
-            .map_err(|e| Failure(e.message, 2))?;
+        let connected =
+            self.services.connect(&Actor::command_line(), new, trial).await.map_err(|e| Failure(e.message, 2))?;
         let name = format!("{integration}/{account}");
         match connected.upserted {
             Upserted::Created => println!("connected {name}"),

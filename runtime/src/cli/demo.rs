@@ -3,7 +3,7 @@
 
 use super::show::{USER_HEADER, table, user_cells};
 use super::{Context, Failure};
-use crate::operate::Overrides;
+use crate::operate::{Overrides, Trial};
 use crate::schedule;
 
 impl Context {
@@ -13,7 +13,8 @@ impl Context {
         let flags = [("tenant".to_owned(), "demo".to_owned()), ("api_token".to_owned(), crate::demo::TOKEN.to_owned())];
         let base_url = url::Url::parse(&api.base_url).map_err(|e| Failure(e.to_string(), 2))?;
         let overrides = Overrides { base_url: Some(base_url), ..Overrides::default() };
-        self.connect("acme", "Demo", &flags, overrides, schedule::DAY).await?;
+        // The demo API is up: its credentials are tried as an operator's would be.
+        self.connect("acme", "Demo", &flags, overrides, schedule::DAY, Trial::Tried).await?;
         self.sync(Some("acme".to_owned()), Some("Demo".to_owned()), false, 1).await?;
         let users = self.services.all_users("acme", "Demo", false).await?;
         let rows: Vec<Vec<String>> = users.iter().take(8).map(user_cells).collect();

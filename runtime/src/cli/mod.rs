@@ -294,6 +294,10 @@ struct ConnectArgs {
     /// OAuth authorization code: use this authorize endpoint instead of the spec's.
     #[arg(long, value_name = "URL")]
     authorize_url: Option<url::Url>,
+    /// Request the first page with the credentials before saving them: a refusal saves nothing
+    /// (an account being replaced keeps its old credentials).
+    #[arg(long)]
+    try_first: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -427,9 +431,11 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
     }
     match cli.command {
         Command::Connect(args) => {
-            let ConnectArgs { integration, account, credentials, base_url, every, token_url, authorize_url } = *args;
+            let ConnectArgs { integration, account, credentials, base_url, every, token_url, authorize_url, try_first } =
+                *args;
             let endpoints = Overrides { base_url, token_url, authorize_url };
-            context.connect(&integration, &account, &credentials, endpoints, every).await
+            let trial = if try_first { crate::operate::Trial::Tried } else { crate::operate::Trial::Untried };
+            context.connect(&integration, &account, &credentials, endpoints, every, trial).await
         }
         Command::Disconnect { integration, account } => {
             context.act(&integration, &account, crate::operate::Action::Disconnect).await

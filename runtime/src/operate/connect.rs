@@ -47,8 +47,9 @@ pub enum Trial {
     /// The first page is requested with the credentials; a refusal saves nothing. The console's
     /// way: the operator is there to mend them.
     Tried,
-    /// Saved as given; the first sync finds out. The CLI's and the API's way, whose callers may
-    /// connect an account before its API is up.
+    /// Saved as given; the first sync finds out. The CLI's and the API's way unless asked to try
+    /// first (`--try-first`, `try_first=true`): their callers may connect an account before its API
+    /// is up.
     Untried,
 }
 
