@@ -146,12 +146,13 @@ impl Services {
         days.map(|days| self.unseen_since(days).map(rfc3339)).transpose()
     }
 
-    /// Who left but still has access, and who in the directory has no account.
+    /// Who left but still has access, and who in the directory has no account: each list counted,
+    /// and the page of it `pages` asks for.
     pub async fn access_review(&self, pages: ReviewPages) -> Result<AccessReview> {
         let (directories, (departed_total, departed), (unaccounted_total, unaccounted), connections) = self
             .in_store(move |store| {
-                let departed = counted(pages.of(pages.departed_from), |page| store.departed(page))?;
-                let unaccounted = counted(pages.of(pages.unaccounted_from), |page| store.unaccounted(page))?;
+                let departed = counted_page(pages.of(pages.departed_from), |page| store.departed(page))?;
+                let unaccounted = counted_page(pages.of(pages.unaccounted_from), |page| store.unaccounted(page))?;
                 Ok((store.directories()?, departed, unaccounted, ById::read(store)?))
             })
             .await?;
@@ -186,7 +187,7 @@ impl Services {
 
 /// A page of a list the store counts with its rows, and how many the list holds: a page past the
 /// end has no row to count with, so the count is asked for apart.
-fn counted<T>(
+fn counted_page<T>(
     page: Option<(i64, i64)>,
     read: impl Fn(Option<(i64, i64)>) -> crate::store::Result<(i64, Vec<T>)>,
 ) -> crate::store::Result<(i64, Vec<T>)> {
