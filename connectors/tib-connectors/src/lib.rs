@@ -25,6 +25,10 @@ pub static CONNECTORS: &[(&str, &dyn ::tib_support::Connector)] = &[
         "microsoft_entra_id",
         &tib_connector_microsoft_entra_id::Connector as &dyn ::tib_support::Connector,
     ),
+    (
+        "mock_users_api",
+        &tib_connector_mock_users_api::Connector as &dyn ::tib_support::Connector,
+    ),
     ("notion", &tib_connector_notion::Connector as &dyn ::tib_support::Connector),
     ("okta", &tib_connector_okta::Connector as &dyn ::tib_support::Connector),
     ("pagerduty", &tib_connector_pagerduty::Connector as &dyn ::tib_support::Connector),
@@ -61,6 +65,7 @@ pub static SPECS: &[(&str, &str)] = &[
     ("jira", include_str!("../../../specs/jira.tib")),
     ("linear", include_str!("../../../specs/linear.tib")),
     ("microsoft_entra_id", include_str!("../../../specs/microsoft-entra-id.tib")),
+    ("mock_users_api", include_str!("../../../specs/mock-users-api.tib")),
     ("notion", include_str!("../../../specs/notion.tib")),
     ("okta", include_str!("../../../specs/okta.tib")),
     ("pagerduty", include_str!("../../../specs/pagerduty.tib")),
