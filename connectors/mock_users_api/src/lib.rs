@@ -69,12 +69,12 @@ struct User<'a> {
     last_name: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "role", default, borrow)]
     role: ::tib_support::value::Leaf<'a>,
+    #[serde(rename = "groups", default, borrow)]
+    groups: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "created_at", default, borrow)]
     created_at: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "last_login_at", default, borrow)]
     last_login_at: ::tib_support::value::Leaf<'a>,
-    #[serde(rename = "groups", default, borrow)]
-    groups: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "status", default, borrow)]
     status: ::tib_support::value::Leaf<'a>,
     #[serde(rename = "licenses", default, borrow)]
