@@ -240,8 +240,7 @@ async fn put_connection(
         every,
         replace,
     };
-    let trial = if try_first { Trial::Tried } else { Trial::Untried };
-    let connected = services.connect(&by, new, trial).await.map_err(|error| {
+    let connected = services.connect(&by, new, Trial::asked(try_first)).await.map_err(|error| {
         let problem = Problem::from(error);
         match problem.status {
             StatusCode::CONFLICT => {

@@ -434,7 +434,7 @@ async fn run(mut cli: Cli) -> Result<(), Failure> {
             let ConnectArgs { integration, account, credentials, base_url, every, token_url, authorize_url, try_first } =
                 *args;
             let endpoints = Overrides { base_url, token_url, authorize_url };
-            let trial = if try_first { crate::operate::Trial::Tried } else { crate::operate::Trial::Untried };
+            let trial = crate::operate::Trial::asked(try_first);
             context.connect(&integration, &account, &credentials, endpoints, every, trial).await
         }
         Command::Disconnect { integration, account } => {

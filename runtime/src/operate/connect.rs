@@ -53,6 +53,13 @@ pub enum Trial {
     Untried,
 }
 
+impl Trial {
+    /// Tried when the caller asks for it (`--try-first`, `try_first=true`), otherwise saved as given.
+    pub fn asked(try_first: bool) -> Trial {
+        if try_first { Trial::Tried } else { Trial::Untried }
+    }
+}
+
 /// The longest account name: a name, not a document.
 const MAX_ACCOUNT_LEN: usize = 200;
 
